@@ -1,0 +1,1 @@
+export { generateID, isValidID } from './id.js'

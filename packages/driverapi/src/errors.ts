@@ -1,0 +1,77 @@
+export const ERR_NO_NETWORK = 'ERR_NO_NETWORK'
+export const ERR_NO_ENDPOINT = 'ERR_NO_ENDPOINT'
+export const ERR_ENDPOINT_EXISTS = 'ERR_ENDPOINT_EXISTS'
+export const ERR_NETWORK_EXISTS = 'ERR_NETWORK_EXISTS'
+export const ERR_ACTIVE_ENDPOINTS = 'ERR_ACTIVE_ENDPOINTS'
+export const ERR_INVALID_CONFIG = 'ERR_INVALID_CONFIG'
+export const ERR_NOT_SUPPORTED = 'ERR_NOT_SUPPORTED'
+
+/** Base class of the errors drivers share. `code` is stable; check it, not only `instanceof`. */
+export class DriverError extends Error {
+  readonly code: string
+
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause })
+    this.name = new.target.name
+    this.code = code
+  }
+}
+
+/** A network id the driver does not know. */
+export class NoNetworkError extends DriverError {
+  readonly networkId: string
+  constructor(networkId: string) {
+    super(ERR_NO_NETWORK, `network ${networkId} not found`)
+    this.networkId = networkId
+  }
+}
+
+/** An endpoint id the driver does not know on that network. */
+export class NoEndpointError extends DriverError {
+  readonly endpointId: string
+  constructor(endpointId: string) {
+    super(ERR_NO_ENDPOINT, `endpoint ${endpointId} not found`)
+    this.endpointId = endpointId
+  }
+}
+
+/** An endpoint id already in use on that network. */
+export class EndpointExistsError extends DriverError {
+  readonly endpointId: string
+  constructor(endpointId: string) {
+    super(ERR_ENDPOINT_EXISTS, `endpoint ${endpointId} already exists`)
+    this.endpointId = endpointId
+  }
+}
+
+/** A network id already in use in that driver. */
+export class NetworkExistsError extends DriverError {
+  readonly networkId: string
+  constructor(networkId: string) {
+    super(ERR_NETWORK_EXISTS, `network ${networkId} already exists`)
+    this.networkId = networkId
+  }
+}
+
+/** A network that still has endpoints cannot be deleted. */
+export class ActiveEndpointsError extends DriverError {
+  readonly networkId: string
+  constructor(networkId: string, count: number) {
+    super(ERR_ACTIVE_ENDPOINTS, `network ${networkId} has ${count} active endpoint(s)`)
+    this.networkId = networkId
+  }
+}
+
+/** Options that fail validation; the message names the option and the value. */
+export class InvalidConfigError extends DriverError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(ERR_INVALID_CONFIG, message, options)
+  }
+}
+
+/** A feature this kernel or driver does not have. */
+export class NotSupportedError extends DriverError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(ERR_NOT_SUPPORTED, message, options)
+  }
+}

@@ -1,0 +1,10 @@
+{
+  "targets": [
+    {
+      "target_name": "cnm_netns",
+      "sources": ["native/netns.c"],
+      "cflags": ["-Wall", "-Wextra", "-O2"],
+      "defines": ["NAPI_VERSION=8"]
+    }
+  ]
+}

@@ -1,0 +1,37 @@
+import { loadAddon } from './addon.js'
+import { kernelError } from './errors.js'
+
+/** From <sched.h> and <sys/mount.h>. */
+export const CLONE_NEWNET = 0x40000000
+export const MS_BIND = 0x1000
+export const MNT_DETACH = 0x2
+
+function check(rc: number, what: string): void {
+  if (rc < 0) throw kernelError(-rc, what)
+}
+
+/** unshare(2) for the calling thread. */
+export function unshare(flags: number): void {
+  check(loadAddon().unshare(flags), `unshare(0x${flags.toString(16)})`)
+}
+
+/** setns(2) for the calling thread. */
+export function setns(fd: number, nstype: number): void {
+  check(loadAddon().setns(fd, nstype), `setns(fd ${fd})`)
+}
+
+/** mount(2). */
+export function mount(
+  source: string | null,
+  target: string,
+  fstype: string | null,
+  flags: number,
+  data?: string,
+): void {
+  check(loadAddon().mount(source, target, fstype, flags, data ?? null), `mount ${source ?? 'none'} on ${target}`)
+}
+
+/** umount2(2). */
+export function umount2(target: string, flags: number): void {
+  check(loadAddon().umount2(target, flags), `umount ${target}`)
+}

@@ -1,0 +1,5 @@
+export { type HostNetns, leftoversInCurrentNetns, useHostNetns } from './host-netns.js'
+export { describeKernel, kernelTestsUnavailable, requireProgram } from './kernel.js'
+export { TEST_NETNS_ROOT, uniqueName } from './names.js'
+export { hasProgram, ipJson, type RunOptions, type RunResult, run } from './run.js'
+export { boundNetnsPaths, diffSnapshots, type NetnsSnapshot, snapshotNetns } from './snapshot.js'

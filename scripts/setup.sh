@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Everything the two README commands need, idempotent: the Debian packages the kernel tests use,
+# the pinned pnpm, the dependencies (with the native addon's build) and a build of every package.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PNPM_VERSION="$(node -p "require('./package.json').packageManager.split('@')[1]")"
+export TURBO_TELEMETRY_DISABLED=1
+
+log() { printf '==> %s\n' "$*"; }
+
+node_major="$(node -p 'process.versions.node.split(".")[0]')"
+if [ "$node_major" -lt 20 ]; then
+  echo "cnm needs Node.js 20 or newer (found $(node -v))" >&2
+  exit 1
+fi
+
+# Debian packages the tests and the demo use, installed only when missing.
+missing=()
+command -v nft >/dev/null 2>&1 || missing+=(nftables)
+command -v iptables >/dev/null 2>&1 || missing+=(iptables)
+command -v ping >/dev/null 2>&1 || missing+=(iputils-ping)
+command -v nsenter >/dev/null 2>&1 || missing+=(util-linux)
+command -v ip >/dev/null 2>&1 || missing+=(iproute2)
+if [ "${#missing[@]}" -gt 0 ]; then
+  if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+    log "installing ${missing[*]} (apt-get)"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  else
+    echo "warning: missing ${missing[*]}; install them (as root: apt-get install ${missing[*]})" >&2
+  fi
+fi
+
+# Exactly the pinned pnpm (corepack does not work here; npm does).
+if [ "$(pnpm --version 2>/dev/null || true)" != "$PNPM_VERSION" ]; then
+  log "installing pnpm@$PNPM_VERSION"
+  npm install --global --silent "pnpm@$PNPM_VERSION" >/dev/null
+fi
+
+log "pnpm install"
+pnpm install --frozen-lockfile --reporter=append-only 2>&1 | grep -v '^\s*$' | tail -n 5
+
+log "build"
+pnpm exec turbo run build --output-logs=errors-only

@@ -1,0 +1,52 @@
+import { readdirSync } from 'node:fs'
+import {
+  boundNetnsPaths,
+  diffSnapshots,
+  kernelTestsUnavailable,
+  type NetnsSnapshot,
+  snapshotNetns,
+  TEST_NETNS_ROOT,
+} from '@cnm/netlink/testing'
+
+interface Before {
+  netns: NetnsSnapshot
+  mounts: string[]
+  named: string[]
+}
+
+function namedNetns(): string[] {
+  try {
+    return readdirSync('/run/netns').sort()
+  } catch {
+    return []
+  }
+}
+
+function testRootEntries(): string[] {
+  try {
+    return readdirSync(TEST_NETNS_ROOT)
+  } catch {
+    return []
+  }
+}
+
+/**
+ * Guards the namespace the test command started in: `start()` snapshots it (links, addresses,
+ * routes, nftables, iptables, sysctls, bound and named namespaces); the check it returns lists
+ * every difference after the suite, and any test namespace still bound. Without root (no kernel
+ * tests) there is nothing to guard and the check finds nothing.
+ */
+export function startOriginGuard(): () => string[] {
+  if (kernelTestsUnavailable() !== undefined) return () => []
+  const before: Before = { netns: snapshotNetns(), mounts: boundNetnsPaths(), named: namedNetns() }
+  return () => {
+    const problems = diffSnapshots(before.netns, snapshotNetns())
+    const newMounts = boundNetnsPaths().filter((m) => !before.mounts.includes(m))
+    if (newMounts.length > 0) problems.push(`namespaces still bound: ${newMounts.join(', ')}`)
+    const named = namedNetns().filter((n) => !before.named.includes(n))
+    if (named.length > 0) problems.push(`named namespaces left in /run/netns: ${named.join(', ')}`)
+    const dirs = testRootEntries()
+    if (dirs.length > 0) problems.push(`test directories left in ${TEST_NETNS_ROOT}: ${dirs.join(', ')}`)
+    return problems
+  }
+}
