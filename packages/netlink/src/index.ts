@@ -1,4 +1,5 @@
 export { loadAddon, type NetnsAddon } from './addon.js'
+export type { LinkAddress } from './addresses.js'
 export {
   ERR_ADDON_UNAVAILABLE,
   ERR_INVALID_INTERFACE_NAME,
@@ -7,7 +8,11 @@ export {
   kernelError,
   NetlinkError,
 } from './errors.js'
+export { type Handle, type HandleOptions, openHandle } from './handle.js'
 export { isValidInterfaceName, MAX_INTERFACE_NAME_BYTES, validateInterfaceName } from './interface-name.js'
+export { bytesToIp, ERR_INVALID_ADDRESS, ipToBytes, type PrefixedAddress, parsePrefixedAddress } from './ip-codec.js'
+export { ERR_INVALID_MTU, type Link, type VethOptions } from './links.js'
+export { ERR_INVALID_MAC, formatMac, parseMac } from './mac.js'
 export {
   CURRENT_NETNS_PATH,
   createNetns,
@@ -15,7 +20,12 @@ export {
   isNetnsMounted,
   netnsInode,
   validateNetnsPath,
+  withNetnsFdSync,
   withNetnsSync,
 } from './namespace.js'
+export { type AttrValue, decodeAttrs, encodeAttrs } from './nlattr.js'
+export type { Route, RouteSpec } from './routes.js'
+export { ERR_HANDLE_CLOSED, ERR_NETLINK_TIMEOUT } from './rtnl-socket.js'
 export { CLONE_NEWNET, MNT_DETACH, MS_BIND, mount, setns, umount2, unshare } from './syscalls.js'
+export { ERR_INVALID_SYSCTL, sysctlPath } from './sysctl.js'
 export { ensureThreadPool } from './thread-pool.js'

@@ -34,14 +34,19 @@ export function netnsInode(nsPath: string = CURRENT_NETNS_PATH): number {
  * back. `fn` must be synchronous: nothing asynchronous may run during a switch.
  */
 export function withNetnsSync<T>(nsPath: string, fn: () => T): T {
+  const target = openSync(nsPath, constants.O_RDONLY)
+  try {
+    return withNetnsFdSync(target, fn)
+  } finally {
+    closeSync(target)
+  }
+}
+
+/** {@link withNetnsSync} for a namespace given by an open fd. */
+export function withNetnsFdSync<T>(nsFd: number, fn: () => T): T {
   const home = openSync(CURRENT_NETNS_PATH, constants.O_RDONLY)
   try {
-    const target = openSync(nsPath, constants.O_RDONLY)
-    try {
-      setns(target, CLONE_NEWNET)
-    } finally {
-      closeSync(target)
-    }
+    setns(nsFd, CLONE_NEWNET)
     try {
       return fn()
     } finally {

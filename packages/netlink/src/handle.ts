@@ -1,0 +1,126 @@
+import { closeSync, constants, fstatSync, openSync } from 'node:fs'
+import { addAddress, deleteAddress, type LinkAddress, listAddresses } from './addresses.js'
+import type { HandleContext } from './context.js'
+import { kernelError } from './errors.js'
+import {
+  createBridge,
+  createVeth,
+  deleteLink,
+  findLink,
+  getLink,
+  type Link,
+  listLinks,
+  moveLink,
+  renameLink,
+  setHairpin,
+  setLinkUp,
+  setMac,
+  setMaster,
+  setMtu,
+  type VethOptions,
+} from './links.js'
+import { CURRENT_NETNS_PATH, validateNetnsPath, withNetnsFdSync } from './namespace.js'
+import { addRoute, deleteRoute, listRoutes, type Route, type RouteSpec } from './routes.js'
+import { DEFAULT_TIMEOUT_MS, RtnlSocket } from './rtnl-socket.js'
+import { readSysctl, writeSysctl } from './sysctl.js'
+import { ensureThreadPool } from './thread-pool.js'
+
+/** Netlink operations bound to one network namespace. */
+export interface Handle {
+  /** The bound file the handle was opened on; undefined for the caller's own namespace. */
+  readonly netns: string | undefined
+  /** Inode of the handle's namespace. */
+  readonly inode: number
+  listLinks(): Promise<Link[]>
+  getLink(ref: string | number): Promise<Link>
+  findLink(name: string): Promise<Link | undefined>
+  createBridge(name: string, opts?: { mac?: string; mtu?: number }): Promise<Link>
+  createVeth(name: string, peerName: string, opts?: VethOptions): Promise<Link>
+  setLinkUp(name: string, up?: boolean): Promise<void>
+  setMtu(name: string, mtu: number): Promise<void>
+  setMac(name: string, mac: string): Promise<void>
+  setMaster(name: string, master: string | null): Promise<void>
+  renameLink(name: string, newName: string): Promise<void>
+  moveLink(name: string, netnsPath: string): Promise<void>
+  setHairpin(name: string, on: boolean): Promise<void>
+  deleteLink(name: string): Promise<void>
+  listAddresses(name?: string): Promise<LinkAddress[]>
+  addAddress(name: string, cidr: string, opts?: { noDad?: boolean }): Promise<void>
+  deleteAddress(name: string, cidr: string): Promise<void>
+  listRoutes(family?: 4 | 6): Promise<Route[]>
+  addRoute(spec: RouteSpec): Promise<void>
+  deleteRoute(spec: RouteSpec): Promise<void>
+  writeSysctl(key: string, value: string): void
+  readSysctl(key: string): string
+  /** Closes the socket and the namespace fd; the handle no longer keeps the namespace alive. */
+  close(): void
+}
+
+/** Options for {@link openHandle}. */
+export interface HandleOptions {
+  /** A bound network namespace; default: the calling thread's own. */
+  netns?: string
+  /** Per-request timeout (default 5000 ms). */
+  timeoutMs?: number
+}
+
+function openNsFd(netns: string | undefined): number {
+  const path = netns ?? CURRENT_NETNS_PATH
+  try {
+    return openSync(path, constants.O_RDONLY)
+  } catch (cause) {
+    throw kernelError(Math.abs((cause as NodeJS.ErrnoException).errno ?? 2), `open namespace ${path}`, cause)
+  }
+}
+
+/**
+ * Opens a netlink handle bound to a network namespace. Its socket is created inside that
+ * namespace (the main thread switches in only for the synchronous `socket()` call, after the
+ * thread pool has started) and stays there for life; the process itself never stays switched.
+ */
+export async function openHandle(options: HandleOptions = {}): Promise<Handle> {
+  if (options.netns !== undefined) validateNetnsPath(options.netns)
+  await ensureThreadPool()
+  const nsFd = openNsFd(options.netns)
+  let sock: RtnlSocket
+  try {
+    sock = withNetnsFdSync(nsFd, () => new RtnlSocket(options.timeoutMs ?? DEFAULT_TIMEOUT_MS))
+  } catch (err) {
+    closeSync(nsFd)
+    throw err
+  }
+  const ctx: HandleContext = { sock, nsFd, netns: options.netns }
+  const inode = fstatSync(nsFd).ino
+  let closed = false
+  return {
+    netns: options.netns,
+    inode,
+    listLinks: () => listLinks(ctx),
+    getLink: (ref) => getLink(ctx, ref),
+    findLink: (name) => findLink(ctx, name),
+    createBridge: (name, opts) => createBridge(ctx, name, opts),
+    createVeth: (name, peer, opts) => createVeth(ctx, name, peer, opts),
+    setLinkUp: (name, up) => setLinkUp(ctx, name, up),
+    setMtu: (name, mtu) => setMtu(ctx, name, mtu),
+    setMac: (name, mac) => setMac(ctx, name, mac),
+    setMaster: (name, master) => setMaster(ctx, name, master),
+    renameLink: (name, newName) => renameLink(ctx, name, newName),
+    moveLink: (name, path) => moveLink(ctx, name, path),
+    setHairpin: (name, on) => setHairpin(ctx, name, on),
+    deleteLink: (name) => deleteLink(ctx, name),
+    listAddresses: (name) => listAddresses(ctx, name),
+    addAddress: (name, cidr, opts) => addAddress(ctx, name, cidr, opts),
+    deleteAddress: (name, cidr) => deleteAddress(ctx, name, cidr),
+    listRoutes: (family) => listRoutes(ctx, family),
+    addRoute: (spec) => addRoute(ctx, spec),
+    deleteRoute: (spec) => deleteRoute(ctx, spec),
+    writeSysctl: (key, value) => writeSysctl(ctx, key, value),
+    readSysctl: (key) => readSysctl(ctx, key),
+    close: () => {
+      if (closed) return
+      closed = true
+      sock.close()
+      closeSync(nsFd)
+    },
+  }
+}

@@ -1,0 +1,224 @@
+import { closeSync, constants, openSync } from 'node:fs'
+import type { HandleContext } from './context.js'
+import { kernelError, NetlinkError } from './errors.js'
+import { validateInterfaceName } from './interface-name.js'
+import { bridgePortHairpinInfo, linkInfo, parseLinkInfo, vethLinkInfo } from './link-info.js'
+import { formatMac, parseMac } from './mac.js'
+import { validateNetnsPath } from './namespace.js'
+import { type LinkMessage, NLM_F, RTM, rt } from './rtnl-socket.js'
+
+export const ERR_INVALID_MTU = 'ERR_INVALID_MTU'
+
+/** A link as the kernel reports it. */
+export interface Link {
+  index: number
+  name: string
+  /** `bridge`, `veth`, … (undefined for devices without IFLA_INFO_KIND, such as `lo`). */
+  kind: string | undefined
+  mtu: number
+  mac: string | undefined
+  up: boolean
+  /** Index of the bridge this link is a port of. */
+  master: number | undefined
+  /** For a bridge port: whether hairpin mode is on. */
+  hairpin: boolean | undefined
+}
+
+const NEW = NLM_F.REQUEST | NLM_F.ACK
+const CREATE = NEW | NLM_F.CREATE | NLM_F.EXCL
+
+function toLink(m: LinkMessage): Link {
+  const info = parseLinkInfo(m.attrs.linkinfo)
+  return {
+    index: m.data.index ?? 0,
+    name: m.attrs.ifname ?? '',
+    kind: info.kind,
+    mtu: m.attrs.mtu ?? 0,
+    mac: formatMac(m.attrs.address),
+    up: m.data.flags?.up === true,
+    master: m.attrs.master || undefined,
+    hairpin: info.hairpin,
+  }
+}
+
+function validateMtu(mtu: number | undefined, name: string): void {
+  if (mtu === undefined) return
+  if (!Number.isInteger(mtu) || mtu < 68 || mtu > 65535) {
+    throw new NetlinkError(ERR_INVALID_MTU, `invalid MTU ${mtu} for ${name}: expected an integer 68–65535`)
+  }
+}
+
+/** Every link in the handle's namespace. */
+export async function listLinks(ctx: HandleContext): Promise<Link[]> {
+  const msgs = await ctx.sock.request(
+    RTM.GETLINK,
+    NEW | NLM_F.DUMP,
+    (o) => rt.formatLinkMessage({ kind: 'link', data: {}, attrs: {} }, o),
+    'list links',
+  )
+  return msgs.filter((m): m is LinkMessage => m.kind === 'link').map(toLink)
+}
+
+/** A link by name or index; `ENODEV` when there is none. */
+export async function getLink(ctx: HandleContext, ref: string | number): Promise<Link> {
+  if (typeof ref === 'string') validateInterfaceName(ref)
+  const data = typeof ref === 'number' ? { index: ref } : {}
+  const attrs = typeof ref === 'string' ? { ifname: ref } : {}
+  const msgs = await ctx.sock.request(
+    RTM.GETLINK,
+    NEW,
+    (o) => rt.formatLinkMessage({ kind: 'link', data, attrs }, o),
+    `get link ${ref}`,
+  )
+  const m = msgs.find((x): x is LinkMessage => x.kind === 'link')
+  if (!m) throw kernelError(19, `get link ${ref}`)
+  return toLink(m)
+}
+
+/** A link by name, or undefined when there is none. */
+export async function findLink(ctx: HandleContext, name: string): Promise<Link | undefined> {
+  try {
+    return await getLink(ctx, name)
+  } catch (err) {
+    if ((err as NetlinkError).code === 'ENODEV') return undefined
+    throw err
+  }
+}
+
+/** Creates a bridge (with a fixed MAC so it does not take its first port's), returns it. */
+export async function createBridge(
+  ctx: HandleContext,
+  name: string,
+  opts: { mac?: string; mtu?: number } = {},
+): Promise<Link> {
+  validateInterfaceName(name)
+  validateMtu(opts.mtu, name)
+  const address = opts.mac === undefined ? undefined : parseMac(opts.mac)
+  const attrs = {
+    ifname: name,
+    linkinfo: linkInfo('bridge'),
+    ...(address ? { address } : {}),
+    ...(opts.mtu ? { mtu: opts.mtu } : {}),
+  }
+  await ctx.sock.request(
+    RTM.NEWLINK,
+    CREATE,
+    (o) => rt.formatLinkMessage({ kind: 'link', data: {}, attrs }, o),
+    `create bridge ${name}`,
+  )
+  return getLink(ctx, name)
+}
+
+/** Options for {@link createVeth}. */
+export interface VethOptions {
+  /** Bind the peer in this namespace (a bound file), born there under its final name. */
+  peerNetns?: string
+  mtu?: number
+  mac?: string
+  peerMac?: string
+}
+
+/** Creates a veth pair `name` ↔ `peerName`, the peer optionally born in another namespace. */
+export async function createVeth(
+  ctx: HandleContext,
+  name: string,
+  peerName: string,
+  opts: VethOptions = {},
+): Promise<Link> {
+  validateInterfaceName(name)
+  validateInterfaceName(peerName)
+  validateMtu(opts.mtu, name)
+  if (opts.peerNetns !== undefined) validateNetnsPath(opts.peerNetns)
+  const mac = opts.mac === undefined ? undefined : parseMac(opts.mac)
+  const peerMac = opts.peerMac === undefined ? undefined : parseMac(opts.peerMac)
+  const fd = opts.peerNetns === undefined ? undefined : openNetnsFd(opts.peerNetns, `create veth ${name}`)
+  try {
+    const info = vethLinkInfo({
+      name: peerName,
+      ...(fd !== undefined ? { netnsFd: fd } : {}),
+      ...(opts.mtu ? { mtu: opts.mtu } : {}),
+      ...(peerMac ? { mac: peerMac } : {}),
+    })
+    const attrs = {
+      ifname: name,
+      linkinfo: info,
+      ...(mac ? { address: mac } : {}),
+      ...(opts.mtu ? { mtu: opts.mtu } : {}),
+    }
+    const what = `create veth ${name} peer ${peerName}${opts.peerNetns ? ` in ${opts.peerNetns}` : ''}`
+    await ctx.sock.request(RTM.NEWLINK, CREATE, (o) => rt.formatLinkMessage({ kind: 'link', data: {}, attrs }, o), what)
+  } finally {
+    if (fd !== undefined) closeSync(fd)
+  }
+  return getLink(ctx, name)
+}
+
+function openNetnsFd(path: string, what: string): number {
+  try {
+    return openSync(path, constants.O_RDONLY)
+  } catch (cause) {
+    throw kernelError(Math.abs((cause as NodeJS.ErrnoException).errno ?? 2), `${what}: open ${path}`, cause)
+  }
+}
+
+async function setLink(ctx: HandleContext, name: string, what: string, data: object, attrs: object): Promise<void> {
+  const link = await getLink(ctx, name)
+  const payload = { kind: 'link' as const, data: { index: link.index, ...data }, attrs }
+  await ctx.sock.request(RTM.NEWLINK, NEW, (o) => rt.formatLinkMessage(payload, o), `${what} ${name}`)
+}
+
+/** Brings a link up or down. */
+export function setLinkUp(ctx: HandleContext, name: string, up = true): Promise<void> {
+  return setLink(ctx, name, up ? 'set up' : 'set down', { flags: up ? { up: true } : {}, change: { up: true } }, {})
+}
+
+/** Sets a link's MTU. */
+export function setMtu(ctx: HandleContext, name: string, mtu: number): Promise<void> {
+  validateMtu(mtu, name)
+  return setLink(ctx, name, `set mtu ${mtu} on`, {}, { mtu })
+}
+
+/** Sets a link's MAC address. */
+export function setMac(ctx: HandleContext, name: string, mac: string): Promise<void> {
+  const address = parseMac(mac)
+  return setLink(ctx, name, `set mac ${mac} on`, {}, { address })
+}
+
+/** Makes `name` a port of bridge `master`, or frees it with `null`. */
+export async function setMaster(ctx: HandleContext, name: string, master: string | null): Promise<void> {
+  const index = master === null ? 0 : (await getLink(ctx, master)).index
+  return setLink(ctx, name, master === null ? 'release' : `attach to ${master}`, {}, { master: index })
+}
+
+/** Renames a link (the kernel refuses with EBUSY while it is up). */
+export function renameLink(ctx: HandleContext, name: string, newName: string): Promise<void> {
+  validateInterfaceName(newName)
+  return setLink(ctx, name, `rename to ${newName}`, {}, { ifname: newName })
+}
+
+/** Moves a link into the namespace bound at `netnsPath`. */
+export async function moveLink(ctx: HandleContext, name: string, netnsPath: string): Promise<void> {
+  validateNetnsPath(netnsPath)
+  const fd = openNetnsFd(netnsPath, `move ${name}`)
+  try {
+    await setLink(ctx, name, `move to ${netnsPath}`, {}, { netNsFd: fd })
+  } finally {
+    closeSync(fd)
+  }
+}
+
+/** Sets hairpin mode on a bridge port. */
+export function setHairpin(ctx: HandleContext, name: string, on: boolean): Promise<void> {
+  return setLink(ctx, name, `set hairpin ${on ? 'on' : 'off'} on`, {}, { linkinfo: bridgePortHairpinInfo(on) })
+}
+
+/** Deletes a link (for a veth, both ends). */
+export async function deleteLink(ctx: HandleContext, name: string): Promise<void> {
+  const link = await getLink(ctx, name)
+  await ctx.sock.request(
+    RTM.DELLINK,
+    NEW,
+    (o) => rt.formatLinkMessage({ kind: 'link', data: { index: link.index }, attrs: {} }, o),
+    `delete link ${name}`,
+  )
+}

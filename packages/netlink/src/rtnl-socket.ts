@@ -1,0 +1,96 @@
+import { createRequire } from 'node:module'
+import type * as NetlinkPkg from 'netlink'
+import { kernelError, NetlinkError } from './errors.js'
+
+const require = createRequire(import.meta.url)
+const nl = require('netlink') as typeof NetlinkPkg
+
+export type RtMessage = NetlinkPkg.rt.Message
+export type LinkMessage = NetlinkPkg.rt.LinkMessage
+export type AddressMessage = NetlinkPkg.rt.AddressMessage
+export type RouteMessage = NetlinkPkg.rt.RouteMessage
+
+export const ERR_NETLINK_TIMEOUT = 'ERR_NETLINK_TIMEOUT'
+export const ERR_HANDLE_CLOSED = 'ERR_HANDLE_CLOSED'
+export const DEFAULT_TIMEOUT_MS = 5000
+
+export const RTM = {
+  NEWLINK: 16,
+  DELLINK: 17,
+  GETLINK: 18,
+  SETLINK: 19,
+  NEWADDR: 20,
+  DELADDR: 21,
+  GETADDR: 22,
+  NEWROUTE: 24,
+  DELROUTE: 25,
+  GETROUTE: 26,
+} as const
+
+export const NLM_F = { REQUEST: 1, ACK: 4, DUMP: 0x300, REPLACE: 0x100, EXCL: 0x200, CREATE: 0x400 } as const
+const NLMSG_ERROR = 2
+
+/** What a request builds its payload from: the package's message formatters write into `out`. */
+export type Build = (out: NetlinkPkg.AttrStream) => void
+
+/**
+ * One rtnetlink socket, fixed to the namespace it was created in. Requests are serialised (the
+ * package breaks on two dumps at once), each has a timeout, and kernel errors become
+ * `NetlinkError`s whose `code` is the errno name and whose message names the operation.
+ */
+export class RtnlSocket {
+  private readonly sock: NetlinkPkg.RtNetlinkSocket
+  private queue: Promise<unknown> = Promise.resolve()
+  private closed = false
+
+  /** Must be called with the calling thread in the target namespace (synchronously). */
+  constructor(private readonly timeoutMs: number = DEFAULT_TIMEOUT_MS) {
+    this.sock = nl.createRtNetlink()
+  }
+
+  /** Sends one request and returns the parsed replies (none for a plain ACK). */
+  request(type: number, flags: number, build: Build, what: string): Promise<RtMessage[]> {
+    if (this.closed) return Promise.reject(new NetlinkError(ERR_HANDLE_CLOSED, `${what}: the netlink handle is closed`))
+    const run = (): Promise<RtMessage[]> => this.send(type, flags, build, what)
+    const p = this.queue.then(run, run)
+    this.queue = p.catch(() => undefined)
+    return p
+  }
+
+  private async send(type: number, flags: number, build: Build, what: string): Promise<RtMessage[]> {
+    if (this.closed) throw new NetlinkError(ERR_HANDLE_CLOSED, `${what}: the netlink handle is closed`)
+    const out = new nl.AttrStream()
+    build(out)
+    let msgs: NetlinkPkg.NetlinkMessage[]
+    try {
+      ;[msgs] = await this.sock.socket.request(type, out.bufs, { flags, timeout: this.timeoutMs, checkError: false })
+    } catch (cause) {
+      const message = (cause as Error).message ?? ''
+      if (message.includes('Timeout')) {
+        throw new NetlinkError(ERR_NETLINK_TIMEOUT, `${what}: no answer from the kernel in ${this.timeoutMs} ms`, {
+          cause,
+        })
+      }
+      const errno = (cause as { errno?: number }).errno
+      if (typeof errno === 'number') throw kernelError(Math.abs(errno), what, cause)
+      throw new NetlinkError('ERR_NETLINK', `${what}: ${message}`, { cause })
+    }
+    const first = msgs[0]
+    if (first && first.type === NLMSG_ERROR) {
+      const { errno } = nl.parseError(Buffer.from(first.data as Uint8Array), first.flags)
+      if (errno !== 0) throw kernelError(Math.abs(errno), what)
+      return []
+    }
+    return msgs.map((m) => nl.rt.parseMessage(m.type, Buffer.from(m.data as Uint8Array)))
+  }
+
+  /** Closes the socket for real; pending and later requests fail with ERR_HANDLE_CLOSED. */
+  close(): void {
+    if (this.closed) return
+    this.closed = true
+    this.sock.socket.close()
+  }
+}
+
+/** The package's formatters, for building payloads. */
+export const rt = nl.rt
