@@ -25,7 +25,7 @@ function v6Bytes(text: string): Buffer {
   const h = head ? head.split(':') : []
   const t = tail ? tail.split(':') : []
   const groups = tail === undefined ? h : [...h, ...Array<string>(8 - h.length - t.length).fill('0'), ...t]
-  groups.forEach((g, i) => out.writeUInt16BE(Number.parseInt(g, 16), i * 2))
+  for (const [i, g] of groups.entries()) out.writeUInt16BE(Number.parseInt(g, 16), i * 2)
   return out
 }
 
