@@ -31,6 +31,11 @@ export interface Handle {
   readonly netns: string | undefined
   /** Inode of the handle's namespace. */
   readonly inode: number
+  /**
+   * A path that opens the handle's namespace while the handle is open (the bound file, or
+   * `/proc/self/fd/N` on the handle's own fd): what `moveLink` or a veth's `peerNetns` take.
+   */
+  readonly nsPath: string
   listLinks(): Promise<Link[]>
   getLink(ref: string | number): Promise<Link>
   findLink(name: string): Promise<Link | undefined>
@@ -95,6 +100,7 @@ export async function openHandle(options: HandleOptions = {}): Promise<Handle> {
   return {
     netns: options.netns,
     inode,
+    nsPath: options.netns ?? `/proc/self/fd/${nsFd}`,
     listLinks: () => listLinks(ctx),
     getLink: (ref) => getLink(ctx, ref),
     findLink: (name) => findLink(ctx, name),

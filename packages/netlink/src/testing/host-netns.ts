@@ -37,8 +37,7 @@ interface State {
 /** What a namespace playing the host must not hold when a test leaves it. */
 export function leftoversInCurrentNetns(): string[] {
   const problems: string[] = []
-  const links = JSON.parse(run('ip', ['-j', 'link', 'show']).stdout || '[]') as { ifname: string }[]
-  const extra = links.map((l) => l.ifname).filter((n) => n !== 'lo')
+  const extra = waitForLinksGone()
   if (extra.length > 0) problems.push(`links left: ${extra.join(', ')}`)
   const nft = nftLeftovers()
   if (nft.length > 0) problems.push(`nftables left: ${nft.join(', ')}`)
@@ -54,6 +53,20 @@ export function leftoversInCurrentNetns(): string[] {
     if (owned.length > 0) problems.push(`${cmd}: rules or chains left:\n  ${owned.join('\n  ')}`)
   }
   return problems
+}
+
+/**
+ * Links other than `lo`, polled for up to 3 s: the kernel removes the links of a deleted namespace
+ * (a veth's host end, say) asynchronously, shortly after the namespace is released.
+ */
+export function waitForLinksGone(timeoutMs = 3000): string[] {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const links = JSON.parse(run('ip', ['-j', 'link', 'show']).stdout || '[]') as { ifname: string }[]
+    const extra = links.map((l) => l.ifname).filter((n) => n !== 'lo')
+    if (extra.length === 0 || Date.now() > deadline) return extra
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20)
+  }
 }
 
 const IPTABLES_TABLES = new Set(['filter', 'nat', 'mangle', 'raw', 'security'])

@@ -1,4 +1,4 @@
-export { type HostNetns, leftoversInCurrentNetns, useHostNetns } from './host-netns.js'
+export { type HostNetns, leftoversInCurrentNetns, useHostNetns, waitForLinksGone } from './host-netns.js'
 export { describeKernel, kernelTestsUnavailable, requireProgram } from './kernel.js'
 export { TEST_NETNS_ROOT, uniqueName } from './names.js'
 export { hasProgram, ipJson, type RunOptions, type RunResult, run } from './run.js'

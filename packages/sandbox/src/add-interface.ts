@@ -1,0 +1,58 @@
+import type { Interface } from '@cnm/driverapi'
+import type { Handle } from '@cnm/netlink'
+
+/** Where an interface came from, so that removing it can undo exactly that. */
+export type InterfaceOrigin = 'host' | 'sandbox'
+
+type Undo = () => Promise<void>
+
+async function runUndo(undo: Undo[]): Promise<void> {
+  for (const step of undo.reverse()) {
+    try {
+      await step()
+    } catch {
+      // Best effort: the original error is what the caller needs; every step is still tried.
+    }
+  }
+}
+
+/**
+ * Moves (if needed), renames and configures `i` inside the sandbox, undoing every step in reverse
+ * if one fails, so a failure leaves the interface where and as it was.
+ */
+export async function addInterfaceSteps(
+  sandbox: Handle,
+  host: Handle,
+  key: string,
+  i: Interface,
+): Promise<InterfaceOrigin> {
+  const undo: Undo[] = []
+  const inside = await sandbox.findLink(i.srcName)
+  const origin: InterfaceOrigin = inside ? 'sandbox' : 'host'
+  try {
+    if (!inside) {
+      await host.getLink(i.srcName) // ENODEV, named, when it is nowhere
+      await host.setLinkUp(i.srcName, false)
+      await host.moveLink(i.srcName, key)
+      undo.push(() => sandbox.moveLink(i.srcName, host.nsPath))
+    }
+    if (i.srcName !== i.dstName) {
+      await sandbox.setLinkUp(i.srcName, false)
+      await sandbox.renameLink(i.srcName, i.dstName)
+      undo.push(() => sandbox.renameLink(i.dstName, i.srcName))
+    }
+    if (i.macAddress !== undefined) await sandbox.setMac(i.dstName, i.macAddress)
+    if (i.mtu !== undefined) await sandbox.setMtu(i.dstName, i.mtu)
+    for (const cidr of [i.address, i.addressIPv6]) {
+      if (cidr === undefined) continue
+      await sandbox.addAddress(i.dstName, cidr)
+      undo.push(() => sandbox.deleteAddress(i.dstName, cidr))
+    }
+    await sandbox.setLinkUp(i.dstName)
+    undo.push(() => sandbox.setLinkUp(i.dstName, false))
+    return origin
+  } catch (err) {
+    await runUndo(undo)
+    throw err
+  }
+}

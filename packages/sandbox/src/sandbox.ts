@@ -1,0 +1,159 @@
+import { existsSync, unlinkSync } from 'node:fs'
+import { isIPv4, isIPv6 } from 'node:net'
+import type { Interface, StaticRoute } from '@cnm/driverapi'
+import { createNetns, deleteNetns, type Handle, isNetnsMounted, type Link, openHandle } from '@cnm/netlink'
+import { addInterfaceSteps, type InterfaceOrigin } from './add-interface.js'
+import {
+  ERR_INVALID_GATEWAY,
+  ERR_NO_INTERFACE,
+  ERR_NO_SANDBOX,
+  ERR_SANDBOX_DESTROYED,
+  ERR_SANDBOX_EXISTS,
+  SandboxError,
+} from './errors.js'
+import { parseInterface } from './interface-spec.js'
+import { validateSandboxKey } from './sandbox-key.js'
+
+/** A container's network namespace, bound at `key`. */
+export interface Sandbox {
+  readonly key: string
+  /** The interfaces added through this object (or found inside when it was opened). */
+  interfaces(): Interface[]
+  addInterface(i: Interface): Promise<void>
+  removeInterface(dstName: string): Promise<void>
+  setGateway(gw: string): Promise<void>
+  setGatewayIPv6(gw: string): Promise<void>
+  addStaticRoute(route: StaticRoute): Promise<void>
+  /** Closes the sandbox's handle without removing the namespace. */
+  close(): void
+  /** Removes the namespace (unmount + unlink); idempotent. */
+  destroy(): Promise<void>
+}
+
+interface Entry {
+  iface: Interface
+  origin: InterfaceOrigin
+}
+
+/** Creates a persistent network namespace at `key` with loopback up. */
+export async function newSandbox(key: string): Promise<Sandbox> {
+  validateSandboxKey(key)
+  if (existsSync(key)) throw new SandboxError(ERR_SANDBOX_EXISTS, `sandbox ${key} already exists`)
+  try {
+    await createNetns(key)
+  } catch (cause) {
+    if ((cause as { code?: string }).code === 'EEXIST') {
+      throw new SandboxError(ERR_SANDBOX_EXISTS, `sandbox ${key} already exists`, { cause })
+    }
+    throw cause
+  }
+  try {
+    const handle = await openHandle({ netns: key })
+    await handle.setLinkUp('lo')
+    return makeSandbox(key, handle, [])
+  } catch (err) {
+    deleteNetns(key)
+    throw err
+  }
+}
+
+/** Opens an existing sandbox; its interfaces are read back from the kernel. */
+export async function openSandbox(key: string): Promise<Sandbox> {
+  validateSandboxKey(key)
+  if (!isNetnsMounted(key)) throw new SandboxError(ERR_NO_SANDBOX, `sandbox ${key} does not exist`)
+  const handle = await openHandle({ netns: key })
+  try {
+    const links = (await handle.listLinks()).filter((l) => l.name !== 'lo')
+    const entries: Entry[] = []
+    for (const link of links) entries.push({ iface: await describe(handle, link), origin: 'sandbox' })
+    return makeSandbox(key, handle, entries)
+  } catch (err) {
+    handle.close()
+    throw err
+  }
+}
+
+async function describe(handle: Handle, link: Link): Promise<Interface> {
+  const addrs = (await handle.listAddresses(link.name)).filter(
+    (a) => !(a.family === 6 && a.address.startsWith('fe80:')),
+  )
+  const v4 = addrs.find((a) => a.family === 4)
+  const v6 = addrs.find((a) => a.family === 6)
+  return {
+    srcName: link.name,
+    dstName: link.name,
+    ...(v4 ? { address: v4.cidr } : {}),
+    ...(v6 ? { addressIPv6: v6.cidr } : {}),
+    ...(link.mac ? { macAddress: link.mac } : {}),
+    mtu: link.mtu,
+  }
+}
+
+function makeSandbox(key: string, handle: Handle, initial: Entry[]): Sandbox {
+  const entries = new Map<string, Entry>(initial.map((e) => [e.iface.dstName, e]))
+  let host: Handle | undefined
+  let closed = false
+  const live = (): Handle => {
+    if (closed) throw new SandboxError(ERR_SANDBOX_DESTROYED, `sandbox ${key} is closed`)
+    return handle
+  }
+  const hostHandle = async (): Promise<Handle> => {
+    host ??= await openHandle()
+    return host
+  }
+  const close = (): void => {
+    if (closed) return
+    closed = true
+    handle.close()
+    host?.close()
+  }
+  return {
+    key,
+    interfaces: () => [...entries.values()].map((e) => ({ ...e.iface })),
+    async addInterface(raw) {
+      const i = parseInterface(raw)
+      const h = live()
+      if (entries.has(i.dstName))
+        throw new SandboxError('EEXIST', `interface ${i.dstName} already exists in sandbox ${key}`)
+      const origin = await addInterfaceSteps(h, await hostHandle(), key, i)
+      entries.set(i.dstName, { iface: i, origin })
+    },
+    async removeInterface(dstName) {
+      const h = live()
+      const entry = entries.get(dstName)
+      if (!entry) throw new SandboxError(ERR_NO_INTERFACE, `interface ${dstName} is not in sandbox ${key}`)
+      if (entry.origin === 'sandbox') {
+        await h.deleteLink(dstName)
+      } else {
+        await h.setLinkUp(dstName, false)
+        for (const a of [entry.iface.address, entry.iface.addressIPv6])
+          if (a) await h.deleteAddress(dstName, a).catch(() => {})
+        if (dstName !== entry.iface.srcName) await h.renameLink(dstName, entry.iface.srcName)
+        await h.moveLink(entry.iface.srcName, (await hostHandle()).nsPath)
+      }
+      entries.delete(dstName)
+    },
+    setGateway: async (gw) => {
+      if (!isIPv4(gw))
+        throw new SandboxError(ERR_INVALID_GATEWAY, `invalid IPv4 gateway ${JSON.stringify(gw)} for sandbox ${key}`)
+      await live().addRoute({ destination: 'default', gateway: gw })
+    },
+    setGatewayIPv6: async (gw) => {
+      if (!isIPv6(gw))
+        throw new SandboxError(ERR_INVALID_GATEWAY, `invalid IPv6 gateway ${JSON.stringify(gw)} for sandbox ${key}`)
+      await live().addRoute({ destination: 'default', gateway: gw })
+    },
+    addStaticRoute: (r) =>
+      live().addRoute({
+        destination: r.destination,
+        ...(r.nextHop ? { gateway: r.nextHop } : {}),
+        ...(r.interfaceName ? { interfaceName: r.interfaceName } : {}),
+      }),
+    close,
+    async destroy() {
+      close()
+      if (isNetnsMounted(key)) deleteNetns(key)
+      else if (existsSync(key)) unlinkSync(key)
+    },
+  }
+}
