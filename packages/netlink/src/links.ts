@@ -161,9 +161,15 @@ function openNetnsFd(path: string, what: string): number {
   }
 }
 
+/**
+ * Changes a link, found by name in the same request (the kernel looks up IFLA_IFNAME when the
+ * index is 0), so a change costs one round trip. A rename must name the link by index instead.
+ */
 async function setLink(ctx: HandleContext, name: string, what: string, data: object, attrs: object): Promise<void> {
-  const link = await getLink(ctx, name)
-  const payload = { kind: 'link' as const, data: { index: link.index, ...data }, attrs }
+  validateInterfaceName(name)
+  const byIndex = 'ifname' in attrs
+  const index = byIndex ? (await getLink(ctx, name)).index : 0
+  const payload = { kind: 'link' as const, data: { index, ...data }, attrs: byIndex ? attrs : { ifname: name, ...attrs } }
   await ctx.sock.request(RTM.NEWLINK, NEW, (o) => rt.formatLinkMessage(payload, o), `${what} ${name}`)
 }
 
@@ -214,11 +220,7 @@ export function setHairpin(ctx: HandleContext, name: string, on: boolean): Promi
 
 /** Deletes a link (for a veth, both ends). */
 export async function deleteLink(ctx: HandleContext, name: string): Promise<void> {
-  const link = await getLink(ctx, name)
-  await ctx.sock.request(
-    RTM.DELLINK,
-    NEW,
-    (o) => rt.formatLinkMessage({ kind: 'link', data: { index: link.index }, attrs: {} }, o),
-    `delete link ${name}`,
-  )
+  validateInterfaceName(name)
+  const msg = { kind: 'link' as const, data: {}, attrs: { ifname: name } }
+  await ctx.sock.request(RTM.DELLINK, NEW, (o) => rt.formatLinkMessage(msg, o), `delete link ${name}`)
 }
