@@ -37,7 +37,9 @@ async function measure(name, n, ours, theirs) {
     b.push(await time(() => theirs(i)))
   }
   const [ma, mb] = [median(a), median(b)]
-  console.log(`${name.padEnd(28)} netlink ${ma.toFixed(3).padStart(8)} ms   ip ${mb.toFixed(3).padStart(8)} ms   ${(mb / ma).toFixed(1)}x`)
+  console.log(
+    `${name.padEnd(28)} netlink ${ma.toFixed(3).padStart(8)} ms   ip ${mb.toFixed(3).padStart(8)} ms   ${(mb / ma).toFixed(1)}x`,
+  )
   return { name, netlinkMs: ma, ipMs: mb, ratio: mb / ma }
 }
 
@@ -128,6 +130,10 @@ h.close()
 rmSync(`${NS_DIR}/.cnm-bench`, { force: true })
 
 const attach = results.find((r) => r.name === 'whole attach')
-console.log(`\nwhole attach median ${attach.netlinkMs.toFixed(3)} ms (target ≤ 3 ms): ${attach.netlinkMs <= 3 ? 'met' : 'MISSED'}`)
-console.log(`whole attach vs spawned ip ${attach.ratio.toFixed(1)}x (target ≥ 5x): ${attach.ratio >= 5 ? 'met' : 'MISSED'}`)
+console.log(
+  `\nwhole attach median ${attach.netlinkMs.toFixed(3)} ms (target ≤ 3 ms): ${attach.netlinkMs <= 3 ? 'met' : 'MISSED'}`,
+)
+console.log(
+  `whole attach vs spawned ip ${attach.ratio.toFixed(1)}x (target ≥ 5x): ${attach.ratio >= 5 ? 'met' : 'MISSED'}`,
+)
 console.log(`process RSS ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MiB (spawn cost grows with it)`)

@@ -1,3 +1,5 @@
+import { lookup } from 'node:dns/promises'
+import { stat } from 'node:fs/promises'
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import { ERR_INVALID_INTERFACE_NAME } from './errors.js'
 import { type Handle, openHandle } from './handle.js'
@@ -199,6 +201,22 @@ describeKernel('netlink handles (kernel)', () => {
       inB.close()
     }
     await expect(inA.listLinks()).rejects.toMatchObject({ code: 'ERR_HANDLE_CLOSED' })
+  })
+
+  it('leaves the process in its own namespace, and the thread pool in the original one', async () => {
+    for (let i = 0; i < 50; i++) {
+      const inA = await openHandle({ netns: nsA })
+      inA.writeSysctl('net/ipv4/conf/all/forwarding', '0')
+      await inA.listLinks()
+      inA.close()
+      expect(netnsInode()).toBe(host.inode)
+    }
+    // An async stat runs on a pool thread: /proc/thread-self/ns/net there names the pool's namespace.
+    const inodes = await Promise.all(
+      Array.from({ length: 8 }, async () => (await stat('/proc/thread-self/ns/net')).ino),
+    )
+    expect(new Set(inodes)).toEqual(new Set([host.originInode]))
+    await expect(lookup('localhost')).resolves.toBeTruthy()
   })
 
   it('serialises concurrent dumps on one socket', async () => {

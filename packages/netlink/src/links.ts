@@ -169,7 +169,11 @@ async function setLink(ctx: HandleContext, name: string, what: string, data: obj
   validateInterfaceName(name)
   const byIndex = 'ifname' in attrs
   const index = byIndex ? (await getLink(ctx, name)).index : 0
-  const payload = { kind: 'link' as const, data: { index, ...data }, attrs: byIndex ? attrs : { ifname: name, ...attrs } }
+  const payload = {
+    kind: 'link' as const,
+    data: { index, ...data },
+    attrs: byIndex ? attrs : { ifname: name, ...attrs },
+  }
   await ctx.sock.request(RTM.NEWLINK, NEW, (o) => rt.formatLinkMessage(payload, o), `${what} ${name}`)
 }
 
