@@ -1,0 +1,49 @@
+export {
+  addressToBigInt,
+  bigIntToAddress,
+  canonicalAddress,
+  type IPFamily,
+  isIPv4,
+  isIPv6,
+  type ParsedAddress,
+  parseAddress,
+} from './address.js'
+export type { IPAllocatorState, PoolState } from './allocator-state.js'
+export {
+  type AddressRange,
+  canonicalCIDR,
+  containsAddress,
+  hostRange,
+  networkRange,
+  nthHost,
+  type ParsedCIDR,
+  parseCIDR,
+} from './cidr.js'
+export {
+  BadSubnetError,
+  ERR_BAD_SUBNET,
+  ERR_INVALID_ADDRESS,
+  ERR_INVALID_CIDR,
+  ERR_INVALID_STATE,
+  ERR_IP_ALREADY_ALLOCATED,
+  ERR_IP_OUT_OF_RANGE,
+  ERR_NAMESERVER_OVERLAPS,
+  ERR_NETWORK_ALREADY_REGISTERED,
+  ERR_NETWORK_OVERLAPS,
+  ERR_NO_AVAILABLE_IPS,
+  InvalidAddressError,
+  InvalidCIDRError,
+  InvalidStateError,
+  IPAllocatorError,
+  type IPAllocatorErrorCode,
+  IPAlreadyAllocatedError,
+  IPOutOfRangeError,
+  NameserverOverlapsError,
+  NetworkAlreadyRegisteredError,
+  NetworkOverlapsError,
+  NoAvailableIPsError,
+} from './errors.js'
+export { IPAllocator } from './ip-allocator.js'
+export { ipv4ToNumber, numberToIPv4 } from './ipv4.js'
+export { bigIntToIPv6, ipv6ToBigInt } from './ipv6.js'
+export { checkNameserverOverlaps, checkRouteOverlaps, networksOverlap } from './overlaps.js'
