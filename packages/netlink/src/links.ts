@@ -165,12 +165,18 @@ function openNetnsFd(path: string, what: string): number {
  * Changes a link, found by name in the same request (the kernel looks up IFLA_IFNAME when the
  * index is 0), so a change costs one round trip. A rename must name the link by index instead.
  */
-async function setLink(ctx: HandleContext, name: string, what: string, data: object, attrs: object): Promise<void> {
+async function setLink(
+  ctx: HandleContext,
+  name: string,
+  what: string,
+  data: LinkMessage['data'],
+  attrs: LinkMessage['attrs'],
+): Promise<void> {
   validateInterfaceName(name)
-  const byIndex = 'ifname' in attrs
+  const byIndex = attrs.ifname !== undefined
   const index = byIndex ? (await getLink(ctx, name)).index : 0
-  const payload = {
-    kind: 'link' as const,
+  const payload: LinkMessage = {
+    kind: 'link',
     data: { index, ...data },
     attrs: byIndex ? attrs : { ifname: name, ...attrs },
   }

@@ -3,3 +3,4 @@ export { describeKernel, kernelTestsUnavailable, requireProgram } from './kernel
 export { TEST_NETNS_ROOT, uniqueName } from './names.js'
 export { hasProgram, ipJson, type RunOptions, type RunResult, run } from './run.js'
 export { boundNetnsPaths, diffSnapshots, type NetnsSnapshot, snapshotNetns } from './snapshot.js'
+export { pings, request, startServer, type TestServer } from './traffic.js'
