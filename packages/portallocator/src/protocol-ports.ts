@@ -1,0 +1,190 @@
+import { familyOf, isWildcard, osBindConflicts } from './address.js'
+import type { OsPorts } from './os-ports.js'
+import { type FamilyPools, Pool } from './pool.js'
+import type { Protocol } from './protocol.js'
+
+/** Who keeps a port from being given: this allocator, or a socket the OS has bound. */
+export type Conflict = 'allocator' | 'os' | undefined
+
+function familyPools(): FamilyPools {
+  return { wildcard: undefined, specific: [], holders: new Map() }
+}
+
+/**
+ * Every pool of one protocol, and the rule between them: a port held on the family's wildcard
+ * (`0.0.0.0`, `::`) conflicts with the same port on any address of that family and the reverse.
+ * Each pool's `free` bitmap is kept equal to {@link ProtocolPorts.isFree} for every port of the
+ * range, so handing out "any" port is a bitmap search. The hot paths (`any`, `release`) are kept
+ * small so that V8 inlines them; the work for other pools and the OS is in separate methods.
+ */
+export class ProtocolPorts {
+  // `declare` fields: see SummaryBitmap.
+  declare readonly proto: Protocol
+  declare readonly begin: number
+  declare readonly end: number
+  declare private readonly os: OsPorts | undefined
+  declare private readonly pools: Map<string, Pool>
+  declare private readonly v4: FamilyPools
+  declare private readonly v6: FamilyPools
+  declare private lastIp: string
+  declare private lastPool: Pool | undefined
+
+  constructor(proto: Protocol, begin: number, end: number, os: OsPorts | undefined) {
+    this.proto = proto
+    this.begin = begin
+    this.end = end
+    this.os = os
+    this.pools = new Map()
+    this.v4 = familyPools()
+    this.v6 = familyPools()
+    this.lastIp = ''
+    this.lastPool = undefined
+  }
+
+  /** Hands out the next free port after the last one handed out to `ip`, wrapping; -1 when none. */
+  any(ip: string): number {
+    const pool = this.find(ip) ?? this.create(ip)
+    const i = pool.holdNext()
+    if (i < 0) return -1
+    if (!pool.wildcard || pool.family.specific.length !== 0) this.shareHold(pool, this.begin + i)
+    return this.begin + i
+  }
+
+  /** Releases `port` from `ip`; a port it does not hold is a no-op. */
+  release(ip: string, port: number): void {
+    const pool = this.find(ip)
+    if (pool === undefined || !pool.unhold(port)) return
+    if (pool.wildcard && pool.family.specific.length === 0 && this.os === undefined) {
+      if (port >= this.begin && port <= this.end) pool.free.set(port - this.begin)
+    } else {
+      this.shareRelease(pool, port)
+    }
+  }
+
+  /** Why `port` cannot be given to `ip` right now, or `undefined` when it can. */
+  conflict(ip: string, port: number): Conflict {
+    const pool = this.find(ip)
+    if (pool !== undefined ? pool.holds(port) || pool.heldByOther(port) : this.heldByOther(ip, port)) {
+      return 'allocator'
+    }
+    return this.os?.conflicts(this.proto, ip, port) ? 'os' : undefined
+  }
+
+  /** Marks `port` held by `ip`. The caller has checked {@link conflict}. */
+  take(ip: string, port: number): void {
+    const pool = this.find(ip) ?? this.create(ip)
+    pool.hold(port)
+    this.shareHold(pool, port)
+  }
+
+  /** Hands out the first block of `count` contiguous free ports after the cursor; -1 when none. */
+  anyBlock(ip: string, count: number): number {
+    const pool = this.find(ip) ?? this.create(ip)
+    const size = pool.free.size
+    const from = pool.cursor + 1 === size ? 0 : pool.cursor + 1
+    let start = findRun(pool, from, size - count, count)
+    if (start < 0 && from > 0) start = findRun(pool, 0, Math.min(from - 1, size - count), count)
+    if (start < 0) return -1
+    pool.cursor = start + count - 1
+    for (let port = this.begin + start; port < this.begin + start + count; port++) {
+      pool.hold(port)
+      this.shareHold(pool, port)
+    }
+    return this.begin + start
+  }
+
+  /** Brings every pool's bitmap up to date after the OS snapshot changed for `ports`. */
+  osChanged(ports: readonly number[]): void {
+    for (const port of ports) {
+      if (port < this.begin || port > this.end) continue
+      for (const pool of this.pools.values()) this.recompute(pool, port)
+    }
+  }
+
+  /** Whether `port` (in range) can be given to `pool` now: the invariant its bitmap keeps. */
+  isFree(pool: Pool, port: number): boolean {
+    if (pool.holds(port) || pool.heldByOther(port)) return false
+    return this.os === undefined || !this.os.conflicts(this.proto, pool.ip, port)
+  }
+
+  /** The pool of `ip`, if it ever held a port. */
+  find(ip: string): Pool | undefined {
+    if (ip === this.lastIp) return this.lastPool
+    const pool = this.pools.get(ip)
+    if (pool !== undefined) {
+      this.lastIp = ip
+      this.lastPool = pool
+    }
+    return pool
+  }
+
+  /** After `pool` took `port`: count it, and take it from the pools it now conflicts with. */
+  private shareHold(pool: Pool, port: number): void {
+    const family = pool.family
+    if (!pool.wildcard) family.holders.set(port, (family.holders.get(port) ?? 0) + 1)
+    if (port < this.begin || port > this.end) return
+    const i = port - this.begin
+    if (!pool.wildcard) family.wildcard?.free.clear(i)
+    else for (const other of family.specific) other.free.clear(i)
+  }
+
+  /** After `pool` let go of `port`: uncount it, and recompute it where it may have become free. */
+  private shareRelease(pool: Pool, port: number): void {
+    const family = pool.family
+    if (!pool.wildcard) {
+      const holders = (family.holders.get(port) ?? 1) - 1
+      if (holders === 0) family.holders.delete(port)
+      else family.holders.set(port, holders)
+    }
+    if (port < this.begin || port > this.end) return
+    this.recompute(pool, port)
+    if (!pool.wildcard) {
+      if (family.wildcard !== undefined) this.recompute(family.wildcard, port)
+    } else {
+      for (const other of family.specific) this.recompute(other, port)
+    }
+  }
+
+  /** {@link Pool.heldByOther} for an address that has no pool yet. */
+  private heldByOther(ip: string, port: number): boolean {
+    const family = familyOf(ip) === 4 ? this.v4 : this.v6
+    if (isWildcard(ip)) return family.holders.has(port)
+    return family.wildcard?.holds(port) ?? false
+  }
+
+  private recompute(pool: Pool, port: number): void {
+    const i = port - this.begin
+    if (this.isFree(pool, port)) pool.free.set(i)
+    else pool.free.clear(i)
+  }
+
+  private create(ip: string): Pool {
+    const family = familyOf(ip) === 4 ? this.v4 : this.v6
+    const pool = new Pool(ip, family, this.begin, this.end)
+    const taken = pool.wildcard ? family.holders.keys() : (family.wildcard?.heldInRange() ?? [])
+    for (const port of taken) if (port >= this.begin && port <= this.end) pool.free.clear(port - this.begin)
+    if (this.os !== undefined) {
+      for (const [port, bound] of this.os.bound(this.proto)) {
+        if (port < this.begin || port > this.end) continue
+        if (bound.some((b) => osBindConflicts(ip, b))) pool.free.clear(port - this.begin)
+      }
+    }
+    if (pool.wildcard) family.wildcard = pool
+    else family.specific.push(pool)
+    this.pools.set(ip, pool)
+    return pool
+  }
+}
+
+/** The first index s in [from, lastStart] where `count` bits from s are all set in the pool's bitmap. */
+function findRun(pool: Pool, from: number, lastStart: number, count: number): number {
+  const free = pool.free
+  let s = from <= lastStart ? free.next(from) : -1
+  while (s >= 0 && s <= lastStart) {
+    let k = 1
+    while (k < count && free.has(s + k)) k++
+    if (k === count) return s
+    s = s + k + 1 <= lastStart ? free.next(s + k + 1) : -1
+  }
+  return -1
+}
