@@ -39,6 +39,10 @@ if [ "$(pnpm --version 2>/dev/null || true)" != "$PNPM_VERSION" ]; then
   npm install --global --silent "pnpm@$PNPM_VERSION" >/dev/null
 fi
 
+# Native builds (the netns addon, better-sqlite3) use the running Node's own headers: no download.
+npm_config_nodedir="$(dirname "$(dirname "$(command -v node)")")"
+export npm_config_nodedir
+
 log "pnpm install"
 pnpm install --frozen-lockfile --reporter=append-only 2>&1 | grep -v '^\s*$' | tail -n 5
 
