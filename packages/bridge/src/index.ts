@@ -1,1 +1,13 @@
+export {
+  type BridgeDriver,
+  type BridgeDriverOptions,
+  type BridgeNetworkInfo,
+  createBridgeDriver,
+  NETWORK_STEPS,
+} from './driver.js'
+export { type AddressPool, type BridgeDriverConfig, DEFAULT_ADDRESS_POOLS, parseDriverConfig } from './driver-config.js'
 export { BRIDGE_DRIVER_ALIASES, BRIDGE_DRIVER_NAME, defaultBridgeName, isBridgeDriverName } from './driver-name.js'
+export { type EndpointConfig, type PortBinding, parseEndpointConfig } from './endpoint-config.js'
+export { hostVethName, macFromIPv4 } from './endpoint-names.js'
+export { type NetworkConfig, parseNetworkConfig } from './network-config.js'
+export type { EndpointState } from './resources.js'

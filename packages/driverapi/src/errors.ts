@@ -5,6 +5,7 @@ export const ERR_NETWORK_EXISTS = 'ERR_NETWORK_EXISTS'
 export const ERR_ACTIVE_ENDPOINTS = 'ERR_ACTIVE_ENDPOINTS'
 export const ERR_INVALID_CONFIG = 'ERR_INVALID_CONFIG'
 export const ERR_NOT_SUPPORTED = 'ERR_NOT_SUPPORTED'
+export const ERR_TEARDOWN = 'ERR_TEARDOWN'
 
 /** Base class of the errors drivers share. `code` is stable; check it, not only `instanceof`. */
 export class DriverError extends Error {
@@ -73,5 +74,17 @@ export class InvalidConfigError extends DriverError {
 export class NotSupportedError extends DriverError {
   constructor(message: string, options?: { cause?: unknown }) {
     super(ERR_NOT_SUPPORTED, message, options)
+  }
+}
+
+/** A teardown in which some steps failed; every step still ran, and `errors` holds each failure. */
+export class TeardownError extends DriverError {
+  readonly errors: unknown[]
+  constructor(what: string, errors: unknown[]) {
+    super(
+      ERR_TEARDOWN,
+      `${what}: ${errors.length} step(s) failed: ${errors.map((e) => (e as Error)?.message ?? String(e)).join('; ')}`,
+    )
+    this.errors = errors
   }
 }

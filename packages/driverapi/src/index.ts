@@ -9,11 +9,13 @@ export {
   ERR_NO_ENDPOINT,
   ERR_NO_NETWORK,
   ERR_NOT_SUPPORTED,
+  ERR_TEARDOWN,
   InvalidConfigError,
   NetworkExistsError,
   NoEndpointError,
   NoNetworkError,
   NotSupportedError,
+  TeardownError,
 } from './errors.js'
 export { errorCode, hasErrorCode } from './has-error-code.js'
 export type { Driver, Interface, SandboxInfo, StaticRoute } from './types.js'

@@ -1,0 +1,260 @@
+import { randomBytes } from 'node:crypto'
+import type { SandboxInfo } from '@cnm/driverapi'
+import { describeDriver } from '@cnm/driverapi/testing'
+import {
+  describeKernel,
+  ipJson,
+  pings,
+  request,
+  run,
+  startServer,
+  type TestServer,
+  uniqueName,
+  useHostNetns,
+} from '@cnm/netlink/testing'
+import { newSandbox, type Sandbox } from '@cnm/sandbox'
+import { afterAll, beforeAll, expect, it } from 'vitest'
+import { type BridgeDriver, createBridgeDriver } from './driver.js'
+
+const id = (): string => randomBytes(32).toString('hex')
+
+interface Box {
+  sb: Sandbox
+  eid: string
+  info: SandboxInfo
+}
+
+describeKernel('bridge driver (kernel)', () => {
+  const host = useHostNetns()
+  let driver: BridgeDriver
+  let inet: string
+  const uplink = uniqueName('up')
+
+  beforeAll(async () => {
+    // A namespace playing "the internet", reachable from the host through an uplink. It has no
+    // route back to any container subnet: only masqueraded traffic can be answered.
+    inet = host.netnsPath('inet')
+    const { createNetns } = await import('@cnm/netlink')
+    await createNetns(inet)
+    run('ip', ['link', 'add', uplink, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', inet])
+    run('ip', ['addr', 'add', '198.51.100.1/24', 'dev', uplink])
+    run('ip', ['link', 'set', uplink, 'up'])
+    run('ip', ['addr', 'add', '198.51.100.2/24', 'dev', 'eth0'], { netns: inet })
+    run('ip', ['link', 'set', 'eth0', 'up'], { netns: inet })
+    run('ip', ['link', 'set', 'lo', 'up'], { netns: inet })
+    driver = createBridgeDriver()
+    await driver.config({ firewallBackend: 'nftables' })
+  })
+
+  afterAll(async () => {
+    await driver?.close()
+    const { deleteNetns } = await import('@cnm/netlink')
+    if (inet) deleteNetns(inet)
+  })
+
+  async function attach(nid: string, opts: unknown = {}): Promise<Box> {
+    const sb = await newSandbox(host.netnsPath('sb'))
+    const eid = id()
+    const info = await driver.createEndpoint(nid, eid, sb.key, opts)
+    for (const i of info.interfaces) await sb.addInterface(i)
+    if (info.gateway) await sb.setGateway(info.gateway)
+    if (info.gatewayIPv6) await sb.setGatewayIPv6(info.gatewayIPv6)
+    return { sb, eid, info }
+  }
+
+  async function detach(nid: string, box: Box): Promise<void> {
+    await driver.deleteEndpoint(nid, box.eid)
+    await box.sb.destroy()
+  }
+
+  const ipv4 = (box: Box): string => (box.info.interfaces[0]?.address ?? '').split('/')[0] ?? ''
+  const ipv6 = (box: Box): string => (box.info.interfaces[0]?.addressIPv6 ?? '').split('/')[0] ?? ''
+
+  it("keeps the seed's behaviours: election around routes, fixed CIDR, adoption, forwarding when asked", async () => {
+    run('ip', ['route', 'add', '172.17.0.0/16', 'via', '198.51.100.9'])
+    const elected = id()
+    try {
+      await driver.createNetwork(elected, { enableIPForwarding: false })
+      expect(driver.network(elected)?.subnetV4).toBe('172.18.0.0/16')
+      expect(run('cat', ['/proc/sys/net/ipv4/ip_forward']).stdout.trim()).toBe('0')
+    } finally {
+      run('ip', ['route', 'del', '172.17.0.0/16', 'via', '198.51.100.9'])
+    }
+    const fixed = id()
+    await driver.createNetwork(fixed, { addressIPv4: '192.168.1.1/16', fixedCIDR: '192.168.2.0/24' })
+    expect(run('cat', ['/proc/sys/net/ipv4/ip_forward']).stdout.trim()).toBe('1')
+    const box = await attach(fixed)
+    expect(ipv4(box)).toBe('192.168.2.1')
+    await detach(fixed, box)
+    await driver.deleteNetwork(fixed)
+    await driver.deleteNetwork(elected)
+
+    const br = uniqueName('br')
+    run('ip', ['link', 'add', br, 'type', 'bridge'])
+    run('ip', ['addr', 'add', '10.55.0.1/24', 'dev', br])
+    try {
+      await expect(driver.createNetwork(id(), { bridgeName: br, addressIPv4: '10.56.0.1/24' })).rejects.toMatchObject({
+        code: 'ERR_INVALID_CONFIG',
+        message: expect.stringContaining('10.55.0.1/24'),
+      })
+      const adopted = id()
+      await driver.createNetwork(adopted, { bridgeName: br })
+      expect(driver.network(adopted)?.subnetV4).toBe('10.55.0.0/24')
+      await driver.deleteNetwork(adopted)
+      expect(ipJson<unknown[]>(['link', 'show', br])).toHaveLength(1) // not ours to delete
+    } finally {
+      run('ip', ['link', 'del', br])
+    }
+    await expect(driver.createNetwork(id(), { bridgeName: uniqueName('nd') })).rejects.toMatchObject({
+      code: 'ERR_INVALID_CONFIG',
+      message: expect.stringContaining('allowNonDefaultBridge'),
+    })
+  })
+
+  it('two sandboxes on one network reach each other, their gateway and, masqueraded, the internet', async () => {
+    const nid = id()
+    await driver.createNetwork(nid, {})
+    const net = driver.network(nid)
+    expect(net).toMatchObject({
+      subnetV4: '172.17.0.0/16',
+      gatewayV4: '172.17.0.1',
+      bridgeName: `br-${nid.slice(0, 12)}`,
+    })
+    expect(run('cat', ['/proc/sys/net/ipv4/ip_forward']).stdout.trim()).toBe('1')
+    const [a, b] = [await attach(nid), await attach(nid)]
+    try {
+      expect(ipv4(a)).toBe('172.17.0.2')
+      expect(ipv4(b)).toBe('172.17.0.3')
+      expect(a.info.interfaces[0]?.macAddress).toBe('02:42:ac:11:00:02')
+      expect(a.info.gateway).toBe('172.17.0.1')
+      const bridge = ipJson<{ addr_info: { local: string }[] }[]>(['addr', 'show', net?.bridgeName ?? ''])
+      expect(bridge[0]?.addr_info.map((x) => x.local)).toContain('172.17.0.1')
+      expect(pings(ipv4(b), a.sb.key)).toBe(true)
+      expect(pings('172.17.0.1', b.sb.key)).toBe(true)
+      expect(pings('198.51.100.2', a.sb.key)).toBe(true)
+      const server = await startServer(7000, 'internet', inet)
+      try {
+        expect(request('tcp', '198.51.100.2', 7000, { netns: a.sb.key })).toBe('internet 198.51.100.1')
+      } finally {
+        server.stop()
+      }
+    } finally {
+      await detach(nid, a)
+      await detach(nid, b)
+      await driver.deleteNetwork(nid)
+    }
+    expect(run('ip', ['link', 'show', `br-${nid.slice(0, 12)}`], { check: false }).status).not.toBe(0)
+  })
+
+  it('a published port answers from the host, localhost, another sandbox, another machine and by hairpin', async () => {
+    const nid = id()
+    await driver.createNetwork(nid, {})
+    const web = await attach(nid, {
+      portBindings: [
+        { proto: 'tcp', containerPort: 80, hostPort: 18080 },
+        { proto: 'udp', containerPort: 80, hostPort: 18081 },
+      ],
+    })
+    const other = await attach(nid)
+    let server: TestServer | undefined
+    try {
+      server = await startServer(80, 'web', web.sb.key)
+      const reply = (from?: string, hostIP = '198.51.100.1'): string | undefined =>
+        request('tcp', hostIP, 18080, from ? { netns: from } : {})
+      expect(reply()).toMatch(/^web /u)
+      expect(reply(undefined, '127.0.0.1')).toMatch(/^web /u)
+      expect(reply(other.sb.key)).toMatch(/^web /u)
+      expect(reply(inet)).toBe('web 198.51.100.2')
+      expect(reply(web.sb.key)).toMatch(/^web /u) // hairpin
+      expect(request('udp', '198.51.100.1', 18081, { netns: inet })).toBe('web 198.51.100.2')
+    } finally {
+      server?.stop()
+      await detach(nid, web)
+      await detach(nid, other)
+    }
+    expect(request('tcp', '198.51.100.1', 18080, { netns: inet, timeoutMs: 500 })).toBeUndefined()
+    await driver.deleteNetwork(nid)
+  })
+
+  it('with ICC off sandboxes cannot reach each other; two networks cannot reach each other', async () => {
+    const [n1, n2] = [id(), id()]
+    await driver.createNetwork(n1, { enableICC: false })
+    await driver.createNetwork(n2, {})
+    const boxes = [await attach(n1), await attach(n1), await attach(n2)]
+    const [a, b, c] = boxes as [Box, Box, Box]
+    try {
+      expect(pings(ipv4(b), a.sb.key)).toBe(false)
+      expect(pings('198.51.100.2', a.sb.key)).toBe(true)
+      expect(pings(ipv4(c), a.sb.key)).toBe(false)
+      expect(pings(ipv4(a), c.sb.key)).toBe(false)
+      expect(pings(driver.network(n2)?.gatewayV4 ?? '', c.sb.key)).toBe(true)
+    } finally {
+      await detach(n1, a)
+      await detach(n1, b)
+      await detach(n2, c)
+      await driver.deleteNetwork(n1)
+      await driver.deleteNetwork(n2)
+    }
+  })
+
+  it('an internal network keeps traffic inside; IPv6 works end to end', async () => {
+    const [internal, v6] = [id(), id()]
+    await driver.createNetwork(internal, { internal: true })
+    await driver.createNetwork(v6, { enableIPv6: true, fixedCIDRv6: 'fd99:1::/64' })
+    const [i1, i2] = [await attach(internal), await attach(internal)]
+    const [s1, s2] = [await attach(v6), await attach(v6)]
+    try {
+      expect(i1.info.gateway).toBeUndefined()
+      expect(pings(ipv4(i2), i1.sb.key)).toBe(true)
+      expect(pings('198.51.100.2', i1.sb.key)).toBe(false)
+      expect(ipv6(s1)).toBe('fd99:1::2')
+      expect(s1.info.gatewayIPv6).toBe('fd99:1::1')
+      expect(pings(ipv6(s2), s1.sb.key)).toBe(true)
+      expect(pings('fd99:1::1', s2.sb.key)).toBe(true)
+    } finally {
+      for (const [n, box] of [
+        [internal, i1],
+        [internal, i2],
+        [v6, s1],
+        [v6, s2],
+      ] as const)
+        await detach(n, box)
+      await driver.deleteNetwork(internal)
+      await driver.deleteNetwork(v6)
+    }
+  })
+
+  it('refuses bad configuration before anything changes', async () => {
+    const before = ipJson<{ ifname: string }[]>(['link', 'show']).map((l) => l.ifname)
+    const taken = id()
+    await driver.createNetwork(taken, { addressIPv4: '10.60.0.1/16' })
+    for (const bad of [
+      { addressIPv4: '10.60.5.1/24' },
+      { addressIPv4: '10.0.0.300/24' },
+      { bridgeName: 'b'.repeat(16) },
+      { mtu: 70000 },
+      { fixedCIDR: '10.61.0.0/24', addressIPv4: '10.62.0.1/24' },
+    ]) {
+      await expect(driver.createNetwork(id(), bad)).rejects.toMatchObject({ code: 'ERR_INVALID_CONFIG' })
+    }
+    await driver.deleteNetwork(taken)
+    expect(ipJson<{ ifname: string }[]>(['link', 'show']).map((l) => l.ifname)).toEqual(before)
+  })
+
+  let conformanceNet = 0
+  describeDriver('bridge', {
+    create: async () => {
+      const d = createBridgeDriver()
+      await d.config({ firewallBackend: 'iptables' })
+      return d
+    },
+    networkOptions: () => ({ addressIPv4: `10.${70 + conformanceNet++}.0.1/24` }),
+    invalidNetworkOptions: [{ addressIPv4: 'nope' }, { mtu: 1 }, { enableICC: 'yes' }, { bridgeName: 'x/y' }],
+    sandboxKey: async () => (await newSandbox(host.netnsPath('cf'))).key,
+    releaseSandboxKey: async (key) => {
+      const { openSandbox } = await import('@cnm/sandbox')
+      await (await openSandbox(key)).destroy()
+    },
+    dispose: async (d) => (d as BridgeDriver).close(),
+  })
+})

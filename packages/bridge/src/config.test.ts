@@ -1,0 +1,130 @@
+import { ERR_INVALID_CONFIG } from '@cnm/driverapi'
+import { describe, expect, it } from 'vitest'
+import { electSubnet, parseNameservers, ulaSubnetFor } from './address-election.js'
+import { DEFAULT_ADDRESS_POOLS, parseDriverConfig } from './driver-config.js'
+import { parseEndpointConfig } from './endpoint-config.js'
+import { hostVethName, macFromIPv4 } from './endpoint-names.js'
+import { parseNetworkConfig } from './network-config.js'
+
+const invalid = expect.objectContaining({ code: ERR_INVALID_CONFIG })
+
+describe('network options', () => {
+  it("default to Docker's user-facing values", () => {
+    expect(parseNetworkConfig({})).toMatchObject({
+      enableICC: true,
+      enableIPMasquerade: true,
+      enableIPTables: true,
+      enableIPForwarding: true,
+      enableIPv6: false,
+      internal: false,
+      bridgeName: undefined,
+      mtu: undefined,
+    })
+  })
+
+  it.each([
+    [{ addressIPv4: '10.0.0.1/33' }, 'addressIPv4'],
+    [{ addressIPv4: 'banana' }, 'addressIPv4'],
+    [{ addressIPv4: '10.0.0.0/24' }, 'host address'],
+    [{ bridgeName: 'x'.repeat(16) }, 'bridgeName'],
+    [{ bridgeName: 'a/b' }, 'bridgeName'],
+    [{ mtu: 67 }, 'mtu'],
+    [{ mtu: 65536 }, 'mtu'],
+    [{ enableICC: 'no' }, 'enableICC'],
+    [{ fixedCIDR: '192.168.2.0/24', addressIPv4: '10.1.0.1/16' }, 'not within'],
+    [{ fixedCIDRv6: 'fd00::/64' }, 'needs enableIPv6'],
+    [{ fixedCIDRv6: '10.0.0.0/8', enableIPv6: true }, 'IPv6'],
+    [{ colour: 'blue' }, 'unknown'],
+  ])('refuses %j (%s)', (raw, words) => {
+    expect(() => parseNetworkConfig(raw)).toThrow(
+      expect.objectContaining({ code: ERR_INVALID_CONFIG, message: expect.stringContaining(words) }),
+    )
+  })
+
+  it('accepts a fixed CIDR inside the bridge subnet', () => {
+    expect(parseNetworkConfig({ addressIPv4: '192.168.1.1/16', fixedCIDR: '192.168.2.0/24' }).fixedCIDR).toBe(
+      '192.168.2.0/24',
+    )
+  })
+})
+
+describe('driver options', () => {
+  it('default to the Docker pools and allow forwarding', () => {
+    expect(parseDriverConfig({})).toEqual({
+      firewallBackend: undefined,
+      defaultAddressPools: [...DEFAULT_ADDRESS_POOLS],
+      enableIPForwarding: true,
+    })
+  })
+
+  it('refuse unknown backends, bad pools and unknown keys', () => {
+    expect(() => parseDriverConfig({ firewallBackend: 'pf' })).toThrow(invalid)
+    expect(() => parseDriverConfig({ defaultAddressPools: [{ base: '10.0.0.0/8', size: 4 }] })).toThrow(invalid)
+    expect(() => parseDriverConfig({ defaultAddressPools: [] })).toThrow(invalid)
+    expect(() => parseDriverConfig({ nope: 1 })).toThrow(invalid)
+  })
+})
+
+describe('endpoint options', () => {
+  it('parses port bindings, MAC and preferred addresses', () => {
+    expect(
+      parseEndpointConfig({
+        portBindings: [{ proto: 'tcp', containerPort: 80, hostPort: 8080, hostIP: '::FFFF:127.0.0.1' }],
+        macAddress: '02:42:AC:11:00:09',
+        ipv4Address: '172.18.0.9',
+      }),
+    ).toEqual({
+      portBindings: [{ proto: 'tcp', containerPort: 80, hostPort: 8080, hostIP: '127.0.0.1' }],
+      macAddress: '02:42:ac:11:00:09',
+      ipv4Address: '172.18.0.9',
+      ipv6Address: undefined,
+    })
+  })
+
+  it.each([
+    { portBindings: [{ proto: 'icmp', containerPort: 1 }] },
+    { portBindings: [{ proto: 'tcp', containerPort: 70000 }] },
+    { portBindings: [{ proto: 'tcp', containerPort: 80, containerPortEnd: 79 }] },
+    { macAddress: '01:00:5e:00:00:01' },
+    { ipv4Address: 'fd00::1' },
+    { bogus: true },
+  ])('refuses %j', (raw) => {
+    expect(() => parseEndpointConfig(raw)).toThrow(invalid)
+  })
+})
+
+describe('address election', () => {
+  const pools = DEFAULT_ADDRESS_POOLS
+  it('takes the first free pool', () => {
+    expect(electSubnet(pools, { routes: [], nameservers: [], taken: [] })).toBe('172.17.0.0/16')
+  })
+
+  it('skips subnets overlapping routes, nameservers and other networks', () => {
+    expect(electSubnet(pools, { routes: ['172.17.5.0/24'], nameservers: [], taken: [] })).toBe('172.18.0.0/16')
+    expect(electSubnet(pools, { routes: [], nameservers: ['172.17.0.53', '172.18.0.1'], taken: [] })).toBe(
+      '172.19.0.0/16',
+    )
+    expect(electSubnet(pools, { routes: ['10.0.0.0/8'], nameservers: ['fd00::53'], taken: ['172.17.0.0/16'] })).toBe(
+      '172.18.0.0/16',
+    )
+    expect(
+      electSubnet([{ base: '192.168.0.0/16', size: 20 }], { routes: [], nameservers: ['192.168.0.1'], taken: [] }),
+    ).toBe('192.168.16.0/20')
+  })
+
+  it('fails with ERR_INVALID_CONFIG when everything overlaps', () => {
+    expect(() =>
+      electSubnet([{ base: '10.0.0.0/24', size: 24 }], { routes: ['10.0.0.0/8'], nameservers: [], taken: [] }),
+    ).toThrow(invalid)
+  })
+
+  it('reads nameservers and derives ULAs and names', () => {
+    expect(parseNameservers('# x\nnameserver 10.255.255.53\nnameserver fe80::1%eth0\nsearch lan\n')).toEqual([
+      '10.255.255.53',
+      'fe80::1',
+    ])
+    expect(ulaSubnetFor('0123456789abcdef')).toBe('fd01:2345:6789::/64')
+    expect(hostVethName('0123456789abcdef')).toBe('veth0123456789a')
+    expect(macFromIPv4('172.17.0.2')).toBe('02:42:ac:11:00:02')
+  })
+})

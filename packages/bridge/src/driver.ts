@@ -1,0 +1,224 @@
+import { readFileSync } from 'node:fs'
+import path from 'node:path'
+import {
+  ActiveEndpointsError,
+  type Driver,
+  EndpointExistsError,
+  InvalidConfigError,
+  NetworkExistsError,
+  NoEndpointError,
+  NoNetworkError,
+  type SandboxInfo,
+  TeardownError,
+} from '@cnm/driverapi'
+import { createFirewall } from '@cnm/firewall'
+import { IPAllocator, networksOverlap, parseCIDR } from '@cnm/ipallocator'
+import { openHandle } from '@cnm/netlink'
+import type { PortAllocator } from '@cnm/portallocator'
+import { PortMapper } from '@cnm/portmapper'
+import { parseDriverConfig } from './driver-config.js'
+import { BRIDGE_DRIVER_NAME, defaultBridgeName } from './driver-name.js'
+import { createEndpoint, deleteEndpoint } from './endpoint.js'
+import { parseEndpointConfig } from './endpoint-config.js'
+import { type NetworkConfig, parseNetworkConfig } from './network-config.js'
+import type { DriverResources, EndpointState, NetworkContext, NetworkState } from './resources.js'
+import { setupDevice, setupDeviceUp } from './steps/setup-device.js'
+import { setupFirewall } from './steps/setup-firewall.js'
+import { setupIPForwarding } from './steps/setup-ip-forwarding.js'
+import { setupIPv4 } from './steps/setup-ipv4.js'
+import { setupIPv6 } from './steps/setup-ipv6.js'
+import { runSteps, type Step, undoSteps } from './steps/step.js'
+
+/** The setup steps of a network, in order (undone in reverse). */
+export const NETWORK_STEPS: readonly Step<NetworkContext>[] = [
+  setupDevice,
+  setupIPv4,
+  setupIPv6,
+  setupIPForwarding,
+  setupFirewall,
+  setupDeviceUp,
+]
+
+/** Options for {@link createBridgeDriver}. */
+export interface BridgeDriverOptions {
+  /** The host port allocator the port mapper uses (default: the shared one). */
+  portAllocator?: PortAllocator
+  /** Where nameservers are read for the overlap check (default `/etc/resolv.conf`). */
+  resolvConfPath?: string
+}
+
+/** A network as the driver holds it, for inspection. */
+export interface BridgeNetworkInfo {
+  id: string
+  bridgeName: string
+  subnetV4: string | undefined
+  gatewayV4: string | undefined
+  subnetV6: string | undefined
+  gatewayV6: string | undefined
+  config: NetworkConfig
+  endpoints: EndpointState[]
+}
+
+/** The bridge driver: the `Driver` contract plus inspection and `close()`. */
+export interface BridgeDriver extends Driver {
+  network(nid: string): BridgeNetworkInfo | undefined
+  networks(): BridgeNetworkInfo[]
+  /** The firewall backend in use (after the first `config` or network). */
+  firewallBackend(): string | undefined
+  /** Releases the driver's handles (networks stay in the kernel). */
+  close(): Promise<void>
+}
+
+function info(n: NetworkState): BridgeNetworkInfo {
+  return {
+    id: n.id,
+    bridgeName: n.bridgeName,
+    subnetV4: n.subnetV4,
+    gatewayV4: n.gatewayV4,
+    subnetV6: n.subnetV6,
+    gatewayV6: n.gatewayV6,
+    config: n.config,
+    endpoints: [...n.endpoints.values()].map((e) => ({ ...e, published: [...e.published] })),
+  }
+}
+
+function checkAgainstOthers(nid: string, cfg: NetworkConfig, others: NetworkState[]): void {
+  for (const o of others) {
+    if (cfg.bridgeName !== undefined && o.bridgeName === cfg.bridgeName) {
+      throw new InvalidConfigError(`bridge ${cfg.bridgeName} is already used by network ${o.id}`)
+    }
+    for (const [mine, theirs] of [
+      [cfg.addressIPv4, o.subnetV4],
+      [cfg.fixedCIDRv6, o.subnetV6],
+    ] as const) {
+      if (mine && theirs && networksOverlap(parseCIDR(mine).cidr, theirs)) {
+        throw new InvalidConfigError(`network ${nid}: ${parseCIDR(mine).cidr} overlaps network ${o.id} (${theirs})`)
+      }
+    }
+  }
+  if (cfg.bridgeName === undefined && !/^[0-9a-f]{12,}$/u.test(nid)) {
+    throw new InvalidConfigError(`network id ${JSON.stringify(nid)}: a bridgeName is needed when the id is not hex`)
+  }
+}
+
+/** Creates the bridge driver (name `bridge`; the controller also accepts `simplebridge`). */
+export function createBridgeDriver(options: BridgeDriverOptions = {}): BridgeDriver {
+  const networks = new Map<string, NetworkState>()
+  let resources: Promise<DriverResources> | undefined
+  let backend: string | undefined
+  let lock: Promise<unknown> = Promise.resolve()
+  const serial = <T>(fn: () => Promise<T>): Promise<T> => {
+    const p = lock.then(fn, fn)
+    lock = p.catch(() => undefined)
+    return p
+  }
+  const resolvConfPath = options.resolvConfPath ?? '/etc/resolv.conf'
+
+  const setup = async (raw: unknown): Promise<DriverResources> => {
+    const config = parseDriverConfig(raw)
+    const firewall = await createFirewall(config.firewallBackend ? { backend: config.firewallBackend } : {})
+    backend = firewall.backend
+    const host = await openHandle()
+    return {
+      config,
+      host,
+      allocator: new IPAllocator(),
+      firewall,
+      newPortMapper: (bridge) =>
+        new PortMapper({ firewall, bridge, ...(options.portAllocator ? { allocator: options.portAllocator } : {}) }),
+      resolvConf: () => {
+        try {
+          return readFileSync(resolvConfPath, 'utf8')
+        } catch {
+          return ''
+        }
+      },
+    }
+  }
+  const res = (): Promise<DriverResources> => {
+    resources ??= setup({})
+    return resources
+  }
+  const network = (nid: string): NetworkState => {
+    const n = networks.get(nid)
+    if (!n) throw new NoNetworkError(nid)
+    return n
+  }
+
+  return {
+    name: BRIDGE_DRIVER_NAME,
+    async config(raw) {
+      if (resources) throw new InvalidConfigError('the bridge driver is already configured')
+      parseDriverConfig(raw)
+      resources = setup(raw)
+      await resources
+    },
+    createNetwork: (nid, raw) =>
+      serial(async () => {
+        if (networks.has(nid)) throw new NetworkExistsError(nid)
+        const config = parseNetworkConfig(raw)
+        checkAgainstOthers(nid, config, [...networks.values()])
+        const r = await res()
+        const net: NetworkState = {
+          id: nid,
+          config,
+          bridgeName: config.bridgeName ?? defaultBridgeName(nid),
+          createdBridge: false,
+          subnetV4: undefined,
+          gatewayV4: undefined,
+          bridgeCidrV4: undefined,
+          addedV4: false,
+          subnetV6: undefined,
+          gatewayV6: undefined,
+          bridgeCidrV6: undefined,
+          addedV6: false,
+          pools: [],
+          firewallProgrammed: false,
+          portMapper: undefined,
+          endpoints: new Map(),
+        }
+        const otherSubnets = [...networks.values()]
+          .flatMap((n) => [n.subnetV4, n.subnetV6])
+          .filter((s): s is string => !!s)
+        await runSteps(NETWORK_STEPS, { res: r, net, otherSubnets })
+        networks.set(nid, net)
+      }),
+    deleteNetwork: (nid) =>
+      serial(async () => {
+        const net = network(nid)
+        if (net.endpoints.size > 0) throw new ActiveEndpointsError(nid, net.endpoints.size)
+        const errors = await undoSteps(NETWORK_STEPS, { res: await res(), net, otherSubnets: [] })
+        networks.delete(nid)
+        if (errors.length > 0) throw new TeardownError(`delete network ${nid}`, errors)
+      }),
+    async createEndpoint(nid, eid, sandboxKey, raw): Promise<SandboxInfo> {
+      const net = network(nid)
+      if (net.endpoints.has(eid)) throw new EndpointExistsError(eid)
+      if (!/^[0-9a-zA-Z]{11,}$/u.test(eid))
+        throw new InvalidConfigError(`endpoint id ${JSON.stringify(eid)} must be 11+ alphanumerics`)
+      if (sandboxKey && (!path.isAbsolute(sandboxKey) || path.normalize(sandboxKey) !== sandboxKey)) {
+        throw new InvalidConfigError(`sandbox key ${JSON.stringify(sandboxKey)} must be an absolute path`)
+      }
+      const cfg = parseEndpointConfig(raw)
+      return createEndpoint(await res(), net, eid, sandboxKey, cfg)
+    },
+    async deleteEndpoint(nid, eid) {
+      const net = network(nid)
+      const ep = net.endpoints.get(eid)
+      if (!ep) throw new NoEndpointError(eid)
+      const errors = await deleteEndpoint(await res(), net, ep)
+      if (errors.length > 0) throw new TeardownError(`delete endpoint ${eid}`, errors)
+    },
+    network: (nid) => {
+      const n = networks.get(nid)
+      return n ? info(n) : undefined
+    },
+    networks: () => [...networks.values()].map(info),
+    firewallBackend: () => backend,
+    async close() {
+      if (!resources) return
+      const r = await resources.catch(() => undefined)
+      r?.host.close()
+    },
+  }
+}

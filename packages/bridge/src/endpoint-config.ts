@@ -1,0 +1,98 @@
+import { InvalidConfigError } from '@cnm/driverapi'
+import { canonicalAddress, parseAddress } from '@cnm/ipallocator'
+import { parseMac } from '@cnm/netlink'
+
+/** A port to publish: container port (or range) on a host address and port (or range). */
+export interface PortBinding {
+  proto: 'tcp' | 'udp' | 'sctp'
+  containerPort: number
+  containerPortEnd?: number
+  /** Host address (default: all). */
+  hostIP?: string
+  /** Host port (0/absent: any free one). */
+  hostPort?: number
+  hostPortEnd?: number
+}
+
+/** Endpoint options, validated. */
+export interface EndpointConfig {
+  portBindings: PortBinding[]
+  macAddress: string | undefined
+  /** Preferred IPv4 / IPv6 address (plain, no prefix). */
+  ipv4Address: string | undefined
+  ipv6Address: string | undefined
+}
+
+const KEYS = new Set(['portBindings', 'macAddress', 'ipv4Address', 'ipv6Address'])
+
+function port(v: unknown, what: string, allowZero: boolean): number | undefined {
+  if (v === undefined) return undefined
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < (allowZero ? 0 : 1) || v > 65535) {
+    throw new InvalidConfigError(`${what} ${JSON.stringify(v)} must be an integer ${allowZero ? 0 : 1}–65535`)
+  }
+  return v
+}
+
+function parseBinding(raw: unknown): PortBinding {
+  const b = (raw ?? {}) as Record<string, unknown>
+  if (b.proto !== 'tcp' && b.proto !== 'udp' && b.proto !== 'sctp') {
+    throw new InvalidConfigError(`port binding protocol ${JSON.stringify(b.proto)} must be tcp, udp or sctp`)
+  }
+  const containerPort = port(b.containerPort, 'containerPort', false)
+  if (containerPort === undefined) throw new InvalidConfigError('a port binding needs containerPort')
+  const out: PortBinding = { proto: b.proto, containerPort }
+  const cEnd = port(b.containerPortEnd, 'containerPortEnd', false)
+  const hostPort = port(b.hostPort, 'hostPort', true)
+  const hEnd = port(b.hostPortEnd, 'hostPortEnd', false)
+  if (cEnd !== undefined) {
+    if (cEnd < containerPort) throw new InvalidConfigError(`container port range ${containerPort}-${cEnd} is reversed`)
+    out.containerPortEnd = cEnd
+  }
+  if (hostPort !== undefined) out.hostPort = hostPort
+  if (hEnd !== undefined) out.hostPortEnd = hEnd
+  if (b.hostIP !== undefined) {
+    try {
+      out.hostIP = canonicalAddress(String(b.hostIP)).replace(/^::ffff:(\d+\.\d+\.\d+\.\d+)$/u, '$1')
+    } catch (cause) {
+      throw new InvalidConfigError(`hostIP ${JSON.stringify(b.hostIP)} is not an IP address`, { cause })
+    }
+  }
+  return out
+}
+
+function address(v: unknown, family: 4 | 6, key: string): string | undefined {
+  if (v === undefined) return undefined
+  try {
+    if (parseAddress(String(v)).family !== family) throw new Error('wrong family')
+    return canonicalAddress(String(v))
+  } catch (cause) {
+    throw new InvalidConfigError(`${key} ${JSON.stringify(v)} is not an IPv${family} address`, { cause })
+  }
+}
+
+/** Parses `createEndpoint` options. */
+export function parseEndpointConfig(raw: unknown = {}): EndpointConfig {
+  if (raw === null || raw === undefined)
+    return { portBindings: [], macAddress: undefined, ipv4Address: undefined, ipv6Address: undefined }
+  if (typeof raw !== 'object' || Array.isArray(raw)) throw new InvalidConfigError('endpoint options must be an object')
+  const obj = raw as Record<string, unknown>
+  const unknown = Object.keys(obj).find((k) => !KEYS.has(k))
+  if (unknown) throw new InvalidConfigError(`unknown endpoint option ${JSON.stringify(unknown)}`)
+  if (obj.portBindings !== undefined && !Array.isArray(obj.portBindings))
+    throw new InvalidConfigError('portBindings must be an array')
+  let macAddress: string | undefined
+  if (obj.macAddress !== undefined) {
+    try {
+      parseMac(String(obj.macAddress))
+      macAddress = String(obj.macAddress).toLowerCase()
+    } catch (cause) {
+      throw new InvalidConfigError(`macAddress ${JSON.stringify(obj.macAddress)} is not a unicast MAC`, { cause })
+    }
+  }
+  return {
+    portBindings: ((obj.portBindings as unknown[] | undefined) ?? []).map(parseBinding),
+    macAddress,
+    ipv4Address: address(obj.ipv4Address, 4, 'ipv4Address'),
+    ipv6Address: address(obj.ipv6Address, 6, 'ipv6Address'),
+  }
+}

@@ -1,0 +1,25 @@
+import type { Handle } from '@cnm/netlink'
+
+/** The host end of an endpoint's veth: `veth` + the endpoint id's first 11 characters. */
+export function hostVethName(eid: string): string {
+  return `veth${eid.slice(0, 11)}`
+}
+
+/** The container end while it waits in the host namespace (no sandbox key given). */
+export function parkedVethName(eid: string): string {
+  return `vetc${eid.slice(0, 11)}`
+}
+
+/** The first `ethN` not yet used inside a sandbox. */
+export async function freeEthName(sandbox: Handle): Promise<string> {
+  const names = new Set((await sandbox.listLinks()).map((l) => l.name))
+  for (let i = 0; ; i++) if (!names.has(`eth${i}`)) return `eth${i}`
+}
+
+/** `02:42:` followed by the IPv4 address's four bytes (Docker's derivation). */
+export function macFromIPv4(ip: string): string {
+  return `02:42:${ip
+    .split('.')
+    .map((x) => Number(x).toString(16).padStart(2, '0'))
+    .join(':')}`
+}

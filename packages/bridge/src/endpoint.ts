@@ -1,0 +1,122 @@
+import type { Interface, SandboxInfo } from '@cnm/driverapi'
+import { parseCIDR } from '@cnm/ipallocator'
+import { type Handle, openHandle } from '@cnm/netlink'
+import type { EndpointConfig } from './endpoint-config.js'
+import { freeEthName, hostVethName, macFromIPv4, parkedVethName } from './endpoint-names.js'
+import { publishPorts, unpublishPorts } from './publish.js'
+import type { DriverResources, EndpointState, NetworkState } from './resources.js'
+
+type Undo = () => Promise<unknown>
+
+async function undoAll(undo: Undo[]): Promise<void> {
+  for (const step of undo.reverse()) await step().catch(() => undefined)
+}
+
+function allocate(res: DriverResources, net: NetworkState, ep: EndpointState, cfg: EndpointConfig, undo: Undo[]): void {
+  if (net.subnetV4) {
+    ep.ipv4 = res.allocator.requestIP(net.subnetV4, cfg.ipv4Address)
+    const [pool, ip] = [net.subnetV4, ep.ipv4]
+    undo.push(async () => res.allocator.releaseIP(pool, ip))
+  }
+  if (net.subnetV6) {
+    ep.ipv6 = res.allocator.requestIP(net.subnetV6, cfg.ipv6Address)
+    const [pool, ip] = [net.subnetV6, ep.ipv6]
+    undo.push(async () => res.allocator.releaseIP(pool, ip))
+  }
+  ep.mac = cfg.macAddress ?? (ep.ipv4 ? macFromIPv4(ep.ipv4) : ep.mac)
+}
+
+async function createVeth(res: DriverResources, net: NetworkState, ep: EndpointState, undo: Undo[]): Promise<void> {
+  const mtu = net.config.mtu
+  let sandbox: Handle | undefined
+  try {
+    if (ep.sandboxKey) {
+      sandbox = await openHandle({ netns: ep.sandboxKey })
+      ep.containerVeth = await freeEthName(sandbox)
+    }
+    await res.host.createVeth(ep.hostVeth, ep.containerVeth, {
+      ...(ep.sandboxKey ? { peerNetns: ep.sandboxKey } : {}),
+      ...(mtu ? { mtu } : {}),
+      peerMac: ep.mac,
+    })
+  } finally {
+    sandbox?.close()
+  }
+  undo.push(() => res.host.deleteLink(ep.hostVeth))
+}
+
+function sandboxInfo(net: NetworkState, ep: EndpointState): SandboxInfo {
+  const iface: Interface = {
+    srcName: ep.containerVeth,
+    dstName: ep.sandboxKey ? ep.containerVeth : 'eth0',
+    macAddress: ep.mac,
+    ...(ep.ipv4 && net.subnetV4 ? { address: `${ep.ipv4}/${parseCIDR(net.subnetV4).prefixLength}` } : {}),
+    ...(ep.ipv6 && net.subnetV6 ? { addressIPv6: `${ep.ipv6}/${parseCIDR(net.subnetV6).prefixLength}` } : {}),
+    ...(net.config.mtu ? { mtu: net.config.mtu } : {}),
+  }
+  return {
+    interfaces: [iface],
+    ...(net.gatewayV4 && !net.config.internal ? { gateway: net.gatewayV4 } : {}),
+    ...(net.gatewayV6 && !net.config.internal ? { gatewayIPv6: net.gatewayV6 } : {}),
+  }
+}
+
+/**
+ * Creates an endpoint: addresses, a veth whose container end is born in the sandbox (when a key
+ * is given) under its final name, MTU and MAC on both ends, the host end on the bridge (hairpin
+ * when ports are published), then the published ports. Undone in reverse on any failure.
+ */
+export async function createEndpoint(
+  res: DriverResources,
+  net: NetworkState,
+  eid: string,
+  sandboxKey: string,
+  cfg: EndpointConfig,
+): Promise<SandboxInfo> {
+  const ep: EndpointState = {
+    id: eid,
+    hostVeth: hostVethName(eid),
+    containerVeth: parkedVethName(eid),
+    sandboxKey,
+    ipv4: undefined,
+    ipv6: undefined,
+    mac: '',
+    published: [],
+    publishedRanges: [],
+  }
+  const undo: Undo[] = []
+  try {
+    allocate(res, net, ep, cfg, undo)
+    await createVeth(res, net, ep, undo)
+    await res.host.setMaster(ep.hostVeth, net.bridgeName)
+    if (cfg.portBindings.length > 0) await res.host.setHairpin(ep.hostVeth, true)
+    await res.host.setLinkUp(ep.hostVeth)
+    if (cfg.portBindings.length > 0) {
+      net.portMapper ??= res.newPortMapper(net.bridgeName)
+      await publishPorts(net.portMapper, ep, cfg.portBindings)
+    }
+  } catch (err) {
+    await undoAll(undo)
+    throw err
+  }
+  net.endpoints.set(eid, ep)
+  return sandboxInfo(net, ep)
+}
+
+/** Removes an endpoint: its published ports, its veth (both ends), its addresses. Every step runs. */
+export async function deleteEndpoint(res: DriverResources, net: NetworkState, ep: EndpointState): Promise<unknown[]> {
+  const errors = await unpublishPorts(net.portMapper, ep)
+  try {
+    await res.host.deleteLink(ep.hostVeth)
+  } catch (err) {
+    if ((err as { code?: string }).code !== 'ENODEV') errors.push(err) // gone with its sandbox
+  }
+  for (const [pool, ip] of [
+    [net.subnetV4, ep.ipv4],
+    [net.subnetV6, ep.ipv6],
+  ] as const) {
+    if (pool && ip) res.allocator.releaseIP(pool, ip)
+  }
+  net.endpoints.delete(ep.id)
+  return errors
+}

@@ -1,0 +1,106 @@
+import { InvalidConfigError } from '@cnm/driverapi'
+import { containsAddress, networksOverlap, parseCIDR } from '@cnm/ipallocator'
+import { isValidInterfaceName } from '@cnm/netlink'
+
+/** A network's options, validated: what the setup steps read. */
+export interface NetworkConfig {
+  /** Explicit bridge name (else `br-<id prefix>`). */
+  bridgeName: string | undefined
+  /** The bridge's address with its prefix (`172.18.0.1/16`); elected when undefined. */
+  addressIPv4: string | undefined
+  fixedCIDR: string | undefined
+  enableIPv6: boolean
+  fixedCIDRv6: string | undefined
+  enableIPTables: boolean
+  enableIPMasquerade: boolean
+  enableICC: boolean
+  enableIPForwarding: boolean
+  allowNonDefaultBridge: boolean
+  mtu: number | undefined
+  internal: boolean
+}
+
+const BOOL_DEFAULTS = {
+  enableIPv6: false,
+  enableIPTables: true,
+  enableIPMasquerade: true,
+  enableICC: true,
+  enableIPForwarding: true,
+  allowNonDefaultBridge: false,
+  internal: false,
+} as const
+
+const KEYS = new Set([...Object.keys(BOOL_DEFAULTS), 'bridgeName', 'addressIPv4', 'fixedCIDR', 'fixedCIDRv6', 'mtu'])
+
+function cidr(obj: Record<string, unknown>, key: string, family: 4 | 6): string | undefined {
+  const v = obj[key]
+  if (v === undefined) return undefined
+  try {
+    const p = parseCIDR(String(v))
+    if (p.family !== family) throw new Error(`not IPv${family}`)
+    if (typeof v !== 'string' || !v.includes('/')) throw new Error('no prefix length')
+    return v
+  } catch (cause) {
+    throw new InvalidConfigError(`${key} ${JSON.stringify(v)} is not an IPv${family} CIDR`, { cause })
+  }
+}
+
+function bool(obj: Record<string, unknown>, key: keyof typeof BOOL_DEFAULTS): boolean {
+  const v = obj[key]
+  if (v === undefined) return BOOL_DEFAULTS[key]
+  if (typeof v !== 'boolean') throw new InvalidConfigError(`${key} must be a boolean, got ${JSON.stringify(v)}`)
+  return v
+}
+
+/** Parses per-network options; everything is checked before anything changes. */
+export function parseNetworkConfig(raw: unknown = {}): NetworkConfig {
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw))
+    throw new InvalidConfigError('network options must be an object')
+  const obj = raw as Record<string, unknown>
+  const unknown = Object.keys(obj).find((k) => !KEYS.has(k))
+  if (unknown) throw new InvalidConfigError(`unknown bridge network option ${JSON.stringify(unknown)}`)
+  const bridgeName = obj.bridgeName
+  if (bridgeName !== undefined && !isValidInterfaceName(bridgeName)) {
+    throw new InvalidConfigError(
+      `bridgeName ${JSON.stringify(bridgeName)} is not a valid interface name (1–15 bytes, no "/" or spaces)`,
+    )
+  }
+  const mtu = obj.mtu
+  if (mtu !== undefined && (typeof mtu !== 'number' || !Number.isInteger(mtu) || mtu < 68 || mtu > 65535)) {
+    throw new InvalidConfigError(`mtu ${JSON.stringify(mtu)} out of range 68–65535`)
+  }
+  const config: NetworkConfig = {
+    bridgeName: bridgeName as string | undefined,
+    addressIPv4: cidr(obj, 'addressIPv4', 4),
+    fixedCIDR: cidr(obj, 'fixedCIDR', 4),
+    fixedCIDRv6: cidr(obj, 'fixedCIDRv6', 6),
+    mtu: mtu as number | undefined,
+    enableIPv6: bool(obj, 'enableIPv6'),
+    enableIPTables: bool(obj, 'enableIPTables'),
+    enableIPMasquerade: bool(obj, 'enableIPMasquerade'),
+    enableICC: bool(obj, 'enableICC'),
+    enableIPForwarding: bool(obj, 'enableIPForwarding'),
+    allowNonDefaultBridge: bool(obj, 'allowNonDefaultBridge'),
+    internal: bool(obj, 'internal'),
+  }
+  if (config.addressIPv4) {
+    const p = parseCIDR(config.addressIPv4)
+    if (p.prefixLength > 30 || p.addressValue === p.networkValue || p.addressValue === p.lastValue) {
+      throw new InvalidConfigError(
+        `addressIPv4 ${config.addressIPv4} must be a host address in a /30 or larger network`,
+      )
+    }
+  }
+  if (config.fixedCIDR && config.addressIPv4) checkInside(config.fixedCIDR, config.addressIPv4, 'fixedCIDR')
+  if (config.fixedCIDRv6 && !config.enableIPv6) throw new InvalidConfigError('fixedCIDRv6 needs enableIPv6')
+  return config
+}
+
+/** Throws unless `inner` lies within the network of `outer`. */
+export function checkInside(inner: string, outer: string, what: string): void {
+  const o = parseCIDR(outer)
+  const i = parseCIDR(inner)
+  if (i.prefixLength < o.prefixLength || !containsAddress(o.cidr, i.network) || !networksOverlap(o.cidr, i.cidr)) {
+    throw new InvalidConfigError(`${what} ${inner} is not within the bridge subnet ${o.cidr}`)
+  }
+}

@@ -1,0 +1,63 @@
+import type { Firewall } from '@cnm/firewall'
+import type { IPAllocator } from '@cnm/ipallocator'
+import type { Handle } from '@cnm/netlink'
+import type { PortMapper } from '@cnm/portmapper'
+import type { BridgeDriverConfig } from './driver-config.js'
+import type { NetworkConfig } from './network-config.js'
+
+/** What the driver shares among its networks. */
+export interface DriverResources {
+  config: BridgeDriverConfig
+  /** Handle on the namespace the driver works in (the host's). */
+  host: Handle
+  allocator: IPAllocator
+  firewall: Firewall
+  /** Makes a network's port mapper (one per bridge, sharing the allocator and firewall). */
+  newPortMapper: (bridge: string) => PortMapper
+  /** resolv.conf text, for the nameserver overlap check. */
+  resolvConf: () => string
+}
+
+/** One network: its validated options and what its setup steps decided and did. */
+export interface NetworkState {
+  id: string
+  config: NetworkConfig
+  bridgeName: string
+  createdBridge: boolean
+  subnetV4: string | undefined
+  gatewayV4: string | undefined
+  bridgeCidrV4: string | undefined
+  addedV4: boolean
+  subnetV6: string | undefined
+  gatewayV6: string | undefined
+  bridgeCidrV6: string | undefined
+  addedV6: boolean
+  /** Allocator pools this network registered (keys). */
+  pools: string[]
+  firewallProgrammed: boolean
+  portMapper: PortMapper | undefined
+  endpoints: Map<string, EndpointState>
+}
+
+/** One endpoint and what it holds. */
+export interface EndpointState {
+  id: string
+  hostVeth: string
+  containerVeth: string
+  sandboxKey: string
+  ipv4: string | undefined
+  ipv6: string | undefined
+  mac: string
+  /** Host addresses of its published ports, for unmap. */
+  published: { proto: 'tcp' | 'udp' | 'sctp'; ip: string; port: number }[]
+  /** Published port ranges (unmapped by their first host address). */
+  publishedRanges: { proto: 'tcp' | 'udp' | 'sctp'; ip: string; port: number; endPort: number }[]
+}
+
+/** Context every network step reads and fills. */
+export interface NetworkContext {
+  res: DriverResources
+  net: NetworkState
+  /** Subnets used by the driver's other networks. */
+  otherSubnets: string[]
+}

@@ -1,0 +1,53 @@
+import { randomBytes } from 'node:crypto'
+import { InvalidConfigError } from '@cnm/driverapi'
+import type { NetworkContext } from '../resources.js'
+import type { Step } from './step.js'
+
+function randomMac(): string {
+  const b = randomBytes(6)
+  b[0] = (b[0]! & 0xfe) | 0x02 // unicast, locally administered
+  return Array.from(b, (x) => x.toString(16).padStart(2, '0')).join(':')
+}
+
+/**
+ * Creates the bridge (with its own MAC, so it never takes a port's), or adopts an existing bridge
+ * of that name: only a bridge, and only when the name was given. A non-default name is created
+ * only when `allowNonDefaultBridge` is set (libnetwork's rule).
+ */
+export const setupDevice: Step<NetworkContext> = {
+  name: 'device',
+  async run({ res, net }) {
+    const existing = await res.host.findLink(net.bridgeName)
+    if (existing) {
+      if (existing.kind !== 'bridge') throw new InvalidConfigError(`${net.bridgeName} exists and is not a bridge`)
+      if (net.config.bridgeName === undefined) throw new InvalidConfigError(`bridge ${net.bridgeName} already exists`)
+      net.createdBridge = false
+      return
+    }
+    if (net.config.bridgeName !== undefined && !net.config.allowNonDefaultBridge) {
+      throw new InvalidConfigError(
+        `bridge device with non default name ${net.bridgeName} must be created manually or allowNonDefaultBridge set`,
+      )
+    }
+    await res.host.createBridge(net.bridgeName, {
+      mac: randomMac(),
+      ...(net.config.mtu ? { mtu: net.config.mtu } : {}),
+    })
+    net.createdBridge = true
+  },
+  async undo({ res, net }) {
+    if (net.createdBridge) await res.host.deleteLink(net.bridgeName)
+    net.createdBridge = false
+  },
+}
+
+/** Brings the bridge up (last, as libnetwork does). */
+export const setupDeviceUp: Step<NetworkContext> = {
+  name: 'device up',
+  async run({ res, net }) {
+    await res.host.setLinkUp(net.bridgeName)
+  },
+  async undo({ res, net }) {
+    if (net.createdBridge) await res.host.setLinkUp(net.bridgeName, false)
+  },
+}

@@ -1,0 +1,30 @@
+import type { NetworkRules } from '@cnm/firewall'
+import type { NetworkContext } from '../resources.js'
+import type { Step } from './step.js'
+
+/** The firewall's view of a network. */
+export function networkRules({ net }: Pick<NetworkContext, 'net'>): NetworkRules {
+  return {
+    id: net.id,
+    bridge: net.bridgeName,
+    subnets: [net.subnetV4, net.subnetV6].filter((s): s is string => s !== undefined),
+    icc: net.config.enableICC,
+    masquerade: net.config.enableIPMasquerade,
+    internal: net.config.internal,
+  }
+}
+
+/** NAT, forwarding, ICC, isolation and internal-network rules, in one firewall transaction. */
+export const setupFirewall: Step<NetworkContext> = {
+  name: 'firewall',
+  async run(ctx) {
+    if (!ctx.net.config.enableIPTables) return
+    await ctx.res.firewall.addNetwork(networkRules(ctx))
+    ctx.net.firewallProgrammed = true
+  },
+  async undo(ctx) {
+    if (!ctx.net.firewallProgrammed) return
+    await ctx.res.firewall.deleteNetwork({ bridge: ctx.net.bridgeName })
+    ctx.net.firewallProgrammed = false
+  },
+}

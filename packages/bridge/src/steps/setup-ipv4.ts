@@ -1,0 +1,59 @@
+import { InvalidConfigError } from '@cnm/driverapi'
+import { ERR_IP_OUT_OF_RANGE, nthHost, parseCIDR } from '@cnm/ipallocator'
+import { electSubnet, parseNameservers } from '../address-election.js'
+import { checkInside } from '../network-config.js'
+import type { NetworkContext } from '../resources.js'
+import { ignoreGone, type Step } from './step.js'
+
+async function chooseBridgeAddress({ res, net, otherSubnets }: NetworkContext): Promise<string> {
+  const present = (await res.host.listAddresses(net.bridgeName)).filter((a) => a.family === 4)
+  if (net.config.addressIPv4) {
+    const wanted = parseCIDR(net.config.addressIPv4)
+    const wrong = present.find((a) => a.cidr !== `${wanted.address}/${wanted.prefixLength}`)
+    if (wrong)
+      throw new InvalidConfigError(`bridge ${net.bridgeName} has address ${wrong.cidr}, not ${net.config.addressIPv4}`)
+    return `${wanted.address}/${wanted.prefixLength}`
+  }
+  if (present[0]) return present[0].cidr // an adopted bridge keeps its address
+  const routes = (await res.host.listRoutes(4)).map((r) => r.destination).filter((d) => d !== 'default')
+  const subnet = electSubnet(res.config.defaultAddressPools, {
+    routes,
+    nameservers: parseNameservers(res.resolvConf()),
+    taken: otherSubnets,
+  })
+  return `${nthHost(subnet, 1)}/${parseCIDR(subnet).prefixLength}`
+}
+
+/** Gives the bridge its IPv4 address (given or elected), and the network its address pool. */
+export const setupIPv4: Step<NetworkContext> = {
+  name: 'ipv4',
+  async run(ctx) {
+    const { res, net } = ctx
+    const cidr = await chooseBridgeAddress(ctx)
+    const p = parseCIDR(cidr)
+    net.bridgeCidrV4 = cidr
+    net.gatewayV4 = p.address
+    net.subnetV4 = p.cidr
+    if (net.config.fixedCIDR) checkInside(net.config.fixedCIDR, cidr, 'fixedCIDR')
+    if (!(await res.host.listAddresses(net.bridgeName)).some((a) => a.cidr === cidr)) {
+      await res.host.addAddress(net.bridgeName, cidr)
+      net.addedV4 = true
+    }
+    res.allocator.registerSubnet(p.cidr, net.config.fixedCIDR ?? p.cidr)
+    net.pools.push(p.cidr)
+    try {
+      res.allocator.requestIP(p.cidr, p.address) // the gateway is never handed to an endpoint
+    } catch (err) {
+      if ((err as { code?: string }).code !== ERR_IP_OUT_OF_RANGE) throw err
+    }
+  },
+  async undo({ res, net }) {
+    if (net.subnetV4 && net.pools.includes(net.subnetV4)) {
+      res.allocator.unregisterNetwork(net.subnetV4)
+      net.pools = net.pools.filter((x) => x !== net.subnetV4)
+    }
+    if (net.addedV4 && net.bridgeCidrV4)
+      await res.host.deleteAddress(net.bridgeName, net.bridgeCidrV4).catch(ignoreGone)
+    net.addedV4 = false
+  },
+}

@@ -1,0 +1,42 @@
+import { ERR_IP_OUT_OF_RANGE, nthHost, parseCIDR } from '@cnm/ipallocator'
+import { ulaSubnetFor } from '../address-election.js'
+import type { NetworkContext } from '../resources.js'
+import { ignoreGone, type Step } from './step.js'
+
+/**
+ * IPv6 on the bridge when `enableIPv6`: the subnet is `fixedCIDRv6`, or a ULA /64 derived from the
+ * network id; the bridge takes its first host address (no DAD) and is the containers' gateway.
+ */
+export const setupIPv6: Step<NetworkContext> = {
+  name: 'ipv6',
+  async run({ res, net }) {
+    if (!net.config.enableIPv6) return
+    const subnet = parseCIDR(net.config.fixedCIDRv6 ?? ulaSubnetFor(net.id))
+    const gw = nthHost(subnet.cidr, 1)
+    res.host.writeSysctl(`net/ipv6/conf/${net.bridgeName}/disable_ipv6`, '0')
+    net.subnetV6 = subnet.cidr
+    net.gatewayV6 = gw
+    net.bridgeCidrV6 = `${gw}/${subnet.prefixLength}`
+    if (!(await res.host.listAddresses(net.bridgeName)).some((a) => a.cidr === net.bridgeCidrV6)) {
+      await res.host.addAddress(net.bridgeName, net.bridgeCidrV6)
+      net.addedV6 = true
+    }
+    res.allocator.registerSubnet(subnet.cidr, subnet.cidr)
+    net.pools.push(subnet.cidr)
+    try {
+      res.allocator.requestIP(subnet.cidr, gw)
+    } catch (err) {
+      if ((err as { code?: string }).code !== ERR_IP_OUT_OF_RANGE) throw err
+    }
+  },
+  async undo({ res, net }) {
+    if (net.subnetV6 && net.pools.includes(net.subnetV6)) {
+      res.allocator.unregisterNetwork(net.subnetV6)
+      net.pools = net.pools.filter((x) => x !== net.subnetV6)
+    }
+    // IPv6 addresses go when a link goes down: one already gone is fine.
+    if (net.addedV6 && net.bridgeCidrV6)
+      await res.host.deleteAddress(net.bridgeName, net.bridgeCidrV6).catch(ignoreGone)
+    net.addedV6 = false
+  },
+}

@@ -1,0 +1,1 @@
+export { type DriverHarness, describeDriver } from './describe-driver.js'
