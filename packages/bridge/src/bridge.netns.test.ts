@@ -241,6 +241,44 @@ describeKernel('bridge driver (kernel)', () => {
     expect(ipJson<{ ifname: string }[]>(['link', 'show']).map((l) => l.ifname)).toEqual(before)
   })
 
+  it('restores a recorded network and endpoint in a new driver, and rebuilds a bridge deleted behind its back', async () => {
+    const nid = id()
+    await driver.createNetwork(nid, { addressIPv4: '10.90.0.1/24' })
+    const web = await attach(nid, { portBindings: [{ proto: 'tcp', containerPort: 80, hostPort: 18090 }] })
+    const server = await startServer(80, 'web', web.sb.key)
+    const netRecord = driver.exportNetwork(nid)
+    const epRecord = driver.exportEndpoint(nid, web.eid)
+    expect(JSON.parse(JSON.stringify(epRecord))).toEqual(epRecord)
+    const second = createBridgeDriver()
+    await second.config({ firewallBackend: 'nftables' })
+    try {
+      // The first driver goes away (a restart): the kernel keeps everything.
+      const firstBackup = driver
+      await firstBackup.close()
+      expect(await second.restoreNetwork(netRecord)).toBe('restored')
+      expect(await second.restoreEndpoint(nid, epRecord)).toBe('restored')
+      expect(request('tcp', '198.51.100.1', 18090, { netns: inet })).toBe('web 198.51.100.2')
+      await expect(second.createEndpoint(nid, id(), '', { ipv4Address: '10.90.0.2' })).rejects.toMatchObject({
+        code: 'ERR_IP_ALREADY_ALLOCATED',
+      })
+      server.stop()
+      await second.deleteEndpoint(nid, web.eid)
+      await web.sb.destroy()
+      const again = second.exportNetwork(nid)
+      await second.close()
+      run('ip', ['link', 'del', again.bridgeName])
+      const third = createBridgeDriver()
+      await third.config({ firewallBackend: 'nftables' })
+      expect(await third.restoreNetwork(again)).toBe('rebuilt')
+      expect(third.network(nid)).toMatchObject({ subnetV4: '10.90.0.0/24', gatewayV4: '10.90.0.1' })
+      await third.deleteNetwork(nid)
+      await third.close()
+    } finally {
+      driver = createBridgeDriver()
+      await driver.config({ firewallBackend: 'nftables' })
+    }
+  })
+
   let conformanceNet = 0
   describeDriver('bridge', {
     create: async () => {

@@ -14,14 +14,17 @@ import {
 import { createFirewall } from '@cnm/firewall'
 import { IPAllocator, networksOverlap, parseCIDR } from '@cnm/ipallocator'
 import { openHandle } from '@cnm/netlink'
-import type { PortAllocator } from '@cnm/portallocator'
+import { getPortAllocator, type PortAllocator } from '@cnm/portallocator'
 import { PortMapper } from '@cnm/portmapper'
 import { parseDriverConfig } from './driver-config.js'
 import { BRIDGE_DRIVER_NAME, defaultBridgeName } from './driver-name.js'
 import { createEndpoint, deleteEndpoint } from './endpoint.js'
 import { parseEndpointConfig } from './endpoint-config.js'
 import { type NetworkConfig, parseNetworkConfig } from './network-config.js'
+import { newNetworkState } from './network-state.js'
+import { type BridgeEndpointRecord, type BridgeNetworkRecord, endpointRecord, networkRecord } from './records.js'
 import type { DriverResources, EndpointState, NetworkContext, NetworkState } from './resources.js'
+import { type RestoreOutcome, restoreEndpoint, restoreNetwork } from './restore.js'
 import { setupDevice, setupDeviceUp } from './steps/setup-device.js'
 import { setupFirewall } from './steps/setup-firewall.js'
 import { setupIPForwarding } from './steps/setup-ip-forwarding.js'
@@ -65,6 +68,14 @@ export interface BridgeDriver extends Driver {
   networks(): BridgeNetworkInfo[]
   /** The firewall backend in use (after the first `config` or network). */
   firewallBackend(): string | undefined
+  /** What a store keeps to restore the network later. */
+  exportNetwork(nid: string): BridgeNetworkRecord
+  /** What a store keeps to restore the endpoint later. */
+  exportEndpoint(nid: string, eid: string): BridgeEndpointRecord
+  /** Restores a recorded network (after a restart): takes what the kernel has, rebuilds what is missing. */
+  restoreNetwork(record: BridgeNetworkRecord): Promise<RestoreOutcome>
+  /** Restores a recorded endpoint; `gone` when its veth is gone (nothing is reserved then). */
+  restoreEndpoint(nid: string, record: BridgeEndpointRecord): Promise<RestoreOutcome>
   /** Releases the driver's handles (networks stay in the kernel). */
   close(): Promise<void>
 }
@@ -78,7 +89,7 @@ function info(n: NetworkState): BridgeNetworkInfo {
     subnetV6: n.subnetV6,
     gatewayV6: n.gatewayV6,
     config: n.config,
-    endpoints: [...n.endpoints.values()].map((e) => ({ ...e, published: [...e.published] })),
+    endpoints: [...n.endpoints.values()].map((e) => ({ ...e, ports: [...e.ports] })),
   }
 }
 
@@ -159,24 +170,7 @@ export function createBridgeDriver(options: BridgeDriverOptions = {}): BridgeDri
         const config = parseNetworkConfig(raw)
         checkAgainstOthers(nid, config, [...networks.values()])
         const r = await res()
-        const net: NetworkState = {
-          id: nid,
-          config,
-          bridgeName: config.bridgeName ?? defaultBridgeName(nid),
-          createdBridge: false,
-          subnetV4: undefined,
-          gatewayV4: undefined,
-          bridgeCidrV4: undefined,
-          addedV4: false,
-          subnetV6: undefined,
-          gatewayV6: undefined,
-          bridgeCidrV6: undefined,
-          addedV6: false,
-          pools: [],
-          firewallProgrammed: false,
-          portMapper: undefined,
-          endpoints: new Map(),
-        }
+        const net = newNetworkState(nid, config, config.bridgeName ?? defaultBridgeName(nid), raw)
         const otherSubnets = [...networks.values()]
           .flatMap((n) => [n.subnetV4, n.subnetV6])
           .filter((s): s is string => !!s)
@@ -209,6 +203,25 @@ export function createBridgeDriver(options: BridgeDriverOptions = {}): BridgeDri
       const errors = await deleteEndpoint(await res(), net, ep)
       if (errors.length > 0) throw new TeardownError(`delete endpoint ${eid}`, errors)
     },
+    exportNetwork: (nid) => networkRecord(network(nid), network(nid).rawOptions),
+    exportEndpoint: (nid, eid) => {
+      const ep = network(nid).endpoints.get(eid)
+      if (!ep) throw new NoEndpointError(eid)
+      return endpointRecord(ep, ep.config)
+    },
+    restoreNetwork: (record) =>
+      serial(async () => {
+        if (networks.has(record.id)) throw new NetworkExistsError(record.id)
+        const others = [...networks.values()].flatMap((n) => [n.subnetV4, n.subnetV6]).filter((x): x is string => !!x)
+        const { net, outcome } = await restoreNetwork(await res(), NETWORK_STEPS, record, others)
+        networks.set(record.id, net)
+        return outcome
+      }),
+    async restoreEndpoint(nid, record) {
+      const net = network(nid)
+      if (net.endpoints.has(record.id)) throw new EndpointExistsError(record.id)
+      return restoreEndpoint(await res(), net, record)
+    },
     network: (nid) => {
       const n = networks.get(nid)
       return n ? info(n) : undefined
@@ -216,6 +229,14 @@ export function createBridgeDriver(options: BridgeDriverOptions = {}): BridgeDri
     networks: () => [...networks.values()].map(info),
     firewallBackend: () => backend,
     async close() {
+      // The kernel keeps every network, endpoint and rule; only this process's reservations go.
+      const allocator = options.portAllocator ?? getPortAllocator()
+      for (const net of networks.values()) {
+        for (const { host } of net.portMapper?.mappings() ?? []) {
+          for (let p = host.port; p <= (host.endPort ?? host.port); p++) allocator.releasePort(host.ip, host.proto, p)
+        }
+      }
+      networks.clear()
       if (!resources) return
       const r = await resources.catch(() => undefined)
       r?.host.close()

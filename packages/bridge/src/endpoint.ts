@@ -3,6 +3,7 @@ import { parseCIDR } from '@cnm/ipallocator'
 import { type Handle, openHandle } from '@cnm/netlink'
 import type { EndpointConfig } from './endpoint-config.js'
 import { freeEthName, hostVethName, macFromIPv4, parkedVethName } from './endpoint-names.js'
+import { endpointAlias } from './marks.js'
 import { publishPorts, unpublishPorts } from './publish.js'
 import type { DriverResources, EndpointState, NetworkState } from './resources.js'
 
@@ -38,6 +39,7 @@ async function createVeth(res: DriverResources, net: NetworkState, ep: EndpointS
       ...(ep.sandboxKey ? { peerNetns: ep.sandboxKey } : {}),
       ...(mtu ? { mtu } : {}),
       peerMac: ep.mac,
+      alias: endpointAlias(net.id, ep.id),
     })
   } finally {
     sandbox?.close()
@@ -81,8 +83,8 @@ export async function createEndpoint(
     ipv4: undefined,
     ipv6: undefined,
     mac: '',
-    published: [],
-    publishedRanges: [],
+    ports: [],
+    config: cfg,
   }
   const undo: Undo[] = []
   try {

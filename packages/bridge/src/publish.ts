@@ -2,53 +2,84 @@ import type { PortMapper } from '@cnm/portmapper'
 import type { PortBinding } from './endpoint-config.js'
 import type { EndpointState } from './resources.js'
 
-/**
- * Publishes an endpoint's ports through the port mapper, one binding at a time; on failure the
- * ones already published are unmapped and the error is rethrown.
- */
-export async function publishPorts(mapper: PortMapper, ep: EndpointState, bindings: PortBinding[]): Promise<void> {
-  try {
-    for (const b of bindings) {
-      if (b.proto && (b.containerPortEnd ?? b.containerPort) !== b.containerPort) {
-        const host = await mapper.mapRange(
-          { proto: b.proto, ip: ep.ipv4 ?? '', port: b.containerPort, endPort: b.containerPortEnd ?? b.containerPort },
-          b.hostIP,
-          b.hostPort,
-          b.hostPortEnd,
-        )
-        for (let p = host.port; p <= host.endPort; p++) ep.published.push({ proto: host.proto, ip: host.ip, port: p })
-        ep.publishedRanges.push(host)
-      } else {
-        const host = await mapper.map(
-          { proto: b.proto, ip: ep.ipv4 ?? '', port: b.containerPort },
-          b.hostIP,
-          b.hostPort,
-        )
-        ep.published.push(host)
-      }
+/** A published binding with its host side resolved (the address and ports really used). */
+export interface PublishedPort {
+  proto: 'tcp' | 'udp' | 'sctp'
+  containerPort: number
+  containerPortEnd: number
+  hostIP: string
+  hostPort: number
+  hostPortEnd: number
+}
+
+async function publishOne(mapper: PortMapper, ip: string, b: PortBinding): Promise<PublishedPort> {
+  const containerPortEnd = b.containerPortEnd ?? b.containerPort
+  if (containerPortEnd !== b.containerPort) {
+    const host = await mapper.mapRange(
+      { proto: b.proto, ip, port: b.containerPort, endPort: containerPortEnd },
+      b.hostIP,
+      b.hostPort,
+      b.hostPortEnd,
+    )
+    return {
+      proto: b.proto,
+      containerPort: b.containerPort,
+      containerPortEnd,
+      hostIP: host.ip,
+      hostPort: host.port,
+      hostPortEnd: host.endPort,
     }
+  }
+  const host = await mapper.map({ proto: b.proto, ip, port: b.containerPort }, b.hostIP, b.hostPort)
+  return {
+    proto: b.proto,
+    containerPort: b.containerPort,
+    containerPortEnd,
+    hostIP: host.ip,
+    hostPort: host.port,
+    hostPortEnd: host.port,
+  }
+}
+
+/**
+ * Publishes an endpoint's ports through its network's port mapper, one binding at a time; on
+ * failure the ones already published are unmapped and the error is rethrown.
+ */
+export async function publishPorts(
+  mapper: PortMapper,
+  ep: EndpointState,
+  bindings: readonly PortBinding[],
+): Promise<void> {
+  try {
+    for (const b of bindings) ep.ports.push(await publishOne(mapper, ep.ipv4 ?? '', b))
   } catch (err) {
     await unpublishPorts(mapper, ep)
     throw err
   }
 }
 
+/** The bindings that re-publish exactly what `ports` holds (same host address and ports). */
+export function republishBindings(ports: readonly PublishedPort[]): PortBinding[] {
+  return ports.map((p) => ({
+    proto: p.proto,
+    containerPort: p.containerPort,
+    ...(p.containerPortEnd !== p.containerPort ? { containerPortEnd: p.containerPortEnd } : {}),
+    hostIP: p.hostIP,
+    hostPort: p.hostPort,
+    ...(p.hostPortEnd !== p.hostPort ? { hostPortEnd: p.hostPortEnd } : {}),
+  }))
+}
+
 /** Unmaps every published port of the endpoint; returns every failure. */
 export async function unpublishPorts(mapper: PortMapper | undefined, ep: EndpointState): Promise<unknown[]> {
-  if (!mapper) return []
   const errors: unknown[] = []
-  const singles = ep.published.filter(
-    (p) =>
-      !ep.publishedRanges.some((r) => r.proto === p.proto && r.ip === p.ip && p.port >= r.port && p.port <= r.endPort),
-  )
-  for (const host of [...singles, ...ep.publishedRanges]) {
+  for (const p of mapper ? ep.ports : []) {
     try {
-      await mapper.unmap({ proto: host.proto, ip: host.ip, port: host.port })
+      await mapper?.unmap({ proto: p.proto, ip: p.hostIP, port: p.hostPort })
     } catch (err) {
       errors.push(err)
     }
   }
-  ep.published = []
-  ep.publishedRanges = []
+  ep.ports = []
   return errors
 }

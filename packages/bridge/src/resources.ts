@@ -3,7 +3,9 @@ import type { IPAllocator } from '@cnm/ipallocator'
 import type { Handle } from '@cnm/netlink'
 import type { PortMapper } from '@cnm/portmapper'
 import type { BridgeDriverConfig } from './driver-config.js'
+import type { EndpointConfig } from './endpoint-config.js'
 import type { NetworkConfig } from './network-config.js'
+import type { PublishedPort } from './publish.js'
 
 /** What the driver shares among its networks. */
 export interface DriverResources {
@@ -21,6 +23,8 @@ export interface DriverResources {
 /** One network: its validated options and what its setup steps decided and did. */
 export interface NetworkState {
   id: string
+  /** The options as given (kept for the store). */
+  rawOptions: unknown
   config: NetworkConfig
   bridgeName: string
   createdBridge: boolean
@@ -48,10 +52,10 @@ export interface EndpointState {
   ipv4: string | undefined
   ipv6: string | undefined
   mac: string
-  /** Host addresses of its published ports, for unmap. */
-  published: { proto: 'tcp' | 'udp' | 'sctp'; ip: string; port: number }[]
-  /** Published port ranges (unmapped by their first host address). */
-  publishedRanges: { proto: 'tcp' | 'udp' | 'sctp'; ip: string; port: number; endPort: number }[]
+  /** Its published ports, host side resolved. */
+  ports: PublishedPort[]
+  /** Its options, validated. */
+  config: EndpointConfig
 }
 
 /** Context every network step reads and fills. */
@@ -60,4 +64,6 @@ export interface NetworkContext {
   net: NetworkState
   /** Subnets used by the driver's other networks. */
   otherSubnets: string[]
+  /** Restoring a recorded network: what is already in the kernel is taken as it is. */
+  restoring?: boolean
 }

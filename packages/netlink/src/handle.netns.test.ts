@@ -53,8 +53,16 @@ describeKernel('netlink handles (kernel)', () => {
 
   it('creates a bridge with a fixed MAC and MTU, brings it up, deletes it', async () => {
     const br = uniqueName('br')
-    const made = await h.createBridge(br, { mac: '02:42:0a:00:00:01', mtu: 1400 })
-    expect(made).toMatchObject({ name: br, kind: 'bridge', mac: '02:42:0a:00:00:01', mtu: 1400, up: false })
+    const made = await h.createBridge(br, { mac: '02:42:0a:00:00:01', mtu: 1400, alias: 'cnm:net1' })
+    expect(made).toMatchObject({
+      name: br,
+      kind: 'bridge',
+      mac: '02:42:0a:00:00:01',
+      mtu: 1400,
+      up: false,
+      alias: 'cnm:net1',
+    })
+    expect(ipJson<{ ifalias?: string }[]>(['link', 'show', br])[0]?.ifalias).toBe('cnm:net1')
     expect(link(br)).toMatchObject({ address: '02:42:0a:00:00:01', mtu: 1400, linkinfo: { info_kind: 'bridge' } })
     await expect(h.createBridge(br)).rejects.toMatchObject({ code: 'EEXIST', message: expect.stringContaining(br) })
     await h.setLinkUp(br)

@@ -12,6 +12,7 @@ import {
   listLinks,
   moveLink,
   renameLink,
+  setAlias,
   setHairpin,
   setLinkUp,
   setMac,
@@ -39,7 +40,8 @@ export interface Handle {
   listLinks(): Promise<Link[]>
   getLink(ref: string | number): Promise<Link>
   findLink(name: string): Promise<Link | undefined>
-  createBridge(name: string, opts?: { mac?: string; mtu?: number }): Promise<Link>
+  createBridge(name: string, opts?: { mac?: string; mtu?: number; alias?: string }): Promise<Link>
+  setAlias(name: string, alias: string): Promise<void>
   createVeth(name: string, peerName: string, opts?: VethOptions): Promise<Link>
   setLinkUp(name: string, up?: boolean): Promise<void>
   setMtu(name: string, mtu: number): Promise<void>
@@ -106,6 +108,7 @@ export async function openHandle(options: HandleOptions = {}): Promise<Handle> {
     findLink: (name) => findLink(ctx, name),
     createBridge: (name, opts) => createBridge(ctx, name, opts),
     createVeth: (name, peer, opts) => createVeth(ctx, name, peer, opts),
+    setAlias: (name, alias) => setAlias(ctx, name, alias),
     setLinkUp: (name, up) => setLinkUp(ctx, name, up),
     setMtu: (name, mtu) => setMtu(ctx, name, mtu),
     setMac: (name, mac) => setMac(ctx, name, mac),

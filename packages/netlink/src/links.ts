@@ -22,6 +22,8 @@ export interface Link {
   master: number | undefined
   /** For a bridge port: whether hairpin mode is on. */
   hairpin: boolean | undefined
+  /** IFLA_IFALIAS: cnm marks the links it creates with it. */
+  alias: string | undefined
 }
 
 const NEW = NLM_F.REQUEST | NLM_F.ACK
@@ -38,6 +40,7 @@ function toLink(m: LinkMessage): Link {
     up: m.data.flags?.up === true,
     master: m.attrs.master || undefined,
     hairpin: info.hairpin,
+    alias: m.attrs.ifalias || undefined,
   }
 }
 
@@ -89,10 +92,11 @@ export async function findLink(ctx: HandleContext, name: string): Promise<Link |
 export async function createBridge(
   ctx: HandleContext,
   name: string,
-  opts: { mac?: string; mtu?: number } = {},
+  opts: { mac?: string; mtu?: number; alias?: string } = {},
 ): Promise<Link> {
   validateInterfaceName(name)
   validateMtu(opts.mtu, name)
+  validateAlias(opts.alias)
   const address = opts.mac === undefined ? undefined : parseMac(opts.mac)
   const attrs = {
     ifname: name,
@@ -106,6 +110,7 @@ export async function createBridge(
     (o) => rt.formatLinkMessage({ kind: 'link', data: {}, attrs }, o),
     `create bridge ${name}`,
   )
+  if (opts.alias !== undefined) await setAlias(ctx, name, opts.alias)
   return getLink(ctx, name)
 }
 
@@ -116,6 +121,8 @@ export interface VethOptions {
   mtu?: number
   mac?: string
   peerMac?: string
+  /** IFLA_IFALIAS for the host end. */
+  alias?: string
 }
 
 /** Creates a veth pair `name` ↔ `peerName`, the peer optionally born in another namespace. */
@@ -128,6 +135,7 @@ export async function createVeth(
   validateInterfaceName(name)
   validateInterfaceName(peerName)
   validateMtu(opts.mtu, name)
+  validateAlias(opts.alias)
   if (opts.peerNetns !== undefined) validateNetnsPath(opts.peerNetns)
   const mac = opts.mac === undefined ? undefined : parseMac(opts.mac)
   const peerMac = opts.peerMac === undefined ? undefined : parseMac(opts.peerMac)
@@ -150,6 +158,7 @@ export async function createVeth(
   } finally {
     if (fd !== undefined) closeSync(fd)
   }
+  if (opts.alias !== undefined) await setAlias(ctx, name, opts.alias)
   return getLink(ctx, name)
 }
 
@@ -181,6 +190,18 @@ async function setLink(
     attrs: byIndex ? attrs : { ifname: name, ...attrs },
   }
   await ctx.sock.request(RTM.NEWLINK, NEW, (o) => rt.formatLinkMessage(payload, o), `${what} ${name}`)
+}
+
+function validateAlias(alias: string | undefined): void {
+  if (alias !== undefined && (typeof alias !== 'string' || Buffer.byteLength(alias) > 255 || alias.includes('\0'))) {
+    throw new NetlinkError('ERR_INVALID_ALIAS', `invalid interface alias ${JSON.stringify(alias)}: at most 255 bytes`)
+  }
+}
+
+/** Sets a link's alias (IFLA_IFALIAS), which cnm uses to mark what it created. */
+export function setAlias(ctx: HandleContext, name: string, alias: string): Promise<void> {
+  validateAlias(alias)
+  return setLink(ctx, name, 'set alias on', {}, { ifalias: alias })
 }
 
 /** Brings a link up or down. */

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto'
 import { InvalidConfigError } from '@cnm/driverapi'
+import { networkAlias } from '../marks.js'
 import type { NetworkContext } from '../resources.js'
-import type { Step } from './step.js'
+import { ignoreGone, type Step } from './step.js'
 
 function randomMac(): string {
   const b = randomBytes(6)
@@ -36,7 +37,7 @@ export const setupDevice: Step<NetworkContext> = {
     net.createdBridge = true
   },
   async undo({ res, net }) {
-    if (net.createdBridge) await res.host.deleteLink(net.bridgeName)
+    if (net.createdBridge) await res.host.deleteLink(net.bridgeName).catch(ignoreGone)
     net.createdBridge = false
   },
 }
@@ -48,6 +49,6 @@ export const setupDeviceUp: Step<NetworkContext> = {
     await res.host.setLinkUp(net.bridgeName)
   },
   async undo({ res, net }) {
-    if (net.createdBridge) await res.host.setLinkUp(net.bridgeName, false)
+    if (net.createdBridge) await res.host.setLinkUp(net.bridgeName, false).catch(ignoreGone)
   },
 }

@@ -19,7 +19,11 @@ export const setupFirewall: Step<NetworkContext> = {
   name: 'firewall',
   async run(ctx) {
     if (!ctx.net.config.enableIPTables) return
-    await ctx.res.firewall.addNetwork(networkRules(ctx))
+    try {
+      await ctx.res.firewall.addNetwork(networkRules(ctx))
+    } catch (err) {
+      if (!ctx.restoring || (err as { code?: string }).code !== 'EEXIST') throw err
+    }
     ctx.net.firewallProgrammed = true
   },
   async undo(ctx) {

@@ -1,0 +1,24 @@
+/**
+ * The aliases (IFLA_IFALIAS) the driver writes on what it creates, so that a later process can
+ * tell cnm's bridges and veths from anyone else's without guessing from names.
+ */
+const NETWORK = 'cnm:network:'
+const ENDPOINT = 'cnm:endpoint:'
+
+export function networkAlias(nid: string): string {
+  return `${NETWORK}${nid}`
+}
+
+export function endpointAlias(nid: string, eid: string): string {
+  return `${ENDPOINT}${nid}:${eid}`
+}
+
+/** What an alias says, if it is one of cnm's. */
+export function parseAlias(alias: string | undefined): { network: string; endpoint?: string } | undefined {
+  if (alias?.startsWith(NETWORK)) return { network: alias.slice(NETWORK.length) }
+  if (alias?.startsWith(ENDPOINT)) {
+    const [network, endpoint] = alias.slice(ENDPOINT.length).split(':')
+    if (network && endpoint) return { network, endpoint }
+  }
+  return undefined
+}

@@ -1,0 +1,58 @@
+import type { EndpointConfig } from './endpoint-config.js'
+import type { PublishedPort } from './publish.js'
+import type { EndpointState, NetworkState } from './resources.js'
+
+/** What a store keeps of a network to restore it later (JSON). */
+export interface BridgeNetworkRecord {
+  id: string
+  /** The options as given to `createNetwork`. */
+  options: unknown
+  bridgeName: string
+  createdBridge: boolean
+  bridgeCidrV4: string | undefined
+  addedV4: boolean
+  subnetV6: string | undefined
+  addedV6: boolean
+  firewallProgrammed: boolean
+}
+
+/** What a store keeps of an endpoint to restore it later (JSON). */
+export interface BridgeEndpointRecord {
+  id: string
+  hostVeth: string
+  containerVeth: string
+  sandboxKey: string
+  ipv4: string | undefined
+  ipv6: string | undefined
+  mac: string
+  ports: PublishedPort[]
+  options: EndpointConfig
+}
+
+export function networkRecord(net: NetworkState, options: unknown): BridgeNetworkRecord {
+  return {
+    id: net.id,
+    options,
+    bridgeName: net.bridgeName,
+    createdBridge: net.createdBridge,
+    bridgeCidrV4: net.bridgeCidrV4,
+    addedV4: net.addedV4,
+    subnetV6: net.subnetV6,
+    addedV6: net.addedV6,
+    firewallProgrammed: net.firewallProgrammed,
+  }
+}
+
+export function endpointRecord(ep: EndpointState, options: EndpointConfig): BridgeEndpointRecord {
+  return {
+    id: ep.id,
+    hostVeth: ep.hostVeth,
+    containerVeth: ep.containerVeth,
+    sandboxKey: ep.sandboxKey,
+    ipv4: ep.ipv4,
+    ipv6: ep.ipv6,
+    mac: ep.mac,
+    ports: ep.ports.map((p) => ({ ...p })),
+    options,
+  }
+}

@@ -1,0 +1,63 @@
+import { parseEndpointConfig } from './endpoint-config.js'
+import { parseNetworkConfig } from './network-config.js'
+import { newNetworkState } from './network-state.js'
+import { publishPorts, republishBindings } from './publish.js'
+import type { BridgeEndpointRecord, BridgeNetworkRecord } from './records.js'
+import type { DriverResources, EndpointState, NetworkContext, NetworkState } from './resources.js'
+import { runSteps, type Step } from './steps/step.js'
+
+/** What restoring found: the kernel object was there (`restored`), rebuilt, or is gone for good. */
+export type RestoreOutcome = 'restored' | 'rebuilt' | 'gone'
+
+/**
+ * Restores a recorded network: re-registers its pools and gateway, and runs the setup steps against
+ * the recorded bridge and addresses — taking what the kernel still has, rebuilding what is missing
+ * (a bridge deleted behind cnm's back comes back with the same name and addresses).
+ */
+export async function restoreNetwork(
+  res: DriverResources,
+  steps: readonly Step<NetworkContext>[],
+  record: BridgeNetworkRecord,
+  otherSubnets: string[],
+): Promise<{ net: NetworkState; outcome: RestoreOutcome }> {
+  const config = parseNetworkConfig(record.options)
+  const existing = await res.host.findLink(record.bridgeName)
+  const present = existing?.kind === 'bridge'
+  const net = newNetworkState(record.id, config, record.bridgeName, record.options)
+  net.config = {
+    ...config,
+    bridgeName: record.bridgeName,
+    allowNonDefaultBridge: true,
+    addressIPv4: record.bridgeCidrV4 ?? config.addressIPv4,
+    fixedCIDRv6: config.enableIPv6 ? (record.subnetV6 ?? config.fixedCIDRv6) : undefined,
+  }
+  await runSteps(steps, { res, net, otherSubnets, restoring: true })
+  net.config = config
+  if (present) {
+    net.createdBridge = record.createdBridge
+    net.addedV4 ||= record.addedV4
+    net.addedV6 ||= record.addedV6
+  }
+  return { net, outcome: present ? 'restored' : 'rebuilt' }
+}
+
+/**
+ * Restores a recorded endpoint: `gone` when its veth no longer exists (the caller drops the
+ * record); else its addresses and host ports are reserved again and its ports re-published.
+ */
+export async function restoreEndpoint(
+  res: DriverResources,
+  net: NetworkState,
+  record: BridgeEndpointRecord,
+): Promise<RestoreOutcome> {
+  if (!(await res.host.findLink(record.hostVeth))) return 'gone'
+  const ep: EndpointState = { ...record, ports: [], config: parseEndpointConfig(record.options) }
+  if (net.subnetV4 && ep.ipv4) res.allocator.requestIP(net.subnetV4, ep.ipv4)
+  if (net.subnetV6 && ep.ipv6) res.allocator.requestIP(net.subnetV6, ep.ipv6)
+  if (record.ports.length > 0) {
+    net.portMapper ??= res.newPortMapper(net.bridgeName)
+    await publishPorts(net.portMapper, ep, republishBindings(record.ports))
+  }
+  net.endpoints.set(ep.id, ep)
+  return 'restored'
+}
