@@ -31,6 +31,7 @@ import { setupIPForwarding } from './steps/setup-ip-forwarding.js'
 import { setupIPv4 } from './steps/setup-ipv4.js'
 import { setupIPv6 } from './steps/setup-ipv6.js'
 import { runSteps, type Step, undoSteps } from './steps/step.js'
+import { removeStrays, type StrayReport } from './strays.js'
 
 /** The setup steps of a network, in order (undone in reverse). */
 export const NETWORK_STEPS: readonly Step<NetworkContext>[] = [
@@ -76,6 +77,10 @@ export interface BridgeDriver extends Driver {
   restoreNetwork(record: BridgeNetworkRecord): Promise<RestoreOutcome>
   /** Restores a recorded endpoint; `gone` when its veth is gone (nothing is reserved then). */
   restoreEndpoint(nid: string, record: BridgeEndpointRecord): Promise<RestoreOutcome>
+  /** Removes kernel objects with cnm's marks that this driver does not hold (see `removeStrays`). */
+  removeStrays(): Promise<StrayReport>
+  /** Whether an endpoint's veth is still in the kernel. */
+  endpointAlive(nid: string, eid: string): Promise<boolean>
   /** Releases the driver's handles (networks stay in the kernel). */
   close(): Promise<void>
 }
@@ -221,6 +226,12 @@ export function createBridgeDriver(options: BridgeDriverOptions = {}): BridgeDri
       const net = network(nid)
       if (net.endpoints.has(record.id)) throw new EndpointExistsError(record.id)
       return restoreEndpoint(await res(), net, record)
+    },
+    removeStrays: () => serial(async () => removeStrays(await res(), networks)),
+    async endpointAlive(nid, eid) {
+      const ep = network(nid).endpoints.get(eid)
+      if (!ep) throw new NoEndpointError(eid)
+      return (await (await res()).host.findLink(ep.hostVeth)) !== undefined
     },
     network: (nid) => {
       const n = networks.get(nid)

@@ -1,1 +1,21 @@
+export { type ControllerOptions, createController } from './controller.js'
+export {
+  ControllerError,
+  ERR_ACTIVE_ENDPOINTS,
+  ERR_ALREADY_JOINED,
+  ERR_CONTROLLER_CLOSED,
+  ERR_ENDPOINT_NAME_EXISTS,
+  ERR_INVALID_NAME,
+  ERR_INVALID_NETWORK_DRIVER,
+  ERR_NETWORK_NAME_EXISTS,
+  ERR_NIL_NETWORK_DRIVER,
+  ERR_NOT_JOINED,
+  ERR_STORE,
+  ERR_UNKNOWN_DRIVER,
+  ERR_UNKNOWN_ENDPOINT,
+  ERR_UNKNOWN_NETWORK,
+  ERR_UNKNOWN_SANDBOX,
+} from './errors.js'
 export { generateID, isValidID } from './id.js'
+export { DEFAULT_STORE_PATH, Store } from './store.js'
+export type { Endpoint, Network, NetworkController, NetworkDriver, ReconcileReport, Sandbox } from './types.js'

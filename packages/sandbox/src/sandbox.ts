@@ -57,6 +57,12 @@ export async function newSandbox(key: string): Promise<Sandbox> {
   }
 }
 
+/** Whether a sandbox (a bound network namespace) exists at `key`. */
+export function sandboxExists(key: string): boolean {
+  validateSandboxKey(key)
+  return isNetnsMounted(key)
+}
+
 /** Opens an existing sandbox; its interfaces are read back from the kernel. */
 export async function openSandbox(key: string): Promise<Sandbox> {
   validateSandboxKey(key)

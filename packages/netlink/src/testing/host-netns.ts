@@ -4,11 +4,11 @@ import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest'
 import {
   CLONE_NEWNET,
   CURRENT_NETNS_PATH,
-  deleteNetns,
   ensureThreadPool,
-  isNetnsMounted,
+  MNT_DETACH,
   netnsInode,
   setns,
+  umount2,
   unshare,
 } from '../index.js'
 import { TEST_NETNS_ROOT, uniqueName } from './names.js'
@@ -132,12 +132,20 @@ function leave(state: Partial<State>, problems: string[]): void {
 function cleanDir(dir: string, problems: string[]): void {
   const left = leftoverMounts(dir)
   if (left.length > 0) problems.push(`namespaces or files left in ${dir}: ${left.join(', ')}`)
-  for (const p of left) {
+  // Unbind every namespace below the directory (deepest first), then remove it.
+  for (const p of boundNetnsPaths()
+    .filter((m) => m.startsWith(`${dir}/`))
+    .sort()
+    .reverse()) {
     try {
-      if (isNetnsMounted(p)) deleteNetns(p)
+      umount2(p, MNT_DETACH)
     } catch {}
   }
-  rmSync(dir, { recursive: true, force: true })
+  try {
+    rmSync(dir, { recursive: true, force: true })
+  } catch (err) {
+    problems.push(`cannot remove ${dir}: ${(err as Error).message}`)
+  }
 }
 
 /**

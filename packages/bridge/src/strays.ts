@@ -1,0 +1,63 @@
+import { parseAlias } from './marks.js'
+import type { DriverResources, NetworkState } from './resources.js'
+
+/** What {@link removeStrays} found and removed. */
+export interface StrayReport {
+  links: string[]
+  firewallNetworks: string[]
+  firewallPorts: string[]
+  errors: string[]
+}
+
+/**
+ * Removes kernel objects that carry cnm's marks but that the driver does not hold (after a crash
+ * between a kernel change and the store's commit): bridges and veths by their alias, firewall
+ * networks and published ports by the firewall's own inventory. Every removal is tried.
+ */
+export async function removeStrays(
+  res: DriverResources,
+  networks: ReadonlyMap<string, NetworkState>,
+): Promise<StrayReport> {
+  const report: StrayReport = { links: [], firewallNetworks: [], firewallPorts: [], errors: [] }
+  const attempt = async (what: string, fn: () => Promise<void>, list: string[]): Promise<void> => {
+    try {
+      await fn()
+      list.push(what)
+    } catch (err) {
+      report.errors.push(`${what}: ${(err as Error).message}`)
+    }
+  }
+  const endpoints = new Set([...networks.values()].flatMap((n) => [...n.endpoints.keys()]))
+  const links = await res.host.listLinks()
+  // Veths first: deleting a bridge does not delete its ports.
+  for (const link of links.sort((a, b) => (a.kind === 'bridge' ? 1 : 0) - (b.kind === 'bridge' ? 1 : 0))) {
+    const mark = parseAlias(link.alias)
+    if (!mark) continue
+    const known = mark.endpoint
+      ? networks.has(mark.network) && endpoints.has(mark.endpoint)
+      : networks.has(mark.network)
+    if (!known) await attempt(link.name, () => res.host.deleteLink(link.name), report.links)
+  }
+  const inventory = await res.firewall.inventory()
+  const bridges = new Set([...networks.values()].filter((n) => n.firewallProgrammed).map((n) => n.bridgeName))
+  for (const net of inventory.networks) {
+    if (!bridges.has(net.bridge)) {
+      await attempt(net.bridge, () => res.firewall.deleteNetwork({ bridge: net.bridge }), report.firewallNetworks)
+    }
+  }
+  const published = new Set(
+    [...networks.values()].flatMap((n) =>
+      [...n.endpoints.values()].flatMap((e) =>
+        e.ports.flatMap((p) =>
+          Array.from({ length: p.hostPortEnd - p.hostPort + 1 }, (_, i) => `${p.proto}/${p.hostPort + i}/${e.ipv4}`),
+        ),
+      ),
+    ),
+  )
+  for (const port of inventory.ports) {
+    if (published.has(`${port.proto}/${port.hostPort}/${port.containerIP}`)) continue
+    const what = `${port.proto}/${port.hostIP ?? '*'}:${port.hostPort}->${port.containerIP}:${port.containerPort}`
+    await attempt(what, () => res.firewall.deletePorts([{ ...port }]), report.firewallPorts)
+  }
+  return report
+}

@@ -1,0 +1,156 @@
+import path from 'node:path'
+import { createBridgeDriver, isBridgeDriverName } from '@cnm/bridge'
+import { DEFAULT_SANDBOX_DIR, newSandbox, validateSandboxKey } from '@cnm/sandbox'
+import { type Core, run } from './core.js'
+import {
+  ControllerError,
+  ERR_INVALID_NAME,
+  ERR_INVALID_NETWORK_DRIVER,
+  ERR_NIL_NETWORK_DRIVER,
+  nameExists,
+  unknownDriver,
+  validateName,
+} from './errors.js'
+import { generateID } from './id.js'
+import { reconcileCore } from './reconcile.js'
+import { DEFAULT_STORE_PATH, Store } from './store.js'
+import { syncFromStore } from './sync.js'
+import { emptyReport, type NetworkController, type NetworkDriver, type ReconcileReport } from './types.js'
+import { networkView, sandboxView } from './views.js'
+
+/** Options of {@link createController}. */
+export interface ControllerOptions {
+  /** The SQLite store (default `/var/lib/cnm/cnm.db`); `false` keeps everything in memory. */
+  storePath?: string | false
+  /** Where `newSandbox` binds namespaces by default, and where reconcile looks for strays (`/run/cnm/netns`). */
+  sandboxDir?: string
+}
+
+const DRIVERS = new WeakMap<NetworkDriver, string>()
+
+/**
+ * Creates a network controller on its store. An existing store is restored — every network,
+ * endpoint and sandbox, with their addresses and ports reserved before anything is released —
+ * and reconciled against the kernel (`lastReconcile` holds what that found).
+ */
+export async function createController(
+  options: ControllerOptions = {},
+): Promise<NetworkController & { readonly lastReconcile: ReconcileReport; readonly store: Store }> {
+  const store = new Store(options.storePath ?? DEFAULT_STORE_PATH)
+  const core: Core = {
+    store,
+    drivers: new Map(),
+    networks: new Map(),
+    endpoints: new Map(),
+    sandboxes: new Map(),
+    joins: new Map(),
+    open: new Map(),
+    netnsDir: options.sandboxDir ?? DEFAULT_SANDBOX_DIR,
+    closed: false,
+    sync: async () => syncFromStore(core, store.snapshot(), core.syncReport),
+    syncReport: emptyReport(),
+    queue: Promise.resolve(),
+  }
+  let lastReconcile = emptyReport()
+  const reconcile = (): Promise<ReconcileReport> =>
+    run(core, async () => {
+      const report = core.syncReport
+      core.syncReport = emptyReport()
+      await reconcileCore(core, report)
+      return { value: report, apply: () => (lastReconcile = report) }
+    })
+  try {
+    await reconcile()
+  } catch (err) {
+    store.close()
+    throw err
+  }
+
+  return {
+    store,
+    get lastReconcile() {
+      return lastReconcile
+    },
+    newNetworkDriver: (networkType, driverOptions) =>
+      run(core, async () => {
+        if (typeof networkType !== 'string' || !isBridgeDriverName(networkType))
+          throw unknownDriver(String(networkType))
+        const type = 'bridge'
+        let driver = core.drivers.get(type)
+        if (!driver) {
+          driver = createBridgeDriver()
+          await driver.config(driverOptions ?? {})
+          store.putDriver(type, driverOptions ?? {})
+        }
+        const made = driver
+        const handle: NetworkDriver = { type }
+        DRIVERS.set(handle, type)
+        return { value: handle, apply: () => core.drivers.set(type, made) }
+      }),
+    newNetwork: (driver, name, netOptions) =>
+      run(core, async () => {
+        if (driver === null || driver === undefined)
+          throw new ControllerError(ERR_NIL_NETWORK_DRIVER, 'nil network driver')
+        const type = DRIVERS.get(driver)
+        const bridge = type ? core.drivers.get(type) : undefined
+        if (!type || !bridge) throw new ControllerError(ERR_INVALID_NETWORK_DRIVER, 'invalid network driver')
+        validateName('network', name)
+        if ([...core.networks.values()].some((n) => n.name === name)) throw nameExists(name)
+        const id = generateID()
+        await bridge.createNetwork(id, netOptions ?? {})
+        const row = { id, name, type, options: netOptions ?? {}, record: bridge.exportNetwork(id) }
+        try {
+          store.insertNetwork(row)
+        } catch (err) {
+          await bridge.deleteNetwork(id).catch(() => undefined)
+          throw err
+        }
+        return { value: networkView(core, id, row), apply: () => core.networks.set(id, row) }
+      }),
+    networks: () => [...core.networks.keys()].map((id) => networkView(core, id)),
+    networkByName: (name) => {
+      const n = [...core.networks.values()].find((x) => x.name === name)
+      return n ? networkView(core, n.id) : undefined
+    },
+    networkByID: (id) => (core.networks.has(id) ? networkView(core, id) : undefined),
+    newSandbox: (containerID, sbOptions) =>
+      run(core, async () => {
+        if (typeof containerID !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/u.test(containerID)) {
+          throw new ControllerError(ERR_INVALID_NAME, `invalid container id ${JSON.stringify(containerID)}`)
+        }
+        const key = sbOptions?.key ?? path.join(core.netnsDir, containerID.slice(0, 64))
+        validateSandboxKey(key)
+        const sb = await newSandbox(key)
+        const row = { id: generateID(), containerId: containerID, key }
+        try {
+          store.insertSandbox(row)
+        } catch (err) {
+          await sb.destroy()
+          throw err
+        }
+        return {
+          value: undefined,
+          apply: () => {
+            core.sandboxes.set(row.id, row)
+            core.open.set(key, sb)
+          },
+        }
+      }).then(() => {
+        const row = [...core.sandboxes.values()].find((s) => s.containerId === containerID)
+        if (!row) throw new ControllerError('ERR_STORE', `sandbox for ${containerID} vanished`)
+        return sandboxView(core, row.id)
+      }),
+    sandboxes: () => [...core.sandboxes.keys()].map((id) => sandboxView(core, id)),
+    sandboxByID: (id) => (core.sandboxes.has(id) ? sandboxView(core, id) : undefined),
+    reconcile,
+    async close() {
+      if (core.closed) return
+      await core.queue
+      core.closed = true
+      for (const sb of core.open.values()) sb.close()
+      core.open.clear()
+      for (const d of core.drivers.values()) await d.close()
+      store.close()
+    },
+  }
+}

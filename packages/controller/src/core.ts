@@ -1,0 +1,59 @@
+import type { BridgeDriver } from '@cnm/bridge'
+import type { Sandbox as NetnsSandbox } from '@cnm/sandbox'
+import { ControllerError, ERR_CONTROLLER_CLOSED } from './errors.js'
+import type { EndpointRow, JoinRow, NetworkRow, SandboxRow, Store } from './store.js'
+import type { ReconcileReport } from './types.js'
+
+/** The controller's tables and the machinery every operation shares. */
+export interface Core {
+  store: Store
+  /** Driver instances by type (`bridge`). */
+  drivers: Map<string, BridgeDriver>
+  networks: Map<string, NetworkRow>
+  endpoints: Map<string, EndpointRow>
+  sandboxes: Map<string, SandboxRow>
+  joins: Map<string, JoinRow>
+  /** Namespace handles opened by this process, by key. */
+  open: Map<string, NetnsSandbox>
+  /** Where sandboxes are bound by default, and where reconcile looks for strays. */
+  netnsDir: string
+  closed: boolean
+  /** Brings the tables in line with the store after another process changed it. */
+  sync: () => Promise<void>
+  /** What syncs found since the last reconcile (rebuilt networks, dropped endpoints, errors). */
+  syncReport: ReconcileReport
+  queue: Promise<unknown>
+}
+
+/**
+ * Runs one operation: one at a time in this process, inside a store write transaction (so one at a
+ * time across processes too), after catching up with whatever another process committed. The
+ * operation writes the store before it returns; the transaction commits after, or rolls back on
+ * any failure — and the tables are changed only by `apply`, after the commit.
+ */
+export function run<T>(core: Core, fn: () => Promise<{ value: T; apply?: () => void }>): Promise<T> {
+  const go = async (): Promise<T> => {
+    if (core.closed) throw new ControllerError(ERR_CONTROLLER_CLOSED, 'the controller is closed')
+    core.store.begin()
+    try {
+      if (core.store.changedElsewhere()) await core.sync()
+      const { value, apply } = await fn()
+      core.store.commit()
+      apply?.()
+      return value
+    } catch (err) {
+      core.store.rollback()
+      throw err
+    }
+  }
+  const p = core.queue.then(go, go)
+  core.queue = p.catch(() => undefined)
+  return p
+}
+
+/** The driver of a network (created on first use with the options the store recorded). */
+export function driverOf(core: Core, type: string): BridgeDriver {
+  const d = core.drivers.get(type)
+  if (!d) throw new ControllerError('ERR_UNKNOWN_DRIVER', `unknown driver "${type}"`)
+  return d
+}

@@ -1,0 +1,83 @@
+import { readdirSync } from 'node:fs'
+import path from 'node:path'
+import { openSandbox, sandboxExists } from '@cnm/sandbox'
+import type { Core } from './core.js'
+import { syncFromStore } from './sync.js'
+import type { ReconcileReport } from './types.js'
+
+const message = (err: unknown): string => (err as Error)?.message ?? String(err)
+
+/** Sandboxes whose namespace is gone lose their records (and joins). */
+function dropDeadSandboxes(core: Core, report: ReconcileReport): void {
+  for (const sb of [...core.sandboxes.values()]) {
+    if (sandboxExists(sb.key)) continue
+    core.store.deleteSandbox(sb.id)
+    core.sandboxes.delete(sb.id)
+    for (const [eid, j] of core.joins) if (j.sandboxId === sb.id) core.joins.delete(eid)
+    core.open.delete(sb.key)
+    report.droppedSandboxes.push(sb.key)
+  }
+}
+
+/** Namespaces bound in the controller's directory that no record knows are removed. */
+async function removeStrayNamespaces(core: Core, report: ReconcileReport): Promise<void> {
+  let names: string[] = []
+  try {
+    names = readdirSync(core.netnsDir)
+  } catch {
+    return
+  }
+  // Known: sandbox records, and the sandboxes endpoints were created in (the README flow makes its
+  // sandbox with @cnm/sandbox directly and hands its key to createEndpoint).
+  const known = new Set([...core.sandboxes.values()].map((s) => s.key))
+  for (const ep of core.endpoints.values()) if (ep.sandboxKey) known.add(ep.sandboxKey)
+  for (const name of names) {
+    const key = path.join(core.netnsDir, name)
+    if (known.has(key) || !sandboxExists(key)) continue
+    try {
+      await (await openSandbox(key)).destroy()
+      report.removedNamespaces.push(key)
+    } catch (err) {
+      report.errors.push(`remove namespace ${key}: ${message(err)}`)
+    }
+  }
+}
+
+/** Endpoints whose veth is gone lose their records, addresses and ports. */
+async function dropDeadEndpoints(core: Core, report: ReconcileReport): Promise<void> {
+  for (const ep of [...core.endpoints.values()]) {
+    const net = core.networks.get(ep.networkId)
+    const driver = net ? core.drivers.get(net.type) : undefined
+    if (!driver || (await driver.endpointAlive(ep.networkId, ep.id))) continue
+    await driver.deleteEndpoint(ep.networkId, ep.id).catch(() => undefined)
+    core.store.deleteEndpoint(ep.id)
+    core.endpoints.delete(ep.id)
+    core.joins.delete(ep.id)
+    report.droppedEndpoints.push(ep.name)
+  }
+}
+
+/**
+ * Compares the store with the kernel and repairs both ways. Store → kernel: records whose kernel
+ * parts are gone are rebuilt (a network's bridge) or removed (an endpoint without its veth, a
+ * sandbox without its namespace). Kernel → store: bridges, veths, firewall rules and namespaces
+ * that carry cnm's marks but that no record knows are removed. Runs inside the operation lock.
+ */
+export async function reconcileCore(core: Core, report: ReconcileReport): Promise<void> {
+  await syncFromStore(core, core.store.snapshot(), report)
+  dropDeadSandboxes(core, report)
+  await dropDeadEndpoints(core, report)
+  await removeStrayNamespaces(core, report)
+  for (const driver of core.drivers.values()) {
+    try {
+      const strays = await driver.removeStrays()
+      report.removedLinks.push(...strays.links)
+      report.removedFirewallNetworks.push(...strays.firewallNetworks)
+      report.removedFirewallPorts.push(...strays.firewallPorts)
+      report.errors.push(...strays.errors)
+    } catch (err) {
+      report.errors.push(`driver ${driver.name}: ${message(err)}`)
+    }
+  }
+  report.errors.push(...core.store.allocationProblems())
+}

@@ -1,0 +1,271 @@
+import { mkdirSync } from 'node:fs'
+import path from 'node:path'
+import Database from 'better-sqlite3'
+import { ControllerError, ERR_STORE } from './errors.js'
+
+/** Where the store lives by default. */
+export const DEFAULT_STORE_PATH = '/var/lib/cnm/cnm.db'
+
+export interface NetworkRow {
+  id: string
+  name: string
+  type: string
+  options: unknown
+  record: unknown
+}
+
+export interface EndpointRow {
+  id: string
+  networkId: string
+  name: string
+  sandboxKey: string
+  options: unknown
+  record: unknown
+  sandboxInfo: unknown
+}
+
+export interface SandboxRow {
+  id: string
+  containerId: string
+  key: string
+}
+
+export interface JoinRow {
+  endpointId: string
+  sandboxId: string
+  interfaceName: string
+}
+
+export interface DriverRow {
+  type: string
+  options: unknown
+}
+
+export interface StoreSnapshot {
+  drivers: DriverRow[]
+  networks: NetworkRow[]
+  endpoints: EndpointRow[]
+  sandboxes: SandboxRow[]
+  joins: JoinRow[]
+}
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS drivers (type TEXT PRIMARY KEY, options TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS networks (
+  id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, type TEXT NOT NULL,
+  options TEXT NOT NULL, record TEXT NOT NULL, created_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS endpoints (
+  id TEXT PRIMARY KEY, network_id TEXT NOT NULL REFERENCES networks(id), name TEXT NOT NULL,
+  sandbox_key TEXT NOT NULL, options TEXT NOT NULL, record TEXT NOT NULL, sandbox_info TEXT NOT NULL,
+  created_at TEXT NOT NULL, UNIQUE (network_id, name));
+CREATE TABLE IF NOT EXISTS sandboxes (
+  id TEXT PRIMARY KEY, container_id TEXT NOT NULL, key TEXT NOT NULL UNIQUE, created_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS joins (
+  endpoint_id TEXT PRIMARY KEY REFERENCES endpoints(id), sandbox_id TEXT NOT NULL REFERENCES sandboxes(id),
+  interface TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS ip_allocations (
+  pool TEXT NOT NULL, ip TEXT NOT NULL, endpoint_id TEXT NOT NULL REFERENCES endpoints(id), PRIMARY KEY (pool, ip));
+CREATE TABLE IF NOT EXISTS port_allocations (
+  proto TEXT NOT NULL, host_ip TEXT NOT NULL, port INTEGER NOT NULL, endpoint_id TEXT NOT NULL REFERENCES endpoints(id),
+  PRIMARY KEY (proto, host_ip, port));
+`
+
+const json = (v: unknown): string => JSON.stringify(v ?? null)
+const parse = (s: string): unknown => JSON.parse(s)
+
+/**
+ * The controller's embedded store: SQLite through better-sqlite3, WAL, foreign keys. Mutations run
+ * inside `BEGIN IMMEDIATE` transactions, so two processes on one store are serialised (the second
+ * waits, up to `busyTimeoutMs`); `changedElsewhere()` tells when another process committed since
+ * this one last looked.
+ */
+export class Store {
+  private readonly db: Database.Database
+  private lastVersion = -1
+
+  constructor(file: string | false, busyTimeoutMs = 30_000) {
+    try {
+      if (file !== false) mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 })
+      this.db = new Database(file === false ? ':memory:' : file, { timeout: busyTimeoutMs })
+      if (file !== false) this.db.pragma('journal_mode = WAL')
+      this.db.pragma('foreign_keys = ON')
+      this.db.pragma('synchronous = NORMAL')
+      this.db.exec(SCHEMA)
+    } catch (cause) {
+      throw new ControllerError(
+        ERR_STORE,
+        `cannot open the store ${file === false ? '(memory)' : file}: ${(cause as Error).message}`,
+        { cause },
+      )
+    }
+  }
+
+  /** Starts a write transaction, waiting for any other process's to end. */
+  begin(): void {
+    this.db.exec('BEGIN IMMEDIATE')
+  }
+
+  commit(): void {
+    this.db.exec('COMMIT')
+  }
+
+  rollback(): void {
+    if (this.db.inTransaction) this.db.exec('ROLLBACK')
+  }
+
+  /** True when another connection committed since the last call (and the first time). */
+  changedElsewhere(): boolean {
+    const v = this.db.pragma('data_version', { simple: true }) as number
+    const changed = v !== this.lastVersion
+    this.lastVersion = v
+    return changed
+  }
+
+  snapshot(): StoreSnapshot {
+    const rows = <T>(sql: string): T[] => this.db.prepare(sql).all() as T[]
+    return {
+      drivers: rows<{ type: string; options: string }>('SELECT type, options FROM drivers').map((r) => ({
+        type: r.type,
+        options: parse(r.options),
+      })),
+      networks: rows<{ id: string; name: string; type: string; options: string; record: string }>(
+        'SELECT id, name, type, options, record FROM networks ORDER BY created_at, id',
+      ).map((r) => ({ ...r, options: parse(r.options), record: parse(r.record) })),
+      endpoints: rows<{
+        id: string
+        network_id: string
+        name: string
+        sandbox_key: string
+        options: string
+        record: string
+        sandbox_info: string
+      }>('SELECT * FROM endpoints ORDER BY created_at, id').map((r) => ({
+        id: r.id,
+        networkId: r.network_id,
+        name: r.name,
+        sandboxKey: r.sandbox_key,
+        options: parse(r.options),
+        record: parse(r.record),
+        sandboxInfo: parse(r.sandbox_info),
+      })),
+      sandboxes: rows<{ id: string; container_id: string; key: string }>(
+        'SELECT id, container_id, key FROM sandboxes ORDER BY created_at, id',
+      ).map((r) => ({ id: r.id, containerId: r.container_id, key: r.key })),
+      joins: rows<{ endpoint_id: string; sandbox_id: string; interface: string }>('SELECT * FROM joins').map((r) => ({
+        endpointId: r.endpoint_id,
+        sandboxId: r.sandbox_id,
+        interfaceName: r.interface,
+      })),
+    }
+  }
+
+  putDriver(type: string, options: unknown): void {
+    this.db.prepare('INSERT OR REPLACE INTO drivers (type, options) VALUES (?, ?)').run(type, json(options))
+  }
+
+  insertNetwork(n: NetworkRow): void {
+    this.db
+      .prepare('INSERT INTO networks (id, name, type, options, record, created_at) VALUES (?, ?, ?, ?, ?, ?)')
+      .run(n.id, n.name, n.type, json(n.options), json(n.record), new Date().toISOString())
+  }
+
+  updateNetworkRecord(id: string, record: unknown): void {
+    this.db.prepare('UPDATE networks SET record = ? WHERE id = ?').run(json(record), id)
+  }
+
+  deleteNetwork(id: string): void {
+    this.db.prepare('DELETE FROM networks WHERE id = ?').run(id)
+  }
+
+  /** Inserts an endpoint with its address and port allocations (unique keys: never held twice). */
+  insertEndpoint(
+    e: EndpointRow,
+    ips: { pool: string; ip: string }[],
+    ports: { proto: string; hostIP: string; port: number }[],
+  ): void {
+    this.db
+      .prepare(
+        'INSERT INTO endpoints (id, network_id, name, sandbox_key, options, record, sandbox_info, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+      )
+      .run(
+        e.id,
+        e.networkId,
+        e.name,
+        e.sandboxKey,
+        json(e.options),
+        json(e.record),
+        json(e.sandboxInfo),
+        new Date().toISOString(),
+      )
+    const ip = this.db.prepare('INSERT INTO ip_allocations (pool, ip, endpoint_id) VALUES (?, ?, ?)')
+    for (const a of ips) ip.run(a.pool, a.ip, e.id)
+    const port = this.db.prepare('INSERT INTO port_allocations (proto, host_ip, port, endpoint_id) VALUES (?, ?, ?, ?)')
+    for (const p of ports) port.run(p.proto, p.hostIP, p.port, e.id)
+  }
+
+  deleteEndpoint(id: string): void {
+    this.db.prepare('DELETE FROM joins WHERE endpoint_id = ?').run(id)
+    this.db.prepare('DELETE FROM ip_allocations WHERE endpoint_id = ?').run(id)
+    this.db.prepare('DELETE FROM port_allocations WHERE endpoint_id = ?').run(id)
+    this.db.prepare('DELETE FROM endpoints WHERE id = ?').run(id)
+  }
+
+  insertSandbox(s: SandboxRow): void {
+    this.db
+      .prepare('INSERT INTO sandboxes (id, container_id, key, created_at) VALUES (?, ?, ?, ?)')
+      .run(s.id, s.containerId, s.key, new Date().toISOString())
+  }
+
+  deleteSandbox(id: string): void {
+    this.db.prepare('DELETE FROM joins WHERE sandbox_id = ?').run(id)
+    this.db.prepare('DELETE FROM sandboxes WHERE id = ?').run(id)
+  }
+
+  insertJoin(j: JoinRow): void {
+    this.db
+      .prepare('INSERT INTO joins (endpoint_id, sandbox_id, interface) VALUES (?, ?, ?)')
+      .run(j.endpointId, j.sandboxId, j.interfaceName)
+  }
+
+  deleteJoin(endpointId: string): void {
+    this.db.prepare('DELETE FROM joins WHERE endpoint_id = ?').run(endpointId)
+  }
+
+  /** Allocations held twice or by no endpoint (should be none): for reconcile's report. */
+  allocationProblems(): string[] {
+    const orphans = this.db
+      .prepare(
+        `SELECT 'ip ' || pool || ' ' || ip AS what FROM ip_allocations WHERE endpoint_id NOT IN (SELECT id FROM endpoints)
+         UNION ALL SELECT 'port ' || proto || ' ' || host_ip || ':' || port FROM port_allocations WHERE endpoint_id NOT IN (SELECT id FROM endpoints)`,
+      )
+      .all() as { what: string }[]
+    return orphans.map((o) => `orphan allocation ${o.what}`)
+  }
+
+  /** All address and port allocations, for tests and inspection. */
+  allocations(): {
+    ips: { pool: string; ip: string; endpointId: string }[]
+    ports: { proto: string; hostIP: string; port: number; endpointId: string }[]
+  } {
+    return {
+      ips: this.db.prepare('SELECT pool, ip, endpoint_id AS endpointId FROM ip_allocations').all() as {
+        pool: string
+        ip: string
+        endpointId: string
+      }[],
+      ports: this.db
+        .prepare('SELECT proto, host_ip AS hostIP, port, endpoint_id AS endpointId FROM port_allocations')
+        .all() as {
+        proto: string
+        hostIP: string
+        port: number
+        endpointId: string
+      }[],
+    }
+  }
+
+  close(): void {
+    this.rollback()
+    this.db.close()
+  }
+}

@@ -1,0 +1,85 @@
+import type { SandboxInfo } from '@cnm/driverapi'
+import type { Sandbox as NetnsSandbox } from '@cnm/sandbox'
+
+/** A driver made by {@link NetworkController.newNetworkDriver}. */
+export interface NetworkDriver {
+  readonly type: string
+}
+
+/** What `reconcile()` found and did. */
+export interface ReconcileReport {
+  /** Networks whose bridge was gone and was rebuilt. */
+  rebuiltNetworks: string[]
+  /** Endpoints whose veth was gone: their records, addresses and ports were released. */
+  droppedEndpoints: string[]
+  /** Sandboxes whose namespace was gone: their records were removed. */
+  droppedSandboxes: string[]
+  /** Kernel objects cnm owns that the store did not know, removed. */
+  removedLinks: string[]
+  removedFirewallNetworks: string[]
+  removedFirewallPorts: string[]
+  removedNamespaces: string[]
+  /** Problems that remain (each also attempted). */
+  errors: string[]
+}
+
+export interface Network {
+  readonly name: string
+  readonly id: string
+  readonly type: string
+  createEndpoint(
+    name: string,
+    sandboxKey?: string,
+    options?: unknown,
+  ): Promise<{ endpoint: Endpoint; sandboxInfo: SandboxInfo }>
+  endpoints(): Endpoint[]
+  delete(): Promise<void>
+}
+
+export interface Endpoint {
+  readonly name: string
+  readonly id: string
+  readonly network: Network
+  /** What the driver returned when the endpoint was created. */
+  readonly sandboxInfo: SandboxInfo
+  join(sandbox: Sandbox | NetnsSandbox): Promise<void>
+  leave(sandbox: Sandbox | NetnsSandbox): Promise<void>
+  delete(): Promise<void>
+}
+
+/** A container's sandbox as the controller holds it. */
+export interface Sandbox {
+  readonly id: string
+  readonly containerID: string
+  readonly key: string
+  /** Endpoints joined to it. */
+  endpoints(): Endpoint[]
+  /** Leaves every endpoint, then removes the namespace. */
+  destroy(): Promise<void>
+}
+
+export interface NetworkController {
+  newNetworkDriver(networkType: string, options?: unknown): Promise<NetworkDriver>
+  newNetwork(driver: NetworkDriver, name: string, options?: unknown): Promise<Network>
+  networks(): Network[]
+  networkByName(name: string): Network | undefined
+  networkByID(id: string): Network | undefined
+  newSandbox(containerID: string, options?: { key?: string }): Promise<Sandbox>
+  sandboxes(): Sandbox[]
+  sandboxByID(id: string): Sandbox | undefined
+  reconcile(): Promise<ReconcileReport>
+  close(): Promise<void>
+}
+
+export function emptyReport(): ReconcileReport {
+  return {
+    rebuiltNetworks: [],
+    droppedEndpoints: [],
+    droppedSandboxes: [],
+    removedLinks: [],
+    removedFirewallNetworks: [],
+    removedFirewallPorts: [],
+    removedNamespaces: [],
+    errors: [],
+  }
+}

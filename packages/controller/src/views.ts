@@ -1,0 +1,266 @@
+import type { BridgeEndpointRecord } from '@cnm/bridge'
+import type { SandboxInfo } from '@cnm/driverapi'
+import { type Sandbox as NetnsSandbox, openSandbox } from '@cnm/sandbox'
+import { type Core, driverOf, run } from './core.js'
+import {
+  ControllerError,
+  ERR_ACTIVE_ENDPOINTS,
+  ERR_ALREADY_JOINED,
+  ERR_ENDPOINT_NAME_EXISTS,
+  ERR_NOT_JOINED,
+  unknownEndpoint,
+  unknownNetwork,
+  unknownSandbox,
+  validateName,
+} from './errors.js'
+import { generateID } from './id.js'
+import type { EndpointRow, NetworkRow, SandboxRow } from './store.js'
+import type { Endpoint, Network, Sandbox } from './types.js'
+
+/** The namespace handle for a sandbox key, opened once per process. */
+export async function netnsSandbox(core: Core, key: string): Promise<NetnsSandbox> {
+  let sb = core.open.get(key)
+  if (!sb) {
+    sb = await openSandbox(key)
+    core.open.set(key, sb)
+  }
+  return sb
+}
+
+function allocations(row: EndpointRow, record: BridgeEndpointRecord, subnets: { v4?: string; v6?: string }) {
+  const ips = [
+    ...(record.ipv4 && subnets.v4 ? [{ pool: subnets.v4, ip: record.ipv4 }] : []),
+    ...(record.ipv6 && subnets.v6 ? [{ pool: subnets.v6, ip: record.ipv6 }] : []),
+  ]
+  const ports = record.ports.flatMap((p) =>
+    Array.from({ length: p.hostPortEnd - p.hostPort + 1 }, (_, i) => ({
+      proto: p.proto,
+      hostIP: p.hostIP,
+      port: p.hostPort + i,
+    })),
+  )
+  void row
+  return { ips, ports }
+}
+
+export function networkView(core: Core, id: string, initial?: NetworkRow): Network {
+  const row = (): NetworkRow => {
+    const n = core.networks.get(id)
+    if (!n) throw unknownNetwork(id)
+    return n
+  }
+  const { name, type } = initial ?? row()
+  const self: Network = {
+    name,
+    id,
+    type,
+    createEndpoint: (epName, sandboxKey, options) =>
+      run(core, async () => {
+        validateName('endpoint', epName)
+        const net = row()
+        if ([...core.endpoints.values()].some((e) => e.networkId === id && e.name === epName)) {
+          throw new ControllerError(
+            ERR_ENDPOINT_NAME_EXISTS,
+            `endpoint with name ${epName} already exists in network ${net.name}`,
+          )
+        }
+        const driver = driverOf(core, net.type)
+        const eid = generateID()
+        const sandboxInfo = await driver.createEndpoint(id, eid, sandboxKey ?? '', options ?? {})
+        const record = driver.exportEndpoint(id, eid)
+        const ep: EndpointRow = {
+          id: eid,
+          networkId: id,
+          name: epName,
+          sandboxKey: sandboxKey ?? '',
+          options: options ?? {},
+          record,
+          sandboxInfo,
+        }
+        const info = driver.network(id)
+        const subnets = {
+          ...(info?.subnetV4 ? { v4: info.subnetV4 } : {}),
+          ...(info?.subnetV6 ? { v6: info.subnetV6 } : {}),
+        }
+        try {
+          const a = allocations(ep, record, subnets)
+          core.store.insertEndpoint(ep, a.ips, a.ports)
+        } catch (err) {
+          await driver.deleteEndpoint(id, eid).catch(() => undefined)
+          throw err
+        }
+        return {
+          value: { endpoint: endpointView(core, eid, self, ep), sandboxInfo },
+          apply: () => core.endpoints.set(eid, ep),
+        }
+      }),
+    endpoints: () =>
+      [...core.endpoints.values()].filter((e) => e.networkId === id).map((e) => endpointView(core, e.id, self)),
+    delete: () =>
+      run(core, async () => {
+        const net = row()
+        const count = [...core.endpoints.values()].filter((e) => e.networkId === id).length
+        if (count > 0) throw new ControllerError(ERR_ACTIVE_ENDPOINTS, `network ${net.name} has active endpoints`)
+        let teardown: unknown
+        try {
+          await driverOf(core, net.type).deleteNetwork(id)
+        } catch (err) {
+          if ((err as { code?: string }).code !== 'ERR_TEARDOWN') throw err
+          teardown = err
+        }
+        core.store.deleteNetwork(id)
+        return { value: undefined, apply: () => reportTeardown(core.networks.delete(id), teardown) }
+      }),
+  }
+  return self
+}
+
+/** A teardown that partly failed is still done: the record goes, the error is raised after. */
+function reportTeardown(_done: unknown, err: unknown): void {
+  if (err) throw err
+}
+
+function keyOf(sandbox: Sandbox | NetnsSandbox): string {
+  return sandbox.key
+}
+
+function sandboxRowByKey(core: Core, key: string): SandboxRow | undefined {
+  return [...core.sandboxes.values()].find((s) => s.key === key)
+}
+
+/** The first `ethN` not in the sandbox, read from the kernel (drivers may have created some). */
+async function freeEth(key: string): Promise<string> {
+  const view = await openSandbox(key)
+  const names = new Set(view.interfaces().map((i) => i.dstName))
+  view.close()
+  for (let i = 0; ; i++) if (!names.has(`eth${i}`)) return `eth${i}`
+}
+
+export function endpointView(core: Core, id: string, network: Network, initial?: EndpointRow): Endpoint {
+  const row = (): EndpointRow => {
+    const e = core.endpoints.get(id)
+    if (!e) throw unknownEndpoint(id)
+    return e
+  }
+  const { name, sandboxInfo } = initial ?? row()
+  const leave = async (ep: EndpointRow): Promise<() => void> => {
+    const join = core.joins.get(id)
+    if (!join) throw new ControllerError(ERR_NOT_JOINED, `endpoint ${ep.name} is not joined to a sandbox`)
+    const sbRow = core.sandboxes.get(join.sandboxId)
+    if (sbRow) {
+      const sb = await netnsSandbox(core, sbRow.key)
+      if (sb.interfaces().some((i) => i.dstName === join.interfaceName)) await sb.removeInterface(join.interfaceName)
+      const other = [...core.joins.values()].find((j) => j.sandboxId === join.sandboxId && j.endpointId !== id)
+      const gw = other
+        ? (core.endpoints.get(other.endpointId)?.sandboxInfo as SandboxInfo | undefined)?.gateway
+        : undefined
+      if (gw) await sb.setGateway(gw).catch(() => undefined)
+    }
+    core.store.deleteJoin(id)
+    return () => core.joins.delete(id)
+  }
+  return {
+    name,
+    id,
+    network,
+    sandboxInfo: sandboxInfo as SandboxInfo,
+    join: (sandbox) =>
+      run(core, async () => {
+        const ep = row()
+        if (core.joins.has(id)) throw new ControllerError(ERR_ALREADY_JOINED, `endpoint ${ep.name} is already joined`)
+        const key = keyOf(sandbox)
+        let sbRow = sandboxRowByKey(core, key)
+        const newRow = !sbRow
+        sbRow ??= { id: generateID(), containerId: '', key }
+        if (newRow) core.store.insertSandbox(sbRow)
+        if (!('id' in sandbox)) core.open.set(key, sandbox)
+        const sb = await netnsSandbox(core, key)
+        const info = ep.sandboxInfo as SandboxInfo
+        const iface = info.interfaces[0]
+        if (!iface) throw new ControllerError('ERR_NO_INTERFACE', `endpoint ${ep.name} has no interface`)
+        const dstName = ep.sandboxKey === key ? iface.dstName : await freeEth(key)
+        await sb.addInterface({ ...iface, dstName })
+        const hasGateway = [...core.joins.values()].some(
+          (j) =>
+            j.sandboxId === sbRow.id &&
+            (core.endpoints.get(j.endpointId)?.sandboxInfo as SandboxInfo | undefined)?.gateway,
+        )
+        if (!hasGateway && info.gateway) await sb.setGateway(info.gateway)
+        if (!hasGateway && info.gatewayIPv6) await sb.setGatewayIPv6(info.gatewayIPv6)
+        const join = { endpointId: id, sandboxId: sbRow.id, interfaceName: dstName }
+        core.store.insertJoin(join)
+        const madeRow = sbRow
+        return {
+          value: undefined,
+          apply: () => {
+            if (newRow) core.sandboxes.set(madeRow.id, madeRow)
+            core.joins.set(id, join)
+          },
+        }
+      }),
+    leave: (sandbox) =>
+      run(core, async () => {
+        const ep = row()
+        const join = core.joins.get(id)
+        const sbRow = sandboxRowByKey(core, keyOf(sandbox))
+        if (!join || !sbRow || join.sandboxId !== sbRow.id) {
+          throw new ControllerError(ERR_NOT_JOINED, `endpoint ${ep.name} is not joined to sandbox ${keyOf(sandbox)}`)
+        }
+        return { value: undefined, apply: await leave(ep) }
+      }),
+    delete: () =>
+      run(core, async () => {
+        const ep = row()
+        const applyLeave = core.joins.has(id) ? await leave(ep) : undefined
+        const net = core.networks.get(ep.networkId)
+        let teardown: unknown
+        if (net) {
+          try {
+            await driverOf(core, net.type).deleteEndpoint(ep.networkId, id)
+          } catch (err) {
+            if ((err as { code?: string }).code !== 'ERR_TEARDOWN') throw err
+            teardown = err
+          }
+        }
+        core.store.deleteEndpoint(id)
+        return {
+          value: undefined,
+          apply: () => {
+            applyLeave?.()
+            core.endpoints.delete(id)
+            if (teardown) throw teardown
+          },
+        }
+      }),
+  }
+}
+
+export function sandboxView(core: Core, id: string): Sandbox {
+  const row = core.sandboxes.get(id)
+  if (!row) throw unknownSandbox(id)
+  const self: Sandbox = {
+    id,
+    containerID: row.containerId,
+    key: row.key,
+    endpoints: () =>
+      [...core.joins.values()]
+        .filter((j) => j.sandboxId === id)
+        .map((j) => {
+          const ep = core.endpoints.get(j.endpointId)
+          if (!ep) throw unknownEndpoint(j.endpointId)
+          return endpointView(core, ep.id, networkView(core, ep.networkId))
+        }),
+    destroy: async () => {
+      for (const ep of self.endpoints()) await ep.leave(self)
+      await run(core, async () => {
+        if (!core.sandboxes.has(id)) throw unknownSandbox(id)
+        const sb = core.open.get(row.key) ?? (await openSandbox(row.key).catch(() => undefined))
+        await sb?.destroy()
+        core.open.delete(row.key)
+        core.store.deleteSandbox(id)
+        return { value: undefined, apply: () => core.sandboxes.delete(id) }
+      })
+    },
+  }
+  return self
+}
