@@ -12,6 +12,7 @@ import {
   validateName,
 } from './errors.js'
 import { generateID } from './id.js'
+import { endpointPorts } from './inspect.js'
 import { reconcileCore } from './reconcile.js'
 import { DEFAULT_STORE_PATH, Store } from './store.js'
 import { syncFromStore } from './sync.js'
@@ -142,6 +143,7 @@ export async function createController(
       }),
     sandboxes: () => [...core.sandboxes.keys()].map((id) => sandboxView(core, id)),
     sandboxByID: (id) => (core.sandboxes.has(id) ? sandboxView(core, id) : undefined),
+    ports: () => [...core.endpoints.keys()].flatMap((eid) => endpointPorts(core, eid)),
     reconcile,
     async close() {
       if (core.closed) return

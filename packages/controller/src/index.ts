@@ -18,4 +18,14 @@ export {
 } from './errors.js'
 export { generateID, isValidID } from './id.js'
 export { DEFAULT_STORE_PATH, Store } from './store.js'
-export type { Endpoint, Network, NetworkController, NetworkDriver, ReconcileReport, Sandbox } from './types.js'
+export type {
+  Endpoint,
+  EndpointInspect,
+  Network,
+  NetworkController,
+  NetworkDriver,
+  NetworkInspect,
+  PortInfo,
+  ReconcileReport,
+  Sandbox,
+} from './types.js'

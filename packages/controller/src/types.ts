@@ -23,10 +23,55 @@ export interface ReconcileReport {
   errors: string[]
 }
 
+/** A published port as `cnm port ls` shows it. */
+export interface PortInfo {
+  network: string
+  endpoint: string
+  proto: 'tcp' | 'udp' | 'sctp'
+  hostIP: string
+  hostPort: number
+  hostPortEnd: number
+  containerIP: string
+  containerPort: number
+  containerPortEnd: number
+}
+
+/** What `inspect()` shows of an endpoint (JSON-friendly). */
+export interface EndpointInspect {
+  id: string
+  name: string
+  network: { id: string; name: string }
+  sandboxKey: string
+  /** The sandbox it is joined to, if any. */
+  joined: { sandboxId: string; key: string; interface: string } | undefined
+  macAddress: string | undefined
+  ipv4: string | undefined
+  ipv6: string | undefined
+  sandboxInfo: SandboxInfo
+  ports: PortInfo[]
+}
+
+/** What `inspect()` shows of a network (JSON-friendly). */
+export interface NetworkInspect {
+  id: string
+  name: string
+  driver: string
+  options: unknown
+  bridge: string | undefined
+  subnet: string | undefined
+  gateway: string | undefined
+  subnetIPv6: string | undefined
+  gatewayIPv6: string | undefined
+  internal: boolean
+  icc: boolean
+  endpoints: EndpointInspect[]
+}
+
 export interface Network {
   readonly name: string
   readonly id: string
   readonly type: string
+  inspect(): NetworkInspect
   createEndpoint(
     name: string,
     sandboxKey?: string,
@@ -42,6 +87,7 @@ export interface Endpoint {
   readonly network: Network
   /** What the driver returned when the endpoint was created. */
   readonly sandboxInfo: SandboxInfo
+  inspect(): EndpointInspect
   join(sandbox: Sandbox | NetnsSandbox): Promise<void>
   leave(sandbox: Sandbox | NetnsSandbox): Promise<void>
   delete(): Promise<void>
@@ -54,6 +100,7 @@ export interface Sandbox {
   readonly key: string
   /** Endpoints joined to it. */
   endpoints(): Endpoint[]
+  inspect(): { id: string; containerID: string; key: string; endpoints: string[] }
   /** Leaves every endpoint, then removes the namespace. */
   destroy(): Promise<void>
 }
@@ -67,6 +114,8 @@ export interface NetworkController {
   newSandbox(containerID: string, options?: { key?: string }): Promise<Sandbox>
   sandboxes(): Sandbox[]
   sandboxByID(id: string): Sandbox | undefined
+  /** Every published port of every endpoint. */
+  ports(): PortInfo[]
   reconcile(): Promise<ReconcileReport>
   close(): Promise<void>
 }

@@ -14,6 +14,7 @@ import {
   validateName,
 } from './errors.js'
 import { generateID } from './id.js'
+import { inspectEndpoint, inspectNetwork } from './inspect.js'
 import type { EndpointRow, NetworkRow, SandboxRow } from './store.js'
 import type { Endpoint, Network, Sandbox } from './types.js'
 
@@ -54,6 +55,7 @@ export function networkView(core: Core, id: string, initial?: NetworkRow): Netwo
     name,
     id,
     type,
+    inspect: () => inspectNetwork(core, id),
     createEndpoint: (epName, sandboxKey, options) =>
       run(core, async () => {
         validateName('endpoint', epName)
@@ -164,6 +166,7 @@ export function endpointView(core: Core, id: string, network: Network, initial?:
     id,
     network,
     sandboxInfo: sandboxInfo as SandboxInfo,
+    inspect: () => inspectEndpoint(core, id),
     join: (sandbox) =>
       run(core, async () => {
         const ep = row()
@@ -242,6 +245,12 @@ export function sandboxView(core: Core, id: string): Sandbox {
     id,
     containerID: row.containerId,
     key: row.key,
+    inspect: () => ({
+      id,
+      containerID: row.containerId,
+      key: row.key,
+      endpoints: [...core.joins.values()].filter((j) => j.sandboxId === id).map((j) => j.endpointId),
+    }),
     endpoints: () =>
       [...core.joins.values()]
         .filter((j) => j.sandboxId === id)
