@@ -3,7 +3,7 @@ import { parseCIDR } from '@cnm/ipallocator'
 import { type Handle, openHandle } from '@cnm/netlink'
 import type { EndpointConfig } from './endpoint-config.js'
 import { freeEthName, hostVethName, macFromIPv4, parkedVethName } from './endpoint-names.js'
-import { endpointAlias } from './marks.js'
+import { CNM_LINK_GROUP, endpointAlias } from './marks.js'
 import { publishPorts, unpublishPorts } from './publish.js'
 import type { DriverResources, EndpointState, NetworkState } from './resources.js'
 
@@ -40,6 +40,7 @@ async function createVeth(res: DriverResources, net: NetworkState, ep: EndpointS
       ...(mtu ? { mtu } : {}),
       peerMac: ep.mac,
       alias: endpointAlias(net.id, ep.id),
+      group: CNM_LINK_GROUP,
     })
   } finally {
     sandbox?.close()

@@ -2,6 +2,12 @@
  * The aliases (IFLA_IFALIAS) the driver writes on what it creates, so that a later process can
  * tell cnm's bridges and veths from anyone else's without guessing from names.
  */
+/**
+ * The link group (IFLA_GROUP) of every link cnm creates. Unlike the alias it is set in the very
+ * request that creates the link, so a crash can never leave an unmarked cnm link behind.
+ */
+export const CNM_LINK_GROUP = 0x636e6d // "cnm"
+
 const NETWORK = 'cnm:network:'
 const ENDPOINT = 'cnm:endpoint:'
 

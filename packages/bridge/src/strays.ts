@@ -1,4 +1,4 @@
-import { parseAlias } from './marks.js'
+import { CNM_LINK_GROUP, parseAlias } from './marks.js'
 import type { DriverResources, NetworkState } from './resources.js'
 
 /** What {@link removeStrays} found and removed. */
@@ -28,14 +28,20 @@ export async function removeStrays(
     }
   }
   const endpoints = new Set([...networks.values()].flatMap((n) => [...n.endpoints.keys()]))
+  const names = new Set(
+    [...networks.values()].flatMap((n) => [n.bridgeName, ...[...n.endpoints.values()].map((e) => e.hostVeth)]),
+  )
   const links = await res.host.listLinks()
   // Veths first: deleting a bridge does not delete its ports.
   for (const link of links.sort((a, b) => (a.kind === 'bridge' ? 1 : 0) - (b.kind === 'bridge' ? 1 : 0))) {
     const mark = parseAlias(link.alias)
-    if (!mark) continue
-    const known = mark.endpoint
-      ? networks.has(mark.network) && endpoints.has(mark.endpoint)
-      : networks.has(mark.network)
+    if (!mark && link.group !== CNM_LINK_GROUP) continue
+    // Marked by group but not (yet) by alias: a crash right after creation; known only by name.
+    const known = !mark
+      ? names.has(link.name)
+      : mark.endpoint
+        ? networks.has(mark.network) && endpoints.has(mark.endpoint)
+        : networks.has(mark.network)
     if (!known) await attempt(link.name, () => res.host.deleteLink(link.name), report.links)
   }
   const inventory = await res.firewall.inventory()

@@ -53,7 +53,9 @@ describeKernel('netlink handles (kernel)', () => {
 
   it('creates a bridge with a fixed MAC and MTU, brings it up, deletes it', async () => {
     const br = uniqueName('br')
-    const made = await h.createBridge(br, { mac: '02:42:0a:00:00:01', mtu: 1400, alias: 'cnm:net1' })
+    const made = await h.createBridge(br, { mac: '02:42:0a:00:00:01', mtu: 1400, alias: 'cnm:net1', group: 4242 })
+    expect(made.group).toBe(4242)
+    expect(ipJson<{ group?: string }[]>(['link', 'show', br])[0]?.group).toBe('4242')
     expect(made).toMatchObject({
       name: br,
       kind: 'bridge',

@@ -40,7 +40,7 @@ export interface Handle {
   listLinks(): Promise<Link[]>
   getLink(ref: string | number): Promise<Link>
   findLink(name: string): Promise<Link | undefined>
-  createBridge(name: string, opts?: { mac?: string; mtu?: number; alias?: string }): Promise<Link>
+  createBridge(name: string, opts?: { mac?: string; mtu?: number; alias?: string; group?: number }): Promise<Link>
   setAlias(name: string, alias: string): Promise<void>
   createVeth(name: string, peerName: string, opts?: VethOptions): Promise<Link>
   setLinkUp(name: string, up?: boolean): Promise<void>

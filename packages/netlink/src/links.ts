@@ -24,6 +24,8 @@ export interface Link {
   hairpin: boolean | undefined
   /** IFLA_IFALIAS: cnm marks the links it creates with it. */
   alias: string | undefined
+  /** IFLA_GROUP: set at creation, in the same request (0 is the default group). */
+  group: number
 }
 
 const NEW = NLM_F.REQUEST | NLM_F.ACK
@@ -41,6 +43,7 @@ function toLink(m: LinkMessage): Link {
     master: m.attrs.master || undefined,
     hairpin: info.hairpin,
     alias: m.attrs.ifalias || undefined,
+    group: m.attrs.group ?? 0,
   }
 }
 
@@ -92,7 +95,7 @@ export async function findLink(ctx: HandleContext, name: string): Promise<Link |
 export async function createBridge(
   ctx: HandleContext,
   name: string,
-  opts: { mac?: string; mtu?: number; alias?: string } = {},
+  opts: { mac?: string; mtu?: number; alias?: string; group?: number } = {},
 ): Promise<Link> {
   validateInterfaceName(name)
   validateMtu(opts.mtu, name)
@@ -101,6 +104,7 @@ export async function createBridge(
   const attrs = {
     ifname: name,
     linkinfo: linkInfo('bridge'),
+    ...(opts.group !== undefined ? { group: opts.group } : {}),
     ...(address ? { address } : {}),
     ...(opts.mtu ? { mtu: opts.mtu } : {}),
   }
@@ -121,8 +125,10 @@ export interface VethOptions {
   mtu?: number
   mac?: string
   peerMac?: string
-  /** IFLA_IFALIAS for the host end. */
+  /** IFLA_IFALIAS for the host end (set right after creation). */
   alias?: string
+  /** IFLA_GROUP for the host end, set in the creating request itself. */
+  group?: number
 }
 
 /** Creates a veth pair `name` ↔ `peerName`, the peer optionally born in another namespace. */
@@ -150,6 +156,7 @@ export async function createVeth(
     const attrs = {
       ifname: name,
       linkinfo: info,
+      ...(opts.group !== undefined ? { group: opts.group } : {}),
       ...(mac ? { address: mac } : {}),
       ...(opts.mtu ? { mtu: opts.mtu } : {}),
     }

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { InvalidConfigError } from '@cnm/driverapi'
-import { networkAlias } from '../marks.js'
+import { CNM_LINK_GROUP, networkAlias } from '../marks.js'
 import type { NetworkContext } from '../resources.js'
 import { ignoreGone, type Step } from './step.js'
 
@@ -32,6 +32,8 @@ export const setupDevice: Step<NetworkContext> = {
     }
     await res.host.createBridge(net.bridgeName, {
       mac: randomMac(),
+      alias: networkAlias(net.id),
+      group: CNM_LINK_GROUP,
       ...(net.config.mtu ? { mtu: net.config.mtu } : {}),
     })
     net.createdBridge = true
