@@ -1,5 +1,5 @@
 import type { Interface } from '@cnm/driverapi'
-import type { Handle } from '@cnm/netlink'
+import { type Handle, parsePrefixedAddress } from '@cnm/netlink'
 
 /** Where an interface came from, so that removing it can undo exactly that. */
 export type InterfaceOrigin = 'host' | 'sandbox'
@@ -43,8 +43,12 @@ export async function addInterfaceSteps(
     }
     if (i.macAddress !== undefined) await sandbox.setMac(i.dstName, i.macAddress)
     if (i.mtu !== undefined) await sandbox.setMtu(i.dstName, i.mtu)
+    // An interface a driver made inside may already hold some of its addresses.
+    const present = inside ? new Set((await sandbox.listAddresses(i.dstName)).map((a) => a.cidr)) : new Set<string>()
     for (const cidr of [i.address, i.addressIPv6]) {
       if (cidr === undefined) continue
+      const p = parsePrefixedAddress(cidr)
+      if (present.has(`${p.address}/${p.prefixLength}`)) continue
       await sandbox.addAddress(i.dstName, cidr)
       undo.push(() => sandbox.deleteAddress(i.dstName, cidr))
     }

@@ -33,6 +33,8 @@ export interface Sandbox {
 interface Entry {
   iface: Interface
   origin: InterfaceOrigin
+  /** Found in the kernel by `openSandbox` (a driver made it there): `addInterface` may configure it. */
+  discovered?: boolean
 }
 
 /** Creates a persistent network namespace at `key` with loopback up. */
@@ -71,7 +73,7 @@ export async function openSandbox(key: string): Promise<Sandbox> {
   try {
     const links = (await handle.listLinks()).filter((l) => l.name !== 'lo')
     const entries: Entry[] = []
-    for (const link of links) entries.push({ iface: await describe(handle, link), origin: 'sandbox' })
+    for (const link of links) entries.push({ iface: await describe(handle, link), origin: 'sandbox', discovered: true })
     return makeSandbox(key, handle, entries)
   } catch (err) {
     handle.close()
@@ -119,8 +121,9 @@ function makeSandbox(key: string, handle: Handle, initial: Entry[]): Sandbox {
     async addInterface(raw) {
       const i = parseInterface(raw)
       const h = live()
-      if (entries.has(i.dstName))
+      if (entries.has(i.dstName) && !entries.get(i.dstName)?.discovered) {
         throw new SandboxError('EEXIST', `interface ${i.dstName} already exists in sandbox ${key}`)
+      }
       const origin = await addInterfaceSteps(h, await hostHandle(), key, i)
       entries.set(i.dstName, { iface: i, origin })
     },

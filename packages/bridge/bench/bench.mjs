@@ -1,0 +1,134 @@
+#!/usr/bin/env node
+// Benchmark (not a test) for the bridge driver (issue 7): attach and detach N = 10 and N = 100
+// containers, each with one published port, through the driver — and in the same run through the
+// CNI plugins (bridge + host-local + portmap) and netavark from Debian's packages (installed by
+// the script when missing). Also measures the kernel's own veth delete, the floor for detach.
+// Runs as root inside a fresh network namespace of its own: the machine's network is untouched.
+//
+//   pnpm exec turbo run build --filter=@cnm/bridge... && node packages/bridge/bench/bench.mjs [--json]
+import { randomBytes } from 'node:crypto'
+import { createNetns, deleteNetns, ensureThreadPool, openHandle, unshare, CLONE_NEWNET } from '@cnm/netlink'
+import { openSandbox } from '@cnm/sandbox'
+import { createBridgeDriver } from '../dist/index.js'
+import { createCniPeer, createNetavarkPeer, ensurePeersInstalled } from './peers.mjs'
+
+const SIZES = [10, 100]
+const NS_DIR = `/run/cnm-bench-${process.pid}`
+const json = process.argv.includes('--json')
+const log = (...a) => {
+  if (!json) console.log(...a)
+}
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b)
+  return s.length ? s[Math.floor(s.length / 2)] : Number.NaN
+}
+const tenth = (xs, last) => {
+  const k = Math.max(1, Math.round(xs.length / 10))
+  return median(last ? xs.slice(-k) : xs.slice(0, k))
+}
+async function timed(fn) {
+  const t = process.hrtime.bigint()
+  await fn()
+  return Number(process.hrtime.bigint() - t) / 1e6
+}
+
+function cnmPeer(driver, nid) {
+  const eids = new Map()
+  return {
+    name: 'cnm',
+    async attach(i, nsPath) {
+      const eid = randomBytes(32).toString('hex')
+      eids.set(i, eid)
+      const info = await driver.createEndpoint(nid, eid, nsPath, {
+        portBindings: [{ proto: 'tcp', containerPort: 80, hostPort: 22000 + i }],
+      })
+      const sb = await openSandbox(nsPath)
+      for (const iface of info.interfaces) await sb.addInterface(iface)
+      await sb.setGateway(info.gateway)
+      sb.close()
+    },
+    async detach(i) {
+      await driver.deleteEndpoint(nid, eids.get(i))
+    },
+    async cleanup() {},
+  }
+}
+
+async function runPeer(peer, n) {
+  const paths = []
+  for (let i = 0; i < n; i++) {
+    const p = `${NS_DIR}/${peer.name}-${i}`
+    await createNetns(p)
+    paths.push(p)
+  }
+  const attach = []
+  const detach = []
+  for (let i = 0; i < n; i++) attach.push(await timed(() => peer.attach(i, paths[i])))
+  for (let i = 0; i < n; i++) detach.push(await timed(() => peer.detach(i, paths[i])))
+  for (const p of paths) deleteNetns(p)
+  return {
+    attach: median(attach),
+    attachFirst: tenth(attach, false),
+    attachLast: tenth(attach, true),
+    detach: median(detach),
+  }
+}
+
+async function vethDeleteFloor(h, n) {
+  const xs = []
+  for (let i = 0; i < n; i++) {
+    await h.createVeth('cnmfloor0', 'cnmfloor1')
+    xs.push(await timed(() => h.deleteLink('cnmfloor0')))
+  }
+  return median(xs)
+}
+
+const available = await ensurePeersInstalled({ log })
+await ensureThreadPool()
+unshare(CLONE_NEWNET)
+const h = await openHandle()
+await h.setLinkUp('lo')
+
+const driver = createBridgeDriver()
+await driver.config({ firewallBackend: 'nftables' })
+const nid = randomBytes(32).toString('hex')
+await driver.createNetwork(nid, { addressIPv4: '10.200.0.1/16' })
+
+const results = {}
+for (const n of SIZES) {
+  const peers = [cnmPeer(driver, nid)]
+  if (available.cni.available) peers.push(createCniPeer({ hostPortBase: 20000 }))
+  if (available.netavark.available) peers.push(createNetavarkPeer({ hostPortBase: 21000 }))
+  results[n] = { floorVethDelete: await vethDeleteFloor(h, Math.min(n, 50)) }
+  for (const peer of peers) {
+    const key = peer.name.startsWith('cni') ? 'cni' : peer.name
+    results[n][key] = await runPeer(peer, n)
+    await peer.cleanup()
+  }
+}
+await driver.deleteNetwork(nid)
+await driver.close()
+h.close()
+
+if (json) console.log(JSON.stringify({ available, results }, null, 2))
+for (const n of SIZES) {
+  const r = results[n]
+  log(`\nN = ${n} containers, one published port each (medians, ms)`)
+  log('peer        attach   first10%  last10%  last/first  detach')
+  for (const name of ['cnm', 'cni', 'netavark']) {
+    const p = r[name]
+    if (!p) continue
+    log(
+      `${name.padEnd(10)} ${p.attach.toFixed(2).padStart(7)} ${p.attachFirst.toFixed(2).padStart(9)} ${p.attachLast
+        .toFixed(2)
+        .padStart(8)} ${(p.attachLast / p.attachFirst).toFixed(2).padStart(10)} ${p.detach.toFixed(2).padStart(8)}`,
+    )
+  }
+  const peersAttach = ['cni', 'netavark'].map((k) => r[k]?.attach).filter((x) => x !== undefined)
+  const fastest = Math.min(...peersAttach)
+  log(`kernel veth delete (floor for detach): ${r.floorVethDelete.toFixed(2)} ms`)
+  log(`attach: cnm is ${(fastest / r.cnm.attach).toFixed(1)}x faster than the fastest peer (target >= 10x)`)
+  log(`growth: cnm last/first 10% = ${(r.cnm.attachLast / r.cnm.attachFirst).toFixed(2)} (target <= 1.2)`)
+  log(`detach: cnm / kernel veth delete = ${(r.cnm.detach / r.floorVethDelete).toFixed(2)} (target <= 1.3)`)
+}
