@@ -1,8 +1,15 @@
 export {
+  ERR_INVALID_PORT_RANGE,
   ERR_INVALID_TRANSPORT_ADDRESS,
-  formatTransportAddress,
+  ERR_PORT_MAPPED_FOR_IP,
+  ERR_PORT_NOT_MAPPED,
   PortMapperError,
+} from './errors.js'
+export { PortMapper, type PortMapperOptions, type PortMapping } from './port-mapper.js'
+export {
+  formatTransportAddress,
   parseTransportAddress,
   type TransportAddress,
   type TransportProtocol,
+  type TransportRange,
 } from './transport-address.js'

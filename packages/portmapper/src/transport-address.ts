@@ -1,4 +1,7 @@
-import { isIP } from 'node:net'
+import { isIP, isIPv4, isIPv6, SocketAddress } from 'node:net'
+import { ERR_INVALID_TRANSPORT_ADDRESS, PortMapperError } from './errors.js'
+
+export { ERR_INVALID_TRANSPORT_ADDRESS, PortMapperError } from './errors.js'
 
 export type TransportProtocol = 'tcp' | 'udp' | 'sctp'
 
@@ -9,23 +12,16 @@ export interface TransportAddress {
   port: number
 }
 
-export const ERR_INVALID_TRANSPORT_ADDRESS = 'ERR_INVALID_TRANSPORT_ADDRESS'
+/** A block of ports: `port` to `endPort`, inclusive. */
+export type TransportRange = TransportAddress & { endPort: number }
 
-/** Every error this package throws itself; check `code`. */
-export class PortMapperError extends Error {
-  readonly code: string
+const PROTOCOLS: readonly string[] = ['tcp', 'udp', 'sctp']
 
-  constructor(code: string, message: string, options?: { cause?: unknown }) {
-    super(message, options?.cause === undefined ? undefined : { cause: options.cause })
-    this.name = 'PortMapperError'
-    this.code = code
-  }
-}
-
-/** `tcp/0.0.0.0:8080`, `udp/[::1]:53`. */
-export function formatTransportAddress(a: TransportAddress): string {
+/** `tcp/0.0.0.0:8080`, `udp/[::1]:53`; a range with `endPort` as `tcp/0.0.0.0:8080-8082`. */
+export function formatTransportAddress(a: TransportAddress & { endPort?: number }): string {
   const host = isIP(a.ip) === 6 ? `[${a.ip}]` : a.ip
-  return `${a.proto}/${host}:${a.port}`
+  const port = a.endPort !== undefined && a.endPort !== a.port ? `${a.port}-${a.endPort}` : `${a.port}`
+  return `${a.proto}/${host}:${port}`
 }
 
 /** The inverse of {@link formatTransportAddress}; anything else is `ERR_INVALID_TRANSPORT_ADDRESS`. */
@@ -38,4 +34,56 @@ export function parseTransportAddress(text: string): TransportAddress {
     throw new PortMapperError(ERR_INVALID_TRANSPORT_ADDRESS, `invalid transport address ${JSON.stringify(text)}`)
   }
   return { proto: m[1] as TransportProtocol, ip, port }
+}
+
+/**
+ * Canonical text of an IP (IPv6 in RFC 5952 form, IPv4-mapped IPv6 as IPv4), or undefined when
+ * `ip` is not one (zone indexes are refused).
+ */
+export function canonicalIP(ip: unknown): string | undefined {
+  if (typeof ip !== 'string') return undefined
+  if (isIPv4(ip)) return ip
+  if (!isIPv6(ip) || ip.includes('%')) return undefined
+  const text = new SocketAddress({ address: ip, family: 'ipv6' }).address
+  return /^::ffff:(\d+\.\d+\.\d+\.\d+)$/u.exec(text)?.[1] ?? text
+}
+
+/** True for `0.0.0.0` and `::`. */
+export function isWildcardIP(ip: string): boolean {
+  return ip === '0.0.0.0' || ip === '::'
+}
+
+function invalid(what: string, value: unknown, why: string): PortMapperError {
+  const shown = typeof value === 'string' ? JSON.stringify(value) : String(value)
+  return new PortMapperError(ERR_INVALID_TRANSPORT_ADDRESS, `invalid ${what} ${shown}: ${why}`)
+}
+
+/** Checks a port: an integer 1–65535 (0 too when `zeroOk`: "any"). */
+export function validatePort(port: unknown, what: string, zeroOk = false): number {
+  const min = zeroOk ? 0 : 1
+  if (typeof port !== 'number' || !Number.isInteger(port) || port < min || port > 65535) {
+    throw invalid(what, port, `expected an integer from ${min} to 65535`)
+  }
+  return port
+}
+
+/**
+ * Validates a transport address object and returns it canonical. With `wildcardOk` false, `0.0.0.0`
+ * and `::` are refused (a container address is one address).
+ */
+export function validateTransportAddress(raw: unknown, what: string, wildcardOk = false): TransportAddress {
+  if (raw === null || typeof raw !== 'object') throw invalid(what, raw, 'expected { proto, ip, port }')
+  const { proto, ip, port } = raw as Record<string, unknown>
+  if (typeof proto !== 'string' || !PROTOCOLS.includes(proto)) {
+    throw invalid(`${what} protocol`, proto, 'expected tcp, udp or sctp')
+  }
+  const canonical = canonicalIP(ip)
+  if (canonical === undefined) throw invalid(`${what} IP`, ip, 'not an IP address')
+  if (!wildcardOk && isWildcardIP(canonical)) throw invalid(`${what} IP`, ip, 'not a single address')
+  return { proto: proto as TransportProtocol, ip: canonical, port: validatePort(port, `${what} port`) }
+}
+
+/** The family of a canonical IP. */
+export function ipFamily(ip: string): 4 | 6 {
+  return ip.includes(':') ? 6 : 4
 }

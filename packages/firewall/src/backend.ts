@@ -1,0 +1,15 @@
+import type { Inventory } from './inventory.js'
+import type { ParsedNetworkRules } from './network-rules.js'
+import type { FirewallBackendName } from './options.js'
+import type { ParsedPortMapping } from './port-mapping.js'
+
+/** What each backend implements, on validated input. `createFirewall` adds validation and ordering. */
+export interface Backend {
+  readonly name: FirewallBackendName
+  addNetwork(net: ParsedNetworkRules): Promise<void>
+  deleteNetwork(bridge: string): Promise<void>
+  addPorts(maps: ParsedPortMapping[]): Promise<void>
+  deletePorts(maps: ParsedPortMapping[]): Promise<void>
+  inventory(): Promise<Inventory>
+  flush(): Promise<void>
+}

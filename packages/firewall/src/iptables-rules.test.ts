@@ -1,0 +1,189 @@
+import { readFileSync } from 'node:fs'
+import { describe, expect, it } from 'vitest'
+import {
+  dnatSpec,
+  IPT_DNAT,
+  iptAddNetwork,
+  iptAddPorts,
+  iptDeleteNetwork,
+  iptDeletePorts,
+  iptFlush,
+  iptInventory,
+  iptUndoAddNetwork,
+  parseDnatSpec,
+} from './iptables-rules.js'
+import { parseSave, renderTokens, tokenize } from './iptables-save.js'
+import { parseNetworkRules } from './network-rules.js'
+import { parsePortMapping } from './port-mapping.js'
+
+// What iptables-save / ip6tables-save -t nat (1.8.9, nf_tables) print after network n1 on br0 and
+// three published ports were added by this backend.
+const fixture = (name: string): string => readFileSync(new URL(`../test/fixtures/${name}`, import.meta.url), 'utf8')
+const saved4 = parseSave(fixture('iptables-save.txt'))
+const saved6 = parseSave(fixture('ip6tables-save-nat.txt'))
+const savedLines = fixture('iptables-save.txt').split('\n').concat(fixture('ip6tables-save-nat.txt').split('\n'))
+const net = parseNetworkRules({ id: 'net1', bridge: 'br0', subnets: ['172.18.0.0/16', 'fd00:1::/64'] })
+const tcp = parsePortMapping({
+  proto: 'tcp',
+  hostPort: 8080,
+  containerIP: '172.18.0.2',
+  containerPort: 80,
+  bridge: 'br0',
+})
+const udp = parsePortMapping({
+  proto: 'udp',
+  hostIP: '10.0.0.1',
+  hostPort: 53,
+  containerIP: '172.18.0.2',
+  containerPort: 53,
+})
+const range6 = parsePortMapping({
+  proto: 'tcp',
+  hostPort: 9000,
+  hostPortEnd: 9001,
+  containerIP: 'fd00:1::2',
+  containerPort: 80,
+  containerPortEnd: 81,
+})
+
+describe('iptables-save text', () => {
+  it('tokenizes quoted strings and renders them back', () => {
+    expect(tokenize('-A X -m comment --comment "a \\"b\\" c" -j ACCEPT')).toEqual([
+      '-A',
+      'X',
+      '-m',
+      'comment',
+      '--comment',
+      'a "b" c',
+      '-j',
+      'ACCEPT',
+    ])
+    expect(renderTokens(['--comment', 'a "b" c', 'br-x.y_z'])).toBe('--comment "a \\"b\\" c" br-x.y_z')
+  })
+
+  it('the rules this backend writes are exactly what iptables-save prints (so they can be found again)', () => {
+    for (const m of [tcp, udp, range6]) {
+      expect(savedLines).toContain(renderTokens(['-A', IPT_DNAT, ...dnatSpec(m)]))
+      expect(parseDnatSpec(dnatSpec(m), m.family)).toEqual(m)
+    }
+    const written = iptAddNetwork(net, 4, new Map()).render().text.split('\n')
+    for (const line of written.filter((l) => l.startsWith('-A CNM-'))) expect(savedLines).toContain(line)
+  })
+})
+
+describe('iptables restore input', () => {
+  it('a network on an empty ruleset: the skeleton, its chains and rules, per table', () => {
+    const { text, about } = iptAddNetwork(net, 4, new Map()).render()
+    expect(text).toMatch(/^\*nat\n:CNM-DNAT - \[0:0\]\n:CNM-POSTROUTING - \[0:0\]\n-A PREROUTING -j CNM-DNAT\n/u)
+    expect(text).toContain('*filter\n:CNM-FORWARD - [0:0]\n:CNM-ISOLATION - [0:0]\n-I FORWARD 1 -j CNM-FORWARD\n')
+    expect(text).toContain('-A CNM-POST-br0 -s 127.0.0.0/8 -o br0 -j MASQUERADE\n')
+    expect(text.match(/^COMMIT$/gmu)).toHaveLength(2)
+    expect([...about.values()]).toContain('network net1 on bridge br0')
+    const v6 = iptAddNetwork(net, 6, new Map()).render().text
+    expect(v6).not.toContain('127.0.0.0/8')
+    expect(v6).toContain('-A CNM-POST-br0 -s fd00:1::/64 ! -o br0 -j MASQUERADE\n')
+  })
+
+  it('a network already there, or overlapping another, is EEXIST before anything is written', () => {
+    expect(() => iptAddNetwork(net, 4, saved4)).toThrow(expect.objectContaining({ code: 'EEXIST' }))
+    const other = parseNetworkRules({ id: 'n2', bridge: 'br1', subnets: ['172.18.5.0/24'] })
+    expect(() => iptAddNetwork(other, 4, saved4)).toThrow(
+      expect.objectContaining({ code: 'EEXIST', message: expect.stringContaining('overlaps 172.18.0.0/16') }),
+    )
+    const fine = parseNetworkRules({ id: 'n2', bridge: 'br1', subnets: ['172.19.0.0/16'] })
+    expect(iptAddNetwork(fine, 4, saved4).render().text).not.toContain(':CNM-FORWARD')
+  })
+
+  it('deleting a network removes its jumps, rules and chains', () => {
+    expect(iptDeleteNetwork('br0', saved4).render().text).toBe(
+      [
+        '*filter',
+        '-D CNM-FORWARD -i br0 -m comment --comment net1 -j CNM-FWD-br0',
+        '-D CNM-FORWARD -o br0 -j CNM-IN-br0',
+        '-D CNM-ISOLATION -o br0 -j DROP',
+        '-F CNM-FWD-br0',
+        '-X CNM-FWD-br0',
+        '-F CNM-IN-br0',
+        '-X CNM-IN-br0',
+        'COMMIT',
+        '*nat',
+        '-D CNM-POSTROUTING -j CNM-POST-br0',
+        '-F CNM-POST-br0',
+        '-X CNM-POST-br0',
+        'COMMIT',
+        '',
+      ].join('\n'),
+    )
+    expect(iptDeleteNetwork('br9', saved4).empty).toBe(true)
+  })
+
+  it('ports: added once, refused when the host port goes elsewhere, deleted by their saved text', () => {
+    expect(iptAddPorts([tcp], 4, saved4).added).toEqual([])
+    const elsewhere = parsePortMapping({ proto: 'tcp', hostPort: 8080, containerIP: '172.18.0.9', containerPort: 80 })
+    expect(() => iptAddPorts([elsewhere], 4, saved4)).toThrow(expect.objectContaining({ code: 'EEXIST' }))
+    expect(() => iptDeletePorts([elsewhere], 4, saved4)).toThrow(expect.objectContaining({ code: 'EEXIST' }))
+    const fresh = parsePortMapping({ proto: 'tcp', hostPort: 8081, containerIP: '172.18.0.2', containerPort: 80 })
+    const { input, added } = iptAddPorts([fresh], 4, saved4)
+    expect(added).toEqual([fresh])
+    expect(input.render().text).toBe(
+      '*nat\n-A CNM-DNAT -p tcp -m tcp --dport 8081 -m addrtype --dst-type LOCAL -j DNAT --to-destination 172.18.0.2:80\nCOMMIT\n',
+    )
+    // Found without its comment, deleted with the text the kernel holds.
+    const noBridge = parsePortMapping({ proto: 'tcp', hostPort: 8080, containerIP: '172.18.0.2', containerPort: 80 })
+    expect(iptDeletePorts([noBridge, fresh], 4, saved4).render().text).toBe(
+      '*nat\n-D CNM-DNAT -p tcp -m tcp --dport 8080 -m addrtype --dst-type LOCAL -m comment --comment br0 -j DNAT --to-destination 172.18.0.2:80\nCOMMIT\n',
+    )
+  })
+
+  it('undoing a half-applied network removes it, and the skeleton only where it was new', () => {
+    const before = parseSave('*nat\n:PREROUTING ACCEPT [0:0]\nCOMMIT\n')
+    const undo = iptUndoAddNetwork('br0', saved4, before).render().text
+    expect(undo).toContain('-X CNM-FWD-br0\n')
+    expect(undo).toContain('-D PREROUTING -j CNM-DNAT\n')
+    expect(undo).toContain('-D FORWARD -j CNM-FORWARD\n')
+    expect(undo).toContain('-X CNM-ISOLATION\n')
+    expect(undo).not.toContain('-D CNM-FORWARD') // flushed with its chain, not deleted rule by rule
+    const kept = iptUndoAddNetwork('br0', saved4, saved4).render().text
+    expect(kept).toContain('-X CNM-POST-br0\n')
+    expect(kept).toContain('-D CNM-FORWARD -i br0 -m comment --comment net1 -j CNM-FWD-br0\n')
+    expect(kept).toContain('-D CNM-ISOLATION -o br0 -j DROP\n')
+    expect(kept).not.toContain('CNM-DNAT')
+    expect(kept).not.toContain('-X CNM-FORWARD')
+  })
+
+  it('flush: every jump into a CNM chain, then the chains', () => {
+    const text = iptFlush(saved6).render().text
+    expect(text).toBe(
+      [
+        '*nat',
+        '-D PREROUTING -j CNM-DNAT',
+        '-D OUTPUT -j CNM-DNAT',
+        '-D POSTROUTING -j CNM-POSTROUTING',
+        '-F CNM-DNAT',
+        '-F CNM-POST-br0',
+        '-F CNM-POSTROUTING',
+        '-X CNM-DNAT',
+        '-X CNM-POST-br0',
+        '-X CNM-POSTROUTING',
+        'COMMIT',
+        '',
+      ].join('\n'),
+    )
+    expect(iptFlush(new Map()).empty).toBe(true)
+  })
+
+  it('inventory from what iptables-save prints', () => {
+    const inv4 = iptInventory(saved4, 4)
+    expect(inv4.networks).toEqual([{ id: 'net1', bridge: 'br0', subnets: ['172.18.0.0/16'] }])
+    expect(inv4.objects).toContain('iptables filter FORWARD -j CNM-FORWARD')
+    expect(inv4.objects).toContain('iptables nat CNM-POST-br0')
+    expect(inv4.ports).toEqual([
+      { proto: 'tcp', hostPort: 8080, containerIP: '172.18.0.2', containerPort: 80, bridge: 'br0' },
+      { proto: 'udp', hostIP: '10.0.0.1', hostPort: 53, containerIP: '172.18.0.2', containerPort: 53 },
+    ])
+    expect(iptInventory(saved6, 6).ports).toEqual([
+      { proto: 'tcp', hostPort: 9000, containerIP: 'fd00:1::2', containerPort: 80 },
+      { proto: 'tcp', hostPort: 9001, containerIP: 'fd00:1::2', containerPort: 81 },
+    ])
+  })
+})

@@ -1,0 +1,394 @@
+import { cidrOverlaps, type IPFamily, parseCIDR } from './address.js'
+import { FirewallError } from './errors.js'
+import type { InventoryNetwork, InventoryPort } from './inventory.js'
+import { hasChain, renderTokens, rulesOf, type SavedRuleset, sameSpec } from './iptables-save.js'
+import type { ParsedNetworkRules } from './network-rules.js'
+import { describeMapping, type ParsedPortMapping, type PortProtocol } from './port-mapping.js'
+
+/** The chains cnm owns in every iptables family, and the jumps into them from the built-in chains. */
+export const IPT_DNAT = 'CNM-DNAT'
+export const IPT_POSTROUTING = 'CNM-POSTROUTING'
+export const IPT_FORWARD = 'CNM-FORWARD'
+export const IPT_ISOLATION = 'CNM-ISOLATION'
+
+const SKELETON: Record<'nat' | 'filter', { chains: string[]; jumps: [string, string][] }> = {
+  nat: {
+    chains: [IPT_DNAT, IPT_POSTROUTING],
+    jumps: [
+      ['PREROUTING', IPT_DNAT],
+      ['OUTPUT', IPT_DNAT],
+      ['POSTROUTING', IPT_POSTROUTING],
+    ],
+  },
+  filter: { chains: [IPT_FORWARD, IPT_ISOLATION], jumps: [['FORWARD', IPT_FORWARD]] },
+}
+
+/** Chains of one network, named after its bridge (at most 24 characters: iptables allows 28). */
+export function iptNetworkChains(bridge: string): { fwd: string; in: string; post: string } {
+  return { fwd: `CNM-FWD-${bridge}`, in: `CNM-IN-${bridge}`, post: `CNM-POST-${bridge}` }
+}
+
+/** Whether a chain name is one of cnm's. */
+export function isOwnedChain(chain: string): boolean {
+  return chain.startsWith('CNM-')
+}
+
+/** Input for one `iptables-restore --noflush` call, with what each line programs. */
+export class RestoreInput {
+  readonly #tables = new Map<string, { line: string; about: string | undefined }[]>()
+
+  /** Adds a line (`:CHAIN - [0:0]`, `-A …`, `-D …`, `-F …`, `-X …`) to `table`. */
+  add(table: string, tokens: readonly string[], about?: string): void {
+    let lines = this.#tables.get(table)
+    if (!lines) {
+      lines = []
+      this.#tables.set(table, lines)
+    }
+    lines.push({ line: tokens[0]?.startsWith(':') ? tokens.join(' ') : renderTokens(tokens), about })
+  }
+
+  get empty(): boolean {
+    return this.#tables.size === 0
+  }
+
+  /** The restore text, and line number → object for error messages. */
+  render(): { text: string; about: Map<number, string> } {
+    const out: string[] = []
+    const about = new Map<number, string>()
+    for (const [table, lines] of this.#tables) {
+      out.push(`*${table}`)
+      for (const l of lines) {
+        out.push(l.line)
+        if (l.about !== undefined) about.set(out.length, l.about)
+      }
+      out.push('COMMIT')
+    }
+    return { text: `${out.join('\n')}\n`, about }
+  }
+}
+
+/** Adds whatever of the skeleton (`CNM-*` base chains and the jumps into them) `saved` lacks. */
+export function ensureSkeleton(input: RestoreInput, saved: SavedRuleset, tables: ('nat' | 'filter')[]): void {
+  for (const table of tables) {
+    const { chains, jumps } = SKELETON[table]
+    for (const chain of chains) if (!hasChain(saved, table, chain)) input.add(table, [`:${chain} - [0:0]`])
+    for (const [builtin, target] of jumps) {
+      const present = rulesOf(saved, table, builtin).some((r) => sameSpec(r, ['-j', target]))
+      if (present) continue
+      // FORWARD: first, ahead of rules others keep there (as Docker's own chain is).
+      input.add(table, builtin === 'FORWARD' ? ['-I', builtin, '1', '-j', target] : ['-A', builtin, '-j', target])
+    }
+  }
+}
+
+function hostMask(family: IPFamily): string {
+  return family === 4 ? '/32' : '/128'
+}
+
+/** The filter and nat rules of one network in one family. */
+export function networkRules(net: ParsedNetworkRules, family: IPFamily): { filter: string[][]; nat: string[][] } {
+  const c = iptNetworkChains(net.bridge)
+  const b = net.bridge
+  const dnat = ['-m', 'conntrack', '--ctstate', 'DNAT']
+  const filter: string[][] = [
+    ['-A', IPT_FORWARD, '-i', b, '-m', 'comment', '--comment', net.id, '-j', c.fwd],
+    ['-A', IPT_FORWARD, '-o', b, '-j', c.in],
+    ['-A', IPT_ISOLATION, '-o', b, '-j', 'DROP'],
+    ['-A', c.fwd, '-o', b, ...dnat, '-j', 'ACCEPT'],
+    ['-A', c.fwd, '-o', b, '-j', net.icc ? 'ACCEPT' : 'DROP'],
+  ]
+  if (net.internal) filter.push(['-A', c.fwd, '-j', 'DROP'], ['-A', c.in, '-j', 'DROP'])
+  else {
+    filter.push(
+      ['-A', c.fwd, ...dnat, '-j', 'ACCEPT'],
+      ['-A', c.fwd, '-j', IPT_ISOLATION],
+      ['-A', c.fwd, '-j', 'ACCEPT'],
+      ['-A', c.in, '-m', 'conntrack', '--ctstate', 'RELATED,ESTABLISHED', '-j', 'ACCEPT'],
+      ['-A', c.in, ...dnat, '-j', 'ACCEPT'],
+      ['-A', c.in, '-j', 'DROP'],
+    )
+  }
+  const nat: string[][] = [['-A', IPT_POSTROUTING, '-j', c.post]]
+  if (family === 4) nat.push(['-A', c.post, '-s', '127.0.0.0/8', '-o', b, '-j', 'MASQUERADE'])
+  for (const s of net.subnets.filter((x) => x.family === family)) {
+    if (net.masquerade) nat.push(['-A', c.post, '-s', s.cidr, '!', '-o', b, '-j', 'MASQUERADE'])
+    nat.push(['-A', c.post, '-s', s.cidr, '-o', b, ...dnat, '-j', 'MASQUERADE'])
+  }
+  return { filter, nat }
+}
+
+/** The subnets of the networks in `saved` (from their hairpin masquerade rules), by bridge. */
+function existingSubnets(saved: SavedRuleset): [string, string][] {
+  const out: [string, string][] = []
+  for (const chain of saved.get('nat')?.chains ?? []) {
+    const bridge = /^CNM-POST-(.+)$/u.exec(chain)?.[1]
+    if (!bridge) continue
+    for (const r of rulesOf(saved, 'nat', chain)) {
+      if (r[0] === '-s' && r[2] === '-o' && r.includes('DNAT') && r[1]) out.push([bridge, r[1]])
+    }
+  }
+  return out
+}
+
+/** `addNetwork` in one family; EEXIST when the network's chains are already there. */
+export function iptAddNetwork(net: ParsedNetworkRules, family: IPFamily, saved: SavedRuleset): RestoreInput {
+  const c = iptNetworkChains(net.bridge)
+  const what = `network ${net.id} on bridge ${net.bridge}`
+  if (hasChain(saved, 'filter', c.fwd) || hasChain(saved, 'filter', c.in) || hasChain(saved, 'nat', c.post)) {
+    throw new FirewallError('EEXIST', `${what} already exists (IPv${family})`)
+  }
+  for (const [bridge, cidr] of existingSubnets(saved)) {
+    const clash = net.subnets.find((s) => s.family === family && cidrOverlaps(s, parseCIDR(cidr)))
+    if (clash) {
+      throw new FirewallError(
+        'EEXIST',
+        `subnet ${clash.cidr} of ${what} overlaps ${cidr} of the network on bridge ${bridge}`,
+      )
+    }
+  }
+  const input = new RestoreInput()
+  ensureSkeleton(input, saved, ['nat', 'filter'])
+  input.add('filter', [`:${c.fwd} - [0:0]`])
+  input.add('filter', [`:${c.in} - [0:0]`])
+  input.add('nat', [`:${c.post} - [0:0]`])
+  const rules = networkRules(net, family)
+  for (const r of rules.filter) input.add('filter', r, what)
+  for (const r of rules.nat) input.add('nat', r, what)
+  return input
+}
+
+/** `deleteNetwork` in one family: the network's jumps, rules and chains, as far as they exist. */
+export function iptDeleteNetwork(bridge: string, saved: SavedRuleset): RestoreInput {
+  const c = iptNetworkChains(bridge)
+  const input = new RestoreInput()
+  const what = `network on bridge ${bridge}`
+  const unlink = (table: string, from: string, pick: (r: string[]) => boolean): void => {
+    for (const r of rulesOf(saved, table, from).filter(pick)) input.add(table, ['-D', from, ...r], what)
+  }
+  const target = (r: string[]): string | undefined => r[r.indexOf('-j') + 1]
+  unlink('filter', IPT_FORWARD, (r) => target(r) === c.fwd || target(r) === c.in)
+  unlink('filter', IPT_ISOLATION, (r) => sameSpec(r, ['-o', bridge, '-j', 'DROP']))
+  unlink('nat', IPT_POSTROUTING, (r) => target(r) === c.post)
+  for (const [table, chain] of [
+    ['filter', c.fwd],
+    ['filter', c.in],
+    ['nat', c.post],
+  ] as const) {
+    if (!hasChain(saved, table, chain)) continue
+    input.add(table, ['-F', chain], what)
+    input.add(table, ['-X', chain], what)
+  }
+  return input
+}
+
+/**
+ * Undoes an `addNetwork` that failed part-way (iptables-restore commits table by table): the
+ * network's jumps, rules and chains as they are now, and whatever of the skeleton `before` lacked.
+ * Chains that go are flushed, then deleted, and rules inside them are not deleted one by one
+ * (iptables-nft refuses, EBUSY, to delete a chain whose rules a batch both deleted and flushed).
+ */
+export function iptUndoAddNetwork(bridge: string, now: SavedRuleset, before: SavedRuleset): RestoreInput {
+  const input = new RestoreInput()
+  const c = iptNetworkChains(bridge)
+  const what = `undo network on bridge ${bridge}`
+  for (const table of ['nat', 'filter'] as const) {
+    const { chains, jumps } = SKELETON[table]
+    const fresh = chains.filter((ch) => hasChain(now, table, ch) && !hasChain(before, table, ch))
+    const mine = (table === 'filter' ? [c.fwd, c.in] : [c.post]).filter((ch) => hasChain(now, table, ch))
+    for (const from of chains.filter((ch) => !fresh.includes(ch))) {
+      for (const r of rulesOf(now, table, from)) {
+        const target = r[r.indexOf('-j') + 1] ?? ''
+        const isolation = from === IPT_ISOLATION && sameSpec(r, ['-o', bridge, '-j', 'DROP'])
+        if (mine.includes(target) || isolation) input.add(table, ['-D', from, ...r], what)
+      }
+    }
+    for (const [builtin, target] of jumps) {
+      const had = rulesOf(before, table, builtin).some((r) => sameSpec(r, ['-j', target]))
+      const has = rulesOf(now, table, builtin).some((r) => sameSpec(r, ['-j', target]))
+      if (has && !had) input.add(table, ['-D', builtin, '-j', target], what)
+    }
+    for (const chain of [...mine, ...fresh]) input.add(table, ['-F', chain], what)
+    for (const chain of [...mine, ...fresh]) input.add(table, ['-X', chain], what)
+  }
+  return input
+}
+
+/** `flush` in one family: every jump into a `CNM-*` chain, then every such chain. */
+export function iptFlush(saved: SavedRuleset): RestoreInput {
+  const input = new RestoreInput()
+  for (const [table, t] of saved) {
+    const owned = [...t.chains].filter(isOwnedChain)
+    for (const r of t.rules) {
+      const chain = r[1] ?? ''
+      const target = r[r.indexOf('-j') + 1] ?? ''
+      if (!isOwnedChain(chain) && isOwnedChain(target)) input.add(table, ['-D', ...r.slice(1)])
+    }
+    for (const chain of owned) input.add(table, ['-F', chain])
+    for (const chain of owned) input.add(table, ['-X', chain])
+  }
+  return input
+}
+
+function endpoint(ip: string, port: string): string {
+  return ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`
+}
+
+/** The DNAT rule spec (tokens after `-A CNM-DNAT`) of a mapping. */
+export function dnatSpec(m: ParsedPortMapping): string[] {
+  const spec: string[] = []
+  if (m.hostIP !== undefined) spec.push('-d', `${m.hostIP}${hostMask(m.family)}`)
+  // ::1 cannot be routed to a bridge (there is no route_localnet for IPv6): leave it alone.
+  else if (m.family === 6) spec.push('!', '-d', '::1/128')
+  const dport = m.hostPortEnd === m.hostPort ? `${m.hostPort}` : `${m.hostPort}:${m.hostPortEnd}`
+  spec.push('-p', m.proto, '-m', m.proto, '--dport', dport)
+  if (m.hostIP === undefined) spec.push('-m', 'addrtype', '--dst-type', 'LOCAL')
+  if (m.bridge !== undefined) spec.push('-m', 'comment', '--comment', m.bridge)
+  let to = `${m.containerPort}`
+  if (m.containerPortEnd !== m.containerPort) to = `${m.containerPort}-${m.containerPortEnd}/${m.hostPort}`
+  spec.push('-j', 'DNAT', '--to-destination', endpoint(m.containerIP, to))
+  return spec
+}
+
+/** Reads a DNAT rule spec back into a mapping (undefined for anything cnm did not write). */
+export function parseDnatSpec(spec: readonly string[], family: IPFamily): ParsedPortMapping | undefined {
+  const text = renderTokens(spec)
+  const m =
+    /^(?:-d (\S+)\/(?:32|128) |! -d ::1\/128 )?-p (tcp|udp|sctp) -m \w+ --dport (\d+)(?::(\d+))?( -m addrtype --dst-type LOCAL)?(?: -m comment --comment (\S+))? -j DNAT --to-destination \[?([0-9a-fA-F.:]+?)\]?:(\d+)(?:-(\d+)\/\d+)?$/u.exec(
+      text,
+    )
+  if (!m) return undefined
+  const hostPort = Number(m[3])
+  const containerPort = Number(m[8])
+  return {
+    proto: m[2] as PortProtocol,
+    family,
+    hostIP: m[1],
+    hostPort,
+    hostPortEnd: m[4] === undefined ? hostPort : Number(m[4]),
+    containerIP: m[7] ?? '',
+    containerPort,
+    containerPortEnd: m[9] === undefined ? containerPort : Number(m[9]),
+    bridge: m[6]?.replace(/^"|"$/gu, ''),
+  }
+}
+
+function withoutComment(spec: readonly string[]): string[] {
+  const i = spec.indexOf('comment')
+  return i > 0 && spec[i - 1] === '-m' ? [...spec.slice(0, i - 1), ...spec.slice(i + 3)] : [...spec]
+}
+
+function overlap(a: ParsedPortMapping, b: ParsedPortMapping): boolean {
+  return a.proto === b.proto && a.hostIP === b.hostIP && a.hostPort <= b.hostPortEnd && b.hostPort <= a.hostPortEnd
+}
+
+interface ExistingDnat {
+  spec: string[]
+  mapping: ParsedPortMapping | undefined
+}
+
+function existingDnat(saved: SavedRuleset, family: IPFamily): ExistingDnat[] {
+  return rulesOf(saved, 'nat', IPT_DNAT).map((spec) => ({ spec, mapping: parseDnatSpec(spec, family) }))
+}
+
+/**
+ * `addPorts` in one family. A mapping already there exactly is skipped; one whose host ports are
+ * published elsewhere is EEXIST (checked before anything is written). Returns the mappings it adds.
+ */
+export function iptAddPorts(
+  maps: ParsedPortMapping[],
+  family: IPFamily,
+  saved: SavedRuleset,
+): { input: RestoreInput; added: ParsedPortMapping[] } {
+  const input = new RestoreInput()
+  const existing = existingDnat(saved, family)
+  const added: ParsedPortMapping[] = []
+  ensureSkeleton(input, saved, ['nat'])
+  for (const m of maps) {
+    const spec = dnatSpec(m)
+    const same = existing.find((e) => sameSpec(withoutComment(e.spec), withoutComment(spec)))
+    if (same) continue
+    const clash = existing.find((e) => e.mapping !== undefined && overlap(e.mapping, m))
+    if (clash?.mapping) {
+      throw new FirewallError(
+        'EEXIST',
+        `publish ${describeMapping(m)}: host port already published (${describeMapping(clash.mapping)})`,
+      )
+    }
+    input.add('nat', ['-A', IPT_DNAT, ...spec], `publish ${describeMapping(m)}`)
+    added.push(m)
+  }
+  return { input, added }
+}
+
+/**
+ * `deletePorts` in one family: deletes each mapping's rule when it is there (a missing one is a
+ * no-op); a host port published to another destination is EEXIST and left alone.
+ */
+export function iptDeletePorts(maps: ParsedPortMapping[], family: IPFamily, saved: SavedRuleset): RestoreInput {
+  const input = new RestoreInput()
+  const existing = existingDnat(saved, family)
+  for (const m of maps) {
+    const target = withoutComment(dnatSpec(m))
+    const same = existing.find((e) => sameSpec(withoutComment(e.spec), target))
+    if (same) {
+      input.add('nat', ['-D', IPT_DNAT, ...same.spec], `unpublish ${describeMapping(m)}`)
+      continue
+    }
+    const clash = existing.find((e) => e.mapping && overlap(e.mapping, m))
+    if (clash?.mapping) {
+      throw new FirewallError(
+        'EEXIST',
+        `unpublish ${describeMapping(m)}: that host port is published to another destination (${describeMapping(clash.mapping)})`,
+      )
+    }
+  }
+  return input
+}
+
+/** Inventory parts of one family. */
+export function iptInventory(
+  saved: SavedRuleset,
+  family: IPFamily,
+): { objects: string[]; networks: InventoryNetwork[]; ports: InventoryPort[] } {
+  const prog = family === 4 ? 'iptables' : 'ip6tables'
+  const objects: string[] = []
+  const networks = new Map<string, InventoryNetwork>()
+  for (const [table, t] of saved) {
+    for (const chain of [...t.chains].filter(isOwnedChain)) {
+      objects.push(`${prog} ${table} ${chain}`)
+      const bridge = /^CNM-(?:FWD|IN|POST)-(.+)$/u.exec(chain)?.[1]
+      if (bridge && !networks.has(bridge)) networks.set(bridge, { id: undefined, bridge, subnets: [] })
+    }
+    for (const r of t.rules) {
+      const target = r[r.indexOf('-j') + 1] ?? ''
+      if (!isOwnedChain(r[1] ?? '') && isOwnedChain(target)) objects.push(`${prog} ${table} ${r[1]} -j ${target}`)
+    }
+  }
+  for (const net of networks.values()) {
+    const c = iptNetworkChains(net.bridge)
+    const jump = rulesOf(saved, 'filter', IPT_FORWARD).find((r) => r[r.indexOf('-j') + 1] === c.fwd)
+    const comment = jump?.indexOf('--comment') ?? -1
+    if (jump && comment >= 0) net.id = jump[comment + 1]
+    net.subnets.push(
+      ...existingSubnets(saved)
+        .filter(([b]) => b === net.bridge)
+        .map(([, cidr]) => cidr),
+    )
+  }
+  const ports: InventoryPort[] = []
+  for (const { mapping: m } of existingDnat(saved, family)) {
+    if (!m) continue
+    for (let p = m.hostPort; p <= m.hostPortEnd; p++) {
+      const shift = m.containerPortEnd !== m.containerPort ? p - m.hostPort : 0
+      ports.push({
+        proto: m.proto,
+        ...(m.hostIP === undefined ? {} : { hostIP: m.hostIP }),
+        hostPort: p,
+        containerIP: m.containerIP,
+        containerPort: m.containerPort + shift,
+        ...(m.bridge === undefined ? {} : { bridge: m.bridge }),
+      })
+    }
+  }
+  return { objects, networks: [...networks.values()], ports }
+}

@@ -1,0 +1,174 @@
+import { createFirewall, type Firewall } from '@cnm/firewall'
+import { describeKernel, requireProgram, run, useHostNetns } from '@cnm/netlink/testing'
+import { ERR_PORT_ALREADY_ALLOCATED, PortAllocator } from '@cnm/portallocator'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { enableForwarding, type Node, Topology } from '../test/topology.js'
+import { Agent } from '../test/traffic.js'
+import { ERR_PORT_MAPPED_FOR_IP, ERR_PORT_NOT_MAPPED } from './errors.js'
+import { PortMapper } from './port-mapper.js'
+
+const BACKENDS = [
+  ['nftables', 0],
+  ['iptables', 1],
+] as const
+
+/** The published host ports the kernel holds (`proto/port`), read with nft or iptables-save. */
+function kernelPorts(backend: 'nftables' | 'iptables'): string[] {
+  if (backend === 'nftables') {
+    const text = run('nft', ['list', 'ruleset']).stdout
+    return [...text.matchAll(/\b(tcp|udp) \. (?:[0-9a-f.:]+ \. )?(\d+)(?: comment "[^"]*")? :/gu)]
+      .map((m) => `${m[1]}/${m[2]}`)
+      .sort()
+  }
+  return ['iptables-save', 'ip6tables-save']
+    .flatMap((cmd) => run(cmd, ['-t', 'nat']).stdout.split('\n'))
+    .filter((l) => l.startsWith('-A CNM-DNAT '))
+    .map((l) => `${/-p (\w+)/u.exec(l)?.[1]}/${/--dport (\S+)/u.exec(l)?.[1]}`)
+    .sort()
+}
+
+describeKernel('PortMapper (kernel, real traffic)', () => {
+  const host = useHostNetns()
+
+  beforeAll(() => {
+    for (const tool of ['nft', 'iptables-restore', 'ip6tables-restore', 'sysctl']) requireProgram(tool)
+    enableForwarding()
+  })
+
+  it('without a firewall given, it makes the default one (nftables when nft works) on first use', async () => {
+    const mapper = new PortMapper({ allocator: new PortAllocator({ begin: 40000, end: 40009 }) })
+    const fw = await mapper.firewall()
+    expect(fw.backend).toBe('nftables')
+    expect(await mapper.firewall()).toBe(fw)
+    expect(mapper.mappings()).toEqual([])
+  })
+
+  describe.each(BACKENDS)('%s backend', (backend, k) => {
+    const topo = new Topology(host)
+    const host4 = `198.51.100.${1 + 128 * k}`
+    const host6 = `2001:db8:${k + 1}::1`
+    const gw4 = `10.${20 + k}.0.1`
+    const gw6 = `fd1${k}::1`
+    // Each backend its own allocator range, inside the kernel's ephemeral range of the namespace.
+    const begin = 41000 + 1000 * k
+    let fw: Firewall
+    let allocator: PortAllocator
+    let mapper: PortMapper
+    let hostAgent: Agent
+    let c1: Node
+    let c2: Node
+    let ext: Node
+
+    beforeAll(async () => {
+      const bridge = topo.bridge(`${gw4}/24`, `${gw6}/64`)
+      ;[c1, c2, ext, hostAgent] = await Promise.all([
+        topo.container('c1', bridge, `10.${20 + k}.0.2/24`, `fd1${k}::2/64`, gw4, gw6, true),
+        topo.container('c2', bridge, `10.${20 + k}.0.3/24`, `fd1${k}::3/64`, gw4, gw6),
+        topo.machine('ext', `198.51.100.${2 + 128 * k}/25`, `2001:db8:${k + 1}::2/64`, `${host4}/25`, `${host6}/64`),
+        Agent.start('host'),
+      ])
+      fw = await createFirewall({ backend })
+      await fw.addNetwork({ id: `pm${k}`, bridge, subnets: [`${gw4}/24`, `${gw6}/64`] })
+      allocator = new PortAllocator({ begin, end: begin + 99 })
+      mapper = new PortMapper({ allocator, firewall: fw, bridge })
+      await c1.agent.listen('tcp', 80)
+      await c1.agent.listen('udp', 53)
+      for (const p of [7000, 7001, 7002]) await c1.agent.listen('tcp', p)
+    })
+
+    afterAll(async () => {
+      await fw?.flush()
+      await topo.remove()
+    })
+
+    it('map: any free port, reached from the host, 127.0.0.1, a second container, another machine and itself', async () => {
+      const tcp = await mapper.map({ proto: 'tcp', ip: c1.ip4, port: 80 })
+      const udp = await mapper.map({ proto: 'udp', ip: c1.ip4, port: 53 })
+      expect(tcp).toEqual({ proto: 'tcp', ip: '0.0.0.0', port: begin })
+      expect(udp).toEqual({ proto: 'udp', ip: '0.0.0.0', port: begin }) // per-protocol port spaces
+      expect(kernelPorts(backend)).toEqual([`tcp/${begin}`, `udp/${begin}`])
+      const replies = await Promise.all([
+        hostAgent.connect('tcp', host4, tcp.port),
+        hostAgent.connect('tcp', '127.0.0.1', tcp.port),
+        c2.agent.connect('tcp', host4, tcp.port),
+        ext.agent.connect('tcp', host4, tcp.port),
+        c1.agent.connect('tcp', host4, tcp.port), // hairpin
+        hostAgent.connect('udp', '127.0.0.1', udp.port),
+        ext.agent.connect('udp', host4, udp.port),
+        c1.agent.connect('udp', host4, udp.port),
+      ])
+      for (const r of replies) expect(r).toMatchObject({ ok: true, name: 'c1' })
+      expect(replies[3]).toMatchObject({ peer: ext.ip4 })
+    })
+
+    it('a host port a host process already listens on cannot be mapped (and is not hijacked)', async () => {
+      const taken = begin + 50
+      await hostAgent.listen('tcp', taken)
+      await expect(mapper.map({ proto: 'tcp', ip: c1.ip4, port: 80 }, undefined, taken)).rejects.toMatchObject({
+        code: ERR_PORT_ALREADY_ALLOCATED,
+        message: expect.stringContaining(`:${taken} failed: port is already allocated`),
+      })
+      expect(kernelPorts(backend)).not.toContain(`tcp/${taken}`)
+      expect(await ext.agent.connect('tcp', host4, taken)).toMatchObject({ ok: true, name: 'host' })
+    })
+
+    it('the same host address twice is ERR_PORT_MAPPED_FOR_IP; an unknown one ERR_PORT_NOT_MAPPED', async () => {
+      await expect(mapper.map({ proto: 'tcp', ip: c2.ip4, port: 80 }, '0.0.0.0', begin)).rejects.toMatchObject({
+        code: ERR_PORT_MAPPED_FOR_IP,
+      })
+      await expect(mapper.unmap({ proto: 'tcp', ip: '0.0.0.0', port: begin + 98 })).rejects.toMatchObject({
+        code: ERR_PORT_NOT_MAPPED,
+        message: expect.stringContaining('port is not mapped'),
+      })
+    })
+
+    it('mapRange maps a block one to one; IPv6 on a given host address', async () => {
+      const block = await mapper.mapRange({ proto: 'tcp', ip: c1.ip4, port: 7000, endPort: 7002 })
+      expect(block).toEqual({ proto: 'tcp', ip: '0.0.0.0', port: begin + 1, endPort: begin + 3 })
+      const replies = await Promise.all([0, 1, 2].map((i) => ext.agent.connect('tcp', host4, block.port + i)))
+      expect(replies.map((r) => (r.ok ? r.port : r.error))).toEqual([7000, 7001, 7002])
+      const v6 = await mapper.map({ proto: 'tcp', ip: c1.ip6, port: 80 }, host6, begin + 10)
+      expect(v6).toEqual({ proto: 'tcp', ip: host6, port: begin + 10 })
+      expect(await ext.agent.connect('tcp', host6, v6.port)).toMatchObject({ ok: true, name: 'c1', peer: ext.ip6 })
+      expect(await hostAgent.connect('tcp', host6, v6.port)).toMatchObject({ ok: true, name: 'c1' })
+    })
+
+    it('a firewall failure after allocation releases the port and programs nothing', async () => {
+      const port = begin + 20
+      // Someone else publishes that host port to another destination, behind the allocator's back.
+      const other = { proto: 'tcp', hostPort: port, containerIP: c2.ip4, containerPort: 80 } as const
+      await fw.addPorts([other])
+      await expect(mapper.map({ proto: 'tcp', ip: c1.ip4, port: 80 }, undefined, port)).rejects.toMatchObject({
+        code: 'EEXIST',
+      })
+      expect(mapper.mappings().some((m) => m.host.port === port)).toBe(false)
+      expect(allocator.requestPort('0.0.0.0', 'tcp', port)).toBe(port) // it was released
+      allocator.releasePort('0.0.0.0', 'tcp', port)
+      expect((await fw.inventory()).ports.filter((p) => p.hostPort === port)).toEqual([
+        { proto: 'tcp', hostPort: port, containerIP: c2.ip4, containerPort: 80 },
+      ])
+      await fw.deletePorts([other])
+    })
+
+    it('after unmap connections are refused, and nothing is left', async () => {
+      const all = mapper.mappings()
+      expect(all).toHaveLength(4)
+      for (const m of all) await mapper.unmap(m.host)
+      expect(mapper.mappings()).toEqual([])
+      expect(kernelPorts(backend)).toEqual([])
+      expect((await fw.inventory()).ports).toEqual([])
+      const refused = await Promise.all([
+        hostAgent.connect('tcp', host4, begin),
+        hostAgent.connect('tcp', '127.0.0.1', begin),
+        ext.agent.connect('tcp', host4, begin),
+        c1.agent.connect('tcp', host4, begin),
+        ext.agent.connect('tcp', host6, begin + 10),
+      ])
+      expect(refused).toEqual(Array(5).fill({ ok: false, error: 'ECONNREFUSED' }))
+      // Every port went back to the allocator.
+      expect(allocator.requestPortRange('0.0.0.0', 'tcp', begin, begin + 3)).toEqual([begin, begin + 3])
+      await fw.flush()
+      expect(await fw.inventory()).toEqual({ backend, objects: [], networks: [], ports: [] })
+    })
+  })
+})

@@ -1,0 +1,291 @@
+import { createFirewall, ERR_NOT_SUPPORTED, type Firewall, type PortMapping as FirewallMapping } from '@cnm/firewall'
+import { ERR_PORT_ALREADY_ALLOCATED, getPortAllocator, PortAllocator } from '@cnm/portallocator'
+import {
+  ERR_INVALID_PORT_RANGE,
+  ERR_INVALID_TRANSPORT_ADDRESS,
+  ERR_PORT_MAPPED_FOR_IP,
+  ERR_PORT_NOT_MAPPED,
+  PortMapperError,
+} from './errors.js'
+import {
+  canonicalIP,
+  formatTransportAddress,
+  ipFamily,
+  isWildcardIP,
+  type TransportAddress,
+  type TransportRange,
+  validatePort,
+  validateTransportAddress,
+} from './transport-address.js'
+
+/** Options of {@link PortMapper}. */
+export interface PortMapperOptions {
+  /** Where host ports come from. Default: the process-wide `getPortAllocator()`. */
+  allocator?: PortAllocator
+  /** Where DNAT is programmed. Default: `createFirewall()` (made on the first `map`). */
+  firewall?: Firewall
+  /** The bridge the containers are on: recorded with each rule (shown by the firewall's inventory). */
+  bridge?: string
+}
+
+/** A published port (or block): the host side and the container side. `endPort` only for blocks. */
+export interface PortMapping {
+  host: TransportAddress & { endPort?: number }
+  container: TransportAddress & { endPort?: number }
+}
+
+interface Entry {
+  host: TransportRange
+  container: TransportRange
+  rule: FirewallMapping
+}
+
+/** What to ask the allocator for. */
+type HostRequest =
+  | { kind: 'any'; count: number }
+  | { kind: 'exact'; start: number; end: number }
+  | { kind: 'one-of'; start: number; end: number }
+
+/** Mappings are known by their first host address: `tcp/0.0.0.0:8080`. */
+function keyOf(host: TransportAddress): string {
+  return formatTransportAddress({ proto: host.proto, ip: host.ip, port: host.port })
+}
+
+function notMapped(host: TransportAddress): PortMapperError {
+  return new PortMapperError(ERR_PORT_NOT_MAPPED, `${formatTransportAddress(host)}: port is not mapped`)
+}
+
+function mappedForIP(host: TransportRange): PortMapperError {
+  return new PortMapperError(ERR_PORT_MAPPED_FOR_IP, `${formatTransportAddress(host)}: port is already mapped to ip`)
+}
+
+function hostIPFor(raw: unknown, containerIP: string): string {
+  const family = ipFamily(containerIP)
+  if (raw === undefined || raw === null || raw === '') return family === 4 ? '0.0.0.0' : '::'
+  const ip = canonicalIP(raw)
+  if (ip === undefined) {
+    throw new PortMapperError(
+      ERR_INVALID_TRANSPORT_ADDRESS,
+      `invalid host IP ${JSON.stringify(raw)}: not an IP address`,
+    )
+  }
+  if (ipFamily(ip) !== family) {
+    throw new PortMapperError(
+      ERR_INVALID_TRANSPORT_ADDRESS,
+      `host IP ${ip} and container IP ${containerIP} are of different families`,
+    )
+  }
+  return ip
+}
+
+/** Turns the host port arguments into an allocator request for a block of `count` ports. */
+export function hostRequest(count: number, hostPort: number, hostEndPort: number): HostRequest {
+  const range = (why: string): PortMapperError =>
+    new PortMapperError(ERR_INVALID_PORT_RANGE, `invalid host port range ${hostPort}-${hostEndPort}: ${why}`)
+  if (hostPort === 0) {
+    if (hostEndPort !== 0) throw range('an end without a start')
+    return { kind: 'any', count }
+  }
+  if (hostEndPort === 0 || hostEndPort === hostPort) {
+    if (hostPort + count - 1 > 65535) throw range(`${count} ports from ${hostPort} pass 65535`)
+    return { kind: 'exact', start: hostPort, end: hostPort + count - 1 }
+  }
+  if (hostEndPort < hostPort) throw range('reversed')
+  const size = hostEndPort - hostPort + 1
+  if (size === count) return { kind: 'exact', start: hostPort, end: hostEndPort }
+  if (count === 1) return { kind: 'one-of', start: hostPort, end: hostEndPort }
+  throw range(`${size} host ports for ${count} container ports`)
+}
+
+/**
+ * Publishes container ports on the host: a host port from the allocator (given, or any free one),
+ * then DNAT through the firewall. A failure after the allocation releases the port and removes
+ * whatever was programmed. Calls may run concurrently; two of them never get one host port.
+ */
+export class PortMapper {
+  readonly #allocator: PortAllocator
+  readonly #checkOS: boolean
+  readonly #bridge: string | undefined
+  #firewall: Promise<Firewall> | undefined
+  readonly #entries = new Map<string, Entry>()
+  /** Mappings between allocation and programming (their host ports are taken). */
+  readonly #pending = new Set<Entry>()
+
+  constructor(options: PortMapperOptions = {}) {
+    this.#allocator = options.allocator ?? getPortAllocator()
+    this.#checkOS = (this.#allocator as { syncWithOS?: unknown }).syncWithOS !== false
+    this.#bridge = options.bridge
+    if (options.firewall) this.#firewall = Promise.resolve(options.firewall)
+  }
+
+  /** The firewall in use (the default one is made on first use). */
+  firewall(): Promise<Firewall> {
+    if (this.#firewall) return this.#firewall
+    const made = createFirewall()
+    this.#firewall = made
+    made.catch(() => {
+      if (this.#firewall === made) this.#firewall = undefined // retry on the next call
+    })
+    return made
+  }
+
+  /**
+   * Maps a container port to `hostPort` on `hostIP` (default: every address of the container IP's
+   * family, `0.0.0.0` or `::`); `hostPort` 0 or absent means any free port. Returns the host address.
+   */
+  async map(container: TransportAddress, hostIP?: string, hostPort?: number): Promise<TransportAddress> {
+    const c = validateTransportAddress(container, 'container address')
+    const { host } = await this.#map({ ...c, endPort: c.port }, hostIP, hostPort ?? 0, 0)
+    return { proto: host.proto, ip: host.ip, port: host.port }
+  }
+
+  /**
+   * Maps the container ports `port`–`endPort` to a block of host ports of the same size: from
+   * `hostPort` (to `hostEndPort`), or any free block. One container port with a larger host range
+   * gets one free port of that range. Returns the host block.
+   */
+  async mapRange(
+    container: TransportRange,
+    hostIP?: string,
+    hostPort?: number,
+    hostEndPort?: number,
+  ): Promise<TransportRange> {
+    const c = validateTransportAddress(container, 'container address')
+    const endPort = validatePort(container?.endPort, 'container end port')
+    if (endPort < c.port) {
+      throw new PortMapperError(ERR_INVALID_PORT_RANGE, `invalid container port range ${c.port}-${endPort}: reversed`)
+    }
+    const { host } = await this.#map({ ...c, endPort }, hostIP, hostPort ?? 0, hostEndPort ?? 0)
+    return { ...host }
+  }
+
+  /** Removes a mapping by its host address (for a block: its first port, as `mapRange` returned). */
+  async unmap(host: TransportAddress): Promise<void> {
+    const h = validateTransportAddress(host, 'host address', true)
+    const key = keyOf(h)
+    const entry = this.#entries.get(key)
+    if (!entry) throw notMapped(h)
+    this.#entries.delete(key)
+    try {
+      await (await this.firewall()).deletePorts([entry.rule])
+    } catch (err) {
+      this.#entries.set(key, entry) // still programmed: keep it (and its ports) to retry
+      throw err
+    }
+    this.#release(entry.host)
+  }
+
+  /** The current mappings, in the order they were made. */
+  mappings(): PortMapping[] {
+    return [...this.#entries.values()].map(({ host, container }) => {
+      const side = (a: TransportRange): TransportAddress & { endPort?: number } =>
+        a.endPort === a.port ? { proto: a.proto, ip: a.ip, port: a.port } : { ...a }
+      return { host: side(host), container: side(container) }
+    })
+  }
+
+  async #map(container: TransportRange, rawHostIP: unknown, rawPort: unknown, rawEnd: unknown): Promise<Entry> {
+    const ip = hostIPFor(rawHostIP, container.ip)
+    const request = hostRequest(
+      container.endPort - container.port + 1,
+      validatePort(rawPort, 'host port', true),
+      validatePort(rawEnd, 'host end port', true),
+    )
+    const firewall = await this.firewall()
+    if (!firewall.protocols.includes(container.proto)) {
+      throw new PortMapperError(
+        ERR_NOT_SUPPORTED,
+        `map ${formatTransportAddress(container)}: ${container.proto} is not supported here (firewall ${firewall.backend}: ${firewall.protocols.join(', ')})`,
+      )
+    }
+    if (request.kind === 'exact')
+      this.#checkFree({ proto: container.proto, ip, port: request.start, endPort: request.end })
+    const [start, end] = this.#allocate(ip, container.proto, request)
+    const host: TransportRange = { proto: container.proto, ip, port: start, endPort: end }
+    const entry: Entry = { host, container, rule: this.#rule(host, container) }
+    const undo: (() => Promise<void> | void)[] = [() => this.#release(host)]
+    try {
+      this.#checkFree(host)
+      this.#pending.add(entry)
+      undo.push(() => void this.#pending.delete(entry))
+      await firewall.addPorts([entry.rule]) // one transaction: on failure nothing was programmed
+      undo.push(() => firewall.deletePorts([entry.rule]))
+      this.#entries.set(keyOf(host), entry)
+      this.#pending.delete(entry)
+      return entry
+    } catch (err) {
+      for (const step of undo.reverse()) await Promise.resolve(step()).catch(() => {})
+      throw err
+    }
+  }
+
+  /** ERR_PORT_MAPPED_FOR_IP when a mapping of this mapper (made or in progress) holds any of the ports. */
+  #checkFree(host: TransportRange): void {
+    for (const e of [...this.#entries.values(), ...this.#pending]) {
+      const h = e.host
+      if (h.proto === host.proto && h.ip === host.ip && h.port <= host.endPort && host.port <= h.endPort) {
+        throw mappedForIP(host)
+      }
+    }
+  }
+
+  #allocate(ip: string, proto: TransportRange['proto'], request: HostRequest): [number, number] {
+    const a = this.#allocator
+    if (request.kind === 'any') {
+      if (request.count === 1) {
+        const port = a.requestPort(ip, proto, 0)
+        return [port, port]
+      }
+      return a.requestPortRange(ip, proto, 0, 0, request.count)
+    }
+    if (request.kind === 'exact') {
+      this.#osFree(ip, proto, request.start, request.end)
+      if (request.start === request.end) return [a.requestPort(ip, proto, request.start), request.start]
+      return a.requestPortRange(ip, proto, request.start, request.end)
+    }
+    let last: unknown
+    for (let port = request.start; port <= request.end; port++) {
+      try {
+        this.#checkFree({ proto, ip, port, endPort: port })
+        this.#osFree(ip, proto, port, port)
+        return [a.requestPort(ip, proto, port), port]
+      } catch (err) {
+        const code = (err as { code?: string }).code
+        if (code !== ERR_PORT_ALREADY_ALLOCATED && code !== ERR_PORT_MAPPED_FOR_IP) throw err
+        last = err
+      }
+    }
+    throw new PortMapperError(
+      ERR_PORT_ALREADY_ALLOCATED,
+      `Bind for ${formatTransportAddress({ proto, ip, port: request.start, endPort: request.end }).split('/')[1]} failed: every port of the range is already allocated`,
+      { cause: last },
+    )
+  }
+
+  /**
+   * For host ports asked for by number: ERR_PORT_ALREADY_ALLOCATED when a socket on the machine has
+   * one bound, from a fresh read of the kernel's socket tables (a throwaway allocator in sync with
+   * the OS: the shared one trusts its snapshot for up to 2 s, and a port a host process bound a
+   * moment ago must not be taken over). Skipped when the allocator does not sync with the OS.
+   */
+  #osFree(ip: string, proto: TransportRange['proto'], start: number, end: number): void {
+    if (this.#checkOS) new PortAllocator({ begin: start, end }).requestPortRange(ip, proto, start, end)
+  }
+
+  #release(host: TransportRange): void {
+    for (let port = host.port; port <= host.endPort; port++) this.#allocator.releasePort(host.ip, host.proto, port)
+  }
+
+  #rule(host: TransportRange, container: TransportRange): FirewallMapping {
+    return {
+      proto: host.proto,
+      ...(isWildcardIP(host.ip) ? {} : { hostIP: host.ip }),
+      hostPort: host.port,
+      ...(host.endPort !== host.port ? { hostPortEnd: host.endPort } : {}),
+      containerIP: container.ip,
+      containerPort: container.port,
+      ...(container.endPort !== container.port ? { containerPortEnd: container.endPort } : {}),
+      ...(this.#bridge === undefined ? {} : { bridge: this.#bridge }),
+    }
+  }
+}
