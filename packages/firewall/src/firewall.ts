@@ -41,7 +41,11 @@ export interface Firewall {
    * network on that bridge is already there.
    */
   addNetwork(net: NetworkRules): Promise<void>
-  /** Removes a network's rules (found by its bridge; a missing one is a no-op) and resets `route_localnet`. */
+  /**
+   * Removes a network's rules (found by its bridge; a missing one is a no-op) and resets
+   * `route_localnet`. When no network and no published port is left, cnm's tables and chains go
+   * too (callers in several processes serialise their calls, as the controller's store does).
+   */
   deleteNetwork(net: Pick<NetworkRules, 'bridge'>): Promise<void>
   /** Publishes ports (DNAT). EEXIST when a host port is already published to another destination. */
   addPorts(maps: readonly PortMapping[]): Promise<void>
@@ -114,6 +118,9 @@ export function wrapBackend(backend: Backend, protocols: readonly PortProtocol[]
         const bridge = parseNetworkRef(raw)
         await backend.deleteNetwork(bridge)
         if (kernel) writeRouteLocalnet(bridge, false, true)
+        // The last network takes cnm's tables and chains with it: nothing is left behind.
+        const left = await backend.inventory()
+        if (left.networks.length === 0 && left.ports.length === 0 && left.objects.length > 0) await backend.flush()
       })
     },
     addPorts(raw: readonly PortMapping[]) {
