@@ -7,12 +7,12 @@
 //
 //   pnpm exec turbo run build --filter=@cnm/bridge... && node packages/bridge/bench/bench.mjs [--json]
 import { randomBytes } from 'node:crypto'
-import { createNetns, deleteNetns, ensureThreadPool, openHandle, unshare, CLONE_NEWNET } from '@cnm/netlink'
+import { CLONE_NEWNET, createNetns, deleteNetns, ensureThreadPool, openHandle, unshare } from '@cnm/netlink'
 import { openSandbox } from '@cnm/sandbox'
 import { createBridgeDriver } from '../dist/index.js'
 import { createCniPeer, createNetavarkPeer, ensurePeersInstalled } from './peers.mjs'
 
-const SIZES = [10, 100]
+const SIZES = (process.env.BENCH_SIZES ?? '10,100').split(',').map(Number)
 const NS_DIR = `/run/cnm-bench-${process.pid}`
 const json = process.argv.includes('--json')
 const log = (...a) => {
@@ -55,7 +55,19 @@ function cnmPeer(driver, nid) {
   }
 }
 
+/** Attaches and detaches a few containers first, unmeasured, so no peer pays for warming up. */
+async function warmUp(peer) {
+  for (let i = 0; i < 3; i++) {
+    const p = `${NS_DIR}/${peer.name}-warm${i}`
+    await createNetns(p)
+    await peer.attach(1000 + i, p)
+    await peer.detach(1000 + i, p)
+    deleteNetns(p)
+  }
+}
+
 async function runPeer(peer, n) {
+  await warmUp(peer)
   const paths = []
   for (let i = 0; i < n; i++) {
     const p = `${NS_DIR}/${peer.name}-${i}`
@@ -75,12 +87,16 @@ async function runPeer(peer, n) {
   }
 }
 
+/** The kernel's own cost to delete such a veth: its peer in a container's namespace, as cnm's are. */
 async function vethDeleteFloor(h, n) {
+  const ns = `${NS_DIR}/floor`
+  await createNetns(ns)
   const xs = []
   for (let i = 0; i < n; i++) {
-    await h.createVeth('cnmfloor0', 'cnmfloor1')
+    await h.createVeth('cnmfloor0', 'eth0', { peerNetns: ns })
     xs.push(await timed(() => h.deleteLink('cnmfloor0')))
   }
+  deleteNetns(ns)
   return median(xs)
 }
 

@@ -247,6 +247,7 @@ export function createBridgeDriver(options: BridgeDriverOptions = {}): BridgeDri
           for (let p = host.port; p <= (host.endPort ?? host.port); p++) allocator.releasePort(host.ip, host.proto, p)
         }
       }
+      for (const net of networks.values()) await net.portMapper?.close()
       networks.clear()
       if (!resources) return
       const r = await resources.catch(() => undefined)

@@ -106,14 +106,25 @@ export async function createEndpoint(
   return sandboxInfo(net, ep)
 }
 
-/** Removes an endpoint: its published ports, its veth (both ends), its addresses. Every step runs. */
+/**
+ * Removes an endpoint: its published ports, its veth (both ends), its addresses. Every step runs.
+ * The ports' firewall transaction and the veth's delete both wait on the kernel (each ~15 ms of
+ * RCU grace period), so they run at the same time: a packet sent to the port in between is dropped
+ * either way.
+ */
 export async function deleteEndpoint(res: DriverResources, net: NetworkState, ep: EndpointState): Promise<unknown[]> {
-  const errors = await unpublishPorts(net.portMapper, ep)
-  try {
-    await res.host.deleteLink(ep.hostVeth)
-  } catch (err) {
-    if ((err as { code?: string }).code !== 'ENODEV') errors.push(err) // gone with its sandbox
-  }
+  const unpublished = unpublishPorts(net.portMapper, ep)
+  // Let the firewall's transaction start (it runs off the main thread) before the veth's delete,
+  // whose request the kernel serves in the sending thread.
+  if (ep.ports.length > 0) await new Promise((resolve) => setImmediate(resolve))
+  const [errors, linkError] = await Promise.all([
+    unpublished,
+    res.host.deleteLink(ep.hostVeth).then(
+      () => undefined,
+      (err: unknown) => ((err as { code?: string }).code === 'ENODEV' ? undefined : err), // gone with its sandbox
+    ),
+  ])
+  if (linkError !== undefined) errors.push(linkError)
   for (const [pool, ip] of [
     [net.subnetV4, ep.ipv4],
     [net.subnetV6, ep.ipv6],

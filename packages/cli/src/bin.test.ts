@@ -1,31 +1,99 @@
-import { spawnSync } from 'node:child_process'
-import { fileURLToPath } from 'node:url'
-import { describe, expect, it } from 'vitest'
-import { cliVersion } from './program.js'
+import { existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { fails, ok } from './test/cnm.js'
+import { cliVersion } from './version.js'
 
-const bin = fileURLToPath(new URL('../dist/bin.js', import.meta.url))
+const COMMANDS = [
+  [],
+  ['network'],
+  ['network', 'create'],
+  ['network', 'ls'],
+  ['network', 'inspect'],
+  ['network', 'rm'],
+  ['sandbox'],
+  ['sandbox', 'create'],
+  ['sandbox', 'ls'],
+  ['sandbox', 'inspect'],
+  ['sandbox', 'rm'],
+  ['endpoint'],
+  ['endpoint', 'create'],
+  ['endpoint', 'ls'],
+  ['endpoint', 'inspect'],
+  ['endpoint', 'rm'],
+  ['connect'],
+  ['disconnect'],
+  ['port'],
+  ['port', 'ls'],
+  ['reconcile'],
+  ['serve'],
+  ['demo'],
+]
 
-function cnm(...args: string[]): { status: number | null; stdout: string; stderr: string } {
-  return spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8' })
-}
-
-describe('the cnm binary', () => {
-  it('prints help and exits 0', () => {
-    const res = cnm('--help')
-    expect(res.status).toBe(0)
-    expect(res.stdout).toContain('Usage: cnm')
-    expect(res.stdout).toContain('Container Network Model')
+describe('the cnm binary (no kernel)', () => {
+  let tmp: string
+  beforeAll(() => {
+    tmp = mkdtempSync(path.join(tmpdir(), 'cnm-bin-'))
   })
+  afterAll(() => rmSync(tmp, { recursive: true, force: true }))
 
   it('prints its version', () => {
-    const res = cnm('--version')
-    expect(res.status).toBe(0)
-    expect(res.stdout.trim()).toBe(cliVersion())
+    expect(ok(['--version']).trim()).toBe(cliVersion())
   })
 
-  it('refuses an unknown command with a non-zero exit and one line naming it', () => {
-    const res = cnm('frobnicate')
-    expect(res.status).not.toBe(0)
-    expect(res.stderr).toContain("unknown command 'frobnicate'")
+  it.each(COMMANDS.map((c) => [c.join(' ') || '(cnm)', c]))('%s --help', (_name, words) => {
+    const out = ok([...words, '--help'])
+    expect(out).toContain(`Usage: cnm${words.length ? ` ${words.join(' ')}` : ''}`)
+    expect(out).toContain('-h, --help')
+  })
+
+  it('lists every verb in the top-level help, with the global options', () => {
+    const out = ok(['--help'])
+    for (const verb of [
+      'network',
+      'sandbox',
+      'endpoint',
+      'connect',
+      'disconnect',
+      'port',
+      'reconcile',
+      'serve',
+      'demo',
+    ]) {
+      expect(out).toMatch(new RegExp(`^  ${verb}\\b`, 'mu'))
+    }
+    expect(out).toContain('--store <path>')
+    expect(out).toContain('env: CNM_STORE')
+    expect(out).toContain('--sandbox-dir <dir>')
+  })
+
+  it('refuses usage errors with one line naming them, exit 2', () => {
+    expect(fails(['frobnicate'], 'ERR_UNKNOWN_COMMAND', 2)).toBe(
+      "cnm: unknown command 'frobnicate' (ERR_UNKNOWN_COMMAND)\n",
+    )
+    expect(fails(['netwrk'], 'ERR_UNKNOWN_COMMAND', 2)).toContain('did you mean network?')
+    fails(['network', 'ls', '--bogus'], 'ERR_UNKNOWN_OPTION', 2)
+    fails(['network', 'create'], 'ERR_MISSING_ARGUMENT', 2)
+    fails(['network', 'create', 'a', 'b'], 'ERR_TOO_MANY_ARGUMENTS', 2)
+    fails(['network', 'create', 'a', '--subnet'], 'ERR_MISSING_ARGUMENT', 2)
+  })
+
+  it('validates input before the store or the kernel is touched', () => {
+    const store = path.join(tmp, 'never.db')
+    const g = ['--store', store, '--sandbox-dir', path.join(tmp, 'sb')]
+    const cases: [string[], string, string][] = [
+      [['network', 'create', 'n', '--subnet', '10.1.2.3/16'], 'ERR_INVALID_ARGUMENT', 'it should be 10.1.0.0/16'],
+      [['network', 'create', 'n', '--icc=maybe'], 'ERR_INVALID_ARGUMENT', '--icc "maybe" must be true or false'],
+      [['network', 'create', 'n', '--mtu', '9999999'], 'ERR_INVALID_ARGUMENT', '--mtu'],
+      [['network', 'create', 'n', '-o', 'nokey'], 'ERR_INVALID_ARGUMENT', 'must be key=value'],
+      [['endpoint', 'create', 'n', 'e', '-p', '70000:80'], 'ERR_INVALID_PUBLISH_SPEC', 'host port 70000'],
+      [['connect', 'n', 's', '-p', '8080:80/icmp'], 'ERR_INVALID_PUBLISH_SPEC', 'protocol "icmp"'],
+      [['connect', 'n', 's', '--ip', 'fd00::1'], 'ERR_INVALID_ARGUMENT', 'not an IPv4 address'],
+      [['serve', '--listen', 'localhost:80'], 'ERR_INVALID_ARGUMENT', 'must be IP:PORT'],
+      [['demo', '--port', '0'], 'ERR_INVALID_ARGUMENT', '--port "0"'],
+    ]
+    for (const [args, code, text] of cases) expect(fails([...g, ...args], code)).toContain(text)
+    expect(existsSync(store)).toBe(false)
   })
 })

@@ -1,10 +1,11 @@
 #!/usr/bin/env node
+import { describeFailure } from './failure.js'
 import { createProgram } from './program.js'
 
-createProgram()
-  .parseAsync(process.argv)
-  .catch((err: unknown) => {
-    const e = err as { code?: string; message?: string }
-    process.stderr.write(`cnm: ${e.message ?? String(err)}${e.code ? ` (${e.code})` : ''}\n`)
-    process.exitCode = 1
-  })
+try {
+  await createProgram().parseAsync(process.argv)
+} catch (err) {
+  const { line, exitCode } = describeFailure(err)
+  if (line) process.stderr.write(`${line}\n`)
+  process.exitCode = exitCode
+}

@@ -1,28 +1,50 @@
-import { readFileSync } from 'node:fs'
-import { Command } from 'commander'
+import { DEFAULT_STORE_PATH } from '@cnm/controller'
+import { DEFAULT_SANDBOX_DIR } from '@cnm/sandbox'
+import { Command, Option } from 'commander'
+import { registerConnectCommands } from './commands/connect.js'
+import { registerDemoCommand } from './commands/demo.js'
+import { registerEndpointCommands } from './commands/endpoint.js'
+import { registerNetworkCommands } from './commands/network.js'
+import { registerPortCommands } from './commands/port.js'
+import { registerReconcileCommand } from './commands/reconcile.js'
+import { registerSandboxCommands } from './commands/sandbox.js'
+import { registerServeCommand } from './commands/serve.js'
+import { type Output, processOutput } from './output.js'
+import { cliVersion } from './version.js'
 
-/** The package's own version, read from its package.json. */
-export function cliVersion(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
-  return pkg.version
+/** Options of {@link createProgram}. */
+export interface ProgramOptions {
+  /** Where commands write (default: the process's stdout and stderr). */
+  output?: Output
 }
 
 /**
- * The `cnm` command. Its verbs (network, sandbox, endpoint, connect, port, reconcile, serve, demo)
- * arrive with the packages they front; until then it offers help and its version.
+ * The `cnm` command. Parse with `parseAsync`; it never exits the process: every failure (usage
+ * errors included) rejects, and `describeFailure` turns it into the line and exit code `cnm` uses.
  */
-export function createProgram(): Command {
+export function createProgram(options: ProgramOptions = {}): Command {
+  const io = options.output ?? processOutput
   const program = new Command('cnm')
     .description('cnm: the Container Network Model for Node.js — bridges, veths, namespaces, NAT and published ports')
     .version(cliVersion(), '-v, --version', 'print the version')
     .helpOption('-h, --help', 'show help')
-    .argument('[command]', 'the command to run')
-    .action((command: string | undefined) => {
-      if (command === undefined) program.help()
-      program.error(`cnm: unknown command '${command}' (ERR_UNKNOWN_COMMAND); see 'cnm --help'`, {
-        code: 'ERR_UNKNOWN_COMMAND',
-        exitCode: 2,
-      })
-    })
+    .helpCommand('help [command]', 'show help for a command')
+    .addOption(new Option('--store <path>', 'the store (SQLite)').env('CNM_STORE').default(DEFAULT_STORE_PATH))
+    .addOption(
+      new Option('--sandbox-dir <dir>', 'where sandboxes are bound')
+        .env('CNM_SANDBOX_DIR')
+        .default(DEFAULT_SANDBOX_DIR),
+    )
+    .exitOverride()
+    .configureOutput({ writeOut: io.out, writeErr: io.err, outputError: () => undefined })
+  // Subcommands made with .command() inherit the settings above (exit override, output, help).
+  registerNetworkCommands(program, io)
+  registerSandboxCommands(program, io)
+  registerEndpointCommands(program, io)
+  registerConnectCommands(program, io)
+  registerPortCommands(program, io)
+  registerReconcileCommand(program, io)
+  registerServeCommand(program, io)
+  registerDemoCommand(program, io)
   return program
 }

@@ -1,7 +1,8 @@
 import type { Backend } from './backend.js'
 import { commandError } from './command-error.js'
-import { exec } from './exec.js'
+import { type ExecResult, exec } from './exec.js'
 import { type NftTableState, nftInventory, nftNetworkState, parseNftTable } from './nft-inventory.js'
+import { runNftInProcess } from './nft-lib.js'
 import {
   NFT_FAMILY,
   NFT_TABLE,
@@ -14,15 +15,20 @@ import {
   renderNftScript,
 } from './nft-script.js'
 
+/** `nft <args>`, in process through libnftables when it is there, else spawned. */
+async function nft(args: readonly string[], input?: string): Promise<ExecResult> {
+  return runNftInProcess(args, input) ?? exec('nft', args, input)
+}
+
 /** Applies a script as one transaction (`nft -f -`): all of it, or nothing. */
 async function apply(what: string, s: NftScript): Promise<void> {
   if (s.lines.length === 0) return
-  const res = await exec('nft', ['-f', '-'], renderNftScript(s))
+  const res = await nft(['-f', '-'], renderNftScript(s))
   if (res.status !== 0 || res.error) throw commandError(what, 'nft', res, (line) => s.about.get(line))
 }
 
 async function readTable(): Promise<NftTableState> {
-  const res = await exec('nft', ['-j', 'list', 'table', NFT_FAMILY, NFT_TABLE])
+  const res = await nft(['-j', 'list', 'table', NFT_FAMILY, NFT_TABLE])
   if (res.status === 0 && !res.error) return parseNftTable(res.stdout)
   if (/No such file or directory/u.test(res.stderr)) return parseNftTable(undefined)
   throw commandError(`list table ${NFT_FAMILY} ${NFT_TABLE}`, 'nft', res)
@@ -30,7 +36,7 @@ async function readTable(): Promise<NftTableState> {
 
 /** True when `nft` runs and may read the ruleset here. */
 export async function nftWorks(): Promise<string | undefined> {
-  const res = await exec('nft', ['list', 'tables'])
+  const res = await nft(['list', 'tables'])
   if (res.error) return `nft: ${res.error.message}`
   return res.status === 0 ? undefined : `nft: ${res.stderr.trim() || `exit status ${res.status}`}`
 }

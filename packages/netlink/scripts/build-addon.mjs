@@ -19,7 +19,9 @@ if (!existsSync(path.join(nodedir, 'include', 'node', 'node_api.h'))) {
   console.error(`@cnm/netlink: Node headers not found under ${nodedir}/include/node; set npm_config_nodedir`)
   process.exit(1)
 }
-const gyp = process.env.npm_config_node_gyp
+// npm and pnpm name their node-gyp for lifecycle scripts; run by hand, use the one npm bundles.
+const bundled = path.join(prefix, 'lib', 'node_modules', 'npm', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js')
+const gyp = process.env.npm_config_node_gyp || (existsSync(bundled) ? bundled : undefined)
 const [cmd, args] = gyp ? [process.execPath, [gyp]] : ['node-gyp', []]
 const result = spawnSync(cmd, [...args, 'rebuild', `--nodedir=${nodedir}`], {
   cwd: pkgDir,

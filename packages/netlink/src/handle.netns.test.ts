@@ -229,6 +229,29 @@ describeKernel('netlink handles (kernel)', () => {
     await expect(lookup('localhost')).resolves.toBeTruthy()
   })
 
+  it('lists bound ports through sock_diag: listening TCP and bound UDP, v4 and v6', async () => {
+    const { createServer } = await import('node:net')
+    const { createSocket } = await import('node:dgram')
+    const tcp = createServer()
+    await new Promise<void>((r) => tcp.listen(0, '127.0.0.1', r))
+    const udp = createSocket('udp6')
+    await new Promise<void>((r) => udp.bind(0, '::', r))
+    const tcpPort = (tcp.address() as { port: number }).port
+    const udpPort = udp.address().port
+    try {
+      expect(await h.boundPorts('tcp')).toContainEqual({ proto: 'tcp', family: 4, ip: '127.0.0.1', port: tcpPort })
+      expect(await h.boundPorts('udp')).toContainEqual({ proto: 'udp', family: 6, ip: '::', port: udpPort })
+      expect((await h.boundPorts('tcp')).some((p) => p.port === udpPort)).toBe(false)
+    } finally {
+      tcp.close()
+      udp.close()
+    }
+    // And the namespace of another handle holds none of them.
+    const inA = await openHandle({ netns: nsA })
+    expect(await inA.boundPorts('tcp')).toEqual([])
+    inA.close()
+  })
+
   it('serialises concurrent dumps on one socket', async () => {
     const results = await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 ? h.listLinks() : h.listAddresses())))
     expect(results).toHaveLength(20)

@@ -23,6 +23,7 @@ import {
 import { CURRENT_NETNS_PATH, validateNetnsPath, withNetnsFdSync } from './namespace.js'
 import { addRoute, deleteRoute, listRoutes, type Route, type RouteSpec } from './routes.js'
 import { DEFAULT_TIMEOUT_MS, RtnlSocket } from './rtnl-socket.js'
+import { type BoundPort, SockDiagSocket } from './sock-diag.js'
 import { readSysctl, writeSysctl } from './sysctl.js'
 import { ensureThreadPool } from './thread-pool.js'
 
@@ -57,6 +58,8 @@ export interface Handle {
   listRoutes(family?: 4 | 6): Promise<Route[]>
   addRoute(spec: RouteSpec): Promise<void>
   deleteRoute(spec: RouteSpec): Promise<void>
+  /** Sockets bound to local ports (listening TCP, bound UDP), read through NETLINK_SOCK_DIAG. */
+  boundPorts(proto: 'tcp' | 'udp'): Promise<BoundPort[]>
   writeSysctl(key: string, value: string): void
   readSysctl(key: string): string
   /** Closes the socket and the namespace fd; the handle no longer keeps the namespace alive. */
@@ -99,6 +102,8 @@ export async function openHandle(options: HandleOptions = {}): Promise<Handle> {
   const ctx: HandleContext = { sock, nsFd, netns: options.netns }
   const inode = fstatSync(nsFd).ino
   let closed = false
+  let diag: SockDiagSocket | undefined
+  const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS
   return {
     netns: options.netns,
     inode,
@@ -123,12 +128,17 @@ export async function openHandle(options: HandleOptions = {}): Promise<Handle> {
     listRoutes: (family) => listRoutes(ctx, family),
     addRoute: (spec) => addRoute(ctx, spec),
     deleteRoute: (spec) => deleteRoute(ctx, spec),
+    boundPorts: (proto) => {
+      diag ??= withNetnsFdSync(nsFd, () => new SockDiagSocket(timeoutMs))
+      return diag.boundPorts(proto)
+    },
     writeSysctl: (key, value) => writeSysctl(ctx, key, value),
     readSysctl: (key) => readSysctl(ctx, key),
     close: () => {
       if (closed) return
       closed = true
       sock.close()
+      diag?.close()
       closeSync(nsFd)
     },
   }

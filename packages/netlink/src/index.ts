@@ -26,6 +26,7 @@ export {
 export { type AttrValue, decodeAttrs, encodeAttrs } from './nlattr.js'
 export type { Route, RouteSpec } from './routes.js'
 export { ERR_HANDLE_CLOSED, ERR_NETLINK_TIMEOUT } from './rtnl-socket.js'
+export type { BoundPort } from './sock-diag.js'
 export { CLONE_NEWNET, MNT_DETACH, MS_BIND, mount, setns, umount2, unshare } from './syscalls.js'
 export { ERR_INVALID_SYSCTL, sysctlPath } from './sysctl.js'
 export { ensureThreadPool } from './thread-pool.js'

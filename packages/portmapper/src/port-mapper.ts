@@ -1,5 +1,6 @@
 import { createFirewall, ERR_NOT_SUPPORTED, type Firewall, type PortMapping as FirewallMapping } from '@cnm/firewall'
-import { ERR_PORT_ALREADY_ALLOCATED, getPortAllocator, PortAllocator } from '@cnm/portallocator'
+import { type BoundPort, type Handle, openHandle } from '@cnm/netlink'
+import { ERR_PORT_ALREADY_ALLOCATED, getPortAllocator, type PortAllocator } from '@cnm/portallocator'
 import {
   ERR_INVALID_PORT_RANGE,
   ERR_INVALID_TRANSPORT_ADDRESS,
@@ -59,6 +60,34 @@ function mappedForIP(host: TransportRange): PortMapperError {
   return new PortMapperError(ERR_PORT_MAPPED_FOR_IP, `${formatTransportAddress(host)}: port is already mapped to ip`)
 }
 
+/** Whether a socket bound on `b` keeps `ip` from binding `port` (wildcards, and `::` dual-stack). */
+function blocks(b: BoundPort, ip: string, port: number): boolean {
+  if (b.port !== port) return false
+  const family = ipFamily(ip)
+  const any = family === 4 ? '0.0.0.0' : '::'
+  if (b.family === family) return b.ip === ip || b.ip === any || ip === any
+  return b.family === 6 && b.ip === '::' && family === 4
+}
+
+/** ERR_PORT_ALREADY_ALLOCATED (saying the OS uses it) when a bound socket holds a port of the block. */
+function osFree(
+  bound: readonly BoundPort[],
+  ip: string,
+  proto: TransportRange['proto'],
+  start: number,
+  end: number,
+): void {
+  for (let port = start; port <= end; port++) {
+    if (bound.some((b) => blocks(b, ip, port))) {
+      const where = formatTransportAddress({ proto, ip, port }).split('/')[1]
+      throw new PortMapperError(
+        ERR_PORT_ALREADY_ALLOCATED,
+        `Bind for ${where} failed: port is already allocated (the OS already uses it: a socket on this machine has it bound)`,
+      )
+    }
+  }
+}
+
 function hostIPFor(raw: unknown, containerIP: string): string {
   const family = ipFamily(containerIP)
   if (raw === undefined || raw === null || raw === '') return family === 4 ? '0.0.0.0' : '::'
@@ -105,6 +134,7 @@ export function hostRequest(count: number, hostPort: number, hostEndPort: number
 export class PortMapper {
   readonly #allocator: PortAllocator
   readonly #checkOS: boolean
+  #host: Promise<Handle> | undefined
   readonly #bridge: string | undefined
   #firewall: Promise<Firewall> | undefined
   readonly #entries = new Map<string, Entry>()
@@ -176,6 +206,13 @@ export class PortMapper {
   }
 
   /** The current mappings, in the order they were made. */
+  /** Closes the handle used to read bound sockets (the mappings stay in the kernel). */
+  async close(): Promise<void> {
+    const host = this.#host
+    this.#host = undefined
+    if (host) (await host.catch(() => undefined))?.close()
+  }
+
   mappings(): PortMapping[] {
     return [...this.#entries.values()].map(({ host, container }) => {
       const side = (a: TransportRange): TransportAddress & { endPort?: number } =>
@@ -200,7 +237,8 @@ export class PortMapper {
     }
     if (request.kind === 'exact')
       this.#checkFree({ proto: container.proto, ip, port: request.start, endPort: request.end })
-    const [start, end] = this.#allocate(ip, container.proto, request)
+    const bound = request.kind === 'any' ? [] : await this.#boundPorts(container.proto)
+    const [start, end] = this.#allocate(ip, container.proto, request, bound)
     const host: TransportRange = { proto: container.proto, ip, port: start, endPort: end }
     const entry: Entry = { host, container, rule: this.#rule(host, container) }
     const undo: (() => Promise<void> | void)[] = [() => this.#release(host)]
@@ -229,7 +267,12 @@ export class PortMapper {
     }
   }
 
-  #allocate(ip: string, proto: TransportRange['proto'], request: HostRequest): [number, number] {
+  #allocate(
+    ip: string,
+    proto: TransportRange['proto'],
+    request: HostRequest,
+    bound: readonly BoundPort[],
+  ): [number, number] {
     const a = this.#allocator
     if (request.kind === 'any') {
       if (request.count === 1) {
@@ -239,7 +282,7 @@ export class PortMapper {
       return a.requestPortRange(ip, proto, 0, 0, request.count)
     }
     if (request.kind === 'exact') {
-      this.#osFree(ip, proto, request.start, request.end)
+      osFree(bound, ip, proto, request.start, request.end)
       if (request.start === request.end) return [a.requestPort(ip, proto, request.start), request.start]
       return a.requestPortRange(ip, proto, request.start, request.end)
     }
@@ -247,7 +290,7 @@ export class PortMapper {
     for (let port = request.start; port <= request.end; port++) {
       try {
         this.#checkFree({ proto, ip, port, endPort: port })
-        this.#osFree(ip, proto, port, port)
+        osFree(bound, ip, proto, port, port)
         return [a.requestPort(ip, proto, port), port]
       } catch (err) {
         const code = (err as { code?: string }).code
@@ -263,13 +306,16 @@ export class PortMapper {
   }
 
   /**
-   * For host ports asked for by number: ERR_PORT_ALREADY_ALLOCATED when a socket on the machine has
-   * one bound, from a fresh read of the kernel's socket tables (a throwaway allocator in sync with
-   * the OS: the shared one trusts its snapshot for up to 2 s, and a port a host process bound a
-   * moment ago must not be taken over). Skipped when the allocator does not sync with the OS.
+   * For host ports asked for by number: the sockets bound on the machine right now, read through
+   * NETLINK_SOCK_DIAG (the shared allocator trusts its snapshot of the socket tables for up to 2 s,
+   * and a port a host process bound a moment ago must not be taken over). Listening TCP sockets come
+   * from the listening hash alone, so this stays cheap however busy the machine is. Empty when the
+   * allocator does not sync with the OS, and for sctp (no socket table to ask).
    */
-  #osFree(ip: string, proto: TransportRange['proto'], start: number, end: number): void {
-    if (this.#checkOS) new PortAllocator({ begin: start, end }).requestPortRange(ip, proto, start, end)
+  async #boundPorts(proto: TransportRange['proto']): Promise<BoundPort[]> {
+    if (!this.#checkOS || proto === 'sctp') return []
+    this.#host ??= openHandle()
+    return (await this.#host).boundPorts(proto)
   }
 
   #release(host: TransportRange): void {

@@ -1,0 +1,43 @@
+import type { Command } from 'commander'
+import { globalOptions, withController } from '../context.js'
+import { type EndpointFlags, endpointOptions } from '../endpoint-options.js'
+import { connect, disconnect } from '../ops/connect.js'
+import { type Output, printJSON } from '../output.js'
+import { findNetwork, findSandbox } from '../refs.js'
+import { addEndpointOptions } from './endpoint.js'
+
+/** `cnm connect` and `cnm disconnect`. */
+export function registerConnectCommands(program: Command, io: Output): void {
+  addEndpointOptions(
+    program
+      .command('connect')
+      .description('connect a sandbox to a network: an endpoint inside it, joined (prints the endpoint id)')
+      .argument('<network>', 'network name or id')
+      .argument('<sandbox>', 'sandbox id, container id or key')
+      .option(
+        '--endpoint <name>',
+        'join this existing endpoint (made by `endpoint create` without --sandbox), else create one by that name (default: the container id)',
+      ),
+  )
+    .option('--json', 'print the endpoint as JSON instead of its id')
+    .action(async (netRef: string, sbRef: string, opts: EndpointFlags & { endpoint?: string; json?: boolean }, cmd) => {
+      const options = endpointOptions(opts)
+      await withController(globalOptions(cmd), async (c) => {
+        const ep = await connect(findNetwork(c, netRef), findSandbox(c, sbRef), opts.endpoint, options)
+        if (opts.json) printJSON(io, ep.inspect())
+        else io.out(`${ep.id}\n`)
+      })
+    })
+
+  program
+    .command('disconnect')
+    .description('disconnect a sandbox from a network: its endpoints there leave it and are removed')
+    .argument('<network>', 'network name or id')
+    .argument('<sandbox>', 'sandbox id, container id or key')
+    .action(async (netRef: string, sbRef: string, _opts: unknown, cmd: Command) => {
+      await withController(globalOptions(cmd), async (c) => {
+        const gone = await disconnect(findNetwork(c, netRef), findSandbox(c, sbRef))
+        io.out(gone.map((e) => `${e.name}\n`).join(''))
+      })
+    })
+}

@@ -1,0 +1,2 @@
+/** Where `cnm serve` listens by default. */
+export const DEFAULT_SOCKET_PATH = '/run/cnm/cnm.sock'

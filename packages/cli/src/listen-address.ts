@@ -1,0 +1,20 @@
+import { invalidArgument } from './errors.js'
+import { formatIP, parseIP } from './ip.js'
+
+/** A TCP address to listen on. */
+export interface ListenAddress {
+  host: string
+  /** 0: any free port (reserved through the port allocator). */
+  port: number
+}
+
+/** Parses `HOST:PORT` (`[IPv6]:PORT`); the host must be an IP address, the port 0–65535. */
+export function parseListenAddress(text: string): ListenAddress {
+  const m = /^\[([^\]]+)\]:(\d{1,5})$/u.exec(text) ?? /^([^:[\]]+):(\d{1,5})$/u.exec(text)
+  const ip = m?.[1] ? parseIP(m[1]) : undefined
+  const port = Number(m?.[2])
+  if (!ip || !Number.isInteger(port) || port > 65535) {
+    throw invalidArgument(`--listen ${JSON.stringify(text)} must be IP:PORT (such as 127.0.0.1:2375 or [::1]:2375)`)
+  }
+  return { host: formatIP(ip.family, ip.value), port }
+}

@@ -1,0 +1,142 @@
+import { invalidArgument } from './errors.js'
+import { type CidrValue, cidrContains, formatIP, parseCidr, parseIP } from './ip.js'
+
+/** What `cnm network create` (and `POST /v1/networks`) accept, before mapping. */
+export interface NetworkFlags {
+  /** Subnets, at most one per family (Docker's `--subnet`). */
+  subnet?: string[]
+  /** Gateways, at most one per family; each needs a subnet of its family. */
+  gateway?: string[]
+  /** The IPv4 range addresses are handed out from (`fixedCIDR`). */
+  ipRange?: string
+  ipv6?: boolean
+  internal?: boolean
+  /** Inter-container communication (`--icc=false` turns it off). */
+  icc?: boolean | string
+  mtu?: number | string
+  /** Any other bridge network option, `key=value` (values `true`/`false` and numbers are typed). */
+  opt?: string[]
+  /** Bridge network options given already typed (the REST API's `options`). */
+  options?: Record<string, unknown>
+}
+
+/** Parses `true`/`false` (what `--icc=false` gives). */
+export function parseBool(text: boolean | string, what: string): boolean {
+  if (typeof text === 'boolean') return text
+  if (text === 'true') return true
+  if (text === 'false') return false
+  throw invalidArgument(`${what} ${JSON.stringify(text)} must be true or false`)
+}
+
+/** Parses an integer in `[min, max]`. */
+export function parseInteger(text: number | string, what: string, min: number, max: number): number {
+  const n = typeof text === 'number' ? text : /^-?\d+$/u.test(text) ? Number(text) : Number.NaN
+  if (!Number.isInteger(n) || n < min || n > max) {
+    throw invalidArgument(`${what} ${JSON.stringify(text)} must be an integer from ${min} to ${max}`)
+  }
+  return n
+}
+
+function cidrArg(text: string, what: string): CidrValue {
+  const c = parseCidr(text)
+  if (!c) throw invalidArgument(`${what} ${JSON.stringify(text)} is not a CIDR (such as 172.20.0.0/16)`)
+  return c
+}
+
+function byFamily<T extends { family: 4 | 6 }>(items: T[], what: string, texts: string[]): Map<4 | 6, T> {
+  const out = new Map<4 | 6, T>()
+  items.forEach((item, i) => {
+    if (out.has(item.family)) throw invalidArgument(`only one IPv${item.family} ${what} is allowed (${texts[i]})`)
+    out.set(item.family, item)
+  })
+  return out
+}
+
+function checkSubnet(s: CidrValue, text: string): void {
+  if (s.value !== s.network) {
+    throw invalidArgument(
+      `invalid --subnet ${text}: it should be ${formatIP(s.family, s.network)}/${s.prefix} (host bits are set)`,
+    )
+  }
+  if (s.family === 4 && s.prefix > 30) throw invalidArgument(`--subnet ${text} is too small: use a /30 or larger`)
+  if (s.family === 6 && s.prefix > 126) throw invalidArgument(`--subnet ${text} is too small: use a /126 or larger`)
+}
+
+/** The bridge's address options from `--subnet` and `--gateway` (Docker's meaning). */
+function addressOptions(subnets: string[], gateways: string[], ipv6: boolean): Record<string, unknown> {
+  const nets = byFamily(
+    subnets.map((s) => cidrArg(s, '--subnet')),
+    '--subnet',
+    subnets,
+  )
+  const gws = byFamily(
+    gateways.map((g) => {
+      const ip = parseIP(g)
+      if (!ip) throw invalidArgument(`--gateway ${JSON.stringify(g)} is not an IP address`)
+      return { ...ip, text: g }
+    }),
+    '--gateway',
+    gateways,
+  )
+  const out: Record<string, unknown> = {}
+  for (const [family, gw] of gws) {
+    if (!nets.has(family)) throw invalidArgument(`--gateway ${gw.text} needs an IPv${family} --subnet`)
+  }
+  for (const [family, net] of nets) {
+    const text = `${formatIP(family, net.value)}/${net.prefix}`
+    checkSubnet(net, text)
+    const first = net.network + 1n
+    const gw = gws.get(family)?.value ?? first
+    if (!cidrContains(net, { family, value: gw }) || gw === net.network || (family === 4 && gw === net.last)) {
+      throw invalidArgument(`--gateway ${formatIP(family, gw)} is not a host address of --subnet ${text}`)
+    }
+    if (family === 4) {
+      out.addressIPv4 = `${formatIP(4, gw)}/${net.prefix}`
+    } else {
+      if (!ipv6) throw invalidArgument(`an IPv6 --subnet (${text}) needs --ipv6`)
+      if (gw !== first) {
+        throw invalidArgument(
+          `--gateway ${formatIP(6, gw)}: the bridge's IPv6 gateway is always the subnet's first address, ${formatIP(6, first)}`,
+        )
+      }
+      out.fixedCIDRv6 = text
+    }
+  }
+  return out
+}
+
+/** `key=value` with `true`, `false` and numbers typed. */
+export function parseOpt(text: string): [string, unknown] {
+  const m = /^([A-Za-z][A-Za-z0-9_]*)=(.*)$/su.exec(text)
+  if (!m?.[1] || m[2] === undefined) throw invalidArgument(`-o ${JSON.stringify(text)} must be key=value`)
+  const raw = m[2]
+  const value = raw === 'true' ? true : raw === 'false' ? false : /^-?\d+(\.\d+)?$/u.test(raw) ? Number(raw) : raw
+  return [m[1], value]
+}
+
+/** Maps the flags to the bridge driver's network options; everything is checked here first. */
+export function networkOptions(flags: NetworkFlags): Record<string, unknown> {
+  const out: Record<string, unknown> = addressOptions(flags.subnet ?? [], flags.gateway ?? [], flags.ipv6 === true)
+  const setBy = new Map<string, string>(Object.keys(out).map((k) => [k, '--subnet']))
+  const set = (key: string, value: unknown, by: string): void => {
+    const before = setBy.get(key)
+    if (before) throw invalidArgument(`${by} sets ${key}, which ${before} already sets`)
+    setBy.set(key, by)
+    out[key] = value
+  }
+  if (flags.ipRange !== undefined) {
+    const r = cidrArg(flags.ipRange, '--ip-range')
+    if (r.family !== 4) throw invalidArgument(`--ip-range ${flags.ipRange} must be IPv4`)
+    set('fixedCIDR', flags.ipRange, '--ip-range')
+  }
+  if (flags.ipv6) set('enableIPv6', true, '--ipv6')
+  if (flags.internal) set('internal', true, '--internal')
+  if (flags.icc !== undefined) set('enableICC', parseBool(flags.icc, '--icc'), '--icc')
+  if (flags.mtu !== undefined) set('mtu', parseInteger(flags.mtu, '--mtu', 68, 65535), '--mtu')
+  for (const text of flags.opt ?? []) {
+    const [key, value] = parseOpt(text)
+    set(key, value, `-o ${key}`)
+  }
+  for (const [key, value] of Object.entries(flags.options ?? {})) set(key, value, `option ${key}`)
+  return out
+}

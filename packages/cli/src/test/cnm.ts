@@ -1,0 +1,72 @@
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import { expect } from 'vitest'
+
+/** The built binary the tests run (`pnpm run build` first). */
+export const BIN = fileURLToPath(new URL('../../dist/bin.js', import.meta.url))
+
+export interface CnmResult {
+  status: number
+  stdout: string
+  stderr: string
+}
+
+/** Runs `node dist/bin.js …args` as a child process (argument array, no shell). */
+export function cnm(args: readonly string[], env: Record<string, string> = {}): CnmResult {
+  const res = spawnSync(process.execPath, [BIN, ...args], {
+    encoding: 'utf8',
+    timeout: 30_000,
+    env: { ...process.env, ...env },
+  })
+  if (res.error) throw res.error
+  return { status: res.status ?? -1, stdout: res.stdout, stderr: res.stderr }
+}
+
+/** Runs cnm, expects exit 0 and no error output, returns stdout. */
+export function ok(args: readonly string[], env: Record<string, string> = {}): string {
+  const res = cnm(args, env)
+  expect(res.stderr, `cnm ${args.join(' ')}`).toBe('')
+  expect(res.status, `cnm ${args.join(' ')}`).toBe(0)
+  return res.stdout
+}
+
+/** Runs cnm with `--json` output expected; the parsed value. */
+export function okJSON<T = Record<string, unknown>>(args: readonly string[], env: Record<string, string> = {}): T {
+  return JSON.parse(ok(args, env)) as T
+}
+
+/** Runs cnm, expects a failure: exit `exit`, one line `cnm: … (CODE)` on stderr, nothing on stdout. */
+export function fails(args: readonly string[], code: string, exit = 1): string {
+  const res = cnm(args)
+  expect(res.status, `cnm ${args.join(' ')}: ${res.stderr}`).toBe(exit)
+  expect(res.stdout).toBe('')
+  expect(res.stderr).toMatch(new RegExp(`^cnm: .+ \\(${code}\\)\\n$`, 'u'))
+  return res.stderr
+}
+
+/** A `cnm` child that keeps running (`serve`): resolves once it printed `lines` lines. */
+export function start(args: readonly string[], lines: number): Promise<{ child: ChildProcess; output: string[] }> {
+  const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+  return new Promise((resolve, reject) => {
+    let out = ''
+    let err = ''
+    child.stderr?.on('data', (d) => {
+      err += d
+    })
+    child.stdout?.on('data', (d) => {
+      out += d
+      const got = out.split('\n').filter(Boolean)
+      if (got.length >= lines) resolve({ child, output: got })
+    })
+    child.once('exit', (code) => reject(new Error(`cnm ${args.join(' ')} exited ${code}: ${err}${out}`)))
+  })
+}
+
+/** Sends `signal` and waits for the exit code. */
+export function stop(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null) return resolve(child.exitCode)
+    child.once('exit', (code) => resolve(code))
+    child.kill(signal)
+  })
+}

@@ -1,0 +1,49 @@
+import { chmodSync, chownSync, lstatSync, mkdirSync, unlinkSync } from 'node:fs'
+import { connect } from 'node:net'
+import path from 'node:path'
+import { CliError, ERR_SOCKET_IN_USE, invalidArgument } from './errors.js'
+
+/** Whether something accepts connections on the unix socket at `socketPath`. */
+function answers(socketPath: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect({ path: socketPath })
+    s.once('connect', () => {
+      s.destroy()
+      resolve(true)
+    })
+    s.once('error', () => resolve(false))
+  })
+}
+
+/**
+ * Makes `socketPath` ready to listen on: its directory exists, and a stale socket file (nobody
+ * answers on it) is removed. A live socket or a file that is not a socket is an error.
+ */
+export async function prepareSocketPath(socketPath: string): Promise<void> {
+  if (!path.isAbsolute(socketPath)) throw invalidArgument(`--socket ${socketPath} must be an absolute path`)
+  mkdirSync(path.dirname(socketPath), { recursive: true, mode: 0o755 })
+  let isSocket: boolean
+  try {
+    isSocket = lstatSync(socketPath).isSocket()
+  } catch {
+    return // nothing there
+  }
+  if (!isSocket) throw invalidArgument(`${socketPath} exists and is not a socket`)
+  if (await answers(socketPath)) {
+    throw new CliError(ERR_SOCKET_IN_USE, `another server is listening on ${socketPath}`)
+  }
+  unlinkSync(socketPath)
+}
+
+/** Mode 0660, owned by root:root when running as root. */
+export function secureSocket(socketPath: string): void {
+  chmodSync(socketPath, 0o660)
+  if (process.getuid?.() === 0) chownSync(socketPath, 0, 0)
+}
+
+/** Removes the socket file if it is (still) a socket. */
+export function removeSocket(socketPath: string): void {
+  try {
+    if (lstatSync(socketPath).isSocket()) unlinkSync(socketPath)
+  } catch {}
+}

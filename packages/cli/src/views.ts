@@ -1,0 +1,20 @@
+import type { Sandbox } from '@cnm/controller'
+
+/** A sandbox as `--json` and the REST API show it. */
+export interface SandboxJSON {
+  id: string
+  containerID: string
+  /** The bound network namespace. */
+  key: string
+  /** Endpoints joined to it. */
+  endpoints: { id: string; name: string; network: string }[]
+}
+
+export function sandboxJSON(s: Sandbox): SandboxJSON {
+  return {
+    id: s.id,
+    containerID: s.containerID,
+    key: s.key,
+    endpoints: s.endpoints().map((e) => ({ id: e.id, name: e.name, network: e.network.name })),
+  }
+}
