@@ -144,6 +144,7 @@ export async function createController(
     sandboxes: () => [...core.sandboxes.keys()].map((id) => sandboxView(core, id)),
     sandboxByID: (id) => (core.sandboxes.has(id) ? sandboxView(core, id) : undefined),
     ports: () => [...core.endpoints.keys()].flatMap((eid) => endpointPorts(core, eid)),
+    refresh: () => run(core, async () => ({ value: undefined })),
     reconcile,
     async close() {
       if (core.closed) return

@@ -116,6 +116,11 @@ export interface NetworkController {
   sandboxByID(id: string): Sandbox | undefined
   /** Every published port of every endpoint. */
   ports(): PortInfo[]
+  /**
+   * Catches up with what other processes committed to the store since this one last looked (every
+   * operation does this first; reads do not, so a long-running reader calls this before reading).
+   */
+  refresh(): Promise<void>
   reconcile(): Promise<ReconcileReport>
   close(): Promise<void>
 }

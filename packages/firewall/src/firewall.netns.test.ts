@@ -1,9 +1,17 @@
 import { readFileSync } from 'node:fs'
-import { describeKernel, requireProgram, run, useHostNetns } from '@cnm/netlink/testing'
+import {
+  Agent,
+  describeKernel,
+  enableForwarding,
+  type Node,
+  pingsFrom,
+  requireProgram,
+  run,
+  Topology,
+  useHostNetns,
+} from '@cnm/netlink/testing'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { iptablesLines, kernelPorts, nftChains, snapshot } from '../test/kernel.js'
-import { enableForwarding, type Node, pings, Topology } from '../test/topology.js'
-import { Agent } from '../test/traffic.js'
 import { ERR_INVALID_CIDR, ERR_INVALID_INTERFACE_NAME, ERR_INVALID_PORT, ERR_NOT_SUPPORTED } from './errors.js'
 import { createFirewall, type Firewall } from './firewall.js'
 import type { NetworkRules } from './network-rules.js'
@@ -110,7 +118,7 @@ describeKernel('firewall (kernel, real traffic)', () => {
       expect(await c3.agent.connect('tcp', ext.ip4, 80)).toMatchObject({ ok: true, name: 'ext', peer: host4 })
       expect(await c2.agent.connect('tcp', c1.ip4, 80)).toMatchObject({ ok: true, name: 'c1', peer: c2.ip4 })
       expect(await c2.agent.connect('tcp', c1.ip6, 80)).toMatchObject({ ok: true, name: 'c1', peer: c2.ip6 })
-      expect(pings(c2.netns, c1.ip4)).toBe(true)
+      expect(pingsFrom(c2.netns, c1.ip4)).toBe(true)
       expect(await ext.agent.connect('tcp', c1.ip4, 80, 400)).toMatchObject({ ok: false })
     })
 
@@ -123,7 +131,7 @@ describeKernel('firewall (kernel, real traffic)', () => {
         c5.agent.connect('tcp', c3.ip6, 80, 400),
       ])
       expect(blocked.map((r) => r.ok)).toEqual([false, false, false, false, false])
-      expect(pings(c5.netns, c3.ip4)).toBe(false)
+      expect(pingsFrom(c5.netns, c3.ip4)).toBe(false)
     })
 
     it('an internal network: nothing leaves or enters through the host', async () => {
@@ -135,7 +143,7 @@ describeKernel('firewall (kernel, real traffic)', () => {
         c1.agent.connect('tcp', c4.ip4, 80, 400),
       ])
       expect(blocked.map((r) => r.ok)).toEqual([false, false, false, false, false])
-      expect(pings(c4.netns, ext.ip4)).toBe(false)
+      expect(pingsFrom(c4.netns, ext.ip4)).toBe(false)
     })
 
     it('a published port is reached from the host, 127.0.0.1, other containers, another machine and itself (hairpin)', async () => {

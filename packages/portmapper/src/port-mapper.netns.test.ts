@@ -1,9 +1,17 @@
 import { createFirewall, type Firewall } from '@cnm/firewall'
-import { describeKernel, requireProgram, run, useHostNetns } from '@cnm/netlink/testing'
+import {
+  Agent,
+  describeKernel,
+  enableForwarding,
+  type Node,
+  pingsFrom,
+  requireProgram,
+  run,
+  Topology,
+  useHostNetns,
+} from '@cnm/netlink/testing'
 import { ERR_PORT_ALREADY_ALLOCATED, PortAllocator } from '@cnm/portallocator'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { enableForwarding, type Node, Topology } from '../test/topology.js'
-import { Agent } from '../test/traffic.js'
 import { ERR_PORT_MAPPED_FOR_IP, ERR_PORT_NOT_MAPPED } from './errors.js'
 import { PortMapper } from './port-mapper.js'
 

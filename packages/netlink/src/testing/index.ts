@@ -1,6 +1,8 @@
+export { Agent, type Reply } from './agent.js'
 export { type HostNetns, leftoversInCurrentNetns, useHostNetns, waitForLinksGone } from './host-netns.js'
 export { describeKernel, kernelTestsUnavailable, requireProgram } from './kernel.js'
 export { TEST_NETNS_ROOT, uniqueName } from './names.js'
 export { hasProgram, ipJson, type RunOptions, type RunResult, run } from './run.js'
 export { boundNetnsPaths, diffSnapshots, type NetnsSnapshot, snapshotNetns } from './snapshot.js'
+export { enableForwarding, type Node, pingsFrom, Topology } from './topology.js'
 export { pings, request, startServer, type TestServer } from './traffic.js'

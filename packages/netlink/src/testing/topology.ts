@@ -1,7 +1,8 @@
-// Test helper, the same as packages/firewall/test/topology.ts (test helpers are not published).
-import { createNetns, deleteNetns } from '@cnm/netlink'
-import { type HostNetns, run, uniqueName } from '@cnm/netlink/testing'
-import { Agent } from './traffic.js'
+import { createNetns, deleteNetns } from '../namespace.js'
+import { Agent } from './agent.js'
+import type { HostNetns } from './host-netns.js'
+import { uniqueName } from './names.js'
+import { run } from './run.js'
 
 /** A namespace playing a container (or another machine), with its agent. */
 export interface Node {
@@ -120,7 +121,7 @@ export function enableForwarding(): void {
   ])
 }
 
-/** Whether `ping` from a namespace gets an answer. */
-export function pings(netns: string, ip: string): boolean {
+/** Whether `ping` from a namespace gets an answer (within half a second). */
+export function pingsFrom(netns: string, ip: string): boolean {
   return run('ping', ['-c', '1', '-W', '0.5', '-n', '-q', ip], { netns, check: false, timeoutMs: 5000 }).status === 0
 }
