@@ -300,7 +300,8 @@ function parseSave(text) {
       const sp = rest.indexOf(' ')
       const chain = sp < 0 ? rest : rest.slice(0, sp)
       const spec = sp < 0 ? '' : rest.slice(sp + 1)
-      const m = / -[jg] (\S+)/.exec(` ${spec}`)
+      const padded = ` ${spec}`
+      const m = / -[jg] (\S+)/.exec(padded)
       cur.rules.push({ chain, spec, target: m?.[1] })
     }
   }

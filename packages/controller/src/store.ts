@@ -90,7 +90,10 @@ export class Store {
       if (file !== false) this.db.pragma('journal_mode = WAL')
       this.db.pragma('foreign_keys = ON')
       this.db.pragma('synchronous = NORMAL')
-      this.db.exec(SCHEMA)
+      for (const statement of SCHEMA.split(';')
+        .map((s) => s.trim())
+        .filter(Boolean))
+        this.db.prepare(statement).run()
     } catch (cause) {
       throw new ControllerError(
         ERR_STORE,
@@ -102,15 +105,15 @@ export class Store {
 
   /** Starts a write transaction, waiting for any other process's to end. */
   begin(): void {
-    this.db.exec('BEGIN IMMEDIATE')
+    this.db.prepare('BEGIN IMMEDIATE').run()
   }
 
   commit(): void {
-    this.db.exec('COMMIT')
+    this.db.prepare('COMMIT').run()
   }
 
   rollback(): void {
-    if (this.db.inTransaction) this.db.exec('ROLLBACK')
+    if (this.db.inTransaction) this.db.prepare('ROLLBACK').run()
   }
 
   /** True when another connection committed since the last call (and the first time). */

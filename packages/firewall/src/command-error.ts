@@ -1,5 +1,5 @@
 import { ERR_COMMAND_FAILED, ERR_NOT_SUPPORTED, FirewallError } from './errors.js'
-import type { ExecResult } from './exec.js'
+import type { ExecResult } from './run-program.js'
 
 /** Kernel messages (strerror text, and the iptables wordings) and the errno names they stand for. */
 const ERRNO_TEXT: [RegExp, string][] = [

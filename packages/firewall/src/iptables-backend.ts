@@ -1,7 +1,6 @@
 import type { IPFamily } from './address.js'
 import type { Backend } from './backend.js'
 import { commandError } from './command-error.js'
-import { exec } from './exec.js'
 import type { Inventory } from './inventory.js'
 import {
   iptAddNetwork,
@@ -16,6 +15,7 @@ import {
 import { parseSave, type SavedRuleset } from './iptables-save.js'
 import type { ParsedNetworkRules } from './network-rules.js'
 import type { ParsedPortMapping } from './port-mapping.js'
+import { runProgram } from './run-program.js'
 
 const FAMILIES: IPFamily[] = [4, 6]
 
@@ -27,7 +27,7 @@ function programs(family: IPFamily): { save: string; restore: string } {
 
 async function save(family: IPFamily, table?: 'nat' | 'filter'): Promise<SavedRuleset> {
   const { save: prog } = programs(family)
-  const res = await exec(prog, table ? ['-t', table] : [])
+  const res = await runProgram(prog, table ? ['-t', table] : [])
   if (res.status !== 0 || res.error) throw commandError(`read ${table ?? 'all'} rules`, prog, res)
   return parseSave(res.stdout)
 }
@@ -37,13 +37,13 @@ async function restore(family: IPFamily, what: string, input: RestoreInput): Pro
   if (input.empty) return
   const { restore: prog } = programs(family)
   const { text, about } = input.render()
-  const res = await exec(prog, ['--noflush'], text)
+  const res = await runProgram(prog, ['--noflush'], text)
   if (res.status !== 0 || res.error) throw commandError(what, prog, res, (line) => about.get(line))
 }
 
 /** True when `iptables-restore` runs and the rules may be read here. */
 export async function iptablesWorks(): Promise<string | undefined> {
-  const res = await exec('iptables-save', ['-t', 'filter'])
+  const res = await runProgram('iptables-save', ['-t', 'filter'])
   if (res.error) return `iptables-save: ${res.error.message}`
   return res.status === 0 ? undefined : `iptables-save: ${res.stderr.trim() || `exit status ${res.status}`}`
 }

@@ -1,6 +1,6 @@
 import { statSync } from 'node:fs'
 import { createRequire } from 'node:module'
-import type { ExecResult } from './exec.js'
+import type { ExecResult } from './run-program.js'
 
 interface NftAddon {
   available(): string | null

@@ -1,6 +1,5 @@
 import type { Backend } from './backend.js'
 import { commandError } from './command-error.js'
-import { type ExecResult, exec } from './exec.js'
 import { type NftTableState, nftInventory, nftNetworkState, parseNftTable } from './nft-inventory.js'
 import { runNftInProcess } from './nft-lib.js'
 import {
@@ -14,10 +13,11 @@ import {
   nftFlush,
   renderNftScript,
 } from './nft-script.js'
+import { type ExecResult, runProgram } from './run-program.js'
 
 /** `nft <args>`, in process through libnftables when it is there, else spawned. */
 async function nft(args: readonly string[], input?: string): Promise<ExecResult> {
-  return runNftInProcess(args, input) ?? exec('nft', args, input)
+  return runNftInProcess(args, input) ?? runProgram('nft', args, input)
 }
 
 /** Applies a script as one transaction (`nft -f -`): all of it, or nothing. */

@@ -33,7 +33,7 @@ function ip(args) {
 }
 
 /** Runs a program (argument array, no shell) the way the library does: spawned, awaited. */
-function exec(file, args) {
+function runProgram(file, args) {
   return new Promise((resolve, reject) => {
     const child = spawn(file, args, { stdio: ['ignore', 'ignore', 'pipe'] })
     let err = ''
@@ -133,14 +133,14 @@ async function benchBaseline(rulesPerPort) {
     ['filter', 'BENCH-FWD'],
     ['nat', 'BENCH-POST'],
   ]
-  for (const [table, chain] of chains) await exec('iptables', ['-t', table, '-N', chain])
+  for (const [table, chain] of chains) await runProgram('iptables', ['-t', table, '-N', chain])
   const each = async (i, op) => {
     for (const [table, chain, rule] of libnetworkRules(i, rulesPerPort))
-      await exec('iptables', ['-t', table, op, chain, ...rule])
+      await runProgram('iptables', ['-t', table, op, chain, ...rule])
   }
   const add = await timed(N, (i) => each(i, '-A'))
   const del = await timed(N, (i) => each(i, '-D'))
-  for (const [table, chain] of chains) await exec('iptables', ['-t', table, '-X', chain])
+  for (const [table, chain] of chains) await runProgram('iptables', ['-t', table, '-X', chain])
   return { map: stats(add), unmap: stats(del) }
 }
 

@@ -12,7 +12,12 @@ export interface ExecResult {
  * Runs `file` with an argument array (never a shell), feeding `input` on stdin. The child starts in
  * the network namespace of the calling (main) thread. Never rejects: the caller reads `status`.
  */
-export function exec(file: string, args: readonly string[], input?: string, timeoutMs = 60_000): Promise<ExecResult> {
+export function runProgram(
+  file: string,
+  args: readonly string[],
+  input?: string,
+  timeoutMs = 60_000,
+): Promise<ExecResult> {
   return new Promise((resolve) => {
     const child = spawn(file, [...args], { stdio: ['pipe', 'pipe', 'pipe'], timeout: timeoutMs })
     const out: Buffer[] = []
