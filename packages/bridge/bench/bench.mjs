@@ -87,15 +87,30 @@ async function runPeer(peer, n) {
   }
 }
 
-/** The kernel's own cost to delete such a veth: its peer in a container's namespace, as cnm's are. */
+/**
+ * The kernel's own cost to delete such a veth, made and configured the same way with netlink alone:
+ * its peer in a container's namespace with an address, up, and a default route; its host end a port
+ * of a bridge, up. Only the netlink delete is timed.
+ */
 async function vethDeleteFloor(h, n) {
   const ns = `${NS_DIR}/floor`
   await createNetns(ns)
+  const inside = await openHandle({ netns: ns })
+  await h.createBridge('cnmfloorbr')
+  await h.addAddress('cnmfloorbr', '10.201.0.1/24')
+  await h.setLinkUp('cnmfloorbr')
   const xs = []
   for (let i = 0; i < n; i++) {
     await h.createVeth('cnmfloor0', 'eth0', { peerNetns: ns })
+    await h.setMaster('cnmfloor0', 'cnmfloorbr')
+    await h.setLinkUp('cnmfloor0')
+    await inside.addAddress('eth0', '10.201.0.2/24')
+    await inside.setLinkUp('eth0')
+    await inside.addRoute({ destination: 'default', gateway: '10.201.0.1' })
     xs.push(await timed(() => h.deleteLink('cnmfloor0')))
   }
+  inside.close()
+  await h.deleteLink('cnmfloorbr')
   deleteNetns(ns)
   return median(xs)
 }

@@ -41,6 +41,8 @@ async function createVeth(res: DriverResources, net: NetworkState, ep: EndpointS
       peerMac: ep.mac,
       alias: endpointAlias(net.id, ep.id),
       group: CNM_LINK_GROUP,
+      // Attached to the bridge and up in the creating request itself.
+      ...(net.bridgeIndex !== undefined ? { master: net.bridgeIndex, up: true } : {}),
     })
   } finally {
     sandbox?.close()
@@ -91,9 +93,11 @@ export async function createEndpoint(
   try {
     allocate(res, net, ep, cfg, undo)
     await createVeth(res, net, ep, undo)
-    await res.host.setMaster(ep.hostVeth, net.bridgeName)
+    if (net.bridgeIndex === undefined) {
+      await res.host.setMaster(ep.hostVeth, net.bridgeName)
+      await res.host.setLinkUp(ep.hostVeth)
+    }
     if (cfg.portBindings.length > 0) await res.host.setHairpin(ep.hostVeth, true)
-    await res.host.setLinkUp(ep.hostVeth)
     if (cfg.portBindings.length > 0) {
       net.portMapper ??= res.newPortMapper(net.bridgeName)
       await publishPorts(net.portMapper, ep, cfg.portBindings)
@@ -107,24 +111,17 @@ export async function createEndpoint(
 }
 
 /**
- * Removes an endpoint: its published ports, its veth (both ends), its addresses. Every step runs.
- * The ports' firewall transaction and the veth's delete both wait on the kernel (each ~15 ms of
- * RCU grace period), so they run at the same time: a packet sent to the port in between is dropped
- * either way.
+ * Removes an endpoint: its published ports (a firewall transaction in process, well under a
+ * millisecond), then its veth (both ends; the kernel's own wait dominates), then its addresses.
+ * Every step runs, and every failure is returned.
  */
 export async function deleteEndpoint(res: DriverResources, net: NetworkState, ep: EndpointState): Promise<unknown[]> {
-  const unpublished = unpublishPorts(net.portMapper, ep)
-  // Let the firewall's transaction start (it runs off the main thread) before the veth's delete,
-  // whose request the kernel serves in the sending thread.
-  if (ep.ports.length > 0) await new Promise((resolve) => setImmediate(resolve))
-  const [errors, linkError] = await Promise.all([
-    unpublished,
-    res.host.deleteLink(ep.hostVeth).then(
-      () => undefined,
-      (err: unknown) => ((err as { code?: string }).code === 'ENODEV' ? undefined : err), // gone with its sandbox
-    ),
-  ])
-  if (linkError !== undefined) errors.push(linkError)
+  const errors = await unpublishPorts(net.portMapper, ep)
+  try {
+    await res.host.deleteLink(ep.hostVeth)
+  } catch (err) {
+    if ((err as { code?: string }).code !== 'ENODEV') errors.push(err) // gone with its sandbox
+  }
   for (const [pool, ip] of [
     [net.subnetV4, ep.ipv4],
     [net.subnetV6, ep.ipv6],

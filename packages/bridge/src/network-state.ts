@@ -13,6 +13,7 @@ export function newNetworkState(
     rawOptions,
     config,
     bridgeName,
+    bridgeIndex: undefined,
     createdBridge: false,
     subnetV4: undefined,
     gatewayV4: undefined,

@@ -27,6 +27,8 @@ export interface NetworkState {
   rawOptions: unknown
   config: NetworkConfig
   bridgeName: string
+  /** The bridge's ifindex (set by the device step), so ports are attached in the creating request. */
+  bridgeIndex: number | undefined
   createdBridge: boolean
   subnetV4: string | undefined
   gatewayV4: string | undefined

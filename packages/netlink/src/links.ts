@@ -129,6 +129,10 @@ export interface VethOptions {
   alias?: string
   /** IFLA_GROUP for the host end, set in the creating request itself. */
   group?: number
+  /** Make the host end a port of this bridge (its index) in the creating request itself. */
+  master?: number
+  /** Bring the host end up in the creating request itself. */
+  up?: boolean
 }
 
 /** Creates a veth pair `name` ↔ `peerName`, the peer optionally born in another namespace. */
@@ -157,11 +161,13 @@ export async function createVeth(
       ifname: name,
       linkinfo: info,
       ...(opts.group !== undefined ? { group: opts.group } : {}),
+      ...(opts.master !== undefined ? { master: opts.master } : {}),
       ...(mac ? { address: mac } : {}),
       ...(opts.mtu ? { mtu: opts.mtu } : {}),
     }
     const what = `create veth ${name} peer ${peerName}${opts.peerNetns ? ` in ${opts.peerNetns}` : ''}`
-    await ctx.sock.request(RTM.NEWLINK, CREATE, (o) => rt.formatLinkMessage({ kind: 'link', data: {}, attrs }, o), what)
+    const data = opts.up ? { flags: { up: true as const }, change: { up: true as const } } : {}
+    await ctx.sock.request(RTM.NEWLINK, CREATE, (o) => rt.formatLinkMessage({ kind: 'link', data, attrs }, o), what)
   } finally {
     if (fd !== undefined) closeSync(fd)
   }

@@ -23,6 +23,7 @@ export const setupDevice: Step<NetworkContext> = {
       if (existing.kind !== 'bridge') throw new InvalidConfigError(`${net.bridgeName} exists and is not a bridge`)
       if (net.config.bridgeName === undefined) throw new InvalidConfigError(`bridge ${net.bridgeName} already exists`)
       net.createdBridge = false
+      net.bridgeIndex = existing.index
       return
     }
     if (net.config.bridgeName !== undefined && !net.config.allowNonDefaultBridge) {
@@ -30,13 +31,14 @@ export const setupDevice: Step<NetworkContext> = {
         `bridge device with non default name ${net.bridgeName} must be created manually or allowNonDefaultBridge set`,
       )
     }
-    await res.host.createBridge(net.bridgeName, {
+    const made = await res.host.createBridge(net.bridgeName, {
       mac: randomMac(),
       alias: networkAlias(net.id),
       group: CNM_LINK_GROUP,
       ...(net.config.mtu ? { mtu: net.config.mtu } : {}),
     })
     net.createdBridge = true
+    net.bridgeIndex = made.index
   },
   async undo({ res, net }) {
     if (net.createdBridge) await res.host.deleteLink(net.bridgeName).catch(ignoreGone)
