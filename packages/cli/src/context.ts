@@ -1,4 +1,4 @@
-import { createController, type NetworkController, type ReconcileReport } from '@cnm/controller'
+import type { NetworkController, ReconcileReport } from '@cnm/controller'
 import type { Command } from 'commander'
 
 /** The options every command takes. */
@@ -23,6 +23,8 @@ export type OpenController = NetworkController & { readonly lastReconcile: Recon
  * concurrent commands, including a running `cnm serve`.
  */
 export async function withController<T>(g: GlobalOptions, fn: (c: OpenController) => Promise<T>): Promise<T> {
+  // Loaded here, not at start-up: `cnm --help` and bad input never pay for the whole stack.
+  const { createController } = await import('@cnm/controller')
   const controller = await createController({ storePath: g.store, sandboxDir: g.sandboxDir })
   try {
     return await fn(controller)

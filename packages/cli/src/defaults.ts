@@ -1,2 +1,8 @@
 /** Where `cnm serve` listens by default. */
 export const DEFAULT_SOCKET_PATH = '/run/cnm/cnm.sock'
+
+/** The controller's store, unless `--store` or CNM_STORE says otherwise (the controller's default). */
+export const DEFAULT_STORE_PATH = '/var/lib/cnm/cnm.db'
+
+/** Where sandboxes are bound, unless `--sandbox-dir` or CNM_SANDBOX_DIR says otherwise (@cnm/sandbox's default). */
+export const DEFAULT_SANDBOX_DIR = '/run/cnm/netns'

@@ -1,5 +1,3 @@
-import { DEFAULT_STORE_PATH } from '@cnm/controller'
-import { DEFAULT_SANDBOX_DIR } from '@cnm/sandbox'
 import { Command, Option } from 'commander'
 import { registerConnectCommands } from './commands/connect.js'
 import { registerDemoCommand } from './commands/demo.js'
@@ -9,6 +7,7 @@ import { registerPortCommands } from './commands/port.js'
 import { registerReconcileCommand } from './commands/reconcile.js'
 import { registerSandboxCommands } from './commands/sandbox.js'
 import { registerServeCommand } from './commands/serve.js'
+import { DEFAULT_SANDBOX_DIR, DEFAULT_STORE_PATH } from './defaults.js'
 import { type Output, processOutput } from './output.js'
 import { cliVersion } from './version.js'
 

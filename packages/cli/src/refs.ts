@@ -1,12 +1,5 @@
-import {
-  type Endpoint,
-  ERR_UNKNOWN_ENDPOINT,
-  ERR_UNKNOWN_NETWORK,
-  ERR_UNKNOWN_SANDBOX,
-  type Network,
-  type NetworkController,
-  type Sandbox,
-} from '@cnm/controller'
+import type { Endpoint, Network, NetworkController, Sandbox } from '@cnm/controller'
+import { ERR_UNKNOWN_ENDPOINT, ERR_UNKNOWN_NETWORK, ERR_UNKNOWN_SANDBOX } from '@cnm/controller/errors'
 import { CliError, ERR_AMBIGUOUS_REFERENCE } from './errors.js'
 
 /**

@@ -1,4 +1,3 @@
-import { createController } from '@cnm/controller'
 import type { Command } from 'commander'
 import { globalOptions } from '../context.js'
 import { DEFAULT_SOCKET_PATH } from '../defaults.js'
@@ -31,6 +30,7 @@ export function registerServeCommand(program: Command, io: Output): void {
       const { serveApi } = await import('../serve.js')
       await prepareSocketPath(opts.socket) // a socket in use is refused before the store is opened
       const g = globalOptions(cmd)
+      const { createController } = await import('@cnm/controller')
       const controller = await createController({ storePath: g.store, sandboxDir: g.sandboxDir })
       try {
         const stopped = stopSignal()

@@ -1,4 +1,5 @@
-import { type Endpoint, ERR_NOT_JOINED, type Network, type Sandbox } from '@cnm/controller'
+import type { Endpoint, Network, Sandbox } from '@cnm/controller'
+import { ERR_NOT_JOINED } from '@cnm/controller/errors'
 import { CliError, invalidArgument } from '../errors.js'
 import { createEndpoint } from './endpoint.js'
 
