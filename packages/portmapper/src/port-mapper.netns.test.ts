@@ -4,7 +4,6 @@ import {
   describeKernel,
   enableForwarding,
   type Node,
-  pingsFrom,
   requireProgram,
   run,
   Topology,
