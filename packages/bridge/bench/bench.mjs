@@ -55,9 +55,9 @@ function cnmPeer(driver, nid) {
   }
 }
 
-/** Attaches and detaches a few containers first, unmeasured, so no peer pays for warming up. */
+/** Attaches and detaches ten containers first, unmeasured, so every peer is measured warm. */
 async function warmUp(peer) {
-  for (let i = 0; i < 3; i++) {
+  for (let i = 0; i < 10; i++) {
     const p = `${NS_DIR}/${peer.name}-warm${i}`
     await createNetns(p)
     await peer.attach(1000 + i, p)
