@@ -16,7 +16,7 @@ const body = (lines: string[]): string[] =>
   lines.filter(
     (l) =>
       !l.startsWith('add table') &&
-      !/^(add (chain|set|map)|flush chain|add rule inet cnm (prerouting|output|published|forward|postrouting) )/u.test(
+      !/^(add (chain|set|map)|flush chain|add rule inet cnm (prerouting|output|published|forward|input|postrouting) )/u.test(
         l,
       ),
   )
@@ -34,6 +34,7 @@ describe('nftables rule text', () => {
       'add rule inet cnm published fib daddr type local dnat ip to meta l4proto . th dport map @dnat4any\n',
     )
     expect(text).toContain('add rule inet cnm postrouting oifname @bridges ip saddr 127.0.0.0/8 masquerade\n')
+    expect(text).toContain('add rule inet cnm input iifname @bridges ip daddr 127.0.0.0/8 ct status ! dnat drop\n')
     expect(body(s.lines)).toEqual([
       'add rule inet cnm n-br0-fwd oifname "br0" ct status dnat accept',
       'add rule inet cnm n-br0-fwd oifname "br0" accept',

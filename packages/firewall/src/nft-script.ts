@@ -46,6 +46,7 @@ const BASE_CHAINS: [string, string][] = [
   ['output', 'type nat hook output priority -100; policy accept;'],
   ['postrouting', 'type nat hook postrouting priority 100; policy accept;'],
   ['forward', 'type filter hook forward priority 0; policy accept;'],
+  ['input', 'type filter hook input priority 0; policy accept;'],
 ]
 
 const MAPS: [string, string, string][] = [
@@ -75,6 +76,9 @@ const BASE_RULES: [string, string[]][] = [
     ],
   ],
   ['forward', ['iifname vmap @fwd_in', 'oifname vmap @fwd_out']],
+  // route_localnet=1 on the bridges lets 127.0.0.1 reach published ports; it must not let a container
+  // reach the host's loopback services (CVE-2020-8558): only replies of DNAT-ed connections pass.
+  ['input', ['iifname @bridges ip daddr 127.0.0.0/8 ct status ! dnat drop']],
   [
     'postrouting',
     [
