@@ -31,7 +31,7 @@ import { setupIPForwarding } from './steps/setup-ip-forwarding.js'
 import { setupIPv4 } from './steps/setup-ipv4.js'
 import { setupIPv6 } from './steps/setup-ipv6.js'
 import { runSteps, type Step, undoSteps } from './steps/step.js'
-import { removeStrays, type StrayReport } from './strays.js'
+import { type KnownObjects, removeStrays, type StrayReport } from './strays.js'
 
 /** The setup steps of a network, in order (undone in reverse). */
 export const NETWORK_STEPS: readonly Step<NetworkContext>[] = [
@@ -77,8 +77,18 @@ export interface BridgeDriver extends Driver {
   restoreNetwork(record: BridgeNetworkRecord): Promise<RestoreOutcome>
   /** Restores a recorded endpoint; `gone` when its veth is gone (nothing is reserved then). */
   restoreEndpoint(nid: string, record: BridgeEndpointRecord): Promise<RestoreOutcome>
-  /** Removes kernel objects with cnm's marks that this driver does not hold (see `removeStrays`). */
-  removeStrays(): Promise<StrayReport>
+  /**
+   * Drops an endpoint that another process deleted: its addresses and host ports are released here,
+   * nothing in the kernel is touched (its veth and rules are already gone, or another's now).
+   */
+  forgetEndpoint(nid: string, eid: string): void
+  /** Drops a network that another process deleted, without touching the kernel. */
+  forgetNetwork(nid: string): Promise<void>
+  /**
+   * Removes kernel objects with cnm's marks that this driver does not hold and `known` does not name
+   * (a store's records whose restore failed are still theirs, not strays).
+   */
+  removeStrays(known?: KnownObjects): Promise<StrayReport>
   /** Whether an endpoint's veth is still in the kernel. */
   endpointAlive(nid: string, eid: string): Promise<boolean>
   /** Releases the driver's handles (networks stay in the kernel). */
@@ -121,6 +131,8 @@ function checkAgainstOthers(nid: string, cfg: NetworkConfig, others: NetworkStat
 export function createBridgeDriver(options: BridgeDriverOptions = {}): BridgeDriver {
   const networks = new Map<string, NetworkState>()
   let resources: Promise<DriverResources> | undefined
+  let ready: DriverResources | undefined
+  const resourcesNow = (): DriverResources | undefined => ready
   let backend: string | undefined
   let lock: Promise<unknown> = Promise.resolve()
   const serial = <T>(fn: () => Promise<T>): Promise<T> => {
@@ -152,9 +164,20 @@ export function createBridgeDriver(options: BridgeDriverOptions = {}): BridgeDri
     }
   }
   const res = (): Promise<DriverResources> => {
-    resources ??= setup({})
+    resources ??= track(setup({}))
     return resources
   }
+  const track = (p: Promise<DriverResources>): Promise<DriverResources> =>
+    p.then(
+      (r) => {
+        ready = r
+        return r
+      },
+      (err: unknown) => {
+        resources = undefined // a failed set-up can be tried again
+        throw err
+      },
+    )
   const network = (nid: string): NetworkState => {
     const n = networks.get(nid)
     if (!n) throw new NoNetworkError(nid)
@@ -166,7 +189,7 @@ export function createBridgeDriver(options: BridgeDriverOptions = {}): BridgeDri
     async config(raw) {
       if (resources) throw new InvalidConfigError('the bridge driver is already configured')
       parseDriverConfig(raw)
-      resources = setup(raw)
+      resources = track(setup(raw))
       await resources
     },
     createNetwork: (nid, raw) =>
@@ -227,7 +250,32 @@ export function createBridgeDriver(options: BridgeDriverOptions = {}): BridgeDri
       if (net.endpoints.has(record.id)) throw new EndpointExistsError(record.id)
       return restoreEndpoint(await res(), net, record)
     },
-    removeStrays: () => serial(async () => removeStrays(await res(), networks)),
+    forgetEndpoint(nid, eid) {
+      const net = network(nid)
+      const ep = net.endpoints.get(eid)
+      if (!ep) throw new NoEndpointError(eid)
+      for (const p of ep.ports) net.portMapper?.forget({ proto: p.proto, ip: p.hostIP, port: p.hostPort })
+      for (const [pool, ip] of [
+        [net.subnetV4, ep.ipv4],
+        [net.subnetV6, ep.ipv6],
+      ] as const) {
+        if (pool && ip) resourcesNow()?.allocator.releaseIP(pool, ip)
+      }
+      net.endpoints.delete(eid)
+    },
+    forgetNetwork: (nid) =>
+      serial(async () => {
+        const net = network(nid)
+        const r = await res()
+        for (const eid of [...net.endpoints.keys()]) {
+          const ep = net.endpoints.get(eid)
+          for (const p of ep?.ports ?? []) net.portMapper?.forget({ proto: p.proto, ip: p.hostIP, port: p.hostPort })
+        }
+        for (const pool of net.pools) r.allocator.unregisterNetwork(pool)
+        await net.portMapper?.close()
+        networks.delete(nid)
+      }),
+    removeStrays: (known) => serial(async () => removeStrays(await res(), networks, known)),
     async endpointAlive(nid, eid) {
       const ep = network(nid).endpoints.get(eid)
       if (!ep) throw new NoEndpointError(eid)

@@ -1,6 +1,16 @@
 import { CNM_LINK_GROUP, parseAlias } from './marks.js'
 import type { DriverResources, NetworkState } from './resources.js'
 
+/** Objects a store still records (their restore may have failed): never strays. */
+export interface KnownObjects {
+  networks: ReadonlySet<string>
+  endpoints: ReadonlySet<string>
+  /** Link names (bridges and host veths) of those records. */
+  links: ReadonlySet<string>
+  /** Published ports of those records, as `proto/hostPort`. */
+  ports: ReadonlySet<string>
+}
+
 /** What {@link removeStrays} found and removed. */
 export interface StrayReport {
   links: string[]
@@ -17,6 +27,7 @@ export interface StrayReport {
 export async function removeStrays(
   res: DriverResources,
   networks: ReadonlyMap<string, NetworkState>,
+  known?: KnownObjects,
 ): Promise<StrayReport> {
   const report: StrayReport = { links: [], firewallNetworks: [], firewallPorts: [], errors: [] }
   const attempt = async (what: string, fn: () => Promise<void>, list: string[]): Promise<void> => {
@@ -37,17 +48,22 @@ export async function removeStrays(
     const mark = parseAlias(link.alias)
     if (!mark && link.group !== CNM_LINK_GROUP) continue
     // Marked by group but not (yet) by alias: a crash right after creation; known only by name.
-    const known = !mark
+    const held = !mark
       ? names.has(link.name)
       : mark.endpoint
         ? networks.has(mark.network) && endpoints.has(mark.endpoint)
         : networks.has(mark.network)
-    if (!known) await attempt(link.name, () => res.host.deleteLink(link.name), report.links)
+    const recorded = !mark
+      ? (known?.links.has(link.name) ?? false)
+      : mark.endpoint
+        ? (known?.endpoints.has(mark.endpoint) ?? false)
+        : (known?.networks.has(mark.network) ?? false)
+    if (!held && !recorded) await attempt(link.name, () => res.host.deleteLink(link.name), report.links)
   }
   const inventory = await res.firewall.inventory()
   const bridges = new Set([...networks.values()].filter((n) => n.firewallProgrammed).map((n) => n.bridgeName))
   for (const net of inventory.networks) {
-    if (!bridges.has(net.bridge)) {
+    if (!bridges.has(net.bridge) && !known?.links.has(net.bridge)) {
       await attempt(net.bridge, () => res.firewall.deleteNetwork({ bridge: net.bridge }), report.firewallNetworks)
     }
   }
@@ -62,6 +78,7 @@ export async function removeStrays(
   )
   for (const port of inventory.ports) {
     if (published.has(`${port.proto}/${port.hostPort}/${port.containerIP}`)) continue
+    if (known?.ports.has(`${port.proto}/${port.hostPort}`)) continue
     const what = `${port.proto}/${port.hostIP ?? '*'}:${port.hostPort}->${port.containerIP}:${port.containerPort}`
     await attempt(what, () => res.firewall.deletePorts([{ ...port }]), report.firewallPorts)
   }

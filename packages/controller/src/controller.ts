@@ -63,6 +63,8 @@ export async function createController(
   try {
     await reconcile()
   } catch (err) {
+    for (const sb of core.open.values()) sb.close()
+    for (const d of core.drivers.values()) await d.close().catch(() => undefined)
     store.close()
     throw err
   }
@@ -130,17 +132,13 @@ export async function createController(
           throw err
         }
         return {
-          value: undefined,
+          value: row.id,
           apply: () => {
             core.sandboxes.set(row.id, row)
             core.open.set(key, sb)
           },
         }
-      }).then(() => {
-        const row = [...core.sandboxes.values()].find((s) => s.containerId === containerID)
-        if (!row) throw new ControllerError('ERR_STORE', `sandbox for ${containerID} vanished`)
-        return sandboxView(core, row.id)
-      }),
+      }).then((id) => sandboxView(core, id)),
     sandboxes: () => [...core.sandboxes.keys()].map((id) => sandboxView(core, id)),
     sandboxByID: (id) => (core.sandboxes.has(id) ? sandboxView(core, id) : undefined),
     ports: () => [...core.endpoints.keys()].flatMap((eid) => endpointPorts(core, eid)),
@@ -150,10 +148,13 @@ export async function createController(
       if (core.closed) return
       await core.queue
       core.closed = true
-      for (const sb of core.open.values()) sb.close()
-      core.open.clear()
-      for (const d of core.drivers.values()) await d.close()
-      store.close()
+      try {
+        for (const sb of core.open.values()) sb.close()
+        core.open.clear()
+        for (const d of core.drivers.values()) await d.close().catch(() => undefined)
+      } finally {
+        store.close()
+      }
     },
   }
 }

@@ -1,11 +1,31 @@
 import { readdirSync } from 'node:fs'
 import path from 'node:path'
+import type { BridgeEndpointRecord, BridgeNetworkRecord, KnownObjects } from '@cnm/bridge'
 import { openSandbox, sandboxExists } from '@cnm/sandbox'
 import type { Core } from './core.js'
 import { syncFromStore } from './sync.js'
 import type { ReconcileReport } from './types.js'
 
 const message = (err: unknown): string => (err as Error)?.message ?? String(err)
+
+/** What the store records: never a stray, even when its restore failed (a transient error). */
+function recordedObjects(core: Core): KnownObjects {
+  const snap = core.store.snapshot()
+  const links = new Set<string>()
+  const ports = new Set<string>()
+  for (const n of snap.networks) links.add((n.record as BridgeNetworkRecord).bridgeName)
+  for (const e of snap.endpoints) {
+    const r = e.record as BridgeEndpointRecord
+    links.add(r.hostVeth)
+    for (const p of r.ports) for (let port = p.hostPort; port <= p.hostPortEnd; port++) ports.add(`${p.proto}/${port}`)
+  }
+  return {
+    networks: new Set(snap.networks.map((n) => n.id)),
+    endpoints: new Set(snap.endpoints.map((e) => e.id)),
+    links,
+    ports,
+  }
+}
 
 /** Sandboxes whose namespace is gone lose their records (and joins). */
 function dropDeadSandboxes(core: Core, report: ReconcileReport): void {
@@ -68,9 +88,10 @@ export async function reconcileCore(core: Core, report: ReconcileReport): Promis
   dropDeadSandboxes(core, report)
   await dropDeadEndpoints(core, report)
   await removeStrayNamespaces(core, report)
+  const known = recordedObjects(core)
   for (const driver of core.drivers.values()) {
     try {
-      const strays = await driver.removeStrays()
+      const strays = await driver.removeStrays(known)
       report.removedLinks.push(...strays.links)
       report.removedFirewallNetworks.push(...strays.firewallNetworks)
       report.removedFirewallPorts.push(...strays.firewallPorts)

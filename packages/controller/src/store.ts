@@ -112,8 +112,13 @@ export class Store {
     this.db.prepare('COMMIT').run()
   }
 
+  /**
+   * Rolls back, and forgets which version of the store this process had caught up with: whatever the
+   * failed operation changed in memory is then brought back in line by the next one's sync.
+   */
   rollback(): void {
     if (this.db.inTransaction) this.db.prepare('ROLLBACK').run()
+    this.lastVersion = -1
   }
 
   /** True when another connection committed since the last call (and the first time). */

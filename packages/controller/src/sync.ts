@@ -20,30 +20,32 @@ async function ensureDrivers(core: Core, snap: StoreSnapshot): Promise<void> {
 /**
  * Brings the in-memory tables and the drivers in line with the store: networks and endpoints the
  * store has and this process does not are restored into their driver (reserving their addresses
- * and ports first); ones this process has and the store no longer has are forgotten (their kernel
- * parts are already gone, so deleting them is a no-op there). Endpoints whose veth is gone are
+ * and ports first); ones this process has and the store no longer has are forgotten (addresses and
+ * ports released here, nothing in the kernel touched). Endpoints whose veth is gone are
  * dropped from the store, after everything else is reserved. Sandboxes and joins are reloaded.
  */
 export async function syncFromStore(core: Core, snap: StoreSnapshot, report: ReconcileReport): Promise<void> {
   await ensureDrivers(core, snap)
   const storeNets = new Map(snap.networks.map((n) => [n.id, n]))
   const storeEps = new Map(snap.endpoints.map((e) => [e.id, e]))
-  // Forget what another process deleted: endpoints first.
+  // Forget what another process deleted, endpoints first. Their kernel parts are gone, or another's
+  // now (a new network may reuse a bridge name): addresses and ports are released here, nothing in
+  // the kernel is touched.
   for (const [id, ep] of core.endpoints) {
     if (storeEps.has(id)) continue
     const net = core.networks.get(ep.networkId)
-    if (net)
-      await core.drivers
-        .get(net.type)
-        ?.deleteEndpoint(ep.networkId, id)
-        .catch(() => undefined)
+    try {
+      if (net) core.drivers.get(net.type)?.forgetEndpoint(ep.networkId, id)
+    } catch {
+      // Not held by the driver: nothing to forget.
+    }
     core.endpoints.delete(id)
   }
   for (const [id, net] of core.networks) {
     if (storeNets.has(id)) continue
     await core.drivers
       .get(net.type)
-      ?.deleteNetwork(id)
+      ?.forgetNetwork(id)
       .catch(() => undefined)
     core.networks.delete(id)
   }

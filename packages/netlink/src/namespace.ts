@@ -8,6 +8,19 @@ import { ensureThreadPool } from './thread-pool.js'
 /** The calling thread's own network namespace. */
 export const CURRENT_NETNS_PATH = '/proc/thread-self/ns/net'
 
+/**
+ * Switches the main thread back to its own namespace. If that fails the process would go on in
+ * another namespace — every later socket, sysctl and child process in the wrong place — so it stops.
+ */
+function switchBack(home: number): void {
+  try {
+    setns(home, CLONE_NEWNET)
+  } catch (err) {
+    process.stderr.write(`@cnm/netlink: cannot switch back to the process's own network namespace: ${String(err)}\n`)
+    process.abort()
+  }
+}
+
 /** Throws `ERR_INVALID_NETNS_PATH` unless `p` is an absolute, normalised path to a file. */
 export function validateNetnsPath(p: unknown): asserts p is string {
   if (typeof p !== 'string' || p.length === 0 || !path.isAbsolute(p) || path.normalize(p) !== p || p.endsWith('/')) {
@@ -50,7 +63,7 @@ export function withNetnsFdSync<T>(nsFd: number, fn: () => T): T {
     try {
       return fn()
     } finally {
-      setns(home, CLONE_NEWNET)
+      switchBack(home)
     }
   } finally {
     closeSync(home)
@@ -80,7 +93,7 @@ export async function createNetns(nsPath: string): Promise<number> {
       unshare(CLONE_NEWNET)
       mount(CURRENT_NETNS_PATH, nsPath, 'none', MS_BIND)
     } finally {
-      setns(home, CLONE_NEWNET)
+      switchBack(home)
     }
   } catch (err) {
     unlinkSync(nsPath)

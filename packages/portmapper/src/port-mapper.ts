@@ -205,7 +205,18 @@ export class PortMapper {
     this.#release(entry.host)
   }
 
-  /** The current mappings, in the order they were made. */
+  /**
+   * Forgets a mapping that is gone from the kernel already (another process unmapped it): releases
+   * its host ports in the allocator and drops it, without touching the firewall. Unknown: a no-op.
+   */
+  forget(host: TransportAddress): void {
+    const key = keyOf(validateTransportAddress(host, 'host address', true))
+    const entry = this.#entries.get(key)
+    if (!entry) return
+    this.#entries.delete(key)
+    this.#release(entry.host)
+  }
+
   /** Closes the handle used to read bound sockets (the mappings stay in the kernel). */
   async close(): Promise<void> {
     const host = this.#host
@@ -213,6 +224,7 @@ export class PortMapper {
     if (host) (await host.catch(() => undefined))?.close()
   }
 
+  /** The current mappings, in the order they were made. */
   mappings(): PortMapping[] {
     return [...this.#entries.values()].map(({ host, container }) => {
       const side = (a: TransportRange): TransportAddress & { endPort?: number } =>

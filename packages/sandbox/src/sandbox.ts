@@ -49,11 +49,13 @@ export async function newSandbox(key: string): Promise<Sandbox> {
     }
     throw cause
   }
+  let handle: Handle | undefined
   try {
-    const handle = await openHandle({ netns: key })
+    handle = await openHandle({ netns: key })
     await handle.setLinkUp('lo')
     return makeSandbox(key, handle, [])
   } catch (err) {
+    handle?.close() // an open socket would keep the namespace alive after the unmount
     deleteNetns(key)
     throw err
   }
