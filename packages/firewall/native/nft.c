@@ -4,6 +4,8 @@
 // thread, and stays there.
 #define _GNU_SOURCE
 #include <dlfcn.h>
+#include <fcntl.h>
+#include <sched.h>
 #include <stdio.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -13,6 +15,12 @@
 #include <node_api.h>
 
 typedef void nft_ctx;
+
+// A context and the network namespace it belongs to (an fd opened on the thread that made it).
+typedef struct {
+  nft_ctx *nft;
+  int nsfd;
+} context_t;
 static void *lib;
 static nft_ctx *(*p_new)(uint32_t);
 static void (*p_free)(nft_ctx *);
@@ -55,7 +63,11 @@ static int load(void) {
 static void finalize(napi_env env, void *data, void *hint) {
   (void)env;
   (void)hint;
-  if (data) p_free((nft_ctx *)data);
+  context_t *c = data;
+  if (!c) return;
+  p_free(c->nft);
+  close(c->nsfd);
+  free(c);
 }
 
 static napi_value js_available(napi_env env, napi_callback_info info) {
@@ -80,16 +92,24 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
     napi_throw_error(env, "ERR_NOT_SUPPORTED", load_error);
     return NULL;
   }
-  nft_ctx *ctx = p_new(0);
-  if (!ctx) {
+  context_t *c = calloc(1, sizeof(context_t));
+  if (!c) {
+    napi_throw_error(env, "ENOMEM", "out of memory");
+    return NULL;
+  }
+  c->nsfd = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+  c->nft = c->nsfd >= 0 ? p_new(0) : NULL;
+  if (!c->nft) {
+    if (c->nsfd >= 0) close(c->nsfd);
+    free(c);
     napi_throw_error(env, "ERR_NOT_SUPPORTED", "nft_ctx_new failed");
     return NULL;
   }
-  p_buffer_output(ctx);
-  p_buffer_error(ctx);
-  p_set_flags(ctx, flags);
-  if (napi_create_external(env, ctx, finalize, NULL, &out) != napi_ok) {
-    p_free(ctx);
+  p_buffer_output(c->nft);
+  p_buffer_error(c->nft);
+  p_set_flags(c->nft, flags);
+  if (napi_create_external(env, c, finalize, NULL, &out) != napi_ok) {
+    finalize(env, c, NULL);
     napi_throw_error(env, "ERR_NOT_SUPPORTED", "cannot wrap the nft context");
     return NULL;
   }
@@ -104,7 +124,7 @@ typedef struct {
   napi_async_work work;
   napi_deferred deferred;
   napi_ref ctx_ref;
-  nft_ctx *ctx;
+  context_t *ctx;
   char *script;
   size_t len;
   int rc;
@@ -128,12 +148,24 @@ static int run_script(nft_ctx *ctx, const char *script, size_t len) {
   return rc;
 }
 
+// The pool thread enters the context's namespace for the run (setns is per thread) and returns to
+// its own: even if libnftables opened a socket mid-run, it would open it in the right namespace.
 static void job_execute(napi_env env, void *data) {
   (void)env;
   job_t *job = data;
-  job->rc = run_script(job->ctx, job->script, job->len);
-  const char *o = p_get_output(job->ctx);
-  const char *e = p_get_error(job->ctx);
+  int home = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+  if (home < 0 || setns(job->ctx->nsfd, CLONE_NEWNET) != 0) {
+    if (home >= 0) close(home);
+    job->rc = -1;
+    job->out = strdup("");
+    job->err = strdup("cnm: cannot enter the firewall's network namespace\n");
+    return;
+  }
+  job->rc = run_script(job->ctx->nft, job->script, job->len);
+  if (setns(home, CLONE_NEWNET) != 0) abort(); // a pool thread must never stay in another namespace
+  close(home);
+  const char *o = p_get_output(job->ctx->nft);
+  const char *e = p_get_error(job->ctx->nft);
   job->out = strdup(o ? o : "");
   job->err = strdup(e ? e : "");
 }
@@ -175,7 +207,7 @@ static napi_value js_run_async(napi_env env, napi_callback_info info) {
   }
   napi_get_value_string_utf8(env, argv[1], job->script, len + 1, &len);
   job->len = len;
-  job->ctx = ctx;
+  job->ctx = (context_t *)ctx;
   napi_create_reference(env, argv[0], 1, &job->ctx_ref); // keep the context alive meanwhile
   napi_create_promise(env, &job->deferred, &promise);
   napi_create_string_utf8(env, "cnm-nft", NAPI_AUTO_LENGTH, &name);
