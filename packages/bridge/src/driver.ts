@@ -20,6 +20,7 @@ import { parseDriverConfig } from './driver-config.js'
 import { BRIDGE_DRIVER_NAME, defaultBridgeName } from './driver-name.js'
 import { createEndpoint, deleteEndpoint } from './endpoint.js'
 import { parseEndpointConfig } from './endpoint-config.js'
+import { DEFAULT_OWNER } from './marks.js'
 import { type NetworkConfig, parseNetworkConfig } from './network-config.js'
 import { newNetworkState } from './network-state.js'
 import { type BridgeEndpointRecord, type BridgeNetworkRecord, endpointRecord, networkRecord } from './records.js'
@@ -49,6 +50,11 @@ export interface BridgeDriverOptions {
   portAllocator?: PortAllocator
   /** Where nameservers are read for the overlap check (default `/etc/resolv.conf`). */
   resolvConfPath?: string
+  /**
+   * Who owns what this driver creates (a store's id, `[A-Za-z0-9_-]`): written in the links' aliases,
+   * so that `removeStrays` only ever removes its own. Default `-`.
+   */
+  owner?: string
 }
 
 /** A network as the driver holds it, for inspection. */
@@ -141,6 +147,9 @@ export function createBridgeDriver(options: BridgeDriverOptions = {}): BridgeDri
     return p
   }
   const resolvConfPath = options.resolvConfPath ?? '/etc/resolv.conf'
+  const owner = options.owner ?? DEFAULT_OWNER
+  if (!/^[A-Za-z0-9_-]{1,64}$/u.test(owner))
+    throw new InvalidConfigError(`invalid driver owner ${JSON.stringify(owner)}`)
 
   const setup = async (raw: unknown): Promise<DriverResources> => {
     const config = parseDriverConfig(raw)
@@ -148,6 +157,7 @@ export function createBridgeDriver(options: BridgeDriverOptions = {}): BridgeDri
     backend = firewall.backend
     const host = await openHandle()
     return {
+      owner,
       config,
       host,
       allocator: new IPAllocator(),

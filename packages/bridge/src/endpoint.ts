@@ -39,7 +39,7 @@ async function createVeth(res: DriverResources, net: NetworkState, ep: EndpointS
       ...(ep.sandboxKey ? { peerNetns: ep.sandboxKey } : {}),
       ...(mtu ? { mtu } : {}),
       peerMac: ep.mac,
-      alias: endpointAlias(net.id, ep.id),
+      alias: endpointAlias(res.owner, net.id, ep.id),
       group: CNM_LINK_GROUP,
       // Attached to the bridge and up in the creating request itself.
       ...(net.bridgeIndex !== undefined ? { master: net.bridgeIndex, up: true } : {}),

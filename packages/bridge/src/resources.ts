@@ -9,6 +9,8 @@ import type { PublishedPort } from './publish.js'
 
 /** What the driver shares among its networks. */
 export interface DriverResources {
+  /** Who the driver's links belong to (a store's id): written in their aliases. */
+  owner: string
   config: BridgeDriverConfig
   /** Handle on the namespace the driver works in (the host's). */
   host: Handle

@@ -1,3 +1,4 @@
+import { containsAddress } from '@cnm/ipallocator'
 import { CNM_LINK_GROUP, parseAlias } from './marks.js'
 import type { DriverResources, NetworkState } from './resources.js'
 
@@ -21,8 +22,9 @@ export interface StrayReport {
 
 /**
  * Removes kernel objects that carry cnm's marks but that the driver does not hold (after a crash
- * between a kernel change and the store's commit): bridges and veths by their alias, firewall
- * networks and published ports by the firewall's own inventory. Every removal is tried.
+ * between a kernel change and the store's commit): bridges and veths whose alias names this
+ * driver's owner, firewall networks whose bridge is gone or ours, published ports to containers in
+ * our networks. Another owner's objects are left alone. Every removal is tried.
  */
 export async function removeStrays(
   res: DriverResources,
@@ -47,6 +49,7 @@ export async function removeStrays(
   for (const link of links.sort((a, b) => (a.kind === 'bridge' ? 1 : 0) - (b.kind === 'bridge' ? 1 : 0))) {
     const mark = parseAlias(link.alias)
     if (!mark && link.group !== CNM_LINK_GROUP) continue
+    if (mark && mark.owner !== res.owner) continue // another store's: not ours to judge
     // Marked by group but not (yet) by alias: a crash right after creation; known only by name.
     const held = !mark
       ? names.has(link.name)
@@ -61,9 +64,13 @@ export async function removeStrays(
     if (!held && !recorded) await attempt(link.name, () => res.host.deleteLink(link.name), report.links)
   }
   const inventory = await res.firewall.inventory()
+  // Rules are ours to remove when their bridge is gone, or is one of our own links.
+  const present = new Map((await res.host.listLinks()).map((l) => [l.name, parseAlias(l.alias)]))
+  const oursOrGone = (bridge: string): boolean => !present.has(bridge) || present.get(bridge)?.owner === res.owner
+  const subnets = [...networks.values()].flatMap((n) => [n.subnetV4, n.subnetV6]).filter((s): s is string => !!s)
   const bridges = new Set([...networks.values()].filter((n) => n.firewallProgrammed).map((n) => n.bridgeName))
   for (const net of inventory.networks) {
-    if (!bridges.has(net.bridge) && !known?.links.has(net.bridge)) {
+    if (!bridges.has(net.bridge) && !known?.links.has(net.bridge) && oursOrGone(net.bridge)) {
       await attempt(net.bridge, () => res.firewall.deleteNetwork({ bridge: net.bridge }), report.firewallNetworks)
     }
   }
@@ -79,6 +86,8 @@ export async function removeStrays(
   for (const port of inventory.ports) {
     if (published.has(`${port.proto}/${port.hostPort}/${port.containerIP}`)) continue
     if (known?.ports.has(`${port.proto}/${port.hostPort}`)) continue
+    // A port to a container outside our networks is another store's (or another tool's).
+    if (!subnets.some((s) => containsAddress(s, port.containerIP))) continue
     const what = `${port.proto}/${port.hostIP ?? '*'}:${port.hostPort}->${port.containerIP}:${port.containerPort}`
     await attempt(what, () => res.firewall.deletePorts([{ ...port }]), report.firewallPorts)
   }

@@ -70,6 +70,30 @@ describeKernel('controller (kernel)', () => {
     await again.close()
   })
 
+  it("a controller on another store leaves this store's networks, endpoints and sandboxes alone", async () => {
+    const a = await createController({ storePath: path.join(tmp, 'a.db'), sandboxDir })
+    const n = await a.newNetwork(await a.newNetworkDriver('bridge'), 'mine', { addressIPv4: '10.98.0.1/24' })
+    const sb = await a.newSandbox('mine1')
+    const { endpoint } = await n.createEndpoint('mine1', sb.key, {
+      portBindings: [{ proto: 'tcp', containerPort: 80 }],
+    })
+    await endpoint.join(sb)
+    const other = await createController({ storePath: path.join(tmp, 'b.db'), sandboxDir })
+    expect(other.lastReconcile).toMatchObject({
+      removedLinks: [],
+      removedFirewallNetworks: [],
+      removedFirewallPorts: [],
+      removedNamespaces: [],
+      errors: [],
+    })
+    await other.close()
+    expect(pings(n.inspect().gateway ?? '', sb.key)).toBe(true)
+    await sb.destroy()
+    await endpoint.delete()
+    await n.delete()
+    await a.close()
+  })
+
   it("keeps the seed's controller behaviours", async () => {
     const c = await createController({ storePath: false, sandboxDir })
     await expect(c.newNetworkDriver('macvlan')).rejects.toMatchObject({

@@ -1,3 +1,4 @@
+import { mkdir } from 'node:fs/promises'
 import path from 'node:path'
 import { createBridgeDriver, isBridgeDriverName } from '@cnm/bridge'
 import { DEFAULT_SANDBOX_DIR, newSandbox, validateSandboxKey } from '@cnm/sandbox'
@@ -13,6 +14,7 @@ import {
 } from './errors.js'
 import { generateID } from './id.js'
 import { endpointPorts } from './inspect.js'
+import { removeOwnerMark, writeOwnerMark } from './owner-mark.js'
 import { reconcileCore } from './reconcile.js'
 import { DEFAULT_STORE_PATH, Store } from './store.js'
 import { syncFromStore } from './sync.js'
@@ -81,7 +83,7 @@ export async function createController(
         const type = 'bridge'
         let driver = core.drivers.get(type)
         if (!driver) {
-          driver = createBridgeDriver()
+          driver = createBridgeDriver({ owner: store.id })
           await driver.config(driverOptions ?? {})
           store.putDriver(type, driverOptions ?? {})
         }
@@ -123,12 +125,21 @@ export async function createController(
         }
         const key = sbOptions?.key ?? path.join(core.netnsDir, containerID.slice(0, 64))
         validateSandboxKey(key)
-        const sb = await newSandbox(key)
+        await mkdir(path.dirname(key), { recursive: true })
+        writeOwnerMark(key, store.id)
+        let sb: Awaited<ReturnType<typeof newSandbox>>
+        try {
+          sb = await newSandbox(key)
+        } catch (err) {
+          removeOwnerMark(key)
+          throw err
+        }
         const row = { id: generateID(), containerId: containerID, key }
         try {
           store.insertSandbox(row)
         } catch (err) {
           await sb.destroy()
+          removeOwnerMark(key)
           throw err
         }
         return {

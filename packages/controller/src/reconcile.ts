@@ -3,6 +3,7 @@ import path from 'node:path'
 import type { BridgeEndpointRecord, BridgeNetworkRecord, KnownObjects } from '@cnm/bridge'
 import { openSandbox, sandboxExists } from '@cnm/sandbox'
 import type { Core } from './core.js'
+import { readOwnerMark, removeOwnerMark } from './owner-mark.js'
 import { syncFromStore } from './sync.js'
 import type { ReconcileReport } from './types.js'
 
@@ -32,6 +33,7 @@ function dropDeadSandboxes(core: Core, report: ReconcileReport): void {
   for (const sb of [...core.sandboxes.values()]) {
     if (sandboxExists(sb.key)) continue
     core.store.deleteSandbox(sb.id)
+    removeOwnerMark(sb.key)
     core.sandboxes.delete(sb.id)
     for (const [eid, j] of core.joins) if (j.sandboxId === sb.id) core.joins.delete(eid)
     core.open.delete(sb.key)
@@ -39,7 +41,10 @@ function dropDeadSandboxes(core: Core, report: ReconcileReport): void {
   }
 }
 
-/** Namespaces bound in the controller's directory that no record knows are removed. */
+/**
+ * Namespaces bound in the controller's directory that no record knows, and that this store made
+ * (their owner marker says so), are removed; so are this store's markers left without a namespace.
+ */
 async function removeStrayNamespaces(core: Core, report: ReconcileReport): Promise<void> {
   let names: string[] = []
   try {
@@ -51,15 +56,20 @@ async function removeStrayNamespaces(core: Core, report: ReconcileReport): Promi
   // sandbox with @cnm/sandbox directly and hands its key to createEndpoint).
   const known = new Set([...core.sandboxes.values()].map((s) => s.key))
   for (const ep of core.endpoints.values()) if (ep.sandboxKey) known.add(ep.sandboxKey)
-  for (const name of names) {
+  for (const name of names.filter((n) => !n.startsWith('.'))) {
     const key = path.join(core.netnsDir, name)
-    if (known.has(key) || !sandboxExists(key)) continue
+    if (known.has(key) || !sandboxExists(key) || readOwnerMark(key) !== core.store.id) continue
     try {
       await (await openSandbox(key)).destroy()
+      removeOwnerMark(key)
       report.removedNamespaces.push(key)
     } catch (err) {
       report.errors.push(`remove namespace ${key}: ${message(err)}`)
     }
+  }
+  for (const name of names.filter((n) => n.startsWith('.') && n.endsWith('.cnm-owner'))) {
+    const key = path.join(core.netnsDir, name.slice(1, -'.cnm-owner'.length))
+    if (!known.has(key) && !sandboxExists(key) && readOwnerMark(key) === core.store.id) removeOwnerMark(key)
   }
 }
 

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto'
 import { mkdirSync } from 'node:fs'
 import path from 'node:path'
 import Database from 'better-sqlite3'
@@ -50,6 +51,7 @@ export interface StoreSnapshot {
 }
 
 const SCHEMA = `
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS drivers (type TEXT PRIMARY KEY, options TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS networks (
   id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, type TEXT NOT NULL,
@@ -82,6 +84,11 @@ const parse = (s: string): unknown => JSON.parse(s)
 export class Store {
   private readonly db: Database.Database
   private lastVersion = -1
+  /**
+   * This store's identity (16 hex characters, made once): the owner written on the kernel objects its
+   * controller creates, so that a controller on another store never takes them for strays.
+   */
+  readonly id: string
 
   constructor(file: string | false, busyTimeoutMs = 30_000) {
     try {
@@ -94,6 +101,10 @@ export class Store {
         .map((s) => s.trim())
         .filter(Boolean))
         this.db.prepare(statement).run()
+      this.db
+        .prepare("INSERT OR IGNORE INTO meta (key, value) VALUES ('store_id', ?)")
+        .run(randomBytes(8).toString('hex'))
+      this.id = (this.db.prepare("SELECT value FROM meta WHERE key = 'store_id'").get() as { value: string }).value
     } catch (cause) {
       throw new ControllerError(
         ERR_STORE,

@@ -11,7 +11,7 @@ async function ensureDrivers(core: Core, snap: StoreSnapshot): Promise<void> {
   for (const n of snap.networks) if (!types.has(n.type)) types.set(n.type, {})
   for (const [type, options] of types) {
     if (core.drivers.has(type)) continue
-    const driver = createBridgeDriver()
+    const driver = createBridgeDriver({ owner: core.store.id })
     await driver.config(options ?? {})
     core.drivers.set(type, driver)
   }

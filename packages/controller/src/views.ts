@@ -15,6 +15,7 @@ import {
 } from './errors.js'
 import { generateID } from './id.js'
 import { inspectEndpoint, inspectNetwork } from './inspect.js'
+import { removeOwnerMark } from './owner-mark.js'
 import type { EndpointRow, NetworkRow, SandboxRow } from './store.js'
 import type { Endpoint, Network, Sandbox } from './types.js'
 
@@ -265,6 +266,7 @@ export function sandboxView(core: Core, id: string): Sandbox {
         if (!core.sandboxes.has(id)) throw unknownSandbox(id)
         const sb = core.open.get(row.key) ?? (await openSandbox(row.key).catch(() => undefined))
         await sb?.destroy()
+        removeOwnerMark(row.key)
         core.open.delete(row.key)
         core.store.deleteSandbox(id)
         return { value: undefined, apply: () => core.sandboxes.delete(id) }

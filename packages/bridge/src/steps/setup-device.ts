@@ -33,7 +33,7 @@ export const setupDevice: Step<NetworkContext> = {
     }
     const made = await res.host.createBridge(net.bridgeName, {
       mac: randomMac(),
-      alias: networkAlias(net.id),
+      alias: networkAlias(res.owner, net.id),
       group: CNM_LINK_GROUP,
       ...(net.config.mtu ? { mtu: net.config.mtu } : {}),
     })
