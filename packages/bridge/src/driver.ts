@@ -223,24 +223,26 @@ export function createBridgeDriver(options: BridgeDriverOptions = {}): BridgeDri
         networks.delete(nid)
         if (errors.length > 0) throw new TeardownError(`delete network ${nid}`, errors)
       }),
-    async createEndpoint(nid, eid, sandboxKey, raw): Promise<SandboxInfo> {
-      const net = network(nid)
-      if (net.endpoints.has(eid)) throw new EndpointExistsError(eid)
-      if (!/^[0-9a-zA-Z]{11,}$/u.test(eid))
-        throw new InvalidConfigError(`endpoint id ${JSON.stringify(eid)} must be 11+ alphanumerics`)
-      if (sandboxKey && (!path.isAbsolute(sandboxKey) || path.normalize(sandboxKey) !== sandboxKey)) {
-        throw new InvalidConfigError(`sandbox key ${JSON.stringify(sandboxKey)} must be an absolute path`)
-      }
-      const cfg = parseEndpointConfig(raw)
-      return createEndpoint(await res(), net, eid, sandboxKey, cfg)
-    },
-    async deleteEndpoint(nid, eid) {
-      const net = network(nid)
-      const ep = net.endpoints.get(eid)
-      if (!ep) throw new NoEndpointError(eid)
-      const errors = await deleteEndpoint(await res(), net, ep)
-      if (errors.length > 0) throw new TeardownError(`delete endpoint ${eid}`, errors)
-    },
+    createEndpoint: (nid, eid, sandboxKey, raw): Promise<SandboxInfo> =>
+      serial(async () => {
+        const net = network(nid)
+        if (net.endpoints.has(eid)) throw new EndpointExistsError(eid)
+        if (!/^[0-9a-zA-Z]{11,}$/u.test(eid))
+          throw new InvalidConfigError(`endpoint id ${JSON.stringify(eid)} must be 11+ alphanumerics`)
+        if (sandboxKey && (!path.isAbsolute(sandboxKey) || path.normalize(sandboxKey) !== sandboxKey)) {
+          throw new InvalidConfigError(`sandbox key ${JSON.stringify(sandboxKey)} must be an absolute path`)
+        }
+        const cfg = parseEndpointConfig(raw)
+        return createEndpoint(await res(), net, eid, sandboxKey, cfg)
+      }),
+    deleteEndpoint: (nid, eid) =>
+      serial(async () => {
+        const net = network(nid)
+        const ep = net.endpoints.get(eid)
+        if (!ep) throw new NoEndpointError(eid)
+        const errors = await deleteEndpoint(await res(), net, ep)
+        if (errors.length > 0) throw new TeardownError(`delete endpoint ${eid}`, errors)
+      }),
     exportNetwork: (nid) => networkRecord(network(nid), network(nid).rawOptions),
     exportEndpoint: (nid, eid) => {
       const ep = network(nid).endpoints.get(eid)

@@ -51,7 +51,7 @@ export function run<T>(core: Core, fn: () => Promise<{ value: T; apply?: () => v
   return p
 }
 
-/** The driver of a network (created on first use with the options the store recorded). */
+/** The driver of a network type (made when the store is opened, or by `newNetworkDriver`). */
 export function driverOf(core: Core, type: string): BridgeDriver {
   const d = core.drivers.get(type)
   if (!d) throw new ControllerError('ERR_UNKNOWN_DRIVER', `unknown driver "${type}"`)
