@@ -114,8 +114,7 @@ export async function createBridge(
     (o) => rt.formatLinkMessage({ kind: 'link', data: {}, attrs }, o),
     `create bridge ${name}`,
   )
-  if (opts.alias !== undefined) await setAlias(ctx, name, opts.alias)
-  return getLink(ctx, name)
+  return afterCreate(ctx, name, opts.alias)
 }
 
 /** Options for {@link createVeth}. */
@@ -171,8 +170,7 @@ export async function createVeth(
   } finally {
     if (fd !== undefined) closeSync(fd)
   }
-  if (opts.alias !== undefined) await setAlias(ctx, name, opts.alias)
-  return getLink(ctx, name)
+  return afterCreate(ctx, name, opts.alias)
 }
 
 function openNetnsFd(path: string, what: string): number {
@@ -203,6 +201,17 @@ async function setLink(
     attrs: byIndex ? attrs : { ifname: name, ...attrs },
   }
   await ctx.sock.request(RTM.NEWLINK, NEW, (o) => rt.formatLinkMessage(payload, o), `${what} ${name}`)
+}
+
+/** Sets the alias of a link just created and reads it back; on failure the link is deleted again. */
+async function afterCreate(ctx: HandleContext, name: string, alias: string | undefined): Promise<Link> {
+  try {
+    if (alias !== undefined) await setAlias(ctx, name, alias)
+    return await getLink(ctx, name)
+  } catch (err) {
+    await deleteLink(ctx, name).catch(() => undefined)
+    throw err
+  }
 }
 
 function validateAlias(alias: string | undefined): void {

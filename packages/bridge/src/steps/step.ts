@@ -6,15 +6,16 @@ export interface Step<C> {
 }
 
 /**
- * Runs the steps in order; when one fails, undoes the ones that ran, in reverse, and rethrows the
- * original error (undo failures are attached as `undoErrors`).
+ * Runs the steps in order; when one fails, undoes it (whatever part of it ran: every undo checks
+ * what its step recorded as done) and the ones before it, in reverse, and rethrows the original
+ * error (undo failures are attached as `undoErrors`).
  */
 export async function runSteps<C>(steps: readonly Step<C>[], ctx: C): Promise<void> {
   const done: Step<C>[] = []
   for (const step of steps) {
     try {
-      await step.run(ctx)
       done.push(step)
+      await step.run(ctx)
     } catch (err) {
       const undoErrors = await undoSteps(done, ctx)
       if (undoErrors.length > 0 && typeof err === 'object' && err !== null) Object.assign(err, { undoErrors })
