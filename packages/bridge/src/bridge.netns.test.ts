@@ -176,26 +176,34 @@ describeKernel('bridge driver (kernel)', () => {
     await driver.deleteNetwork(nid)
   })
 
-  it("a container cannot reach the host's loopback services through route_localnet (CVE-2020-8558)", async () => {
-    const nid = id()
-    await driver.createNetwork(nid, {})
-    const box = await attach(nid, { portBindings: [{ proto: 'tcp', containerPort: 80, hostPort: 18099 }] })
-    const hostOnly = await startServer(18098, 'host-loopback') // the host's service, on every local address
-    try {
-      // The container re-routes 127.0.0.2 to its gateway (what a process with CAP_NET_ADMIN, or raw
-      // sockets, can do): the host has route_localnet=1 on the bridge for published ports.
-      run('ip', ['route', 'del', 'local', '127.0.0.0/8', 'dev', 'lo', 'table', 'local'], { netns: box.sb.key })
-      run('sysctl', ['-qw', 'net.ipv4.conf.eth0.route_localnet=1'], { netns: box.sb.key })
-      run('ip', ['route', 'add', '127.0.0.2/32', 'via', box.info.gateway ?? '', 'dev', 'eth0'], { netns: box.sb.key })
-      expect(request('tcp', '127.0.0.2', 18098, { netns: box.sb.key, timeoutMs: 700 })).toBeUndefined()
-      // Localhost still reaches the published port from the host.
-      expect(request('tcp', '127.0.0.1', 18098)).toMatch(/^host-loopback /u)
-    } finally {
-      hostOnly.stop()
-      await detach(nid, box)
-      await driver.deleteNetwork(nid)
-    }
-  })
+  it.each(['nftables', 'iptables'] as const)(
+    "a container cannot reach the host's loopback services through route_localnet (CVE-2020-8558), %s",
+    async (backend) => {
+      const main = driver
+      driver = createBridgeDriver()
+      await driver.config({ firewallBackend: backend })
+      const nid = id()
+      await driver.createNetwork(nid, {})
+      const box = await attach(nid, { portBindings: [{ proto: 'tcp', containerPort: 80, hostPort: 18099 }] })
+      const hostOnly = await startServer(18098, 'host-loopback') // the host's service, on every local address
+      try {
+        // The container re-routes 127.0.0.2 to its gateway (what a process with CAP_NET_ADMIN, or raw
+        // sockets, can do): the host has route_localnet=1 on the bridge for published ports.
+        run('ip', ['route', 'del', 'local', '127.0.0.0/8', 'dev', 'lo', 'table', 'local'], { netns: box.sb.key })
+        run('sysctl', ['-qw', 'net.ipv4.conf.eth0.route_localnet=1'], { netns: box.sb.key })
+        run('ip', ['route', 'add', '127.0.0.2/32', 'via', box.info.gateway ?? '', 'dev', 'eth0'], { netns: box.sb.key })
+        expect(request('tcp', '127.0.0.2', 18098, { netns: box.sb.key, timeoutMs: 700 })).toBeUndefined()
+        // Localhost still reaches the published port from the host.
+        expect(request('tcp', '127.0.0.1', 18098)).toMatch(/^host-loopback /u)
+      } finally {
+        hostOnly.stop()
+        await detach(nid, box)
+        await driver.deleteNetwork(nid)
+        await driver.close()
+        driver = main
+      }
+    },
+  )
 
   it('with ICC off sandboxes cannot reach each other; two networks cannot reach each other', async () => {
     const [n1, n2] = [id(), id()]

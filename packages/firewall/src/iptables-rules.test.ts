@@ -75,7 +75,10 @@ describe('iptables restore input', () => {
   it('a network on an empty ruleset: the skeleton, its chains and rules, per table', () => {
     const { text, about } = iptAddNetwork(net, 4, new Map()).render()
     expect(text).toMatch(/^\*nat\n:CNM-DNAT - \[0:0\]\n:CNM-POSTROUTING - \[0:0\]\n-A PREROUTING -j CNM-DNAT\n/u)
-    expect(text).toContain('*filter\n:CNM-FORWARD - [0:0]\n:CNM-ISOLATION - [0:0]\n-I FORWARD 1 -j CNM-FORWARD\n')
+    expect(text).toContain(
+      '*filter\n:CNM-FORWARD - [0:0]\n:CNM-ISOLATION - [0:0]\n:CNM-INPUT - [0:0]\n-I FORWARD 1 -j CNM-FORWARD\n-A INPUT -j CNM-INPUT\n',
+    )
+    expect(text).toContain('-A CNM-INPUT -d 127.0.0.0/8 ! -i lo -m conntrack ! --ctstate DNAT -j DROP\n')
     expect(text).toContain('-A CNM-POST-br0 -s 127.0.0.0/8 -o br0 -j MASQUERADE\n')
     expect(text.match(/^COMMIT$/gmu)).toHaveLength(2)
     expect([...about.values()]).toContain('network net1 on bridge br0')

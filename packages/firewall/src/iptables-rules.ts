@@ -10,6 +10,14 @@ export const IPT_DNAT = 'CNM-DNAT'
 export const IPT_POSTROUTING = 'CNM-POSTROUTING'
 export const IPT_FORWARD = 'CNM-FORWARD'
 export const IPT_ISOLATION = 'CNM-ISOLATION'
+export const IPT_INPUT = 'CNM-INPUT'
+
+/**
+ * route_localnet=1 on the bridges lets 127.0.0.1 reach published ports; it must not let a container
+ * reach the host's loopback services (CVE-2020-8558): traffic to 127.0.0.0/8 that did not come in on
+ * `lo` passes only as part of a DNAT-ed connection. A constant rule of the skeleton (IPv4 only).
+ */
+const LOCALNET_GUARD = ['-d', '127.0.0.0/8', '!', '-i', 'lo', '-m', 'conntrack', '!', '--ctstate', 'DNAT', '-j', 'DROP']
 
 const SKELETON: Record<'nat' | 'filter', { chains: string[]; jumps: [string, string][] }> = {
   nat: {
@@ -20,7 +28,13 @@ const SKELETON: Record<'nat' | 'filter', { chains: string[]; jumps: [string, str
       ['POSTROUTING', IPT_POSTROUTING],
     ],
   },
-  filter: { chains: [IPT_FORWARD, IPT_ISOLATION], jumps: [['FORWARD', IPT_FORWARD]] },
+  filter: {
+    chains: [IPT_FORWARD, IPT_ISOLATION, IPT_INPUT],
+    jumps: [
+      ['FORWARD', IPT_FORWARD],
+      ['INPUT', IPT_INPUT],
+    ],
+  },
 }
 
 /** Chains of one network, named after its bridge (at most 24 characters: iptables allows 28). */
@@ -67,8 +81,13 @@ export class RestoreInput {
   }
 }
 
-/** Adds whatever of the skeleton (`CNM-*` base chains and the jumps into them) `saved` lacks. */
-export function ensureSkeleton(input: RestoreInput, saved: SavedRuleset, tables: ('nat' | 'filter')[]): void {
+/** Adds whatever of the skeleton (`CNM-*` base chains, the jumps into them, their constant rules) `saved` lacks. */
+export function ensureSkeleton(
+  input: RestoreInput,
+  saved: SavedRuleset,
+  tables: ('nat' | 'filter')[],
+  family: IPFamily = 4,
+): void {
   for (const table of tables) {
     const { chains, jumps } = SKELETON[table]
     for (const chain of chains) if (!hasChain(saved, table, chain)) input.add(table, [`:${chain} - [0:0]`])
@@ -78,6 +97,10 @@ export function ensureSkeleton(input: RestoreInput, saved: SavedRuleset, tables:
       // FORWARD: first, ahead of rules others keep there (as Docker's own chain is).
       input.add(table, builtin === 'FORWARD' ? ['-I', builtin, '1', '-j', target] : ['-A', builtin, '-j', target])
     }
+  }
+  if (tables.includes('filter') && family === 4) {
+    const guarded = rulesOf(saved, 'filter', IPT_INPUT).some((r) => sameSpec(r, LOCALNET_GUARD))
+    if (!guarded) input.add('filter', ['-A', IPT_INPUT, ...LOCALNET_GUARD])
   }
 }
 
@@ -147,7 +170,7 @@ export function iptAddNetwork(net: ParsedNetworkRules, family: IPFamily, saved: 
     }
   }
   const input = new RestoreInput()
-  ensureSkeleton(input, saved, ['nat', 'filter'])
+  ensureSkeleton(input, saved, ['nat', 'filter'], family)
   input.add('filter', [`:${c.fwd} - [0:0]`])
   input.add('filter', [`:${c.in} - [0:0]`])
   input.add('nat', [`:${c.post} - [0:0]`])
