@@ -94,6 +94,28 @@ describeKernel('controller (kernel)', () => {
     await a.close()
   })
 
+  it('a join that fails part-way leaves nothing joined, and can be tried again', async () => {
+    const c = await createController({ storePath: false, sandboxDir })
+    const n = await c.newNetwork(await c.newNetworkDriver('bridge'), 'half', { addressIPv4: '10.99.1.1/24' })
+    const sb = await c.newSandbox('half1')
+    const { endpoint } = await n.createEndpoint('half1') // parked in the host until it joins
+    run('ip', ['route', 'add', 'default', 'dev', 'lo'], { netns: sb.key }) // setGateway will hit EEXIST
+    await expect(endpoint.join(sb)).rejects.toMatchObject({ code: 'EEXIST' })
+    const inside = () =>
+      (JSON.parse(run('ip', ['-j', 'link', 'show'], { netns: sb.key }).stdout) as { ifname: string }[]).map(
+        (l) => l.ifname,
+      )
+    expect(inside()).toEqual(['lo'])
+    expect(sb.endpoints()).toEqual([])
+    run('ip', ['route', 'del', 'default', 'dev', 'lo'], { netns: sb.key })
+    await endpoint.join(sb)
+    expect(inside().sort()).toEqual(['eth0', 'lo'])
+    await sb.destroy()
+    await endpoint.delete()
+    await n.delete()
+    await c.close()
+  })
+
   it("keeps the seed's controller behaviours", async () => {
     const c = await createController({ storePath: false, sandboxDir })
     await expect(c.newNetworkDriver('macvlan')).rejects.toMatchObject({

@@ -110,7 +110,11 @@ export async function createController(
           await bridge.deleteNetwork(id).catch(() => undefined)
           throw err
         }
-        return { value: networkView(core, id, row), apply: () => core.networks.set(id, row) }
+        return {
+          value: networkView(core, id, row),
+          apply: () => core.networks.set(id, row),
+          undo: () => bridge.deleteNetwork(id),
+        }
       }),
     networks: () => [...core.networks.keys()].map((id) => networkView(core, id)),
     networkByName: (name) => {
@@ -147,6 +151,10 @@ export async function createController(
           apply: () => {
             core.sandboxes.set(row.id, row)
             core.open.set(key, sb)
+          },
+          undo: async () => {
+            await sb.destroy()
+            removeOwnerMark(key)
           },
         }
       }).then((id) => sandboxView(core, id)),

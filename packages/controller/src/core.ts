@@ -29,16 +29,25 @@ export interface Core {
  * Runs one operation: one at a time in this process, inside a store write transaction (so one at a
  * time across processes too), after catching up with whatever another process committed. The
  * operation writes the store before it returns; the transaction commits after, or rolls back on
- * any failure — and the tables are changed only by `apply`, after the commit.
+ * any failure — and the tables are changed only by `apply`, after the commit. When the commit
+ * itself fails, `undo` takes back the operation's kernel work.
  */
-export function run<T>(core: Core, fn: () => Promise<{ value: T; apply?: () => void }>): Promise<T> {
+export function run<T>(
+  core: Core,
+  fn: () => Promise<{ value: T; apply?: () => void; undo?: () => Promise<unknown> }>,
+): Promise<T> {
   const go = async (): Promise<T> => {
     if (core.closed) throw new ControllerError(ERR_CONTROLLER_CLOSED, 'the controller is closed')
     core.store.begin()
     try {
       if (core.store.changedElsewhere()) await core.sync()
-      const { value, apply } = await fn()
-      core.store.commit()
+      const { value, apply, undo } = await fn()
+      try {
+        core.store.commit()
+      } catch (err) {
+        await undo?.().catch(() => undefined) // the kernel work must not outlive its record
+        throw err
+      }
       apply?.()
       return value
     } catch (err) {

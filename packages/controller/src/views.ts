@@ -95,6 +95,7 @@ export function networkView(core: Core, id: string, initial?: NetworkRow): Netwo
         return {
           value: { endpoint: endpointView(core, eid, self, ep), sandboxInfo },
           apply: () => core.endpoints.set(eid, ep),
+          undo: () => driver.deleteEndpoint(id, eid),
         }
       }),
     endpoints: () =>
@@ -184,18 +185,25 @@ export function endpointView(core: Core, id: string, network: Network, initial?:
         if (!iface) throw new ControllerError('ERR_NO_INTERFACE', `endpoint ${ep.name} has no interface`)
         const dstName = ep.sandboxKey === key ? iface.dstName : await freeEth(key)
         await sb.addInterface({ ...iface, dstName })
-        const hasGateway = [...core.joins.values()].some(
-          (j) =>
-            j.sandboxId === sbRow.id &&
-            (core.endpoints.get(j.endpointId)?.sandboxInfo as SandboxInfo | undefined)?.gateway,
-        )
-        if (!hasGateway && info.gateway) await sb.setGateway(info.gateway)
-        if (!hasGateway && info.gatewayIPv6) await sb.setGatewayIPv6(info.gatewayIPv6)
         const join = { endpointId: id, sandboxId: sbRow.id, interfaceName: dstName }
-        core.store.insertJoin(join)
+        const undoJoin = (): Promise<void> => sb.removeInterface(dstName).catch(() => undefined)
+        try {
+          const hasGateway = [...core.joins.values()].some(
+            (j) =>
+              j.sandboxId === sbRow.id &&
+              (core.endpoints.get(j.endpointId)?.sandboxInfo as SandboxInfo | undefined)?.gateway,
+          )
+          if (!hasGateway && info.gateway) await sb.setGateway(info.gateway)
+          if (!hasGateway && info.gatewayIPv6) await sb.setGatewayIPv6(info.gatewayIPv6)
+          core.store.insertJoin(join)
+        } catch (err) {
+          await undoJoin() // the interface leaves again: nothing half-joined stays behind
+          throw err
+        }
         const madeRow = sbRow
         return {
           value: undefined,
+          undo: undoJoin,
           apply: () => {
             if (newRow) core.sandboxes.set(madeRow.id, madeRow)
             core.joins.set(id, join)
