@@ -116,6 +116,28 @@ describeKernel('controller (kernel)', () => {
     await c.close()
   })
 
+  it('after a restart, leave still moves an interface that came from the host back there', async () => {
+    const store = path.join(tmp, 'leave.db')
+    const c = await createController({ storePath: store, sandboxDir })
+    const n = await c.newNetwork(await c.newNetworkDriver('bridge'), 'back', { addressIPv4: '10.99.2.1/24' })
+    const sb = await c.newSandbox('back1')
+    const { endpoint } = await n.createEndpoint('back1') // parked in the host as vetc<id>
+    await endpoint.join(sb)
+    await c.close()
+    const again = await createController({ storePath: store, sandboxDir })
+    const ep = again.networkByName('back')?.endpoints()[0]
+    const box = again.sandboxes()[0]
+    if (!ep || !box) throw new Error('not restored')
+    await ep.leave(box)
+    const parked = `vetc${endpoint.id.slice(0, 11)}`
+    expect(run('ip', ['link', 'show', parked], { check: false }).status).toBe(0)
+    await ep.join(box) // and it can join again
+    await box.destroy()
+    await ep.delete()
+    await again.networkByName('back')?.delete()
+    await again.close()
+  })
+
   it("keeps the seed's controller behaviours", async () => {
     const c = await createController({ storePath: false, sandboxDir })
     await expect(c.newNetworkDriver('macvlan')).rejects.toMatchObject({

@@ -35,6 +35,13 @@ export interface JoinRow {
   endpointId: string
   sandboxId: string
   interfaceName: string
+  /**
+   * Where the interface came from: `host` (moved in, goes back on leave under `srcName`) or
+   * `sandbox` (created inside; deleted on leave).
+   */
+  origin: 'host' | 'sandbox'
+  /** Its name before it was moved in (for `host`). */
+  srcName: string
 }
 
 export interface DriverRow {
@@ -64,7 +71,7 @@ CREATE TABLE IF NOT EXISTS sandboxes (
   id TEXT PRIMARY KEY, container_id TEXT NOT NULL, key TEXT NOT NULL UNIQUE, created_at TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS joins (
   endpoint_id TEXT PRIMARY KEY REFERENCES endpoints(id), sandbox_id TEXT NOT NULL REFERENCES sandboxes(id),
-  interface TEXT NOT NULL);
+  interface TEXT NOT NULL, origin TEXT NOT NULL DEFAULT 'sandbox', src_name TEXT NOT NULL DEFAULT '');
 CREATE TABLE IF NOT EXISTS ip_allocations (
   pool TEXT NOT NULL, ip TEXT NOT NULL, endpoint_id TEXT NOT NULL REFERENCES endpoints(id), PRIMARY KEY (pool, ip));
 CREATE TABLE IF NOT EXISTS port_allocations (
@@ -170,10 +177,14 @@ export class Store {
       sandboxes: rows<{ id: string; container_id: string; key: string }>(
         'SELECT id, container_id, key FROM sandboxes ORDER BY created_at, id',
       ).map((r) => ({ id: r.id, containerId: r.container_id, key: r.key })),
-      joins: rows<{ endpoint_id: string; sandbox_id: string; interface: string }>('SELECT * FROM joins').map((r) => ({
+      joins: rows<{ endpoint_id: string; sandbox_id: string; interface: string; origin: string; src_name: string }>(
+        'SELECT * FROM joins',
+      ).map((r) => ({
         endpointId: r.endpoint_id,
         sandboxId: r.sandbox_id,
         interfaceName: r.interface,
+        origin: r.origin === 'host' ? 'host' : 'sandbox',
+        srcName: r.src_name,
       })),
     }
   }
@@ -242,8 +253,8 @@ export class Store {
 
   insertJoin(j: JoinRow): void {
     this.db
-      .prepare('INSERT INTO joins (endpoint_id, sandbox_id, interface) VALUES (?, ?, ?)')
-      .run(j.endpointId, j.sandboxId, j.interfaceName)
+      .prepare('INSERT INTO joins (endpoint_id, sandbox_id, interface, origin, src_name) VALUES (?, ?, ?, ?, ?)')
+      .run(j.endpointId, j.sandboxId, j.interfaceName, j.origin, j.srcName)
   }
 
   deleteJoin(endpointId: string): void {

@@ -16,7 +16,7 @@ import {
 import { generateID } from './id.js'
 import { inspectEndpoint, inspectNetwork } from './inspect.js'
 import { removeOwnerMark } from './owner-mark.js'
-import type { EndpointRow, NetworkRow, SandboxRow } from './store.js'
+import type { EndpointRow, JoinRow, NetworkRow, SandboxRow } from './store.js'
 import type { Endpoint, Network, Sandbox } from './types.js'
 
 /** The namespace handle for a sandbox key, opened once per process. */
@@ -153,7 +153,13 @@ export function endpointView(core: Core, id: string, network: Network, initial?:
     const sbRow = core.sandboxes.get(join.sandboxId)
     if (sbRow) {
       const sb = await netnsSandbox(core, sbRow.key)
-      if (sb.interfaces().some((i) => i.dstName === join.interfaceName)) await sb.removeInterface(join.interfaceName)
+      if (sb.interfaces().some((i) => i.dstName === join.interfaceName)) {
+        // A reopened sandbox cannot know an interface came from the host: the join row does.
+        await sb.removeInterface(
+          join.interfaceName,
+          join.origin === 'host' ? { returnTo: { name: join.srcName } } : undefined,
+        )
+      }
       const other = [...core.joins.values()].find((j) => j.sandboxId === join.sandboxId && j.endpointId !== id)
       const gw = other
         ? (core.endpoints.get(other.endpointId)?.sandboxInfo as SandboxInfo | undefined)?.gateway
@@ -185,7 +191,13 @@ export function endpointView(core: Core, id: string, network: Network, initial?:
         if (!iface) throw new ControllerError('ERR_NO_INTERFACE', `endpoint ${ep.name} has no interface`)
         const dstName = ep.sandboxKey === key ? iface.dstName : await freeEth(key)
         await sb.addInterface({ ...iface, dstName })
-        const join = { endpointId: id, sandboxId: sbRow.id, interfaceName: dstName }
+        const join: JoinRow = {
+          endpointId: id,
+          sandboxId: sbRow.id,
+          interfaceName: dstName,
+          origin: ep.sandboxKey === key ? 'sandbox' : 'host',
+          srcName: iface.srcName,
+        }
         const undoJoin = (): Promise<void> => sb.removeInterface(dstName).catch(() => undefined)
         try {
           const hasGateway = [...core.joins.values()].some(

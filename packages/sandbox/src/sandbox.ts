@@ -1,7 +1,15 @@
 import { existsSync, unlinkSync } from 'node:fs'
 import { isIPv4, isIPv6 } from 'node:net'
 import type { Interface, StaticRoute } from '@cnm/driverapi'
-import { createNetns, deleteNetns, type Handle, isNetnsMounted, type Link, openHandle } from '@cnm/netlink'
+import {
+  createNetns,
+  deleteNetns,
+  type Handle,
+  isNetnsMounted,
+  type Link,
+  openHandle,
+  validateInterfaceName,
+} from '@cnm/netlink'
 import { addInterfaceSteps, type InterfaceOrigin } from './add-interface.js'
 import {
   ERR_INVALID_GATEWAY,
@@ -20,7 +28,12 @@ export interface Sandbox {
   /** The interfaces added through this object (or found inside when it was opened). */
   interfaces(): Interface[]
   addInterface(i: Interface): Promise<void>
-  removeInterface(dstName: string): Promise<void>
+  /**
+   * Undoes `addInterface`: an interface moved in from the host goes back there under its `srcName`
+   * (down, without its addresses); one created inside is deleted. `returnTo` forces the first way
+   * — for a sandbox opened afresh, which cannot know where an interface came from.
+   */
+  removeInterface(dstName: string, options?: { returnTo?: { name: string } }): Promise<void>
   setGateway(gw: string): Promise<void>
   setGatewayIPv6(gw: string): Promise<void>
   addStaticRoute(route: StaticRoute): Promise<void>
@@ -129,10 +142,15 @@ function makeSandbox(key: string, handle: Handle, initial: Entry[]): Sandbox {
       const origin = await addInterfaceSteps(h, await hostHandle(), key, i)
       entries.set(i.dstName, { iface: i, origin })
     },
-    async removeInterface(dstName) {
+    async removeInterface(dstName, options) {
       const h = live()
       const entry = entries.get(dstName)
       if (!entry) throw new SandboxError(ERR_NO_INTERFACE, `interface ${dstName} is not in sandbox ${key}`)
+      if (options?.returnTo) {
+        validateInterfaceName(options.returnTo.name)
+        entry.iface = { ...entry.iface, srcName: options.returnTo.name }
+        entry.origin = 'host'
+      }
       if (entry.origin === 'sandbox') {
         await h.deleteLink(dstName)
       } else {
