@@ -7,6 +7,7 @@
 //
 //   pnpm exec turbo run build --filter=@cnm/bridge... && node packages/bridge/bench/bench.mjs [--json]
 import { randomBytes } from 'node:crypto'
+import { rmSync } from 'node:fs'
 import { CLONE_NEWNET, createNetns, deleteNetns, ensureThreadPool, openHandle, unshare } from '@cnm/netlink'
 import { openSandbox } from '@cnm/sandbox'
 import { createBridgeDriver } from '../dist/index.js'
@@ -141,6 +142,7 @@ for (const n of SIZES) {
 await driver.deleteNetwork(nid)
 await driver.close()
 h.close()
+rmSync(NS_DIR, { recursive: true, force: true })
 
 if (json) console.log(JSON.stringify({ available, results }, null, 2))
 for (const n of SIZES) {
