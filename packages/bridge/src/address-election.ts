@@ -52,7 +52,7 @@ export function electSubnet(pools: readonly AddressPool[], c: ElectionConstraint
 export function parseNameservers(resolvConf: string): string[] {
   return resolvConf
     .split('\n')
-    .map((l) => /^\s*nameserver\s+(\S+)/u.exec(l)?.[1])
+    .map((l) => l.match(/^\s*nameserver\s+(\S+)/u)?.[1])
     .filter((x): x is string => x !== undefined)
     .map((x) => x.split('%')[0] ?? x)
 }

@@ -23,7 +23,7 @@ function v4Value(text: string): bigint {
 
 function v6Value(text: string): bigint {
   let s = text
-  const dotted = /(\d+\.\d+\.\d+\.\d+)$/u.exec(s)
+  const dotted = s.match(/(\d+\.\d+\.\d+\.\d+)$/u)
   if (dotted?.[1]) {
     const v = v4Value(dotted[1])
     s = `${s.slice(0, -dotted[1].length)}${(v >> 16n).toString(16)}:${(v & 0xffffn).toString(16)}`
@@ -61,7 +61,7 @@ export function formatIP(family: 4 | 6, value: bigint): string {
 
 /** Parses `address/prefix`, or returns undefined. */
 export function parseCidr(text: string): CidrValue | undefined {
-  const m = /^([^/]+)\/(\d{1,3})$/u.exec(text)
+  const m = text.match(/^([^/]+)\/(\d{1,3})$/u)
   const ip = m?.[1] ? parseIP(m[1]) : undefined
   const prefix = Number(m?.[2])
   if (!ip || !Number.isInteger(prefix) || prefix > bitsOf(ip.family)) return undefined

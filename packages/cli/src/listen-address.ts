@@ -10,7 +10,7 @@ export interface ListenAddress {
 
 /** Parses `HOST:PORT` (`[IPv6]:PORT`); the host must be an IP address, the port 0–65535. */
 export function parseListenAddress(text: string): ListenAddress {
-  const m = /^\[([^\]]+)\]:(\d{1,5})$/u.exec(text) ?? /^([^:[\]]+):(\d{1,5})$/u.exec(text)
+  const m = text.match(/^\[([^\]]+)\]:(\d{1,5})$/u) ?? text.match(/^([^:[\]]+):(\d{1,5})$/u)
   const ip = m?.[1] ? parseIP(m[1]) : undefined
   const port = Number(m?.[2])
   if (!ip || !Number.isInteger(port) || port > 65535) {

@@ -107,7 +107,7 @@ function addressOptions(subnets: string[], gateways: string[], ipv6: boolean): R
 
 /** `key=value` with `true`, `false` and numbers typed. */
 export function parseOpt(text: string): [string, unknown] {
-  const m = /^([A-Za-z][A-Za-z0-9_]*)=(.*)$/su.exec(text)
+  const m = text.match(/^([A-Za-z][A-Za-z0-9_]*)=(.*)$/su)
   if (!m?.[1] || m[2] === undefined) throw invalidArgument(`-o ${JSON.stringify(text)} must be key=value`)
   const raw = m[2]
   const value = raw === 'true' ? true : raw === 'false' ? false : /^-?\d+(\.\d+)?$/u.test(raw) ? Number(raw) : raw

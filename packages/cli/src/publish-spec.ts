@@ -25,7 +25,7 @@ function fail(spec: string, why: string): CliError {
 }
 
 function parseRange(spec: string, text: string, what: string): PortRange {
-  const m = /^(\d{1,5})(?:-(\d{1,5}))?$/u.exec(text)
+  const m = text.match(/^(\d{1,5})(?:-(\d{1,5}))?$/u)
   if (!m) throw fail(spec, `${what} ${JSON.stringify(text)} is not a port or a range of ports`)
   const start = Number(m[1])
   const end = m[2] === undefined ? start : Number(m[2])

@@ -25,7 +25,7 @@ export function tryParseIP(text: unknown): ParsedIP | undefined {
   if (isIPv4(text)) return { family: 4, address: text }
   if (!isIPv6(text) || text.includes('%')) return undefined
   const canonical = new SocketAddress({ address: text, family: 'ipv6' }).address
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/u.exec(canonical)
+  const mapped = canonical.match(/^::ffff:(\d+\.\d+\.\d+\.\d+)$/u)
   return mapped?.[1] ? { family: 4, address: mapped[1] } : { family: 6, address: canonical }
 }
 
@@ -67,7 +67,7 @@ export function parseCIDR(text: unknown, what = 'subnet'): ParsedCIDR {
   const bad = (): FirewallError =>
     new FirewallError(ERR_INVALID_CIDR, `invalid ${what} ${JSON.stringify(text)}: expected an IPv4 or IPv6 CIDR`)
   if (typeof text !== 'string') throw bad()
-  const m = /^([^/]+)\/(0|[1-9]\d{0,2})$/u.exec(text)
+  const m = text.match(/^([^/]+)\/(0|[1-9]\d{0,2})$/u)
   const ip = tryParseIP(m?.[1])
   if (!m || !ip || (ip.family === 4 && m[1]?.includes(':'))) throw bad() // no IPv4-mapped subnets
   const prefix = Number(m[2])

@@ -39,7 +39,7 @@ export function commandError(
   }
   const text = res.stderr.trim()
   const errno = errnoFromText(text)
-  const lineMatch = /(?:^|\n)(?:\/dev\/stdin|<cmdline>|\/proc\/self\/fd\/\d+):(\d+):|line:? (\d+)/u.exec(text)
+  const lineMatch = text.match(/(?:^|\n)(?:\/dev\/stdin|<cmdline>|\/proc\/self\/fd\/\d+):(\d+):|line:? (\d+)/u)
   const line = Number(lineMatch?.[1] ?? lineMatch?.[2] ?? Number.NaN)
   const object = Number.isNaN(line) ? undefined : explain?.(line)
   const lines = text.split('\n')

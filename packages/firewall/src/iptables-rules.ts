@@ -144,7 +144,7 @@ export function networkRules(net: ParsedNetworkRules, family: IPFamily): { filte
 function existingSubnets(saved: SavedRuleset): [string, string][] {
   const out: [string, string][] = []
   for (const chain of saved.get('nat')?.chains ?? []) {
-    const bridge = /^CNM-POST-(.+)$/u.exec(chain)?.[1]
+    const bridge = chain.match(/^CNM-POST-(.+)$/u)?.[1]
     if (!bridge) continue
     for (const r of rulesOf(saved, 'nat', chain)) {
       if (r[0] === '-s' && r[2] === '-o' && r.includes('DNAT') && r[1]) out.push([bridge, r[1]])
@@ -275,10 +275,9 @@ export function dnatSpec(m: ParsedPortMapping): string[] {
 /** Reads a DNAT rule spec back into a mapping (undefined for anything cnm did not write). */
 export function parseDnatSpec(spec: readonly string[], family: IPFamily): ParsedPortMapping | undefined {
   const text = renderTokens(spec)
-  const m =
-    /^(?:-d (\S+)\/(?:32|128) |! -d ::1\/128 )?-p (tcp|udp|sctp) -m \w+ --dport (\d+)(?::(\d+))?( -m addrtype --dst-type LOCAL)?(?: -m comment --comment (\S+))? -j DNAT --to-destination \[?([0-9a-fA-F.:]+?)\]?:(\d+)(?:-(\d+)\/\d+)?$/u.exec(
-      text,
-    )
+  const m = text.match(
+    /^(?:-d (\S+)\/(?:32|128) |! -d ::1\/128 )?-p (tcp|udp|sctp) -m \w+ --dport (\d+)(?::(\d+))?( -m addrtype --dst-type LOCAL)?(?: -m comment --comment (\S+))? -j DNAT --to-destination \[?([0-9a-fA-F.:]+?)\]?:(\d+)(?:-(\d+)\/\d+)?$/u,
+  )
   if (!m) return undefined
   const hostPort = Number(m[3])
   const containerPort = Number(m[8])
@@ -379,7 +378,7 @@ export function iptInventory(
   for (const [table, t] of saved) {
     for (const chain of [...t.chains].filter(isOwnedChain)) {
       objects.push(`${prog} ${table} ${chain}`)
-      const bridge = /^CNM-(?:FWD|IN|POST)-(.+)$/u.exec(chain)?.[1]
+      const bridge = chain.match(/^CNM-(?:FWD|IN|POST)-(.+)$/u)?.[1]
       if (bridge && !networks.has(bridge)) networks.set(bridge, { id: undefined, bridge, subnets: [] })
     }
     for (const r of t.rules) {

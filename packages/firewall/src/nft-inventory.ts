@@ -80,7 +80,7 @@ function networks(state: NftTableState): InventoryNetwork[] {
     if (typeof e.key === 'string') found.set(e.key, { id: e.comment, bridge: e.key, subnets: [] })
   }
   for (const chain of state.chains) {
-    const bridge = /^n-(.+)-(?:fwd|in|post)$/u.exec(chain)?.[1]
+    const bridge = chain.match(/^n-(.+)-(?:fwd|in|post)$/u)?.[1]
     if (bridge && !found.has(bridge)) found.set(bridge, { id: undefined, bridge, subnets: [] })
   }
   for (const net of found.values()) net.subnets = nftNetworkState(state, net.bridge).subnets
@@ -90,7 +90,7 @@ function networks(state: NftTableState): InventoryNetwork[] {
 function ports(state: NftTableState): InventoryPort[] {
   const out: InventoryPort[] = []
   for (const [name, elems] of state.sets) {
-    const m = /^dnat([46])(any)?$/u.exec(name)
+    const m = name.match(/^dnat([46])(any)?$/u)
     if (!m) continue
     for (const e of elems) {
       const k = (e.key as { concat?: Json[] } | null)?.concat ?? []

@@ -16,7 +16,7 @@ export interface PrefixedAddress {
 function v6Bytes(text: string): Buffer {
   let s = text
   const out = Buffer.alloc(16)
-  const v4tail = /(\d+\.\d+\.\d+\.\d+)$/u.exec(s)
+  const v4tail = s.match(/(\d+\.\d+\.\d+\.\d+)$/u)
   if (v4tail?.[1]) {
     const b = v4Bytes(v4tail[1])
     s = `${s.slice(0, -v4tail[1].length)}${((b[0]! << 8) | b[1]!).toString(16)}:${((b[2]! << 8) | b[3]!).toString(16)}`
@@ -73,7 +73,7 @@ export function parsePrefixedAddress(cidr: string): PrefixedAddress {
     throw new NetlinkError(ERR_INVALID_ADDRESS, `invalid address ${JSON.stringify(cidr)}: expected address/prefix`)
   }
   if (typeof cidr !== 'string') return fail()
-  const m = /^([^/]+)\/(\d{1,3})$/u.exec(cidr)
+  const m = cidr.match(/^([^/]+)\/(\d{1,3})$/u)
   if (!m?.[1] || !m[2]) return fail()
   const address = m[1]
   const prefixLength = Number(m[2])

@@ -34,7 +34,7 @@ function parseIP(ip: unknown): string {
   if (!isIPv6(ip)) throw new InvalidAddressError(ip)
   if (ip.includes('%')) throw new InvalidAddressError(ip, 'zone indexes are not supported')
   const text = new SocketAddress({ address: ip, family: 'ipv6' }).address
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(text)
+  const mapped = text.match(/^::ffff:(\d+\.\d+\.\d+\.\d+)$/)
   return mapped?.[1] ?? text
 }
 

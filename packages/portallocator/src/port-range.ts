@@ -29,7 +29,7 @@ export function systemPortRange(path: string = LOCAL_PORT_RANGE_PATH): PortRange
 
 /** Parses `"32768\t60999\n"`; `undefined` unless it is two valid ports, the first not above the second. */
 export function parseLocalPortRange(text: string): PortRange | undefined {
-  const match = /^\s*(\d+)\s+(\d+)\s*$/.exec(text)
+  const match = text.match(/^\s*(\d+)\s+(\d+)\s*$/)
   if (match === null) return undefined
   const begin = Number(match[1])
   const end = Number(match[2])

@@ -22,7 +22,7 @@ export function addSocketTable(
   littleEndian: boolean = endianness() === 'LE',
 ): BoundPorts {
   for (const line of text.split('\n')) {
-    const m = LINE.exec(line)
+    const m = line.match(LINE)
     if (m === null) continue
     const [, hexAddress = '', hexPort = '', state = ''] = m
     if (listeningOnly && state.toUpperCase() !== TCP_LISTEN) continue

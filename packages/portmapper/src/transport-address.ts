@@ -26,7 +26,7 @@ export function formatTransportAddress(a: TransportAddress & { endPort?: number 
 
 /** The inverse of {@link formatTransportAddress}; anything else is `ERR_INVALID_TRANSPORT_ADDRESS`. */
 export function parseTransportAddress(text: string): TransportAddress {
-  const m = /^(tcp|udp|sctp)\/(?:\[([0-9a-fA-F:.]+)\]|([0-9.]+)):(\d{1,5})$/u.exec(text)
+  const m = text.match(/^(tcp|udp|sctp)\/(?:\[([0-9a-fA-F:.]+)\]|([0-9.]+)):(\d{1,5})$/u)
   const ip = m?.[2] ?? m?.[3] ?? ''
   const port = Number(m?.[4])
   const family = isIP(ip)
@@ -45,7 +45,7 @@ export function canonicalIP(ip: unknown): string | undefined {
   if (isIPv4(ip)) return ip
   if (!isIPv6(ip) || ip.includes('%')) return undefined
   const text = new SocketAddress({ address: ip, family: 'ipv6' }).address
-  return /^::ffff:(\d+\.\d+\.\d+\.\d+)$/u.exec(text)?.[1] ?? text
+  return text.match(/^::ffff:(\d+\.\d+\.\d+\.\d+)$/u)?.[1] ?? text
 }
 
 /** True for `0.0.0.0` and `::`. */

@@ -89,7 +89,7 @@ export function httpFromSandbox(key: string, url: string): Promise<string> {
 export async function pingFromSandbox(key: string, ip: string): Promise<string> {
   const [file, args] = inSandbox(key, 'ping', ['-c', '1', '-W', '2', ip])
   const out = await runProgram(file, args, 5000)
-  return /time=([\d.]+ ?ms)/u.exec(out)?.[1] ?? 'answered'
+  return out.match(/time=([\d.]+ ?ms)/u)?.[1] ?? 'answered'
 }
 
 /** An HTTP GET from this process (in the namespace playing the host); the body. */
