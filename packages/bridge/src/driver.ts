@@ -14,7 +14,7 @@ import {
 import { createFirewall } from '@cnm/firewall'
 import { IPAllocator, networksOverlap, parseCIDR } from '@cnm/ipallocator'
 import { openHandle } from '@cnm/netlink'
-import { getPortAllocator, type PortAllocator } from '@cnm/portallocator'
+import type { PortAllocator } from '@cnm/portallocator'
 import { PortMapper } from '@cnm/portmapper'
 import { parseDriverConfig } from './driver-config.js'
 import { BRIDGE_DRIVER_NAME, defaultBridgeName } from './driver-name.js'
@@ -301,13 +301,10 @@ export function createBridgeDriver(options: BridgeDriverOptions = {}): BridgeDri
     firewallBackend: () => backend,
     async close() {
       // The kernel keeps every network, endpoint and rule; only this process's reservations go.
-      const allocator = options.portAllocator ?? getPortAllocator()
       for (const net of networks.values()) {
-        for (const { host } of net.portMapper?.mappings() ?? []) {
-          for (let p = host.port; p <= (host.endPort ?? host.port); p++) allocator.releasePort(host.ip, host.proto, p)
-        }
+        for (const { host } of net.portMapper?.mappings() ?? []) net.portMapper?.forget(host)
+        await net.portMapper?.close()
       }
-      for (const net of networks.values()) await net.portMapper?.close()
       networks.clear()
       if (!resources) return
       const r = await resources.catch(() => undefined)

@@ -1,8 +1,8 @@
 import { mkdir } from 'node:fs/promises'
 import path from 'node:path'
-import { createBridgeDriver, isBridgeDriverName } from '@cnm/bridge'
+import { isBridgeDriverName } from '@cnm/bridge'
 import { DEFAULT_SANDBOX_DIR, newSandbox, validateSandboxKey } from '@cnm/sandbox'
-import { type Core, run } from './core.js'
+import { type Core, makeDriver, run } from './core.js'
 import {
   ControllerError,
   ERR_INVALID_NAME,
@@ -83,8 +83,7 @@ export async function createController(
         const type = 'bridge'
         let driver = core.drivers.get(type)
         if (!driver) {
-          driver = createBridgeDriver({ owner: store.id })
-          await driver.config(driverOptions ?? {})
+          driver = await makeDriver(core, driverOptions)
           store.putDriver(type, driverOptions ?? {})
         }
         const made = driver

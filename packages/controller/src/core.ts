@@ -1,4 +1,4 @@
-import type { BridgeDriver } from '@cnm/bridge'
+import { type BridgeDriver, createBridgeDriver } from '@cnm/bridge'
 import type { Sandbox as NetnsSandbox } from '@cnm/sandbox'
 import { ControllerError, ERR_CONTROLLER_CLOSED } from './errors.js'
 import type { EndpointRow, JoinRow, NetworkRow, SandboxRow, Store } from './store.js'
@@ -58,6 +58,13 @@ export function run<T>(
   const p = core.queue.then(go, go)
   core.queue = p.catch(() => undefined)
   return p
+}
+
+/** A configured bridge driver whose links carry this store's id. */
+export async function makeDriver(core: Pick<Core, 'store'>, options: unknown): Promise<BridgeDriver> {
+  const driver = createBridgeDriver({ owner: core.store.id })
+  await driver.config(options ?? {})
+  return driver
 }
 
 /** The driver of a network type (made when the store is opened, or by `newNetworkDriver`). */

@@ -1,6 +1,5 @@
 import type { BridgeEndpointRecord, BridgeNetworkRecord } from '@cnm/bridge'
-import { createBridgeDriver } from '@cnm/bridge'
-import type { Core } from './core.js'
+import { type Core, makeDriver } from './core.js'
 import type { StoreSnapshot } from './store.js'
 import type { ReconcileReport } from './types.js'
 
@@ -11,9 +10,7 @@ async function ensureDrivers(core: Core, snap: StoreSnapshot): Promise<void> {
   for (const n of snap.networks) if (!types.has(n.type)) types.set(n.type, {})
   for (const [type, options] of types) {
     if (core.drivers.has(type)) continue
-    const driver = createBridgeDriver({ owner: core.store.id })
-    await driver.config(options ?? {})
-    core.drivers.set(type, driver)
+    core.drivers.set(type, await makeDriver(core, options))
   }
 }
 
