@@ -2,6 +2,16 @@ import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { SummaryBitmap } from './bitmap.js'
 
+/** A non-zero word is always marked in `l1` (a zero one may be, until a search passes it); `l2` is exact. */
+function expectSummaries(bits: SummaryBitmap): void {
+  bits.l0.forEach((word, w0) => {
+    if (word !== 0) expect(((bits.l1[w0 >>> 5] as number) >>> (w0 & 31)) & 1, `l1 marks word ${w0}`).toBe(1)
+  })
+  bits.l1.forEach((word, w1) => {
+    expect(((bits.l2[w1 >>> 5] as number) >>> (w1 & 31)) & 1, `l2 bit ${w1}`).toBe(word !== 0 ? 1 : 0)
+  })
+}
+
 describe('SummaryBitmap', () => {
   it('starts empty, or full with exactly `size` bits set', () => {
     for (const size of [1, 31, 32, 33, 1024, 1025, 28232, 65535]) {
@@ -27,6 +37,21 @@ describe('SummaryBitmap', () => {
     expect(bits.nextWrapping(1025)).toBe(1024)
     bits.clear(1024)
     expect(bits.nextWrapping(5)).toBe(-1)
+  })
+
+  it('leaves a cleared word marked until a search passes it', () => {
+    const bits = new SummaryBitmap(4096)
+    bits.set(100)
+    bits.clear(100)
+    expect(bits.l1[0]).toBe(1 << 3) // word 3 is zero but still marked
+    bits.set(3000)
+    expect(bits.next(0)).toBe(3000)
+    expect(bits.l1[0]).toBe(0) // the search unmarked it
+    expect(bits.l2[0]).toBe(1 << 2) // l1 word 2 (words 64-95) holds word 93, bit 3000
+    bits.clear(3000)
+    expect(bits.next(0)).toBe(-1)
+    expect(bits.l2[0]).toBe(0)
+    expectSummaries(bits)
   })
 
   it('stays cheap when nearly full: one free bit is found from anywhere', () => {
@@ -63,6 +88,7 @@ describe('SummaryBitmap', () => {
             }
             expect(bits.has(i)).toBe(model[i])
           }
+          expectSummaries(bits)
         },
       ),
       { numRuns: 300 },

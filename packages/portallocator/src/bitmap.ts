@@ -7,11 +7,14 @@ function lowestBit(word: number): number {
 export const MAX_BITMAP_SIZE = 32 * 32 * 32 * 32
 
 /**
- * A set of `size` bits (at most {@link MAX_BITMAP_SIZE}) with a two-level summary: bit j of `l1`
- * says word j of `l0` is non-zero, bit k of `l2` says word k of `l1` is. Finding the next set bit
- * from any index reads at most one word of `l0`, one of `l1` and the few words of `l2` (two for
- * 65 536 bits), so it costs the same whether the set is empty, sparse or nearly full. Memory is
- * size/8 bytes plus about 3%.
+ * A set of `size` bits (at most {@link MAX_BITMAP_SIZE}) with a two-level summary. A clear bit j
+ * of `l1` says word j of `l0` is zero; a set one says it may not be: `clear` leaves the summaries
+ * alone, and the search that meets a set summary bit over a zero word clears it then (each such
+ * bit once, so searches stay O(1) amortised). A bit cleared and set again — a port handed out and
+ * released — therefore writes no summary word. Bit k of `l2` says exactly whether word k of `l1`
+ * is non-zero. Finding the next set bit from any index reads one word of `l0`, one of `l1` and the
+ * few words of `l2` (two for 65 536 bits), plus the stale summary bits it clears, so it costs the
+ * same whether the set is empty, sparse or nearly full. Memory is size/8 bytes plus about 3%.
  */
 export class SummaryBitmap {
   // `declare`: no class-field definitions are emitted, which keeps V8's loads of these fields
@@ -48,22 +51,23 @@ export class SummaryBitmap {
     if (before === 0) this.markWord(w0)
   }
 
+  /** Clears `index`; the summaries may go on marking its word until a search passes it. */
   clear(index: number): void {
     const w0 = index >>> 5
-    const after = (this.l0[w0] as number) & ~(1 << (index & 31))
-    this.l0[w0] = after
-    if (after === 0) this.unmarkWord(w0)
+    this.l0[w0] = (this.l0[w0] as number) & ~(1 << (index & 31))
   }
 
-  /** Word `w0` of `l0` became non-zero: say so in the summaries. */
-  private markWord(w0: number): void {
+  /** Word `w0` of `l0` became non-zero: make sure the summaries mark it. */
+  protected markWord(w0: number): void {
     const w1 = w0 >>> 5
     const before = this.l1[w1] as number
-    this.l1[w1] = before | (1 << (w0 & 31))
+    const bit = 1 << (w0 & 31)
+    if ((before & bit) !== 0) return
+    this.l1[w1] = before | bit
     if (before === 0) this.l2[w1 >>> 5] = (this.l2[w1 >>> 5] as number) | (1 << (w1 & 31))
   }
 
-  /** Word `w0` of `l0` became zero: say so in the summaries. */
+  /** Word `w0` of `l0` is zero: stop marking it in the summaries. */
   private unmarkWord(w0: number): void {
     const w1 = w0 >>> 5
     const after = (this.l1[w1] as number) & ~(1 << (w0 & 31))
@@ -78,24 +82,35 @@ export class SummaryBitmap {
     return m0 !== 0 ? (w0 << 5) | lowestBit(m0) : this.nextAfterWord(w0 + 1)
   }
 
-  /** The lowest set bit in the words of `l0` from word `from` on, found through `l1`, or -1. */
-  private nextAfterWord(from: number): number {
-    const l1 = this.l1
-    const w1 = from >>> 5
-    const m1 = w1 < l1.length ? (l1[w1] as number) & (-1 << (from & 31)) : 0
-    if (m1 === 0) return this.nextFar(w1 + 1)
-    const w0 = (w1 << 5) | lowestBit(m1)
-    return (w0 << 5) | lowestBit(this.l0[w0] as number)
-  }
-
   /** The lowest set bit at or after `from`, wrapping to 0 when none is left above; -1 when empty. */
   nextWrapping(from: number): number {
     const found = from < this.size ? this.next(from) : -1
     return found >= 0 || from === 0 ? found : this.next(0)
   }
 
-  /** The lowest set bit in the words of `l1` at or after `from` (found through `l2`), or -1. */
-  private nextFar(from: number): number {
+  /** The lowest set bit in the words of `l0` from word `from` on, found through the summaries, or -1. */
+  private nextAfterWord(from: number): number {
+    const l0 = this.l0
+    const l1 = this.l1
+    let w1 = from >>> 5
+    if (w1 >= l1.length) return -1
+    let m1 = (l1[w1] as number) & (-1 << (from & 31))
+    for (;;) {
+      while (m1 !== 0) {
+        const w0 = (w1 << 5) | lowestBit(m1)
+        const word = l0[w0] as number
+        if (word !== 0) return (w0 << 5) | lowestBit(word)
+        this.unmarkWord(w0)
+        m1 &= m1 - 1
+      }
+      w1 = this.nextMarkedL1(w1 + 1)
+      if (w1 < 0) return -1
+      m1 = l1[w1] as number
+    }
+  }
+
+  /** The first word of `l1` at or after `from` that is non-zero (found through `l2`), or -1. */
+  private nextMarkedL1(from: number): number {
     const l2 = this.l2
     let w2 = from >>> 5
     if (w2 >= l2.length) return -1
@@ -104,9 +119,7 @@ export class SummaryBitmap {
       if (++w2 >= l2.length) return -1
       m = l2[w2] as number
     }
-    const w1 = (w2 << 5) | lowestBit(m)
-    const w0 = (w1 << 5) | lowestBit(this.l1[w1] as number)
-    return (w0 << 5) | lowestBit(this.l0[w0] as number)
+    return (w2 << 5) | lowestBit(m)
   }
 }
 

@@ -129,6 +129,9 @@ describe('OsPorts', () => {
     expect(os.conflicts('tcp', '10.1.1.1', 5353)).toBe(false)
     expect(os.conflicts('sctp', '10.1.1.1', 5353)).toBe(false)
     expect([...os.bound('sctp')]).toEqual([])
+    // the quick "nothing is bound to this port" test the release path uses
+    expect([8080, 8081, 8082, 5353].map((port) => os.unbound('tcp', port))).toEqual([false, true, false, true])
+    expect([os.unbound('udp', 5353), os.unbound('udp', 8080), os.unbound('sctp', 5353)]).toEqual([false, true, true])
 
     state.tables.tcp = [line4('127.0.0.1', 8080, '0A'), line4('10.0.0.1', 8080, '0A')]
     state.tables.udp = []

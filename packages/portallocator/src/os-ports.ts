@@ -55,11 +55,15 @@ export class OsPorts {
   readonly #clockEvery: number
   readonly #timer: boolean
   #bound: Record<SyncedProtocol, BoundPorts> = { tcp: new Map(), udp: new Map() }
+  // Bit p: the snapshot has a socket bound to port p on some address (a quick "no" for `conflicts`).
+  #tcpPorts: Uint32Array = new Uint32Array(2048)
+  #udpPorts: Uint32Array = new Uint32Array(2048)
   #readAt = Number.NEGATIVE_INFINITY
   #interval = OS_SYNC_MIN_INTERVAL_MS
   #reads = 0
   #expired = true
-  #checks = 0
+  /** Checks left before `stale` reads the clock; below zero means "look now". */
+  #countdown = 0
   #timeout: ReturnType<typeof setTimeout> | undefined
 
   constructor(options: OsPortsOptions = {}) {
@@ -71,9 +75,16 @@ export class OsPorts {
 
   /** True when the snapshot is older than its refresh interval (always before the first read). */
   get stale(): boolean {
-    if (this.#expired) return true
-    if (++this.#checks < this.#clockEvery) return false
-    this.#checks = 0
+    // one decrement on the hot path; the timer and refresh set the countdown
+    return --this.#countdown < 0 && this.#look()
+  }
+
+  #look(): boolean {
+    if (this.#expired) {
+      this.#countdown = 0
+      return true
+    }
+    this.#countdown = this.#clockEvery - 1
     this.#expired = this.#now() - this.#readAt >= this.#interval
     return this.#expired
   }
@@ -103,12 +114,14 @@ export class OsPorts {
     }
     const changed = { tcp: diff(this.#bound.tcp, next.tcp), udp: diff(this.#bound.udp, next.udp) }
     this.#bound = next
+    this.#tcpPorts = portBits(next.tcp)
+    this.#udpPorts = portBits(next.udp)
     this.#reads++
     this.#readAt = this.#now()
     const cost = this.#readAt - started
     this.#interval = Math.min(OS_SYNC_MAX_INTERVAL_MS, Math.max(OS_SYNC_MIN_INTERVAL_MS, cost * OS_SYNC_COST_FACTOR))
     this.#expired = false
-    this.#checks = 0
+    this.#countdown = this.#clockEvery - 1
     if (this.#timer) this.#expireLater()
     return changed
   }
@@ -117,8 +130,18 @@ export class OsPorts {
     clearTimeout(this.#timeout)
     this.#timeout = setTimeout(() => {
       this.#expired = true
+      this.#countdown = 0
     }, this.#interval)
     this.#timeout.unref()
+  }
+
+  /**
+   * Whether, per the snapshot, no socket is bound to `port` (1–65535) on any address: then it
+   * {@link conflicts} with no address. One bit test.
+   */
+  unbound(proto: Protocol, port: number): boolean {
+    const bits = proto === 'tcp' ? this.#tcpPorts : proto === 'udp' ? this.#udpPorts : undefined
+    return bits === undefined || (((bits[port >>> 5] as number) >>> (port & 31)) & 1) === 0
   }
 
   /** Whether, per the snapshot, a socket already bound keeps `ip` (canonical) from binding `port`. */
@@ -145,6 +168,12 @@ let procBase: string | undefined
 export function readProcNetTable(table: string): string {
   procBase ??= existsSync('/proc/thread-self/net') ? '/proc/thread-self/net' : '/proc/net'
   return readFileSync(`${procBase}/${table}`, 'latin1')
+}
+
+function portBits(bound: BoundPorts): Uint32Array {
+  const bits = new Uint32Array(2048)
+  for (const port of bound.keys()) bits[port >>> 5] = (bits[port >>> 5] as number) | (1 << (port & 31))
+  return bits
 }
 
 function diff(before: BoundPorts, after: BoundPorts): number[] {

@@ -14,7 +14,7 @@ describe('Pool', () => {
       expect(pool.holds(port)).toBe(true)
     }
     expect(pool.heldInRange()).toEqual([1000, 1500, 1999])
-    expect(pool.free.has(1500 - 1000)).toBe(false)
+    expect(pool.has(1500 - 1000)).toBe(false)
     expect(pool.unhold(1500)).toBe(true)
     expect(pool.unhold(1500)).toBe(false)
     expect(pool.unhold(65535)).toBe(true)
@@ -28,18 +28,56 @@ describe('Pool', () => {
     expect(pool.wildcard).toBe(true)
     expect([pool.holdNext(), pool.holdNext(), pool.holdNext()]).toEqual([0, 1, 2])
     expect(pool.unhold(10)).toBe(true)
-    pool.free.set(0)
+    pool.set(0)
     expect(pool.holdNext()).toBe(3)
     expect(pool.holdNext()).toBe(0)
     expect(pool.holdNext()).toBe(-1)
   })
 
+  it('while exclusive without the OS, holds exactly its taken ports, and writes them out when shared', () => {
+    const pool = new Pool('0.0.0.0', family(), 10, 49) // 40 ports: the last bitmap word is partial
+    pool.makeExclusive()
+    expect(pool.exclusive).toBe(true)
+    expect(pool.holdNext()).toBe(0)
+    pool.hold(12)
+    pool.hold(49)
+    pool.hold(5) // outside the range
+    expect([pool.holds(10), pool.holds(11), pool.holds(12), pool.holds(49), pool.holds(5)]).toEqual([
+      true,
+      false,
+      true,
+      true,
+      true,
+    ])
+    expect(pool.heldInRange()).toEqual([10, 12, 49])
+    expect(pool.unhold(12)).toBe(true)
+    expect(pool.has(2)).toBe(true) // not held is free, here
+    expect(pool.unhold(12)).toBe(false)
+    pool.release(49)
+    pool.release(49)
+    expect(pool.holds(49)).toBe(false)
+    pool.share()
+    expect(pool.exclusive).toBe(false)
+    expect(pool.heldInRange()).toEqual([10])
+    expect([pool.holds(10), pool.holds(11), pool.holds(5)]).toEqual([true, false, true])
+    expect(pool.unhold(10)).toBe(true)
+    expect(pool.has(0)).toBe(false) // shared: the caller decides whether it is free
+  })
+
+  it('keeps its held ports apart from its free ones when the OS is consulted', () => {
+    const pool = new Pool('0.0.0.0', family(), 10, 19, true)
+    pool.makeExclusive()
+    pool.clear(3) // bound by the OS
+    expect(pool.holds(13)).toBe(false)
+    expect(pool.holdNext()).toBe(0)
+    expect(pool.heldInRange()).toEqual([10])
+  })
+
   it('takes a few KB per (IP, protocol)', () => {
-    const bytes = (pool: Pool): number =>
-      pool.held.byteLength + pool.free.l0.byteLength + pool.free.l1.byteLength + pool.free.l2.byteLength
-    expect(bytes(new Pool('0.0.0.0', family(), 49153, 65535))).toBeLessThan(4300) // the default range
-    expect(bytes(new Pool('0.0.0.0', family(), 32768, 60999))).toBeLessThan(7300) // Linux's usual range
-    expect(bytes(new Pool('0.0.0.0', family(), 1, 65535))).toBeLessThan(16_700) // every port
+    // three bitmaps of the range (free, held, ring entries), their summaries and a 1 KB ring
+    expect(new Pool('0.0.0.0', family(), 49153, 65535).bytes).toBeLessThan(7300) // the default range
+    expect(new Pool('0.0.0.0', family(), 32768, 60999).bytes).toBeLessThan(11_800) // Linux's usual range
+    expect(new Pool('0.0.0.0', family(), 1, 65535).bytes).toBeLessThan(25_900) // every port
   })
 
   it('sees conflicts through its family: wildcard against specific holders and the reverse', () => {

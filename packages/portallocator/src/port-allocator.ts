@@ -1,6 +1,7 @@
-import { canonicalIP, IPV4_ANY } from './address.js'
+import { canonicalIP } from './address.js'
 import { AllPortsAllocatedError, InvalidPortError, PortAlreadyAllocatedError } from './errors.js'
 import { OsPorts } from './os-ports.js'
+import type { Pool } from './pool.js'
 import { isValidPort, parsePort, parsePortRange } from './port.js'
 import { resolvePortRange } from './port-range.js'
 import { type Protocol, parseProtocol } from './protocol.js'
@@ -33,18 +34,30 @@ interface Tables {
  */
 export class PortAllocator {
   // `declare` fields, not `#` fields: no class-field definitions are emitted, which keeps V8's
-  // loads of them fast on the hot path (see bench/bench.mjs).
+  // loads of them fast on the hot path (see bench/bench.mjs). Likewise TypeScript-private methods,
+  // not `#` ones: their calls are smaller bytecode, and V8 inlines by bytecode size. The hot path
+  // (requestPort and releasePort for the same IP and protocol as the call before) is kept small
+  // enough that V8 inlines it whole into a caller's loop.
   declare readonly begin: number
   declare readonly end: number
   declare private readonly os: OsPorts | undefined
   declare private tables: Tables
+  // The pool of the last (ip, proto) as the caller spelled them: consecutive calls for the same
+  // address and protocol (the usual case) skip validation, canonicalisation and the look-ups.
+  // It starts as (null, 'tcp'): the 0.0.0.0/tcp pool is made with the allocator.
+  declare private lastIp: string | null | undefined
+  declare private lastProto: string
+  declare private lastTable: ProtocolPorts
+  declare private lastPool: Pool
 
   constructor(options: PortAllocatorOptions = {}) {
     const range = resolvePortRange(options)
     this.begin = range.begin
     this.end = range.end
     this.os = options.syncWithOS === false ? undefined : new OsPorts()
-    this.tables = this.#newTables()
+    this.tables = this.newTables()
+    this.lastTable = this.tables.tcp
+    this.lastPool = this.pool(null, 'tcp')
   }
 
   /** Whether this allocator keeps itself in sync with the ports the OS has bound. */
@@ -59,13 +72,13 @@ export class PortAllocator {
    * `ERR_INVALID_PORT`, `ERR_INVALID_ADDRESS`
    */
   requestPort(ip: string | null | undefined, proto: Protocol, port?: number): number {
-    const table = proto === 'tcp' ? this.tables.tcp : this.#table(proto)
-    const addr = ip == null ? IPV4_ANY : canonicalIP(ip)
-    if (port != null && port !== 0) return this.#requestGiven(table, addr, port)
-    if (this.os?.stale) this.#sync()
-    const found = table.any(addr)
-    if (found < 0) throw new AllPortsAllocatedError()
-    return found
+    if (port !== undefined && port !== null && port !== 0) return this.requestGiven(ip, proto, port)
+    const pool = ip === this.lastIp && proto === this.lastProto ? this.lastPool : this.pool(ip, proto)
+    if (this.os?.stale) this.sync()
+    const i = pool.holdNext()
+    if (i < 0) throw new AllPortsAllocatedError()
+    if (!pool.exclusive) this.lastTable.shareHold(pool, this.begin + i)
+    return this.begin + i
   }
 
   /**
@@ -81,28 +94,33 @@ export class PortAllocator {
     end: number,
     count?: number,
   ): [number, number] {
-    const table = this.#table(proto)
+    const table = this.table(proto)
     const addr = canonicalIP(ip)
-    if (start === 0 && end === 0) return this.#anyBlock(table, addr, count ?? 1)
+    if (start === 0 && end === 0) return this.anyBlock(table, addr, count ?? 1)
     const [first, last] = parsePortRange(start, end)
     if (count !== undefined && count !== last - first + 1) {
       throw new InvalidPortError(count, `a block of ${first}-${last} has ${last - first + 1} ports`, `count ${count}`)
     }
-    this.#ensureFree(table, addr, first, last)
+    this.ensureFree(table, addr, first, last)
     for (let port = first; port <= last; port++) table.take(addr, port)
     return [first, last]
   }
 
   /** Releases `port` on `ip` for `proto`. Releasing a port that is not held is a no-op. */
   releasePort(ip: string | null | undefined, proto: Protocol, port: number): void {
-    const table = proto === 'tcp' ? this.tables.tcp : this.#table(proto)
-    const addr = ip == null ? IPV4_ANY : canonicalIP(ip)
-    table.release(addr, isValidPort(port) ? port : parsePort(port))
+    if (ip === this.lastIp && proto === this.lastProto && isValidPort(port)) {
+      // ProtocolPorts.releaseIn, written out here: one call less on the hot path keeps it inlined
+      const pool = this.lastPool
+      if (pool.exclusive && (this.os === undefined || this.os.unbound(proto, port))) pool.release(port)
+      else this.lastTable.releaseIn(pool, port)
+    } else {
+      this.releaseOther(ip, proto, port)
+    }
   }
 
   /** Releases every port of `start`–`end` on `ip` for `proto` (the inverse of {@link requestPortRange}). */
   releasePortRange(ip: string | null | undefined, proto: Protocol, start: number, end: number): void {
-    const table = this.#table(proto)
+    const table = this.table(proto)
     const addr = canonicalIP(ip)
     const [first, last] = parsePortRange(start, end)
     for (let port = first; port <= last; port++) table.release(addr, port)
@@ -110,17 +128,20 @@ export class PortAllocator {
 
   /** Releases every port of every IP and protocol; the range stays. */
   releaseAll(): void {
-    this.tables = this.#newTables()
+    this.tables = this.newTables()
+    this.lastPool = this.pool(null, 'tcp')
   }
 
-  #requestGiven(table: ProtocolPorts, addr: string, port: number): number {
+  private requestGiven(ip: string | null | undefined, proto: Protocol, port: number): number {
+    const table = this.table(proto)
+    const addr = canonicalIP(ip)
     const wanted = parsePort(port)
-    this.#ensureFree(table, addr, wanted, wanted)
+    this.ensureFree(table, addr, wanted, wanted)
     table.take(addr, wanted)
     return wanted
   }
 
-  #anyBlock(table: ProtocolPorts, addr: string, count: number): [number, number] {
+  private anyBlock(table: ProtocolPorts, addr: string, count: number): [number, number] {
     const size = this.end - this.begin + 1
     if (!Number.isInteger(count) || count < 1 || count > size) {
       throw new InvalidPortError(
@@ -129,7 +150,7 @@ export class PortAllocator {
         `count ${count}`,
       )
     }
-    this.#syncIfStale()
+    this.syncIfStale()
     const first = count === 1 ? table.any(addr) : table.anyBlock(addr, count)
     if (first < 0) {
       if (count === 1) throw new AllPortsAllocatedError()
@@ -144,12 +165,12 @@ export class PortAllocator {
    * snapshot shows bound is re-checked against a fresh read before it is refused, so a socket
    * closed a moment ago does not block it.
    */
-  #ensureFree(table: ProtocolPorts, addr: string, first: number, last: number): void {
-    let fresh = this.#syncIfStale()
+  private ensureFree(table: ProtocolPorts, addr: string, first: number, last: number): void {
+    let fresh = this.syncIfStale()
     for (let port = first; port <= last; port++) {
       let conflict = table.conflict(addr, port)
       if (conflict === 'os' && !fresh) {
-        this.#sync()
+        this.sync()
         fresh = true
         conflict = table.conflict(addr, port)
       }
@@ -158,24 +179,50 @@ export class PortAllocator {
   }
 
   /** Re-reads the OS tables when the snapshot is stale; true when it did. */
-  #syncIfStale(): boolean {
+  private syncIfStale(): boolean {
     if (this.os === undefined || !this.os.stale) return false
-    this.#sync()
+    this.sync()
     return true
   }
 
-  #sync(): void {
+  private sync(): void {
     if (this.os === undefined) return
     const changed = this.os.refresh()
     this.tables.tcp.osChanged(changed.tcp)
     this.tables.udp.osChanged(changed.udp)
   }
 
-  #table(proto: Protocol): ProtocolPorts {
+  /** The pool of (`ip`, `proto`), validated, made when new, and remembered. */
+  private pool(ip: string | null | undefined, proto: Protocol): Pool {
+    const table = this.table(proto)
+    const pool = table.pool(canonicalIP(ip))
+    this.remember(ip, proto, table, pool)
+    return pool
+  }
+
+  /** {@link releasePort} for another (ip, proto) than the last one. */
+  private releaseOther(ip: string | null | undefined, proto: Protocol, port: number): void {
+    const table = this.table(proto)
+    const addr = canonicalIP(ip)
+    const valid = parsePort(port)
+    const pool = table.find(addr)
+    if (pool === undefined) return
+    this.remember(ip, proto, table, pool)
+    table.releaseIn(pool, valid)
+  }
+
+  private remember(ip: string | null | undefined, proto: Protocol, table: ProtocolPorts, pool: Pool): void {
+    this.lastIp = ip
+    this.lastProto = proto
+    this.lastTable = table
+    this.lastPool = pool
+  }
+
+  private table(proto: Protocol): ProtocolPorts {
     return this.tables[parseProtocol(proto)]
   }
 
-  #newTables(): Tables {
+  private newTables(): Tables {
     return {
       tcp: new ProtocolPorts('tcp', this.begin, this.end, this.os),
       udp: new ProtocolPorts('udp', this.begin, this.end, this.os),

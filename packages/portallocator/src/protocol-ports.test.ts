@@ -40,33 +40,50 @@ describe('ProtocolPorts', () => {
       fc.record({ kind: fc.constant('os' as const), bound: fc.array(fc.tuple(ip, port), { maxLength: 6 }) }),
     )
     fc.assert(
-      fc.property(fc.array(op, { maxLength: 80 }), (ops) => {
-        let current: Record<string, string> = tables([])
-        const os = new OsPorts({ read: (t) => current[t] ?? '', now: () => 0, timer: false })
-        const ports = new ProtocolPorts('tcp', BEGIN, BEGIN + size - 1, os)
-        for (const o of ops) {
-          if (o.kind === 'take') {
-            if (ports.conflict(o.ip, o.port) === undefined) ports.take(o.ip, o.port)
-          } else if (o.kind === 'release') {
-            ports.release(o.ip, o.port)
-          } else if (o.kind === 'any') {
-            const first = o.count === 1 ? ports.any(o.ip) : ports.anyBlock(o.ip, o.count)
-            for (let p = first; first >= 0 && p < first + o.count; p++) {
-              expect(ports.find(o.ip)?.holds(p)).toBe(true)
-            }
-          } else {
-            current = tables(o.bound)
-            ports.osChanged(os.refresh().tcp)
+      // without the OS, an exclusive pool keeps its held ports as its taken ones (see Pool)
+      fc.property(
+        fc.array(op, { maxLength: 80 }),
+        fc.constantFrom(undefined, 1, 2, 3),
+        fc.boolean(),
+        (ops, ringCapacity, synced) => {
+          let current: Record<string, string> = tables([])
+          const os = new OsPorts({ read: (t) => current[t] ?? '', now: () => 0, timer: false })
+          const ports = new ProtocolPorts('tcp', BEGIN, BEGIN + size - 1, synced ? os : undefined, ringCapacity)
+          const held = new Map<string, Set<number>>() // what each address was given
+          const give = (ip: string, port: number): void => {
+            held.set(ip, (held.get(ip) ?? new Set()).add(port))
           }
-          for (const address of IPS) {
-            const pool = ports.find(address)
-            if (pool === undefined) continue
-            for (let p = BEGIN; p < BEGIN + size; p++) {
-              expect(pool.free.has(p - BEGIN), `${address}:${p}`).toBe(ports.isFree(pool, p))
+          for (const o of ops) {
+            if (o.kind === 'take') {
+              if (ports.conflict(o.ip, o.port) === undefined) {
+                ports.take(o.ip, o.port)
+                give(o.ip, o.port)
+              }
+            } else if (o.kind === 'release') {
+              ports.release(o.ip, o.port)
+              held.get(o.ip)?.delete(o.port)
+            } else if (o.kind === 'any') {
+              const first = o.count === 1 ? ports.any(o.ip) : ports.anyBlock(o.ip, o.count)
+              for (let p = first; first >= 0 && p < first + o.count; p++) {
+                expect(ports.find(o.ip)?.holds(p)).toBe(true)
+                give(o.ip, p)
+              }
+            } else if (synced) {
+              current = tables(o.bound)
+              ports.osChanged(os.refresh().tcp)
+            }
+            for (const address of IPS) {
+              const pool = ports.find(address)
+              if (pool === undefined) continue
+              for (let p = BEGIN; p < BEGIN + size; p++) {
+                expect(pool.has(p - BEGIN), `${address}:${p}`).toBe(ports.isFree(pool, p))
+              }
+              const inRange = [...(held.get(address) ?? [])].filter((p) => p >= BEGIN && p < BEGIN + size)
+              expect(pool.heldInRange()).toEqual(inRange.sort((a, b) => a - b))
             }
           }
-        }
-      }),
+        },
+      ),
       { numRuns: 300 },
     )
   })

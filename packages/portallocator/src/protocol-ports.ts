@@ -23,17 +23,20 @@ export class ProtocolPorts {
   declare readonly begin: number
   declare readonly end: number
   declare private readonly os: OsPorts | undefined
+  declare private readonly ringCapacity: number | undefined
   declare private readonly pools: Map<string, Pool>
   declare private readonly v4: FamilyPools
   declare private readonly v6: FamilyPools
   declare private lastIp: string
   declare private lastPool: Pool | undefined
 
-  constructor(proto: Protocol, begin: number, end: number, os: OsPorts | undefined) {
+  /** `ringCapacity`: that of each pool's free set (tests make it small; see FreeSet). */
+  constructor(proto: Protocol, begin: number, end: number, os: OsPorts | undefined, ringCapacity?: number) {
     this.proto = proto
     this.begin = begin
     this.end = end
     this.os = os
+    this.ringCapacity = ringCapacity
     this.pools = new Map()
     this.v4 = familyPools()
     this.v6 = familyPools()
@@ -43,22 +46,28 @@ export class ProtocolPorts {
 
   /** Hands out the next free port after the last one handed out to `ip`, wrapping; -1 when none. */
   any(ip: string): number {
-    const pool = this.find(ip) ?? this.create(ip)
+    return this.anyIn(this.pool(ip))
+  }
+
+  /** {@link any} for a pool of this table. */
+  anyIn(pool: Pool): number {
     const i = pool.holdNext()
     if (i < 0) return -1
-    if (!pool.wildcard || pool.family.specific.length !== 0) this.shareHold(pool, this.begin + i)
+    if (!pool.exclusive) this.shareHold(pool, this.begin + i)
     return this.begin + i
   }
 
   /** Releases `port` from `ip`; a port it does not hold is a no-op. */
   release(ip: string, port: number): void {
     const pool = this.find(ip)
-    if (pool === undefined || !pool.unhold(port)) return
-    if (pool.wildcard && pool.family.specific.length === 0 && this.os === undefined) {
-      if (port >= this.begin && port <= this.end) pool.free.set(port - this.begin)
-    } else {
-      this.shareRelease(pool, port)
-    }
+    if (pool !== undefined) this.releaseIn(pool, port)
+  }
+
+  /** {@link release} for a pool of this table. */
+  releaseIn(pool: Pool, port: number): void {
+    // an exclusive pool's port is free again unless the OS has it bound
+    if (pool.exclusive && (this.os === undefined || this.os.unbound(this.proto, port))) pool.release(port)
+    else if (pool.unhold(port)) this.shareRelease(pool, port)
   }
 
   /** Why `port` cannot be given to `ip` right now, or `undefined` when it can. */
@@ -72,20 +81,20 @@ export class ProtocolPorts {
 
   /** Marks `port` held by `ip`. The caller has checked {@link conflict}. */
   take(ip: string, port: number): void {
-    const pool = this.find(ip) ?? this.create(ip)
+    const pool = this.pool(ip)
     pool.hold(port)
     this.shareHold(pool, port)
   }
 
   /** Hands out the first block of `count` contiguous free ports after the cursor; -1 when none. */
   anyBlock(ip: string, count: number): number {
-    const pool = this.find(ip) ?? this.create(ip)
-    const size = pool.free.size
+    const pool = this.pool(ip)
+    const size = pool.size
     const from = pool.cursor + 1 === size ? 0 : pool.cursor + 1
     let start = findRun(pool, from, size - count, count)
     if (start < 0 && from > 0) start = findRun(pool, 0, Math.min(from - 1, size - count), count)
     if (start < 0) return -1
-    pool.cursor = start + count - 1
+    pool.moveCursor(start + count - 1)
     for (let port = this.begin + start; port < this.begin + start + count; port++) {
       pool.hold(port)
       this.shareHold(pool, port)
@@ -107,6 +116,11 @@ export class ProtocolPorts {
     return this.os === undefined || !this.os.conflicts(this.proto, pool.ip, port)
   }
 
+  /** The pool of `ip`, made when it has none yet. */
+  pool(ip: string): Pool {
+    return this.find(ip) ?? this.create(ip)
+  }
+
   /** The pool of `ip`, if it ever held a port. */
   find(ip: string): Pool | undefined {
     if (ip === this.lastIp) return this.lastPool
@@ -119,13 +133,13 @@ export class ProtocolPorts {
   }
 
   /** After `pool` took `port`: count it, and take it from the pools it now conflicts with. */
-  private shareHold(pool: Pool, port: number): void {
+  shareHold(pool: Pool, port: number): void {
     const family = pool.family
     if (!pool.wildcard) family.holders.set(port, (family.holders.get(port) ?? 0) + 1)
     if (port < this.begin || port > this.end) return
     const i = port - this.begin
-    if (!pool.wildcard) family.wildcard?.free.clear(i)
-    else for (const other of family.specific) other.free.clear(i)
+    if (!pool.wildcard) family.wildcard?.clear(i)
+    else for (const other of family.specific) other.clear(i)
   }
 
   /** After `pool` let go of `port`: uncount it, and recompute it where it may have become free. */
@@ -154,23 +168,28 @@ export class ProtocolPorts {
 
   private recompute(pool: Pool, port: number): void {
     const i = port - this.begin
-    if (this.isFree(pool, port)) pool.free.set(i)
-    else pool.free.clear(i)
+    if (this.isFree(pool, port)) pool.set(i)
+    else pool.clear(i)
   }
 
   private create(ip: string): Pool {
     const family = familyOf(ip) === 4 ? this.v4 : this.v6
-    const pool = new Pool(ip, family, this.begin, this.end)
+    const pool = new Pool(ip, family, this.begin, this.end, this.os !== undefined, this.ringCapacity)
     const taken = pool.wildcard ? family.holders.keys() : (family.wildcard?.heldInRange() ?? [])
-    for (const port of taken) if (port >= this.begin && port <= this.end) pool.free.clear(port - this.begin)
+    for (const port of taken) if (port >= this.begin && port <= this.end) pool.clear(port - this.begin)
     if (this.os !== undefined) {
       for (const [port, bound] of this.os.bound(this.proto)) {
         if (port < this.begin || port > this.end) continue
-        if (bound.some((b) => osBindConflicts(ip, b))) pool.free.clear(port - this.begin)
+        if (bound.some((b) => osBindConflicts(ip, b))) pool.clear(port - this.begin)
       }
     }
-    if (pool.wildcard) family.wildcard = pool
-    else family.specific.push(pool)
+    if (pool.wildcard) {
+      family.wildcard = pool
+      if (family.specific.length === 0) pool.makeExclusive()
+    } else {
+      family.specific.push(pool)
+      family.wildcard?.share()
+    }
     this.pools.set(ip, pool)
     return pool
   }
@@ -178,13 +197,12 @@ export class ProtocolPorts {
 
 /** The first index s in [from, lastStart] where `count` bits from s are all set in the pool's bitmap. */
 function findRun(pool: Pool, from: number, lastStart: number, count: number): number {
-  const free = pool.free
-  let s = from <= lastStart ? free.next(from) : -1
+  let s = from <= lastStart ? pool.next(from) : -1
   while (s >= 0 && s <= lastStart) {
     let k = 1
-    while (k < count && free.has(s + k)) k++
+    while (k < count && pool.has(s + k)) k++
     if (k === count) return s
-    s = s + k + 1 <= lastStart ? free.next(s + k + 1) : -1
+    s = s + k + 1 <= lastStart ? pool.next(s + k + 1) : -1
   }
   return -1
 }
