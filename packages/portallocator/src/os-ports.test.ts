@@ -51,15 +51,15 @@ function fake(): { os: OsPorts; state: Fake } {
 describe('OsPorts', () => {
   it('is stale before the first read, then fresh for its interval', () => {
     const { os, state } = fake()
-    expect(os.stale).toBe(true)
+    expect(os.isStale()).toBe(true)
     os.refresh()
     expect(state.reads).toEqual(['tcp', 'tcp6', 'udp', 'udp6'])
     expect(os.reads).toBe(1)
-    expect(os.stale).toBe(false)
+    expect(os.isStale()).toBe(false)
     state.time += OS_SYNC_MIN_INTERVAL_MS - 1
-    expect(os.stale).toBe(false)
+    expect(os.isStale()).toBe(false)
     state.time += 1
-    expect(os.stale).toBe(true)
+    expect(os.isStale()).toBe(true)
   })
 
   it('reads the clock only on every 64th check, and expires from a timer', async () => {
@@ -72,18 +72,18 @@ describe('OsPorts', () => {
         return time
       },
     })
-    expect(os.stale).toBe(true)
+    expect(os.isStale()).toBe(true)
     os.refresh()
     clockReads = 0
     time += OS_SYNC_MIN_INTERVAL_MS
-    for (let i = 1; i < OS_SYNC_CLOCK_EVERY; i++) expect(os.stale).toBe(false)
+    for (let i = 1; i < OS_SYNC_CLOCK_EVERY; i++) expect(os.isStale()).toBe(false)
     expect(clockReads).toBe(0)
-    expect(os.stale).toBe(true) // the 64th check reads the clock
+    expect(os.isStale()).toBe(true) // the 64th check reads the clock
     expect(clockReads).toBe(1)
     os.refresh()
     time += 1
     await new Promise((resolve) => setTimeout(resolve, OS_SYNC_MIN_INTERVAL_MS + 20))
-    expect(os.stale).toBe(true) // the timer fired, whatever the (fake) clock says
+    expect(os.isStale()).toBe(true) // the timer fired, whatever the (fake) clock says
   })
 
   it('trusts a slow read for 50 times its duration, within bounds', () => {

@@ -73,8 +73,12 @@ export class OsPorts {
     this.#timer = options.timer ?? true
   }
 
-  /** True when the snapshot is older than its refresh interval (always before the first read). */
-  get stale(): boolean {
+  /**
+   * True when the snapshot is older than its refresh interval (always before the first read). A
+   * method, not a getter: V8 cannot weigh how often a getter's calls run, and would inline the
+   * rare clock read into every caller.
+   */
+  isStale(): boolean {
     // one decrement on the hot path; the timer and refresh set the countdown
     return --this.#countdown < 0 && this.#look()
   }

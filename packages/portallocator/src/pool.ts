@@ -27,7 +27,12 @@ export class Pool extends FreeSet {
   /** Bit i: port begin + i is held. Not kept while {@link heldIsTaken}. */
   declare private readonly held: Uint32Array
   declare readonly outside: Set<number>
-  declare private isExclusive: boolean
+  /**
+   * No other pool's ports conflict with this one's: a wildcard with no specific address of its
+   * family. Its ports then need no bookkeeping elsewhere. Changed only by {@link makeExclusive}
+   * and {@link share} (a field, not a getter: one load on the hot path).
+   */
+  declare exclusive: boolean
   /**
    * While the pool is exclusive and the OS is not consulted, a port of the range is held exactly
    * when it is not free, so the free bits say it and `held` is not written (the hot path then
@@ -50,28 +55,19 @@ export class Pool extends FreeSet {
     this.held = new Uint32Array(this.l0.length)
     this.outside = new Set()
     this.synced = synced
-    this.isExclusive = false
+    this.exclusive = false
     this.heldIsTaken = false
-  }
-
-  /**
-   * No other pool's ports conflict with this one's: a wildcard with no specific address of its
-   * family (kept by {@link ProtocolPorts} through {@link makeExclusive} and {@link share}). Its
-   * ports then need no bookkeeping elsewhere.
-   */
-  get exclusive(): boolean {
-    return this.isExclusive
   }
 
   /** Makes a new pool, which holds nothing, exclusive. */
   makeExclusive(): void {
-    this.isExclusive = true
+    this.exclusive = true
     this.heldIsTaken = !this.synced
   }
 
   /** Another pool now conflicts with this one: it is no longer exclusive. */
   share(): void {
-    this.isExclusive = false
+    this.exclusive = false
     if (!this.heldIsTaken) return
     this.held.set(this.takenWords())
     this.heldIsTaken = false
@@ -107,15 +103,9 @@ export class Pool extends FreeSet {
   unhold(port: number): boolean {
     const i = port - this.begin
     if (i < 0 || port > this.end) return this.outside.delete(port)
-    if (this.heldIsTaken) {
-      if (this.has(i)) return false
-      this.set(i) // not held is free, here
-      return true
-    }
-    const bit = 1 << (i & 31)
-    const word = this.held[i >>> 5] as number
-    if ((word & bit) === 0) return false
-    this.held[i >>> 5] = word & ~bit
+    if (!this.heldIsTaken) return this.dropHeld(i)
+    if (this.has(i)) return false
+    this.set(i) // not held is free, here
     return true
   }
 
@@ -127,9 +117,16 @@ export class Pool extends FreeSet {
   release(port: number): void {
     const i = port - this.begin
     if (i < 0 || port > this.end) this.outside.delete(port)
-    else if (this.heldIsTaken)
-      this.set(i) // a no-op when it is free, that is, not held
-    else if (this.unhold(port)) this.set(i)
+    else if (this.heldIsTaken || this.dropHeld(i)) this.set(i) // held-is-taken: a no-op when it is free
+  }
+
+  /** Clears index `i`'s held bit; false when it was not set. */
+  private dropHeld(i: number): boolean {
+    const bit = 1 << (i & 31)
+    const word = this.held[i >>> 5] as number
+    if ((word & bit) === 0) return false
+    this.held[i >>> 5] = word & ~bit
+    return true
   }
 
   /** Holds the next free port after the last one handed out, wrapping, and returns its index; -1 when none. */

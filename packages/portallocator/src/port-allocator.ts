@@ -74,7 +74,7 @@ export class PortAllocator {
   requestPort(ip: string | null | undefined, proto: Protocol, port?: number): number {
     if (port !== undefined && port !== null && port !== 0) return this.requestGiven(ip, proto, port)
     const pool = ip === this.lastIp && proto === this.lastProto ? this.lastPool : this.pool(ip, proto)
-    if (this.os?.stale) this.sync()
+    if (this.os?.isStale()) this.sync()
     const i = pool.holdNext()
     if (i < 0) throw new AllPortsAllocatedError()
     if (!pool.exclusive) this.lastTable.shareHold(pool, this.begin + i)
@@ -180,7 +180,7 @@ export class PortAllocator {
 
   /** Re-reads the OS tables when the snapshot is stale; true when it did. */
   private syncIfStale(): boolean {
-    if (this.os === undefined || !this.os.stale) return false
+    if (this.os === undefined || !this.os.isStale()) return false
     this.sync()
     return true
   }
