@@ -132,6 +132,11 @@ describe('FreeSet', () => {
     )
   })
 
+  it('refuses more indices than its 16-bit ring can name', () => {
+    expect(new FreeSet(65536).size).toBe(65536)
+    expect(() => new FreeSet(65537)).toThrow(RangeError)
+  })
+
   it('holds a few KB beside the bitmap', () => {
     // the default range: 16 383 indices
     expect(new FreeSet(16383).bytes).toBeLessThan(5200)

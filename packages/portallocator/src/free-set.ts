@@ -37,6 +37,7 @@ export class FreeSet extends SummaryBitmap {
   declare private skipped: number
 
   constructor(size: number, ringCapacity = RING_CAPACITY) {
+    if (size > 65536) throw new RangeError(`a free set holds at most 65536 indices (its ring is 16-bit), not ${size}`)
     super(size, true)
     this.cursor = size - 1
     this.ring = new Uint16Array(Math.max(1, Math.min(ringCapacity, size)))
