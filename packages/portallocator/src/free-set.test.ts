@@ -25,7 +25,36 @@ class Model {
   }
 }
 
-type Op = { kind: 'set' | 'clear' | 'move'; at: number } | { kind: 'take'; times: number }
+type Op = { kind: 'set' | 'clear' | 'move'; at: number } | { kind: 'take'; times: number } | { kind: 'drain' }
+
+/** The ring's invariants, read through its private fields (plain checks: this runs after every take). */
+function expectConsistent(set: FreeSet): void {
+  const inner = set as unknown as {
+    ring: Uint16Array
+    member: Uint32Array
+    length: number
+    pos: number
+    lo: number
+    hi: number
+  }
+  const entries = Array.from(inner.ring.subarray(0, inner.length))
+  const problems: string[] = []
+  for (let k = 1; k < entries.length; k++) {
+    if ((entries[k - 1] as number) >= (entries[k] as number)) problems.push(`entries out of order at ${k}`)
+  }
+  const isEntry = new Set(entries)
+  for (let i = 0; i < set.size; i++) {
+    const member = (((inner.member[i >>> 5] as number) >>> (i & 31)) & 1) === 1
+    if (member !== isEntry.has(i)) problems.push(`member bit of ${i}`)
+    if (set.has(i) && i >= inner.lo && i <= inner.hi && !member) problems.push(`free ${i} in the window, not an entry`)
+  }
+  for (const i of entries) if (i < inner.lo || i > inner.hi) problems.push(`entry ${i} outside the window`)
+  // the walk starts at the first entry after the cursor, and sees every free index up to `hi`
+  const pos = entries.filter((i) => i <= set.cursor).length
+  if (inner.pos !== pos) problems.push(`pos ${inner.pos}, the first entry after the cursor is ${pos}`)
+  if (inner.hi >= inner.lo && inner.lo > set.cursor + 1) problems.push(`window starts at ${inner.lo}, after the cursor`)
+  expect(problems).toEqual([])
+}
 
 describe('FreeSet', () => {
   it('takes indices in order after the cursor, wrapping, the first being 0', () => {
@@ -88,6 +117,21 @@ describe('FreeSet', () => {
     expect([set.takeNext(), set.takeNext(), set.takeNext(), set.takeNext()]).toEqual([6, 9, 2, -1])
   })
 
+  it('after a take that finds nothing, still sees a taken entry after the cursor freed again', () => {
+    // the ring covers the whole range; every entry is taken
+    const set = new FreeSet(25)
+    for (let i = 0; i < 25; i++) set.takeNext()
+    set.set(12)
+    expect(set.takeNext()).toBe(12)
+    set.set(24)
+    set.clear(24) // an entry after the cursor, taken again
+    expect(set.takeNext()).toBe(-1)
+    set.set(24)
+    set.set(10)
+    expect(set.takeNext()).toBe(24) // not 10: 24 comes first after the cursor (12)
+    expectConsistent(set)
+  })
+
   it('agrees with the plain model through sets, clears, takes and cursor moves (property)', () => {
     const scenario = fc
       .record({
@@ -104,6 +148,7 @@ describe('FreeSet', () => {
             weight: 5,
             arbitrary: fc.record({ kind: fc.constant('take' as const), times: fc.integer({ min: 1, max: 40 }) }),
           },
+          { weight: 1, arbitrary: fc.constant({ kind: 'drain' as const }) },
         )
         return fc.tuple(fc.constant(size), fc.constant(capacity), fc.array(op, { maxLength: 120 }))
       })
@@ -113,8 +158,19 @@ describe('FreeSet', () => {
         const model = new Model(size)
         for (const op of ops) {
           if (op.kind === 'take') {
-            for (let t = 0; t < op.times; t++) expect(set.takeNext()).toBe(model.takeNext())
+            for (let t = 0; t < op.times; t++) {
+              expect(set.takeNext()).toBe(model.takeNext())
+              expectConsistent(set)
+            }
             expect(set.cursor).toBe(model.cursor)
+          } else if (op.kind === 'drain') {
+            // until nothing is left, and once more
+            for (let found = 0; found >= 0; ) {
+              found = set.takeNext()
+              expect(found).toBe(model.takeNext())
+            }
+            expectConsistent(set)
+            expect(set.takeNext()).toBe(model.takeNext())
           } else if (op.kind === 'set') {
             set.set(op.at)
             model.free[op.at] = true
@@ -125,10 +181,11 @@ describe('FreeSet', () => {
             set.moveCursor(op.at)
             model.cursor = op.at
           }
+          expectConsistent(set)
         }
         for (let i = 0; i < size; i++) expect(set.has(i), `index ${i}`).toBe(model.free[i])
       }),
-      { numRuns: 2000 },
+      { numRuns: 1000 },
     )
   })
 

@@ -28,7 +28,7 @@ export class FreeSet extends SummaryBitmap {
   /** Bit i: index i is an entry of the ring. */
   declare private readonly member: Uint32Array
   declare private length: number
-  /** The first entry greater than the cursor; `length` when there is none. */
+  /** The first entry greater than the cursor (`length` when there is none), between operations. */
   declare private pos: number
   /** The window: every free index from `lo` to `hi` is an entry (none when `hi` < `lo`). */
   declare private lo: number
@@ -117,7 +117,10 @@ export class FreeSet extends SummaryBitmap {
     if (this.lo === 0 && this.hi >= this.cursor) {
       // the ring holds every free index up to the cursor
       this.pos = 0
-      return this.walk()
+      const found = this.walk()
+      // none at all: the cursor stays, and so must `pos` (taken entries after it may be freed)
+      if (found < 0) this.pos = this.firstAbove(this.cursor)
+      return found
     }
     this.refill(0)
     return this.walk()

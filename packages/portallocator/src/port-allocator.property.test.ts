@@ -176,7 +176,43 @@ function record(grants: Map<string, Set<string>>, op: Op, result: unknown): void
   else if (Array.isArray(result)) for (let p = result[0] as number; p <= (result[1] as number); p++) add(p)
 }
 
+function agrees(scenario: fc.Arbitrary<[number, Op[]]>, numRuns: number): void {
+  fc.assert(
+    fc.property(scenario, ([size, ops]) => {
+      const allocator = new PortAllocator({ begin: BEGIN, end: BEGIN + size - 1, syncWithOS: false })
+      const model = new Model(BEGIN, BEGIN + size - 1)
+      const grants = new Map<string, Set<string>>()
+      for (const op of ops) {
+        const got = run(allocator, op)
+        expect(got).toEqual(model.apply(op))
+        record(grants, op, got)
+        assertNoDoubleGrant(grants)
+      }
+    }),
+    { numRuns },
+  )
+}
+
 describe('PortAllocator: property test against a simple model', () => {
+  it('agrees with the model on larger ranges, filled and churned (property)', () => {
+    // ranges larger than a pool's ring (512 free ports), mostly "any" requests: the ring is
+    // refilled, wraps, and covers the whole range once it is nearly full
+    const fillThenChurn = fc
+      .integer({ min: 13, max: 700 })
+      .chain((size) =>
+        fc.tuple(
+          fc.constant(size),
+          fc.integer({ min: 0, max: size + 2 }),
+          fc.array(opArbitrary(size), { minLength: 200, maxLength: 800 }),
+        ),
+      )
+    const any: Op = { kind: 'any', ip: null, proto: 'tcp' }
+    agrees(
+      fillThenChurn.map(([size, fill, ops]) => [size, [...Array<Op>(fill).fill(any), ...ops]] as [number, Op[]]),
+      150,
+    )
+  })
+
   it('agrees with the model and never grants one port to two conflicting holders', () => {
     const scenario = fc
       .integer({ min: 1, max: 12 })
