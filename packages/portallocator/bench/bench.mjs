@@ -160,6 +160,27 @@ function pairsSynced() {
   return best(() => pairsOurs(a))
 }
 
+/**
+ * The same pairs on a specific address, and on 0.0.0.0 while another IPv4 address holds a port
+ * (the wildcard then shares its ports with that address): the slower paths, for the record.
+ */
+function pairsAt(ip, neighbour) {
+  const a = new PortAllocator({ begin: BEGIN, end: END, syncWithOS: false })
+  if (neighbour !== undefined) a.requestPort(neighbour, 'tcp', END)
+  try {
+    for (;;) a.requestPort(ip, 'tcp')
+  } catch {
+    // full
+  }
+  for (const port of portsToFree()) a.releasePort(ip, 'tcp', port)
+  const pairs = () => {
+    const t = performance.now()
+    for (let i = 0; i < PAIRS; i++) a.releasePort(ip, 'tcp', a.requestPort(ip, 'tcp'))
+    return performance.now() - t
+  }
+  return best(pairs)
+}
+
 /** What one refresh of the OS snapshot costs here: reading the four socket tables. */
 function tableReadMs() {
   const read = () => {
@@ -186,6 +207,8 @@ const ours = fullThenPairs(() => new PortAllocator({ begin: BEGIN, end: END, syn
 const rate = Math.max(anyPortRate(new PortAllocator({ begin: BEGIN, end: END, syncWithOS: false }), 1), 0)
 const syncedPairsMs = pairsSynced()
 const syncedRate = anyPortRateSynced(1)
+const specificMs = pairsAt('10.0.0.1')
+const sharedMs = pairsAt('0.0.0.0', '10.0.0.9')
 
 console.log(`@cnm/portallocator benchmark — Node ${process.version}, ${cpus()[0]?.model ?? 'unknown CPU'}`)
 console.log(`range ${BEGIN}-${END} (${fmt(SIZE)} ports), 0.0.0.0/tcp`)
@@ -207,3 +230,11 @@ console.log('with syncWithOS on (reads /proc/net/{tcp,tcp6,udp,udp6} when its sn
 console.log(`  ${fmt(PAIRS)} pairs, 99% full  ${fmt(syncedPairsMs, 2)} ms  (${perOp(syncedPairsMs, PAIRS)}/pair)`)
 console.log(`  ratio to the seed  ${fmt(seed.pairsMs / syncedPairsMs, 1)}x`)
 console.log(`  one read of the four socket tables here: ${fmt(tableReadMs(), 2)} ms`)
+console.log('')
+console.log('the same pairs on other paths (syncWithOS off)')
+console.log(
+  `  on 10.0.0.1 (a specific address)          ${perOp(specificMs, PAIRS)}/pair, ${fmt(seed.pairsMs / specificMs, 1)}x the seed`,
+)
+console.log(
+  `  on 0.0.0.0 while 10.0.0.9 holds a port     ${perOp(sharedMs, PAIRS)}/pair, ${fmt(seed.pairsMs / sharedMs, 1)}x the seed`,
+)

@@ -44,10 +44,11 @@ export interface OsPortsOptions {
  * (on the calling thread, so a thread switched into another namespace sees that namespace) and
  * trusted for max(100 ms, 50 × the read's duration), at most 2 s.
  *
- * Reading the clock costs about as much as handing out a port, so `stale` does not read it on
- * every call: an unref'd timer marks the snapshot stale when its interval ends (that covers a
- * request after an idle period), and the clock is read on every 64th check (that covers a long
- * synchronous burst, during which timers cannot fire).
+ * Reading the clock costs about as much as handing out a port, so {@link isStale} does not read
+ * it on every call: an unref'd timer marks the snapshot stale when its interval ends (that covers
+ * a request after an idle period), and the clock is read on every 64th check (that covers a long
+ * synchronous burst, during which timers cannot fire). Once stale, it stays stale until
+ * {@link refresh}.
  */
 export class OsPorts {
   readonly #read: (table: string) => string
@@ -62,7 +63,7 @@ export class OsPorts {
   #interval = OS_SYNC_MIN_INTERVAL_MS
   #reads = 0
   #expired = true
-  /** Checks left before `stale` reads the clock; below zero means "look now". */
+  /** Checks left before {@link isStale} reads the clock; below zero means "look now". */
   #countdown = 0
   #timeout: ReturnType<typeof setTimeout> | undefined
 
@@ -84,13 +85,13 @@ export class OsPorts {
   }
 
   #look(): boolean {
-    if (this.#expired) {
-      this.#countdown = 0
-      return true
+    if (!this.#expired && this.#now() - this.#readAt < this.#interval) {
+      this.#countdown = this.#clockEvery - 1
+      return false
     }
-    this.#countdown = this.#clockEvery - 1
-    this.#expired = this.#now() - this.#readAt >= this.#interval
-    return this.#expired
+    this.#expired = true
+    this.#countdown = 0 // every check says so until refresh()
+    return true
   }
 
   /** How many times the tables were read. */

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { type FamilyPools, Pool } from './pool.js'
 
 function family(): FamilyPools {
-  return { wildcard: undefined, specific: [], holders: new Map() }
+  return { wildcard: undefined, specific: [] }
 }
 
 describe('Pool', () => {
@@ -86,9 +86,11 @@ describe('Pool', () => {
     const specific = new Pool('10.0.0.1', fam, 10, 20)
     fam.wildcard = wildcard
     fam.specific.push(specific)
-    fam.holders.set(15, 1)
+    specific.hold(15)
+    specific.hold(25) // outside the range
     wildcard.hold(12)
     expect(wildcard.heldByOther(15)).toBe(true)
+    expect(wildcard.heldByOther(25)).toBe(true)
     expect(wildcard.heldByOther(12)).toBe(false)
     expect(specific.heldByOther(12)).toBe(true)
     expect(specific.heldByOther(15)).toBe(false)

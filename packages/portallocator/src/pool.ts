@@ -5,17 +5,16 @@ import { FreeSet } from './free-set.js'
 export interface FamilyPools {
   wildcard: Pool | undefined
   specific: Pool[]
-  /** How many specific addresses hold each port (the wildcard conflicts with every one of them). */
-  holders: Map<number, number>
 }
 
 /**
  * The ports of one (IP, protocol). A pool is the {@link FreeSet} of the range's ports it could be
  * given now — not held by it, not held by a conflicting address, not bound by the OS — so its
  * `has`, `set`, `clear`, `next` and `takeNext` are about free indices (index i is port begin + i);
- * beside that it keeps a flat bitmap of the range's ports it holds, plus a set for ports asked for
- * explicitly outside the range. One object, so the hot path follows no pointer from pool to set.
- * A few KB: two bitmaps of (end - begin + 1) bits, and the ring when the range is nearly full.
+ * beside that it keeps a flat bitmap of the range's ports it holds (not written while
+ * {@link heldIsTaken}), plus a set for ports asked for explicitly outside the range. One object,
+ * so the hot path follows no pointer from pool to set. A few KB: three bitmaps of
+ * (end - begin + 1) bits (free, held, ring entries), their summaries and a 1 KB ring.
  */
 export class Pool extends FreeSet {
   // `declare` fields: see SummaryBitmap.
@@ -99,7 +98,10 @@ export class Pool extends FreeSet {
     this.clear(i)
   }
 
-  /** Stops holding `port`; false when it was not held. Its free bit is the caller's to set. */
+  /**
+   * Stops holding `port`; false when it was not held. Its free bit is the caller's to set, except
+   * while {@link heldIsTaken} (not held is free there; callers use {@link release} then).
+   */
   unhold(port: number): boolean {
     const i = port - this.begin
     if (i < 0 || port > this.end) return this.outside.delete(port)
@@ -139,7 +141,7 @@ export class Pool extends FreeSet {
   /** Whether another address of the family holds `port` in a way that conflicts with this one. */
   heldByOther(port: number): boolean {
     const family = this.family
-    if (this.wildcard) return family.specific.length !== 0 && family.holders.has(port)
+    if (this.wildcard) return heldBySpecific(family, port)
     return family.wildcard?.holds(port) ?? false
   }
 
@@ -159,4 +161,14 @@ export class Pool extends FreeSet {
     }
     return ports
   }
+}
+
+/**
+ * Whether a specific address of the family holds `port` (what its wildcard conflicts with). A
+ * look at each of them: there are few, and a count per port (a map) cost more than the look, its
+ * deletes and rehashing dominating a busy specific address.
+ */
+export function heldBySpecific(family: FamilyPools, port: number): boolean {
+  for (const pool of family.specific) if (pool.holds(port)) return true
+  return false
 }

@@ -28,9 +28,9 @@ interface Tables {
 
 /**
  * Host transport ports per (IP, protocol). Synchronous. "Any" ports are handed out in order after
- * the last one handed out, wrapping from `end` to `begin` (the first is `begin`), in O(1) however
- * full the range is. A port held on `0.0.0.0` conflicts with that port on every IPv4 address and
- * the reverse; likewise `::` within IPv6.
+ * the last one handed out, wrapping from `end` to `begin` (the first is `begin`), in O(1)
+ * amortised however full the range is. A port held on `0.0.0.0` conflicts with that port on every
+ * IPv4 address and the reverse; likewise `::` within IPv6.
  */
 export class PortAllocator {
   // `declare` fields, not `#` fields: no class-field definitions are emitted, which keeps V8's

@@ -1,21 +1,22 @@
 import { familyOf, isWildcard, osBindConflicts } from './address.js'
 import type { OsPorts } from './os-ports.js'
-import { type FamilyPools, Pool } from './pool.js'
+import { type FamilyPools, heldBySpecific, Pool } from './pool.js'
 import type { Protocol } from './protocol.js'
 
 /** Who keeps a port from being given: this allocator, or a socket the OS has bound. */
 export type Conflict = 'allocator' | 'os' | undefined
 
 function familyPools(): FamilyPools {
-  return { wildcard: undefined, specific: [], holders: new Map() }
+  return { wildcard: undefined, specific: [] }
 }
 
 /**
  * Every pool of one protocol, and the rule between them: a port held on the family's wildcard
  * (`0.0.0.0`, `::`) conflicts with the same port on any address of that family and the reverse.
- * Each pool's `free` bitmap is kept equal to {@link ProtocolPorts.isFree} for every port of the
- * range, so handing out "any" port is a bitmap search. The hot paths (`any`, `release`) are kept
- * small so that V8 inlines them; the work for other pools and the OS is in separate methods.
+ * Each pool's free set is kept equal to {@link ProtocolPorts.isFree} for every port of the range,
+ * so handing out "any" port is taking the pool's next free index. The hot paths (`anyIn`,
+ * `releaseIn`) are kept small so that V8 inlines them; the work for other pools and the OS is in
+ * separate methods.
  */
 export class ProtocolPorts {
   // `declare` fields: see SummaryBitmap.
@@ -132,24 +133,18 @@ export class ProtocolPorts {
     return pool
   }
 
-  /** After `pool` took `port`: count it, and take it from the pools it now conflicts with. */
+  /** After `pool` took `port`: take it from the pools it now conflicts with. */
   shareHold(pool: Pool, port: number): void {
     const family = pool.family
-    if (!pool.wildcard) family.holders.set(port, (family.holders.get(port) ?? 0) + 1)
     if (port < this.begin || port > this.end) return
     const i = port - this.begin
     if (!pool.wildcard) family.wildcard?.clear(i)
     else for (const other of family.specific) other.clear(i)
   }
 
-  /** After `pool` let go of `port`: uncount it, and recompute it where it may have become free. */
+  /** After `pool` let go of `port`: recompute it where it may have become free. */
   private shareRelease(pool: Pool, port: number): void {
     const family = pool.family
-    if (!pool.wildcard) {
-      const holders = (family.holders.get(port) ?? 1) - 1
-      if (holders === 0) family.holders.delete(port)
-      else family.holders.set(port, holders)
-    }
     if (port < this.begin || port > this.end) return
     this.recompute(pool, port)
     if (!pool.wildcard) {
@@ -162,7 +157,7 @@ export class ProtocolPorts {
   /** {@link Pool.heldByOther} for an address that has no pool yet. */
   private heldByOther(ip: string, port: number): boolean {
     const family = familyOf(ip) === 4 ? this.v4 : this.v6
-    if (isWildcard(ip)) return family.holders.has(port)
+    if (isWildcard(ip)) return heldBySpecific(family, port)
     return family.wildcard?.holds(port) ?? false
   }
 
@@ -175,8 +170,8 @@ export class ProtocolPorts {
   private create(ip: string): Pool {
     const family = familyOf(ip) === 4 ? this.v4 : this.v6
     const pool = new Pool(ip, family, this.begin, this.end, this.os !== undefined, this.ringCapacity)
-    const taken = pool.wildcard ? family.holders.keys() : (family.wildcard?.heldInRange() ?? [])
-    for (const port of taken) if (port >= this.begin && port <= this.end) pool.clear(port - this.begin)
+    const others = pool.wildcard ? family.specific : family.wildcard !== undefined ? [family.wildcard] : []
+    for (const other of others) for (const port of other.heldInRange()) pool.clear(port - this.begin)
     if (this.os !== undefined) {
       for (const [port, bound] of this.os.bound(this.proto)) {
         if (port < this.begin || port > this.end) continue
