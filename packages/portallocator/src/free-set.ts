@@ -175,7 +175,7 @@ export class FreeSet extends SummaryBitmap {
       return false
     }
     this.length--
-    this.member[last >>> 5] = (this.member[last >>> 5] as number) & ~(1 << (last & 31))
+    this.unmark(last)
     this.hi = last - 1
     if (this.pos > this.length) this.pos = this.length
     return true
@@ -183,12 +183,7 @@ export class FreeSet extends SummaryBitmap {
 
   /** Empties the ring and its window. */
   private forget(): void {
-    const ring = this.ring
-    const member = this.member
-    for (let k = 0; k < this.length; k++) {
-      const index = ring[k] as number
-      member[index >>> 5] = (member[index >>> 5] as number) & ~(1 << (index & 31))
-    }
+    for (let k = 0; k < this.length; k++) this.unmark(this.ring[k] as number)
     this.length = 0
     this.pos = 0
     this.lo = 0
@@ -204,11 +199,16 @@ export class FreeSet extends SummaryBitmap {
     for (let k = 0; k < this.length; k++) {
       const index = ring[k] as number
       if ((((l0[index >>> 5] as number) >>> (index & 31)) & 1) === 1) ring[kept++] = index
-      else this.member[index >>> 5] = (this.member[index >>> 5] as number) & ~(1 << (index & 31))
+      else this.unmark(index)
     }
     this.length = kept
     this.pos = this.firstAbove(this.cursor)
     this.skipped = 0
+  }
+
+  /** `index` is no longer an entry. */
+  private unmark(index: number): void {
+    this.member[index >>> 5] = (this.member[index >>> 5] as number) & ~(1 << (index & 31))
   }
 
   /** The first entry greater than `index`, or `length`. */

@@ -217,19 +217,6 @@ describe('PortAllocator: property test against a simple model', () => {
     const scenario = fc
       .integer({ min: 1, max: 12 })
       .chain((size) => fc.tuple(fc.constant(size), fc.array(opArbitrary(size), { maxLength: 120 })))
-    fc.assert(
-      fc.property(scenario, ([size, ops]) => {
-        const allocator = new PortAllocator({ begin: BEGIN, end: BEGIN + size - 1, syncWithOS: false })
-        const model = new Model(BEGIN, BEGIN + size - 1)
-        const grants = new Map<string, Set<string>>()
-        for (const op of ops) {
-          const got = run(allocator, op)
-          expect(got).toEqual(model.apply(op))
-          record(grants, op, got)
-          assertNoDoubleGrant(grants)
-        }
-      }),
-      { numRuns: 400 },
-    )
+    agrees(scenario, 400)
   })
 })
