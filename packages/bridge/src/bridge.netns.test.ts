@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto'
+import { writeFileSync } from 'node:fs'
 import type { SandboxInfo } from '@cnm/driverapi'
 import { describeDriver } from '@cnm/driverapi/testing'
 import {
@@ -268,6 +269,43 @@ describeKernel('bridge driver (kernel)', () => {
     }
     await driver.deleteNetwork(taken)
     expect(ipJson<{ ifname: string }[]>(['link', 'show']).map((l) => l.ifname)).toEqual(before)
+  })
+
+  it('gives an adopted bridge back the sysctls it had, on delete and after a restart', async () => {
+    const br = uniqueName('br')
+    const sysctl = (key: string): string => run('cat', [`/proc/sys/net/${key}`]).stdout.trim()
+    const set = (key: string, value: string): void => writeFileSync(`/proc/sys/net/${key}`, value)
+    run('ip', ['link', 'add', br, 'type', 'bridge'])
+    run('ip', ['addr', 'add', '10.57.0.1/24', 'dev', br])
+    try {
+      for (const [prior, restart] of [
+        ['1', false],
+        ['0', true],
+      ] as const) {
+        // someone else's bridge, IPv6 off, route_localnet as they set it
+        set(`ipv6/conf/${br}/disable_ipv6`, '1')
+        set(`ipv4/conf/${br}/route_localnet`, prior)
+        const nid = id()
+        await driver.createNetwork(nid, { bridgeName: br, enableIPv6: true, fixedCIDRv6: 'fd00:57::/64' })
+        expect(sysctl(`ipv6/conf/${br}/disable_ipv6`)).toBe('0')
+        expect(sysctl(`ipv4/conf/${br}/route_localnet`)).toBe('1')
+        if (restart) {
+          // a new driver restores the record (the values it sees now are cnm's) and deletes it
+          const record = driver.exportNetwork(nid)
+          expect(JSON.parse(JSON.stringify(record))).toEqual(record)
+          await driver.close()
+          driver = createBridgeDriver()
+          await driver.config({ firewallBackend: 'nftables' })
+          expect(await driver.restoreNetwork(record)).toBe('restored')
+        }
+        await driver.deleteNetwork(nid)
+        expect(ipJson<unknown[]>(['link', 'show', br])).toHaveLength(1)
+        expect(sysctl(`ipv6/conf/${br}/disable_ipv6`)).toBe('1')
+        expect(sysctl(`ipv4/conf/${br}/route_localnet`)).toBe(prior)
+      }
+    } finally {
+      run('ip', ['link', 'del', br])
+    }
   })
 
   it('restores a recorded network and endpoint in a new driver, and rebuilds a bridge deleted behind its back', async () => {

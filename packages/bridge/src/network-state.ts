@@ -25,6 +25,7 @@ export function newNetworkState(
     addedV6: false,
     pools: [],
     firewallProgrammed: false,
+    priorSysctls: {},
     portMapper: undefined,
     endpoints: new Map(),
   }

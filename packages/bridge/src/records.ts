@@ -14,6 +14,8 @@ export interface BridgeNetworkRecord {
   subnetV6: string | undefined
   addedV6: boolean
   firewallProgrammed: boolean
+  /** An adopted bridge's sysctls before cnm changed them (absent in records of older versions). */
+  priorSysctls?: Record<string, string>
 }
 
 /** What a store keeps of an endpoint to restore it later (JSON). */
@@ -40,6 +42,7 @@ export function networkRecord(net: NetworkState, options: unknown): BridgeNetwor
     subnetV6: net.subnetV6,
     addedV6: net.addedV6,
     firewallProgrammed: net.firewallProgrammed,
+    priorSysctls: { ...net.priorSysctls },
   }
 }
 

@@ -43,6 +43,11 @@ export interface NetworkState {
   /** Allocator pools this network registered (keys). */
   pools: string[]
   firewallProgrammed: boolean
+  /**
+   * Sysctls of an adopted bridge as they were before cnm changed them (key → value), put back when
+   * the network goes (`disable_ipv6`, `route_localnet`). Empty for a bridge cnm created.
+   */
+  priorSysctls: Record<string, string>
   portMapper: PortMapper | undefined
   endpoints: Map<string, EndpointState>
 }

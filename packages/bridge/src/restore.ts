@@ -31,14 +31,23 @@ export async function restoreNetwork(
     addressIPv4: record.bridgeCidrV4 ?? config.addressIPv4,
     fixedCIDRv6: config.enableIPv6 ? (record.subnetV6 ?? config.fixedCIDRv6) : undefined,
   }
+  // what an adopted bridge had before cnm: the values now are cnm's own
+  net.priorSysctls = recordedSysctls(record.priorSysctls)
   await runSteps(steps, { res, net, otherSubnets, restoring: true })
   net.config = config
   if (present) {
     net.createdBridge = record.createdBridge
+    if (record.createdBridge) net.priorSysctls = {}
     net.addedV4 ||= record.addedV4
     net.addedV6 ||= record.addedV6
   }
   return { net, outcome: present ? 'restored' : 'rebuilt' }
+}
+
+/** A record's `priorSysctls`, if it is a map of strings (older records have none). */
+function recordedSysctls(value: unknown): Record<string, string> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return {}
+  return Object.fromEntries(Object.entries(value).filter((e): e is [string, string] => typeof e[1] === 'string'))
 }
 
 /**

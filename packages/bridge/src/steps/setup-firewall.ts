@@ -1,5 +1,6 @@
 import type { NetworkRules } from '@cnm/firewall'
 import type { NetworkContext } from '../resources.js'
+import { bridgeSysctl, notePriorSysctl, restoreBridgeSysctl } from './bridge-sysctls.js'
 import type { Step } from './step.js'
 
 /** The firewall's view of a network. */
@@ -19,6 +20,8 @@ export const setupFirewall: Step<NetworkContext> = {
   name: 'firewall',
   async run(ctx) {
     if (!ctx.net.config.enableIPTables) return
+    // the firewall turns route_localnet on for an IPv4 network's bridge, and off when it goes
+    if (ctx.net.subnetV4 !== undefined) notePriorSysctl(ctx, bridgeSysctl(ctx.net, 'ipv4', 'route_localnet'))
     try {
       await ctx.res.firewall.addNetwork(networkRules(ctx))
     } catch (err) {
@@ -27,8 +30,10 @@ export const setupFirewall: Step<NetworkContext> = {
     ctx.net.firewallProgrammed = true
   },
   async undo(ctx) {
-    if (!ctx.net.firewallProgrammed) return
-    await ctx.res.firewall.deleteNetwork({ bridge: ctx.net.bridgeName })
-    ctx.net.firewallProgrammed = false
+    if (ctx.net.firewallProgrammed) {
+      await ctx.res.firewall.deleteNetwork({ bridge: ctx.net.bridgeName })
+      ctx.net.firewallProgrammed = false
+    }
+    restoreBridgeSysctl(ctx, bridgeSysctl(ctx.net, 'ipv4', 'route_localnet'))
   },
 }

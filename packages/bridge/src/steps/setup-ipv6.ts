@@ -1,6 +1,7 @@
 import { ERR_IP_OUT_OF_RANGE, nthHost, parseCIDR } from '@cnm/ipallocator'
 import { ulaSubnetFor } from '../address-election.js'
 import type { NetworkContext } from '../resources.js'
+import { bridgeSysctl, restoreBridgeSysctl, setBridgeSysctl } from './bridge-sysctls.js'
 import { ignoreGone, type Step } from './step.js'
 
 /**
@@ -9,11 +10,12 @@ import { ignoreGone, type Step } from './step.js'
  */
 export const setupIPv6: Step<NetworkContext> = {
   name: 'ipv6',
-  async run({ res, net }) {
+  async run(ctx) {
+    const { res, net } = ctx
     if (!net.config.enableIPv6) return
     const subnet = parseCIDR(net.config.fixedCIDRv6 ?? ulaSubnetFor(net.id))
     const gw = nthHost(subnet.cidr, 1)
-    res.host.writeSysctl(`net/ipv6/conf/${net.bridgeName}/disable_ipv6`, '0')
+    setBridgeSysctl(ctx, bridgeSysctl(net, 'ipv6', 'disable_ipv6'), '0')
     net.subnetV6 = subnet.cidr
     net.gatewayV6 = gw
     net.bridgeCidrV6 = `${gw}/${subnet.prefixLength}`
@@ -29,7 +31,8 @@ export const setupIPv6: Step<NetworkContext> = {
       if ((err as { code?: string }).code !== ERR_IP_OUT_OF_RANGE) throw err
     }
   },
-  async undo({ res, net }) {
+  async undo(ctx) {
+    const { res, net } = ctx
     if (net.subnetV6 && net.pools.includes(net.subnetV6)) {
       res.allocator.unregisterNetwork(net.subnetV6)
       net.pools = net.pools.filter((x) => x !== net.subnetV6)
@@ -38,5 +41,6 @@ export const setupIPv6: Step<NetworkContext> = {
     if (net.addedV6 && net.bridgeCidrV6)
       await res.host.deleteAddress(net.bridgeName, net.bridgeCidrV6).catch(ignoreGone)
     net.addedV6 = false
+    restoreBridgeSysctl(ctx, bridgeSysctl(net, 'ipv6', 'disable_ipv6'))
   },
 }
