@@ -75,6 +75,7 @@ export class PortAllocator {
     if (port !== undefined && port !== null && port !== 0) return this.requestGiven(ip, proto, port)
     const pool = ip === this.lastIp && proto === this.lastProto ? this.lastPool : this.pool(ip, proto)
     if (this.os?.isStale()) this.sync()
+    // ProtocolPorts.anyIn, written out here as releaseIn is below
     const i = pool.holdNext()
     if (i < 0) throw new AllPortsAllocatedError()
     if (!pool.exclusive) this.lastTable.shareHold(pool, this.begin + i)

@@ -28,8 +28,6 @@ export class ProtocolPorts {
   declare private readonly pools: Map<string, Pool>
   declare private readonly v4: FamilyPools
   declare private readonly v6: FamilyPools
-  declare private lastIp: string
-  declare private lastPool: Pool | undefined
 
   /** `ringCapacity`: that of each pool's free set (tests make it small; see FreeSet). */
   constructor(proto: Protocol, begin: number, end: number, os: OsPorts | undefined, ringCapacity?: number) {
@@ -41,8 +39,6 @@ export class ProtocolPorts {
     this.pools = new Map()
     this.v4 = familyPools()
     this.v6 = familyPools()
-    this.lastIp = ''
-    this.lastPool = undefined
   }
 
   /** Hands out the next free port after the last one handed out to `ip`, wrapping; -1 when none. */
@@ -124,13 +120,7 @@ export class ProtocolPorts {
 
   /** The pool of `ip`, if it ever held a port. */
   find(ip: string): Pool | undefined {
-    if (ip === this.lastIp) return this.lastPool
-    const pool = this.pools.get(ip)
-    if (pool !== undefined) {
-      this.lastIp = ip
-      this.lastPool = pool
-    }
-    return pool
+    return this.pools.get(ip) // repeated calls are the allocator's to cache (it remembers the last pool)
   }
 
   /** After `pool` took `port`: take it from the pools it now conflicts with. */
