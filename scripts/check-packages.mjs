@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// publint and attw (ESM-only profile) for every published package. Exits non-zero on any problem.
+// publint and attw (ESM-only profile) for every published package (private ones, such as the
+// tools, are skipped). Exits non-zero on any problem.
 import { spawnSync } from 'node:child_process'
 import { readdirSync, readFileSync } from 'node:fs'
 import path from 'node:path'
@@ -8,7 +9,8 @@ const root = path.resolve(import.meta.dirname, '..')
 const dirs = readdirSync(path.join(root, 'packages')).map((d) => path.join('packages', d))
 let failed = 0
 for (const dir of dirs) {
-  const { name } = JSON.parse(readFileSync(path.join(root, dir, 'package.json'), 'utf8'))
+  const { name, private: isPrivate } = JSON.parse(readFileSync(path.join(root, dir, 'package.json'), 'utf8'))
+  if (isPrivate) continue
   const before = failed
   for (const [tool, args] of [
     ['publint', ['--strict', dir]],

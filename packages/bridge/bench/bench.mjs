@@ -3,35 +3,23 @@
 // containers, each with one published port, through the driver — and in the same run through the
 // CNI plugins (bridge + host-local + portmap) and netavark from Debian's packages (installed by
 // the script when missing). Also measures the kernel's own veth delete, the floor for detach.
-// Runs as root inside a fresh network namespace of its own: the machine's network is untouched.
+// Runs as root inside a fresh network namespace of its own, and each peer (@cnm/bench-peers) in
+// one of its own again: the machine's network is untouched, and a peer is cleaned up by deleting
+// its namespace.
 //
 //   pnpm exec turbo run build --filter=@cnm/bridge... && node packages/bridge/bench/bench.mjs [--json]
 import { randomBytes } from 'node:crypto'
 import { rmSync } from 'node:fs'
+import { createCniPeer, createNetavarkPeer, ensurePeersInstalled, measurePeer, median, timed } from '@cnm/bench-peers'
 import { CLONE_NEWNET, createNetns, deleteNetns, ensureThreadPool, openHandle, unshare } from '@cnm/netlink'
 import { openSandbox } from '@cnm/sandbox'
 import { createBridgeDriver } from '../dist/index.js'
-import { createCniPeer, createNetavarkPeer, ensurePeersInstalled } from './peers.mjs'
 
 const SIZES = (process.env.BENCH_SIZES ?? '10,100').split(',').map(Number)
 const NS_DIR = `/run/cnm-bench-${process.pid}`
 const json = process.argv.includes('--json')
 const log = (...a) => {
   if (!json) console.log(...a)
-}
-
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b)
-  return s.length ? s[Math.floor(s.length / 2)] : Number.NaN
-}
-const tenth = (xs, last) => {
-  const k = Math.max(1, Math.round(xs.length / 10))
-  return median(last ? xs.slice(-k) : xs.slice(0, k))
-}
-async function timed(fn) {
-  const t = process.hrtime.bigint()
-  await fn()
-  return Number(process.hrtime.bigint() - t) / 1e6
 }
 
 function cnmPeer(driver, nid) {
@@ -56,36 +44,9 @@ function cnmPeer(driver, nid) {
   }
 }
 
-/** Attaches and detaches ten containers first, unmeasured, so every peer is measured warm. */
-async function warmUp(peer) {
-  for (let i = 0; i < 10; i++) {
-    const p = `${NS_DIR}/${peer.name}-warm${i}`
-    await createNetns(p)
-    await peer.attach(1000 + i, p)
-    await peer.detach(1000 + i, p)
-    deleteNetns(p)
-  }
-}
-
 async function runPeer(peer, n) {
-  await warmUp(peer)
-  const paths = []
-  for (let i = 0; i < n; i++) {
-    const p = `${NS_DIR}/${peer.name}-${i}`
-    await createNetns(p)
-    paths.push(p)
-  }
-  const attach = []
-  const detach = []
-  for (let i = 0; i < n; i++) attach.push(await timed(() => peer.attach(i, paths[i])))
-  for (let i = 0; i < n; i++) detach.push(await timed(() => peer.detach(i, paths[i])))
-  for (const p of paths) deleteNetns(p)
-  return {
-    attach: median(attach),
-    attachFirst: tenth(attach, false),
-    attachLast: tenth(attach, true),
-    detach: median(detach),
-  }
+  const r = await measurePeer(peer, n, { nsDir: NS_DIR, warmUp: 10 })
+  return { attach: r.attach, attachFirst: r.first, attachLast: r.last, detach: r.detach }
 }
 
 /**
@@ -129,13 +90,13 @@ await driver.createNetwork(nid, { addressIPv4: '10.200.0.1/16' })
 
 const results = {}
 for (const n of SIZES) {
+  // Each peer runs in a network namespace of its own: its cleanup deletes that namespace.
   const peers = [cnmPeer(driver, nid)]
-  if (available.cni.available) peers.push(createCniPeer({ hostPortBase: 20000 }))
-  if (available.netavark.available) peers.push(createNetavarkPeer({ hostPortBase: 21000 }))
+  if (available.cni.available) peers.push(await createCniPeer({ hostPortBase: 20000, netnsDir: NS_DIR }))
+  if (available.netavark.available) peers.push(await createNetavarkPeer({ hostPortBase: 21000, netnsDir: NS_DIR }))
   results[n] = { floorVethDelete: await vethDeleteFloor(h, Math.min(n, 50)) }
   for (const peer of peers) {
-    const key = peer.name.startsWith('cni') ? 'cni' : peer.name
-    results[n][key] = await runPeer(peer, n)
+    results[n][peer.kind ?? peer.name] = await runPeer(peer, n)
     await peer.cleanup()
   }
 }

@@ -3,11 +3,15 @@ import path from 'node:path'
 import {
   ActiveEndpointsError,
   type Driver,
+  type DriverContext,
+  type DriverPersistence,
+  type EndpointInfo,
   EndpointExistsError,
   InvalidConfigError,
   NetworkExistsError,
   NoEndpointError,
   NoNetworkError,
+  type NetworkInfo,
   type SandboxInfo,
   TeardownError,
 } from '@cnm/driverapi'
@@ -23,19 +27,19 @@ import { parseEndpointConfig } from './endpoint-config.js'
 import { DEFAULT_OWNER } from './marks.js'
 import { type NetworkConfig, parseNetworkConfig } from './network-config.js'
 import { newNetworkState } from './network-state.js'
-import { type BridgeEndpointRecord, type BridgeNetworkRecord, endpointRecord, networkRecord } from './records.js'
+import { endpointRecord, networkRecord } from './records.js'
 import type { DriverResources, EndpointState, NetworkContext, NetworkState } from './resources.js'
-import { type RestoreOutcome, restoreEndpoint, restoreNetwork } from './restore.js'
+import { endpointRecordOf, networkRecordOf, restoreEndpoint, restoreNetwork } from './restore.js'
 import { setupDevice, setupDeviceUp } from './steps/setup-device.js'
 import { setupFirewall } from './steps/setup-firewall.js'
 import { setupIPForwarding } from './steps/setup-ip-forwarding.js'
 import { setupIPv4 } from './steps/setup-ipv4.js'
 import { setupIPv6 } from './steps/setup-ipv6.js'
 import { runSteps, type Step, undoSteps } from './steps/step.js'
-import { type KnownObjects, removeStrays, type StrayReport } from './strays.js'
+import { removeStrays } from './strays.js'
 
 /** The setup steps of a network, in order (undone in reverse). */
-export const NETWORK_STEPS: readonly Step<NetworkContext>[] = [
+const NETWORK_STEPS: readonly Step<NetworkContext>[] = [
   setupDevice,
   setupIPv4,
   setupIPv6,
@@ -44,17 +48,12 @@ export const NETWORK_STEPS: readonly Step<NetworkContext>[] = [
   setupDeviceUp,
 ]
 
-/** Options for {@link createBridgeDriver}. */
-export interface BridgeDriverOptions {
+/** Options for {@link createBridgeDriver} (a {@link DriverContext} and more). */
+export interface BridgeDriverOptions extends Partial<DriverContext> {
   /** The host port allocator the port mapper uses (default: the shared one). */
   portAllocator?: PortAllocator
   /** Where nameservers are read for the overlap check (default `/etc/resolv.conf`). */
   resolvConfPath?: string
-  /**
-   * Who owns what this driver creates (a store's id, `[A-Za-z0-9_-]`): written in the links' aliases,
-   * so that `removeStrays` only ever removes its own. Default `-`.
-   */
-  owner?: string
 }
 
 /** A network as the driver holds it, for inspection. */
@@ -69,36 +68,14 @@ export interface BridgeNetworkInfo {
   endpoints: EndpointState[]
 }
 
-/** The bridge driver: the `Driver` contract plus inspection and `close()`. */
+/** The bridge driver: the `Driver` contract (with persistence), plus bridge-specific inspection. */
 export interface BridgeDriver extends Driver {
+  readonly persistence: DriverPersistence
+  /** A network as the bridge driver holds it (its bridge, config and endpoints). */
   network(nid: string): BridgeNetworkInfo | undefined
   networks(): BridgeNetworkInfo[]
   /** The firewall backend in use (after the first `config` or network). */
   firewallBackend(): string | undefined
-  /** What a store keeps to restore the network later. */
-  exportNetwork(nid: string): BridgeNetworkRecord
-  /** What a store keeps to restore the endpoint later. */
-  exportEndpoint(nid: string, eid: string): BridgeEndpointRecord
-  /** Restores a recorded network (after a restart): takes what the kernel has, rebuilds what is missing. */
-  restoreNetwork(record: BridgeNetworkRecord): Promise<RestoreOutcome>
-  /** Restores a recorded endpoint; `gone` when its veth is gone (nothing is reserved then). */
-  restoreEndpoint(nid: string, record: BridgeEndpointRecord): Promise<RestoreOutcome>
-  /**
-   * Drops an endpoint that another process deleted: its addresses and host ports are released here,
-   * nothing in the kernel is touched (its veth and rules are already gone, or another's now).
-   */
-  forgetEndpoint(nid: string, eid: string): void
-  /** Drops a network that another process deleted, without touching the kernel. */
-  forgetNetwork(nid: string): Promise<void>
-  /**
-   * Removes kernel objects with cnm's marks that this driver does not hold and `known` does not name
-   * (a store's records whose restore failed are still theirs, not strays).
-   */
-  removeStrays(known?: KnownObjects): Promise<StrayReport>
-  /** Whether an endpoint's veth is still in the kernel. */
-  endpointAlive(nid: string, eid: string): Promise<boolean>
-  /** Releases the driver's handles (networks stay in the kernel). */
-  close(): Promise<void>
 }
 
 function info(n: NetworkState): BridgeNetworkInfo {
@@ -111,6 +88,29 @@ function info(n: NetworkState): BridgeNetworkInfo {
     gatewayV6: n.gatewayV6,
     config: n.config,
     endpoints: [...n.endpoints.values()].map((e) => ({ ...e, ports: [...e.ports] })),
+  }
+}
+
+function networkInfo(n: NetworkState): NetworkInfo {
+  return {
+    id: n.id,
+    device: n.bridgeName,
+    subnetV4: n.subnetV4,
+    gatewayV4: n.gatewayV4,
+    subnetV6: n.subnetV6,
+    gatewayV6: n.gatewayV6,
+    internal: n.config.internal,
+    icc: n.config.enableICC,
+  }
+}
+
+function endpointInfo(ep: EndpointState): EndpointInfo {
+  return {
+    id: ep.id,
+    ipv4: ep.ipv4,
+    ipv6: ep.ipv6,
+    macAddress: ep.mac || undefined,
+    ports: ep.ports.map((p) => ({ ...p })),
   }
 }
 
@@ -193,9 +193,67 @@ export function createBridgeDriver(options: BridgeDriverOptions = {}): BridgeDri
     if (!n) throw new NoNetworkError(nid)
     return n
   }
+  const endpoint = (nid: string, eid: string): EndpointState => {
+    const ep = network(nid).endpoints.get(eid)
+    if (!ep) throw new NoEndpointError(eid)
+    return ep
+  }
+  const persistence: DriverPersistence = {
+    exportNetwork: (nid) => networkRecord(network(nid), network(nid).rawOptions),
+    exportEndpoint: (nid, eid) => {
+      const ep = endpoint(nid, eid)
+      return endpointRecord(ep, ep.config)
+    },
+    restoreNetwork: (nid, raw) =>
+      serial(async () => {
+        if (networks.has(nid)) throw new NetworkExistsError(nid)
+        const record = networkRecordOf(nid, raw)
+        const others = [...networks.values()].flatMap((n) => [n.subnetV4, n.subnetV6]).filter((x): x is string => !!x)
+        const { net, outcome } = await restoreNetwork(await res(), NETWORK_STEPS, record, others)
+        networks.set(nid, net)
+        return outcome
+      }),
+    restoreEndpoint: (nid, eid, raw) =>
+      serial(async () => {
+        const net = network(nid)
+        if (net.endpoints.has(eid)) throw new EndpointExistsError(eid)
+        return restoreEndpoint(await res(), net, endpointRecordOf(eid, raw))
+      }),
+    async forgetEndpoint(nid, eid) {
+      const net = network(nid)
+      const ep = endpoint(nid, eid)
+      for (const p of ep.ports) net.portMapper?.forget({ proto: p.proto, ip: p.hostIP, port: p.hostPort })
+      for (const [pool, ip] of [
+        [net.subnetV4, ep.ipv4],
+        [net.subnetV6, ep.ipv6],
+      ] as const) {
+        if (pool && ip) resourcesNow()?.allocator.releaseIP(pool, ip)
+      }
+      net.endpoints.delete(eid)
+    },
+    forgetNetwork: (nid) =>
+      serial(async () => {
+        const net = network(nid)
+        const r = await res()
+        for (const eid of [...net.endpoints.keys()]) {
+          const ep = net.endpoints.get(eid)
+          for (const p of ep?.ports ?? []) net.portMapper?.forget({ proto: p.proto, ip: p.hostIP, port: p.hostPort })
+        }
+        for (const pool of net.pools) r.allocator.unregisterNetwork(pool)
+        await net.portMapper?.close()
+        networks.delete(nid)
+      }),
+    removeStrays: (known) => serial(async () => removeStrays(await res(), networks, known)),
+    async endpointAlive(nid, eid) {
+      const ep = endpoint(nid, eid)
+      return (await (await res()).host.findLink(ep.hostVeth)) !== undefined
+    },
+  }
 
   return {
     name: BRIDGE_DRIVER_NAME,
+    capabilities: { scope: 'local', publishesPorts: true, needsParent: false },
+    persistence,
     async config(raw) {
       if (resources) throw new InvalidConfigError('the bridge driver is already configured')
       parseDriverConfig(raw)
@@ -243,56 +301,18 @@ export function createBridgeDriver(options: BridgeDriverOptions = {}): BridgeDri
         const errors = await deleteEndpoint(await res(), net, ep)
         if (errors.length > 0) throw new TeardownError(`delete endpoint ${eid}`, errors)
       }),
-    exportNetwork: (nid) => networkRecord(network(nid), network(nid).rawOptions),
-    exportEndpoint: (nid, eid) => {
-      const ep = network(nid).endpoints.get(eid)
-      if (!ep) throw new NoEndpointError(eid)
-      return endpointRecord(ep, ep.config)
+    async join(nid, eid) {
+      endpoint(nid, eid) // a bridge endpoint is ready once created: nothing more to do on join
+      return {}
     },
-    restoreNetwork: (record) =>
-      serial(async () => {
-        if (networks.has(record.id)) throw new NetworkExistsError(record.id)
-        const others = [...networks.values()].flatMap((n) => [n.subnetV4, n.subnetV6]).filter((x): x is string => !!x)
-        const { net, outcome } = await restoreNetwork(await res(), NETWORK_STEPS, record, others)
-        networks.set(record.id, net)
-        return outcome
-      }),
-    async restoreEndpoint(nid, record) {
-      const net = network(nid)
-      if (net.endpoints.has(record.id)) throw new EndpointExistsError(record.id)
-      return restoreEndpoint(await res(), net, record)
+    async leave(nid, eid) {
+      endpoint(nid, eid)
     },
-    forgetEndpoint(nid, eid) {
-      const net = network(nid)
-      const ep = net.endpoints.get(eid)
-      if (!ep) throw new NoEndpointError(eid)
-      for (const p of ep.ports) net.portMapper?.forget({ proto: p.proto, ip: p.hostIP, port: p.hostPort })
-      for (const [pool, ip] of [
-        [net.subnetV4, ep.ipv4],
-        [net.subnetV6, ep.ipv6],
-      ] as const) {
-        if (pool && ip) resourcesNow()?.allocator.releaseIP(pool, ip)
-      }
-      net.endpoints.delete(eid)
+    networkInfo: (nid) => {
+      const n = networks.get(nid)
+      return n ? networkInfo(n) : undefined
     },
-    forgetNetwork: (nid) =>
-      serial(async () => {
-        const net = network(nid)
-        const r = await res()
-        for (const eid of [...net.endpoints.keys()]) {
-          const ep = net.endpoints.get(eid)
-          for (const p of ep?.ports ?? []) net.portMapper?.forget({ proto: p.proto, ip: p.hostIP, port: p.hostPort })
-        }
-        for (const pool of net.pools) r.allocator.unregisterNetwork(pool)
-        await net.portMapper?.close()
-        networks.delete(nid)
-      }),
-    removeStrays: (known) => serial(async () => removeStrays(await res(), networks, known)),
-    async endpointAlive(nid, eid) {
-      const ep = network(nid).endpoints.get(eid)
-      if (!ep) throw new NoEndpointError(eid)
-      return (await (await res()).host.findLink(ep.hostVeth)) !== undefined
-    },
+    endpointInfo: (nid, eid) => endpointInfo(endpoint(nid, eid)),
     network: (nid) => {
       const n = networks.get(nid)
       return n ? info(n) : undefined
@@ -308,6 +328,8 @@ export function createBridgeDriver(options: BridgeDriverOptions = {}): BridgeDri
       networks.clear()
       if (!resources) return
       const r = await resources.catch(() => undefined)
+      resources = undefined // closing twice is harmless
+      ready = undefined
       r?.host.close()
     },
   }

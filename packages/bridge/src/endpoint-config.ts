@@ -1,18 +1,6 @@
-import { InvalidConfigError } from '@cnm/driverapi'
+import { InvalidConfigError, type PortBinding } from '@cnm/driverapi'
 import { canonicalAddress, parseAddress } from '@cnm/ipallocator'
 import { parseMac } from '@cnm/netlink'
-
-/** A port to publish: container port (or range) on a host address and port (or range). */
-export interface PortBinding {
-  proto: 'tcp' | 'udp' | 'sctp'
-  containerPort: number
-  containerPortEnd?: number
-  /** Host address (default: all). */
-  hostIP?: string
-  /** Host port (0/absent: any free one). */
-  hostPort?: number
-  hostPortEnd?: number
-}
 
 /** Endpoint options, validated. */
 export interface EndpointConfig {

@@ -1,4 +1,4 @@
-import type { Interface, SandboxInfo } from '@cnm/driverapi'
+import { hasErrorCode, type Interface, runAll, type SandboxInfo, type UndoStack, withUndo } from '@cnm/driverapi'
 import { parseCIDR } from '@cnm/ipallocator'
 import { type Handle, openHandle } from '@cnm/netlink'
 import type { EndpointConfig } from './endpoint-config.js'
@@ -7,27 +7,27 @@ import { CNM_LINK_GROUP, endpointAlias } from './marks.js'
 import { publishPorts, unpublishPorts } from './publish.js'
 import type { DriverResources, EndpointState, NetworkState } from './resources.js'
 
-type Undo = () => Promise<unknown>
-
-async function undoAll(undo: Undo[]): Promise<void> {
-  for (const step of undo.reverse()) await step().catch(() => undefined)
-}
-
-function allocate(res: DriverResources, net: NetworkState, ep: EndpointState, cfg: EndpointConfig, undo: Undo[]): void {
+function allocate(
+  res: DriverResources,
+  net: NetworkState,
+  ep: EndpointState,
+  cfg: EndpointConfig,
+  undo: UndoStack,
+): void {
   if (net.subnetV4) {
     ep.ipv4 = res.allocator.requestIP(net.subnetV4, cfg.ipv4Address)
     const [pool, ip] = [net.subnetV4, ep.ipv4]
-    undo.push(async () => res.allocator.releaseIP(pool, ip))
+    undo.push(() => res.allocator.releaseIP(pool, ip))
   }
   if (net.subnetV6) {
     ep.ipv6 = res.allocator.requestIP(net.subnetV6, cfg.ipv6Address)
     const [pool, ip] = [net.subnetV6, ep.ipv6]
-    undo.push(async () => res.allocator.releaseIP(pool, ip))
+    undo.push(() => res.allocator.releaseIP(pool, ip))
   }
   ep.mac = cfg.macAddress ?? (ep.ipv4 ? macFromIPv4(ep.ipv4) : ep.mac)
 }
 
-async function createVeth(res: DriverResources, net: NetworkState, ep: EndpointState, undo: Undo[]): Promise<void> {
+async function createVeth(res: DriverResources, net: NetworkState, ep: EndpointState, undo: UndoStack): Promise<void> {
   const mtu = net.config.mtu
   let sandbox: Handle | undefined
   try {
@@ -69,7 +69,8 @@ function sandboxInfo(net: NetworkState, ep: EndpointState): SandboxInfo {
 /**
  * Creates an endpoint: addresses, a veth whose container end is born in the sandbox (when a key
  * is given) under its final name, MTU and MAC on both ends, the host end on the bridge (hairpin
- * when ports are published), then the published ports. Undone in reverse on any failure.
+ * when ports are published), then the published ports. Undone in reverse on any failure (the
+ * original error is thrown, undo failures attached as `undoErrors`).
  */
 export async function createEndpoint(
   res: DriverResources,
@@ -89,8 +90,7 @@ export async function createEndpoint(
     ports: [],
     config: cfg,
   }
-  const undo: Undo[] = []
-  try {
+  await withUndo(async (undo) => {
     allocate(res, net, ep, cfg, undo)
     await createVeth(res, net, ep, undo)
     if (net.bridgeIndex === undefined) {
@@ -102,10 +102,7 @@ export async function createEndpoint(
       net.portMapper ??= res.newPortMapper(net.bridgeName)
       await publishPorts(net.portMapper, ep, cfg.portBindings)
     }
-  } catch (err) {
-    await undoAll(undo)
-    throw err
-  }
+  })
   net.endpoints.set(eid, ep)
   return sandboxInfo(net, ep)
 }
@@ -117,17 +114,19 @@ export async function createEndpoint(
  */
 export async function deleteEndpoint(res: DriverResources, net: NetworkState, ep: EndpointState): Promise<unknown[]> {
   const errors = await unpublishPorts(net.portMapper, ep)
-  try {
-    await res.host.deleteLink(ep.hostVeth)
-  } catch (err) {
-    if ((err as { code?: string }).code !== 'ENODEV') errors.push(err) // gone with its sandbox
-  }
-  for (const [pool, ip] of [
-    [net.subnetV4, ep.ipv4],
-    [net.subnetV6, ep.ipv6],
-  ] as const) {
+  const release = (pool: string | undefined, ip: string | undefined) => (): void => {
     if (pool && ip) res.allocator.releaseIP(pool, ip)
   }
+  errors.push(
+    ...(await runAll([
+      () =>
+        res.host.deleteLink(ep.hostVeth).catch((err: unknown) => {
+          if (!hasErrorCode(err, 'ENODEV')) throw err // gone with its sandbox
+        }),
+      release(net.subnetV4, ep.ipv4),
+      release(net.subnetV6, ep.ipv6),
+    ])),
+  )
   net.endpoints.delete(ep.id)
   return errors
 }

@@ -1,16 +1,8 @@
+import type { PortBinding, PublishedPort } from '@cnm/driverapi'
 import type { PortMapper } from '@cnm/portmapper'
-import type { PortBinding } from './endpoint-config.js'
 import type { EndpointState } from './resources.js'
 
-/** A published binding with its host side resolved (the address and ports really used). */
-export interface PublishedPort {
-  proto: 'tcp' | 'udp' | 'sctp'
-  containerPort: number
-  containerPortEnd: number
-  hostIP: string
-  hostPort: number
-  hostPortEnd: number
-}
+export type { PublishedPort }
 
 async function publishOne(mapper: PortMapper, ip: string, b: PortBinding): Promise<PublishedPort> {
   const containerPortEnd = b.containerPortEnd ?? b.containerPort
@@ -23,6 +15,7 @@ async function publishOne(mapper: PortMapper, ip: string, b: PortBinding): Promi
     )
     return {
       proto: b.proto,
+      containerIP: ip,
       containerPort: b.containerPort,
       containerPortEnd,
       hostIP: host.ip,
@@ -33,6 +26,7 @@ async function publishOne(mapper: PortMapper, ip: string, b: PortBinding): Promi
   const host = await mapper.map({ proto: b.proto, ip, port: b.containerPort }, b.hostIP, b.hostPort)
   return {
     proto: b.proto,
+    containerIP: ip,
     containerPort: b.containerPort,
     containerPortEnd,
     hostIP: host.ip,
@@ -59,7 +53,7 @@ export async function publishPorts(
 }
 
 /** The bindings that re-publish exactly what `ports` holds (same host address and ports). */
-export function republishBindings(ports: readonly PublishedPort[]): PortBinding[] {
+export function republishBindings(ports: readonly Omit<PublishedPort, 'containerIP'>[]): PortBinding[] {
   return ports.map((p) => ({
     proto: p.proto,
     containerPort: p.containerPort,

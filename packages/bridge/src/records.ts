@@ -27,7 +27,8 @@ export interface BridgeEndpointRecord {
   ipv4: string | undefined
   ipv6: string | undefined
   mac: string
-  ports: PublishedPort[]
+  /** Older records have no `containerIP` in their ports: it is the endpoint's `ipv4`. */
+  ports: (Omit<PublishedPort, 'containerIP'> & { containerIP?: string })[]
   options: EndpointConfig
 }
 

@@ -1,3 +1,4 @@
+import { InvalidConfigError, type RestoreOutcome } from '@cnm/driverapi'
 import { parseEndpointConfig } from './endpoint-config.js'
 import { parseNetworkConfig } from './network-config.js'
 import { newNetworkState } from './network-state.js'
@@ -6,8 +7,23 @@ import type { BridgeEndpointRecord, BridgeNetworkRecord } from './records.js'
 import type { DriverResources, EndpointState, NetworkContext, NetworkState } from './resources.js'
 import { runSteps, type Step } from './steps/step.js'
 
-/** What restoring found: the kernel object was there (`restored`), rebuilt, or is gone for good. */
-export type RestoreOutcome = 'restored' | 'rebuilt' | 'gone'
+/** Checks the shape of a network record before anything is done with it. */
+export function networkRecordOf(nid: string, raw: unknown): BridgeNetworkRecord {
+  const r = raw as Partial<BridgeNetworkRecord> | null
+  if (typeof r !== 'object' || r === null || r.id !== nid || typeof r.bridgeName !== 'string') {
+    throw new InvalidConfigError(`network ${nid}: not a bridge network record`)
+  }
+  return r as BridgeNetworkRecord
+}
+
+/** Checks the shape of an endpoint record before anything is done with it. */
+export function endpointRecordOf(eid: string, raw: unknown): BridgeEndpointRecord {
+  const r = raw as Partial<BridgeEndpointRecord> | null
+  if (typeof r !== 'object' || r === null || r.id !== eid || typeof r.hostVeth !== 'string' || !Array.isArray(r.ports)) {
+    throw new InvalidConfigError(`endpoint ${eid}: not a bridge endpoint record`)
+  }
+  return r as BridgeEndpointRecord
+}
 
 /**
  * Restores a recorded network: re-registers its pools and gateway, and runs the setup steps against
@@ -60,7 +76,8 @@ export async function restoreEndpoint(
   record: BridgeEndpointRecord,
 ): Promise<RestoreOutcome> {
   if (!(await res.host.findLink(record.hostVeth))) return 'gone'
-  const ep: EndpointState = { ...record, ports: [], config: parseEndpointConfig(record.options) }
+  const { ports: _recorded, options, ...rest } = record
+  const ep: EndpointState = { ...rest, ports: [], config: parseEndpointConfig(options) }
   if (net.subnetV4 && ep.ipv4) res.allocator.requestIP(net.subnetV4, ep.ipv4)
   if (net.subnetV6 && ep.ipv6) res.allocator.requestIP(net.subnetV6, ep.ipv6)
   if (record.ports.length > 0) {

@@ -1,9 +1,11 @@
+import type { KnownRecords, StrayReport } from '@cnm/driverapi'
 import { containsAddress } from '@cnm/ipallocator'
 import { CNM_LINK_GROUP, parseAlias } from './marks.js'
+import type { BridgeEndpointRecord, BridgeNetworkRecord } from './records.js'
 import type { DriverResources, NetworkState } from './resources.js'
 
 /** Objects a store still records (their restore may have failed): never strays. */
-export interface KnownObjects {
+interface KnownObjects {
   networks: ReadonlySet<string>
   endpoints: ReadonlySet<string>
   /** Link names (bridges and host veths) of those records. */
@@ -12,12 +14,22 @@ export interface KnownObjects {
   ports: ReadonlySet<string>
 }
 
-/** What {@link removeStrays} found and removed. */
-export interface StrayReport {
-  links: string[]
-  firewallNetworks: string[]
-  firewallPorts: string[]
-  errors: string[]
+/** The link names and ports the store's (opaque) records name. */
+export function knownObjects(known: KnownRecords): KnownObjects {
+  const links = new Set<string>()
+  const ports = new Set<string>()
+  for (const record of known.networks.values()) {
+    const name = (record as Partial<BridgeNetworkRecord> | null)?.bridgeName
+    if (typeof name === 'string') links.add(name)
+  }
+  for (const { record } of known.endpoints.values()) {
+    const r = record as Partial<BridgeEndpointRecord> | null
+    if (typeof r?.hostVeth === 'string') links.add(r.hostVeth)
+    for (const p of Array.isArray(r?.ports) ? r.ports : []) {
+      for (let port = p.hostPort; port <= p.hostPortEnd; port++) ports.add(`${p.proto}/${port}`)
+    }
+  }
+  return { networks: new Set(known.networks.keys()), endpoints: new Set(known.endpoints.keys()), links, ports }
 }
 
 /**
@@ -29,8 +41,9 @@ export interface StrayReport {
 export async function removeStrays(
   res: DriverResources,
   networks: ReadonlyMap<string, NetworkState>,
-  known?: KnownObjects,
+  records: KnownRecords,
 ): Promise<StrayReport> {
+  const known = knownObjects(records)
   const report: StrayReport = { links: [], firewallNetworks: [], firewallPorts: [], errors: [] }
   const attempt = async (what: string, fn: () => Promise<void>, list: string[]): Promise<void> => {
     try {
@@ -57,10 +70,10 @@ export async function removeStrays(
         ? networks.has(mark.network) && endpoints.has(mark.endpoint)
         : networks.has(mark.network)
     const recorded = !mark
-      ? (known?.links.has(link.name) ?? false)
+      ? known.links.has(link.name)
       : mark.endpoint
-        ? (known?.endpoints.has(mark.endpoint) ?? false)
-        : (known?.networks.has(mark.network) ?? false)
+        ? known.endpoints.has(mark.endpoint)
+        : known.networks.has(mark.network)
     if (!held && !recorded) await attempt(link.name, () => res.host.deleteLink(link.name), report.links)
   }
   const inventory = await res.firewall.inventory()
@@ -70,7 +83,7 @@ export async function removeStrays(
   const subnets = [...networks.values()].flatMap((n) => [n.subnetV4, n.subnetV6]).filter((s): s is string => !!s)
   const bridges = new Set([...networks.values()].filter((n) => n.firewallProgrammed).map((n) => n.bridgeName))
   for (const net of inventory.networks) {
-    if (!bridges.has(net.bridge) && !known?.links.has(net.bridge) && oursOrGone(net.bridge)) {
+    if (!bridges.has(net.bridge) && !known.links.has(net.bridge) && oursOrGone(net.bridge)) {
       await attempt(net.bridge, () => res.firewall.deleteNetwork({ bridge: net.bridge }), report.firewallNetworks)
     }
   }
@@ -85,7 +98,7 @@ export async function removeStrays(
   )
   for (const port of inventory.ports) {
     if (published.has(`${port.proto}/${port.hostPort}/${port.containerIP}`)) continue
-    if (known?.ports.has(`${port.proto}/${port.hostPort}`)) continue
+    if (known.ports.has(`${port.proto}/${port.hostPort}`)) continue
     // A port to a container outside our networks is another store's (or another tool's).
     if (!subnets.some((s) => containsAddress(s, port.containerIP))) continue
     const what = `${port.proto}/${port.hostIP ?? '*'}:${port.hostPort}->${port.containerIP}:${port.containerPort}`

@@ -3,7 +3,8 @@
 // each with one published port, through the controller with its SQLite store (a file, WAL) —
 // beside the same work through the CNI plugins (bridge + host-local + portmap) and netavark from
 // Debian's packages, in the same run. Also times the `cnm` binary itself for a few containers
-// (a process per command, as a shell user runs it). Runs as root in a fresh network namespace.
+// (a process per command, as a shell user runs it). Runs as root in a fresh network namespace,
+// and each peer (@cnm/bench-peers) in one of its own again.
 //
 //   pnpm exec turbo run build && node packages/cli/bench/bench.mjs
 import { spawnSync } from 'node:child_process'
@@ -11,26 +12,15 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { createCniPeer, createNetavarkPeer, ensurePeersInstalled, measurePeer, median } from '@cnm/bench-peers'
 import { createController } from '@cnm/controller'
-import { CLONE_NEWNET, createNetns, deleteNetns, ensureThreadPool, openHandle, unshare } from '@cnm/netlink'
+import { CLONE_NEWNET, ensureThreadPool, openHandle, unshare } from '@cnm/netlink'
 import { openSandbox } from '@cnm/sandbox'
-import { createCniPeer, createNetavarkPeer, ensurePeersInstalled } from '../../bridge/bench/peers.mjs'
 
 const SIZES = (process.env.BENCH_SIZES ?? '10,100').split(',').map(Number)
 const CLI_RUNS = Number(process.env.BENCH_CLI_RUNS ?? 10)
 const NS_DIR = `/run/cnm-e2e-${process.pid}`
 const bin = fileURLToPath(new URL('../dist/bin.js', import.meta.url))
-
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
-const tenth = (xs, last) => {
-  const k = Math.max(1, Math.round(xs.length / 10))
-  return median(last ? xs.slice(-k) : xs.slice(0, k))
-}
-async function timed(fn) {
-  const t = process.hrtime.bigint()
-  await fn()
-  return Number(process.hrtime.bigint() - t) / 1e6
-}
 
 function controllerPeer(network) {
   const eps = new Map()
@@ -50,25 +40,8 @@ function controllerPeer(network) {
   }
 }
 
-async function runPeer(peer, n) {
-  for (let i = 0; i < 3; i++) {
-    const p = `${NS_DIR}/warm${i}`
-    await createNetns(p)
-    await peer.attach(1000 + i, p)
-    await peer.detach(1000 + i, p)
-    deleteNetns(p)
-  }
-  const paths = []
-  for (let i = 0; i < n; i++) {
-    paths.push(`${NS_DIR}/c${i}`)
-    await createNetns(paths[i])
-  }
-  const attach = []
-  const detach = []
-  for (let i = 0; i < n; i++) attach.push(await timed(() => peer.attach(i, paths[i])))
-  for (let i = 0; i < n; i++) detach.push(await timed(() => peer.detach(i, paths[i])))
-  for (const p of paths) deleteNetns(p)
-  return { attach: median(attach), first: tenth(attach, false), last: tenth(attach, true), detach: median(detach) }
+function runPeer(peer, n) {
+  return measurePeer(peer, n, { nsDir: NS_DIR, warmUp: 3 })
 }
 
 /** The `cnm` binary: one `endpoint create --sandbox … -p` and one `endpoint rm` per container. */
@@ -108,11 +81,12 @@ const network = await controller.newNetwork(await controller.newNetworkDriver('b
 const results = {}
 for (const n of SIZES) {
   results[n] = { cnm: await runPeer(controllerPeer(network), n) }
-  for (const peer of [
-    available.cni.available && createCniPeer({ hostPortBase: 20000 }),
-    available.netavark.available && createNetavarkPeer({ hostPortBase: 21000 }),
-  ].filter(Boolean)) {
-    results[n][peer.name.startsWith('cni') ? 'cni' : 'netavark'] = await runPeer(peer, n)
+  // Each peer runs in a network namespace of its own: its cleanup deletes that namespace.
+  const peers = []
+  if (available.cni.available) peers.push(await createCniPeer({ hostPortBase: 20000, netnsDir: NS_DIR }))
+  if (available.netavark.available) peers.push(await createNetavarkPeer({ hostPortBase: 21000, netnsDir: NS_DIR }))
+  for (const peer of peers) {
+    results[n][peer.kind] = await runPeer(peer, n)
     await peer.cleanup()
   }
 }

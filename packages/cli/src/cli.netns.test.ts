@@ -87,10 +87,10 @@ describeKernel('cnm commands (kernel, the real binary)', () => {
       endpoints: [],
     })
     expect(made.id).toMatch(/^[0-9a-f]{64}$/u)
-    expect(ipJson<{ mtu: number }[]>(['link', 'show', made.bridge ?? ''])[0]?.mtu).toBe(1400)
+    expect(ipJson<{ mtu: number }[]>(['link', 'show', made.device ?? ''])[0]?.mtu).toBe(1400)
 
     const table = ok(g('network', 'ls'))
-    expect(table.split('\n')[0]).toMatch(/^NETWORK ID +NAME +DRIVER +BRIDGE +SUBNET +GATEWAY +ENDPOINTS$/u)
+    expect(table.split('\n')[0]).toMatch(/^NETWORK ID +NAME +DRIVER +DEVICE +SUBNET +GATEWAY +ENDPOINTS$/u)
     expect(table).toMatch(
       new RegExp(`^${id.slice(0, 12)} +front +bridge +${bridge} +10\\.201\\.0\\.0/24 +10\\.201\\.0\\.254 +0$`, 'mu'),
     )

@@ -1,3 +1,5 @@
+import { CnmError, type ErrorKind } from '@cnm/driverapi'
+
 /** A command-line or API argument that is not valid (a bad CIDR, port, option or body field). */
 export const ERR_INVALID_ARGUMENT = 'ERR_INVALID_ARGUMENT'
 /** A `--publish` spec (or API `publish` entry) that does not parse. */
@@ -24,14 +26,35 @@ export const ERR_INTERRUPTED = 'ERR_INTERRUPTED'
 /** `cnm reconcile`: problems remain after the repair (listed in its report). */
 export const ERR_RECONCILE_INCOMPLETE = 'ERR_RECONCILE_INCOMPLETE'
 
-/** Every error the CLI raises itself; the controller's, drivers' and kernel's keep their codes. */
-export class CliError extends Error {
-  readonly code: string
+/**
+ * The kind of each of the CLI's codes: usage and argument errors are `invalid`; a socket another
+ * server answers on is a `conflict`; a check or repair that failed in the kernel is `kernel`; a
+ * demo stopped by a signal is `unavailable` (shutting down).
+ */
+const KINDS: Readonly<Record<string, ErrorKind>> = {
+  [ERR_INVALID_ARGUMENT]: 'invalid',
+  [ERR_INVALID_PUBLISH_SPEC]: 'invalid',
+  [ERR_AMBIGUOUS_REFERENCE]: 'invalid',
+  [ERR_UNKNOWN_COMMAND]: 'invalid',
+  [ERR_UNKNOWN_OPTION]: 'invalid',
+  [ERR_MISSING_ARGUMENT]: 'invalid',
+  [ERR_TOO_MANY_ARGUMENTS]: 'invalid',
+  [ERR_SOCKET_IN_USE]: 'conflict',
+  [ERR_NOT_FOUND]: 'not-found',
+  [ERR_DEMO_FAILED]: 'kernel',
+  [ERR_INTERRUPTED]: 'unavailable',
+  [ERR_RECONCILE_INCOMPLETE]: 'kernel',
+}
 
-  constructor(code: string, message: string, options?: { cause?: unknown }) {
-    super(message, options?.cause === undefined ? undefined : { cause: options.cause })
-    this.name = 'CliError'
-    this.code = code
+/**
+ * Every error the CLI raises itself; the controller's, drivers' and kernel's keep their codes. A
+ * CLI code has its kind from the table above; another package's code (the CLI raises the
+ * controller's `ERR_UNKNOWN_NETWORK`, say) takes `options.kind` (else `kernel`).
+ */
+export class CliError extends CnmError {
+  constructor(code: string, message: string, options?: { cause?: unknown; kind?: ErrorKind }) {
+    const kind = Object.hasOwn(KINDS, code) ? (KINDS[code] as ErrorKind) : undefined
+    super(code, options?.kind ?? kind ?? 'kernel', message, options)
   }
 }
 

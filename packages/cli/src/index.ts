@@ -1,4 +1,4 @@
-export { type ErrorBody, errorBody, httpStatus } from './api/errors.js'
+export { type ErrorBody, type ErrorBodyKind, errorBody, errorBodyKind, httpStatus } from './api/errors.js'
 export { type ApiServerOptions, createApiServer } from './api/server.js'
 export { DEFAULT_SOCKET_PATH } from './defaults.js'
 export type { CheckResult } from './demo/checks.js'

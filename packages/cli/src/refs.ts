@@ -21,7 +21,7 @@ function pick<T extends { id: string }>(
   if (byPrefix.length > 1) {
     throw new CliError(ERR_AMBIGUOUS_REFERENCE, `${kind} id prefix ${ref} matches ${byPrefix.length} ${kind}s${where}`)
   }
-  throw new CliError(unknownCode, `unknown ${kind} ${ref}${where}`)
+  throw new CliError(unknownCode, `unknown ${kind} ${ref}${where}`, { kind: 'not-found' })
 }
 
 /** A network by name, id or unique id prefix. */

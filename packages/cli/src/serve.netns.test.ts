@@ -40,8 +40,8 @@ function api(target: Target, method: string, urlPath: string, body?: unknown, ra
   })
 }
 
-const error = (code: string): { error: { code: string; message: string } } => ({
-  error: { code, message: expect.any(String) },
+const error = (code: string, kind: string): { error: { code: string; kind: string; message: string } } => ({
+  error: { code, kind, message: expect.any(String) },
 })
 
 describeKernel('cnm serve (kernel, the real binary)', () => {
@@ -95,23 +95,29 @@ describeKernel('cnm serve (kernel, the real binary)', () => {
       })
       expect(await api(tcp, 'POST', '/v1/networks', { name: 'api' })).toEqual({
         status: 409,
-        body: error('ERR_NETWORK_NAME_EXISTS'),
+        body: error('ERR_NETWORK_NAME_EXISTS', 'conflict'),
       })
       expect(await api(unix, 'POST', '/v1/networks', { name: 'x', subnet: 'bogus' })).toEqual({
         status: 400,
-        body: error('ERR_INVALID_ARGUMENT'),
+        body: error('ERR_INVALID_ARGUMENT', 'invalid'),
       })
       expect(await api(unix, 'POST', '/v1/networks', { name: 'x', colour: 'red' })).toEqual({
         status: 400,
-        body: error('ERR_INVALID_ARGUMENT'),
+        body: error('ERR_INVALID_ARGUMENT', 'invalid'),
       })
       expect(await api(unix, 'POST', '/v1/networks', { name: 'x', options: { bogus: 1 } })).toEqual({
         status: 400,
-        body: error('ERR_INVALID_CONFIG'),
+        body: error('ERR_INVALID_CONFIG', 'invalid'),
       })
-      expect((await api(unix, 'POST', '/v1/networks', undefined, '{bad')).status).toBe(400)
-      expect(await api(unix, 'GET', '/v1/networks/nope')).toEqual({ status: 404, body: error('ERR_UNKNOWN_NETWORK') })
-      expect(await api(unix, 'GET', '/v1/nope')).toEqual({ status: 404, body: error('ERR_NOT_FOUND') })
+      expect(await api(unix, 'POST', '/v1/networks', undefined, '{bad')).toMatchObject({
+        status: 400,
+        body: { error: { code: expect.stringMatching(/^FST_/u), kind: 'invalid' } },
+      })
+      expect(await api(unix, 'GET', '/v1/networks/nope')).toEqual({
+        status: 404,
+        body: error('ERR_UNKNOWN_NETWORK', 'not-found'),
+      })
+      expect(await api(unix, 'GET', '/v1/nope')).toEqual({ status: 404, body: error('ERR_NOT_FOUND', 'not-found') })
       expect(((await api(tcp, 'GET', '/v1/networks')).body as NetworkInspect[]).map((n) => n.name)).toEqual(['api'])
 
       expect(await api(unix, 'POST', '/v1/sandboxes', { containerID: 's1' })).toMatchObject({
@@ -125,7 +131,7 @@ describeKernel('cnm serve (kernel, the real binary)', () => {
       })
       // The API server's own port cannot be published: not by the server's process, nor by another.
       const grab = await api(unix, 'POST', '/v1/networks/api/endpoints', { name: 'grab', publish: [`${port}:80`] })
-      expect(grab).toEqual({ status: 409, body: error(ERR_PORT_ALREADY_ALLOCATED) })
+      expect(grab).toEqual({ status: 409, body: error(ERR_PORT_ALREADY_ALLOCATED, 'conflict') })
       expect(
         fails(g('endpoint', 'create', 'api', 'grab', '-p', `127.0.0.1:${port}:80`), ERR_PORT_ALREADY_ALLOCATED),
       ).toContain(`127.0.0.1:${port}`)
@@ -168,7 +174,7 @@ describeKernel('cnm serve (kernel, the real binary)', () => {
 
       expect(await api(unix, 'DELETE', '/v1/networks/api')).toEqual({
         status: 409,
-        body: error('ERR_ACTIVE_ENDPOINTS'),
+        body: error('ERR_ACTIVE_ENDPOINTS', 'conflict'),
       })
       expect(await api(unix, 'POST', '/v1/networks/api/disconnect', { sandbox: 's1' })).toEqual({
         status: 204,
@@ -176,11 +182,14 @@ describeKernel('cnm serve (kernel, the real binary)', () => {
       })
       expect(await api(unix, 'POST', '/v1/networks/api/disconnect', { sandbox: 's1' })).toEqual({
         status: 409,
-        body: error('ERR_NOT_JOINED'),
+        body: error('ERR_NOT_JOINED', 'conflict'),
       })
       expect(await api(unix, 'DELETE', '/v1/networks/api/endpoints/e2')).toEqual({ status: 204, body: undefined })
       expect(await api(unix, 'DELETE', '/v1/sandboxes/s1')).toEqual({ status: 204, body: undefined })
-      expect(await api(unix, 'DELETE', '/v1/sandboxes/s1')).toEqual({ status: 404, body: error('ERR_UNKNOWN_SANDBOX') })
+      expect(await api(unix, 'DELETE', '/v1/sandboxes/s1')).toEqual({
+        status: 404,
+        body: error('ERR_UNKNOWN_SANDBOX', 'not-found'),
+      })
       expect(await api(tcp, 'DELETE', '/v1/networks/api')).toEqual({ status: 204, body: undefined })
       expect(await api(unix, 'DELETE', '/v1/networks/cli-made')).toEqual({ status: 204, body: undefined })
       expect(await api(unix, 'POST', '/v1/reconcile')).toMatchObject({

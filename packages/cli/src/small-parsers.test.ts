@@ -1,6 +1,8 @@
+import { ControllerError, ERR_CONTROLLER_CLOSED, ERR_UNKNOWN_DRIVER, ERR_UNKNOWN_NETWORK } from '@cnm/controller/errors'
+import { ActiveEndpointsError, type ErrorKind, NotSupportedError, TeardownError } from '@cnm/driverapi'
 import { describe, expect, it } from 'vitest'
 import { errorBody, httpStatus } from './api/errors.js'
-import { CliError, ERR_INVALID_ARGUMENT, formatError } from './errors.js'
+import { CliError, ERR_INVALID_ARGUMENT, ERR_INVALID_PUBLISH_SPEC, formatError } from './errors.js'
 import { formatIP, parseCidr, parseIP } from './ip.js'
 import { parseListenAddress } from './listen-address.js'
 
@@ -33,19 +35,36 @@ describe('errors', () => {
     expect(formatError(new Error('plain'))).toBe('cnm: plain')
   })
 
-  it('maps codes to HTTP statuses', () => {
-    const e = (code: string): { code: string } => ({ code })
-    expect(httpStatus(e('ERR_UNKNOWN_NETWORK'))).toBe(404)
-    expect(httpStatus(e('ERR_UNKNOWN_SANDBOX'))).toBe(404)
-    expect(httpStatus(e('ERR_NETWORK_NAME_EXISTS'))).toBe(409)
-    expect(httpStatus(e('ERR_ACTIVE_ENDPOINTS'))).toBe(409)
-    expect(httpStatus(e('ERR_PORT_ALREADY_ALLOCATED'))).toBe(409)
-    expect(httpStatus(e('ERR_INVALID_CONFIG'))).toBe(400)
-    expect(httpStatus(e('ERR_INVALID_PUBLISH_SPEC'))).toBe(400)
-    expect(httpStatus(e('ERR_UNKNOWN_DRIVER'))).toBe(400)
+  it('maps kinds to HTTP statuses, and every error to a body with its code and kind', () => {
+    const e = (code: string, kind?: ErrorKind): { code: string; kind?: ErrorKind } => ({ code, kind })
+    expect(httpStatus(new ControllerError(ERR_UNKNOWN_NETWORK, 'unknown network x'))).toBe(404)
+    expect(httpStatus(e('ERR_UNKNOWN_SANDBOX', 'not-found'))).toBe(404)
+    expect(httpStatus(e('ERR_NETWORK_NAME_EXISTS', 'conflict'))).toBe(409)
+    expect(httpStatus(new ActiveEndpointsError('n1', 2))).toBe(409)
+    expect(httpStatus(e('ERR_INVALID_CONFIG', 'invalid'))).toBe(400)
+    expect(httpStatus(new CliError(ERR_INVALID_PUBLISH_SPEC, 'bad'))).toBe(400)
+    expect(httpStatus(new ControllerError(ERR_UNKNOWN_DRIVER, 'unknown driver "x"'))).toBe(400)
+    expect(httpStatus(new NotSupportedError('no sctp'))).toBe(400)
+    expect(httpStatus(new TeardownError('delete network n1', [new Error('x')]))).toBe(500)
+    expect(httpStatus(new ControllerError(ERR_CONTROLLER_CLOSED, 'closed'))).toBe(503)
+    // The kind of a cause counts when the error has none of its own.
+    expect(httpStatus(Object.assign(new Error('wrapped'), { cause: e('EEXIST', 'conflict') }))).toBe(409)
     expect(httpStatus({ code: 'FST_ERR_CTP_INVALID_JSON_BODY', statusCode: 400 })).toBe(400)
-    expect(httpStatus(e('EPERM'))).toBe(500)
+    expect(httpStatus({ code: 'FST_ERR_CTP_BODY_TOO_LARGE', statusCode: 413 })).toBe(413)
+    expect(httpStatus(e('EPERM'))).toBe(500) // no kind: 500
     expect(httpStatus(new Error('x'))).toBe(500)
-    expect(errorBody(new Error('x'))).toEqual({ error: { code: 'ERR_INTERNAL', message: 'x' } })
+    expect(errorBody(new Error('x'))).toEqual({ error: { code: 'ERR_INTERNAL', kind: 'internal', message: 'x' } })
+    expect(errorBody(new CliError(ERR_INVALID_ARGUMENT, 'bad'))).toEqual({
+      error: { code: ERR_INVALID_ARGUMENT, kind: 'invalid', message: 'bad' },
+    })
+    expect(errorBody({ code: 'FST_ERR_NOT_FOUND', statusCode: 404, message: 'x' }).error.kind).toBe('not-found')
+  })
+
+  it('maps the codes of packages whose errors have no kind yet by a fallback table', () => {
+    const e = (code: string): { code: string } => ({ code })
+    expect(httpStatus(e('ERR_PORT_ALREADY_ALLOCATED'))).toBe(409)
+    expect(httpStatus(e('ERR_NO_AVAILABLE_IPS'))).toBe(409)
+    expect(httpStatus(e('ERR_INVALID_CIDR'))).toBe(400)
+    expect(errorBody(e('ERR_ALL_PORTS_ALLOCATED')).error.kind).toBe('conflict')
   })
 })

@@ -1,7 +1,7 @@
 import { mkdir } from 'node:fs/promises'
 import path from 'node:path'
-import { isBridgeDriverName } from '@cnm/bridge'
-import { DEFAULT_SANDBOX_DIR, newSandbox, validateSandboxKey } from '@cnm/sandbox'
+import type { DriverFactory } from '@cnm/driverapi'
+import { BUILTIN_DRIVERS } from './builtin-drivers.js'
 import { type Core, makeDriver, run } from './core.js'
 import {
   ControllerError,
@@ -16,6 +16,8 @@ import { generateID } from './id.js'
 import { endpointPorts } from './inspect.js'
 import { removeOwnerMark, writeOwnerMark } from './owner-mark.js'
 import { reconcileCore } from './reconcile.js'
+import { createRegistry, type DriverRegistration } from './registry.js'
+import { netnsSandboxes, type SandboxBackend, type SandboxHandle } from './sandboxes.js'
 import { DEFAULT_STORE_PATH, Store } from './store.js'
 import { syncFromStore } from './sync.js'
 import { emptyReport, type NetworkController, type NetworkDriver, type ReconcileReport } from './types.js'
@@ -27,6 +29,13 @@ export interface ControllerOptions {
   storePath?: string | false
   /** Where `newSandbox` binds namespaces by default, and where reconcile looks for strays (`/run/cnm/netns`). */
   sandboxDir?: string
+  /**
+   * Drivers to register besides the built-ins, by name (the same as `registerDriver` before the
+   * store is opened: needed for a store that already has networks of such a driver).
+   */
+  drivers?: Record<string, DriverFactory | DriverRegistration>
+  /** Where sandboxes live (default: network namespaces through `@cnm/sandbox`). */
+  sandboxBackend?: SandboxBackend
 }
 
 const DRIVERS = new WeakMap<NetworkDriver, string>()
@@ -39,16 +48,21 @@ const DRIVERS = new WeakMap<NetworkDriver, string>()
 export async function createController(
   options: ControllerOptions = {},
 ): Promise<NetworkController & { readonly lastReconcile: ReconcileReport; readonly store: Store }> {
+  const registry = createRegistry({ ...BUILTIN_DRIVERS })
+  for (const [name, registration] of Object.entries(options.drivers ?? {})) registry.register(name, registration)
+  const sandboxBackend = options.sandboxBackend ?? netnsSandboxes
   const store = new Store(options.storePath ?? DEFAULT_STORE_PATH)
   const core: Core = {
     store,
+    registry,
+    sandboxBackend,
     drivers: new Map(),
     networks: new Map(),
     endpoints: new Map(),
     sandboxes: new Map(),
     joins: new Map(),
     open: new Map(),
-    netnsDir: options.sandboxDir ?? DEFAULT_SANDBOX_DIR,
+    netnsDir: options.sandboxDir ?? sandboxBackend.defaultDir,
     closed: false,
     sync: async () => syncFromStore(core, store.snapshot(), core.syncReport),
     syncReport: emptyReport(),
@@ -76,14 +90,20 @@ export async function createController(
     get lastReconcile() {
       return lastReconcile
     },
+    registerDriver: (name, factory) => registry.register(name, factory),
+    drivers: () =>
+      registry.names().map((name) => ({
+        name,
+        aliases: registry.aliasesOf(name),
+        capabilities: core.drivers.get(name)?.capabilities,
+      })),
     newNetworkDriver: (networkType, driverOptions) =>
       run(core, async () => {
-        if (typeof networkType !== 'string' || !isBridgeDriverName(networkType))
-          throw unknownDriver(String(networkType))
-        const type = 'bridge'
+        const type = registry.resolve(networkType)
+        if (!type) throw unknownDriver(String(networkType))
         let driver = core.drivers.get(type)
         if (!driver) {
-          driver = await makeDriver(core, driverOptions)
+          driver = await makeDriver(core, type, driverOptions)
           store.putDriver(type, driverOptions ?? {})
         }
         const made = driver
@@ -96,23 +116,24 @@ export async function createController(
         if (driver === null || driver === undefined)
           throw new ControllerError(ERR_NIL_NETWORK_DRIVER, 'nil network driver')
         const type = DRIVERS.get(driver)
-        const bridge = type ? core.drivers.get(type) : undefined
-        if (!type || !bridge) throw new ControllerError(ERR_INVALID_NETWORK_DRIVER, 'invalid network driver')
+        const made = type ? core.drivers.get(type) : undefined
+        if (!type || !made) throw new ControllerError(ERR_INVALID_NETWORK_DRIVER, 'invalid network driver')
         validateName('network', name)
         if ([...core.networks.values()].some((n) => n.name === name)) throw nameExists(name)
         const id = generateID()
-        await bridge.createNetwork(id, netOptions ?? {})
-        const row = { id, name, type, options: netOptions ?? {}, record: bridge.exportNetwork(id) }
+        await made.createNetwork(id, netOptions ?? {})
+        const row = { id, name, type, options: netOptions ?? {}, record: null as unknown }
         try {
+          row.record = made.persistence?.exportNetwork(id) ?? null
           store.insertNetwork(row)
         } catch (err) {
-          await bridge.deleteNetwork(id).catch(() => undefined)
+          await made.deleteNetwork(id).catch(() => undefined)
           throw err
         }
         return {
           value: networkView(core, id, row),
           apply: () => core.networks.set(id, row),
-          undo: () => bridge.deleteNetwork(id),
+          undo: () => made.deleteNetwork(id),
         }
       }),
     networks: () => [...core.networks.keys()].map((id) => networkView(core, id)),
@@ -127,12 +148,12 @@ export async function createController(
           throw new ControllerError(ERR_INVALID_NAME, `invalid container id ${JSON.stringify(containerID)}`)
         }
         const key = sbOptions?.key ?? path.join(core.netnsDir, containerID.slice(0, 64))
-        validateSandboxKey(key)
+        sandboxBackend.validateKey(key)
         await mkdir(path.dirname(key), { recursive: true })
         writeOwnerMark(key, store.id)
-        let sb: Awaited<ReturnType<typeof newSandbox>>
+        let sb: SandboxHandle
         try {
-          sb = await newSandbox(key)
+          sb = await sandboxBackend.create(key)
         } catch (err) {
           removeOwnerMark(key)
           throw err

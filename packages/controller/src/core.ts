@@ -1,20 +1,25 @@
-import { type BridgeDriver, createBridgeDriver } from '@cnm/bridge'
-import type { Sandbox as NetnsSandbox } from '@cnm/sandbox'
-import { ControllerError, ERR_CONTROLLER_CLOSED } from './errors.js'
+import type { Driver } from '@cnm/driverapi'
+import { ControllerError, ERR_CONTROLLER_CLOSED, unknownDriver } from './errors.js'
+import type { DriverRegistry } from './registry.js'
+import type { SandboxBackend, SandboxHandle } from './sandboxes.js'
 import type { EndpointRow, JoinRow, NetworkRow, SandboxRow, Store } from './store.js'
 import type { ReconcileReport } from './types.js'
 
 /** The controller's tables and the machinery every operation shares. */
 export interface Core {
   store: Store
-  /** Driver instances by type (`bridge`). */
-  drivers: Map<string, BridgeDriver>
+  /** Driver factories by name (built-ins and registered ones). */
+  registry: DriverRegistry
+  /** Driver instances by (canonical) name, made on first use. */
+  drivers: Map<string, Driver>
   networks: Map<string, NetworkRow>
   endpoints: Map<string, EndpointRow>
   sandboxes: Map<string, SandboxRow>
   joins: Map<string, JoinRow>
-  /** Namespace handles opened by this process, by key. */
-  open: Map<string, NetnsSandbox>
+  /** Where sandboxes live (network namespaces, unless a test says otherwise). */
+  sandboxBackend: SandboxBackend
+  /** Sandbox handles opened by this process, by key. */
+  open: Map<string, SandboxHandle>
   /** Where sandboxes are bound by default, and where reconcile looks for strays. */
   netnsDir: string
   closed: boolean
@@ -60,16 +65,16 @@ export function run<T>(
   return p
 }
 
-/** A configured bridge driver whose links carry this store's id. */
-export async function makeDriver(core: Pick<Core, 'store'>, options: unknown): Promise<BridgeDriver> {
-  const driver = createBridgeDriver({ owner: core.store.id })
+/** A configured driver of a registered type, whose kernel objects carry this store's id. */
+export async function makeDriver(core: Pick<Core, 'store' | 'registry'>, type: string, options: unknown): Promise<Driver> {
+  const driver = await core.registry.factory(type)({ owner: core.store.id })
   await driver.config(options ?? {})
   return driver
 }
 
 /** The driver of a network type (made when the store is opened, or by `newNetworkDriver`). */
-export function driverOf(core: Core, type: string): BridgeDriver {
+export function driverOf(core: Core, type: string): Driver {
   const d = core.drivers.get(type)
-  if (!d) throw new ControllerError('ERR_UNKNOWN_DRIVER', `unknown driver "${type}"`)
+  if (!d) throw unknownDriver(type)
   return d
 }

@@ -1,9 +1,12 @@
+import { CnmError, ERR_ACTIVE_ENDPOINTS, type ErrorKind, errorKind } from '@cnm/driverapi'
+
 export const ERR_UNKNOWN_DRIVER = 'ERR_UNKNOWN_DRIVER'
 export const ERR_NIL_NETWORK_DRIVER = 'ERR_NIL_NETWORK_DRIVER'
 export const ERR_INVALID_NETWORK_DRIVER = 'ERR_INVALID_NETWORK_DRIVER'
 export const ERR_NETWORK_NAME_EXISTS = 'ERR_NETWORK_NAME_EXISTS'
 export const ERR_UNKNOWN_NETWORK = 'ERR_UNKNOWN_NETWORK'
-export const ERR_ACTIVE_ENDPOINTS = 'ERR_ACTIVE_ENDPOINTS'
+/** A network that still has endpoints (declared in `@cnm/driverapi`: drivers throw it too). */
+export { ERR_ACTIVE_ENDPOINTS }
 export const ERR_UNKNOWN_ENDPOINT = 'ERR_UNKNOWN_ENDPOINT'
 export const ERR_ENDPOINT_NAME_EXISTS = 'ERR_ENDPOINT_NAME_EXISTS'
 export const ERR_UNKNOWN_SANDBOX = 'ERR_UNKNOWN_SANDBOX'
@@ -13,14 +16,38 @@ export const ERR_NOT_JOINED = 'ERR_NOT_JOINED'
 export const ERR_CONTROLLER_CLOSED = 'ERR_CONTROLLER_CLOSED'
 export const ERR_STORE = 'ERR_STORE'
 
-/** Every error the controller throws itself; drivers' and the kernel's keep their own codes. */
-export class ControllerError extends Error {
-  readonly code: string
+/**
+ * The kind of every controller code. `ERR_UNKNOWN_DRIVER` is `invalid` (a driver name in the
+ * request that no factory has: the request is wrong, not a missing object); `ERR_NOT_JOINED` is a
+ * `conflict` (the endpoint exists, in another state); `ERR_STORE` is `unavailable` (the store cannot
+ * be opened or reached now: nothing about the request is wrong).
+ */
+const KINDS: Readonly<Record<string, ErrorKind>> = {
+  [ERR_UNKNOWN_DRIVER]: 'invalid',
+  [ERR_NIL_NETWORK_DRIVER]: 'invalid',
+  [ERR_INVALID_NETWORK_DRIVER]: 'invalid',
+  [ERR_NETWORK_NAME_EXISTS]: 'conflict',
+  [ERR_UNKNOWN_NETWORK]: 'not-found',
+  [ERR_ACTIVE_ENDPOINTS]: 'conflict',
+  [ERR_UNKNOWN_ENDPOINT]: 'not-found',
+  [ERR_ENDPOINT_NAME_EXISTS]: 'conflict',
+  [ERR_UNKNOWN_SANDBOX]: 'not-found',
+  [ERR_INVALID_NAME]: 'invalid',
+  [ERR_ALREADY_JOINED]: 'conflict',
+  [ERR_NOT_JOINED]: 'conflict',
+  [ERR_CONTROLLER_CLOSED]: 'unavailable',
+  [ERR_STORE]: 'unavailable',
+}
 
-  constructor(code: string, message: string, options?: { cause?: unknown }) {
-    super(message, options?.cause === undefined ? undefined : { cause: options.cause })
-    this.name = 'ControllerError'
-    this.code = code
+/**
+ * Every error the controller throws itself; drivers' and the kernel's keep their own codes. `kind`
+ * follows from the code; a code outside the controller's takes `options.kind`, else its cause's
+ * kind, else `kernel`.
+ */
+export class ControllerError extends CnmError {
+  constructor(code: string, message: string, options?: { cause?: unknown; kind?: ErrorKind }) {
+    const kind = Object.hasOwn(KINDS, code) ? (KINDS[code] as ErrorKind) : undefined
+    super(code, options?.kind ?? kind ?? errorKind(options?.cause) ?? 'kernel', message, options)
   }
 }
 

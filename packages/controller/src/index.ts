@@ -17,8 +17,11 @@ export {
   ERR_UNKNOWN_SANDBOX,
 } from './errors.js'
 export { generateID, isValidID } from './id.js'
+export type { DriverRegistration } from './registry.js'
+export type { SandboxBackend, SandboxHandle } from './sandboxes.js'
 export { DEFAULT_STORE_PATH, Store } from './store.js'
 export type {
+  DriverDescription,
   Endpoint,
   EndpointInspect,
   Network,

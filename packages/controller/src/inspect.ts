@@ -1,33 +1,24 @@
-import type { BridgeEndpointRecord } from '@cnm/bridge'
 import type { SandboxInfo } from '@cnm/driverapi'
-import type { Core } from './core.js'
+import { type Core, driverOf } from './core.js'
 import { unknownEndpoint, unknownNetwork } from './errors.js'
 import type { EndpointInspect, NetworkInspect, PortInfo } from './types.js'
 
-/** The published ports of one endpoint. */
+/** The published ports of one endpoint, as its driver holds them. */
 export function endpointPorts(core: Core, eid: string): PortInfo[] {
   const ep = core.endpoints.get(eid)
   if (!ep) throw unknownEndpoint(eid)
   const net = core.networks.get(ep.networkId)
-  const record = ep.record as BridgeEndpointRecord
-  return record.ports.map((p) => ({
-    network: net?.name ?? ep.networkId,
-    endpoint: ep.name,
-    proto: p.proto,
-    hostIP: p.hostIP,
-    hostPort: p.hostPort,
-    hostPortEnd: p.hostPortEnd,
-    containerIP: record.ipv4 ?? '',
-    containerPort: p.containerPort,
-    containerPortEnd: p.containerPortEnd,
-  }))
+  if (!net) return []
+  return driverOf(core, net.type)
+    .endpointInfo(ep.networkId, eid)
+    .ports.map((p) => ({ network: net.name, endpoint: ep.name, ...p }))
 }
 
 export function inspectEndpoint(core: Core, eid: string): EndpointInspect {
   const ep = core.endpoints.get(eid)
   if (!ep) throw unknownEndpoint(eid)
   const net = core.networks.get(ep.networkId)
-  const record = ep.record as BridgeEndpointRecord
+  const info = net ? driverOf(core, net.type).endpointInfo(ep.networkId, eid) : undefined
   const join = core.joins.get(eid)
   const sb = join ? core.sandboxes.get(join.sandboxId) : undefined
   return {
@@ -36,9 +27,9 @@ export function inspectEndpoint(core: Core, eid: string): EndpointInspect {
     network: { id: ep.networkId, name: net?.name ?? '' },
     sandboxKey: ep.sandboxKey,
     joined: join && sb ? { sandboxId: sb.id, key: sb.key, interface: join.interfaceName } : undefined,
-    macAddress: record.mac || undefined,
-    ipv4: record.ipv4,
-    ipv6: record.ipv6,
+    macAddress: info?.macAddress,
+    ipv4: info?.ipv4,
+    ipv6: info?.ipv6,
     sandboxInfo: ep.sandboxInfo as SandboxInfo,
     ports: endpointPorts(core, eid),
   }
@@ -47,19 +38,19 @@ export function inspectEndpoint(core: Core, eid: string): EndpointInspect {
 export function inspectNetwork(core: Core, nid: string): NetworkInspect {
   const net = core.networks.get(nid)
   if (!net) throw unknownNetwork(nid)
-  const info = core.drivers.get(net.type)?.network(nid)
+  const info = core.drivers.get(net.type)?.networkInfo(nid)
   return {
     id: net.id,
     name: net.name,
     driver: net.type,
     options: net.options,
-    bridge: info?.bridgeName,
+    device: info?.device,
     subnet: info?.subnetV4,
     gateway: info?.gatewayV4,
     subnetIPv6: info?.subnetV6,
     gatewayIPv6: info?.gatewayV6,
-    internal: info?.config.internal ?? false,
-    icc: info?.config.enableICC ?? true,
+    internal: info?.internal ?? false,
+    icc: info?.icc ?? true,
     endpoints: [...core.endpoints.values()].filter((e) => e.networkId === nid).map((e) => inspectEndpoint(core, e.id)),
   }
 }

@@ -1,5 +1,6 @@
-import type { SandboxInfo } from '@cnm/driverapi'
-import type { Sandbox as NetnsSandbox } from '@cnm/sandbox'
+import type { DriverCapabilities, DriverFactory, PublishedPort, SandboxInfo } from '@cnm/driverapi'
+import type { DriverRegistration } from './registry.js'
+import type { SandboxHandle } from './sandboxes.js'
 
 /** A driver made by {@link NetworkController.newNetworkDriver}. */
 export interface NetworkDriver {
@@ -23,17 +24,10 @@ export interface ReconcileReport {
   errors: string[]
 }
 
-/** A published port as `cnm port ls` shows it. */
-export interface PortInfo {
+/** A published port as `cnm port ls` shows it: the driver's resolved binding, with its owners' names. */
+export interface PortInfo extends PublishedPort {
   network: string
   endpoint: string
-  proto: 'tcp' | 'udp' | 'sctp'
-  hostIP: string
-  hostPort: number
-  hostPortEnd: number
-  containerIP: string
-  containerPort: number
-  containerPortEnd: number
 }
 
 /** What `inspect()` shows of an endpoint (JSON-friendly). */
@@ -57,7 +51,8 @@ export interface NetworkInspect {
   name: string
   driver: string
   options: unknown
-  bridge: string | undefined
+  /** The host device that carries the network (its bridge, its parent interface), if any. */
+  device: string | undefined
   subnet: string | undefined
   gateway: string | undefined
   subnetIPv6: string | undefined
@@ -88,8 +83,8 @@ export interface Endpoint {
   /** What the driver returned when the endpoint was created. */
   readonly sandboxInfo: SandboxInfo
   inspect(): EndpointInspect
-  join(sandbox: Sandbox | NetnsSandbox): Promise<void>
-  leave(sandbox: Sandbox | NetnsSandbox): Promise<void>
+  join(sandbox: Sandbox | SandboxHandle): Promise<void>
+  leave(sandbox: Sandbox | SandboxHandle): Promise<void>
   delete(): Promise<void>
 }
 
@@ -105,7 +100,24 @@ export interface Sandbox {
   destroy(): Promise<void>
 }
 
+/** A registered driver, as `drivers()` lists it. */
+export interface DriverDescription {
+  name: string
+  aliases: string[]
+  /** Known once the driver has been made (by `newNetworkDriver`, or for a network in the store). */
+  capabilities: DriverCapabilities | undefined
+}
+
 export interface NetworkController {
+  /**
+   * Registers a driver factory under a name (and aliases) for this controller; the built-ins
+   * (`bridge`, `null`, …) are registered from the start. A later registration of the same name
+   * replaces the factory for drivers not made yet.
+   */
+  registerDriver(name: string, factory: DriverFactory | DriverRegistration): void
+  /** The registered drivers. */
+  drivers(): DriverDescription[]
+  /** Makes (once) and configures the driver registered under `networkType` (a name or an alias). */
   newNetworkDriver(networkType: string, options?: unknown): Promise<NetworkDriver>
   newNetwork(driver: NetworkDriver, name: string, options?: unknown): Promise<Network>
   networks(): Network[]

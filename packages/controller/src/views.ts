@@ -1,6 +1,4 @@
-import type { BridgeEndpointRecord } from '@cnm/bridge'
-import type { SandboxInfo } from '@cnm/driverapi'
-import { type Sandbox as NetnsSandbox, openSandbox } from '@cnm/sandbox'
+import type { Driver, SandboxInfo } from '@cnm/driverapi'
 import { type Core, driverOf, run } from './core.js'
 import {
   ControllerError,
@@ -15,33 +13,37 @@ import {
 } from './errors.js'
 import { generateID } from './id.js'
 import { inspectEndpoint, inspectNetwork } from './inspect.js'
+import { ERR_NO_ENDPOINT, ERR_NO_NETWORK, ERR_TEARDOWN, hasErrorCode } from '@cnm/driverapi'
 import { removeOwnerMark } from './owner-mark.js'
+import type { SandboxHandle } from './sandboxes.js'
 import type { EndpointRow, JoinRow, NetworkRow, SandboxRow } from './store.js'
 import type { Endpoint, Network, Sandbox } from './types.js'
 
 /** The namespace handle for a sandbox key, opened once per process. */
-export async function netnsSandbox(core: Core, key: string): Promise<NetnsSandbox> {
+export async function netnsSandbox(core: Core, key: string): Promise<SandboxHandle> {
   let sb = core.open.get(key)
   if (!sb) {
-    sb = await openSandbox(key)
+    sb = await core.sandboxBackend.open(key)
     core.open.set(key, sb)
   }
   return sb
 }
 
-function allocations(row: EndpointRow, record: BridgeEndpointRecord, subnets: { v4?: string; v6?: string }) {
+/** The addresses and host ports an endpoint holds, as the store records them (never held twice). */
+function allocations(driver: Driver, nid: string, eid: string) {
+  const net = driver.networkInfo(nid)
+  const ep = driver.endpointInfo(nid, eid)
   const ips = [
-    ...(record.ipv4 && subnets.v4 ? [{ pool: subnets.v4, ip: record.ipv4 }] : []),
-    ...(record.ipv6 && subnets.v6 ? [{ pool: subnets.v6, ip: record.ipv6 }] : []),
+    ...(ep.ipv4 && net?.subnetV4 ? [{ pool: net.subnetV4, ip: ep.ipv4 }] : []),
+    ...(ep.ipv6 && net?.subnetV6 ? [{ pool: net.subnetV6, ip: ep.ipv6 }] : []),
   ]
-  const ports = record.ports.flatMap((p) =>
+  const ports = ep.ports.flatMap((p) =>
     Array.from({ length: p.hostPortEnd - p.hostPort + 1 }, (_, i) => ({
       proto: p.proto,
       hostIP: p.hostIP,
       port: p.hostPort + i,
     })),
   )
-  void row
   return { ips, ports }
 }
 
@@ -70,23 +72,18 @@ export function networkView(core: Core, id: string, initial?: NetworkRow): Netwo
         const driver = driverOf(core, net.type)
         const eid = generateID()
         const sandboxInfo = await driver.createEndpoint(id, eid, sandboxKey ?? '', options ?? {})
-        const record = driver.exportEndpoint(id, eid)
         const ep: EndpointRow = {
           id: eid,
           networkId: id,
           name: epName,
           sandboxKey: sandboxKey ?? '',
           options: options ?? {},
-          record,
+          record: null,
           sandboxInfo,
         }
-        const info = driver.network(id)
-        const subnets = {
-          ...(info?.subnetV4 ? { v4: info.subnetV4 } : {}),
-          ...(info?.subnetV6 ? { v6: info.subnetV6 } : {}),
-        }
         try {
-          const a = allocations(ep, record, subnets)
+          ep.record = driver.persistence?.exportEndpoint(id, eid) ?? null
+          const a = allocations(driver, id, eid)
           core.store.insertEndpoint(ep, a.ips, a.ports)
         } catch (err) {
           await driver.deleteEndpoint(id, eid).catch(() => undefined)
@@ -109,7 +106,7 @@ export function networkView(core: Core, id: string, initial?: NetworkRow): Netwo
         try {
           await driverOf(core, net.type).deleteNetwork(id)
         } catch (err) {
-          if ((err as { code?: string }).code !== 'ERR_TEARDOWN') throw err
+          if (!hasErrorCode(err, ERR_TEARDOWN)) throw err
           teardown = err
         }
         core.store.deleteNetwork(id)
@@ -124,7 +121,7 @@ function reportTeardown(_done: unknown, err: unknown): void {
   if (err) throw err
 }
 
-function keyOf(sandbox: Sandbox | NetnsSandbox): string {
+function keyOf(sandbox: Sandbox | SandboxHandle): string {
   return sandbox.key
 }
 
@@ -133,8 +130,8 @@ function sandboxRowByKey(core: Core, key: string): SandboxRow | undefined {
 }
 
 /** The first `ethN` not in the sandbox, read from the kernel (drivers may have created some). */
-async function freeEth(key: string): Promise<string> {
-  const view = await openSandbox(key)
+async function freeEth(core: Core, key: string): Promise<string> {
+  const view = await core.sandboxBackend.open(key)
   const names = new Set(view.interfaces().map((i) => i.dstName))
   view.close()
   for (let i = 0; ; i++) if (!names.has(`eth${i}`)) return `eth${i}`
@@ -153,7 +150,7 @@ export function endpointView(core: Core, id: string, network: Network, initial?:
     const sbRow = core.sandboxes.get(join.sandboxId)
     if (sbRow) {
       const sb = await netnsSandbox(core, sbRow.key)
-      if (sb.interfaces().some((i) => i.dstName === join.interfaceName)) {
+      if (join.interfaceName && sb.interfaces().some((i) => i.dstName === join.interfaceName)) {
         // A reopened sandbox cannot know an interface came from the host: the join row does.
         await sb.removeInterface(
           join.interfaceName,
@@ -166,6 +163,11 @@ export function endpointView(core: Core, id: string, network: Network, initial?:
         : undefined
       if (gw) await sb.setGateway(gw).catch(() => undefined)
     }
+    const net = core.networks.get(ep.networkId)
+    // The driver's part after the interface left; an endpoint its driver no longer holds has none.
+    if (net) await driverOf(core, net.type).leave(ep.networkId, id).catch((err: unknown) => {
+      if (!hasErrorCode(err, ERR_NO_ENDPOINT) && !hasErrorCode(err, ERR_NO_NETWORK)) throw err
+    })
     core.store.deleteJoin(id)
     return () => core.joins.delete(id)
   }
@@ -186,20 +188,27 @@ export function endpointView(core: Core, id: string, network: Network, initial?:
         if (newRow) core.store.insertSandbox(sbRow)
         if (!('id' in sandbox)) core.open.set(key, sandbox)
         const sb = await netnsSandbox(core, key)
-        const info = ep.sandboxInfo as SandboxInfo
+        const net = core.networks.get(ep.networkId)
+        if (!net) throw unknownNetwork(ep.networkId)
+        const driver = driverOf(core, net.type)
+        const joined = await driver.join(ep.networkId, id, key, {})
+        const info = { ...(ep.sandboxInfo as SandboxInfo), ...joined }
         const iface = info.interfaces[0]
-        if (!iface) throw new ControllerError('ERR_NO_INTERFACE', `endpoint ${ep.name} has no interface`)
-        const dstName = ep.sandboxKey === key ? iface.dstName : await freeEth(key)
-        await sb.addInterface({ ...iface, dstName })
+        // A driver may give no interface at all (`null`: loopback only): the join is recorded all the same.
+        const dstName = !iface ? '' : ep.sandboxKey === key ? iface.dstName : await freeEth(core, key)
+        const undoJoin = async (): Promise<void> => {
+          if (dstName) await sb.removeInterface(dstName).catch(() => undefined)
+          await driver.leave(ep.networkId, id).catch(() => undefined)
+        }
         const join: JoinRow = {
           endpointId: id,
           sandboxId: sbRow.id,
           interfaceName: dstName,
           origin: ep.sandboxKey === key ? 'sandbox' : 'host',
-          srcName: iface.srcName,
+          srcName: iface?.srcName ?? '',
         }
-        const undoJoin = (): Promise<void> => sb.removeInterface(dstName).catch(() => undefined)
         try {
+          if (iface) await sb.addInterface({ ...iface, dstName })
           const hasGateway = [...core.joins.values()].some(
             (j) =>
               j.sandboxId === sbRow.id &&
@@ -207,6 +216,7 @@ export function endpointView(core: Core, id: string, network: Network, initial?:
           )
           if (!hasGateway && info.gateway) await sb.setGateway(info.gateway)
           if (!hasGateway && info.gatewayIPv6) await sb.setGatewayIPv6(info.gatewayIPv6)
+          for (const route of info.staticRoutes ?? []) await sb.addStaticRoute(route)
           core.store.insertJoin(join)
         } catch (err) {
           await undoJoin() // the interface leaves again: nothing half-joined stays behind
@@ -242,7 +252,7 @@ export function endpointView(core: Core, id: string, network: Network, initial?:
           try {
             await driverOf(core, net.type).deleteEndpoint(ep.networkId, id)
           } catch (err) {
-            if ((err as { code?: string }).code !== 'ERR_TEARDOWN') throw err
+            if (!hasErrorCode(err, ERR_TEARDOWN)) throw err
             teardown = err
           }
         }
@@ -284,7 +294,7 @@ export function sandboxView(core: Core, id: string): Sandbox {
       for (const ep of self.endpoints()) await ep.leave(self)
       await run(core, async () => {
         if (!core.sandboxes.has(id)) throw unknownSandbox(id)
-        const sb = core.open.get(row.key) ?? (await openSandbox(row.key).catch(() => undefined))
+        const sb = core.open.get(row.key) ?? (await core.sandboxBackend.open(row.key).catch(() => undefined))
         await sb?.destroy()
         removeOwnerMark(row.key)
         core.open.delete(row.key)

@@ -1,3 +1,5 @@
+import { CnmError } from './cnm-error.js'
+
 export const ERR_NO_NETWORK = 'ERR_NO_NETWORK'
 export const ERR_NO_ENDPOINT = 'ERR_NO_ENDPOINT'
 export const ERR_ENDPOINT_EXISTS = 'ERR_ENDPOINT_EXISTS'
@@ -6,23 +8,17 @@ export const ERR_ACTIVE_ENDPOINTS = 'ERR_ACTIVE_ENDPOINTS'
 export const ERR_INVALID_CONFIG = 'ERR_INVALID_CONFIG'
 export const ERR_NOT_SUPPORTED = 'ERR_NOT_SUPPORTED'
 export const ERR_TEARDOWN = 'ERR_TEARDOWN'
+/** A name the kernel does not take for a link (1–15 bytes, no `/`, whitespace or `:`); netlink's and the firewall's. */
+export const ERR_INVALID_INTERFACE_NAME = 'ERR_INVALID_INTERFACE_NAME'
 
 /** Base class of the errors drivers share. `code` is stable; check it, not only `instanceof`. */
-export class DriverError extends Error {
-  readonly code: string
-
-  constructor(code: string, message: string, options?: { cause?: unknown }) {
-    super(message, options?.cause === undefined ? undefined : { cause: options.cause })
-    this.name = new.target.name
-    this.code = code
-  }
-}
+export class DriverError extends CnmError {}
 
 /** A network id the driver does not know. */
 export class NoNetworkError extends DriverError {
   readonly networkId: string
   constructor(networkId: string) {
-    super(ERR_NO_NETWORK, `network ${networkId} not found`)
+    super(ERR_NO_NETWORK, 'not-found', `network ${networkId} not found`)
     this.networkId = networkId
   }
 }
@@ -31,7 +27,7 @@ export class NoNetworkError extends DriverError {
 export class NoEndpointError extends DriverError {
   readonly endpointId: string
   constructor(endpointId: string) {
-    super(ERR_NO_ENDPOINT, `endpoint ${endpointId} not found`)
+    super(ERR_NO_ENDPOINT, 'not-found', `endpoint ${endpointId} not found`)
     this.endpointId = endpointId
   }
 }
@@ -40,7 +36,7 @@ export class NoEndpointError extends DriverError {
 export class EndpointExistsError extends DriverError {
   readonly endpointId: string
   constructor(endpointId: string) {
-    super(ERR_ENDPOINT_EXISTS, `endpoint ${endpointId} already exists`)
+    super(ERR_ENDPOINT_EXISTS, 'conflict', `endpoint ${endpointId} already exists`)
     this.endpointId = endpointId
   }
 }
@@ -49,7 +45,7 @@ export class EndpointExistsError extends DriverError {
 export class NetworkExistsError extends DriverError {
   readonly networkId: string
   constructor(networkId: string) {
-    super(ERR_NETWORK_EXISTS, `network ${networkId} already exists`)
+    super(ERR_NETWORK_EXISTS, 'conflict', `network ${networkId} already exists`)
     this.networkId = networkId
   }
 }
@@ -58,7 +54,7 @@ export class NetworkExistsError extends DriverError {
 export class ActiveEndpointsError extends DriverError {
   readonly networkId: string
   constructor(networkId: string, count: number) {
-    super(ERR_ACTIVE_ENDPOINTS, `network ${networkId} has ${count} active endpoint(s)`)
+    super(ERR_ACTIVE_ENDPOINTS, 'conflict', `network ${networkId} has ${count} active endpoint(s)`)
     this.networkId = networkId
   }
 }
@@ -66,14 +62,14 @@ export class ActiveEndpointsError extends DriverError {
 /** Options that fail validation; the message names the option and the value. */
 export class InvalidConfigError extends DriverError {
   constructor(message: string, options?: { cause?: unknown }) {
-    super(ERR_INVALID_CONFIG, message, options)
+    super(ERR_INVALID_CONFIG, 'invalid', message, options)
   }
 }
 
 /** A feature this kernel or driver does not have. */
 export class NotSupportedError extends DriverError {
   constructor(message: string, options?: { cause?: unknown }) {
-    super(ERR_NOT_SUPPORTED, message, options)
+    super(ERR_NOT_SUPPORTED, 'unsupported', message, options)
   }
 }
 
@@ -83,6 +79,7 @@ export class TeardownError extends DriverError {
   constructor(what: string, errors: unknown[]) {
     super(
       ERR_TEARDOWN,
+      'kernel',
       `${what}: ${errors.length} step(s) failed: ${errors.map((e) => (e as Error)?.message ?? String(e)).join('; ')}`,
     )
     this.errors = errors

@@ -1,3 +1,5 @@
+export { CnmError, ERROR_KINDS, type ErrorKind, errorKind } from './cnm-error.js'
+export { errnoKind } from './errno-kind.js'
 export {
   ActiveEndpointsError,
   DriverError,
@@ -5,6 +7,7 @@ export {
   ERR_ACTIVE_ENDPOINTS,
   ERR_ENDPOINT_EXISTS,
   ERR_INVALID_CONFIG,
+  ERR_INVALID_INTERFACE_NAME,
   ERR_NETWORK_EXISTS,
   ERR_NO_ENDPOINT,
   ERR_NO_NETWORK,
@@ -18,4 +21,25 @@ export {
   TeardownError,
 } from './errors.js'
 export { errorCode, hasErrorCode } from './has-error-code.js'
-export type { Driver, Interface, SandboxInfo, StaticRoute } from './types.js'
+export type {
+  Driver,
+  DriverCapabilities,
+  DriverContext,
+  DriverFactory,
+  DriverPersistence,
+  DriverRecord,
+  DriverScope,
+  EndpointInfo,
+  Interface,
+  JoinInfo,
+  KnownRecords,
+  NetworkInfo,
+  PortBinding,
+  PublishedPort,
+  RestoreOutcome,
+  SandboxInfo,
+  StaticRoute,
+  StrayReport,
+  TransportProtocol,
+} from './types.js'
+export { type Inverse, runAll, UndoStack, withUndo } from './undo.js'

@@ -22,18 +22,188 @@ export interface StaticRoute {
 
 /** What a driver returns from `createEndpoint`: what the sandbox must configure. */
 export interface SandboxInfo {
+  /** The interfaces to add to the sandbox; empty for a driver that gives none (`null`). */
   interfaces: Interface[]
   gateway?: string
   gatewayIPv6?: string
   staticRoutes?: StaticRoute[]
 }
 
-/** The contract every network driver implements. */
+/** A transport protocol a port can be published for. */
+export type TransportProtocol = 'tcp' | 'udp' | 'sctp'
+
+/**
+ * A port to publish, as a user asks for it (libnetwork's `types.PortBinding`): a container port or
+ * range, on a host address (absent: every address) and a host port or range (absent or 0: any free
+ * one). The one type from the CLI and REST parsers through the drivers to the port mapper.
+ */
+export interface PortBinding {
+  proto: TransportProtocol
+  containerPort: number
+  containerPortEnd?: number
+  /** Host address, canonical text (absent: every address). */
+  hostIP?: string
+  /** Host port (absent or 0: any free one). */
+  hostPort?: number
+  hostPortEnd?: number
+}
+
+/** A {@link PortBinding} as published: every side resolved (the host address and ports really used). */
+export interface PublishedPort {
+  proto: TransportProtocol
+  /** The container's address the port is forwarded to. */
+  containerIP: string
+  containerPort: number
+  containerPortEnd: number
+  hostIP: string
+  hostPort: number
+  hostPortEnd: number
+}
+
+/** Where a driver's networks live: one host (`local`) or a cluster (`global`). */
+export type DriverScope = 'local' | 'global'
+
+/** What a driver has, so that a controller or a front end can decide without knowing its name. */
+export interface DriverCapabilities {
+  scope: DriverScope
+  /** Whether endpoints take `portBindings` (published ports). */
+  publishesPorts: boolean
+  /** Whether a network needs a parent interface on the host (`parent=eth1`). */
+  needsParent: boolean
+}
+
+/** A network as its driver sees it, for inspection and for the controller's allocation records. */
+export interface NetworkInfo {
+  id: string
+  /** The host device that carries the network (a bridge, a macvlan parent), if any. */
+  device: string | undefined
+  subnetV4: string | undefined
+  gatewayV4: string | undefined
+  subnetV6: string | undefined
+  gatewayV6: string | undefined
+  /** No route out of the network. */
+  internal: boolean
+  /** Endpoints on the network may talk to each other. */
+  icc: boolean
+}
+
+/** An endpoint as its driver sees it: the addresses it holds and its published ports. */
+export interface EndpointInfo {
+  id: string
+  /** Plain addresses, no prefix. */
+  ipv4: string | undefined
+  ipv6: string | undefined
+  macAddress: string | undefined
+  ports: PublishedPort[]
+}
+
+/** What `join` adds to what `createEndpoint` returned (libnetwork's JoinInfo), if anything. */
+export interface JoinInfo {
+  gateway?: string
+  gatewayIPv6?: string
+  staticRoutes?: StaticRoute[]
+}
+
+/** What restoring found: the kernel object was there (`restored`), rebuilt, or is gone for good. */
+export type RestoreOutcome = 'restored' | 'rebuilt' | 'gone'
+
+/** A record a driver exported, as a store gives it back (opaque JSON to everyone but the driver). */
+export type DriverRecord = unknown
+
+/**
+ * What a store still records of a driver's networks and endpoints: never strays, even when their
+ * restore failed (a transient error). Records are the driver's own exports.
+ */
+export interface KnownRecords {
+  networks: ReadonlyMap<string, DriverRecord>
+  /** Endpoint id → its network id and record. */
+  endpoints: ReadonlyMap<string, { networkId: string; record: DriverRecord }>
+}
+
+/** What `removeStrays` found and removed (each entry names the object), and what it could not. */
+export interface StrayReport {
+  links: string[]
+  firewallNetworks: string[]
+  firewallPorts: string[]
+  errors: string[]
+}
+
+/**
+ * The persistence capability, for drivers whose state must survive a restart of the process that
+ * holds them. The controller stores what `export…` returns (opaque JSON) with its own records, and
+ * gives it back to `restore…` in a new process.
+ */
+export interface DriverPersistence {
+  /** What a store keeps to restore the network later (JSON). */
+  exportNetwork(nid: string): DriverRecord
+  /** What a store keeps to restore the endpoint later (JSON). */
+  exportEndpoint(nid: string, eid: string): DriverRecord
+  /**
+   * Takes a recorded network back (after a restart, or one another process created): holds what
+   * the kernel still has, rebuilds what is missing (`rebuilt`).
+   */
+  restoreNetwork(nid: string, record: DriverRecord): Promise<RestoreOutcome>
+  /** Takes a recorded endpoint back; `gone` when its kernel parts are gone (nothing is held then). */
+  restoreEndpoint(nid: string, eid: string, record: DriverRecord): Promise<RestoreOutcome>
+  /**
+   * Drops a network from memory without touching the kernel (another process deleted it): what it
+   * held in this process (address pools, host ports) is released here.
+   */
+  forgetNetwork(nid: string): Promise<void>
+  /** Drops an endpoint from memory without touching the kernel (addresses and ports released here). */
+  forgetEndpoint(nid: string, eid: string): Promise<void>
+  /**
+   * Removes kernel objects this driver marked as its owner's that it does not hold and `known` does
+   * not name (left by a crash between a kernel change and the store's commit). Another owner's
+   * objects are never touched. Every removal is tried; failures are reported, not thrown.
+   */
+  removeStrays(known: KnownRecords): Promise<StrayReport>
+  /** Whether an endpoint's kernel parts (its veth, its macvlan link) are still there. */
+  endpointAlive(nid: string, eid: string): Promise<boolean>
+}
+
+/**
+ * The contract every network driver implements (libnetwork's `driverapi.Driver`): plain objects
+ * made by a factory, every verb with its inverse. Ids are the controller's (hex); options are the
+ * caller's raw JSON, which the driver parses and refuses (`ERR_INVALID_CONFIG`) before changing
+ * anything. A verb that fails leaves nothing behind.
+ */
 export interface Driver {
+  /** The driver's name (`bridge`, `macvlan`, `null`). */
   readonly name: string
+  readonly capabilities: DriverCapabilities
+  /** Driver-wide options, once, before the first network. */
   config(options: unknown): Promise<void>
   createNetwork(nid: string, options: unknown): Promise<void>
   deleteNetwork(nid: string): Promise<void>
+  /**
+   * Creates an endpoint. With a `sandboxKey` the driver may create the container's interface inside
+   * that namespace directly (under its final name); with `''` it stays on the host side.
+   */
   createEndpoint(nid: string, eid: string, sandboxKey: string, options: unknown): Promise<SandboxInfo>
   deleteEndpoint(nid: string, eid: string): Promise<void>
+  /** The endpoint enters a sandbox (called before its interface is moved in); may add routes. */
+  join(nid: string, eid: string, sandboxKey: string, options: unknown): Promise<JoinInfo>
+  /** The endpoint leaves its sandbox (called after its interface left). */
+  leave(nid: string, eid: string): Promise<void>
+  /** A network's addresses and settings; undefined for an unknown id. */
+  networkInfo(nid: string): NetworkInfo | undefined
+  /** An endpoint's addresses and published ports; throws `ERR_NO_ENDPOINT`/`ERR_NO_NETWORK`. */
+  endpointInfo(nid: string, eid: string): EndpointInfo
+  /** Present when the driver's state must survive a restart (see {@link DriverPersistence}). */
+  readonly persistence?: DriverPersistence
+  /** Releases the driver's handles; what it made in the kernel stays. */
+  close(): Promise<void>
 }
+
+/** What a driver factory is given by the controller that makes the driver. */
+export interface DriverContext {
+  /**
+   * Who owns what this driver creates (a store's id, `[A-Za-z0-9_-]`): written on its kernel
+   * objects, so `removeStrays` only ever removes its own.
+   */
+  owner: string
+}
+
+/** Makes a driver (unconfigured: the controller calls `config` next). */
+export type DriverFactory = (context: DriverContext) => Driver | Promise<Driver>

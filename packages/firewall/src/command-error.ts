@@ -1,3 +1,4 @@
+import { hasErrorCode } from '@cnm/driverapi'
 import { ERR_COMMAND_FAILED, ERR_NOT_SUPPORTED, FirewallError } from './errors.js'
 import type { ExecResult } from './run-program.js'
 
@@ -34,7 +35,7 @@ export function commandError(
   explain?: (line: number) => string | undefined,
 ): FirewallError {
   if (res.error) {
-    const code = (res.error as NodeJS.ErrnoException).code === 'ENOENT' ? ERR_NOT_SUPPORTED : ERR_COMMAND_FAILED
+    const code = hasErrorCode(res.error, 'ENOENT') ? ERR_NOT_SUPPORTED : ERR_COMMAND_FAILED
     return new FirewallError(code, `${what}: cannot run ${program}: ${res.error.message}`, { cause: res.error })
   }
   const text = res.stderr.trim()

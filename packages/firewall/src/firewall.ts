@@ -3,7 +3,7 @@ import { ERR_NOT_SUPPORTED, FirewallError } from './errors.js'
 import { type Inventory, sortInventory } from './inventory.js'
 import { createIptablesBackend, iptablesWorks } from './iptables-backend.js'
 import { kernelProtocols } from './kernel-features.js'
-import { type NetworkRules, type ParsedNetworkRules, parseNetworkRef, parseNetworkRules } from './network-rules.js'
+import { type NetworkRules, parseNetworkRef, parseNetworkRules } from './network-rules.js'
 import { createNftablesBackend, nftWorks } from './nftables-backend.js'
 import { createNoneBackend } from './none-backend.js'
 import { type FirewallBackendName, parseFirewallOptions } from './options.js'
@@ -15,7 +15,6 @@ import {
   type PortProtocol,
   parsePortMappings,
 } from './port-mapping.js'
-import { readRouteLocalnet, writeRouteLocalnet } from './sysctl.js'
 
 /** Options of {@link createFirewall}. */
 export interface FirewallOptions {
@@ -36,15 +35,15 @@ export interface Firewall {
   /** The protocols whose ports can be published here (`sctp` only when the kernel has SCTP). */
   readonly protocols: readonly PortProtocol[]
   /**
-   * Masquerade, forwarding, ICC, isolation and internal-network rules for a bridge network, and
-   * `route_localnet=1` on its bridge (IPv4) so `127.0.0.1` reaches published ports. EEXIST when a
-   * network on that bridge is already there.
+   * Masquerade, forwarding, ICC, isolation and internal-network rules for a bridge network. EEXIST
+   * when a network on that bridge is already there. Rules only: `127.0.0.1` reaches published
+   * ports once the bridge's owner sets `route_localnet=1` on the bridge (the bridge driver does).
    */
   addNetwork(net: NetworkRules): Promise<void>
   /**
-   * Removes a network's rules (found by its bridge; a missing one is a no-op) and resets
-   * `route_localnet`. When no network and no published port is left, cnm's tables and chains go
-   * too (callers in several processes serialise their calls, as the controller's store does).
+   * Removes a network's rules (found by its bridge; a missing one is a no-op). When no network and
+   * no published port is left, cnm's tables and chains go too (callers in several processes
+   * serialise their calls, as the controller's store does).
    */
   deleteNetwork(net: Pick<NetworkRules, 'bridge'>): Promise<void>
   /** Publishes ports (DNAT). EEXIST when a host port is already published to another destination. */
@@ -53,7 +52,7 @@ export interface Firewall {
   deletePorts(maps: readonly PortMapping[]): Promise<void>
   /** What cnm owns in the kernel, read from the kernel. */
   inventory(): Promise<Inventory>
-  /** Removes everything cnm owns (and resets `route_localnet` on the bridges it knew). */
+  /** Removes every rule, table and chain cnm owns. */
   flush(): Promise<void>
 }
 
@@ -82,11 +81,7 @@ function checkProtocols(maps: ParsedPortMapping[], protocols: readonly PortProto
   }
 }
 
-function hasIPv4(net: ParsedNetworkRules): boolean {
-  return net.subnets.some((s) => s.family === 4)
-}
-
-/** Wraps a backend: validation first, the route_localnet knob, one call at a time. */
+/** Wraps a backend: validation first, one call at a time. */
 export function wrapBackend(backend: Backend, protocols: readonly PortProtocol[]): Firewall {
   let tail: Promise<unknown> = Promise.resolve()
   const serial = <T>(fn: () => Promise<T>): Promise<T> => {
@@ -94,30 +89,19 @@ export function wrapBackend(backend: Backend, protocols: readonly PortProtocol[]
     tail = next.catch(() => {})
     return next
   }
-  const kernel = backend.name !== 'none'
   return Object.freeze({
     name: backend.name,
     backend: backend.name,
     protocols,
     addNetwork(raw: NetworkRules) {
       return serial(async () => {
-        const net = parseNetworkRules(raw)
-        const localnet = kernel && hasIPv4(net)
-        const before = localnet ? readRouteLocalnet(net.bridge) : undefined
-        if (localnet) writeRouteLocalnet(net.bridge, true) // fails (ENOENT) before any rule for a missing bridge
-        try {
-          await backend.addNetwork(net)
-        } catch (err) {
-          if (localnet) writeRouteLocalnet(net.bridge, before === '1', true)
-          throw err
-        }
+        await backend.addNetwork(parseNetworkRules(raw))
       })
     },
     deleteNetwork(raw: Pick<NetworkRules, 'bridge'>) {
       return serial(async () => {
         const bridge = parseNetworkRef(raw)
         await backend.deleteNetwork(bridge)
-        if (kernel) writeRouteLocalnet(bridge, false, true)
         // The last network takes cnm's tables and chains with it: nothing is left behind.
         const left = await backend.inventory()
         if (left.networks.length === 0 && left.ports.length === 0 && left.objects.length > 0) await backend.flush()
@@ -142,9 +126,7 @@ export function wrapBackend(backend: Backend, protocols: readonly PortProtocol[]
     },
     flush() {
       return serial(async () => {
-        const { networks } = await backend.inventory()
         await backend.flush()
-        if (kernel) for (const net of networks) writeRouteLocalnet(net.bridge, false, true)
       })
     },
   })

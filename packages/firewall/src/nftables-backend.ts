@@ -1,3 +1,4 @@
+import { hasErrorCode } from '@cnm/driverapi'
 import type { Backend } from './backend.js'
 import { commandError } from './command-error.js'
 import { type NftTableState, nftInventory, nftNetworkState, parseNftTable } from './nft-inventory.js'
@@ -67,7 +68,7 @@ export function createNftablesBackend(): Backend {
           return await apply('add ports', nftAddPorts(maps, false))
         } catch (err) {
           // ENOENT: the table or a map is gone (flushed by someone else): write the skeleton too.
-          if ((err as { code?: string }).code !== 'ENOENT') throw err
+          if (!hasErrorCode(err, 'ENOENT')) throw err
         }
       }
       await apply('add ports', nftAddPorts(maps))
@@ -78,7 +79,7 @@ export function createNftablesBackend(): Backend {
         await apply('delete ports', nftDeletePorts(maps))
       } catch (err) {
         // The table or its maps are gone (flushed): nothing is published, so nothing to delete.
-        if ((err as { code?: string }).code === 'ENOENT' && !(await readTable()).exists) return
+        if (hasErrorCode(err, 'ENOENT') && !(await readTable()).exists) return
         throw err
       }
     },

@@ -4,7 +4,7 @@
 import os from 'node:os'
 import v8 from 'node:v8'
 import { runInNewContext } from 'node:vm'
-import { bigIntToAddress, IPAllocator, parseCIDR } from '../dist/index.js'
+import { bigIntToAddress, IPAllocator, numberToIPv4, parseCIDR } from '../dist/index.js'
 
 v8.setFlagsFromString('--expose-gc')
 const gc = runInNewContext('gc')
@@ -163,7 +163,7 @@ function memory() {
   const random = prng(7)
   const [churnOps, churnMs] = timed(100_000, Number.POSITIVE_INFINITY, () => {
     const v = 0x0a000001 + Math.floor(random() * 16777214)
-    const ip = `${v >>> 24}.${(v >>> 16) & 255}.${(v >>> 8) & 255}.${v & 255}`
+    const ip = numberToIPv4(v)
     ours.releaseIP(net, ip)
     if (ours.requestIP(net) !== ip) throw new Error('full /8: expected the freed address back')
   })

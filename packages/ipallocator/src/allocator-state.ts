@@ -1,4 +1,4 @@
-import { formatAddress, type IPFamily, tryParseAddress } from './address.js'
+import { formatAddress, type IPFamily, tryParseAddress } from '@cnm/ip'
 import { InvalidStateError } from './errors.js'
 import type { Pool } from './pool.js'
 

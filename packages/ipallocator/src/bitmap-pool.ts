@@ -1,7 +1,5 @@
-import type { IPFamily } from './address.js'
+import { bigIntToIPv6, type IPFamily, numberToIPv4, tryIPv4ToNumber, tryIPv6ToBigInt } from '@cnm/ip'
 import { Bitmap } from './bitmap.js'
-import { formatIPv4, parseIPv4 } from './ipv4.js'
-import { formatIPv6, parseIPv6 } from './ipv6.js'
 import type { Pool } from './pool.js'
 
 /** A pool of fewer than 2³² addresses (every IPv4 pool) at one bit per address. */
@@ -40,7 +38,7 @@ export class BitmapPool implements Pool {
     if (offset < 0) return undefined
     this.bits.set(offset)
     this.lastOffset = offset
-    return this.family === 4 ? formatIPv4(this.firstNumber + offset) : formatIPv6(this.first + BigInt(offset))
+    return this.family === 4 ? numberToIPv4(this.firstNumber + offset) : bigIntToIPv6(this.first + BigInt(offset))
   }
 
   take(value: bigint): boolean {
@@ -57,10 +55,10 @@ export class BitmapPool implements Pool {
   releaseText(ip: string): boolean {
     let offset = -1
     if (this.family === 4) {
-      const value = parseIPv4(ip)
+      const value = tryIPv4ToNumber(ip)
       if (value >= 0) offset = value - this.firstNumber
     } else {
-      const value = parseIPv6(ip)
+      const value = tryIPv6ToBigInt(ip)
       if (value >= this.first && value <= this.last) offset = Number(value - this.first)
     }
     return offset >= 0 && offset < this.bits.size && this.bits.clear(offset)

@@ -1,3 +1,8 @@
+import type { ERR_INVALID_ADDRESS, ERR_INVALID_CIDR } from '@cnm/ip'
+
+// Addresses and CIDRs are parsed by @cnm/ip: its codes and error classes are this package's too.
+export { ERR_INVALID_ADDRESS, ERR_INVALID_CIDR, InvalidAddressError, InvalidCIDRError } from '@cnm/ip'
+
 /** Stable codes of every error this package throws. Check `err.code`, not only `instanceof`. */
 export const ERR_NO_AVAILABLE_IPS = 'ERR_NO_AVAILABLE_IPS'
 export const ERR_IP_ALREADY_ALLOCATED = 'ERR_IP_ALREADY_ALLOCATED'
@@ -6,10 +11,9 @@ export const ERR_NETWORK_ALREADY_REGISTERED = 'ERR_NETWORK_ALREADY_REGISTERED'
 export const ERR_BAD_SUBNET = 'ERR_BAD_SUBNET'
 export const ERR_NETWORK_OVERLAPS = 'ERR_NETWORK_OVERLAPS'
 export const ERR_NAMESERVER_OVERLAPS = 'ERR_NAMESERVER_OVERLAPS'
-export const ERR_INVALID_CIDR = 'ERR_INVALID_CIDR'
-export const ERR_INVALID_ADDRESS = 'ERR_INVALID_ADDRESS'
 export const ERR_INVALID_STATE = 'ERR_INVALID_STATE'
 
+/** Every code this package's errors carry (`ERR_INVALID_CIDR` and `ERR_INVALID_ADDRESS` are @cnm/ip's). */
 export type IPAllocatorErrorCode =
   | typeof ERR_NO_AVAILABLE_IPS
   | typeof ERR_IP_ALREADY_ALLOCATED
@@ -22,14 +26,26 @@ export type IPAllocatorErrorCode =
   | typeof ERR_INVALID_ADDRESS
   | typeof ERR_INVALID_STATE
 
-/** Base class of every error this package throws. */
+/**
+ * What kind of failure an error is (cnm's `ErrorKind`): `invalid` input, or a `conflict` with
+ * what the pools hold.
+ */
+export type IPAllocatorErrorKind = 'invalid' | 'conflict'
+
+/**
+ * Base class of the errors this package declares: a structural copy of cnm's `CnmError` (`code`,
+ * `kind`, `message`, `cause`), kept here so that this package depends on nothing but `@cnm/ip`.
+ * Bad text is `@cnm/ip`'s `InvalidAddressError` / `InvalidCIDRError` (same shape, kind `invalid`).
+ */
 export class IPAllocatorError extends Error {
   readonly code: IPAllocatorErrorCode
+  readonly kind: IPAllocatorErrorKind
 
-  constructor(code: IPAllocatorErrorCode, message: string) {
-    super(message)
+  constructor(code: IPAllocatorErrorCode, kind: IPAllocatorErrorKind, message: string, options?: { cause?: unknown }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause })
     this.name = 'IPAllocatorError'
     this.code = code
+    this.kind = kind
   }
 }
 
@@ -37,7 +53,7 @@ export class IPAllocatorError extends Error {
 export class NoAvailableIPsError extends IPAllocatorError {
   declare readonly code: typeof ERR_NO_AVAILABLE_IPS
   constructor(message: string) {
-    super(ERR_NO_AVAILABLE_IPS, message)
+    super(ERR_NO_AVAILABLE_IPS, 'conflict', message)
     this.name = 'NoAvailableIPsError'
   }
 }
@@ -46,7 +62,7 @@ export class NoAvailableIPsError extends IPAllocatorError {
 export class IPAlreadyAllocatedError extends IPAllocatorError {
   declare readonly code: typeof ERR_IP_ALREADY_ALLOCATED
   constructor(message: string) {
-    super(ERR_IP_ALREADY_ALLOCATED, message)
+    super(ERR_IP_ALREADY_ALLOCATED, 'conflict', message)
     this.name = 'IPAlreadyAllocatedError'
   }
 }
@@ -55,7 +71,7 @@ export class IPAlreadyAllocatedError extends IPAllocatorError {
 export class IPOutOfRangeError extends IPAllocatorError {
   declare readonly code: typeof ERR_IP_OUT_OF_RANGE
   constructor(message: string) {
-    super(ERR_IP_OUT_OF_RANGE, message)
+    super(ERR_IP_OUT_OF_RANGE, 'invalid', message)
     this.name = 'IPOutOfRangeError'
   }
 }
@@ -64,7 +80,7 @@ export class IPOutOfRangeError extends IPAllocatorError {
 export class NetworkAlreadyRegisteredError extends IPAllocatorError {
   declare readonly code: typeof ERR_NETWORK_ALREADY_REGISTERED
   constructor(message: string) {
-    super(ERR_NETWORK_ALREADY_REGISTERED, message)
+    super(ERR_NETWORK_ALREADY_REGISTERED, 'conflict', message)
     this.name = 'NetworkAlreadyRegisteredError'
   }
 }
@@ -73,7 +89,7 @@ export class NetworkAlreadyRegisteredError extends IPAllocatorError {
 export class BadSubnetError extends IPAllocatorError {
   declare readonly code: typeof ERR_BAD_SUBNET
   constructor(message: string) {
-    super(ERR_BAD_SUBNET, message)
+    super(ERR_BAD_SUBNET, 'invalid', message)
     this.name = 'BadSubnetError'
   }
 }
@@ -82,7 +98,7 @@ export class BadSubnetError extends IPAllocatorError {
 export class NetworkOverlapsError extends IPAllocatorError {
   declare readonly code: typeof ERR_NETWORK_OVERLAPS
   constructor(message: string) {
-    super(ERR_NETWORK_OVERLAPS, message)
+    super(ERR_NETWORK_OVERLAPS, 'conflict', message)
     this.name = 'NetworkOverlapsError'
   }
 }
@@ -91,26 +107,8 @@ export class NetworkOverlapsError extends IPAllocatorError {
 export class NameserverOverlapsError extends IPAllocatorError {
   declare readonly code: typeof ERR_NAMESERVER_OVERLAPS
   constructor(message: string) {
-    super(ERR_NAMESERVER_OVERLAPS, message)
+    super(ERR_NAMESERVER_OVERLAPS, 'conflict', message)
     this.name = 'NameserverOverlapsError'
-  }
-}
-
-/** Text that is not a CIDR (`address/prefix`): `invalid CIDR address`. */
-export class InvalidCIDRError extends IPAllocatorError {
-  declare readonly code: typeof ERR_INVALID_CIDR
-  constructor(message: string) {
-    super(ERR_INVALID_CIDR, message)
-    this.name = 'InvalidCIDRError'
-  }
-}
-
-/** Text that is not an IP address, or an address of the other family: `invalid IP address`. */
-export class InvalidAddressError extends IPAllocatorError {
-  declare readonly code: typeof ERR_INVALID_ADDRESS
-  constructor(message: string) {
-    super(ERR_INVALID_ADDRESS, message)
-    this.name = 'InvalidAddressError'
   }
 }
 
@@ -118,7 +116,7 @@ export class InvalidAddressError extends IPAllocatorError {
 export class InvalidStateError extends IPAllocatorError {
   declare readonly code: typeof ERR_INVALID_STATE
   constructor(message: string) {
-    super(ERR_INVALID_STATE, message)
+    super(ERR_INVALID_STATE, 'invalid', message)
     this.name = 'InvalidStateError'
   }
 }

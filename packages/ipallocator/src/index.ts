@@ -1,3 +1,5 @@
+// The address numbers are @cnm/ip's, re-exported under the names this package has always had.
+export { bigIntToIPv6, ipv4ToNumber, ipv6ToBigInt, numberToIPv4 } from '@cnm/ip'
 export {
   addressToBigInt,
   bigIntToAddress,
@@ -36,6 +38,7 @@ export {
   InvalidStateError,
   IPAllocatorError,
   type IPAllocatorErrorCode,
+  type IPAllocatorErrorKind,
   IPAlreadyAllocatedError,
   IPOutOfRangeError,
   NameserverOverlapsError,
@@ -44,6 +47,4 @@ export {
   NoAvailableIPsError,
 } from './errors.js'
 export { IPAllocator } from './ip-allocator.js'
-export { ipv4ToNumber, numberToIPv4 } from './ipv4.js'
-export { bigIntToIPv6, ipv6ToBigInt } from './ipv6.js'
 export { checkNameserverOverlaps, checkRouteOverlaps, networksOverlap } from './overlaps.js'

@@ -158,9 +158,10 @@ describe('IPAllocator against the seed model (property)', () => {
           const text = net.spellings[op.spelling % net.spellings.length] as string
           const format = (value: bigint | string): string =>
             typeof value === 'string' ? value : formatAddress(net.family, value)
+          const max = net.family === 4 ? (1n << 32n) - 1n : (1n << 128n) - 1n
           const valueAt = (o: bigint): bigint => {
             const v = net.network + o
-            return v < 0n ? 0n : v
+            return v < 0n ? 0n : v > max ? max : v
           }
           if (op.kind === 'register') {
             const register = (): string => {

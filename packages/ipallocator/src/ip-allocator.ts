@@ -1,9 +1,15 @@
-import { formatAddress, type ParsedAddress, parseAddress } from './address.js'
+import {
+  formatAddress,
+  hostBounds,
+  InvalidAddressError,
+  type IPAddress,
+  type IPPrefix,
+  parseAddress,
+  parseCIDR,
+} from '@cnm/ip'
 import { allocatedRuns, checkStateShape, type IPAllocatorState, type PoolState, parseRun } from './allocator-state.js'
-import { hostBounds, type ParsedCIDR, parseCIDR } from './cidr.js'
 import {
   BadSubnetError,
-  InvalidAddressError,
   IPAlreadyAllocatedError,
   IPOutOfRangeError,
   NetworkAlreadyRegisteredError,
@@ -12,15 +18,15 @@ import {
 import { createPool, type Pool } from './pool.js'
 
 interface PoolEntry {
-  readonly network: ParsedCIDR
-  readonly subnet: ParsedCIDR | undefined
+  readonly network: IPPrefix
+  readonly subnet: IPPrefix | undefined
   readonly pool: Pool
 }
 
-const parsedNetworks = new Map<string, ParsedCIDR>()
+const parsedNetworks = new Map<string, IPPrefix>()
 
 /** parseCIDR with a small cache: the same network text arrives on every request. */
-function parseNetwork(text: string): ParsedCIDR {
+function parseNetwork(text: string): IPPrefix {
   let parsed = parsedNetworks.get(text)
   if (parsed === undefined) {
     parsed = parseCIDR(text)
@@ -31,7 +37,7 @@ function parseNetwork(text: string): ParsedCIDR {
 }
 
 /** A pool for the network, limited to the subnet's host range when one is given. */
-function createEntry(network: ParsedCIDR, subnet: ParsedCIDR | undefined): PoolEntry {
+function createEntry(network: IPPrefix, subnet: IPPrefix | undefined): PoolEntry {
   let range = hostBounds(network)
   if (subnet !== undefined) {
     const inner = hostBounds(subnet)
@@ -46,7 +52,7 @@ function createEntry(network: ParsedCIDR, subnet: ParsedCIDR | undefined): PoolE
 }
 
 /** Parses an address and checks it is of the network's family. */
-function parseFor(entry: PoolEntry | ParsedCIDR, ip: string, verb: string): ParsedAddress {
+function parseFor(entry: PoolEntry | IPPrefix, ip: string, verb: string): IPAddress {
   const network = 'pool' in entry ? entry.network : entry
   const address = parseAddress(ip)
   if (address.family !== network.family) {
@@ -180,7 +186,7 @@ function next(entry: PoolEntry): string {
   return ip
 }
 
-function take(entry: PoolEntry, address: ParsedAddress, ip: string): string {
+function take(entry: PoolEntry, address: IPAddress, ip: string): string {
   const { pool, network } = entry
   if (address.value < pool.first || address.value > pool.last) {
     throw new IPOutOfRangeError(

@@ -1,24 +1,15 @@
-import { parseAddress } from './address.js'
-import { type ParsedCIDR, parseCIDR } from './cidr.js'
+import { addressBits, type IPPrefix, networksOverlap, parseAddress, parseCIDR, prefixOf } from '@cnm/ip'
 import { NameserverOverlapsError, NetworkOverlapsError } from './errors.js'
 
-/** Whether two parsed networks share an address. Networks of different families never do. */
-export function parsedOverlap(a: ParsedCIDR, b: ParsedCIDR): boolean {
-  return a.family === b.family && a.networkValue <= b.lastValue && b.networkValue <= a.lastValue
-}
+export { networksOverlap } from '@cnm/ip'
 
 /** A CIDR, or a plain address taken as a host route (/32, /128). */
-function parseCIDROrAddress(text: string): ParsedCIDR {
+function parseCIDROrAddress(text: string): IPPrefix {
   if (typeof text === 'string' && !text.includes('/')) {
-    const { family } = parseAddress(text)
-    return parseCIDR(`${text}/${family === 4 ? 32 : 128}`)
+    const address = parseAddress(text)
+    return prefixOf(address, addressBits(address.family))
   }
   return parseCIDR(text)
-}
-
-/** Whether two CIDRs share an address (`172.16.0.1/24` and `172.16.0.128/25` do). */
-export function networksOverlap(a: string, b: string): boolean {
-  return parsedOverlap(parseCIDR(a), parseCIDR(b))
 }
 
 /**
@@ -28,7 +19,7 @@ export function networksOverlap(a: string, b: string): boolean {
 export function checkNameserverOverlaps(nameservers: readonly string[], cidr: string): void {
   const network = parseCIDR(cidr)
   const parsed = nameservers.map(parseCIDROrAddress)
-  const index = parsed.findIndex((nameserver) => parsedOverlap(network, nameserver))
+  const index = parsed.findIndex((nameserver) => networksOverlap(network, nameserver))
   if (index >= 0) {
     throw new NameserverOverlapsError(
       `${network.cidr}: requested network overlaps with nameserver ${String(nameservers[index])}`,
@@ -43,7 +34,7 @@ export function checkNameserverOverlaps(nameservers: readonly string[], cidr: st
 export function checkRouteOverlaps(routes: readonly string[], cidr: string): void {
   const network = parseCIDR(cidr)
   const parsed = routes.map(parseCIDROrAddress)
-  const index = parsed.findIndex((route) => parsedOverlap(network, route))
+  const index = parsed.findIndex((route) => networksOverlap(network, route))
   if (index >= 0) {
     throw new NetworkOverlapsError(
       `${network.cidr}: requested network overlaps with existing network ${String(routes[index])}`,

@@ -1,4 +1,4 @@
-import type { IPFamily } from './address.js'
+import type { IPFamily } from '@cnm/ip'
 import { BitmapPool } from './bitmap-pool.js'
 import { SparsePool } from './sparse-pool.js'
 

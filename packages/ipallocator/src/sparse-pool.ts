@@ -1,5 +1,4 @@
-import { formatAddress, type IPFamily } from './address.js'
-import { parseIPv6 } from './ipv6.js'
+import { bigIntToIPv6, type IPFamily, tryIPv6ToBigInt } from '@cnm/ip'
 import type { Pool } from './pool.js'
 import { SparseBitSet } from './sparse-bitset.js'
 
@@ -38,7 +37,7 @@ export class SparsePool implements Pool {
     if (offset < 0n) return undefined
     this.set.add(offset)
     this.lastOffset = offset
-    return formatAddress(this.family, this.first + offset)
+    return bigIntToIPv6(this.first + offset)
   }
 
   take(value: bigint): boolean {
@@ -52,7 +51,7 @@ export class SparsePool implements Pool {
   }
 
   releaseText(ip: string): boolean {
-    const value = parseIPv6(ip)
+    const value = tryIPv6ToBigInt(ip)
     return value >= this.first && value <= this.last && this.set.delete(value - this.first)
   }
 

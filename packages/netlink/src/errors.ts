@@ -1,22 +1,49 @@
 import { constants } from 'node:os'
+import { CnmError, ERR_INVALID_INTERFACE_NAME, type ErrorKind, errnoKind } from '@cnm/driverapi'
+
+export { ERR_INVALID_INTERFACE_NAME }
 
 /** Codes this package gives its own (non-errno) errors. */
-export const ERR_INVALID_INTERFACE_NAME = 'ERR_INVALID_INTERFACE_NAME'
 export const ERR_INVALID_NETNS_PATH = 'ERR_INVALID_NETNS_PATH'
+export const ERR_INVALID_MTU = 'ERR_INVALID_MTU'
+export const ERR_INVALID_MAC = 'ERR_INVALID_MAC'
+export const ERR_INVALID_ALIAS = 'ERR_INVALID_ALIAS'
+export const ERR_INVALID_SYSCTL = 'ERR_INVALID_SYSCTL'
 export const ERR_ADDON_UNAVAILABLE = 'ERR_ADDON_UNAVAILABLE'
+export const ERR_HANDLE_CLOSED = 'ERR_HANDLE_CLOSED'
+export const ERR_NETLINK_TIMEOUT = 'ERR_NETLINK_TIMEOUT'
+/** A netlink request that failed without an errno (the socket, or a message that does not parse). */
+export const ERR_NETLINK = 'ERR_NETLINK'
+
+/**
+ * The kind of each of this package's own codes. Every `ERR_INVALID_*` code (those above, and
+ * `ERR_INVALID_ADDRESS` of the address codec) is `invalid`; a kernel failure's errno name has the
+ * kind {@link errnoKind} gives it (`EEXIST` conflict, `ENODEV`/`ENOENT`/`ESRCH`/`EADDRNOTAVAIL`
+ * not-found, `EOPNOTSUPP` unsupported, any other errno `kernel`).
+ */
+const KINDS: Readonly<Record<string, ErrorKind>> = {
+  [ERR_ADDON_UNAVAILABLE]: 'unsupported',
+  [ERR_HANDLE_CLOSED]: 'unavailable',
+  [ERR_NETLINK_TIMEOUT]: 'kernel',
+  [ERR_NETLINK]: 'kernel',
+}
+
+function kindOf(code: string): ErrorKind {
+  if (Object.hasOwn(KINDS, code)) return KINDS[code] as ErrorKind
+  if (code.startsWith('ERR_INVALID_')) return 'invalid'
+  return errnoKind(code)
+}
 
 /**
  * Every error this package throws. `code` is either one of the `ERR_*` codes above or, for a
- * kernel failure, the errno name (`EEXIST`, `ENODEV`, `EPERM`, …) with `errno` set.
+ * kernel failure, the errno name (`EEXIST`, `ENODEV`, `EPERM`, …) with `errno` set; `kind` follows
+ * from the code.
  */
-export class NetlinkError extends Error {
-  readonly code: string
+export class NetlinkError extends CnmError {
   readonly errno: number | undefined
 
-  constructor(code: string, message: string, options?: { errno?: number; cause?: unknown }) {
-    super(message, options?.cause === undefined ? undefined : { cause: options.cause })
-    this.name = 'NetlinkError'
-    this.code = code
+  constructor(code: string, message: string, options?: { errno?: number; cause?: unknown; kind?: ErrorKind }) {
+    super(code, options?.kind ?? kindOf(code), message, options)
     this.errno = options?.errno
   }
 }

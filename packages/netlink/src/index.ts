@@ -2,8 +2,15 @@ export { loadAddon, type NetnsAddon } from './addon.js'
 export type { LinkAddress } from './addresses.js'
 export {
   ERR_ADDON_UNAVAILABLE,
+  ERR_HANDLE_CLOSED,
+  ERR_INVALID_ALIAS,
   ERR_INVALID_INTERFACE_NAME,
+  ERR_INVALID_MAC,
+  ERR_INVALID_MTU,
   ERR_INVALID_NETNS_PATH,
+  ERR_INVALID_SYSCTL,
+  ERR_NETLINK,
+  ERR_NETLINK_TIMEOUT,
   errnoName,
   kernelError,
   NetlinkError,
@@ -11,8 +18,27 @@ export {
 export { type Handle, type HandleOptions, openHandle } from './handle.js'
 export { isValidInterfaceName, MAX_INTERFACE_NAME_BYTES, validateInterfaceName } from './interface-name.js'
 export { bytesToIp, ERR_INVALID_ADDRESS, ipToBytes, type PrefixedAddress, parsePrefixedAddress } from './ip-codec.js'
-export { ERR_INVALID_MTU, type Link, type VethOptions } from './links.js'
-export { ERR_INVALID_MAC, formatMac, parseMac } from './mac.js'
+export {
+  createMacvlan,
+  createVlan,
+  ERR_INVALID_LINK_OPTIONS,
+  getLinkDetails,
+  type LinkDetails,
+  type MacvlanOptions,
+  type VlanOptions,
+} from './kind-links.js'
+export {
+  type KindData,
+  MACVLAN_MODES,
+  type MacvlanMode,
+  macvlanLinkInfo,
+  parseKindData,
+  VLAN_ID_MAX,
+  VLAN_ID_MIN,
+  vlanLinkInfo,
+} from './link-kinds.js'
+export type { Link, VethOptions } from './links.js'
+export { formatMac, parseMac } from './mac.js'
 export {
   CURRENT_NETNS_PATH,
   createNetns,
@@ -25,8 +51,7 @@ export {
 } from './namespace.js'
 export { type AttrValue, decodeAttrs, encodeAttrs } from './nlattr.js'
 export type { Route, RouteSpec } from './routes.js'
-export { ERR_HANDLE_CLOSED, ERR_NETLINK_TIMEOUT } from './rtnl-socket.js'
 export type { BoundPort } from './sock-diag.js'
 export { CLONE_NEWNET, MNT_DETACH, MS_BIND, mount, setns, umount2, unshare } from './syscalls.js'
-export { ERR_INVALID_SYSCTL, sysctlPath } from './sysctl.js'
+export { sysctlPath } from './sysctl.js'
 export { ensureThreadPool } from './thread-pool.js'

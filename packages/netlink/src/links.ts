@@ -1,13 +1,12 @@
 import { closeSync, constants, openSync } from 'node:fs'
+import { hasErrorCode } from '@cnm/driverapi'
 import type { HandleContext } from './context.js'
-import { kernelError, NetlinkError } from './errors.js'
+import { ERR_INVALID_ALIAS, ERR_INVALID_MTU, kernelError, NetlinkError } from './errors.js'
 import { validateInterfaceName } from './interface-name.js'
 import { bridgePortHairpinInfo, linkInfo, parseLinkInfo, vethLinkInfo } from './link-info.js'
 import { formatMac, parseMac } from './mac.js'
 import { validateNetnsPath } from './namespace.js'
 import { type LinkMessage, NLM_F, RTM, rt } from './rtnl-socket.js'
-
-export const ERR_INVALID_MTU = 'ERR_INVALID_MTU'
 
 /** A link as the kernel reports it. */
 export interface Link {
@@ -86,7 +85,7 @@ export async function findLink(ctx: HandleContext, name: string): Promise<Link |
   try {
     return await getLink(ctx, name)
   } catch (err) {
-    if ((err as NetlinkError).code === 'ENODEV') return undefined
+    if (hasErrorCode(err, 'ENODEV')) return undefined
     throw err
   }
 }
@@ -216,7 +215,7 @@ async function afterCreate(ctx: HandleContext, name: string, alias: string | und
 
 function validateAlias(alias: string | undefined): void {
   if (alias !== undefined && (typeof alias !== 'string' || Buffer.byteLength(alias) > 255 || alias.includes('\0'))) {
-    throw new NetlinkError('ERR_INVALID_ALIAS', `invalid interface alias ${JSON.stringify(alias)}: at most 255 bytes`)
+    throw new NetlinkError(ERR_INVALID_ALIAS, `invalid interface alias ${JSON.stringify(alias)}: at most 255 bytes`)
   }
 }
 

@@ -1,6 +1,4 @@
-import { NetlinkError } from './errors.js'
-
-export const ERR_INVALID_MAC = 'ERR_INVALID_MAC'
+import { ERR_INVALID_MAC, NetlinkError } from './errors.js'
 
 /** `02:42:ac:11:00:02` → 6 bytes; a typed error otherwise. */
 export function parseMac(mac: string): Buffer {

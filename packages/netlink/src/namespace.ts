@@ -1,6 +1,7 @@
 import { closeSync, constants, openSync, statSync, unlinkSync } from 'node:fs'
 import { mkdir } from 'node:fs/promises'
 import path from 'node:path'
+import { hasErrorCode } from '@cnm/driverapi'
 import { ERR_INVALID_NETNS_PATH, kernelError, NetlinkError } from './errors.js'
 import { CLONE_NEWNET, MNT_DETACH, MS_BIND, mount, setns, umount2, unshare } from './syscalls.js'
 import { ensureThreadPool } from './thread-pool.js'
@@ -113,7 +114,7 @@ export function deleteNetns(nsPath: string): void {
   try {
     umount2(nsPath, MNT_DETACH)
   } catch (err) {
-    if ((err as NetlinkError).code !== 'EINVAL') throw err // EINVAL: not a mount point
+    if (!hasErrorCode(err, 'EINVAL')) throw err // EINVAL: not a mount point
   }
   try {
     unlinkSync(nsPath)

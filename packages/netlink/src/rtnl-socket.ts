@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module'
 import type * as NetlinkPkg from 'netlink'
-import { kernelError, NetlinkError } from './errors.js'
+import { ERR_HANDLE_CLOSED, ERR_NETLINK, ERR_NETLINK_TIMEOUT, kernelError, NetlinkError } from './errors.js'
 
 const require = createRequire(import.meta.url)
 const nl = require('netlink') as typeof NetlinkPkg
@@ -10,8 +10,6 @@ export type LinkMessage = NetlinkPkg.rt.LinkMessage
 export type AddressMessage = NetlinkPkg.rt.AddressMessage
 export type RouteMessage = NetlinkPkg.rt.RouteMessage
 
-export const ERR_NETLINK_TIMEOUT = 'ERR_NETLINK_TIMEOUT'
-export const ERR_HANDLE_CLOSED = 'ERR_HANDLE_CLOSED'
 export const DEFAULT_TIMEOUT_MS = 5000
 
 export const RTM = {
@@ -73,7 +71,7 @@ export class RtnlSocket {
       }
       const errno = (cause as { errno?: number }).errno
       if (typeof errno === 'number') throw kernelError(Math.abs(errno), what, cause)
-      throw new NetlinkError('ERR_NETLINK', `${what}: ${message}`, { cause })
+      throw new NetlinkError(ERR_NETLINK, `${what}: ${message}`, { cause })
     }
     const first = msgs[0]
     if (first && first.type === NLMSG_ERROR) {

@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module'
 import type * as NetlinkPkg from 'netlink'
-import { kernelError, NetlinkError } from './errors.js'
+import { ERR_NETLINK, kernelError, NetlinkError } from './errors.js'
 import { bytesToIp } from './ip-codec.js'
 
 const require = createRequire(import.meta.url)
@@ -68,7 +68,7 @@ export class SockDiagSocket {
             checkError: false,
           })
         } catch (cause) {
-          throw new NetlinkError('ERR_NETLINK', `${what}: ${(cause as Error).message}`, { cause })
+          throw new NetlinkError(ERR_NETLINK, `${what}: ${(cause as Error).message}`, { cause })
         }
         for (const m of msgs) {
           if (m.type === NLMSG_ERROR) {

@@ -1,9 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs'
 import type { HandleContext } from './context.js'
-import { kernelError, NetlinkError } from './errors.js'
+import { ERR_INVALID_SYSCTL, kernelError, NetlinkError } from './errors.js'
 import { withNetnsFdSync } from './namespace.js'
-
-export const ERR_INVALID_SYSCTL = 'ERR_INVALID_SYSCTL'
 
 /** `net/ipv4/ip_forward` or `net.ipv4.ip_forward` → `/proc/sys/net/ipv4/ip_forward`, validated. */
 export function sysctlPath(key: string): string {

@@ -1,4 +1,4 @@
-import { isIPv4, isIPv6, SocketAddress } from 'node:net'
+import { tryParseAddress, unmapped } from '@cnm/ip'
 import { InvalidAddressError } from './errors.js'
 
 /** The IPv4 wildcard; a missing IP means this address. */
@@ -13,10 +13,11 @@ const CACHE_LIMIT = 4096
 const cache = new Map<string, string>()
 
 /**
- * Validates an IP and returns its canonical text: IPv4 dotted quad, IPv6 as inet_ntop writes it
- * (lower case, longest zero run compressed), and an IPv4-mapped IPv6 address as plain IPv4
- * (`::ffff:10.0.0.1` is `10.0.0.1`). `null`/`undefined` mean `0.0.0.0`. Zone indexes
- * (`fe80::1%eth0`) are refused: the kernel's socket tables carry none. Throws `ERR_INVALID_ADDRESS`.
+ * Validates an IP (with `@cnm/ip`) and returns its canonical text: IPv4 dotted quad, IPv6 in RFC
+ * 5952 form (lower case, longest zero run compressed), and an IPv4-mapped IPv6 address as plain
+ * IPv4 (`::ffff:10.0.0.1` is `10.0.0.1`: `unmapped`, since a socket on either is the same
+ * binding). `null`/`undefined` mean `0.0.0.0`. Zone indexes (`fe80::1%eth0`) are refused: the
+ * kernel's socket tables carry none. Throws `ERR_INVALID_ADDRESS`.
  */
 export function canonicalIP(ip: string | null | undefined): string {
   if (ip === null || ip === undefined) return IPV4_ANY
@@ -29,13 +30,11 @@ export function canonicalIP(ip: string | null | undefined): string {
 }
 
 function parseIP(ip: unknown): string {
+  const address = tryParseAddress(ip)
+  if (address !== undefined) return unmapped(address).text
   if (typeof ip !== 'string') throw new InvalidAddressError(ip, 'expected a string')
-  if (isIPv4(ip)) return ip
-  if (!isIPv6(ip)) throw new InvalidAddressError(ip)
   if (ip.includes('%')) throw new InvalidAddressError(ip, 'zone indexes are not supported')
-  const text = new SocketAddress({ address: ip, family: 'ipv6' }).address
-  const mapped = text.match(/^::ffff:(\d+\.\d+\.\d+\.\d+)$/)
-  return mapped?.[1] ?? text
+  throw new InvalidAddressError(ip)
 }
 
 /** The family of a canonical address. */

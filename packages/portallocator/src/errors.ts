@@ -1,3 +1,5 @@
+import { ERR_INVALID_ADDRESS } from '@cnm/ip'
+
 /** The port is held by this allocator, or bound by a socket the OS already has. */
 export const ERR_PORT_ALREADY_ALLOCATED = 'ERR_PORT_ALREADY_ALLOCATED'
 /** No free port (or no free block of the size asked) is left in the allocator's range. */
@@ -6,8 +8,8 @@ export const ERR_ALL_PORTS_ALLOCATED = 'ERR_ALL_PORTS_ALLOCATED'
 export const ERR_UNKNOWN_PROTOCOL = 'ERR_UNKNOWN_PROTOCOL'
 /** A port, a port range or a block size is not an integer in 1–65535 (or the range is reversed). */
 export const ERR_INVALID_PORT = 'ERR_INVALID_PORT'
-/** The IP is not a valid IPv4 or IPv6 address. */
-export const ERR_INVALID_ADDRESS = 'ERR_INVALID_ADDRESS'
+/** The IP is not a valid IPv4 or IPv6 address (the code is `@cnm/ip`'s). */
+export { ERR_INVALID_ADDRESS }
 
 /** Every code this package puts in an error's `code`. */
 export type PortAllocatorErrorCode =
@@ -17,14 +19,28 @@ export type PortAllocatorErrorCode =
   | typeof ERR_INVALID_PORT
   | typeof ERR_INVALID_ADDRESS
 
-/** The base of every error this package throws. Check `code` rather than `instanceof`. */
+/** What kind of failure an error is (cnm's `ErrorKind`): `invalid` input, or a `conflict` with what is held. */
+export type PortAllocatorErrorKind = 'invalid' | 'conflict'
+
+/**
+ * The base of every error this package throws: a structural copy of cnm's `CnmError` (`code`,
+ * `kind`, `message`, `cause`), kept here so that this package depends on nothing but `@cnm/ip`.
+ * Check `code` rather than `instanceof`.
+ */
 export class PortAllocatorError extends Error {
   readonly code: PortAllocatorErrorCode
+  readonly kind: PortAllocatorErrorKind
 
-  constructor(code: PortAllocatorErrorCode, message: string) {
-    super(message)
+  constructor(
+    code: PortAllocatorErrorCode,
+    kind: PortAllocatorErrorKind,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause })
     this.name = 'PortAllocatorError'
     this.code = code
+    this.kind = kind
   }
 }
 
@@ -47,7 +63,7 @@ export class PortAlreadyAllocatedError extends PortAllocatorError {
   constructor(ip: string, port: number, byOS = false) {
     const ipPort = formatIPPort(ip, port)
     const why = byOS ? ' (the OS already uses it: a socket on this machine has it bound)' : ''
-    super(ERR_PORT_ALREADY_ALLOCATED, `Bind for ${ipPort} failed: port is already allocated${why}`)
+    super(ERR_PORT_ALREADY_ALLOCATED, 'conflict', `Bind for ${ipPort} failed: port is already allocated${why}`)
     this.name = 'PortAlreadyAllocatedError'
     this.ip = ip
     this.port = port
@@ -63,6 +79,7 @@ export class AllPortsAllocatedError extends PortAllocatorError {
   constructor(detail?: string) {
     super(
       ERR_ALL_PORTS_ALLOCATED,
+      'conflict',
       detail === undefined ? 'all ports are allocated' : `all ports are allocated: ${detail}`,
     )
     this.name = 'AllPortsAllocatedError'
@@ -75,7 +92,7 @@ export class UnknownProtocolError extends PortAllocatorError {
   readonly protocol: unknown
 
   constructor(protocol: unknown) {
-    super(ERR_UNKNOWN_PROTOCOL, `unknown protocol ${describe(protocol)}: expected tcp, udp or sctp`)
+    super(ERR_UNKNOWN_PROTOCOL, 'invalid', `unknown protocol ${describe(protocol)}: expected tcp, udp or sctp`)
     this.name = 'UnknownProtocolError'
     this.protocol = protocol
   }
@@ -88,7 +105,7 @@ export class InvalidPortError extends PortAllocatorError {
 
   /** `subject` names what was wrong when it is not a single port (`port range 8081-8080`). */
   constructor(port: unknown, why = 'expected an integer from 1 to 65535', subject = `port ${describe(port)}`) {
-    super(ERR_INVALID_PORT, `invalid ${subject}: ${why}`)
+    super(ERR_INVALID_PORT, 'invalid', `invalid ${subject}: ${why}`)
     this.name = 'InvalidPortError'
     this.port = port
   }
@@ -100,7 +117,7 @@ export class InvalidAddressError extends PortAllocatorError {
   readonly address: unknown
 
   constructor(address: unknown, why = 'expected an IPv4 or IPv6 address') {
-    super(ERR_INVALID_ADDRESS, `invalid IP address ${describe(address)}: ${why}`)
+    super(ERR_INVALID_ADDRESS, 'invalid', `invalid IP address ${describe(address)}: ${why}`)
     this.name = 'InvalidAddressError'
     this.address = address
   }

@@ -1,5 +1,5 @@
 import { endianness } from 'node:os'
-import { canonicalIP } from './address.js'
+import { addressFromValue, numberToIPv4, unmapped } from '@cnm/ip'
 
 /** Bound ports by port number, each with the canonical local addresses bound to it. */
 export type BoundPorts = Map<number, string[]>
@@ -38,30 +38,33 @@ export function addSocketTable(
 
 const decoded = new Map<string, string>()
 
-/** `0100007F` → `127.0.0.1` (little-endian host); 32 hex digits → a canonical IPv6 address. */
+/**
+ * `0100007F` → `127.0.0.1` (little-endian host); 32 hex digits → a canonical IPv6 address, an
+ * IPv4-mapped one as its IPv4 address (as `canonicalIP` writes it). Only unpacks the words: the
+ * text is `@cnm/ip`'s.
+ */
 export function decodeAddress(hex: string, littleEndian: boolean): string | undefined {
   const key = littleEndian ? hex : `be:${hex}`
   const known = decoded.get(key)
   if (known !== undefined) return known
   let ip: string
-  if (hex.length === 8) ip = wordBytes(hex, littleEndian).join('.')
-  else if (hex.length === 32) ip = canonicalIP(ipv6Text(hex, littleEndian))
+  if (hex.length === 8) ip = numberToIPv4(wordValue(hex, littleEndian))
+  else if (hex.length === 32) ip = unmapped(addressFromValue(6, ipv6Value(hex, littleEndian))).text
   else return undefined
   if (decoded.size >= 4096) decoded.clear()
   decoded.set(key, ip)
   return ip
 }
 
-function ipv6Text(hex: string, littleEndian: boolean): string {
-  const bytes: number[] = []
-  for (let w = 0; w < 32; w += 8) bytes.push(...wordBytes(hex.slice(w, w + 8), littleEndian))
-  const groups: string[] = []
-  for (let i = 0; i < 16; i += 2) groups.push((((bytes[i] as number) << 8) | (bytes[i + 1] as number)).toString(16))
-  return groups.join(':')
+function ipv6Value(hex: string, littleEndian: boolean): bigint {
+  let value = 0n
+  for (let w = 0; w < 32; w += 8) value = (value << 32n) | BigInt(wordValue(hex.slice(w, w + 8), littleEndian))
+  return value
 }
 
-/** The four bytes of one printed word, in network order. */
-function wordBytes(word: string, littleEndian: boolean): number[] {
-  const bytes = [0, 2, 4, 6].map((i) => Number.parseInt(word.slice(i, i + 2), 16))
-  return littleEndian ? bytes.reverse() : bytes
+/** One printed 32-bit word (8 hex digits) as a number in network order. */
+function wordValue(word: string, littleEndian: boolean): number {
+  const n = Number.parseInt(word, 16)
+  if (!littleEndian) return n
+  return ((n & 0xff) * 0x1000000 + ((n >>> 8) & 0xff) * 0x10000 + ((n >>> 16) & 0xff) * 0x100 + (n >>> 24)) >>> 0
 }

@@ -1,4 +1,5 @@
-import { createFirewall, ERR_NOT_SUPPORTED, type Firewall, type PortMapping as FirewallMapping } from '@cnm/firewall'
+import { ERR_NOT_SUPPORTED, hasErrorCode, withUndo } from '@cnm/driverapi'
+import { createFirewall, type Firewall, type PortMapping as FirewallMapping } from '@cnm/firewall'
 import { type BoundPort, type Handle, openHandle } from '@cnm/netlink'
 import { ERR_PORT_ALREADY_ALLOCATED, getPortAllocator, type PortAllocator } from '@cnm/portallocator'
 import {
@@ -253,20 +254,17 @@ export class PortMapper {
     const [start, end] = this.#allocate(ip, container.proto, request, bound)
     const host: TransportRange = { proto: container.proto, ip, port: start, endPort: end }
     const entry: Entry = { host, container, rule: this.#rule(host, container) }
-    const undo: (() => Promise<void> | void)[] = [() => this.#release(host)]
-    try {
+    return withUndo(async (undo) => {
+      undo.push(() => this.#release(host))
       this.#checkFree(host)
       this.#pending.add(entry)
-      undo.push(() => void this.#pending.delete(entry))
+      undo.push(() => this.#pending.delete(entry))
       await firewall.addPorts([entry.rule]) // one transaction: on failure nothing was programmed
       undo.push(() => firewall.deletePorts([entry.rule]))
       this.#entries.set(keyOf(host), entry)
       this.#pending.delete(entry)
       return entry
-    } catch (err) {
-      for (const step of undo.reverse()) await Promise.resolve(step()).catch(() => {})
-      throw err
-    }
+    })
   }
 
   /** ERR_PORT_MAPPED_FOR_IP when a mapping of this mapper (made or in progress) holds any of the ports. */
@@ -305,8 +303,7 @@ export class PortMapper {
         osFree(bound, ip, proto, port, port)
         return [a.requestPort(ip, proto, port), port]
       } catch (err) {
-        const code = (err as { code?: string }).code
-        if (code !== ERR_PORT_ALREADY_ALLOCATED && code !== ERR_PORT_MAPPED_FOR_IP) throw err
+        if (!hasErrorCode(err, ERR_PORT_ALREADY_ALLOCATED) && !hasErrorCode(err, ERR_PORT_MAPPED_FOR_IP)) throw err
         last = err
       }
     }

@@ -1,24 +1,13 @@
-import type { Interface } from '@cnm/driverapi'
+import { type Interface, withUndo } from '@cnm/driverapi'
 import { type Handle, parsePrefixedAddress } from '@cnm/netlink'
 
 /** Where an interface came from, so that removing it can undo exactly that. */
 export type InterfaceOrigin = 'host' | 'sandbox'
 
-type Undo = () => Promise<void>
-
-async function runUndo(undo: Undo[]): Promise<void> {
-  for (const step of undo.reverse()) {
-    try {
-      await step()
-    } catch {
-      // Best effort: the original error is what the caller needs; every step is still tried.
-    }
-  }
-}
-
 /**
  * Moves (if needed), renames and configures `i` inside the sandbox, undoing every step in reverse
- * if one fails, so a failure leaves the interface where and as it was.
+ * if one fails, so a failure leaves the interface where and as it was (the original error is
+ * thrown; failures of the undo are attached to it as `undoErrors`).
  */
 export async function addInterfaceSteps(
   sandbox: Handle,
@@ -26,10 +15,9 @@ export async function addInterfaceSteps(
   key: string,
   i: Interface,
 ): Promise<InterfaceOrigin> {
-  const undo: Undo[] = []
   const inside = await sandbox.findLink(i.srcName)
   const origin: InterfaceOrigin = inside ? 'sandbox' : 'host'
-  try {
+  return withUndo(async (undo) => {
     if (!inside) {
       await host.getLink(i.srcName) // ENODEV, named, when it is nowhere
       await host.setLinkUp(i.srcName, false)
@@ -55,8 +43,5 @@ export async function addInterfaceSteps(
     await sandbox.setLinkUp(i.dstName)
     undo.push(() => sandbox.setLinkUp(i.dstName, false))
     return origin
-  } catch (err) {
-    await runUndo(undo)
-    throw err
-  }
+  })
 }

@@ -1,6 +1,6 @@
 import { existsSync, unlinkSync } from 'node:fs'
 import { isIPv4, isIPv6 } from 'node:net'
-import type { Interface, StaticRoute } from '@cnm/driverapi'
+import { hasErrorCode, type Interface, type StaticRoute } from '@cnm/driverapi'
 import {
   createNetns,
   deleteNetns,
@@ -57,7 +57,7 @@ export async function newSandbox(key: string): Promise<Sandbox> {
   try {
     await createNetns(key)
   } catch (cause) {
-    if ((cause as { code?: string }).code === 'EEXIST') {
+    if (hasErrorCode(cause, 'EEXIST')) {
       throw new SandboxError(ERR_SANDBOX_EXISTS, `sandbox ${key} already exists`, { cause })
     }
     throw cause

@@ -1,3 +1,4 @@
+import { hasErrorCode } from '@cnm/driverapi'
 import type { NetworkContext } from '../resources.js'
 
 /** The key of a per-interface sysctl of the network's bridge (`net/<family>/conf/<bridge>/<name>`). */
@@ -6,8 +7,8 @@ export function bridgeSysctl(net: NetworkContext['net'], family: 'ipv4' | 'ipv6'
 }
 
 /**
- * Notes what a sysctl of an adopted bridge holds before cnm (or the firewall for it) changes it,
- * once: the bridge is not cnm's, so the value goes back when the network does.
+ * Notes what a sysctl of an adopted bridge holds before cnm changes it, once: the bridge is not
+ * cnm's, so the value goes back when the network does.
  */
 export function notePriorSysctl({ res, net }: NetworkContext, key: string): void {
   if (!net.createdBridge && !(key in net.priorSysctls)) net.priorSysctls[key] = res.host.readSysctl(key)
@@ -27,7 +28,7 @@ export function restoreBridgeSysctl({ res, net }: NetworkContext, key: string): 
     try {
       if (res.host.readSysctl(key) !== prior) res.host.writeSysctl(key, prior)
     } catch (err) {
-      if ((err as { code?: string }).code !== 'ENOENT') throw err
+      if (!hasErrorCode(err, 'ENOENT')) throw err
     }
   }
   delete net.priorSysctls[key]

@@ -1,6 +1,7 @@
+import { hasErrorCode } from '@cnm/driverapi'
 import type { NetworkRules } from '@cnm/firewall'
 import type { NetworkContext } from '../resources.js'
-import { bridgeSysctl, notePriorSysctl, restoreBridgeSysctl } from './bridge-sysctls.js'
+import { bridgeSysctl, restoreBridgeSysctl, setBridgeSysctl } from './bridge-sysctls.js'
 import type { Step } from './step.js'
 
 /** The firewall's view of a network. */
@@ -15,17 +16,28 @@ export function networkRules({ net }: Pick<NetworkContext, 'net'>): NetworkRules
   }
 }
 
-/** NAT, forwarding, ICC, isolation and internal-network rules, in one firewall transaction. */
+/** `net.ipv4.conf.<bridge>.route_localnet`: lets `127.0.0.1` → a published port be routed to the bridge. */
+const routeLocalnet = (ctx: NetworkContext): string => bridgeSysctl(ctx.net, 'ipv4', 'route_localnet')
+
+/**
+ * NAT, forwarding, ICC, isolation and internal-network rules, in one firewall transaction; and,
+ * for an IPv4 network whose firewall programs the kernel, `route_localnet=1` on the bridge so
+ * `127.0.0.1` reaches published ports (libnetwork's loopback routing). The bridge owns that knob,
+ * the firewall writes rules only (among them the drop that keeps containers from the host's
+ * loopback services, CVE-2020-8558): set before the rules, put back (an adopted bridge's own
+ * value) after them.
+ */
 export const setupFirewall: Step<NetworkContext> = {
   name: 'firewall',
   async run(ctx) {
     if (!ctx.net.config.enableIPTables) return
-    // the firewall turns route_localnet on for an IPv4 network's bridge, and off when it goes
-    if (ctx.net.subnetV4 !== undefined) notePriorSysctl(ctx, bridgeSysctl(ctx.net, 'ipv4', 'route_localnet'))
+    if (ctx.net.subnetV4 !== undefined && ctx.res.firewall.backend !== 'none') {
+      setBridgeSysctl(ctx, routeLocalnet(ctx), '1')
+    }
     try {
       await ctx.res.firewall.addNetwork(networkRules(ctx))
     } catch (err) {
-      if (!ctx.restoring || (err as { code?: string }).code !== 'EEXIST') throw err
+      if (!ctx.restoring || !hasErrorCode(err, 'EEXIST')) throw err
     }
     ctx.net.firewallProgrammed = true
   },
@@ -34,6 +46,6 @@ export const setupFirewall: Step<NetworkContext> = {
       await ctx.res.firewall.deleteNetwork({ bridge: ctx.net.bridgeName })
       ctx.net.firewallProgrammed = false
     }
-    restoreBridgeSysctl(ctx, bridgeSysctl(ctx.net, 'ipv4', 'route_localnet'))
+    restoreBridgeSysctl(ctx, routeLocalnet(ctx))
   },
 }

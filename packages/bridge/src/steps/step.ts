@@ -1,3 +1,5 @@
+import { hasErrorCode, UndoStack, withUndo } from '@cnm/driverapi'
+
 /** One setup step: what it does, and how to undo exactly that. */
 export interface Step<C> {
   readonly name: string
@@ -11,34 +13,22 @@ export interface Step<C> {
  * error (undo failures are attached as `undoErrors`).
  */
 export async function runSteps<C>(steps: readonly Step<C>[], ctx: C): Promise<void> {
-  const done: Step<C>[] = []
-  for (const step of steps) {
-    try {
-      done.push(step)
+  await withUndo(async (undo) => {
+    for (const step of steps) {
+      undo.push(() => step.undo(ctx))
       await step.run(ctx)
-    } catch (err) {
-      const undoErrors = await undoSteps(done, ctx)
-      if (undoErrors.length > 0 && typeof err === 'object' && err !== null) Object.assign(err, { undoErrors })
-      throw err
     }
-  }
+  })
 }
 
 /** Undoes steps in reverse, running every one; returns every failure. */
-export async function undoSteps<C>(steps: readonly Step<C>[], ctx: C): Promise<unknown[]> {
-  const errors: unknown[] = []
-  for (const step of [...steps].reverse()) {
-    try {
-      await step.undo(ctx)
-    } catch (err) {
-      errors.push(err)
-    }
-  }
-  return errors
+export function undoSteps<C>(steps: readonly Step<C>[], ctx: C): Promise<unknown[]> {
+  const undo = new UndoStack()
+  for (const step of steps) undo.push(() => step.undo(ctx))
+  return undo.undo()
 }
 
 /** For undo steps: an object already gone (no such device or address) is what undo wanted. */
 export function ignoreGone(err: unknown): void {
-  const code = (err as { code?: string })?.code
-  if (code !== 'ENODEV' && code !== 'EADDRNOTAVAIL') throw err
+  if (!hasErrorCode(err, 'ENODEV') && !hasErrorCode(err, 'EADDRNOTAVAIL')) throw err
 }

@@ -1,9 +1,8 @@
 import type { NetworkController } from '@cnm/controller'
 import { type FastifyInstance, fastify } from 'fastify'
-import { ERR_NOT_FOUND } from '../errors.js'
 import { catchUpBeforeReads } from './catch-up.js'
 import { endpointRoutes } from './endpoints.js'
-import { errorBody, httpStatus } from './errors.js'
+import { errorBody, httpStatus, noRouteBody } from './errors.js'
 import { networkRoutes } from './networks.js'
 import { sandboxRoutes } from './sandboxes.js'
 import { systemRoutes } from './system.js'
@@ -18,8 +17,9 @@ export interface ApiServerOptions {
 
 /**
  * The REST API as a Fastify instance (not listening yet): networks, endpoints, sandboxes, joins,
- * ports and reconcile under `/v1`, JSON in and out, errors as `{ "error": { "code", "message" } }`
- * with 400 (invalid), 404 (unknown), 409 (exists, active, taken) or 500.
+ * ports and reconcile under `/v1`, JSON in and out, errors as
+ * `{ "error": { "code", "kind", "message" } }` with the status of the error's kind: 400 (invalid,
+ * unsupported), 404 (not-found), 409 (conflict), 500 (kernel, or no kind) or 503 (unavailable).
  */
 export function createApiServer(options: ApiServerOptions): FastifyInstance {
   const app = fastify({ logger: options.logger ?? false })
@@ -27,7 +27,7 @@ export function createApiServer(options: ApiServerOptions): FastifyInstance {
     void reply.code(httpStatus(err)).send(errorBody(err))
   })
   app.setNotFoundHandler((req, reply) => {
-    void reply.code(404).send({ error: { code: ERR_NOT_FOUND, message: `no route ${req.method} ${req.url}` } })
+    void reply.code(404).send(noRouteBody(req.method, req.url))
   })
   catchUpBeforeReads(app, options.controller)
   networkRoutes(app, options.controller)

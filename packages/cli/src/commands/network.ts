@@ -19,7 +19,7 @@ export function registerNetworkCommands(program: Command, io: Output): void {
     .command('create')
     .description('create a network (prints its id)')
     .argument('<name>', 'network name')
-    .option('-d, --driver <driver>', 'network driver', 'bridge')
+    .option('-d, --driver <driver>', 'network driver (bridge, macvlan, null)', 'bridge')
     .option('--subnet <cidr>', "subnet, Docker's meaning (one IPv4, one IPv6 with --ipv6)", collect)
     .option('--gateway <ip>', 'gateway of the subnet (default: its first host)', collect)
     .option('--ip-range <cidr>', 'allocate IPv4 addresses from this range of the subnet')
@@ -27,7 +27,11 @@ export function registerNetworkCommands(program: Command, io: Output): void {
     .option('--internal', 'no traffic in or out through the host')
     .option('--icc <bool>', 'inter-container communication (--icc=false turns it off)')
     .option('--mtu <bytes>', 'MTU of the bridge and the veths')
-    .option('-o, --opt <key=value>', 'any other driver option, e.g. -o bridgeName=br0 (repeatable)', collect)
+    .option(
+      '-o, --opt <key=value>',
+      'any other driver option, e.g. -o bridgeName=br0, -o parent=eth1 (repeatable)',
+      collect,
+    )
     .option('--json', 'print the network as JSON instead of its id')
     .action(async (name: string, opts: CreateOptions, cmd: Command) => {
       const options = networkOptions(opts)
@@ -52,12 +56,12 @@ export function registerNetworkCommands(program: Command, io: Output): void {
           opts.quiet ? n.id : shortId(n.id),
           n.name,
           n.driver,
-          n.bridge ?? '',
+          n.device ?? '',
           [n.subnet, n.subnetIPv6].filter(Boolean).join(','),
           [n.gateway, n.gatewayIPv6].filter(Boolean).join(','),
           String(n.endpoints.length),
         ])
-        printList(io, ['NETWORK ID', 'NAME', 'DRIVER', 'BRIDGE', 'SUBNET', 'GATEWAY', 'ENDPOINTS'], rows, opts.quiet)
+        printList(io, ['NETWORK ID', 'NAME', 'DRIVER', 'DEVICE', 'SUBNET', 'GATEWAY', 'ENDPOINTS'], rows, opts.quiet)
       })
     })
 

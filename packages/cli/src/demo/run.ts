@@ -57,7 +57,7 @@ async function picture(
       hostAddress: addr.address,
       published: formatPortBinding(published).replace('->', ` -> ${published.containerIP}:`),
       network: info.name,
-      bridge: info.bridge ?? '?',
+      bridge: info.device ?? '?',
       gateway: `${info.gateway}/${info.subnet?.split('/')[1] ?? ''}`,
       boxes: [
         await topologyBox(host, demo.web, 'http :80 (published)'),

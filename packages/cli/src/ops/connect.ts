@@ -42,6 +42,7 @@ export async function disconnect(network: Network, sandbox: Sandbox): Promise<En
     throw new CliError(
       ERR_NOT_JOINED,
       `sandbox ${sandbox.containerID || sandbox.id} is not connected to network ${network.name}`,
+      { kind: 'conflict' },
     )
   }
   for (const e of joined) await e.delete()

@@ -1,3 +1,4 @@
+import { writeFileSync } from 'node:fs'
 import { createNetns, deleteNetns } from '../namespace.js'
 import { Agent } from './agent.js'
 import type { HostNetns } from './host-netns.js'
@@ -24,7 +25,11 @@ export class Topology {
     this.#host = host
   }
 
-  /** A bridge with a gateway address per family (`10.1.0.1/24`, `fd00:1::1/64`), up. */
+  /**
+   * A bridge with a gateway address per family (`10.1.0.1/24`, `fd00:1::1/64`), up, and
+   * `route_localnet=1` so `127.0.0.1` reaches ports published to it: set up as the bridge driver
+   * sets up its bridges (the firewall writes rules only).
+   */
   bridge(gw4: string, gw6: string): string {
     const name = uniqueName('br')
     run('ip', ['link', 'add', name, 'type', 'bridge'])
@@ -32,6 +37,8 @@ export class Topology {
     run('ip', ['addr', 'add', gw4, 'dev', name])
     run('ip', ['addr', 'add', gw6, 'dev', name, 'nodad'])
     run('ip', ['link', 'set', name, 'up'])
+    // Synchronous, from the main thread: /proc/sys/net is the calling thread's namespace's.
+    writeFileSync(`/proc/sys/net/ipv4/conf/${name}/route_localnet`, '1')
     return name
   }
 

@@ -1,0 +1,1 @@
+export { createMemorySandboxes, type MemorySandboxBackend, type MemorySandboxState } from './memory-sandboxes.js'

@@ -1,0 +1,1 @@
+export { createNullDriver, NULL_DRIVER_ALIASES, NULL_DRIVER_NAME } from './null-driver.js'
