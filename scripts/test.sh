@@ -18,6 +18,7 @@ step() {
 
 step setup bash scripts/setup.sh
 step lint pnpm exec biome ci --colors=off .
+step architecture node scripts/check-architecture.mjs
 step typecheck pnpm exec turbo run typecheck --output-logs=errors-only
 step "package checks" node scripts/check-packages.mjs
 printf '\n==> tests\n'

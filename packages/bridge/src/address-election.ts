@@ -1,5 +1,14 @@
 import { InvalidConfigError } from '@cnm/driverapi'
-import { bigIntToAddress, networksOverlap, parseCIDR } from '@cnm/ipallocator'
+import {
+  addressBits,
+  addressFromValue,
+  type IPPrefix,
+  networksOverlap,
+  parseCIDR,
+  prefixOf,
+  tryParseAddress,
+  tryParseCIDR,
+} from '@cnm/ip'
 import type { AddressPool } from './driver-config.js'
 
 /** What an elected subnet must not overlap. */
@@ -12,27 +21,27 @@ export interface ElectionConstraints {
   taken: string[]
 }
 
-function* subnetsOf(pool: AddressPool): Generator<string> {
+function* subnetsOf(pool: AddressPool): Generator<IPPrefix> {
   const base = parseCIDR(pool.base)
   const count = 1n << BigInt(pool.size - base.prefixLength)
-  const step = 1n << BigInt((base.family === 4 ? 32 : 128) - pool.size)
-  for (let i = 0n; i < count; i++) yield `${bigIntToAddress(base.networkValue + i * step, base.family)}/${pool.size}`
+  const step = 1n << BigInt(addressBits(base.family) - pool.size)
+  for (let i = 0n; i < count; i++) {
+    yield prefixOf(addressFromValue(base.family, base.networkValue + i * step), pool.size)
+  }
 }
 
-function clashes(subnet: string, c: ElectionConstraints): boolean {
-  const family = parseCIDR(subnet).family
-  const sameFamily = (cidr: string): boolean => {
-    try {
-      return parseCIDR(cidr).family === family
-    } catch {
-      return false
-    }
+/** What a subnet must not overlap, parsed once: routes, taken subnets, nameservers as host routes. */
+function parseConstraints(c: ElectionConstraints): IPPrefix[] {
+  const out: IPPrefix[] = []
+  for (const text of [...c.routes, ...c.taken]) {
+    const net = tryParseCIDR(text)
+    if (net) out.push(net) // what is not a CIDR cannot clash
   }
-  const nets = [...c.routes, ...c.taken].filter(sameFamily)
-  if (nets.some((r) => networksOverlap(r, subnet))) return true
-  return c.nameservers
-    .filter((ns) => sameFamily(`${ns}/${family === 4 ? 32 : 128}`))
-    .some((ns) => networksOverlap(`${ns}/${family === 4 ? 32 : 128}`, subnet))
+  for (const text of c.nameservers) {
+    const ns = tryParseAddress(text)
+    if (ns) out.push(prefixOf(ns, addressBits(ns.family)))
+  }
+  return out
 }
 
 /**
@@ -40,8 +49,11 @@ function clashes(subnet: string, c: ElectionConstraints): boolean {
  * nameservers, or the subnets already taken (libnetwork's election, with the overlap checks).
  */
 export function electSubnet(pools: readonly AddressPool[], c: ElectionConstraints): string {
+  const constraints = parseConstraints(c)
   for (const pool of pools) {
-    for (const subnet of subnetsOf(pool)) if (!clashes(subnet, c)) return subnet
+    for (const subnet of subnetsOf(pool)) {
+      if (!constraints.some((other) => networksOverlap(other, subnet))) return subnet.cidr
+    }
   }
   throw new InvalidConfigError(
     'no available network: every candidate address pool overlaps a route, a nameserver or another network',

@@ -1,6 +1,6 @@
 import { InvalidConfigError } from '@cnm/driverapi'
 import { type FirewallBackendName, parseFirewallOptions } from '@cnm/firewall'
-import { parseCIDR } from '@cnm/ipallocator'
+import { type IPPrefix, parseCIDR } from '@cnm/ip'
 
 /** A pool networks' subnets are carved from: `base` split into subnets of prefix `size`. */
 export interface AddressPool {
@@ -34,7 +34,7 @@ function parsePools(raw: unknown): AddressPool[] {
     throw new InvalidConfigError('defaultAddressPools must be a non-empty array')
   return raw.map((p: unknown) => {
     const { base, size } = (p ?? {}) as { base?: unknown; size?: unknown }
-    let parsed: ReturnType<typeof parseCIDR>
+    let parsed: IPPrefix
     try {
       parsed = parseCIDR(String(base))
     } catch (cause) {

@@ -1,5 +1,5 @@
 import { InvalidConfigError } from '@cnm/driverapi'
-import { containsAddress, networksOverlap, parseCIDR } from '@cnm/ipallocator'
+import { containsPrefix, type IPFamily, parseCIDR, tryParseCIDR } from '@cnm/ip'
 import { isValidInterfaceName } from '@cnm/netlink'
 
 /** A network's options, validated: what the setup steps read. */
@@ -32,17 +32,13 @@ const BOOL_DEFAULTS = {
 
 const KEYS = new Set([...Object.keys(BOOL_DEFAULTS), 'bridgeName', 'addressIPv4', 'fixedCIDR', 'fixedCIDRv6', 'mtu'])
 
-function cidr(obj: Record<string, unknown>, key: string, family: 4 | 6): string | undefined {
+function cidr(obj: Record<string, unknown>, key: string, family: IPFamily): string | undefined {
   const v = obj[key]
   if (v === undefined) return undefined
-  try {
-    const p = parseCIDR(String(v))
-    if (p.family !== family) throw new Error(`not IPv${family}`)
-    if (typeof v !== 'string' || !v.includes('/')) throw new Error('no prefix length')
-    return v
-  } catch (cause) {
-    throw new InvalidConfigError(`${key} ${JSON.stringify(v)} is not an IPv${family} CIDR`, { cause })
+  if (tryParseCIDR(v)?.family !== family) {
+    throw new InvalidConfigError(`${key} ${JSON.stringify(v)} is not an IPv${family} CIDR`)
   }
+  return v as string
 }
 
 function bool(obj: Record<string, unknown>, key: keyof typeof BOOL_DEFAULTS): boolean {
@@ -99,8 +95,7 @@ export function parseNetworkConfig(raw: unknown = {}): NetworkConfig {
 /** Throws unless `inner` lies within the network of `outer`. */
 export function checkInside(inner: string, outer: string, what: string): void {
   const o = parseCIDR(outer)
-  const i = parseCIDR(inner)
-  if (i.prefixLength < o.prefixLength || !containsAddress(o.cidr, i.network) || !networksOverlap(o.cidr, i.cidr)) {
+  if (!containsPrefix(o, parseCIDR(inner))) {
     throw new InvalidConfigError(`${what} ${inner} is not within the bridge subnet ${o.cidr}`)
   }
 }

@@ -1,5 +1,5 @@
+import { type IPFamily, tryParseAddress } from '@cnm/ip'
 import { invalidArgument } from './errors.js'
-import { formatIP, parseIP } from './ip.js'
 import { type PortBindingSpec, parsePublishSpec } from './publish-spec.js'
 
 /** What `cnm endpoint create` / `cnm connect` (and their REST routes) accept, before mapping. */
@@ -15,11 +15,11 @@ export interface EndpointFlags {
   macAddress?: string
 }
 
-function address(text: string, family: 4 | 6, what: string): string {
-  const ip = parseIP(text)
+function address(text: string, family: IPFamily, what: string): string {
+  const ip = tryParseAddress(text)
   if (!ip || ip.family !== family)
     throw invalidArgument(`${what} ${JSON.stringify(text)} is not an IPv${family} address`)
-  return formatIP(family, ip.value)
+  return ip.text
 }
 
 /** Maps the flags to the bridge driver's endpoint options; everything is checked here first. */

@@ -1,4 +1,4 @@
-import { CnmError, type ErrorKind } from '@cnm/driverapi'
+import { errorCode as anyErrorCode, CnmError, type ErrorKind } from '@cnm/driverapi'
 
 /** A command-line or API argument that is not valid (a bad CIDR, port, option or body field). */
 export const ERR_INVALID_ARGUMENT = 'ERR_INVALID_ARGUMENT'
@@ -60,10 +60,9 @@ export class CliError extends CnmError {
 
 export const invalidArgument = (message: string): CliError => new CliError(ERR_INVALID_ARGUMENT, message)
 
-/** The code of any error (`ERR_…`, an errno name), or undefined. */
+/** The code of any error (`ERR_…`, an errno name), or undefined (also for an empty one). */
 export function errorCode(err: unknown): string | undefined {
-  const code = (err as { code?: unknown } | null)?.code
-  return typeof code === 'string' && code.length > 0 ? code : undefined
+  return anyErrorCode(err) || undefined
 }
 
 /** The message of any error, on one line. */

@@ -1,5 +1,5 @@
+import { tryParseAddress } from '@cnm/ip'
 import { invalidArgument } from './errors.js'
-import { formatIP, parseIP } from './ip.js'
 
 /** A TCP address to listen on. */
 export interface ListenAddress {
@@ -11,10 +11,10 @@ export interface ListenAddress {
 /** Parses `HOST:PORT` (`[IPv6]:PORT`); the host must be an IP address, the port 0–65535. */
 export function parseListenAddress(text: string): ListenAddress {
   const m = text.match(/^\[([^\]]+)\]:(\d{1,5})$/u) ?? text.match(/^([^:[\]]+):(\d{1,5})$/u)
-  const ip = m?.[1] ? parseIP(m[1]) : undefined
+  const ip = tryParseAddress(m?.[1])
   const port = Number(m?.[2])
   if (!ip || !Number.isInteger(port) || port > 65535) {
     throw invalidArgument(`--listen ${JSON.stringify(text)} must be IP:PORT (such as 127.0.0.1:2375 or [::1]:2375)`)
   }
-  return { host: formatIP(ip.family, ip.value), port }
+  return { host: ip.text, port }
 }

@@ -1,5 +1,13 @@
+import {
+  addressFromValue,
+  containsAddress,
+  type IPAddress,
+  type IPFamily,
+  type IPPrefix,
+  tryParseAddress,
+  tryParseCIDR,
+} from '@cnm/ip'
 import { invalidArgument } from './errors.js'
-import { type CidrValue, cidrContains, formatIP, parseCidr, parseIP } from './ip.js'
 
 /** What `cnm network create` (and `POST /v1/networks`) accept, before mapping. */
 export interface NetworkFlags {
@@ -37,14 +45,14 @@ export function parseInteger(text: number | string, what: string, min: number, m
   return n
 }
 
-function cidrArg(text: string, what: string): CidrValue {
-  const c = parseCidr(text)
+function cidrArg(text: string, what: string): IPPrefix {
+  const c = tryParseCIDR(text)
   if (!c) throw invalidArgument(`${what} ${JSON.stringify(text)} is not a CIDR (such as 172.20.0.0/16)`)
   return c
 }
 
-function byFamily<T extends { family: 4 | 6 }>(items: T[], what: string, texts: string[]): Map<4 | 6, T> {
-  const out = new Map<4 | 6, T>()
+function byFamily<T extends { family: IPFamily }>(items: T[], what: string, texts: string[]): Map<IPFamily, T> {
+  const out = new Map<IPFamily, T>()
   items.forEach((item, i) => {
     if (out.has(item.family)) throw invalidArgument(`only one IPv${item.family} ${what} is allowed (${texts[i]})`)
     out.set(item.family, item)
@@ -52,14 +60,14 @@ function byFamily<T extends { family: 4 | 6 }>(items: T[], what: string, texts: 
   return out
 }
 
-function checkSubnet(s: CidrValue, text: string): void {
-  if (s.value !== s.network) {
-    throw invalidArgument(
-      `invalid --subnet ${text}: it should be ${formatIP(s.family, s.network)}/${s.prefix} (host bits are set)`,
-    )
+function checkSubnet(s: IPPrefix, text: string): void {
+  if (s.addressValue !== s.networkValue) {
+    throw invalidArgument(`invalid --subnet ${text}: it should be ${s.cidr} (host bits are set)`)
   }
-  if (s.family === 4 && s.prefix > 30) throw invalidArgument(`--subnet ${text} is too small: use a /30 or larger`)
-  if (s.family === 6 && s.prefix > 126) throw invalidArgument(`--subnet ${text} is too small: use a /126 or larger`)
+  if (s.family === 4 && s.prefixLength > 30) throw invalidArgument(`--subnet ${text} is too small: use a /30 or larger`)
+  if (s.family === 6 && s.prefixLength > 126) {
+    throw invalidArgument(`--subnet ${text} is too small: use a /126 or larger`)
+  }
 }
 
 /** The bridge's address options from `--subnet` and `--gateway` (Docker's meaning). */
@@ -70,33 +78,33 @@ function addressOptions(subnets: string[], gateways: string[], ipv6: boolean): R
     subnets,
   )
   const gws = byFamily(
-    gateways.map((g) => {
-      const ip = parseIP(g)
+    gateways.map((g): { family: IPFamily; ip: IPAddress; written: string } => {
+      const ip = tryParseAddress(g)
       if (!ip) throw invalidArgument(`--gateway ${JSON.stringify(g)} is not an IP address`)
-      return { ...ip, text: g }
+      return { family: ip.family, ip, written: g }
     }),
     '--gateway',
     gateways,
   )
   const out: Record<string, unknown> = {}
   for (const [family, gw] of gws) {
-    if (!nets.has(family)) throw invalidArgument(`--gateway ${gw.text} needs an IPv${family} --subnet`)
+    if (!nets.has(family)) throw invalidArgument(`--gateway ${gw.written} needs an IPv${family} --subnet`)
   }
   for (const [family, net] of nets) {
-    const text = `${formatIP(family, net.value)}/${net.prefix}`
+    const text = `${net.address}/${net.prefixLength}`
     checkSubnet(net, text)
-    const first = net.network + 1n
-    const gw = gws.get(family)?.value ?? first
-    if (!cidrContains(net, { family, value: gw }) || gw === net.network || (family === 4 && gw === net.last)) {
-      throw invalidArgument(`--gateway ${formatIP(family, gw)} is not a host address of --subnet ${text}`)
+    const first = addressFromValue(family, net.networkValue + 1n)
+    const gw = gws.get(family)?.ip ?? first
+    if (!containsAddress(net, gw) || gw.value === net.networkValue || (family === 4 && gw.value === net.lastValue)) {
+      throw invalidArgument(`--gateway ${gw.text} is not a host address of --subnet ${text}`)
     }
     if (family === 4) {
-      out.addressIPv4 = `${formatIP(4, gw)}/${net.prefix}`
+      out.addressIPv4 = `${gw.text}/${net.prefixLength}`
     } else {
       if (!ipv6) throw invalidArgument(`an IPv6 --subnet (${text}) needs --ipv6`)
-      if (gw !== first) {
+      if (gw.value !== first.value) {
         throw invalidArgument(
-          `--gateway ${formatIP(6, gw)}: the bridge's IPv6 gateway is always the subnet's first address, ${formatIP(6, first)}`,
+          `--gateway ${gw.text}: the bridge's IPv6 gateway is always the subnet's first address, ${first.text}`,
         )
       }
       out.fixedCIDRv6 = text

@@ -1,5 +1,5 @@
+import { isIPv6, tryParseAddress } from '@cnm/ip'
 import { CliError, ERR_INVALID_PUBLISH_SPEC } from './errors.js'
-import { formatIP, parseIP } from './ip.js'
 
 /** A port to publish, in the bridge driver's `portBindings` form. */
 export interface PortBindingSpec {
@@ -54,9 +54,9 @@ function splitParts(spec: string, body: string): { ip?: string; host?: string; c
 }
 
 function parseHostIP(spec: string, text: string): string {
-  const ip = parseIP(text)
+  const ip = tryParseAddress(text)
   if (!ip) throw fail(spec, `host address ${JSON.stringify(text)} is not an IP address`)
-  return formatIP(ip.family, ip.value)
+  return ip.text
 }
 
 /**
@@ -105,6 +105,6 @@ export function formatPortBinding(p: {
   containerPortEnd: number
 }): string {
   const range = (a: number, b: number): string => (a === b ? String(a) : `${a}-${b}`)
-  const host = p.hostIP.includes(':') ? `[${p.hostIP}]` : p.hostIP
+  const host = isIPv6(p.hostIP) ? `[${p.hostIP}]` : p.hostIP
   return `${host}:${range(p.hostPort, p.hostPortEnd)}->${range(p.containerPort, p.containerPortEnd)}/${p.proto}`
 }

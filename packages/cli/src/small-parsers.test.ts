@@ -2,9 +2,11 @@ import { ControllerError, ERR_CONTROLLER_CLOSED, ERR_UNKNOWN_DRIVER, ERR_UNKNOWN
 import { ActiveEndpointsError, type ErrorKind, NotSupportedError, TeardownError } from '@cnm/driverapi'
 import { describe, expect, it } from 'vitest'
 import { errorBody, httpStatus } from './api/errors.js'
+import { endpointOptions } from './endpoint-options.js'
 import { CliError, ERR_INVALID_ARGUMENT, ERR_INVALID_PUBLISH_SPEC, formatError } from './errors.js'
-import { formatIP, parseCidr, parseIP } from './ip.js'
 import { parseListenAddress } from './listen-address.js'
+import { networkOptions } from './network-options.js'
+import { parsePublishSpec } from './publish-spec.js'
 
 describe('parseListenAddress (cnm serve --listen)', () => {
   it('takes IP:PORT and [IPv6]:PORT', () => {
@@ -17,15 +19,25 @@ describe('parseListenAddress (cnm serve --listen)', () => {
   })
 })
 
-describe('ip helpers', () => {
-  it('parses and formats both families', () => {
-    expect(parseIP('10.1.2.3')).toEqual({ family: 4, value: 0x0a010203n })
-    expect(formatIP(6, parseIP('2001:db8:0:0:1:0:0:1')?.value ?? 0n)).toBe('2001:db8::1:0:0:1')
-    expect(formatIP(6, parseIP('::ffff:10.0.0.1')?.value ?? 0n)).toBe('::ffff:a00:1')
-    expect(formatIP(6, 0n)).toBe('::')
-    expect(parseIP('fe80::1%eth0')).toBeUndefined()
-    expect(parseCidr('10.0.0.7/24')).toMatchObject({ network: 0x0a000000n, last: 0x0a0000ffn, prefix: 24 })
-    expect(parseCidr('10.0.0.0')).toBeUndefined()
+describe('addresses in the flags (parsed by @cnm/ip)', () => {
+  it('writes every address canonical, an IPv4-mapped one as IPv6 with its dotted quad', () => {
+    expect(parseListenAddress('[::FFFF:127.0.0.1]:80')).toEqual({ host: '::ffff:127.0.0.1', port: 80 })
+    expect(parsePublishSpec('[::ffff:a00:1]:8080:80').hostIP).toBe('::ffff:10.0.0.1')
+    expect(parsePublishSpec('[2001:DB8:0:0:1:0:0:1]:8080:80').hostIP).toBe('2001:db8::1:0:0:1')
+    expect(endpointOptions({ ip6: 'FD00:0::2' })).toEqual({ ipv6Address: 'fd00::2' })
+    expect(networkOptions({ subnet: ['10.0.0.0/24'], gateway: ['10.0.0.254'] })).toEqual({
+      addressIPv4: '10.0.0.254/24',
+    })
+  })
+
+  it('refuses an IPv4-mapped address where IPv4 is asked for, and zone indices', () => {
+    expect(() => endpointOptions({ ip: '::ffff:10.0.0.5' })).toThrow(
+      expect.objectContaining({ code: ERR_INVALID_ARGUMENT }),
+    )
+    expect(() => endpointOptions({ ip6: 'fe80::1%eth0' })).toThrow(
+      expect.objectContaining({ code: ERR_INVALID_ARGUMENT }),
+    )
+    expect(() => networkOptions({ subnet: ['10.0.0.7/24'] })).toThrow('it should be 10.0.0.0/24 (host bits are set)')
   })
 })
 

@@ -83,7 +83,10 @@ describe('a driver registered through the public API', () => {
         const h = 2 + n.size
         n.set(eid, h)
         made.add(`${owner}/${eid}`)
-        return { interfaces: [{ srcName: `tiny${h}`, dstName: 'eth0', address: `192.0.2.${h}/24` }], gateway: '192.0.2.1' }
+        return {
+          interfaces: [{ srcName: `tiny${h}`, dstName: 'eth0', address: `192.0.2.${h}/24` }],
+          gateway: '192.0.2.1',
+        }
       },
       async deleteEndpoint(nid, eid) {
         host(nid, eid)
@@ -287,7 +290,8 @@ describe('two processes on one store', () => {
   })
 
   it('a driver without persistence is re-created from the stored options', async () => {
-    const flat = ({ owner }: { owner: string }) => createMemoryDriver({ kernel, owner, name: 'flat', persistent: false })
+    const flat = ({ owner }: { owner: string }) =>
+      createMemoryDriver({ kernel, owner, name: 'flat', persistent: false })
     const a = await controller({ drivers: { flat } })
     const n = await a.newNetwork(await a.newNetworkDriver('flat'), 'f', { index: 9 })
     await n.createEndpoint('e', undefined, { host: 7 })
@@ -339,7 +343,12 @@ describe('reconcile decisions', () => {
     expect(report.errors).toEqual([])
     expect(kernel.links.has('mem-theirs')).toBe(true)
     expect(d.store.allocations().ports).toEqual([])
-    expect(d.networkByName('r')?.endpoints().map((e) => e.name)).toEqual([live.endpoint.name])
+    expect(
+      d
+        .networkByName('r')
+        ?.endpoints()
+        .map((e) => e.name),
+    ).toEqual([live.endpoint.name])
     // A second reconcile finds nothing more.
     expect(await d.reconcile()).toMatchObject({ rebuiltNetworks: [], droppedEndpoints: [], removedLinks: [] })
   })
@@ -365,5 +374,57 @@ describe('the null driver', () => {
     await c.close()
     const again = await controller()
     expect(again.lastReconcile.errors).toEqual([])
+  })
+})
+
+describe('sandbox keys and owner marks (no writes through links, no keys anywhere)', () => {
+  it('never writes a mark through a link, and a failed create deletes nothing it did not make', async () => {
+    const { chmodSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } = await import('node:fs')
+    const c = await controller()
+    const victim = path.join(dir, 'victim')
+    writeFileSync(victim, 'secret\n', { mode: 0o600 })
+    mkdirSync(sandboxes.defaultDir, { recursive: true })
+    chmodSync(sandboxes.defaultDir, 0o755)
+    symlinkSync(victim, path.join(sandboxes.defaultDir, '.evil.cnm-owner'))
+    await expect(c.newSandbox('evil')).rejects.toMatchObject({ code: 'ERR_SANDBOX_EXISTS', kind: 'conflict' })
+    expect(readFileSync(victim, 'utf8')).toBe('secret\n')
+    expect(sandboxes.sandboxes.size).toBe(0)
+
+    // A duplicate create fails before anything is touched: the first sandbox keeps its mark.
+    const first = await c.newSandbox('dup')
+    const mark = path.join(sandboxes.defaultDir, '.dup.cnm-owner')
+    expect(readFileSync(mark, 'utf8').trim()).toBe(c.store.id)
+    await expect(c.newSandbox('dup')).rejects.toMatchObject({ code: 'ERR_SANDBOX_EXISTS' })
+    expect(readFileSync(mark, 'utf8').trim()).toBe(c.store.id)
+    // Another store's mark is not this store's to remove.
+    const other = await createController({ storePath: path.join(dir, 'other.db'), sandboxBackend: sandboxes })
+    open.push(other)
+    await expect(other.newSandbox('dup')).rejects.toMatchObject({ code: 'ERR_SANDBOX_EXISTS' })
+    expect(readFileSync(mark, 'utf8').trim()).toBe(c.store.id)
+    await first.destroy()
+    expect(() => readFileSync(mark)).toThrow()
+  })
+
+  it('refuses keys outside the sandbox directory unless asked, and directories others can write', async () => {
+    const { chmodSync, mkdirSync } = await import('node:fs')
+    const c = await controller()
+    const outside = path.join(dir, 'elsewhere')
+    mkdirSync(outside, { mode: 0o755 })
+    chmodSync(outside, 0o755)
+    await expect(c.newSandbox('o1', { key: path.join(outside, 'o1') })).rejects.toMatchObject({
+      code: 'ERR_SANDBOX_KEY_OUTSIDE',
+      kind: 'invalid',
+    })
+    await expect(c.newSandbox('o1', { key: '/etc/cnm-evil' })).rejects.toMatchObject({
+      code: 'ERR_SANDBOX_KEY_OUTSIDE',
+    })
+    const ok = await c.newSandbox('o1', { key: path.join(outside, 'o1'), allowOutsideSandboxDir: true })
+    expect(ok.key).toBe(path.join(outside, 'o1'))
+    chmodSync(outside, 0o777)
+    await expect(
+      c.newSandbox('o2', { key: path.join(outside, 'o2'), allowOutsideSandboxDir: true }),
+    ).rejects.toMatchObject({ code: 'ERR_UNSAFE_SANDBOX_DIR', message: expect.stringMatching(/writable by others/u) })
+    chmodSync(outside, 0o755)
+    expect(sandboxes.sandboxes.has(path.join(outside, 'o2'))).toBe(false)
   })
 })

@@ -1,4 +1,3 @@
-import { mkdir } from 'node:fs/promises'
 import path from 'node:path'
 import type { DriverFactory } from '@cnm/driverapi'
 import { BUILTIN_DRIVERS } from './builtin-drivers.js'
@@ -14,7 +13,9 @@ import {
 } from './errors.js'
 import { generateID } from './id.js'
 import { endpointPorts } from './inspect.js'
-import { removeOwnerMark, writeOwnerMark } from './owner-mark.js'
+import { ownerMarkPath, readOwnerMark, removeOwnerMark, writeOwnerMark } from './owner-mark.js'
+import { checkSandboxParent, ERR_SANDBOX_KEY_OUTSIDE, isInside } from './sandbox-dir.js'
+import { ERR_SANDBOX_EXISTS } from '@cnm/sandbox'
 import { reconcileCore } from './reconcile.js'
 import { createRegistry, type DriverRegistration } from './registry.js'
 import { netnsSandboxes, type SandboxBackend, type SandboxHandle } from './sandboxes.js'
@@ -149,13 +150,32 @@ export async function createController(
         }
         const key = sbOptions?.key ?? path.join(core.netnsDir, containerID.slice(0, 64))
         sandboxBackend.validateKey(key)
-        await mkdir(path.dirname(key), { recursive: true })
-        writeOwnerMark(key, store.id)
+        const inside = isInside(core.netnsDir, key)
+        if (!inside && !sbOptions?.allowOutsideSandboxDir) {
+          throw new ControllerError(
+            ERR_SANDBOX_KEY_OUTSIDE,
+            `sandbox key ${key} is outside the sandbox directory ${core.netnsDir} (allowOutsideSandboxDir permits it)`,
+            { kind: 'invalid' },
+          )
+        }
+        if ([...core.sandboxes.values()].some((s) => s.key === key) || sandboxBackend.exists(key)) {
+          throw new ControllerError(ERR_SANDBOX_EXISTS, `sandbox ${key} already exists`, { kind: 'conflict' })
+        }
+        checkSandboxParent(path.dirname(key), inside)
+        // A mark of this store's with no record and no namespace is stale (a crash): it goes first.
+        if (readOwnerMark(key) === store.id) removeOwnerMark(key, store.id)
+        if (!writeOwnerMark(key, store.id)) {
+          throw new ControllerError(
+            ERR_SANDBOX_EXISTS,
+            `sandbox ${key}: ${ownerMarkPath(key)} already exists (another store's sandbox, or not cnm's)`,
+            { kind: 'conflict' },
+          )
+        }
         let sb: SandboxHandle
         try {
           sb = await sandboxBackend.create(key)
         } catch (err) {
-          removeOwnerMark(key)
+          removeOwnerMark(key, store.id)
           throw err
         }
         const row = { id: generateID(), containerId: containerID, key }
@@ -163,7 +183,7 @@ export async function createController(
           store.insertSandbox(row)
         } catch (err) {
           await sb.destroy()
-          removeOwnerMark(key)
+          removeOwnerMark(key, store.id)
           throw err
         }
         return {
@@ -174,7 +194,7 @@ export async function createController(
           },
           undo: async () => {
             await sb.destroy()
-            removeOwnerMark(key)
+            removeOwnerMark(key, store.id)
           },
         }
       }).then((id) => sandboxView(core, id)),

@@ -66,7 +66,11 @@ export function run<T>(
 }
 
 /** A configured driver of a registered type, whose kernel objects carry this store's id. */
-export async function makeDriver(core: Pick<Core, 'store' | 'registry'>, type: string, options: unknown): Promise<Driver> {
+export async function makeDriver(
+  core: Pick<Core, 'store' | 'registry'>,
+  type: string,
+  options: unknown,
+): Promise<Driver> {
   const driver = await core.registry.factory(type)({ owner: core.store.id })
   await driver.config(options ?? {})
   return driver

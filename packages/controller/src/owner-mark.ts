@@ -1,4 +1,4 @@
-import { readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { closeSync, constants, lstatSync, openSync, readSync, unlinkSync, writeSync } from 'node:fs'
 import path from 'node:path'
 
 /**
@@ -6,23 +6,62 @@ import path from 'node:path'
  * the store's id), written before the namespace is made. Reconcile removes an unrecorded namespace
  * only when the marker says it is this store's: another store's sandboxes, and sandboxes a user
  * made with @cnm/sandbox directly, are never taken for strays.
+ *
+ * Marks are created with O_CREAT|O_EXCL|O_NOFOLLOW (never through a link, never over a file that is
+ * there), read with O_NOFOLLOW, and removed only when they are a regular file holding this store's
+ * id: cnm never deletes or overwrites a file it did not make.
  */
 export function ownerMarkPath(key: string): string {
   return path.join(path.dirname(key), `.${path.basename(key)}.cnm-owner`)
 }
 
-export function writeOwnerMark(key: string, owner: string): void {
-  writeFileSync(ownerMarkPath(key), `${owner}\n`, { mode: 0o600 })
+/** Creates the mark; false when a file (or link) is already there (nothing is written then). */
+export function writeOwnerMark(key: string, owner: string): boolean {
+  let fd: number
+  try {
+    fd = openSync(
+      ownerMarkPath(key),
+      constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
+      0o600,
+    )
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false
+    throw err
+  }
+  try {
+    writeSync(fd, `${owner}\n`)
+  } finally {
+    closeSync(fd)
+  }
+  return true
 }
 
+/** The store id in a mark, or undefined (no mark, not a regular file, or unreadable). */
 export function readOwnerMark(key: string): string | undefined {
+  let fd: number
   try {
-    return readFileSync(ownerMarkPath(key), 'utf8').trim()
+    fd = openSync(ownerMarkPath(key), constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK)
   } catch {
     return undefined
   }
+  try {
+    const buf = Buffer.alloc(128)
+    const n = readSync(fd, buf, 0, buf.length, 0)
+    return buf.subarray(0, n).toString('utf8').trim()
+  } catch {
+    return undefined
+  } finally {
+    closeSync(fd)
+  }
 }
 
-export function removeOwnerMark(key: string): void {
-  rmSync(ownerMarkPath(key), { force: true })
+/** Removes the mark if it is a regular file holding `owner`'s id; anything else is left alone. */
+export function removeOwnerMark(key: string, owner: string): void {
+  const p = ownerMarkPath(key)
+  try {
+    if (!lstatSync(p).isFile() || readOwnerMark(key) !== owner) return
+    unlinkSync(p)
+  } catch {
+    // Gone already: nothing to remove.
+  }
 }

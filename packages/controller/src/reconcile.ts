@@ -25,7 +25,7 @@ function dropDeadSandboxes(core: Core, report: ReconcileReport): void {
   for (const sb of [...core.sandboxes.values()]) {
     if (core.sandboxBackend.exists(sb.key)) continue
     core.store.deleteSandbox(sb.id)
-    removeOwnerMark(sb.key)
+    removeOwnerMark(sb.key, core.store.id)
     core.sandboxes.delete(sb.id)
     for (const [eid, j] of core.joins) if (j.sandboxId === sb.id) core.joins.delete(eid)
     core.open.delete(sb.key)
@@ -54,7 +54,7 @@ async function removeStrayNamespaces(core: Core, report: ReconcileReport): Promi
     if (known.has(key) || !exists(key) || readOwnerMark(key) !== core.store.id) continue
     try {
       await (await core.sandboxBackend.open(key)).destroy()
-      removeOwnerMark(key)
+      removeOwnerMark(key, core.store.id)
       report.removedNamespaces.push(key)
     } catch (err) {
       report.errors.push(`remove namespace ${key}: ${message(err)}`)
@@ -62,7 +62,7 @@ async function removeStrayNamespaces(core: Core, report: ReconcileReport): Promi
   }
   for (const name of names.filter((n) => n.startsWith('.') && n.endsWith('.cnm-owner'))) {
     const key = path.join(core.netnsDir, name.slice(1, -'.cnm-owner'.length))
-    if (!known.has(key) && !exists(key) && readOwnerMark(key) === core.store.id) removeOwnerMark(key)
+    if (!known.has(key) && !exists(key) && readOwnerMark(key) === core.store.id) removeOwnerMark(key, core.store.id)
   }
 }
 

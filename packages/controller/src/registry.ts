@@ -31,14 +31,18 @@ export function createRegistry(initial: Record<string, DriverFactory | DriverReg
         typeof registration === 'function' ? { factory: registration } : registration
       for (const n of [name, ...extra]) {
         if (typeof n !== 'string' || !NAME.test(n)) {
-          throw new ControllerError(ERR_INVALID_NAME, `invalid driver name ${JSON.stringify(n)}: use [a-z0-9_.-], a letter first`)
+          throw new ControllerError(
+            ERR_INVALID_NAME,
+            `invalid driver name ${JSON.stringify(n)}: use [a-z0-9_.-], a letter first`,
+          )
         }
       }
       if (typeof factory !== 'function') {
         throw new ControllerError(ERR_INVALID_NAME, `driver ${name}: the factory must be a function`)
       }
       const taken = [name, ...extra].find((n) => aliases.has(n) && aliases.get(n) !== name)
-      if (taken) throw new ControllerError(ERR_INVALID_NAME, `driver name ${taken} is already an alias of ${aliases.get(taken)}`)
+      if (taken)
+        throw new ControllerError(ERR_INVALID_NAME, `driver name ${taken} is already an alias of ${aliases.get(taken)}`)
       factories.set(name, factory)
       aliases.set(name, name)
       for (const a of extra) aliases.set(a, name)

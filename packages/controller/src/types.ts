@@ -123,7 +123,12 @@ export interface NetworkController {
   networks(): Network[]
   networkByName(name: string): Network | undefined
   networkByID(id: string): Network | undefined
-  newSandbox(containerID: string, options?: { key?: string }): Promise<Sandbox>
+  /**
+   * Creates a sandbox (a network namespace) for a container, bound at `<sandboxDir>/<containerID>`
+   * or at `key`, which must lie inside the sandbox directory unless `allowOutsideSandboxDir` is set;
+   * either way its directory must be writable by nobody but its (root) owner.
+   */
+  newSandbox(containerID: string, options?: { key?: string; allowOutsideSandboxDir?: boolean }): Promise<Sandbox>
   sandboxes(): Sandbox[]
   sandboxByID(id: string): Sandbox | undefined
   /** Every published port of every endpoint. */

@@ -165,9 +165,12 @@ export function endpointView(core: Core, id: string, network: Network, initial?:
     }
     const net = core.networks.get(ep.networkId)
     // The driver's part after the interface left; an endpoint its driver no longer holds has none.
-    if (net) await driverOf(core, net.type).leave(ep.networkId, id).catch((err: unknown) => {
-      if (!hasErrorCode(err, ERR_NO_ENDPOINT) && !hasErrorCode(err, ERR_NO_NETWORK)) throw err
-    })
+    if (net)
+      await driverOf(core, net.type)
+        .leave(ep.networkId, id)
+        .catch((err: unknown) => {
+          if (!hasErrorCode(err, ERR_NO_ENDPOINT) && !hasErrorCode(err, ERR_NO_NETWORK)) throw err
+        })
     core.store.deleteJoin(id)
     return () => core.joins.delete(id)
   }
@@ -296,7 +299,7 @@ export function sandboxView(core: Core, id: string): Sandbox {
         if (!core.sandboxes.has(id)) throw unknownSandbox(id)
         const sb = core.open.get(row.key) ?? (await core.sandboxBackend.open(row.key).catch(() => undefined))
         await sb?.destroy()
-        removeOwnerMark(row.key)
+        removeOwnerMark(row.key, core.store.id)
         core.open.delete(row.key)
         core.store.deleteSandbox(id)
         return { value: undefined, apply: () => core.sandboxes.delete(id) }

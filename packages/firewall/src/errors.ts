@@ -6,6 +6,7 @@ import {
   type ErrorKind,
   errnoKind,
 } from '@cnm/driverapi'
+import { ERR_INVALID_ADDRESS, ERR_INVALID_CIDR } from '@cnm/ip'
 
 /**
  * Options that are not a valid firewall configuration (unknown backend or option, bad shape);
@@ -13,12 +14,12 @@ import {
  * a bridge name that is not a usable interface name (1–15 of `A-Z a-z 0-9 _ . -`, not `+`, `/`,
  * …). Declared in `@cnm/driverapi`, shared with the drivers and netlink.
  */
-export { ERR_INVALID_CONFIG, ERR_INVALID_INTERFACE_NAME, ERR_NOT_SUPPORTED }
-
-/** A subnet that is not a valid IPv4 or IPv6 CIDR. */
-export const ERR_INVALID_CIDR = 'ERR_INVALID_CIDR'
-/** An IP address that is not valid where it is used (not an address, wrong family, a wildcard). */
-export const ERR_INVALID_ADDRESS = 'ERR_INVALID_ADDRESS'
+/**
+ * A subnet that is not a valid IPv4 or IPv6 CIDR (`ERR_INVALID_CIDR`); an IP address that is not
+ * valid where it is used: not an address, wrong family, a wildcard (`ERR_INVALID_ADDRESS`).
+ * Declared in `@cnm/ip`, which parses them.
+ */
+export { ERR_INVALID_ADDRESS, ERR_INVALID_CIDR, ERR_INVALID_CONFIG, ERR_INVALID_INTERFACE_NAME, ERR_NOT_SUPPORTED }
 /** A port or port range that is not integers in 1–65535, reversed, or of mismatched sizes. */
 export const ERR_INVALID_PORT = 'ERR_INVALID_PORT'
 /** A protocol other than `tcp`, `udp` or `sctp`. */

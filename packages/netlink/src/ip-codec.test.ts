@@ -10,10 +10,23 @@ describe('address codec', () => {
     ['fd00::2', 'fd00::2'],
     ['2001:db8:0:0:1:0:0:1', '2001:db8::1:0:0:1'],
     ['fe80::', 'fe80::'],
-    ['::ffff:10.0.0.1', '::ffff:a00:1'],
+    ['::ffff:10.0.0.1', '::ffff:10.0.0.1'],
+    ['::FFFF:a00:1', '::ffff:10.0.0.1'],
     ['1:2:3:4:5:6:7:8', '1:2:3:4:5:6:7:8'],
   ])('%s → bytes → %s', (ip, canonical) => {
     expect(bytesToIp(ipToBytes(ip))).toBe(canonical)
+  })
+
+  it('refuses what is not an address, zone indices included', () => {
+    for (const bad of ['', '10.0.0.256', 'fe80::1%eth0', '::1/128']) {
+      expect(() => ipToBytes(bad), bad).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ADDRESS' }))
+    }
+    expect(() => bytesToIp(new Uint8Array(5))).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ADDRESS' }))
+  })
+
+  it('reads bytes at any offset of their buffer', () => {
+    const buf = Buffer.from([9, 9, 10, 0, 0, 7, 9])
+    expect(bytesToIp(buf.subarray(2, 6))).toBe('10.0.0.7')
   })
 
   it('parses prefixed addresses and refuses malformed ones', () => {

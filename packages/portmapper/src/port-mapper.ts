@@ -62,9 +62,8 @@ function mappedForIP(host: TransportRange): PortMapperError {
 }
 
 /** Whether a socket bound on `b` keeps `ip` from binding `port` (wildcards, and `::` dual-stack). */
-function blocks(b: BoundPort, ip: string, port: number): boolean {
+function blocks(b: BoundPort, ip: string, family: 4 | 6, port: number): boolean {
   if (b.port !== port) return false
-  const family = ipFamily(ip)
   const any = family === 4 ? '0.0.0.0' : '::'
   if (b.family === family) return b.ip === ip || b.ip === any || ip === any
   return b.family === 6 && b.ip === '::' && family === 4
@@ -78,8 +77,9 @@ function osFree(
   start: number,
   end: number,
 ): void {
+  const family = ipFamily(ip)
   for (let port = start; port <= end; port++) {
-    if (bound.some((b) => blocks(b, ip, port))) {
+    if (bound.some((b) => blocks(b, ip, family, port))) {
       const where = formatTransportAddress({ proto, ip, port }).split('/')[1]
       throw new PortMapperError(
         ERR_PORT_ALREADY_ALLOCATED,

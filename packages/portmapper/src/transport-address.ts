@@ -1,4 +1,4 @@
-import { isIP, isIPv4, isIPv6, SocketAddress } from 'node:net'
+import { type IPFamily, tryParseAddress, unmapped } from '@cnm/ip'
 import { ERR_INVALID_TRANSPORT_ADDRESS, PortMapperError } from './errors.js'
 
 export { ERR_INVALID_TRANSPORT_ADDRESS, PortMapperError } from './errors.js'
@@ -19,33 +19,33 @@ const PROTOCOLS: readonly string[] = ['tcp', 'udp', 'sctp']
 
 /** `tcp/0.0.0.0:8080`, `udp/[::1]:53`; a range with `endPort` as `tcp/0.0.0.0:8080-8082`. */
 export function formatTransportAddress(a: TransportAddress & { endPort?: number }): string {
-  const host = isIP(a.ip) === 6 ? `[${a.ip}]` : a.ip
+  const host = tryParseAddress(a.ip)?.family === 6 ? `[${a.ip}]` : a.ip
   const port = a.endPort !== undefined && a.endPort !== a.port ? `${a.port}-${a.endPort}` : `${a.port}`
   return `${a.proto}/${host}:${port}`
 }
 
-/** The inverse of {@link formatTransportAddress}; anything else is `ERR_INVALID_TRANSPORT_ADDRESS`. */
+/**
+ * The inverse of {@link formatTransportAddress} (the IP canonical, as {@link canonicalIP} writes
+ * it); anything else is `ERR_INVALID_TRANSPORT_ADDRESS`. An IPv6 address must be in brackets.
+ */
 export function parseTransportAddress(text: string): TransportAddress {
-  const m = text.match(/^(tcp|udp|sctp)\/(?:\[([0-9a-fA-F:.]+)\]|([0-9.]+)):(\d{1,5})$/u)
-  const ip = m?.[2] ?? m?.[3] ?? ''
+  const m = text.match(/^(tcp|udp|sctp)\/(?:\[([^\]]+)\]|([^:[\]]+)):(\d{1,5})$/u)
+  const address = tryParseAddress(m?.[2] ?? m?.[3])
   const port = Number(m?.[4])
-  const family = isIP(ip)
-  if (!m || family === 0 || (m[2] !== undefined && family !== 6) || port < 1 || port > 65535) {
+  if (!m || !address || address.family !== (m[2] === undefined ? 4 : 6) || port < 1 || port > 65535) {
     throw new PortMapperError(ERR_INVALID_TRANSPORT_ADDRESS, `invalid transport address ${JSON.stringify(text)}`)
   }
-  return { proto: m[1] as TransportProtocol, ip, port }
+  return { proto: m[1] as TransportProtocol, ip: unmapped(address).text, port }
 }
 
 /**
- * Canonical text of an IP (IPv6 in RFC 5952 form, IPv4-mapped IPv6 as IPv4), or undefined when
- * `ip` is not one (zone indexes are refused).
+ * Canonical text of an IP (`@cnm/ip`'s: IPv6 in RFC 5952 form), an IPv4-mapped IPv6 address as
+ * its IPv4 address (`unmapped`: a socket on either is the same binding), or undefined when `ip`
+ * is not one (zone indexes are refused).
  */
 export function canonicalIP(ip: unknown): string | undefined {
-  if (typeof ip !== 'string') return undefined
-  if (isIPv4(ip)) return ip
-  if (!isIPv6(ip) || ip.includes('%')) return undefined
-  const text = new SocketAddress({ address: ip, family: 'ipv6' }).address
-  return text.match(/^::ffff:(\d+\.\d+\.\d+\.\d+)$/u)?.[1] ?? text
+  const address = tryParseAddress(ip)
+  return address === undefined ? undefined : unmapped(address).text
 }
 
 /** True for `0.0.0.0` and `::`. */
@@ -83,7 +83,7 @@ export function validateTransportAddress(raw: unknown, what: string, wildcardOk 
   return { proto: proto as TransportProtocol, ip: canonical, port: validatePort(port, `${what} port`) }
 }
 
-/** The family of a canonical IP. */
-export function ipFamily(ip: string): 4 | 6 {
-  return ip.includes(':') ? 6 : 4
+/** The family of an IP (4 for text that is not one: callers pass canonical IPs). */
+export function ipFamily(ip: string): IPFamily {
+  return tryParseAddress(ip)?.family ?? 4
 }

@@ -1,6 +1,6 @@
 import { existsSync, unlinkSync } from 'node:fs'
-import { isIPv4, isIPv6 } from 'node:net'
 import { hasErrorCode, type Interface, type StaticRoute } from '@cnm/driverapi'
+import { tryParseAddress } from '@cnm/ip'
 import {
   createNetns,
   deleteNetns,
@@ -163,14 +163,16 @@ function makeSandbox(key: string, handle: Handle, initial: Entry[]): Sandbox {
       entries.delete(dstName)
     },
     setGateway: async (gw) => {
-      if (!isIPv4(gw))
+      const ip = tryParseAddress(gw)
+      if (ip?.family !== 4)
         throw new SandboxError(ERR_INVALID_GATEWAY, `invalid IPv4 gateway ${JSON.stringify(gw)} for sandbox ${key}`)
-      await live().addRoute({ destination: 'default', gateway: gw })
+      await live().addRoute({ destination: 'default', gateway: ip.text })
     },
     setGatewayIPv6: async (gw) => {
-      if (!isIPv6(gw))
+      const ip = tryParseAddress(gw)
+      if (ip?.family !== 6)
         throw new SandboxError(ERR_INVALID_GATEWAY, `invalid IPv6 gateway ${JSON.stringify(gw)} for sandbox ${key}`)
-      await live().addRoute({ destination: 'default', gateway: gw })
+      await live().addRoute({ destination: 'default', gateway: ip.text })
     },
     addStaticRoute: (r) =>
       live().addRoute({

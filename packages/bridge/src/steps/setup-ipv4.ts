@@ -1,5 +1,6 @@
 import { InvalidConfigError } from '@cnm/driverapi'
-import { ERR_IP_OUT_OF_RANGE, nthHost, parseCIDR } from '@cnm/ipallocator'
+import { parseCIDR } from '@cnm/ip'
+import { ERR_IP_OUT_OF_RANGE, nthHost } from '@cnm/ipallocator'
 import { electSubnet, parseNameservers } from '../address-election.js'
 import { checkInside } from '../network-config.js'
 import type { NetworkContext } from '../resources.js'
@@ -21,7 +22,8 @@ async function chooseBridgeAddress({ res, net, otherSubnets }: NetworkContext): 
     nameservers: parseNameservers(res.resolvConf()),
     taken: otherSubnets,
   })
-  return `${nthHost(subnet, 1)}/${parseCIDR(subnet).prefixLength}`
+  const elected = parseCIDR(subnet)
+  return `${nthHost(elected, 1)}/${elected.prefixLength}`
 }
 
 /** Gives the bridge its IPv4 address (given or elected), and the network its address pool. */

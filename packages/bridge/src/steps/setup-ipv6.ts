@@ -1,4 +1,5 @@
-import { ERR_IP_OUT_OF_RANGE, nthHost, parseCIDR } from '@cnm/ipallocator'
+import { parseCIDR } from '@cnm/ip'
+import { ERR_IP_OUT_OF_RANGE, nthHost } from '@cnm/ipallocator'
 import { ulaSubnetFor } from '../address-election.js'
 import type { NetworkContext } from '../resources.js'
 import { bridgeSysctl, restoreBridgeSysctl, setBridgeSysctl } from './bridge-sysctls.js'
@@ -14,7 +15,7 @@ export const setupIPv6: Step<NetworkContext> = {
     const { res, net } = ctx
     if (!net.config.enableIPv6) return
     const subnet = parseCIDR(net.config.fixedCIDRv6 ?? ulaSubnetFor(net.id))
-    const gw = nthHost(subnet.cidr, 1)
+    const gw = nthHost(subnet, 1)
     setBridgeSysctl(ctx, bridgeSysctl(net, 'ipv6', 'disable_ipv6'), '0')
     net.subnetV6 = subnet.cidr
     net.gatewayV6 = gw

@@ -16,7 +16,8 @@ export interface MemorySandboxBackend extends SandboxBackend {
   readonly sandboxes: Map<string, MemorySandboxState>
 }
 
-const invalid = (message: string): Error => Object.assign(new Error(message), { code: 'ERR_INVALID_SANDBOX_KEY', kind: 'invalid' })
+const invalid = (message: string): Error =>
+  Object.assign(new Error(message), { code: 'ERR_INVALID_SANDBOX_KEY', kind: 'invalid' })
 
 /**
  * Sandboxes without namespaces, for running the controller's logic without root: each key is a
@@ -28,7 +29,8 @@ export function createMemorySandboxes(dir: string): MemorySandboxBackend {
   const handle = (key: string): SandboxHandle => {
     const state = (): MemorySandboxState => {
       const s = sandboxes.get(key)
-      if (!s) throw Object.assign(new Error(`sandbox ${key} does not exist`), { code: 'ERR_NO_SANDBOX', kind: 'not-found' })
+      if (!s)
+        throw Object.assign(new Error(`sandbox ${key} does not exist`), { code: 'ERR_NO_SANDBOX', kind: 'not-found' })
       return s
     }
     return {
@@ -37,7 +39,10 @@ export function createMemorySandboxes(dir: string): MemorySandboxBackend {
       async addInterface(i) {
         const s = state()
         if (s.interfaces.has(i.dstName)) {
-          throw Object.assign(new Error(`interface ${i.dstName} exists in ${key}`), { code: 'EEXIST', kind: 'conflict' })
+          throw Object.assign(new Error(`interface ${i.dstName} exists in ${key}`), {
+            code: 'EEXIST',
+            kind: 'conflict',
+          })
         }
         s.interfaces.set(i.dstName, { ...i })
       },
@@ -71,7 +76,10 @@ export function createMemorySandboxes(dir: string): MemorySandboxBackend {
     async create(key) {
       this.validateKey(key)
       if (sandboxes.has(key) || existsSync(key)) {
-        throw Object.assign(new Error(`sandbox ${key} already exists`), { code: 'ERR_SANDBOX_EXISTS', kind: 'conflict' })
+        throw Object.assign(new Error(`sandbox ${key} already exists`), {
+          code: 'ERR_SANDBOX_EXISTS',
+          kind: 'conflict',
+        })
       }
       mkdirSync(path.dirname(key), { recursive: true })
       writeFileSync(key, '', { flag: 'wx' })
@@ -79,7 +87,8 @@ export function createMemorySandboxes(dir: string): MemorySandboxBackend {
       return handle(key)
     },
     async open(key) {
-      if (!sandboxes.has(key)) throw Object.assign(new Error(`sandbox ${key} does not exist`), { code: 'ERR_NO_SANDBOX', kind: 'not-found' })
+      if (!sandboxes.has(key))
+        throw Object.assign(new Error(`sandbox ${key} does not exist`), { code: 'ERR_NO_SANDBOX', kind: 'not-found' })
       return handle(key)
     },
     exists: (key) => sandboxes.has(key),
