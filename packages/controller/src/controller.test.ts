@@ -93,7 +93,10 @@ describe('a driver registered through the public API', () => {
         net(nid).delete(eid)
         made.delete(`${owner}/${eid}`)
       },
-      join: async (nid, eid) => (host(nid, eid), {}),
+      join: async (nid, eid) => {
+        host(nid, eid)
+        return {}
+      },
       leave: async (nid, eid) => void host(nid, eid),
       networkInfo: (nid) =>
         nets.has(nid)
@@ -116,7 +119,10 @@ describe('a driver registered through the public API', () => {
         ports: [],
       }),
       persistence: {
-        exportNetwork: (nid) => (net(nid), {}),
+        exportNetwork: (nid) => {
+          net(nid)
+          return {}
+        },
         exportEndpoint: (nid, eid) => ({ host: host(nid, eid) }),
         async restoreNetwork(nid) {
           nets.set(nid, new Map())
@@ -140,7 +146,10 @@ describe('a driver registered through the public API', () => {
           }
           return { links, firewallNetworks: [], firewallPorts: [], errors: [] }
         },
-        endpointAlive: async (nid, eid) => (host(nid, eid), made.has(`${owner}/${eid}`)),
+        endpointAlive: async (nid, eid) => {
+          host(nid, eid)
+          return made.has(`${owner}/${eid}`)
+        },
       },
       close: async () => nets.clear(),
     }
@@ -426,5 +435,102 @@ describe('sandbox keys and owner marks (no writes through links, no keys anywher
     ).rejects.toMatchObject({ code: 'ERR_UNSAFE_SANDBOX_DIR', message: expect.stringMatching(/writable by others/u) })
     chmodSync(outside, 0o755)
     expect(sandboxes.sandboxes.has(path.join(outside, 'o2'))).toBe(false)
+  })
+})
+
+describe('connect and destroy are single transactions', () => {
+  it('connect leaves nothing behind when its join fails, and holds nothing twice', async () => {
+    const c = await controller()
+    const n = await c.newNetwork(await c.newNetworkDriver('memory'), 'cx', {})
+    const sb = await c.newSandbox('cbox')
+    const ports = { portBindings: [{ proto: 'tcp', containerPort: 80, hostPort: 9090 }] }
+    kernel.failNext('join')
+    await expect(n.connect(sb, 'web', ports)).rejects.toMatchObject({ code: 'EIO' })
+    expect(n.endpoints()).toEqual([])
+    expect(c.store.snapshot().endpoints).toEqual([])
+    expect(c.store.allocations()).toEqual({ ips: [], ports: [] })
+    expect(kernel.ports.size).toBe(0)
+    expect([...kernel.links.values()].filter((l) => l.endpoint)).toEqual([])
+    const ep = await n.connect(sb, 'web', ports)
+    expect(ep.inspect()).toMatchObject({ joined: { key: sb.key }, ports: [{ hostPort: 9090 }] })
+    await expect(n.connect(sb, 'web', {})).rejects.toMatchObject({ code: 'ERR_ENDPOINT_NAME_EXISTS' })
+  })
+
+  it('a destroyed sandbox cannot be connected, and its endpoints go with it', async () => {
+    // Two controllers on one store play two processes (one SQLite transaction at a time: in one
+    // process they take turns); and inside one process both verbs are started at once.
+    const a = await controller()
+    const b = await controller()
+    const net = await a.newNetwork(await a.newNetworkDriver('memory'), 'race', {})
+    for (let round = 0; round < 6; round++) {
+      const sb = await a.newSandbox(`r${round}`)
+      await b.refresh()
+      const sbInB = b.sandboxByID(sb.id)
+      const netInB = b.networkByName('race')
+      if (!sbInB || !netInB) throw new Error('not synced')
+      const ports = { portBindings: [{ proto: 'udp', containerPort: 53, hostPort: 20000 + round }] }
+      let connected: PromiseSettledResult<unknown>
+      if (round % 3 === 0) {
+        await sb.destroy() // a destroys; b, which has not looked yet, connects
+        connected = await Promise.allSettled([netInB.connect(sbInB, 'e', ports)]).then(
+          (r) => r[0] as PromiseSettledResult<unknown>,
+        )
+      } else if (round % 3 === 1) {
+        connected = await Promise.allSettled([netInB.connect(sbInB, 'e', ports)]).then(
+          (r) => r[0] as PromiseSettledResult<unknown>,
+        )
+        await sb.destroy() // b connected; a destroys the sandbox it had not seen joined
+      } else {
+        const [d, cn] = await Promise.allSettled([sb.destroy(), net.connect(sb, 'e', ports)])
+        expect(d.status).toBe('fulfilled')
+        connected = cn
+      }
+      if (connected.status === 'rejected') expect(connected.reason).toMatchObject({ code: 'ERR_UNKNOWN_SANDBOX' })
+      await a.refresh()
+      await b.refresh()
+      // Nothing of the sandbox or its endpoint is left: no record, no address, no port, no link.
+      expect(a.sandboxes()).toEqual([])
+      expect(net.endpoints()).toEqual([])
+      expect(netInB.endpoints()).toEqual([])
+      expect(a.store.allocations()).toEqual({ ips: [], ports: [] })
+      expect(kernel.ports.size).toBe(0)
+      expect([...kernel.links.values()].filter((l) => l.endpoint)).toEqual([])
+    }
+  })
+})
+
+describe('the store checks what the crash and concurrency tests rely on', () => {
+  it('finds addresses and ports held twice, allocations without endpoints, endpoints without allocations', async () => {
+    const c = await controller()
+    const n = await c.newNetwork(await c.newNetworkDriver('memory'), 'chk', {})
+    const { endpoint: e1 } = await n.createEndpoint('e1', undefined, {
+      portBindings: [{ proto: 'tcp', containerPort: 80, hostPort: 8080 }],
+    })
+    const { endpoint: e2 } = await n.createEndpoint('e2')
+    expect(c.store.allocationProblems()).toEqual([])
+    // Corrupt the store by hand, through a second connection with foreign keys off.
+    const { default: Database } = await import('better-sqlite3')
+    const db = new Database(path.join(dir, 'cnm.db'))
+    db.pragma('foreign_keys = OFF')
+    db.prepare('DELETE FROM ip_allocations WHERE endpoint_id = ?').run(e2.id)
+    db.prepare("INSERT INTO ip_allocations (pool, ip, endpoint_id) VALUES ('10.0.9.0/24', '10.0.1.2', ?)").run(e2.id)
+    db.prepare(
+      "INSERT INTO port_allocations (proto, host_ip, port, endpoint_id) VALUES ('tcp', '10.1.1.1', 8080, ?)",
+    ).run(e2.id)
+    db.prepare(
+      "INSERT INTO port_allocations (proto, host_ip, port, endpoint_id) VALUES ('udp', '0.0.0.0', 53, 'gone')",
+    ).run()
+    db.close()
+    const problems = c.store.allocationProblems()
+    expect(problems).toEqual(
+      expect.arrayContaining([
+        `address 10.0.1.2 held twice (by ${e1.id}, ${e2.id})`,
+        `port tcp 8080 held twice (0.0.0.0 by ${e1.id}, 10.1.1.1 by ${e2.id})`,
+        'port udp 0.0.0.0:53 is allocated to no endpoint',
+        'endpoint e2 has address 10.0.1.3 without its allocation',
+      ]),
+    )
+    expect(problems).toHaveLength(4)
+    expect((await c.reconcile()).errors).toEqual(expect.arrayContaining(problems))
   })
 })

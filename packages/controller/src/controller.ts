@@ -1,5 +1,6 @@
 import path from 'node:path'
 import type { DriverFactory } from '@cnm/driverapi'
+import { ERR_SANDBOX_EXISTS } from '@cnm/sandbox'
 import { BUILTIN_DRIVERS } from './builtin-drivers.js'
 import { type Core, makeDriver, run } from './core.js'
 import {
@@ -14,10 +15,9 @@ import {
 import { generateID } from './id.js'
 import { endpointPorts } from './inspect.js'
 import { ownerMarkPath, readOwnerMark, removeOwnerMark, writeOwnerMark } from './owner-mark.js'
-import { checkSandboxParent, ERR_SANDBOX_KEY_OUTSIDE, isInside } from './sandbox-dir.js'
-import { ERR_SANDBOX_EXISTS } from '@cnm/sandbox'
 import { reconcileCore } from './reconcile.js'
 import { createRegistry, type DriverRegistration } from './registry.js'
+import { checkSandboxParent, ERR_SANDBOX_KEY_OUTSIDE, isInside } from './sandbox-dir.js'
 import { netnsSandboxes, type SandboxBackend, type SandboxHandle } from './sandboxes.js'
 import { DEFAULT_STORE_PATH, Store } from './store.js'
 import { syncFromStore } from './sync.js'

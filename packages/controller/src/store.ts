@@ -261,15 +261,48 @@ export class Store {
     this.db.prepare('DELETE FROM joins WHERE endpoint_id = ?').run(endpointId)
   }
 
-  /** Allocations held twice or by no endpoint (should be none): for reconcile's report. */
+  /**
+   * What the crash and concurrency tests rely on, read from the store itself (should be nothing):
+   * an address held by two endpoints, a host port held twice (the same address, or a wildcard and an
+   * address of its family), an allocation whose endpoint is gone, an endpoint whose address has no
+   * allocation. For reconcile's report.
+   */
   allocationProblems(): string[] {
-    const orphans = this.db
-      .prepare(
-        `SELECT 'ip ' || pool || ' ' || ip AS what FROM ip_allocations WHERE endpoint_id NOT IN (SELECT id FROM endpoints)
-         UNION ALL SELECT 'port ' || proto || ' ' || host_ip || ':' || port FROM port_allocations WHERE endpoint_id NOT IN (SELECT id FROM endpoints)`,
-      )
-      .all() as { what: string }[]
-    return orphans.map((o) => `orphan allocation ${o.what}`)
+    const all = <T>(sql: string): T[] => this.db.prepare(sql).all() as T[]
+    const problems: string[] = []
+    for (const r of all<{ ip: string; holders: string }>(
+      `SELECT ip, group_concat(endpoint_id, ', ') AS holders FROM ip_allocations GROUP BY ip HAVING COUNT(*) > 1`,
+    )) {
+      problems.push(`address ${r.ip} held twice (by ${r.holders})`)
+    }
+    for (const r of all<{ proto: string; a: string; b: string; port: number; ea: string; eb: string }>(
+      `SELECT x.proto AS proto, x.host_ip AS a, y.host_ip AS b, x.port AS port, x.endpoint_id AS ea, y.endpoint_id AS eb
+       FROM port_allocations x JOIN port_allocations y
+         ON x.proto = y.proto AND x.port = y.port AND x.rowid < y.rowid
+       WHERE x.host_ip = y.host_ip
+          OR (x.host_ip = '0.0.0.0' AND instr(y.host_ip, ':') = 0) OR (y.host_ip = '0.0.0.0' AND instr(x.host_ip, ':') = 0)
+          OR (x.host_ip = '::' AND instr(y.host_ip, ':') > 0) OR (y.host_ip = '::' AND instr(x.host_ip, ':') > 0)`,
+    )) {
+      problems.push(`port ${r.proto} ${r.port} held twice (${r.a} by ${r.ea}, ${r.b} by ${r.eb})`)
+    }
+    for (const r of all<{ what: string }>(
+      `SELECT 'address ' || pool || ' ' || ip AS what FROM ip_allocations
+         WHERE endpoint_id NOT IN (SELECT id FROM endpoints)
+       UNION ALL SELECT 'port ' || proto || ' ' || host_ip || ':' || port FROM port_allocations
+         WHERE endpoint_id NOT IN (SELECT id FROM endpoints)`,
+    )) {
+      problems.push(`${r.what} is allocated to no endpoint`)
+    }
+    for (const r of all<{ name: string; ip: string }>(
+      `SELECT e.name AS name, substr(a.value, 1, instr(a.value, '/') - 1) AS ip
+       FROM endpoints e, json_each(e.sandbox_info, '$.interfaces') i,
+         json_each(json_array(json_extract(i.value, '$.address'), json_extract(i.value, '$.addressIPv6'))) a
+       WHERE a.value IS NOT NULL
+         AND substr(a.value, 1, instr(a.value, '/') - 1) NOT IN (SELECT ip FROM ip_allocations WHERE endpoint_id = e.id)`,
+    )) {
+      problems.push(`endpoint ${r.name} has address ${r.ip} without its allocation`)
+    }
+    return problems
   }
 
   /** All address and port allocations, for tests and inspection. */

@@ -72,6 +72,11 @@ export interface Network {
     sandboxKey?: string,
     options?: unknown,
   ): Promise<{ endpoint: Endpoint; sandboxInfo: SandboxInfo }>
+  /**
+   * Connects a sandbox to the network in one transaction: an endpoint born inside the sandbox and
+   * joined to it (`docker network connect`). A failure, or a crash at any point, leaves neither.
+   */
+  connect(sandbox: Sandbox, name: string, options?: unknown): Promise<Endpoint>
   endpoints(): Endpoint[]
   delete(): Promise<void>
 }

@@ -6,8 +6,8 @@ import { fileURLToPath } from 'node:url'
 import { createFirewall } from '@cnm/firewall'
 import { describeKernel, ipJson, useHostNetns } from '@cnm/netlink/testing'
 import { afterAll, beforeAll, expect, it } from 'vitest'
-import { storeKernelDifferences } from './agreement.test-util.js'
 import { createController } from '../src/controller.js'
+import { storeKernelDifferences } from './agreement.test-util.js'
 
 const fixture = fileURLToPath(new URL('../test-fixtures/crash-loop.mjs', import.meta.url))
 const KILLS = Number(process.env.CNM_CRASH_KILLS ?? 50)

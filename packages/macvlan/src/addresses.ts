@@ -1,3 +1,4 @@
+import { hasErrorCode } from '@cnm/driverapi'
 import { parseCIDR } from '@cnm/ip'
 import { ERR_IP_OUT_OF_RANGE, type IPAllocator } from '@cnm/ipallocator'
 import type { EndpointConfig } from './endpoint-config.js'
@@ -7,7 +8,7 @@ function reserve(allocator: IPAllocator, pool: string, ip: string): void {
   try {
     allocator.requestIP(pool, ip) // the gateway is never handed to an endpoint
   } catch (err) {
-    if ((err as { code?: string }).code !== ERR_IP_OUT_OF_RANGE) throw err // outside fixedCIDR: nothing to hold
+    if (!hasErrorCode(err, ERR_IP_OUT_OF_RANGE)) throw err // outside fixedCIDR: nothing to hold
   }
 }
 

@@ -48,10 +48,13 @@ describe('network options', () => {
       internal: true,
       mtu: 1400,
     })
-    expect(parseNetworkConfig({ ...base, enableIPv6: true, fixedCIDRv6: 'fd00::/64', gatewayIPv6: 'fd00::fe' }))
-      .toMatchObject({ gatewayIPv6: 'fd00::fe' })
+    expect(
+      parseNetworkConfig({ ...base, enableIPv6: true, fixedCIDRv6: 'fd00::/64', gatewayIPv6: 'fd00::fe' }),
+    ).toMatchObject({ gatewayIPv6: 'fd00::fe' })
     // IPv6 only is a network too
-    expect(parseNetworkConfig({ parent: 'eth1', enableIPv6: true, fixedCIDRv6: 'fd00::/64' }).addressIPv4).toBeUndefined()
+    expect(
+      parseNetworkConfig({ parent: 'eth1', enableIPv6: true, fixedCIDRv6: 'fd00::/64' }).addressIPv4,
+    ).toBeUndefined()
   })
 
   it('refuses what it cannot do, naming the option', () => {
@@ -77,7 +80,11 @@ describe('network options', () => {
     ]
     for (const [raw, message] of bad) {
       expect(() => parseNetworkConfig(raw), JSON.stringify(raw)).toThrow(
-        expect.objectContaining({ code: 'ERR_INVALID_CONFIG', kind: 'invalid', message: expect.stringMatching(message) }),
+        expect.objectContaining({
+          code: 'ERR_INVALID_CONFIG',
+          kind: 'invalid',
+          message: expect.stringMatching(message),
+        }),
       )
     }
   })
@@ -90,14 +97,26 @@ describe('network options', () => {
 
 describe('endpoint options', () => {
   it('reads addresses and a MAC, canonical', () => {
-    expect(parseEndpointConfig({ ipv4Address: '192.168.50.9', ipv6Address: 'FD00::9', macAddress: '02:AA:00:00:00:01' }))
-      .toEqual({ ipv4Address: '192.168.50.9', ipv6Address: 'fd00::9', macAddress: '02:aa:00:00:00:01' })
-    expect(parseEndpointConfig(undefined)).toEqual({ ipv4Address: undefined, ipv6Address: undefined, macAddress: undefined })
+    expect(
+      parseEndpointConfig({ ipv4Address: '192.168.50.9', ipv6Address: 'FD00::9', macAddress: '02:AA:00:00:00:01' }),
+    ).toEqual({ ipv4Address: '192.168.50.9', ipv6Address: 'fd00::9', macAddress: '02:aa:00:00:00:01' })
+    expect(parseEndpointConfig(undefined)).toEqual({
+      ipv4Address: undefined,
+      ipv6Address: undefined,
+      macAddress: undefined,
+    })
     expect(parseEndpointConfig({ portBindings: [] }).ipv4Address).toBeUndefined()
   })
 
   it('refuses unknown options and bad values, and port bindings as not supported', () => {
-    for (const raw of ['x', [], { nope: 1 }, { ipv4Address: 'fd00::1' }, { ipv6Address: '10.0.0.1' }, { macAddress: '01:00:5e:00:00:01' }]) {
+    for (const raw of [
+      'x',
+      [],
+      { nope: 1 },
+      { ipv4Address: 'fd00::1' },
+      { ipv6Address: '10.0.0.1' },
+      { macAddress: '01:00:5e:00:00:01' },
+    ]) {
       expect(() => parseEndpointConfig(raw), JSON.stringify(raw)).toThrow(
         expect.objectContaining({ code: 'ERR_INVALID_CONFIG' }),
       )

@@ -40,7 +40,8 @@ function mac(v: unknown): string | undefined {
  * no ports to publish, so a non-empty `portBindings` is refused (`ERR_NOT_SUPPORTED`).
  */
 export function parseEndpointConfig(raw: unknown): EndpointConfig {
-  if (raw === null || raw === undefined) return { ipv4Address: undefined, ipv6Address: undefined, macAddress: undefined }
+  if (raw === null || raw === undefined)
+    return { ipv4Address: undefined, ipv6Address: undefined, macAddress: undefined }
   if (typeof raw !== 'object' || Array.isArray(raw)) throw new InvalidConfigError('endpoint options must be an object')
   const obj = raw as Record<string, unknown>
   const unknown = Object.keys(obj).find((k) => !KEYS.has(k))

@@ -1,4 +1,4 @@
-import type { Interface, SandboxInfo } from '@cnm/driverapi'
+import { hasErrorCode, type Interface, type SandboxInfo } from '@cnm/driverapi'
 import { parseCIDR } from '@cnm/ip'
 import { createMacvlan, type Handle, type Link, openHandle } from '@cnm/netlink'
 import { allocateAddresses, releaseAddresses } from './addresses.js'
@@ -137,7 +137,7 @@ export async function deleteEndpoint(res: DriverResources, net: NetworkState, ep
       try {
         await handle.deleteLink(link.name)
       } catch (err) {
-        if ((err as { code?: string }).code !== 'ENODEV') throw err
+        if (!hasErrorCode(err, 'ENODEV')) throw err
       }
       return true
     })

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
+import { parseAlias } from './marks.js'
 import { macFromIPv4 } from './names.js'
 import { boundNetnsPaths } from './namespaces.js'
-import { parseAlias } from './marks.js'
 
 describe('bound network namespaces', () => {
   it('reads nsfs mounts of network namespaces only, with escaped paths', () => {

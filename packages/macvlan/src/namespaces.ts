@@ -1,4 +1,5 @@
 import { readFileSync, statSync } from 'node:fs'
+import { errorCode } from '@cnm/driverapi'
 import { type Handle, isNetnsMounted, openHandle } from '@cnm/netlink'
 
 /** `\040` and the other octal escapes mountinfo writes for spaces, tabs, newlines and backslashes. */
@@ -39,7 +40,7 @@ export async function openNamespace(key: string): Promise<Handle | undefined> {
   try {
     return await openHandle({ netns: key })
   } catch (err) {
-    if (GONE.has((err as { code?: string }).code ?? '')) return undefined
+    if (GONE.has(errorCode(err) ?? '')) return undefined
     throw err
   }
 }

@@ -1,4 +1,4 @@
-import { InvalidConfigError, NotSupportedError } from '@cnm/driverapi'
+import { errorCode, hasErrorCode, InvalidConfigError, NotSupportedError } from '@cnm/driverapi'
 import { createVlan, type Link } from '@cnm/netlink'
 import { CNM_LINK_GROUP, networkAlias, parseAlias } from './marks.js'
 import type { DriverResources, NetworkState } from './state.js'
@@ -22,7 +22,7 @@ async function createVlanParent(res: DriverResources, net: NetworkState): Promis
       up: true,
     })
   } catch (cause) {
-    if (UNSUPPORTED.has((cause as { code?: string }).code ?? '')) {
+    if (UNSUPPORTED.has(errorCode(cause) ?? '')) {
       throw new NotSupportedError(
         `parent ${name}: this kernel cannot create VLAN sub-interfaces (no 802.1Q support, CONFIG_VLAN_8021Q); ` +
           `use an existing interface as the parent`,
@@ -60,7 +60,7 @@ export async function teardownParent(res: DriverResources, net: NetworkState): P
     try {
       await res.host.deleteLink(link.name)
     } catch (err) {
-      if ((err as { code?: string }).code !== 'ENODEV') throw err
+      if (!hasErrorCode(err, 'ENODEV')) throw err
     }
   }
   net.createdVlan = false

@@ -1,4 +1,4 @@
-import type { KnownRecords, StrayReport } from '@cnm/driverapi'
+import { hasErrorCode, type KnownRecords, type StrayReport } from '@cnm/driverapi'
 import { parseAlias } from './marks.js'
 import { visitNamespaces } from './namespaces.js'
 import type { DriverResources, NetworkState } from './state.js'
@@ -8,7 +8,7 @@ async function remove(report: StrayReport, what: string, fn: () => Promise<void>
     await fn()
     report.links.push(what)
   } catch (err) {
-    if ((err as { code?: string }).code === 'ENODEV') return // gone meanwhile (with its parent)
+    if (hasErrorCode(err, 'ENODEV')) return // gone meanwhile (with its parent)
     report.errors.push(`${what}: ${(err as Error).message}`)
   }
 }

@@ -86,7 +86,8 @@ describeKernel('macvlan and VLAN links (kernel)', () => {
       made = await createVlan(h, name, { parent, id: 20, group: 4242, alias: 'cnm:test:network:n', up: true })
     } catch (err) {
       // 802.1Q is a kernel option (CONFIG_VLAN_8021Q); some kernels (this VM's) lack it.
-      if (['ENOTSUP', 'EOPNOTSUPP'].includes((err as { code?: string }).code ?? '')) ctx.skip('this kernel has no 802.1Q VLAN support')
+      if (['ENOTSUP', 'EOPNOTSUPP'].includes((err as { code?: string }).code ?? ''))
+        ctx.skip('this kernel has no 802.1Q VLAN support')
       throw err
     }
     expect(made).toMatchObject({ name, kind: 'vlan', group: 4242, alias: 'cnm:test:network:n', up: true })

@@ -2,7 +2,15 @@ import { closeSync, constants, openSync } from 'node:fs'
 import { ERR_INVALID_ALIAS, ERR_INVALID_MTU, kernelError, NetlinkError } from './errors.js'
 import type { Handle } from './handle.js'
 import { validateInterfaceName } from './interface-name.js'
-import { type KindData, type MacvlanMode, macvlanLinkInfo, parseKindData, VLAN_ID_MAX, VLAN_ID_MIN, vlanLinkInfo } from './link-kinds.js'
+import {
+  type KindData,
+  type MacvlanMode,
+  macvlanLinkInfo,
+  parseKindData,
+  VLAN_ID_MAX,
+  VLAN_ID_MIN,
+  vlanLinkInfo,
+} from './link-kinds.js'
 import type { Link } from './links.js'
 import { formatMac, parseMac } from './mac.js'
 import { withNetnsSync } from './namespace.js'
@@ -90,7 +98,10 @@ function checkCommon(name: string, opts: { mtu?: number; alias?: string; group?:
     throw new NetlinkError(ERR_INVALID_MTU, `invalid MTU ${opts.mtu} for ${name}: expected an integer 68–65535`)
   }
   if (opts.alias !== undefined && (Buffer.byteLength(opts.alias) > 255 || opts.alias.includes('\0'))) {
-    throw new NetlinkError(ERR_INVALID_ALIAS, `invalid interface alias ${JSON.stringify(opts.alias)}: at most 255 bytes`)
+    throw new NetlinkError(
+      ERR_INVALID_ALIAS,
+      `invalid interface alias ${JSON.stringify(opts.alias)}: at most 255 bytes`,
+    )
   }
   if (opts.group !== undefined && (!Number.isInteger(opts.group) || opts.group < 0 || opts.group > 0xffffffff)) {
     throw invalid(`invalid link group ${opts.group} for ${name}`)

@@ -1,7 +1,6 @@
 import type { Endpoint, Network, Sandbox } from '@cnm/controller'
 import { ERR_NOT_JOINED } from '@cnm/controller/errors'
 import { CliError, invalidArgument } from '../errors.js'
-import { createEndpoint } from './endpoint.js'
 
 /** The endpoint name `connect` uses when none is given: the sandbox's container id. */
 export function defaultEndpointName(sandbox: Sandbox): string {
@@ -29,7 +28,8 @@ export async function connect(
     await existing.join(sandbox)
     return existing
   }
-  return createEndpoint(network, endpointName ?? defaultEndpointName(sandbox), options, sandbox)
+  // One transaction: an endpoint born in the sandbox and joined, or nothing at all.
+  return network.connect(sandbox, endpointName ?? defaultEndpointName(sandbox), options)
 }
 
 /**

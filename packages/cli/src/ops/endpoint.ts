@@ -2,7 +2,8 @@ import type { Endpoint, Network, Sandbox } from '@cnm/controller'
 
 /**
  * Creates an endpoint with already mapped options (see `endpointOptions`). With a sandbox, its
- * interface is born inside the sandbox and joined at once; a failed join deletes the endpoint.
+ * interface is born inside the sandbox and joined in the same transaction: a failure (or a crash)
+ * leaves neither.
  */
 export async function createEndpoint(
   network: Network,
@@ -10,13 +11,7 @@ export async function createEndpoint(
   options: Record<string, unknown>,
   sandbox?: Sandbox,
 ): Promise<Endpoint> {
-  const { endpoint } = await network.createEndpoint(name, sandbox?.key, options)
-  if (!sandbox) return endpoint
-  try {
-    await endpoint.join(sandbox)
-  } catch (err) {
-    await endpoint.delete().catch(() => undefined)
-    throw err
-  }
+  if (sandbox) return network.connect(sandbox, name, options) // created and joined in one transaction
+  const { endpoint } = await network.createEndpoint(name, undefined, options)
   return endpoint
 }

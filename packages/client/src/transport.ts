@@ -1,0 +1,113 @@
+import { Agent, type ClientRequest, type IncomingMessage, type RequestOptions, request } from 'node:http'
+import { CnmClientError, connectError, ERR_BAD_RESPONSE } from './errors.js'
+import { type DaemonAddress, formatHost } from './host.js'
+
+/** Mutual TLS for a TCP daemon: the CA that signed the daemon's certificate, and the client's own. */
+export interface TlsOptions {
+  /** PEM: the CA the daemon's certificate must chain to. */
+  ca: string | Buffer
+  /** PEM: the client's certificate (the daemon requires one). */
+  cert: string | Buffer
+  /** PEM: the client's private key. */
+  key: string | Buffer
+  /** The name the daemon's certificate must carry (default: the host of the address). */
+  servername?: string
+}
+
+/** A whole answer. */
+export interface Answer {
+  status: number
+  contentType: string
+  text: string
+}
+
+/**
+ * HTTP/1.1 to one daemon over `node:http` (measured against undici: `node:http` is part of Node's
+ * own start-up snapshot, undici is not; see the README). One keep-alive agent per client; its idle
+ * sockets do not keep the process alive.
+ */
+export class Transport {
+  readonly address: DaemonAddress
+  readonly #tls: TlsOptions | undefined
+  readonly #agent: Agent | undefined
+  #https: Promise<typeof import('node:https')> | undefined
+
+  constructor(address: DaemonAddress, tls: TlsOptions | undefined) {
+    this.address = address
+    this.#tls = tls
+    this.#agent = tls ? undefined : new Agent({ keepAlive: true, maxSockets: 8 })
+  }
+
+  #options(method: string, path: string, headers: Record<string, string>): RequestOptions {
+    const a = this.address
+    const where = a.kind === 'unix' ? { socketPath: a.path } : { host: a.host, port: a.port }
+    const agent = this.#agent ? { agent: this.#agent } : {}
+    return { ...where, method, path, headers: { host: 'cnm', ...headers }, ...agent }
+  }
+
+  async #open(method: string, path: string, headers: Record<string, string>): Promise<ClientRequest> {
+    const options = this.#options(method, path, headers)
+    const tls = this.#tls
+    if (!tls) return request(options)
+    // Loaded only for TLS: a unix-socket client never pays for node:https and node:tls.
+    this.#https ??= import('node:https')
+    const https = await this.#https
+    return https.request({
+      ...options,
+      ca: tls.ca,
+      cert: tls.cert,
+      key: tls.key,
+      ...(tls.servername ? { servername: tls.servername } : {}),
+    })
+  }
+
+  /** Sends one request; resolves with the response (its body not read yet). */
+  async open(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<IncomingMessage> {
+    const payload = body === undefined ? undefined : JSON.stringify(body)
+    const headers: Record<string, string> =
+      payload === undefined
+        ? {}
+        : { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(payload)) }
+    const req = await this.#open(method, path, headers)
+    return new Promise((resolve, reject) => {
+      const onAbort = (): void => {
+        req.destroy()
+        reject(signal?.reason ?? new Error('aborted'))
+      }
+      if (signal?.aborted) return onAbort()
+      signal?.addEventListener('abort', onAbort, { once: true })
+      req.once('response', (res) => {
+        signal?.removeEventListener('abort', onAbort)
+        resolve(res)
+      })
+      req.once('error', (err) => {
+        signal?.removeEventListener('abort', onAbort)
+        reject(err.name === 'AbortError' ? err : connectError(err, formatHost(this.address)))
+      })
+      req.end(payload)
+    })
+  }
+
+  /** Sends one request and reads the whole answer. */
+  async send(method: string, path: string, body?: unknown): Promise<Answer> {
+    const res = await this.open(method, path, body)
+    const chunks: Buffer[] = []
+    try {
+      for await (const chunk of res) chunks.push(chunk as Buffer)
+    } catch (err) {
+      throw new CnmClientError(ERR_BAD_RESPONSE, 'unavailable', `the answer from the daemon broke off: ${err}`, {
+        cause: err,
+      })
+    }
+    return {
+      status: res.statusCode ?? 0,
+      contentType: String(res.headers['content-type'] ?? ''),
+      text: Buffer.concat(chunks).toString('utf8'),
+    }
+  }
+
+  /** Closes idle connections (the client can still be used: it connects again). */
+  close(): void {
+    this.#agent?.destroy()
+  }
+}

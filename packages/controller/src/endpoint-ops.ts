@@ -1,0 +1,238 @@
+import {
+  type Driver,
+  ERR_NO_ENDPOINT,
+  ERR_NO_NETWORK,
+  ERR_TEARDOWN,
+  hasErrorCode,
+  type SandboxInfo,
+} from '@cnm/driverapi'
+import { type Core, driverOf } from './core.js'
+import {
+  ControllerError,
+  ERR_ENDPOINT_NAME_EXISTS,
+  ERR_NOT_JOINED,
+  unknownNetwork,
+  unknownSandbox,
+  validateName,
+} from './errors.js'
+import { generateID } from './id.js'
+import type { SandboxHandle } from './sandboxes.js'
+import type { EndpointRow, JoinRow, NetworkRow, SandboxRow } from './store.js'
+import type { Sandbox } from './types.js'
+
+/**
+ * One part of an operation, run inside `run`'s transaction: it has done its kernel work and
+ * written the store; `apply` changes the tables after the commit, `undo` takes the kernel work back
+ * if the commit fails (or a later part of the same operation does).
+ */
+export interface Part<T> {
+  value: T
+  apply: () => void
+  undo: () => Promise<unknown>
+}
+
+/** The namespace handle for a sandbox key, opened once per process. */
+export async function netnsSandbox(core: Core, key: string): Promise<SandboxHandle> {
+  let sb = core.open.get(key)
+  if (!sb) {
+    sb = await core.sandboxBackend.open(key)
+    core.open.set(key, sb)
+  }
+  return sb
+}
+
+/** The addresses and host ports an endpoint holds, as the store records them (never held twice). */
+function allocations(driver: Driver, nid: string, eid: string) {
+  const net = driver.networkInfo(nid)
+  const ep = driver.endpointInfo(nid, eid)
+  const ips = [
+    ...(ep.ipv4 && net?.subnetV4 ? [{ pool: net.subnetV4, ip: ep.ipv4 }] : []),
+    ...(ep.ipv6 && net?.subnetV6 ? [{ pool: net.subnetV6, ip: ep.ipv6 }] : []),
+  ]
+  const ports = ep.ports.flatMap((p) =>
+    Array.from({ length: p.hostPortEnd - p.hostPort + 1 }, (_, i) => ({
+      proto: p.proto,
+      hostIP: p.hostIP,
+      port: p.hostPort + i,
+    })),
+  )
+  return { ips, ports }
+}
+
+/** Creates an endpoint on a network (its driver's part, then its row and allocations). */
+export async function addEndpoint(
+  core: Core,
+  net: NetworkRow,
+  epName: string,
+  sandboxKey: string | undefined,
+  options: unknown,
+): Promise<Part<{ row: EndpointRow; sandboxInfo: SandboxInfo }>> {
+  validateName('endpoint', epName)
+  if ([...core.endpoints.values()].some((e) => e.networkId === net.id && e.name === epName)) {
+    throw new ControllerError(
+      ERR_ENDPOINT_NAME_EXISTS,
+      `endpoint with name ${epName} already exists in network ${net.name}`,
+    )
+  }
+  const driver = driverOf(core, net.type)
+  const eid = generateID()
+  const sandboxInfo = await driver.createEndpoint(net.id, eid, sandboxKey ?? '', options ?? {})
+  const row: EndpointRow = {
+    id: eid,
+    networkId: net.id,
+    name: epName,
+    sandboxKey: sandboxKey ?? '',
+    options: options ?? {},
+    record: null,
+    sandboxInfo,
+  }
+  try {
+    row.record = driver.persistence?.exportEndpoint(net.id, eid) ?? null
+    const a = allocations(driver, net.id, eid)
+    core.store.insertEndpoint(row, a.ips, a.ports)
+  } catch (err) {
+    await driver.deleteEndpoint(net.id, eid).catch(() => undefined)
+    throw err
+  }
+  return {
+    value: { row, sandboxInfo },
+    apply: () => core.endpoints.set(eid, row),
+    undo: () => driver.deleteEndpoint(net.id, eid),
+  }
+}
+
+function sandboxRowByKey(core: Core, key: string): SandboxRow | undefined {
+  return [...core.sandboxes.values()].find((s) => s.key === key)
+}
+
+/** The first `ethN` not in the sandbox, read from the kernel (drivers may have created some). */
+async function freeEth(core: Core, key: string): Promise<string> {
+  const view = await core.sandboxBackend.open(key)
+  const names = new Set(view.interfaces().map((i) => i.dstName))
+  view.close()
+  for (let i = 0; ; i++) if (!names.has(`eth${i}`)) return `eth${i}`
+}
+
+/**
+ * Joins an endpoint to a sandbox: the driver's `join`, the interface into the namespace, the
+ * gateway (from the first network the sandbox joins), static routes, the join row. The sandbox is
+ * checked again here, inside the operation: one destroyed meanwhile is refused, never re-created.
+ */
+export async function joinEndpoint(core: Core, ep: EndpointRow, sandbox: Sandbox | SandboxHandle): Promise<Part<void>> {
+  const key = sandbox.key
+  if ('id' in sandbox && !core.sandboxes.has(sandbox.id)) throw unknownSandbox(sandbox.containerID || sandbox.id)
+  if (!core.sandboxBackend.exists(key)) throw unknownSandbox(key)
+  let sbRow = sandboxRowByKey(core, key)
+  const newRow = !sbRow
+  sbRow ??= { id: generateID(), containerId: '', key }
+  if (newRow) core.store.insertSandbox(sbRow)
+  if (!('id' in sandbox)) core.open.set(key, sandbox)
+  const sb = await netnsSandbox(core, key)
+  const net = core.networks.get(ep.networkId)
+  if (!net) throw unknownNetwork(ep.networkId)
+  const driver = driverOf(core, net.type)
+  const joined = await driver.join(ep.networkId, ep.id, key, {})
+  const info = { ...(ep.sandboxInfo as SandboxInfo), ...joined }
+  const iface = info.interfaces[0]
+  // A driver may give no interface at all (`null`: loopback only): the join is recorded all the same.
+  const dstName = !iface ? '' : ep.sandboxKey === key ? iface.dstName : await freeEth(core, key)
+  const undo = async (): Promise<void> => {
+    if (dstName) await sb.removeInterface(dstName).catch(() => undefined)
+    await driver.leave(ep.networkId, ep.id).catch(() => undefined)
+  }
+  const join: JoinRow = {
+    endpointId: ep.id,
+    sandboxId: sbRow.id,
+    interfaceName: dstName,
+    origin: ep.sandboxKey === key ? 'sandbox' : 'host',
+    srcName: iface?.srcName ?? '',
+  }
+  const sandboxId = sbRow.id
+  try {
+    if (iface) await sb.addInterface({ ...iface, dstName })
+    const hasGateway = [...core.joins.values()].some(
+      (j) =>
+        j.sandboxId === sandboxId &&
+        (core.endpoints.get(j.endpointId)?.sandboxInfo as SandboxInfo | undefined)?.gateway,
+    )
+    if (!hasGateway && info.gateway) await sb.setGateway(info.gateway)
+    if (!hasGateway && info.gatewayIPv6) await sb.setGatewayIPv6(info.gatewayIPv6)
+    for (const route of info.staticRoutes ?? []) await sb.addStaticRoute(route)
+    core.store.insertJoin(join)
+  } catch (err) {
+    await undo() // the interface leaves again: nothing half-joined stays behind
+    throw err
+  }
+  const madeRow = sbRow
+  return {
+    value: undefined,
+    undo,
+    apply: () => {
+      if (newRow) core.sandboxes.set(madeRow.id, madeRow)
+      core.joins.set(ep.id, join)
+    },
+  }
+}
+
+/**
+ * Takes an endpoint out of its sandbox: its interface leaves (back to the host when it came from
+ * there), the default route goes to another joined network, the driver's `leave`, the join row.
+ * Returns what to apply to the tables after the commit.
+ */
+export async function leaveEndpoint(core: Core, ep: EndpointRow): Promise<() => void> {
+  const id = ep.id
+  const join = core.joins.get(id)
+  if (!join) throw new ControllerError(ERR_NOT_JOINED, `endpoint ${ep.name} is not joined to a sandbox`)
+  const sbRow = core.sandboxes.get(join.sandboxId)
+  if (sbRow && core.sandboxBackend.exists(sbRow.key)) {
+    const sb = await netnsSandbox(core, sbRow.key)
+    if (join.interfaceName && sb.interfaces().some((i) => i.dstName === join.interfaceName)) {
+      // A reopened sandbox cannot know an interface came from the host: the join row does.
+      await sb.removeInterface(
+        join.interfaceName,
+        join.origin === 'host' ? { returnTo: { name: join.srcName } } : undefined,
+      )
+    }
+    const other = [...core.joins.values()].find((j) => j.sandboxId === join.sandboxId && j.endpointId !== id)
+    const gw = other
+      ? (core.endpoints.get(other.endpointId)?.sandboxInfo as SandboxInfo | undefined)?.gateway
+      : undefined
+    if (gw) await sb.setGateway(gw).catch(() => undefined)
+  }
+  const net = core.networks.get(ep.networkId)
+  // The driver's part after the interface left; an endpoint its driver no longer holds has none.
+  if (net) {
+    await driverOf(core, net.type)
+      .leave(ep.networkId, id)
+      .catch((err: unknown) => {
+        if (!hasErrorCode(err, ERR_NO_ENDPOINT) && !hasErrorCode(err, ERR_NO_NETWORK)) throw err
+      })
+  }
+  core.store.deleteJoin(id)
+  return () => core.joins.delete(id)
+}
+
+/**
+ * Deletes an endpoint: it leaves its sandbox first, then its driver's part goes, then its row and
+ * allocations. A teardown that partly failed is still done (the record goes); its error is raised
+ * by the returned apply, after the commit.
+ */
+export async function removeEndpoint(core: Core, ep: EndpointRow): Promise<() => void> {
+  const applyLeave = core.joins.has(ep.id) ? await leaveEndpoint(core, ep) : undefined
+  const net = core.networks.get(ep.networkId)
+  let teardown: unknown
+  if (net) {
+    try {
+      await driverOf(core, net.type).deleteEndpoint(ep.networkId, ep.id)
+    } catch (err) {
+      if (!hasErrorCode(err, ERR_TEARDOWN)) throw err
+      teardown = err
+    }
+  }
+  core.store.deleteEndpoint(ep.id)
+  return () => {
+    applyLeave?.()
+    core.endpoints.delete(ep.id)
+    if (teardown) throw teardown
+  }
+}
