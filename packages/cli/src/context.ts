@@ -22,10 +22,14 @@ export type OpenController = NetworkController & { readonly lastReconcile: Recon
  * Opens the controller on the store, runs `fn`, closes it (also on failure). The store serialises
  * concurrent commands, including a running `cnm serve`.
  */
-export async function withController<T>(g: GlobalOptions, fn: (c: OpenController) => Promise<T>): Promise<T> {
+export async function withController<T>(
+  g: GlobalOptions,
+  fn: (c: OpenController) => Promise<T>,
+  extra: { onStoreMismatch?: 'refuse' | 'remove-orphans' } = {},
+): Promise<T> {
   // Loaded here, not at start-up: `cnm --help` and bad input never pay for the whole stack.
   const { createController } = await import('@cnm/controller')
-  const controller = await createController({ storePath: g.store, sandboxDir: g.sandboxDir })
+  const controller = await createController({ storePath: g.store, sandboxDir: g.sandboxDir, ...extra })
   try {
     return await fn(controller)
   } finally {

@@ -534,3 +534,44 @@ describe('the store checks what the crash and concurrency tests rely on', () => 
     expect((await c.reconcile()).errors).toEqual(expect.arrayContaining(problems))
   })
 })
+
+describe('a store that changes under the controller', () => {
+  it('an emptied store is noticed (ERR_STORE_MISMATCH naming what was found), and its orphans can be removed', async () => {
+    const { truncateSync, rmSync: rm } = await import('node:fs')
+    const a = await controller()
+    const oldId = a.store.id
+    const n = await a.newNetwork(await a.newNetworkDriver('memory'), 'lost', {})
+    await a.newSandbox('lostbox')
+    await n.createEndpoint('e')
+    await a.close()
+    const db = path.join(dir, 'cnm.db')
+    truncateSync(db, 0)
+    rm(`${db}-wal`, { force: true })
+    rm(`${db}-shm`, { force: true })
+    await expect(controller()).rejects.toMatchObject({
+      code: 'ERR_STORE_MISMATCH',
+      kind: 'conflict',
+      message: expect.stringMatching(new RegExp(`cnm:${oldId}.*1 namespace\\(s\\).*lostbox.*remove-orphans`, 'u')),
+    })
+    expect(links()).toHaveLength(2) // nothing was touched
+    const b = await controller({ onStoreMismatch: 'remove-orphans' })
+    expect(b.store.id).toBe(oldId)
+    expect(b.lastReconcile.removedLinks).toHaveLength(2)
+    expect(b.lastReconcile.removedLinks).toContain(`mem-${n.id.slice(0, 12)}`)
+    expect(b.lastReconcile.removedNamespaces).toEqual([path.join(sandboxes.defaultDir, 'lostbox')])
+    expect(links()).toEqual([])
+  })
+
+  it('a store removed while the controller runs: it refuses to go on instead of splitting in two', async () => {
+    const { rmSync: rm } = await import('node:fs')
+    const a = await controller()
+    const d = await a.newNetworkDriver('memory')
+    await a.newNetwork(d, 'before', {})
+    rm(path.join(dir, 'cnm.db'))
+    await expect(a.newNetwork(d, 'after', {})).rejects.toMatchObject({
+      code: 'ERR_STORE_MISMATCH',
+      kind: 'unavailable',
+    })
+    expect(links()).toHaveLength(1)
+  })
+})

@@ -1,3 +1,4 @@
+import { readdirSync } from 'node:fs'
 import path from 'node:path'
 import type { DriverFactory } from '@cnm/driverapi'
 import { ERR_SANDBOX_EXISTS } from '@cnm/sandbox'
@@ -8,6 +9,7 @@ import {
   ERR_INVALID_NAME,
   ERR_INVALID_NETWORK_DRIVER,
   ERR_NIL_NETWORK_DRIVER,
+  ERR_STORE_MISMATCH,
   nameExists,
   unknownDriver,
   validateName,
@@ -37,9 +39,37 @@ export interface ControllerOptions {
   drivers?: Record<string, DriverFactory | DriverRegistration>
   /** Where sandboxes live (default: network namespaces through `@cnm/sandbox`). */
   sandboxBackend?: SandboxBackend
+  /**
+   * What to do when the store comes back empty under the id recorded beside it (`<store>.id`): a
+   * truncated or replaced database, whose kernel objects are orphaned. `refuse` (the default)
+   * throws `ERR_STORE_MISMATCH` naming what was found; `remove-orphans` takes the recorded id as
+   * the store's own, so reconcile removes every object marked with it (bridges, veths, firewall
+   * rules, namespaces). Their records are gone, so they cannot be adopted back.
+   */
+  onStoreMismatch?: 'refuse' | 'remove-orphans'
 }
 
 const DRIVERS = new WeakMap<NetworkDriver, string>()
+
+/** The error for a store that is not the one its identity file names, listing what it found. */
+function storeMismatch(store: Store, sandboxDir: string, empty: boolean): ControllerError {
+  const old = store.recordedId ?? ''
+  let namespaces: string[] = []
+  try {
+    namespaces = readdirSync(sandboxDir)
+      .filter((n) => !n.startsWith('.'))
+      .filter((n) => readOwnerMark(path.join(sandboxDir, n)) === old)
+  } catch {
+    // No sandbox directory: no namespaces to name.
+  }
+  const found = `kernel objects marked cnm:${old} (bridges, veths, firewall rules) and ${namespaces.length} namespace(s) in ${sandboxDir}${namespaces.length ? ` (${namespaces.slice(0, 5).join(', ')}${namespaces.length > 5 ? ', …' : ''})` : ''}`
+  return new ControllerError(
+    ERR_STORE_MISMATCH,
+    empty
+      ? `the store ${String(store.file)} is empty, but ${store.identityFile()} says it was store ${old}: it was truncated or replaced, and the ${found} belong to no record. Restore it from a backup, or remove them with onStoreMismatch: 'remove-orphans' (cnm reconcile --remove-orphans)`
+      : `the store ${String(store.file)} (id ${store.id}) is not store ${old} recorded in ${store.identityFile()}: move one of them away`,
+  )
+}
 
 /**
  * Creates a network controller on its store. An existing store is restored — every network,
@@ -53,6 +83,19 @@ export async function createController(
   for (const [name, registration] of Object.entries(options.drivers ?? {})) registry.register(name, registration)
   const sandboxBackend = options.sandboxBackend ?? netnsSandboxes
   const store = new Store(options.storePath ?? DEFAULT_STORE_PATH)
+  let adopted = false
+  if (store.recordedId !== undefined) {
+    const snap = store.snapshot()
+    const empty = snap.networks.length + snap.endpoints.length + snap.sandboxes.length === 0
+    if (options.onStoreMismatch === 'remove-orphans' && empty) {
+      store.adoptRecordedId()
+      adopted = true
+    } else {
+      const err = storeMismatch(store, options.sandboxDir ?? sandboxBackend.defaultDir, empty)
+      store.close()
+      throw err
+    }
+  }
   const core: Core = {
     store,
     registry,
@@ -78,6 +121,15 @@ export async function createController(
       return { value: report, apply: () => (lastReconcile = report) }
     })
   try {
+    // Orphans of an emptied store may belong to any driver: every registered one looks for its own.
+    if (adopted) {
+      for (const name of registry.names()) {
+        await makeDriver(core, name, {}).then(
+          (d) => core.drivers.set(name, d),
+          (err: unknown) => core.syncReport.errors.push(`driver ${name}: ${(err as Error).message}`),
+        )
+      }
+    }
     await reconcile()
   } catch (err) {
     for (const sb of core.open.values()) sb.close()

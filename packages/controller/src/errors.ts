@@ -15,6 +15,7 @@ export const ERR_ALREADY_JOINED = 'ERR_ALREADY_JOINED'
 export const ERR_NOT_JOINED = 'ERR_NOT_JOINED'
 export const ERR_CONTROLLER_CLOSED = 'ERR_CONTROLLER_CLOSED'
 export const ERR_STORE = 'ERR_STORE'
+export const ERR_STORE_MISMATCH = 'ERR_STORE_MISMATCH'
 
 /**
  * The kind of every controller code. `ERR_UNKNOWN_DRIVER` is `invalid` (a driver name in the
@@ -37,6 +38,7 @@ const KINDS: Readonly<Record<string, ErrorKind>> = {
   [ERR_NOT_JOINED]: 'conflict',
   [ERR_CONTROLLER_CLOSED]: 'unavailable',
   [ERR_STORE]: 'unavailable',
+  [ERR_STORE_MISMATCH]: 'conflict',
 }
 
 /**

@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto'
 import { mkdirSync } from 'node:fs'
 import path from 'node:path'
 import Database from 'better-sqlite3'
-import { ControllerError, ERR_STORE } from './errors.js'
+import { ControllerError, ERR_STORE, ERR_STORE_MISMATCH } from './errors.js'
+import { fileIdentity, identityPath, readIdentity, writeIdentity } from './store-identity.js'
 
 /** Where the store lives by default. */
 export const DEFAULT_STORE_PATH = '/var/lib/cnm/cnm.db'
@@ -95,9 +96,18 @@ export class Store {
    * This store's identity (16 hex characters, made once): the owner written on the kernel objects its
    * controller creates, so that a controller on another store never takes them for strays.
    */
-  readonly id: string
+  get id(): string {
+    return this.#id
+  }
+  #id: string
+  /** The id recorded beside the store when it differs from the database's (see `store-identity.ts`). */
+  readonly recordedId: string | undefined
+  readonly file: string | false
+  /** The database file's device and inode when opened: a replaced or removed file is noticed. */
+  readonly #inode: string | undefined
 
   constructor(file: string | false, busyTimeoutMs = 30_000) {
+    this.file = file
     try {
       if (file !== false) mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 })
       this.db = new Database(file === false ? ':memory:' : file, { timeout: busyTimeoutMs })
@@ -111,7 +121,13 @@ export class Store {
       this.db
         .prepare("INSERT OR IGNORE INTO meta (key, value) VALUES ('store_id', ?)")
         .run(randomBytes(8).toString('hex'))
-      this.id = (this.db.prepare("SELECT value FROM meta WHERE key = 'store_id'").get() as { value: string }).value
+      this.#id = (this.db.prepare("SELECT value FROM meta WHERE key = 'store_id'").get() as { value: string }).value
+      if (file !== false) {
+        const recorded = readIdentity(file)
+        if (recorded === undefined) writeIdentity(file, this.#id)
+        this.recordedId = recorded !== undefined && recorded !== this.#id ? recorded : undefined
+        this.#inode = fileIdentity(file)
+      }
     } catch (cause) {
       throw new ControllerError(
         ERR_STORE,
@@ -121,9 +137,35 @@ export class Store {
     }
   }
 
-  /** Starts a write transaction, waiting for any other process's to end. */
+  /**
+   * Starts a write transaction, waiting for any other process's to end. Refuses when the store
+   * file was removed or replaced since it was opened: writing on would split the state in two (this
+   * process on the unlinked file, another on a new one).
+   */
   begin(): void {
+    if (this.file !== false && fileIdentity(this.file) !== this.#inode) {
+      throw new ControllerError(
+        ERR_STORE_MISMATCH,
+        `the store ${this.file} was removed or replaced while this process had it open: refusing to go on (restart to reopen it)`,
+        { kind: 'unavailable' },
+      )
+    }
     this.db.prepare('BEGIN IMMEDIATE').run()
+  }
+
+  /**
+   * Takes the id recorded beside the store as this store's own (an emptied store whose kernel
+   * objects are to be found again: reconcile then removes them as this store's strays).
+   */
+  adoptRecordedId(): void {
+    if (!this.recordedId || this.file === false) return
+    this.db.prepare("UPDATE meta SET value = ? WHERE key = 'store_id'").run(this.recordedId)
+    this.#id = this.recordedId
+  }
+
+  /** Where the store's identity is recorded (for messages). */
+  identityFile(): string | undefined {
+    return this.file === false ? undefined : identityPath(this.file)
   }
 
   commit(): void {

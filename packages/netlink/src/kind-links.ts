@@ -55,7 +55,10 @@ export interface VlanOptions {
 
 /** A link with what its kind says: the lower device's index, the macvlan mode, the VLAN id. */
 export interface LinkDetails extends Link, KindData {
-  /** IFLA_LINK: the lower device's ifindex (in the link's namespace, or the one it was created in). */
+  /**
+   * IFLA_LINK: the lower device's ifindex — in the link's own namespace, or, for a link moved or born
+   * elsewhere than its parent, in the namespace the kernel's IFLA_LINK_NETNSID names.
+   */
   parentIndex: number | undefined
 }
 

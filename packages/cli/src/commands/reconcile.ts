@@ -36,9 +36,15 @@ export function registerReconcileCommand(program: Command, io: Output): void {
     .command('reconcile')
     .description('compare the store with the kernel and repair both ways (exits 1 if errors remain)')
     .option('--json', 'print the report as JSON')
-    .action(async (opts: { json?: boolean }, cmd: Command) => {
-      const report = await withController(globalOptions(cmd), async (c) =>
-        mergeReports(c.lastReconcile, await c.reconcile()),
+    .option(
+      '--remove-orphans',
+      'the store was emptied (ERR_STORE_MISMATCH): take its recorded id back and remove every object marked with it',
+    )
+    .action(async (opts: { json?: boolean; removeOrphans?: boolean }, cmd: Command) => {
+      const report = await withController(
+        globalOptions(cmd),
+        async (c) => mergeReports(c.lastReconcile, await c.reconcile()),
+        opts.removeOrphans ? { onStoreMismatch: 'remove-orphans' } : {},
       )
       if (opts.json) printJSON(io, report)
       else io.out(formatReport(report))

@@ -41,4 +41,12 @@ export {
   type Version,
   VersionSchema,
 } from './objects.js'
-export { isMediaAnswer, type MediaAnswer, ROUTES, type RouteMethod, type RouteSpec } from './routes.js'
+export {
+  API,
+  isMediaAnswer,
+  type MediaAnswer,
+  type OperationId,
+  ROUTES,
+  type RouteMethod,
+  type RouteSpec,
+} from './routes.js'

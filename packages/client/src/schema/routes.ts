@@ -57,12 +57,12 @@ const MUTATION = [404, 409, 415] as const
 const CREATE = [409, 415] as const
 
 /**
- * Every route of the daemon's REST API, in the order the OpenAPI document lists them. The daemon
- * registers exactly these (with these schemas); `@cnm/client` has one method per `operationId`.
+ * Every route of the daemon's REST API by `operationId`, in the order the OpenAPI document lists
+ * them. The daemon registers exactly these (with these schemas); `@cnm/client` has one method per
+ * `operationId`.
  */
-export const ROUTES: readonly RouteSpec[] = [
-  {
-    operationId: 'ping',
+export const API = {
+  ping: {
     method: 'GET',
     url: '/_ping',
     summary: 'Whether the daemon answers: the text OK',
@@ -71,8 +71,7 @@ export const ROUTES: readonly RouteSpec[] = [
     answer: { media: 'text/plain', schema: Type.Literal('OK') },
     errors: [],
   },
-  {
-    operationId: 'version',
+  version: {
     method: 'GET',
     url: '/v1/version',
     summary: "The daemon's version",
@@ -81,8 +80,7 @@ export const ROUTES: readonly RouteSpec[] = [
     answer: VersionSchema,
     errors: [],
   },
-  {
-    operationId: 'info',
+  info: {
     method: 'GET',
     url: '/v1/info',
     summary: 'The daemon: versions, store, firewall backend, listeners, counts',
@@ -91,8 +89,7 @@ export const ROUTES: readonly RouteSpec[] = [
     answer: InfoSchema,
     errors: [],
   },
-  {
-    operationId: 'openapi',
+  openapi: {
     method: 'GET',
     url: '/v1/openapi.json',
     summary: 'This document (OpenAPI 3.1)',
@@ -101,8 +98,7 @@ export const ROUTES: readonly RouteSpec[] = [
     answer: Type.Object({ openapi: Type.String() }, { additionalProperties: true }),
     errors: [],
   },
-  {
-    operationId: 'events',
+  events: {
     method: 'GET',
     url: '/v1/events',
     summary: 'Changes as they happen, one JSON object a line, until the client closes the stream',
@@ -112,8 +108,7 @@ export const ROUTES: readonly RouteSpec[] = [
     answer: { media: 'application/x-ndjson', schema: EventSchema },
     errors: [],
   },
-  {
-    operationId: 'listNetworks',
+  listNetworks: {
     method: 'GET',
     url: '/v1/networks',
     summary: 'Every network',
@@ -122,8 +117,7 @@ export const ROUTES: readonly RouteSpec[] = [
     answer: Type.Array(NetworkSchema),
     errors: [],
   },
-  {
-    operationId: 'createNetwork',
+  createNetwork: {
     method: 'POST',
     url: '/v1/networks',
     summary: 'Creates a network',
@@ -133,8 +127,7 @@ export const ROUTES: readonly RouteSpec[] = [
     answer: NetworkSchema,
     errors: CREATE,
   },
-  {
-    operationId: 'inspectNetwork',
+  inspectNetwork: {
     method: 'GET',
     url: '/v1/networks/:network',
     summary: 'A network by name, id or unique id prefix',
@@ -144,8 +137,7 @@ export const ROUTES: readonly RouteSpec[] = [
     answer: NetworkSchema,
     errors: PARAM,
   },
-  {
-    operationId: 'removeNetwork',
+  removeNetwork: {
     method: 'DELETE',
     url: '/v1/networks/:network',
     summary: 'Removes a network without endpoints; answers it as it was',
@@ -155,8 +147,7 @@ export const ROUTES: readonly RouteSpec[] = [
     answer: NetworkSchema,
     errors: MUTATION,
   },
-  {
-    operationId: 'listNetworkEndpoints',
+  listNetworkEndpoints: {
     method: 'GET',
     url: '/v1/networks/:network/endpoints',
     summary: 'The endpoints of a network',
@@ -166,8 +157,7 @@ export const ROUTES: readonly RouteSpec[] = [
     answer: Type.Array(EndpointSchema),
     errors: PARAM,
   },
-  {
-    operationId: 'createEndpoint',
+  createEndpoint: {
     method: 'POST',
     url: '/v1/networks/:network/endpoints',
     summary: 'Creates an endpoint; with a sandbox, born inside it and joined',
@@ -178,8 +168,7 @@ export const ROUTES: readonly RouteSpec[] = [
     answer: EndpointSchema,
     errors: MUTATION,
   },
-  {
-    operationId: 'inspectEndpoint',
+  inspectEndpoint: {
     method: 'GET',
     url: '/v1/networks/:network/endpoints/:endpoint',
     summary: 'An endpoint of a network by name, id or unique id prefix',
@@ -189,8 +178,7 @@ export const ROUTES: readonly RouteSpec[] = [
     answer: EndpointSchema,
     errors: PARAM,
   },
-  {
-    operationId: 'removeEndpoint',
+  removeEndpoint: {
     method: 'DELETE',
     url: '/v1/networks/:network/endpoints/:endpoint',
     summary: 'Removes an endpoint (leaving its sandbox first); answers it as it was',
@@ -200,8 +188,7 @@ export const ROUTES: readonly RouteSpec[] = [
     answer: EndpointSchema,
     errors: MUTATION,
   },
-  {
-    operationId: 'connect',
+  connect: {
     method: 'POST',
     url: '/v1/networks/:network/connect',
     summary: 'Connects a sandbox to a network: joins the named endpoint, or creates one inside the sandbox',
@@ -212,8 +199,7 @@ export const ROUTES: readonly RouteSpec[] = [
     answer: EndpointSchema,
     errors: MUTATION,
   },
-  {
-    operationId: 'disconnect',
+  disconnect: {
     method: 'POST',
     url: '/v1/networks/:network/disconnect',
     summary: "Disconnects a sandbox: its endpoints on the network leave it and are removed (answered as they were)",
@@ -224,8 +210,7 @@ export const ROUTES: readonly RouteSpec[] = [
     answer: Type.Array(EndpointSchema),
     errors: MUTATION,
   },
-  {
-    operationId: 'listEndpoints',
+  listEndpoints: {
     method: 'GET',
     url: '/v1/endpoints',
     summary: 'Every endpoint of every network',
@@ -234,8 +219,7 @@ export const ROUTES: readonly RouteSpec[] = [
     answer: Type.Array(EndpointSchema),
     errors: [],
   },
-  {
-    operationId: 'listSandboxes',
+  listSandboxes: {
     method: 'GET',
     url: '/v1/sandboxes',
     summary: 'Every sandbox',
@@ -244,8 +228,7 @@ export const ROUTES: readonly RouteSpec[] = [
     answer: Type.Array(SandboxSchema),
     errors: [],
   },
-  {
-    operationId: 'createSandbox',
+  createSandbox: {
     method: 'POST',
     url: '/v1/sandboxes',
     summary: 'Creates a sandbox: a network namespace bound under the sandbox directory (or at key)',
@@ -255,8 +238,7 @@ export const ROUTES: readonly RouteSpec[] = [
     answer: SandboxSchema,
     errors: CREATE,
   },
-  {
-    operationId: 'inspectSandbox',
+  inspectSandbox: {
     method: 'GET',
     url: '/v1/sandboxes/:sandbox',
     summary: 'A sandbox by id, container id, key or unique id prefix',
@@ -266,8 +248,7 @@ export const ROUTES: readonly RouteSpec[] = [
     answer: SandboxSchema,
     errors: PARAM,
   },
-  {
-    operationId: 'removeSandbox',
+  removeSandbox: {
     method: 'DELETE',
     url: '/v1/sandboxes/:sandbox',
     summary: 'Removes a sandbox with the endpoints joined to or born in it; answers it with those endpoints',
@@ -277,8 +258,7 @@ export const ROUTES: readonly RouteSpec[] = [
     answer: SandboxSchema,
     errors: MUTATION,
   },
-  {
-    operationId: 'listPorts',
+  listPorts: {
     method: 'GET',
     url: '/v1/ports',
     summary: 'Published ports, of every network or one',
@@ -288,8 +268,7 @@ export const ROUTES: readonly RouteSpec[] = [
     answer: Type.Array(PortSchema),
     errors: PARAM,
   },
-  {
-    operationId: 'reconcile',
+  reconcile: {
     method: 'POST',
     url: '/v1/reconcile',
     summary: 'Compares the store with the kernel and repairs both ways',
@@ -298,7 +277,16 @@ export const ROUTES: readonly RouteSpec[] = [
     answer: ReconcileReportSchema,
     errors: [],
   },
-]
+} as const satisfies Record<string, Omit<RouteSpec, 'operationId'>>
+
+/** The operation ids of the API. */
+export type OperationId = keyof typeof API
+
+/** {@link API} as a list, each route with its `operationId`. */
+export const ROUTES: readonly RouteSpec[] = Object.entries(API).map(([operationId, spec]) => ({
+  operationId,
+  ...(spec as Omit<RouteSpec, 'operationId'>),
+}))
 
 /** Whether an answer is plain text or a stream (not a JSON document). */
 export function isMediaAnswer(answer: RouteSpec['answer']): answer is MediaAnswer {
