@@ -2,16 +2,17 @@ import { readFileSync } from 'node:fs'
 import path from 'node:path'
 import {
   ActiveEndpointsError,
+  CnmError,
   type Driver,
   type DriverContext,
   type DriverPersistence,
-  type EndpointInfo,
   EndpointExistsError,
+  type EndpointInfo,
   InvalidConfigError,
   NetworkExistsError,
+  type NetworkInfo,
   NoEndpointError,
   NoNetworkError,
-  type NetworkInfo,
   type SandboxInfo,
   TeardownError,
 } from '@cnm/driverapi'
@@ -37,6 +38,9 @@ import { setupIPv4 } from './steps/setup-ipv4.js'
 import { setupIPv6 } from './steps/setup-ipv6.js'
 import { runSteps, type Step, undoSteps } from './steps/step.js'
 import { removeStrays } from './strays.js'
+
+/** A MAC address another endpoint of the network already has. */
+export const ERR_MAC_IN_USE = 'ERR_MAC_IN_USE'
 
 /** The setup steps of a network, in order (undone in reverse). */
 const NETWORK_STEPS: readonly Step<NetworkContext>[] = [
@@ -291,6 +295,21 @@ export function createBridgeDriver(options: BridgeDriverOptions = {}): BridgeDri
           throw new InvalidConfigError(`sandbox key ${JSON.stringify(sandboxKey)} must be an absolute path`)
         }
         const cfg = parseEndpointConfig(raw)
+        if (cfg.ipv6Address !== undefined && !net.subnetV6) {
+          throw new InvalidConfigError(
+            `ipv6Address ${cfg.ipv6Address}: network ${nid} has no IPv6 subnet (create it with enableIPv6)`,
+          )
+        }
+        if (cfg.macAddress !== undefined) {
+          const taken = [...net.endpoints.values()].find((e) => e.mac === cfg.macAddress)
+          if (taken) {
+            throw new CnmError(
+              ERR_MAC_IN_USE,
+              'conflict',
+              `macAddress ${cfg.macAddress} is already used by endpoint ${taken.id} on network ${nid}`,
+            )
+          }
+        }
         return createEndpoint(await res(), net, eid, sandboxKey, cfg)
       }),
     deleteEndpoint: (nid, eid) =>

@@ -21,8 +21,15 @@ function port(v: unknown, what: string, allowZero: boolean): number | undefined 
   return v
 }
 
+const BINDING_KEYS = new Set(['proto', 'containerPort', 'containerPortEnd', 'hostIP', 'hostPort', 'hostPortEnd'])
+
 function parseBinding(raw: unknown): PortBinding {
-  const b = (raw ?? {}) as Record<string, unknown>
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+    throw new InvalidConfigError(`a port binding must be an object, got ${JSON.stringify(raw)}`)
+  }
+  const b = raw as Record<string, unknown>
+  const unknown = Object.keys(b).find((k) => !BINDING_KEYS.has(k))
+  if (unknown) throw new InvalidConfigError(`unknown port binding field ${JSON.stringify(unknown)}`)
   if (b.proto !== 'tcp' && b.proto !== 'udp' && b.proto !== 'sctp') {
     throw new InvalidConfigError(`port binding protocol ${JSON.stringify(b.proto)} must be tcp, udp or sctp`)
   }

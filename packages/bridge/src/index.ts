@@ -1,4 +1,10 @@
-export { type BridgeDriver, type BridgeDriverOptions, type BridgeNetworkInfo, createBridgeDriver } from './driver.js'
+export {
+  type BridgeDriver,
+  type BridgeDriverOptions,
+  type BridgeNetworkInfo,
+  createBridgeDriver,
+  ERR_MAC_IN_USE,
+} from './driver.js'
 export { type AddressPool, type BridgeDriverConfig, DEFAULT_ADDRESS_POOLS } from './driver-config.js'
 export { BRIDGE_DRIVER_ALIASES, BRIDGE_DRIVER_NAME } from './driver-name.js'
 export type { EndpointConfig } from './endpoint-config.js'

@@ -454,6 +454,11 @@ describe('connect and destroy are single transactions', () => {
     const ep = await n.connect(sb, 'web', ports)
     expect(ep.inspect()).toMatchObject({ joined: { key: sb.key }, ports: [{ hostPort: 9090 }] })
     await expect(n.connect(sb, 'web', {})).rejects.toMatchObject({ code: 'ERR_ENDPOINT_NAME_EXISTS' })
+    // A second interface on the same network is refused unless asked for, and leaves nothing.
+    await expect(n.connect(sb, 'web2', {})).rejects.toMatchObject({ code: 'ERR_ALREADY_CONNECTED', kind: 'conflict' })
+    expect(n.endpoints().map((e) => e.name)).toEqual(['web'])
+    const second = await n.connect(sb, 'web2', {}, { allowSameNetwork: true })
+    expect(second.inspect().joined?.interface).toBe('eth1')
   })
 
   it('a destroyed sandbox cannot be connected, and its endpoints go with it', async () => {

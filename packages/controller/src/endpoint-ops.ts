@@ -9,6 +9,7 @@ import {
 import { type Core, driverOf } from './core.js'
 import {
   ControllerError,
+  ERR_ALREADY_CONNECTED,
   ERR_ENDPOINT_NAME_EXISTS,
   ERR_NOT_JOINED,
   unknownNetwork,
@@ -29,6 +30,12 @@ export interface Part<T> {
   value: T
   apply: () => void
   undo: () => Promise<unknown>
+}
+
+/** Options of a join. */
+export interface JoinOptions {
+  /** Allow a second endpoint of the same network in one sandbox (two interfaces on one subnet). */
+  allowSameNetwork?: boolean
 }
 
 /** The namespace handle for a sandbox key, opened once per process. */
@@ -118,11 +125,28 @@ async function freeEth(core: Core, key: string): Promise<string> {
  * gateway (from the first network the sandbox joins), static routes, the join row. The sandbox is
  * checked again here, inside the operation: one destroyed meanwhile is refused, never re-created.
  */
-export async function joinEndpoint(core: Core, ep: EndpointRow, sandbox: Sandbox | SandboxHandle): Promise<Part<void>> {
+export async function joinEndpoint(
+  core: Core,
+  ep: EndpointRow,
+  sandbox: Sandbox | SandboxHandle,
+  options: JoinOptions = {},
+): Promise<Part<void>> {
   const key = sandbox.key
   if ('id' in sandbox && !core.sandboxes.has(sandbox.id)) throw unknownSandbox(sandbox.containerID || sandbox.id)
   if (!core.sandboxBackend.exists(key)) throw unknownSandbox(key)
   let sbRow = sandboxRowByKey(core, key)
+  const already = sbRow
+    ? [...core.joins.values()].find(
+        (j) => j.sandboxId === sbRow?.id && core.endpoints.get(j.endpointId)?.networkId === ep.networkId,
+      )
+    : undefined
+  if (already && !options.allowSameNetwork) {
+    const net = core.networks.get(ep.networkId)
+    throw new ControllerError(
+      ERR_ALREADY_CONNECTED,
+      `sandbox ${key} is already connected to network ${net?.name ?? ep.networkId} (endpoint ${core.endpoints.get(already.endpointId)?.name}): a second interface on one subnet needs allowSameNetwork`,
+    )
+  }
   const newRow = !sbRow
   sbRow ??= { id: generateID(), containerId: '', key }
   if (newRow) core.store.insertSandbox(sbRow)

@@ -12,6 +12,7 @@ export const ERR_ENDPOINT_NAME_EXISTS = 'ERR_ENDPOINT_NAME_EXISTS'
 export const ERR_UNKNOWN_SANDBOX = 'ERR_UNKNOWN_SANDBOX'
 export const ERR_INVALID_NAME = 'ERR_INVALID_NAME'
 export const ERR_ALREADY_JOINED = 'ERR_ALREADY_JOINED'
+export const ERR_ALREADY_CONNECTED = 'ERR_ALREADY_CONNECTED'
 export const ERR_NOT_JOINED = 'ERR_NOT_JOINED'
 export const ERR_CONTROLLER_CLOSED = 'ERR_CONTROLLER_CLOSED'
 export const ERR_STORE = 'ERR_STORE'
@@ -35,6 +36,7 @@ const KINDS: Readonly<Record<string, ErrorKind>> = {
   [ERR_UNKNOWN_SANDBOX]: 'not-found',
   [ERR_INVALID_NAME]: 'invalid',
   [ERR_ALREADY_JOINED]: 'conflict',
+  [ERR_ALREADY_CONNECTED]: 'conflict',
   [ERR_NOT_JOINED]: 'conflict',
   [ERR_CONTROLLER_CLOSED]: 'unavailable',
   [ERR_STORE]: 'unavailable',

@@ -1,7 +1,9 @@
 export { type ControllerOptions, createController } from './controller.js'
+export type { JoinOptions } from './endpoint-ops.js'
 export {
   ControllerError,
   ERR_ACTIVE_ENDPOINTS,
+  ERR_ALREADY_CONNECTED,
   ERR_ALREADY_JOINED,
   ERR_CONTROLLER_CLOSED,
   ERR_ENDPOINT_NAME_EXISTS,

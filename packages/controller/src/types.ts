@@ -1,4 +1,5 @@
 import type { DriverCapabilities, DriverFactory, PublishedPort, SandboxInfo } from '@cnm/driverapi'
+import type { JoinOptions } from './endpoint-ops.js'
 import type { DriverRegistration } from './registry.js'
 import type { SandboxHandle } from './sandboxes.js'
 
@@ -76,7 +77,7 @@ export interface Network {
    * Connects a sandbox to the network in one transaction: an endpoint born inside the sandbox and
    * joined to it (`docker network connect`). A failure, or a crash at any point, leaves neither.
    */
-  connect(sandbox: Sandbox, name: string, options?: unknown): Promise<Endpoint>
+  connect(sandbox: Sandbox, name: string, options?: unknown, joinOptions?: JoinOptions): Promise<Endpoint>
   endpoints(): Endpoint[]
   delete(): Promise<void>
 }
@@ -88,7 +89,11 @@ export interface Endpoint {
   /** What the driver returned when the endpoint was created. */
   readonly sandboxInfo: SandboxInfo
   inspect(): EndpointInspect
-  join(sandbox: Sandbox | SandboxHandle): Promise<void>
+  /**
+   * Puts the endpoint's interface in the sandbox. A sandbox already connected to the endpoint's
+   * network is refused (`ERR_ALREADY_CONNECTED`) unless `allowSameNetwork`.
+   */
+  join(sandbox: Sandbox | SandboxHandle, options?: JoinOptions): Promise<void>
   leave(sandbox: Sandbox | SandboxHandle): Promise<void>
   delete(): Promise<void>
 }

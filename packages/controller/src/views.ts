@@ -36,7 +36,7 @@ export function networkView(core: Core, id: string, initial?: NetworkRow): Netwo
         const { row: ep, sandboxInfo } = made.value
         return { ...made, value: { endpoint: endpointView(core, ep.id, self, ep), sandboxInfo } }
       }),
-    connect: (sandbox, epName, options) =>
+    connect: (sandbox, epName, options, joinOptions) =>
       run(core, async () => {
         // One transaction: the endpoint is born in the sandbox and joined, or nothing is left.
         if (!core.sandboxes.has(sandbox.id)) throw unknownSandbox(sandbox.containerID || sandbox.id)
@@ -44,7 +44,7 @@ export function networkView(core: Core, id: string, initial?: NetworkRow): Netwo
         const ep = made.value.row
         let joined: Awaited<ReturnType<typeof joinEndpoint>>
         try {
-          joined = await joinEndpoint(core, ep, sandbox)
+          joined = await joinEndpoint(core, ep, sandbox, joinOptions)
         } catch (err) {
           await made.undo().catch(() => undefined)
           throw err
@@ -109,11 +109,11 @@ export function endpointView(core: Core, id: string, network: Network, initial?:
     network,
     sandboxInfo: sandboxInfo as SandboxInfo,
     inspect: () => inspectEndpoint(core, id),
-    join: (sandbox) =>
+    join: (sandbox, options) =>
       run(core, async () => {
         const ep = row()
         if (core.joins.has(id)) throw new ControllerError(ERR_ALREADY_JOINED, `endpoint ${ep.name} is already joined`)
-        return joinEndpoint(core, ep, sandbox)
+        return joinEndpoint(core, ep, sandbox, options)
       }),
     leave: (sandbox) =>
       run(core, async () => {

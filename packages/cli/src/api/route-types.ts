@@ -14,7 +14,13 @@ export interface RouteInput<S> {
 }
 
 /** What a route's handler answers: the static type of its answer schema (JSON routes). */
-export type RouteOutput<S> = S extends { answer: infer A } ? (A extends TSchema ? Static<A> : unknown) : unknown
+export type RouteOutput<S> = S extends { answer: infer A }
+  ? A extends { media: string }
+    ? unknown
+    : A extends TSchema
+      ? Static<A>
+      : unknown
+  : unknown
 
 /** One handler per operation of the API, typed by its route. */
 export type RouteHandlers = {

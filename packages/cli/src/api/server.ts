@@ -1,38 +1,99 @@
 import type { NetworkController } from '@cnm/controller'
-import { type FastifyInstance, fastify } from 'fastify'
-import { catchUpBeforeReads } from './catch-up.js'
-import { endpointRoutes } from './endpoints.js'
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import { type FastifyError, type FastifyInstance, type FastifyServerOptions, fastify } from 'fastify'
+import type { ServiceInfo } from '../service/context.js'
 import { errorBody, httpStatus, noRouteBody } from './errors.js'
-import { networkRoutes } from './networks.js'
-import { sandboxRoutes } from './sandboxes.js'
-import { systemRoutes } from './system.js'
+import { EventBus } from './events.js'
+import { createHandlers } from './handlers.js'
+import { acceptEmptyJsonBodies } from './json-body.js'
+import { registerOpenApi } from './openapi.js'
+import { bodyError, invalidRequest, methodNotAllowed, RequestError } from './request-errors.js'
+import { allowedMethods, registerRoutes } from './routes.js'
 
 /** Options of {@link createApiServer}. */
 export interface ApiServerOptions {
   /** The controller every route works on (its owner opens and closes it). */
   controller: NetworkController
-  /** Fastify's logger (default off). */
-  logger?: boolean
+  /**
+   * Fastify's logger: `false` (default), `true` (info), a level (`debug`, `warn`, …) or pino
+   * options. Each request, each change (as an event) and each 5xx error is logged.
+   */
+  logger?: FastifyServerOptions['logger'] | string
+  /** What `GET /v1/info` says about this process (default: a daemon on an in-memory picture). */
+  info?: Partial<ServiceInfo>
+  /** Where changes are announced (default: a bus of this server's own). */
+  events?: EventBus
+  /**
+   * Serve HTTPS with mutual TLS: the server's certificate and key, and the CA a client's
+   * certificate must chain to (a client without one is refused during the handshake).
+   */
+  tls?: { ca: string | Buffer; cert: string | Buffer; key: string | Buffer }
+}
+
+/** The Fastify instance of the API, typed by TypeBox's provider. */
+export type ApiServer = FastifyInstance & { readonly events: EventBus }
+
+function loggerOption(logger: ApiServerOptions['logger']): FastifyServerOptions['logger'] {
+  if (typeof logger === 'string') return { level: logger }
+  return logger ?? false
+}
+
+const AJV = {
+  customOptions: {
+    // A field the schema does not list is an error (never silently dropped), and nothing is coerced.
+    removeAdditional: false as const,
+    coerceTypes: false as const,
+    useDefaults: true,
+    allErrors: false,
+  },
 }
 
 /**
- * The REST API as a Fastify instance (not listening yet): networks, endpoints, sandboxes, joins,
- * ports and reconcile under `/v1`, JSON in and out, errors as
- * `{ "error": { "code", "kind", "message" } }` with the status of the error's kind: 400 (invalid,
- * unsupported), 404 (not-found), 409 (conflict), 500 (kernel, or no kind) or 503 (unavailable).
+ * The REST API as a Fastify instance (not listening yet): every route of `@cnm/client/schema`'s
+ * `API`, with its TypeBox schemas (validation, and the OpenAPI 3.1 document at
+ * `GET /v1/openapi.json`), `GET /_ping` and `GET /v1/events`. Errors are
+ * `{ "error": { "code", "kind", "message" } }` with the status of the kind (400 invalid or
+ * unsupported, 404 not-found, 409 conflict, 500 kernel, 503 unavailable) or of the protocol (405
+ * wrong method, 413, 415 not JSON); a schema violation is 400 `ERR_INVALID_REQUEST` naming the field.
  */
-export function createApiServer(options: ApiServerOptions): FastifyInstance {
-  const app = fastify({ logger: options.logger ?? false })
-  app.setErrorHandler((err, _req, reply) => {
-    void reply.code(httpStatus(err)).send(errorBody(err))
+export function createApiServer(options: ApiServerOptions): ApiServer {
+  const https = options.tls
+    ? { https: { ...options.tls, requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.2' } }
+    : {}
+  const app = fastify({
+    ...(https as object),
+    logger: loggerOption(options.logger),
+    ajv: AJV,
+    return503OnClosing: true,
+    forceCloseConnections: true,
+    disableRequestLogging: false,
+  }).withTypeProvider<TypeBoxTypeProvider>() as unknown as FastifyInstance
+  const events = options.events ?? new EventBus(app.log)
+  // Answers are serialised as they are (no field silently dropped); the route test checks them
+  // against the documented schemas.
+  app.setSerializerCompiler(() => (data) => JSON.stringify(data))
+  acceptEmptyJsonBodies(app)
+  app.setErrorHandler((err: FastifyError, req, reply) => {
+    const mapped = err.validation
+      ? invalidRequest(err.validation as never, err.validationContext ?? 'request')
+      : (bodyError(err) ?? err)
+    const status = mapped instanceof RequestError ? mapped.statusCode : httpStatus(mapped)
+    if (status >= 500) req.log.error({ err }, 'request failed')
+    else req.log.info({ code: (mapped as { code?: unknown }).code }, mapped.message)
+    void reply.code(status).send(errorBody(mapped))
   })
   app.setNotFoundHandler((req, reply) => {
+    const path = req.url.split('?')[0] ?? req.url
+    const allowed = allowedMethods(path)
+    if (allowed.length > 0) {
+      const err = methodNotAllowed(req.method, path, allowed)
+      void reply.code(405).header('allow', allowed.join(', ')).send(errorBody(err))
+      return
+    }
     void reply.code(404).send(noRouteBody(req.method, req.url))
   })
-  catchUpBeforeReads(app, options.controller)
-  networkRoutes(app, options.controller)
-  endpointRoutes(app, options.controller)
-  sandboxRoutes(app, options.controller)
-  systemRoutes(app, options.controller)
-  return app
+  app.addHook('preClose', async () => events.close())
+  registerOpenApi(app)
+  registerRoutes(app, createHandlers(options.controller, events, options.info))
+  return Object.assign(app, { events }) as ApiServer
 }
