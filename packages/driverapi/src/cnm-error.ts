@@ -11,7 +11,14 @@
  */
 export type ErrorKind = 'invalid' | 'not-found' | 'conflict' | 'unsupported' | 'kernel' | 'unavailable'
 
-export const ERROR_KINDS: readonly ErrorKind[] = ['invalid', 'not-found', 'conflict', 'unsupported', 'kernel', 'unavailable']
+export const ERROR_KINDS: readonly ErrorKind[] = [
+  'invalid',
+  'not-found',
+  'conflict',
+  'unsupported',
+  'kernel',
+  'unavailable',
+]
 
 /**
  * The one error base of cnm: a stable `code` (Node style, `ERR_…`, or an errno name such as

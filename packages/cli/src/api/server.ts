@@ -66,7 +66,6 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
     ajv: AJV,
     return503OnClosing: true,
     forceCloseConnections: true,
-    disableRequestLogging: false,
   }).withTypeProvider<TypeBoxTypeProvider>() as unknown as FastifyInstance
   const events = options.events ?? new EventBus(app.log)
   // Answers are serialised as they are (no field silently dropped); the route test checks them
@@ -94,6 +93,8 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
   })
   app.addHook('preClose', async () => events.close())
   registerOpenApi(app)
-  registerRoutes(app, createHandlers(options.controller, events, options.info))
+  // In a plugin of their own, loaded after @fastify/swagger: its onRoute hook then sees every route.
+  const handlers = createHandlers(options.controller, events, options.info)
+  void app.register(async (scope) => registerRoutes(scope, handlers))
   return Object.assign(app, { events }) as ApiServer
 }

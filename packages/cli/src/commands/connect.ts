@@ -1,10 +1,8 @@
 import type { Command } from 'commander'
-import { globalOptions, withController } from '../context.js'
-import { type EndpointFlags, endpointOptions } from '../endpoint-options.js'
-import { connect, disconnect } from '../ops/connect.js'
+import { withApi } from '../backend.js'
+import type { EndpointFlags } from '../endpoint-options.js'
 import { type Output, printJSON } from '../output.js'
-import { findNetwork, findSandbox } from '../refs.js'
-import { addEndpointOptions } from './endpoint.js'
+import { addEndpointOptions, endpointFields } from './endpoint.js'
 
 /** `cnm connect` and `cnm disconnect`. */
 export function registerConnectCommands(program: Command, io: Output): void {
@@ -21,12 +19,14 @@ export function registerConnectCommands(program: Command, io: Output): void {
   )
     .option('--json', 'print the endpoint as JSON instead of its id')
     .action(async (netRef: string, sbRef: string, opts: EndpointFlags & { endpoint?: string; json?: boolean }, cmd) => {
-      const options = endpointOptions(opts)
-      await withController(globalOptions(cmd), async (c) => {
-        const ep = await connect(findNetwork(c, netRef), findSandbox(c, sbRef), opts.endpoint, options)
-        if (opts.json) printJSON(io, ep.inspect())
-        else io.out(`${ep.id}\n`)
-      })
+      const body = {
+        sandbox: sbRef,
+        ...endpointFields(opts),
+        ...(opts.endpoint === undefined ? {} : { endpoint: opts.endpoint }),
+      }
+      const ep = await withApi(cmd, (api) => api.connect(netRef, body))
+      if (opts.json) printJSON(io, ep)
+      else io.out(`${ep.id}\n`)
     })
 
   program
@@ -35,9 +35,7 @@ export function registerConnectCommands(program: Command, io: Output): void {
     .argument('<network>', 'network name or id')
     .argument('<sandbox>', 'sandbox id, container id or key')
     .action(async (netRef: string, sbRef: string, _opts: unknown, cmd: Command) => {
-      await withController(globalOptions(cmd), async (c) => {
-        const gone = await disconnect(findNetwork(c, netRef), findSandbox(c, sbRef))
-        io.out(gone.map((e) => `${e.name}\n`).join(''))
-      })
+      const gone = await withApi(cmd, (api) => api.disconnect(netRef, { sandbox: sbRef }))
+      io.out(gone.map((e) => `${e.name}\n`).join(''))
     })
 }

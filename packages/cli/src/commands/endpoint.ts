@@ -1,11 +1,9 @@
-import type { EndpointInspect } from '@cnm/controller'
+import type { Endpoint, EndpointCreate, Sandbox } from '@cnm/client'
 import type { Command } from 'commander'
-import { globalOptions, type OpenController, withController } from '../context.js'
+import { withApi } from '../backend.js'
 import { type EndpointFlags, endpointOptions } from '../endpoint-options.js'
-import { createEndpoint } from '../ops/endpoint.js'
 import { type Output, printJSON, printList, shortId } from '../output.js'
 import { formatPortBinding } from '../publish-spec.js'
-import { allEndpoints, findEndpoint, findNetwork, findSandbox } from '../refs.js'
 import { collect, type ListOptions } from './shared.js'
 
 /** The endpoint options `endpoint create` and `connect` share. */
@@ -21,9 +19,21 @@ export function addEndpointOptions(cmd: Command): Command {
     .option('--mac-address <mac>', 'MAC address of the container interface')
 }
 
-function sandboxLabel(c: OpenController, e: EndpointInspect): string {
+/** The endpoint flags as REST body fields; checked here first (bad input never leaves the process). */
+export function endpointFields(opts: EndpointFlags): Pick<EndpointCreate, 'publish' | 'ip' | 'ip6' | 'macAddress'> {
+  endpointOptions(opts)
+  return {
+    ...(opts.publish?.length ? { publish: opts.publish } : {}),
+    ...(opts.ip === undefined ? {} : { ip: opts.ip }),
+    ...(opts.ip6 === undefined ? {} : { ip6: opts.ip6 }),
+    ...(opts.macAddress === undefined ? {} : { macAddress: opts.macAddress }),
+  }
+}
+
+function sandboxLabel(sandboxes: Sandbox[], e: Endpoint): string {
   if (!e.joined) return e.sandboxKey ? `(in ${e.sandboxKey})` : ''
-  return c.sandboxByID(e.joined.sandboxId)?.containerID || e.joined.key
+  const id = e.joined.sandboxId
+  return sandboxes.find((s) => s.id === id)?.containerID || e.joined.key
 }
 
 /** `cnm endpoint create|ls|inspect|rm`. */
@@ -46,14 +56,10 @@ export function registerEndpointCommands(program: Command, io: Output): void {
         opts: EndpointFlags & { sandbox?: string; json?: boolean },
         cmd: Command,
       ) => {
-        const options = endpointOptions(opts)
-        await withController(globalOptions(cmd), async (c) => {
-          const net = findNetwork(c, netRef)
-          const sb = opts.sandbox === undefined ? undefined : findSandbox(c, opts.sandbox)
-          const ep = await createEndpoint(net, name, options, sb)
-          if (opts.json) printJSON(io, ep.inspect())
-          else io.out(`${ep.id}\n`)
-        })
+        const body = { name, ...endpointFields(opts), ...(opts.sandbox === undefined ? {} : { sandbox: opts.sandbox }) }
+        const ep = await withApi(cmd, (api) => api.createEndpoint(netRef, body))
+        if (opts.json) printJSON(io, ep)
+        else io.out(`${ep.id}\n`)
       },
     )
 
@@ -65,22 +71,22 @@ export function registerEndpointCommands(program: Command, io: Output): void {
     .option('--json', 'print JSON (an array of endpoint objects)')
     .option('-q, --quiet', 'print only ids')
     .action(async (netRef: string | undefined, opts: ListOptions, cmd: Command) => {
-      await withController(globalOptions(cmd), async (c) => {
-        const eps = (netRef === undefined ? allEndpoints(c) : findNetwork(c, netRef).endpoints()).map((e) =>
-          e.inspect(),
-        )
-        if (opts.json) return printJSON(io, eps)
-        const rows = eps.map((e) => [
-          opts.quiet ? e.id : shortId(e.id),
-          e.name,
-          e.network.name,
-          e.ipv4 ?? '',
-          e.ipv6 ?? '',
-          sandboxLabel(c, e),
-          e.ports.map(formatPortBinding).join(','),
-        ])
-        printList(io, ['ENDPOINT ID', 'NAME', 'NETWORK', 'IPV4', 'IPV6', 'SANDBOX', 'PORTS'], rows, opts.quiet)
+      const [eps, sandboxes] = await withApi(cmd, async (api) => {
+        const list = await (netRef === undefined ? api.listEndpoints() : api.listNetworkEndpoints(netRef))
+        const joined = !opts.json && list.some((e) => e.joined)
+        return [list, joined ? await api.listSandboxes() : []] as const
       })
+      if (opts.json) return printJSON(io, eps)
+      const rows = eps.map((e) => [
+        opts.quiet ? e.id : shortId(e.id),
+        e.name,
+        e.network.name,
+        e.ipv4 ?? '',
+        e.ipv6 ?? '',
+        sandboxLabel(sandboxes, e),
+        e.ports.map(formatPortBinding).join(','),
+      ])
+      printList(io, ['ENDPOINT ID', 'NAME', 'NETWORK', 'IPV4', 'IPV6', 'SANDBOX', 'PORTS'], rows, opts.quiet)
     })
 
   endpoint
@@ -89,13 +95,12 @@ export function registerEndpointCommands(program: Command, io: Output): void {
     .argument('<network>', 'network name or id')
     .argument('<endpoint...>', 'endpoint names or ids')
     .action(async (netRef: string, refs: string[], _opts: unknown, cmd: Command) => {
-      await withController(globalOptions(cmd), async (c) => {
-        const net = findNetwork(c, netRef)
-        printJSON(
-          io,
-          refs.map((r) => findEndpoint(net, r).inspect()),
-        )
+      const eps = await withApi(cmd, async (api) => {
+        const out = []
+        for (const r of refs) out.push(await api.inspectEndpoint(netRef, r))
+        return out
       })
+      printJSON(io, eps)
     })
 
   endpoint
@@ -105,13 +110,8 @@ export function registerEndpointCommands(program: Command, io: Output): void {
     .argument('<network>', 'network name or id')
     .argument('<endpoint...>', 'endpoint names or ids')
     .action(async (netRef: string, refs: string[], _opts: unknown, cmd: Command) => {
-      await withController(globalOptions(cmd), async (c) => {
-        const net = findNetwork(c, netRef)
-        for (const ref of refs) {
-          const ep = findEndpoint(net, ref)
-          await ep.delete()
-          io.out(`${ep.name}\n`)
-        }
+      await withApi(cmd, async (api) => {
+        for (const ref of refs) io.out(`${(await api.removeEndpoint(netRef, ref)).name}\n`)
       })
     })
 }

@@ -1,14 +1,31 @@
+import type { NetworkCreate } from '@cnm/client'
 import type { Command } from 'commander'
-import { globalOptions, withController } from '../context.js'
-import { type NetworkFlags, networkOptions } from '../network-options.js'
-import { createNetwork } from '../ops/network.js'
+import { withApi } from '../backend.js'
+import { type NetworkFlags, networkOptions, parseBool, parseInteger, parseOpt } from '../network-options.js'
 import { type Output, printJSON, printList, shortId } from '../output.js'
-import { findNetwork } from '../refs.js'
 import { collect, type ListOptions } from './shared.js'
 
 interface CreateOptions extends NetworkFlags {
   driver: string
   json?: boolean
+}
+
+/** The flags as the REST body; checked here first (bad input never reaches the daemon or the store). */
+function createBody(name: string, opts: CreateOptions): NetworkCreate {
+  networkOptions(opts) // refuses bad input before anything is contacted
+  const options = Object.fromEntries((opts.opt ?? []).map(parseOpt))
+  return {
+    name,
+    driver: opts.driver,
+    ...(opts.subnet ? { subnet: opts.subnet } : {}),
+    ...(opts.gateway ? { gateway: opts.gateway } : {}),
+    ...(opts.ipRange === undefined ? {} : { ipRange: opts.ipRange }),
+    ...(opts.ipv6 ? { ipv6: true } : {}),
+    ...(opts.internal ? { internal: true } : {}),
+    ...(opts.icc === undefined ? {} : { icc: parseBool(opts.icc, '--icc') }),
+    ...(opts.mtu === undefined ? {} : { mtu: parseInteger(opts.mtu, '--mtu', 68, 65535) }),
+    ...(opts.opt?.length ? { options } : {}),
+  }
 }
 
 /** `cnm network create|ls|inspect|rm`. */
@@ -34,12 +51,10 @@ export function registerNetworkCommands(program: Command, io: Output): void {
     )
     .option('--json', 'print the network as JSON instead of its id')
     .action(async (name: string, opts: CreateOptions, cmd: Command) => {
-      const options = networkOptions(opts)
-      await withController(globalOptions(cmd), async (c) => {
-        const net = await createNetwork(c, name, opts.driver, options)
-        if (opts.json) printJSON(io, net.inspect())
-        else io.out(`${net.id}\n`)
-      })
+      const body = createBody(name, opts)
+      const net = await withApi(cmd, (api) => api.createNetwork(body))
+      if (opts.json) printJSON(io, net)
+      else io.out(`${net.id}\n`)
     })
 
   network
@@ -49,20 +64,18 @@ export function registerNetworkCommands(program: Command, io: Output): void {
     .option('--json', 'print JSON (an array of network objects)')
     .option('-q, --quiet', 'print only ids')
     .action(async (opts: ListOptions, cmd: Command) => {
-      await withController(globalOptions(cmd), async (c) => {
-        const nets = c.networks().map((n) => n.inspect())
-        if (opts.json) return printJSON(io, nets)
-        const rows = nets.map((n) => [
-          opts.quiet ? n.id : shortId(n.id),
-          n.name,
-          n.driver,
-          n.device ?? '',
-          [n.subnet, n.subnetIPv6].filter(Boolean).join(','),
-          [n.gateway, n.gatewayIPv6].filter(Boolean).join(','),
-          String(n.endpoints.length),
-        ])
-        printList(io, ['NETWORK ID', 'NAME', 'DRIVER', 'DEVICE', 'SUBNET', 'GATEWAY', 'ENDPOINTS'], rows, opts.quiet)
-      })
+      const nets = await withApi(cmd, (api) => api.listNetworks())
+      if (opts.json) return printJSON(io, nets)
+      const rows = nets.map((n) => [
+        opts.quiet ? n.id : shortId(n.id),
+        n.name,
+        n.driver,
+        n.device ?? '',
+        [n.subnet, n.subnetIPv6].filter(Boolean).join(','),
+        [n.gateway, n.gatewayIPv6].filter(Boolean).join(','),
+        String(n.endpoints.length),
+      ])
+      printList(io, ['NETWORK ID', 'NAME', 'DRIVER', 'DEVICE', 'SUBNET', 'GATEWAY', 'ENDPOINTS'], rows, opts.quiet)
     })
 
   network
@@ -70,12 +83,12 @@ export function registerNetworkCommands(program: Command, io: Output): void {
     .description('print networks as JSON (an array)')
     .argument('<network...>', 'network names or ids')
     .action(async (refs: string[], _opts: unknown, cmd: Command) => {
-      await withController(globalOptions(cmd), async (c) => {
-        printJSON(
-          io,
-          refs.map((r) => findNetwork(c, r).inspect()),
-        )
+      const nets = await withApi(cmd, async (api) => {
+        const out = []
+        for (const r of refs) out.push(await api.inspectNetwork(r))
+        return out
       })
+      printJSON(io, nets)
     })
 
   network
@@ -84,12 +97,8 @@ export function registerNetworkCommands(program: Command, io: Output): void {
     .description('remove networks (they must have no endpoints); stops at the first failure')
     .argument('<network...>', 'network names or ids')
     .action(async (refs: string[], _opts: unknown, cmd: Command) => {
-      await withController(globalOptions(cmd), async (c) => {
-        for (const ref of refs) {
-          const net = findNetwork(c, ref)
-          await net.delete()
-          io.out(`${net.name}\n`)
-        }
+      await withApi(cmd, async (api) => {
+        for (const ref of refs) io.out(`${(await api.removeNetwork(ref)).name}\n`)
       })
     })
 }

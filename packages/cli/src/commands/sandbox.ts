@@ -1,9 +1,6 @@
 import type { Command } from 'commander'
-import { globalOptions, withController } from '../context.js'
-import { removeSandbox } from '../ops/sandbox.js'
+import { withApi } from '../backend.js'
 import { type Output, printJSON, printList, shortId } from '../output.js'
-import { findSandbox } from '../refs.js'
-import { sandboxJSON } from '../views.js'
 import type { ListOptions } from './shared.js'
 
 /** `cnm sandbox create|ls|inspect|rm`. */
@@ -17,11 +14,10 @@ export function registerSandboxCommands(program: Command, io: Output): void {
     .option('--key <path>', 'bind the namespace at this absolute path instead')
     .option('--json', 'print the sandbox as JSON instead of its id')
     .action(async (containerID: string, opts: { key?: string; json?: boolean }, cmd: Command) => {
-      await withController(globalOptions(cmd), async (c) => {
-        const sb = await c.newSandbox(containerID, opts.key === undefined ? {} : { key: opts.key })
-        if (opts.json) printJSON(io, sandboxJSON(sb))
-        else io.out(`${sb.id}\n`)
-      })
+      const body = { containerID, ...(opts.key === undefined ? {} : { key: opts.key }) }
+      const sb = await withApi(cmd, (api) => api.createSandbox(body))
+      if (opts.json) printJSON(io, sb)
+      else io.out(`${sb.id}\n`)
     })
 
   sandbox
@@ -31,17 +27,15 @@ export function registerSandboxCommands(program: Command, io: Output): void {
     .option('--json', 'print JSON (an array of sandbox objects)')
     .option('-q, --quiet', 'print only ids')
     .action(async (opts: ListOptions, cmd: Command) => {
-      await withController(globalOptions(cmd), async (c) => {
-        const sbs = c.sandboxes().map(sandboxJSON)
-        if (opts.json) return printJSON(io, sbs)
-        const rows = sbs.map((s) => [
-          opts.quiet ? s.id : shortId(s.id),
-          s.containerID,
-          s.key,
-          s.endpoints.map((e) => `${e.network}/${e.name}`).join(','),
-        ])
-        printList(io, ['SANDBOX ID', 'CONTAINER ID', 'KEY', 'ENDPOINTS'], rows, opts.quiet)
-      })
+      const sbs = await withApi(cmd, (api) => api.listSandboxes())
+      if (opts.json) return printJSON(io, sbs)
+      const rows = sbs.map((s) => [
+        opts.quiet ? s.id : shortId(s.id),
+        s.containerID,
+        s.key,
+        s.endpoints.map((e) => `${e.network}/${e.name}`).join(','),
+      ])
+      printList(io, ['SANDBOX ID', 'CONTAINER ID', 'KEY', 'ENDPOINTS'], rows, opts.quiet)
     })
 
   sandbox
@@ -49,12 +43,12 @@ export function registerSandboxCommands(program: Command, io: Output): void {
     .description('print sandboxes as JSON (an array)')
     .argument('<sandbox...>', 'sandbox ids, container ids or keys')
     .action(async (refs: string[], _opts: unknown, cmd: Command) => {
-      await withController(globalOptions(cmd), async (c) => {
-        printJSON(
-          io,
-          refs.map((r) => sandboxJSON(findSandbox(c, r))),
-        )
+      const sbs = await withApi(cmd, async (api) => {
+        const out = []
+        for (const r of refs) out.push(await api.inspectSandbox(r))
+        return out
       })
+      printJSON(io, sbs)
     })
 
   sandbox
@@ -63,10 +57,9 @@ export function registerSandboxCommands(program: Command, io: Output): void {
     .description('remove sandboxes with their endpoints; stops at the first failure')
     .argument('<sandbox...>', 'sandbox ids, container ids or keys')
     .action(async (refs: string[], _opts: unknown, cmd: Command) => {
-      await withController(globalOptions(cmd), async (c) => {
+      await withApi(cmd, async (api) => {
         for (const ref of refs) {
-          const sb = findSandbox(c, ref)
-          await removeSandbox(c, sb)
+          const sb = await api.removeSandbox(ref)
           io.out(`${sb.containerID || sb.id}\n`)
         }
       })

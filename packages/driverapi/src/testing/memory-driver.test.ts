@@ -6,7 +6,10 @@ import { createMemoryKernel, type MemoryKernel } from './memory-kernel.js'
 
 const invalidNetworkOptions = ['nope', { index: -1 }, { internal: 'yes' }, { unknownOption: true }]
 
-function harnessOn(kernel: MemoryKernel, make: (k: MemoryKernel) => Driver = (k) => createMemoryDriver({ kernel: k, owner: 'test' })) {
+function harnessOn(
+  kernel: MemoryKernel,
+  make: (k: MemoryKernel) => Driver = (k) => createMemoryDriver({ kernel: k, owner: 'test' }),
+) {
   return {
     create: async () => {
       const d = make(kernel)
@@ -19,7 +22,10 @@ function harnessOn(kernel: MemoryKernel, make: (k: MemoryKernel) => Driver = (k)
 }
 
 describeDriver('memory', harnessOn(createMemoryKernel()))
-describeDriver('memory without persistence', harnessOn(createMemoryKernel(), (k) => createMemoryDriver({ kernel: k, persistent: false })))
+describeDriver(
+  'memory without persistence',
+  harnessOn(createMemoryKernel(), (k) => createMemoryDriver({ kernel: k, persistent: false })),
+)
 
 describe('the conformance suite', () => {
   const failures = async (make: (k: MemoryKernel) => Driver, extra: Partial<ReturnType<typeof harnessOn>> = {}) =>
@@ -44,7 +50,9 @@ describe('the conformance suite', () => {
       }
       return d
     }
-    expect(await failures(broken)).toContain('forget drops from memory only: what was forgotten is restored from the kernel')
+    expect(await failures(broken)).toContain(
+      'forget drops from memory only: what was forgotten is restored from the kernel',
+    )
   })
 
   it('fails a driver that cannot restore after a restart', async () => {
@@ -68,10 +76,13 @@ describe('the conformance suite', () => {
     const lax = (k: MemoryKernel): Driver => {
       const d = createMemoryDriver({ kernel: k })
       const create = d.createNetwork.bind(d)
-      d.createNetwork = (nid, raw) => create(nid, typeof raw === 'object' && raw !== null && 'unknownOption' in raw ? {} : raw)
+      d.createNetwork = (nid, raw) =>
+        create(nid, typeof raw === 'object' && raw !== null && 'unknownOption' in raw ? {} : raw)
       return d
     }
-    expect(await failures(lax)).toContain('refuses bad network and endpoint options with ERR_INVALID_CONFIG and creates nothing')
+    expect(await failures(lax)).toContain(
+      'refuses bad network and endpoint options with ERR_INVALID_CONFIG and creates nothing',
+    )
   })
 })
 
@@ -82,11 +93,18 @@ describe('the in-memory driver', () => {
     const b = createMemoryDriver({ kernel })
     await a.createNetwork('a'.repeat(64), { index: 1 })
     await b.createNetwork('b'.repeat(64), { index: 2 })
-    await a.createEndpoint('a'.repeat(64), 'e1'.repeat(16), '', { portBindings: [{ proto: 'tcp', containerPort: 80, hostPort: 8080 }] })
+    await a.createEndpoint('a'.repeat(64), 'e1'.repeat(16), '', {
+      portBindings: [{ proto: 'tcp', containerPort: 80, hostPort: 8080 }],
+    })
     await expect(
-      b.createEndpoint('b'.repeat(64), 'e2'.repeat(16), '', { portBindings: [{ proto: 'tcp', containerPort: 80, hostPort: 8080 }] }),
+      b.createEndpoint('b'.repeat(64), 'e2'.repeat(16), '', {
+        portBindings: [{ proto: 'tcp', containerPort: 80, hostPort: 8080 }],
+      }),
     ).rejects.toMatchObject({ code: 'ERR_PORT_ALREADY_ALLOCATED', kind: 'conflict' })
-    expect(a.endpointInfo('a'.repeat(64), 'e1'.repeat(16)).ports[0]).toMatchObject({ hostPort: 8080, containerIP: '10.0.1.2' })
+    expect(a.endpointInfo('a'.repeat(64), 'e1'.repeat(16)).ports[0]).toMatchObject({
+      hostPort: 8080,
+      containerIP: '10.0.1.2',
+    })
   })
 
   it('fails a verb once when told to', async () => {

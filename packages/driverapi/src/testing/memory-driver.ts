@@ -48,6 +48,8 @@ interface EpState {
   mac: string
   link: string
   sandboxKey: string
+  /** Its name in the sandbox, when born there. */
+  ifname: string
   ports: PublishedPort[]
   joined: boolean
 }
@@ -63,6 +65,7 @@ interface EpRecord {
   mac: string
   link: string
   sandboxKey: string
+  ifname?: string
   ports: PublishedPort[]
 }
 
@@ -183,8 +186,9 @@ export function createMemoryDriver(options: MemoryDriverOptions = {}): Driver & 
   const sandboxInfo = (n: NetState, e: EpState): SandboxInfo => ({
     interfaces: [
       {
-        srcName: e.sandboxKey ? 'eth0' : e.link,
-        dstName: 'eth0',
+        // Born in the sandbox as its next free ethN (as a kernel driver does), or waiting on the host.
+        srcName: e.sandboxKey ? e.ifname : e.link,
+        dstName: e.sandboxKey ? e.ifname : 'eth0',
         address: `${addressOf(n.index, e.host)}/24`,
         macAddress: e.mac,
       },
@@ -199,7 +203,14 @@ export function createMemoryDriver(options: MemoryDriverOptions = {}): Driver & 
     },
     exportEndpoint(nid, eid) {
       const e = ep(nid, eid)
-      return { host: e.host, mac: e.mac, link: e.link, sandboxKey: e.sandboxKey, ports: e.ports } satisfies EpRecord
+      return {
+        host: e.host,
+        mac: e.mac,
+        link: e.link,
+        sandboxKey: e.sandboxKey,
+        ifname: e.ifname,
+        ports: e.ports,
+      } satisfies EpRecord
     },
     async restoreNetwork(nid, raw) {
       kernel.check('restoreNetwork')
@@ -216,10 +227,26 @@ export function createMemoryDriver(options: MemoryDriverOptions = {}): Driver & 
       if (n.endpoints.has(eid)) throw new EndpointExistsError(eid)
       const r = raw as EpRecord
       if (!kernel.links.has(r.link)) return 'gone'
-      const e: EpState = { id: eid, host: r.host, mac: r.mac, link: r.link, sandboxKey: r.sandboxKey, ports: [], joined: false }
+      const e: EpState = {
+        id: eid,
+        host: r.host,
+        mac: r.mac,
+        link: r.link,
+        sandboxKey: r.sandboxKey,
+        ifname: r.ifname ?? 'eth0',
+        ports: [],
+        joined: false,
+      }
       for (const p of r.ports) {
-        const holder = portKeys(p).map((k) => kernel.ports.get(k)).find((h) => h !== undefined && h !== eid)
-        if (holder) throw new CnmError('ERR_PORT_ALREADY_ALLOCATED', 'conflict', `port ${p.proto}/${p.hostPort} is held by ${holder}`)
+        const holder = portKeys(p)
+          .map((k) => kernel.ports.get(k))
+          .find((h) => h !== undefined && h !== eid)
+        if (holder)
+          throw new CnmError(
+            'ERR_PORT_ALREADY_ALLOCATED',
+            'conflict',
+            `port ${p.proto}/${p.hostPort} is held by ${holder}`,
+          )
       }
       e.ports = r.ports.map((p) => ({ ...p }))
       for (const p of e.ports) for (const k of portKeys(p)) kernel.ports.set(k, eid)
@@ -237,7 +264,9 @@ export function createMemoryDriver(options: MemoryDriverOptions = {}): Driver & 
     async removeStrays(known: KnownRecords): Promise<StrayReport> {
       kernel.check('removeStrays')
       const report: StrayReport = { links: [], firewallNetworks: [], firewallPorts: [], errors: [] }
-      const held = new Set([...networks.values()].flatMap((n) => [n.link, ...[...n.endpoints.values()].map((e) => e.link)]))
+      const held = new Set(
+        [...networks.values()].flatMap((n) => [n.link, ...[...n.endpoints.values()].map((e) => e.link)]),
+      )
       // Endpoints first, as a kernel driver deletes veths before their bridge.
       const links = [...kernel.links.values()].sort((a, b) => (a.endpoint ? 0 : 1) - (b.endpoint ? 0 : 1))
       for (const link of links) {
@@ -299,9 +328,25 @@ export function createMemoryDriver(options: MemoryDriverOptions = {}): Driver & 
         throw new CnmError('ERR_IP_ALREADY_ALLOCATED', 'conflict', `${addressOf(n.index, host)} is already allocated`)
       }
       while (used.has(host)) host++
-      if (host > 254) throw new CnmError('ERR_NO_AVAILABLE_IPS', 'conflict', `no available addresses in ${subnetOf(n.index)}`)
+      if (host > 254)
+        throw new CnmError('ERR_NO_AVAILABLE_IPS', 'conflict', `no available addresses in ${subnetOf(n.index)}`)
       const link = `mem-${eid.slice(0, 12)}`
-      const e: EpState = { id: eid, host, mac: macOf(n.index, host), link, sandboxKey, ports: [], joined: false }
+      const inSandbox = [...networks.values()]
+        .flatMap((x) => [...x.endpoints.values()])
+        .filter((x) => x.sandboxKey === sandboxKey)
+      const names = new Set(inSandbox.map((x) => x.ifname))
+      let i = 0
+      while (names.has(`eth${i}`)) i++
+      const e: EpState = {
+        id: eid,
+        host,
+        mac: macOf(n.index, host),
+        link,
+        sandboxKey,
+        ifname: `eth${i}`,
+        ports: [],
+        joined: false,
+      }
       e.ports = publish(eid, n.index, host, cfg.bindings)
       kernel.links.set(link, { name: link, owner, network: nid, endpoint: eid })
       n.endpoints.set(eid, e)
