@@ -1,5 +1,6 @@
 import { InvalidConfigError, type RestoreOutcome } from '@cnm/driverapi'
 import { parseEndpointConfig } from './endpoint-config.js'
+import { parseAlias } from './marks.js'
 import { parseNetworkConfig } from './network-config.js'
 import { newNetworkState } from './network-state.js'
 import { publishPorts, republishBindings } from './publish.js'
@@ -19,7 +20,13 @@ export function networkRecordOf(nid: string, raw: unknown): BridgeNetworkRecord 
 /** Checks the shape of an endpoint record before anything is done with it. */
 export function endpointRecordOf(eid: string, raw: unknown): BridgeEndpointRecord {
   const r = raw as Partial<BridgeEndpointRecord> | null
-  if (typeof r !== 'object' || r === null || r.id !== eid || typeof r.hostVeth !== 'string' || !Array.isArray(r.ports)) {
+  if (
+    typeof r !== 'object' ||
+    r === null ||
+    r.id !== eid ||
+    typeof r.hostVeth !== 'string' ||
+    !Array.isArray(r.ports)
+  ) {
     throw new InvalidConfigError(`endpoint ${eid}: not a bridge endpoint record`)
   }
   return r as BridgeEndpointRecord
@@ -37,8 +44,29 @@ export async function restoreNetwork(
   otherSubnets: string[],
 ): Promise<{ net: NetworkState; outcome: RestoreOutcome }> {
   const config = parseNetworkConfig(record.options)
-  const existing = await res.host.findLink(record.bridgeName)
+  let existing = await res.host.findLink(record.bridgeName)
+  let renamedBack = false
+  if (!existing) {
+    // Renamed behind cnm's back: the alias still names this network. Its name comes back (a new
+    // bridge beside it would carry the same gateway address twice).
+    const renamed = (await res.host.listLinks()).find((l) => {
+      const mark = parseAlias(l.alias)
+      return l.kind === 'bridge' && mark?.owner === res.owner && mark.network === record.id && !mark.endpoint
+    })
+    if (renamed) {
+      await res.host.setLinkUp(renamed.name, false)
+      await res.host.renameLink(renamed.name, record.bridgeName)
+      existing = await res.host.findLink(record.bridgeName)
+      renamedBack = true
+    }
+  }
   const present = existing?.kind === 'bridge'
+  // Rules flushed or deleted behind cnm's back (`nft flush ruleset`, a firewall reload): put back
+  // by the firewall step below, and reported as a repair.
+  const rulesLost =
+    record.firewallProgrammed &&
+    res.firewall.backend !== 'none' &&
+    !(await res.firewall.inventory()).networks.some((n) => n.bridge === record.bridgeName)
   const net = newNetworkState(record.id, config, record.bridgeName, record.options)
   net.config = {
     ...config,
@@ -57,7 +85,7 @@ export async function restoreNetwork(
     net.addedV4 ||= record.addedV4
     net.addedV6 ||= record.addedV6
   }
-  return { net, outcome: present ? 'restored' : 'rebuilt' }
+  return { net, outcome: present && !renamedBack && !rulesLost ? 'restored' : 'rebuilt' }
 }
 
 /** A record's `priorSysctls`, if it is a map of strings (older records have none). */
@@ -75,7 +103,14 @@ export async function restoreEndpoint(
   net: NetworkState,
   record: BridgeEndpointRecord,
 ): Promise<RestoreOutcome> {
-  if (!(await res.host.findLink(record.hostVeth))) return 'gone'
+  const veth = await res.host.findLink(record.hostVeth)
+  if (!veth) return 'gone'
+  // A bridge rebuilt (or renamed back) meanwhile has lost its ports: the veth goes back on it.
+  if (net.bridgeIndex !== undefined && veth.master !== net.bridgeIndex) {
+    await res.host.setMaster(record.hostVeth, net.bridgeName)
+    if (record.ports.length > 0) await res.host.setHairpin(record.hostVeth, true)
+  }
+  if (!veth.up) await res.host.setLinkUp(record.hostVeth)
   const { ports: _recorded, options, ...rest } = record
   const ep: EndpointState = { ...rest, ports: [], config: parseEndpointConfig(options) }
   if (net.subnetV4 && ep.ipv4) res.allocator.requestIP(net.subnetV4, ep.ipv4)

@@ -2,12 +2,14 @@ import { Command, Option } from 'commander'
 import { registerConnectCommands } from './commands/connect.js'
 import { registerDemoCommand } from './commands/demo.js'
 import { registerEndpointCommands } from './commands/endpoint.js'
+import { registerEventsCommand } from './commands/events.js'
+import { registerInfoCommand } from './commands/info.js'
 import { registerNetworkCommands } from './commands/network.js'
 import { registerPortCommands } from './commands/port.js'
 import { registerReconcileCommand } from './commands/reconcile.js'
 import { registerSandboxCommands } from './commands/sandbox.js'
 import { registerServeCommand } from './commands/serve.js'
-import { DEFAULT_SANDBOX_DIR, DEFAULT_STORE_PATH } from './defaults.js'
+import { DEFAULT_HOST, DEFAULT_SANDBOX_DIR, DEFAULT_STORE_PATH } from './defaults.js'
 import { type Output, processOutput } from './output.js'
 import { cliVersion } from './version.js'
 
@@ -28,9 +30,21 @@ export function createProgram(options: ProgramOptions = {}): Command {
     .version(cliVersion(), '-v, --version', 'print the version')
     .helpOption('-h, --help', 'show help')
     .helpCommand('help [command]', 'show help for a command')
-    .addOption(new Option('--store <path>', 'the store (SQLite)').env('CNM_STORE').default(DEFAULT_STORE_PATH))
     .addOption(
-      new Option('--sandbox-dir <dir>', 'where sandboxes are bound')
+      new Option('-H, --host <address>', 'the daemon: unix:///path.sock or tcp://HOST:PORT; with none listening on its socket, cnm works in process')
+        .env('CNM_HOST')
+        .default(DEFAULT_HOST),
+    )
+    .addOption(new Option('--tlscacert <file>', 'TLS (tcp:// daemons): the CA that signed the daemon\'s certificate'))
+    .addOption(new Option('--tlscert <file>', "TLS (tcp:// daemons): this client's certificate"))
+    .addOption(new Option('--tlskey <file>', "TLS (tcp:// daemons): this client's key"))
+    .addOption(
+      new Option('--store <path>', 'the store (SQLite); given, cnm works in process on it (no daemon)')
+        .env('CNM_STORE')
+        .default(DEFAULT_STORE_PATH),
+    )
+    .addOption(
+      new Option('--sandbox-dir <dir>', 'where sandboxes are bound; given, cnm works in process (no daemon)')
         .env('CNM_SANDBOX_DIR')
         .default(DEFAULT_SANDBOX_DIR),
     )
@@ -43,6 +57,8 @@ export function createProgram(options: ProgramOptions = {}): Command {
   registerConnectCommands(program, io)
   registerPortCommands(program, io)
   registerReconcileCommand(program, io)
+  registerInfoCommand(program, io)
+  registerEventsCommand(program, io)
   registerServeCommand(program, io)
   registerDemoCommand(program, io)
   return program

@@ -1,20 +1,46 @@
 import type { NetworkController } from '@cnm/controller'
+import { isLoopback as isLoopbackAddress, tryParseAddress } from '@cnm/ip'
 import { getPortAllocator, type PortAllocator } from '@cnm/portallocator'
-import type { FastifyInstance } from 'fastify'
-import { createApiServer } from './api/server.js'
-import { DEFAULT_SOCKET_PATH } from './defaults.js'
+import { EventBus } from './api/events.js'
+import { type ApiServer, type ApiServerOptions, createApiServer } from './api/server.js'
+import { DEFAULT_SOCKET_PATH, SOCKET_GROUP } from './defaults.js'
+import { CliError } from './errors.js'
 import type { ListenAddress } from './listen-address.js'
+import { ERR_INSECURE_TCP } from './service/codes.js'
+import type { ServiceInfo } from './service/context.js'
 import { prepareSocketPath, removeSocket, secureSocket } from './unix-socket.js'
+
+/** PEM contents for mutual TLS on the TCP listener. */
+export interface ServeTls {
+  /** The CA a client's certificate must chain to. */
+  ca: string | Buffer
+  /** The daemon's certificate and key. */
+  cert: string | Buffer
+  key: string | Buffer
+}
 
 /** Options of {@link serveApi}. */
 export interface ServeOptions {
   controller: NetworkController
-  /** The unix socket (default `/run/cnm/cnm.sock`), mode 0660, root-owned. */
+  /** The unix socket (default `/run/cnm/cnm.sock`), mode 0660, owned by root and group `cnm` when it exists. */
   socketPath?: string
-  /** Also listen on TCP; the port is reserved through the port allocator first. */
+  /** The socket's group (default `cnm`, when that group exists; `false`: root's group). */
+  socketGroup?: string | false
+  /**
+   * Also listen on TCP; the port is reserved through the port allocator first. Needs `tls`
+   * (mutual TLS: a client must present a certificate signed by `tls.ca`), or `insecureTcp` with a
+   * loopback address.
+   */
   listen?: ListenAddress
+  tls?: ServeTls
+  /** Plain HTTP on TCP, loopback only (127.0.0.0/8, ::1); logged as a warning. */
+  insecureTcp?: boolean
   /** The allocator that reserves the TCP port (default: the shared `getPortAllocator()`). */
   allocator?: PortAllocator
+  /** Fastify's logger (see `createApiServer`); default off. */
+  logger?: ApiServerOptions['logger']
+  /** What `GET /v1/info` reports (store, sandbox directory, held ports). */
+  info?: Partial<ServiceInfo>
 }
 
 /** A running API server. */
@@ -22,18 +48,69 @@ export interface ApiServerHandle {
   readonly socketPath: string
   /** The TCP address, when listening on TCP (with the port really used). */
   readonly tcp: ListenAddress | undefined
-  /** Stops both listeners, releases the TCP port and removes the socket file. */
+  /** Whether the TCP listener uses mutual TLS. */
+  readonly tls: boolean
+  /** The changes both listeners announce (`GET /v1/events`). */
+  readonly events: EventBus
+  /** The unix socket's server (its logger is the daemon's). */
+  readonly server: ApiServer
+  /** `unix:/run/cnm/cnm.sock`, `https://127.0.0.1:2376` … */
+  listeners(): string[]
+  /** Stops both listeners (ending event streams), releases the TCP port and removes the socket file. */
   close(): Promise<void>
 }
 
+const isLoopback = (host: string): boolean => {
+  const address = tryParseAddress(host)
+  return address !== undefined && isLoopbackAddress(address)
+}
+
+/** Refuses a TCP listener without mutual TLS (or `insecureTcp` on loopback), before anything starts. */
+export function checkTcpSecurity(listen: ListenAddress | undefined, tls: boolean, insecure: boolean): void {
+  if (!listen) return
+  const where = `${listen.host.includes(':') ? `[${listen.host}]` : listen.host}:${listen.port}`
+  if (tls && insecure) {
+    throw new CliError(
+      ERR_INSECURE_TCP,
+      '--insecure-tcp and TLS (--tlscacert, --tlscert, --tlskey) exclude each other',
+      {
+        kind: 'invalid',
+      },
+    )
+  }
+  if (tls) return
+  if (!insecure) {
+    throw new CliError(
+      ERR_INSECURE_TCP,
+      `--listen ${where} needs mutual TLS (--tlscacert, --tlscert, --tlskey), or --insecure-tcp on a loopback address`,
+      { kind: 'invalid' },
+    )
+  }
+  if (!isLoopback(listen.host)) {
+    throw new CliError(
+      ERR_INSECURE_TCP,
+      `--insecure-tcp binds only loopback (127.0.0.1, ::1), not ${listen.host}: use mutual TLS for another address`,
+      { kind: 'invalid' },
+    )
+  }
+}
+
 async function listenTcp(
-  controller: NetworkController,
+  options: ServeOptions,
+  events: EventBus,
   allocator: PortAllocator,
-  want: ListenAddress,
-): Promise<{ app: FastifyInstance; address: ListenAddress }> {
+  info: Partial<ServiceInfo>,
+): Promise<{ app: ApiServer; address: ListenAddress }> {
+  const want = options.listen as ListenAddress
   // Reserved before binding, so no published port can be handed this one.
   const port = allocator.requestPort(want.host, 'tcp', want.port === 0 ? undefined : want.port)
-  const app = createApiServer({ controller })
+  const app = createApiServer({
+    controller: options.controller,
+    events,
+    info,
+    ...(options.logger === undefined ? {} : { logger: options.logger }),
+    ...(options.tls ? { tls: options.tls } : {}),
+  })
   try {
     await app.listen({ host: want.host, port })
   } catch (err) {
@@ -45,31 +122,59 @@ async function listenTcp(
 }
 
 /**
- * Serves the REST API on a unix socket and, optionally, on TCP. A stale socket file is removed
- * first; the TCP port is reserved through the shared port allocator before binding and released
- * on close, so a published port can never take the API server's port.
+ * Serves the REST API on a unix socket and, optionally, on TCP (mutual TLS, or plain HTTP on
+ * loopback when asked). A stale socket file is removed first; the TCP port is reserved through the
+ * shared port allocator before binding and released on close, so a published port can never take
+ * the API server's port.
  */
 export async function serveApi(options: ServeOptions): Promise<ApiServerHandle> {
+  checkTcpSecurity(options.listen, options.tls !== undefined, options.insecureTcp === true)
   const socketPath = options.socketPath ?? DEFAULT_SOCKET_PATH
   const allocator = options.allocator ?? getPortAllocator()
   await prepareSocketPath(socketPath)
-  const unixApp = createApiServer({ controller: options.controller })
+  const events = new EventBus()
+  let tcp: { app: ApiServer; address: ListenAddress } | undefined
+  const listeners = (): string[] => {
+    const out = [`unix:${socketPath}`]
+    if (tcp) {
+      const { host, port } = tcp.address
+      out.push(`${options.tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}`)
+    }
+    return out
+  }
+  const info = { ...options.info, listeners }
+  const unixApp = createApiServer({
+    controller: options.controller,
+    events,
+    info,
+    ...(options.logger === undefined ? {} : { logger: options.logger }),
+  })
+  events.log = unixApp.log
   await unixApp.listen({ path: socketPath })
-  let tcp: { app: FastifyInstance; address: ListenAddress } | undefined
   try {
-    secureSocket(socketPath)
-    if (options.listen) tcp = await listenTcp(options.controller, allocator, options.listen)
+    secureSocket(socketPath, options.socketGroup ?? SOCKET_GROUP)
+    if (options.listen) tcp = await listenTcp(options, events, allocator, info)
   } catch (err) {
     await unixApp.close()
     removeSocket(socketPath)
     throw err
   }
+  if (tcp && !options.tls) {
+    unixApp.log.warn(
+      `${listeners()[1]}: plain HTTP without TLS (--insecure-tcp): every local user can reach the API there`,
+    )
+  }
   let closed: Promise<void> | undefined
   return {
     socketPath,
     tcp: tcp?.address,
+    tls: tcp !== undefined && options.tls !== undefined,
+    events,
+    server: unixApp,
+    listeners,
     close() {
       closed ??= (async () => {
+        events.close()
         if (tcp) {
           await tcp.app.close()
           allocator.releasePort(tcp.address.host, 'tcp', tcp.address.port)

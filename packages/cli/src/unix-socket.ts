@@ -1,4 +1,4 @@
-import { chmodSync, chownSync, lstatSync, mkdirSync, unlinkSync } from 'node:fs'
+import { chmodSync, chownSync, lstatSync, mkdirSync, readFileSync, unlinkSync } from 'node:fs'
 import { connect } from 'node:net'
 import path from 'node:path'
 import { CliError, ERR_SOCKET_IN_USE, invalidArgument } from './errors.js'
@@ -35,10 +35,30 @@ export async function prepareSocketPath(socketPath: string): Promise<void> {
   unlinkSync(socketPath)
 }
 
-/** Mode 0660, owned by root:root when running as root. */
-export function secureSocket(socketPath: string): void {
+/** The id of a group by name, from /etc/group; undefined when there is no such group. */
+export function groupId(name: string, file = '/etc/group'): number | undefined {
+  let text: string
+  try {
+    text = readFileSync(file, 'utf8')
+  } catch {
+    return undefined
+  }
+  for (const line of text.split('\n')) {
+    const [group, , gid] = line.split(':')
+    if (group === name && gid !== undefined && /^\d+$/u.test(gid)) return Number(gid)
+  }
+  return undefined
+}
+
+/**
+ * Mode 0660, owned by root and by `group` when that group exists (else root's group): root and
+ * the group's members may use the daemon, nobody else. Returns the group id given.
+ */
+export function secureSocket(socketPath: string, group: string | false): number {
   chmodSync(socketPath, 0o660)
-  if (process.getuid?.() === 0) chownSync(socketPath, 0, 0)
+  const gid = (group === false ? undefined : groupId(group)) ?? 0
+  if (process.getuid?.() === 0) chownSync(socketPath, 0, gid)
+  return gid
 }
 
 /** Removes the socket file if it is (still) a socket. */

@@ -580,3 +580,25 @@ describe('a store that changes under the controller', () => {
     expect(links()).toHaveLength(1)
   })
 })
+
+describe('reconcile inside a running process looks at the kernel, not at its memory', () => {
+  it('finds a network link and an endpoint link deleted behind its back, without a restart', async () => {
+    const c = await controller()
+    const n = await c.newNetwork(await c.newNetworkDriver('memory'), 'live', {})
+    const { endpoint } = await n.createEndpoint('e1', undefined, {
+      portBindings: [{ proto: 'tcp', containerPort: 80, hostPort: 8088 }],
+    })
+    await n.createEndpoint('e2')
+    kernel.links.delete(`mem-${n.id.slice(0, 12)}`)
+    kernel.links.delete(`mem-${endpoint.id.slice(0, 12)}`)
+    const report = await c.reconcile()
+    expect(report).toMatchObject({ rebuiltNetworks: ['live'], droppedEndpoints: ['e1'], errors: [] })
+    expect(kernel.links.has(`mem-${n.id.slice(0, 12)}`)).toBe(true)
+    expect(c.store.allocations().ports).toEqual([])
+    expect(kernel.ports.size).toBe(0)
+    // The rest still works, and a second pass finds nothing.
+    expect(n.endpoints().map((e) => e.name)).toEqual(['e2'])
+    await n.createEndpoint('e3', undefined, { portBindings: [{ proto: 'tcp', containerPort: 80, hostPort: 8088 }] })
+    expect(await c.reconcile()).toMatchObject({ rebuiltNetworks: [], droppedEndpoints: [], errors: [] })
+  })
+})

@@ -113,11 +113,11 @@ export async function createController(
     queue: Promise.resolve(),
   }
   let lastReconcile = emptyReport()
-  const reconcile = (): Promise<ReconcileReport> =>
+  const reconcile = (justRestored = false): Promise<ReconcileReport> =>
     run(core, async () => {
       const report = core.syncReport
       core.syncReport = emptyReport()
-      await reconcileCore(core, report)
+      await reconcileCore(core, report, { justRestored })
       return { value: report, apply: () => (lastReconcile = report) }
     })
   try {
@@ -130,7 +130,7 @@ export async function createController(
         )
       }
     }
-    await reconcile()
+    await reconcile(true) // the store was just restored into the drivers: no need to do it twice
   } catch (err) {
     for (const sb of core.open.values()) sb.close()
     for (const d of core.drivers.values()) await d.close().catch(() => undefined)
@@ -254,7 +254,7 @@ export async function createController(
     sandboxByID: (id) => (core.sandboxes.has(id) ? sandboxView(core, id) : undefined),
     ports: () => [...core.endpoints.keys()].flatMap((eid) => endpointPorts(core, eid)),
     refresh: () => run(core, async () => ({ value: undefined })),
-    reconcile,
+    reconcile: () => reconcile(),
     async close() {
       if (core.closed) return
       await core.queue

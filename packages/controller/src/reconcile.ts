@@ -3,7 +3,7 @@ import path from 'node:path'
 import type { KnownRecords } from '@cnm/driverapi'
 import type { Core } from './core.js'
 import { readOwnerMark, removeOwnerMark } from './owner-mark.js'
-import { syncFromStore } from './sync.js'
+import { forgetEndpoint, forgetNetwork, syncFromStore } from './sync.js'
 import type { ReconcileReport } from './types.js'
 
 const message = (err: unknown): string => (err as Error)?.message ?? String(err)
@@ -18,6 +18,27 @@ function recordsOf(core: Core, type: string): KnownRecords {
       .map((e) => [e.id, { networkId: e.networkId, record: e.record }] as const),
   )
   return { networks, endpoints }
+}
+
+/** Drops what persistent drivers hold from them and from the tables (nothing in the kernel changes). */
+async function forgetHeld(core: Core): Promise<void> {
+  const persistent = (networkId: string) => {
+    const net = core.networks.get(networkId)
+    const driver = net ? core.drivers.get(net.type) : undefined
+    return driver?.persistence ? driver : undefined
+  }
+  for (const ep of [...core.endpoints.values()]) {
+    const driver = persistent(ep.networkId)
+    if (!driver) continue
+    await forgetEndpoint(driver, ep.networkId, ep.id).catch(() => undefined)
+    core.endpoints.delete(ep.id)
+  }
+  for (const id of [...core.networks.keys()]) {
+    const driver = persistent(id)
+    if (!driver) continue
+    await forgetNetwork(driver, id).catch(() => undefined)
+    core.networks.delete(id)
+  }
 }
 
 /** Sandboxes whose namespace is gone lose their records (and joins). */
@@ -88,7 +109,16 @@ async function dropDeadEndpoints(core: Core, report: ReconcileReport): Promise<v
  * cnm's marks but that no record knows are removed (each driver judges its own). Runs inside the
  * operation lock.
  */
-export async function reconcileCore(core: Core, report: ReconcileReport): Promise<void> {
+export async function reconcileCore(
+  core: Core,
+  report: ReconcileReport,
+  options: { justRestored?: boolean } = {},
+): Promise<void> {
+  // Look at the kernel, not at what this process remembers: everything a persistent driver holds
+  // is forgotten and restored from the store again, which is what finds a deleted, renamed or
+  // downed bridge, a flushed firewall table, a veth off its bridge (a process that has just
+  // restored everything skips this).
+  if (!options.justRestored) await forgetHeld(core)
   await syncFromStore(core, core.store.snapshot(), report)
   dropDeadSandboxes(core, report)
   await dropDeadEndpoints(core, report)

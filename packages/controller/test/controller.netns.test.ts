@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
-import { describeKernel, pings, request, run, startServer, useHostNetns } from '@cnm/netlink/testing'
+import { describeKernel, ipJson, pings, request, run, startServer, useHostNetns } from '@cnm/netlink/testing'
 
 function waitForLinkGone(name: string): boolean {
   for (let i = 0; i < 150; i++) {
@@ -238,6 +238,50 @@ describeKernel('controller (kernel)', () => {
       await again.close()
     } finally {
       server.stop()
+    }
+  })
+
+  it('reconcile in a running controller repairs flushed rules and a deleted, renamed or downed bridge', async () => {
+    const c = await createController({ storePath: storePath(), sandboxDir })
+    const n = await c.newNetwork(await c.newNetworkDriver('bridge'), 'fix', { addressIPv4: '10.94.0.1/24' })
+    const bridge = n.inspect().device ?? ''
+    const [s1, s2] = [await c.newSandbox('fix1'), await c.newSandbox('fix2')]
+    await n.connect(s1, 'fix1', { portBindings: [{ proto: 'tcp', containerPort: 80, hostPort: 18094 }] })
+    await n.connect(s2, 'fix2', {})
+    const peer =
+      n
+        .endpoints()
+        .find((e) => e.name === 'fix2')
+        ?.inspect().ipv4 ?? ''
+    const server = await startServer(80, 'web', s1.key)
+    const works = (): boolean => /^web /u.test(request('tcp', '127.0.0.1', 18094) ?? '') && pings(peer, s1.key)
+    const bridges = (): string[] =>
+      ipJson<{ ifname: string }[]>(['link', 'show', 'type', 'bridge']).map((l) => l.ifname)
+    try {
+      expect(works()).toBe(true) // the positive control before each fault
+      for (const [fault, breakIt] of [
+        ['rules deleted', () => run('nft', ['delete', 'table', 'inet', 'cnm'])],
+        ['bridge deleted', () => run('ip', ['link', 'del', bridge])],
+        ['bridge renamed', () => run('ip', ['link', 'set', bridge, 'down', 'name', 'renamedbr'])],
+        ['bridge down', () => run('ip', ['link', 'set', bridge, 'down'])],
+      ] as const) {
+        breakIt()
+        expect(request('tcp', '127.0.0.1', 18094, { timeoutMs: 800 }), fault).toBeUndefined()
+        const report = await c.reconcile()
+        expect(report.errors, fault).toEqual([])
+        if (fault !== 'bridge down') expect(report.rebuiltNetworks, fault).toEqual(['fix'])
+        expect(works(), `${fault}: traffic after reconcile`).toBe(true)
+        expect(
+          bridges().filter((b) => b !== bridge),
+          fault,
+        ).toEqual([]) // never a second bridge
+        expect(await c.reconcile(), `${fault}: a second pass`).toMatchObject({ rebuiltNetworks: [], errors: [] })
+      }
+    } finally {
+      server.stop()
+      for (const sb of c.sandboxes()) await sb.destroy()
+      await n.delete()
+      await c.close()
     }
   })
 })

@@ -8,6 +8,7 @@ import {
   isIPv4,
   isIPv4Mapped,
   isIPv6,
+  isLoopback,
   isUnspecified,
   parseAddress,
   tryParseAddress,
@@ -69,6 +70,14 @@ describe('predicates', () => {
     expect(isIP(4)).toBe(false)
     expect(addressBits(4)).toBe(32)
     expect(addressBits(6)).toBe(128)
+  })
+
+  it('knows the loopback addresses', () => {
+    for (const text of ['127.0.0.1', '127.255.0.9', '::1', '0:0::1']) expect(isLoopback(parseAddress(text))).toBe(true)
+    for (const text of ['128.0.0.1', '126.255.255.255', '::', '::2', '::ffff:127.0.0.1', '::127.0.0.1']) {
+      expect(isLoopback(parseAddress(text))).toBe(false)
+    }
+    expect(isLoopback(unmapped(parseAddress('::ffff:127.0.0.1')))).toBe(true)
   })
 
   it('knows the unspecified addresses', () => {

@@ -102,6 +102,14 @@ export function unmapped(address: IPAddress): IPAddress {
   return { family: 4, value, text: formatIPv4(Number(value)) }
 }
 
+/**
+ * Whether an address is a loopback address: `127.0.0.0/8` or `::1`. An IPv4-mapped `::ffff:127.0.0.1`
+ * is not (it is IPv6); pass `unmapped(address)` where it should count.
+ */
+export function isLoopback(address: IPAddress): boolean {
+  return address.family === 4 ? address.value >> 24n === 127n : address.value === 1n
+}
+
 /** Whether an address is its family's unspecified address: `0.0.0.0` or `::`. */
 export function isUnspecified(address: IPAddress): boolean {
   return address.value === 0n

@@ -9,6 +9,7 @@ export {
   isIPv4,
   isIPv4Mapped,
   isIPv6,
+  isLoopback,
   isUnspecified,
   parseAddress,
   tryParseAddress,

@@ -5,6 +5,7 @@ export {
   ERR_PORT_NOT_MAPPED,
   PortMapperError,
 } from './errors.js'
+export { heldPortCount } from './port-holds.js'
 export { PortMapper, type PortMapperOptions, type PortMapping } from './port-mapper.js'
 export {
   formatTransportAddress,

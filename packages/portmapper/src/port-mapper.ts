@@ -9,6 +9,7 @@ import {
   ERR_PORT_NOT_MAPPED,
   PortMapperError,
 } from './errors.js'
+import { kernelHasMapping, PortHolds, reserveAdopted } from './port-holds.js'
 import {
   canonicalIP,
   formatTransportAddress,
@@ -28,6 +29,11 @@ export interface PortMapperOptions {
   firewall?: Firewall
   /** The bridge the containers are on: recorded with each rule (shown by the firewall's inventory). */
   bridge?: string
+  /**
+   * Hold each published host port with a bound socket, so another program's `bind` of it fails
+   * (EADDRINUSE) while it is published (default true). See `PortHolds`.
+   */
+  holdPorts?: boolean
 }
 
 /** A published port (or block): the host side and the container side. `endPort` only for blocks. */
@@ -40,6 +46,8 @@ interface Entry {
   host: TransportRange
   container: TransportRange
   rule: FirewallMapping
+  /** Whether the allocator holds its ports for this mapper (not for a mapping adopted while another process holds them). */
+  reserved: boolean
 }
 
 /** What to ask the allocator for. */
@@ -67,6 +75,15 @@ function blocks(b: BoundPort, ip: string, family: 4 | 6, port: number): boolean 
   const any = family === 4 ? '0.0.0.0' : '::'
   if (b.family === family) return b.ip === ip || b.ip === any || ip === any
   return b.family === 6 && b.ip === '::' && family === 4
+}
+
+/** Whether a bound socket holds a port of the block. */
+function osBound(bound: readonly BoundPort[], host: TransportRange): boolean {
+  const family = ipFamily(host.ip)
+  for (let port = host.port; port <= host.endPort; port++) {
+    if (bound.some((b) => blocks(b, host.ip, family, port))) return true
+  }
+  return false
 }
 
 /** ERR_PORT_ALREADY_ALLOCATED (saying the OS uses it) when a bound socket holds a port of the block. */
@@ -141,11 +158,13 @@ export class PortMapper {
   readonly #entries = new Map<string, Entry>()
   /** Mappings between allocation and programming (their host ports are taken). */
   readonly #pending = new Set<Entry>()
+  readonly #holds: PortHolds
 
   constructor(options: PortMapperOptions = {}) {
     this.#allocator = options.allocator ?? getPortAllocator()
     this.#checkOS = (this.#allocator as { syncWithOS?: unknown }).syncWithOS !== false
     this.#bridge = options.bridge
+    this.#holds = new PortHolds(options.holdPorts ?? true)
     if (options.firewall) this.#firewall = Promise.resolve(options.firewall)
   }
 
@@ -203,7 +222,8 @@ export class PortMapper {
       this.#entries.set(key, entry) // still programmed: keep it (and its ports) to retry
       throw err
     }
-    this.#release(entry.host)
+    this.#holds.release(key)
+    if (entry.reserved) this.#release(entry.host)
   }
 
   /**
@@ -215,11 +235,16 @@ export class PortMapper {
     const entry = this.#entries.get(key)
     if (!entry) return
     this.#entries.delete(key)
-    this.#release(entry.host)
+    this.#holds.release(key)
+    if (entry.reserved) this.#release(entry.host)
   }
 
-  /** Closes the handle used to read bound sockets (the mappings stay in the kernel). */
+  /**
+   * Closes the handle used to read bound sockets and the sockets holding published ports (the
+   * mappings stay in the kernel).
+   */
   async close(): Promise<void> {
+    this.#holds.releaseAll()
     const host = this.#host
     this.#host = undefined
     if (host) (await host.catch(() => undefined))?.close()
@@ -251,14 +276,21 @@ export class PortMapper {
     if (request.kind === 'exact')
       this.#checkFree({ proto: container.proto, ip, port: request.start, endPort: request.end })
     const bound = request.kind === 'any' ? [] : await this.#boundPorts(container.proto)
-    const [start, end] = this.#allocate(ip, container.proto, request, bound)
+    // A port some socket has bound is refused, unless the kernel maps it exactly so already: a
+    // mapping taken back from the kernel (restore), whose ports its other owner may be holding.
+    const wanted = request.kind === 'exact' ? { proto: container.proto, ip, port: request.start, endPort: request.end } : undefined
+    const adopted = wanted !== undefined && osBound(bound, wanted) && (await kernelHasMapping(firewall, wanted, container))
+    const [start, end] = wanted && adopted ? [wanted.port, wanted.endPort] : this.#allocate(ip, container.proto, request, bound)
     const host: TransportRange = { proto: container.proto, ip, port: start, endPort: end }
-    const entry: Entry = { host, container, rule: this.#rule(host, container) }
+    const reserved = !adopted || reserveAdopted(this.#allocator, host)
+    const entry: Entry = { host, container, rule: this.#rule(host, container), reserved }
     return withUndo(async (undo) => {
-      undo.push(() => this.#release(host))
+      undo.push(() => reserved && this.#release(host))
       this.#checkFree(host)
       this.#pending.add(entry)
       undo.push(() => this.#pending.delete(entry))
+      await this.#holds.hold(keyOf(host), host, adopted) // before DNAT: a port bound meanwhile is refused
+      undo.push(() => this.#holds.release(keyOf(host)))
       await firewall.addPorts([entry.rule]) // one transaction: on failure nothing was programmed
       undo.push(() => firewall.deletePorts([entry.rule]))
       this.#entries.set(keyOf(host), entry)

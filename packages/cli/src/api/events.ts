@@ -9,16 +9,17 @@ type Subscriber = { reply: FastifyReply; type: Event['type'] | undefined }
  */
 export class EventBus {
   readonly #subscribers = new Set<Subscriber>()
-  readonly #log: FastifyBaseLogger | undefined
+  /** Where each event is logged (a server's logger). */
+  log: FastifyBaseLogger | undefined
 
   constructor(log?: FastifyBaseLogger) {
-    this.#log = log
+    this.log = log
   }
 
   /** Stamps an event with the time, logs it and sends it to every subscriber. */
   emit(e: Omit<Event, 'time'>): void {
     const event: Event = { time: new Date().toISOString(), ...e }
-    this.#log?.info({ event }, `${event.type} ${event.action} ${event.name}`)
+    this.log?.info({ event }, `${event.type} ${event.action} ${event.name}`)
     if (this.#subscribers.size === 0) return
     const line = `${JSON.stringify(event)}\n`
     for (const s of this.#subscribers) {

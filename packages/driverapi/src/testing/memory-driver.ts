@@ -283,6 +283,14 @@ export function createMemoryDriver(options: MemoryDriverOptions = {}): Driver & 
           }
         }
       }
+      // Published ports whose endpoint no one holds or records (their link may be gone already).
+      const heldEndpoints = new Set([...networks.values()].flatMap((n) => [...n.endpoints.keys()]))
+      for (const [k, holder] of kernel.ports) {
+        if (heldEndpoints.has(holder) || known.endpoints.has(holder)) continue
+        if ([...kernel.links.values()].some((l) => l.endpoint === holder && l.owner !== owner)) continue
+        kernel.ports.delete(k)
+        report.firewallPorts.push(k)
+      }
       return report
     },
     async endpointAlive(nid, eid) {

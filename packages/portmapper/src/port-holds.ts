@@ -1,0 +1,190 @@
+import { createSocket, type Socket as UdpSocket } from 'node:dgram'
+import { createServer, type Server } from 'node:net'
+import type { Firewall, Inventory } from '@cnm/firewall'
+import { ERR_PORT_ALREADY_ALLOCATED, type PortAllocator } from '@cnm/portallocator'
+import { PortMapperError } from './errors.js'
+import { formatTransportAddress, ipFamily, isWildcardIP, type TransportRange } from './transport-address.js'
+
+/** One bound socket that holds one host port. */
+interface Holder {
+  close(): void
+}
+
+/** Every port this process holds, across mappers (what `heldPortCount()` counts). */
+const allHolders = new Set<Holder>()
+
+/** How many host ports this process holds with a bound socket (every `PortMapper` together). */
+export function heldPortCount(): number {
+  return allHolders.size
+}
+
+/**
+ * A listening TCP socket (a listener conflicts with every other bind of its address and port,
+ * `SO_REUSEADDR` or not) that resets any connection reaching it: DNAT sends published traffic to
+ * the container before a local socket is looked up, so only stray traffic could arrive here.
+ */
+function holdTcp(ip: string, port: number): Promise<Holder> {
+  return new Promise((resolve, reject) => {
+    const server: Server = createServer({ pauseOnConnect: true }, (s) => s.resetAndDestroy())
+    server.once('error', reject)
+    server.listen({ host: ip, port, backlog: 1, exclusive: true, ipv6Only: ipFamily(ip) === 6 }, () => {
+      server.off('error', reject)
+      server.on('error', () => undefined)
+      server.unref() // a held port never keeps a process alive
+      resolve({ close: () => void server.close() })
+    })
+  })
+}
+
+/** A bound UDP socket (no `SO_REUSEADDR`: every other bind of the address and port fails). */
+function holdUdp(ip: string, port: number): Promise<Holder> {
+  return new Promise((resolve, reject) => {
+    const family = ipFamily(ip)
+    const socket: UdpSocket = createSocket({ type: family === 6 ? 'udp6' : 'udp4', ipv6Only: family === 6 })
+    socket.once('error', reject)
+    socket.bind({ address: ip, port, exclusive: true }, () => {
+      socket.off('error', reject)
+      socket.on('error', () => undefined)
+      socket.unref()
+      resolve({ close: () => socket.close() })
+    })
+  })
+}
+
+function inUse(host: TransportRange, port: number, cause: unknown): PortMapperError {
+  const where = formatTransportAddress({ proto: host.proto, ip: host.ip, port }).split('/')[1]
+  return new PortMapperError(
+    ERR_PORT_ALREADY_ALLOCATED,
+    `Bind for ${where} failed: port is already allocated (another socket on this machine has it bound)`,
+    { cause },
+  )
+}
+
+/**
+ * The bound sockets with which a port mapper holds its published host ports, as Docker does: while
+ * a port is published, another program's `bind` of that address, port and protocol fails with
+ * EADDRINUSE instead of succeeding and then never receiving a packet. Every port of a range is
+ * held. SCTP ports are not held (Node has no SCTP sockets); neither is a port whose bind fails for
+ * a reason other than EADDRINUSE (a host address that is not local: EADDRNOTAVAIL).
+ */
+export class PortHolds {
+  readonly #enabled: boolean
+  readonly #held = new Map<string, Holder[]>()
+
+  constructor(enabled = true) {
+    this.#enabled = enabled
+  }
+
+  /**
+   * Holds every port of `host` under `key`. A port another socket has bound is
+   * `ERR_PORT_ALREADY_ALLOCATED` (nothing stays held), unless `shared`: a mapping adopted from the
+   * kernel, which another process (the daemon) may be holding already.
+   */
+  async hold(key: string, host: TransportRange, shared: boolean): Promise<void> {
+    if (!this.#enabled || host.proto === 'sctp') return
+    const holders: Holder[] = []
+    try {
+      for (let port = host.port; port <= host.endPort; port++) {
+        try {
+          holders.push(await (host.proto === 'tcp' ? holdTcp(host.ip, port) : holdUdp(host.ip, port)))
+        } catch (err) {
+          const code = (err as { code?: unknown }).code
+          if (code === 'EADDRINUSE' && !shared) throw inUse(host, port, err)
+          // not held: a non-local address, no permission, or (shared) held by its other owner
+        }
+      }
+    } catch (err) {
+      for (const h of holders) h.close()
+      throw err
+    }
+    this.release(key)
+    if (holders.length === 0) return
+    this.#held.set(key, holders)
+    for (const h of holders) allHolders.add(h)
+  }
+
+  /** Closes the sockets holding `key`'s ports (unknown: a no-op). */
+  release(key: string): void {
+    const holders = this.#held.get(key)
+    if (!holders) return
+    this.#held.delete(key)
+    for (const h of holders) {
+      allHolders.delete(h)
+      h.close()
+    }
+  }
+
+  /** Closes every socket of this mapper. */
+  releaseAll(): void {
+    for (const key of [...this.#held.keys()]) this.release(key)
+  }
+
+  /** How many ports this mapper holds. */
+  get size(): number {
+    let n = 0
+    for (const holders of this.#held.values()) n += holders.length
+    return n
+  }
+}
+
+const INVENTORY_TTL_MS = 1000
+const inventories = new WeakMap<Firewall, { at: number; inventory: Promise<Inventory> }>()
+
+/** The firewall's inventory, read at most once a second (a restore asks for every endpoint). */
+function inventoryOf(firewall: Firewall): Promise<Inventory> {
+  const cached = inventories.get(firewall)
+  if (cached && performance.now() - cached.at < INVENTORY_TTL_MS) return cached.inventory
+  const inventory = firewall.inventory()
+  inventories.set(firewall, { at: performance.now(), inventory })
+  inventory.catch(() => inventories.delete(firewall))
+  return inventory
+}
+
+/**
+ * Whether the kernel already maps exactly `host` to `container` (every port of the range): a
+ * mapping being taken back from the kernel (a restore, or another process's store sync), whose
+ * ports a socket of its other owner may be holding. A port some other program has bound is never
+ * such a mapping, and stays refused.
+ */
+export async function kernelHasMapping(
+  firewall: Firewall,
+  host: TransportRange,
+  container: TransportRange,
+): Promise<boolean> {
+  let inventory: Inventory
+  try {
+    inventory = await inventoryOf(firewall)
+  } catch {
+    return false
+  }
+  const wildcard = isWildcardIP(host.ip)
+  for (let port = host.port; port <= host.endPort; port++) {
+    const containerPort = container.endPort === container.port ? container.port : container.port + (port - host.port)
+    const found = inventory.ports.some(
+      (p) =>
+        p.proto === host.proto &&
+        p.hostPort === port &&
+        (wildcard ? p.hostIP === undefined || isWildcardIP(p.hostIP) : p.hostIP === host.ip) &&
+        p.containerIP === container.ip &&
+        p.containerPort === containerPort,
+    )
+    if (!found) return false
+  }
+  return true
+}
+
+/**
+ * Reserves an adopted mapping's ports in the allocator; false when the allocator refuses only
+ * because a socket has them bound (their other owner's hold): the mapping is then kept without a
+ * reservation here. Any other refusal (this process holds them) is thrown.
+ */
+export function reserveAdopted(allocator: PortAllocator, host: TransportRange): boolean {
+  try {
+    if (host.port === host.endPort) allocator.requestPort(host.ip, host.proto, host.port)
+    else allocator.requestPortRange(host.ip, host.proto, host.port, host.endPort)
+    return true
+  } catch (err) {
+    if ((err as { byOS?: unknown }).byOS === true) return false
+    throw err
+  }
+}
