@@ -43,7 +43,9 @@ export class RtnlSocket {
 
   /** Must be called with the calling thread in the target namespace (synchronously). */
   constructor(private readonly timeoutMs: number = DEFAULT_TIMEOUT_MS) {
-    this.sock = nl.createRtNetlink()
+    // Port id 0: the kernel assigns one (the package's own pick is a 10-bit counter per process, which
+    // runs out after ~1000 open sockets: "Couldn't find a free address").
+    this.sock = nl.createRtNetlink({ localPort: 0 } as Parameters<typeof nl.createRtNetlink>[0])
   }
 
   /** Sends one request and returns the parsed replies (none for a plain ACK). */

@@ -50,7 +50,7 @@ export class SockDiagSocket {
 
   /** Must be called with the calling thread in the target namespace (synchronously). */
   constructor(private readonly timeoutMs: number) {
-    this.sock = nl.createNetlink(NETLINK_SOCK_DIAG)
+    this.sock = nl.createNetlink(NETLINK_SOCK_DIAG, { localPort: 0 } as Parameters<typeof nl.createNetlink>[1]) // the kernel picks the port id
   }
 
   /** Listening TCP sockets, or bound UDP sockets, of both families. */
