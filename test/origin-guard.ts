@@ -1,4 +1,4 @@
-import { readdirSync } from 'node:fs'
+import { existsSync, readdirSync, rmdirSync } from 'node:fs'
 import {
   boundNetnsPaths,
   diffSnapshots,
@@ -39,6 +39,7 @@ function testRootEntries(): string[] {
 export function startOriginGuard(): () => string[] {
   if (kernelTestsUnavailable() !== undefined) return () => []
   const before: Before = { netns: snapshotNetns(), mounts: boundNetnsPaths(), named: namedNetns() }
+  const rootExisted = existsSync(TEST_NETNS_ROOT)
   return () => {
     const problems = diffSnapshots(before.netns, snapshotNetns())
     const newMounts = boundNetnsPaths().filter((m) => !before.mounts.includes(m))
@@ -47,6 +48,14 @@ export function startOriginGuard(): () => string[] {
     if (named.length > 0) problems.push(`named namespaces left in /run/netns: ${named.join(', ')}`)
     const dirs = testRootEntries()
     if (dirs.length > 0) problems.push(`test directories left in ${TEST_NETNS_ROOT}: ${dirs.join(', ')}`)
+    // The root the harness made for this run goes too, once empty: the machine is left as it was.
+    else if (!rootExisted) {
+      try {
+        rmdirSync(TEST_NETNS_ROOT)
+      } catch {
+        // Already gone, or another run is using it.
+      }
+    }
     return problems
   }
 }

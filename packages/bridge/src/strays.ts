@@ -84,7 +84,16 @@ export async function removeStrays(
   const bridges = new Set([...networks.values()].filter((n) => n.firewallProgrammed).map((n) => n.bridgeName))
   for (const net of inventory.networks) {
     if (!bridges.has(net.bridge) && !known.links.has(net.bridge) && oursOrGone(net.bridge)) {
-      await attempt(net.bridge, () => res.firewall.deleteNetwork({ bridge: net.bridge }), report.firewallNetworks)
+      await attempt(
+        net.bridge,
+        async () => {
+          await res.firewall.deleteNetwork({ bridge: net.bridge })
+          // Without its rules, route_localnet=1 on a bridge that is still there would let its
+          // containers reach the host's loopback services: it goes back to the kernel default.
+          if (present.has(net.bridge)) res.host.writeSysctl(`net/ipv4/conf/${net.bridge}/route_localnet`, '0')
+        },
+        report.firewallNetworks,
+      )
     }
   }
   const published = new Set(

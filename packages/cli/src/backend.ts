@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs'
-import type { CnmApi, CnmClient, TlsOptions } from '@cnm/client'
+import { type CnmApi, type CnmClient, createClient, type TlsOptions } from '@cnm/client'
 import type { Command } from 'commander'
 import { type GlobalOptions, globalOptions } from './context.js'
 import { CliError, invalidArgument } from './errors.js'
@@ -64,7 +64,6 @@ function tracked(client: CnmClient): { api: CnmClient; answered: () => boolean }
 
 /** Opens a client of the daemon at `-H` (nothing is sent yet). */
 export async function openClient(g: GlobalOptions): Promise<CnmClient> {
-  const { createClient } = await import('@cnm/client')
   const tls = tlsOptions(g)
   return createClient({ host: g.host, ...(tls ? { tls } : {}) })
 }
