@@ -4,6 +4,7 @@ import {
   describeKernel,
   enableForwarding,
   type Node,
+  pings,
   pingsFrom,
   requireProgram,
   run,
@@ -12,6 +13,7 @@ import {
 } from '@cnm/netlink/testing'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { iptablesLines, kernelPorts, nftChains, snapshot } from '../test/kernel.js'
+import { macOf, rawSyn } from '../test/raw-syn.js'
 import { ERR_INVALID_CIDR, ERR_INVALID_INTERFACE_NAME, ERR_INVALID_PORT, ERR_NOT_SUPPORTED } from './errors.js'
 import { createFirewall, type Firewall } from './firewall.js'
 import type { NetworkRules } from './network-rules.js'
@@ -32,7 +34,9 @@ describeKernel('firewall (kernel, real traffic)', () => {
   const host = useHostNetns()
 
   beforeAll(() => {
-    for (const tool of ['nft', 'iptables-restore', 'ip6tables-restore', 'ping', 'sysctl']) requireProgram(tool)
+    for (const tool of ['nft', 'iptables-restore', 'ip6tables-restore', 'ping', 'sysctl', 'python3']) {
+      requireProgram(tool)
+    }
     enableForwarding()
   })
 
@@ -77,7 +81,9 @@ describeKernel('firewall (kernel, real traffic)', () => {
         { id: `netI${k}`, bridge: brI, subnets: [`${net4(3, 0)}/24`, `${net6(3, 0)}/64`], internal: true },
       )
       for (const net of networks) await fw.addNetwork(net)
+      // The host serves too: what a container may reach on its gateway, and ext on host4.
       for (const node of [c1, c2, c3, c5, c4, ext]) await node.agent.listen('tcp', 80)
+      await hostAgent.listen('tcp', 80)
       await c1.agent.listen('udp', 53)
       for (const p of [7000, 7001, 7002]) await c1.agent.listen('tcp', p)
       published = [
@@ -125,6 +131,8 @@ describeKernel('firewall (kernel, real traffic)', () => {
       expect(await c2.agent.connect('tcp', c1.ip6, 80)).toMatchObject({ ok: true, name: 'c1', peer: c2.ip6 })
       expect(pingsFrom(c2.netns, c1.ip4)).toBe(true)
       expect(await ext.agent.connect('tcp', c1.ip4, 80, 400)).toMatchObject({ ok: false })
+      // ext's own path through the host works: it is the firewall that stops it at c1.
+      expect(await ext.agent.connect('tcp', host4, 80)).toMatchObject({ ok: true, name: 'host', peer: ext.ip4 })
     })
 
     it('isolates networks from each other, and ICC off blocks containers on that bridge', async () => {
@@ -137,6 +145,20 @@ describeKernel('firewall (kernel, real traffic)', () => {
       ])
       expect(blocked.map((r) => r.ok)).toEqual([false, false, false, false, false])
       expect(pingsFrom(c5.netns, c3.ip4)).toBe(false)
+      // Controls: every target answers the same probe from the host, and every source reaches the
+      // outside, so the probes above failed at the firewall, not at a target that was down.
+      const allowed = await Promise.all([
+        hostAgent.connect('tcp', c3.ip4, 80),
+        hostAgent.connect('tcp', c1.ip4, 80),
+        hostAgent.connect('tcp', c3.ip6, 80),
+        c1.agent.connect('tcp', ext.ip4, 80),
+        c3.agent.connect('tcp', ext.ip4, 80),
+        c5.agent.connect('tcp', ext.ip4, 80),
+        c5.agent.connect('tcp', ext.ip6, 80),
+      ])
+      expect(allowed.map((r) => (r.ok ? r.name : r.error))).toEqual(['c3', 'c1', 'c3', 'ext', 'ext', 'ext', 'ext'])
+      expect(pings(c3.ip4)).toBe(true)
+      expect(pingsFrom(c5.netns, ext.ip4)).toBe(true)
     })
 
     it('an internal network: nothing leaves or enters through the host', async () => {
@@ -149,6 +171,18 @@ describeKernel('firewall (kernel, real traffic)', () => {
       ])
       expect(blocked.map((r) => r.ok)).toEqual([false, false, false, false, false])
       expect(pingsFrom(c4.netns, ext.ip4)).toBe(false)
+      // Controls: the same targets answer from where they may (ext and c1 from another network, c4
+      // from the host), and c4 itself sends fine (to its gateway, the host).
+      const allowed = await Promise.all([
+        c1.agent.connect('tcp', ext.ip4, 80),
+        c1.agent.connect('tcp', ext.ip6, 80),
+        c2.agent.connect('tcp', c1.ip4, 80),
+        hostAgent.connect('tcp', c4.ip4, 80),
+        c4.agent.connect('tcp', net4(3, 1), 80),
+      ])
+      expect(allowed.map((r) => (r.ok ? r.name : r.error))).toEqual(['ext', 'ext', 'c1', 'c4', 'host'])
+      expect(pingsFrom(c1.netns, ext.ip4)).toBe(true)
+      expect(pingsFrom(c4.netns, net4(3, 1))).toBe(true)
     })
 
     it('a published port is reached from the host, 127.0.0.1, other containers, another machine and itself (hairpin)', async () => {
@@ -199,6 +233,39 @@ describeKernel('firewall (kernel, real traffic)', () => {
       // Published on host4 only: reached there, not through the bridge's address.
       expect(await ext.agent.connect('tcp', host4, port(8082))).toMatchObject({ ok: true, name: 'c2' })
       expect(await c1.agent.connect('tcp', net4(1, 1), port(8082))).toMatchObject({ ok: false, error: 'ECONNREFUSED' })
+    })
+
+    it('a port published on 127.0.0.1 answers the host only: a raw SYN from a container to it gets nothing', async () => {
+      const [brA, brB] = [networks[0]?.bridge ?? '', networks[1]?.bridge ?? '']
+      const [toC1, toC3] = [port(9100), port(9101)]
+      // Each container port published twice: on 127.0.0.1, and on host4 (the control).
+      const pairs: PortMapping[] = [
+        { proto: 'tcp', hostIP: '127.0.0.1', hostPort: toC1, containerIP: c1.ip4, containerPort: 80, bridge: brA },
+        { proto: 'tcp', hostIP: host4, hostPort: toC1, containerIP: c1.ip4, containerPort: 80, bridge: brA },
+        { proto: 'tcp', hostIP: '127.0.0.1', hostPort: toC3, containerIP: c3.ip4, containerPort: 80, bridge: brB },
+        { proto: 'tcp', hostIP: host4, hostPort: toC3, containerIP: c3.ip4, containerPort: 80, bridge: brB },
+      ]
+      await fw.addPorts(pairs)
+      try {
+        const gwB = macOf(brB) // c3 and c5 are on network B (ICC off); c1 on network A
+        // The host itself reaches both through 127.0.0.1.
+        expect(await hostAgent.connect('tcp', '127.0.0.1', toC1)).toMatchObject({ ok: true, name: 'c1' })
+        expect(await hostAgent.connect('tcp', '127.0.0.1', toC3)).toMatchObject({ ok: true, name: 'c3' })
+        // The raw sender works: the same SYN to the host's address is answered, from another network
+        // and between two containers of the ICC-off network, as is one to the gateway's own service.
+        expect(rawSyn(c3, gwB, host4, toC1)).toBe('syn-ack')
+        expect(rawSyn(c5, gwB, host4, toC3)).toBe('syn-ack')
+        expect(rawSyn(c3, gwB, net4(2, 1), 80)).toBe('syn-ack')
+        // To 127.0.0.1: never DNAT-ed from outside the host, then dropped by the input guard.
+        expect(rawSyn(c3, gwB, '127.0.0.1', toC1)).toBe('none')
+        expect(rawSyn(c5, gwB, '127.0.0.1', toC3)).toBe('none')
+        expect(rawSyn(c5, gwB, '127.0.0.1', port(8080))).toBe('none') // published on every address
+        expect(rawSyn(c3, gwB, '127.0.0.1', 80)).toBe('none') // the host's own loopback service
+        // The host's 127.0.0.1 still works after all that.
+        expect(await hostAgent.connect('tcp', '127.0.0.1', toC1)).toMatchObject({ ok: true, name: 'c1' })
+      } finally {
+        await fw.deletePorts(pairs)
+      }
     })
 
     it('a transaction that fails changes nothing', async () => {
@@ -262,6 +329,15 @@ describeKernel('firewall (kernel, real traffic)', () => {
       ])
       expect(refused).toEqual(Array(5).fill({ ok: false, error: 'ECONNREFUSED' }))
       expect(await ext.agent.connect('udp', host4, port(5353), 400)).toMatchObject({ ok: false })
+      // Controls: c1 still serves (so the refusals come from the host: nothing is published), and
+      // ext still reaches the host.
+      const allowed = await Promise.all([
+        c2.agent.connect('tcp', c1.ip4, 80),
+        c2.agent.connect('udp', c1.ip4, 53),
+        c2.agent.connect('tcp', c1.ip6, 80),
+        ext.agent.connect('tcp', host4, 80),
+      ])
+      expect(allowed.map((r) => (r.ok ? r.name : r.error))).toEqual(['c1', 'c1', 'c1', 'host'])
     })
 
     it('deleteNetwork and flush remove everything cnm owns, and nothing else', async () => {

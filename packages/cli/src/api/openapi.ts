@@ -34,7 +34,48 @@ export function registerOpenApi(app: FastifyInstance): void {
   })
 }
 
+type Json = unknown
+
+/**
+ * Moves every titled object schema (`Network`, `Endpoint`, `Port`, `Error`, the bodies …) to
+ * `components.schemas` and refers to it there: the routes' schemas are inline (TypeBox), which
+ * would repeat `Endpoint` inside every `Network` and `Error` under every status.
+ */
+function componentize(doc: Record<string, unknown>): Record<string, unknown> {
+  const components: Record<string, Json> = {}
+  const walk = (node: Json): Json => {
+    if (Array.isArray(node)) return node.map(walk)
+    if (node === null || typeof node !== 'object') return node
+    const obj = node as Record<string, Json>
+    const out: Record<string, Json> = {}
+    for (const [k, v] of Object.entries(obj)) out[k] = walk(v)
+    const title = obj.title
+    if (typeof title !== 'string' || obj.type !== 'object') return out
+    const { description, ...schema } = out
+    components[title] ??= schema
+    return { $ref: `#/components/schemas/${title}`, ...(description === undefined ? {} : { description }) }
+  }
+  const paths = walk(doc.paths)
+  const sorted = Object.fromEntries(Object.entries(components).sort(([a], [b]) => a.localeCompare(b)))
+  return { ...doc, paths, components: { schemas: sorted } }
+}
+
 /** The OpenAPI 3.1 document of a ready server (as `GET /v1/openapi.json` answers it). */
 export function openApiDocument(app: FastifyInstance): Record<string, unknown> {
-  return (app as unknown as { swagger(): Record<string, unknown> }).swagger()
+  return componentize((app as unknown as { swagger(): Record<string, unknown> }).swagger())
+}
+
+/**
+ * The OpenAPI 3.1 document of the API, made without a controller or a listener (what
+ * `packages/cli/openapi.json` holds; `node scripts/write-openapi.mjs` writes it again).
+ */
+export async function buildOpenApiDocument(): Promise<Record<string, unknown>> {
+  const { createApiServer } = await import('./server.js')
+  const app = createApiServer({ controller: {} as never })
+  try {
+    await app.ready()
+    return openApiDocument(app)
+  } finally {
+    await app.close()
+  }
 }

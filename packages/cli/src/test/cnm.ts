@@ -2,8 +2,8 @@ import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { expect } from 'vitest'
 
-/** The built binary the tests run (`pnpm run build` first). */
-export const BIN = fileURLToPath(new URL('../../dist/bin.js', import.meta.url))
+/** The built binary the tests run, as installed (`pnpm run build` first): the bundle. */
+export const BIN = fileURLToPath(new URL('../../dist/cnm.mjs', import.meta.url))
 
 export interface CnmResult {
   status: number

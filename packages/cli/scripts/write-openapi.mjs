@@ -1,0 +1,10 @@
+#!/usr/bin/env node
+// Writes packages/cli/openapi.json: the daemon's OpenAPI 3.1 document, made from the routes'
+// TypeBox schemas (build first). A test fails when the committed file is not what the code makes.
+import { writeFileSync } from 'node:fs'
+import path from 'node:path'
+import { buildOpenApiDocument } from '../dist/api/openapi.js'
+
+const file = path.resolve(import.meta.dirname, '..', 'openapi.json')
+writeFileSync(file, `${JSON.stringify(await buildOpenApiDocument(), null, 2)}\n`)
+console.log(`wrote ${file}`)
