@@ -105,6 +105,7 @@ describeKernel('firewall (kernel, real traffic)', () => {
 
     afterAll(async () => {
       await fw?.flush()
+      await hostAgent?.stop() // it serves port 80 in the namespace both backends share
       await topo.remove()
     })
 
