@@ -295,6 +295,11 @@ export function createBridgeDriver(options: BridgeDriverOptions = {}): BridgeDri
           throw new InvalidConfigError(`sandbox key ${JSON.stringify(sandboxKey)} must be an absolute path`)
         }
         const cfg = parseEndpointConfig(raw)
+        if (cfg.portBindings.length > 0 && net.config.internal) {
+          throw new InvalidConfigError(
+            `network ${nid} is internal: nothing can reach it from outside, so ports cannot be published on it`,
+          )
+        }
         if (cfg.ipv6Address !== undefined && !net.subnetV6) {
           throw new InvalidConfigError(
             `ipv6Address ${cfg.ipv6Address}: network ${nid} has no IPv6 subnet (create it with enableIPv6)`,
