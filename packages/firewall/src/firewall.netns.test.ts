@@ -257,11 +257,16 @@ describeKernel('firewall (kernel, real traffic)', () => {
         expect(rawSyn(c3, gwB, host4, toC1)).toBe('syn-ack')
         expect(rawSyn(c5, gwB, host4, toC3)).toBe('syn-ack')
         expect(rawSyn(c3, gwB, net4(2, 1), 80)).toBe('syn-ack')
-        // To 127.0.0.1: never DNAT-ed from outside the host, then dropped by the input guard.
-        expect(rawSyn(c3, gwB, '127.0.0.1', toC1)).toBe('none')
-        expect(rawSyn(c5, gwB, '127.0.0.1', toC3)).toBe('none')
-        expect(rawSyn(c5, gwB, '127.0.0.1', port(8080))).toBe('none') // published on every address
-        expect(rawSyn(c3, gwB, '127.0.0.1', 80)).toBe('none') // the host's own loopback service
+        // To 127.0.0.1: never DNAT-ed from outside the host, then dropped by the input guard. From
+        // another network; inside the ICC-off network; a port published on every address; the
+        // host's own loopback service (CVE-2020-8558).
+        const toLoopback = [
+          rawSyn(c3, gwB, '127.0.0.1', toC1),
+          rawSyn(c5, gwB, '127.0.0.1', toC3),
+          rawSyn(c5, gwB, '127.0.0.1', port(8080)),
+          rawSyn(c3, gwB, '127.0.0.1', 80),
+        ]
+        expect(toLoopback).toEqual(['none', 'none', 'none', 'none'])
         // The host's 127.0.0.1 still works after all that.
         expect(await hostAgent.connect('tcp', '127.0.0.1', toC1)).toMatchObject({ ok: true, name: 'c1' })
       } finally {

@@ -1,0 +1,109 @@
+import { randomBytes } from 'node:crypto'
+import {
+  describeKernel,
+  request,
+  run,
+  startServer,
+  type TestServer,
+  uniqueName,
+  useHostNetns,
+} from '@cnm/netlink/testing'
+import { newSandbox, type Sandbox } from '@cnm/sandbox'
+import { afterAll, beforeAll, expect, it } from 'vitest'
+import { type BridgeDriver, createBridgeDriver } from './driver.js'
+
+const id = (): string => randomBytes(32).toString('hex')
+
+describeKernel('publishing on both families (kernel)', () => {
+  const host = useHostNetns()
+  let driver: BridgeDriver
+  let inet: string
+  const uplink = uniqueName('up')
+
+  beforeAll(async () => {
+    // "Another machine": a namespace reachable over IPv4 and IPv6 through an uplink.
+    inet = host.netnsPath('inet6')
+    const { createNetns } = await import('@cnm/netlink')
+    await createNetns(inet)
+    run('ip', ['link', 'add', uplink, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', inet])
+    run('ip', ['addr', 'add', '198.51.100.1/24', 'dev', uplink])
+    run('ip', ['-6', 'addr', 'add', '2001:db8:62::1/64', 'dev', uplink, 'nodad'])
+    run('ip', ['link', 'set', uplink, 'up'])
+    run('ip', ['addr', 'add', '198.51.100.2/24', 'dev', 'eth0'], { netns: inet })
+    run('ip', ['-6', 'addr', 'add', '2001:db8:62::2/64', 'dev', 'eth0', 'nodad'], { netns: inet })
+    run('ip', ['link', 'set', 'eth0', 'up'], { netns: inet })
+    run('ip', ['link', 'set', 'lo', 'up'], { netns: inet })
+    driver = createBridgeDriver({ owner: 'pub6' })
+    await driver.config({ firewallBackend: 'nftables' })
+  })
+
+  afterAll(async () => {
+    await driver?.close()
+    const { deleteNetns } = await import('@cnm/netlink')
+    if (inet) deleteNetns(inet)
+  })
+
+  async function attach(nid: string, opts: unknown): Promise<{ sb: Sandbox; eid: string }> {
+    const sb = await newSandbox(host.netnsPath('sb6'))
+    const eid = id()
+    const info = await driver.createEndpoint(nid, eid, sb.key, opts)
+    for (const i of info.interfaces) await sb.addInterface(i)
+    if (info.gateway) await sb.setGateway(info.gateway)
+    if (info.gatewayIPv6) await sb.setGatewayIPv6(info.gatewayIPv6)
+    return { sb, eid }
+  }
+
+  it('-p 8080:80 on a dual-stack network answers on the host IPv4 and IPv6 addresses; [::]:… and v6 hairpin too', async () => {
+    const nid = id()
+    await driver.createNetwork(nid, {
+      addressIPv4: '10.62.0.1/24',
+      enableIPv6: true,
+      fixedCIDRv6: 'fd00:62::/64',
+    })
+    const web = await attach(nid, {
+      portBindings: [
+        { proto: 'tcp', containerPort: 80, hostPort: 18062 },
+        { proto: 'tcp', containerPort: 80, hostIP: '::', hostPort: 18063 },
+        { proto: 'udp', containerPort: 80, hostPort: 18064 },
+      ],
+    })
+    const client = await attach(nid, {})
+    let server: TestServer | undefined
+    try {
+      server = await startServer(80, 'web', web.sb.key)
+      const ports = driver.endpointInfo(nid, web.eid).ports
+      // One binding without an address: both families, the same host port.
+      expect(
+        ports
+          .filter((p) => p.hostPort === 18062)
+          .map((p) => p.hostIP)
+          .sort(),
+      ).toEqual(['0.0.0.0', '::'])
+      expect(ports.find((p) => p.hostPort === 18063)).toMatchObject({
+        hostIP: '::',
+        containerIP: expect.stringMatching(/^fd00:62::/u),
+      })
+      expect(request('tcp', '198.51.100.1', 18062, { netns: inet })).toMatch(/^web /u)
+      expect(request('tcp', '2001:db8:62::1', 18062, { netns: inet })).toMatch(/^web /u)
+      expect(request('udp', '2001:db8:62::1', 18064, { netns: inet })).toMatch(/^web /u)
+      expect(request('tcp', '2001:db8:62::1', 18063, { netns: inet })).toMatch(/^web /u)
+      // [::]:18063 is IPv6 only: the IPv4 address does not answer on it (the IPv4 line above is the control).
+      expect(request('tcp', '198.51.100.1', 18063, { netns: inet, timeoutMs: 800 })).toBeUndefined()
+      // Hairpin over IPv6: another container on the network, through the host's address.
+      expect(request('tcp', '2001:db8:62::1', 18062, { netns: client.sb.key })).toMatch(/^web /u)
+      // IPv6 loopback has no kernel path to a bridge: refused, typed, nothing published.
+      await expect(
+        driver.createEndpoint(nid, id(), '', {
+          portBindings: [{ proto: 'tcp', containerPort: 80, hostIP: '::1', hostPort: 18065 }],
+        }),
+      ).rejects.toMatchObject({ code: 'ERR_NOT_SUPPORTED', kind: 'unsupported' })
+    } finally {
+      server?.stop()
+      for (const box of [web, client]) {
+        await driver.deleteEndpoint(nid, box.eid)
+        await box.sb.destroy()
+      }
+      await driver.deleteNetwork(nid)
+    }
+  })
+})

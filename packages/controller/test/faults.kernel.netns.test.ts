@@ -1,0 +1,319 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import type { BridgeEndpointRecord } from '@cnm/bridge'
+import { Agent, describeKernel, pings, run, useHostNetns } from '@cnm/netlink/testing'
+import { newSandbox } from '@cnm/sandbox'
+import { afterAll, beforeAll, expect, it } from 'vitest'
+import { createController } from '../src/controller.js'
+import type { Network, ReconcileReport, Sandbox } from '../src/types.js'
+import { CNM_LINK_GROUP, differences, leftovers, settle, summary } from './faults.test-util.js'
+
+/**
+ * Kernel faults behind cnm's back (issue 21, item 4 and the fault suite): each is injected into a
+ * working network of two sandboxes with a published port, shown to break traffic, then repaired —
+ * by `reconcile()` in the running controller, and again by a new controller's start-up — after
+ * which the kernel and the store agree, nothing leaked, and traffic works again.
+ */
+
+type ProbeName = 'icc' | 'lo' | 'gw'
+type Controller = Awaited<ReturnType<typeof createController>>
+
+interface Ctx {
+  c: Controller
+  net: Network
+  s1: Sandbox
+  s2: Sandbox
+  bridge: string
+  /** s1's host-side veth. */
+  veth1: string
+  storeId: string
+  networkId: string
+  sandboxDir: string
+  s2Agent: Agent | undefined
+}
+
+interface Fault {
+  name: string
+  inject(ctx: Ctx): void | Promise<void>
+  /** Probes that must fail once it is injected (the fault took effect: the negative control). */
+  breaks: ProbeName[]
+  /** What the repair must report, beyond "no errors". */
+  report?(r: ReconcileReport, ctx: Ctx): void
+  /** Faults that take an endpoint or sandbox away: what is recreated before traffic is checked. */
+  recreate?(ctx: Ctx): Promise<void>
+}
+
+const HOST_PORT = 18071
+const SUBNET = '10.71.0.1/24'
+
+const ip = (args: string[], netns?: string): void => void run('ip', args, netns ? { netns } : {})
+const nft = (args: string[]): void => void run('nft', args)
+
+const FAULTS: Fault[] = [
+  {
+    name: 'nft delete table inet cnm',
+    inject: () => nft(['delete', 'table', 'inet', 'cnm']),
+    breaks: ['lo', 'gw'],
+    report: (r) => expect(r.rebuiltNetworks).toEqual(['kf']),
+  },
+  {
+    name: 'nft flush ruleset',
+    inject: () => nft(['flush', 'ruleset']),
+    breaks: ['lo', 'gw'],
+    report: (r) => expect(r.rebuiltNetworks).toEqual(['kf']),
+  },
+  {
+    name: 'nft flush table inet cnm',
+    inject: () => nft(['flush', 'table', 'inet', 'cnm']),
+    breaks: ['lo', 'gw'],
+  },
+  {
+    name: 'nft delete element (the DNAT of the published port)',
+    inject: () => nft(['delete', 'element', 'inet', 'cnm', 'dnat4any', `{ tcp . ${HOST_PORT} }`]),
+    breaks: ['lo', 'gw'],
+  },
+  {
+    name: 'nft flush chain published',
+    inject: () => nft(['flush', 'chain', 'inet', 'cnm', 'published']),
+    breaks: ['lo', 'gw'],
+  },
+  {
+    name: 'bridge deleted',
+    inject: (x) => ip(['link', 'del', x.bridge]),
+    breaks: ['icc', 'lo', 'gw'],
+    report: (r) => expect(r.rebuiltNetworks).toEqual(['kf']),
+  },
+  {
+    name: 'bridge renamed',
+    inject: (x) => ip(['link', 'set', x.bridge, 'down', 'name', 'kfrenamed']),
+    breaks: ['icc', 'lo', 'gw'],
+    report: (r) => expect(r.rebuiltNetworks).toEqual(['kf']),
+  },
+  {
+    name: 'bridge down',
+    inject: (x) => ip(['link', 'set', x.bridge, 'down']),
+    breaks: ['icc', 'lo', 'gw'],
+  },
+  {
+    name: "bridge's gateway address removed",
+    inject: (x) => ip(['addr', 'flush', 'dev', x.bridge]),
+    breaks: ['lo', 'gw'],
+  },
+  {
+    name: "bridge's route_localnet reset",
+    inject: (x) => writeFileSync(`/proc/sys/net/ipv4/conf/${x.bridge}/route_localnet`, '0'),
+    breaks: ['lo'],
+  },
+  {
+    name: 'veth taken off the bridge',
+    inject: (x) => ip(['link', 'set', x.veth1, 'nomaster']),
+    breaks: ['icc', 'lo', 'gw'],
+  },
+  {
+    name: 'veth down',
+    inject: (x) => ip(['link', 'set', x.veth1, 'down']),
+    breaks: ['icc', 'lo', 'gw'],
+  },
+  {
+    name: 'veth deleted',
+    inject: (x) => ip(['link', 'del', x.veth1]),
+    breaks: ['icc', 'lo', 'gw'],
+    report: (r) => expect(r.droppedEndpoints).toEqual(['kf1']),
+    recreate: (x) => connectS1(x),
+  },
+  {
+    name: "container's interface deleted inside its sandbox",
+    inject: (x) => ip(['link', 'del', 'eth0'], x.s1.key),
+    breaks: ['icc', 'lo', 'gw'],
+    report: (r) => expect(r.droppedEndpoints).toEqual(['kf1']),
+    recreate: (x) => connectS1(x),
+  },
+  {
+    name: 'sandbox namespace removed',
+    inject: async (x) => {
+      await x.s2Agent?.stop() // its process would keep the namespace alive
+      x.s2Agent = undefined
+      run('umount', [x.s2.key])
+      run('rm', [x.s2.key])
+    },
+    breaks: ['icc', 'gw'],
+    report: (r, x) => {
+      expect(r.droppedSandboxes).toEqual([x.s2.key])
+      expect(r.droppedEndpoints).toEqual(['kf2'])
+    },
+    recreate: async (x) => {
+      x.s2 = await x.c.newSandbox('kf-s2')
+      await x.net.connect(x.s2, 'kf2')
+    },
+  },
+  {
+    name: 'stray objects marked as ours (veth, bridge, DNAT element, namespace)',
+    inject: async (x) => {
+      const alias = `cnm:${x.storeId}:endpoint:${x.networkId}:${'f'.repeat(64)}`
+      ip(['link', 'add', 'vethstray0', 'group', CNM_LINK_GROUP, 'type', 'veth', 'peer', 'name', 'vethstray1'])
+      ip(['link', 'set', 'vethstray0', 'alias', alias])
+      ip(['link', 'add', 'br-stray', 'group', CNM_LINK_GROUP, 'type', 'bridge'])
+      ip(['link', 'set', 'br-stray', 'alias', `cnm:${x.storeId}:network:${'e'.repeat(64)}`])
+      nft(['add', 'element', 'inet', 'cnm', 'dnat4any', '{ tcp . 18099 : 10.71.0.99 . 80 }'])
+      const key = path.join(x.sandboxDir, 'stray')
+      writeFileSync(path.join(x.sandboxDir, '.stray.cnm-owner'), `${x.storeId}\n`)
+      ;(await newSandbox(key)).close()
+    },
+    breaks: [],
+    report: (r, x) => {
+      expect(r.removedLinks.sort()).toEqual(['br-stray', 'vethstray0'])
+      expect(r.removedFirewallPorts).toEqual(['tcp/*:18099->10.71.0.99:80'])
+      expect(r.removedNamespaces).toEqual([path.join(x.sandboxDir, 'stray')])
+    },
+  },
+]
+
+async function connectS1(x: Ctx): Promise<void> {
+  await x.net.connect(x.s1, 'kf1', { portBindings: [{ proto: 'tcp', containerPort: 80, hostPort: HOST_PORT }] })
+  x.veth1 = veth(x, 'kf1')
+}
+
+function veth(x: Ctx, name: string): string {
+  const row = x.c.store.snapshot().endpoints.find((e) => e.name === name)
+  return (row?.record as BridgeEndpointRecord | undefined)?.hostVeth ?? ''
+}
+
+const emptyRepairs = {
+  rebuiltNetworks: [],
+  droppedEndpoints: [],
+  droppedSandboxes: [],
+  removedLinks: [],
+  removedFirewallNetworks: [],
+  removedFirewallPorts: [],
+  removedNamespaces: [],
+  errors: [],
+}
+
+describeKernel('fault suite: the kernel changed behind cnm (kernel)', () => {
+  const host = useHostNetns()
+  let tmp: string
+  let sandboxDir: string
+  let hostAgent: Agent
+  let s1Agent: Agent | undefined
+
+  beforeAll(async () => {
+    tmp = mkdtempSync(path.join(tmpdir(), 'cnm-faults-k-'))
+    sandboxDir = path.join(host.dir, 'sandboxes')
+    hostAgent = await Agent.start('host')
+  })
+  afterAll(async () => {
+    await hostAgent?.stop()
+    await s1Agent?.stop()
+    rmSync(tmp, { recursive: true, force: true })
+    rmSync(sandboxDir, { recursive: true, force: true })
+  })
+
+  /** Builds the network, two sandboxes, a server in s1 published on HOST_PORT. */
+  async function setUp(c: Controller): Promise<Ctx> {
+    const net = await c.newNetwork(await c.newNetworkDriver('bridge'), 'kf', { addressIPv4: SUBNET })
+    const x: Ctx = {
+      c,
+      net,
+      s1: await c.newSandbox('kf-s1'),
+      s2: await c.newSandbox('kf-s2'),
+      bridge: net.inspect().device ?? '',
+      veth1: '',
+      storeId: c.store.id,
+      networkId: net.id,
+      sandboxDir,
+      s2Agent: undefined,
+    }
+    await connectS1(x)
+    await net.connect(x.s2, 'kf2')
+    s1Agent = await Agent.start('s1', x.s1.key)
+    await s1Agent.listen('tcp', 80)
+    return x
+  }
+
+  const s1Address = (x: Ctx): string => x.net.endpoints().find((e) => e.name === 'kf1')?.inspect().ipv4 ?? '10.71.0.2'
+
+  async function probe(x: Ctx, timeoutMs = 700): Promise<Record<ProbeName, boolean>> {
+    x.s2Agent ??= await Agent.start('s2', x.s2.key)
+    const a2 = x.s2Agent
+    const gw = SUBNET.split('/')[0] ?? ''
+    const [icc, lo, gwp] = await Promise.all([
+      a2.connect('tcp', s1Address(x), 80, timeoutMs),
+      hostAgent.connect('tcp', '127.0.0.1', HOST_PORT, timeoutMs),
+      a2.connect('tcp', gw, HOST_PORT, timeoutMs),
+    ])
+    const served = (r: { ok: boolean; name?: string }): boolean => r.ok && r.name === 's1'
+    return { icc: served(icc), lo: served(lo), gw: served(gwp) }
+  }
+
+  async function expectWorking(x: Ctx, what: string): Promise<void> {
+    expect(await probe(x, 1500), `${what}: traffic`).toEqual({ icc: true, lo: true, gw: true })
+    expect(pings(s1Address(x), x.s2.key), `${what}: ping s2 -> s1`).toBe(true)
+  }
+
+  async function tearDown(x: Ctx): Promise<void> {
+    await s1Agent?.stop()
+    s1Agent = undefined
+    await x.s2Agent?.stop()
+    x.s2Agent = undefined
+    for (const sb of x.c.sandboxes()) await sb.destroy()
+    for (const e of x.net.endpoints()) await e.delete()
+    await x.net.delete()
+    expect(differences(x.c.store, sandboxDir)).toEqual([])
+    await x.c.close()
+    expect(leftovers(sandboxDir)).toEqual([])
+  }
+
+  for (const mode of ['running', 'restart'] as const) {
+    it(`each fault is repaired by ${mode === 'running' ? 'reconcile() in a running controller' : "a new controller's start-up"}`, async () => {
+      const storePath = path.join(tmp, `${mode}.db`)
+      let x = await setUp(await createController({ storePath, sandboxDir }))
+      const counts = { injected: 0, tookEffect: 0, repaired: 0, leaks: 0 }
+      try {
+        expect(differences(x.c.store, sandboxDir), 'before any fault').toEqual([])
+        await expectWorking(x, 'positive control')
+        for (const fault of FAULTS) {
+          if (mode === 'restart') await x.c.close()
+          await fault.inject(x)
+          counts.injected++
+          if (fault.breaks.length > 0) {
+            // The negative control: the fault really broke what it should.
+            const broken = await probe(x)
+            for (const p of fault.breaks) expect(broken[p], `${fault.name}: ${p} broken`).toBe(false)
+            counts.tookEffect++
+          }
+          let report: ReconcileReport
+          if (mode === 'running') report = await x.c.reconcile()
+          else {
+            const c = await createController({ storePath, sandboxDir })
+            const net = c.networkByName('kf')
+            const [s1, s2] = ['kf-s1', 'kf-s2'].map((id) => c.sandboxes().find((s) => s.containerID === id))
+            if (!net || !s1) throw new Error(`${fault.name}: not restored`)
+            x = { ...x, c, net, s1, s2: s2 ?? x.s2, storeId: c.store.id }
+            report = c.lastReconcile
+          }
+          expect(report.errors, fault.name).toEqual([])
+          fault.report?.(report, x)
+          if (fault.recreate) await fault.recreate(x)
+          x.bridge = x.net.inspect().device ?? ''
+          x.veth1 = veth(x, 'kf1')
+          const problems = await settle(() => differences(x.c.store, sandboxDir))
+          counts.leaks += problems.length
+          expect(problems, `${fault.name}: kernel and store agree`).toEqual([])
+          await expectWorking(x, fault.name)
+          counts.repaired++
+          expect(await x.c.reconcile(), `${fault.name}: a second pass finds nothing`).toEqual(emptyRepairs)
+        }
+      } finally {
+        console.log(summary(`kernel faults (${mode})`, counts))
+        await tearDown(x)
+      }
+      expect(counts).toEqual({
+        injected: FAULTS.length,
+        tookEffect: FAULTS.filter((f) => f.breaks.length > 0).length,
+        repaired: FAULTS.length,
+        leaks: 0,
+      })
+    }, 120_000)
+  }
+})
