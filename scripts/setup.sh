@@ -7,7 +7,8 @@ cd "$(dirname "$0")/.."
 PNPM_VERSION="$(node -p "require('./package.json').packageManager.split('@')[1]")"
 export TURBO_TELEMETRY_DISABLED=1
 
-log() { printf '==> %s\n' "$*"; }
+SETUP_STARTED="$(date +%s)"
+log() { printf '==> %s (%s s)\n' "$*" "$(($(date +%s) - SETUP_STARTED))"; }
 
 node_major="$(node -p 'process.versions.node.split(".")[0]')"
 if [ "$node_major" -lt 20 ]; then
@@ -43,8 +44,19 @@ fi
 npm_config_nodedir="$(dirname "$(dirname "$(command -v node)")")"
 export npm_config_nodedir
 
-log "pnpm install"
-pnpm install --frozen-lockfile --reporter=append-only 2>&1 | grep -v '^\s*$' | tail -n 5
+# Skipped when nothing it depends on changed since the last install (the lockfile, every manifest,
+# the Node version): no dependency re-resolution and no native rebuild on every demo run.
+stamp_file=node_modules/.cnm-install-stamp
+stamp="$({ node -v; cat pnpm-lock.yaml pnpm-workspace.yaml package.json packages/*/package.json tools/*/package.json 2>/dev/null; } | sha256sum | cut -d' ' -f1)"
+if [ -f node_modules/.modules.yaml ] && [ "$(cat "$stamp_file" 2>/dev/null || true)" = "$stamp" ]; then
+  log "dependencies up to date (pnpm install skipped)"
+else
+  log "pnpm install (the first one on a fresh machine takes a few minutes: SQLite and the addons compile)"
+  # Progress as it happens, not a silent wait.
+  pnpm install --frozen-lockfile --reporter=append-only 2>&1 | grep -v '^\s*$' | sed 's/^/    /'
+  echo "$stamp" >"$stamp_file"
+fi
 
 log "build"
 pnpm exec turbo run build --output-logs=errors-only
+log "set-up done"

@@ -5,11 +5,13 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export TURBO_TELEMETRY_DISABLED=1
+CNM_TEST_STARTED="$(date +%s)"
+export CNM_TEST_STARTED
 
 step() {
   local name="$1"
   shift
-  printf '\n==> %s\n' "$name"
+  printf '\n==> %s (%s s in)\n' "$name" "$(($(date +%s) - CNM_TEST_STARTED))"
   if ! "$@"; then
     printf '\n%s failed\n\n0 passed, 1 failed, 0 skipped\n' "$name"
     exit 1

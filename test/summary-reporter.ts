@@ -49,6 +49,9 @@ export default class SummaryReporter implements Reporter {
       process.exitCode = 1
       process.stdout.write(`\nFAIL the test suite changed the namespace it started in:\n${problems.join('\n')}\n`)
     }
+    // The test command's whole duration (set-up included), when scripts/test.sh started it.
+    const started = Number(process.env.CNM_TEST_STARTED)
+    if (started > 0) process.stdout.write(`\ntest command: ${Math.round(Date.now() / 1000 - started)} s in all\n`)
     process.stdout.write(`\n${c.passed} passed, ${c.failed} failed, ${c.skipped} skipped\n`)
   }
 }

@@ -27,6 +27,8 @@ interface Ctx {
   bridge: string
   /** s1's host-side veth. */
   veth1: string
+  /** s1's address (the server behind the published port). */
+  s1ip: string
   storeId: string
   networkId: string
   sandboxDir: string
@@ -170,8 +172,11 @@ const FAULTS: Fault[] = [
 ]
 
 async function connectS1(x: Ctx): Promise<void> {
-  await x.net.connect(x.s1, 'kf1', { portBindings: [{ proto: 'tcp', containerPort: 80, hostPort: HOST_PORT }] })
+  const ep = await x.net.connect(x.s1, 'kf1', {
+    portBindings: [{ proto: 'tcp', containerPort: 80, hostPort: HOST_PORT }],
+  })
   x.veth1 = veth(x, 'kf1')
+  x.s1ip = ep.inspect().ipv4 ?? ''
 }
 
 function veth(x: Ctx, name: string): string {
@@ -219,6 +224,7 @@ describeKernel('fault suite: the kernel changed behind cnm (kernel)', () => {
       s2: await c.newSandbox('kf-s2'),
       bridge: net.inspect().device ?? '',
       veth1: '',
+      s1ip: '',
       storeId: c.store.id,
       networkId: net.id,
       sandboxDir,
@@ -231,14 +237,12 @@ describeKernel('fault suite: the kernel changed behind cnm (kernel)', () => {
     return x
   }
 
-  const s1Address = (x: Ctx): string => x.net.endpoints().find((e) => e.name === 'kf1')?.inspect().ipv4 ?? '10.71.0.2'
-
   async function probe(x: Ctx, timeoutMs = 700): Promise<Record<ProbeName, boolean>> {
     x.s2Agent ??= await Agent.start('s2', x.s2.key)
     const a2 = x.s2Agent
     const gw = SUBNET.split('/')[0] ?? ''
     const [icc, lo, gwp] = await Promise.all([
-      a2.connect('tcp', s1Address(x), 80, timeoutMs),
+      a2.connect('tcp', x.s1ip, 80, timeoutMs),
       hostAgent.connect('tcp', '127.0.0.1', HOST_PORT, timeoutMs),
       a2.connect('tcp', gw, HOST_PORT, timeoutMs),
     ])
@@ -248,19 +252,24 @@ describeKernel('fault suite: the kernel changed behind cnm (kernel)', () => {
 
   async function expectWorking(x: Ctx, what: string): Promise<void> {
     expect(await probe(x, 1500), `${what}: traffic`).toEqual({ icc: true, lo: true, gw: true })
-    expect(pings(s1Address(x), x.s2.key), `${what}: ping s2 -> s1`).toBe(true)
+    expect(pings(x.s1ip, x.s2.key), `${what}: ping s2 -> s1`).toBe(true)
   }
 
-  async function tearDown(x: Ctx): Promise<void> {
+  /** Removes everything through a fresh controller on the store (whatever state a failure left). */
+  async function tearDown(x: Ctx, storePath: string): Promise<void> {
     await s1Agent?.stop()
     s1Agent = undefined
     await x.s2Agent?.stop()
     x.s2Agent = undefined
-    for (const sb of x.c.sandboxes()) await sb.destroy()
-    for (const e of x.net.endpoints()) await e.delete()
-    await x.net.delete()
-    expect(differences(x.c.store, sandboxDir)).toEqual([])
     await x.c.close()
+    const c = await createController({ storePath, sandboxDir })
+    for (const sb of c.sandboxes()) await sb.destroy()
+    for (const n of c.networks()) {
+      for (const e of n.endpoints()) await e.delete()
+      await n.delete()
+    }
+    expect(differences(c.store, sandboxDir)).toEqual([])
+    await c.close()
     expect(leftovers(sandboxDir)).toEqual([])
   }
 
@@ -306,7 +315,7 @@ describeKernel('fault suite: the kernel changed behind cnm (kernel)', () => {
         }
       } finally {
         console.log(summary(`kernel faults (${mode})`, counts))
-        await tearDown(x)
+        await tearDown(x, storePath).catch((err: unknown) => console.error('tear-down:', err))
       }
       expect(counts).toEqual({
         injected: FAULTS.length,

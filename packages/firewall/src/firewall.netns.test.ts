@@ -238,13 +238,15 @@ describeKernel('firewall (kernel, real traffic)', () => {
 
     it('a port published on 127.0.0.1 answers the host only: a raw SYN from a container to it gets nothing', async () => {
       const [brA, brB] = [networks[0]?.bridge ?? '', networks[1]?.bridge ?? '']
-      const [toC1, toC3] = [port(9100), port(9101)]
-      // Each container port published twice: on 127.0.0.1, and on host4 (the control).
+      const [toC1, toC3, anywhere] = [port(9100), port(9101), port(9102)]
+      // Each container port published twice: on 127.0.0.1, and on host4 (the control); and one
+      // published on every address (127.0.0.1 is one of the host's local addresses too).
       const pairs: PortMapping[] = [
         { proto: 'tcp', hostIP: '127.0.0.1', hostPort: toC1, containerIP: c1.ip4, containerPort: 80, bridge: brA },
         { proto: 'tcp', hostIP: host4, hostPort: toC1, containerIP: c1.ip4, containerPort: 80, bridge: brA },
         { proto: 'tcp', hostIP: '127.0.0.1', hostPort: toC3, containerIP: c3.ip4, containerPort: 80, bridge: brB },
         { proto: 'tcp', hostIP: host4, hostPort: toC3, containerIP: c3.ip4, containerPort: 80, bridge: brB },
+        { proto: 'tcp', hostPort: anywhere, containerIP: c3.ip4, containerPort: 80, bridge: brB },
       ]
       await fw.addPorts(pairs)
       try {
@@ -252,10 +254,12 @@ describeKernel('firewall (kernel, real traffic)', () => {
         // The host itself reaches both through 127.0.0.1.
         expect(await hostAgent.connect('tcp', '127.0.0.1', toC1)).toMatchObject({ ok: true, name: 'c1' })
         expect(await hostAgent.connect('tcp', '127.0.0.1', toC3)).toMatchObject({ ok: true, name: 'c3' })
+        expect(await hostAgent.connect('tcp', '127.0.0.1', anywhere)).toMatchObject({ ok: true, name: 'c3' })
         // The raw sender works: the same SYN to the host's address is answered, from another network
         // and between two containers of the ICC-off network, as is one to the gateway's own service.
         expect(rawSyn(c3, gwB, host4, toC1)).toBe('syn-ack')
         expect(rawSyn(c5, gwB, host4, toC3)).toBe('syn-ack')
+        expect(rawSyn(c5, gwB, host4, anywhere)).toBe('syn-ack')
         expect(rawSyn(c3, gwB, net4(2, 1), 80)).toBe('syn-ack')
         // To 127.0.0.1: never DNAT-ed from outside the host, then dropped by the input guard. From
         // another network; inside the ICC-off network; a port published on every address; the
@@ -263,7 +267,7 @@ describeKernel('firewall (kernel, real traffic)', () => {
         const toLoopback = [
           rawSyn(c3, gwB, '127.0.0.1', toC1),
           rawSyn(c5, gwB, '127.0.0.1', toC3),
-          rawSyn(c5, gwB, '127.0.0.1', port(8080)),
+          rawSyn(c5, gwB, '127.0.0.1', anywhere),
           rawSyn(c3, gwB, '127.0.0.1', 80),
         ]
         expect(toLoopback).toEqual(['none', 'none', 'none', 'none'])
