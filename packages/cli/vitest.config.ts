@@ -4,7 +4,8 @@ export default defineProject({
   test: {
     name: 'cli',
     include: ['src/**/*.test.ts'],
-    testTimeout: 30_000,
-    hookTimeout: 30_000,
+    // Kernel tests start many `cnm` processes (each opens the store and reconciles): generous on a busy machine.
+    testTimeout: 90_000,
+    hookTimeout: 60_000,
   },
 })

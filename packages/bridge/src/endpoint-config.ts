@@ -1,5 +1,5 @@
 import { InvalidConfigError, type PortBinding } from '@cnm/driverapi'
-import { canonicalAddress, parseAddress } from '@cnm/ipallocator'
+import { parseAddress, unmapped } from '@cnm/ip'
 import { parseMac } from '@cnm/netlink'
 
 /** Endpoint options, validated. */
@@ -47,7 +47,8 @@ function parseBinding(raw: unknown): PortBinding {
   if (hEnd !== undefined) out.hostPortEnd = hEnd
   if (b.hostIP !== undefined) {
     try {
-      out.hostIP = canonicalAddress(String(b.hostIP)).replace(/^::ffff:(\d+\.\d+\.\d+\.\d+)$/u, '$1')
+      // A host address is a socket address: an IPv4-mapped one means its IPv4 address.
+      out.hostIP = unmapped(parseAddress(String(b.hostIP))).text
     } catch (cause) {
       throw new InvalidConfigError(`hostIP ${JSON.stringify(b.hostIP)} is not an IP address`, { cause })
     }
@@ -58,8 +59,9 @@ function parseBinding(raw: unknown): PortBinding {
 function address(v: unknown, family: 4 | 6, key: string): string | undefined {
   if (v === undefined) return undefined
   try {
-    if (parseAddress(String(v)).family !== family) throw new Error('wrong family')
-    return canonicalAddress(String(v))
+    const a = parseAddress(String(v))
+    if (a.family !== family) throw new Error('wrong family')
+    return a.text
   } catch (cause) {
     throw new InvalidConfigError(`${key} ${JSON.stringify(v)} is not an IPv${family} address`, { cause })
   }

@@ -98,7 +98,7 @@ describeKernel('cnm commands (kernel, the real binary)', () => {
     expect(list.map((n) => n.name).sort()).toEqual(['back', 'front', 'side'])
     expect(Object.keys(list[0] ?? {}).sort()).toEqual(
       [
-        'bridge',
+        'device',
         'driver',
         'endpoints',
         'gateway',
@@ -137,7 +137,9 @@ describeKernel('cnm commands (kernel, the real binary)', () => {
     fails(g('network', 'create', 'bad/name'), 'ERR_INVALID_NAME')
     fails(g('network', 'create', 'x', '-d', 'macvlan'), 'ERR_UNKNOWN_DRIVER')
     fails(g('network', 'create', 'x', '-o', 'frobnicate=1'), 'ERR_INVALID_CONFIG')
-    fails(g('network', 'create', 'x', '--subnet', '10.201.0.0/24'), 'ERR_INVALID_CONFIG') // overlaps front
+    expect(fails(g('network', 'create', 'x', '--subnet', '10.201.0.0/25'), 'ERR_NETWORK_OVERLAPS')).toBe(
+      'cnm: network x: subnet 10.201.0.0/25 overlaps network front (10.201.0.0/24) (ERR_NETWORK_OVERLAPS)\n',
+    )
     expect(fails(g('network', 'inspect', 'nope'), 'ERR_UNKNOWN_NETWORK')).toBe(
       'cnm: unknown network nope (ERR_UNKNOWN_NETWORK)\n',
     )

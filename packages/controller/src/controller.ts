@@ -106,6 +106,7 @@ export async function createController(
     sandboxes: new Map(),
     joins: new Map(),
     open: new Map(),
+    lent: new WeakSet(),
     netnsDir: options.sandboxDir ?? sandboxBackend.defaultDir,
     closed: false,
     sync: async () => syncFromStore(core, store.snapshot(), core.syncReport),

@@ -20,6 +20,8 @@ export interface Core {
   sandboxBackend: SandboxBackend
   /** Sandbox handles opened by this process, by key. */
   open: Map<string, SandboxHandle>
+  /** Handles a caller lent to `join` (theirs: reconcile forgets them but never closes them). */
+  lent: WeakSet<SandboxHandle>
   /** Where sandboxes are bound by default, and where reconcile looks for strays. */
   netnsDir: string
   closed: boolean

@@ -150,7 +150,10 @@ export async function joinEndpoint(
   const newRow = !sbRow
   sbRow ??= { id: generateID(), containerId: '', key }
   if (newRow) core.store.insertSandbox(sbRow)
-  if (!('id' in sandbox)) core.open.set(key, sandbox)
+  if (!('id' in sandbox)) {
+    core.open.set(key, sandbox)
+    core.lent.add(sandbox)
+  }
   const sb = await netnsSandbox(core, key)
   const net = core.networks.get(ep.networkId)
   if (!net) throw unknownNetwork(ep.networkId)

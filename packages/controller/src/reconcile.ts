@@ -41,6 +41,16 @@ async function forgetHeld(core: Core): Promise<void> {
   }
 }
 
+/**
+ * Sandbox handles remember the interfaces they added: one whose interface was deleted behind cnm's
+ * back would refuse that name again (EEXIST). They are reopened from the kernel on next use; a
+ * handle a caller lent to `join` is theirs, and is only forgotten.
+ */
+function forgetSandboxHandles(core: Core): void {
+  for (const sb of core.open.values()) if (!core.lent.has(sb)) sb.close()
+  core.open.clear()
+}
+
 /** Sandboxes whose namespace is gone lose their records (and joins). */
 function dropDeadSandboxes(core: Core, report: ReconcileReport): void {
   for (const sb of [...core.sandboxes.values()]) {
@@ -118,7 +128,10 @@ export async function reconcileCore(
   // is forgotten and restored from the store again, which is what finds a deleted, renamed or
   // downed bridge, a flushed firewall table, a veth off its bridge (a process that has just
   // restored everything skips this).
-  if (!options.justRestored) await forgetHeld(core)
+  if (!options.justRestored) {
+    await forgetHeld(core)
+    forgetSandboxHandles(core)
+  }
   await syncFromStore(core, core.store.snapshot(), report)
   dropDeadSandboxes(core, report)
   await dropDeadEndpoints(core, report)

@@ -38,13 +38,13 @@ export function cnmLinks(): IpLink[] {
 }
 
 /** What `nft -j list ruleset` holds of cnm's table, or undefined when there is no such table. */
-export function nftCnm(): { sets: Map<string, unknown[]>; chains: string[]; rules: number } | undefined {
+export function nftCnm(): { sets: Map<string, unknown[]>; chains: string[]; rules: Map<string, number> } | undefined {
   const out = run('nft', ['-j', 'list', 'ruleset']).stdout
   const items = (JSON.parse(out) as { nftables: Record<string, NftItem>[] }).nftables
   let found = false
   const sets = new Map<string, unknown[]>()
   const chains: string[] = []
-  let rules = 0
+  const rules = new Map<string, number>()
   for (const item of items) {
     const [kind, obj] = Object.entries(item)[0] ?? []
     if (!obj || obj.family !== 'inet') continue
@@ -52,7 +52,8 @@ export function nftCnm(): { sets: Map<string, unknown[]>; chains: string[]; rule
     if (obj.table !== 'cnm') continue
     if (kind === 'set' || kind === 'map') sets.set(obj.name ?? '', obj.elem ?? [])
     if (kind === 'chain') chains.push(obj.name ?? '')
-    if (kind === 'rule') rules++
+    const chain = (obj as { chain?: string }).chain ?? ''
+    if (kind === 'rule') rules.set(chain, (rules.get(chain) ?? 0) + 1)
   }
   return found ? { sets, chains, rules } : undefined
 }
@@ -174,7 +175,9 @@ export function differences(
     const netChains = table.chains.filter((c) => c.startsWith('n-')).sort()
     const wanted = bridges.flatMap((b) => [`n-${b}-fwd`, `n-${b}-in`, `n-${b}-post`]).sort()
     if (!same(netChains, wanted)) problems.push(`nftables chains: ${netChains} vs store ${wanted}`)
-    if (table.rules === 0 && fwNets.length > 0) problems.push('nftables: table inet cnm holds no rules')
+    // Every chain of cnm's (base chains, `published`, each network's) holds rules when it has networks.
+    const empty = table.chains.filter((c) => !table.rules.get(c))
+    if (fwNets.length > 0 && empty.length > 0) problems.push(`nftables: chains without rules: ${empty}`)
   }
   const storePorts = eps.flatMap(({ rec }) =>
     rec.ports.map((p) => `${p.proto}/${p.hostPort} -> ${p.containerIP ?? rec.ipv4}:${p.containerPort}`),

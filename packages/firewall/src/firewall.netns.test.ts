@@ -13,7 +13,7 @@ import {
 } from '@cnm/netlink/testing'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { iptablesLines, kernelPorts, nftChains, snapshot } from '../test/kernel.js'
-import { macOf, rawSyn } from '../test/raw-syn.js'
+import { macOf, rawSyns } from '../test/raw-syn.js'
 import { ERR_INVALID_CIDR, ERR_INVALID_INTERFACE_NAME, ERR_INVALID_PORT, ERR_NOT_SUPPORTED } from './errors.js'
 import { createFirewall, type Firewall } from './firewall.js'
 import type { NetworkRules } from './network-rules.js'
@@ -255,22 +255,28 @@ describeKernel('firewall (kernel, real traffic)', () => {
         expect(await hostAgent.connect('tcp', '127.0.0.1', toC1)).toMatchObject({ ok: true, name: 'c1' })
         expect(await hostAgent.connect('tcp', '127.0.0.1', toC3)).toMatchObject({ ok: true, name: 'c3' })
         expect(await hostAgent.connect('tcp', '127.0.0.1', anywhere)).toMatchObject({ ok: true, name: 'c3' })
-        // The raw sender works: the same SYN to the host's address is answered, from another network
-        // and between two containers of the ICC-off network, as is one to the gateway's own service.
-        expect(rawSyn(c3, gwB, host4, toC1)).toBe('syn-ack')
-        expect(rawSyn(c5, gwB, host4, toC3)).toBe('syn-ack')
-        expect(rawSyn(c5, gwB, host4, anywhere)).toBe('syn-ack')
-        expect(rawSyn(c3, gwB, net4(2, 1), 80)).toBe('syn-ack')
-        // To 127.0.0.1: never DNAT-ed from outside the host, then dropped by the input guard. From
-        // another network; inside the ICC-off network; a port published on every address; the
-        // host's own loopback service (CVE-2020-8558).
-        const toLoopback = [
-          rawSyn(c3, gwB, '127.0.0.1', toC1),
-          rawSyn(c5, gwB, '127.0.0.1', toC3),
-          rawSyn(c5, gwB, '127.0.0.1', anywhere),
-          rawSyn(c3, gwB, '127.0.0.1', 80),
-        ]
-        expect(toLoopback).toEqual(['none', 'none', 'none', 'none'])
+        // Raw SYNs to the gateway's MAC, from another network (c3 → c1) and inside the ICC-off network
+        // (c5 → c3). Controls in the same run: the same SYNs to host4 are answered (the sender works,
+        // the containers serve, the ports are published), and so is one to the gateway's own service.
+        // To 127.0.0.1 they must get nothing: never DNAT-ed from outside the host, then dropped by the
+        // input guard, whether published on 127.0.0.1, on every address, or not at all (the host's own
+        // loopback service, CVE-2020-8558).
+        expect(
+          rawSyns(c3, gwB, [
+            [host4, toC1],
+            [net4(2, 1), 80],
+            ['127.0.0.1', toC1],
+            ['127.0.0.1', 80],
+          ]),
+        ).toEqual(['syn-ack', 'syn-ack', 'none', 'none'])
+        expect(
+          rawSyns(c5, gwB, [
+            [host4, toC3],
+            [host4, anywhere],
+            ['127.0.0.1', toC3],
+            ['127.0.0.1', anywhere],
+          ]),
+        ).toEqual(['syn-ack', 'syn-ack', 'none', 'none'])
         // The host's 127.0.0.1 still works after all that.
         expect(await hostAgent.connect('tcp', '127.0.0.1', toC1)).toMatchObject({ ok: true, name: 'c1' })
       } finally {

@@ -51,7 +51,7 @@ export async function iptablesWorks(): Promise<string | undefined> {
 /** Puts one family back as it was `before` a failed or undone `addNetwork` (errors are ignored). */
 async function undoAddNetwork(family: IPFamily, bridge: string, before: SavedRuleset): Promise<void> {
   try {
-    await restore(family, 'undo', iptUndoAddNetwork(bridge, await save(family), before))
+    await restore(family, 'undo', iptUndoAddNetwork(bridge, await save(family), before, family))
   } catch {}
 }
 

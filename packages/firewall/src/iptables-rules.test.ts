@@ -67,14 +67,18 @@ describe('iptables-save text', () => {
       expect(parseDnatSpec(dnatSpec(m), m.family)).toEqual(m)
     }
     const written = iptAddNetwork(net, 4, new Map()).render().text.split('\n')
-    for (const line of written.filter((l) => l.startsWith('-A CNM-'))) expect(savedLines).toContain(line)
+    for (const line of written.filter((l) => /^-A (CNM-|PREROUTING|OUTPUT|POSTROUTING|INPUT)/u.test(l))) {
+      expect(savedLines).toContain(line)
+    }
   })
 })
 
 describe('iptables restore input', () => {
   it('a network on an empty ruleset: the skeleton, its chains and rules, per table', () => {
     const { text, about } = iptAddNetwork(net, 4, new Map()).render()
-    expect(text).toMatch(/^\*nat\n:CNM-DNAT - \[0:0\]\n:CNM-POSTROUTING - \[0:0\]\n-A PREROUTING -j CNM-DNAT\n/u)
+    expect(text).toMatch(
+      /^\*nat\n:CNM-DNAT - \[0:0\]\n:CNM-POSTROUTING - \[0:0\]\n-A PREROUTING ! -d 127\.0\.0\.0\/8 -j CNM-DNAT\n-A OUTPUT -j CNM-DNAT\n/u,
+    )
     expect(text).toContain(
       '*filter\n:CNM-FORWARD - [0:0]\n:CNM-ISOLATION - [0:0]\n:CNM-INPUT - [0:0]\n-I FORWARD 1 -j CNM-FORWARD\n-A INPUT -j CNM-INPUT\n',
     )
@@ -84,6 +88,7 @@ describe('iptables restore input', () => {
     expect([...about.values()]).toContain('network net1 on bridge br0')
     const v6 = iptAddNetwork(net, 6, new Map()).render().text
     expect(v6).not.toContain('127.0.0.0/8')
+    expect(v6).toContain('-A PREROUTING -j CNM-DNAT\n')
     expect(v6).toContain('-A CNM-POST-br0 -s fd00:1::/64 ! -o br0 -j MASQUERADE\n')
   })
 
@@ -140,18 +145,33 @@ describe('iptables restore input', () => {
 
   it('undoing a half-applied network removes it, and the skeleton only where it was new', () => {
     const before = parseSave('*nat\n:PREROUTING ACCEPT [0:0]\nCOMMIT\n')
-    const undo = iptUndoAddNetwork('br0', saved4, before).render().text
+    const undo = iptUndoAddNetwork('br0', saved4, before, 4).render().text
     expect(undo).toContain('-X CNM-FWD-br0\n')
-    expect(undo).toContain('-D PREROUTING -j CNM-DNAT\n')
+    expect(undo).toContain('-D PREROUTING ! -d 127.0.0.0/8 -j CNM-DNAT\n')
     expect(undo).toContain('-D FORWARD -j CNM-FORWARD\n')
     expect(undo).toContain('-X CNM-ISOLATION\n')
     expect(undo).not.toContain('-D CNM-FORWARD') // flushed with its chain, not deleted rule by rule
-    const kept = iptUndoAddNetwork('br0', saved4, saved4).render().text
+    const kept = iptUndoAddNetwork('br0', saved4, saved4, 4).render().text
     expect(kept).toContain('-X CNM-POST-br0\n')
     expect(kept).toContain('-D CNM-FORWARD -i br0 -m comment --comment net1 -j CNM-FWD-br0\n')
     expect(kept).toContain('-D CNM-ISOLATION -o br0 -j DROP\n')
     expect(kept).not.toContain('CNM-DNAT')
     expect(kept).not.toContain('-X CNM-FORWARD')
+  })
+
+  it("PREROUTING never sends 127.0.0.0/8 to CNM-DNAT; an older skeleton's jump is replaced, once", () => {
+    const older = parseSave(
+      fixture('iptables-save.txt').replace('-A PREROUTING ! -d 127.0.0.0/8 -j CNM-DNAT', '-A PREROUTING -j CNM-DNAT'),
+    )
+    const fresh = parsePortMapping({ proto: 'tcp', hostPort: 8081, containerIP: '172.18.0.2', containerPort: 80 })
+    const upgrade = iptAddPorts([fresh], 4, older).input.render().text
+    expect(upgrade).toMatch(/^\*nat\n-D PREROUTING -j CNM-DNAT\n-A PREROUTING ! -d 127\.0\.0\.0\/8 -j CNM-DNAT\n-A CNM-DNAT /u)
+    expect(upgrade).not.toContain('OUTPUT') // the host's own traffic keeps its jump
+    // Already in place: nothing but the port (checked above for saved4); IPv6 has no such match.
+    const v6 = parsePortMapping({ proto: 'tcp', hostPort: 9005, containerIP: 'fd00:1::2', containerPort: 80 })
+    expect(iptAddPorts([v6], 6, saved6).input.render().text).not.toContain('PREROUTING')
+    // An undone add keeps the replacement (the older jump was there before).
+    expect(iptUndoAddNetwork('br0', saved4, older, 4).render().text).not.toContain('PREROUTING')
   })
 
   it('flush: every jump into a CNM chain, then the chains', () => {

@@ -19,22 +19,47 @@ export const IPT_INPUT = 'CNM-INPUT'
  */
 const LOCALNET_GUARD = ['-d', '127.0.0.0/8', '!', '-i', 'lo', '-m', 'conntrack', '!', '--ctstate', 'DNAT', '-j', 'DROP']
 
-const SKELETON: Record<'nat' | 'filter', { chains: string[]; jumps: [string, string][] }> = {
+/**
+ * A port published on 127.0.0.1 is the host's alone: traffic from an interface to 127.0.0.0/8 (a
+ * container's raw frame to its gateway's MAC) never enters CNM-DNAT from PREROUTING, and
+ * LOCALNET_GUARD drops it; only OUTPUT (the host's own connections) publishes to it. IPv4 only:
+ * the kernel drops ::1 from an interface before PREROUTING.
+ */
+const NOT_LOOPBACK_V4 = ['!', '-d', '127.0.0.0/8']
+
+/** A jump from a built-in chain into one of cnm's, with its match in IPv4 (if any). */
+interface SkeletonJump {
+  builtin: string
+  target: string
+  v4?: string[]
+}
+
+const SKELETON: Record<'nat' | 'filter', { chains: string[]; jumps: SkeletonJump[] }> = {
   nat: {
     chains: [IPT_DNAT, IPT_POSTROUTING],
     jumps: [
-      ['PREROUTING', IPT_DNAT],
-      ['OUTPUT', IPT_DNAT],
-      ['POSTROUTING', IPT_POSTROUTING],
+      { builtin: 'PREROUTING', target: IPT_DNAT, v4: NOT_LOOPBACK_V4 },
+      { builtin: 'OUTPUT', target: IPT_DNAT },
+      { builtin: 'POSTROUTING', target: IPT_POSTROUTING },
     ],
   },
   filter: {
     chains: [IPT_FORWARD, IPT_ISOLATION, IPT_INPUT],
     jumps: [
-      ['FORWARD', IPT_FORWARD],
-      ['INPUT', IPT_INPUT],
+      { builtin: 'FORWARD', target: IPT_FORWARD },
+      { builtin: 'INPUT', target: IPT_INPUT },
     ],
   },
+}
+
+/** The rule spec of a skeleton jump in a family (what `iptables-save` prints after `-A <builtin>`). */
+function jumpSpec(jump: SkeletonJump, family: IPFamily): string[] {
+  return [...(family === 4 ? (jump.v4 ?? []) : []), '-j', jump.target]
+}
+
+function targetOf(rule: readonly string[]): string | undefined {
+  const i = rule.indexOf('-j')
+  return i < 0 ? undefined : rule[i + 1]
 }
 
 /** Chains of one network, named after its bridge (at most 24 characters: iptables allows 28). */
@@ -86,16 +111,20 @@ export function ensureSkeleton(
   input: RestoreInput,
   saved: SavedRuleset,
   tables: ('nat' | 'filter')[],
-  family: IPFamily = 4,
+  family: IPFamily,
 ): void {
   for (const table of tables) {
     const { chains, jumps } = SKELETON[table]
     for (const chain of chains) if (!hasChain(saved, table, chain)) input.add(table, [`:${chain} - [0:0]`])
-    for (const [builtin, target] of jumps) {
-      const present = rulesOf(saved, table, builtin).some((r) => sameSpec(r, ['-j', target]))
-      if (present) continue
+    for (const jump of jumps) {
+      const { builtin, target } = jump
+      const spec = jumpSpec(jump, family)
+      const ours = rulesOf(saved, table, builtin).filter((r) => targetOf(r) === target)
+      // A jump of an older skeleton (PREROUTING's without its match) is replaced.
+      for (const stale of ours.filter((r) => !sameSpec(r, spec))) input.add(table, ['-D', builtin, ...stale])
+      if (ours.some((r) => sameSpec(r, spec))) continue
       // FORWARD: first, ahead of rules others keep there (as Docker's own chain is).
-      input.add(table, builtin === 'FORWARD' ? ['-I', builtin, '1', '-j', target] : ['-A', builtin, '-j', target])
+      input.add(table, builtin === 'FORWARD' ? ['-I', builtin, '1', ...spec] : ['-A', builtin, ...spec])
     }
   }
   if (tables.includes('filter') && family === 4) {
@@ -210,7 +239,12 @@ export function iptDeleteNetwork(bridge: string, saved: SavedRuleset): RestoreIn
  * Chains that go are flushed, then deleted, and rules inside them are not deleted one by one
  * (iptables-nft refuses, EBUSY, to delete a chain whose rules a batch both deleted and flushed).
  */
-export function iptUndoAddNetwork(bridge: string, now: SavedRuleset, before: SavedRuleset): RestoreInput {
+export function iptUndoAddNetwork(
+  bridge: string,
+  now: SavedRuleset,
+  before: SavedRuleset,
+  family: IPFamily,
+): RestoreInput {
   const input = new RestoreInput()
   const c = iptNetworkChains(bridge)
   const what = `undo network on bridge ${bridge}`
@@ -225,10 +259,12 @@ export function iptUndoAddNetwork(bridge: string, now: SavedRuleset, before: Sav
         if (mine.includes(target) || isolation) input.add(table, ['-D', from, ...r], what)
       }
     }
-    for (const [builtin, target] of jumps) {
-      const had = rulesOf(before, table, builtin).some((r) => sameSpec(r, ['-j', target]))
-      const has = rulesOf(now, table, builtin).some((r) => sameSpec(r, ['-j', target]))
-      if (has && !had) input.add(table, ['-D', builtin, '-j', target], what)
+    for (const jump of jumps) {
+      const spec = jumpSpec(jump, family)
+      // One of an older skeleton counts: the add replaced it, and the new one stays in its place.
+      const had = rulesOf(before, table, jump.builtin).some((r) => targetOf(r) === jump.target)
+      const has = rulesOf(now, table, jump.builtin).some((r) => sameSpec(r, spec))
+      if (has && !had) input.add(table, ['-D', jump.builtin, ...spec], what)
     }
     for (const chain of [...mine, ...fresh]) input.add(table, ['-F', chain], what)
     for (const chain of [...mine, ...fresh]) input.add(table, ['-X', chain], what)
@@ -324,7 +360,7 @@ export function iptAddPorts(
   const input = new RestoreInput()
   const existing = existingDnat(saved, family)
   const added: ParsedPortMapping[] = []
-  ensureSkeleton(input, saved, ['nat'])
+  ensureSkeleton(input, saved, ['nat'], family)
   for (const m of maps) {
     const spec = dnatSpec(m)
     const same = existing.find((e) => sameSpec(withoutComment(e.spec), withoutComment(spec)))

@@ -35,6 +35,11 @@ describe('nftables rule text', () => {
     )
     expect(text).toContain('add rule inet cnm postrouting oifname @bridges ip saddr 127.0.0.0/8 masquerade\n')
     expect(text).toContain('add rule inet cnm input iifname @bridges ip daddr 127.0.0.0/8 ct status ! dnat drop\n')
+    // From an interface, 127.0.0.0/8 is never DNAT-ed; the host's own traffic (output) is.
+    expect(text).toContain(
+      'flush chain inet cnm prerouting\nadd rule inet cnm prerouting ip daddr 127.0.0.0/8 return\nadd rule inet cnm prerouting jump published\n',
+    )
+    expect(text).toContain('flush chain inet cnm output\nadd rule inet cnm output jump published\nflush chain')
     expect(body(s.lines)).toEqual([
       'add rule inet cnm n-br0-fwd oifname "br0" ct status dnat accept',
       'add rule inet cnm n-br0-fwd oifname "br0" accept',

@@ -63,7 +63,11 @@ const MAPS: [string, string, string][] = [
 
 /** The rules of the base chains: constant, and only lookups in the maps above. */
 const BASE_RULES: [string, string[]][] = [
-  ['prerouting', ['jump published']],
+  // A port published on 127.0.0.1 is the host's alone: traffic from an interface to 127.0.0.0/8 (a
+  // container's raw frame to its gateway's MAC) is never DNAT-ed, and the input guard drops it.
+  // Only the output hook (the host's own connections) publishes to it. (The kernel drops ::1 from
+  // an interface before this hook.)
+  ['prerouting', ['ip daddr 127.0.0.0/8 return', 'jump published']],
   ['output', ['jump published']],
   [
     'published',

@@ -1,7 +1,10 @@
 import { closeSync, constants, fstatSync, openSync } from 'node:fs'
 import { addAddress, deleteAddress, type LinkAddress, listAddresses } from './addresses.js'
+import { ConntrackSocket } from './conntrack.js'
+import type { ConntrackEntry } from './conntrack-codec.js'
+import type { ConntrackMatch } from './conntrack-match.js'
 import type { HandleContext } from './context.js'
-import { kernelError } from './errors.js'
+import { ERR_HANDLE_CLOSED, kernelError, NetlinkError } from './errors.js'
 import {
   createBridge,
   createVeth,
@@ -60,6 +63,13 @@ export interface Handle {
   deleteRoute(spec: RouteSpec): Promise<void>
   /** Sockets bound to local ports (listening TCP, bound UDP), read through NETLINK_SOCK_DIAG. */
   boundPorts(proto: 'tcp' | 'udp'): Promise<BoundPort[]>
+  /** The namespace's conntrack table (IPv4 and IPv6), read through ctnetlink. */
+  listConntrack(): Promise<ConntrackEntry[]>
+  /**
+   * Deletes the conntrack entries that match (any of `matches`): flows to a host port, to an
+   * address, from or to a container behind DNAT. Returns how many were deleted.
+   */
+  flushConntrack(matches: ConntrackMatch | readonly ConntrackMatch[]): Promise<number>
   writeSysctl(key: string, value: string): void
   readSysctl(key: string): string
   /** Closes the socket and the namespace fd; the handle no longer keeps the namespace alive. */
@@ -104,6 +114,13 @@ export async function openHandle(options: HandleOptions = {}): Promise<Handle> {
   let closed = false
   let diag: SockDiagSocket | undefined
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS
+  let conntrack: ConntrackSocket | undefined
+  // Opened on first use, inside the handle's namespace.
+  const ctSocket = (): ConntrackSocket => {
+    if (closed) throw new NetlinkError(ERR_HANDLE_CLOSED, 'conntrack: the netlink handle is closed')
+    conntrack ??= withNetnsFdSync(nsFd, () => new ConntrackSocket(timeoutMs))
+    return conntrack
+  }
   return {
     netns: options.netns,
     inode,
@@ -132,6 +149,8 @@ export async function openHandle(options: HandleOptions = {}): Promise<Handle> {
       diag ??= withNetnsFdSync(nsFd, () => new SockDiagSocket(timeoutMs))
       return diag.boundPorts(proto)
     },
+    listConntrack: async () => ctSocket().list(),
+    flushConntrack: async (matches) => ctSocket().flush(matches),
     writeSysctl: (key, value) => writeSysctl(ctx, key, value),
     readSysctl: (key) => readSysctl(ctx, key),
     close: () => {
@@ -139,6 +158,7 @@ export async function openHandle(options: HandleOptions = {}): Promise<Handle> {
       closed = true
       sock.close()
       diag?.close()
+      conntrack?.close()
       closeSync(nsFd)
     },
   }

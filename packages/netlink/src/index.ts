@@ -1,5 +1,7 @@
 export { loadAddon, type NetnsAddon } from './addon.js'
 export type { LinkAddress } from './addresses.js'
+export type { ConntrackEntry, ConntrackTuple } from './conntrack-codec.js'
+export { type ConntrackMatch, ERR_INVALID_CONNTRACK_MATCH } from './conntrack-match.js'
 export {
   ERR_ADDON_UNAVAILABLE,
   ERR_HANDLE_CLOSED,

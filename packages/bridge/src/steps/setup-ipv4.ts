@@ -1,4 +1,4 @@
-import { InvalidConfigError } from '@cnm/driverapi'
+import { hasErrorCode, InvalidConfigError } from '@cnm/driverapi'
 import { parseCIDR } from '@cnm/ip'
 import { ERR_IP_OUT_OF_RANGE, nthHost } from '@cnm/ipallocator'
 import { electSubnet, parseNameservers } from '../address-election.js'
@@ -46,7 +46,7 @@ export const setupIPv4: Step<NetworkContext> = {
     try {
       res.allocator.requestIP(p.cidr, p.address) // the gateway is never handed to an endpoint
     } catch (err) {
-      if ((err as { code?: string }).code !== ERR_IP_OUT_OF_RANGE) throw err
+      if (!hasErrorCode(err, ERR_IP_OUT_OF_RANGE)) throw err
     }
   },
   async undo({ res, net }) {

@@ -1,3 +1,4 @@
+import { hasErrorCode } from '@cnm/driverapi'
 import { parseCIDR } from '@cnm/ip'
 import { ERR_IP_OUT_OF_RANGE, nthHost } from '@cnm/ipallocator'
 import { ulaSubnetFor } from '../address-election.js'
@@ -29,7 +30,7 @@ export const setupIPv6: Step<NetworkContext> = {
     try {
       res.allocator.requestIP(subnet.cidr, gw)
     } catch (err) {
-      if ((err as { code?: string }).code !== ERR_IP_OUT_OF_RANGE) throw err
+      if (!hasErrorCode(err, ERR_IP_OUT_OF_RANGE)) throw err
     }
   },
   async undo(ctx) {

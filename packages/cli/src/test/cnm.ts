@@ -36,29 +36,47 @@ export function okJSON<T = Record<string, unknown>>(args: readonly string[], env
 }
 
 /** Runs cnm, expects a failure: exit `exit`, one line `cnm: … (CODE)` on stderr, nothing on stdout. */
-export function fails(args: readonly string[], code: string, exit = 1): string {
-  const res = cnm(args)
+export function fails(args: readonly string[], code: string, exit = 1, env: Record<string, string> = {}): string {
+  const res = cnm(args, env)
   expect(res.status, `cnm ${args.join(' ')}: ${res.stderr}`).toBe(exit)
   expect(res.stdout).toBe('')
   expect(res.stderr).toMatch(new RegExp(`^cnm: .+ \\(${code}\\)\\n$`, 'u'))
   return res.stderr
 }
 
-/** A `cnm` child that keeps running (`serve`): resolves once it printed `lines` lines. */
-export function start(args: readonly string[], lines: number): Promise<{ child: ChildProcess; output: string[] }> {
-  const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+/** A `cnm` child that keeps running (`serve`, `events`). */
+export interface Started {
+  child: ChildProcess
+  /** The lines it printed on stdout so far. */
+  output: string[]
+  /** What it wrote on stderr so far (the daemon's log). */
+  logs(): string
+}
+
+/**
+ * Starts `cnm …args` and resolves once it printed `lines` lines on stdout (or at once with 0).
+ * `env` adds to the environment.
+ */
+export function start(args: readonly string[], lines: number, env: Record<string, string> = {}): Promise<Started> {
+  const child = spawn(process.execPath, [BIN, ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...env },
+  })
   return new Promise((resolve, reject) => {
     let out = ''
     let err = ''
+    const output: string[] = []
+    const started: Started = { child, output, logs: () => err }
     child.stderr?.on('data', (d) => {
       err += d
     })
     child.stdout?.on('data', (d) => {
       out += d
-      const got = out.split('\n').filter(Boolean)
-      if (got.length >= lines) resolve({ child, output: got })
+      output.splice(0, output.length, ...out.split('\n').filter(Boolean))
+      if (output.length >= lines) resolve(started)
     })
     child.once('exit', (code) => reject(new Error(`cnm ${args.join(' ')} exited ${code}: ${err}${out}`)))
+    if (lines === 0) resolve(started)
   })
 }
 

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto'
+import { tryParseCIDR } from '@cnm/ip'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   ERR_ACTIVE_ENDPOINTS,
@@ -73,8 +74,8 @@ function checkSandboxInfo(info: SandboxInfo, givesAddresses: boolean): void {
   for (const i of info.interfaces) {
     expect(typeof i.srcName).toBe('string')
     expect(typeof i.dstName).toBe('string')
-    if (i.address !== undefined) expect(i.address).toMatch(/^\d+\.\d+\.\d+\.\d+\/\d+$/u)
-    if (i.addressIPv6 !== undefined) expect(i.addressIPv6).toMatch(/^[0-9a-f:]+\/\d+$/u)
+    if (i.address !== undefined) expect(tryParseCIDR(i.address)?.family, `address ${i.address}`).toBe(4)
+    if (i.addressIPv6 !== undefined) expect(tryParseCIDR(i.addressIPv6)?.family, `address ${i.addressIPv6}`).toBe(6)
   }
 }
 
