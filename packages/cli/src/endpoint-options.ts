@@ -1,13 +1,14 @@
+import type { PortBinding } from '@cnm/driverapi'
 import { type IPFamily, tryParseAddress } from '@cnm/ip'
 import { invalidArgument } from './errors.js'
-import { type PortBindingSpec, parsePublishSpec } from './publish-spec.js'
+import { parsePublishSpec } from './publish-spec.js'
 
 /** What `cnm endpoint create` / `cnm connect` (and their REST routes) accept, before mapping. */
 export interface EndpointFlags {
   /** `--publish` specs, Docker's `-p` syntax. */
   publish?: string[]
   /** Bindings already in the driver's form (the REST API's `portBindings`). */
-  portBindings?: PortBindingSpec[]
+  portBindings?: PortBinding[]
   /** Preferred IPv4 address. */
   ip?: string
   /** Preferred IPv6 address. */

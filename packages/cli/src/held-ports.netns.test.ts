@@ -138,19 +138,20 @@ describeKernel('published ports are held with a bound socket (daemon and library
 
   it("a library user's controller holds its published ports too", async () => {
     const controller = await createController({ storePath: path.join(tmp, 'lib.db'), sandboxDir })
+    const net = await controller.newNetwork(await controller.newNetworkDriver('bridge'), 'lib', {
+      addressIPv4: '10.214.0.1/24',
+    })
+    const sb = await controller.newSandbox('libweb')
     try {
-      const net = await controller.newNetwork(await controller.newNetworkDriver('bridge'), 'lib', {
-        addressIPv4: '10.214.0.1/24',
-      })
-      const sb = await controller.newSandbox('libweb')
       servers.push(await startServer(80, 'lib', sb.key))
       const { endpoint } = await net.createEndpoint('libweb', sb.key, {
         portBindings: [
           { proto: 'tcp', containerPort: 80, hostPort: 18300 },
           { proto: 'udp', containerPort: 80, hostPort: 18301 },
-          { proto: 'tcp', containerPort: 80, containerPortEnd: 80, hostPort: 18310, hostPortEnd: 18311 },
+          { proto: 'tcp', containerPort: 80, hostPort: 18310, hostPortEnd: 18311 }, // one port of the range
         ],
       })
+      await endpoint.join(sb)
       const targets: [('tcp' | 'udp'), string, number][] = [
         ['tcp', '0.0.0.0', 18300],
         ['udp', '0.0.0.0', 18301],
@@ -160,12 +161,14 @@ describeKernel('published ports are held with a bound socket (daemon and library
       expect(pythonBinds(targets)).toEqual([IN_USE, IN_USE, IN_USE])
       expect(answers('tcp', '127.0.0.1', 18300, 2)).toEqual(Array(2).fill(expect.stringMatching(/^lib /u)))
       expect(answers('udp', '127.0.0.1', 18301, 2)).toEqual(Array(2).fill(expect.stringMatching(/^lib /u)))
+      expect(request('tcp', '127.0.0.1', 18310)).toMatch(/^lib /u)
       await endpoint.delete()
       expect(heldPortCount()).toBe(0)
       expect(pythonBinds(targets)).toEqual(['bound', 'bound', 'bound'])
+    } finally {
+      for (const s of servers.splice(0)) s.stop()
       await sb.destroy()
       await net.delete()
-    } finally {
       await controller.close()
     }
   })

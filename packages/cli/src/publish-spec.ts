@@ -1,17 +1,9 @@
+import type { PortBinding } from '@cnm/driverapi'
 import { isIPv6, tryParseAddress } from '@cnm/ip'
 import { CliError, ERR_INVALID_PUBLISH_SPEC } from './errors.js'
 
-/** A port to publish, in the bridge driver's `portBindings` form. */
-export interface PortBindingSpec {
-  proto: 'tcp' | 'udp' | 'sctp'
-  containerPort: number
-  containerPortEnd?: number
-  /** Host address (absent: every address). */
-  hostIP?: string
-  /** Host port (absent: any free one). */
-  hostPort?: number
-  hostPortEnd?: number
-}
+/** A port to publish: `@cnm/driverapi`'s one `PortBinding` (as the drivers take it). */
+export type PortBindingSpec = PortBinding
 
 interface PortRange {
   start: number
@@ -65,7 +57,7 @@ function parseHostIP(spec: string, text: string): string {
  * free one (`127.0.0.1::80`, `80`); an IPv6 host address goes in brackets (`[::1]:8080:80`); the
  * protocol is `tcp` (default), `udp` or `sctp`.
  */
-export function parsePublishSpec(spec: string): PortBindingSpec {
+export function parsePublishSpec(spec: string): PortBinding {
   if (typeof spec !== 'string' || spec.trim() === '') throw fail(String(spec), 'it is empty')
   const slash = spec.lastIndexOf('/')
   const body = slash < 0 ? spec : spec.slice(0, slash)
@@ -74,7 +66,7 @@ export function parsePublishSpec(spec: string): PortBindingSpec {
   const parts = splitParts(spec, body)
   if (parts.container === '') throw fail(spec, 'the container port is missing')
   const container = parseRange(spec, parts.container, 'container port')
-  const binding: PortBindingSpec = { proto: proto as PortBindingSpec['proto'], containerPort: container.start }
+  const binding: PortBinding = { proto: proto as PortBinding['proto'], containerPort: container.start }
   if (container.end !== container.start) binding.containerPortEnd = container.end
   if (parts.ip !== undefined) {
     if (parts.ip === '') throw fail(spec, 'the host address is empty')

@@ -262,6 +262,7 @@ describeKernel('cnm serve: the daemon (kernel, the real binary)', () => {
         { check: false, timeoutMs: 60_000 },
       )
     const env = { CNM_HOST: `unix://${socketPath}` }
+    rmSync(socketPath, { force: true }) // a stale socket file (root's, 0660) would say "permission denied"
     for (const args of [['network', 'ls'], ['network', 'create', 'n'], ['serve', '--socket', socketPath]]) {
       const r = nobody(args, env)
       expect(r.status, r.stderr).toBe(1)

@@ -109,7 +109,12 @@ export async function createController(
     lent: new WeakSet(),
     netnsDir: options.sandboxDir ?? sandboxBackend.defaultDir,
     closed: false,
-    sync: async () => syncFromStore(core, store.snapshot(), core.syncReport),
+    dirty: false,
+    sync: async () => {
+      if (!core.dirty) return syncFromStore(core, store.snapshot(), core.syncReport)
+      core.dirty = false
+      await reconcileCore(core, core.syncReport)
+    },
     syncReport: emptyReport(),
     queue: Promise.resolve(),
   }

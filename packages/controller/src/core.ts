@@ -25,7 +25,12 @@ export interface Core {
   /** Where sandboxes are bound by default, and where reconcile looks for strays. */
   netnsDir: string
   closed: boolean
-  /** Brings the tables in line with the store after another process changed it. */
+  /**
+   * A commit failed after kernel work that could not be undone (a delete): the tables, the drivers
+   * and the kernel no longer match the store, and the next operation reconciles before it runs.
+   */
+  dirty: boolean
+  /** Brings the tables in line with the store after another process changed it (or a reconcile, when dirty). */
   sync: () => Promise<void>
   /** What syncs found since the last reconcile (rebuilt networks, dropped endpoints, errors). */
   syncReport: ReconcileReport
@@ -52,7 +57,10 @@ export function run<T>(
       try {
         core.store.commit()
       } catch (err) {
-        await undo?.().catch(() => undefined) // the kernel work must not outlive its record
+        // The kernel work must not outlive its record; what cannot be undone (a delete) is put back
+        // from the store by a reconcile before the next operation.
+        if (!undo) core.dirty = true
+        else await undo().catch(() => (core.dirty = true))
         throw err
       }
       apply?.()

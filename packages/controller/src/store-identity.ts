@@ -60,3 +60,12 @@ export function fileIdentity(file: string): string | undefined {
     return undefined
   }
 }
+
+/** The file's size in bytes (0 when it is gone). */
+export function fileSize(file: string): number {
+  try {
+    return statSync(file).size
+  } catch {
+    return 0
+  }
+}

@@ -3,7 +3,7 @@ import { mkdirSync } from 'node:fs'
 import path from 'node:path'
 import Database from 'better-sqlite3'
 import { ControllerError, ERR_STORE, ERR_STORE_MISMATCH } from './errors.js'
-import { fileIdentity, identityPath, readIdentity, writeIdentity } from './store-identity.js'
+import { fileIdentity, fileSize, identityPath, readIdentity, writeIdentity } from './store-identity.js'
 
 /** Where the store lives by default. */
 export const DEFAULT_STORE_PATH = '/var/lib/cnm/cnm.db'
@@ -103,14 +103,19 @@ export class Store {
   /** The id recorded beside the store when it differs from the database's (see `store-identity.ts`). */
   readonly recordedId: string | undefined
   readonly file: string | false
-  /** The database file's device and inode when opened: a replaced or removed file is noticed. */
-  readonly #inode: string | undefined
+  /**
+   * The database file's, its WAL's and its shared-memory index's device and inode when opened (and
+   * the database file's size): a file removed, replaced or truncated under this process is noticed.
+   */
+  readonly #opened: { db: string | undefined; wal: string | undefined; shm: string | undefined; size: number }
 
   constructor(file: string | false, busyTimeoutMs = 30_000) {
     this.file = file
+    let db: Database.Database | undefined
     try {
       if (file !== false) mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 })
-      this.db = new Database(file === false ? ':memory:' : file, { timeout: busyTimeoutMs })
+      db = new Database(file === false ? ':memory:' : file, { timeout: busyTimeoutMs })
+      this.db = db
       if (file !== false) this.db.pragma('journal_mode = WAL')
       this.db.pragma('foreign_keys = ON')
       this.db.pragma('synchronous = NORMAL')
@@ -122,13 +127,23 @@ export class Store {
         .prepare("INSERT OR IGNORE INTO meta (key, value) VALUES ('store_id', ?)")
         .run(randomBytes(8).toString('hex'))
       this.#id = (this.db.prepare("SELECT value FROM meta WHERE key = 'store_id'").get() as { value: string }).value
+      this.#opened = { db: undefined, wal: undefined, shm: undefined, size: 0 }
       if (file !== false) {
         const recorded = readIdentity(file)
         if (recorded === undefined) writeIdentity(file, this.#id)
         this.recordedId = recorded !== undefined && recorded !== this.#id ? recorded : undefined
-        this.#inode = fileIdentity(file)
+        this.#opened = {
+          db: fileIdentity(file),
+          wal: fileIdentity(`${file}-wal`),
+          shm: fileIdentity(`${file}-shm`),
+          size: fileSize(file),
+        }
       }
     } catch (cause) {
+      // A store that cannot be opened is not left open (its descriptors would pin the file system).
+      try {
+        db?.close()
+      } catch {}
       throw new ControllerError(
         ERR_STORE,
         `cannot open the store ${file === false ? '(memory)' : file}: ${(cause as Error).message}`,
@@ -138,19 +153,51 @@ export class Store {
   }
 
   /**
-   * Starts a write transaction, waiting for any other process's to end. Refuses when the store
-   * file was removed or replaced since it was opened: writing on would split the state in two (this
-   * process on the unlinked file, another on a new one).
+   * What happened to the store's files since they were opened, or undefined (nothing). SQLite keeps
+   * working on the descriptors of removed or truncated files while a new process would open new
+   * ones under the same names: two stores, or a lost one.
+   */
+  #changedOnDisk(file: string): string | undefined {
+    const o = this.#opened
+    const now = fileIdentity(file)
+    if (now === undefined) return 'removed'
+    if (now !== o.db) return 'replaced'
+    if (o.size > 0 && fileSize(file) === 0) return 'truncated'
+    if (o.wal !== undefined && fileIdentity(`${file}-wal`) !== o.wal) return `changed (${file}-wal removed or replaced)`
+    if (o.shm !== undefined && fileIdentity(`${file}-shm`) !== o.shm) return `changed (${file}-shm removed or replaced)`
+    return undefined
+  }
+
+  /**
+   * Starts a write transaction, waiting for any other process's to end. Refuses when the store's
+   * files were removed, replaced or truncated since they were opened: writing on would split the
+   * state in two (this process on the unlinked file, another on a new one) or lose it.
    */
   begin(): void {
-    if (this.file !== false && fileIdentity(this.file) !== this.#inode) {
+    const changed = this.file === false ? undefined : this.#changedOnDisk(this.file)
+    if (changed) {
       throw new ControllerError(
         ERR_STORE_MISMATCH,
-        `the store ${this.file} was removed or replaced while this process had it open: refusing to go on (restart to reopen it)`,
+        `the store ${String(this.file)} was ${changed} while this process had it open: refusing to go on (restart to reopen it)`,
         { kind: 'unavailable' },
       )
     }
-    this.db.prepare('BEGIN IMMEDIATE').run()
+    try {
+      this.db.prepare('BEGIN IMMEDIATE').run()
+    } catch (cause) {
+      throw this.#failure('cannot start a transaction', cause)
+    }
+  }
+
+  /** A SQLite failure to reach or write the store (busy, read-only, full, I/O): `ERR_STORE`, kind unavailable. */
+  #failure(what: string, cause: unknown): ControllerError {
+    const code = (cause as { code?: unknown }).code
+    const where = this.file === false ? '(memory)' : this.file
+    return new ControllerError(
+      ERR_STORE,
+      `the store ${where}: ${what}: ${(cause as Error).message}${typeof code === 'string' ? ` (${code})` : ''}`,
+      { cause, kind: 'unavailable' },
+    )
   }
 
   /**
@@ -168,8 +215,13 @@ export class Store {
     return this.file === false ? undefined : identityPath(this.file)
   }
 
+  /** Commits; a store that cannot take it (full, read-only, I/O) is `ERR_STORE` (the transaction stays open: roll back). */
   commit(): void {
-    this.db.prepare('COMMIT').run()
+    try {
+      this.db.prepare('COMMIT').run()
+    } catch (cause) {
+      throw this.#failure('cannot commit', cause)
+    }
   }
 
   /**

@@ -1,3 +1,4 @@
+import type { PublishedPort, TransportProtocol } from '@cnm/driverapi'
 import { type IPFamily, isUnspecified, parseIP } from './address.js'
 import {
   ERR_INVALID_ADDRESS,
@@ -9,40 +10,27 @@ import {
 import { validateBridgeName } from './names.js'
 
 /** Transport protocols a port can be published for. */
-export const PORT_PROTOCOLS = ['tcp', 'udp', 'sctp'] as const
-export type PortProtocol = (typeof PORT_PROTOCOLS)[number]
+export const PORT_PROTOCOLS = ['tcp', 'udp', 'sctp'] as const satisfies readonly TransportProtocol[]
+export type PortProtocol = TransportProtocol
 
-/** One published port, or a range of them. */
-export interface PortMapping {
-  proto: PortProtocol
-  /** The host address; undefined, `0.0.0.0` or `::` mean every local address of the container IP's family. */
-  hostIP?: string
-  hostPort: number
-  /** Last host port of a range (inclusive). */
-  hostPortEnd?: number
-  containerIP: string
-  containerPort: number
-  /**
-   * Last container port of a range: the range must be as long as the host range. Without it, a host
-   * range sends every host port to `containerPort`.
-   */
-  containerPortEnd?: number
-  /** The bridge the container is on: recorded with the rule and reported by `inventory()`. */
-  bridge?: string
-}
+/**
+ * One published port, or a range of them: `@cnm/driverapi`'s `PublishedPort`, whose host address,
+ * host range end and container range end may be left out (undefined, `0.0.0.0` or `::` mean every
+ * local address of the container IP's family; without `containerPortEnd` a host range sends every
+ * host port to `containerPort`), with the bridge the container is on (recorded with the rule and
+ * reported by `inventory()`).
+ */
+export type PortMapping = Omit<PublishedPort, 'hostIP' | 'hostPortEnd' | 'containerPortEnd'> &
+  Partial<Pick<PublishedPort, 'hostIP' | 'hostPortEnd' | 'containerPortEnd'>> & { bridge?: string }
 
-/** A {@link PortMapping}, validated and canonical. */
-export interface ParsedPortMapping {
-  proto: PortProtocol
+/**
+ * A {@link PortMapping}, validated and canonical: the resolved `PublishedPort` (its `hostIP`
+ * undefined for every local address of `family`; `containerPortEnd` equal to `containerPort` when
+ * every host port goes to that one port), with its family and bridge.
+ */
+export type ParsedPortMapping = Omit<PublishedPort, 'hostIP'> & {
   family: IPFamily
-  /** Canonical host address; undefined means every local address of `family`. */
   hostIP: string | undefined
-  hostPort: number
-  hostPortEnd: number
-  containerIP: string
-  containerPort: number
-  /** Equal to `containerPort` when every host port goes to that one port. */
-  containerPortEnd: number
   bridge: string | undefined
 }
 

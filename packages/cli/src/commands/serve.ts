@@ -14,11 +14,15 @@ const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
 interface ServeFlags {
   socket: string
   listen?: string
+  insecureTcp?: boolean
+  logLevel: string
+}
+
+/** The TLS file options (global: a client's certificates, or with `serve` the daemon's). */
+interface TlsFlags {
   tlscacert?: string
   tlscert?: string
   tlskey?: string
-  insecureTcp?: boolean
-  logLevel: string
 }
 
 /** Resolves on the first SIGINT or SIGTERM; SIGHUP is logged (nothing can be reloaded). */
@@ -37,7 +41,7 @@ function stopSignal(onHangup: () => void): Promise<NodeJS.Signals> {
 }
 
 /** The TLS files, read; all three or none. */
-function tlsFiles(flags: ServeFlags): ServeTls | undefined {
+function tlsFiles(flags: TlsFlags): ServeTls | undefined {
   const given = [flags.tlscacert, flags.tlscert, flags.tlskey]
   if (given.every((f) => f === undefined)) return undefined
   if (given.some((f) => f === undefined)) {
@@ -65,11 +69,8 @@ export function registerServeCommand(program: Command, io: Output): void {
     .option('--socket <path>', "unix socket to listen on (mode 0660, root's, group cnm when it exists)", DEFAULT_SOCKET_PATH)
     .option(
       '--listen <ip:port>',
-      'also listen on TCP (needs mutual TLS, or --insecure-tcp on loopback); the port is reserved so no published port can take it (0: any)',
+      'also listen on TCP, with mutual TLS (the global --tlscacert: the CA client certificates must chain to; --tlscert, --tlskey: the daemon\'s own), or --insecure-tcp on loopback; the port is reserved so no published port can take it (0: any)',
     )
-    .option('--tlscacert <file>', 'TCP: the CA a client certificate must chain to (mutual TLS)')
-    .option('--tlscert <file>', "TCP: the daemon's certificate")
-    .option('--tlskey <file>', "TCP: the daemon's key")
     .option('--insecure-tcp', 'TCP without TLS, loopback addresses only (logged as a warning)')
     .option('--log-level <level>', `log level: ${LEVELS.join(', ')} (logs go to stderr)`, 'info')
     .action(async (flags: ServeFlags, cmd: Command) => {
@@ -77,10 +78,10 @@ export function registerServeCommand(program: Command, io: Output): void {
       if (!LEVELS.includes(flags.logLevel)) {
         throw invalidArgument(`--log-level ${JSON.stringify(flags.logLevel)} must be one of ${LEVELS.join(', ')}`)
       }
-      const tls = tlsFiles(flags)
+      const g = globalOptions(cmd)
+      const tls = tlsFiles(g)
       const { checkTcpSecurity, serveApi } = await import('../serve.js')
       checkTcpSecurity(listen, tls !== undefined, flags.insecureTcp === true)
-      const g = globalOptions(cmd)
       if (process.geteuid?.() !== 0) throw rootNeeded(`unix://${flags.socket}`)
       await prepareSocketPath(flags.socket) // a socket in use is refused before the store is opened
       const started = performance.now()

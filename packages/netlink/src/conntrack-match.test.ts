@@ -1,0 +1,89 @@
+import { describe, expect, it } from 'vitest'
+import type { ConntrackEntry, ConntrackTuple } from './conntrack-codec.js'
+import { type ConntrackMatch, compileMatch, compileMatches } from './conntrack-match.js'
+
+const tuple = (src: string, sport: number, dst: string, dport: number, proto = 17): ConntrackTuple => ({
+  src,
+  dst,
+  proto,
+  srcPort: sport,
+  dstPort: dport,
+})
+
+const entry = (family: 4 | 6, original: ConntrackTuple, reply: ConntrackTuple): ConntrackEntry => ({
+  family,
+  original,
+  reply,
+  id: 1,
+  zone: 0,
+  status: 0,
+})
+
+// A client of "another machine" sending to the host's published port 8080, DNAT-ed to a container.
+const published = entry(4, tuple('198.51.100.2', 40000, '198.51.100.1', 8080), tuple('10.0.0.2', 80, '198.51.100.2', 40000))
+// The same, before the port was published: no NAT, the reply would come from the host.
+const stale = entry(4, tuple('198.51.100.2', 40001, '198.51.100.1', 8080), tuple('198.51.100.1', 8080, '198.51.100.2', 40001))
+// The host's own flow to a remote server's port 8080: must never be taken for a published port.
+const outgoing = entry(4, tuple('198.51.100.1', 50000, '203.0.113.9', 8080), tuple('203.0.113.9', 8080, '198.51.100.1', 50000))
+// A container's own flow out (SNAT-ed by masquerade).
+const fromContainer = entry(4, tuple('10.0.0.2', 33000, '203.0.113.9', 53), tuple('203.0.113.9', 53, '198.51.100.1', 33000))
+const tcp = entry(4, tuple('198.51.100.2', 40002, '198.51.100.1', 8080, 6), tuple('10.0.0.2', 80, '198.51.100.2', 40002, 6))
+const v6 = entry(6, tuple('2001:db8::2', 40000, '2001:db8::1', 8080), tuple('fd00::2', 80, '2001:db8::2', 40000))
+const ALL = [published, stale, outgoing, fromContainer, tcp, v6]
+
+const selected = (m: ConntrackMatch | ConntrackMatch[]): ConntrackEntry[] => ALL.filter(compileMatches(m))
+
+describe('conntrack matches', () => {
+  it('selects a host port by protocol, original destination port and host address', () => {
+    expect(selected({ proto: 'udp', port: 8080, destination: '198.51.100.1' })).toEqual([published, stale])
+    expect(selected({ proto: 'udp', port: 8080 })).toEqual([published, stale, outgoing, v6])
+    expect(selected({ proto: 'tcp', port: 8080, destination: '198.51.100.1' })).toEqual([tcp])
+    expect(selected({ proto: 'udp', port: 8080, family: 6 })).toEqual([v6])
+    expect(selected({ proto: 'udp', port: 8081 })).toEqual([])
+  })
+
+  it('takes port ranges, prefixes and lists of destinations', () => {
+    expect(selected({ proto: 'udp', port: 8000, endPort: 8080, destination: '198.51.100.0/24' })).toEqual([
+      published,
+      stale,
+    ])
+    expect(selected({ proto: 'udp', port: 8080, destination: ['192.0.2.1', '2001:db8:0:0::1'] })).toEqual([v6])
+    expect(selected({ proto: 'udp', port: 8080, destination: [] })).toEqual([])
+  })
+
+  it('selects a container address before or after NAT: reply source, original source or destination', () => {
+    expect(selected({ address: '10.0.0.2' })).toEqual([published, fromContainer, tcp])
+    expect(selected({ address: 'fd00:0::2' })).toEqual([v6])
+    expect(selected({ address: '203.0.113.9' })).toEqual([outgoing, fromContainer])
+  })
+
+  it('selects what any match of a list selects', () => {
+    expect(selected([{ address: 'fd00::2' }, { proto: 'tcp', port: 8080 }])).toEqual([tcp, v6])
+    expect(selected([])).toEqual([])
+  })
+
+  it('refuses a match that would select everything, and bad ports, protocols and addresses', () => {
+    const bad: [unknown, string][] = [
+      [{}, 'ERR_INVALID_CONNTRACK_MATCH'],
+      [{ proto: 'udp' }, 'ERR_INVALID_CONNTRACK_MATCH'],
+      [{ family: 4 }, 'ERR_INVALID_CONNTRACK_MATCH'],
+      [{ port: 0 }, 'ERR_INVALID_CONNTRACK_MATCH'],
+      [{ port: 70000 }, 'ERR_INVALID_CONNTRACK_MATCH'],
+      [{ port: 80.5 }, 'ERR_INVALID_CONNTRACK_MATCH'],
+      [{ port: 90, endPort: 80 }, 'ERR_INVALID_CONNTRACK_MATCH'],
+      [{ endPort: 80, address: '10.0.0.1' }, 'ERR_INVALID_CONNTRACK_MATCH'],
+      [{ port: 80, proto: 'icmp' }, 'ERR_INVALID_CONNTRACK_MATCH'],
+      [{ port: 80, family: 5 }, 'ERR_INVALID_CONNTRACK_MATCH'],
+      [{ address: '10.0.0.1', family: 6 }, 'ERR_INVALID_CONNTRACK_MATCH'],
+      [null, 'ERR_INVALID_CONNTRACK_MATCH'],
+      [{ address: '10.0.0.256' }, 'ERR_INVALID_ADDRESS'],
+      [{ destination: 'fe80::1%eth0' }, 'ERR_INVALID_ADDRESS'],
+      [{ destination: ['10.0.0.1', '10.0.0.0/33'] }, 'ERR_INVALID_ADDRESS'],
+    ]
+    for (const [m, code] of bad) {
+      expect(() => compileMatch(m as ConntrackMatch), JSON.stringify(m)).toThrow(
+        expect.objectContaining({ code, kind: 'invalid' }),
+      )
+    }
+  })
+})

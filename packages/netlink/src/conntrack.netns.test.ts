@@ -1,0 +1,190 @@
+import { createSocket, type Socket } from 'node:dgram'
+import { canonicalAddress } from '@cnm/ip'
+import { afterAll, afterEach, beforeAll, expect, it } from 'vitest'
+import type { ConntrackEntry } from './conntrack-codec.js'
+import { type Handle, openHandle } from './handle.js'
+import {
+  describeKernel,
+  hasProgram,
+  request,
+  requireProgram,
+  run,
+  startServer,
+  type TestServer,
+  useHostNetns,
+} from './testing/index.js'
+
+/** A flow as a tool that is not ours lists it: protocol and the original direction. */
+type Flow = string
+
+const flow = (proto: string, src: string, sport: number | string, dst: string, dport: number | string): Flow =>
+  `${proto} ${canonicalAddress(src)}:${sport} -> ${canonicalAddress(dst)}:${dport}`
+
+/** Parses `/proc/net/nf_conntrack` (and `conntrack -L -o extended`) lines: the original direction of each. */
+function parseListing(text: string): Flow[] {
+  const out: Flow[] = []
+  for (const line of text.split('\n')) {
+    const m = /^ipv[46]\s+\d+\s+(\w+)\s.*?src=(\S+) dst=(\S+) sport=(\d+) dport=(\d+)/u.exec(line)
+    if (m) out.push(flow(m[1] as string, m[2] as string, m[4] as string, m[3] as string, m[5] as string))
+  }
+  return out.sort()
+}
+
+/** The table as the kernel's own /proc listing shows it (and `conntrack -L`, when installed, agrees). */
+function kernelFlows(): Flow[] {
+  const proc = parseListing(run('cat', ['/proc/net/nf_conntrack']).stdout)
+  if (hasProgram('conntrack')) {
+    const tool = ['ipv4', 'ipv6'].flatMap((f) =>
+      parseListing(run('conntrack', ['-L', '-f', f, '-o', 'extended'], { check: false }).stdout),
+    )
+    expect(tool.sort()).toEqual(proc)
+  }
+  return proc
+}
+
+const PROTO: Record<number, string> = { 6: 'tcp', 17: 'udp' }
+const ours = (entries: ConntrackEntry[]): Flow[] =>
+  entries
+    .filter((e) => e.original.dstPort !== undefined)
+    .map((e) => flow(PROTO[e.original.proto] ?? String(e.original.proto), e.original.src, e.original.srcPort ?? 0, e.original.dst, e.original.dstPort ?? 0))
+    .sort()
+
+/** A UDP socket bound to a fixed source port: every datagram it sends is the same flow. */
+class Client {
+  private constructor(
+    private readonly sock: Socket,
+    private readonly host: string,
+  ) {}
+
+  static async open(host: string, port: number): Promise<Client> {
+    const sock = createSocket(host.includes(':') ? 'udp6' : 'udp4')
+    await new Promise<void>((resolve) => sock.bind(port, host, resolve))
+    return new Client(sock, host)
+  }
+
+  /** Sends one datagram to `port` and returns the first answer's text, or undefined after `timeoutMs`. */
+  ask(port: number, timeoutMs = 500): Promise<string | undefined> {
+    return new Promise((resolve) => {
+      const done = (text: string | undefined): void => {
+        clearTimeout(timer)
+        this.sock.off('message', onMessage)
+        resolve(text)
+      }
+      const onMessage = (msg: Buffer): void => done(msg.toString('utf8').split(' ')[0])
+      const timer = setTimeout(() => done(undefined), timeoutMs)
+      this.sock.on('message', onMessage)
+      this.sock.send('ping', port, this.host)
+    })
+  }
+
+  close(): void {
+    this.sock.close()
+  }
+}
+
+describeKernel('conntrack through netlink (kernel)', () => {
+  useHostNetns({ per: 'test' })
+  let h: Handle | undefined
+  const servers: TestServer[] = []
+  const clients: Client[] = []
+
+  beforeAll(() => requireProgram('nft'))
+
+  afterEach(() => {
+    h?.close()
+    h = undefined
+    for (const s of servers.splice(0)) s.stop()
+    for (const c of clients.splice(0)) c.close()
+    run('nft', ['delete', 'table', 'inet', 'ct_test'], { check: false })
+  })
+
+  afterAll(() => h?.close())
+
+  /** Conntrack runs in a namespace only once a rule needs it: this table's rules do (and DNAT what they are told). */
+  function track(dnat: string[] = []): void {
+    run('nft', ['delete', 'table', 'inet', 'ct_test'], { check: false })
+    const lines = [
+      'table inet ct_test {',
+      '  chain out { type filter hook output priority 0; ct state new counter; }',
+      '  chain nat { type nat hook output priority -100;',
+      ...dnat.map((r) => `    ${r}`),
+      '  }',
+      '}',
+    ]
+    run('nft', ['-f', '-'], { input: `${lines.join('\n')}\n` })
+  }
+
+  async function client(host: string, port: number): Promise<Client> {
+    const c = await Client.open(host, port)
+    clients.push(c)
+    return c
+  }
+
+  it('lists IPv4 and IPv6 flows as the kernel does (/proc/net/nf_conntrack, conntrack -L)', async () => {
+    track()
+    h = await openHandle()
+    const a = await client('127.0.0.1', 41001)
+    const b = await client('::1', 41002)
+    await a.ask(42001, 50)
+    await b.ask(42002, 50)
+    const listed = ours(await h.listConntrack())
+    expect(listed).toEqual(kernelFlows())
+    expect(listed).toEqual(
+      [flow('udp', '127.0.0.1', 41001, '127.0.0.1', 42001), flow('udp', '::1', 41002, '::1', 42002)].sort(),
+    )
+  })
+
+  it('a flush deletes only the matching entries: protocol, port, family and address', async () => {
+    track()
+    h = await openHandle()
+    const udp4 = await client('127.0.0.1', 41011)
+    const udp4b = await client('127.0.0.1', 41012)
+    const udp6 = await client('::1', 41013)
+    await udp4.ask(42011, 50)
+    await udp4b.ask(42012, 50)
+    await udp6.ask(42011, 50)
+    // A TCP connection to the same port (closed again: its entry stays, in TIME_WAIT).
+    servers.push(await startServer(42011, 'tcp'))
+    expect(request('tcp', '127.0.0.1', 42011)).toMatch(/^tcp /u)
+    const before = kernelFlows()
+    expect(before).toHaveLength(4)
+    expect(before.some((f) => f.startsWith('tcp ') && f.endsWith(':42011'))).toBe(true)
+
+    expect(await h.flushConntrack({ proto: 'udp', port: 42011, family: 4 })).toBe(1)
+    const after = kernelFlows()
+    expect(after).toEqual(before.filter((f) => f !== flow('udp', '127.0.0.1', 41011, '127.0.0.1', 42011)))
+    expect(ours(await h.listConntrack())).toEqual(after)
+    // Nothing left to delete: 0, no error.
+    expect(await h.flushConntrack({ proto: 'udp', port: 42011, family: 4 })).toBe(0)
+    // By destination address (any protocol), then what is left by port range.
+    expect(await h.flushConntrack({ destination: '::1' })).toBe(1)
+    expect(await h.flushConntrack({ proto: 'udp', port: 42000, endPort: 42999 })).toBe(1)
+    expect(kernelFlows()).toEqual(before.filter((f) => f.startsWith('tcp ')))
+    await expect(h.flushConntrack({})).rejects.toMatchObject({ code: 'ERR_INVALID_CONNTRACK_MATCH', kind: 'invalid' })
+  })
+
+  it('frees a UDP flow stuck on its old DNAT target, so the next datagram reaches the new one', async () => {
+    for (const [ip, family] of [
+      ['127.0.0.1', 'ip'],
+      ['::1', 'ip6'],
+    ] as const) {
+      const to = (port: number): string => (ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`)
+      track([`udp dport 43000 ${family} daddr ${ip} dnat ${family} to ${to(43001)}`])
+      h ??= await openHandle()
+      servers.push(await startServer(43001, 'old'), await startServer(43002, 'new'))
+      const c = await client(ip, 41021)
+      const other = await client(ip, 41022)
+      expect(await c.ask(43000)).toBe('old')
+      expect(await other.ask(43000)).toBe('old')
+      // The service moves: the rule now sends new flows to the new server.
+      track([`udp dport 43000 ${family} daddr ${ip} dnat ${family} to ${to(43002)}`])
+      // The flows that keep sending keep their entries, and with them the old target.
+      expect(await c.ask(43000)).toBe('old')
+      expect(await h.flushConntrack({ proto: 'udp', port: 43000, destination: ip, address: ip })).toBe(2)
+      expect(await c.ask(43000)).toBe('new')
+      expect(await other.ask(43000)).toBe('new')
+      for (const s of servers.splice(0)) s.stop()
+      for (const x of clients.splice(0)) x.close()
+    }
+  })
+})
