@@ -41,6 +41,49 @@ describe('network options', () => {
     )
   })
 
+  it.each([
+    [{ addressIPv4: '0.0.0.1/0' }, '0.0.0.0/0 overlaps 0.0.0.0/8 ("this network")'],
+    [{ addressIPv4: '0.1.0.1/16' }, '0.1.0.0/16 overlaps 0.0.0.0/8'],
+    [{ addressIPv4: '8.0.0.1/4' }, '0.0.0.0/4 overlaps 0.0.0.0/8'],
+    [{ addressIPv4: '127.0.0.1/8' }, '127.0.0.0/8 overlaps 127.0.0.0/8 (loopback)'],
+    [{ addressIPv4: '127.5.0.1/24' }, 'loopback'],
+    [{ addressIPv4: '64.0.0.1/2' }, '64.0.0.0/2 overlaps 127.0.0.0/8 (loopback)'],
+    [{ addressIPv4: '169.254.1.1/24' }, '169.254.1.0/24 overlaps 169.254.0.0/16 (link-local)'],
+    [{ addressIPv4: '224.0.0.1/4' }, '224.0.0.0/4 (multicast)'],
+    [{ addressIPv4: '239.255.0.1/16' }, 'multicast'],
+    [{ fixedCIDR: '224.1.0.0/24' }, 'fixedCIDR 224.1.0.0/24: subnet 224.1.0.0/24 overlaps 224.0.0.0/4 (multicast)'],
+    [{ addressIPv4: '240.0.0.1/4' }, '240.0.0.0/4 (reserved and broadcast)'],
+    [{ addressIPv4: '255.255.255.1/30' }, 'reserved and broadcast'],
+    [{ enableIPv6: true, fixedCIDRv6: '::/0' }, 'fixedCIDRv6 ::/0: subnet ::/0 overlaps ::/128'],
+    [{ enableIPv6: true, fixedCIDRv6: '::1/128' }, '::1/128 (loopback)'],
+    [{ enableIPv6: true, fixedCIDRv6: '::/64' }, 'the unspecified address'],
+    [{ enableIPv6: true, fixedCIDRv6: 'ff02::/64' }, 'ff02::/64 overlaps ff00::/8 (multicast)'],
+    [{ enableIPv6: true, fixedCIDRv6: 'ff00::/8' }, 'multicast'],
+    [{ enableIPv6: true, fixedCIDRv6: 'fe80::/64' }, 'fe80::/64 overlaps fe80::/10 (link-local)'],
+    [{ enableIPv6: true, fixedCIDRv6: 'febf:1::/64' }, 'link-local'],
+  ])('refuses a subnet no network can use: %j', (raw, words) => {
+    expect(() => parseNetworkConfig(raw)).toThrow(
+      expect.objectContaining({ code: ERR_INVALID_CONFIG, kind: 'invalid', message: expect.stringContaining(words) }),
+    )
+  })
+
+  it.each([
+    { addressIPv4: '10.0.0.1/8' },
+    { addressIPv4: '1.0.0.1/24' },
+    { addressIPv4: '100.64.0.1/10' },
+    { addressIPv4: '126.255.255.253/30' },
+    { addressIPv4: '128.0.0.1/16' },
+    { addressIPv4: '169.253.0.1/16' },
+    { addressIPv4: '223.255.255.253/30' },
+    { enableIPv6: true, fixedCIDRv6: 'fd00::/64' },
+    { enableIPv6: true, fixedCIDRv6: '2001:db8::/32' },
+    { enableIPv6: true, fixedCIDRv6: '::2/127' },
+    { enableIPv6: true, fixedCIDRv6: 'fec0::/64' },
+    { enableIPv6: true, fixedCIDRv6: 'fe00::/9' },
+  ])('accepts a usable subnet next to them: %j', (raw) => {
+    expect(() => parseNetworkConfig(raw)).not.toThrow()
+  })
+
   it('accepts a fixed CIDR inside the bridge subnet', () => {
     expect(parseNetworkConfig({ addressIPv4: '192.168.1.1/16', fixedCIDR: '192.168.2.0/24' }).fixedCIDR).toBe(
       '192.168.2.0/24',

@@ -4,7 +4,7 @@ import { type Handle, openHandle } from '@cnm/netlink'
 import type { EndpointConfig } from './endpoint-config.js'
 import { freeEthName, hostVethName, macFromIPv4, parkedVethName } from './endpoint-names.js'
 import { CNM_LINK_GROUP, endpointAlias } from './marks.js'
-import { publishPorts, unpublishPorts } from './publish.js'
+import { flushConntrack, publishPorts, unpublishPorts } from './publish.js'
 import type { DriverResources, EndpointState, NetworkState } from './resources.js'
 
 function allocate(
@@ -69,8 +69,9 @@ function sandboxInfo(net: NetworkState, ep: EndpointState): SandboxInfo {
 /**
  * Creates an endpoint: addresses, a veth whose container end is born in the sandbox (when a key
  * is given) under its final name, MTU and MAC on both ends, the host end on the bridge (hairpin
- * when ports are published), then the published ports. Undone in reverse on any failure (the
- * original error is thrown, undo failures attached as `undoErrors`).
+ * when ports are published), then the published ports (and the conntrack entries of their host
+ * ports flushed, so flows that were already sending take the new rules). Undone in reverse on any
+ * failure (the original error is thrown, undo failures attached as `undoErrors`).
  */
 export async function createEndpoint(
   res: DriverResources,
@@ -100,7 +101,7 @@ export async function createEndpoint(
     if (cfg.portBindings.length > 0) await res.host.setHairpin(ep.hostVeth, true)
     if (cfg.portBindings.length > 0) {
       net.portMapper ??= res.newPortMapper(net.bridgeName)
-      await publishPorts(net.portMapper, ep, cfg.portBindings)
+      await publishPorts(net.portMapper, ep, cfg.portBindings, res.host)
     }
   })
   net.endpoints.set(eid, ep)
@@ -109,10 +110,13 @@ export async function createEndpoint(
 
 /**
  * Removes an endpoint: its published ports (a firewall transaction in process, well under a
- * millisecond), then its veth (both ends; the kernel's own wait dominates), then its addresses.
- * Every step runs, and every failure is returned.
+ * millisecond), then its veth (both ends; the kernel's own wait dominates), then the conntrack
+ * entries of its host ports and its addresses (once it can send no more: an answer it sent after
+ * the flush would be tracked anew), then its addresses. Every step runs, and every failure is
+ * returned.
  */
 export async function deleteEndpoint(res: DriverResources, net: NetworkState, ep: EndpointState): Promise<unknown[]> {
+  const ports = [...ep.ports]
   const errors = await unpublishPorts(net.portMapper, ep)
   const release = (pool: string | undefined, ip: string | undefined) => (): void => {
     if (pool && ip) res.allocator.releaseIP(pool, ip)
@@ -123,6 +127,7 @@ export async function deleteEndpoint(res: DriverResources, net: NetworkState, ep
         res.host.deleteLink(ep.hostVeth).catch((err: unknown) => {
           if (!hasErrorCode(err, 'ENODEV')) throw err // gone with its sandbox
         }),
+      () => flushConntrack(res.host, ports, [ep.ipv4, ep.ipv6]),
       release(net.subnetV4, ep.ipv4),
       release(net.subnetV6, ep.ipv6),
     ])),

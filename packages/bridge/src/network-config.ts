@@ -1,5 +1,5 @@
 import { InvalidConfigError } from '@cnm/driverapi'
-import { containsPrefix, type IPFamily, parseCIDR, tryParseCIDR } from '@cnm/ip'
+import { containsPrefix, type IPFamily, type IPPrefix, networksOverlap, parseCIDR, tryParseCIDR } from '@cnm/ip'
 import { isValidInterfaceName } from '@cnm/netlink'
 
 /** A network's options, validated: what the setup steps read. */
@@ -32,12 +32,42 @@ const BOOL_DEFAULTS = {
 
 const KEYS = new Set([...Object.keys(BOOL_DEFAULTS), 'bridgeName', 'addressIPv4', 'fixedCIDR', 'fixedCIDRv6', 'mtu'])
 
+/**
+ * Address ranges a network's subnet may not touch: a bridge there cannot work (containers cannot
+ * be routed to or from it, or the kernel refuses the address).
+ */
+const UNUSABLE: readonly { prefix: IPPrefix; what: string }[] = (
+  [
+    ['0.0.0.0/8', '"this network"'],
+    ['127.0.0.0/8', 'loopback'],
+    ['169.254.0.0/16', 'link-local'],
+    ['224.0.0.0/4', 'multicast'],
+    ['240.0.0.0/4', 'reserved and broadcast'],
+    ['::/128', 'the unspecified address'],
+    ['::1/128', 'loopback'],
+    ['fe80::/10', 'link-local'],
+    ['ff00::/8', 'multicast'],
+  ] as const
+).map(([cidr, what]) => ({ prefix: parseCIDR(cidr), what }))
+
+/** Throws unless the subnet of `value` (a CIDR) is one a network can use. */
+function checkUsable(key: string, value: string): void {
+  const subnet = parseCIDR(value)
+  const clash = UNUSABLE.find((u) => networksOverlap(subnet, u.prefix))
+  if (clash) {
+    throw new InvalidConfigError(
+      `${key} ${value}: subnet ${subnet.cidr} overlaps ${clash.prefix.cidr} (${clash.what}), which no network can use`,
+    )
+  }
+}
+
 function cidr(obj: Record<string, unknown>, key: string, family: IPFamily): string | undefined {
   const v = obj[key]
   if (v === undefined) return undefined
   if (tryParseCIDR(v)?.family !== family) {
     throw new InvalidConfigError(`${key} ${JSON.stringify(v)} is not an IPv${family} CIDR`)
   }
+  checkUsable(key, v as string)
   return v as string
 }
 

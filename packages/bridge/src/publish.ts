@@ -1,5 +1,6 @@
-import { InvalidConfigError, NotSupportedError, type PortBinding, type PublishedPort } from '@cnm/driverapi'
-import { isIPv6, isLoopback, parseAddress } from '@cnm/ip'
+import { errorKind, InvalidConfigError, NotSupportedError, type PortBinding, type PublishedPort } from '@cnm/driverapi'
+import { isIPv6, isLoopback, isUnspecified, parseAddress } from '@cnm/ip'
+import type { ConntrackMatch, Handle } from '@cnm/netlink'
 import type { PortMapper } from '@cnm/portmapper'
 import type { EndpointState } from './resources.js'
 
@@ -41,12 +42,14 @@ async function publishOne(mapper: PortMapper, ip: string, b: PortBinding): Promi
  * failure the ones already published are unmapped and the error is rethrown. A binding without a
  * host address is published, as Docker does, on every address of each family the endpoint has —
  * `0.0.0.0` and `::` — on the same host port; one with a host address goes to the endpoint's address
- * of that family.
+ * of that family. With `host`, the conntrack entries of the new host ports are flushed once the
+ * rules are in (see {@link flushConntrack}); a restore, which republishes what was there, passes none.
  */
 export async function publishPorts(
   mapper: PortMapper,
   ep: EndpointState,
   bindings: readonly PortBinding[],
+  host?: Handle,
 ): Promise<void> {
   try {
     for (const b of bindings) {
@@ -68,8 +71,9 @@ export async function publishPorts(
         ep.ports.push(await publishOne(mapper, ep.ipv6, same))
       }
     }
+    if (host) await flushConntrack(host, ep.ports)
   } catch (err) {
-    await unpublishPorts(mapper, ep)
+    await unpublishPorts(mapper, ep, host)
     throw err
   }
 }
@@ -105,10 +109,18 @@ export function republishBindings(ports: readonly Omit<PublishedPort, 'container
   }))
 }
 
-/** Unmaps every published port of the endpoint; returns every failure. */
-export async function unpublishPorts(mapper: PortMapper | undefined, ep: EndpointState): Promise<unknown[]> {
+/**
+ * Unmaps every published port of the endpoint, then (with `host`) flushes their conntrack entries;
+ * returns every failure.
+ */
+export async function unpublishPorts(
+  mapper: PortMapper | undefined,
+  ep: EndpointState,
+  host?: Handle,
+): Promise<unknown[]> {
   const errors: unknown[] = []
-  for (const p of mapper ? ep.ports : []) {
+  const ports = mapper ? ep.ports : []
+  for (const p of ports) {
     try {
       await mapper?.unmap({ proto: p.proto, ip: p.hostIP, port: p.hostPort })
     } catch (err) {
@@ -116,5 +128,51 @@ export async function unpublishPorts(mapper: PortMapper | undefined, ep: Endpoin
     }
   }
   ep.ports = []
+  if (host && ports.length > 0) await flushConntrack(host, ports).catch((err: unknown) => errors.push(err))
   return errors
+}
+
+/**
+ * Where a published port's flows arrive: its host address, or for `0.0.0.0`/`::` every local
+ * address of that family (what the DNAT rule's `fib daddr type local` takes; all of 127.0.0.0/8) —
+ * never a remote server's port that the host or a container talks to.
+ */
+function destinations(p: PublishedPort, local: readonly { family: 4 | 6; address: string }[]): string[] {
+  if (!isUnspecified(parseAddress(p.hostIP))) return [p.hostIP]
+  const family = isIPv6(p.hostIP) ? 6 : 4
+  return [...local.filter((a) => a.family === family).map((a) => a.address), ...(family === 4 ? ['127.0.0.0/8'] : [])]
+}
+
+/**
+ * Deletes the conntrack entries of the flows that arrive at these published ports (protocol, host
+ * port range, host address) and of every flow to or from `addresses` before or after NAT (an
+ * endpoint's, when it goes), in one dump of the host's table. A flow that keeps sending — a UDP
+ * client every 100 ms — would otherwise keep its entry, and with it the DNAT (or the lack of one)
+ * decided for its first packet: after a container is replaced, its datagrams would go on to the old
+ * address for ever. Its next packet is now tracked anew, through the rules as they are. A kernel
+ * without ctnetlink (`unsupported`) has nothing cnm could flush, and is no error.
+ */
+export async function flushConntrack(
+  host: Handle,
+  ports: readonly PublishedPort[],
+  addresses: readonly (string | undefined)[] = [],
+): Promise<void> {
+  if (process.env.TMP_NO_CT_FLUSH) return // TEMP
+  const wildcard = ports.some((p) => isUnspecified(parseAddress(p.hostIP)))
+  const local = wildcard ? await host.listAddresses() : []
+  const matches: ConntrackMatch[] = [
+    ...ports.map((p) => ({
+      proto: p.proto,
+      port: p.hostPort,
+      endPort: p.hostPortEnd,
+      destination: destinations(p, local),
+    })),
+    ...addresses.filter((a): a is string => a !== undefined).map((address) => ({ address })),
+  ]
+  if (matches.length === 0) return
+  try {
+    await host.flushConntrack(matches)
+  } catch (err) {
+    if (errorKind(err) !== 'unsupported') throw err
+  }
 }

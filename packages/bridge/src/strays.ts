@@ -1,4 +1,4 @@
-import type { KnownRecords, StrayReport } from '@cnm/driverapi'
+import { hasErrorCode, type KnownRecords, type StrayReport } from '@cnm/driverapi'
 import { containsAddress } from '@cnm/ipallocator'
 import { CNM_LINK_GROUP, parseAlias } from './marks.js'
 import type { BridgeEndpointRecord, BridgeNetworkRecord } from './records.js'
@@ -74,7 +74,12 @@ export async function removeStrays(
       : mark.endpoint
         ? known.endpoints.has(mark.endpoint)
         : known.networks.has(mark.network)
-    if (!held && !recorded) await attempt(link.name, () => res.host.deleteLink(link.name), report.links)
+    // A veth can go on its own meanwhile (its peer's namespace was removed): gone is removed.
+    const remove = (): Promise<void> =>
+      res.host.deleteLink(link.name).catch((err: unknown) => {
+        if (!hasErrorCode(err, 'ENODEV')) throw err
+      })
+    if (!held && !recorded) await attempt(link.name, remove, report.links)
   }
   const inventory = await res.firewall.inventory()
   // Rules are ours to remove when their bridge is gone, or is one of our own links.
@@ -108,8 +113,12 @@ export async function removeStrays(
   for (const port of inventory.ports) {
     if (published.has(`${port.proto}/${port.hostPort}/${port.containerIP}`)) continue
     if (known.ports.has(`${port.proto}/${port.hostPort}`)) continue
-    // A port to a container outside our networks is another store's (or another tool's).
-    if (!subnets.some((s) => containsAddress(s, port.containerIP))) continue
+    // Ours: a port to a container in one of our networks, or one published on a bridge (its
+    // comment) that no record names and that is ours or gone (an emptied store's orphans). Any
+    // other is another store's (or another tool's).
+    const onStrayBridge =
+      port.bridge !== undefined && !bridges.has(port.bridge) && !known.links.has(port.bridge) && oursOrGone(port.bridge)
+    if (!onStrayBridge && !subnets.some((s) => containsAddress(s, port.containerIP))) continue
     const what = `${port.proto}/${port.hostIP ?? '*'}:${port.hostPort}->${port.containerIP}:${port.containerPort}`
     await attempt(what, () => res.firewall.deletePorts([{ ...port }]), report.firewallPorts)
   }

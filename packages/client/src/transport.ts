@@ -40,9 +40,14 @@ export class Transport {
 
   #options(method: string, path: string, headers: Record<string, string>): RequestOptions {
     const a = this.address
-    const where = a.kind === 'unix' ? { socketPath: a.path } : { host: a.host, port: a.port }
+    // Over a unix socket the Host header names the daemon; over TCP Node sets it (and TLS checks
+    // the daemon's certificate against the address).
+    const where =
+      a.kind === 'unix'
+        ? { socketPath: a.path, headers: { host: 'cnm', ...headers } }
+        : { host: a.host, port: a.port, headers }
     const agent = this.#agent ? { agent: this.#agent } : {}
-    return { ...where, method, path, headers: { host: 'cnm', ...headers }, ...agent }
+    return { ...where, method, path, ...agent }
   }
 
   async #open(method: string, path: string, headers: Record<string, string>): Promise<ClientRequest> {

@@ -51,6 +51,11 @@ export interface ControllerOptions {
 
 const DRIVERS = new WeakMap<NetworkDriver, string>()
 
+/** Adds what `from` found to `into`. */
+function mergeReport(into: ReconcileReport, from: ReconcileReport): void {
+  for (const key of Object.keys(from) as (keyof ReconcileReport)[]) into[key].push(...from[key])
+}
+
 /** The error for a store that is not the one its identity file names, listing what it found. */
 function storeMismatch(store: Store, sandboxDir: string, empty: boolean): ControllerError {
   const old = store.recordedId ?? ''
@@ -111,9 +116,14 @@ export async function createController(
     closed: false,
     dirty: false,
     sync: async () => {
-      if (!core.dirty) return syncFromStore(core, store.snapshot(), core.syncReport)
+      if (!core.dirty) {
+        await syncFromStore(core, store.snapshot(), core.syncReport)
+        return undefined
+      }
       core.dirty = false
-      await reconcileCore(core, core.syncReport)
+      const report = emptyReport()
+      await reconcileCore(core, report)
+      return () => mergeReport(core.syncReport, report) // reported once it is committed
     },
     syncReport: emptyReport(),
     queue: Promise.resolve(),

@@ -26,12 +26,16 @@ export interface Core {
   netnsDir: string
   closed: boolean
   /**
-   * A commit failed after kernel work that could not be undone (a delete): the tables, the drivers
-   * and the kernel no longer match the store, and the next operation reconciles before it runs.
+   * A commit failed: kernel work that could not be undone (a delete), or a repair rolled back with
+   * its operation, left the tables, the drivers and the kernel unlike the store. The next operation
+   * reconciles before it runs.
    */
   dirty: boolean
-  /** Brings the tables in line with the store after another process changed it (or a reconcile, when dirty). */
-  sync: () => Promise<void>
+  /**
+   * Brings the tables in line with the store after another process changed it (a reconcile, when
+   * dirty); what it returns is applied once the operation commits.
+   */
+  sync: () => Promise<(() => void) | undefined>
   /** What syncs found since the last reconcile (rebuilt networks, dropped endpoints, errors). */
   syncReport: ReconcileReport
   queue: Promise<unknown>
@@ -51,21 +55,25 @@ export function run<T>(
   const go = async (): Promise<T> => {
     if (core.closed) throw new ControllerError(ERR_CONTROLLER_CLOSED, 'the controller is closed')
     core.store.begin()
+    const repairing = core.dirty
     try {
-      if (core.store.changedElsewhere()) await core.sync()
+      const changed = core.store.changedElsewhere()
+      const synced = changed || repairing ? await core.sync() : undefined
       const { value, apply, undo } = await fn()
       try {
         core.store.commit()
       } catch (err) {
         // The kernel work must not outlive its record; what cannot be undone (a delete) is put back
-        // from the store by a reconcile before the next operation.
-        if (!undo) core.dirty = true
-        else await undo().catch(() => (core.dirty = true))
+        // in line with the store by a reconcile before the next operation.
+        core.dirty = true
+        await undo?.().catch(() => undefined)
         throw err
       }
+      synced?.()
       apply?.()
       return value
     } catch (err) {
+      if (repairing) core.dirty = true // the repair was rolled back with the operation
       core.store.rollback()
       throw err
     }

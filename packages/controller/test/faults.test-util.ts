@@ -1,5 +1,7 @@
+import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process'
 import { readdirSync, readFileSync } from 'node:fs'
 import path from 'node:path'
+import { fileURLToPath } from 'node:url'
 import type { BridgeEndpointRecord, BridgeNetworkRecord } from '@cnm/bridge'
 import { boundNetnsPaths, ipJson, run } from '@cnm/netlink/testing'
 import type { Store } from '../src/store.js'
@@ -284,4 +286,85 @@ export function summary(name: string, counts: Record<string, number | string>): 
   return `fault suite | ${name} | ${Object.entries(counts)
     .map(([k, v]) => `${k} ${v}`)
     .join(', ')}`
+}
+
+/** cnm's kernel objects, in a comparable form (for "this refused operation changed nothing"). */
+export function kernelSnapshot(sandboxDir: string): string {
+  const t = nftCnm()
+  let files: string[] = []
+  try {
+    files = readdirSync(sandboxDir).sort()
+  } catch {}
+  return JSON.stringify({
+    links: cnmLinks()
+      .map((l) => `${l.ifname} ${l.master ?? '-'} ${l.flags?.includes('UP') ? 'up' : 'down'}`)
+      .sort(),
+    nft: t ? [...t.sets.entries()].map(([n, e]) => `${n}: ${e.map(elemKey).sort()}`).sort() : [],
+    published: nftPublished(),
+    namespaces: boundNetnsPaths().filter((p) => p.startsWith(`${sandboxDir}/`)),
+    files,
+  })
+}
+
+/** What a worker process answered: ok, or the error's code and message. */
+export interface WorkerReply {
+  ok: boolean
+  code?: string
+  message?: string
+}
+
+/**
+ * A controller in another process (`test-fixtures/worker.mjs`) on the same store, driven over JSON
+ * lines: the second process of a race, or a process that must be refused a store.
+ */
+export class Worker {
+  readonly #child: ChildProcessWithoutNullStreams
+  readonly #pending = new Map<number, (r: WorkerReply) => void>()
+  #next = 1
+  /** How the worker's controller opened: `{ ready: true }`, or the error it got. */
+  readonly opened: Promise<{ ready: boolean; code?: string; kind?: string; message?: string }>
+
+  constructor(storePath: string, sandboxDir: string) {
+    const fixture = fileURLToPath(new URL('../test-fixtures/worker.mjs', import.meta.url))
+    this.#child = spawn(process.execPath, [fixture, storePath, sandboxDir], { stdio: 'pipe' })
+    let err = ''
+    this.#child.stderr.on('data', (d: Buffer) => {
+      err += d
+    })
+    let first: ((o: { ready: boolean }) => void) | undefined
+    this.opened = new Promise((resolve, reject) => {
+      first = resolve
+      this.#child.once('exit', (code) => reject(new Error(`worker exited ${code} before it was ready: ${err}`)))
+    })
+    let buffer = ''
+    this.#child.stdout.on('data', (b: Buffer) => {
+      buffer += b.toString('utf8')
+      for (let nl = buffer.indexOf('\n'); nl >= 0; nl = buffer.indexOf('\n')) {
+        const msg = JSON.parse(buffer.slice(0, nl)) as WorkerReply & { id?: number; ready?: boolean }
+        buffer = buffer.slice(nl + 1)
+        if (msg.id === undefined) first?.(msg as { ready: boolean })
+        else {
+          this.#pending.get(msg.id)?.(msg)
+          this.#pending.delete(msg.id)
+        }
+      }
+    })
+  }
+
+  /** Runs one operation in the worker (`op` as worker.mjs names them). */
+  request(op: string, args: Record<string, unknown> = {}): Promise<WorkerReply> {
+    const id = this.#next++
+    return new Promise((resolve) => {
+      this.#pending.set(id, resolve)
+      this.#child.stdin.write(`${JSON.stringify({ id, op, ...args })}\n`)
+    })
+  }
+
+  /** Closes its controller and waits for it to exit. */
+  async stop(): Promise<void> {
+    if (this.#child.exitCode !== null || this.#child.signalCode !== null) return
+    const exited = new Promise((resolve) => this.#child.once('exit', resolve))
+    this.#child.stdin.end()
+    await exited
+  }
 }

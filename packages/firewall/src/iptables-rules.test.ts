@@ -165,7 +165,9 @@ describe('iptables restore input', () => {
     )
     const fresh = parsePortMapping({ proto: 'tcp', hostPort: 8081, containerIP: '172.18.0.2', containerPort: 80 })
     const upgrade = iptAddPorts([fresh], 4, older).input.render().text
-    expect(upgrade).toMatch(/^\*nat\n-D PREROUTING -j CNM-DNAT\n-A PREROUTING ! -d 127\.0\.0\.0\/8 -j CNM-DNAT\n-A CNM-DNAT /u)
+    expect(upgrade).toMatch(
+      /^\*nat\n-D PREROUTING -j CNM-DNAT\n-A PREROUTING ! -d 127\.0\.0\.0\/8 -j CNM-DNAT\n-A CNM-DNAT /u,
+    )
     expect(upgrade).not.toContain('OUTPUT') // the host's own traffic keeps its jump
     // Already in place: nothing but the port (checked above for saved4); IPv6 has no such match.
     const v6 = parsePortMapping({ proto: 'tcp', hostPort: 9005, containerIP: 'fd00:1::2', containerPort: 80 })

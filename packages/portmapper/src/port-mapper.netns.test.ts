@@ -172,6 +172,10 @@ describeKernel('PortMapper (kernel, real traffic)', () => {
         ext.agent.connect('tcp', host6, begin + 10),
       ])
       expect(refused).toEqual(Array(5).fill({ ok: false, error: 'ECONNREFUSED' }))
+      // Controls: c1 still serves on both families (so the refusals are the host's own: nothing is
+      // published any more, not a container that went away).
+      const served = await Promise.all([c2.agent.connect('tcp', c1.ip4, 80), c2.agent.connect('tcp', c1.ip6, 80)])
+      expect(served.map((r) => (r.ok ? r.name : r.error))).toEqual(['c1', 'c1'])
       // Every port went back to the allocator.
       expect(allocator.requestPortRange('0.0.0.0', 'tcp', begin, begin + 3)).toEqual([begin, begin + 3])
       await fw.flush()

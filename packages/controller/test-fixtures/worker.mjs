@@ -1,0 +1,76 @@
+// A controller in its own process, driven by JSON lines on stdin (the fault suite races two of
+// these, and checks what a second process gets from a store it cannot use): argv = storePath
+// sandboxDir. Prints {"ready":true} once its controller is open (or {"ready":false,code,message}
+// and exits), then answers each request {id, op, ...} with {id, ok, code?, message?}.
+import { createInterface } from 'node:readline'
+import { createController } from '../dist/index.js'
+
+const [storePath, sandboxDir] = process.argv.slice(2)
+const say = (o) => process.stdout.write(`${JSON.stringify(o)}\n`)
+
+let c
+try {
+  c = await createController({ storePath, sandboxDir })
+} catch (err) {
+  say({ ready: false, code: err.code, kind: err.kind, message: err.message })
+  process.exit(0)
+}
+
+/** Looks objects up by name after catching up with the store (another process may have changed it). */
+const network = (name) => c.networkByName(name) ?? missing('network', name)
+const sandbox = (id) => c.sandboxes().find((s) => s.containerID === id) ?? missing('sandbox', id)
+const endpoint = (net, name) => network(net).endpoints().find((e) => e.name === name) ?? missing('endpoint', name)
+function missing(what, name) {
+  const err = new Error(`no ${what} ${name} (looked up before the operation)`)
+  err.code = `LOOKUP_NO_${what.toUpperCase()}`
+  throw err
+}
+
+const OPS = {
+  refresh: () => undefined,
+  'network-create': async (r) => {
+    await c.newNetwork(await c.newNetworkDriver('bridge'), r.name, { addressIPv4: r.subnet })
+  },
+  'network-rm': (r) => network(r.name).delete(),
+  'sandbox-create': async (r) => {
+    await c.newSandbox(r.id)
+  },
+  'sandbox-rm': (r) => sandbox(r.id).destroy(),
+  connect: async (r) => {
+    await network(r.network).connect(sandbox(r.sandbox), r.name, r.options ?? {}, r.joinOptions)
+  },
+  // As `cnm disconnect` does: every endpoint of the network joined to the sandbox is deleted.
+  disconnect: async (r) => {
+    const net = network(r.network)
+    const joined = sandbox(r.sandbox)
+      .endpoints()
+      .filter((e) => e.network.id === net.id)
+    if (joined.length === 0) missing('join', r.sandbox)
+    for (const e of joined) await e.delete()
+  },
+  'endpoint-create': async (r) => {
+    await network(r.network).createEndpoint(r.name, undefined, r.options ?? {})
+  },
+  'endpoint-rm': (r) => endpoint(r.network, r.name).delete(),
+  join: (r) => endpoint(r.network, r.name).join(sandbox(r.sandbox)),
+  leave: (r) => endpoint(r.network, r.name).leave(sandbox(r.sandbox)),
+}
+
+say({ ready: true })
+const lines = createInterface({ input: process.stdin })
+lines.on('line', async (line) => {
+  const req = JSON.parse(line)
+  try {
+    await c.refresh()
+    const op = OPS[req.op]
+    if (!op) throw new Error(`unknown op ${req.op}`)
+    await op(req)
+    say({ id: req.id, ok: true })
+  } catch (err) {
+    say({ id: req.id, ok: false, code: err.code ?? 'UNTYPED', message: err.message })
+  }
+})
+lines.on('close', async () => {
+  await c.close()
+  process.exit(0)
+})

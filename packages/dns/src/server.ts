@@ -1,0 +1,220 @@
+import { createSocket, type Socket as UdpSocket } from 'node:dgram'
+import { createServer, type Server as TcpServer, type Socket as TcpSocket } from 'node:net'
+import { DnsError, ERR_DNS_SERVER_CLOSED } from './errors.js'
+import type { NameTable } from './name-table.js'
+import { type DnsStats, QueryHandler } from './query-handler.js'
+import { type ResolvConf, sandboxResolvConf } from './resolv-conf.js'
+import { type DnsServerOptions, parseServerOptions, type ServerConfig } from './server-config.js'
+import { FrameReader, frame } from './tcp-frames.js'
+import { type Upstream, UpstreamSource } from './upstreams.js'
+
+/** A running DNS server of one network. */
+export interface DnsServer {
+  /** The names it answers: `set`/`delete` take effect for the very next query. */
+  readonly names: NameTable
+  /** The addresses it listens on (canonical), UDP and TCP. */
+  readonly addresses: readonly string[]
+  /** The port it listens on (the one picked, when `port` was 0). */
+  readonly port: number
+  /** The network's search domain, if any. */
+  readonly domain: string | undefined
+  /** Where queries that are not the network's go now. */
+  upstreams(): readonly Upstream[]
+  /** The resolver configuration of a sandbox on this network (render it with `renderResolvConf`). */
+  sandboxResolvConf(): ResolvConf
+  /** What it has done so far. */
+  stats(): Readonly<DnsStats> & { readonly tcpConnections: number; readonly inFlight: number }
+  /** Stops listening, closes every connection and ends forwards in flight. Idempotent. */
+  close(): Promise<void>
+}
+
+/** Outstanding answers per TCP connection before it stops reading (it resumes when they are sent). */
+const TCP_PIPELINE = 64
+/** A TCP client that does not read its answers is dropped past this many buffered bytes. */
+const TCP_WRITE_BUFFER = 1 << 20
+
+interface Listener {
+  udp: UdpSocket
+  tcp: TcpServer | undefined
+}
+
+/**
+ * Starts a DNS server for one network, listening on its addresses (UDP and TCP), answering from
+ * `options.names` and forwarding the rest. Everything is validated before a socket opens; if one
+ * address cannot be bound, those already bound are closed and the error names the address
+ * (`EADDRINUSE`, `EADDRNOTAVAIL`, `EACCES`, with the original in `cause`).
+ */
+export async function createDnsServer(options: DnsServerOptions): Promise<DnsServer> {
+  const config = parseServerOptions(options)
+  const listeners: Listener[] = []
+  let port = config.port
+  let upstreams: UpstreamSource | undefined
+  const conns = new Set<TcpSocket>()
+  try {
+    for (const { address, family } of config.addresses) {
+      const udp = await bindUdp(address, family, port)
+      listeners.push({ udp, tcp: undefined })
+      port = udp.address().port
+      ;(listeners.at(-1) as Listener).tcp = await listenTcp(address, port)
+    }
+    upstreams = await UpstreamSource.open({
+      resolvConf: config.resolvConf,
+      upstreams: config.upstreams,
+      self: config.addresses.map((a) => ({ address: a.address, port })),
+    })
+  } catch (err) {
+    await closeListeners(listeners)
+    throw err
+  }
+  const handler = new QueryHandler(config, upstreams)
+  for (const l of listeners) {
+    serveUdp(l.udp, handler)
+    if (l.tcp) serveTcp(l.tcp, handler, config, conns)
+  }
+  return makeServer(config, port, listeners, upstreams, handler, conns)
+}
+
+function makeServer(
+  config: ServerConfig,
+  port: number,
+  listeners: Listener[],
+  upstreams: UpstreamSource,
+  handler: QueryHandler,
+  conns: Set<TcpSocket>,
+): DnsServer {
+  let closing: Promise<void> | undefined
+  const addresses = Object.freeze(config.addresses.map((a) => a.address))
+  return {
+    names: config.names,
+    addresses,
+    port,
+    domain: config.domain,
+    upstreams: () => (closing ? [] : upstreams.current()),
+    sandboxResolvConf(): ResolvConf {
+      if (closing) throw new DnsError(ERR_DNS_SERVER_CLOSED, `the DNS server on ${addresses.join(', ')} is closed`)
+      return sandboxResolvConf({
+        servers: addresses,
+        ...(config.domain === undefined ? {} : { domain: config.domain }),
+        ...(upstreams.hostConf ? { host: upstreams.hostConf } : {}),
+      })
+    },
+    stats: () => ({ ...handler.stats, tcpConnections: conns.size, inFlight: handler.inFlight }),
+    close(): Promise<void> {
+      closing ??= (async () => {
+        handler.close()
+        upstreams.close()
+        for (const c of conns) c.destroy()
+        await closeListeners(listeners)
+      })()
+      return closing
+    },
+  }
+}
+
+function bindUdp(address: string, family: 4 | 6, port: number): Promise<UdpSocket> {
+  return new Promise((resolve, reject) => {
+    const sock = createSocket({
+      type: family === 6 ? 'udp6' : 'udp4',
+      ipv6Only: family === 6,
+      // Answers go to the address a query came from: never a name, so no resolver call per send.
+      lookup: (addr, _opts, cb) => cb(null, addr, family),
+    })
+    const fail = (err: NodeJS.ErrnoException): void => {
+      sock.close()
+      reject(bindError(err, 'udp', address, port))
+    }
+    sock.once('error', fail)
+    sock.bind({ address, port, exclusive: true }, () => {
+      sock.off('error', fail)
+      resolve(sock)
+    })
+  })
+}
+
+function listenTcp(address: string, port: number): Promise<TcpServer> {
+  return new Promise((resolve, reject) => {
+    const server = createServer({ noDelay: true })
+    const fail = (err: NodeJS.ErrnoException): void => {
+      server.close()
+      reject(bindError(err, 'tcp', address, port))
+    }
+    server.once('error', fail)
+    server.listen({ host: address, port, exclusive: true, ipv6Only: address.includes(':') }, () => {
+      server.off('error', fail)
+      resolve(server)
+    })
+  })
+}
+
+function bindError(err: NodeJS.ErrnoException, proto: string, address: string, port: number): DnsError {
+  const where = address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`
+  return new DnsError(err.code ?? 'EINVAL', `DNS server: cannot listen on ${proto} ${where}: ${err.message}`, {
+    cause: err,
+  })
+}
+
+function serveUdp(sock: UdpSocket, handler: QueryHandler): void {
+  // A send that fails (the client's ICMP error, ENOBUFS under a flood) costs that answer only.
+  sock.on('error', () => {})
+  sock.on('message', (msg, rinfo) => {
+    const res = handler.handle(msg, 'udp')
+    if (res === undefined) return
+    if (Buffer.isBuffer(res)) sock.send(res, rinfo.port, rinfo.address)
+    else
+      void res.then((r) => {
+        if (r !== undefined) sock.send(r, rinfo.port, rinfo.address)
+      })
+  })
+}
+
+function serveTcp(server: TcpServer, handler: QueryHandler, config: ServerConfig, conns: Set<TcpSocket>): void {
+  server.on('error', () => {})
+  server.on('connection', (conn) => {
+    if (conns.size >= config.maxTcpConnections) {
+      conn.destroy()
+      return
+    }
+    conns.add(conn)
+    conn.on('close', () => conns.delete(conn))
+    conn.on('error', () => {})
+    conn.setTimeout(config.tcpIdleMs, () => conn.destroy())
+    const reader = new FrameReader()
+    let pending = 0
+    const send = (r: Buffer | undefined): void => {
+      pending--
+      if (pending < TCP_PIPELINE && conn.isPaused()) conn.resume()
+      if (r === undefined || conn.destroyed) return
+      if (conn.writableLength > TCP_WRITE_BUFFER) conn.destroy()
+      else conn.write(frame(r))
+    }
+    conn.on('data', (chunk: Buffer) => {
+      for (const msg of reader.push(chunk)) {
+        pending++
+        const res = handler.handle(msg, 'tcp')
+        if (res === undefined) {
+          // Not a DNS message: a stream out of step cannot be trusted further (RFC 7766 6.2.4).
+          conn.destroy()
+          return
+        }
+        if (Buffer.isBuffer(res)) send(res)
+        else void res.then(send)
+      }
+      if (pending >= TCP_PIPELINE) conn.pause()
+    })
+  })
+}
+
+async function closeListeners(listeners: Listener[]): Promise<void> {
+  await Promise.all(
+    listeners.flatMap((l) => [
+      new Promise<void>((resolve) => {
+        try {
+          l.udp.close(() => resolve())
+        } catch {
+          resolve()
+        }
+      }),
+      new Promise<void>((resolve) => (l.tcp ? l.tcp.close(() => resolve()) : resolve())),
+    ]),
+  )
+}
