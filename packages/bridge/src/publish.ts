@@ -157,7 +157,6 @@ export async function flushConntrack(
   ports: readonly PublishedPort[],
   addresses: readonly (string | undefined)[] = [],
 ): Promise<void> {
-  if (process.env.TMP_NO_CT_FLUSH) return // TEMP
   const wildcard = ports.some((p) => isUnspecified(parseAddress(p.hostIP)))
   const local = wildcard ? await host.listAddresses() : []
   const matches: ConntrackMatch[] = [

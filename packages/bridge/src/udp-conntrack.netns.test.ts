@@ -150,7 +150,9 @@ describeKernel('UDP conntrack on a replaced container (kernel)', () => {
     try {
       boxes.push(await container(nid, 'old', { ...port, ipv4Address: '10.71.0.10', ipv6Address: 'fd00:71::10' }))
       // A bystander: another container's published UDP port, with its own client sending all along.
-      boxes.push(await container(nid, 'bystander', { portBindings: [{ proto: 'udp', containerPort: 53, hostPort: 18072 }] }))
+      boxes.push(
+        await container(nid, 'bystander', { portBindings: [{ proto: 'udp', containerPort: 53, hostPort: 18072 }] }),
+      )
       for (const [ip, p] of [
         ['198.51.100.1', 18071],
         ['2001:db8:71::1', 18071],
@@ -169,7 +171,16 @@ describeKernel('UDP conntrack on a replaced container (kernel)', () => {
       // same host port, and a new server answers behind it.
       const old = boxes.shift() as Box
       await remove(nid, old)
-      const replacement = await container(nid, 'new', { ...port, ipv4Address: '10.71.0.20', ipv6Address: 'fd00:71::20' })
+      // Its flows went with it, though its clients go on sending (the kernel's own listing).
+      const gone = run('cat', ['/proc/net/nf_conntrack']).stdout
+      expect(gone).not.toMatch(/=10\.71\.0\.10 /u)
+      expect(gone).not.toMatch(/=fd00:0071:0000:0000:0000:0000:0000:0010 /u)
+      expect(gone).toMatch(/dport=18072 .*src=10\.71\.0\.\d+ /u) // the bystander's is still there
+      const replacement = await container(nid, 'new', {
+        ...port,
+        ipv4Address: '10.71.0.20',
+        ipv6Address: 'fd00:71::20',
+      })
       boxes.unshift(replacement)
       const ready = Date.now()
       // The new container reaches its gateways once, as nearly any container does (a name lookup, an

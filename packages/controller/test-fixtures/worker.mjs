@@ -33,9 +33,9 @@ const OPS = {
   },
   'network-rm': (r) => network(r.name).delete(),
   'sandbox-create': async (r) => {
-    await c.newSandbox(r.id)
+    await c.newSandbox(r.sandbox)
   },
-  'sandbox-rm': (r) => sandbox(r.id).destroy(),
+  'sandbox-rm': (r) => sandbox(r.sandbox).destroy(),
   connect: async (r) => {
     await network(r.network).connect(sandbox(r.sandbox), r.name, r.options ?? {}, r.joinOptions)
   },

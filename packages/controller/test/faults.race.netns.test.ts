@@ -48,7 +48,7 @@ const RACES: Race[] = [
   {
     name: 'sandbox rm vs connect to it',
     before: async (c, r) => void (await c.newSandbox(`r1-${r}`)),
-    a: (r) => ['sandbox-rm', { id: `r1-${r}` }],
+    a: (r) => ['sandbox-rm', { sandbox: `r1-${r}` }],
     b: (r) => ['connect', { network: NET, sandbox: `r1-${r}`, name: `r1-${r}`, options: published(HOST_PORT) }],
     check: (ra, rb, c, r) => {
       expect(ra, 'the rm always succeeds').toMatchObject({ ok: true })
@@ -137,8 +137,8 @@ const RACES: Race[] = [
   {
     name: 'two sandbox creates with one container id',
     before: async () => undefined,
-    a: (r) => ['sandbox-create', { id: `r8-${r}` }],
-    b: (r) => ['sandbox-create', { id: `r8-${r}` }],
+    a: (r) => ['sandbox-create', { sandbox: `r8-${r}` }],
+    b: (r) => ['sandbox-create', { sandbox: `r8-${r}` }],
     // The loser must not take the winner's owner mark with it (item 9): `differences` checks it.
     check: (ra, rb, c, r) => {
       oneWins(ra, rb, ['ERR_SANDBOX_EXISTS'])
@@ -148,8 +148,8 @@ const RACES: Race[] = [
   {
     name: 'two sandbox rms',
     before: async (c, r) => void (await c.newSandbox(`r9-${r}`)),
-    a: (r) => ['sandbox-rm', { id: `r9-${r}` }],
-    b: (r) => ['sandbox-rm', { id: `r9-${r}` }],
+    a: (r) => ['sandbox-rm', { sandbox: `r9-${r}` }],
+    b: (r) => ['sandbox-rm', { sandbox: `r9-${r}` }],
     check: (ra, rb) => oneWins(ra, rb, NOT_FOUND),
   },
   {
@@ -282,8 +282,8 @@ describeKernel('fault suite: two processes racing conflicting verbs (kernel)', (
   }
 
   it('after all the races: traffic between sandboxes and to a published port, across processes', async () => {
-    expect((await w1.request('sandbox-create', { id: 'end-a' })).ok).toBe(true)
-    expect((await w2.request('sandbox-create', { id: 'end-b' })).ok).toBe(true)
+    expect((await w1.request('sandbox-create', { sandbox: 'end-a' })).ok).toBe(true)
+    expect((await w2.request('sandbox-create', { sandbox: 'end-b' })).ok).toBe(true)
     const port = published(HOST_PORT)
     expect(await w1.request('connect', { network: NET, sandbox: 'end-a', name: 'end-a', options: port })).toMatchObject({
       ok: true,

@@ -356,7 +356,7 @@ export class Worker {
     const id = this.#next++
     return new Promise((resolve) => {
       this.#pending.set(id, resolve)
-      this.#child.stdin.write(`${JSON.stringify({ id, op, ...args })}\n`)
+      this.#child.stdin.write(`${JSON.stringify({ ...args, id, op })}\n`)
     })
   }
 

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest'
 import {
+  type ConntrackEntry,
   CT_MSG,
   CTA,
-  type ConntrackEntry,
   deleteRequest,
   dumpRequest,
   nfgenmsg,
@@ -15,8 +15,7 @@ import { decodeAttrs, encodeAttrs } from './nlattr.js'
 // made with `dgram` and `ping` on loopback; /proc/net/nf_conntrack listed them as in each comment.
 const KERNEL = {
   // udp src=127.0.0.1 dst=127.0.0.1 sport=33976 dport=5555 [UNREPLIED] src=127.0.0.1 dst=127.0.0.1 sport=5555 dport=33976
-  udp4:
-    '020000003400018014000180080001007f000001080002007f0000011c00028005000100110000000600020084b800000600030015b300003400028014000180080001007f000001080002007f0000011c00028005000100110000000600020015b300000600030084b800000800030000000008080008000000000008000c00d1caafab08000b0000000001080007000000001d',
+  udp4: '020000003400018014000180080001007f000001080002007f0000011c00028005000100110000000600020084b800000600030015b300003400028014000180080001007f000001080002007f0000011c00028005000100110000000600020015b300000600030084b800000800030000000008080008000000000008000c00d1caafab08000b0000000001080007000000001d',
   // udp src=::1 dst=::1 sport=48792 dport=5556 [UNREPLIED] src=::1 dst=::1 sport=5556 dport=48792
   udp6: '0a0000004c0001802c000180140003000000000000000000000000000000000114000400000000000000000000000000000000011c000280050001001100000006000200be9800000600030015b400004c0002802c000180140003000000000000000000000000000000000114000400000000000000000000000000000000011c00028005000100110000000600020015b4000006000300be9800000800030000000008080008000000000008000c00e147708008000b0000000001080007000000001d',
   // icmp src=127.0.0.1 dst=127.0.0.1 type=8 code=0 id=16731 src=127.0.0.1 dst=127.0.0.1 type=0 code=0 id=16731
@@ -64,7 +63,12 @@ describe('conntrack messages', () => {
 
   it('parses ICMP and ICMPv6 entries (identifier, type and code in place of ports)', () => {
     const e4 = parseEntry(hex('icmp4'))
-    expect(e4?.original).toEqual({ src: '127.0.0.1', dst: '127.0.0.1', proto: 1, icmp: { id: 16731, type: 8, code: 0 } })
+    expect(e4?.original).toEqual({
+      src: '127.0.0.1',
+      dst: '127.0.0.1',
+      proto: 1,
+      icmp: { id: 16731, type: 8, code: 0 },
+    })
     expect(e4?.reply.icmp).toEqual({ id: 16731, type: 0, code: 0 })
     const e6 = parseEntry(hex('icmp6'))
     expect(e6?.original).toEqual({ src: '::1', dst: '::1', proto: 58, icmp: { id: 16732, type: 128, code: 0 } })
@@ -120,7 +124,9 @@ describe('conntrack messages', () => {
 
   it('skips other families and refuses what does not parse', () => {
     expect(parseEntry(Buffer.from([7, 0, 0, 0]))).toBeUndefined()
-    expect(() => parseEntry(Buffer.from([2, 0]))).toThrow(expect.objectContaining({ code: 'ERR_NETLINK', kind: 'kernel' }))
+    expect(() => parseEntry(Buffer.from([2, 0]))).toThrow(
+      expect.objectContaining({ code: 'ERR_NETLINK', kind: 'kernel' }),
+    )
     expect(() => parseEntry(Buffer.from([2, 0, 0, 0]))).toThrow(/no tuple/u)
     const noAddresses = encodeAttrs([{ type: CTA.TUPLE_ORIG, nested: [{ type: 2, nested: [{ type: 1, u8: 17 }] }] }])
     expect(() => parseEntry(Buffer.concat([nfgenmsg(2), noAddresses]))).toThrow(/without addresses/u)

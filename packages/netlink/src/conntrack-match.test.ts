@@ -20,14 +20,34 @@ const entry = (family: 4 | 6, original: ConntrackTuple, reply: ConntrackTuple): 
 })
 
 // A client of "another machine" sending to the host's published port 8080, DNAT-ed to a container.
-const published = entry(4, tuple('198.51.100.2', 40000, '198.51.100.1', 8080), tuple('10.0.0.2', 80, '198.51.100.2', 40000))
+const published = entry(
+  4,
+  tuple('198.51.100.2', 40000, '198.51.100.1', 8080),
+  tuple('10.0.0.2', 80, '198.51.100.2', 40000),
+)
 // The same, before the port was published: no NAT, the reply would come from the host.
-const stale = entry(4, tuple('198.51.100.2', 40001, '198.51.100.1', 8080), tuple('198.51.100.1', 8080, '198.51.100.2', 40001))
+const stale = entry(
+  4,
+  tuple('198.51.100.2', 40001, '198.51.100.1', 8080),
+  tuple('198.51.100.1', 8080, '198.51.100.2', 40001),
+)
 // The host's own flow to a remote server's port 8080: must never be taken for a published port.
-const outgoing = entry(4, tuple('198.51.100.1', 50000, '203.0.113.9', 8080), tuple('203.0.113.9', 8080, '198.51.100.1', 50000))
+const outgoing = entry(
+  4,
+  tuple('198.51.100.1', 50000, '203.0.113.9', 8080),
+  tuple('203.0.113.9', 8080, '198.51.100.1', 50000),
+)
 // A container's own flow out (SNAT-ed by masquerade).
-const fromContainer = entry(4, tuple('10.0.0.2', 33000, '203.0.113.9', 53), tuple('203.0.113.9', 53, '198.51.100.1', 33000))
-const tcp = entry(4, tuple('198.51.100.2', 40002, '198.51.100.1', 8080, 6), tuple('10.0.0.2', 80, '198.51.100.2', 40002, 6))
+const fromContainer = entry(
+  4,
+  tuple('10.0.0.2', 33000, '203.0.113.9', 53),
+  tuple('203.0.113.9', 53, '198.51.100.1', 33000),
+)
+const tcp = entry(
+  4,
+  tuple('198.51.100.2', 40002, '198.51.100.1', 8080, 6),
+  tuple('10.0.0.2', 80, '198.51.100.2', 40002, 6),
+)
 const v6 = entry(6, tuple('2001:db8::2', 40000, '2001:db8::1', 8080), tuple('fd00::2', 80, '2001:db8::2', 40000))
 const ALL = [published, stale, outgoing, fromContainer, tcp, v6]
 

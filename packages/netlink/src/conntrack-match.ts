@@ -50,7 +50,8 @@ function portOf(v: unknown, what: string): number {
 /** The canonical text of an address, refused (`ERR_INVALID_ADDRESS`) when it is not one. */
 function canonical(text: unknown, what: string): { family: 4 | 6; text: string } {
   const a = tryParseAddress(text)
-  if (!a) throw new NetlinkError(ERR_INVALID_ADDRESS, `conntrack match: ${what} ${JSON.stringify(text)} is not an IP address`)
+  if (!a)
+    throw new NetlinkError(ERR_INVALID_ADDRESS, `conntrack match: ${what} ${JSON.stringify(text)} is not an IP address`)
   return { family: a.family, text: formatAddress(a.family, a.value) }
 }
 
@@ -64,7 +65,8 @@ function destinations(raw: string | readonly string[]): Destinations {
   for (const d of typeof raw === 'string' ? [raw] : raw) {
     if (typeof d === 'string' && d.includes('/')) {
       const p = tryParseCIDR(d)
-      if (!p) throw new NetlinkError(ERR_INVALID_ADDRESS, `conntrack match: destination ${JSON.stringify(d)} is not a prefix`)
+      if (!p)
+        throw new NetlinkError(ERR_INVALID_ADDRESS, `conntrack match: destination ${JSON.stringify(d)} is not a prefix`)
       out.prefixes.push(p)
     } else {
       out.exact.add(canonical(d, 'destination').text)

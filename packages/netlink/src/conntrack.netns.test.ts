@@ -46,7 +46,15 @@ const PROTO: Record<number, string> = { 6: 'tcp', 17: 'udp' }
 const ours = (entries: ConntrackEntry[]): Flow[] =>
   entries
     .filter((e) => e.original.dstPort !== undefined)
-    .map((e) => flow(PROTO[e.original.proto] ?? String(e.original.proto), e.original.src, e.original.srcPort ?? 0, e.original.dst, e.original.dstPort ?? 0))
+    .map((e) =>
+      flow(
+        PROTO[e.original.proto] ?? String(e.original.proto),
+        e.original.src,
+        e.original.srcPort ?? 0,
+        e.original.dst,
+        e.original.dstPort ?? 0,
+      ),
+    )
     .sort()
 
 /** A UDP socket bound to a fixed source port: every datagram it sends is the same flow. */

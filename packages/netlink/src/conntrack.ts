@@ -1,8 +1,8 @@
 import { createRequire } from 'node:module'
 import type * as NetlinkPkg from 'netlink'
 import {
-  CT_MSG,
   type ConntrackEntry,
+  CT_MSG,
   deleteRequest,
   dumpRequest,
   NETLINK_NETFILTER,
