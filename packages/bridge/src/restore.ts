@@ -1,4 +1,4 @@
-import { InvalidConfigError, type RestoreOutcome } from '@cnm/driverapi'
+import { InvalidConfigError, type RestoreOutcome, withUndo } from '@cnm/driverapi'
 import { parseEndpointConfig } from './endpoint-config.js'
 import { parseAlias } from './marks.js'
 import { parseNetworkConfig } from './network-config.js'
@@ -113,12 +113,22 @@ export async function restoreEndpoint(
   if (!veth.up) await res.host.setLinkUp(record.hostVeth)
   const { ports: _recorded, options, ...rest } = record
   const ep: EndpointState = { ...rest, ports: [], config: parseEndpointConfig(options) }
-  if (net.subnetV4 && ep.ipv4) res.allocator.requestIP(net.subnetV4, ep.ipv4)
-  if (net.subnetV6 && ep.ipv6) res.allocator.requestIP(net.subnetV6, ep.ipv6)
-  if (record.ports.length > 0) {
-    net.portMapper ??= res.newPortMapper(net.bridgeName)
-    await publishPorts(net.portMapper, ep, republishBindings(record.ports))
-  }
+  // A restore that fails (a host port another program took meanwhile) reserves nothing: it is
+  // tried again by the next sync or reconcile, which must find its addresses free.
+  await withUndo(async (undo) => {
+    for (const [pool, ip] of [
+      [net.subnetV4, ep.ipv4],
+      [net.subnetV6, ep.ipv6],
+    ] as const) {
+      if (!pool || !ip) continue
+      res.allocator.requestIP(pool, ip)
+      undo.push(() => res.allocator.releaseIP(pool, ip))
+    }
+    if (record.ports.length > 0) {
+      net.portMapper ??= res.newPortMapper(net.bridgeName)
+      await publishPorts(net.portMapper, ep, republishBindings(record.ports))
+    }
+  })
   net.endpoints.set(ep.id, ep)
   return 'restored'
 }

@@ -11,7 +11,8 @@ import { rolldown } from 'rolldown'
 
 const dist = path.resolve(import.meta.dirname, '..', 'dist')
 const HEAVY_FILES = new Set(['local-api.js', 'serve.js', 'demo/run.js'].map((f) => path.join(dist, f)))
-const HEAVY_PACKAGES = /^(@cnm\/(controller|firewall|portmapper|netlink|sandbox|portallocator|bridge)|fastify|@fastify\/|typebox)(\/|$)/u
+const HEAVY_PACKAGES =
+  /^(@cnm\/(controller|firewall|portmapper|netlink|sandbox|portallocator|bridge)|fastify|@fastify\/|typebox)(\/|$)/u
 const out = path.join(dist, 'cnm.mjs')
 // Dropped by the launcher: Node 20 parses that bundle at start-up (tens of ms); cnm never uses the
 // default CA store (TLS to a daemon takes its CA from --tlscacert).

@@ -11,7 +11,13 @@ import { cnm, okJSON, type Started, start, stop } from './test/cnm.js'
 import { IN_USE, pythonBinds } from './test/daemon.js'
 
 /** Every answer of `times` requests (TCP connections or UDP datagrams) to host:port. */
-function answers(proto: 'tcp' | 'udp', host: string, port: number, times: number, netns?: string): (string | undefined)[] {
+function answers(
+  proto: 'tcp' | 'udp',
+  host: string,
+  port: number,
+  times: number,
+  netns?: string,
+): (string | undefined)[] {
   return Array.from({ length: times }, () => request(proto, host, port, netns ? { netns } : {}))
 }
 
@@ -71,7 +77,7 @@ describeKernel('published ports are held with a bound socket (daemon and library
       '18053-18053/udp',
       '18100-18102/tcp',
     ])
-    const targets: [('tcp' | 'udp'), string, number][] = [
+    const targets: ['tcp' | 'udp', string, number][] = [
       ['tcp', '0.0.0.0', 18080],
       ['tcp', '127.0.0.1', 18080],
       ['udp', '0.0.0.0', 18053],
@@ -152,7 +158,7 @@ describeKernel('published ports are held with a bound socket (daemon and library
         ],
       })
       await endpoint.join(sb)
-      const targets: [('tcp' | 'udp'), string, number][] = [
+      const targets: ['tcp' | 'udp', string, number][] = [
         ['tcp', '0.0.0.0', 18300],
         ['udp', '0.0.0.0', 18301],
         ['tcp', '0.0.0.0', 18310],

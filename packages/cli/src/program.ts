@@ -31,11 +31,14 @@ export function createProgram(options: ProgramOptions = {}): Command {
     .helpOption('-h, --help', 'show help')
     .helpCommand('help [command]', 'show help for a command')
     .addOption(
-      new Option('-H, --host <address>', 'the daemon: unix:///path.sock or tcp://HOST:PORT; with none listening on its socket, cnm works in process')
+      new Option(
+        '-H, --host <address>',
+        'the daemon: unix:///path.sock or tcp://HOST:PORT; with none listening on its socket, cnm works in process',
+      )
         .env('CNM_HOST')
         .default(DEFAULT_HOST),
     )
-    .addOption(new Option('--tlscacert <file>', 'TLS (tcp:// daemons): the CA that signed the daemon\'s certificate'))
+    .addOption(new Option('--tlscacert <file>', "TLS (tcp:// daemons): the CA that signed the daemon's certificate"))
     .addOption(new Option('--tlscert <file>', "TLS (tcp:// daemons): this client's certificate"))
     .addOption(new Option('--tlskey <file>', "TLS (tcp:// daemons): this client's key"))
     .addOption(

@@ -105,14 +105,19 @@ describeKernel('cnm serve: the daemon (kernel, the real binary)', () => {
     expect(info).toMatch(new RegExp(`^mode: +daemon \\(pid \\d+\\) at unix://${socketPath}$`, 'mu'))
     expect(info).toMatch(/^firewall: +(nftables|iptables)$/mu)
     expect(info).toMatch(new RegExp(`^store: +${store}$`, 'mu'))
-    expect(ok(['network', 'ls'], thinEnv())).toMatch(/^[0-9a-f]{12} +api +bridge +br-[0-9a-f]{12} +10\.210\.0\.0\/24 /mu)
+    expect(ok(['network', 'ls'], thinEnv())).toMatch(
+      /^[0-9a-f]{12} +api +bridge +br-[0-9a-f]{12} +10\.210\.0\.0\/24 /mu,
+    )
     expect(ok(['port', 'ls'], thinEnv())).toMatch(/api +s1 +10\.210\.0\.2 +127\.0\.0\.1:\d+->80\/tcp/u)
     expect(fails(['network', 'inspect', 'nope'], 'ERR_UNKNOWN_NETWORK', 1, thinEnv())).toBe(
       'cnm: unknown network nope (ERR_UNKNOWN_NETWORK)\n',
     )
     // In process on the same store meanwhile (--store): each sees what the other made.
     ok(g('network', 'create', 'cli-made', '--subnet', '10.211.0.0/24'))
-    expect(await api(unix, 'GET', '/v1/networks/cli-made')).toMatchObject({ status: 200, body: { subnet: '10.211.0.0/24' } })
+    expect(await api(unix, 'GET', '/v1/networks/cli-made')).toMatchObject({
+      status: 200,
+      body: { subnet: '10.211.0.0/24' },
+    })
     expect(
       okJSON<NetworkInspect[]>(g('network', 'ls', '--json'))
         .map((n) => n.name)
@@ -142,7 +147,8 @@ describeKernel('cnm serve: the daemon (kernel, the real binary)', () => {
     expect(d.output.at(-1)).toBe('stopped (SIGTERM)')
     expect(existsSync(socketPath)).toBe(false)
     // Each request and each change was logged (pino JSON lines on stderr).
-    const logs = d.logs()
+    const logs = d
+      .logs()
       .split('\n')
       .filter(Boolean)
       .map((l) => JSON.parse(l) as { msg: string })
@@ -186,7 +192,16 @@ describeKernel('cnm serve: the daemon (kernel, the real binary)', () => {
     })
     expect(await client.ping()).toBe('OK')
     client.close()
-    const tlsClient = ['-H', `tcp://127.0.0.1:${port}`, '--tlscacert', pki.ca, '--tlscert', pki.clientCert, '--tlskey', pki.clientKey]
+    const tlsClient = [
+      '-H',
+      `tcp://127.0.0.1:${port}`,
+      '--tlscacert',
+      pki.ca,
+      '--tlscert',
+      pki.clientCert,
+      '--tlskey',
+      pki.clientKey,
+    ]
     expect(ok([...tlsClient, 'info'])).toMatch(/^mode: +daemon /mu)
     expect(await stop(d.child, 'SIGTERM')).toBe(0)
   })
@@ -238,13 +253,17 @@ describeKernel('cnm serve: the daemon (kernel, the real binary)', () => {
         .filter((l) => l.includes('openat(') && !/= -\d+ E[A-Z]+/u.test(l))
         .map((l) => /openat\([^,]+, "([^"]+)"/u.exec(l)?.[1] ?? '')
     }
-    const heavy = /\/(controller|netlink|firewall|sandbox|bridge|portmapper|portallocator|macvlan)\/|better[-_]sqlite3|\/fastify\/|\.node$/u
+    const heavy =
+      /\/(controller|netlink|firewall|sandbox|bridge|portmapper|portallocator|macvlan)\/|better[-_]sqlite3|\/fastify\/|\.node$/u
     process.env.CNM_HOST = `unix://${socketPath}`
     try {
       const thin = opened(['network', 'ls'])
       expect(thin).toContain(BIN)
       expect(thin.filter((f) => heavy.test(f))).toEqual([])
-      expect(thin.filter((f) => f.includes('/packages/') || f.includes('/node_modules/'))).toEqual([BIN, expect.stringMatching(/\/packages\/cli\/package\.json$/u)])
+      expect(thin.filter((f) => f.includes('/packages/') || f.includes('/node_modules/'))).toEqual([
+        BIN,
+        expect.stringMatching(/\/packages\/cli\/package\.json$/u),
+      ])
       // The check sees them when they are loaded: in process (--store), SQLite and netlink are.
       const local = opened(g('network', 'ls'))
       expect(local.some((f) => /better_sqlite3\.node$/u.test(f))).toBe(true)
@@ -258,15 +277,31 @@ describeKernel('cnm serve: the daemon (kernel, the real binary)', () => {
     const nobody = (args: string[], env: Record<string, string>): { status: number; stderr: string } =>
       run(
         'setpriv',
-        ['--reuid=65534', '--regid=65534', '--clear-groups', '--', '/usr/bin/env', ...Object.entries(env).map(([k, v]) => `${k}=${v}`), process.execPath, BIN, ...args],
+        [
+          '--reuid=65534',
+          '--regid=65534',
+          '--clear-groups',
+          '--',
+          '/usr/bin/env',
+          ...Object.entries(env).map(([k, v]) => `${k}=${v}`),
+          process.execPath,
+          BIN,
+          ...args,
+        ],
         { check: false, timeoutMs: 60_000 },
       )
     const env = { CNM_HOST: `unix://${socketPath}` }
     rmSync(socketPath, { force: true }) // a stale socket file (root's, 0660) would say "permission denied"
-    for (const args of [['network', 'ls'], ['network', 'create', 'n'], ['serve', '--socket', socketPath]]) {
+    for (const args of [
+      ['network', 'ls'],
+      ['network', 'create', 'n'],
+      ['serve', '--socket', socketPath],
+    ]) {
       const r = nobody(args, env)
       expect(r.status, r.stderr).toBe(1)
-      expect(r.stderr).toMatch(/^cnm: root is needed: run cnm as root, or start the daemon \(cnm serve\) and join its socket's group cnm .*\(ERR_PERMISSION_DENIED\)\n$/u)
+      expect(r.stderr).toMatch(
+        /^cnm: root is needed: run cnm as root, or start the daemon \(cnm serve\) and join its socket's group cnm .*\(ERR_PERMISSION_DENIED\)\n$/u,
+      )
     }
     await serve()
     const r = nobody(['network', 'ls'], env)
@@ -283,7 +318,9 @@ describeKernel('cnm serve: the daemon (kernel, the real binary)', () => {
     const controller = await createController({ storePath: false, sandboxDir })
     const allocator = new PortAllocator({ syncWithOS: false }) // only what serveApi reserved counts
     const lib = path.join(tmp, 'lib.sock')
-    await expect(serveApi({ controller, socketPath: lib, listen: { host: '127.0.0.1', port: 0 }, allocator })).rejects.toMatchObject({
+    await expect(
+      serveApi({ controller, socketPath: lib, listen: { host: '127.0.0.1', port: 0 }, allocator }),
+    ).rejects.toMatchObject({
       code: 'ERR_INSECURE_TCP',
     })
     const server = await serveApi({

@@ -5,7 +5,7 @@
 // process. Not a test: it prints medians and ratios (BENCHMARKS.md records them).
 //
 //   pnpm --filter @cnm/client build && node packages/client/bench/startup.mjs [runs]
-import { spawnSync } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { createServer } from 'node:http'
 import { tmpdir } from 'node:os'
@@ -18,7 +18,7 @@ const clientEntry = path.join(here, '..', 'dist', 'index.js')
 const undiciEntry = import.meta.resolve('undici')
 const tmp = mkdtempSync(path.join(tmpdir(), 'cnm-client-bench-'))
 const socketPath = path.join(tmp, 'd.sock')
-const server = createServer((req, res) => {
+const server = createServer((_req, res) => {
   res.writeHead(200, { 'content-type': 'application/json' })
   res.end('{"version":"0.0.0"}')
 })
@@ -33,11 +33,20 @@ const variants = {
   'fetch (Node 20 built-in undici, TCP needs no socketPath: unix sockets need the undici package)': `await fetch('data:,x')`,
 }
 
+/** One fresh process running `code` (spawned asynchronously: this process serves its request). */
 function once(code) {
   const t = process.hrtime.bigint()
-  const r = spawnSync(process.execPath, ['--input-type=module', '-e', code], { encoding: 'utf8' })
-  if (r.status !== 0) throw new Error(`${code}: ${r.stderr}`)
-  return Number(process.hrtime.bigint() - t) / 1e6
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--input-type=module', '-e', code], { stdio: ['ignore', 'ignore', 'pipe'] })
+    let err = ''
+    child.stderr.on('data', (d) => {
+      err += d
+    })
+    child.once('exit', (status) => {
+      if (status !== 0) reject(new Error(`${code}: ${err}`))
+      else resolve(Number(process.hrtime.bigint() - t) / 1e6)
+    })
+  })
 }
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b)
@@ -47,7 +56,7 @@ const median = (xs) => {
 const times = Object.fromEntries(Object.keys(variants).map((k) => [k, []]))
 for (let i = 0; i < RUNS; i++) {
   // interleaved, so load on the machine hits every variant alike
-  for (const [name, code] of Object.entries(variants)) times[name].push(once(code))
+  for (const [name, code] of Object.entries(variants)) times[name].push(await once(code))
 }
 server.close()
 rmSync(tmp, { recursive: true, force: true })

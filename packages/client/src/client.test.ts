@@ -18,9 +18,12 @@ describe('parseHost', () => {
     expect(formatHost(parseHost('tcp://[::1]:2376'))).toBe('tcp://[::1]:2376')
     expect(formatHost(parseHost('/tmp/x.sock'))).toBe('unix:///tmp/x.sock')
   })
-  it.each(['unix://relative', 'tcp://host', 'tcp://host:0', 'tcp://host:70000', 'http://x:1', 'sock'])('refuses %s', (h) => {
-    expect(() => parseHost(h)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_HOST', kind: 'invalid' }))
-  })
+  it.each(['unix://relative', 'tcp://host', 'tcp://host:0', 'tcp://host:70000', 'http://x:1', 'sock'])(
+    'refuses %s',
+    (h) => {
+      expect(() => parseHost(h)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_HOST', kind: 'invalid' }))
+    },
+  )
 })
 
 describe('errors', () => {
@@ -74,7 +77,8 @@ describe('createClient over a unix socket', () => {
 
   it('has one method per operation of the API', () => {
     const client = createClient({ host: socketPath })
-    for (const id of Object.keys(API)) expect(typeof (client as unknown as Record<string, unknown>)[id], id).toBe('function')
+    for (const id of Object.keys(API))
+      expect(typeof (client as unknown as Record<string, unknown>)[id], id).toBe('function')
     client.close()
   })
 

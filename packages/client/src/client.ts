@@ -128,7 +128,8 @@ export function createClient(options: ClientOptions = {}): CnmClient {
     createSandbox: (body) => post('/v1/sandboxes', body),
     inspectSandbox: (sandbox) => get(`/v1/sandboxes/${enc(sandbox)}`),
     removeSandbox: (sandbox) => del(`/v1/sandboxes/${enc(sandbox)}`),
-    listPorts: (query = {}) => get(query.network === undefined ? '/v1/ports' : `/v1/ports?network=${enc(query.network)}`),
+    listPorts: (query = {}) =>
+      get(query.network === undefined ? '/v1/ports' : `/v1/ports?network=${enc(query.network)}`),
     reconcile: () => post('/v1/reconcile'),
   }
 }

@@ -2,6 +2,7 @@ import { readdirSync } from 'node:fs'
 import path from 'node:path'
 import type { KnownRecords } from '@cnm/driverapi'
 import type { Core } from './core.js'
+import { repairHostJoins } from './host-joins.js'
 import { readOwnerMark, removeOwnerMark } from './owner-mark.js'
 import { forgetEndpoint, forgetNetwork, syncFromStore } from './sync.js'
 import type { ReconcileReport } from './types.js'
@@ -135,6 +136,7 @@ export async function reconcileCore(
   await syncFromStore(core, core.store.snapshot(), report)
   dropDeadSandboxes(core, report)
   await dropDeadEndpoints(core, report)
+  await repairHostJoins(core, report)
   await removeStrayNamespaces(core, report)
   for (const [type, driver] of core.drivers) {
     if (!driver.persistence) continue // nothing of it in the kernel

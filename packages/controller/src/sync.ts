@@ -5,6 +5,11 @@ import type { ReconcileReport } from './types.js'
 
 const message = (err: unknown): string => (err as Error)?.message ?? String(err)
 
+/** Reports a problem once, however many syncs meet it before the next reconcile. */
+function note(report: ReconcileReport, line: string): void {
+  if (!report.errors.includes(line)) report.errors.push(line)
+}
+
 /** Makes the driver of every type the store names that this process has not made yet. */
 async function ensureDrivers(core: Core, snap: StoreSnapshot, report: ReconcileReport): Promise<void> {
   const types = new Map(snap.drivers.map((d) => [d.type, d.options]))
@@ -15,8 +20,7 @@ async function ensureDrivers(core: Core, snap: StoreSnapshot, report: ReconcileR
       core.drivers.set(type, await makeDriver(core, type, options))
     } catch (err) {
       // A driver another program registered, or one that fails to start: its networks wait.
-      const line = `driver ${type}: ${message(err)}`
-      if (!report.errors.includes(line)) report.errors.push(line) // one report, however many syncs
+      note(report, `driver ${type}: ${message(err)}`)
     }
   }
 }
@@ -86,7 +90,7 @@ export async function syncFromStore(core: Core, snap: StoreSnapshot, report: Rec
       }
       core.networks.set(net.id, net)
     } catch (err) {
-      report.errors.push(`restore network ${net.name}: ${message(err)}`)
+      note(report, `restore network ${net.name}: ${message(err)}`)
     }
   }
   const gone: string[] = []
@@ -100,7 +104,7 @@ export async function syncFromStore(core: Core, snap: StoreSnapshot, report: Rec
       if (outcome === 'gone') gone.push(ep.id)
       else core.endpoints.set(ep.id, ep)
     } catch (err) {
-      report.errors.push(`restore endpoint ${ep.name}: ${message(err)}`)
+      note(report, `restore endpoint ${ep.name}: ${message(err)}`)
     }
   }
   // Only now, with everything held reserved, release what is gone.

@@ -26,34 +26,66 @@ function missing(what, name) {
   throw err
 }
 
+/**
+ * Each op looks up what it names, then returns the operation itself: a request's `pauseMs` waits
+ * between the two (the other process may change the store meanwhile: the operation must re-check).
+ */
 const OPS = {
-  refresh: () => undefined,
-  'network-create': async (r) => {
+  refresh: () => () => undefined,
+  // What this process holds, for failure messages.
+  state: () => () => ({
+    networks: c.networks().map((n) => `${n.name}: ${n.endpoints().map((e) => e.name)}`),
+    sandboxes: c.sandboxes().map((s) => s.containerID),
+  }),
+  'network-create': (r) => async () => {
     await c.newNetwork(await c.newNetworkDriver('bridge'), r.name, { addressIPv4: r.subnet })
   },
-  'network-rm': (r) => network(r.name).delete(),
-  'sandbox-create': async (r) => {
+  'network-rm': (r) => {
+    const net = network(r.name)
+    return () => net.delete()
+  },
+  'sandbox-create': (r) => async () => {
     await c.newSandbox(r.sandbox)
   },
-  'sandbox-rm': (r) => sandbox(r.sandbox).destroy(),
-  connect: async (r) => {
-    await network(r.network).connect(sandbox(r.sandbox), r.name, r.options ?? {}, r.joinOptions)
+  'sandbox-rm': (r) => {
+    const sb = sandbox(r.sandbox)
+    return () => sb.destroy()
+  },
+  connect: (r) => {
+    const [net, sb] = [network(r.network), sandbox(r.sandbox)]
+    return async () => {
+      await net.connect(sb, r.name, r.options ?? {}, r.joinOptions)
+    }
   },
   // As `cnm disconnect` does: every endpoint of the network joined to the sandbox is deleted.
-  disconnect: async (r) => {
+  disconnect: (r) => {
     const net = network(r.network)
     const joined = sandbox(r.sandbox)
       .endpoints()
       .filter((e) => e.network.id === net.id)
     if (joined.length === 0) missing('join', r.sandbox)
-    for (const e of joined) await e.delete()
+    return async () => {
+      for (const e of joined) await e.delete()
+    }
   },
-  'endpoint-create': async (r) => {
-    await network(r.network).createEndpoint(r.name, undefined, r.options ?? {})
+  'endpoint-create': (r) => {
+    const net = network(r.network)
+    return async () => {
+      await net.createEndpoint(r.name, undefined, r.options ?? {})
+    }
   },
-  'endpoint-rm': (r) => endpoint(r.network, r.name).delete(),
-  join: (r) => endpoint(r.network, r.name).join(sandbox(r.sandbox)),
-  leave: (r) => endpoint(r.network, r.name).leave(sandbox(r.sandbox)),
+  'endpoint-rm': (r) => {
+    const ep = endpoint(r.network, r.name)
+    return () => ep.delete()
+  },
+  join: (r) => {
+    const [ep, sb] = [endpoint(r.network, r.name), sandbox(r.sandbox)]
+    return () => ep.join(sb)
+  },
+  leave: (r) => {
+    const [ep, sb] = [endpoint(r.network, r.name), sandbox(r.sandbox)]
+    return () => ep.leave(sb)
+  },
 }
 
 say({ ready: true })
@@ -64,10 +96,12 @@ lines.on('line', async (line) => {
     await c.refresh()
     const op = OPS[req.op]
     if (!op) throw new Error(`unknown op ${req.op}`)
-    await op(req)
-    say({ id: req.id, ok: true })
+    const run = op(req)
+    if (req.pauseMs) await new Promise((resolve) => setTimeout(resolve, req.pauseMs))
+    const value = await run()
+    say({ id: req.id, ok: true, ...(value ? { value } : {}) })
   } catch (err) {
-    say({ id: req.id, ok: false, code: err.code ?? 'UNTYPED', message: err.message })
+    say({ id: req.id, ok: false, code: err.code ?? 'UNTYPED', kind: err.kind, message: err.message })
   }
 })
 lines.on('close', async () => {

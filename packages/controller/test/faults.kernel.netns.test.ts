@@ -7,7 +7,7 @@ import { newSandbox } from '@cnm/sandbox'
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import { createController } from '../src/controller.js'
 import type { Network, ReconcileReport, Sandbox } from '../src/types.js'
-import { CNM_LINK_GROUP, differences, leftovers, settle, summary } from './faults.test-util.js'
+import { CNM_LINK_GROUP, differences, leftovers, settle, summary, Worker } from './faults.test-util.js'
 
 /**
  * Kernel faults behind cnm's back (issue 21, item 4 and the fault suite): each is injected into a
@@ -344,6 +344,39 @@ describeKernel('fault suite: the kernel changed behind cnm (kernel)', () => {
       })
     }, 120_000)
   }
+
+  it('a host port another program took while cnm was down: reported, and restored once it is free again', async () => {
+    const storePath = path.join(tmp, 'squatted.db')
+    let x = await setUp(await createController({ storePath, sandboxDir }))
+    const squatter = await Agent.start('squatter')
+    try {
+      await x.c.close()
+      // The rules were lost (a firewall reload) and another program bound the port meanwhile.
+      nft(['delete', 'element', 'inet', 'cnm', 'dnat4any', `{ tcp . ${HOST_PORT} }`])
+      await squatter.listen('tcp', HOST_PORT)
+      const c = await createController({ storePath, sandboxDir })
+      x = { ...x, c, net: c.networkByName('kf') ?? x.net }
+      expect(c.lastReconcile.errors).toEqual([
+        expect.stringMatching(new RegExp(`restore endpoint kf1: .*${HOST_PORT}.* already allocated`, 'u')),
+      ])
+      expect(x.net.endpoints().map((e) => e.name)).toEqual(['kf2']) // not held here, and never a stray
+      expect(c.store.snapshot().endpoints.map((e) => e.name).sort()).toEqual(['kf1', 'kf2'])
+      await squatter.stop()
+      // Another process changes the store: this one's next operation syncs, and restores kf1 now.
+      const other = new Worker(storePath, sandboxDir)
+      expect(await other.opened).toEqual({ ready: true })
+      expect(await other.request('sandbox-create', { sandbox: 'kf-s3' })).toMatchObject({ ok: true })
+      await other.stop()
+      await c.refresh()
+      expect(x.net.endpoints().map((e) => e.name).sort(), 'restored by the sync').toEqual(['kf1', 'kf2'])
+      expect(await c.reconcile()).toEqual(emptyRepairs)
+      expect(await settle(() => differences(c.store, sandboxDir))).toEqual([])
+      await expectWorking(x, 'after the port was freed')
+    } finally {
+      await squatter.stop()
+      await tearDown(x, storePath).catch((err: unknown) => console.error('tear-down:', err))
+    }
+  })
 
   // Not repaired yet (reported to the lead): the firewall's inventory sees a network by its map
   // elements and chain names only, and `addNetwork` is refused (EEXIST) while those elements exist,

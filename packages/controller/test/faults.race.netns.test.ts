@@ -8,15 +8,17 @@ import { differences, leftovers, settle, summary, Worker, type WorkerReply } fro
 
 /**
  * Two processes racing every pair of conflicting verbs on one store (issue 21, items 5 and 9 and the
- * fault suite). Two workers (`test-fixtures/worker.mjs`) get the two requests a random 0-15 ms
- * apart, in a random order. Each pair has a set of outcomes a serial order allows (exactly one
+ * fault suite). Two workers (`test-fixtures/worker.mjs`) get the two requests a random 0-12 ms
+ * apart, in a random order; half the time the later one looks its objects up and then waits 30 ms
+ * (as a REST server resolves names before it acts), so its operation must re-check inside its
+ * transaction. Each pair has a set of outcomes a serial order allows (exactly one
  * wins where only one can); afterwards a reconcile finds nothing to repair, the kernel and the store
  * agree, nothing is held twice, and traffic goes where the winner says.
  */
 
 type Controller = Awaited<ReturnType<typeof createController>>
 
-const ROUNDS = Number(process.env.CNM_FAULT_RACES ?? 3)
+const ROUNDS = Number(process.env.CNM_FAULT_RACES ?? 4)
 const NET = 'race'
 const SUBNET = '10.77.0.1/16'
 const HOST_PORT = 18077
@@ -26,6 +28,12 @@ const NOT_FOUND = ['ERR_UNKNOWN_SANDBOX', 'ERR_UNKNOWN_NETWORK', 'ERR_UNKNOWN_EN
 
 interface Race {
   name: string
+  /**
+   * The race publishes a port in a worker: the test's own controller waits out the port mapper's
+   * one-second inventory cache before it looks (the KNOWN GAP test below), so what is checked is
+   * the race between the two workers.
+   */
+  publishes?: boolean
   /** Builds what both requests need (through the test's own controller), round `r`. */
   before(c: Controller, r: number): Promise<void>
   /** The two racing requests. */
@@ -35,10 +43,11 @@ interface Race {
   check(ra: WorkerReply, rb: WorkerReply, c: Controller, r: number): Promise<void> | void
 }
 
-const oneWins = (ra: WorkerReply, rb: WorkerReply, loserCodes: string[]): void => {
+const oneWins = (ra: WorkerReply, rb: WorkerReply, loserCodes: string[], kind?: string): void => {
   expect([ra.ok, rb.ok].filter(Boolean), `exactly one wins: ${JSON.stringify([ra, rb])}`).toHaveLength(1)
   const loser = ra.ok ? rb : ra
   expect(loserCodes, `the loser's error: ${JSON.stringify(loser)}`).toContain(loser.code)
+  if (kind) expect(loser.kind, `the loser's error kind: ${JSON.stringify(loser)}`).toBe(kind)
 }
 const sandboxOf = (c: Controller, id: string) => c.sandboxes().find((s) => s.containerID === id)
 const endpointNamed = (c: Controller, name: string) => c.networkByName(NET)?.endpoints().find((e) => e.name === name)
@@ -49,7 +58,7 @@ const RACES: Race[] = [
     name: 'sandbox rm vs connect to it',
     before: async (c, r) => void (await c.newSandbox(`r1-${r}`)),
     a: (r) => ['sandbox-rm', { sandbox: `r1-${r}` }],
-    b: (r) => ['connect', { network: NET, sandbox: `r1-${r}`, name: `r1-${r}`, options: published(HOST_PORT) }],
+    b: (r) => ['connect', { network: NET, sandbox: `r1-${r}`, name: `r1-${r}` }],
     check: (ra, rb, c, r) => {
       expect(ra, 'the rm always succeeds').toMatchObject({ ok: true })
       if (!rb.ok) expect(NOT_FOUND).toContain(rb.code)
@@ -73,6 +82,7 @@ const RACES: Race[] = [
   },
   {
     name: 'two connects claiming the same host port',
+    publishes: true,
     before: async (c, r) => {
       await c.newSandbox(`r3a-${r}`)
       await c.newSandbox(`r3b-${r}`)
@@ -80,7 +90,7 @@ const RACES: Race[] = [
     a: (r) => ['connect', { network: NET, sandbox: `r3a-${r}`, name: `r3a-${r}`, options: published(HOST_PORT) }],
     b: (r) => ['connect', { network: NET, sandbox: `r3b-${r}`, name: `r3b-${r}`, options: published(HOST_PORT) }],
     check: async (ra, rb, c, r) => {
-      oneWins(ra, rb, ['ERR_PORT_ALREADY_ALLOCATED'])
+      oneWins(ra, rb, ['ERR_PORT_ALREADY_ALLOCATED', 'ERR_PORT_MAPPED_FOR_IP'], 'conflict')
       const winner = ra.ok ? `r3a-${r}` : `r3b-${r}`
       expect(c.ports().map((p) => `${p.endpoint} ${p.hostPort}`)).toEqual([`${winner} ${HOST_PORT}`])
       await servedBy(c, winner)
@@ -94,7 +104,7 @@ const RACES: Race[] = [
     },
     a: (r) => ['connect', { network: NET, sandbox: `r4a-${r}`, name: `r4a-${r}`, options: { ipv4Address: '10.77.9.9' } }],
     b: (r) => ['connect', { network: NET, sandbox: `r4b-${r}`, name: `r4b-${r}`, options: { ipv4Address: '10.77.9.9' } }],
-    check: (ra, rb) => oneWins(ra, rb, ['ERR_IP_ALREADY_ALLOCATED']),
+    check: (ra, rb) => oneWins(ra, rb, ['ERR_IP_ALREADY_ALLOCATED'], 'conflict'),
   },
   {
     name: 'two connects claiming the same endpoint name',
@@ -104,13 +114,13 @@ const RACES: Race[] = [
     },
     a: (r) => ['connect', { network: NET, sandbox: `r5a-${r}`, name: `r5-${r}` }],
     b: (r) => ['connect', { network: NET, sandbox: `r5b-${r}`, name: `r5-${r}` }],
-    check: (ra, rb) => oneWins(ra, rb, ['ERR_ENDPOINT_NAME_EXISTS']),
+    check: (ra, rb) => oneWins(ra, rb, ['ERR_ENDPOINT_NAME_EXISTS'], 'conflict'),
   },
   {
     name: 'endpoint rm vs disconnect',
     before: async (c, r) => {
       const sb = await c.newSandbox(`r6-${r}`)
-      await c.networkByName(NET)?.connect(sb, `r6-${r}`, published(0))
+      await c.networkByName(NET)?.connect(sb, `r6-${r}`)
     },
     a: (r) => ['endpoint-rm', { network: NET, name: `r6-${r}` }],
     b: (r) => ['disconnect', { network: NET, sandbox: `r6-${r}` }],
@@ -123,13 +133,13 @@ const RACES: Race[] = [
     name: 'leave vs endpoint rm (an endpoint moved in from the host)',
     before: async (c, r) => {
       const sb = await c.newSandbox(`r7-${r}`)
-      const made = await c.networkByName(NET)?.createEndpoint(`r7-${r}`, undefined, published(0))
+      const made = await c.networkByName(NET)?.createEndpoint(`r7-${r}`)
       await made?.endpoint.join(sb)
     },
     a: (r) => ['leave', { network: NET, name: `r7-${r}`, sandbox: `r7-${r}` }],
     b: (r) => ['endpoint-rm', { network: NET, name: `r7-${r}` }],
     check: (ra, rb, c, r) => {
-      expect(rb, 'the rm always succeeds').toMatchObject({ ok: true })
+      expect(rb, `the rm always succeeds: ${JSON.stringify(rb)}`).toMatchObject({ ok: true })
       if (!ra.ok) expect([...NOT_FOUND, 'ERR_NOT_JOINED']).toContain(ra.code)
       expect(endpointNamed(c, `r7-${r}`)).toBeUndefined()
     },
@@ -141,7 +151,7 @@ const RACES: Race[] = [
     b: (r) => ['sandbox-create', { sandbox: `r8-${r}` }],
     // The loser must not take the winner's owner mark with it (item 9): `differences` checks it.
     check: (ra, rb, c, r) => {
-      oneWins(ra, rb, ['ERR_SANDBOX_EXISTS'])
+      oneWins(ra, rb, ['ERR_SANDBOX_EXISTS'], 'conflict')
       expect(sandboxOf(c, `r8-${r}`)).toBeDefined()
     },
   },
@@ -157,14 +167,14 @@ const RACES: Race[] = [
     before: async () => undefined,
     a: (r) => ['network-create', { name: `r10-${r}`, subnet: `10.79.${r}.1/24` }],
     b: (r) => ['network-create', { name: `r10-${r}`, subnet: `10.79.${100 + r}.1/24` }],
-    check: (ra, rb) => oneWins(ra, rb, ['ERR_NETWORK_NAME_EXISTS']),
+    check: (ra, rb) => oneWins(ra, rb, ['ERR_NETWORK_NAME_EXISTS'], 'conflict'),
   },
   {
     name: 'two network creates with overlapping subnets',
     before: async () => undefined,
     a: (r) => ['network-create', { name: `r11a-${r}`, subnet: `10.81.${r}.1/24` }],
     b: (r) => ['network-create', { name: `r11b-${r}`, subnet: `10.81.${r}.129/25` }],
-    check: (ra, rb) => oneWins(ra, rb, ['ERR_INVALID_CONFIG']),
+    check: (ra, rb) => oneWins(ra, rb, ['ERR_INVALID_CONFIG'], 'invalid'),
   },
   {
     name: 'two network rms',
@@ -248,38 +258,74 @@ describeKernel('fault suite: two processes racing conflicting verbs (kernel)', (
 
   for (const race of RACES) {
     it(`${race.name}: ${ROUNDS} rounds`, async () => {
-      const counts = { rounds: 0, aWon: 0, bWon: 0, bothWon: 0, repaired: 0, leaks: 0 }
+      const counts = { rounds: 0, aWon: 0, bWon: 0, bothWon: 0, leaks: 0, losers: '' }
+      const losers = new Map<string, number>()
       try {
         for (let r = 0; r < ROUNDS; r++) {
           await race.before(c, r)
+          // Which worker gets which request, which request goes first, and how far apart: random.
           const [x, y] = Math.random() < 0.5 ? [w1, w2] : [w2, w1]
-          const skew = Math.floor(Math.random() * 15)
+          const skew = Math.floor(Math.random() * 12)
           const [opA, argsA] = race.a(r)
           const [opB, argsB] = race.b(r)
-          const pa = x.request(opA, argsA)
-          const pb = new Promise<WorkerReply>((resolve) => setTimeout(() => resolve(y.request(opB, argsB)), skew))
+          const later = (send: () => Promise<WorkerReply>): Promise<WorkerReply> =>
+            new Promise((resolve) => setTimeout(() => resolve(send()), skew))
+          const aFirst = Math.random() < 0.5
+          // Half the time the second request looks its objects up, then waits: a stale view.
+          const pauseMs = Math.random() < 0.5 ? 0 : 30
+          const pa = aFirst ? x.request(opA, argsA) : later(() => x.request(opA, { ...argsA, pauseMs }))
+          const pb = aFirst ? later(() => y.request(opB, { ...argsB, pauseMs })) : y.request(opB, argsB)
           const [ra, rb] = await Promise.all([pa, pb])
           counts.rounds++
           if (ra.ok && rb.ok) counts.bothWon++
           else if (ra.ok) counts.aWon++
           else if (rb.ok) counts.bWon++
           for (const reply of [ra, rb]) {
-            if (!reply.ok) expect(reply.code, `an error is typed: ${reply.message}`).not.toBe('UNTYPED')
+            if (reply.ok) continue
+            expect(reply.code, `an error is typed: ${reply.message}`).not.toBe('UNTYPED')
+            losers.set(reply.code ?? '', (losers.get(reply.code ?? '') ?? 0) + 1)
           }
+          if (race.publishes) await new Promise((resolve) => setTimeout(resolve, 1100))
           // Both finished normally: a reconcile (from the store and the kernel) finds nothing to repair.
           const report = await c.reconcile()
           expect(report, `${race.name} round ${r}: ${JSON.stringify([ra, rb])}`).toEqual(nothingToRepair)
-          await race.check(ra, rb, c, r)
+          await Promise.resolve()
+            .then(() => race.check(ra, rb, c, r))
+            .catch(async (err: unknown) => {
+            const states = await Promise.all([x.request('state'), y.request('state')])
+            throw new Error(`${(err as Error).message}\nreplies ${JSON.stringify([ra, rb])}\nworkers ${JSON.stringify(states)}`)
+          })
           const problems = await settle(() => differences(c.store, sandboxDir, { heldPorts: 'skip' }))
           counts.leaks += problems.length
           expect(problems, `${race.name} round ${r}: kernel and store agree`).toEqual([])
           await clearRound()
         }
       } finally {
+        counts.losers = [...losers].map(([code, n]) => `${code}×${n}`).join(' ') || '-'
         console.log(summary(`race: ${race.name}`, counts))
       }
     }, 60_000)
   }
+
+  // Not fixed yet (reported to the lead; @cnm/portmapper, port-holds.ts): a process adopts another's
+  // published port only when its firewall inventory shows the mapping, and that inventory is cached
+  // for a second (INVENTORY_TTL_MS). A port published by another process within that second is
+  // taken for another program's socket: the endpoint fails to restore ("the OS already uses it"),
+  // and this process cannot see, disconnect or remove it. (The races above publish no ports where
+  // this would decide the outcome.) `it.fails` turns red once this is fixed.
+  it.fails('KNOWN GAP (portmapper): a port another process published within the last second is adopted', async () => {
+    await c.newSandbox('gap-a')
+    await c.newSandbox('gap-b')
+    expect(await w1.request('connect', { network: NET, sandbox: 'gap-a', name: 'gap-a', options: published(0) })).toMatchObject({ ok: true })
+    expect(await w2.request('refresh')).toMatchObject({ ok: true }) // w2 reads the inventory: its cache is warm
+    expect(await w1.request('connect', { network: NET, sandbox: 'gap-b', name: 'gap-b', options: published(0) })).toMatchObject({ ok: true })
+    try {
+      expect(await w2.request('endpoint-rm', { network: NET, name: 'gap-b' })).toMatchObject({ ok: true })
+    } finally {
+      await c.refresh()
+      await clearRound()
+    }
+  })
 
   it('after all the races: traffic between sandboxes and to a published port, across processes', async () => {
     expect((await w1.request('sandbox-create', { sandbox: 'end-a' })).ok).toBe(true)
@@ -289,13 +335,12 @@ describeKernel('fault suite: two processes racing conflicting verbs (kernel)', (
       ok: true,
     })
     expect(await w2.request('connect', { network: NET, sandbox: 'end-b', name: 'end-b' })).toMatchObject({ ok: true })
+    await new Promise((resolve) => setTimeout(resolve, 1100)) // the KNOWN GAP above
     await c.refresh()
     await servedBy(c, 'end-a')
-    const a = sandboxOf(c, 'end-a')
-    const b = sandboxOf(c, 'end-b')
     const ip = endpointNamed(c, 'end-a')?.inspect().ipv4 ?? ''
-    expect(pings(ip, b?.key)).toBe(true)
-    expect(a).toBeDefined()
+    expect(pings(ip, sandboxOf(c, 'end-b')?.key)).toBe(true)
+    expect(await c.reconcile()).toEqual(nothingToRepair)
     expect(differences(c.store, sandboxDir, { heldPorts: 'skip' })).toEqual([])
     await clearRound()
   })

@@ -310,6 +310,7 @@ export function kernelSnapshot(sandboxDir: string): string {
 export interface WorkerReply {
   ok: boolean
   code?: string
+  kind?: string
   message?: string
 }
 

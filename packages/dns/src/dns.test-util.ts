@@ -37,7 +37,9 @@ function answer(query: packet.DecodedPacket, records: Record<string, string>): B
     flags: packet.RECURSION_AVAILABLE | ((query.flags ?? 0) & packet.RECURSION_DESIRED) | (known ? 0 : 3),
     questions: query.questions ?? [],
     answers,
-    additionals: opt ? [{ type: 'OPT', name: '.', udpPayloadSize: 4096, flags: 0, options: [] } as packet.Answer] : [],
+    additionals: opt
+      ? [{ type: 'OPT', name: '.', udpPayloadSize: 4096, flags: 0, options: [] } as unknown as packet.Answer]
+      : [],
   })
 }
 
@@ -63,7 +65,7 @@ export async function startUpstream(options: UpstreamOptions = {}): Promise<Upst
       res = packet.encode({
         id: q.id ?? 0,
         type: 'response',
-        flags: packet.TRUNCATED_RESPONSE | packet.RECURSION_AVAILABLE,
+        flags: packet.TRUNCATED_RESPONSE | packet.RECURSION_AVAILABLE | ((q.flags ?? 0) & packet.RECURSION_DESIRED),
         questions: q.questions ?? [],
       })
     }
@@ -128,7 +130,7 @@ export function query(
               ednsVersion: options.ednsVersion ?? 0,
               flags: 0,
               options: [],
-            } as packet.Answer,
+            } as unknown as packet.Answer,
           ],
   })
   return sendRaw(server, msg, options.proto ?? 'udp', options.timeoutMs ?? 3000).then((buf) =>

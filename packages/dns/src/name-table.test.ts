@@ -11,7 +11,12 @@ describe('NameTable', () => {
       expect(t.lookup(n)).toEqual({ ipv4: ['10.1.0.2'], ipv6: ['fd00:1::2'] })
     }
     expect(t.lookup('db')).toBeUndefined()
-    expect(t.get('e1')).toEqual({ id: 'e1', name: 'web', aliases: ['www', 'web-ep'], addresses: ['10.1.0.2', 'fd00:1::2'] })
+    expect(t.get('e1')).toEqual({
+      id: 'e1',
+      name: 'web',
+      aliases: ['www', 'web-ep'],
+      addresses: ['10.1.0.2', 'fd00:1::2'],
+    })
   })
 
   it('replaces an entry by id and forgets what it no longer names', () => {
@@ -57,7 +62,9 @@ describe('NameTable', () => {
     expect(() => t.set({ id: 'e1', name: 'web', addresses: ['10.1.0.300'] })).toThrow(
       expect.objectContaining({ code: 'ERR_INVALID_DNS_CONFIG', kind: 'invalid' }),
     )
-    expect(() => t.set({ id: 'e1', name: 'web', addresses: [] })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_DNS_CONFIG' }))
+    expect(() => t.set({ id: 'e1', name: 'web', addresses: [] })).toThrow(
+      expect.objectContaining({ code: 'ERR_INVALID_DNS_CONFIG' }),
+    )
     expect(() => t.set({ id: '', name: 'web', addresses: ['10.1.0.3'] })).toThrow(
       expect.objectContaining({ code: 'ERR_INVALID_DNS_CONFIG' }),
     )

@@ -15,7 +15,11 @@ describe('names', () => {
     }
     expect(tryNormalizeName(42)).toBeUndefined()
     expect(() => normalizeName('we b', 'alias')).toThrow(
-      expect.objectContaining({ code: 'ERR_INVALID_DNS_NAME', kind: 'invalid', message: expect.stringContaining('"we b"') }),
+      expect.objectContaining({
+        code: 'ERR_INVALID_DNS_NAME',
+        kind: 'invalid',
+        message: expect.stringContaining('"we b"'),
+      }),
     )
   })
 

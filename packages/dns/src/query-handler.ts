@@ -1,5 +1,6 @@
-import { forwardQuery } from './forward.js'
+import { Forwarder } from './forward.js'
 import { answerLocally, type LocalZone } from './local-zone.js'
+import { withId } from './message-id.js'
 import type { ServerConfig } from './server-config.js'
 import type { UpstreamSource } from './upstreams.js'
 import { type ClientEdns, clientEdns, decodeMessage, encodeError, encodeResponse, type Message, RCODE } from './wire.js'
@@ -22,13 +23,6 @@ export interface DnsStats {
   refused: number
 }
 
-/** The 16-bit id is the only part of a cached answer that differs between two clients. */
-function withId(cached: Buffer, id: number): Buffer {
-  const out = Buffer.from(cached)
-  out.writeUInt16BE(id & 0xffff, 0)
-  return out
-}
-
 const CACHE_MAX = 4096
 
 /**
@@ -42,7 +36,7 @@ export class QueryHandler {
   readonly #config: ServerConfig
   readonly #zone: LocalZone
   readonly #upstreams: UpstreamSource
-  readonly #abort = new AbortController()
+  readonly #forwarder = new Forwarder()
   readonly #cache = new Map<string, Buffer>()
   #cacheGeneration = -1
   #inFlight = 0
@@ -60,7 +54,7 @@ export class QueryHandler {
 
   /** Ends every forward in flight (their clients get SERVFAIL). */
   close(): void {
-    this.#abort.abort()
+    this.#forwarder.close()
   }
 
   /**
@@ -154,13 +148,10 @@ export class QueryHandler {
     }
     this.#inFlight++
     try {
-      const r = await forwardQuery(msg, q, upstreams, proto, {
-        budgetMs: this.#config.forwardTimeoutMs,
-        signal: this.#abort.signal,
-      })
-      if (!r) return this.#error(q, RCODE.SERVFAIL, edns)
+      const response = await this.#forwarder.forward(msg, q, upstreams, proto, this.#config.forwardTimeoutMs)
+      if (!response) return this.#error(q, RCODE.SERVFAIL, edns)
       this.stats.forwarded++
-      return this.#fit(r.response, q, edns, limit)
+      return this.#fit(response, q, edns, limit)
     } finally {
       this.#inFlight--
     }

@@ -43,8 +43,12 @@ describe('resolv.conf', () => {
   })
 
   it('refuses a sandbox resolv.conf without a server or with a bad one', () => {
-    expect(() => sandboxResolvConf({ servers: [] })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_DNS_CONFIG' }))
-    expect(() => sandboxResolvConf({ servers: ['gateway'] })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_DNS_CONFIG' }))
+    expect(() => sandboxResolvConf({ servers: [] })).toThrow(
+      expect.objectContaining({ code: 'ERR_INVALID_DNS_CONFIG' }),
+    )
+    expect(() => sandboxResolvConf({ servers: ['gateway'] })).toThrow(
+      expect.objectContaining({ code: 'ERR_INVALID_DNS_CONFIG' }),
+    )
     expect(() => sandboxResolvConf({ servers: ['10.1.0.1'], domain: 'bad domain' })).toThrow(
       expect.objectContaining({ code: 'ERR_INVALID_DNS_NAME' }),
     )

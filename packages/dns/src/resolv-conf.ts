@@ -21,7 +21,10 @@ export function parseResolvConf(text: string): ResolvConf {
   let search: string[] = []
   const options: string[] = []
   for (const raw of text.split('\n')) {
-    const words = raw.replace(/[#;].*$/u, '').trim().split(/\s+/u)
+    const words = raw
+      .replace(/[#;].*$/u, '')
+      .trim()
+      .split(/\s+/u)
     const [key, ...rest] = words
     if (key === 'nameserver' && rest[0] !== undefined) {
       const [addr = '', zone] = rest[0].split('%')
@@ -81,7 +84,11 @@ export function sandboxResolvConf(options: SandboxResolvConfOptions): ResolvConf
     byKey.delete(optionKey(o))
     byKey.set(optionKey(o), o)
   }
-  return { nameservers: [...new Set(nameservers)].slice(0, 3), search: search.slice(0, 6), options: [...byKey.values()] }
+  return {
+    nameservers: [...new Set(nameservers)].slice(0, 3),
+    search: search.slice(0, 6),
+    options: [...byKey.values()],
+  }
 }
 
 export interface HostsOptions {

@@ -108,7 +108,12 @@ export function encodeResponse(q: Message, spec: ResponseSpec, edns: ClientEdns,
 }
 
 /** A FORMERR/NOTIMP/SERVFAIL/REFUSED answer without records (never throws: undefined if unencodable). */
-export function encodeError(q: Message, rcode: number, edns: ClientEdns, recursionAvailable: boolean): Buffer | undefined {
+export function encodeError(
+  q: Message,
+  rcode: number,
+  edns: ClientEdns,
+  recursionAvailable: boolean,
+): Buffer | undefined {
   try {
     return encodeResponse(q, { rcode, authoritative: false, recursionAvailable }, edns)
   } catch {

@@ -31,7 +31,8 @@ export interface PortMapperOptions {
   bridge?: string
   /**
    * Hold each published host port with a bound socket, so another program's `bind` of it fails
-   * (EADDRINUSE) while it is published (default true). See `PortHolds`.
+   * (EADDRINUSE) while it is published. Default: when the allocator syncs with the OS (the shared
+   * `getPortAllocator()` does); an allocator that ignores the OS (tests) holds nothing.
    */
   holdPorts?: boolean
 }
@@ -164,7 +165,7 @@ export class PortMapper {
     this.#allocator = options.allocator ?? getPortAllocator()
     this.#checkOS = (this.#allocator as { syncWithOS?: unknown }).syncWithOS !== false
     this.#bridge = options.bridge
-    this.#holds = new PortHolds(options.holdPorts ?? true)
+    this.#holds = new PortHolds(options.holdPorts ?? this.#checkOS)
     if (options.firewall) this.#firewall = Promise.resolve(options.firewall)
   }
 
@@ -278,9 +279,12 @@ export class PortMapper {
     const bound = request.kind === 'any' ? [] : await this.#boundPorts(container.proto)
     // A port some socket has bound is refused, unless the kernel maps it exactly so already: a
     // mapping taken back from the kernel (restore), whose ports its other owner may be holding.
-    const wanted = request.kind === 'exact' ? { proto: container.proto, ip, port: request.start, endPort: request.end } : undefined
-    const adopted = wanted !== undefined && osBound(bound, wanted) && (await kernelHasMapping(firewall, wanted, container))
-    const [start, end] = wanted && adopted ? [wanted.port, wanted.endPort] : this.#allocate(ip, container.proto, request, bound)
+    const wanted =
+      request.kind === 'exact' ? { proto: container.proto, ip, port: request.start, endPort: request.end } : undefined
+    const adopted =
+      wanted !== undefined && osBound(bound, wanted) && (await kernelHasMapping(firewall, wanted, container))
+    const [start, end] =
+      wanted && adopted ? [wanted.port, wanted.endPort] : this.#allocate(ip, container.proto, request, bound)
     const host: TransportRange = { proto: container.proto, ip, port: start, endPort: end }
     const reserved = !adopted || reserveAdopted(this.#allocator, host)
     const entry: Entry = { host, container, rule: this.#rule(host, container), reserved }

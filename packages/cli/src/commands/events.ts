@@ -55,11 +55,9 @@ export function registerEventsCommand(program: Command, io: Output): void {
         }
       } catch (err) {
         if ((err as { code?: unknown }).code === ERR_DAEMON_UNREACHABLE) {
-          throw new CliError(
-            ERR_DAEMON_UNREACHABLE,
-            `cnm events needs the daemon: ${(err as Error).message}`,
-            { kind: 'unavailable' },
-          )
+          throw new CliError(ERR_DAEMON_UNREACHABLE, `cnm events needs the daemon: ${(err as Error).message}`, {
+            kind: 'unavailable',
+          })
         }
         throw err
       } finally {

@@ -66,10 +66,14 @@ export function registerServeCommand(program: Command, io: Output): void {
   program
     .command('serve')
     .description('the cnm daemon: owns the store, holds published ports, serves the REST API until SIGINT or SIGTERM')
-    .option('--socket <path>', "unix socket to listen on (mode 0660, root's, group cnm when it exists)", DEFAULT_SOCKET_PATH)
+    .option(
+      '--socket <path>',
+      "unix socket to listen on (mode 0660, root's, group cnm when it exists)",
+      DEFAULT_SOCKET_PATH,
+    )
     .option(
       '--listen <ip:port>',
-      'also listen on TCP, with mutual TLS (the global --tlscacert: the CA client certificates must chain to; --tlscert, --tlskey: the daemon\'s own), or --insecure-tcp on loopback; the port is reserved so no published port can take it (0: any)',
+      "also listen on TCP, with mutual TLS (the global --tlscacert: the CA client certificates must chain to; --tlscert, --tlskey: the daemon's own), or --insecure-tcp on loopback; the port is reserved so no published port can take it (0: any)",
     )
     .option('--insecure-tcp', 'TCP without TLS, loopback addresses only (logged as a warning)')
     .option('--log-level <level>', `log level: ${LEVELS.join(', ')} (logs go to stderr)`, 'info')

@@ -51,7 +51,11 @@ export function listNetworkEndpoints(c: NetworkController, network: string): End
     .map((e) => e.inspect())
 }
 
-export async function createEndpointOp(ctx: ServiceContext, network: string, body: EndpointCreate): Promise<EndpointJSON> {
+export async function createEndpointOp(
+  ctx: ServiceContext,
+  network: string,
+  body: EndpointCreate,
+): Promise<EndpointJSON> {
   const opts = options(body)
   const c = ctx.controller
   const net = findNetwork(c, network)
@@ -79,7 +83,8 @@ export async function connectOp(ctx: ServiceContext, network: string, body: Conn
   const c = ctx.controller
   const net = findNetwork(c, network)
   const sb = findSandbox(c, body.sandbox)
-  const existed = body.endpoint !== undefined && net.endpoints().some((e) => e.name === body.endpoint || e.id === body.endpoint)
+  const existed =
+    body.endpoint !== undefined && net.endpoints().some((e) => e.name === body.endpoint || e.id === body.endpoint)
   const ep = (await connect(net, sb, body.endpoint, opts)).inspect()
   announceCreated(ctx.emit, ep, sb.containerID, !existed)
   return ep

@@ -1,4 +1,4 @@
-import type { Network as NetworkJSON, NetworkCreate } from '@cnm/client'
+import type { NetworkCreate, Network as NetworkJSON } from '@cnm/client'
 import type { NetworkController } from '@cnm/controller'
 import { networkOptions } from '../network-options.js'
 import { createNetwork } from '../ops/network.js'

@@ -1,4 +1,4 @@
-import type { Sandbox as SandboxJSON, SandboxCreate } from '@cnm/client'
+import type { SandboxCreate, Sandbox as SandboxJSON } from '@cnm/client'
 import type { NetworkController } from '@cnm/controller'
 import { removeSandbox } from '../ops/sandbox.js'
 import { allEndpoints, findSandbox } from '../refs.js'

@@ -77,17 +77,64 @@ export const IN_USE = '[Errno 98] Address already in use'
 export const text = (file: string): string => readFileSync(file, 'utf8')
 
 /** A CA, a server certificate for 127.0.0.1 and a client certificate, made by openssl in `dir`. */
-export function makeCertificates(dir: string): Record<'ca' | 'serverCert' | 'serverKey' | 'clientCert' | 'clientKey', string> {
+export function makeCertificates(
+  dir: string,
+): Record<'ca' | 'serverCert' | 'serverKey' | 'clientCert' | 'clientKey', string> {
   const f = (name: string): string => `${dir}/${name}`
   const ossl = (...args: string[]): void => void run('openssl', args)
-  ossl('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '2', '-subj', '/CN=cnm test CA', '-keyout', f('ca.key'), '-out', f('ca.pem'))
+  ossl(
+    'req',
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:P-256',
+    '-nodes',
+    '-days',
+    '2',
+    '-subj',
+    '/CN=cnm test CA',
+    '-keyout',
+    f('ca.key'),
+    '-out',
+    f('ca.pem'),
+  )
   for (const [who, ext] of [
     ['server', 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n'],
     ['client', 'extendedKeyUsage=clientAuth\n'],
   ] as const) {
-    ossl('req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-subj', `/CN=cnm ${who}`, '-keyout', f(`${who}.key`), '-out', f(`${who}.csr`))
+    ossl(
+      'req',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-subj',
+      `/CN=cnm ${who}`,
+      '-keyout',
+      f(`${who}.key`),
+      '-out',
+      f(`${who}.csr`),
+    )
     writeFileSync(f(`${who}.ext`), ext)
-    ossl('x509', '-req', '-in', f(`${who}.csr`), '-CA', f('ca.pem'), '-CAkey', f('ca.key'), '-CAcreateserial', '-days', '2', '-extfile', f(`${who}.ext`), '-out', f(`${who}.pem`))
+    ossl(
+      'x509',
+      '-req',
+      '-in',
+      f(`${who}.csr`),
+      '-CA',
+      f('ca.pem'),
+      '-CAkey',
+      f('ca.key'),
+      '-CAcreateserial',
+      '-days',
+      '2',
+      '-extfile',
+      f(`${who}.ext`),
+      '-out',
+      f(`${who}.pem`),
+    )
   }
   return {
     ca: f('ca.pem'),

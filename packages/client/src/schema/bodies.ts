@@ -21,7 +21,7 @@ export const NetworkCreateSchema = Type.Object(
     icc: Type.Optional(Type.Boolean({ description: 'inter-container communication (default true)' })),
     mtu: Type.Optional(Type.Integer({ minimum: 68, maximum: 65535 })),
     options: Type.Optional(
-      Type.Record(Type.String(), Type.Unknown(), { description: "any other driver option, typed (bridgeName, …)" }),
+      Type.Record(Type.String(), Type.Unknown(), { description: 'any other driver option, typed (bridgeName, …)' }),
     ),
   },
   { ...strict, title: 'NetworkCreate' },

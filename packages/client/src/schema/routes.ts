@@ -202,7 +202,7 @@ export const API = {
   disconnect: {
     method: 'POST',
     url: '/v1/networks/:network/disconnect',
-    summary: "Disconnects a sandbox: its endpoints on the network leave it and are removed (answered as they were)",
+    summary: 'Disconnects a sandbox: its endpoints on the network leave it and are removed (answered as they were)',
     tag: 'endpoints',
     params: NetworkParamsSchema,
     body: DisconnectSchema,

@@ -1,0 +1,76 @@
+import { describeKernel, requireProgram, run, useHostNetns } from '@cnm/netlink/testing'
+import { expect, it } from 'vitest'
+import { heldPortCount, PortHolds } from './port-holds.js'
+
+/** What Python's `bind` says for each (proto, ip, port): `bound` or the error. */
+function binds(targets: [proto: 'tcp' | 'udp', ip: string, port: number][]): string[] {
+  const script = [
+    'import json, socket, sys',
+    'out = []',
+    'for proto, ip, port in json.loads(sys.argv[1]):',
+    '    s = socket.socket(socket.AF_INET6 if ":" in ip else socket.AF_INET, socket.SOCK_STREAM if proto == "tcp" else socket.SOCK_DGRAM)',
+    '    try:',
+    '        s.bind((ip, port)); out.append("bound")',
+    '    except OSError as e:',
+    '        out.append(e.strerror)',
+    '    s.close()',
+    'print(json.dumps(out))',
+  ].join('\n')
+  return JSON.parse(run('python3', ['-c', script, JSON.stringify(targets)]).stdout) as string[]
+}
+
+const IN_USE = 'Address already in use'
+
+describeKernel('PortHolds (kernel: bound sockets in a namespace of the test)', () => {
+  useHostNetns()
+  requireProgram('python3')
+
+  it('holds tcp, udp, IPv6 and every port of a range; another bind fails with EADDRINUSE until released', async () => {
+    const holds = new PortHolds()
+    await holds.hold('a', { proto: 'tcp', ip: '0.0.0.0', port: 18080, endPort: 18080 }, false)
+    await holds.hold('b', { proto: 'udp', ip: '0.0.0.0', port: 18053, endPort: 18053 }, false)
+    await holds.hold('c', { proto: 'tcp', ip: '127.0.0.1', port: 18100, endPort: 18102 }, false)
+    await holds.hold('d', { proto: 'tcp', ip: '::', port: 18200, endPort: 18200 }, false)
+    expect(holds.size).toBe(6)
+    expect(heldPortCount()).toBe(6)
+    const targets: ['tcp' | 'udp', string, number][] = [
+      ['tcp', '0.0.0.0', 18080],
+      ['tcp', '127.0.0.1', 18080],
+      ['udp', '0.0.0.0', 18053],
+      ['tcp', '127.0.0.1', 18100],
+      ['tcp', '127.0.0.1', 18102],
+      ['tcp', '0.0.0.0', 18101], // the wildcard conflicts with the specific address held
+      ['tcp', '::', 18200],
+      ['tcp', '0.0.0.0', 18200], // an IPv6-only hold leaves IPv4 free
+      ['udp', '0.0.0.0', 18080], // another protocol is another port
+    ]
+    expect(binds(targets)).toEqual([IN_USE, IN_USE, IN_USE, IN_USE, IN_USE, IN_USE, IN_USE, 'bound', 'bound'])
+    holds.release('c')
+    expect(binds([['tcp', '127.0.0.1', 18101]])).toEqual(['bound'])
+    holds.releaseAll()
+    expect(heldPortCount()).toBe(0)
+    expect(binds(targets)).toEqual(targets.map(() => 'bound'))
+  })
+
+  it('a port another socket has bound: ERR_PORT_ALREADY_ALLOCATED (nothing held), or tolerated when shared', async () => {
+    const other = new PortHolds()
+    await other.hold('x', { proto: 'tcp', ip: '0.0.0.0', port: 18300, endPort: 18300 }, false)
+    const holds = new PortHolds()
+    await expect(
+      holds.hold('y', { proto: 'tcp', ip: '0.0.0.0', port: 18299, endPort: 18301 }, false),
+    ).rejects.toMatchObject({
+      code: 'ERR_PORT_ALREADY_ALLOCATED',
+      kind: 'conflict',
+      message: expect.stringContaining('0.0.0.0:18300'),
+    })
+    expect(holds.size).toBe(0)
+    expect(binds([['tcp', '0.0.0.0', 18299]])).toEqual(['bound']) // the first port of the block was let go
+    await holds.hold('y', { proto: 'tcp', ip: '0.0.0.0', port: 18299, endPort: 18301 }, true)
+    expect(holds.size).toBe(2) // 18300 is the other's
+    // A host address that is not local is not held (and not an error).
+    await holds.hold('z', { proto: 'tcp', ip: '192.0.2.77', port: 18400, endPort: 18400 }, false)
+    expect(holds.size).toBe(2)
+    holds.releaseAll()
+    other.releaseAll()
+  })
+})
