@@ -106,7 +106,8 @@ function render(pkgs) {
   const priv = pkgs.filter((p) => p.private)
   if (priv.length > 0) {
     lines.push('', 'Private workspace packages (never published):', '')
-    for (const p of priv) lines.push(`- \`${p.name}\` (${p.dir}): uses ${[...p.deps, ...p.devDeps].join(', ') || 'nothing of cnm'}`)
+    for (const p of priv)
+      lines.push(`- \`${p.name}\` (${p.dir}): uses ${[...p.deps, ...p.devDeps].join(', ') || 'nothing of cnm'}`)
   }
   return lines.join('\n')
 }
@@ -122,7 +123,8 @@ for (const p of pkgs) {
     if (!used.has(d) && !named) problems.push(`${p.name} declares ${d} but its source never imports it`)
   }
   for (const u of used) {
-    if (u !== p.name && !p.deps.includes(u)) problems.push(`${p.name} imports ${u} in its source but does not declare it`)
+    if (u !== p.name && !p.deps.includes(u))
+      problems.push(`${p.name} imports ${u} in its source but does not declare it`)
   }
   const all = imported(sources(p.dir, false))
   for (const u of all) {
@@ -147,10 +149,13 @@ else {
       writeFileSync(doc, `${text.slice(0, start + BEGIN.length)}\n${graph}\n${text.slice(end)}`)
       process.stdout.write('ARCHITECTURE.md: graph rewritten\n')
     } else {
-      problems.push('ARCHITECTURE.md: the package graph is out of date (run node scripts/check-architecture.mjs --write)')
+      problems.push(
+        'ARCHITECTURE.md: the package graph is out of date (run node scripts/check-architecture.mjs --write)',
+      )
     }
   }
 }
 for (const p of problems) process.stdout.write(`${p}\n`)
-if (problems.length === 0) process.stdout.write(`architecture: ${pkgs.length} packages, graph current, dependencies as declared\n`)
+if (problems.length === 0)
+  process.stdout.write(`architecture: ${pkgs.length} packages, graph current, dependencies as declared\n`)
 process.exit(problems.length ? 1 : 0)

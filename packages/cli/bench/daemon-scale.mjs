@@ -50,9 +50,22 @@ function outside() {
 /** Starts `cnm serve`; resolves once the API answers, with the time that took and the daemon's log. */
 async function startDaemon(store) {
   const t = process.hrtime.bigint()
+  const nodeArgs = (process.env.DAEMON_NODE_ARGS ?? '').split(' ').filter(Boolean) // e.g. --cpu-prof
   const child = spawn(
     process.execPath,
-    [CNM, '--store', store, '--sandbox-dir', `${RUN}/sb`, 'serve', '--socket', SOCKET, '--log-level', 'info'],
+    [
+      ...nodeArgs,
+      CNM,
+      '--store',
+      store,
+      '--sandbox-dir',
+      `${RUN}/sb`,
+      'serve',
+      '--socket',
+      SOCKET,
+      '--log-level',
+      'info',
+    ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   )
   let logs = ''
@@ -167,7 +180,7 @@ async function inside() {
     console.log(out.join('\n'))
   } finally {
     d.client.close()
-    d.child.kill('SIGKILL')
+    await stopDaemon(d.child)
     rmSync(tmp, { recursive: true, force: true })
   }
 }

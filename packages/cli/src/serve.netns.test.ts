@@ -6,6 +6,7 @@ import { createClient } from '@cnm/client'
 import { createController, type EndpointInspect, type NetworkInspect } from '@cnm/controller'
 import { describeKernel, run, useHostNetns } from '@cnm/netlink/testing'
 import { ERR_PORT_ALREADY_ALLOCATED, PortAllocator } from '@cnm/portallocator'
+import { validate } from '@readme/openapi-parser'
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest'
 import { serveApi } from './serve.js'
 import { BIN, cnm, fails, ok, okJSON, type Started, start, stop } from './test/cnm.js'
@@ -68,6 +69,11 @@ describeKernel('cnm serve: the daemon (kernel, the real binary)', () => {
     const tcp = { port }
 
     expect(await api(unix, 'GET', '/_ping')).toMatchObject({ status: 200, body: 'OK' })
+    // The document as curl gets it validates as OpenAPI 3.1 (@readme/openapi-parser).
+    const doc = JSON.parse(run('curl', ['-sS', '--unix-socket', socketPath, 'http://cnm/v1/openapi.json']).stdout)
+    expect(doc.openapi).toBe('3.1.0')
+    const valid = await validate(doc)
+    expect(valid.valid ? [] : valid.errors).toEqual([])
     expect(await api(unix, 'GET', '/v1/version')).toMatchObject({ status: 200, body: { version: expect.any(String) } })
     const made = await api(unix, 'POST', '/v1/networks', { name: 'api', subnet: '10.210.0.0/24', icc: false })
     expect(made).toMatchObject({

@@ -67,7 +67,8 @@ const VERBS = {
     },
     step: async () => {
       const sb = await sandbox('kj-box')
-      const e = net.endpoints().find((x) => x.name === 'kj') ?? (await net.createEndpoint('kj', undefined, published)).endpoint
+      const e =
+        net.endpoints().find((x) => x.name === 'kj') ?? (await net.createEndpoint('kj', undefined, published)).endpoint
       await e.join(sb)
       await e.leave(sb)
     },

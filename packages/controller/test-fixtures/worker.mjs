@@ -19,7 +19,10 @@ try {
 /** Looks objects up by name after catching up with the store (another process may have changed it). */
 const network = (name) => c.networkByName(name) ?? missing('network', name)
 const sandbox = (id) => c.sandboxes().find((s) => s.containerID === id) ?? missing('sandbox', id)
-const endpoint = (net, name) => network(net).endpoints().find((e) => e.name === name) ?? missing('endpoint', name)
+const endpoint = (net, name) =>
+  network(net)
+    .endpoints()
+    .find((e) => e.name === name) ?? missing('endpoint', name)
 function missing(what, name) {
   const err = new Error(`no ${what} ${name} (looked up before the operation)`)
   err.code = `LOOKUP_NO_${what.toUpperCase()}`

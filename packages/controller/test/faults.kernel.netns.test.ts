@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import type { BridgeEndpointRecord } from '@cnm/bridge'
@@ -7,7 +7,16 @@ import { newSandbox } from '@cnm/sandbox'
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import { createController } from '../src/controller.js'
 import type { Network, ReconcileReport, Sandbox } from '../src/types.js'
-import { CNM_LINK_GROUP, differences, leftovers, settle, summary, Worker } from './faults.test-util.js'
+import {
+  CNM_LINK_GROUP,
+  differences,
+  leftovers,
+  removeTree,
+  settle,
+  summary,
+  tryRemove,
+  Worker,
+} from './faults.test-util.js'
 
 /**
  * Kernel faults behind cnm's back (issue 21, item 4 and the fault suite): each is injected into a
@@ -219,8 +228,8 @@ describeKernel('fault suite: the kernel changed behind cnm (kernel)', () => {
   afterAll(async () => {
     await hostAgent?.stop()
     await s1Agent?.stop()
-    rmSync(tmp, { recursive: true, force: true })
-    rmSync(sandboxDir, { recursive: true, force: true })
+    removeTree(tmp)
+    tryRemove(sandboxDir)
   })
 
   /** Builds the network, two sandboxes, a server in s1 published on HOST_PORT. */
@@ -246,7 +255,7 @@ describeKernel('fault suite: the kernel changed behind cnm (kernel)', () => {
     return x
   }
 
-  async function probe(x: Ctx, timeoutMs = 700): Promise<Record<ProbeName, boolean>> {
+  async function probe(x: Ctx, timeoutMs = 400): Promise<Record<ProbeName, boolean>> {
     x.s2Agent ??= await Agent.start('s2', x.s2.key)
     const a2 = x.s2Agent
     const gw = SUBNET.split('/')[0] ?? ''
@@ -360,7 +369,12 @@ describeKernel('fault suite: the kernel changed behind cnm (kernel)', () => {
         expect.stringMatching(new RegExp(`restore endpoint kf1: .*${HOST_PORT}.* already allocated`, 'u')),
       ])
       expect(x.net.endpoints().map((e) => e.name)).toEqual(['kf2']) // not held here, and never a stray
-      expect(c.store.snapshot().endpoints.map((e) => e.name).sort()).toEqual(['kf1', 'kf2'])
+      expect(
+        c.store
+          .snapshot()
+          .endpoints.map((e) => e.name)
+          .sort(),
+      ).toEqual(['kf1', 'kf2'])
       await squatter.stop()
       // Another process changes the store: this one's next operation syncs, and restores kf1 now.
       const other = new Worker(storePath, sandboxDir)
@@ -368,7 +382,13 @@ describeKernel('fault suite: the kernel changed behind cnm (kernel)', () => {
       expect(await other.request('sandbox-create', { sandbox: 'kf-s3' })).toMatchObject({ ok: true })
       await other.stop()
       await c.refresh()
-      expect(x.net.endpoints().map((e) => e.name).sort(), 'restored by the sync').toEqual(['kf1', 'kf2'])
+      expect(
+        x.net
+          .endpoints()
+          .map((e) => e.name)
+          .sort(),
+        'restored by the sync',
+      ).toEqual(['kf1', 'kf2'])
       expect(await c.reconcile()).toEqual(emptyRepairs)
       expect(await settle(() => differences(c.store, sandboxDir))).toEqual([])
       await expectWorking(x, 'after the port was freed')
@@ -376,6 +396,47 @@ describeKernel('fault suite: the kernel changed behind cnm (kernel)', () => {
       await squatter.stop()
       await tearDown(x, storePath).catch((err: unknown) => console.error('tear-down:', err))
     }
+  })
+
+  it('a join or a leave cut short (the interface half-way): it goes where the store says', async () => {
+    const c = await createController({ storePath: path.join(tmp, 'half-join.db'), sandboxDir })
+    const net = await c.newNetwork(await c.newNetworkDriver('bridge'), 'hj', { addressIPv4: '10.70.0.1/24' })
+    const sb = await c.newSandbox('hj-s')
+    const { endpoint, sandboxInfo } = await net.createEndpoint('hj1') // parked in the host until joined
+    const parked = sandboxInfo.interfaces[0]?.srcName ?? ''
+    const inHost = (): boolean => run('ip', ['link', 'show', parked], { check: false }).status === 0
+    const inside = (): string[] =>
+      (JSON.parse(run('ip', ['-j', 'link', 'show'], { netns: sb.key }).stdout) as { ifname: string }[])
+        .map((l) => l.ifname)
+        .filter((n) => n !== 'lo')
+    try {
+      // A join cut short: the interface is in the sandbox (renamed), the store has no join.
+      ip(['link', 'set', parked, 'netns', sb.key])
+      ip(['link', 'set', parked, 'name', 'eth0'], sb.key)
+      expect(await c.reconcile()).toEqual(emptyRepairs)
+      expect(inside(), 'not joined: out of the sandbox').toEqual([])
+      expect(inHost(), 'back in the host, parked').toBe(true)
+      expect(await settle(() => differences(c.store, sandboxDir))).toEqual([])
+      await endpoint.join(sb)
+      expect(pings('10.70.0.1', sb.key), 'joined again: it works').toBe(true)
+      // A leave cut short: the interface is back in the host, the store still has the join.
+      ip(['link', 'set', 'eth0', 'down'], sb.key)
+      ip(['link', 'set', 'eth0', 'name', parked], sb.key)
+      ip(['link', 'set', parked, 'netns', String(process.pid)], sb.key)
+      expect(pings('10.70.0.1', sb.key)).toBe(false)
+      expect(await c.reconcile()).toEqual(emptyRepairs)
+      expect(inside(), 'joined: in the sandbox again').toEqual(['eth0'])
+      expect(pings('10.70.0.1', sb.key), 'with its address and route').toBe(true)
+      expect(await settle(() => differences(c.store, sandboxDir))).toEqual([])
+      await endpoint.leave(sb)
+      expect(inHost()).toBe(true)
+    } finally {
+      await sb.destroy()
+      await endpoint.delete()
+      await net.delete()
+      await c.close()
+    }
+    expect(leftovers(sandboxDir)).toEqual([])
   })
 
   // Not repaired yet (reported to the lead): the firewall's inventory sees a network by its map

@@ -1,12 +1,12 @@
 import { spawn } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Agent, describeKernel, pings, useHostNetns } from '@cnm/netlink/testing'
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import { createController } from '../src/controller.js'
-import { differences, leftovers, settle, summary } from './faults.test-util.js'
+import { differences, leftovers, removeTree, settle, summary, tryRemove } from './faults.test-util.js'
 
 /**
  * SIGKILL at random points of every mutating verb (issue 21, item 6 and the fault suite): a process
@@ -55,8 +55,8 @@ describeKernel('fault suite: SIGKILL inside every mutating verb (kernel)', () =>
     sandboxDir = path.join(host.dir, 'sandboxes')
   })
   afterAll(() => {
-    rmSync(tmp, { recursive: true, force: true })
-    rmSync(sandboxDir, { recursive: true, force: true })
+    removeTree(tmp)
+    tryRemove(sandboxDir)
   })
 
   /** A connect with a published port carries traffic after the kills (and goes again). */

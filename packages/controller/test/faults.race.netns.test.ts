@@ -1,10 +1,19 @@
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { Agent, describeKernel, pings, useHostNetns } from '@cnm/netlink/testing'
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import { createController } from '../src/controller.js'
-import { differences, leftovers, settle, summary, Worker, type WorkerReply } from './faults.test-util.js'
+import {
+  differences,
+  leftovers,
+  removeTree,
+  settle,
+  summary,
+  tryRemove,
+  Worker,
+  type WorkerReply,
+} from './faults.test-util.js'
 
 /**
  * Two processes racing every pair of conflicting verbs on one store (issue 21, items 5 and 9 and the
@@ -24,7 +33,15 @@ const SUBNET = '10.77.0.1/16'
 const HOST_PORT = 18077
 
 /** A typed "no": a controller error, or the worker's lookup missing what the other removed first. */
-const NOT_FOUND = ['ERR_UNKNOWN_SANDBOX', 'ERR_UNKNOWN_NETWORK', 'ERR_UNKNOWN_ENDPOINT', 'LOOKUP_NO_SANDBOX', 'LOOKUP_NO_NETWORK', 'LOOKUP_NO_ENDPOINT', 'LOOKUP_NO_JOIN']
+const NOT_FOUND = [
+  'ERR_UNKNOWN_SANDBOX',
+  'ERR_UNKNOWN_NETWORK',
+  'ERR_UNKNOWN_ENDPOINT',
+  'LOOKUP_NO_SANDBOX',
+  'LOOKUP_NO_NETWORK',
+  'LOOKUP_NO_ENDPOINT',
+  'LOOKUP_NO_JOIN',
+]
 
 interface Race {
   name: string
@@ -50,7 +67,11 @@ const oneWins = (ra: WorkerReply, rb: WorkerReply, loserCodes: string[], kind?: 
   if (kind) expect(loser.kind, `the loser's error kind: ${JSON.stringify(loser)}`).toBe(kind)
 }
 const sandboxOf = (c: Controller, id: string) => c.sandboxes().find((s) => s.containerID === id)
-const endpointNamed = (c: Controller, name: string) => c.networkByName(NET)?.endpoints().find((e) => e.name === name)
+const endpointNamed = (c: Controller, name: string) =>
+  c
+    .networkByName(NET)
+    ?.endpoints()
+    .find((e) => e.name === name)
 const published = (port: number) => ({ portBindings: [{ proto: 'tcp', containerPort: 80, hostPort: port }] })
 
 const RACES: Race[] = [
@@ -102,8 +123,14 @@ const RACES: Race[] = [
       await c.newSandbox(`r4a-${r}`)
       await c.newSandbox(`r4b-${r}`)
     },
-    a: (r) => ['connect', { network: NET, sandbox: `r4a-${r}`, name: `r4a-${r}`, options: { ipv4Address: '10.77.9.9' } }],
-    b: (r) => ['connect', { network: NET, sandbox: `r4b-${r}`, name: `r4b-${r}`, options: { ipv4Address: '10.77.9.9' } }],
+    a: (r) => [
+      'connect',
+      { network: NET, sandbox: `r4a-${r}`, name: `r4a-${r}`, options: { ipv4Address: '10.77.9.9' } },
+    ],
+    b: (r) => [
+      'connect',
+      { network: NET, sandbox: `r4b-${r}`, name: `r4b-${r}`, options: { ipv4Address: '10.77.9.9' } },
+    ],
     check: (ra, rb) => oneWins(ra, rb, ['ERR_IP_ALREADY_ALLOCATED'], 'conflict'),
   },
   {
@@ -243,8 +270,8 @@ describeKernel('fault suite: two processes racing conflicting verbs (kernel)', (
       await c.close()
     }
     expect(await settle(() => leftovers(sandboxDir))).toEqual([])
-    rmSync(tmp, { recursive: true, force: true })
-    rmSync(sandboxDir, { recursive: true, force: true })
+    removeTree(tmp)
+    tryRemove(sandboxDir)
   })
 
   /** Removes what a round made (all but the shared network), through the test's controller. */
@@ -292,9 +319,11 @@ describeKernel('fault suite: two processes racing conflicting verbs (kernel)', (
           await Promise.resolve()
             .then(() => race.check(ra, rb, c, r))
             .catch(async (err: unknown) => {
-            const states = await Promise.all([x.request('state'), y.request('state')])
-            throw new Error(`${(err as Error).message}\nreplies ${JSON.stringify([ra, rb])}\nworkers ${JSON.stringify(states)}`)
-          })
+              const states = await Promise.all([x.request('state'), y.request('state')])
+              throw new Error(
+                `${(err as Error).message}\nreplies ${JSON.stringify([ra, rb])}\nworkers ${JSON.stringify(states)}`,
+              )
+            })
           const problems = await settle(() => differences(c.store, sandboxDir, { heldPorts: 'skip' }))
           counts.leaks += problems.length
           expect(problems, `${race.name} round ${r}: kernel and store agree`).toEqual([])
@@ -316,9 +345,13 @@ describeKernel('fault suite: two processes racing conflicting verbs (kernel)', (
   it.fails('KNOWN GAP (portmapper): a port another process published within the last second is adopted', async () => {
     await c.newSandbox('gap-a')
     await c.newSandbox('gap-b')
-    expect(await w1.request('connect', { network: NET, sandbox: 'gap-a', name: 'gap-a', options: published(0) })).toMatchObject({ ok: true })
+    expect(
+      await w1.request('connect', { network: NET, sandbox: 'gap-a', name: 'gap-a', options: published(0) }),
+    ).toMatchObject({ ok: true })
     expect(await w2.request('refresh')).toMatchObject({ ok: true }) // w2 reads the inventory: its cache is warm
-    expect(await w1.request('connect', { network: NET, sandbox: 'gap-b', name: 'gap-b', options: published(0) })).toMatchObject({ ok: true })
+    expect(
+      await w1.request('connect', { network: NET, sandbox: 'gap-b', name: 'gap-b', options: published(0) }),
+    ).toMatchObject({ ok: true })
     try {
       expect(await w2.request('endpoint-rm', { network: NET, name: 'gap-b' })).toMatchObject({ ok: true })
     } finally {
@@ -331,9 +364,11 @@ describeKernel('fault suite: two processes racing conflicting verbs (kernel)', (
     expect((await w1.request('sandbox-create', { sandbox: 'end-a' })).ok).toBe(true)
     expect((await w2.request('sandbox-create', { sandbox: 'end-b' })).ok).toBe(true)
     const port = published(HOST_PORT)
-    expect(await w1.request('connect', { network: NET, sandbox: 'end-a', name: 'end-a', options: port })).toMatchObject({
-      ok: true,
-    })
+    expect(await w1.request('connect', { network: NET, sandbox: 'end-a', name: 'end-a', options: port })).toMatchObject(
+      {
+        ok: true,
+      },
+    )
     expect(await w2.request('connect', { network: NET, sandbox: 'end-b', name: 'end-b' })).toMatchObject({ ok: true })
     await new Promise((resolve) => setTimeout(resolve, 1100)) // the KNOWN GAP above
     await c.refresh()

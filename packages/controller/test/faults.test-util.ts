@@ -1,5 +1,5 @@
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process'
-import { readdirSync, readFileSync } from 'node:fs'
+import { readdirSync, readFileSync, rmSync } from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { BridgeEndpointRecord, BridgeNetworkRecord } from '@cnm/bridge'
@@ -49,7 +49,7 @@ export function nftCnm(): { sets: Map<string, unknown[]>; chains: string[]; rule
   const rules = new Map<string, number>()
   for (const item of items) {
     const [kind, obj] = Object.entries(item)[0] ?? []
-    if (!obj || obj.family !== 'inet') continue
+    if (obj?.family !== 'inet') continue
     if (kind === 'table' && obj.name === 'cnm') found = true
     if (obj.table !== 'cnm') continue
     if (kind === 'set' || kind === 'map') sets.set(obj.name ?? '', obj.elem ?? [])
@@ -272,7 +272,7 @@ export function leftovers(sandboxDir: string): string[] {
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))
 
 /** Polls `check` until it returns no problems, or `ms` passes; returns the last problems. */
-export async function settle(check: () => string[], ms = 3000): Promise<string[]> {
+export async function settle(check: () => string[], ms = 1500): Promise<string[]> {
   const deadline = Date.now() + ms
   for (;;) {
     const p = check()
@@ -368,4 +368,35 @@ export class Worker {
     this.#child.stdin.end()
     await exited
   }
+}
+
+/**
+ * For `afterAll`: removes a test's temporary directory, detaching whatever it mounted below it
+ * (a read-only view, a small tmpfs); never throws, so the harness's own checks still run after it.
+ */
+export function removeTree(dir: string | undefined): void {
+  if (!dir) return
+  const mounted = readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .map((l) => l.split(' ')[4] ?? '')
+    .filter((p) => p.startsWith(`${dir}/`))
+    .sort()
+    .reverse()
+  for (const p of mounted) run('umount', ['-l', p], { check: false })
+  try {
+    rmSync(dir, { recursive: true, force: true })
+  } catch (err) {
+    console.error(`cannot remove ${dir}: ${(err as Error).message}`)
+  }
+}
+
+/**
+ * For `afterAll`: removes the sandbox directory if it is empty of namespaces; a namespace still
+ * bound there is left for the harness to report (and detach), and nothing is thrown.
+ */
+export function tryRemove(dir: string | undefined): void {
+  if (!dir) return
+  try {
+    rmSync(dir, { recursive: true, force: true })
+  } catch {}
 }

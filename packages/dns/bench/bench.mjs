@@ -14,7 +14,7 @@ import { spawn } from 'node:child_process'
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
-import { aptInstall, createPeerNamespace, debVersion, run, spawnIn, which } from '@cnm/bench-peers'
+import { aptInstall, createPeerNamespace, debVersion, run, which } from '@cnm/bench-peers'
 import { CLONE_NEWNET, ensureThreadPool, unshare } from '@cnm/netlink'
 
 const arg = (name, fallback) => {
@@ -29,7 +29,8 @@ const log = (...a) => {
   if (!json) console.log(...a)
 }
 const here = path.dirname(new URL(import.meta.url).pathname)
-const AARDVARK = ['/usr/lib/podman/aardvark-dns', '/usr/libexec/podman/aardvark-dns'].find((p) => existsSync(p))
+const AARDVARK_PATHS = ['/usr/lib/podman/aardvark-dns', '/usr/libexec/podman/aardvark-dns']
+const findAardvark = () => AARDVARK_PATHS.find((p) => existsSync(p))
 const GATEWAY = '10.77.0.1'
 
 // The network: names of four containers (one with an alias), the same for both servers.
@@ -44,12 +45,12 @@ if (process.getuid?.() !== 0) {
   console.error('bench: needs root (network namespaces, a bridge, port 53)')
   process.exit(2)
 }
-const missing = [!which('dnsperf') && 'dnsperf', !AARDVARK && 'aardvark-dns'].filter(Boolean)
+const missing = [!which('dnsperf') && 'dnsperf', !findAardvark() && 'aardvark-dns'].filter(Boolean)
 if (missing.length > 0) {
   const r = await aptInstall(missing, log)
   if (!r.ok) throw new Error(`cannot install ${missing.join(', ')}: ${r.reason}`)
 }
-const aardvark = ['/usr/lib/podman/aardvark-dns', '/usr/libexec/podman/aardvark-dns'].find((p) => existsSync(p))
+const aardvark = findAardvark()
 const versions = {
   dnsperf: await debVersion('dnsperf'),
   aardvark: await debVersion('aardvark-dns'),
@@ -162,7 +163,12 @@ process.exit(spawnSync(cmd, args, { stdio: 'inherit' }).status ?? 126)`
     }
   },
   cnm: async () => {
-    const child = await start(process.execPath, [path.join(here, 'cnm-server.mjs'), GATEWAY, resolvConf, JSON.stringify(ENTRIES)])
+    const child = await start(process.execPath, [
+      path.join(here, 'cnm-server.mjs'),
+      GATEWAY,
+      resolvConf,
+      JSON.stringify(ENTRIES),
+    ])
     await waitAnswer('web')
     return { pid: child.pid, stop: () => stop(child) }
   },
@@ -173,11 +179,10 @@ process.exit(spawnSync(cmd, args, { stdio: 'inherit' }).status ?? 126)`
 }
 
 async function dnsperf(file, extra) {
-  const r = await run(
-    'dnsperf',
-    ['-s', GATEWAY, '-d', file, '-l', String(SECONDS), '-c', '4', '-t', '2', ...extra],
-    { netns: client.path, timeoutMs: (SECONDS + 30) * 1000 },
-  )
+  const r = await run('dnsperf', ['-s', GATEWAY, '-d', file, '-l', String(SECONDS), '-c', '4', '-t', '2', ...extra], {
+    netns: client.path,
+    timeoutMs: (SECONDS + 30) * 1000,
+  })
   const num = (re) => Number(re.exec(r.stdout)?.[1] ?? Number.NaN)
   const out = {
     qps: num(/Queries per second:\s+([\d.]+)/u),
@@ -205,7 +210,7 @@ async function saturated(pid, file) {
   return { ...r, cpuUsPerQuery: ((c1 - c0) * 1e6) / clk / r.completed }
 }
 
-const upstream = await start(process.execPath, [path.join(here, 'upstream.mjs'), '127.0.0.1', '53'])
+await start(process.execPath, [path.join(here, 'upstream.mjs'), '127.0.0.1', '53'])
 const results = { aardvark: [], cnm: [], 'node-floor': [] }
 try {
   for (let round = 1; round <= ROUNDS; round++) {
@@ -256,16 +261,34 @@ if (json) {
   const a = summary.aardvark
   const c = summary.cnm
   const f = (x, d = 0) => x.toFixed(d)
-  log(`\n${versions.node}, dnsperf ${versions.dnsperf}, aardvark-dns ${versions.aardvark}; medians of ${ROUNDS} rounds of ${SECONDS} s`)
+  log(
+    `\n${versions.node}, dnsperf ${versions.dnsperf}, aardvark-dns ${versions.aardvark}; medians of ${ROUNDS} rounds of ${SECONDS} s`,
+  )
   log('| measure | aardvark-dns 1.4 | cnm | cnm / aardvark |')
   log('|---|---|---|---|')
-  log(`| local name, saturated (4 clients, 100 outstanding): queries/s | ${f(a.localQps)} | ${f(c.localQps)} | **${f(c.localQps / a.localQps, 2)}×** |`)
-  log(`| local name: server CPU per query | ${f(a.localCpuUs, 1)} µs | ${f(c.localCpuUs, 1)} µs | ${f(a.localCpuUs / c.localCpuUs, 2)}× less |`)
-  log(`| local name at ${RATE} q/s: p50 / p99 | ${f(a.localP50, 3)} / ${f(a.localP99, 3)} ms | ${f(c.localP50, 3)} / ${f(c.localP99, 3)} ms | p99 ${f(c.localP99 / a.localP99, 2)}× |`)
-  log(`| forwarded name, saturated: queries/s | ${f(a.forwardQps)} | ${f(c.forwardQps)} | **${f(c.forwardQps / a.forwardQps, 2)}×** |`)
-  log(`| forwarded name: server CPU per query | ${f(a.forwardCpuUs, 1)} µs | ${f(c.forwardCpuUs, 1)} µs | ${f(a.forwardCpuUs / c.forwardCpuUs, 2)}× less |`)
-  log(`| forwarded name at ${RATE} q/s: p50 / p99 | ${f(a.forwardP50, 3)} / ${f(a.forwardP99, 3)} ms | ${f(c.forwardP50, 3)} / ${f(c.forwardP99, 3)} ms | p99 ${f(c.forwardP99 / a.forwardP99, 2)}× |`)
+  log(
+    `| local name, saturated (4 clients, 100 outstanding): queries/s | ${f(a.localQps)} | ${f(c.localQps)} | **${f(c.localQps / a.localQps, 2)}×** |`,
+  )
+  log(
+    `| local name: server CPU per query | ${f(a.localCpuUs, 1)} µs | ${f(c.localCpuUs, 1)} µs | ${f(a.localCpuUs / c.localCpuUs, 2)}× less |`,
+  )
+  log(
+    `| local name at ${RATE} q/s: p50 / p99 | ${f(a.localP50, 3)} / ${f(a.localP99, 3)} ms | ${f(c.localP50, 3)} / ${f(c.localP99, 3)} ms | p99 ${f(c.localP99 / a.localP99, 2)}× |`,
+  )
+  log(
+    `| forwarded name, saturated: queries/s | ${f(a.forwardQps)} | ${f(c.forwardQps)} | **${f(c.forwardQps / a.forwardQps, 2)}×** |`,
+  )
+  log(
+    `| forwarded name: server CPU per query | ${f(a.forwardCpuUs, 1)} µs | ${f(c.forwardCpuUs, 1)} µs | ${f(a.forwardCpuUs / c.forwardCpuUs, 2)}× less |`,
+  )
+  log(
+    `| forwarded name at ${RATE} q/s: p50 / p99 | ${f(a.forwardP50, 3)} / ${f(a.forwardP99, 3)} ms | ${f(c.forwardP50, 3)} / ${f(c.forwardP99, 3)} ms | p99 ${f(c.forwardP99 / a.forwardP99, 2)}× |`,
+  )
   const floor = summary['node-floor']
-  log(`\nNode dgram floor (a UDP echo that does nothing else): ${f(floor.localQps)} q/s, ${f(floor.localCpuUs, 1)} µs CPU per query`)
-  log(`target: local queries/s >= 2x aardvark: ${c.localQps >= 2 * a.localQps ? 'met' : 'NOT met'}; local p99 no worse: ${c.localP99 <= a.localP99 ? 'met' : 'NOT met'}`)
+  log(
+    `\nNode dgram floor (a UDP echo that does nothing else): ${f(floor.localQps)} q/s, ${f(floor.localCpuUs, 1)} µs CPU per query`,
+  )
+  log(
+    `target: local queries/s >= 2x aardvark: ${c.localQps >= 2 * a.localQps ? 'met' : 'NOT met'}; local p99 no worse: ${c.localP99 <= a.localP99 ? 'met' : 'NOT met'}`,
+  )
 }

@@ -63,6 +63,8 @@ describeKernel('DNS server of a bridge network (kernel: dig, getent, busybox)', 
   let web: Node
   let client: Node
   let other: Node
+  let brA: string
+  let brB: string
   const files = new Map<string, { resolv: string; hosts: string }>()
 
   const dig = (node: Node, args: string[]): Promise<Result> =>
@@ -102,8 +104,8 @@ describeKernel('DNS server of a bridge network (kernel: dig, getent, busybox)', 
     hostResolv = path.join(dir, 'host-resolv.conf')
     writeFileSync(hostResolv, 'nameserver 127.0.0.1\nsearch corp.example\noptions timeout:2 attempts:2\n')
     // Network A (dual stack) with web and client; network B with other.
-    const brA = topo.bridge('10.53.1.1/24', 'fd00:53:1::1/64')
-    const brB = topo.bridge('10.53.2.1/24', 'fd00:53:2::1/64')
+    brA = topo.bridge('10.53.1.1/24', 'fd00:53:1::1/64')
+    brB = topo.bridge('10.53.2.1/24', 'fd00:53:2::1/64')
     web = await topo.container('web', brA, '10.53.1.2/24', 'fd00:53:1::2/64', '10.53.1.1', 'fd00:53:1::1')
     client = await topo.container('client', brA, '10.53.1.3/24', 'fd00:53:1::3/64', '10.53.1.1', 'fd00:53:1::1')
     other = await topo.container('other', brB, '10.53.2.2/24', 'fd00:53:2::2/64', '10.53.2.1', 'fd00:53:2::1')
@@ -336,15 +338,17 @@ sock.bind(0, start)`
     // only if it asks A's server directly), but the server must not be reachable at all.
     expect(await short(other, '@10.53.1.1', 'web', 'A')).toEqual(['10.53.1.2'])
     const table = 'cnmdnstest'
+    const bridges = [brA, brB].map((b) => `"${b}"`).join(', ')
     const nft = await spawnIn(
       undefined,
       'nft',
       ['-f', '-'],
       [
         `add table inet ${table}`,
+        `add set inet ${table} bridges { type ifname; elements = { ${bridges} }; }`,
         `add chain inet ${table} input { type filter hook input priority 0; policy accept; }`,
-        // The rule: DNS to an address that is not the incoming bridge's own is dropped.
-        `add rule inet ${table} input meta l4proto { tcp, udp } th dport 53 fib daddr . iif type != local drop`,
+        // The rule: DNS from a bridge to an address that is not that bridge's own is dropped.
+        `add rule inet ${table} input iifname @bridges meta l4proto { tcp, udp } th dport 53 fib daddr . iif type != local drop`,
         '',
       ].join('\n'),
     )
@@ -355,8 +359,10 @@ sock.bind(0, start)`
       expect(await short(other, '@10.53.2.1', 'other', 'A')).toEqual(['10.53.2.2'])
       expect(await short(client, '@10.53.1.1', 'web', 'A')).toEqual(['10.53.1.2'])
       expect(await short(client, '@fd00:53:1::1', '+tcp', 'web', 'A')).toEqual(['10.53.1.2'])
-      // The host itself (loopback interface) is not affected: it forwards to 127.0.0.1:53.
+      // The host itself is not affected: its own queries to a gateway, and the forwarding to 127.0.0.1:53.
       expect(await short(client, '@10.53.1.1', 'forwarded.example', 'A')).toEqual(['192.0.2.80'])
+      const fromHost = await spawnIn(undefined, 'dig', ['+short', '+tries=1', '+time=2', '@10.53.1.1', 'web', 'A'])
+      expect(fromHost.stdout.trim()).toBe('10.53.1.2')
     } finally {
       run('nft', ['delete', 'table', 'inet', table]) // synchronous is fine here: no DNS involved
     }

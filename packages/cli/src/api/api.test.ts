@@ -71,7 +71,7 @@ describe('the REST API (in-memory driver, no kernel)', () => {
       storePath: false,
       sandboxDir: path.join(tmp, 'sb'),
       drivers: { bridge: (ctx) => createMemoryDriver(ctx) },
-      sandboxBackend: createMemorySandboxes(),
+      sandboxBackend: createMemorySandboxes(path.join(tmp, 'sb')),
     })
     server = await serveApi({ controller, socketPath, socketGroup: false })
     client = createClient({ host: `unix://${socketPath}` })
