@@ -5,7 +5,7 @@ export default defineProject({
     name: 'cli',
     include: ['src/**/*.test.ts'],
     // Kernel tests start many `cnm` processes (each opens the store and reconciles): generous on a busy machine.
-    testTimeout: 90_000,
+    testTimeout: 150_000,
     hookTimeout: 60_000,
   },
 })

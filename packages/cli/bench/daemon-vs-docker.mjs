@@ -17,7 +17,7 @@
 // for where it keeps its files (--data-root, --exec-root, -H unix://…, --pidfile) and
 // --storage-driver vfs (overlayfs does not nest on this machine's root filesystem).
 import { spawn, spawnSync } from 'node:child_process'
-import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { request } from 'node:http'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
@@ -173,13 +173,13 @@ async function inside() {
 
     // A running container and a sandbox to connect and disconnect.
     docker('import', busyboxImage(tmp), 'cnm-bench/busybox')
-    docker('network', 'create', 'dk-home')
+    docker('network', 'create', '--subnet', '10.9.0.0/24', 'dk-home')
     docker('run', '-d', '--name', 'bench-ctr', '--network', 'dk-home', 'cnm-bench/busybox', 'sleep', '100000')
     cnm('sandbox', 'create', 'bench-sb')
     // Warm both up (first-call costs: the bridge driver, the firewall, Docker's IPAM).
-    docker('network', 'create', 'dk-warm')
+    docker('network', 'create', '--subnet', '10.9.1.0/24', 'dk-warm')
     docker('network', 'rm', 'dk-warm')
-    cnm('network', 'create', 'cn-warm')
+    cnm('network', 'create', '--subnet', '10.9.2.0/24', 'cn-warm')
     cnm('network', 'rm', 'cn-warm')
 
     const t = { docker: {}, cnm: {}, 'cnm (node dist/cnm.mjs: no launcher)': {} }
@@ -194,8 +194,11 @@ async function inside() {
       ]
       for (const f of i % 2 ? pair.reverse() : pair) f()
     }
-    for (let i = 0; i < RUNS; i++)
-      both('network create', ['network', 'create', `dk${i}`], ['network', 'create', `cn${i}`], i)
+    // Subnets given on both sides (the automatic pools of two daemons in one namespace run out).
+    for (let i = 0; i < RUNS; i++) {
+      const dk = ['network', 'create', '--subnet', `10.1.${i}.0/24`, `dk${i}`]
+      both('network create', dk, ['network', 'create', '--subnet', `10.2.${i}.0/24`, `cn${i}`], i)
+    }
     for (let i = 0; i < RUNS; i++) both('network ls', ['network', 'ls'], ['network', 'ls'], i)
     for (let i = 0; i < RUNS; i++) {
       both('connect', ['network', 'connect', 'dk0', 'bench-ctr'], ['connect', 'cn0', 'bench-sb'], i)
@@ -206,7 +209,8 @@ async function inside() {
     // `env -u NODE_EXTRA_CA_CERTS` does not apply.
     const plain = (op, args) =>
       add('cnm (node dist/cnm.mjs: no launcher)', op, time(process.execPath, [CNM, ...args], cnmEnv))
-    for (let i = 0; i < RUNS; i++) plain('network create', ['network', 'create', `pn${i}`])
+    for (let i = 0; i < RUNS; i++)
+      plain('network create', ['network', 'create', '--subnet', `10.3.${i}.0/24`, `pn${i}`])
     for (let i = 0; i < RUNS; i++) plain('network ls', ['network', 'ls'])
     for (let i = 0; i < RUNS; i++) {
       plain('connect', ['connect', 'pn0', 'bench-sb'])
@@ -236,9 +240,13 @@ async function inside() {
       apiAdd(
         'Docker Engine API',
         'network create',
-        await http(dockerSock, 'POST', '/v1.41/networks/create', { Name: `da${i}` }),
+        await http(dockerSock, 'POST', '/v1.41/networks/create', {
+          Name: `da${i}`,
+          IPAM: { Config: [{ Subnet: `10.4.${i}.0/24` }] },
+        }),
       )
-      apiAdd('cnm REST API', 'network create', await http(cnmSock, 'POST', '/v1/networks', { name: `ca${i}` }))
+      const body = { name: `ca${i}`, subnet: `10.5.${i}.0/24` }
+      apiAdd('cnm REST API', 'network create', await http(cnmSock, 'POST', '/v1/networks', body))
     }
     for (let i = 0; i < RUNS; i++) {
       apiAdd('Docker Engine API', 'network ls', await http(dockerSock, 'GET', '/v1.41/networks'))
@@ -305,10 +313,32 @@ async function inside() {
     docker('rm', '-f', 'bench-ctr')
     cnm('sandbox', 'rm', 'bench-sb')
   } finally {
-    for (const c of children) c.kill('SIGTERM')
-    await new Promise((r) => setTimeout(r, 2000))
-    chmodSync(tmp, 0o700)
-    rmSync(tmp, { recursive: true, force: true })
+    // Both daemons stop (dockerd unmounts what it mounted in its data root), then the files go.
+    await Promise.all(
+      children.map(
+        (c) =>
+          new Promise((resolve) => {
+            if (c.exitCode !== null) return resolve()
+            const kill = setTimeout(() => c.kill('SIGKILL'), 30_000)
+            c.once('exit', () => {
+              clearTimeout(kill)
+              resolve()
+            })
+            c.kill('SIGTERM')
+          }),
+      ),
+    )
+    const mounted = readFileSync('/proc/self/mounts', 'utf8')
+      .split('\n')
+      .map((l) => l.split(' ')[1])
+      .filter((m) => m?.startsWith(tmp))
+      .reverse()
+    for (const m of mounted) sh('umount', ['-l', m], { check: false })
+    try {
+      rmSync(tmp, { recursive: true, force: true })
+    } catch (err) {
+      console.error(`bench: could not remove ${tmp}: ${err.message}`)
+    }
   }
 }
 

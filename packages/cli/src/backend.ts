@@ -6,7 +6,9 @@ import { CliError, invalidArgument } from './errors.js'
 import { ERR_DAEMON_UNREACHABLE, ERR_PERMISSION_DENIED } from './service/codes.js'
 
 /** Where a command did its work. */
-export type Mode = { kind: 'daemon'; host: string } | { kind: 'in-process'; host: string }
+export type Mode =
+  | { kind: 'daemon'; host: string }
+  | { kind: 'in-process'; host: string; why: 'no daemon' | 'store given' }
 
 /** Runs a command's work on the daemon, or in process; see {@link withApi}. */
 export type ApiWork<T> = (api: CnmApi, mode: Mode) => Promise<T>
@@ -69,10 +71,10 @@ export async function openClient(g: GlobalOptions): Promise<CnmClient> {
 }
 
 /** Runs `work` in process, on the store (as root only). */
-export async function inProcess<T>(g: GlobalOptions, work: ApiWork<T>): Promise<T> {
+export async function inProcess<T>(g: GlobalOptions, work: ApiWork<T>, why: 'no daemon' | 'store given'): Promise<T> {
   if (process.geteuid?.() !== 0) throw rootNeeded(g.host)
   const { withLocalApi } = await import('./local-api.js')
-  return withLocalApi(g, (api) => work(api, { kind: 'in-process', host: g.host }))
+  return withLocalApi(g, (api) => work(api, { kind: 'in-process', host: g.host, why }))
 }
 
 /**
@@ -83,13 +85,13 @@ export async function inProcess<T>(g: GlobalOptions, work: ApiWork<T>): Promise<
  */
 export async function withApi<T>(cmd: Command, work: ApiWork<T>): Promise<T> {
   const g = globalOptions(cmd)
-  if (g.local) return inProcess(g, work)
+  if (g.local) return inProcess(g, work, 'store given')
   const client = await openClient(g)
   const { api, answered } = tracked(client)
   try {
     return await work(api, { kind: 'daemon', host: client.host })
   } catch (err) {
-    if (client.address.kind === 'unix' && !answered() && neverReached(err)) return inProcess(g, work)
+    if (client.address.kind === 'unix' && !answered() && neverReached(err)) return inProcess(g, work, 'no daemon')
     throw err
   } finally {
     client.close()

@@ -2,10 +2,11 @@
 import { describeFailure } from './failure.js'
 import { createProgram } from './program.js'
 
-try {
-  await createProgram().parseAsync(process.argv)
-} catch (err) {
-  const { line, exitCode } = describeFailure(err)
-  if (line) process.stderr.write(`${line}\n`)
-  process.exitCode = exitCode
-}
+// No top-level await: the bin is also bundled as CommonJS (scripts/bundle-bin.mjs).
+createProgram()
+  .parseAsync(process.argv)
+  .catch((err: unknown) => {
+    const { line, exitCode } = describeFailure(err)
+    if (line) process.stderr.write(`${line}\n`)
+    process.exitCode = exitCode
+  })

@@ -135,7 +135,7 @@ describeKernel('cnm commands (kernel, the real binary)', () => {
       'cnm: network with name front already exists (ERR_NETWORK_NAME_EXISTS)\n',
     )
     fails(g('network', 'create', 'bad/name'), 'ERR_INVALID_NAME')
-    fails(g('network', 'create', 'x', '-d', 'macvlan'), 'ERR_UNKNOWN_DRIVER')
+    fails(g('network', 'create', 'x', '-d', 'frobnicate'), 'ERR_UNKNOWN_DRIVER')
     fails(g('network', 'create', 'x', '-o', 'frobnicate=1'), 'ERR_INVALID_CONFIG')
     expect(fails(g('network', 'create', 'x', '--subnet', '10.201.0.0/25'), 'ERR_NETWORK_OVERLAPS')).toBe(
       'cnm: network x: subnet 10.201.0.0/25 overlaps network front (10.201.0.0/24) (ERR_NETWORK_OVERLAPS)\n',

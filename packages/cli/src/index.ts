@@ -1,6 +1,8 @@
 export { type ErrorBody, type ErrorBodyKind, errorBody, errorBodyKind, httpStatus } from './api/errors.js'
-export { type ApiServerOptions, createApiServer } from './api/server.js'
-export { DEFAULT_SOCKET_PATH } from './defaults.js'
+export { EventBus } from './api/events.js'
+export { buildOpenApiDocument } from './api/openapi.js'
+export { type ApiServer, type ApiServerOptions, createApiServer } from './api/server.js'
+export { DEFAULT_HOST, DEFAULT_SOCKET_PATH } from './defaults.js'
 export type { CheckResult } from './demo/checks.js'
 export { type DemoOptions, type DemoResult, runDemo } from './demo/run.js'
 export { type EndpointFlags, endpointOptions } from './endpoint-options.js'
@@ -27,6 +29,18 @@ export { removeSandbox } from './ops/sandbox.js'
 export type { Output } from './output.js'
 export { createProgram, type ProgramOptions } from './program.js'
 export { formatPortBinding, type PortBindingSpec, parsePublishSpec } from './publish-spec.js'
-export { type ApiServerHandle, type ServeOptions, serveApi } from './serve.js'
+export { type ApiServerHandle, checkTcpSecurity, type ServeOptions, type ServeTls, serveApi } from './serve.js'
+export {
+  ERR_BODY_TOO_LARGE,
+  ERR_DAEMON_UNREACHABLE,
+  ERR_INSECURE_TCP,
+  ERR_INVALID_REQUEST,
+  ERR_METHOD_NOT_ALLOWED,
+  ERR_NETWORK_OVERLAPS,
+  ERR_PERMISSION_DENIED,
+  ERR_SHUTTING_DOWN,
+  ERR_UNSUPPORTED_MEDIA_TYPE,
+} from './service/codes.js'
+export type { ServiceInfo } from './service/context.js'
 export { cliVersion } from './version.js'
 export { type SandboxJSON, sandboxJSON } from './views.js'

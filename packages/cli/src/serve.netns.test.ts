@@ -119,6 +119,7 @@ describeKernel('cnm serve: the daemon (kernel, the real binary)', () => {
       'cnm: unknown network nope (ERR_UNKNOWN_NETWORK)\n',
     )
     // In process on the same store meanwhile (--store): each sees what the other made.
+    expect(ok(g('info'))).toMatch(/^mode: +in-process \(--store or --sandbox-dir given\)$/mu)
     ok(g('network', 'create', 'cli-made', '--subnet', '10.211.0.0/24'))
     expect(await api(unix, 'GET', '/v1/networks/cli-made')).toMatchObject({
       status: 200,

@@ -1,4 +1,4 @@
-import { readdirSync } from 'node:fs'
+import { lstatSync, readdirSync, unlinkSync } from 'node:fs'
 import path from 'node:path'
 import type { KnownRecords } from '@cnm/driverapi'
 import type { Core } from './core.js'
@@ -52,11 +52,25 @@ function forgetSandboxHandles(core: Core): void {
   core.open.clear()
 }
 
+/** Removes an empty regular file where a namespace was to be bound (nothing else); true if removed. */
+function removeMountPoint(key: string): boolean {
+  try {
+    const st = lstatSync(key)
+    if (!st.isFile() || st.size !== 0) return false
+    unlinkSync(key)
+    return true
+  } catch {
+    return false
+  }
+}
+
 /** Sandboxes whose namespace is gone lose their records (and joins). */
 function dropDeadSandboxes(core: Core, report: ReconcileReport): void {
   for (const sb of [...core.sandboxes.values()]) {
     if (core.sandboxBackend.exists(sb.key)) continue
     core.store.deleteSandbox(sb.id)
+    // Ours (marked): a removal cut short between unmount and unlink leaves its empty mount point.
+    if (readOwnerMark(sb.key) === core.store.id) removeMountPoint(sb.key)
     removeOwnerMark(sb.key, core.store.id)
     core.sandboxes.delete(sb.id)
     for (const [eid, j] of core.joins) if (j.sandboxId === sb.id) core.joins.delete(eid)
@@ -83,7 +97,16 @@ async function removeStrayNamespaces(core: Core, report: ReconcileReport): Promi
   const exists = (key: string): boolean => core.sandboxBackend.exists(key)
   for (const name of names.filter((n) => !n.startsWith('.'))) {
     const key = path.join(core.netnsDir, name)
-    if (known.has(key) || !exists(key) || readOwnerMark(key) !== core.store.id) continue
+    if (known.has(key) || readOwnerMark(key) !== core.store.id) continue
+    if (!exists(key)) {
+      // This store's sandbox cut short between its mount point and the bind (or its unmount and
+      // unlink): the empty file would refuse the name for good.
+      if (removeMountPoint(key)) {
+        removeOwnerMark(key, core.store.id)
+        report.removedNamespaces.push(key)
+      }
+      continue
+    }
     try {
       await (await core.sandboxBackend.open(key)).destroy()
       removeOwnerMark(key, core.store.id)

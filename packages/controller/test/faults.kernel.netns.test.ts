@@ -13,6 +13,7 @@ import {
   leftovers,
   removeTree,
   settle,
+  sleep,
   summary,
   tryRemove,
   Worker,
@@ -20,9 +21,12 @@ import {
 
 /**
  * Kernel faults behind cnm's back (issue 21, item 4 and the fault suite): each is injected into a
- * working network of two sandboxes with a published port, shown to break traffic, then repaired —
- * by `reconcile()` in the running controller, and again by a new controller's start-up — after
- * which the kernel and the store agree, nothing leaked, and traffic works again.
+ * working network of two sandboxes with a published port, shown to break traffic (the negative
+ * control), then repaired — by `reconcile()` in the running controller, and (those marked
+ * `restart`) by a new controller's start-up — after which the kernel and the store agree, nothing
+ * leaked, traffic works again (the positive control) and a second reconcile finds nothing. Also:
+ * a host port taken by another program while cnm was down, and a join or leave cut short. Faults
+ * not repaired yet are `it.fails` (KNOWN GAP), so they turn red once they are.
  */
 
 type ProbeName = 'icc' | 'lo' | 'gw'
@@ -53,6 +57,8 @@ interface Fault {
   report?(r: ReconcileReport, ctx: Ctx): void
   /** Faults that take an endpoint or sandbox away: what is recreated before traffic is checked. */
   recreate?(ctx: Ctx): Promise<void>
+  /** Also injected while no controller runs, then repaired by a new one's start-up. */
+  restart?: boolean
 }
 
 const HOST_PORT = 18071
@@ -70,6 +76,7 @@ const FAULTS: Fault[] = [
   },
   {
     name: 'nft flush ruleset',
+    restart: true,
     inject: () => nft(['flush', 'ruleset']),
     breaks: ['lo', 'gw'],
     report: (r) => expect(r.rebuiltNetworks).toEqual(['kf']),
@@ -81,12 +88,14 @@ const FAULTS: Fault[] = [
   },
   {
     name: 'bridge deleted',
+    restart: true,
     inject: (x) => ip(['link', 'del', x.bridge]),
     breaks: ['icc', 'lo', 'gw'],
     report: (r) => expect(r.rebuiltNetworks).toEqual(['kf']),
   },
   {
     name: 'bridge renamed',
+    restart: true,
     inject: (x) => ip(['link', 'set', x.bridge, 'down', 'name', 'kfrenamed']),
     breaks: ['icc', 'lo', 'gw'],
     report: (r) => expect(r.rebuiltNetworks).toEqual(['kf']),
@@ -113,6 +122,7 @@ const FAULTS: Fault[] = [
   },
   {
     name: 'veth taken off the bridge',
+    restart: true,
     inject: (x) => ip(['link', 'set', x.veth1, 'nomaster']),
     breaks: ['icc', 'lo', 'gw'],
   },
@@ -123,6 +133,7 @@ const FAULTS: Fault[] = [
   },
   {
     name: 'veth deleted',
+    restart: true,
     inject: (x) => ip(['link', 'del', x.veth1]),
     breaks: ['icc', 'lo', 'gw'],
     report: (r) => expect(r.droppedEndpoints).toEqual(['kf1']),
@@ -154,7 +165,25 @@ const FAULTS: Fault[] = [
     },
   },
   {
-    name: 'stray objects marked as ours (veth, bridge, DNAT element, namespace)',
+    name: 'sandbox namespace unmounted, its mount point left (a removal cut short)',
+    inject: async (x) => {
+      await x.s2Agent?.stop()
+      x.s2Agent = undefined
+      run('umount', [x.s2.key])
+    },
+    breaks: [],
+    report: (r, x) => {
+      expect(r.droppedSandboxes).toEqual([x.s2.key])
+      expect(r.droppedEndpoints).toEqual(['kf2'])
+    },
+    recreate: async (x) => {
+      x.s2 = await x.c.newSandbox('kf-s2') // the name is free again: no file left in the way
+      await x.net.connect(x.s2, 'kf2')
+    },
+  },
+  {
+    name: 'stray objects marked as ours (veth, bridge, DNAT element, namespace, a mount point)',
+    restart: true,
     inject: async (x) => {
       const alias = `cnm:${x.storeId}:endpoint:${x.networkId}:${'f'.repeat(64)}`
       ip(['link', 'add', 'vethstray0', 'group', CNM_LINK_GROUP, 'type', 'veth', 'peer', 'name', 'vethstray1'])
@@ -165,12 +194,15 @@ const FAULTS: Fault[] = [
       const key = path.join(x.sandboxDir, 'stray')
       writeFileSync(path.join(x.sandboxDir, '.stray.cnm-owner'), `${x.storeId}\n`)
       ;(await newSandbox(key)).close()
+      // A sandbox of ours cut short between its mount point and the bind: an empty file, marked.
+      writeFileSync(path.join(x.sandboxDir, 'stray2'), '')
+      writeFileSync(path.join(x.sandboxDir, '.stray2.cnm-owner'), `${x.storeId}\n`)
     },
     breaks: [],
     report: (r, x) => {
       expect(r.removedLinks.sort()).toEqual(['br-stray', 'vethstray0'])
       expect(r.removedFirewallPorts).toEqual(['tcp/*:18099->10.71.0.99:80'])
-      expect(r.removedNamespaces).toEqual([path.join(x.sandboxDir, 'stray')])
+      expect(r.removedNamespaces.sort()).toEqual(['stray', 'stray2'].map((n) => path.join(x.sandboxDir, n)))
     },
   },
 ]
@@ -343,12 +375,13 @@ describeKernel('fault suite: the kernel changed behind cnm (kernel)', () => {
 
   for (const mode of ['running', 'restart'] as const) {
     const how = mode === 'running' ? 'reconcile() in a running controller' : "a new controller's start-up"
-    it(`each fault is repaired by ${how}`, async () => {
-      const counts = await injectAll(mode, FAULTS, `kernel faults (${mode})`)
+    const faults = mode === 'running' ? FAULTS : FAULTS.filter((f) => f.restart)
+    it(`each fault is repaired by ${how} (${faults.length} faults)`, async () => {
+      const counts = await injectAll(mode, faults, `kernel faults (${mode})`)
       expect(counts).toEqual({
-        injected: FAULTS.length,
-        tookEffect: FAULTS.filter((f) => f.breaks.length > 0).length,
-        repaired: FAULTS.length,
+        injected: faults.length,
+        tookEffect: faults.filter((f) => f.breaks.length > 0).length,
+        repaired: faults.length,
         leaks: 0,
       })
     }, 120_000)
@@ -376,6 +409,8 @@ describeKernel('fault suite: the kernel changed behind cnm (kernel)', () => {
           .sort(),
       ).toEqual(['kf1', 'kf2'])
       await squatter.stop()
+      // The port allocator trusts its snapshot of the host's sockets for up to 2 s.
+      await sleep(2100)
       // Another process changes the store: this one's next operation syncs, and restores kf1 now.
       const other = new Worker(storePath, sandboxDir)
       expect(await other.opened).toEqual({ ready: true })

@@ -27,7 +27,7 @@ import {
 
 type Controller = Awaited<ReturnType<typeof createController>>
 
-const ROUNDS = Number(process.env.CNM_FAULT_RACES ?? 4)
+const ROUNDS = Number(process.env.CNM_FAULT_RACES ?? 2)
 const NET = 'race'
 const SUBNET = '10.77.0.1/16'
 const HOST_PORT = 18077
@@ -51,6 +51,11 @@ interface Race {
    * the race between the two workers.
    */
   publishes?: boolean
+  /**
+   * Not random: b looks its objects up, a runs meanwhile, then b acts on what it looked up (a
+   * REST server that resolved a name just before another request removed it).
+   */
+  staleB?: boolean
   /** Builds what both requests need (through the test's own controller), round `r`. */
   before(c: Controller, r: number): Promise<void>
   /** The two racing requests. */
@@ -86,6 +91,40 @@ const RACES: Race[] = [
       // Connected first or not, nothing of the connect may outlive the sandbox.
       expect(sandboxOf(c, `r1-${r}`)).toBeUndefined()
       expect(endpointNamed(c, `r1-${r}`)).toBeUndefined()
+    },
+  },
+  {
+    name: 'sandbox rm while a connect holds a stale view of it (item 5)',
+    staleB: true,
+    before: async (c, r) => void (await c.newSandbox(`r15-${r}`)),
+    a: (r) => ['sandbox-rm', { sandbox: `r15-${r}` }],
+    b: (r) => ['connect', { network: NET, sandbox: `r15-${r}`, name: `r15-${r}` }],
+    check: (ra, rb, c, r) => {
+      expect(ra).toMatchObject({ ok: true })
+      expect(rb, 'refused inside its transaction').toMatchObject({
+        ok: false,
+        code: 'ERR_UNKNOWN_SANDBOX',
+        kind: 'not-found',
+      })
+      expect(endpointNamed(c, `r15-${r}`)).toBeUndefined()
+    },
+  },
+  {
+    name: 'network rm while a connect holds a stale view of it',
+    staleB: true,
+    before: async (c, r) => {
+      await c.newNetwork(await c.newNetworkDriver('bridge'), `r16-${r}`, { addressIPv4: `10.83.${r}.1/24` })
+      await c.newSandbox(`r16-${r}`)
+    },
+    a: (r) => ['network-rm', { name: `r16-${r}` }],
+    b: (r) => ['connect', { network: `r16-${r}`, sandbox: `r16-${r}`, name: `r16-${r}` }],
+    check: (ra, rb) => {
+      expect(ra).toMatchObject({ ok: true })
+      expect(rb, 'refused inside its transaction').toMatchObject({
+        ok: false,
+        code: 'ERR_UNKNOWN_NETWORK',
+        kind: 'not-found',
+      })
     },
   },
   {
@@ -170,6 +209,32 @@ const RACES: Race[] = [
       if (!ra.ok) expect([...NOT_FOUND, 'ERR_NOT_JOINED']).toContain(ra.code)
       expect(endpointNamed(c, `r7-${r}`)).toBeUndefined()
     },
+  },
+  {
+    name: 'sandbox rm vs join to it (an endpoint moved in from the host)',
+    before: async (c, r) => {
+      await c.newSandbox(`r13-${r}`)
+      await c.networkByName(NET)?.createEndpoint(`r13-${r}`)
+    },
+    a: (r) => ['sandbox-rm', { sandbox: `r13-${r}` }],
+    b: (r) => ['join', { network: NET, name: `r13-${r}`, sandbox: `r13-${r}` }],
+    check: (ra, rb, c, r) => {
+      expect(ra, 'the rm always succeeds').toMatchObject({ ok: true })
+      if (!rb.ok) expect(NOT_FOUND).toContain(rb.code)
+      // Joined first or not, the endpoint is back in the host, joined to nothing.
+      expect(endpointNamed(c, `r13-${r}`)?.inspect().joined).toBeUndefined()
+    },
+  },
+  {
+    name: 'two joins of one endpoint to two sandboxes',
+    before: async (c, r) => {
+      await c.newSandbox(`r14a-${r}`)
+      await c.newSandbox(`r14b-${r}`)
+      await c.networkByName(NET)?.createEndpoint(`r14-${r}`)
+    },
+    a: (r) => ['join', { network: NET, name: `r14-${r}`, sandbox: `r14a-${r}` }],
+    b: (r) => ['join', { network: NET, name: `r14-${r}`, sandbox: `r14b-${r}` }],
+    check: (ra, rb) => oneWins(ra, rb, ['ERR_ALREADY_JOINED'], 'conflict'),
   },
   {
     name: 'two sandbox creates with one container id',
@@ -300,8 +365,15 @@ describeKernel('fault suite: two processes racing conflicting verbs (kernel)', (
           const aFirst = Math.random() < 0.5
           // Half the time the second request looks its objects up, then waits: a stale view.
           const pauseMs = Math.random() < 0.5 ? 0 : 30
-          const pa = aFirst ? x.request(opA, argsA) : later(() => x.request(opA, { ...argsA, pauseMs }))
-          const pb = aFirst ? later(() => y.request(opB, { ...argsB, pauseMs })) : y.request(opB, argsB)
+          let pa: Promise<WorkerReply>
+          let pb: Promise<WorkerReply>
+          if (race.staleB) {
+            pb = y.request(opB, { ...argsB, pauseMs: 400 })
+            pa = new Promise((resolve) => setTimeout(() => resolve(x.request(opA, argsA)), 100))
+          } else {
+            pa = aFirst ? x.request(opA, argsA) : later(() => x.request(opA, { ...argsA, pauseMs }))
+            pb = aFirst ? later(() => y.request(opB, { ...argsB, pauseMs })) : y.request(opB, argsB)
+          }
           const [ra, rb] = await Promise.all([pa, pb])
           counts.rounds++
           if (ra.ok && rb.ok) counts.bothWon++

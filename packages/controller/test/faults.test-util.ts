@@ -82,8 +82,7 @@ function elemValue(e: unknown): string {
 }
 
 /** cnm's published ports as nftables holds them: `tcp/18080 -> 10.1.0.2:80` (any host address). */
-export function nftPublished(): string[] {
-  const t = nftCnm()
+export function nftPublished(t = nftCnm()): string[] {
   if (!t) return []
   const out: string[] = []
   for (const name of ['dnat4any', 'dnat6any']) {
@@ -130,10 +129,11 @@ export function differences(
   const snap = store.snapshot()
   const links = cnmLinks()
   const byName = new Map(links.map((l) => [l.ifname, l]))
+  const addresses = new Map(ipJson<IpLink[]>(['addr', 'show']).map((l) => [l.ifname, l.addr_info ?? []]))
   const nets = snap.networks.map((n) => ({ row: n, rec: n.record as BridgeNetworkRecord }))
   const eps = snap.endpoints.map((e) => ({ row: e, rec: e.record as BridgeEndpointRecord }))
   const table = nftCnm()
-  const published = nftPublished()
+  const published = nftPublished(table)
   const problems = storeKernelDifferences(store, {
     bridges: links.filter((l) => l.linkinfo?.info_kind === 'bridge').map((l) => l.ifname),
     veths: links.filter((l) => l.linkinfo?.info_kind === 'veth').map((l) => l.ifname),
@@ -149,7 +149,7 @@ export function differences(
     if (!br.ifalias?.startsWith(`cnm:${store.id}:network:${row.id}`))
       problems.push(`bridge ${rec.bridgeName} has alias ${br.ifalias}`)
     const gw = rec.bridgeCidrV4
-    const addrs = ipJson<IpLink[]>(['addr', 'show', 'dev', rec.bridgeName])[0]?.addr_info ?? []
+    const addrs = addresses.get(rec.bridgeName) ?? []
     if (gw && !addrs.some((a) => `${a.local}/${a.prefixlen}` === gw))
       problems.push(`bridge ${rec.bridgeName} lacks its gateway ${gw}`)
   }
@@ -300,7 +300,7 @@ export function kernelSnapshot(sandboxDir: string): string {
       .map((l) => `${l.ifname} ${l.master ?? '-'} ${l.flags?.includes('UP') ? 'up' : 'down'}`)
       .sort(),
     nft: t ? [...t.sets.entries()].map(([n, e]) => `${n}: ${e.map(elemKey).sort()}`).sort() : [],
-    published: nftPublished(),
+    published: nftPublished(t),
     namespaces: boundNetnsPaths().filter((p) => p.startsWith(`${sandboxDir}/`)),
     files,
   })

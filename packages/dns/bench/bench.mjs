@@ -2,8 +2,10 @@
 // Benchmark (not a test) for @cnm/dns (issue 17): queries per second and p50/p99 latency for a
 // local name and a forwarded name, cnm's DNS server against aardvark-dns 1.4 (Debian's, as
 // netavark runs it: a config directory with one file per network) for the same network, with the
-// same load generator (Debian's dnsperf 2.10), in the same run, rounds alternating. Also the
-// floor of any server on Node's dgram: a no-op UDP echo.
+// same load generator (Debian's dnsperf 2.10), in the same run, rounds alternating. cnm runs on
+// its process's event loop (createDnsServer) and on a thread of its own (createDnsServerThread).
+// Also the floor of any server on Node's dgram (a no-op UDP echo), and the daemon's other work
+// (mini attach/detach cycles through netlink in the server's process) idle and under DNS load.
 //
 // Runs as root inside a network namespace of its own (a bridge with the gateway 10.77.0.1 and a
 // client namespace on it, where dnsperf runs); the machine's network is untouched. Installs
@@ -64,7 +66,9 @@ const scratch = mkdtempSync(path.join(tmpdir(), 'cnm-dns-bench-'))
 const nsDir = path.join(scratch, 'ns')
 await run('mkdir', ['-p', nsDir])
 await run('ip', ['link', 'set', 'lo', 'up'])
-await run('ip', ['link', 'add', 'cnmdnsbr', 'type', 'bridge'])
+// A fixed MAC, as the bridge driver gives its bridges: otherwise the bridge takes the lowest MAC of
+// its ports, and a port added later (the daemon-work cycles) changes it under the clients' ARP caches.
+await run('ip', ['link', 'add', 'cnmdnsbr', 'address', '02:42:0a:4d:00:01', 'type', 'bridge'])
 await run('ip', ['addr', 'add', `${GATEWAY}/24`, 'dev', 'cnmdnsbr'])
 await run('ip', ['link', 'set', 'cnmdnsbr', 'up'])
 const client = await createPeerNamespace('dns-client', nsDir)
@@ -88,7 +92,7 @@ writeFileSync(forwardFile, 'forwarded.example A\n')
 
 const children = new Set()
 function start(file, args) {
-  const child = spawn(file, args, { stdio: ['ignore', 'pipe', 'inherit'] })
+  const child = spawn(file, args, { stdio: ['pipe', 'pipe', 'inherit'] })
   children.add(child)
   child.on('exit', () => children.delete(child))
   return new Promise((resolve, reject) => {
@@ -162,20 +166,34 @@ process.exit(spawnSync(cmd, args, { stdio: 'inherit' }).status ?? 126)`
       },
     }
   },
-  cnm: async () => {
-    const child = await start(process.execPath, [
-      path.join(here, 'cnm-server.mjs'),
-      GATEWAY,
-      resolvConf,
-      JSON.stringify(ENTRIES),
-    ])
-    await waitAnswer('web')
-    return { pid: child.pid, stop: () => stop(child) }
-  },
+  cnm: () => cnmServer('process'),
+  'cnm-thread': () => cnmServer('thread'),
   'node-floor': async () => {
     const child = await start(process.execPath, [path.join(here, 'echo-server.mjs'), GATEWAY])
     return { pid: child.pid, stop: () => stop(child) }
   },
+}
+
+async function cnmServer(mode) {
+  const args = [path.join(here, 'cnm-server.mjs'), GATEWAY, resolvConf, JSON.stringify(ENTRIES), mode]
+  const child = await start(process.execPath, args)
+  await waitAnswer('web')
+  return { pid: child.pid, child, stop: () => stop(child) }
+}
+
+/** Asks the cnm server's process for `work n` and reads its one-line JSON answer. */
+function work(child, n) {
+  return new Promise((resolve) => {
+    let buf = ''
+    const onData = (d) => {
+      buf += d
+      if (!buf.includes('\n')) return
+      child.stdout.off('data', onData)
+      resolve(JSON.parse(buf.slice(0, buf.indexOf('\n'))))
+    }
+    child.stdout.on('data', onData)
+    child.stdin.write(`work ${n}\n`)
+  })
 }
 
 async function dnsperf(file, extra) {
@@ -211,7 +229,8 @@ async function saturated(pid, file) {
 }
 
 await start(process.execPath, [path.join(here, 'upstream.mjs'), '127.0.0.1', '53'])
-const results = { aardvark: [], cnm: [], 'node-floor': [] }
+const results = { aardvark: [], cnm: [], 'cnm-thread': [], 'node-floor': [] }
+const daemonWork = {}
 try {
   for (let round = 1; round <= ROUNDS; round++) {
     for (const name of Object.keys(servers)) {
@@ -228,6 +247,22 @@ try {
       } finally {
         await s.stop()
       }
+    }
+  }
+  // The daemon's other work, in the server's process: idle, then while dnsperf saturates it.
+  for (const mode of ['process', 'thread']) {
+    const s = await cnmServer(mode)
+    try {
+      await work(s.child, 10) // warm-up
+      const idle = await work(s.child, 60)
+      const load = dnsperf(localFile, ['-q', '100', '-l', String(Math.max(SECONDS, 8))])
+      await new Promise((r) => setTimeout(r, 1000))
+      const loaded = await work(s.child, 60)
+      const perf = await load
+      daemonWork[mode] = { idle: idle.median, loaded: loaded.median, qpsMeanwhile: perf.qps }
+      log(`daemon work, DNS server on the ${mode}: ${JSON.stringify(daemonWork[mode])}`)
+    } finally {
+      await s.stop()
     }
   }
 } finally {
@@ -255,8 +290,12 @@ for (const name of Object.keys(results)) {
     })
   }
 }
-if (json) {
-  console.log(JSON.stringify({ versions, seconds: SECONDS, rounds: ROUNDS, rate: RATE, results, summary }, null, 2))
+if (ROUNDS === 0) {
+  log(JSON.stringify(daemonWork))
+} else if (json) {
+  console.log(
+    JSON.stringify({ versions, seconds: SECONDS, rounds: ROUNDS, rate: RATE, results, summary, daemonWork }, null, 2),
+  )
 } else {
   const a = summary.aardvark
   const c = summary.cnm
@@ -284,6 +323,18 @@ if (json) {
   log(
     `| forwarded name at ${RATE} q/s: p50 / p99 | ${f(a.forwardP50, 3)} / ${f(a.forwardP99, 3)} ms | ${f(c.forwardP50, 3)} / ${f(c.forwardP99, 3)} ms | p99 ${f(c.forwardP99 / a.forwardP99, 2)}× |`,
   )
+  const t = summary['cnm-thread']
+  log(
+    `| cnm on a thread (createDnsServerThread): local / forwarded queries/s | | ${f(t.localQps)} / ${f(t.forwardQps)} | ${f(t.localQps / a.localQps, 2)}× / ${f(t.forwardQps / a.forwardQps, 2)}× |`,
+  )
+  log(
+    `| cnm on a thread: local p50 / p99 at ${RATE} q/s | | ${f(t.localP50, 3)} / ${f(t.localP99, 3)} ms | p99 ${f(t.localP99 / a.localP99, 2)}× |`,
+  )
+  for (const [mode, w] of Object.entries(daemonWork)) {
+    log(
+      `daemon work (attach/detach cycle, median) with the DNS server on the ${mode}: idle ${f(w.idle, 2)} ms, under ${f(w.qpsMeanwhile)} q/s ${f(w.loaded, 2)} ms (${f(w.loaded / w.idle, 2)}×)`,
+    )
+  }
   const floor = summary['node-floor']
   log(
     `\nNode dgram floor (a UDP echo that does nothing else): ${f(floor.localQps)} q/s, ${f(floor.localCpuUs, 1)} µs CPU per query`,

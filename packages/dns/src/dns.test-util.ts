@@ -105,6 +105,8 @@ export interface QueryOptions {
   ednsVersion?: number
   timeoutMs?: number
   id?: number
+  /** Send from this local address (UDP and TCP). */
+  from?: string
 }
 
 /** Sends one question and returns the decoded answer (and its size), or undefined on timeout. */
@@ -133,7 +135,7 @@ export function query(
             } as unknown as packet.Answer,
           ],
   })
-  return sendRaw(server, msg, options.proto ?? 'udp', options.timeoutMs ?? 3000).then((buf) =>
+  return sendRaw(server, msg, options.proto ?? 'udp', options.timeoutMs ?? 3000, options.from).then((buf) =>
     buf ? { message: packet.decode(buf), size: buf.length } : undefined,
   )
 }
@@ -144,6 +146,7 @@ export function sendRaw(
   msg: Buffer,
   proto: 'udp' | 'tcp',
   timeoutMs = 3000,
+  from?: string,
 ): Promise<Buffer | undefined> {
   return new Promise((resolve) => {
     let done = false
@@ -162,10 +165,14 @@ export function sendRaw(
       udp = createSocket(server.address.includes(':') ? 'udp6' : 'udp4')
       udp.on('message', (m) => finish(m))
       udp.on('error', () => finish(undefined))
-      udp.send(msg, server.port, server.address)
+      const u = udp
+      if (from) u.bind(0, from, () => u.send(msg, server.port, server.address))
+      else u.send(msg, server.port, server.address)
     } else {
       const reader = new FrameReader()
-      conn = connect({ host: server.address, port: server.port }, () => conn?.write(frame(msg)))
+      conn = connect({ host: server.address, port: server.port, ...(from ? { localAddress: from } : {}) }, () =>
+        conn?.write(frame(msg)),
+      )
       conn.on('data', (chunk: Buffer) => {
         const [first] = reader.push(chunk)
         if (first) finish(first)

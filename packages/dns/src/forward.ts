@@ -33,6 +33,7 @@ class Channel {
     this.sock = createSocket(up.family === 6 ? 'udp6' : 'udp4')
     this.ready = new Promise((resolve) => {
       this.sock.once('error', () => resolve(false))
+      this.sock.once('close', () => resolve(false))
       this.sock.connect(up.port, up.address, () => resolve(true))
     })
     // ICMP port unreachable arrives as ECONNREFUSED on a connected socket: every query on it failed.
@@ -162,7 +163,13 @@ export class Forwarder {
       }
       c.pending.set(id, { q, clientId: q.id ?? 0, finish })
     })
-    if (await c.ready) c.sock.send(withId(query, id))
+    if (await c.ready) {
+      try {
+        c.sock.send(withId(query, id))
+      } catch {
+        // Closed meanwhile (the forwarder closing): the attempt ends with the others.
+      }
+    }
     return attempt
   }
 

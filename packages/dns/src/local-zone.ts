@@ -24,8 +24,9 @@ const NXDOMAIN: LocalAnswer = Object.freeze({ rcode: RCODE.NXDOMAIN, answers: []
 const ADDRESS_TYPES = new Set(['A', 'AAAA', 'ANY'])
 
 /**
- * Answers a question from the network's names, or returns undefined when it is not ours (then
- * the server forwards it). The rules, in order:
+ * Answers a question from the network's names (as `client`, the querying address, sees them:
+ * see `DnsEntry.clients`), or returns undefined when it is not ours (then the server forwards
+ * it). The rules, in order:
  *
  * 1. A reverse name (`*.in-addr.arpa`, `*.ip6.arpa`) of an address in the table: PTR answers each
  *    name holding that address (qualified with the domain when there is one); other types: no data.
@@ -37,11 +38,11 @@ const ADDRESS_TYPES = new Set(['A', 'AAAA', 'ANY'])
  *    name is never sent to the host's resolvers, and a name of another network is not found.
  * 5. Everything else: forward.
  */
-export function answerLocally(zone: LocalZone, q: Question): LocalAnswer | undefined {
+export function answerLocally(zone: LocalZone, q: Question, client?: string): LocalAnswer | undefined {
   const qclass = q.class ?? 'IN'
   if (qclass !== 'IN' && qclass !== 'ANY') return undefined
   const key = questionKey(q.name)
-  if (isReverseName(key)) return reverseAnswer(zone, q, key)
+  if (isReverseName(key)) return reverseAnswer(zone, q, key, client)
   let relative = key
   let inZone = false
   const { domain } = zone
@@ -52,7 +53,7 @@ export function answerLocally(zone: LocalZone, q: Question): LocalAnswer | undef
       inZone = true
     }
   }
-  const hit = zone.names.lookup(relative)
+  const hit = zone.names.lookup(relative, client)
   if (hit) {
     if (!ADDRESS_TYPES.has(q.type)) return NODATA
     const answers: Answer[] = []
@@ -65,10 +66,10 @@ export function answerLocally(zone: LocalZone, q: Question): LocalAnswer | undef
   return undefined
 }
 
-function reverseAnswer(zone: LocalZone, q: Question, key: string): LocalAnswer | undefined {
+function reverseAnswer(zone: LocalZone, q: Question, key: string, client: string | undefined): LocalAnswer | undefined {
   const address = addressOfReverseName(key)
   if (!address) return undefined
-  const names = zone.names.reverse(address)
+  const names = zone.names.reverse(address, client)
   if (names.length > 0) {
     if (q.type !== 'PTR' && (q.type as string) !== 'ANY') return NODATA
     const qualify = (n: string): string => (zone.domain === undefined ? n : `${n}.${zone.domain}`)

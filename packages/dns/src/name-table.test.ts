@@ -89,4 +89,30 @@ describe('NameTable', () => {
     for (let i = 0; i < 10_000; i++) expect(t.lookup(`n${i}`)).toBeUndefined()
     expect(t.lookup('web')).toBeDefined()
   })
+
+  it('shows an entry with `clients` to those client addresses only', () => {
+    const t = new NameTable()
+    t.set({ id: 'e1', name: 'web', addresses: ['10.1.0.2'] })
+    expect(t.scoped).toBe(false)
+    // `db` is on another network; the sandbox at 10.1.0.5 (and fd00:1::5) is on both.
+    t.set({ id: 'b:db', name: 'db', addresses: ['10.2.0.3'], clients: ['10.1.0.5', 'FD00:1::5'] })
+    expect(t.scoped).toBe(true)
+    expect(t.lookup('db')).toBeUndefined()
+    expect(t.lookup('db', '10.1.0.9')).toBeUndefined()
+    expect(t.lookup('db', '10.1.0.5')).toEqual({ ipv4: ['10.2.0.3'], ipv6: [] })
+    expect(t.lookup('db', '::ffff:10.1.0.5')).toBeDefined()
+    expect(t.lookup('db', 'fd00:1::5')).toBeDefined()
+    expect(t.lookup('web', '10.1.0.9')).toBeDefined()
+    expect(t.reverse('10.2.0.3', '10.1.0.9')).toEqual([])
+    expect(t.reverse('10.2.0.3', '10.1.0.5')).toEqual(['db'])
+    expect(t.get('b:db')?.clients).toEqual(['10.1.0.5', 'fd00:1::5'])
+    expect(() => t.set({ id: 'x', name: 'x', addresses: ['10.2.0.4'], clients: [] })).toThrow(
+      expect.objectContaining({ code: 'ERR_INVALID_DNS_CONFIG' }),
+    )
+    expect(() => t.set({ id: 'x', name: 'x', addresses: ['10.2.0.4'], clients: ['me'] })).toThrow(
+      expect.objectContaining({ code: 'ERR_INVALID_DNS_CONFIG' }),
+    )
+    t.delete('b:db')
+    expect(t.scoped).toBe(false)
+  })
 })

@@ -12,6 +12,12 @@ export interface DnsEntry {
   readonly aliases?: readonly string[]
   /** The endpoint's addresses on this network, IPv4 and IPv6 (at least one). */
   readonly addresses: readonly string[]
+  /**
+   * Only queries from these client addresses see this entry (default: every client). For a
+   * sandbox on two networks: the other network's endpoints, put in this network's table, visible
+   * to the sandbox's own address here and to nobody else.
+   */
+  readonly clients?: readonly string[]
 }
 
 /** The addresses a name answers, by family, in the order the entries were set. */
@@ -20,10 +26,18 @@ export interface NameAddresses {
   readonly ipv6: readonly string[]
 }
 
+/** One change of a table, as its listeners hear it (enough to replay it on another table). */
+export type NameChange =
+  | { readonly type: 'set'; readonly entry: DnsEntry }
+  | { readonly type: 'delete'; readonly id: string }
+  | { readonly type: 'clear' }
+
 interface Stored {
   readonly entry: DnsEntry
   readonly names: readonly string[]
   readonly addresses: readonly IPAddress[]
+  /** Canonical client addresses that see it, or undefined: everyone. */
+  readonly clients: ReadonlySet<string> | undefined
 }
 
 /**
@@ -37,8 +51,9 @@ export class NameTable {
   readonly #byAddress = new Map<string, Set<string>>()
   /** Answers of names that exist (never misses: random names must not grow it). */
   readonly #resolved = new Map<string, NameAddresses>()
-  readonly #listeners = new Set<() => void>()
+  readonly #listeners = new Set<(change: NameChange) => void>()
   #generation = 0
+  #scoped = 0
 
   /** Increases on every change (the server's answer cache keys on it). */
   get generation(): number {
@@ -48,6 +63,11 @@ export class NameTable {
   /** How many entries the table holds. */
   get size(): number {
     return this.#byId.size
+  }
+
+  /** Whether some entry is seen only by some clients (then answers depend on the client). */
+  get scoped(): boolean {
+    return this.#scoped > 0
   }
 
   /**
@@ -61,7 +81,7 @@ export class NameTable {
     if (old) this.#unindex(old)
     this.#byId.set(stored.entry.id, stored)
     this.#index(stored)
-    this.#changed()
+    this.#changed({ type: 'set', entry: stored.entry })
   }
 
   /** Removes the entry with this id; false when there was none. */
@@ -70,7 +90,7 @@ export class NameTable {
     if (!old) return false
     this.#unindex(old)
     this.#byId.delete(id)
-    this.#changed()
+    this.#changed({ type: 'delete', id })
     return true
   }
 
@@ -80,7 +100,8 @@ export class NameTable {
     this.#byId.clear()
     this.#byName.clear()
     this.#byAddress.clear()
-    this.#changed()
+    this.#scoped = 0
+    this.#changed({ type: 'clear' })
   }
 
   /** The entry with this id, as it was set (names normalised, addresses canonical). */
@@ -93,56 +114,78 @@ export class NameTable {
     return [...this.#byId.values()].map((s) => s.entry)
   }
 
-  /** The addresses a name answers (any case, trailing dot or not), or undefined if no entry has it. */
-  lookup(name: string): NameAddresses | undefined {
+  /**
+   * The addresses a name answers (any case, trailing dot or not) for a query from `client` (an
+   * entry with `clients` is seen only by those), or undefined if no entry it sees has the name.
+   */
+  lookup(name: string, client?: string): NameAddresses | undefined {
     const key = name.toLowerCase().replace(/\.$/u, '')
+    if (this.#scoped > 0) return this.#resolve(key, client)
     let hit = this.#resolved.get(key)
     if (hit === undefined) {
-      hit = this.#resolve(key)
+      hit = this.#resolve(key, undefined)
       if (hit) this.#resolved.set(key, hit)
     }
     return hit
   }
 
-  /** The names whose PTR an address answers (each entry's `name`), empty when none. */
-  reverse(address: string | IPAddress): string[] {
+  /** The names whose PTR an address answers for `client` (each entry's `name`), empty when none. */
+  reverse(address: string | IPAddress, client?: string): string[] {
     const a = typeof address === 'string' ? tryParseAddress(address) : address
     const ids = a ? this.#byAddress.get(a.text) : undefined
     if (!ids) return []
-    return [...new Set([...ids].map((id) => this.#byId.get(id)?.entry.name ?? ''))].filter((n) => n !== '')
+    const names = new Set<string>()
+    for (const id of ids) {
+      const s = this.#byId.get(id)
+      if (s && sees(s, client)) names.add(s.entry.name)
+    }
+    return [...names]
   }
 
-  /** Calls `listener` after every change; returns the function that stops it. */
-  onChange(listener: () => void): () => void {
+  /** Applies a change heard from another table (a mirror in another thread). */
+  apply(change: NameChange): void {
+    if (change.type === 'set') this.set(change.entry)
+    else if (change.type === 'delete') this.delete(change.id)
+    else this.clear()
+  }
+
+  /** Calls `listener` after every change, with the change; returns the function that stops it. */
+  onChange(listener: (change: NameChange) => void): () => void {
     this.#listeners.add(listener)
     return () => this.#listeners.delete(listener)
   }
 
-  #resolve(key: string): NameAddresses | undefined {
+  #resolve(key: string, client: string | undefined): NameAddresses | undefined {
     const ids = this.#byName.get(key)
     if (!ids) return undefined
     const ipv4 = new Set<string>()
     const ipv6 = new Set<string>()
+    let seen = false
     for (const id of ids) {
-      for (const a of this.#byId.get(id)?.addresses ?? []) (a.family === 4 ? ipv4 : ipv6).add(a.text)
+      const s = this.#byId.get(id)
+      if (!s || !sees(s, client)) continue
+      seen = true
+      for (const a of s.addresses) (a.family === 4 ? ipv4 : ipv6).add(a.text)
     }
-    return { ipv4: [...ipv4], ipv6: [...ipv6] }
+    return seen ? { ipv4: [...ipv4], ipv6: [...ipv6] } : undefined
   }
 
   #index(s: Stored): void {
+    if (s.clients) this.#scoped++
     for (const n of s.names) addTo(this.#byName, n, s.entry.id)
     for (const a of s.addresses) addTo(this.#byAddress, a.text, s.entry.id)
   }
 
   #unindex(s: Stored): void {
+    if (s.clients) this.#scoped--
     for (const n of s.names) removeFrom(this.#byName, n, s.entry.id)
     for (const a of s.addresses) removeFrom(this.#byAddress, a.text, s.entry.id)
   }
 
-  #changed(): void {
+  #changed(change: NameChange): void {
     this.#generation++
     this.#resolved.clear()
-    for (const l of this.#listeners) l()
+    for (const l of this.#listeners) l(change)
   }
 }
 
@@ -162,16 +205,40 @@ function validate(entry: DnsEntry): Stored {
   })
   const unique = [...new Map(addresses.map((a) => [a.text, a])).values()]
   const names = [...new Set([name, ...aliases])]
+  const clients = entry.clients === undefined ? undefined : validClients(entry.clients, id, name)
   return {
     entry: Object.freeze({
       id,
       name,
       aliases: Object.freeze(names.slice(1)),
       addresses: Object.freeze(unique.map((a) => a.text)),
+      ...(clients ? { clients: Object.freeze([...clients]) } : {}),
     }),
     names,
     addresses: unique,
+    clients,
   }
+}
+
+function validClients(clients: readonly string[], id: string, name: string): Set<string> {
+  if (!Array.isArray(clients) || clients.length === 0) {
+    throw invalidConfig(`DNS entry ${id} (${name}): \`clients\` must list at least one address (omit it for everyone)`)
+  }
+  return new Set(
+    clients.map((text) => {
+      const a = tryParseAddress(text)
+      if (!a) throw invalidConfig(`DNS entry ${id} (${name}): invalid client address ${JSON.stringify(text)}`)
+      return a.text
+    }),
+  )
+}
+
+/** Whether a query from `client` sees the entry (an IPv4-mapped IPv6 client counts as its IPv4). */
+function sees(s: Stored, client: string | undefined): boolean {
+  if (!s.clients) return true
+  if (client === undefined) return false
+  const a = tryParseAddress(client.startsWith('::ffff:') ? client.slice(7) : client)
+  return a !== undefined && s.clients.has(a.text)
 }
 
 function addTo(map: Map<string, Set<string>>, key: string, id: string): void {

@@ -61,7 +61,7 @@ export class QueryHandler {
    * Answers one message that came over `proto`: over UDP an answer larger than the client's EDNS
    * size (512 without OPT) is cut to its header and question with TC set.
    */
-  handle(msg: Buffer, proto: 'udp' | 'tcp'): Buffer | undefined | Promise<Buffer | undefined> {
+  handle(msg: Buffer, proto: 'udp' | 'tcp', client?: string): Buffer | undefined | Promise<Buffer | undefined> {
     this.stats.queries++
     const q = decodeMessage(msg)
     if (!q || q.type === 'response') {
@@ -74,7 +74,7 @@ export class QueryHandler {
     if (q.opcode !== 'QUERY') return this.#error(q, RCODE.NOTIMP, edns)
     if (q.questions?.length !== 1) return this.#error(q, RCODE.FORMERR, edns)
     if (edns.version > 0) return this.#error(q, RCODE.BADVERS, edns)
-    const local = this.#local(q, edns)
+    const local = this.#local(q, edns, client)
     if (local === null) return this.#error(q, RCODE.FORMERR, edns)
     if (local !== undefined) {
       this.stats.local++
@@ -85,7 +85,7 @@ export class QueryHandler {
   }
 
   /** The encoded local answer, undefined to forward, null when it cannot be encoded. */
-  #local(q: Message, edns: ClientEdns): Buffer | undefined | null {
+  #local(q: Message, edns: ClientEdns, client: string | undefined): Buffer | undefined | null {
     const question = q.questions?.[0]
     if (!question) return null
     const names = this.#config.names
@@ -93,10 +93,12 @@ export class QueryHandler {
       this.#cache.clear()
       this.#cacheGeneration = names.generation
     }
-    const key = `${q.flag_rd ? 1 : 0}${q.flag_cd ? 1 : 0}${edns.present ? 1 : 0}${edns.dnssecOk ? 1 : 0}${question.type}/${question.class ?? ''}/${question.name}`
+    // When some entry is seen by some clients only, the answer depends on who asks.
+    const who = names.scoped ? `${client ?? ''}|` : ''
+    const key = `${who}${q.flag_rd ? 1 : 0}${q.flag_cd ? 1 : 0}${edns.present ? 1 : 0}${edns.dnssecOk ? 1 : 0}${question.type}/${question.class ?? ''}/${question.name}`
     const cached = this.#cache.get(key)
     if (cached) return withId(cached, q.id ?? 0)
-    const answer = answerLocally(this.#zone, question)
+    const answer = answerLocally(this.#zone, question, client)
     if (!answer) return undefined
     let encoded: Buffer
     try {

@@ -49,6 +49,21 @@ describe('createDnsServer (loopback)', () => {
     expect((await query(at(), 'db', 'A'))?.message.rcode).toBe('NXDOMAIN')
   })
 
+  it('answers an entry with `clients` to those addresses only, also from its cache', async () => {
+    server.names.set({ id: 'b:db', name: 'db', addresses: ['10.2.0.3'], clients: ['127.0.0.2'] })
+    try {
+      for (const proto of ['udp', 'tcp'] as const) {
+        const seen = await query(at(), 'db', 'A', { proto, from: '127.0.0.2', id: 1 })
+        expect(seen?.message.answers?.[0]).toMatchObject({ data: '10.2.0.3' })
+        expect((await query(at(), 'db', 'A', { proto, from: '127.0.0.1', id: 1 }))?.message.rcode).toBe('NXDOMAIN')
+        expect((await query(at(), 'db', 'A', { proto, from: '127.0.0.2', id: 1 }))?.message.rcode).toBe('NOERROR')
+      }
+      expect((await query(at(), 'web', 'A', { from: '127.0.0.1' }))?.message.rcode).toBe('NOERROR')
+    } finally {
+      server.names.delete('b:db')
+    }
+  })
+
   it('answers the OPT record of an EDNS client, and BADVERS for a version it does not speak', async () => {
     const r = await query(at(), 'web', 'A', { edns: 4096 })
     const opt = r?.message.additionals?.find((a) => a.type === 'OPT') as packet.OptAnswer
@@ -163,6 +178,22 @@ describe('createDnsServer (loopback)', () => {
       await s.close()
       await hole.close()
     }
+  })
+
+  it('closes with forwards in flight, over UDP and TCP, without an error', async () => {
+    const hole = await startUpstream({ silent: true })
+    const s = await createDnsServer({ addresses: ['127.0.0.1'], port: 0, upstreams: [`127.0.0.1:${hole.port}`] })
+    const at = { address: '127.0.0.1', port: s.port }
+    const pending = [
+      query(at, 'a.example', 'A', { timeoutMs: 800 }),
+      query(at, 'b.example', 'A', { proto: 'tcp', timeoutMs: 800 }),
+    ]
+    await new Promise((r) => setTimeout(r, 100))
+    expect(s.stats().inFlight).toBe(2)
+    await s.close()
+    await Promise.all(pending)
+    expect(s.stats().inFlight).toBe(0)
+    await hole.close()
   })
 
   it('answers SERVFAIL at once when the upstream refuses, REFUSED when it does not forward', async () => {

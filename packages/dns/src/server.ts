@@ -156,14 +156,18 @@ function bindError(err: NodeJS.ErrnoException, proto: string, address: string, p
 function serveUdp(sock: UdpSocket, handler: QueryHandler): void {
   // A send that fails (the client's ICMP error, ENOBUFS under a flood) costs that answer only.
   sock.on('error', () => {})
+  const reply = (r: Buffer | undefined, port: number, address: string): void => {
+    if (r === undefined) return
+    try {
+      sock.send(r, port, address)
+    } catch {
+      // Closed meanwhile (a forwarded answer arriving after close()): nobody to answer.
+    }
+  }
   sock.on('message', (msg, rinfo) => {
-    const res = handler.handle(msg, 'udp')
-    if (res === undefined) return
-    if (Buffer.isBuffer(res)) sock.send(res, rinfo.port, rinfo.address)
-    else
-      void res.then((r) => {
-        if (r !== undefined) sock.send(r, rinfo.port, rinfo.address)
-      })
+    const res = handler.handle(msg, 'udp', rinfo.address)
+    if (res === undefined || Buffer.isBuffer(res)) reply(res, rinfo.port, rinfo.address)
+    else res.then((r) => reply(r, rinfo.port, rinfo.address)).catch(() => {})
   })
 }
 
@@ -190,14 +194,14 @@ function serveTcp(server: TcpServer, handler: QueryHandler, config: ServerConfig
     conn.on('data', (chunk: Buffer) => {
       for (const msg of reader.push(chunk)) {
         pending++
-        const res = handler.handle(msg, 'tcp')
+        const res = handler.handle(msg, 'tcp', conn.remoteAddress)
         if (res === undefined) {
           // Not a DNS message: a stream out of step cannot be trusted further (RFC 7766 6.2.4).
           conn.destroy()
           return
         }
         if (Buffer.isBuffer(res)) send(res)
-        else void res.then(send)
+        else res.then(send).catch(() => {})
       }
       if (pending >= TCP_PIPELINE) conn.pause()
     })

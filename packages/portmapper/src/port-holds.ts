@@ -7,16 +7,24 @@ import { formatTransportAddress, ipFamily, isWildcardIP, type TransportRange } f
 
 /** One bound socket that holds one host port. */
 interface Holder {
+  /** `tcp/0.0.0.0:8080` */
+  key: string
   close(): void
 }
 
-/** Every port this process holds, across mappers (what `heldPortCount()` counts). */
-const allHolders = new Set<Holder>()
+/** Every port this process holds, across mappers (what `heldPortCount()` counts), by key. */
+const allHolders = new Map<Holder, string>()
+/** The keys of the held ports (a port is held once: no SO_REUSEPORT). */
+const heldKeys = new Set<string>()
+/** Keys released since the last read of the socket tables (their entries there are stale). */
+const releasedSinceRead = new Set<string>()
 
 /** How many host ports this process holds with a bound socket (every `PortMapper` together). */
 export function heldPortCount(): number {
   return allHolders.size
 }
+
+const portKey = (proto: string, ip: string, port: number): string => `${proto}/${ip}:${port}`
 
 /**
  * A listening TCP socket (a listener conflicts with every other bind of its address and port,
@@ -31,7 +39,7 @@ function holdTcp(ip: string, port: number): Promise<Holder> {
       server.off('error', reject)
       server.on('error', () => undefined)
       server.unref() // a held port never keeps a process alive
-      resolve({ close: () => void server.close() })
+      resolve({ key: portKey('tcp', ip, port), close: () => void server.close() })
     })
   })
 }
@@ -46,7 +54,7 @@ function holdUdp(ip: string, port: number): Promise<Holder> {
       socket.off('error', reject)
       socket.on('error', () => undefined)
       socket.unref()
-      resolve({ close: () => socket.close() })
+      resolve({ key: portKey('udp', ip, port), close: () => socket.close() })
     })
   })
 }
@@ -100,7 +108,10 @@ export class PortHolds {
     this.release(key)
     if (holders.length === 0) return
     this.#held.set(key, holders)
-    for (const h of holders) allHolders.add(h)
+    for (const h of holders) {
+      allHolders.set(h, h.key)
+      heldKeys.add(h.key)
+    }
   }
 
   /** Closes the sockets holding `key`'s ports (unknown: a no-op). */
@@ -110,8 +121,15 @@ export class PortHolds {
     this.#held.delete(key)
     for (const h of holders) {
       allHolders.delete(h)
+      heldKeys.delete(h.key)
+      releasedSinceRead.add(h.key)
       h.close()
     }
+  }
+
+  /** Whether this mapper holds ports (it does unless disabled). */
+  get enabled(): boolean {
+    return this.#enabled
   }
 
   /** Closes every socket of this mapper. */
@@ -187,4 +205,38 @@ export function reserveAdopted(allocator: PortAllocator, host: TransportRange): 
     if ((err as { byOS?: unknown }).byOS === true) return false
     throw err
   }
+}
+
+/** A socket the kernel reports bound (what `@cnm/netlink`'s `boundPorts` gives). */
+export interface BoundSocket {
+  proto: 'tcp' | 'udp'
+  family: 4 | 6
+  ip: string
+  port: number
+}
+
+const FOREIGN_TTL_MS = 1000
+const foreignCache = new Map<string, { at: number; list: Promise<readonly BoundSocket[]> }>()
+
+/**
+ * The sockets bound on the machine that are not this process's holds, for a mapper that holds its
+ * ports: one read of the socket tables serves every request of the next second (a restore maps
+ * thousands of ports, and each read lists every held port). A foreign socket bound since the read is
+ * still refused: binding the hold fails with EADDRINUSE. Ports this process held at the read and
+ * released since are left out, so a port can be published again at once.
+ */
+export async function foreignBoundPorts(
+  proto: 'tcp' | 'udp',
+  read: () => Promise<readonly BoundSocket[]>,
+): Promise<BoundSocket[]> {
+  let cached = foreignCache.get(proto)
+  if (!cached || performance.now() - cached.at > FOREIGN_TTL_MS) {
+    for (const key of releasedSinceRead) if (key.startsWith(`${proto}/`)) releasedSinceRead.delete(key)
+    const list = read()
+    cached = { at: performance.now(), list }
+    foreignCache.set(proto, cached)
+    list.catch(() => foreignCache.delete(proto))
+  }
+  const key = (b: BoundSocket): string => portKey(b.proto, b.ip, b.port)
+  return (await cached.list).filter((b) => !heldKeys.has(key(b)) && !releasedSinceRead.has(key(b)))
 }

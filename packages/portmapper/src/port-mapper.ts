@@ -9,7 +9,7 @@ import {
   ERR_PORT_NOT_MAPPED,
   PortMapperError,
 } from './errors.js'
-import { kernelHasMapping, PortHolds, reserveAdopted } from './port-holds.js'
+import { foreignBoundPorts, kernelHasMapping, PortHolds, reserveAdopted } from './port-holds.js'
 import {
   canonicalIP,
   formatTransportAddress,
@@ -360,7 +360,9 @@ export class PortMapper {
   async #boundPorts(proto: TransportRange['proto']): Promise<BoundPort[]> {
     if (!this.#checkOS || proto === 'sctp') return []
     this.#host ??= openHandle()
-    return (await this.#host).boundPorts(proto)
+    const host = await this.#host
+    if (this.#holds.enabled) return foreignBoundPorts(proto, () => host.boundPorts(proto)) // see foreignBoundPorts
+    return host.boundPorts(proto)
   }
 
   #release(host: TransportRange): void {

@@ -1,6 +1,8 @@
 import type { NetworkController } from '@cnm/controller'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { type FastifyError, type FastifyInstance, type FastifyServerOptions, fastify } from 'fastify'
+import { CliError } from '../errors.js'
+import { ERR_SHUTTING_DOWN } from '../service/codes.js'
 import type { ServiceInfo } from '../service/context.js'
 import { errorBody, httpStatus, noRouteBody } from './errors.js'
 import { EventBus } from './events.js'
@@ -64,7 +66,7 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
     ...(https as object),
     logger: loggerOption(options.logger),
     ajv: AJV,
-    return503OnClosing: true,
+    return503OnClosing: false, // answered below, in cnm's error shape
     forceCloseConnections: true,
   }).withTypeProvider<TypeBoxTypeProvider>() as unknown as FastifyInstance
   const events = options.events ?? new EventBus(app.log)
@@ -91,7 +93,16 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
     }
     void reply.code(404).send(noRouteBody(req.method, req.url))
   })
-  app.addHook('preClose', async () => events.close())
+  let closing = false
+  app.addHook('preClose', async () => {
+    closing = true
+    events.close()
+  })
+  app.addHook('onRequest', async (_req, reply) => {
+    if (!closing) return
+    const err = new CliError(ERR_SHUTTING_DOWN, 'the daemon is stopping', { kind: 'unavailable' })
+    return reply.code(503).header('connection', 'close').send(errorBody(err))
+  })
   registerOpenApi(app)
   // In a plugin of their own, loaded after @fastify/swagger: its onRoute hook then sees every route.
   const handlers = createHandlers(options.controller, events, options.info)

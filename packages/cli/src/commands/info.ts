@@ -4,11 +4,13 @@ import { withApi } from '../backend.js'
 import { type Output, printJSON } from '../output.js'
 import { cliVersion } from '../version.js'
 
-function lines(info: Info & { client: string; daemonAddress: string }): string {
+function lines(info: Info & { client: string; daemonAddress: string; why?: string }): string {
   const mode =
     info.mode === 'daemon'
       ? `daemon (pid ${info.pid}) at ${info.daemonAddress}`
-      : `in-process (no daemon answers at ${info.daemonAddress})`
+      : info.why === 'store given'
+        ? 'in-process (--store or --sandbox-dir given)'
+        : `in-process (no daemon answers at ${info.daemonAddress})`
   const rows: [string, string][] = [
     ['mode', mode],
     ['cnm', `${info.version}${info.client === info.version ? '' : ` (this command: ${info.client})`}`],
@@ -41,6 +43,7 @@ export function registerInfoCommand(program: Command, io: Output): void {
         ...(await api.info()),
         client: cliVersion(),
         daemonAddress: mode.host,
+        ...(mode.kind === 'in-process' ? { why: mode.why } : {}),
       }))
       if (opts.json) printJSON(io, out)
       else io.out(lines(out))
