@@ -1,3 +1,4 @@
+export { bridgeDriver } from './definition.js'
 export {
   type BridgeDriver,
   type BridgeDriverOptions,

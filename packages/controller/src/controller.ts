@@ -67,7 +67,7 @@ function storeMismatch(store: Store, sandboxDir: string, empty: boolean): Contro
   } catch {
     // No sandbox directory: no namespaces to name.
   }
-  const found = `kernel objects marked cnm:${old} (bridges, veths, firewall rules) and ${namespaces.length} namespace(s) in ${sandboxDir}${namespaces.length ? ` (${namespaces.slice(0, 5).join(', ')}${namespaces.length > 5 ? ', …' : ''})` : ''}`
+  const found = `kernel objects marked cnm:${old} (links, firewall rules) and ${namespaces.length} namespace(s) in ${sandboxDir}${namespaces.length ? ` (${namespaces.slice(0, 5).join(', ')}${namespaces.length > 5 ? ', …' : ''})` : ''}`
   return new ControllerError(
     ERR_STORE_MISMATCH,
     empty

@@ -25,6 +25,7 @@ export type {
   Driver,
   DriverCapabilities,
   DriverContext,
+  DriverDefinition,
   DriverFactory,
   DriverPersistence,
   DriverRecord,

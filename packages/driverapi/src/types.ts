@@ -207,3 +207,12 @@ export interface DriverContext {
 
 /** Makes a driver (unconfigured: the controller calls `config` next). */
 export type DriverFactory = (context: DriverContext) => Driver | Promise<Driver>
+
+/** A driver package's description of itself, as a controller registers it. */
+export interface DriverDefinition {
+  /** The name networks record (`bridge`). */
+  name: string
+  /** Other names it answers to (`simplebridge`). */
+  aliases?: readonly string[]
+  factory: DriverFactory
+}

@@ -1,3 +1,4 @@
+export { macvlanDriver } from './definition.js'
 export { createMacvlanDriver, type MacvlanDriverOptions } from './driver.js'
 export { MACVLAN_DRIVER_NAME } from './driver-name.js'
 export { ERR_PARENT_IN_USE, ParentInUseError } from './errors.js'
