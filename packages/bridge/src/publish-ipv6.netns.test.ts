@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import {
   describeKernel,
+  pings,
   request,
   run,
   startServer,
@@ -71,6 +72,10 @@ describeKernel('publishing on both families (kernel)', () => {
     let server: TestServer | undefined
     try {
       server = await startServer(80, 'web', web.sb.key)
+      // Neighbour discovery warm-up: a first packet to a just-configured IPv6 address can wait on
+      // an INCOMPLETE neighbour entry for a second (the kernel's retry), longer than a request's
+      // timeout. One ping from each container to its gateway settles it (not what is tested here).
+      for (const box of [web, client]) for (const gw of ['10.62.0.1', 'fd00:62::1']) pings(gw, box.sb.key)
       const ports = driver.endpointInfo(nid, web.eid).ports
       // One binding without an address: both families, the same host port.
       expect(
