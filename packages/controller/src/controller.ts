@@ -231,7 +231,8 @@ export async function createController(
         }
         checkSandboxParent(path.dirname(key), inside)
         // A mark of this store's with no record and no namespace is stale (a crash): it goes first.
-        if (readOwnerMark(key) === store.id) removeOwnerMark(key, store.id)
+        const stale = readOwnerMark(key)
+        if (stale === store.id || stale === '') removeOwnerMark(key, stale)
         if (!writeOwnerMark(key, store.id)) {
           throw new ControllerError(
             ERR_SANDBOX_EXISTS,

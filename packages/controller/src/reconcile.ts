@@ -117,7 +117,11 @@ async function removeStrayNamespaces(core: Core, report: ReconcileReport): Promi
   }
   for (const name of names.filter((n) => n.startsWith('.') && n.endsWith('.cnm-owner'))) {
     const key = path.join(core.netnsDir, name.slice(1, -'.cnm-owner'.length))
-    if (!known.has(key) && !exists(key) && readOwnerMark(key) === core.store.id) removeOwnerMark(key, core.store.id)
+    if (known.has(key) || exists(key)) continue
+    // Ours, or empty: a process killed between creating a mark and writing it leaves an empty one,
+    // which would refuse that sandbox name for good (an empty mark names no owner to protect).
+    const mark = readOwnerMark(key)
+    if (mark === core.store.id || mark === '') removeOwnerMark(key, mark)
   }
 }
 
