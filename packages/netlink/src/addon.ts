@@ -20,7 +20,7 @@ export function loadAddon(): NetnsAddon {
   } catch (cause) {
     throw new NetlinkError(
       ERR_ADDON_UNAVAILABLE,
-      '@cnm/netlink: the namespace addon is not built (run the package install script: node scripts/build-addon.mjs)',
+      '@cnm/netlink: the namespace addon is not built (reinstall the package, or run cnm-build-addon in its directory)',
       { cause },
     )
   }
