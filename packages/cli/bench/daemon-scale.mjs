@@ -25,7 +25,7 @@ const ENDPOINTS = Number(process.env.ENDPOINTS ?? 2000)
 const SANDBOXES = Math.max(ENDPOINTS, Number(process.env.SANDBOXES ?? 5000))
 const RUNS = Number(process.env.BENCH_RUNS ?? 20)
 const here = path.dirname(fileURLToPath(import.meta.url))
-const CNM = path.join(here, '..', 'dist', 'cnm.mjs')
+const CNM = path.join(here, '..', 'dist', 'cnm.cjs')
 const RUN = '/run/cnm-scale'
 const SOCKET = `${RUN}/cnm.sock`
 

@@ -25,7 +25,7 @@ import { fileURLToPath } from 'node:url'
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 20)
 const here = path.dirname(fileURLToPath(import.meta.url))
-const CNM = path.join(here, '..', 'dist', 'cnm.mjs')
+const CNM = path.join(here, '..', 'dist', 'cnm.cjs')
 const DOCKER = '/usr/bin/docker' // Debian's 20.10 CLI, the daemon's own version
 const RUN = '/run/cnm-vs-docker'
 
@@ -182,7 +182,7 @@ async function inside() {
     cnm('network', 'create', '--subnet', '10.9.2.0/24', 'cn-warm')
     cnm('network', 'rm', 'cn-warm')
 
-    const t = { docker: {}, cnm: {}, 'cnm (node dist/cnm.mjs: no launcher)': {} }
+    const t = { docker: {}, cnm: {}, 'cnm (node dist/cnm.cjs: no launcher)': {} }
     const add = (who, op, ms) => {
       t[who][op] ??= []
       t[who][op].push(ms)
@@ -205,10 +205,10 @@ async function inside() {
       both('disconnect', ['network', 'disconnect', 'dk0', 'bench-ctr'], ['disconnect', 'cn0', 'bench-sb'], i)
     }
     for (let i = 0; i < RUNS; i++) both('network rm', ['network', 'rm', `dk${i}`], ['network', 'rm', `cn${i}`], i)
-    // The same commands with Node started by hand (`node dist/cnm.mjs`): the launcher's
+    // The same commands with Node started by hand (`node dist/cnm.cjs`): the launcher's
     // `env -u NODE_EXTRA_CA_CERTS` does not apply.
     const plain = (op, args) =>
-      add('cnm (node dist/cnm.mjs: no launcher)', op, time(process.execPath, [CNM, ...args], cnmEnv))
+      add('cnm (node dist/cnm.cjs: no launcher)', op, time(process.execPath, [CNM, ...args], cnmEnv))
     for (let i = 0; i < RUNS; i++)
       plain('network create', ['network', 'create', '--subnet', `10.3.${i}.0/24`, `pn${i}`])
     for (let i = 0; i < RUNS; i++) plain('network ls', ['network', 'ls'])
@@ -287,10 +287,10 @@ async function inside() {
     )
     out.push(`NODE_EXTRA_CA_CERTS is ${process.env.NODE_EXTRA_CA_CERTS ? 'set' : 'not set'} in this environment`)
     out.push('')
-    out.push('| command | `docker` | `cnm` | cnm / docker | `node dist/cnm.mjs` | / docker |')
+    out.push('| command | `docker` | `cnm` | cnm / docker | `node dist/cnm.cjs` | / docker |')
     out.push('|---|---|---|---|---|---|')
     for (const op of ops) {
-      const [d, c, p] = [m(t.docker[op]), m(t.cnm[op]), m(t['cnm (node dist/cnm.mjs: no launcher)'][op])]
+      const [d, c, p] = [m(t.docker[op]), m(t.cnm[op]), m(t['cnm (node dist/cnm.cjs: no launcher)'][op])]
       out.push(
         `| ${op} | ${d.toFixed(1)} | ${c.toFixed(1)} | **${(c / d).toFixed(2)}** | ${p.toFixed(1)} | ${(p / d).toFixed(2)} |`,
       )

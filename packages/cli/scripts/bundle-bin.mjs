@@ -1,10 +1,13 @@
 #!/usr/bin/env node
-// Bundles the `cnm` command's thin path into one file, dist/cnm.mjs (the package's bin): the
-// commands, @cnm/client, @cnm/ip and @cnm/driverapi's errors, commander. Loading ~70 modules one by
-// one costs more than all the rest of a command that talks to the daemon (see BENCHMARKS.md); one
-// file is read and compiled once. The heavy paths stay outside and are loaded only when a command
-// works in process or serves: the controller and everything below it, Fastify, and this package's
-// own modules that use them (local-api.js, serve.js, demo/run.js), imported from dist/ as built by tsc.
+// Bundles the `cnm` command's thin path into one CommonJS file, dist/cnm.cjs (the package's bin):
+// the commands, @cnm/client, @cnm/ip and @cnm/driverapi's errors, commander. Loading ~70 modules one
+// by one costs more than all the rest of a command that talks to the daemon (see BENCHMARKS.md);
+// one file is read and compiled once. CommonJS, not ESM: Node's ESM loader reads a module's source
+// through fs/promises and wraps every builtin it imports (node:http, node:fs, …) in a module
+// facade, tens of ms here that `require` does not spend. The heavy paths stay outside and are
+// imported only when a command works in process or serves: the controller and everything below it,
+// Fastify, and this package's own modules that use them (local-api.js, serve.js, demo/run.js), from
+// dist/ as tsc built them.
 import { chmodSync, readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { rolldown } from 'rolldown'
@@ -13,7 +16,7 @@ const dist = path.resolve(import.meta.dirname, '..', 'dist')
 const HEAVY_FILES = new Set(['local-api.js', 'serve.js', 'demo/run.js'].map((f) => path.join(dist, f)))
 const HEAVY_PACKAGES =
   /^(@cnm\/(controller|firewall|portmapper|netlink|sandbox|portallocator|bridge)|fastify|@fastify\/|typebox)(\/|$)/u
-const out = path.join(dist, 'cnm.mjs')
+const out = path.join(dist, 'cnm.cjs')
 // Dropped by the launcher: Node 20 parses that bundle at start-up (tens of ms); cnm never uses the
 // default CA store (TLS to a daemon takes its CA from --tlscacert).
 const SHEBANG = '#!/usr/bin/env -S -u NODE_EXTRA_CA_CERTS node\n'
@@ -31,7 +34,7 @@ const bundle = await rolldown({
 })
 await bundle.write({
   file: out,
-  format: 'esm',
+  format: 'cjs',
   codeSplitting: false,
   sourcemap: false,
   paths: (id) => (HEAVY_FILES.has(id) ? `./${path.relative(dist, id)}` : id),

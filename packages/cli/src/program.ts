@@ -17,6 +17,42 @@ import { cliVersion } from './version.js'
 export interface ProgramOptions {
   /** Where commands write (default: the process's stdout and stderr). */
   output?: Output
+  /**
+   * The arguments it will parse (`process.argv`): when they name a command, only that command is
+   * registered (a few ms of every start-up); otherwise (help, a typo) all of them are.
+   */
+  argv?: readonly string[]
+}
+
+type Register = (program: Command, io: Output) => void
+
+/** Each top-level command word and what registers it. */
+const COMMANDS: Readonly<Record<string, Register>> = {
+  network: registerNetworkCommands,
+  sandbox: registerSandboxCommands,
+  endpoint: registerEndpointCommands,
+  connect: registerConnectCommands,
+  disconnect: registerConnectCommands,
+  port: registerPortCommands,
+  reconcile: registerReconcileCommand,
+  info: registerInfoCommand,
+  events: registerEventsCommand,
+  serve: registerServeCommand,
+  demo: registerDemoCommand,
+}
+
+/** The global options that take a value (their value is not a command word). */
+const VALUED = new Set(['-H', '--host', '--tlscacert', '--tlscert', '--tlskey', '--store', '--sandbox-dir'])
+
+/** The command word of `argv` (node, script, …args), if any. */
+export function commandWord(argv: readonly string[]): string | undefined {
+  for (let i = 2; i < argv.length; i++) {
+    const arg = argv[i] as string
+    if (arg === '--') return argv[i + 1]
+    if (!arg.startsWith('-')) return arg
+    if (VALUED.has(arg)) i++
+  }
+  return undefined
 }
 
 /**
@@ -54,15 +90,8 @@ export function createProgram(options: ProgramOptions = {}): Command {
     .exitOverride()
     .configureOutput({ writeOut: io.out, writeErr: io.err, outputError: () => undefined })
   // Subcommands made with .command() inherit the settings above (exit override, output, help).
-  registerNetworkCommands(program, io)
-  registerSandboxCommands(program, io)
-  registerEndpointCommands(program, io)
-  registerConnectCommands(program, io)
-  registerPortCommands(program, io)
-  registerReconcileCommand(program, io)
-  registerInfoCommand(program, io)
-  registerEventsCommand(program, io)
-  registerServeCommand(program, io)
-  registerDemoCommand(program, io)
+  const word = options.argv ? commandWord(options.argv) : undefined
+  const only = word !== undefined && Object.hasOwn(COMMANDS, word) ? COMMANDS[word] : undefined
+  for (const register of only ? [only] : new Set(Object.values(COMMANDS))) register(program, io)
   return program
 }

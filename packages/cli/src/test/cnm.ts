@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url'
 import { expect } from 'vitest'
 
 /** The built binary the tests run, as installed (`pnpm run build` first): the bundle. */
-export const BIN = fileURLToPath(new URL('../../dist/cnm.mjs', import.meta.url))
+export const BIN = fileURLToPath(new URL('../../dist/cnm.cjs', import.meta.url))
 
 export interface CnmResult {
   status: number
