@@ -20,8 +20,8 @@ const RECHECK_MS = 1000
  * default); throws `ERR_INVALID_DNS_CONFIG` for anything else.
  */
 export function parseUpstream(text: string): Upstream {
-  const bracket = /^\[([^\]]+)\](?::(\d+))?$/u.exec(text)
-  const v4port = /^([\d.]+):(\d+)$/u.exec(text)
+  const bracket = text.match(/^\[([^\]]+)\](?::(\d+))?$/u)
+  const v4port = text.match(/^([\d.]+):(\d+)$/u)
   const [host, port] = bracket ? [bracket[1], bracket[2]] : v4port ? [v4port[1], v4port[2]] : [text, undefined]
   const a = tryParseAddress(host)
   const p = port === undefined ? 53 : Number(port)

@@ -55,7 +55,7 @@ export function parseParent(v: unknown): ParentSpec {
     throw new InvalidConfigError(`parent ${JSON.stringify(v)} is not a valid interface name (1–15 bytes, no "/")`)
   }
   if (v === 'lo') throw new InvalidConfigError('loopback (lo) is not a valid macvlan parent interface')
-  const m = /^(.+)\.([0-9]+)$/u.exec(v)
+  const m = v.match(/^(.+)\.([0-9]+)$/u)
   if (!m?.[1] || !m[2]) return { name: v, vlan: undefined }
   const id = Number(m[2])
   if (!Number.isInteger(id) || id < VLAN_ID_MIN || id > VLAN_ID_MAX || m[2] !== String(id)) {
