@@ -28,12 +28,33 @@ command -v dig >/dev/null 2>&1 || missing+=(dnsutils)
 command -v busybox >/dev/null 2>&1 || missing+=(busybox)
 command -v strace >/dev/null 2>&1 || missing+=(strace)
 command -v python3 >/dev/null 2>&1 || missing+=(python3)
+# The real clients the runtime tests drive (rule 1), each in a throwaway namespace the test makes:
+# dockerd (Docker's plugin protocol), Podman with runc and the CNI reference plugins (CNI), etcd
+# (the global store), busybox-static (the root file system of the test images).
+command -v dockerd >/dev/null 2>&1 || missing+=(docker.io)
+dpkg-query -W -f='${Status}' busybox-static 2>/dev/null | grep -q 'ok installed' || missing+=(busybox-static)
+command -v podman >/dev/null 2>&1 || missing+=(podman)
+command -v runc >/dev/null 2>&1 || missing+=(runc)
+[ -x /usr/lib/cni/bridge ] || missing+=(containernetworking-plugins)
+command -v etcd >/dev/null 2>&1 || missing+=(etcd-server)
+command -v etcdctl >/dev/null 2>&1 || missing+=(etcd-client)
 if [ "${#missing[@]}" -gt 0 ]; then
   if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
     log "installing ${missing[*]} (apt-get)"
     export DEBIAN_FRONTEND=noninteractive
+    # Some of these ship services (docker, etcd): a policy-rc.d that exits 101 keeps every one of
+    # them from starting in the host's namespace; the tests start their own, in namespaces.
+    own_policy=0
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+      printf '#!/bin/sh\n# cnm setup: no service starts while packages install\nexit 101\n' >/usr/sbin/policy-rc.d
+      chmod 0755 /usr/sbin/policy-rc.d
+      own_policy=1
+    fi
     apt-get update -qq
-    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    apt_status=0
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null || apt_status=$?
+    [ "$own_policy" -eq 1 ] && rm -f /usr/sbin/policy-rc.d
+    [ "$apt_status" -eq 0 ] || exit "$apt_status"
   else
     echo "warning: missing ${missing[*]}; install them (as root: apt-get install ${missing[*]})" >&2
   fi
