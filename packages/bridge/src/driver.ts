@@ -226,7 +226,7 @@ export function createBridgeDriver(options: BridgeDriverOptions = {}): BridgeDri
     async forgetEndpoint(nid, eid) {
       const net = network(nid)
       const ep = endpoint(nid, eid)
-      for (const p of ep.ports) net.portMapper?.forget({ proto: p.proto, ip: p.hostIP, port: p.hostPort })
+      for (const p of ep.ports) net.portMapper?.forget(p)
       for (const [pool, ip] of [
         [net.subnetV4, ep.ipv4],
         [net.subnetV6, ep.ipv6],
@@ -241,7 +241,7 @@ export function createBridgeDriver(options: BridgeDriverOptions = {}): BridgeDri
         const r = await res()
         for (const eid of [...net.endpoints.keys()]) {
           const ep = net.endpoints.get(eid)
-          for (const p of ep?.ports ?? []) net.portMapper?.forget({ proto: p.proto, ip: p.hostIP, port: p.hostPort })
+          for (const p of ep?.ports ?? []) net.portMapper?.forget(p)
         }
         for (const pool of net.pools) r.allocator.unregisterNetwork(pool)
         await net.portMapper?.close()
@@ -346,7 +346,7 @@ export function createBridgeDriver(options: BridgeDriverOptions = {}): BridgeDri
     async close() {
       // The kernel keeps every network, endpoint and rule; only this process's reservations go.
       for (const net of networks.values()) {
-        for (const { host } of net.portMapper?.mappings() ?? []) net.portMapper?.forget(host)
+        for (const p of net.portMapper?.published() ?? []) net.portMapper?.forget(p)
         await net.portMapper?.close()
       }
       networks.clear()

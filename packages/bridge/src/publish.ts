@@ -6,37 +6,6 @@ import type { EndpointState } from './resources.js'
 
 export type { PublishedPort }
 
-async function publishOne(mapper: PortMapper, ip: string, b: PortBinding): Promise<PublishedPort> {
-  const containerPortEnd = b.containerPortEnd ?? b.containerPort
-  if (containerPortEnd !== b.containerPort) {
-    const host = await mapper.mapRange(
-      { proto: b.proto, ip, port: b.containerPort, endPort: containerPortEnd },
-      b.hostIP,
-      b.hostPort,
-      b.hostPortEnd,
-    )
-    return {
-      proto: b.proto,
-      containerIP: ip,
-      containerPort: b.containerPort,
-      containerPortEnd,
-      hostIP: host.ip,
-      hostPort: host.port,
-      hostPortEnd: host.endPort,
-    }
-  }
-  const host = await mapper.map({ proto: b.proto, ip, port: b.containerPort }, b.hostIP, b.hostPort)
-  return {
-    proto: b.proto,
-    containerIP: ip,
-    containerPort: b.containerPort,
-    containerPortEnd,
-    hostIP: host.ip,
-    hostPort: host.port,
-    hostPortEnd: host.port,
-  }
-}
-
 /**
  * Publishes an endpoint's ports through its network's port mapper, one binding at a time; on
  * failure the ones already published are unmapped and the error is rethrown. A binding without a
@@ -54,21 +23,17 @@ export async function publishPorts(
   try {
     for (const b of bindings) {
       if (b.hostIP !== undefined) {
-        ep.ports.push(await publishOne(mapper, containerAddress(ep, b.hostIP, b), b))
+        ep.ports.push(await mapper.publish(containerAddress(ep, b.hostIP, b), b))
         continue
       }
-      const v4 = ep.ipv4 ? await publishOne(mapper, ep.ipv4, b) : undefined
+      const v4 = ep.ipv4 ? await mapper.publish(ep.ipv4, b) : undefined
       if (v4) ep.ports.push(v4)
       if (ep.ipv6) {
+        // The same host port (block) as the IPv4 side got, exactly.
         const same = v4
-          ? {
-              ...b,
-              hostIP: '::',
-              hostPort: v4.hostPort,
-              ...(v4.hostPortEnd !== v4.hostPort ? { hostPortEnd: v4.hostPortEnd } : {}),
-            }
+          ? { ...b, hostIP: '::', hostPort: v4.hostPort, hostPortEnd: v4.hostPortEnd }
           : { ...b, hostIP: '::' }
-        ep.ports.push(await publishOne(mapper, ep.ipv6, same))
+        ep.ports.push(await mapper.publish(ep.ipv6, same))
       }
     }
     if (host) await flushConntrack(host, ep.ports)
@@ -122,7 +87,7 @@ export async function unpublishPorts(
   const ports = mapper ? ep.ports : []
   for (const p of ports) {
     try {
-      await mapper?.unmap({ proto: p.proto, ip: p.hostIP, port: p.hostPort })
+      await mapper?.unpublish(p)
     } catch (err) {
       errors.push(err)
     }

@@ -1,4 +1,4 @@
-// Benchmark: 1 000 `map` then 1 000 `unmap` through PortMapper, against spawning `iptables` once
+// Benchmark: 1 000 `publish` then 1 000 `unpublish` through PortMapper, against spawning `iptables` once
 // per rule (the way Docker's bridge programs a published port) in the same run and namespace: the
 // strict baseline with one rule per port (its DNAT), and libnetwork's three rules per port (DNAT,
 // filter ACCEPT, hairpin MASQUERADE), one process each.
@@ -80,10 +80,10 @@ async function benchMapper(backend) {
   })
   const hosts = []
   const map = await timed(N, async (i) => {
-    hosts.push(await mapper.map({ proto: 'tcp', ip: containerIP(i), port: 80 }))
+    hosts.push(await mapper.publish(containerIP(i), { proto: 'tcp', containerPort: 80 }))
   })
   const published = (await firewall.inventory()).ports.length
-  const unmap = await timed(N, (i) => mapper.unmap(hosts[i]))
+  const unmap = await timed(N, (i) => mapper.unpublish(hosts[i]))
   const left = (await firewall.inventory()).ports.length
   await firewall.flush()
   if (published !== N || left !== 0) throw new Error(`${backend}: ${published} published, ${left} left`)
@@ -184,7 +184,7 @@ const envUsed = ['BENCH_N', 'BENCH_IPTABLES_BACKEND']
 const nft = spawnSync('nft', ['--version'], { encoding: 'utf8' }).stdout.trim()
 const ipt = spawnSync('iptables', ['--version'], { encoding: 'utf8' }).stdout.trim()
 const memo = [
-  `## @cnm/portmapper: ${N} \`map\` then ${N} \`unmap\``,
+  `## @cnm/portmapper: ${N} \`publish\` then ${N} \`unpublish\``,
   '',
   'Command (as root; runs in a network namespace of its own):',
   '',

@@ -7,7 +7,7 @@ export const ERR_INVALID_TRANSPORT_ADDRESS = 'ERR_INVALID_TRANSPORT_ADDRESS'
 export const ERR_INVALID_PORT_RANGE = 'ERR_INVALID_PORT_RANGE'
 /** This mapper already maps that host address (protocol, IP, port). */
 export const ERR_PORT_MAPPED_FOR_IP = 'ERR_PORT_MAPPED_FOR_IP'
-/** `unmap` of a host address this mapper does not map: `port is not mapped`. */
+/** `unpublish` of a host port this mapper does not publish: `port is not mapped`. */
 export const ERR_PORT_NOT_MAPPED = 'ERR_PORT_NOT_MAPPED'
 
 /**

@@ -47,7 +47,7 @@ describeKernel('PortMapper (kernel, real traffic)', () => {
     const fw = await mapper.firewall()
     expect(fw.backend).toBe('nftables')
     expect(await mapper.firewall()).toBe(fw)
-    expect(mapper.mappings()).toEqual([])
+    expect(mapper.published()).toEqual([])
   })
 
   describe.each(BACKENDS)('%s backend', (backend, k) => {
@@ -88,11 +88,13 @@ describeKernel('PortMapper (kernel, real traffic)', () => {
       await topo.remove()
     })
 
-    it('map: any free port, reached from the host, 127.0.0.1, a second container, another machine and itself', async () => {
-      const tcp = await mapper.map({ proto: 'tcp', ip: c1.ip4, port: 80 })
-      const udp = await mapper.map({ proto: 'udp', ip: c1.ip4, port: 53 })
-      expect(tcp).toEqual({ proto: 'tcp', ip: '0.0.0.0', port: begin })
-      expect(udp).toEqual({ proto: 'udp', ip: '0.0.0.0', port: begin }) // per-protocol port spaces
+    it('publish: any free port, reached from the host, 127.0.0.1, a second container, another machine and itself', async () => {
+      const t = await mapper.publish(c1.ip4, { proto: 'tcp', containerPort: 80 })
+      const u = await mapper.publish(c1.ip4, { proto: 'udp', containerPort: 53 })
+      expect(t).toMatchObject({ proto: 'tcp', hostIP: '0.0.0.0', hostPort: begin, hostPortEnd: begin })
+      expect(u).toMatchObject({ proto: 'udp', hostIP: '0.0.0.0', hostPort: begin }) // per-protocol port spaces
+      const tcp = { port: t.hostPort }
+      const udp = { port: u.hostPort }
       expect(kernelPorts(backend)).toEqual([`tcp/${begin}`, `udp/${begin}`])
       const replies = await Promise.all([
         hostAgent.connect('tcp', host4, tcp.port),
@@ -108,10 +110,10 @@ describeKernel('PortMapper (kernel, real traffic)', () => {
       expect(replies[3]).toMatchObject({ peer: ext.ip4 })
     })
 
-    it('a host port a host process already listens on cannot be mapped (and is not hijacked)', async () => {
+    it('a host port a host process already listens on cannot be published (and is not hijacked)', async () => {
       const taken = begin + 50
       await hostAgent.listen('tcp', taken)
-      await expect(mapper.map({ proto: 'tcp', ip: c1.ip4, port: 80 }, undefined, taken)).rejects.toMatchObject({
+      await expect(mapper.publish(c1.ip4, { proto: 'tcp', containerPort: 80, hostPort: taken })).rejects.toMatchObject({
         code: ERR_PORT_ALREADY_ALLOCATED,
         message: expect.stringContaining(`:${taken} failed: port is already allocated`),
       })
@@ -120,24 +122,26 @@ describeKernel('PortMapper (kernel, real traffic)', () => {
     })
 
     it('the same host address twice is ERR_PORT_MAPPED_FOR_IP; an unknown one ERR_PORT_NOT_MAPPED', async () => {
-      await expect(mapper.map({ proto: 'tcp', ip: c2.ip4, port: 80 }, '0.0.0.0', begin)).rejects.toMatchObject({
+      await expect(
+        mapper.publish(c2.ip4, { proto: 'tcp', containerPort: 80, hostIP: '0.0.0.0', hostPort: begin }),
+      ).rejects.toMatchObject({
         code: ERR_PORT_MAPPED_FOR_IP,
       })
-      await expect(mapper.unmap({ proto: 'tcp', ip: '0.0.0.0', port: begin + 98 })).rejects.toMatchObject({
+      await expect(mapper.unpublish({ proto: 'tcp', hostIP: '0.0.0.0', hostPort: begin + 98 })).rejects.toMatchObject({
         code: ERR_PORT_NOT_MAPPED,
         message: expect.stringContaining('port is not mapped'),
       })
     })
 
-    it('mapRange maps a block one to one; IPv6 on a given host address', async () => {
-      const block = await mapper.mapRange({ proto: 'tcp', ip: c1.ip4, port: 7000, endPort: 7002 })
-      expect(block).toEqual({ proto: 'tcp', ip: '0.0.0.0', port: begin + 1, endPort: begin + 3 })
-      const replies = await Promise.all([0, 1, 2].map((i) => ext.agent.connect('tcp', host4, block.port + i)))
+    it('a block is published one to one; IPv6 on a given host address', async () => {
+      const block = await mapper.publish(c1.ip4, { proto: 'tcp', containerPort: 7000, containerPortEnd: 7002 })
+      expect(block).toMatchObject({ hostIP: '0.0.0.0', hostPort: begin + 1, hostPortEnd: begin + 3 })
+      const replies = await Promise.all([0, 1, 2].map((i) => ext.agent.connect('tcp', host4, block.hostPort + i)))
       expect(replies.map((r) => (r.ok ? r.port : r.error))).toEqual([7000, 7001, 7002])
-      const v6 = await mapper.map({ proto: 'tcp', ip: c1.ip6, port: 80 }, host6, begin + 10)
-      expect(v6).toEqual({ proto: 'tcp', ip: host6, port: begin + 10 })
-      expect(await ext.agent.connect('tcp', host6, v6.port)).toMatchObject({ ok: true, name: 'c1', peer: ext.ip6 })
-      expect(await hostAgent.connect('tcp', host6, v6.port)).toMatchObject({ ok: true, name: 'c1' })
+      const v6 = await mapper.publish(c1.ip6, { proto: 'tcp', containerPort: 80, hostIP: host6, hostPort: begin + 10 })
+      expect(v6).toMatchObject({ proto: 'tcp', hostIP: host6, hostPort: begin + 10 })
+      expect(await ext.agent.connect('tcp', host6, v6.hostPort)).toMatchObject({ ok: true, name: 'c1', peer: ext.ip6 })
+      expect(await hostAgent.connect('tcp', host6, v6.hostPort)).toMatchObject({ ok: true, name: 'c1' })
     })
 
     it('a firewall failure after allocation releases the port and programs nothing', async () => {
@@ -145,10 +149,10 @@ describeKernel('PortMapper (kernel, real traffic)', () => {
       // Someone else publishes that host port to another destination, behind the allocator's back.
       const other = { proto: 'tcp', hostPort: port, containerIP: c2.ip4, containerPort: 80 } as const
       await fw.addPorts([other])
-      await expect(mapper.map({ proto: 'tcp', ip: c1.ip4, port: 80 }, undefined, port)).rejects.toMatchObject({
+      await expect(mapper.publish(c1.ip4, { proto: 'tcp', containerPort: 80, hostPort: port })).rejects.toMatchObject({
         code: 'EEXIST',
       })
-      expect(mapper.mappings().some((m) => m.host.port === port)).toBe(false)
+      expect(mapper.published().some((p) => p.hostPort === port)).toBe(false)
       expect(allocator.requestPort('0.0.0.0', 'tcp', port)).toBe(port) // it was released
       allocator.releasePort('0.0.0.0', 'tcp', port)
       expect((await fw.inventory()).ports.filter((p) => p.hostPort === port)).toEqual([
@@ -157,11 +161,11 @@ describeKernel('PortMapper (kernel, real traffic)', () => {
       await fw.deletePorts([other])
     })
 
-    it('after unmap connections are refused, and nothing is left', async () => {
-      const all = mapper.mappings()
+    it('after unpublish connections are refused, and nothing is left', async () => {
+      const all = mapper.published()
       expect(all).toHaveLength(4)
-      for (const m of all) await mapper.unmap(m.host)
-      expect(mapper.mappings()).toEqual([])
+      for (const p of all) await mapper.unpublish(p)
+      expect(mapper.published()).toEqual([])
       expect(kernelPorts(backend)).toEqual([])
       expect((await fw.inventory()).ports).toEqual([])
       const refused = await Promise.all([

@@ -9,7 +9,19 @@ import {
 } from './errors.js'
 import { hostRequest, PortMapper } from './port-mapper.js'
 
-const c1 = { proto: 'tcp', ip: '172.18.0.2', port: 80 } as const
+const ip1 = '172.18.0.2'
+/** Container port 80/tcp, any host port on every address. */
+const b1 = { proto: 'tcp', containerPort: 80 } as const
+/** What `publish` returns for a single port. */
+const one = (containerIP: string, containerPort: number, hostIP: string, hostPort: number, proto = 'tcp') => ({
+  proto,
+  containerIP,
+  containerPort,
+  containerPortEnd: containerPort,
+  hostIP,
+  hostPort,
+  hostPortEnd: hostPort,
+})
 
 async function setup(firewall?: Firewall): Promise<{ mapper: PortMapper; allocator: PortAllocator; fw: Firewall }> {
   const allocator = new PortAllocator({ begin: 40000, end: 40009, syncWithOS: false })
@@ -37,69 +49,74 @@ async function failing(overrides: Partial<Firewall>): Promise<Firewall & { calls
 }
 
 describe('PortMapper (seed semantics)', () => {
-  it('any port comes from the allocator, in order; the mapping is listed until unmapped', async () => {
+  it('any port comes from the allocator, in order; the port is listed until unpublished', async () => {
     const { mapper, allocator } = await setup()
-    expect(await mapper.map(c1)).toEqual({ proto: 'tcp', ip: '0.0.0.0', port: 40000 })
-    expect(await mapper.map({ ...c1, port: 81 }, undefined, 0)).toEqual({ proto: 'tcp', ip: '0.0.0.0', port: 40001 })
-    expect(mapper.mappings()).toEqual([
-      { host: { proto: 'tcp', ip: '0.0.0.0', port: 40000 }, container: c1 },
-      { host: { proto: 'tcp', ip: '0.0.0.0', port: 40001 }, container: { ...c1, port: 81 } },
-    ])
-    await mapper.unmap({ proto: 'tcp', ip: '0.0.0.0', port: 40000 })
-    expect(mapper.mappings()).toHaveLength(1)
+    expect(await mapper.publish(ip1, b1)).toEqual(one(ip1, 80, '0.0.0.0', 40000))
+    expect(await mapper.publish(ip1, { ...b1, containerPort: 81, hostPort: 0 })).toEqual(one(ip1, 81, '0.0.0.0', 40001))
+    expect(mapper.published()).toEqual([one(ip1, 80, '0.0.0.0', 40000), one(ip1, 81, '0.0.0.0', 40001)])
+    await mapper.unpublish({ proto: 'tcp', hostIP: '0.0.0.0', hostPort: 40000 })
+    expect(mapper.published()).toHaveLength(1)
     expect(allocator.requestPort('0.0.0.0', 'tcp', 40000)).toBe(40000) // released
   })
 
   it('a given port; the same host address twice is ERR_PORT_MAPPED_FOR_IP; a taken one ERR_PORT_ALREADY_ALLOCATED', async () => {
     const { mapper, allocator } = await setup()
-    expect(await mapper.map(c1, '10.0.0.1', 8080)).toEqual({ proto: 'tcp', ip: '10.0.0.1', port: 8080 })
-    await expect(mapper.map({ ...c1, ip: '172.18.0.3' }, '10.0.0.1', 8080)).rejects.toMatchObject({
+    const on = (hostIP: string | undefined, hostPort: number) => ({ ...b1, ...(hostIP ? { hostIP } : {}), hostPort })
+    expect(await mapper.publish(ip1, on('10.0.0.1', 8080))).toEqual(one(ip1, 80, '10.0.0.1', 8080))
+    await expect(mapper.publish('172.18.0.3', on('10.0.0.1', 8080))).rejects.toMatchObject({
       code: ERR_PORT_MAPPED_FOR_IP,
       message: 'tcp/10.0.0.1:8080: port is already mapped to ip',
     })
-    expect(await mapper.map(c1, '10.0.0.2', 8080)).toMatchObject({ ip: '10.0.0.2', port: 8080 })
-    expect(await mapper.map({ ...c1, proto: 'udp' }, '10.0.0.1', 8080)).toMatchObject({ proto: 'udp' })
+    expect(await mapper.publish(ip1, on('10.0.0.2', 8080))).toMatchObject({ hostIP: '10.0.0.2', hostPort: 8080 })
+    expect(await mapper.publish(ip1, { ...on('10.0.0.1', 8080), proto: 'udp' })).toMatchObject({ proto: 'udp' })
     allocator.requestPort('0.0.0.0', 'tcp', 9090)
-    await expect(mapper.map(c1, undefined, 9090)).rejects.toMatchObject({ code: ERR_PORT_ALREADY_ALLOCATED })
+    await expect(mapper.publish(ip1, on(undefined, 9090))).rejects.toMatchObject({ code: ERR_PORT_ALREADY_ALLOCATED })
     // A wildcard conflicts with every address of its family (the allocator's rule).
-    await expect(mapper.map(c1, '0.0.0.0', 8080)).rejects.toMatchObject({ code: ERR_PORT_ALREADY_ALLOCATED })
-    expect(mapper.mappings()).toHaveLength(3)
+    await expect(mapper.publish(ip1, on('0.0.0.0', 8080))).rejects.toMatchObject({ code: ERR_PORT_ALREADY_ALLOCATED })
+    expect(mapper.published()).toHaveLength(3)
   })
 
-  it('unmapping something unknown is ERR_PORT_NOT_MAPPED: port is not mapped', async () => {
+  it('unpublishing something unknown is ERR_PORT_NOT_MAPPED: port is not mapped', async () => {
     const { mapper } = await setup()
-    await expect(mapper.unmap({ proto: 'tcp', ip: '0.0.0.0', port: 8080 })).rejects.toMatchObject({
+    const host = { proto: 'tcp', hostIP: '0.0.0.0', hostPort: 8080 } as const
+    await expect(mapper.unpublish(host)).rejects.toMatchObject({
       code: ERR_PORT_NOT_MAPPED,
       message: 'tcp/0.0.0.0:8080: port is not mapped',
     })
-    await mapper.map(c1, undefined, 8080)
-    await mapper.unmap({ proto: 'tcp', ip: '0.0.0.0', port: 8080 })
-    await expect(mapper.unmap({ proto: 'tcp', ip: '0.0.0.0', port: 8080 })).rejects.toMatchObject({
-      code: ERR_PORT_NOT_MAPPED,
-    })
+    await mapper.publish(ip1, { ...b1, hostPort: 8080 })
+    await mapper.unpublish(host)
+    await expect(mapper.unpublish(host)).rejects.toMatchObject({ code: ERR_PORT_NOT_MAPPED })
   })
 
   it('IPv6 containers default to ::, and addresses are canonical', async () => {
     const { mapper } = await setup()
-    expect(await mapper.map({ ...c1, ip: 'FD00::0002' })).toEqual({ proto: 'tcp', ip: '::', port: 40000 })
-    expect(mapper.mappings()[0]?.container).toEqual({ proto: 'tcp', ip: 'fd00::2', port: 80 })
-    expect(await mapper.map(c1, '::ffff:10.0.0.1', 8080)).toMatchObject({ ip: '10.0.0.1' })
-    expect(await mapper.map({ ...c1, port: 81 }, '', 8081)).toMatchObject({ ip: '0.0.0.0' })
+    expect(await mapper.publish('FD00::0002', b1)).toEqual(one('fd00::2', 80, '::', 40000))
+    expect(mapper.published()[0]?.containerIP).toBe('fd00::2')
+    expect(await mapper.publish(ip1, { ...b1, hostIP: '::ffff:10.0.0.1', hostPort: 8080 })).toMatchObject({
+      hostIP: '10.0.0.1',
+    })
+    expect(await mapper.publish(ip1, { ...b1, containerPort: 81, hostIP: '', hostPort: 8081 })).toMatchObject({
+      hostIP: '0.0.0.0',
+    })
   })
 
   it('refuses bad input before allocating anything', async () => {
     const { mapper, allocator } = await setup()
     const bad = (p: Promise<unknown>, code: string) => expect(p).rejects.toMatchObject({ code })
-    await bad(mapper.map({ ...c1, proto: 'icmp' as never }), ERR_INVALID_TRANSPORT_ADDRESS)
-    await bad(mapper.map({ ...c1, ip: '0.0.0.0' }), ERR_INVALID_TRANSPORT_ADDRESS)
-    await bad(mapper.map({ ...c1, ip: '172.18.0.300' }), ERR_INVALID_TRANSPORT_ADDRESS)
-    await bad(mapper.map({ ...c1, port: 0 }), ERR_INVALID_TRANSPORT_ADDRESS)
-    await bad(mapper.map(c1, 'fd00::1'), ERR_INVALID_TRANSPORT_ADDRESS)
-    await bad(mapper.map(c1, 'nope'), ERR_INVALID_TRANSPORT_ADDRESS)
-    await bad(mapper.map(c1, undefined, 70000), ERR_INVALID_TRANSPORT_ADDRESS)
-    await bad(mapper.mapRange({ ...c1, endPort: 79 }), ERR_INVALID_PORT_RANGE)
-    await bad(mapper.mapRange({ ...c1, endPort: 81 }, undefined, 8000, 8009), ERR_INVALID_PORT_RANGE)
-    await bad(mapper.unmap({ ...c1, port: -1 }), ERR_INVALID_TRANSPORT_ADDRESS)
+    await bad(mapper.publish(ip1, { ...b1, proto: 'icmp' as never }), ERR_INVALID_TRANSPORT_ADDRESS)
+    await bad(mapper.publish('0.0.0.0', b1), ERR_INVALID_TRANSPORT_ADDRESS)
+    await bad(mapper.publish('172.18.0.300', b1), ERR_INVALID_TRANSPORT_ADDRESS)
+    await bad(mapper.publish(ip1, { ...b1, containerPort: 0 }), ERR_INVALID_TRANSPORT_ADDRESS)
+    await bad(mapper.publish(ip1, { ...b1, hostIP: 'fd00::1' }), ERR_INVALID_TRANSPORT_ADDRESS)
+    await bad(mapper.publish(ip1, { ...b1, hostIP: 'nope' }), ERR_INVALID_TRANSPORT_ADDRESS)
+    await bad(mapper.publish(ip1, { ...b1, hostPort: 70000 }), ERR_INVALID_TRANSPORT_ADDRESS)
+    await bad(mapper.publish(ip1, undefined as never), ERR_INVALID_TRANSPORT_ADDRESS)
+    await bad(mapper.publish(ip1, { ...b1, containerPortEnd: 79 }), ERR_INVALID_PORT_RANGE)
+    await bad(
+      mapper.publish(ip1, { ...b1, containerPortEnd: 81, hostPort: 8000, hostPortEnd: 8009 }),
+      ERR_INVALID_PORT_RANGE,
+    )
+    await bad(mapper.unpublish({ proto: 'tcp', hostIP: '0.0.0.0', hostPort: -1 }), ERR_INVALID_TRANSPORT_ADDRESS)
     expect(allocator.requestPort('0.0.0.0', 'tcp', 0)).toBe(40000) // nothing was allocated
   })
 })
@@ -107,35 +124,34 @@ describe('PortMapper (seed semantics)', () => {
 describe('PortMapper ranges', () => {
   it('a block of any free ports, an exact block, or one port of a host range', async () => {
     const { mapper } = await setup()
-    expect(await mapper.mapRange({ ...c1, endPort: 82 })).toEqual({
+    expect(await mapper.publish(ip1, { ...b1, containerPortEnd: 82 })).toEqual({
       proto: 'tcp',
-      ip: '0.0.0.0',
-      port: 40000,
-      endPort: 40002,
+      containerIP: ip1,
+      containerPort: 80,
+      containerPortEnd: 82,
+      hostIP: '0.0.0.0',
+      hostPort: 40000,
+      hostPortEnd: 40002,
     })
-    expect(await mapper.mapRange({ ...c1, port: 90, endPort: 91 }, '10.0.0.1', 8000)).toMatchObject({
-      port: 8000,
-      endPort: 8001,
+    const block = { ...b1, containerPort: 90, containerPortEnd: 91 }
+    expect(await mapper.publish(ip1, { ...block, hostIP: '10.0.0.1', hostPort: 8000 })).toMatchObject({
+      hostPort: 8000,
+      hostPortEnd: 8001,
     })
-    expect(await mapper.mapRange({ ...c1, port: 90, endPort: 91 }, '10.0.0.2', 8000, 8001)).toMatchObject({
-      port: 8000,
-      endPort: 8001,
-    })
-    await mapper.map(c1, '10.0.0.3', 7000)
-    expect(await mapper.mapRange({ ...c1, endPort: 80 }, '10.0.0.3', 7000, 7005)).toEqual({
-      proto: 'tcp',
-      ip: '10.0.0.3',
-      port: 7001,
-      endPort: 7001,
-    })
-    expect(mapper.mappings()[0]).toEqual({
-      host: { proto: 'tcp', ip: '0.0.0.0', port: 40000, endPort: 40002 },
-      container: { ...c1, endPort: 82 },
-    })
-    // A port inside a mapped block is taken; the block is unmapped by its first port.
-    await expect(mapper.map(c1, '10.0.0.1', 8001)).rejects.toMatchObject({ code: ERR_PORT_MAPPED_FOR_IP })
-    await mapper.unmap({ proto: 'tcp', ip: '10.0.0.1', port: 8000 })
-    expect(await mapper.map(c1, '10.0.0.1', 8001)).toMatchObject({ port: 8001 })
+    expect(
+      await mapper.publish(ip1, { ...block, hostIP: '10.0.0.2', hostPort: 8000, hostPortEnd: 8001 }),
+    ).toMatchObject({ hostPort: 8000, hostPortEnd: 8001 })
+    await mapper.publish(ip1, { ...b1, hostIP: '10.0.0.3', hostPort: 7000 })
+    // One container port with a host range (`-p 7000-7005:80`): the first free port of the range.
+    expect(await mapper.publish(ip1, { ...b1, hostIP: '10.0.0.3', hostPort: 7000, hostPortEnd: 7005 })).toEqual(
+      one(ip1, 80, '10.0.0.3', 7001),
+    )
+    expect(mapper.published()[0]).toMatchObject({ hostPort: 40000, hostPortEnd: 40002, containerPortEnd: 82 })
+    // A port inside a published block is taken; the block is unpublished by its first port.
+    const in8001 = { ...b1, hostIP: '10.0.0.1', hostPort: 8001 }
+    await expect(mapper.publish(ip1, in8001)).rejects.toMatchObject({ code: ERR_PORT_MAPPED_FOR_IP })
+    await mapper.unpublish({ proto: 'tcp', hostIP: '10.0.0.1', hostPort: 8000 })
+    expect(await mapper.publish(ip1, in8001)).toMatchObject({ hostPort: 8001 })
   })
 
   it('host port arguments become allocator requests', () => {
@@ -156,48 +172,50 @@ describe('PortMapper ranges', () => {
 })
 
 describe('PortMapper failures', () => {
-  it('a firewall failure releases the allocated port and leaves no mapping', async () => {
+  it('a firewall failure releases the allocated port and leaves nothing published', async () => {
     const boom = Object.assign(new Error('add ports: nft failed (EEXIST)'), { code: 'EEXIST' })
     const fw = await failing({ addPorts: async () => Promise.reject(boom) })
     const { mapper, allocator } = await setup(fw)
-    await expect(mapper.map(c1, undefined, 8080)).rejects.toBe(boom)
-    await expect(mapper.mapRange({ ...c1, endPort: 81 })).rejects.toBe(boom)
-    expect(mapper.mappings()).toEqual([])
+    await expect(mapper.publish(ip1, { ...b1, hostPort: 8080 })).rejects.toBe(boom)
+    await expect(mapper.publish(ip1, { ...b1, containerPortEnd: 81 })).rejects.toBe(boom)
+    expect(mapper.published()).toEqual([])
     expect(allocator.requestPort('0.0.0.0', 'tcp', 8080)).toBe(8080)
     expect(allocator.requestPortRange('0.0.0.0', 'tcp', 40000, 40001)).toEqual([40000, 40001])
   })
 
-  it('a failed unmap keeps the mapping and its port, to retry', async () => {
+  it('a failed unpublish keeps the port published and allocated, to retry', async () => {
     let fail = true
     const fw = await failing({
       deletePorts: async () => (fail ? Promise.reject(Object.assign(new Error('busy'), { code: 'EBUSY' })) : undefined),
     })
     const { mapper, allocator } = await setup(fw)
-    const host = await mapper.map(c1, undefined, 8080)
-    await expect(mapper.unmap(host)).rejects.toMatchObject({ code: 'EBUSY' })
-    expect(mapper.mappings()).toHaveLength(1)
+    const published = await mapper.publish(ip1, { ...b1, hostPort: 8080 })
+    await expect(mapper.unpublish(published)).rejects.toMatchObject({ code: 'EBUSY' })
+    expect(mapper.published()).toHaveLength(1)
     expect(() => allocator.requestPort('0.0.0.0', 'tcp', 8080)).toThrow(
       expect.objectContaining({ code: ERR_PORT_ALREADY_ALLOCATED }),
     )
     fail = false
-    await mapper.unmap(host)
+    await mapper.unpublish(published)
     expect(fw.calls).toEqual(['add 8080', 'delete 8080', 'delete 8080'])
   })
 
   it('a protocol the firewall cannot publish is ERR_NOT_SUPPORTED before any allocation', async () => {
     const fw = await failing({ protocols: ['tcp', 'udp'] })
     const { mapper, allocator } = await setup(fw)
-    await expect(mapper.map({ ...c1, proto: 'sctp' }, undefined, 8080)).rejects.toMatchObject({
+    await expect(mapper.publish(ip1, { ...b1, proto: 'sctp', hostPort: 8080 })).rejects.toMatchObject({
       code: ERR_NOT_SUPPORTED,
     })
     expect(allocator.requestPort('0.0.0.0', 'sctp', 8080)).toBe(8080)
     expect(fw.calls).toEqual([])
   })
 
-  it('concurrent maps never share a host port', async () => {
+  it('concurrent publishes never share a host port', async () => {
     const { mapper } = await setup()
-    const hosts = await Promise.all(Array.from({ length: 10 }, (_, i) => mapper.map({ ...c1, port: 100 + i })))
-    expect(new Set(hosts.map((h) => h.port)).size).toBe(10)
-    await expect(mapper.map(c1)).rejects.toMatchObject({ code: 'ERR_ALL_PORTS_ALLOCATED' })
+    const all = await Promise.all(
+      Array.from({ length: 10 }, (_, i) => mapper.publish(ip1, { ...b1, containerPort: 100 + i })),
+    )
+    expect(new Set(all.map((p) => p.hostPort)).size).toBe(10)
+    await expect(mapper.publish(ip1, b1)).rejects.toMatchObject({ code: 'ERR_ALL_PORTS_ALLOCATED' })
   })
 })

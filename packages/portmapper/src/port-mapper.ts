@@ -1,4 +1,4 @@
-import { ERR_NOT_SUPPORTED, hasErrorCode, withUndo } from '@cnm/driverapi'
+import { ERR_NOT_SUPPORTED, hasErrorCode, type PortBinding, type PublishedPort, withUndo } from '@cnm/driverapi'
 import { createFirewall, type Firewall, type PortMapping as FirewallMapping } from '@cnm/firewall'
 import { type BoundPort, type Handle, openHandle } from '@cnm/netlink'
 import { ERR_PORT_ALREADY_ALLOCATED, getPortAllocator, type PortAllocator } from '@cnm/portallocator'
@@ -25,7 +25,7 @@ import {
 export interface PortMapperOptions {
   /** Where host ports come from. Default: the process-wide `getPortAllocator()`. */
   allocator?: PortAllocator
-  /** Where DNAT is programmed. Default: `createFirewall()` (made on the first `map`). */
+  /** Where DNAT is programmed. Default: `createFirewall()` (made on the first `publish`). */
   firewall?: Firewall
   /** The bridge the containers are on: recorded with each rule (shown by the firewall's inventory). */
   bridge?: string
@@ -37,10 +37,23 @@ export interface PortMapperOptions {
   holdPorts?: boolean
 }
 
-/** A published port (or block): the host side and the container side. `endPort` only for blocks. */
-export interface PortMapping {
-  host: TransportAddress & { endPort?: number }
-  container: TransportAddress & { endPort?: number }
+/** The host side of a published port, which names it: `tcp/0.0.0.0:8080` (a block by its first port). */
+export type HostPort = Pick<PublishedPort, 'proto' | 'hostIP' | 'hostPort'>
+
+function hostAddress(port: HostPort): TransportAddress {
+  return { proto: port?.proto, ip: port?.hostIP, port: port?.hostPort }
+}
+
+function publishedOf(host: TransportRange, container: TransportRange): PublishedPort {
+  return {
+    proto: host.proto,
+    containerIP: container.ip,
+    containerPort: container.port,
+    containerPortEnd: container.endPort,
+    hostIP: host.ip,
+    hostPort: host.port,
+    hostPortEnd: host.endPort,
+  }
 }
 
 interface Entry {
@@ -181,38 +194,26 @@ export class PortMapper {
   }
 
   /**
-   * Maps a container port to `hostPort` on `hostIP` (default: every address of the container IP's
-   * family, `0.0.0.0` or `::`); `hostPort` 0 or absent means any free port. Returns the host address.
+   * Publishes one binding for the container address `containerIP`: the container port (or block
+   * `containerPort`–`containerPortEnd`) on `hostIP` (absent, `''` or the wildcard: every address of
+   * the container IP's family, `0.0.0.0` or `::`) and `hostPort` (absent or 0: any free port; with
+   * `hostPortEnd`, a block of host ports of the same size, or for one container port any free port
+   * of that range). Returns the binding as published, every side resolved.
    */
-  async map(container: TransportAddress, hostIP?: string, hostPort?: number): Promise<TransportAddress> {
-    const c = validateTransportAddress(container, 'container address')
-    const { host } = await this.#map({ ...c, endPort: c.port }, hostIP, hostPort ?? 0, 0)
-    return { proto: host.proto, ip: host.ip, port: host.port }
-  }
-
-  /**
-   * Maps the container ports `port`–`endPort` to a block of host ports of the same size: from
-   * `hostPort` (to `hostEndPort`), or any free block. One container port with a larger host range
-   * gets one free port of that range. Returns the host block.
-   */
-  async mapRange(
-    container: TransportRange,
-    hostIP?: string,
-    hostPort?: number,
-    hostEndPort?: number,
-  ): Promise<TransportRange> {
-    const c = validateTransportAddress(container, 'container address')
-    const endPort = validatePort(container?.endPort, 'container end port')
+  async publish(containerIP: string, binding: PortBinding): Promise<PublishedPort> {
+    const b = binding ?? ({} as PortBinding)
+    const c = validateTransportAddress({ proto: b.proto, ip: containerIP, port: b.containerPort }, 'container address')
+    const endPort = b.containerPortEnd === undefined ? c.port : validatePort(b.containerPortEnd, 'container end port')
     if (endPort < c.port) {
       throw new PortMapperError(ERR_INVALID_PORT_RANGE, `invalid container port range ${c.port}-${endPort}: reversed`)
     }
-    const { host } = await this.#map({ ...c, endPort }, hostIP, hostPort ?? 0, hostEndPort ?? 0)
-    return { ...host }
+    const { host, container } = await this.#map({ ...c, endPort }, b.hostIP, b.hostPort ?? 0, b.hostPortEnd ?? 0)
+    return publishedOf(host, container)
   }
 
-  /** Removes a mapping by its host address (for a block: its first port, as `mapRange` returned). */
-  async unmap(host: TransportAddress): Promise<void> {
-    const h = validateTransportAddress(host, 'host address', true)
+  /** Removes a published port by its host side (for a block: its first port, as `publish` returned it). */
+  async unpublish(port: HostPort): Promise<void> {
+    const h = validateTransportAddress(hostAddress(port), 'host address', true)
     const key = keyOf(h)
     const entry = this.#entries.get(key)
     if (!entry) throw notMapped(h)
@@ -228,11 +229,12 @@ export class PortMapper {
   }
 
   /**
-   * Forgets a mapping that is gone from the kernel already (another process unmapped it): releases
-   * its host ports in the allocator and drops it, without touching the firewall. Unknown: a no-op.
+   * Forgets a published port that is gone from the kernel already (another process unpublished it):
+   * releases its host ports in the allocator and drops it, without touching the firewall. Unknown:
+   * a no-op.
    */
-  forget(host: TransportAddress): void {
-    const key = keyOf(validateTransportAddress(host, 'host address', true))
+  forget(port: HostPort): void {
+    const key = keyOf(validateTransportAddress(hostAddress(port), 'host address', true))
     const entry = this.#entries.get(key)
     if (!entry) return
     this.#entries.delete(key)
@@ -251,13 +253,9 @@ export class PortMapper {
     if (host) (await host.catch(() => undefined))?.close()
   }
 
-  /** The current mappings, in the order they were made. */
-  mappings(): PortMapping[] {
-    return [...this.#entries.values()].map(({ host, container }) => {
-      const side = (a: TransportRange): TransportAddress & { endPort?: number } =>
-        a.endPort === a.port ? { proto: a.proto, ip: a.ip, port: a.port } : { ...a }
-      return { host: side(host), container: side(container) }
-    })
+  /** What this mapper publishes now, in the order it was published. */
+  published(): PublishedPort[] {
+    return [...this.#entries.values()].map(({ host, container }) => publishedOf(host, container))
   }
 
   async #map(container: TransportRange, rawHostIP: unknown, rawPort: unknown, rawEnd: unknown): Promise<Entry> {
