@@ -130,10 +130,16 @@ describeKernel('bridge driver (kernel)', () => {
     } finally {
       run('ip', ['link', 'del', br])
     }
-    await expect(driver.createNetwork(id(), { bridgeName: uniqueName('nd') })).rejects.toMatchObject({
-      code: 'ERR_INVALID_CONFIG',
-      message: expect.stringContaining('allowNonDefaultBridge'),
-    })
+    // A name that does not exist yet is created, as Docker's com.docker.network.bridge.name is
+    // (no allowNonDefaultBridge needed), and deleted with its network.
+    const named = uniqueName('nd')
+    const nid = id()
+    await driver.createNetwork(nid, { bridgeName: named })
+    expect(ipJson<{ ifname: string; linkinfo?: { info_kind: string } }[]>(['-d', 'link', 'show', named])).toEqual([
+      expect.objectContaining({ ifname: named, linkinfo: expect.objectContaining({ info_kind: 'bridge' }) }),
+    ])
+    await driver.deleteNetwork(nid)
+    expect(ipJson<{ ifname: string }[]>(['link', 'show']).map((l) => l.ifname)).not.toContain(named)
   })
 
   it('two sandboxes on one network reach each other, their gateway and, masqueraded, the internet', async () => {

@@ -17,6 +17,7 @@ describe('network options', () => {
       enableIPForwarding: true,
       enableIPv6: false,
       internal: false,
+      holdPorts: true,
       bridgeName: undefined,
       mtu: undefined,
     })
@@ -31,6 +32,7 @@ describe('network options', () => {
     [{ mtu: 67 }, 'mtu'],
     [{ mtu: 65536 }, 'mtu'],
     [{ enableICC: 'no' }, 'enableICC'],
+    [{ holdPorts: 'no' }, 'holdPorts'],
     [{ fixedCIDR: '192.168.2.0/24', addressIPv4: '10.1.0.1/16' }, 'not within'],
     [{ fixedCIDRv6: 'fd00::/64' }, 'needs enableIPv6'],
     [{ fixedCIDRv6: '10.0.0.0/8', enableIPv6: true }, 'IPv6'],

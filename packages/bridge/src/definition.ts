@@ -6,5 +6,5 @@ import { BRIDGE_DRIVER_ALIASES, BRIDGE_DRIVER_NAME } from './driver-name.js'
 export const bridgeDriver: DriverDefinition = {
   name: BRIDGE_DRIVER_NAME,
   aliases: BRIDGE_DRIVER_ALIASES,
-  factory: ({ owner }) => createBridgeDriver({ owner }),
+  factory: ({ owner, watchKernel }) => createBridgeDriver({ owner, ...(watchKernel ? { watchKernel } : {}) }),
 }

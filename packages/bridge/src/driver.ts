@@ -25,12 +25,15 @@ import { parseDriverConfig } from './driver-config.js'
 import { BRIDGE_DRIVER_NAME, defaultBridgeName } from './driver-name.js'
 import { createEndpoint, deleteEndpoint } from './endpoint.js'
 import { parseEndpointConfig } from './endpoint-config.js'
+import { type FirewallWatchOptions, heldRules, watchFirewall } from './firewall-watch.js'
+import { createHostView, type HostView } from './host-view.js'
 import { DEFAULT_OWNER } from './marks.js'
 import { type NetworkConfig, parseNetworkConfig } from './network-config.js'
 import { newNetworkState } from './network-state.js'
 import { endpointRecord, networkRecord } from './records.js'
 import type { DriverResources, EndpointState, NetworkContext, NetworkState } from './resources.js'
 import { endpointRecordOf, networkRecordOf, restoreEndpoint, restoreNetwork } from './restore.js'
+import { checkGateway } from './steps/check-gateway.js'
 import { setupDevice, setupDeviceUp } from './steps/setup-device.js'
 import { setupFirewall } from './steps/setup-firewall.js'
 import { setupIPForwarding } from './steps/setup-ip-forwarding.js'
@@ -44,6 +47,7 @@ export const ERR_MAC_IN_USE = 'ERR_MAC_IN_USE'
 
 /** The setup steps of a network, in order (undone in reverse). */
 const NETWORK_STEPS: readonly Step<NetworkContext>[] = [
+  checkGateway,
   setupDevice,
   setupIPv4,
   setupIPv6,
@@ -58,6 +62,8 @@ export interface BridgeDriverOptions extends Partial<DriverContext> {
   portAllocator?: PortAllocator
   /** Where nameservers are read for the overlap check (default `/etc/resolv.conf`). */
   resolvConfPath?: string
+  /** Told what a repair of the firewall rules (with `watchKernel`) found missing and put back, or why it failed. */
+  onFirewallRepair?: FirewallWatchOptions['onRepair']
 }
 
 /** A network as the driver holds it, for inspection. */
@@ -144,6 +150,11 @@ export function createBridgeDriver(options: BridgeDriverOptions = {}): BridgeDri
   let ready: DriverResources | undefined
   const resourcesNow = (): DriverResources | undefined => ready
   let backend: string | undefined
+  /** With `watchKernel`: the firewall rules put back when someone else takes them. */
+  let watch: { close(): void } | undefined
+  /** The host handle's view, and whether the controller is in a batch (see beginBatch). */
+  let view: HostView | undefined
+  let batching = false
   let lock: Promise<unknown> = Promise.resolve()
   const serial = <T>(fn: () => Promise<T>): Promise<T> => {
     const p = lock.then(fn, fn)
@@ -159,15 +170,34 @@ export function createBridgeDriver(options: BridgeDriverOptions = {}): BridgeDri
     const config = parseDriverConfig(raw)
     const firewall = await createFirewall(config.firewallBackend ? { backend: config.firewallBackend } : {})
     backend = firewall.backend
-    const host = await openHandle()
+    if (options.watchKernel && firewall.backend !== 'none') {
+      const onRepair = options.onFirewallRepair
+      watch = watchFirewall({
+        firewall,
+        held: () => heldRules(networks.values()),
+        serial,
+        ...(onRepair ? { onRepair } : {}),
+      })
+    }
+    const host = createHostView(await openHandle())
+    view = host
+    if (batching) {
+      host.beginBatch()
+      firewall.beginBatch()
+    }
     return {
       owner,
       config,
       host,
       allocator: new IPAllocator(),
       firewall,
-      newPortMapper: (bridge) =>
-        new PortMapper({ firewall, bridge, ...(options.portAllocator ? { allocator: options.portAllocator } : {}) }),
+      newPortMapper: (bridge, holdPorts) =>
+        new PortMapper({
+          firewall,
+          bridge,
+          ...(holdPorts === false ? { holdPorts: false } : {}),
+          ...(options.portAllocator ? { allocator: options.portAllocator } : {}),
+        }),
       resolvConf: () => {
         try {
           return readFileSync(resolvConfPath, 'utf8')
@@ -251,6 +281,17 @@ export function createBridgeDriver(options: BridgeDriverOptions = {}): BridgeDri
     async endpointAlive(nid, eid) {
       const ep = endpoint(nid, eid)
       return (await (await res()).host.findLink(ep.hostVeth)) !== undefined
+    },
+    // Restores and liveness checks in a batch read links, addresses and rules from one dump each.
+    beginBatch() {
+      batching = true
+      view?.beginBatch()
+      resourcesNow()?.firewall.beginBatch()
+    },
+    endBatch() {
+      batching = false
+      view?.endBatch()
+      resourcesNow()?.firewall.endBatch()
     },
   }
 
@@ -350,6 +391,8 @@ export function createBridgeDriver(options: BridgeDriverOptions = {}): BridgeDri
         await net.portMapper?.close()
       }
       networks.clear()
+      watch?.close()
+      watch = undefined
       if (!resources) return
       const r = await resources.catch(() => undefined)
       resources = undefined // closing twice is harmless

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto'
 import type { Handle } from '@cnm/netlink'
 
 /** The host end of an endpoint's veth: `veth` + the endpoint id's first 11 characters. */
@@ -22,4 +23,11 @@ export function macFromIPv4(ip: string): string {
     .split('.')
     .map((x) => Number(x).toString(16).padStart(2, '0'))
     .join(':')}`
+}
+
+/** A random unicast, locally administered MAC (a bridge's own; an IPv6-only endpoint's). */
+export function randomMac(): string {
+  const b = randomBytes(6)
+  b[0] = ((b[0] ?? 0) & 0xfe) | 0x02
+  return Array.from(b, (x) => x.toString(16).padStart(2, '0')).join(':')
 }

@@ -2,7 +2,7 @@ import { hasErrorCode, type Interface, runAll, type SandboxInfo, type UndoStack,
 import { parseCIDR } from '@cnm/ipallocator'
 import { type Handle, openHandle } from '@cnm/netlink'
 import type { EndpointConfig } from './endpoint-config.js'
-import { freeEthName, hostVethName, macFromIPv4, parkedVethName } from './endpoint-names.js'
+import { freeEthName, hostVethName, macFromIPv4, parkedVethName, randomMac } from './endpoint-names.js'
 import { CNM_LINK_GROUP, endpointAlias } from './marks.js'
 import { flushConntrack, publishPorts, unpublishPorts } from './publish.js'
 import type { DriverResources, EndpointState, NetworkState } from './resources.js'
@@ -24,7 +24,8 @@ function allocate(
     const [pool, ip] = [net.subnetV6, ep.ipv6]
     undo.push(() => res.allocator.releaseIP(pool, ip))
   }
-  ep.mac = cfg.macAddress ?? (ep.ipv4 ? macFromIPv4(ep.ipv4) : ep.mac)
+  // IPv6-only: no address to derive it from, so a random one (locally administered), as Docker's.
+  ep.mac = cfg.macAddress ?? (ep.ipv4 ? macFromIPv4(ep.ipv4) : ep.mac || randomMac())
 }
 
 async function createVeth(res: DriverResources, net: NetworkState, ep: EndpointState, undo: UndoStack): Promise<void> {
@@ -100,7 +101,7 @@ export async function createEndpoint(
     }
     if (cfg.portBindings.length > 0) await res.host.setHairpin(ep.hostVeth, true)
     if (cfg.portBindings.length > 0) {
-      net.portMapper ??= res.newPortMapper(net.bridgeName)
+      net.portMapper ??= res.newPortMapper(net.bridgeName, net.config.holdPorts)
       await publishPorts(net.portMapper, ep, cfg.portBindings, res.host)
     }
   })

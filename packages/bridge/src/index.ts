@@ -1,4 +1,5 @@
 export { bridgeDriver } from './definition.js'
+export { DOCKER_BRIDGE_OPTIONS, fromDockerOptions, isDockerOption } from './docker-options.js'
 export {
   type BridgeDriver,
   type BridgeDriverOptions,
@@ -12,3 +13,4 @@ export type { EndpointConfig } from './endpoint-config.js'
 export type { NetworkConfig } from './network-config.js'
 export type { BridgeEndpointRecord, BridgeNetworkRecord } from './records.js'
 export type { EndpointState } from './resources.js'
+export { ERR_GATEWAY_IN_USE, GatewayInUseError } from './steps/check-gateway.js'

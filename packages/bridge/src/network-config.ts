@@ -1,6 +1,8 @@
 import { InvalidConfigError } from '@cnm/driverapi'
 import { containsPrefix, type IPFamily, type IPPrefix, networksOverlap, parseCIDR, tryParseCIDR } from '@cnm/ip'
 import { isValidInterfaceName } from '@cnm/netlink'
+import { type AuxAddresses, parseAuxAddresses } from './aux-addresses.js'
+import { fromDockerOptions } from './docker-options.js'
 
 /** A network's options, validated: what the setup steps read. */
 export interface NetworkConfig {
@@ -9,8 +11,12 @@ export interface NetworkConfig {
   /** The bridge's address with its prefix (`172.18.0.1/16`); elected when undefined. */
   addressIPv4: string | undefined
   fixedCIDR: string | undefined
+  /** False: an IPv6-only network (Docker's `--ipv4=false`; needs `enableIPv6`). */
+  enableIPv4: boolean
   enableIPv6: boolean
   fixedCIDRv6: string | undefined
+  /** Docker's `--ip-range` for IPv6: endpoints get IPv6 addresses from this part of the subnet only. */
+  ipRangeV6: string | undefined
   enableIPTables: boolean
   enableIPMasquerade: boolean
   enableICC: boolean
@@ -18,9 +24,17 @@ export interface NetworkConfig {
   allowNonDefaultBridge: boolean
   mtu: number | undefined
   internal: boolean
+  /**
+   * Hold each published host port with a bound socket (default). `false` when the runtime reserves
+   * the ports itself (Podman's `enable_port_reservation`): a port in use is still refused.
+   */
+  holdPorts: boolean
+  /** Docker's `--aux-address`: name → address of the subnet, reserved, never handed out. */
+  auxAddresses: AuxAddresses
 }
 
 const BOOL_DEFAULTS = {
+  enableIPv4: true,
   enableIPv6: false,
   enableIPTables: true,
   enableIPMasquerade: true,
@@ -28,9 +42,19 @@ const BOOL_DEFAULTS = {
   enableIPForwarding: true,
   allowNonDefaultBridge: false,
   internal: false,
+  holdPorts: true,
 } as const
 
-const KEYS = new Set([...Object.keys(BOOL_DEFAULTS), 'bridgeName', 'addressIPv4', 'fixedCIDR', 'fixedCIDRv6', 'mtu'])
+const KEYS = new Set([
+  ...Object.keys(BOOL_DEFAULTS),
+  'bridgeName',
+  'addressIPv4',
+  'fixedCIDR',
+  'fixedCIDRv6',
+  'ipRangeV6',
+  'mtu',
+  'auxAddresses',
+])
 
 /**
  * Address ranges a network's subnet may not touch: a bridge there cannot work (containers cannot
@@ -82,7 +106,8 @@ function bool(obj: Record<string, unknown>, key: keyof typeof BOOL_DEFAULTS): bo
 export function parseNetworkConfig(raw: unknown = {}): NetworkConfig {
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw))
     throw new InvalidConfigError('network options must be an object')
-  const obj = raw as Record<string, unknown>
+  // Docker's keys (`com.docker.network.bridge.name`, …) become cnm's first.
+  const obj = fromDockerOptions(raw as Record<string, unknown>)
   const unknown = Object.keys(obj).find((k) => !KEYS.has(k))
   if (unknown) throw new InvalidConfigError(`unknown bridge network option ${JSON.stringify(unknown)}`)
   const bridgeName = obj.bridgeName
@@ -100,7 +125,9 @@ export function parseNetworkConfig(raw: unknown = {}): NetworkConfig {
     addressIPv4: cidr(obj, 'addressIPv4', 4),
     fixedCIDR: cidr(obj, 'fixedCIDR', 4),
     fixedCIDRv6: cidr(obj, 'fixedCIDRv6', 6),
+    ipRangeV6: cidr(obj, 'ipRangeV6', 6),
     mtu: mtu as number | undefined,
+    enableIPv4: bool(obj, 'enableIPv4'),
     enableIPv6: bool(obj, 'enableIPv6'),
     enableIPTables: bool(obj, 'enableIPTables'),
     enableIPMasquerade: bool(obj, 'enableIPMasquerade'),
@@ -108,6 +135,8 @@ export function parseNetworkConfig(raw: unknown = {}): NetworkConfig {
     enableIPForwarding: bool(obj, 'enableIPForwarding'),
     allowNonDefaultBridge: bool(obj, 'allowNonDefaultBridge'),
     internal: bool(obj, 'internal'),
+    holdPorts: bool(obj, 'holdPorts'),
+    auxAddresses: parseAuxAddresses(obj.auxAddresses),
   }
   if (config.addressIPv4) {
     const p = parseCIDR(config.addressIPv4)
@@ -119,7 +148,28 @@ export function parseNetworkConfig(raw: unknown = {}): NetworkConfig {
   }
   if (config.fixedCIDR && config.addressIPv4) checkInside(config.fixedCIDR, config.addressIPv4, 'fixedCIDR')
   if (config.fixedCIDRv6 && !config.enableIPv6) throw new InvalidConfigError('fixedCIDRv6 needs enableIPv6')
+  if (!config.enableIPv4) {
+    if (!config.enableIPv6)
+      throw new InvalidConfigError('enableIPv4 false needs enableIPv6: a network needs IPv4 or IPv6')
+    const v4 = ['addressIPv4', 'fixedCIDR'].find((k) => config[k as 'addressIPv4' | 'fixedCIDR'] !== undefined)
+    if (v4) throw new InvalidConfigError(`${v4} is an IPv4 option, and enableIPv4 is false`)
+  }
+  if (config.ipRangeV6 && !config.enableIPv6) throw new InvalidConfigError('ipRangeV6 needs enableIPv6')
+  if (config.ipRangeV6 && config.fixedCIDRv6) checkInside(config.ipRangeV6, config.fixedCIDRv6, 'ipRangeV6')
+  checkAuxAddresses(config)
   return config
+}
+
+/** Aux addresses in a subnet that is known already (given), and IPv6 ones only with IPv6. */
+function checkAuxAddresses(config: NetworkConfig): void {
+  for (const [name, ip] of Object.entries(config.auxAddresses)) {
+    const v6 = ip.includes(':')
+    if (v6 && !config.enableIPv6) throw new InvalidConfigError(`aux address ${name}=${ip} needs enableIPv6`)
+    const subnet = v6 ? config.fixedCIDRv6 : config.addressIPv4
+    if (subnet && !containsPrefix(parseCIDR(subnet), parseCIDR(`${ip}/${v6 ? 128 : 32}`))) {
+      throw new InvalidConfigError(`aux address ${name}=${ip} is not within the subnet ${parseCIDR(subnet).cidr}`)
+    }
+  }
 }
 
 /** Throws unless `inner` lies within the network of `outer`. */

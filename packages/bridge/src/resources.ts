@@ -17,7 +17,7 @@ export interface DriverResources {
   allocator: IPAllocator
   firewall: Firewall
   /** Makes a network's port mapper (one per bridge, sharing the allocator and firewall). */
-  newPortMapper: (bridge: string) => PortMapper
+  newPortMapper: (bridge: string, holdPorts?: boolean) => PortMapper
   /** resolv.conf text, for the nameserver overlap check. */
   resolvConf: () => string
 }
@@ -75,4 +75,6 @@ export interface NetworkContext {
   otherSubnets: string[]
   /** Restoring a recorded network: what is already in the kernel is taken as it is. */
   restoring?: boolean
+  /** Set by the firewall step of a restore: some of the network's rules were missing, and put back. */
+  rulesRepaired?: boolean
 }

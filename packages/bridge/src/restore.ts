@@ -61,12 +61,6 @@ export async function restoreNetwork(
     }
   }
   const present = existing?.kind === 'bridge'
-  // Rules flushed or deleted behind cnm's back (`nft flush ruleset`, a firewall reload): put back
-  // by the firewall step below, and reported as a repair.
-  const rulesLost =
-    record.firewallProgrammed &&
-    res.firewall.backend !== 'none' &&
-    !(await res.firewall.inventory()).networks.some((n) => n.bridge === record.bridgeName)
   const net = newNetworkState(record.id, config, record.bridgeName, record.options)
   net.config = {
     ...config,
@@ -77,7 +71,10 @@ export async function restoreNetwork(
   }
   // what an adopted bridge had before cnm: the values now are cnm's own
   net.priorSysctls = recordedSysctls(record.priorSysctls)
-  await runSteps(steps, { res, net, otherSubnets, restoring: true })
+  // Rules flushed or deleted behind cnm's back (`nft flush ruleset`, a firewall reload, one chain
+  // flushed): put back by the firewall step, and reported as a repair (`rulesRepaired`).
+  const ctx: NetworkContext = { res, net, otherSubnets, restoring: true }
+  await runSteps(steps, ctx)
   net.config = config
   if (present) {
     net.createdBridge = record.createdBridge
@@ -85,7 +82,7 @@ export async function restoreNetwork(
     net.addedV4 ||= record.addedV4
     net.addedV6 ||= record.addedV6
   }
-  return { net, outcome: present && !renamedBack && !rulesLost ? 'restored' : 'rebuilt' }
+  return { net, outcome: present && !renamedBack && !ctx.rulesRepaired ? 'restored' : 'rebuilt' }
 }
 
 /** A record's `priorSysctls`, if it is a map of strings (older records have none). */
@@ -125,7 +122,7 @@ export async function restoreEndpoint(
       undo.push(() => res.allocator.releaseIP(pool, ip))
     }
     if (record.ports.length > 0) {
-      net.portMapper ??= res.newPortMapper(net.bridgeName)
+      net.portMapper ??= res.newPortMapper(net.bridgeName, net.config.holdPorts)
       await publishPorts(net.portMapper, ep, republishBindings(record.ports))
     }
   })

@@ -13,9 +13,12 @@ import path from 'node:path'
 import { rolldown } from 'rolldown'
 
 const dist = path.resolve(import.meta.dirname, '..', 'dist')
-const HEAVY_FILES = new Set(['local-api.js', 'serve.js', 'demo/run.js'].map((f) => path.join(dist, f)))
+// bridge-pools.js imports @cnm/bridge (the whole stack): only `cnm serve --default-address-pool` needs it.
+const HEAVY_FILES = new Set(
+  ['local-api.js', 'serve.js', 'demo/run.js', 'bridge-pools.js'].map((f) => path.join(dist, f)),
+)
 const HEAVY_PACKAGES =
-  /^(@cnm\/(controller|firewall|portmapper|netlink|sandbox|portallocator|bridge)|fastify|@fastify\/|typebox)(\/|$)/u
+  /^(@cnm\/(controller|firewall|portmapper|netlink|sandbox|portallocator|bridge|cni|docker-plugin|etcd-store)|fastify|@fastify\/|typebox)(\/|$)/u
 const out = path.join(dist, 'cnm.cjs')
 // Dropped by the launcher: Node 20 parses that bundle at start-up (tens of ms); cnm never uses the
 // default CA store (TLS to a daemon takes its CA from --tlscacert).

@@ -74,7 +74,20 @@ export async function openClient(g: GlobalOptions): Promise<CnmClient> {
 export async function inProcess<T>(g: GlobalOptions, work: ApiWork<T>, why: 'no daemon' | 'store given'): Promise<T> {
   if (process.geteuid?.() !== 0) throw rootNeeded(g.host)
   const { withLocalApi } = await import('./local-api.js')
-  return withLocalApi(g, (api) => work(api, { kind: 'in-process', host: g.host, why }))
+  try {
+    return await withLocalApi(g, (api) => work(api, { kind: 'in-process', host: g.host, why }))
+  } catch (err) {
+    // A daemon holds the store (its lock names it): the work goes through that daemon, never
+    // behind its back. Nothing of the work ran (the store was refused before it was opened).
+    const socket = (err as { code?: unknown; holder?: { socket?: unknown } }).holder?.socket
+    if ((err as { code?: unknown }).code !== 'ERR_STORE_LOCKED' || typeof socket !== 'string') throw err
+    const client = createClient({ host: `unix://${socket}` })
+    try {
+      return await work(client, { kind: 'daemon', host: client.host })
+    } finally {
+      client.close()
+    }
+  }
 }
 
 /**

@@ -28,6 +28,7 @@ const COMMANDS = [
   ['port', 'ls'],
   ['reconcile'],
   ['serve'],
+  ['exec'],
   ['demo'],
 ]
 
@@ -59,6 +60,7 @@ describe('the cnm binary (no kernel)', () => {
       'port',
       'reconcile',
       'serve',
+      'exec',
       'demo',
     ]) {
       expect(out).toMatch(new RegExp(`^  ${verb}\\b`, 'mu'))

@@ -47,6 +47,55 @@ describe('networkOptions (cnm network create flags → bridge options)', () => {
     expect(networkOptions({ options: { enableIPTables: false } })).toEqual({ enableIPTables: false })
   })
 
+  it('maps --ip-range per family: fixedCIDR and ipRangeV6', () => {
+    expect(
+      networkOptions({
+        subnet: ['10.1.0.0/24', 'fd01::/64'],
+        ipv6: true,
+        ipRange: ['10.1.0.128/25', 'fd01::100/120'],
+      }),
+    ).toEqual({
+      addressIPv4: '10.1.0.1/24',
+      fixedCIDRv6: 'fd01::/64',
+      enableIPv6: true,
+      fixedCIDR: '10.1.0.128/25',
+      ipRangeV6: 'fd01::100/120',
+    })
+  })
+
+  it('maps --ipv4=false (with --ipv6) to an IPv6-only network', () => {
+    expect(networkOptions({ ipv4: 'false', ipv6: true, subnet: ['fd02::/64'] })).toEqual({
+      fixedCIDRv6: 'fd02::/64',
+      enableIPv6: true,
+      enableIPv4: false,
+    })
+    expect(networkOptions({ ipv4: 'true' })).toEqual({})
+    expect(() => networkOptions({ ipv4: 'false' })).toThrow('--ipv4=false needs --ipv6')
+    expect(() => networkOptions({ ipv4: 'false', ipv6: true, subnet: ['10.0.0.0/24'] })).toThrow(
+      'an IPv4 --subnet with --ipv4=false',
+    )
+  })
+
+  it('maps --aux-address name=ip to auxAddresses', () => {
+    expect(networkOptions({ subnet: ['10.1.0.0/24'], auxAddress: ['router=10.1.0.2', 'nas=10.1.0.3'] })).toEqual({
+      addressIPv4: '10.1.0.1/24',
+      auxAddresses: { router: '10.1.0.2', nas: '10.1.0.3' },
+    })
+    expect(() => networkOptions({ auxAddress: ['10.1.0.2'] })).toThrow('must be name=IP')
+    expect(() => networkOptions({ auxAddress: ['r=x'] })).toThrow('must be name=IP')
+    expect(() => networkOptions({ auxAddress: ['r=10.1.0.2', 'r=10.1.0.3'] })).toThrow('--aux-address r is given twice')
+  })
+
+  it("passes Docker's dotted keys through with their text values (the bridge driver maps them)", () => {
+    expect(
+      networkOptions({ opt: ['com.docker.network.bridge.name=mybr1', 'com.docker.network.driver.mtu=1450'] }),
+    ).toEqual({ 'com.docker.network.bridge.name': 'mybr1', 'com.docker.network.driver.mtu': '1450' })
+    expect(parseOpt('com.docker.network.bridge.enable_icc=false')).toEqual([
+      'com.docker.network.bridge.enable_icc',
+      'false',
+    ])
+  })
+
   it.each([
     [{ subnet: ['172.20.0.5/16'] }, 'it should be 172.20.0.0/16'],
     [{ subnet: ['172.20.0.0/31'] }, 'too small'],
@@ -63,12 +112,14 @@ describe('networkOptions (cnm network create flags → bridge options)', () => {
       { subnet: ['fd00::/64'], gateway: ['fd00::2'], ipv6: true },
       "IPv6 gateway is always the subnet's first address, fd00::1",
     ],
-    [{ ipRange: 'fd00::/64' }, 'must be IPv4'],
+    [{ ipRange: 'fd00::/64' }, 'an IPv6 --ip-range (fd00::/64) needs --ipv6'],
+    [{ ipRange: ['10.0.0.0/25', '10.0.0.128/25'] }, '--ip-range sets fixedCIDR, which --ip-range already sets'],
     [{ icc: 'no' }, '--icc "no" must be true or false'],
     [{ mtu: '67' }, '--mtu "67" must be an integer from 68 to 65535'],
     [{ mtu: '1500.5' }, 'must be an integer'],
     [{ opt: ['novalue'] }, 'must be key=value'],
-    [{ opt: ['9x=1'] }, 'must be key=value'],
+    [{ opt: ['9x=1'] }, 'option name "9x" must be letters, digits and _'],
+    [{ opt: ['a..b=1'] }, 'option name "a..b"'],
     [
       { subnet: ['10.0.0.0/24'], opt: ['addressIPv4=10.0.0.1/24'] },
       '-o addressIPv4 sets addressIPv4, which --subnet already sets',

@@ -15,13 +15,17 @@ export interface NetworkFlags {
   subnet?: string[]
   /** Gateways, at most one per family; each needs a subnet of its family. */
   gateway?: string[]
-  /** The IPv4 range addresses are handed out from (`fixedCIDR`). */
-  ipRange?: string
+  /** The ranges addresses are handed out from, one per family (`fixedCIDR`, `ipRangeV6`). */
+  ipRange?: string | string[]
   ipv6?: boolean
+  /** `--ipv4=false`: an IPv6-only network (needs --ipv6). */
+  ipv4?: boolean | string
   internal?: boolean
   /** Inter-container communication (`--icc=false` turns it off). */
   icc?: boolean | string
   mtu?: number | string
+  /** Docker's `--aux-address name=ip` (repeatable): reserved in the subnet, never handed out. */
+  auxAddress?: string[]
   /** Any other bridge network option, `key=value` (values `true`/`false` and numbers are typed). */
   opt?: string[]
   /** Bridge network options given already typed (the REST API's `options`). */
@@ -113,13 +117,38 @@ function addressOptions(subnets: string[], gateways: string[], ipv6: boolean): R
   return out
 }
 
-/** `key=value` with `true`, `false` and numbers typed. */
+/**
+ * `key=value` with `true`, `false` and numbers typed; Docker's dotted keys
+ * (`com.docker.network.bridge.name=mybr1`) keep their value as text, as dockerd passes it (the
+ * bridge driver maps and converts them).
+ */
 export function parseOpt(text: string): [string, unknown] {
-  const m = text.match(/^([A-Za-z][A-Za-z0-9_]*)=(.*)$/su)
-  if (!m?.[1] || m[2] === undefined) throw invalidArgument(`-o ${JSON.stringify(text)} must be key=value`)
-  const raw = m[2]
+  const eq = text.indexOf('=')
+  if (eq < 0) throw invalidArgument(`-o ${JSON.stringify(text)} must be key=value`)
+  const key = text.slice(0, eq)
+  const raw = text.slice(eq + 1)
+  if (!/^[A-Za-z][A-Za-z0-9_]*(?:\.[A-Za-z0-9_]+)*$/u.test(key)) {
+    throw invalidArgument(
+      `-o ${JSON.stringify(text)}: option name ${JSON.stringify(key)} must be letters, digits and _ (dot-separated, as com.docker.network.bridge.name)`,
+    )
+  }
+  if (key.includes('.')) return [key, raw]
   const value = raw === 'true' ? true : raw === 'false' ? false : /^-?\d+(\.\d+)?$/u.test(raw) ? Number(raw) : raw
-  return [m[1], value]
+  return [key, value]
+}
+
+/** `--aux-address name=ip` flags as the bridge's `auxAddresses` (each name once, each an IP address). */
+export function parseAuxAddressFlags(texts: readonly string[]): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const text of texts) {
+    const eq = text.indexOf('=')
+    const name = text.slice(0, eq)
+    const ip = tryParseAddress(text.slice(eq + 1))
+    if (eq < 1 || !ip) throw invalidArgument(`--aux-address ${JSON.stringify(text)} must be name=IP (router=10.1.0.2)`)
+    if (Object.hasOwn(out, name)) throw invalidArgument(`--aux-address ${name} is given twice`)
+    out[name] = ip.text
+  }
+  return out
 }
 
 /** Maps the flags to the bridge driver's network options; everything is checked here first. */
@@ -132,15 +161,21 @@ export function networkOptions(flags: NetworkFlags): Record<string, unknown> {
     setBy.set(key, by)
     out[key] = value
   }
-  if (flags.ipRange !== undefined) {
-    const r = cidrArg(flags.ipRange, '--ip-range')
-    if (r.family !== 4) throw invalidArgument(`--ip-range ${flags.ipRange} must be IPv4`)
-    set('fixedCIDR', flags.ipRange, '--ip-range')
+  for (const text of typeof flags.ipRange === 'string' ? [flags.ipRange] : (flags.ipRange ?? [])) {
+    const r = cidrArg(text, '--ip-range')
+    if (r.family === 6 && !flags.ipv6) throw invalidArgument(`an IPv6 --ip-range (${text}) needs --ipv6`)
+    set(r.family === 4 ? 'fixedCIDR' : 'ipRangeV6', text, '--ip-range')
   }
   if (flags.ipv6) set('enableIPv6', true, '--ipv6')
+  if (flags.ipv4 !== undefined && !parseBool(flags.ipv4, '--ipv4')) {
+    if (!flags.ipv6) throw invalidArgument('--ipv4=false needs --ipv6: a network needs IPv4 or IPv6')
+    if (out.addressIPv4 !== undefined) throw invalidArgument('an IPv4 --subnet with --ipv4=false')
+    set('enableIPv4', false, '--ipv4')
+  }
   if (flags.internal) set('internal', true, '--internal')
   if (flags.icc !== undefined) set('enableICC', parseBool(flags.icc, '--icc'), '--icc')
   if (flags.mtu !== undefined) set('mtu', parseInteger(flags.mtu, '--mtu', 68, 65535), '--mtu')
+  if (flags.auxAddress?.length) set('auxAddresses', parseAuxAddressFlags(flags.auxAddress), '--aux-address')
   for (const text of flags.opt ?? []) {
     const [key, value] = parseOpt(text)
     set(key, value, `-o ${key}`)

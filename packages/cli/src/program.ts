@@ -1,8 +1,10 @@
 import { Command, Option } from 'commander'
+import { registerCniCommands } from './commands/cni.js'
 import { registerConnectCommands } from './commands/connect.js'
 import { registerDemoCommand } from './commands/demo.js'
 import { registerEndpointCommands } from './commands/endpoint.js'
 import { registerEventsCommand } from './commands/events.js'
+import { registerExecCommand } from './commands/exec.js'
 import { registerInfoCommand } from './commands/info.js'
 import { registerNetworkCommands } from './commands/network.js'
 import { registerPortCommands } from './commands/port.js'
@@ -37,8 +39,10 @@ const COMMANDS: Readonly<Record<string, Register>> = {
   reconcile: registerReconcileCommand,
   info: registerInfoCommand,
   events: registerEventsCommand,
+  exec: registerExecCommand,
   serve: registerServeCommand,
   demo: registerDemoCommand,
+  cni: registerCniCommands,
 }
 
 /** The global options that take a value (their value is not a command word). */

@@ -7,7 +7,11 @@ const net = (id: string, name: string, endpoints: { id: string; name: string }[]
   ({ id, name, endpoints: () => endpoints }) as unknown as Network
 const sb = (id: string, containerID: string, key: string): Sandbox => ({ id, containerID, key }) as unknown as Sandbox
 const controller = (networks: Network[], sandboxes: Sandbox[] = []): NetworkController =>
-  ({ networks: () => networks, sandboxes: () => sandboxes }) as unknown as NetworkController
+  ({
+    networks: () => networks,
+    sandboxes: () => sandboxes,
+    sandboxByRef: (ref: string) => sandboxes.find((s) => s.id === ref || s.containerID === ref || s.key === ref),
+  }) as unknown as NetworkController
 
 describe('references (name, id, unique id prefix)', () => {
   const c = controller(

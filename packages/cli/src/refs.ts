@@ -31,6 +31,9 @@ export function findNetwork(controller: NetworkController, ref: string): Network
 
 /** A sandbox by id, container id, key (namespace path) or unique id prefix. */
 export function findSandbox(controller: NetworkController, ref: string): Sandbox {
+  // An exact reference (what a connect names: a container id) costs no view of every sandbox.
+  const exact = controller.sandboxByRef(ref)
+  if (exact) return exact
   return pick(
     controller.sandboxes(),
     ref,

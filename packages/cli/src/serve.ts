@@ -2,12 +2,15 @@ import type { NetworkController } from '@cnm/controller'
 import { isLoopback as isLoopbackAddress, tryParseAddress } from '@cnm/ip'
 import { getPortAllocator, type PortAllocator } from '@cnm/portallocator'
 import { EventBus } from './api/events.js'
+
+export { createDnsService } from './dns/dns-service.js'
+
 import { type ApiServer, type ApiServerOptions, createApiServer } from './api/server.js'
 import { DEFAULT_SOCKET_PATH, SOCKET_GROUP } from './defaults.js'
 import { CliError } from './errors.js'
 import type { ListenAddress } from './listen-address.js'
 import { ERR_INSECURE_TCP } from './service/codes.js'
-import type { ServiceInfo } from './service/context.js'
+import type { DnsSource, ServiceInfo } from './service/context.js'
 import { prepareSocketPath, removeSocket, secureSocket } from './unix-socket.js'
 
 /** PEM contents for mutual TLS on the TCP listener. */
@@ -41,6 +44,8 @@ export interface ServeOptions {
   logger?: ApiServerOptions['logger']
   /** What `GET /v1/info` reports (store, sandbox directory, held ports). */
   info?: Partial<ServiceInfo>
+  /** The daemon's DNS service, if it runs one. */
+  dns?: DnsSource
 }
 
 /** A running API server. */
@@ -108,6 +113,7 @@ async function listenTcp(
     controller: options.controller,
     events,
     info,
+    ...(options.dns ? { dns: options.dns } : {}),
     ...(options.logger === undefined ? {} : { logger: options.logger }),
     ...(options.tls ? { tls: options.tls } : {}),
   })
@@ -147,6 +153,7 @@ export async function serveApi(options: ServeOptions): Promise<ApiServerHandle> 
     controller: options.controller,
     events,
     info,
+    ...(options.dns ? { dns: options.dns } : {}),
     ...(options.logger === undefined ? {} : { logger: options.logger }),
   })
   events.log = unixApp.log

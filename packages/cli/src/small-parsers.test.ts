@@ -64,6 +64,14 @@ describe('errors', () => {
     expect(httpStatus({ code: 'FST_ERR_CTP_INVALID_JSON_BODY', statusCode: 400 })).toBe(400)
     expect(httpStatus({ code: 'FST_ERR_CTP_BODY_TOO_LARGE', statusCode: 413 })).toBe(413)
     expect(httpStatus(e('EPERM'))).toBe(500) // no kind: 500
+    // A resource limit is 503, whoever wrapped it and whatever kind the wrapper gave.
+    expect(errorBody(Object.assign(new Error('spawn nft EMFILE'), { code: 'EMFILE' }))).toEqual({
+      error: { code: 'EMFILE', kind: 'unavailable', message: 'spawn nft EMFILE' },
+    })
+    expect(
+      httpStatus(new TeardownError('delete network n1', [Object.assign(new Error('x'), { code: 'ENFILE' })])),
+    ).toBe(500)
+    expect(httpStatus(Object.assign(new Error('open'), { cause: e('EMFILE', 'kernel') }))).toBe(503)
     expect(httpStatus(new Error('x'))).toBe(500)
     expect(errorBody(new Error('x'))).toEqual({ error: { code: 'ERR_INTERNAL', kind: 'internal', message: 'x' } })
     expect(errorBody(new CliError(ERR_INVALID_ARGUMENT, 'bad'))).toEqual({

@@ -4,6 +4,8 @@ import type { Sandbox } from '@cnm/controller'
 export interface SandboxJSON {
   id: string
   containerID: string
+  /** The container's name, if given. */
+  name?: string
   /** The bound network namespace. */
   key: string
   /** Endpoints joined to it. */
@@ -14,6 +16,7 @@ export function sandboxJSON(s: Sandbox): SandboxJSON {
   return {
     id: s.id,
     containerID: s.containerID,
+    ...(s.name === undefined ? {} : { name: s.name }),
     key: s.key,
     endpoints: s.endpoints().map((e) => ({ id: e.id, name: e.name, network: e.network.name })),
   }

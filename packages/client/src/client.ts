@@ -2,7 +2,17 @@ import { errorFromBody } from './errors.js'
 import { readEvents } from './events.js'
 import { type DaemonAddress, DEFAULT_HOST, formatHost, parseHost } from './host.js'
 import type { Connect, Disconnect, EndpointCreate, NetworkCreate, SandboxCreate } from './schema/bodies.js'
-import type { Endpoint, Event, Info, Network, Port, ReconcileReport, Sandbox, Version } from './schema/objects.js'
+import type {
+  Endpoint,
+  Event,
+  Info,
+  Network,
+  Port,
+  ReconcileReport,
+  Resolver,
+  Sandbox,
+  Version,
+} from './schema/objects.js'
 import { type TlsOptions, Transport } from './transport.js'
 
 /**
@@ -32,6 +42,8 @@ export interface CnmApi {
   inspectSandbox(sandbox: string): Promise<Sandbox>
   /** Answers the sandbox with the endpoints removed with it. */
   removeSandbox(sandbox: string): Promise<Sandbox>
+  /** Its resolv.conf and hosts (pointing at its network's DNS server when the daemon runs one). */
+  sandboxResolver(sandbox: string): Promise<Resolver>
   listPorts(query?: { network?: string }): Promise<Port[]>
   reconcile(): Promise<ReconcileReport>
 }
@@ -128,6 +140,7 @@ export function createClient(options: ClientOptions = {}): CnmClient {
     createSandbox: (body) => post('/v1/sandboxes', body),
     inspectSandbox: (sandbox) => get(`/v1/sandboxes/${enc(sandbox)}`),
     removeSandbox: (sandbox) => del(`/v1/sandboxes/${enc(sandbox)}`),
+    sandboxResolver: (sandbox) => get(`/v1/sandboxes/${enc(sandbox)}/resolver`),
     listPorts: (query = {}) =>
       get(query.network === undefined ? '/v1/ports' : `/v1/ports?network=${enc(query.network)}`),
     reconcile: () => post('/v1/reconcile'),

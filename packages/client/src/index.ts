@@ -18,6 +18,7 @@ export type {
   Network,
   Port,
   ReconcileReport,
+  Resolver,
   Sandbox,
   Version,
 } from './schema/objects.js'

@@ -1,6 +1,7 @@
-import { Agent, type ClientRequest, type IncomingMessage, type RequestOptions, request } from 'node:http'
+import type { Agent, ClientRequest, IncomingMessage, RequestOptions } from 'node:http'
 import { CnmClientError, connectError, ERR_BAD_RESPONSE } from './errors.js'
 import { type DaemonAddress, formatHost } from './host.js'
+import { BrokenAnswer, Http1Client } from './http1.js'
 
 /** Mutual TLS for a TCP daemon: the CA that signed the daemon's certificate, and the client's own. */
 export interface TlsOptions {
@@ -22,20 +23,34 @@ export interface Answer {
 }
 
 /**
- * HTTP/1.1 to one daemon over `node:http` (measured against undici: `node:http` is part of Node's
- * own start-up snapshot, undici is not; see the README). One keep-alive agent per client; its idle
- * sockets do not keep the process alive.
+ * HTTP/1.1 to one daemon. Whole answers without TLS go through a minimal client on `node:net`
+ * (`http1.ts`: one request costs a short-lived process a fraction of what `node:http`'s client
+ * does); streams (events) and TLS through `node:http`/`node:https`, loaded on first use (both
+ * measured against undici: see the README). Idle kept-alive connections never keep the process alive.
  */
 export class Transport {
   readonly address: DaemonAddress
   readonly #tls: TlsOptions | undefined
-  readonly #agent: Agent | undefined
+  #agent: Agent | undefined
+  #http: typeof import('node:http') | undefined
   #https: Promise<typeof import('node:https')> | undefined
+  readonly #plain: Http1Client | undefined
 
   constructor(address: DaemonAddress, tls: TlsOptions | undefined) {
     this.address = address
     this.#tls = tls
-    this.#agent = tls ? undefined : new Agent({ keepAlive: true, maxSockets: 8 })
+    const a = address
+    this.#plain = tls
+      ? undefined
+      : a.kind === 'unix'
+        ? new Http1Client({ path: a.path }, 'cnm')
+        : new Http1Client({ host: a.host, port: a.port }, `${a.host.includes(':') ? `[${a.host}]` : a.host}:${a.port}`)
+  }
+
+  /** `node:http` and its keep-alive agent, for streams (loaded on first use). */
+  #httpModule(): typeof import('node:http') {
+    this.#http ??= process.getBuiltinModule('node:http') // synchronous, and no ESM facade (Node ≥ 20.16)
+    return this.#http
   }
 
   #options(method: string, path: string, headers: Record<string, string>): RequestOptions {
@@ -48,6 +63,7 @@ export class Transport {
       a.kind === 'unix'
         ? { socketPath: a.path, servername: '', headers: { host: 'cnm', ...headers } }
         : { host: a.host, port: a.port, headers, ...(this.#tls ? {} : { servername: '' }) }
+    if (!this.#tls) this.#agent ??= new (this.#httpModule().Agent)({ keepAlive: true, maxSockets: 8 })
     const agent = this.#agent ? { agent: this.#agent } : {}
     return { ...where, method, path, ...agent }
   }
@@ -55,7 +71,7 @@ export class Transport {
   async #open(method: string, path: string, headers: Record<string, string>): Promise<ClientRequest> {
     const options = this.#options(method, path, headers)
     const tls = this.#tls
-    if (!tls) return request(options)
+    if (!tls) return this.#httpModule().request(options)
     // Loaded only for TLS: a unix-socket client never pays for node:https and node:tls.
     this.#https ??= import('node:https')
     const https = await this.#https
@@ -97,6 +113,7 @@ export class Transport {
 
   /** Sends one request and reads the whole answer. */
   async send(method: string, path: string, body?: unknown): Promise<Answer> {
+    if (this.#plain) return this.#sendPlain(this.#plain, method, path, body)
     const res = await this.open(method, path, body)
     const chunks: Buffer[] = []
     try {
@@ -113,8 +130,33 @@ export class Transport {
     }
   }
 
+  async #sendPlain(client: Http1Client, method: string, path: string, body?: unknown): Promise<Answer> {
+    const payload = body === undefined ? undefined : JSON.stringify(body)
+    const headers: Record<string, string> =
+      payload === undefined
+        ? {}
+        : { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(payload)) }
+    try {
+      const res = await client.request(method, path, headers, payload)
+      return { status: res.status, contentType: res.headers['content-type'] ?? '', text: res.body.toString('utf8') }
+    } catch (err) {
+      if (err instanceof BrokenAnswer) {
+        throw new CnmClientError(
+          ERR_BAD_RESPONSE,
+          'unavailable',
+          `the answer from the daemon broke off: ${err.message}`,
+          {
+            cause: err,
+          },
+        )
+      }
+      throw connectError(err as Error, formatHost(this.address))
+    }
+  }
+
   /** Closes idle connections (the client can still be used: it connects again). */
   close(): void {
     this.#agent?.destroy()
+    this.#plain?.close()
   }
 }

@@ -1,8 +1,10 @@
 import { readdirSync } from 'node:fs'
 import path from 'node:path'
-import type { DriverFactory } from '@cnm/driverapi'
+import type { ClusterContext, DriverFactory } from '@cnm/driverapi'
 import { ERR_SANDBOX_EXISTS } from '@cnm/sandbox'
+import { parseContainerName } from './aliases.js'
 import { BUILTIN_DRIVERS } from './builtin-drivers.js'
+import { addChangeListener, notifyChange } from './changes.js'
 import { type Core, makeDriver, run } from './core.js'
 import {
   ControllerError,
@@ -14,6 +16,8 @@ import {
   unknownDriver,
   validateName,
 } from './errors.js'
+import { clusterMembers, createGlobalNetwork, isGlobal, startGlobal } from './global-scope.js'
+import type { ClusterMember } from './global-store.js'
 import { generateID } from './id.js'
 import { endpointPorts } from './inspect.js'
 import { ownerMarkPath, readOwnerMark, removeOwnerMark, writeOwnerMark } from './owner-mark.js'
@@ -47,6 +51,31 @@ export interface ControllerOptions {
    * rules, namespaces). Their records are gone, so they cannot be adopted back.
    */
   onStoreMismatch?: 'refuse' | 'remove-orphans'
+  /**
+   * The cluster this host joins (`connectCluster` of `@cnm/etcd-store`): networks of global-scope
+   * drivers, their subnets and addresses live in its store; global-scope drivers get it too.
+   */
+  cluster?: ClusterContext
+  /**
+   * For a long-lived controller (the daemon sets it): drivers watch the kernel and put back what
+   * they hold when someone else removes it — the bridge driver its firewall rules, within a second
+   * of an `nft flush ruleset` or a firewall reload, without a reconcile. Default false.
+   */
+  watchKernel?: boolean
+  /**
+   * The daemon's: take the store's one-writer lock (`<store>.lock`) for as long as the controller is
+   * open; another process that opens the store meanwhile gets `ERR_STORE_LOCKED` naming this one
+   * (and `socket`, where it serves), so nothing writes the store behind its back.
+   */
+  lockStore?: { socket?: string }
+}
+
+/** What a controller tells of the cluster it joined (nothing when it joined none). */
+export interface ClusterView {
+  /** The hosts whose lease is alive (`[]` without a cluster). */
+  members(): Promise<ClusterMember[]>
+  /** Problems met following the cluster: a network not taken in, an address another endpoint took. */
+  readonly errors: string[]
 }
 
 const DRIVERS = new WeakMap<NetworkDriver, string>()
@@ -83,11 +112,13 @@ function storeMismatch(store: Store, sandboxDir: string, empty: boolean): Contro
  */
 export async function createController(
   options: ControllerOptions = {},
-): Promise<NetworkController & { readonly lastReconcile: ReconcileReport; readonly store: Store }> {
+): Promise<
+  NetworkController & { readonly lastReconcile: ReconcileReport; readonly store: Store; readonly cluster: ClusterView }
+> {
   const registry = createRegistry({ ...BUILTIN_DRIVERS })
   for (const [name, registration] of Object.entries(options.drivers ?? {})) registry.register(name, registration)
   const sandboxBackend = options.sandboxBackend ?? netnsSandboxes
-  const store = new Store(options.storePath ?? DEFAULT_STORE_PATH)
+  const store = new Store(options.storePath ?? DEFAULT_STORE_PATH, undefined, options.lockStore)
   let adopted = false
   if (store.recordedId !== undefined) {
     const snap = store.snapshot()
@@ -118,15 +149,21 @@ export async function createController(
     sync: async () => {
       if (!core.dirty) {
         await syncFromStore(core, store.snapshot(), core.syncReport)
+        notifyChange(core, { type: 'sync' })
         return undefined
       }
       core.dirty = false
       const report = emptyReport()
       await reconcileCore(core, report)
-      return () => mergeReport(core.syncReport, report) // reported once it is committed
+      return () => {
+        mergeReport(core.syncReport, report) // reported once it is committed
+        notifyChange(core, { type: 'sync' })
+      }
     },
     syncReport: emptyReport(),
     queue: Promise.resolve(),
+    ...(options.cluster ? { cluster: options.cluster } : {}),
+    ...(options.watchKernel ? { watchKernel: true } : {}),
   }
   let lastReconcile = emptyReport()
   const reconcile = (justRestored = false): Promise<ReconcileReport> =>
@@ -134,7 +171,13 @@ export async function createController(
       const report = core.syncReport
       core.syncReport = emptyReport()
       await reconcileCore(core, report, { justRestored })
-      return { value: report, apply: () => (lastReconcile = report) }
+      return {
+        value: report,
+        apply: () => {
+          lastReconcile = report
+          notifyChange(core, { type: 'sync' })
+        },
+      }
     })
   try {
     // Orphans of an emptied store may belong to any driver: every registered one looks for its own.
@@ -147,7 +190,9 @@ export async function createController(
       }
     }
     await reconcile(true) // the store was just restored into the drivers: no need to do it twice
+    if (options.cluster) await startGlobal(core, options.cluster)
   } catch (err) {
+    await core.global?.stop()
     for (const sb of core.open.values()) sb.close()
     for (const d of core.drivers.values()) await d.close().catch(() => undefined)
     store.close()
@@ -156,6 +201,12 @@ export async function createController(
 
   return {
     store,
+    cluster: {
+      members: () => clusterMembers(core),
+      get errors() {
+        return [...(core.global?.errors ?? [])]
+      },
+    },
     get lastReconcile() {
       return lastReconcile
     },
@@ -190,6 +241,17 @@ export async function createController(
         validateName('network', name)
         if ([...core.networks.values()].some((n) => n.name === name)) throw nameExists(name)
         const id = generateID()
+        if (isGlobal(made)) {
+          const global = await createGlobalNetwork(core, made, id, name, type, netOptions)
+          return {
+            value: networkView(core, id, global.row),
+            apply: () => {
+              core.networks.set(id, global.row)
+              notifyChange(core, { type: 'network', action: 'create', id })
+            },
+            undo: global.undo,
+          }
+        }
         await made.createNetwork(id, netOptions ?? {})
         const row = { id, name, type, options: netOptions ?? {}, record: null as unknown }
         try {
@@ -201,7 +263,10 @@ export async function createController(
         }
         return {
           value: networkView(core, id, row),
-          apply: () => core.networks.set(id, row),
+          apply: () => {
+            core.networks.set(id, row)
+            notifyChange(core, { type: 'network', action: 'create', id })
+          },
           undo: () => made.deleteNetwork(id),
         }
       }),
@@ -216,6 +281,7 @@ export async function createController(
         if (typeof containerID !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/u.test(containerID)) {
           throw new ControllerError(ERR_INVALID_NAME, `invalid container id ${JSON.stringify(containerID)}`)
         }
+        const name = parseContainerName(sbOptions?.name)
         const key = sbOptions?.key ?? path.join(core.netnsDir, containerID.slice(0, 64))
         sandboxBackend.validateKey(key)
         const inside = isInside(core.netnsDir, key)
@@ -247,7 +313,7 @@ export async function createController(
           removeOwnerMark(key, store.id)
           throw err
         }
-        const row = { id: generateID(), containerId: containerID, key }
+        const row = { id: generateID(), containerId: containerID, key, ...(name === undefined ? {} : { name }) }
         try {
           store.insertSandbox(row)
         } catch (err) {
@@ -269,11 +335,19 @@ export async function createController(
       }).then((id) => sandboxView(core, id)),
     sandboxes: () => [...core.sandboxes.keys()].map((id) => sandboxView(core, id)),
     sandboxByID: (id) => (core.sandboxes.has(id) ? sandboxView(core, id) : undefined),
+    sandboxByRef: (ref) => {
+      if (core.sandboxes.has(ref)) return sandboxView(core, ref)
+      for (const s of core.sandboxes.values())
+        if (s.containerId === ref || s.key === ref) return sandboxView(core, s.id)
+      return undefined
+    },
     ports: () => [...core.endpoints.keys()].flatMap((eid) => endpointPorts(core, eid)),
     refresh: () => run(core, async () => ({ value: undefined })),
     reconcile: () => reconcile(),
+    onChange: (listener) => addChangeListener(core, listener),
     async close() {
       if (core.closed) return
+      await core.global?.stop()
       await core.queue
       core.closed = true
       try {

@@ -1,5 +1,6 @@
-import type { Driver } from '@cnm/driverapi'
+import type { ClusterContext, Driver } from '@cnm/driverapi'
 import { ControllerError, ERR_CONTROLLER_CLOSED, unknownDriver } from './errors.js'
+import type { GlobalScope } from './global-scope.js'
 import type { DriverRegistry } from './registry.js'
 import type { SandboxBackend, SandboxHandle } from './sandboxes.js'
 import type { EndpointRow, JoinRow, NetworkRow, SandboxRow, Store } from './store.js'
@@ -39,6 +40,12 @@ export interface Core {
   /** What syncs found since the last reconcile (rebuilt networks, dropped endpoints, errors). */
   syncReport: ReconcileReport
   queue: Promise<unknown>
+  /** The cluster this host joined (`createController({ cluster })`): global-scope drivers get it. */
+  cluster?: ClusterContext
+  /** Drivers watch the kernel and put back what they hold (`createController({ watchKernel })`). */
+  watchKernel?: boolean
+  /** The global scope (networks of global-scope drivers in the cluster's store), once joined. */
+  global?: GlobalScope
 }
 
 /**
@@ -85,11 +92,13 @@ export function run<T>(
 
 /** A configured driver of a registered type, whose kernel objects carry this store's id. */
 export async function makeDriver(
-  core: Pick<Core, 'store' | 'registry'>,
+  core: Pick<Core, 'store' | 'registry' | 'cluster' | 'watchKernel'>,
   type: string,
   options: unknown,
 ): Promise<Driver> {
-  const driver = await core.registry.factory(type)({ owner: core.store.id })
+  const cluster = core.cluster ? { cluster: core.cluster } : {}
+  const watch = core.watchKernel ? { watchKernel: true } : {}
+  const driver = await core.registry.factory(type)({ owner: core.store.id, ...cluster, ...watch })
   await driver.config(options ?? {})
   return driver
 }

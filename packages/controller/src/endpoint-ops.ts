@@ -6,6 +6,7 @@ import {
   hasErrorCode,
   type SandboxInfo,
 } from '@cnm/driverapi'
+import { joinedEndpoint, notifyChange } from './changes.js'
 import { type Core, driverOf } from './core.js'
 import {
   ControllerError,
@@ -16,6 +17,7 @@ import {
   unknownSandbox,
   validateName,
 } from './errors.js'
+import { claimEndpointAddress, isGlobal, releaseEndpointAddress } from './global-scope.js'
 import { generateID } from './id.js'
 import type { SandboxHandle } from './sandboxes.js'
 import type { EndpointRow, JoinRow, NetworkRow, SandboxRow } from './store.js'
@@ -73,6 +75,7 @@ export async function addEndpoint(
   epName: string,
   sandboxKey: string | undefined,
   options: unknown,
+  aliases: string[] = [],
 ): Promise<Part<{ row: EndpointRow; sandboxInfo: SandboxInfo }>> {
   validateName('endpoint', epName)
   if ([...core.endpoints.values()].some((e) => e.networkId === net.id && e.name === epName)) {
@@ -83,7 +86,15 @@ export async function addEndpoint(
   }
   const driver = driverOf(core, net.type)
   const eid = generateID()
-  const sandboxInfo = await driver.createEndpoint(net.id, eid, sandboxKey ?? '', options ?? {})
+  // A global network's address is claimed in the cluster first; the driver is told which.
+  const claim = isGlobal(driver) ? await claimEndpointAddress(core, net, eid, options) : undefined
+  let sandboxInfo: SandboxInfo
+  try {
+    sandboxInfo = await driver.createEndpoint(net.id, eid, sandboxKey ?? '', claim?.options ?? options ?? {})
+  } catch (err) {
+    await claim?.release().catch(() => undefined)
+    throw err
+  }
   const row: EndpointRow = {
     id: eid,
     networkId: net.id,
@@ -92,6 +103,7 @@ export async function addEndpoint(
     options: options ?? {},
     record: null,
     sandboxInfo,
+    ...(aliases.length > 0 ? { aliases } : {}),
   }
   try {
     row.record = driver.persistence?.exportEndpoint(net.id, eid) ?? null
@@ -99,12 +111,16 @@ export async function addEndpoint(
     core.store.insertEndpoint(row, a.ips, a.ports)
   } catch (err) {
     await driver.deleteEndpoint(net.id, eid).catch(() => undefined)
+    await claim?.release().catch(() => undefined)
     throw err
   }
   return {
     value: { row, sandboxInfo },
     apply: () => core.endpoints.set(eid, row),
-    undo: () => driver.deleteEndpoint(net.id, eid),
+    undo: async () => {
+      await driver.deleteEndpoint(net.id, eid)
+      await claim?.release().catch(() => undefined)
+    },
   }
 }
 
@@ -197,6 +213,8 @@ export async function joinEndpoint(
     apply: () => {
       if (newRow) core.sandboxes.set(madeRow.id, madeRow)
       core.joins.set(ep.id, join)
+      const joined = joinedEndpoint(core, ep)
+      if (joined) notifyChange(core, { type: 'join', endpoint: joined })
     },
   }
 }
@@ -236,7 +254,10 @@ export async function leaveEndpoint(core: Core, ep: EndpointRow): Promise<() => 
       })
   }
   core.store.deleteJoin(id)
-  return () => core.joins.delete(id)
+  return () => {
+    core.joins.delete(id)
+    notifyChange(core, { type: 'leave', endpointId: id, networkId: ep.networkId })
+  }
 }
 
 /**
@@ -257,6 +278,10 @@ export async function removeEndpoint(core: Core, ep: EndpointRow): Promise<() =>
     }
   }
   core.store.deleteEndpoint(ep.id)
+  // The cluster's claim goes too; when etcd is away, the next global reconcile releases it.
+  if (net && core.global && isGlobal(driverOf(core, net.type))) {
+    await releaseEndpointAddress(core, net, ep).catch(() => undefined)
+  }
   return () => {
     applyLeave?.()
     core.endpoints.delete(ep.id)

@@ -17,6 +17,8 @@ export const ERR_NOT_JOINED = 'ERR_NOT_JOINED'
 export const ERR_CONTROLLER_CLOSED = 'ERR_CONTROLLER_CLOSED'
 export const ERR_STORE = 'ERR_STORE'
 export const ERR_STORE_MISMATCH = 'ERR_STORE_MISMATCH'
+/** The store's one-writer lock is held by another live process (the daemon). */
+export const ERR_STORE_LOCKED = 'ERR_STORE_LOCKED'
 
 /**
  * The kind of every controller code. `ERR_UNKNOWN_DRIVER` is `invalid` (a driver name in the
@@ -41,6 +43,7 @@ const KINDS: Readonly<Record<string, ErrorKind>> = {
   [ERR_CONTROLLER_CLOSED]: 'unavailable',
   [ERR_STORE]: 'unavailable',
   [ERR_STORE_MISMATCH]: 'conflict',
+  [ERR_STORE_LOCKED]: 'conflict',
 }
 
 /**

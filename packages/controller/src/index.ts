@@ -1,4 +1,6 @@
-export { type ControllerOptions, createController } from './controller.js'
+export { isDnsName, MAX_ALIASES } from './aliases.js'
+export type { ChangeListener, ControllerChange, JoinedEndpoint } from './changes.js'
+export { type ClusterView, type ControllerOptions, createController } from './controller.js'
 export type { JoinOptions } from './endpoint-ops.js'
 export {
   ControllerError,
@@ -13,12 +15,24 @@ export {
   ERR_NIL_NETWORK_DRIVER,
   ERR_NOT_JOINED,
   ERR_STORE,
+  ERR_STORE_LOCKED,
   ERR_STORE_MISMATCH,
   ERR_UNKNOWN_DRIVER,
   ERR_UNKNOWN_ENDPOINT,
   ERR_UNKNOWN_NETWORK,
   ERR_UNKNOWN_SANDBOX,
 } from './errors.js'
+export {
+  type AddressClaim,
+  type ClusterMember,
+  ERR_ADDRESS_IN_USE,
+  ERR_NETWORK_OVERLAPS,
+  ERR_NO_AVAILABLE_IPS,
+  ERR_NO_CLUSTER,
+  GLOBAL_POOL,
+  type GlobalNetworkRecord,
+  GlobalStore,
+} from './global-store.js'
 export { generateID, isValidID } from './id.js'
 export type { DriverRegistration } from './registry.js'
 export type { SandboxBackend, SandboxHandle } from './sandboxes.js'
@@ -27,6 +41,7 @@ export type {
   DriverDescription,
   Endpoint,
   EndpointInspect,
+  EndpointSettings,
   Network,
   NetworkController,
   NetworkDriver,

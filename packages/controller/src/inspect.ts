@@ -24,6 +24,7 @@ export function inspectEndpoint(core: Core, eid: string): EndpointInspect {
   return {
     id: ep.id,
     name: ep.name,
+    aliases: ep.aliases ?? [],
     network: { id: ep.networkId, name: net?.name ?? '' },
     sandboxKey: ep.sandboxKey,
     joined: join && sb ? { sandboxId: sb.id, key: sb.key, interface: join.interfaceName } : undefined,

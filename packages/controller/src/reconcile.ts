@@ -1,6 +1,7 @@
 import { lstatSync, readdirSync, unlinkSync } from 'node:fs'
 import path from 'node:path'
 import type { KnownRecords } from '@cnm/driverapi'
+import { inBatch } from './batch.js'
 import type { Core } from './core.js'
 import { repairHostJoins } from './host-joins.js'
 import { readOwnerMark, removeOwnerMark } from './owner-mark.js'
@@ -160,11 +161,20 @@ export async function reconcileCore(
     await forgetHeld(core)
     forgetSandboxHandles(core)
   }
-  await syncFromStore(core, core.store.snapshot(), report)
-  dropDeadSandboxes(core, report)
-  await dropDeadEndpoints(core, report)
-  await repairHostJoins(core, report)
-  await removeStrayNamespaces(core, report)
+  // One look at the kernel per driver for the restores, liveness checks and strays (see inBatch).
+  await inBatch(core, async () => {
+    await syncFromStore(core, core.store.snapshot(), report)
+    dropDeadSandboxes(core, report)
+    await dropDeadEndpoints(core, report)
+    await repairHostJoins(core, report)
+    await removeStrayNamespaces(core, report)
+    await removeDriverStrays(core, report)
+  })
+  report.errors.push(...core.store.allocationProblems())
+}
+
+/** Each persistent driver removes its own marked kernel objects that no record names. */
+async function removeDriverStrays(core: Core, report: ReconcileReport): Promise<void> {
   for (const [type, driver] of core.drivers) {
     if (!driver.persistence) continue // nothing of it in the kernel
     try {
@@ -177,5 +187,4 @@ export async function reconcileCore(
       report.errors.push(`driver ${driver.name}: ${message(err)}`)
     }
   }
-  report.errors.push(...core.store.allocationProblems())
 }

@@ -2,8 +2,9 @@ import { randomBytes } from 'node:crypto'
 import { mkdirSync } from 'node:fs'
 import path from 'node:path'
 import Database from 'better-sqlite3'
-import { ControllerError, ERR_STORE, ERR_STORE_MISMATCH } from './errors.js'
+import { ControllerError, ERR_STORE, ERR_STORE_LOCKED, ERR_STORE_MISMATCH } from './errors.js'
 import { fileIdentity, fileSize, identityPath, readIdentity, writeIdentity } from './store-identity.js'
+import { lockHolder, storeLocked, takeStoreLock } from './store-lock.js'
 
 /** Where the store lives by default. */
 export const DEFAULT_STORE_PATH = '/var/lib/cnm/cnm.db'
@@ -24,12 +25,16 @@ export interface EndpointRow {
   options: unknown
   record: unknown
   sandboxInfo: unknown
+  /** Its DNS aliases (`connect --alias`), in order; stored in `endpoint_aliases`. */
+  aliases?: string[]
 }
 
 export interface SandboxRow {
   id: string
   containerId: string
   key: string
+  /** The container's name (a DNS name of its endpoints), if given; stored in `sandbox_names`. */
+  name?: string | undefined
 }
 
 export interface JoinRow {
@@ -78,9 +83,18 @@ CREATE TABLE IF NOT EXISTS ip_allocations (
 CREATE TABLE IF NOT EXISTS port_allocations (
   proto TEXT NOT NULL, host_ip TEXT NOT NULL, port INTEGER NOT NULL, endpoint_id TEXT NOT NULL REFERENCES endpoints(id),
   PRIMARY KEY (proto, host_ip, port));
+-- Reconcile's allocation checks join on these: without them each is a full scan per row (seconds at 2,000 endpoints).
+CREATE INDEX IF NOT EXISTS port_allocations_port ON port_allocations (proto, port);
+CREATE INDEX IF NOT EXISTS ip_allocations_endpoint ON ip_allocations (endpoint_id);
+CREATE TABLE IF NOT EXISTS endpoint_aliases (
+  endpoint_id TEXT NOT NULL REFERENCES endpoints(id), position INTEGER NOT NULL, alias TEXT NOT NULL,
+  PRIMARY KEY (endpoint_id, position));
+CREATE TABLE IF NOT EXISTS sandbox_names (
+  sandbox_id TEXT PRIMARY KEY REFERENCES sandboxes(id), name TEXT NOT NULL);
 `
 
 const json = (v: unknown): string => JSON.stringify(v ?? null)
+const withAliases = (aliases: string[] | undefined): { aliases?: string[] } => (aliases ? { aliases } : {})
 const parse = (s: string): unknown => JSON.parse(s)
 
 /**
@@ -109,11 +123,27 @@ export class Store {
    */
   readonly #opened: { db: string | undefined; wal: string | undefined; shm: string | undefined; size: number }
 
-  constructor(file: string | false, busyTimeoutMs = 30_000) {
+  /** Releases the one-writer lock this process took (`lock`), if it did. */
+  readonly #unlock: () => void
+
+  /**
+   * Opens (or creates) the store. With `lock` this process takes the store's one-writer lock (the
+   * daemon does; `socket` is where it serves, named to others); without it, a store whose lock a
+   * live process holds is refused with `ERR_STORE_LOCKED` naming that process, before anything is
+   * opened or created.
+   */
+  constructor(file: string | false, busyTimeoutMs = 30_000, lock?: { socket?: string }) {
     this.file = file
     let db: Database.Database | undefined
+    let unlock = (): void => {}
+    this.#unlock = () => unlock()
     try {
       if (file !== false) mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 })
+      if (file !== false && lock) unlock = takeStoreLock(file, lock.socket)
+      else if (file !== false) {
+        const holder = lockHolder(file)
+        if (holder) throw storeLocked(file, holder)
+      }
       db = new Database(file === false ? ':memory:' : file, { timeout: busyTimeoutMs })
       this.db = db
       if (file !== false) this.db.pragma('journal_mode = WAL')
@@ -144,6 +174,8 @@ export class Store {
       try {
         db?.close()
       } catch {}
+      unlock()
+      if ((cause as { code?: unknown }).code === ERR_STORE_LOCKED) throw cause
       throw new ControllerError(
         ERR_STORE,
         `cannot open the store ${file === false ? '(memory)' : file}: ${(cause as Error).message}`,
@@ -243,6 +275,12 @@ export class Store {
 
   snapshot(): StoreSnapshot {
     const rows = <T>(sql: string): T[] => this.db.prepare(sql).all() as T[]
+    const aliases = new Map<string, string[]>()
+    for (const r of rows<{ endpoint_id: string; alias: string }>(
+      'SELECT endpoint_id, alias FROM endpoint_aliases ORDER BY endpoint_id, position',
+    )) {
+      aliases.set(r.endpoint_id, [...(aliases.get(r.endpoint_id) ?? []), r.alias])
+    }
     return {
       drivers: rows<{ type: string; options: string }>('SELECT type, options FROM drivers').map((r) => ({
         type: r.type,
@@ -267,10 +305,16 @@ export class Store {
         options: parse(r.options),
         record: parse(r.record),
         sandboxInfo: parse(r.sandbox_info),
+        ...withAliases(aliases.get(r.id)),
       })),
-      sandboxes: rows<{ id: string; container_id: string; key: string }>(
-        'SELECT id, container_id, key FROM sandboxes ORDER BY created_at, id',
-      ).map((r) => ({ id: r.id, containerId: r.container_id, key: r.key })),
+      sandboxes: rows<{ id: string; container_id: string; key: string; name: string | null }>(
+        'SELECT s.id, s.container_id, s.key, n.name FROM sandboxes s LEFT JOIN sandbox_names n ON n.sandbox_id = s.id ORDER BY s.created_at, s.id',
+      ).map((r) => ({
+        id: r.id,
+        containerId: r.container_id,
+        key: r.key,
+        ...(r.name === null ? {} : { name: r.name }),
+      })),
       joins: rows<{ endpoint_id: string; sandbox_id: string; interface: string; origin: string; src_name: string }>(
         'SELECT * FROM joins',
       ).map((r) => ({
@@ -325,12 +369,17 @@ export class Store {
     for (const a of ips) ip.run(a.pool, a.ip, e.id)
     const port = this.db.prepare('INSERT INTO port_allocations (proto, host_ip, port, endpoint_id) VALUES (?, ?, ?, ?)')
     for (const p of ports) port.run(p.proto, p.hostIP, p.port, e.id)
+    if (e.aliases?.length) {
+      const alias = this.db.prepare('INSERT INTO endpoint_aliases (endpoint_id, position, alias) VALUES (?, ?, ?)')
+      for (const [i, a] of e.aliases.entries()) alias.run(e.id, i, a)
+    }
   }
 
   deleteEndpoint(id: string): void {
     this.db.prepare('DELETE FROM joins WHERE endpoint_id = ?').run(id)
     this.db.prepare('DELETE FROM ip_allocations WHERE endpoint_id = ?').run(id)
     this.db.prepare('DELETE FROM port_allocations WHERE endpoint_id = ?').run(id)
+    this.db.prepare('DELETE FROM endpoint_aliases WHERE endpoint_id = ?').run(id)
     this.db.prepare('DELETE FROM endpoints WHERE id = ?').run(id)
   }
 
@@ -338,10 +387,14 @@ export class Store {
     this.db
       .prepare('INSERT INTO sandboxes (id, container_id, key, created_at) VALUES (?, ?, ?, ?)')
       .run(s.id, s.containerId, s.key, new Date().toISOString())
+    if (s.name !== undefined) {
+      this.db.prepare('INSERT INTO sandbox_names (sandbox_id, name) VALUES (?, ?)').run(s.id, s.name)
+    }
   }
 
   deleteSandbox(id: string): void {
     this.db.prepare('DELETE FROM joins WHERE sandbox_id = ?').run(id)
+    this.db.prepare('DELETE FROM sandbox_names WHERE sandbox_id = ?').run(id)
     this.db.prepare('DELETE FROM sandboxes WHERE id = ?').run(id)
   }
 
@@ -424,5 +477,6 @@ export class Store {
   close(): void {
     this.rollback()
     this.db.close()
+    this.#unlock()
   }
 }

@@ -1,4 +1,5 @@
 import type { Driver, RestoreOutcome } from '@cnm/driverapi'
+import { inBatch } from './batch.js'
 import { type Core, makeDriver } from './core.js'
 import type { EndpointRow, NetworkRow, StoreSnapshot } from './store.js'
 import type { ReconcileReport } from './types.js'
@@ -59,6 +60,11 @@ export function forgetNetwork(driver: Driver, nid: string): Promise<void> {
  */
 export async function syncFromStore(core: Core, snap: StoreSnapshot, report: ReconcileReport): Promise<void> {
   await ensureDrivers(core, snap, report)
+  // The restores below share one look at the kernel per driver (see inBatch).
+  await inBatch(core, () => syncTables(core, snap, report))
+}
+
+async function syncTables(core: Core, snap: StoreSnapshot, report: ReconcileReport): Promise<void> {
   const storeNets = new Map(snap.networks.map((n) => [n.id, n]))
   const storeEps = new Map(snap.endpoints.map((e) => [e.id, e]))
   // Forget what another process deleted, endpoints first. Their kernel parts are gone, or another's

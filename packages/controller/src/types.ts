@@ -1,4 +1,5 @@
 import type { DriverCapabilities, DriverFactory, PublishedPort, SandboxInfo } from '@cnm/driverapi'
+import type { ChangeListener } from './changes.js'
 import type { JoinOptions } from './endpoint-ops.js'
 import type { DriverRegistration } from './registry.js'
 import type { SandboxHandle } from './sandboxes.js'
@@ -35,6 +36,8 @@ export interface PortInfo extends PublishedPort {
 export interface EndpointInspect {
   id: string
   name: string
+  /** Its DNS aliases (`connect --alias`). */
+  aliases: string[]
   network: { id: string; name: string }
   sandboxKey: string
   /** The sandbox it is joined to, if any. */
@@ -63,6 +66,12 @@ export interface NetworkInspect {
   endpoints: EndpointInspect[]
 }
 
+/** What an endpoint has besides its driver's options. */
+export interface EndpointSettings {
+  /** DNS names it also answers to on its network (each a DNS name; `ERR_INVALID_NAME` otherwise). */
+  aliases?: string[]
+}
+
 export interface Network {
   readonly name: string
   readonly id: string
@@ -72,12 +81,19 @@ export interface Network {
     name: string,
     sandboxKey?: string,
     options?: unknown,
+    settings?: EndpointSettings,
   ): Promise<{ endpoint: Endpoint; sandboxInfo: SandboxInfo }>
   /**
    * Connects a sandbox to the network in one transaction: an endpoint born inside the sandbox and
    * joined to it (`docker network connect`). A failure, or a crash at any point, leaves neither.
    */
-  connect(sandbox: Sandbox, name: string, options?: unknown, joinOptions?: JoinOptions): Promise<Endpoint>
+  connect(
+    sandbox: Sandbox,
+    name: string,
+    options?: unknown,
+    joinOptions?: JoinOptions,
+    settings?: EndpointSettings,
+  ): Promise<Endpoint>
   endpoints(): Endpoint[]
   delete(): Promise<void>
 }
@@ -88,6 +104,8 @@ export interface Endpoint {
   readonly network: Network
   /** What the driver returned when the endpoint was created. */
   readonly sandboxInfo: SandboxInfo
+  /** Its DNS aliases. */
+  readonly aliases: readonly string[]
   inspect(): EndpointInspect
   /**
    * Puts the endpoint's interface in the sandbox. A sandbox already connected to the endpoint's
@@ -103,9 +121,11 @@ export interface Sandbox {
   readonly id: string
   readonly containerID: string
   readonly key: string
+  /** The container's name, if given (its endpoints answer to it in DNS). */
+  readonly name: string | undefined
   /** Endpoints joined to it. */
   endpoints(): Endpoint[]
-  inspect(): { id: string; containerID: string; key: string; endpoints: string[] }
+  inspect(): { id: string; containerID: string; name?: string; key: string; endpoints: string[] }
   /** Leaves every endpoint, then removes the namespace. */
   destroy(): Promise<void>
 }
@@ -138,9 +158,17 @@ export interface NetworkController {
    * or at `key`, which must lie inside the sandbox directory unless `allowOutsideSandboxDir` is set;
    * either way its directory must be writable by nobody but its (root) owner.
    */
-  newSandbox(containerID: string, options?: { key?: string; allowOutsideSandboxDir?: boolean }): Promise<Sandbox>
+  newSandbox(
+    containerID: string,
+    options?: { key?: string; allowOutsideSandboxDir?: boolean; name?: string },
+  ): Promise<Sandbox>
   sandboxes(): Sandbox[]
   sandboxByID(id: string): Sandbox | undefined
+  /**
+   * The sandbox a reference names exactly — its id, container id or key — found without making a
+   * view of every sandbox (what a daemon's connect does per request); undefined when none does.
+   */
+  sandboxByRef(ref: string): Sandbox | undefined
   /** Every published port of every endpoint. */
   ports(): PortInfo[]
   /**
@@ -149,6 +177,11 @@ export interface NetworkController {
    */
   refresh(): Promise<void>
   reconcile(): Promise<ReconcileReport>
+  /**
+   * Calls `listener` after every committed change that names could depend on (a join, a leave, a
+   * network created or deleted, the tables reloaded from the store); returns its removal.
+   */
+  onChange(listener: ChangeListener): () => void
   close(): Promise<void>
 }
 

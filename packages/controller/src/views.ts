@@ -1,4 +1,6 @@
 import { ERR_TEARDOWN, hasErrorCode, type SandboxInfo } from '@cnm/driverapi'
+import { parseAliases } from './aliases.js'
+import { notifyChange } from './changes.js'
 import { type Core, driverOf, run } from './core.js'
 import { addEndpoint, joinEndpoint, leaveEndpoint, removeEndpoint } from './endpoint-ops.js'
 import {
@@ -10,6 +12,7 @@ import {
   unknownNetwork,
   unknownSandbox,
 } from './errors.js'
+import { isGlobal, releaseGlobalNetwork } from './global-scope.js'
 import { inspectEndpoint, inspectNetwork } from './inspect.js'
 import { removeOwnerMark } from './owner-mark.js'
 import type { SandboxHandle } from './sandboxes.js'
@@ -30,17 +33,19 @@ export function networkView(core: Core, id: string, initial?: NetworkRow): Netwo
     id,
     type,
     inspect: () => inspectNetwork(core, id),
-    createEndpoint: (epName, sandboxKey, options) =>
+    createEndpoint: (epName, sandboxKey, options, settings) =>
       run(core, async () => {
-        const made = await addEndpoint(core, row(), epName, sandboxKey, options)
+        const aliases = parseAliases(settings?.aliases)
+        const made = await addEndpoint(core, row(), epName, sandboxKey, options, aliases)
         const { row: ep, sandboxInfo } = made.value
         return { ...made, value: { endpoint: endpointView(core, ep.id, self, ep), sandboxInfo } }
       }),
-    connect: (sandbox, epName, options, joinOptions) =>
+    connect: (sandbox, epName, options, joinOptions, settings) =>
       run(core, async () => {
         // One transaction: the endpoint is born in the sandbox and joined, or nothing is left.
         if (!core.sandboxes.has(sandbox.id)) throw unknownSandbox(sandbox.containerID || sandbox.id)
-        const made = await addEndpoint(core, row(), epName, sandbox.key, options)
+        const aliases = parseAliases(settings?.aliases)
+        const made = await addEndpoint(core, row(), epName, sandbox.key, options, aliases)
         const ep = made.value.row
         let joined: Awaited<ReturnType<typeof joinEndpoint>>
         try {
@@ -68,6 +73,8 @@ export function networkView(core: Core, id: string, initial?: NetworkRow): Netwo
         const net = row()
         const count = [...core.endpoints.values()].filter((e) => e.networkId === id).length
         if (count > 0) throw new ControllerError(ERR_ACTIVE_ENDPOINTS, `network ${net.name} has active endpoints`)
+        // A global network goes from the cluster first (refused while any host has endpoints on it).
+        if (isGlobal(driverOf(core, net.type))) await releaseGlobalNetwork(core, net)
         let teardown: unknown
         try {
           await driverOf(core, net.type).deleteNetwork(id)
@@ -76,7 +83,14 @@ export function networkView(core: Core, id: string, initial?: NetworkRow): Netwo
           teardown = err
         }
         core.store.deleteNetwork(id)
-        return { value: undefined, apply: () => reportTeardown(core.networks.delete(id), teardown) }
+        return {
+          value: undefined,
+          apply: () => {
+            core.networks.delete(id)
+            notifyChange(core, { type: 'network', action: 'delete', id })
+            reportTeardown(undefined, teardown)
+          },
+        }
       }),
   }
   return self
@@ -101,13 +115,14 @@ export function endpointView(core: Core, id: string, network: Network, initial?:
     if (!e) throw unknownEndpoint(id)
     return e
   }
-  const { name, sandboxInfo } = initial ?? row()
+  const { name, sandboxInfo, aliases } = initial ?? row()
   const leave = (ep: EndpointRow): Promise<() => void> => leaveEndpoint(core, ep)
   return {
     name,
     id,
     network,
     sandboxInfo: sandboxInfo as SandboxInfo,
+    aliases: aliases ?? [],
     inspect: () => inspectEndpoint(core, id),
     join: (sandbox, options) =>
       run(core, async () => {
@@ -136,9 +151,11 @@ export function sandboxView(core: Core, id: string): Sandbox {
     id,
     containerID: row.containerId,
     key: row.key,
+    name: row.name,
     inspect: () => ({
       id,
       containerID: row.containerId,
+      ...(row.name === undefined ? {} : { name: row.name }),
       key: row.key,
       endpoints: [...core.joins.values()].filter((j) => j.sandboxId === id).map((j) => j.endpointId),
     }),
@@ -173,6 +190,7 @@ export function sandboxView(core: Core, id: string): Sandbox {
           apply: () => {
             for (const apply of applies) apply()
             core.sandboxes.delete(id)
+            notifyChange(core, { type: 'sandbox', action: 'delete', id })
           },
         }
       }),

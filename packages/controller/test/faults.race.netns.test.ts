@@ -408,13 +408,11 @@ describeKernel('fault suite: two processes racing conflicting verbs (kernel)', (
     }, 60_000)
   }
 
-  // Not fixed yet (reported to the lead; @cnm/portmapper, port-holds.ts): a process adopts another's
-  // published port only when its firewall inventory shows the mapping, and that inventory is cached
-  // for a second (INVENTORY_TTL_MS). A port published by another process within that second is
-  // taken for another program's socket: the endpoint fails to restore ("the OS already uses it"),
-  // and this process cannot see, disconnect or remove it. (The races above publish no ports where
-  // this would decide the outcome.) `it.fails` turns red once this is fixed.
-  it.fails('KNOWN GAP (portmapper): a port another process published within the last second is adopted', async () => {
+  // A process adopts another's published port when its firewall inventory shows the mapping; that
+  // inventory is read again whenever nf_tables changed (its generation), so a port another process
+  // published a moment ago is adopted at once (it used to be cached for a second, and taken for
+  // another program's socket).
+  it('a port another process published a moment ago is adopted (no second of stale inventory)', async () => {
     await c.newSandbox('gap-a')
     await c.newSandbox('gap-b')
     expect(
@@ -442,7 +440,6 @@ describeKernel('fault suite: two processes racing conflicting verbs (kernel)', (
       },
     )
     expect(await w2.request('connect', { network: NET, sandbox: 'end-b', name: 'end-b' })).toMatchObject({ ok: true })
-    await new Promise((resolve) => setTimeout(resolve, 1100)) // the KNOWN GAP above
     await c.refresh()
     await servedBy(c, 'end-a')
     const ip = endpointNamed(c, 'end-a')?.inspect().ipv4 ?? ''

@@ -177,8 +177,9 @@ export function differences(
     const netChains = table.chains.filter((c) => c.startsWith('n-')).sort()
     const wanted = bridges.flatMap((b) => [`n-${b}-fwd`, `n-${b}-in`, `n-${b}-post`]).sort()
     if (!same(netChains, wanted)) problems.push(`nftables chains: ${netChains} vs store ${wanted}`)
-    // Every chain of cnm's (base chains, `published`, each network's) holds rules when it has networks.
-    const empty = table.chains.filter((c) => !table.rules.get(c))
+    // Every chain of cnm's (base chains, `published`, each network's) holds rules when it has networks
+    // (not the user's own policy chain, `CNM-USER`, empty until someone writes to it).
+    const empty = table.chains.filter((c) => !table.rules.get(c) && c !== 'CNM-USER')
     if (fwNets.length > 0 && empty.length > 0) problems.push(`nftables: chains without rules: ${empty}`)
   }
   const storePorts = eps.flatMap(({ rec }) =>

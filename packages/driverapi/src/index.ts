@@ -1,5 +1,18 @@
+export {
+  type ClusterContext,
+  type ClusterKV,
+  ERR_STORE_UNAVAILABLE,
+  type KVCompare,
+  type KVEntry,
+  type KVEvent,
+  type KVOp,
+  type KVRange,
+  type LeaseEvent,
+  StoreUnavailableError,
+  type WatchOptions,
+} from './cluster.js'
 export { CnmError, ERROR_KINDS, type ErrorKind, errorKind } from './cnm-error.js'
-export { errnoKind } from './errno-kind.js'
+export { errnoKind, isResourceLimit, RESOURCE_LIMIT_ERRNOS } from './errno-kind.js'
 export {
   ActiveEndpointsError,
   DriverError,

@@ -1,3 +1,5 @@
+import type { ClusterContext } from './cluster.js'
+
 /** One network interface a driver hands to a sandbox. Addresses are CIDR strings (`172.18.0.2/16`). */
 export interface Interface {
   /** The interface's name where the driver created it (host side, or already in the sandbox). */
@@ -160,6 +162,16 @@ export interface DriverPersistence {
   removeStrays(known: KnownRecords): Promise<StrayReport>
   /** Whether an endpoint's kernel parts (its veth, its macvlan link) are still there. */
   endpointAlive(nid: string, eid: string): Promise<boolean>
+  /**
+   * Optional: the controller is about to restore or check many of this driver's objects (start-up,
+   * a sync, a reconcile). Until `endBatch` the driver may answer reads from one look at the kernel
+   * taken at the first need (one link dump for all restores and liveness checks instead of one
+   * request per object), as long as it still sees its own changes. Not nested; `endBatch` always
+   * follows, also after a failure.
+   */
+  beginBatch?(): void
+  /** Ends what `beginBatch` began: the driver forgets that look at the kernel. */
+  endBatch?(): void
 }
 
 /**
@@ -203,6 +215,17 @@ export interface DriverContext {
    * objects, so `removeStrays` only ever removes its own.
    */
   owner: string
+  /**
+   * The cluster this host joined (`cnm serve --cluster-store`), for global-scope drivers; absent on
+   * a host that joined none (a global-scope driver then refuses its networks).
+   */
+  cluster?: ClusterContext
+  /**
+   * The driver is held by a long-lived owner (the daemon, or a library controller asked to): it may
+   * watch the kernel and put back what it holds when someone else removes it (the bridge driver:
+   * its firewall rules, within a second of an `nft flush ruleset`). Default false.
+   */
+  watchKernel?: boolean
 }
 
 /** Makes a driver (unconfigured: the controller calls `config` next). */

@@ -1,3 +1,4 @@
+import type { ExpectedRules, FirewallDamage } from './damage.js'
 import type { Inventory } from './inventory.js'
 import type { ParsedNetworkRules } from './network-rules.js'
 import type { FirewallBackendName } from './options.js'
@@ -11,5 +12,11 @@ export interface Backend {
   addPorts(maps: ParsedPortMapping[]): Promise<void>
   deletePorts(maps: ParsedPortMapping[]): Promise<void>
   inventory(): Promise<Inventory>
+  verify(expected: ExpectedRules): Promise<FirewallDamage>
+  /** Puts back what `verify` finds missing; returns what it found. */
+  repair(expected: ExpectedRules): Promise<FirewallDamage>
   flush(): Promise<void>
+  /** Optional: reads until `endBatch` may share one look at the kernel (see `Firewall.beginBatch`). */
+  beginBatch?(): void
+  endBatch?(): void
 }

@@ -43,6 +43,8 @@ describe('wrapBackend', () => {
     deletePorts: slow('deletePorts', 1),
     inventory: async () => ({ backend: 'nftables', objects: [], networks: [], ports: [] }),
     flush: async () => {},
+    verify: async () => ({ skeleton: [], networks: [], ports: [] }),
+    repair: async () => ({ skeleton: [], networks: [], ports: [] }),
   }
 
   it('runs one call at a time, in call order, even when one fails', async () => {

@@ -1,5 +1,6 @@
 import type { Backend } from './backend.js'
-import { ERR_NOT_SUPPORTED, FirewallError } from './errors.js'
+import type { ExpectedRules, FirewallDamage } from './damage.js'
+import { ERR_INVALID_CONFIG, ERR_NOT_SUPPORTED, FirewallError } from './errors.js'
 import { type Inventory, sortInventory } from './inventory.js'
 import { createIptablesBackend, iptablesWorks } from './iptables-backend.js'
 import { kernelProtocols } from './kernel-features.js'
@@ -52,8 +53,28 @@ export interface Firewall {
   deletePorts(maps: readonly PortMapping[]): Promise<void>
   /** What cnm owns in the kernel, read from the kernel. */
   inventory(): Promise<Inventory>
+  /**
+   * What of the given networks' and ports' rules the kernel lacks (a table deleted or flushed, a
+   * chain flushed, a rule or a map element deleted), read from the kernel. Nothing is changed.
+   */
+  verify(expected: Expected): Promise<FirewallDamage>
+  /**
+   * Puts back what {@link verify} finds missing of the given networks and ports, whatever is left
+   * of them (a repair never fails on what is still there), and returns what it found. A host port
+   * that now goes to another destination is EEXIST (every other part is still repaired).
+   */
+  repair(expected: Expected): Promise<FirewallDamage>
   /** Removes every rule, table and chain cnm owns. */
   flush(): Promise<void>
+  /**
+   * Until `endBatch`, reads of cnm's rules (inventory, verify, repair, a network's deletion) share
+   * one look at the kernel, which this firewall's own writes keep current, and `addPorts` of a
+   * mapping the kernel already holds exactly so writes nothing: a start-up restoring hundreds of
+   * networks and thousands of published ports reads the ruleset once, not once per object. Rules
+   * changed by someone else during a batch are seen by the next one.
+   */
+  beginBatch(): void
+  endBatch(): void
 }
 
 async function chooseBackend(name: FirewallBackendName | undefined): Promise<Backend> {
@@ -79,6 +100,18 @@ function checkProtocols(maps: ParsedPortMapping[], protocols: readonly PortProto
       `publish ${describeMapping(bad)}: ${bad.proto} is not supported by this kernel (it has no ${bad.proto.toUpperCase()})`,
     )
   }
+}
+
+/** What {@link Firewall.verify} and {@link Firewall.repair} compare the kernel with. */
+export interface Expected {
+  networks?: readonly NetworkRules[]
+  ports?: readonly PortMapping[]
+}
+
+function parseExpected(raw: Expected): ExpectedRules {
+  if (raw === null || typeof raw !== 'object')
+    throw new FirewallError(ERR_INVALID_CONFIG, 'expected rules must be an object')
+  return { networks: (raw.networks ?? []).map(parseNetworkRules), ports: parsePortMappings(raw.ports ?? []) }
 }
 
 /** Wraps a backend: validation first, one call at a time. */
@@ -124,11 +157,22 @@ export function wrapBackend(backend: Backend, protocols: readonly PortProtocol[]
     inventory() {
       return serial(async () => sortInventory(await backend.inventory()))
     },
+    verify(raw: Expected) {
+      const expected = parseExpected(raw)
+      return serial(() => backend.verify(expected))
+    },
+    repair(raw: Expected) {
+      const expected = parseExpected(raw)
+      checkProtocols(expected.ports, protocols)
+      return serial(() => backend.repair(expected))
+    },
     flush() {
       return serial(async () => {
         await backend.flush()
       })
     },
+    beginBatch: () => backend.beginBatch?.(),
+    endBatch: () => backend.endBatch?.(),
   })
 }
 

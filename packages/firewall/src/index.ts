@@ -1,4 +1,5 @@
 export type { IPFamily, ParsedCIDR } from './address.js'
+export type { FirewallDamage } from './damage.js'
 export {
   ERR_COMMAND_FAILED,
   ERR_INVALID_ADDRESS,
@@ -10,7 +11,7 @@ export {
   ERR_UNKNOWN_PROTOCOL,
   FirewallError,
 } from './errors.js'
-export { createFirewall, type Firewall, type FirewallOptions } from './firewall.js'
+export { createFirewall, type Expected, type Firewall, type FirewallOptions } from './firewall.js'
 export type { Inventory, InventoryNetwork, InventoryPort } from './inventory.js'
 export { kernelProtocols } from './kernel-features.js'
 export { type NetworkRules, type ParsedNetworkRules, parseNetworkRules } from './network-rules.js'

@@ -8,6 +8,12 @@ export interface InventoryNetwork {
   bridge: string
   /** Canonical subnets. */
   subnets: string[]
+  /**
+   * nftables: what the host's own forward chains (another table's filter chain on the forward hook,
+   * such as iptables-nft's `ip filter FORWARD`) lack to let this bridge's traffic through; absent
+   * when nothing is missing.
+   */
+  hostForwardMissing?: string[]
 }
 
 /** A published host port as the kernel holds it (ranges are listed port by port). */

@@ -1,6 +1,7 @@
 import type { IPFamily } from './address.js'
 import type { Backend } from './backend.js'
 import { commandError } from './command-error.js'
+import type { ExpectedRules, FirewallDamage } from './damage.js'
 import type { Inventory } from './inventory.js'
 import {
   iptAddNetwork,
@@ -13,7 +14,9 @@ import {
   type RestoreInput,
 } from './iptables-rules.js'
 import { parseSave, type SavedRuleset } from './iptables-save.js'
+import { iptDamage } from './iptables-verify.js'
 import type { ParsedNetworkRules } from './network-rules.js'
+import { nftTools, withHostForward } from './nft-host-forward.js'
 import type { ParsedPortMapping } from './port-mapping.js'
 import { runProgram } from './run-program.js'
 
@@ -93,6 +96,12 @@ async function addPorts(maps: ParsedPortMapping[]): Promise<void> {
   }
 }
 
+async function verify(expected: ExpectedRules): Promise<FirewallDamage> {
+  const saved = new Map<IPFamily, SavedRuleset>()
+  for (const family of FAMILIES) saved.set(family, await save(family))
+  return iptDamage(saved, expected)
+}
+
 /**
  * The iptables backend (iptables and ip6tables, through `iptables-restore --noflush`): cnm's own
  * `CNM-*` chains plus the jumps into them. Each change reads the table it changes (`iptables-save`)
@@ -100,6 +109,14 @@ async function addPorts(maps: ParsedPortMapping[]): Promise<void> {
  * undone in the first.
  */
 export function createIptablesBackend(): Backend {
+  // Beside an nftables firewall too (an `inet filter` forward chain with policy drop); iptables'
+  // own `filter` tables are this backend's, where CNM-FORWARD's accepts already come first.
+  return withHostForward(createIptablesTablesBackend(), nftTools, { skip: HOST_SKIP, optional: true })
+}
+
+const HOST_SKIP = ['inet cnm', 'ip filter', 'ip6 filter']
+
+function createIptablesTablesBackend(): Backend {
   return {
     name: 'iptables',
     addNetwork,
@@ -135,6 +152,25 @@ export function createIptablesBackend(): Backend {
     },
     async flush() {
       for (const family of FAMILIES) await restore(family, 'flush', iptFlush(await save(family)))
+    },
+    verify,
+    async repair(expected) {
+      const damage = await verify(expected)
+      // A damaged skeleton (a jump or a chain gone) is rewritten with the networks' rules.
+      const damaged = new Set(damage.networks.map((n) => n.bridge))
+      for (const net of expected.networks) {
+        if (damage.skeleton.length === 0 && !damaged.has(net.bridge)) continue
+        for (const family of FAMILIES) {
+          await restore(
+            family,
+            `repair network on bridge ${net.bridge}`,
+            iptDeleteNetwork(net.bridge, await save(family)),
+          )
+        }
+        await addNetwork(net)
+      }
+      if (damage.ports.length > 0) await addPorts(damage.ports)
+      return damage
     },
   }
 }

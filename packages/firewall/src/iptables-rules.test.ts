@@ -80,7 +80,7 @@ describe('iptables restore input', () => {
       /^\*nat\n:CNM-DNAT - \[0:0\]\n:CNM-POSTROUTING - \[0:0\]\n-A PREROUTING ! -d 127\.0\.0\.0\/8 -j CNM-DNAT\n-A OUTPUT -j CNM-DNAT\n/u,
     )
     expect(text).toContain(
-      '*filter\n:CNM-FORWARD - [0:0]\n:CNM-ISOLATION - [0:0]\n:CNM-INPUT - [0:0]\n-I FORWARD 1 -j CNM-FORWARD\n-A INPUT -j CNM-INPUT\n',
+      '*filter\n:CNM-FORWARD - [0:0]\n:CNM-ISOLATION - [0:0]\n:CNM-INPUT - [0:0]\n:CNM-USER - [0:0]\n-I FORWARD 1 -j CNM-FORWARD\n-I FORWARD 1 -j CNM-USER\n-A INPUT -j CNM-INPUT\n',
     )
     expect(text).toContain('-A CNM-INPUT -d 127.0.0.0/8 ! -i lo -m conntrack ! --ctstate DNAT -j DROP\n')
     expect(text).toContain('-A CNM-POST-br0 -s 127.0.0.0/8 -o br0 -j MASQUERADE\n')

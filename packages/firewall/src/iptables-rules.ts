@@ -11,13 +11,28 @@ export const IPT_POSTROUTING = 'CNM-POSTROUTING'
 export const IPT_FORWARD = 'CNM-FORWARD'
 export const IPT_ISOLATION = 'CNM-ISOLATION'
 export const IPT_INPUT = 'CNM-INPUT'
+/** The user's chain (as Docker's DOCKER-USER): jumped to first from FORWARD, never rewritten by cnm. */
+export const IPT_USER = 'CNM-USER'
 
 /**
  * route_localnet=1 on the bridges lets 127.0.0.1 reach published ports; it must not let a container
  * reach the host's loopback services (CVE-2020-8558): traffic to 127.0.0.0/8 that did not come in on
  * `lo` passes only as part of a DNAT-ed connection. A constant rule of the skeleton (IPv4 only).
  */
-const LOCALNET_GUARD = ['-d', '127.0.0.0/8', '!', '-i', 'lo', '-m', 'conntrack', '!', '--ctstate', 'DNAT', '-j', 'DROP']
+export const LOCALNET_GUARD = [
+  '-d',
+  '127.0.0.0/8',
+  '!',
+  '-i',
+  'lo',
+  '-m',
+  'conntrack',
+  '!',
+  '--ctstate',
+  'DNAT',
+  '-j',
+  'DROP',
+]
 
 /**
  * A port published on 127.0.0.1 is the host's alone: traffic from an interface to 127.0.0.0/8 (a
@@ -34,7 +49,7 @@ interface SkeletonJump {
   v4?: string[]
 }
 
-const SKELETON: Record<'nat' | 'filter', { chains: string[]; jumps: SkeletonJump[] }> = {
+export const SKELETON: Record<'nat' | 'filter', { chains: string[]; jumps: SkeletonJump[] }> = {
   nat: {
     chains: [IPT_DNAT, IPT_POSTROUTING],
     jumps: [
@@ -44,16 +59,18 @@ const SKELETON: Record<'nat' | 'filter', { chains: string[]; jumps: SkeletonJump
     ],
   },
   filter: {
-    chains: [IPT_FORWARD, IPT_ISOLATION, IPT_INPUT],
+    chains: [IPT_FORWARD, IPT_ISOLATION, IPT_INPUT, IPT_USER],
     jumps: [
       { builtin: 'FORWARD', target: IPT_FORWARD },
+      // Inserted after CNM-FORWARD's, so first: the user's policy comes before cnm's accepts.
+      { builtin: 'FORWARD', target: IPT_USER },
       { builtin: 'INPUT', target: IPT_INPUT },
     ],
   },
 }
 
 /** The rule spec of a skeleton jump in a family (what `iptables-save` prints after `-A <builtin>`). */
-function jumpSpec(jump: SkeletonJump, family: IPFamily): string[] {
+export function jumpSpec(jump: SkeletonJump, family: IPFamily): string[] {
   return [...(family === 4 ? (jump.v4 ?? []) : []), '-j', jump.target]
 }
 

@@ -17,6 +17,8 @@ export interface NftTableState {
   exists: boolean
   chains: string[]
   sets: Map<string, NftElement[]>
+  /** How many rules each chain holds (what `verify` compares with what cnm wrote). */
+  rules: Map<string, number>
 }
 
 function element(raw: Json, isMap: boolean): NftElement {
@@ -27,12 +29,14 @@ function element(raw: Json, isMap: boolean): NftElement {
 
 /** Parses `nft -j list table inet cnm` (undefined text: the table does not exist). */
 export function parseNftTable(text: string | undefined): NftTableState {
-  const state: NftTableState = { exists: text !== undefined, chains: [], sets: new Map() }
+  const state: NftTableState = { exists: text !== undefined, chains: [], sets: new Map(), rules: new Map() }
   if (text === undefined) return state
   const items = (JSON.parse(text) as { nftables?: Record<string, Json>[] }).nftables ?? []
   for (const item of items) {
     const chain = item.chain as { name?: string; table?: string } | undefined
     if (chain?.name && chain.table === NFT_TABLE) state.chains.push(chain.name)
+    const rule = item.rule as { chain?: string; table?: string } | undefined
+    if (rule?.chain && rule.table === NFT_TABLE) state.rules.set(rule.chain, (state.rules.get(rule.chain) ?? 0) + 1)
     const set = (item.set ?? item.map) as { name?: string; table?: string; elem?: Json[] } | undefined
     if (set?.name && set.table === NFT_TABLE) {
       state.sets.set(

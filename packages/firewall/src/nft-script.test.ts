@@ -35,6 +35,9 @@ describe('nftables rule text', () => {
     )
     expect(text).toContain('add rule inet cnm postrouting oifname @bridges ip saddr 127.0.0.0/8 masquerade\n')
     expect(text).toContain('add rule inet cnm input iifname @bridges ip daddr 127.0.0.0/8 ct status ! dnat drop\n')
+    expect(text).toContain(
+      'add rule inet cnm input iifname @bridges meta l4proto { tcp, udp } th dport 53 fib daddr . iif type != local drop\n',
+    )
     // From an interface, 127.0.0.0/8 is never DNAT-ed; the host's own traffic (output) is.
     expect(text).toContain(
       'flush chain inet cnm prerouting\nadd rule inet cnm prerouting ip daddr 127.0.0.0/8 return\nadd rule inet cnm prerouting jump published\n',

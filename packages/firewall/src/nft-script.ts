@@ -13,7 +13,7 @@ export interface NftScript {
   readonly about: Map<number, string>
 }
 
-function script(): NftScript & { add(line: string, about?: string): void } {
+export function script(): NftScript & { add(line: string, about?: string): void } {
   const lines: string[] = []
   const about = new Map<number, string>()
   return {
@@ -31,6 +31,13 @@ export function renderNftScript(s: NftScript): string {
   return `${s.lines.join('\n')}\n`
 }
 
+/**
+ * The chain the user owns, jumped to first from cnm's forward chain (as Docker's DOCKER-USER):
+ * `nft add rule inet cnm CNM-USER iifname "br-web" ip daddr 10.0.0.0/8 drop`. It goes with the table
+ * when cnm's last network does.
+ */
+export const USER_CHAIN = 'CNM-USER'
+
 /** Chains of one network, named after its bridge. */
 export function networkChains(bridge: string): { fwd: string; in: string; post: string } {
   return { fwd: `n-${bridge}-fwd`, in: `n-${bridge}-in`, post: `n-${bridge}-post` }
@@ -41,7 +48,7 @@ export function dnatMap(r: { family: 4 | 6; hostIP: string | undefined }): strin
   return `dnat${r.family}${r.hostIP === undefined ? 'any' : ''}`
 }
 
-const BASE_CHAINS: [string, string][] = [
+export const BASE_CHAINS: [string, string][] = [
   ['prerouting', 'type nat hook prerouting priority -100; policy accept;'],
   ['output', 'type nat hook output priority -100; policy accept;'],
   ['postrouting', 'type nat hook postrouting priority 100; policy accept;'],
@@ -49,7 +56,7 @@ const BASE_CHAINS: [string, string][] = [
   ['input', 'type filter hook input priority 0; policy accept;'],
 ]
 
-const MAPS: [string, string, string][] = [
+export const MAPS: [string, string, string][] = [
   ['set', 'bridges', 'type ifname;'],
   ['map', 'fwd_in', 'type ifname : verdict;'],
   ['map', 'fwd_out', 'type ifname : verdict;'],
@@ -62,7 +69,7 @@ const MAPS: [string, string, string][] = [
 ]
 
 /** The rules of the base chains: constant, and only lookups in the maps above. */
-const BASE_RULES: [string, string[]][] = [
+export const BASE_RULES: [string, string[]][] = [
   // A port published on 127.0.0.1 is the host's alone: traffic from an interface to 127.0.0.0/8 (a
   // container's raw frame to its gateway's MAC) is never DNAT-ed, and the input guard drops it.
   // Only the output hook (the host's own connections) publishes to it. (The kernel drops ::1 from
@@ -79,10 +86,19 @@ const BASE_RULES: [string, string[]][] = [
       'ip6 daddr != ::1 fib daddr type local dnat ip6 to meta l4proto . th dport map @dnat6any',
     ],
   ],
-  ['forward', ['iifname vmap @fwd_in', 'oifname vmap @fwd_out']],
+  // The user's policy first (`CNM-USER`, as Docker's DOCKER-USER): a drop there is final.
+  ['forward', [`jump ${USER_CHAIN}`, 'iifname vmap @fwd_in', 'oifname vmap @fwd_out']],
   // route_localnet=1 on the bridges lets 127.0.0.1 reach published ports; it must not let a container
   // reach the host's loopback services (CVE-2020-8558): only replies of DNAT-ed connections pass.
-  ['input', ['iifname @bridges ip daddr 127.0.0.0/8 ct status ! dnat drop']],
+  // A network's DNS server listens on its gateway addresses (@cnm/dns): a query from a bridge is
+  // accepted only for an address of that same bridge, so a sandbox never reaches another network's.
+  [
+    'input',
+    [
+      'iifname @bridges ip daddr 127.0.0.0/8 ct status ! dnat drop',
+      'iifname @bridges meta l4proto { tcp, udp } th dport 53 fib daddr . iif type != local drop',
+    ],
+  ],
   [
     'postrouting',
     [
@@ -100,10 +116,12 @@ const BASE_RULES: [string, string[]][] = [
  * fails (ENOENT) to add an interval-map element that jumps to a chain declared after the map in the
  * same batch.
  */
-function preamble(s: ReturnType<typeof script>, extraChains: string[] = []): void {
+export function preamble(s: ReturnType<typeof script>, extraChains: string[] = []): void {
   s.add(`add table ${T}`)
   for (const [name, spec] of BASE_CHAINS) s.add(`add chain ${T} ${name} { ${spec} }`)
   s.add(`add chain ${T} published`)
+  // The user's chain: created when missing, never flushed or rewritten by cnm.
+  s.add(`add chain ${T} ${USER_CHAIN}`)
   for (const name of extraChains) s.add(`add chain ${T} ${name}`)
   for (const [kind, name, spec] of MAPS) s.add(`add ${kind} ${T} ${name} { ${spec} }`)
   for (const [chain, rules] of BASE_RULES) {
@@ -129,18 +147,30 @@ export function networkChainRules(net: ParsedNetworkRules): [string, string[]][]
   ]
 }
 
-/** `addNetwork`: the network's chains, and its entries in the bridge, forward and postrouting maps. */
-export function nftAddNetwork(net: ParsedNetworkRules): NftScript {
+/**
+ * `addNetwork`: the network's chains, and its entries in the bridge, forward and postrouting maps.
+ * With `repair` the forward map entries are `add`ed (a no-op where they are) instead of `create`d
+ * (EEXIST where they are): the same network's rules are rewritten whatever is left of them.
+ */
+export function nftAddNetwork(net: ParsedNetworkRules, repair = false): NftScript {
   const s = script()
   const c = networkChains(net.bridge)
-  const what = `network ${net.id} on bridge ${net.bridge}`
   preamble(s, [c.fwd, c.in, c.post])
+  networkLines(s, net, repair)
+  return s
+}
+
+/** A network's chain rules and map entries (its chains declared already). */
+export function networkLines(s: ReturnType<typeof script>, net: ParsedNetworkRules, repair: boolean): void {
+  const c = networkChains(net.bridge)
+  const what = `network ${net.id} on bridge ${net.bridge}`
   for (const [chain, rules] of networkChainRules(net)) {
     s.add(`flush chain ${T} ${chain}`)
     for (const rule of rules) s.add(`add rule ${T} ${chain} ${rule}`, what)
   }
-  s.add(`create element ${T} fwd_in { "${net.bridge}" comment "${net.id}" : jump ${c.fwd} }`, `${what} already exists`)
-  s.add(`create element ${T} fwd_out { "${net.bridge}" : jump ${c.in} }`, `${what} already exists`)
+  const verb = repair ? 'add' : 'create'
+  s.add(`${verb} element ${T} fwd_in { "${net.bridge}" comment "${net.id}" : jump ${c.fwd} }`, `${what} already exists`)
+  s.add(`${verb} element ${T} fwd_out { "${net.bridge}" : jump ${c.in} }`, `${what} already exists`)
   s.add(`add element ${T} bridges { "${net.bridge}" }`, what)
   for (const subnet of net.subnets) {
     s.add(
@@ -148,7 +178,6 @@ export function nftAddNetwork(net: ParsedNetworkRules): NftScript {
       `subnet ${subnet.cidr} of ${what} (overlaps another network's?)`,
     )
   }
-  return s
 }
 
 /** What of a network the kernel holds, as read back by the inventory. */

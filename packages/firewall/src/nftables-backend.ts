@@ -1,8 +1,11 @@
 import { hasErrorCode } from '@cnm/driverapi'
 import type { Backend } from './backend.js'
 import { commandError } from './command-error.js'
+import { FirewallError } from './errors.js'
+import { withHostForward } from './nft-host-forward.js'
 import { type NftTableState, nftInventory, nftNetworkState, parseNftTable } from './nft-inventory.js'
 import { runNftInProcess } from './nft-lib.js'
+import { nftRepair } from './nft-repair.js'
 import {
   NFT_FAMILY,
   NFT_TABLE,
@@ -14,6 +17,8 @@ import {
   nftFlush,
   renderNftScript,
 } from './nft-script.js'
+import { nftTableCache } from './nft-table-cache.js'
+import { nftDamage } from './nft-verify.js'
 import { type ExecResult, runProgram } from './run-program.js'
 
 /** `nft <args>`, in process through libnftables when it is there, else spawned. */
@@ -35,6 +40,25 @@ async function readTable(): Promise<NftTableState> {
   throw commandError(`list table ${NFT_FAMILY} ${NFT_TABLE}`, 'nft', res)
 }
 
+/**
+ * Puts back missing port elements: all in one transaction, or (when one host port has gone to
+ * another destination meanwhile: EEXIST) one by one, every one tried; the failures are thrown
+ * together.
+ */
+async function applyPorts(scripts: { what: string; script: NftScript }[]): Promise<void> {
+  if (scripts.length === 0) return
+  const all = scripts.flatMap((p) => p.script.lines)
+  try {
+    return await apply('repair ports', { lines: all, about: new Map() })
+  } catch (err) {
+    if (scripts.length === 1) throw err
+  }
+  const failed: { code: string; message: string }[] = []
+  for (const p of scripts) await apply(p.what, p.script).catch((err: unknown) => failed.push(err as FirewallError))
+  const [first] = failed
+  if (first) throw new FirewallError(first.code, `repair ports: ${failed.map((e) => e.message).join('; ')}`)
+}
+
 /** True when `nft` runs and may read the ruleset here. */
 export async function nftWorks(): Promise<string | undefined> {
   const res = await nft(['list', 'tables'])
@@ -49,44 +73,66 @@ export async function nftWorks(): Promise<string | undefined> {
  * many there are.
  */
 export function createNftablesBackend(): Backend {
+  return withHostForward(createNftablesTableBackend(), { nft, apply })
+}
+
+/** The verbs on cnm's own table (`withHostForward` adds the host's forward chains). */
+function createNftablesTableBackend(): Backend {
   /** The skeleton was written by this backend and not flushed since (elements alone will do). */
   let ready = false
+  /** One read of the table for a whole batch of restores (see beginBatch); every write but a port's drops it. */
+  const table = nftTableCache(readTable)
+  const changing = <T>(p: Promise<T>): Promise<T> => p.finally(() => table.changed())
   return {
     name: 'nftables',
+    beginBatch: () => table.begin(),
+    endBatch: () => table.end(),
     async addNetwork(net) {
-      await apply(`add network ${net.id} on bridge ${net.bridge}`, nftAddNetwork(net))
+      await changing(apply(`add network ${net.id} on bridge ${net.bridge}`, nftAddNetwork(net)))
       ready = true
     },
     async deleteNetwork(bridge) {
-      const state = await readTable()
+      const state = await table.read()
       if (!state.exists) return
-      await apply(`delete network on bridge ${bridge}`, nftDeleteNetwork(nftNetworkState(state, bridge)))
+      await changing(apply(`delete network on bridge ${bridge}`, nftDeleteNetwork(nftNetworkState(state, bridge))))
     },
     async addPorts(maps) {
+      // Restoring in a batch: what the kernel already maps exactly so needs no transaction.
+      if (await table.holdsPorts(maps)) return
       if (ready) {
         try {
-          return await apply('add ports', nftAddPorts(maps, false))
+          await apply('add ports', nftAddPorts(maps, false))
+          return table.addedPorts(maps)
         } catch (err) {
           // ENOENT: the table or a map is gone (flushed by someone else): write the skeleton too.
           if (!hasErrorCode(err, 'ENOENT')) throw err
         }
       }
-      await apply('add ports', nftAddPorts(maps))
+      await changing(apply('add ports', nftAddPorts(maps)))
       ready = true
     },
     async deletePorts(maps) {
       try {
-        await apply('delete ports', nftDeletePorts(maps))
+        await changing(apply('delete ports', nftDeletePorts(maps)))
       } catch (err) {
         // The table or its maps are gone (flushed): nothing is published, so nothing to delete.
         if (hasErrorCode(err, 'ENOENT') && !(await readTable()).exists) return
         throw err
       }
     },
-    inventory: async () => nftInventory(await readTable()),
+    inventory: async () => nftInventory(await table.read()),
+    verify: async (expected) => nftDamage(await table.read(), expected),
+    async repair(expected) {
+      const damage = nftDamage(await table.read(), expected)
+      const { network, ports } = nftRepair(damage, expected)
+      if (network.lines.length > 0) await changing(apply('repair', network))
+      if (network.lines.length > 0) ready = true
+      if (ports.length > 0) await changing(applyPorts(ports))
+      return damage
+    },
     async flush() {
       ready = false
-      await apply('flush', nftFlush())
+      await changing(apply('flush', nftFlush()))
     },
   }
 }

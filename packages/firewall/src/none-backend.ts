@@ -10,6 +10,8 @@ export function createNoneBackend(): Backend {
     addPorts: nothing,
     deletePorts: nothing,
     inventory: async () => ({ backend: 'none', objects: [], networks: [], ports: [] }),
+    verify: async () => ({ skeleton: [], networks: [], ports: [] }),
+    repair: async () => ({ skeleton: [], networks: [], ports: [] }),
     flush: nothing,
   }
 }

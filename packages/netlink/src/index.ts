@@ -51,9 +51,35 @@ export {
   withNetnsFdSync,
   withNetnsSync,
 } from './namespace.js'
+export {
+  AF_BRIDGE,
+  addFdbEntry,
+  addNeighbour,
+  deleteFdbEntry,
+  deleteNeighbour,
+  ERR_INVALID_NEIGHBOUR,
+  type FdbEntry,
+  type FdbEntrySpec,
+  listFdbEntries,
+  listNeighbours,
+  type NeighbourEntry,
+  type NeighbourSpec,
+} from './neighbours.js'
+export { nftGeneration } from './nft-generation.js'
+export { type NftChange, type NftWatch, watchNftables } from './nft-watch.js'
 export { type AttrValue, decodeAttrs, encodeAttrs } from './nlattr.js'
 export type { Route, RouteSpec } from './routes.js'
 export type { BoundPort } from './sock-diag.js'
 export { CLONE_NEWNET, MNT_DETACH, MS_BIND, mount, setns, umount2, unshare } from './syscalls.js'
 export { sysctlPath } from './sysctl.js'
 export { ensureThreadPool } from './thread-pool.js'
+export { createVxlan, type VxlanOptions } from './vxlan.js'
+export {
+  parseVxlanData,
+  VXLAN_PORT,
+  VXLAN_VNI_MAX,
+  VXLAN_VNI_MIN,
+  type VxlanDetails,
+  type VxlanSpec,
+  vxlanLinkInfo,
+} from './vxlan-info.js'

@@ -72,7 +72,7 @@ function invalid(message: string): NetlinkError {
  * Runs `fn` with a short-lived rtnetlink socket created inside `handle`'s namespace (a handle does
  * not lend its own socket), closed afterwards.
  */
-async function withSocket<T>(handle: Handle, fn: (sock: RtnlSocket) => Promise<T>): Promise<T> {
+export async function withSocket<T>(handle: Handle, fn: (sock: RtnlSocket) => Promise<T>): Promise<T> {
   const sock = withNetnsSync(handle.nsPath, () => new RtnlSocket())
   try {
     return await fn(sock)
@@ -95,7 +95,7 @@ function u32(n: number): Buffer {
   return b
 }
 
-function checkCommon(name: string, opts: { mtu?: number; alias?: string; group?: number }): void {
+export function checkCommon(name: string, opts: { mtu?: number; alias?: string; group?: number }): void {
   validateInterfaceName(name)
   if (opts.mtu !== undefined && (!Number.isInteger(opts.mtu) || opts.mtu < 68 || opts.mtu > 65535)) {
     throw new NetlinkError(ERR_INVALID_MTU, `invalid MTU ${opts.mtu} for ${name}: expected an integer 68–65535`)
@@ -111,7 +111,7 @@ function checkCommon(name: string, opts: { mtu?: number; alias?: string; group?:
   }
 }
 
-async function parentIndex(host: Handle, parent: string | number): Promise<number> {
+export async function parentIndex(host: Handle, parent: string | number): Promise<number> {
   if (typeof parent === 'number') {
     if (!Number.isInteger(parent) || parent <= 0) throw invalid(`invalid parent ifindex ${parent}`)
     return parent
@@ -120,7 +120,7 @@ async function parentIndex(host: Handle, parent: string | number): Promise<numbe
 }
 
 /** Sends RTM_NEWLINK from `host`'s namespace, then sets the alias and reads the link back in `where`. */
-async function newLink(
+export async function newLink(
   host: Handle,
   where: Handle,
   name: string,

@@ -1,5 +1,6 @@
 import { IFLA_INFO_DATA, IFLA_INFO_KIND, linkInfo } from './link-info.js'
 import { type AttrValue, attrString, decodeAttrs } from './nlattr.js'
+import { parseVxlanData, type VxlanDetails } from './vxlan-info.js'
 
 // <linux/if_link.h>
 export const IFLA_MACVLAN_MODE = 1
@@ -37,16 +38,17 @@ function u16(n: number): Buffer {
   return b
 }
 
-/** What IFLA_LINKINFO says of a macvlan or VLAN link: its kind, macvlan mode, VLAN id. */
+/** What IFLA_LINKINFO says of a macvlan, VLAN or VXLAN link: its kind, macvlan mode, VLAN id, VXLAN data. */
 export interface KindData {
   kind: string | undefined
   macvlanMode: MacvlanMode | undefined
   vlanId: number | undefined
+  vxlan: VxlanDetails | undefined
 }
 
 /** Decodes the kind-specific data of a macvlan or VLAN link from its IFLA_LINKINFO. */
 export function parseKindData(buf: Uint8Array | undefined): KindData {
-  const out: KindData = { kind: undefined, macvlanMode: undefined, vlanId: undefined }
+  const out: KindData = { kind: undefined, macvlanMode: undefined, vlanId: undefined, vxlan: undefined }
   if (!buf) return out
   const attrs = decodeAttrs(buf)
   out.kind = attrString(attrs, IFLA_INFO_KIND)
@@ -64,5 +66,6 @@ export function parseKindData(buf: Uint8Array | undefined): KindData {
     const id = inner.get(IFLA_VLAN_ID)?.[0]
     if (id && id.length >= 2) out.vlanId = id.readUInt16LE(0)
   }
+  if (out.kind === 'vxlan') out.vxlan = parseVxlanData(inner)
   return out
 }

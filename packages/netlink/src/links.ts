@@ -17,6 +17,11 @@ export interface Link {
   mtu: number
   mac: string | undefined
   up: boolean
+  /**
+   * IFF_RUNNING: operationally up (carrier, and the kernel's link watch has processed it: a veth
+   * whose peer is up, a bridge port that now forwards).
+   */
+  running: boolean
   /** Index of the bridge this link is a port of. */
   master: number | undefined
   /** For a bridge port: whether hairpin mode is on. */
@@ -39,6 +44,7 @@ function toLink(m: LinkMessage): Link {
     mtu: m.attrs.mtu ?? 0,
     mac: formatMac(m.attrs.address),
     up: m.data.flags?.up === true,
+    running: m.data.flags?.running === true,
     master: m.attrs.master || undefined,
     hairpin: info.hairpin,
     alias: m.attrs.ifalias || undefined,

@@ -1,6 +1,8 @@
 import { createSocket, type Socket as UdpSocket } from 'node:dgram'
+import { readFileSync } from 'node:fs'
 import { createServer, type Server } from 'node:net'
 import type { Firewall, Inventory } from '@cnm/firewall'
+import { nftGeneration } from '@cnm/netlink'
 import { ERR_PORT_ALREADY_ALLOCATED, type PortAllocator } from '@cnm/portallocator'
 import { PortMapperError } from './errors.js'
 import { formatTransportAddress, ipFamily, isWildcardIP, type TransportRange } from './transport-address.js'
@@ -112,6 +114,7 @@ export class PortHolds {
       allHolders.set(h, h.key)
       heldKeys.add(h.key)
     }
+    ownSockets[host.proto] += holders.length
   }
 
   /** Closes the sockets holding `key`'s ports (unknown: a no-op). */
@@ -120,6 +123,7 @@ export class PortHolds {
     if (!holders) return
     this.#held.delete(key)
     for (const h of holders) {
+      ownSockets[h.key.startsWith('tcp/') ? 'tcp' : 'udp']--
       allHolders.delete(h)
       heldKeys.delete(h.key)
       releasedSinceRead.add(h.key)
@@ -145,15 +149,22 @@ export class PortHolds {
   }
 }
 
-const INVENTORY_TTL_MS = 1000
-const inventories = new WeakMap<Firewall, { at: number; inventory: Promise<Inventory> }>()
+const inventories = new WeakMap<Firewall, { generation: number; inventory: Promise<Inventory> }>()
 
-/** The firewall's inventory, read at most once a second (a restore asks for every endpoint). */
-function inventoryOf(firewall: Firewall): Promise<Inventory> {
+/**
+ * The firewall's inventory, read again only when nf_tables changed since (its generation, one small
+ * netlink request, says so: anyone's commit bumps it): a restore that asks for every endpoint reads
+ * the table once, and a mapping another process published a moment ago is seen at once. Other
+ * backends are read every time (iptables-legacy does not bump the generation).
+ */
+async function inventoryOf(firewall: Firewall): Promise<Inventory> {
+  if (firewall.backend !== 'nftables') return firewall.inventory()
+  const generation = await nftGeneration().catch(() => undefined)
+  if (generation === undefined) return firewall.inventory()
   const cached = inventories.get(firewall)
-  if (cached && performance.now() - cached.at < INVENTORY_TTL_MS) return cached.inventory
+  if (cached?.generation === generation) return cached.inventory
   const inventory = firewall.inventory()
-  inventories.set(firewall, { at: performance.now(), inventory })
+  inventories.set(firewall, { generation, inventory })
   inventory.catch(() => inventories.delete(firewall))
   return inventory
 }
@@ -216,24 +227,68 @@ export interface BoundSocket {
 }
 
 const FOREIGN_TTL_MS = 1000
-const foreignCache = new Map<string, { at: number; list: Promise<readonly BoundSocket[]> }>()
+const foreignCache = new Map<
+  string,
+  { at: number; list: Promise<readonly BoundSocket[]>; foreign: number | undefined }
+>()
+
+/**
+ * How many sockets of `proto` (IPv4 and IPv6) the calling thread's namespace has in use, from
+ * `/proc/thread-self/net/sockstat` and `sockstat6` (two small reads, no socket table dump);
+ * undefined where they cannot be read.
+ */
+export function socketsInUse(proto: 'tcp' | 'udp'): number | undefined {
+  let n = 0
+  for (const [file, label] of [
+    ['sockstat', proto.toUpperCase()],
+    ['sockstat6', `${proto.toUpperCase()}6`],
+  ] as const) {
+    let text: string
+    try {
+      text = readFileSync(`/proc/thread-self/net/${file}`, 'utf8')
+    } catch {
+      return undefined
+    }
+    const inuse = text.match(new RegExp(`^${label}: inuse (\\d+)`, 'mu'))?.[1]
+    if (inuse === undefined) return undefined
+    n += Number(inuse)
+  }
+  return n
+}
+
+/** How many sockets of each protocol this process holds ports with now (what it adds to `socketsInUse`). */
+const ownSockets = { tcp: 0, udp: 0 }
+
+/** Sockets in use that are not this process's holds (undefined: unknown). */
+function foreignSockets(proto: 'tcp' | 'udp'): number | undefined {
+  const inuse = socketsInUse(proto)
+  return inuse === undefined ? undefined : inuse - ownSockets[proto]
+}
 
 /**
  * The sockets bound on the machine that are not this process's holds, for a mapper that holds its
- * ports: one read of the socket tables serves every request of the next second (a restore maps
- * thousands of ports, and each read lists every held port). A foreign socket bound since the read is
- * still refused: binding the hold fails with EADDRINUSE. Ports this process held at the read and
- * released since are left out, so a port can be published again at once.
+ * ports. One read of the socket tables (a dump that lists every held port too) serves the requests
+ * that follow while no other socket was opened or closed since — the kernel's count of sockets in
+ * use (`socketsInUse`), less this process's own holds, has not changed — for at most a second: a
+ * restore maps thousands of ports with one read, and a port another process released (or bound) a
+ * moment ago is seen at once. Ports this process held at the read and released since are left
+ * out, so a port can be published again at once.
  */
 export async function foreignBoundPorts(
   proto: 'tcp' | 'udp',
   read: () => Promise<readonly BoundSocket[]>,
 ): Promise<BoundSocket[]> {
   let cached = foreignCache.get(proto)
-  if (!cached || performance.now() - cached.at > FOREIGN_TTL_MS) {
+  const foreign = foreignSockets(proto)
+  if (
+    !cached ||
+    performance.now() - cached.at > FOREIGN_TTL_MS ||
+    foreign === undefined ||
+    cached.foreign !== foreign
+  ) {
     for (const key of releasedSinceRead) if (key.startsWith(`${proto}/`)) releasedSinceRead.delete(key)
     const list = read()
-    cached = { at: performance.now(), list }
+    cached = { at: performance.now(), list, foreign }
     foreignCache.set(proto, cached)
     list.catch(() => foreignCache.delete(proto))
   }

@@ -1,5 +1,6 @@
 import { type Interface, withUndo } from '@cnm/driverapi'
 import { type Handle, parsePrefixedAddress } from '@cnm/netlink'
+import { announceAddresses } from './announce.js'
 
 /** Where an interface came from, so that removing it can undo exactly that. */
 export type InterfaceOrigin = 'host' | 'sandbox'
@@ -42,6 +43,7 @@ export async function addInterfaceSteps(
     }
     await sandbox.setLinkUp(i.dstName)
     undo.push(() => sandbox.setLinkUp(i.dstName, false))
+    await announceAddresses(sandbox, i.dstName, i)
     return origin
   })
 }

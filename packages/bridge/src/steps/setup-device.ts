@@ -1,19 +1,14 @@
-import { randomBytes } from 'node:crypto'
 import { InvalidConfigError } from '@cnm/driverapi'
+import { randomMac } from '../endpoint-names.js'
 import { CNM_LINK_GROUP, networkAlias } from '../marks.js'
 import type { NetworkContext } from '../resources.js'
 import { ignoreGone, type Step } from './step.js'
 
-function randomMac(): string {
-  const b = randomBytes(6)
-  b[0] = (b[0]! & 0xfe) | 0x02 // unicast, locally administered
-  return Array.from(b, (x) => x.toString(16).padStart(2, '0')).join(':')
-}
-
 /**
  * Creates the bridge (with its own MAC, so it never takes a port's), or adopts an existing bridge
- * of that name: only a bridge, and only when the name was given. A non-default name is created
- * only when `allowNonDefaultBridge` is set (libnetwork's rule).
+ * of that name: only a bridge, and only when the name was given. A given name that does not exist
+ * is created, as Docker's `com.docker.network.bridge.name` is (`allowNonDefaultBridge`, libnetwork's
+ * old rule for its default network, is accepted and no longer needed).
  */
 export const setupDevice: Step<NetworkContext> = {
   name: 'device',
@@ -25,11 +20,6 @@ export const setupDevice: Step<NetworkContext> = {
       net.createdBridge = false
       net.bridgeIndex = existing.index
       return
-    }
-    if (net.config.bridgeName !== undefined && !net.config.allowNonDefaultBridge) {
-      throw new InvalidConfigError(
-        `bridge device with non default name ${net.bridgeName} must be created manually or allowNonDefaultBridge set`,
-      )
     }
     const made = await res.host.createBridge(net.bridgeName, {
       mac: randomMac(),

@@ -35,7 +35,12 @@ export const setupFirewall: Step<NetworkContext> = {
       setBridgeSysctl(ctx, routeLocalnet(ctx), '1')
     }
     try {
-      await ctx.res.firewall.addNetwork(networkRules(ctx))
+      if (ctx.restoring) {
+        // Whatever is left of the rules (a table or chain flushed, a rule or map element deleted
+        // behind cnm's back) is looked at in the kernel, and what is missing put back.
+        const damage = await ctx.res.firewall.repair({ networks: [networkRules(ctx)] })
+        ctx.rulesRepaired = damage.skeleton.length > 0 || damage.networks.length > 0
+      } else await ctx.res.firewall.addNetwork(networkRules(ctx))
     } catch (err) {
       if (!ctx.restoring || !hasErrorCode(err, 'EEXIST')) throw err
     }

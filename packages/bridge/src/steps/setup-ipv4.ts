@@ -2,6 +2,7 @@ import { hasErrorCode, InvalidConfigError } from '@cnm/driverapi'
 import { parseCIDR } from '@cnm/ip'
 import { ERR_IP_OUT_OF_RANGE, nthHost } from '@cnm/ipallocator'
 import { electSubnet, parseNameservers } from '../address-election.js'
+import { reserveAuxAddresses } from '../aux-addresses.js'
 import { checkInside } from '../network-config.js'
 import type { NetworkContext } from '../resources.js'
 import { ignoreGone, type Step } from './step.js'
@@ -31,6 +32,7 @@ export const setupIPv4: Step<NetworkContext> = {
   name: 'ipv4',
   async run(ctx) {
     const { res, net } = ctx
+    if (!net.config.enableIPv4) return // an IPv6-only network
     const cidr = await chooseBridgeAddress(ctx)
     const p = parseCIDR(cidr)
     net.bridgeCidrV4 = cidr
@@ -48,6 +50,7 @@ export const setupIPv4: Step<NetworkContext> = {
     } catch (err) {
       if (!hasErrorCode(err, ERR_IP_OUT_OF_RANGE)) throw err
     }
+    reserveAuxAddresses(res.allocator, p.cidr, p.address, net.config.auxAddresses, 4)
   },
   async undo({ res, net }) {
     if (net.subnetV4 && net.pools.includes(net.subnetV4)) {

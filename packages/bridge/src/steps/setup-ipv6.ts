@@ -2,6 +2,8 @@ import { hasErrorCode } from '@cnm/driverapi'
 import { parseCIDR } from '@cnm/ip'
 import { ERR_IP_OUT_OF_RANGE, nthHost } from '@cnm/ipallocator'
 import { ulaSubnetFor } from '../address-election.js'
+import { reserveAuxAddresses } from '../aux-addresses.js'
+import { checkInside } from '../network-config.js'
 import type { NetworkContext } from '../resources.js'
 import { bridgeSysctl, restoreBridgeSysctl, setBridgeSysctl } from './bridge-sysctls.js'
 import { ignoreGone, type Step } from './step.js'
@@ -25,13 +27,16 @@ export const setupIPv6: Step<NetworkContext> = {
       await res.host.addAddress(net.bridgeName, net.bridgeCidrV6)
       net.addedV6 = true
     }
-    res.allocator.registerSubnet(subnet.cidr, subnet.cidr)
+    const range = net.config.ipRangeV6
+    if (range) checkInside(range, subnet.cidr, 'ipRangeV6')
+    res.allocator.registerSubnet(subnet.cidr, range ?? subnet.cidr)
     net.pools.push(subnet.cidr)
     try {
       res.allocator.requestIP(subnet.cidr, gw)
     } catch (err) {
       if (!hasErrorCode(err, ERR_IP_OUT_OF_RANGE)) throw err
     }
+    reserveAuxAddresses(res.allocator, subnet.cidr, gw, net.config.auxAddresses, 6)
   },
   async undo(ctx) {
     const { res, net } = ctx

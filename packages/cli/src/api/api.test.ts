@@ -125,6 +125,7 @@ describe('the REST API (in-memory driver, no kernel)', () => {
       ['createSandbox', 'POST', '/v1/sandboxes', { containerID: 's1' }],
       ['listSandboxes', 'GET', '/v1/sandboxes'],
       ['inspectSandbox', 'GET', '/v1/sandboxes/s1'],
+      ['sandboxResolver', 'GET', '/v1/sandboxes/s1/resolver'],
       ['createEndpoint', 'POST', '/v1/networks/n1/endpoints', { name: 'e1', publish: '8080:80' }],
       ['listNetworkEndpoints', 'GET', '/v1/networks/n1/endpoints'],
       ['inspectEndpoint', 'GET', '/v1/networks/n1/endpoints/e1'],

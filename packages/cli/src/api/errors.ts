@@ -1,4 +1,4 @@
-import { type ErrorKind, errorKind } from '@cnm/driverapi'
+import { type ErrorKind, errorKind, isResourceLimit } from '@cnm/driverapi'
 import { ERR_NOT_FOUND, errorCode, errorMessage } from '../errors.js'
 
 /** An error's kind in the body: one of cnm's kinds, or `internal` for an error cnm did not classify. */
@@ -53,6 +53,8 @@ function fastifyStatus(err: unknown): number | undefined {
  * `not-found`), and `internal` for an error without one.
  */
 export function errorBodyKind(err: unknown): ErrorBodyKind {
+  // A resource limit (file descriptors, memory, buffers, space), wherever it was met: 503.
+  if (isResourceLimit(err)) return 'unavailable'
   const kind = errorKind(err)
   if (kind) return kind
   const status = fastifyStatus(err)

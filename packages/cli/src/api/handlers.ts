@@ -1,6 +1,6 @@
 import type { NetworkController } from '@cnm/controller'
 import { createServiceApi } from '../service/api.js'
-import type { ServiceContext, ServiceInfo } from '../service/context.js'
+import type { DnsSource, ServiceContext, ServiceInfo } from '../service/context.js'
 import type { EventBus } from './events.js'
 import { openApiDocument } from './openapi.js'
 import type { RouteHandlers } from './route-types.js'
@@ -10,6 +10,7 @@ export function createHandlers(
   controller: NetworkController,
   events: EventBus,
   info: Partial<ServiceInfo> = {},
+  dns?: DnsSource,
 ): RouteHandlers {
   const ctx: ServiceContext = {
     controller,
@@ -22,6 +23,7 @@ export function createHandlers(
       heldPorts: () => 0,
       ...info,
     },
+    ...(dns ? { dns } : {}),
   }
   const api = createServiceApi(ctx)
   return {
@@ -51,6 +53,7 @@ export function createHandlers(
     createSandbox: ({ body }) => api.createSandbox(body),
     inspectSandbox: ({ params }) => api.inspectSandbox(params.sandbox),
     removeSandbox: ({ params }) => api.removeSandbox(params.sandbox),
+    sandboxResolver: ({ params }) => api.sandboxResolver(params.sandbox),
     listPorts: ({ query }) => api.listPorts(query),
     reconcile: () => api.reconcile(),
   }

@@ -3,7 +3,8 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { type FastifyError, type FastifyInstance, type FastifyServerOptions, fastify } from 'fastify'
 import { CliError } from '../errors.js'
 import { ERR_SHUTTING_DOWN } from '../service/codes.js'
-import type { ServiceInfo } from '../service/context.js'
+import type { DnsSource, ServiceInfo } from '../service/context.js'
+import { registerCniRoute } from './cni-route.js'
 import { errorBody, httpStatus, noRouteBody } from './errors.js'
 import { EventBus } from './events.js'
 import { createHandlers } from './handlers.js'
@@ -23,6 +24,8 @@ export interface ApiServerOptions {
   logger?: FastifyServerOptions['logger'] | string
   /** What `GET /v1/info` says about this process (default: a daemon on an in-memory picture). */
   info?: Partial<ServiceInfo>
+  /** The daemon's DNS (names settle before a change is answered; sandboxes' resolver files). */
+  dns?: DnsSource
   /** Where changes are announced (default: a bus of this server's own). */
   events?: EventBus
   /**
@@ -105,7 +108,8 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
   })
   registerOpenApi(app)
   // In a plugin of their own, loaded after @fastify/swagger: its onRoute hook then sees every route.
-  const handlers = createHandlers(options.controller, events, options.info)
+  const handlers = createHandlers(options.controller, events, options.info, options.dns)
   void app.register(async (scope) => registerRoutes(scope, handlers))
+  void app.register(async (scope) => registerCniRoute(scope, options.controller))
   return Object.assign(app, { events }) as ApiServer
 }

@@ -17,12 +17,16 @@ export function addEndpointOptions(cmd: Command): Command {
     .option('--ip <address>', 'preferred IPv4 address')
     .option('--ip6 <address>', 'preferred IPv6 address')
     .option('--mac-address <mac>', 'MAC address of the container interface')
+    .option('--alias <name>', 'a DNS name it also answers to on the network (repeatable)', collect)
 }
 
 /** The endpoint flags as REST body fields; checked here first (bad input never leaves the process). */
-export function endpointFields(opts: EndpointFlags): Pick<EndpointCreate, 'publish' | 'ip' | 'ip6' | 'macAddress'> {
+export function endpointFields(
+  opts: EndpointFlags & { alias?: string[] },
+): Pick<EndpointCreate, 'publish' | 'ip' | 'ip6' | 'macAddress' | 'aliases'> {
   endpointOptions(opts)
   return {
+    ...(opts.alias?.length ? { aliases: opts.alias } : {}),
     ...(opts.publish?.length ? { publish: opts.publish } : {}),
     ...(opts.ip === undefined ? {} : { ip: opts.ip }),
     ...(opts.ip6 === undefined ? {} : { ip6: opts.ip6 }),

@@ -1,8 +1,19 @@
 import type { NetworkCreate } from '@cnm/client'
 import type { Command } from 'commander'
 import { withApi } from '../backend.js'
-import { type NetworkFlags, networkOptions, parseBool, parseInteger, parseOpt } from '../network-options.js'
+import { dockerNetworkView } from '../docker-view.js'
+import { parseFormat, renderFormatted } from '../go-format.js'
+import { matchesNetwork, parseNetworkFilters } from '../network-filter.js'
+import {
+  type NetworkFlags,
+  networkOptions,
+  parseAuxAddressFlags,
+  parseBool,
+  parseInteger,
+  parseOpt,
+} from '../network-options.js'
 import { type Output, printJSON, printList, shortId } from '../output.js'
+import { confirm, type FilterFormat, pruneNetworks, removeNetworks } from './network-remove.js'
 import { collect, type ListOptions } from './shared.js'
 
 interface CreateOptions extends NetworkFlags {
@@ -10,21 +21,36 @@ interface CreateOptions extends NetworkFlags {
   json?: boolean
 }
 
+/**
+ * `--ip-range`s in the REST body: one goes as `ipRange` (either family); with one per family the
+ * IPv6 one travels as the bridge's `ipRangeV6` option.
+ */
+function ipRangeBody(ranges: string | string[] | undefined, options: Record<string, unknown>): { ipRange?: string } {
+  const all = typeof ranges === 'string' ? [ranges] : (ranges ?? [])
+  if (all.length <= 1) return all[0] === undefined ? {} : { ipRange: all[0] }
+  const v6 = all.find((r) => r.includes(':'))
+  if (v6 !== undefined) options.ipRangeV6 = v6
+  return { ipRange: all.find((r) => r !== v6) ?? '' }
+}
+
 /** The flags as the REST body; checked here first (bad input never reaches the daemon or the store). */
 function createBody(name: string, opts: CreateOptions): NetworkCreate {
   networkOptions(opts) // refuses bad input before anything is contacted
-  const options = Object.fromEntries((opts.opt ?? []).map(parseOpt))
+  const options: Record<string, unknown> = Object.fromEntries((opts.opt ?? []).map(parseOpt))
+  // No REST field of its own: the bridge's `auxAddresses` option carries it.
+  if (opts.auxAddress?.length) options.auxAddresses = parseAuxAddressFlags(opts.auxAddress)
+  if (opts.ipv4 !== undefined && !parseBool(opts.ipv4, '--ipv4')) options.enableIPv4 = false
   return {
     name,
     driver: opts.driver,
     ...(opts.subnet ? { subnet: opts.subnet } : {}),
     ...(opts.gateway ? { gateway: opts.gateway } : {}),
-    ...(opts.ipRange === undefined ? {} : { ipRange: opts.ipRange }),
+    ...ipRangeBody(opts.ipRange, options),
     ...(opts.ipv6 ? { ipv6: true } : {}),
     ...(opts.internal ? { internal: true } : {}),
     ...(opts.icc === undefined ? {} : { icc: parseBool(opts.icc, '--icc') }),
     ...(opts.mtu === undefined ? {} : { mtu: parseInteger(opts.mtu, '--mtu', 68, 65535) }),
-    ...(opts.opt?.length ? { options } : {}),
+    ...(Object.keys(options).length > 0 ? { options } : {}),
   }
 }
 
@@ -39,11 +65,13 @@ export function registerNetworkCommands(program: Command, io: Output): void {
     .option('-d, --driver <driver>', 'network driver (bridge, macvlan, null)', 'bridge')
     .option('--subnet <cidr>', "subnet, Docker's meaning (one IPv4, one IPv6 with --ipv6)", collect)
     .option('--gateway <ip>', 'gateway of the subnet (default: its first host)', collect)
-    .option('--ip-range <cidr>', 'allocate IPv4 addresses from this range of the subnet')
+    .option('--ip-range <cidr>', 'allocate addresses from this range of the subnet (one per family)', collect)
     .option('--ipv6', 'enable IPv6')
+    .option('--ipv4 <bool>', '--ipv4=false: an IPv6-only network (with --ipv6)')
     .option('--internal', 'no traffic in or out through the host')
     .option('--icc <bool>', 'inter-container communication (--icc=false turns it off)')
     .option('--mtu <bytes>', 'MTU of the bridge and the veths')
+    .option('--aux-address <name=ip>', 'an address of the subnet reserved, never handed out (repeatable)', collect)
     .option(
       '-o, --opt <key=value>',
       'any other driver option, e.g. -o bridgeName=br0, -o parent=eth1 (repeatable)',
@@ -63,8 +91,13 @@ export function registerNetworkCommands(program: Command, io: Output): void {
     .description('list networks')
     .option('--json', 'print JSON (an array of network objects)')
     .option('-q, --quiet', 'print only ids')
-    .action(async (opts: ListOptions, cmd: Command) => {
-      const nets = await withApi(cmd, (api) => api.listNetworks())
+    .option('-f, --filter <key=value>', 'name, id, driver, label, scope or type (repeatable, as Docker)', collect)
+    .option('--format <template>', 'Go-template-like: {{.Name}}, {{.ID}}, {{json .IPAM}}, "table {{.ID}}\\t{{.Name}}"')
+    .action(async (opts: ListOptions & FilterFormat, cmd: Command) => {
+      const filters = parseNetworkFilters(opts.filter)
+      const format = opts.format === undefined ? undefined : parseFormat(opts.format)
+      const nets = (await withApi(cmd, (api) => api.listNetworks())).filter((n) => matchesNetwork(n, filters))
+      if (format) return io.out(renderFormatted(format, nets.map(dockerNetworkView)))
       if (opts.json) return printJSON(io, nets)
       const rows = nets.map((n) => [
         opts.quiet ? n.id : shortId(n.id),
@@ -82,23 +115,36 @@ export function registerNetworkCommands(program: Command, io: Output): void {
     .command('inspect')
     .description('print networks as JSON (an array)')
     .argument('<network...>', 'network names or ids')
-    .action(async (refs: string[], _opts: unknown, cmd: Command) => {
+    .option('-f, --format <template>', 'Go-template-like: {{.Name}}, {{json .IPAM}}, {{.IPAM.Config}}')
+    .action(async (refs: string[], opts: Pick<FilterFormat, 'format'>, cmd: Command) => {
+      const format = opts.format === undefined ? undefined : parseFormat(opts.format)
       const nets = await withApi(cmd, async (api) => {
         const out = []
         for (const r of refs) out.push(await api.inspectNetwork(r))
         return out
       })
-      printJSON(io, nets)
+      if (format) io.out(renderFormatted(format, nets.map(dockerNetworkView)))
+      else printJSON(io, nets)
     })
 
   network
     .command('rm')
     .alias('remove')
-    .description('remove networks (they must have no endpoints); stops at the first failure')
+    .description('remove networks (they must have no endpoints, unless -f); each is tried, failures reported')
     .argument('<network...>', 'network names or ids')
-    .action(async (refs: string[], _opts: unknown, cmd: Command) => {
-      await withApi(cmd, async (api) => {
-        for (const ref of refs) io.out(`${(await api.removeNetwork(ref)).name}\n`)
-      })
+    .option('-f, --force', 'disconnect and remove its endpoints first')
+    .action(async (refs: string[], opts: { force?: boolean }, cmd: Command) => {
+      await withApi(cmd, (api) => removeNetworks(api, io, refs, opts.force === true))
+    })
+
+  network
+    .command('prune')
+    .description('remove every network without endpoints (asks first, unless -f)')
+    .option('-f, --force', 'do not ask')
+    .option('--filter <key=value>', 'only networks that match (as ls --filter)', collect)
+    .action(async (opts: { force?: boolean; filter?: string[] }, cmd: Command) => {
+      const filters = parseNetworkFilters(opts.filter)
+      if (!opts.force && !(await confirm(io, 'WARNING! This will remove all networks without endpoints.'))) return
+      await withApi(cmd, (api) => pruneNetworks(api, io, filters))
     })
 }

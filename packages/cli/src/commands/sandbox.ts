@@ -12,9 +12,14 @@ export function registerSandboxCommands(program: Command, io: Output): void {
     .description('create a sandbox: a network namespace bound under --sandbox-dir (prints its id)')
     .argument('<container-id>', 'the container it belongs to (letters, digits, "_", "." or "-")')
     .option('--key <path>', 'bind the namespace at this absolute path instead')
+    .option('--name <name>', "the container's name: its endpoints answer to it in DNS")
     .option('--json', 'print the sandbox as JSON instead of its id')
-    .action(async (containerID: string, opts: { key?: string; json?: boolean }, cmd: Command) => {
-      const body = { containerID, ...(opts.key === undefined ? {} : { key: opts.key }) }
+    .action(async (containerID: string, opts: { key?: string; name?: string; json?: boolean }, cmd: Command) => {
+      const body = {
+        containerID,
+        ...(opts.key === undefined ? {} : { key: opts.key }),
+        ...(opts.name === undefined ? {} : { name: opts.name }),
+      }
       const sb = await withApi(cmd, (api) => api.createSandbox(body))
       if (opts.json) printJSON(io, sb)
       else io.out(`${sb.id}\n`)

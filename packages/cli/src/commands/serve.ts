@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs'
 import type { Command } from 'commander'
+import { parseAddressPoolFlags } from '../address-pools.js'
 import { rootNeeded } from '../backend.js'
 import { globalOptions } from '../context.js'
 import { DEFAULT_SOCKET_PATH } from '../defaults.js'
@@ -8,13 +9,20 @@ import { parseListenAddress } from '../listen-address.js'
 import type { Output } from '../output.js'
 import type { ServeTls } from '../serve.js'
 import { prepareSocketPath } from '../unix-socket.js'
+import { clusterOptions, joinCluster, type ServeClusterFlags } from './serve-cluster.js'
+import { dnsOptions, type ServeDnsFlags, startDns } from './serve-dns.js'
+import { startDockerPlugin } from './serve-docker-plugin.js'
+import { collect } from './shared.js'
 
 const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
 
 interface ServeFlags {
   socket: string
+  defaultAddressPool?: string[]
   listen?: string
   insecureTcp?: boolean
+  /** `--docker-plugin` (true: the default socket) or `--docker-plugin=<socket>`. */
+  dockerPlugin?: string | true
   logLevel: string
 }
 
@@ -63,8 +71,7 @@ function tlsFiles(flags: TlsFlags): ServeTls | undefined {
 
 /** `cnm serve`: the daemon. */
 export function registerServeCommand(program: Command, io: Output): void {
-  program
-    .command('serve')
+  clusterOptions(dnsOptions(program.command('serve')))
     .description('the cnm daemon: owns the store, holds published ports, serves the REST API until SIGINT or SIGTERM')
     .option(
       '--socket <path>',
@@ -76,13 +83,23 @@ export function registerServeCommand(program: Command, io: Output): void {
       "also listen on TCP, with mutual TLS (the global --tlscacert: the CA client certificates must chain to; --tlscert, --tlskey: the daemon's own), or --insecure-tcp on loopback; the port is reserved so no published port can take it (0: any)",
     )
     .option('--insecure-tcp', 'TCP without TLS, loopback addresses only (logged as a warning)')
+    .option(
+      '--docker-plugin [socket]',
+      "also serve Docker's remote network and IPAM plugin protocols (plugin name cnm) on this unix socket (default /run/docker/plugins/cnm.sock)",
+    )
     .option('--log-level <level>', `log level: ${LEVELS.join(', ')} (logs go to stderr)`, 'info')
-    .action(async (flags: ServeFlags, cmd: Command) => {
+    .option(
+      '--default-address-pool <base=CIDR,size=N>',
+      "pools for networks created without --subnet, as dockerd's (repeatable)",
+      collect,
+    )
+    .action(async (flags: ServeFlags & ServeDnsFlags & ServeClusterFlags, cmd: Command) => {
       const listen = flags.listen === undefined ? undefined : parseListenAddress(flags.listen)
       if (!LEVELS.includes(flags.logLevel)) {
         throw invalidArgument(`--log-level ${JSON.stringify(flags.logLevel)} must be one of ${LEVELS.join(', ')}`)
       }
       const g = globalOptions(cmd)
+      const pools = flags.defaultAddressPool ? parseAddressPoolFlags(flags.defaultAddressPool) : undefined
       const tls = tlsFiles(g)
       const { checkTcpSecurity, serveApi } = await import('../serve.js')
       checkTcpSecurity(listen, tls !== undefined, flags.insecureTcp === true)
@@ -91,9 +108,27 @@ export function registerServeCommand(program: Command, io: Output): void {
       const started = performance.now()
       const { createController } = await import('@cnm/controller')
       const { heldPortCount } = await import('@cnm/portmapper')
-      const controller = await createController({ storePath: g.store, sandboxDir: g.sandboxDir })
+      const cluster = await joinCluster(flags)
+      const controller = await createController({
+        storePath: g.store,
+        sandboxDir: g.sandboxDir,
+        ...(cluster ? { cluster } : {}),
+        watchKernel: true, // the long-lived owner: rules flushed behind its back are put back (issue 19)
+        lockStore: { socket: flags.socket }, // one writer: other processes go through this daemon
+        ...(pools ? { drivers: (await import('../bridge-pools.js')).bridgeWithPools(pools) } : {}),
+      }).catch(async (err) => {
+        await cluster?.close({ keepLease: true })
+        throw err
+      })
+      const dnsWarnings: string[] = []
+      let dnsWarn = (m: string): void => void dnsWarnings.push(m)
+      const dns = await startDns(flags, controller, flags.socket, (m) => dnsWarn(m)).catch(async (err) => {
+        await controller.close()
+        throw err
+      })
       try {
         const server = await serveApi({
+          ...(dns ? { dns } : {}),
           controller,
           socketPath: flags.socket,
           logger: { level: flags.logLevel, stream: process.stderr },
@@ -103,6 +138,14 @@ export function registerServeCommand(program: Command, io: Output): void {
           ...(flags.insecureTcp ? { insecureTcp: true } : {}),
         })
         const log = server.server.log
+        dnsWarn = (m) => log.warn(m)
+        for (const m of dnsWarnings.splice(0)) dnsWarn(m)
+        const docker = await startDockerPlugin(flags.dockerPlugin, controller, g.store, log, (e) =>
+          server.events.emit(e),
+        ).catch(async (err) => {
+          await server.close()
+          throw err
+        })
         const restored = controller.lastReconcile
         log.info(
           {
@@ -119,12 +162,17 @@ export function registerServeCommand(program: Command, io: Output): void {
           log.info('SIGHUP: nothing to reload (settings are read at start: restart the daemon to change them)'),
         )
         for (const where of server.listeners()) io.out(`listening on ${where}\n`)
+        if (docker) io.out(`docker plugin on unix:${docker.socketPath}\n`)
         const signal = await stopped
         log.info(`${signal}: stopping (published ports are released; the kernel keeps their rules; state is kept)`)
+        await docker?.close()
         await server.close()
         io.out(`stopped (${signal})\n`)
       } finally {
+        await dns?.close()
         await controller.close()
+        // The lease is kept: a restart within its TTL finds this host's addresses still claimed.
+        await cluster?.close({ keepLease: true })
       }
     })
 }

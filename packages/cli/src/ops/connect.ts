@@ -1,4 +1,4 @@
-import type { Endpoint, Network, Sandbox } from '@cnm/controller'
+import type { Endpoint, EndpointSettings, Network, Sandbox } from '@cnm/controller'
 import { ERR_NOT_JOINED } from '@cnm/controller/errors'
 import { CliError, invalidArgument } from '../errors.js'
 
@@ -16,20 +16,23 @@ export async function connect(
   sandbox: Sandbox,
   endpointName: string | undefined,
   options: Record<string, unknown>,
+  settings: EndpointSettings = {},
 ): Promise<Endpoint> {
   const existing =
     endpointName === undefined
       ? undefined
       : network.endpoints().find((e) => e.name === endpointName || e.id === endpointName)
   if (existing) {
-    if (Object.keys(options).length > 0) {
-      throw invalidArgument(`endpoint ${existing.name} exists: its options (publish, ip, …) cannot change on connect`)
+    if (Object.keys(options).length > 0 || (settings.aliases?.length ?? 0) > 0) {
+      throw invalidArgument(
+        `endpoint ${existing.name} exists: its options (publish, ip, alias, …) cannot change on connect`,
+      )
     }
     await existing.join(sandbox)
     return existing
   }
   // One transaction: an endpoint born in the sandbox and joined, or nothing at all.
-  return network.connect(sandbox, endpointName ?? defaultEndpointName(sandbox), options)
+  return network.connect(sandbox, endpointName ?? defaultEndpointName(sandbox), options, undefined, settings)
 }
 
 /**

@@ -1,4 +1,4 @@
-import type { Endpoint, Network, Sandbox } from '@cnm/controller'
+import type { Endpoint, EndpointSettings, Network, Sandbox } from '@cnm/controller'
 
 /**
  * Creates an endpoint with already mapped options (see `endpointOptions`). With a sandbox, its
@@ -10,8 +10,10 @@ export async function createEndpoint(
   name: string,
   options: Record<string, unknown>,
   sandbox?: Sandbox,
+  settings: EndpointSettings = {},
 ): Promise<Endpoint> {
-  if (sandbox) return network.connect(sandbox, name, options) // created and joined in one transaction
-  const { endpoint } = await network.createEndpoint(name, undefined, options)
+  // With a sandbox: created and joined in one transaction.
+  if (sandbox) return network.connect(sandbox, name, options, undefined, settings)
+  const { endpoint } = await network.createEndpoint(name, undefined, options, settings)
   return endpoint
 }

@@ -10,7 +10,7 @@ import {
   removeEndpointOp,
 } from './endpoints.js'
 import { createNetworkOp, inspectNetwork, listNetworks, removeNetworkOp } from './networks.js'
-import { createSandboxOp, inspectSandbox, listSandboxes, removeSandboxOp } from './sandboxes.js'
+import { createSandboxOp, inspectSandbox, listSandboxes, removeSandboxOp, sandboxResolver } from './sandboxes.js'
 import { info, listPorts, reconcile, version } from './system.js'
 
 /**
@@ -25,25 +25,34 @@ export function createServiceApi(ctx: ServiceContext): CnmApi {
     await c.refresh()
     return fn()
   }
+  // A change is visible to DNS queries before it is answered (a name resolves once connect returns).
+  const write = async <T>(fn: () => T | Promise<T>): Promise<T> => {
+    try {
+      return await read(fn)
+    } finally {
+      await ctx.dns?.settle()
+    }
+  }
   return {
     version: async () => version(),
     info: () => read(() => info(ctx)),
     listNetworks: () => read(() => listNetworks(c)),
-    createNetwork: (body) => read(() => createNetworkOp(ctx, body)),
+    createNetwork: (body) => write(() => createNetworkOp(ctx, body)),
     inspectNetwork: (network) => read(() => inspectNetwork(c, network)),
-    removeNetwork: (network) => read(() => removeNetworkOp(ctx, network)),
+    removeNetwork: (network) => write(() => removeNetworkOp(ctx, network)),
     listNetworkEndpoints: (network) => read(() => listNetworkEndpoints(c, network)),
-    createEndpoint: (network, body) => read(() => createEndpointOp(ctx, network, body)),
+    createEndpoint: (network, body) => write(() => createEndpointOp(ctx, network, body)),
     inspectEndpoint: (network, endpoint) => read(() => inspectEndpoint(c, network, endpoint)),
-    removeEndpoint: (network, endpoint) => read(() => removeEndpointOp(ctx, network, endpoint)),
-    connect: (network, body) => read(() => connectOp(ctx, network, body)),
-    disconnect: (network, body) => read(() => disconnectOp(ctx, network, body)),
+    removeEndpoint: (network, endpoint) => write(() => removeEndpointOp(ctx, network, endpoint)),
+    connect: (network, body) => write(() => connectOp(ctx, network, body)),
+    disconnect: (network, body) => write(() => disconnectOp(ctx, network, body)),
     listEndpoints: () => read(() => listEndpoints(c)),
     listSandboxes: () => read(() => listSandboxes(c)),
     createSandbox: (body) => read(() => createSandboxOp(ctx, body)),
     inspectSandbox: (sandbox) => read(() => inspectSandbox(c, sandbox)),
-    removeSandbox: (sandbox) => read(() => removeSandboxOp(ctx, sandbox)),
+    removeSandbox: (sandbox) => write(() => removeSandboxOp(ctx, sandbox)),
+    sandboxResolver: (sandbox) => read(() => sandboxResolver(ctx, sandbox)),
     listPorts: (query = {}) => read(() => listPorts(c, query.network)),
-    reconcile: () => reconcile(c),
+    reconcile: () => write(() => reconcile(c)),
   }
 }

@@ -1,5 +1,5 @@
-import type { Event } from '@cnm/client'
-import type { NetworkController } from '@cnm/controller'
+import type { Event, Resolver } from '@cnm/client'
+import type { NetworkController, Sandbox } from '@cnm/controller'
 
 /** Where a change is announced (the daemon's event bus; nothing in process). */
 export type EventSink = (event: Omit<Event, 'time'>) => void
@@ -15,9 +15,18 @@ export interface ServiceInfo {
   heldPorts: () => number
 }
 
+/** The daemon's DNS, as the API sees it (absent in process: no DNS server runs). */
+export interface DnsSource {
+  /** Resolves once every committed change is visible to DNS queries. */
+  settle(): Promise<void>
+  /** A sandbox's resolver configuration (its files written first). */
+  resolver(sandbox: Sandbox): Resolver
+}
+
 /** What every operation of the API works on. */
 export interface ServiceContext {
   controller: NetworkController
   emit: EventSink
   info: ServiceInfo
+  dns?: DnsSource
 }

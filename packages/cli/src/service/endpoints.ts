@@ -1,5 +1,5 @@
 import type { Connect, Disconnect, EndpointCreate, Endpoint as EndpointJSON } from '@cnm/client'
-import type { Endpoint, NetworkController } from '@cnm/controller'
+import type { Endpoint, EndpointSettings, NetworkController } from '@cnm/controller'
 import { endpointOptions } from '../endpoint-options.js'
 import { connect, disconnect } from '../ops/connect.js'
 import { createEndpoint } from '../ops/endpoint.js'
@@ -8,6 +8,11 @@ import type { EventSink, ServiceContext } from './context.js'
 import { list } from './networks.js'
 
 type OptionFields = Pick<EndpointCreate, 'publish' | 'portBindings' | 'ip' | 'ip6' | 'macAddress'>
+
+/** The endpoint's settings besides its driver's options (its DNS aliases). */
+function settings(body: Pick<EndpointCreate, 'aliases'>): EndpointSettings {
+  return body.aliases === undefined ? {} : { aliases: body.aliases }
+}
 
 function options(body: OptionFields): Record<string, unknown> {
   return endpointOptions({
@@ -60,7 +65,7 @@ export async function createEndpointOp(
   const c = ctx.controller
   const net = findNetwork(c, network)
   const sb = body.sandbox === undefined ? undefined : findSandbox(c, body.sandbox)
-  const ep = (await createEndpoint(net, body.name, opts, sb)).inspect()
+  const ep = (await createEndpoint(net, body.name, opts, sb, settings(body))).inspect()
   announceCreated(ctx.emit, ep, sb?.containerID)
   return ep
 }
@@ -85,7 +90,7 @@ export async function connectOp(ctx: ServiceContext, network: string, body: Conn
   const sb = findSandbox(c, body.sandbox)
   const existed =
     body.endpoint !== undefined && net.endpoints().some((e) => e.name === body.endpoint || e.id === body.endpoint)
-  const ep = (await connect(net, sb, body.endpoint, opts)).inspect()
+  const ep = (await connect(net, sb, body.endpoint, opts, settings(body))).inspect()
   announceCreated(ctx.emit, ep, sb.containerID, !existed)
   return ep
 }

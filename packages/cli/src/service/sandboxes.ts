@@ -1,17 +1,21 @@
-import type { SandboxCreate, Sandbox as SandboxJSON } from '@cnm/client'
+import type { Resolver, SandboxCreate, Sandbox as SandboxJSON } from '@cnm/client'
 import type { NetworkController } from '@cnm/controller'
 import { removeSandbox } from '../ops/sandbox.js'
 import { allEndpoints, findSandbox } from '../refs.js'
 import { sandboxJSON } from '../views.js'
 import type { ServiceContext } from './context.js'
 import { announceRemoved } from './endpoints.js'
+import { hostResolver } from './host-resolver.js'
 
 export function listSandboxes(c: NetworkController): SandboxJSON[] {
   return c.sandboxes().map(sandboxJSON)
 }
 
 export async function createSandboxOp(ctx: ServiceContext, body: SandboxCreate): Promise<SandboxJSON> {
-  const sb = await ctx.controller.newSandbox(body.containerID, body.key === undefined ? {} : { key: body.key })
+  const sb = await ctx.controller.newSandbox(body.containerID, {
+    ...(body.key === undefined ? {} : { key: body.key }),
+    ...(body.name === undefined ? {} : { name: body.name }),
+  })
   const json = sandboxJSON(sb)
   ctx.emit({ type: 'sandbox', action: 'create', id: json.id, name: json.containerID })
   return json
@@ -19,6 +23,12 @@ export async function createSandboxOp(ctx: ServiceContext, body: SandboxCreate):
 
 export function inspectSandbox(c: NetworkController, ref: string): SandboxJSON {
   return sandboxJSON(findSandbox(c, ref))
+}
+
+/** A sandbox's resolv.conf and hosts: its network's DNS server (the daemon's), else the host's servers. */
+export function sandboxResolver(ctx: ServiceContext, ref: string): Resolver {
+  const sb = findSandbox(ctx.controller, ref)
+  return ctx.dns ? ctx.dns.resolver(sb) : hostResolver(sb)
 }
 
 /** Removes a sandbox with its endpoints; answers it with the endpoints removed. */

@@ -52,6 +52,12 @@ const endpointOptionFields = {
   ip: Type.Optional(Type.String({ description: 'preferred IPv4 address' })),
   ip6: Type.Optional(Type.String({ description: 'preferred IPv6 address' })),
   macAddress: Type.Optional(Type.String()),
+  aliases: Type.Optional(
+    Type.Array(Type.String({ minLength: 1, maxLength: 253 }), {
+      maxItems: 64,
+      description: "DNS names the endpoint also answers to on its network (Docker's --network-alias)",
+    }),
+  ),
 }
 
 /** `POST /v1/networks/{network}/endpoints`. */
@@ -93,6 +99,9 @@ export const SandboxCreateSchema = Type.Object(
   {
     containerID: Type.String({ minLength: 1, description: 'letters, digits, "_", "." or "-"' }),
     key: Type.Optional(Type.String({ description: 'bind the namespace at this absolute path' })),
+    name: Type.Optional(
+      Type.String({ minLength: 1, description: "the container's name: its endpoints answer to it in DNS" }),
+    ),
   },
   { ...strict, title: 'SandboxCreate' },
 )

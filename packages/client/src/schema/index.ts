@@ -34,6 +34,8 @@ export {
   PortSchema,
   type ReconcileReport,
   ReconcileReportSchema,
+  type Resolver,
+  ResolverSchema,
   type Sandbox,
   SandboxInfoSchema,
   SandboxSchema,

@@ -67,6 +67,7 @@ export const EndpointSchema = Type.Object(
   {
     id: Type.String(),
     name: Type.String(),
+    aliases: Type.Array(Type.String(), { description: 'DNS names it also answers to on its network' }),
     network: Type.Object({ id: Type.String(), name: Type.String() }, strict),
     sandboxKey: Type.String({ description: 'the namespace it was born in ("" when none)' }),
     joined: Type.Optional(
@@ -107,6 +108,7 @@ export const SandboxSchema = Type.Object(
   {
     id: Type.String(),
     containerID: Type.String(),
+    name: Type.Optional(Type.String({ description: "the container's name (a DNS name of its endpoints)" })),
     key: Type.String({ description: 'the bound network namespace' }),
     endpoints: Type.Array(Type.Object({ id: Type.String(), name: Type.String(), network: Type.String() }, strict), {
       description: 'endpoints joined to it',
@@ -115,6 +117,30 @@ export const SandboxSchema = Type.Object(
   { ...strict, title: 'Sandbox' },
 )
 export type Sandbox = Static<typeof SandboxSchema>
+
+/** `GET /v1/sandboxes/{sandbox}/resolver`: what a runtime writes as the container's /etc/resolv.conf and /etc/hosts. */
+export const ResolverSchema = Type.Object(
+  {
+    sandbox: Type.String({ description: 'the sandbox id' }),
+    dns: Type.Boolean({
+      description:
+        "whether a cnm DNS server serves it (false: no network of it has one, or cnm runs in process: the host's servers)",
+    }),
+    nameservers: Type.Array(Type.String()),
+    search: Type.Array(Type.String()),
+    options: Type.Array(Type.String()),
+    resolvConf: Type.String({ description: 'the resolv.conf text' }),
+    hosts: Type.String({ description: 'the hosts text' }),
+    files: Type.Optional(
+      Type.Object(
+        { resolvConf: Type.String(), hosts: Type.String() },
+        { ...strict, description: 'where the daemon wrote them (what `cnm exec` bind-mounts)' },
+      ),
+    ),
+  },
+  { ...strict, title: 'Resolver' },
+)
+export type Resolver = Static<typeof ResolverSchema>
 
 /** What a reconcile found and did. */
 export const ReconcileReportSchema = Type.Object(

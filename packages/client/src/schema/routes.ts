@@ -19,6 +19,7 @@ import {
   NetworkSchema,
   PortSchema,
   ReconcileReportSchema,
+  ResolverSchema,
   SandboxSchema,
   VersionSchema,
 } from './objects.js'
@@ -246,6 +247,16 @@ export const API = {
     params: SandboxParamsSchema,
     status: 200,
     answer: SandboxSchema,
+    errors: PARAM,
+  },
+  sandboxResolver: {
+    method: 'GET',
+    url: '/v1/sandboxes/:sandbox/resolver',
+    summary: "A sandbox's resolver configuration: its resolv.conf (the network's DNS server) and hosts",
+    tag: 'sandboxes',
+    params: SandboxParamsSchema,
+    status: 200,
+    answer: ResolverSchema,
     errors: PARAM,
   },
   removeSandbox: {

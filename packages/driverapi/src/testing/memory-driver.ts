@@ -11,6 +11,7 @@ import type {
   Driver,
   DriverContext,
   DriverPersistence,
+  DriverScope,
   EndpointInfo,
   KnownRecords,
   NetworkInfo,
@@ -32,6 +33,12 @@ export interface MemoryDriverOptions extends Partial<DriverContext> {
   name?: string
   /** Without persistence the controller re-creates its networks and endpoints from their options. */
   persistent?: boolean
+  /**
+   * `global` plays a cluster-wide driver (an overlay): the controller then allocates subnets and
+   * addresses in the cluster and passes them as `addressIPv4` (`10.A.B.1/24`: network index A·256+B)
+   * and `ipv4Address` (`10.A.B.H`: host H), which the driver takes besides `index` and `host`.
+   */
+  scope?: DriverScope
 }
 
 interface NetState {
@@ -84,6 +91,25 @@ function int(v: unknown, what: string, min: number, max: number): number | undef
     throw new InvalidConfigError(`${what} ${JSON.stringify(v)} must be an integer ${min}–${max}`)
   }
   return v
+}
+
+/** `addressIPv4`/`ipv4Address` (global scope) as the memory driver's `index`/`host`. */
+function fromAddresses(raw: unknown, what: string): unknown {
+  const obj = { ...(object(raw, what) as Record<string, unknown>) }
+  const { addressIPv4, ipv4Address } = obj
+  if (typeof addressIPv4 === 'string') {
+    const m = /^10\.(\d{1,3})\.(\d{1,3})\.1\/24$/u.exec(addressIPv4)
+    if (!m) throw new InvalidConfigError(`addressIPv4 ${addressIPv4}: the memory driver takes 10.A.B.1/24`)
+    obj.index = Number(m[1]) * 256 + Number(m[2])
+    delete obj.addressIPv4
+  }
+  if (typeof ipv4Address === 'string') {
+    const m = /^10\.\d{1,3}\.\d{1,3}\.(\d{1,3})$/u.exec(ipv4Address)
+    if (!m) throw new InvalidConfigError(`ipv4Address ${ipv4Address}: the memory driver takes 10.A.B.H`)
+    obj.host = Number(m[1])
+    delete obj.ipv4Address
+  }
+  return obj
 }
 
 function parseNetwork(raw: unknown): { index: number | undefined; internal: boolean } {
@@ -301,7 +327,7 @@ export function createMemoryDriver(options: MemoryDriverOptions = {}): Driver & 
   return {
     name: options.name ?? MEMORY_DRIVER_NAME,
     kernel,
-    capabilities: { scope: 'local', publishesPorts: true, needsParent: false },
+    capabilities: { scope: options.scope ?? 'local', publishesPorts: true, needsParent: false },
     async config(raw) {
       kernel.check('config')
       object(raw, 'driver options')
@@ -309,7 +335,7 @@ export function createMemoryDriver(options: MemoryDriverOptions = {}): Driver & 
     async createNetwork(nid, raw) {
       kernel.check('createNetwork')
       if (networks.has(nid)) throw new NetworkExistsError(nid)
-      const cfg = parseNetwork(raw)
+      const cfg = parseNetwork(options.scope === 'global' ? fromAddresses(raw, 'network options') : raw)
       if (cfg.index !== undefined && usedIndexes().has(cfg.index)) {
         throw new CnmError('ERR_NETWORK_OVERLAPS', 'conflict', `network ${nid}: ${subnetOf(cfg.index)} is in use`)
       }
@@ -328,7 +354,7 @@ export function createMemoryDriver(options: MemoryDriverOptions = {}): Driver & 
     async createEndpoint(nid, eid, sandboxKey, raw) {
       const n = net(nid)
       if (n.endpoints.has(eid)) throw new EndpointExistsError(eid)
-      const cfg = parseEndpoint(raw)
+      const cfg = parseEndpoint(options.scope === 'global' ? fromAddresses(raw, 'endpoint options') : raw)
       kernel.check('createEndpoint')
       const used = new Set([...n.endpoints.values()].map((e) => e.host))
       let host = cfg.host ?? 2

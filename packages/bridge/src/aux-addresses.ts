@@ -1,0 +1,63 @@
+import { hasErrorCode, InvalidConfigError } from '@cnm/driverapi'
+import { containsAddress, type IPFamily, parseCIDR, tryParseAddress } from '@cnm/ip'
+import { ERR_IP_ALREADY_ALLOCATED, ERR_IP_OUT_OF_RANGE, type IPAllocator } from '@cnm/ipallocator'
+
+/** Docker's `--aux-address name=ip`: addresses of the subnet reserved for other hosts, never handed out. */
+export type AuxAddresses = Readonly<Record<string, string>>
+
+const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/u
+
+/** Validates the `auxAddresses` option (`{ router: '10.1.0.2' }`): names, and addresses in canonical form. */
+export function parseAuxAddresses(raw: unknown): AuxAddresses {
+  if (raw === undefined) return {}
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+    throw new InvalidConfigError('auxAddresses must be an object of name: IP address')
+  }
+  const out: Record<string, string> = {}
+  const seen = new Map<string, string>()
+  for (const [name, value] of Object.entries(raw)) {
+    if (!NAME.test(name))
+      throw new InvalidConfigError(`aux address name ${JSON.stringify(name)} must be 1-64 of A-Z a-z 0-9 _ . -`)
+    const ip = tryParseAddress(value)
+    if (!ip) throw new InvalidConfigError(`aux address ${name}=${JSON.stringify(value)} is not an IP address`)
+    const twice = seen.get(ip.text)
+    if (twice !== undefined) throw new InvalidConfigError(`aux addresses ${twice} and ${name} are both ${ip.text}`)
+    seen.set(ip.text, name)
+    out[name] = ip.text
+  }
+  return out
+}
+
+/** The aux addresses of one family. */
+function ofFamily(aux: AuxAddresses, family: IPFamily): [string, string][] {
+  return Object.entries(aux).filter(([, ip]) => tryParseAddress(ip)?.family === family)
+}
+
+/**
+ * Reserves a family's aux addresses in the network's pool (so no endpoint gets them): each must lie
+ * in the subnet and not be its gateway. One outside the allocation range (`fixedCIDR`) is never
+ * handed out anyway. Released with the pool.
+ */
+export function reserveAuxAddresses(
+  allocator: IPAllocator,
+  subnet: string,
+  gateway: string,
+  aux: AuxAddresses,
+  family: IPFamily,
+): void {
+  const net = parseCIDR(subnet)
+  for (const [name, ip] of ofFamily(aux, family)) {
+    const addr = tryParseAddress(ip)
+    if (!addr || !containsAddress(net, addr)) {
+      throw new InvalidConfigError(`aux address ${name}=${ip} is not within the subnet ${net.cidr}`)
+    }
+    if (ip === gateway) throw new InvalidConfigError(`aux address ${name}=${ip} is the network's gateway`)
+    try {
+      allocator.requestIP(net.cidr, ip)
+    } catch (err) {
+      if (hasErrorCode(err, ERR_IP_OUT_OF_RANGE)) continue
+      if (hasErrorCode(err, ERR_IP_ALREADY_ALLOCATED)) continue // a restore: reserved already
+      throw err
+    }
+  }
+}

@@ -1,0 +1,98 @@
+import { existsSync } from 'node:fs'
+import type { Firewall, FirewallDamage, NetworkRules, PortMapping } from '@cnm/firewall'
+import { type NftChange, watchNftables } from '@cnm/netlink'
+import type { NetworkState } from './resources.js'
+import { networkRules } from './steps/setup-firewall.js'
+
+/** What the driver holds, as the firewall's `repair` takes it. */
+export interface HeldRules {
+  networks: NetworkRules[]
+  ports: PortMapping[]
+}
+
+/** The rules of the networks whose firewall rules the driver wrote, and of their endpoints' published ports. */
+export function heldRules(networks: Iterable<NetworkState>): HeldRules {
+  const held: HeldRules = { networks: [], ports: [] }
+  for (const net of networks) {
+    if (!net.firewallProgrammed) continue
+    held.networks.push(networkRules({ net }))
+    for (const ep of net.endpoints.values()) {
+      for (const p of ep.ports) held.ports.push({ ...p, bridge: net.bridgeName })
+    }
+  }
+  return held
+}
+
+/** Options of {@link watchFirewall}. */
+export interface FirewallWatchOptions {
+  firewall: Firewall
+  /** What the driver holds now (read when a repair runs). */
+  held: () => HeldRules
+  /** Runs the repair with the driver's other verbs (one at a time). */
+  serial: <T>(fn: () => Promise<T>) => Promise<T>
+  /** What was found missing and put back, or why a repair failed. */
+  onRepair?: (damage: FirewallDamage | undefined, err?: unknown) => void
+  /** Coalesces a burst of changes (a firewall reload is several transactions) into one repair. Default 20 ms. */
+  delayMs?: number
+}
+
+/** Tables whose loss costs the driver rules: cnm's own, and those iptables-nft keeps the iptables backend's chains in. */
+const WATCHED = /^(?:inet cnm|ip nat|ip filter|ip6 nat|ip6 filter)$/u
+
+/** Threads of this process seen committing (the kernel names the committing thread: libnftables runs on pool threads). */
+const ownThreads = new Set<number>([process.pid])
+
+/** Whether `pid` (a thread id, as nf_tables reports it) is a thread of this process. */
+function isOwnThread(pid: number): boolean {
+  if (ownThreads.has(pid)) return true
+  if (!existsSync(`/proc/self/task/${pid}`)) return false
+  ownThreads.add(pid)
+  return true
+}
+
+/** Whether a committed change may have taken some of the driver's rules. */
+export function mayHaveTakenRules(change: NftChange, own: (pid: number) => boolean = isOwnThread): boolean {
+  if (change.overrun) return true
+  if (!change.deleted.some((table) => WATCHED.test(table))) return false
+  // This process's own transactions (libnftables runs in process) are the driver's own doing.
+  return change.pid === undefined || !own(change.pid)
+}
+
+/**
+ * Puts the driver's firewall rules back when someone else takes them (`nft flush ruleset`, a
+ * firewalld reload, a table or chain deleted or flushed): nf_tables announces every committed
+ * transaction on a netlink multicast group; one that deleted from cnm's tables (and was not this
+ * process's) is followed, after `delayMs`, by one `repair` of what the driver holds — which looks
+ * at the kernel and writes only what is missing. Nothing is polled, and the driver's own changes
+ * cost nothing here.
+ */
+export function watchFirewall(options: FirewallWatchOptions): { close(): void } {
+  const delay = options.delayMs ?? 20
+  let timer: NodeJS.Timeout | undefined
+  let closed = false
+  const repair = async (): Promise<void> => {
+    timer = undefined
+    if (closed) return
+    try {
+      const damage = await options.serial(async () => {
+        const held = options.held()
+        if (held.networks.length === 0 && held.ports.length === 0) return undefined
+        return options.firewall.repair(held)
+      })
+      if (damage) options.onRepair?.(damage)
+    } catch (err) {
+      options.onRepair?.(undefined, err)
+    }
+  }
+  const watch = watchNftables((change) => {
+    if (closed || timer || !mayHaveTakenRules(change)) return
+    timer = setTimeout(() => void repair(), delay)
+  })
+  return {
+    close() {
+      closed = true
+      if (timer) clearTimeout(timer)
+      watch.close()
+    },
+  }
+}

@@ -1,0 +1,202 @@
+#!/usr/bin/env node
+// Benchmark (not a test) for issue 17: the daemon's other work while its DNS server is under load.
+// `cnm serve` owns a bridge network with a DNS server on its gateway; a client sandbox on it runs
+// Debian's dnsperf 2.10 against that server (a local name, saturated: `-c 4 -q 100`); meanwhile a
+// probe sandbox is connected and disconnected through the REST API, RUNS times. Medians idle and
+// under load, for each way the daemon can run its DNS servers (on its event loop, the default;
+// on a worker thread per network, `--dns-threads`), in the same run, rounds alternating; and the
+// queries/s dnsperf got meanwhile. Target: connect/disconnect under load ≤ 1.1× idle.
+// As root; everything happens under `unshare --net --mount` with a tmpfs on /run (namespaces,
+// veths, rules and sockets vanish with it) and a temporary store.
+//
+//   pnpm exec turbo run build --filter @cnm/cli && node packages/cli/bench/dns-load.mjs
+//   RUNS=30 SECONDS_LOADED=12 ROUNDS=2 node packages/cli/bench/dns-load.mjs
+import { spawn, spawnSync } from 'node:child_process'
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { createClient } from '@cnm/client'
+
+const RUNS = Number(process.env.RUNS ?? 30)
+const ROUNDS = Number(process.env.ROUNDS ?? 2)
+const here = path.dirname(fileURLToPath(import.meta.url))
+const CNM = path.join(here, '..', 'dist', 'cnm.cjs')
+const RUN = '/run/cnm-dnsload'
+const SOCKET = `${RUN}/cnm.sock`
+const GATEWAY = '10.201.0.1'
+const MODES = [
+  { name: "the daemon's event loop (default)", flags: [] },
+  { name: 'a worker thread (--dns-threads)', flags: ['--dns-threads'] },
+]
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
+const ms = (t) => Number(process.hrtime.bigint() - t) / 1e6
+const log = (msg) => console.error(`dns-load: ${msg}`)
+
+function outside() {
+  if (process.getuid() !== 0) throw new Error('run as root')
+  if (spawnSync('dnsperf', ['-h'], { stdio: 'ignore' }).error) {
+    throw new Error('dnsperf is missing: apt-get install dnsperf (packages/dns/bench/bench.mjs installs it)')
+  }
+  const r = spawnSync(
+    'unshare',
+    ['--net', '--mount', '--propagation', 'private', process.execPath, fileURLToPath(import.meta.url)],
+    { stdio: 'inherit', env: { ...process.env, CNM_BENCH_INSIDE: '1' } },
+  )
+  process.exit(r.status ?? 1)
+}
+
+async function startDaemon(store, resolv, flags) {
+  const child = spawn(
+    process.execPath,
+    [
+      CNM,
+      '--store',
+      store,
+      '--sandbox-dir',
+      `${RUN}/sb`,
+      'serve',
+      '--socket',
+      SOCKET,
+      '--log-level',
+      'warn',
+      '--dns-resolver-dir',
+      `${RUN}/resolv`,
+      '--dns-resolv-conf',
+      resolv,
+      ...flags,
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  )
+  let logs = ''
+  child.stderr.on('data', (d) => {
+    logs += d
+  })
+  await new Promise((resolve, reject) => {
+    child.stdout.on('data', resolve)
+    child.once('exit', (code) => reject(new Error(`cnm serve exited ${code}: ${logs.slice(-2000)}`)))
+  })
+  const client = createClient({ host: `unix://${SOCKET}` })
+  await client.ping()
+  return { child, client }
+}
+
+function stopDaemon(child) {
+  return new Promise((resolve) => {
+    child.once('exit', resolve)
+    child.kill('SIGTERM')
+  })
+}
+
+async function probe(client) {
+  const connect = []
+  const disconnect = []
+  for (let i = 0; i < RUNS; i++) {
+    let t = process.hrtime.bigint()
+    await client.connect('bench', { sandbox: 'probe', aliases: ['probe-alias'] })
+    connect.push(ms(t))
+    t = process.hrtime.bigint()
+    await client.disconnect('bench', { sandbox: 'probe' })
+    disconnect.push(ms(t))
+  }
+  return { connect: median(connect), disconnect: median(disconnect) }
+}
+
+/** dnsperf inside the client sandbox, saturating the server until stopped; resolves with its q/s. */
+function loadStart(key, queries) {
+  const child = spawn(
+    'nsenter',
+    [`--net=${key}`, 'dnsperf', '-s', GATEWAY, '-d', queries, '-c', '4', '-q', '100', '-l', '600', '-t', '2'],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  )
+  let out = ''
+  child.stdout.on('data', (d) => {
+    out += d
+  })
+  const done = new Promise((resolve) => {
+    child.once('exit', () => {
+      const qps = Number(/Queries per second:\s+([\d.]+)/u.exec(out)?.[1] ?? Number.NaN)
+      const lost = Number(/Queries lost:\s+(\d+)/u.exec(out)?.[1] ?? Number.NaN)
+      resolve({ qps, lost })
+    })
+  })
+  return {
+    stop: () => {
+      child.kill('SIGINT')
+      return done
+    },
+  }
+}
+
+async function inside() {
+  spawnSync('mount', ['-t', 'tmpfs', 'tmpfs', '/run'])
+  mkdirSync(RUN, { recursive: true })
+  spawnSync('ip', ['link', 'set', 'lo', 'up'])
+  const tmp = mkdtempSync(path.join(tmpdir(), 'cnm-dnsload-'))
+  const store = path.join(tmp, 'cnm.db')
+  const resolv = path.join(tmp, 'resolv.conf')
+  writeFileSync(resolv, '') // no upstream: only local names are asked
+  const queries = path.join(tmp, 'queries')
+  writeFileSync(queries, 'web.cnm.internal A\n')
+  const results = new Map(MODES.map((m) => [m.name, []]))
+  try {
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const mode of MODES) {
+        rmSync(store, { force: true })
+        rmSync(`${store}-wal`, { force: true })
+        rmSync(`${store}-shm`, { force: true })
+        rmSync(`${store}.id`, { force: true })
+        const d = await startDaemon(store, resolv, mode.flags)
+        const c = d.client
+        try {
+          await c.createNetwork({ name: 'bench', subnet: '10.201.0.0/24' })
+          for (const id of ['client', 'web', 'probe']) await c.createSandbox({ containerID: id })
+          await c.connect('bench', { sandbox: 'client' })
+          await c.connect('bench', { sandbox: 'web' })
+          await probe(c) // warm-up
+          const idle = await probe(c)
+          const key = (await c.inspectSandbox('client')).key
+          const load = loadStart(key, queries)
+          await new Promise((r) => setTimeout(r, 1000))
+          const loaded = await probe(c)
+          const { qps, lost } = await load.stop()
+          const r = { idle, loaded, qps, lost }
+          results.get(mode.name).push(r)
+          log(
+            `round ${round + 1} ${mode.name}: connect ${idle.connect.toFixed(1)} → ${loaded.connect.toFixed(1)} ms, disconnect ${idle.disconnect.toFixed(1)} → ${loaded.disconnect.toFixed(1)} ms, ${Math.round(qps)} q/s (${lost} lost)`,
+          )
+          for (const id of ['client', 'web', 'probe']) await c.removeSandbox(id)
+          await c.removeNetwork('bench')
+        } finally {
+          c.close()
+          await stopDaemon(d.child)
+        }
+      }
+    }
+  } finally {
+    rmSync(tmp, { recursive: true, force: true })
+  }
+  const f = (x, d = 1) => x.toFixed(d)
+  console.log(
+    `Node ${process.version}; ${RUNS} connect + disconnect cycles per measurement, medians; dnsperf -c 4 -q 100 on web.cnm.internal; ${ROUNDS} rounds`,
+  )
+  console.log('')
+  console.log(
+    '| DNS server on | connect idle → loaded | ratio | disconnect idle → loaded | ratio | DNS q/s meanwhile |',
+  )
+  console.log('|---|---|---|---|---|---|')
+  for (const [name, rs] of results) {
+    const m = (pick) => median(rs.map(pick))
+    const ci = m((r) => r.idle.connect)
+    const cl = m((r) => r.loaded.connect)
+    const di = m((r) => r.idle.disconnect)
+    const dl = m((r) => r.loaded.disconnect)
+    console.log(
+      `| ${name} | ${f(ci)} → ${f(cl)} ms | **${f(cl / ci, 2)}×** | ${f(di)} → ${f(dl)} ms | **${f(dl / di, 2)}×** | ${Math.round(m((r) => r.qps))} |`,
+    )
+  }
+}
+
+if (process.env.CNM_BENCH_INSIDE === '1') await inside()
+else outside()

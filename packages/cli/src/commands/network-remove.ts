@@ -1,0 +1,92 @@
+import { createInterface } from 'node:readline'
+import type { CnmApi } from '@cnm/client'
+import { errorKind } from '@cnm/driverapi'
+import { formatError } from '../errors.js'
+import { matchesNetwork, type NetworkFilters } from '../network-filter.js'
+import type { Output } from '../output.js'
+
+/** `--filter` and `--format` of the network listings. */
+export interface FilterFormat {
+  filter?: string[]
+  format?: string
+}
+
+/**
+ * Reports every failure of a command that goes on past them (as `docker network rm a b c` does):
+ * all but the last on stderr, the last thrown (so the exit status is 1 and each failure is one line).
+ */
+function reportFailures(io: Output, failures: unknown[]): void {
+  const last = failures.pop()
+  for (const f of failures) io.err(`${formatError(f)}\n`)
+  if (last !== undefined) throw last
+}
+
+/** Disconnects a network's sandboxes and removes its endpoints (`rm -f`). */
+async function emptyNetwork(api: CnmApi, ref: string): Promise<void> {
+  const removed = new Set<string>()
+  for (const ep of await api.listNetworkEndpoints(ref)) {
+    if (removed.has(ep.id)) continue
+    if (ep.joined) {
+      for (const gone of await api.disconnect(ref, { sandbox: ep.joined.sandboxId })) removed.add(gone.id)
+    }
+    if (!removed.has(ep.id)) await api.removeEndpoint(ref, ep.id)
+    removed.add(ep.id)
+  }
+}
+
+/**
+ * `network rm`: each network is tried and its name printed; failures are reported and the rest go
+ * on. With `force` its endpoints are disconnected and removed first, and a network that does not
+ * exist is no error (Docker's `-f`).
+ */
+export async function removeNetworks(api: CnmApi, io: Output, refs: readonly string[], force: boolean): Promise<void> {
+  const failures: unknown[] = []
+  for (const ref of refs) {
+    try {
+      if (force) await emptyNetwork(api, ref)
+      io.out(`${(await api.removeNetwork(ref)).name}\n`)
+    } catch (err) {
+      if (force && errorKind(err) === 'not-found' && !(await exists(api, ref))) continue
+      failures.push(err)
+    }
+  }
+  reportFailures(io, failures)
+}
+
+async function exists(api: CnmApi, ref: string): Promise<boolean> {
+  try {
+    await api.inspectNetwork(ref)
+    return true
+  } catch {
+    return false
+  }
+}
+
+/** `network prune`: removes every network (matching `filters`) that has no endpoint, as Docker prints it. */
+export async function pruneNetworks(api: CnmApi, io: Output, filters: NetworkFilters): Promise<void> {
+  const idle = (await api.listNetworks()).filter((n) => n.endpoints.length === 0 && matchesNetwork(n, filters))
+  const failures: unknown[] = []
+  const deleted: string[] = []
+  for (const n of idle) {
+    try {
+      deleted.push((await api.removeNetwork(n.id)).name)
+    } catch (err) {
+      failures.push(err)
+    }
+  }
+  if (deleted.length > 0) io.out(`Deleted Networks:\n${deleted.map((d) => `${d}\n`).join('')}`)
+  reportFailures(io, failures)
+}
+
+/** Asks on the terminal (Docker's prompt); anything but y/yes is no. */
+export async function confirm(io: Output, warning: string): Promise<boolean> {
+  io.out(`${warning}\nAre you sure you want to continue? [y/N] `)
+  const rl = createInterface({ input: process.stdin })
+  // The first line, or nothing when standard input ends first (no terminal: no).
+  const answer = await new Promise<string>((resolve) => {
+    rl.once('line', resolve)
+    rl.once('close', () => resolve(''))
+  })
+  rl.close()
+  return /^y(es)?$/iu.test(answer.trim())
+}

@@ -1,0 +1,42 @@
+import type { Network } from '@cnm/client'
+
+/**
+ * A network as `--format` sees it: cnm's own fields (`{{.name}}`, `{{.subnet}}`) and Docker's names
+ * for them (`{{.ID}}`, `{{.Name}}`, `{{.Driver}}`, `{{.Scope}}`, `{{.IPv6}}`, `{{.Internal}}`,
+ * `{{.Labels}}`, `{{json .IPAM}}`, `{{.Options}}`), so scripts written for `docker network ls` and
+ * `docker network inspect` keep working.
+ */
+export function dockerNetworkView(n: Network): Record<string, unknown> {
+  const labels = (n as { labels?: unknown }).labels ?? {}
+  const scope = (n as { scope?: unknown }).scope ?? 'local'
+  const config = [
+    ...(n.subnet ? [{ Subnet: n.subnet, ...(n.gateway ? { Gateway: n.gateway } : {}) }] : []),
+    ...(n.subnetIPv6 ? [{ Subnet: n.subnetIPv6, ...(n.gatewayIPv6 ? { Gateway: n.gatewayIPv6 } : {}) }] : []),
+  ]
+  return {
+    ...n,
+    ID: n.id,
+    Id: n.id,
+    Name: n.name,
+    Driver: n.driver,
+    Scope: scope,
+    IPv6: n.subnetIPv6 !== undefined,
+    EnableIPv6: n.subnetIPv6 !== undefined,
+    Internal: n.internal,
+    Labels: labels,
+    Options: n.options ?? {},
+    IPAM: { Driver: 'default', Options: {}, Config: config },
+    Containers: Object.fromEntries(
+      n.endpoints.map((e) => [
+        e.joined?.sandboxId ?? e.id,
+        {
+          Name: e.name,
+          EndpointID: e.id,
+          MacAddress: e.macAddress ?? '',
+          IPv4Address: e.ipv4 ?? '',
+          IPv6Address: e.ipv6 ?? '',
+        },
+      ]),
+    ),
+  }
+}

@@ -1,0 +1,98 @@
+/** One interface of a CNI result. `sandbox` is set for interfaces inside the container. */
+export interface CniInterface {
+  name: string
+  mac?: string
+  mtu?: number
+  sandbox?: string
+}
+
+export interface CniIP {
+  /** CIDR: the address and its subnet's prefix length. */
+  address: string
+  gateway?: string
+  /** Index into `interfaces`. */
+  interface?: number
+  /** 0.3.x and 0.4.0 only: `"4"` or `"6"`. */
+  version?: '4' | '6'
+}
+
+export interface CniRoute {
+  dst: string
+  gw?: string
+}
+
+/** A CNI result (SPEC.md, "Success"). */
+export interface CniResult {
+  cniVersion: string
+  interfaces: CniInterface[]
+  ips: CniIP[]
+  routes: CniRoute[]
+  dns: Record<string, unknown>
+}
+
+/** What cnm knows of one attachment, to be written as a result. */
+export interface AttachmentFacts {
+  bridge: { name: string; mac: string | undefined } | undefined
+  hostVeth: { name: string; mac: string | undefined } | undefined
+  container: { name: string; mac: string | undefined; mtu: number | undefined; netns: string }
+  ipv4: { address: string; gateway: string | undefined } | undefined
+  ipv6: { address: string; gateway: string | undefined } | undefined
+}
+
+const withMac = (i: { name: string; mac: string | undefined }): CniInterface => ({
+  name: i.name,
+  ...(i.mac ? { mac: i.mac } : {}),
+})
+
+const legacy = (version: string): boolean => version.startsWith('0.')
+
+/** The result of an ADD, in the configuration's version; chained after `prev` when there is one. */
+export function buildResult(
+  version: string,
+  facts: AttachmentFacts,
+  dns: Record<string, unknown> | undefined,
+  prev: Record<string, unknown> | undefined,
+): CniResult {
+  const prevInterfaces = Array.isArray(prev?.interfaces) ? (prev.interfaces as CniInterface[]) : []
+  const interfaces: CniInterface[] = [...prevInterfaces]
+  if (facts.bridge) interfaces.push(withMac(facts.bridge))
+  if (facts.hostVeth) interfaces.push(withMac(facts.hostVeth))
+  const index = interfaces.length
+  interfaces.push({
+    ...withMac(facts.container),
+    ...(facts.container.mtu ? { mtu: facts.container.mtu } : {}),
+    sandbox: facts.container.netns,
+  })
+  const ips: CniIP[] = Array.isArray(prev?.ips) ? [...(prev.ips as CniIP[])] : []
+  const routes: CniRoute[] = Array.isArray(prev?.routes) ? [...(prev.routes as CniRoute[])] : []
+  for (const [family, ip] of [
+    ['4', facts.ipv4],
+    ['6', facts.ipv6],
+  ] as const) {
+    if (!ip) continue
+    ips.push({
+      ...(legacy(version) ? { version: family } : {}),
+      address: ip.address,
+      ...(ip.gateway ? { gateway: ip.gateway } : {}),
+      interface: index,
+    })
+    if (ip.gateway) routes.push({ dst: family === '4' ? '0.0.0.0/0' : '::/0', gw: ip.gateway })
+  }
+  const prevDns = prev?.dns && typeof prev.dns === 'object' ? (prev.dns as Record<string, unknown>) : {}
+  return { cniVersion: version, interfaces, ips: convertIps(ips, version), routes, dns: dns ?? prevDns }
+}
+
+/** IPs in a version's form: `version` present before 1.0.0, absent from 1.0.0 on. */
+function convertIps(ips: CniIP[], version: string): CniIP[] {
+  return ips.map((ip) => {
+    const { version: v, ...rest } = ip
+    if (!legacy(version)) return rest
+    return { version: v ?? (ip.address.includes(':') ? '6' : '4'), ...rest }
+  })
+}
+
+/** A result given by another plugin (prevResult) passed on unchanged but for its version's form. */
+export function passOn(version: string, prev: Record<string, unknown>): Record<string, unknown> {
+  const ips = Array.isArray(prev.ips) ? convertIps(prev.ips as CniIP[], version) : []
+  return { ...prev, cniVersion: version, ips }
+}

@@ -1,0 +1,236 @@
+#!/usr/bin/env node
+// Benchmark (not a test) for issue 15: Docker's own commands on a cnm network (`-d cnm --ipam-driver
+// cnm`, served by `cnm serve --docker-plugin`) against the same commands on Docker's own bridge
+// driver, in the same run: `docker network connect`, `docker network disconnect` of a running
+// container, and `docker run -d --network … -p <port>:80` (then `docker rm -f`, timed apart).
+// Medians of BENCH_RUNS (default 10), interleaved; the ratio cnm / Docker's bridge (target ≤ 1.0).
+//
+// As root. Re-runs itself under `unshare --net --mount` with a tmpfs on /run (the plugin socket,
+// both dockerds' exec roots): dockerd A (cnm's: --iptables=false --bridge=none, cnm owns the
+// firewall) in that namespace beside the cnm daemon; dockerd B with Docker's defaults (iptables,
+// docker0, the userland proxy) in a network namespace of its own. Data in a temporary directory;
+// the machine is left as it was.
+//
+//   pnpm build && node packages/docker-plugin/bench/docker-vs-bridge.mjs
+import { spawn, spawnSync } from 'node:child_process'
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+const RUNS = Number(process.env.BENCH_RUNS ?? 10)
+const here = path.dirname(fileURLToPath(import.meta.url))
+const CNM = path.join(here, '..', '..', 'cli', 'dist', 'cnm.cjs')
+const DOCKER = '/usr/bin/docker'
+const RUN = '/run/cnm-docker-bench'
+const IMAGE = 'cnm-bench/busybox'
+
+function sh(cmd, args, opts = {}) {
+  const r = spawnSync(cmd, args, { encoding: 'utf8', ...opts })
+  if (r.error) throw r.error
+  if (r.status !== 0 && opts.check !== false) throw new Error(`${cmd} ${args.join(' ')}: ${r.stderr || r.stdout}`)
+  return r
+}
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
+
+function outside() {
+  if (process.getuid() !== 0) throw new Error('run as root')
+  for (const f of ['/usr/sbin/dockerd', DOCKER, '/bin/busybox', CNM]) {
+    if (sh('test', ['-e', f], { check: false }).status !== 0)
+      throw new Error(`${f} is missing (scripts/setup.sh, pnpm build)`)
+  }
+  const r = spawnSync(
+    'unshare',
+    ['--net', '--mount', '--propagation', 'private', process.execPath, fileURLToPath(import.meta.url)],
+    { stdio: 'inherit', env: { ...process.env, CNM_BENCH_INSIDE: '1' } },
+  )
+  process.exit(r.status ?? 1)
+}
+
+async function waitFor(check, what, ms = 90_000) {
+  const end = Date.now() + ms
+  while (Date.now() < end) {
+    if (check()) return
+    await new Promise((r) => setTimeout(r, 100))
+  }
+  throw new Error(`timed out waiting for ${what}`)
+}
+
+function busyboxImage(dir) {
+  const root = path.join(dir, 'rootfs')
+  mkdirSync(path.join(root, 'bin'), { recursive: true })
+  copyFileSync('/bin/busybox', path.join(root, 'bin', 'busybox'))
+  for (const tool of ['sh', 'sleep', 'httpd']) symlinkSync('busybox', path.join(root, 'bin', tool))
+  const tar = path.join(dir, 'rootfs.tar')
+  sh('tar', ['-C', root, '-cf', tar, '.'])
+  return tar
+}
+
+/** Milliseconds one command took (it must succeed). */
+function time(cmd, args) {
+  const t = process.hrtime.bigint()
+  const r = spawnSync(cmd, args, { encoding: 'utf8' })
+  const ms = Number(process.hrtime.bigint() - t) / 1e6
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')}: ${r.stderr}`)
+  return ms
+}
+
+async function inside() {
+  sh('mount', ['-t', 'tmpfs', 'tmpfs', '/run'])
+  mkdirSync(`${RUN}`, { recursive: true })
+  mkdirSync('/run/docker/plugins', { recursive: true })
+  sh('ip', ['link', 'set', 'lo', 'up'])
+  const tmp = mkdtempSync(path.join(tmpdir(), 'cnm-docker-bench-'))
+  const children = []
+  process.on('exit', () => {
+    for (const c of children) c.kill('SIGKILL')
+  })
+  const dockerd = (name, extra, prefix = []) => {
+    const args = [
+      '--data-root',
+      `${tmp}/${name}`,
+      '--exec-root',
+      `${RUN}/${name}`,
+      '-H',
+      `unix://${RUN}/${name}.sock`,
+      '--pidfile',
+      `${RUN}/${name}.pid`,
+      '--storage-driver',
+      'vfs',
+      ...extra,
+    ]
+    const [cmd, ...rest] = [...prefix, '/usr/sbin/dockerd', ...args]
+    const child = spawn(cmd, rest, { stdio: ['ignore', 'ignore', 'pipe'] })
+    let log = ''
+    child.stderr.on('data', (d) => {
+      log = (log + d).slice(-4000)
+    })
+    children.push(child)
+    const cli = (...a) => [DOCKER, ['-H', `unix://${RUN}/${name}.sock`, ...a]]
+    return { child, cli, log: () => log }
+  }
+  try {
+    const cnmd = spawn(
+      process.execPath,
+      [
+        CNM,
+        '--store',
+        `${tmp}/cnm.db`,
+        '--sandbox-dir',
+        `${RUN}/sb`,
+        'serve',
+        '--socket',
+        `${RUN}/cnm.sock`,
+        '--docker-plugin',
+        '--log-level',
+        'warn',
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    )
+    children.push(cnmd)
+    let cnmOut = ''
+    cnmd.stdout.on('data', (d) => {
+      cnmOut += d
+    })
+    await waitFor(() => cnmOut.includes('docker plugin on'), 'cnm serve --docker-plugin')
+    const a = dockerd('dockerd-cnm', [
+      '--iptables=false',
+      '--ip6tables=false',
+      '--userland-proxy=false',
+      '--bridge=none',
+    ])
+    // Docker's defaults, in a network namespace of its own (its iptables rules and docker0 stay there).
+    const b = dockerd('dockerd-bridge', [], ['unshare', '--net'])
+    for (const d of [a, b]) {
+      await waitFor(() => sh(...d.cli('version'), { check: false }).status === 0, `dockerd: ${d.log()}`)
+    }
+    const run = (d, ...args) => sh(...d.cli(...args)).stdout.trim()
+    const tar = busyboxImage(tmp)
+    for (const d of [a, b]) run(d, 'import', tar, IMAGE)
+
+    // cnm: two cnm networks; Docker: two bridge networks. A running container on the first of each.
+    run(a, 'network', 'create', '-d', 'cnm', '--ipam-driver', 'cnm', '--subnet', '10.91.0.0/24', 'home')
+    run(a, 'network', 'create', '-d', 'cnm', '--ipam-driver', 'cnm', '--subnet', '10.91.1.0/24', 'other')
+    run(b, 'network', 'create', '--subnet', '10.92.0.0/24', 'home')
+    run(b, 'network', 'create', '--subnet', '10.92.1.0/24', 'other')
+    for (const d of [a, b]) run(d, 'run', '-d', '--name', 'ctr', '--network', 'home', IMAGE, 'sleep', '100000')
+    // Warm both (first-call costs).
+    for (const d of [a, b]) {
+      run(d, 'network', 'connect', 'other', 'ctr')
+      run(d, 'network', 'disconnect', 'other', 'ctr')
+      run(d, 'run', '-d', '--name', 'warm', '--network', 'home', '-p', '19999:80', IMAGE, 'httpd', '-f', '-p', '80')
+      run(d, 'rm', '-f', 'warm')
+    }
+
+    const t = { cnm: {}, bridge: {} }
+    const add = (who, op, ms) => {
+      t[who][op] ??= []
+      t[who][op].push(ms)
+    }
+    const both = (i, fn) => {
+      const pair = [() => fn('cnm', a), () => fn('bridge', b)]
+      for (const f of i % 2 ? pair.reverse() : pair) f()
+    }
+    for (let i = 0; i < RUNS; i++) {
+      both(i, (who, d) => add(who, 'network connect', time(...d.cli('network', 'connect', 'other', 'ctr'))))
+      both(i, (who, d) => add(who, 'network disconnect', time(...d.cli('network', 'disconnect', 'other', 'ctr'))))
+    }
+    for (let i = 0; i < RUNS; i++) {
+      const port = String(20000 + i)
+      both(i, (who, d) =>
+        add(
+          who,
+          'run -d --network … -p',
+          time(
+            ...d.cli(
+              'run',
+              '-d',
+              '--name',
+              `w${i}`,
+              '--network',
+              'home',
+              '-p',
+              `${port}:80`,
+              IMAGE,
+              'httpd',
+              '-f',
+              '-p',
+              '80',
+            ),
+          ),
+        ),
+      )
+      both(i, (who, d) => add(who, 'rm -f (that container)', time(...d.cli('rm', '-f', `w${i}`))))
+    }
+
+    const ops = ['network connect', 'network disconnect', 'run -d --network … -p', 'rm -f (that container)']
+    const out = []
+    out.push(
+      `Node ${process.version}; ${sh(DOCKER, ['--version']).stdout.trim()}; ${RUNS} runs of each, interleaved; medians in ms (wall time of the docker command)`,
+    )
+    out.push('')
+    out.push("| command | Docker's bridge driver | cnm (remote driver + IPAM) | cnm / bridge |")
+    out.push('|---|---|---|---|')
+    for (const op of ops) {
+      const [d, c] = [median(t.bridge[op]), median(t.cnm[op])]
+      out.push(`| \`docker ${op}\` | ${d.toFixed(0)} | ${c.toFixed(0)} | **${(c / d).toFixed(2)}** |`)
+    }
+    process.stdout.write(`${out.join('\n')}\n`)
+    for (const d of [a, b]) {
+      const ids = sh(...d.cli('ps', '-aq'))
+        .stdout.split('\n')
+        .filter(Boolean)
+      if (ids.length > 0) run(d, 'rm', '-f', ...ids)
+    }
+    run(a, 'network', 'rm', 'home', 'other')
+  } finally {
+    for (const c of children.reverse()) {
+      c.kill('SIGTERM')
+      await new Promise((r) => (c.exitCode !== null ? r() : c.once('exit', r)))
+    }
+    rmSync(tmp, { recursive: true, force: true })
+  }
+}
+
+if (process.env.CNM_BENCH_INSIDE) await inside()
+else outside()

@@ -1,0 +1,128 @@
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import type { NetworkController } from '@cnm/controller'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { createIpam, GATEWAY_TYPE, type Ipam, parsePoolId } from './ipam.js'
+import { StateFile } from './state-file.js'
+
+interface FakeNet {
+  subnet: string
+  gateway: string
+  endpoints: string[]
+}
+
+/** The controller's read side the IPAM asks (its networks' subnets, gateways, endpoint addresses). */
+function networksView(nets: FakeNet[]): NetworkController {
+  return {
+    networks: () =>
+      nets.map((n) => ({
+        inspect: () => ({
+          subnet: n.subnet,
+          gateway: n.gateway,
+          subnetIPv6: undefined,
+          gatewayIPv6: undefined,
+          endpoints: n.endpoints.map((ipv4) => ({ ipv4, ipv6: undefined })),
+        }),
+      })),
+  } as unknown as NetworkController
+}
+
+const GW = { RequestAddressType: GATEWAY_TYPE }
+
+describe("the IPAM side: agrees with cnm's networks", () => {
+  let dir: string
+  let state: StateFile
+  let nets: FakeNet[]
+  let ipam: Ipam
+  beforeEach(() => {
+    dir = mkdtempSync(path.join(tmpdir(), 'cnm-ipam-'))
+    state = new StateFile(path.join(dir, 'state.json'))
+    nets = []
+    ipam = createIpam(networksView(nets), state)
+  })
+  afterEach(() => rmSync(dir, { recursive: true, force: true }))
+
+  it('follows dockerd: pool → gateway → (network) → addresses, skipping what the network holds', () => {
+    const pool = ipam.requestPool({
+      AddressSpace: 'cnm-local',
+      Pool: '10.77.0.0/24',
+      SubPool: '',
+      Options: {},
+      V6: false,
+    })
+    expect(pool).toEqual({ PoolID: '10.77.0.0/24', Pool: '10.77.0.0/24', Data: {} })
+    expect(ipam.requestAddress({ PoolID: pool.PoolID, Address: '', Options: GW }).Address).toBe('10.77.0.1/24')
+    expect(ipam.requestAddress({ PoolID: pool.PoolID, Address: '10.77.0.254', Options: GW }).Address).toBe(
+      '10.77.0.254/24',
+    )
+    // The network is made with gateway .1; one endpoint holds .2 already (made before a restart).
+    nets.push({ subnet: '10.77.0.0/24', gateway: '10.77.0.1', endpoints: ['10.77.0.2'] })
+    state.setNetwork('n', { aux: { '10.77.0.0/24': ['10.77.0.3'] } })
+    const a = ipam.requestAddress({ PoolID: pool.PoolID, Address: '', Options: null })
+    const b = ipam.requestAddress({ PoolID: pool.PoolID })
+    expect([a.Address, b.Address]).toEqual(['10.77.0.4/24', '10.77.0.5/24'])
+    // Asked for by name: taken ones are refused, naming the address and the pool.
+    for (const taken of ['10.77.0.1', '10.77.0.2', '10.77.0.3', '10.77.0.4']) {
+      expect(() => ipam.requestAddress({ PoolID: pool.PoolID, Address: taken })).toThrow(
+        expect.objectContaining({
+          code: 'ERR_DOCKER_ADDRESS_IN_USE',
+          message: `address ${taken} of pool 10.77.0.0/24 is in use`,
+        }),
+      )
+    }
+    expect(ipam.requestAddress({ PoolID: pool.PoolID, Address: '10.77.0.9' }).Address).toBe('10.77.0.9/24')
+    // Released (dockerd, after DeleteEndpoint): handed out again.
+    ipam.releaseAddress(pool.PoolID, '10.77.0.4')
+    expect(ipam.requestAddress({ PoolID: pool.PoolID }).Address).toBe('10.77.0.4/24')
+    expect(() => ipam.requestAddress({ PoolID: pool.PoolID, Address: '10.78.0.1' })).toThrow(
+      /not in pool 10\.77\.0\.0\/24/u,
+    )
+    expect(() => ipam.requestAddress({ PoolID: pool.PoolID, Address: '10.77.0.255' })).toThrow(/not a host address/u)
+  })
+
+  it('hands out only from --ip-range, and says when a pool is full', () => {
+    const pool = ipam.requestPool({ Pool: '10.80.0.0/24', SubPool: '10.80.0.252/30' })
+    expect(pool.PoolID).toBe('10.80.0.0/24,10.80.0.252/30')
+    expect(ipam.requestAddress({ PoolID: pool.PoolID }).Address).toBe('10.80.0.253/24')
+    expect(ipam.requestAddress({ PoolID: pool.PoolID }).Address).toBe('10.80.0.254/24')
+    expect(() => ipam.requestAddress({ PoolID: pool.PoolID })).toThrow(
+      expect.objectContaining({ code: 'ERR_DOCKER_NO_ADDRESS', kind: 'conflict' }),
+    )
+    expect(() => ipam.requestPool({ Pool: '10.81.0.0/24', SubPool: '10.82.0.0/25' })).toThrow(
+      /not within the pool 10\.81\.0\.0\/24/u,
+    )
+  })
+
+  it('refuses a pool that overlaps a network or a pool in use, until it is released', () => {
+    nets.push({ subnet: '10.77.0.0/24', gateway: '10.77.0.1', endpoints: [] })
+    expect(() => ipam.requestPool({ Pool: '10.77.0.0/16' })).toThrow(
+      expect.objectContaining({
+        code: 'ERR_DOCKER_ADDRESS_IN_USE',
+        message: 'pool 10.77.0.0/16 overlaps 10.77.0.0/24, which is in use',
+      }),
+    )
+    ipam.requestPool({ Pool: '10.90.0.0/24' })
+    expect(() => ipam.requestPool({ Pool: '10.90.0.128/25' })).toThrow(/overlaps 10\.90\.0\.0\/24/u)
+    ipam.releasePool('10.90.0.0/24')
+    expect(ipam.requestPool({ Pool: '10.90.0.128/25' }).Pool).toBe('10.90.0.128/25')
+  })
+
+  it("picks Docker's automatic pools that nothing uses, and a unique local /64 for IPv6", () => {
+    nets.push({ subnet: '172.17.0.0/16', gateway: '172.17.0.1', endpoints: [] })
+    const auto = ipam.requestPool({ Pool: '' }).Pool
+    expect(auto).toMatch(/^(172\.(1[89]|2\d|3[01])\.0\.0\/16|192\.168\.\d+\.0\/20)$/u)
+    expect(ipam.requestPool({}).Pool).not.toBe(auto)
+    expect(ipam.requestPool({ V6: true }).Pool).toMatch(/^fd[0-9a-f]{2}:[0-9a-f]{1,4}:[0-9a-f]{1,4}::\/64$/u)
+  })
+
+  it("understands a pool id after a restart (it spells the subnet), and refuses one that is not cnm's", () => {
+    expect(parsePoolId('10.77.0.0/24,10.77.0.128/25')).toMatchObject({
+      subnet: expect.objectContaining({ cidr: '10.77.0.0/24' }),
+      range: expect.objectContaining({ cidr: '10.77.0.128/25' }),
+    })
+    for (const bad of ['', 'default', '10.77.0.1/24', '10.77.0.0/24,x', '10.77.0.0/24,10.77.0.0/25,1']) {
+      expect(() => parsePoolId(bad)).toThrow(expect.objectContaining({ code: 'ERR_DOCKER_UNKNOWN_OBJECT' }))
+    }
+  })
+})

@@ -1,0 +1,242 @@
+import { randomBytes } from 'node:crypto'
+import { networkInterfaces } from 'node:os'
+import type { NetworkController } from '@cnm/controller'
+import {
+  addressFromValue,
+  containsAddress,
+  containsPrefix,
+  hostBounds,
+  type IPPrefix,
+  networksOverlap,
+  parseCIDR,
+  tryParseAddress,
+  tryParseCIDR,
+} from '@cnm/ip'
+import {
+  DockerPluginError,
+  ERR_DOCKER_ADDRESS_IN_USE,
+  ERR_DOCKER_NO_ADDRESS,
+  ERR_DOCKER_UNKNOWN_OBJECT,
+  invalidRequest,
+} from './errors.js'
+import type { StateFile } from './state-file.js'
+
+/** The option dockerd sets when it asks for a network's gateway address. */
+export const REQUEST_ADDRESS_TYPE = 'RequestAddressType'
+export const GATEWAY_TYPE = 'com.docker.network.gateway'
+
+export interface RequestPoolRequest {
+  AddressSpace?: string
+  Pool?: string
+  SubPool?: string
+  Options?: Record<string, string> | null
+  V6?: boolean
+}
+export interface RequestAddressRequest {
+  PoolID: string
+  Address?: string
+  Options?: Record<string, string> | null
+}
+
+/** A pool as its id spells it: the subnet, and the range addresses are handed from. */
+interface Pool {
+  id: string
+  subnet: IPPrefix
+  range: IPPrefix
+}
+
+/** Docker's automatic IPv4 pools, in the order its default IPAM tries them. */
+const AUTO_V4 = [
+  ...Array.from({ length: 15 }, (_, i) => `172.${17 + i}.0.0/16`),
+  ...Array.from({ length: 16 }, (_, i) => `192.168.${i * 16}.0/20`),
+]
+
+/**
+ * A pool's id is its subnet, with the range after a comma when `--ip-range` narrowed it: nothing to
+ * look up, so a pool dockerd names after a restart of cnm is understood as it was.
+ */
+export function parsePoolId(id: unknown): Pool {
+  const [s, r, ...rest] = typeof id === 'string' ? id.split(',') : []
+  const subnet = tryParseCIDR(s)
+  const range = r === undefined ? subnet : tryParseCIDR(r)
+  if (subnet === undefined || range === undefined || rest.length > 0 || subnet.cidr !== s || range.cidr !== (r ?? s)) {
+    throw new DockerPluginError(ERR_DOCKER_UNKNOWN_OBJECT, `pool ${JSON.stringify(id)} is not a pool of cnm's IPAM`)
+  }
+  return { id: id as string, subnet, range }
+}
+
+/** The IPAM side: pools from the request (or a free one), addresses as cnm's networks hold them. */
+export interface Ipam {
+  requestPool(req: RequestPoolRequest): { PoolID: string; Pool: string; Data: Record<string, string> }
+  releasePool(poolId: string): void
+  requestAddress(req: RequestAddressRequest): { Address: string; Data: Record<string, string> }
+  releaseAddress(poolId: string, address: string): void
+}
+
+/**
+ * cnm's IPAM for dockerd. It agrees with the cnm network's own allocator by asking it: an address is
+ * free when no endpoint of the Docker network's cnm network holds it, it is not that network's
+ * gateway, not one of its auxiliary addresses (kept in the state file), and not handed out by an
+ * earlier `RequestAddress` whose endpoint is not made yet (held in memory until `ReleaseAddress`).
+ * Order of dockerd's calls: pool → gateway address (before the network exists) → CreateNetwork;
+ * address → CreateEndpoint (which takes that very address); DeleteEndpoint → ReleaseAddress; and
+ * DeleteNetwork → ReleasePool.
+ */
+export function createIpam(controller: NetworkController, state: StateFile): Ipam {
+  /** Pools handed out and not released (until a restart; networks then speak for them). */
+  const pools = new Map<string, Pool>()
+  /** Addresses handed out per subnet, not released yet. */
+  const handedOut = new Map<string, Set<string>>()
+
+  const networkSubnets = (): IPPrefix[] =>
+    controller
+      .networks()
+      .flatMap((n) => {
+        const i = n.inspect()
+        return [i.subnet, i.subnetIPv6]
+      })
+      .map((s) => tryParseCIDR(s))
+      .filter((p): p is IPPrefix => p !== undefined)
+
+  const inUse = (subnet: IPPrefix): string | undefined =>
+    [...networkSubnets(), ...[...pools.values()].map((p) => p.subnet)].find((p) => networksOverlap(p, subnet))?.cidr
+
+  const hostSubnets = (): IPPrefix[] =>
+    Object.values(networkInterfaces())
+      .flat()
+      .flatMap((a) => (a?.cidr ? [tryParseCIDR(a.cidr)] : []))
+      .filter((p): p is IPPrefix => p !== undefined)
+
+  function autoPool(v6: boolean): IPPrefix {
+    if (v6) {
+      // A unique local /64 (RFC 4193): fd + 40 random bits + subnet 0.
+      const g = randomBytes(5).toString('hex')
+      return parseCIDR(`fd${g.slice(0, 2)}:${g.slice(2, 6)}:${g.slice(6, 10)}::/64`)
+    }
+    const host = hostSubnets()
+    for (const c of AUTO_V4) {
+      const p = parseCIDR(c)
+      if (inUse(p) === undefined && !host.some((h) => networksOverlap(h, p))) return p
+    }
+    throw new DockerPluginError(
+      ERR_DOCKER_NO_ADDRESS,
+      'no free IPv4 pool left among 172.17–31.0.0/16 and 192.168.0–240.0/20: give --subnet',
+    )
+  }
+
+  /** What a subnet's addresses are taken by: endpoints, gateway, auxiliary and handed-out addresses. */
+  function taken(subnet: IPPrefix): Set<string> {
+    const used = new Set(handedOut.get(subnet.cidr))
+    for (const n of controller.networks()) {
+      const i = n.inspect()
+      const family = subnet.family === 4 ? { s: i.subnet, g: i.gateway } : { s: i.subnetIPv6, g: i.gatewayIPv6 }
+      if (family.s !== subnet.cidr) continue
+      if (family.g) used.add(family.g)
+      for (const ep of i.endpoints) {
+        const a = subnet.family === 4 ? ep.ipv4 : ep.ipv6
+        if (a) used.add(a)
+      }
+    }
+    for (const extras of Object.values(state.networks())) for (const a of extras.aux?.[subnet.cidr] ?? []) used.add(a)
+    return used
+  }
+
+  function hand(subnet: IPPrefix, address: string): string {
+    let set = handedOut.get(subnet.cidr)
+    if (!set) {
+      set = new Set()
+      handedOut.set(subnet.cidr, set)
+    }
+    set.add(address)
+    return `${address}/${subnet.prefixLength}`
+  }
+
+  return {
+    requestPool(req) {
+      const v6 = req.V6 === true
+      let subnet: IPPrefix
+      if (req.Pool) {
+        const p = tryParseCIDR(req.Pool)
+        if (p === undefined || p.family !== (v6 ? 6 : 4)) {
+          throw invalidRequest(`pool ${JSON.stringify(req.Pool)} is not an IPv${v6 ? 6 : 4} CIDR`)
+        }
+        subnet = parseCIDR(p.cidr)
+        const clash = inUse(subnet)
+        if (clash)
+          throw new DockerPluginError(
+            ERR_DOCKER_ADDRESS_IN_USE,
+            `pool ${subnet.cidr} overlaps ${clash}, which is in use`,
+          )
+      } else {
+        if (req.SubPool) throw invalidRequest(`sub-pool ${req.SubPool} needs a pool (--subnet)`)
+        subnet = autoPool(v6)
+      }
+      let range = subnet
+      if (req.SubPool) {
+        const r = tryParseCIDR(req.SubPool)
+        if (r === undefined || !containsPrefix(subnet, r)) {
+          throw invalidRequest(`ip-range ${JSON.stringify(req.SubPool)} is not within the pool ${subnet.cidr}`)
+        }
+        range = parseCIDR(r.cidr)
+      }
+      const id = range === subnet ? subnet.cidr : `${subnet.cidr},${range.cidr}`
+      pools.set(id, { id, subnet, range })
+      return { PoolID: id, Pool: subnet.cidr, Data: {} }
+    },
+
+    releasePool(poolId) {
+      const pool = parsePoolId(poolId)
+      pools.delete(pool.id)
+      handedOut.delete(pool.subnet.cidr)
+    },
+
+    requestAddress(req) {
+      const pool = parsePoolId(req.PoolID)
+      const { subnet } = pool
+      const wanted = req.Address ? tryParseAddress(req.Address) : undefined
+      if (req.Address && (wanted === undefined || !containsAddress(subnet, wanted))) {
+        throw invalidRequest(`address ${JSON.stringify(req.Address)} is not in pool ${subnet.cidr}`)
+      }
+      const { first, last } = hostBounds(subnet)
+      if (wanted && (wanted.value < first || wanted.value > last)) {
+        throw invalidRequest(`address ${wanted.text} is not a host address of pool ${subnet.cidr}`)
+      }
+      if (req.Options?.[REQUEST_ADDRESS_TYPE] === GATEWAY_TYPE) {
+        // Before the network exists: its gateway is the one asked for, or the pool's first address.
+        return {
+          Address: `${(wanted ?? addressFromValue(subnet.family, first)).text}/${subnet.prefixLength}`,
+          Data: {},
+        }
+      }
+      const used = taken(subnet)
+      if (wanted) {
+        if (used.has(wanted.text)) {
+          throw new DockerPluginError(
+            ERR_DOCKER_ADDRESS_IN_USE,
+            `address ${wanted.text} of pool ${subnet.cidr} is in use`,
+          )
+        }
+        return { Address: hand(subnet, wanted.text), Data: {} }
+      }
+      const r = hostBounds(pool.range)
+      // The range's hosts within the pool's (bigints: no Math.max).
+      let from = r.first
+      let to = r.last
+      if (from < first) from = first
+      if (to > last) to = last
+      for (let v = from; v <= to; v++) {
+        const a = addressFromValue(subnet.family, v).text
+        if (!used.has(a)) return { Address: hand(subnet, a), Data: {} }
+      }
+      throw new DockerPluginError(ERR_DOCKER_NO_ADDRESS, `pool ${pool.id} has no free address left`)
+    },
+
+    releaseAddress(poolId, address) {
+      const pool = parsePoolId(poolId)
+      const a = tryParseAddress(address) ?? tryParseCIDR(address)
+      const text = a === undefined ? undefined : 'text' in a ? a.text : a.address
+      if (text === undefined) throw invalidRequest(`address ${JSON.stringify(address)} is not an IP address`)
+      handedOut.get(pool.subnet.cidr)?.delete(text)
+    },
+  }
+}

@@ -1,0 +1,32 @@
+import { invalidRequest } from './errors.js'
+
+const DOCKER_ID = /^[0-9a-f]{64}$/u
+
+/** Throws unless `id` is a Docker object id (64 lowercase hex characters). */
+export function checkDockerId(what: string, id: unknown): string {
+  if (typeof id !== 'string' || !DOCKER_ID.test(id)) {
+    throw invalidRequest(`${what} ${JSON.stringify(id)} is not a Docker id (64 hexadecimal characters)`)
+  }
+  return id
+}
+
+/** The cnm network that stands for a Docker network: `docker-<its id>`. */
+export function networkName(nid: string): string {
+  return `docker-${nid}`
+}
+
+/** The cnm endpoint that stands for a Docker endpoint: `docker-<its id>`. */
+export function endpointName(eid: string): string {
+  return `docker-${eid}`
+}
+
+/** The Docker network id a cnm network name stands for, or undefined for a network Docker did not make. */
+export function dockerNetworkId(name: string): string | undefined {
+  const id = name.startsWith('docker-') ? name.slice('docker-'.length) : ''
+  return DOCKER_ID.test(id) ? id : undefined
+}
+
+/** The bridge Docker would name for a network (`br-` + the id's first 12 characters). */
+export function defaultBridgeName(nid: string): string {
+  return `br-${nid.slice(0, 12)}`
+}

@@ -1,0 +1,109 @@
+import { describe, expect, it } from 'vitest'
+import { ERR_DOCKER_INVALID_REQUEST } from './errors.js'
+import { type IpamData, parseCreateNetwork } from './network-options.js'
+
+const NID = 'c25f4d2bd5df21087c9d6e379502630e8fe2dae48afa84f3c927e6a94b7e269e'
+const v4: IpamData[] = [{ AddressSpace: 'cnm-local', Pool: '10.77.0.0/24', Gateway: '10.77.0.1/24' }]
+
+describe('parseCreateNetwork', () => {
+  it('maps what dockerd 20.10 sends (seen on the wire) onto the bridge options', () => {
+    const cfg = parseCreateNetwork({
+      NetworkID: NID,
+      Options: { 'com.docker.network.enable_ipv6': false, 'com.docker.network.generic': {} },
+      IPv4Data: v4,
+      IPv6Data: [],
+    })
+    expect(cfg).toEqual({
+      bridge: { bridgeName: 'br-c25f4d2bd5df', allowNonDefaultBridge: true, addressIPv4: '10.77.0.1/24' },
+      hostBindingIPv4: undefined,
+      aux: {},
+    })
+  })
+
+  it('honours -o options, --internal, --ipv6 and auxiliary addresses', () => {
+    const cfg = parseCreateNetwork({
+      NetworkID: NID,
+      Options: {
+        'com.docker.network.enable_ipv6': true,
+        'com.docker.network.internal': true,
+        'com.docker.network.generic': {
+          'com.docker.network.bridge.name': 'dk0',
+          'com.docker.network.bridge.enable_icc': 'false',
+          'com.docker.network.bridge.enable_ip_masquerade': 'false',
+          'com.docker.network.bridge.host_binding_ipv4': '127.0.0.1',
+          'com.docker.network.driver.mtu': '1400',
+        },
+      },
+      IPv4Data: [{ Pool: '10.77.0.0/24', Gateway: '10.77.0.1/24', AuxAddresses: { router: '10.77.0.5/24' } }],
+      IPv6Data: [{ Pool: 'fd00:77::/64', Gateway: 'fd00:77::1/64' }],
+    })
+    expect(cfg.bridge).toEqual({
+      bridgeName: 'dk0',
+      allowNonDefaultBridge: true,
+      addressIPv4: '10.77.0.1/24',
+      enableICC: false,
+      enableIPMasquerade: false,
+      mtu: 1400,
+      internal: true,
+      enableIPv6: true,
+      fixedCIDRv6: 'fd00:77::/64',
+    })
+    expect(cfg.hostBindingIPv4).toBe('127.0.0.1')
+    expect(cfg.aux).toEqual({ '10.77.0.0/24': ['10.77.0.5'] })
+  })
+
+  it.each([
+    [
+      { 'com.docker.network.generic': { 'com.docker.network.bridge.default_bridge': 'true' } },
+      v4,
+      'option com.docker.network.bridge.default_bridge is not supported by cnm',
+    ],
+    [{ 'com.example.other': 1 }, v4, 'option com.example.other is not supported'],
+    [
+      { 'com.docker.network.generic': { 'com.docker.network.bridge.enable_icc': 'maybe' } },
+      v4,
+      'must be true or false',
+    ],
+    [{ 'com.docker.network.generic': { 'com.docker.network.driver.mtu': '15x' } }, v4, 'is not an MTU'],
+    [
+      { 'com.docker.network.generic': { 'com.docker.network.bridge.host_binding_ipv4': '::1' } },
+      v4,
+      'is not an IPv4 address',
+    ],
+    [
+      {},
+      [{ Pool: '10.77.0.0/24', Gateway: '10.78.0.1/24' }],
+      'gateway "10.78.0.1/24" is not an address of 10.77.0.0/24',
+    ],
+    [{}, [{ Pool: '10.77.0.1/24', Gateway: '10.77.0.1/24' }], 'has host bits set'],
+    [{}, [{ Pool: 'fd00::/64', Gateway: 'fd00::1/64' }], 'is not an IPv4 CIDR'],
+    [{}, [...v4, ...v4], 'one IPv4 and one IPv6 subnet'],
+    [
+      {},
+      [{ Pool: '10.77.0.0/24', Gateway: '10.77.0.1/24', AuxAddresses: { x: '10.99.0.1' } }],
+      'auxiliary address x="10.99.0.1" is not in 10.77.0.0/24',
+    ],
+  ])('refuses %j with a message naming the network and what is wrong', (Options, IPv4Data, message) => {
+    const err = (() => {
+      try {
+        parseCreateNetwork({ NetworkID: NID, Options, IPv4Data })
+      } catch (e) {
+        return e as { code: string; kind: string; message: string }
+      }
+      throw new Error('accepted')
+    })()
+    expect(err).toMatchObject({ code: ERR_DOCKER_INVALID_REQUEST, kind: 'invalid' })
+    expect(err.message).toContain(`network ${NID}`)
+    expect(err.message).toContain(message)
+  })
+
+  it('refuses an IPv6 gateway other than the first address (the bridge takes that one)', () => {
+    expect(() =>
+      parseCreateNetwork({
+        NetworkID: NID,
+        IPv4Data: v4,
+        IPv6Data: [{ Pool: 'fd00:77::/64', Gateway: 'fd00:77::9/64' }],
+      }),
+    ).toThrow(/IPv6 gateway fd00:77::9 is not supported: .*\(fd00:77::1\)/u)
+  })
+})

@@ -1,0 +1,159 @@
+import { formatAddress, type IPPrefix, parseAddress, parseCIDR, tryParseAddress, tryParseCIDR } from '@cnm/ip'
+import { invalidRequest } from './errors.js'
+import { defaultBridgeName } from './names.js'
+
+/** One address pool of a network as dockerd sends it (libnetwork's `IPAMData`). */
+export interface IpamData {
+  AddressSpace?: string
+  Pool: string
+  Gateway?: string
+  AuxAddresses?: Record<string, string> | null
+}
+
+/** What `NetworkDriver.CreateNetwork` carries. */
+export interface CreateNetworkRequest {
+  NetworkID: string
+  Options?: Record<string, unknown> | null
+  IPv4Data?: IpamData[] | null
+  IPv6Data?: IpamData[] | null
+}
+
+/** A Docker network's request, parsed: the bridge driver's options and what the plugin keeps itself. */
+export interface DockerNetworkConfig {
+  /** Options for cnm's bridge driver. */
+  bridge: Record<string, unknown>
+  /** The default host address of published ports (`com.docker.network.bridge.host_binding_ipv4`). */
+  hostBindingIPv4: string | undefined
+  /** Auxiliary addresses (plain) by subnet: never handed to an endpoint. */
+  aux: Record<string, string[]>
+}
+
+const GENERIC = 'com.docker.network.generic'
+const BRIDGE = 'com.docker.network.bridge.'
+/** Top-level options dockerd adds by itself; anything else there is refused. */
+const TOP_LEVEL = new Set([GENERIC, 'com.docker.network.enable_ipv6', 'com.docker.network.internal'])
+
+function bool(nid: string, key: string, v: unknown): boolean {
+  if (typeof v === 'boolean') return v
+  if (v === 'true' || v === '1') return true
+  if (v === 'false' || v === '0') return false
+  throw invalidRequest(`network ${nid}: option ${key}=${JSON.stringify(v)} must be true or false`)
+}
+
+/** The `-o` options (`com.docker.network.generic`), mapped onto the bridge's options. */
+function generic(nid: string, raw: unknown, bridge: Record<string, unknown>): string | undefined {
+  if (raw === undefined || raw === null) return undefined
+  if (typeof raw !== 'object' || Array.isArray(raw))
+    throw invalidRequest(`network ${nid}: ${GENERIC} must be an object`)
+  let hostBinding: string | undefined
+  for (const [key, v] of Object.entries(raw as Record<string, unknown>)) {
+    switch (key) {
+      case `${BRIDGE}name`:
+        if (typeof v !== 'string' || v === '') throw invalidRequest(`network ${nid}: ${key} must be a name`)
+        bridge.bridgeName = v
+        break
+      case `${BRIDGE}enable_icc`:
+        bridge.enableICC = bool(nid, key, v)
+        break
+      case `${BRIDGE}enable_ip_masquerade`:
+        bridge.enableIPMasquerade = bool(nid, key, v)
+        break
+      case `${BRIDGE}host_binding_ipv4`: {
+        const a = tryParseAddress(v)
+        if (a?.family !== 4) throw invalidRequest(`network ${nid}: ${key}=${JSON.stringify(v)} is not an IPv4 address`)
+        hostBinding = a.text
+        break
+      }
+      case 'com.docker.network.driver.mtu': {
+        const n = typeof v === 'number' ? v : /^\d{1,5}$/u.test(String(v)) ? Number(v) : Number.NaN
+        if (!Number.isInteger(n)) throw invalidRequest(`network ${nid}: ${key}=${JSON.stringify(v)} is not an MTU`)
+        bridge.mtu = n
+        break
+      }
+      default:
+        throw invalidRequest(`network ${nid}: option ${key} is not supported by cnm`)
+    }
+  }
+  return hostBinding
+}
+
+function pool(nid: string, d: IpamData, family: 4 | 6): { subnet: IPPrefix; gateway: string | undefined } {
+  const subnet = tryParseCIDR(d.Pool)
+  if (subnet?.family !== family)
+    throw invalidRequest(`network ${nid}: pool ${JSON.stringify(d.Pool)} is not an IPv${family} CIDR`)
+  if (subnet.address !== subnet.network) throw invalidRequest(`network ${nid}: pool ${d.Pool} has host bits set`)
+  let gateway: string | undefined
+  if (d.Gateway !== undefined && d.Gateway !== '') {
+    const g =
+      tryParseCIDR(d.Gateway) ??
+      (tryParseAddress(d.Gateway) ? parseCIDR(`${d.Gateway}/${subnet.prefixLength}`) : undefined)
+    if (g?.family !== family || g.network !== subnet.network || g.prefixLength !== subnet.prefixLength) {
+      throw invalidRequest(`network ${nid}: gateway ${JSON.stringify(d.Gateway)} is not an address of ${subnet.cidr}`)
+    }
+    gateway = g.address
+  }
+  return { subnet, gateway }
+}
+
+function auxOf(nid: string, d: IpamData, subnet: IPPrefix): string[] {
+  const out: string[] = []
+  for (const [name, v] of Object.entries(d.AuxAddresses ?? {})) {
+    const a = tryParseCIDR(v)?.address ?? tryParseAddress(v)?.text
+    if (a === undefined || parseCIDR(`${a}/${subnet.prefixLength}`).network !== subnet.network) {
+      throw invalidRequest(`network ${nid}: auxiliary address ${name}=${JSON.stringify(v)} is not in ${subnet.cidr}`)
+    }
+    out.push(parseAddress(a).text)
+  }
+  return out
+}
+
+/**
+ * Parses a `CreateNetwork` request into the bridge driver's options (one IPv4 pool with its
+ * gateway, at most one IPv6 pool, `-o` options, `--internal`, `--ipv6`) before anything changes;
+ * anything cnm cannot honour is refused, naming the network and the option.
+ */
+export function parseCreateNetwork(req: CreateNetworkRequest): DockerNetworkConfig {
+  const nid = req.NetworkID
+  const options = req.Options ?? {}
+  // Docker's bridge name (`br-` + the network id's start), which cnm creates itself.
+  const bridge: Record<string, unknown> = { bridgeName: defaultBridgeName(nid), allowNonDefaultBridge: true }
+  for (const key of Object.keys(options)) {
+    if (!TOP_LEVEL.has(key)) throw invalidRequest(`network ${nid}: option ${key} is not supported by cnm`)
+  }
+  const hostBindingIPv4 = generic(nid, options[GENERIC], bridge)
+  const internal = options['com.docker.network.internal']
+  if (internal !== undefined && bool(nid, 'com.docker.network.internal', internal)) bridge.internal = true
+  const aux: Record<string, string[]> = {}
+  const v4 = req.IPv4Data ?? []
+  const v6 = req.IPv6Data ?? []
+  if (v4.length > 1 || v6.length > 1) {
+    throw invalidRequest(
+      `network ${nid}: cnm's bridge has one IPv4 and one IPv6 subnet, not ${v4.length} and ${v6.length}`,
+    )
+  }
+  const [d4] = v4
+  if (d4 !== undefined) {
+    const { subnet, gateway } = pool(nid, d4, 4)
+    if (gateway === undefined) throw invalidRequest(`network ${nid}: pool ${subnet.cidr} has no gateway`)
+    bridge.addressIPv4 = `${gateway}/${subnet.prefixLength}`
+    const a = auxOf(nid, d4, subnet)
+    if (a.length > 0) aux[subnet.cidr] = a
+  }
+  const ipv6 = options['com.docker.network.enable_ipv6']
+  const [d6] = v6
+  if ((ipv6 !== undefined && bool(nid, 'com.docker.network.enable_ipv6', ipv6)) || d6 !== undefined) {
+    if (d6 === undefined) throw invalidRequest(`network ${nid}: IPv6 needs an IPv6 pool`)
+    const { subnet, gateway } = pool(nid, d6, 6)
+    const expected = formatAddress(6, subnet.networkValue + 1n)
+    if (gateway !== undefined && gateway !== expected) {
+      throw invalidRequest(
+        `network ${nid}: IPv6 gateway ${gateway} is not supported: cnm's bridge takes the first address of ${subnet.cidr} (${expected})`,
+      )
+    }
+    bridge.enableIPv6 = true
+    bridge.fixedCIDRv6 = subnet.cidr
+    const a = auxOf(nid, d6, subnet)
+    if (a.length > 0) aux[subnet.cidr] = a
+  }
+  return { bridge, hostBindingIPv4, aux }
+}

@@ -1,0 +1,6 @@
+export {
+  type ClusterHost,
+  type EtcdTestCluster,
+  type EtcdTestClusterOptions,
+  startEtcdCluster,
+} from './etcd-cluster.js'

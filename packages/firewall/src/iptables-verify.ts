@@ -1,0 +1,65 @@
+import type { IPFamily } from './address.js'
+import type { ExpectedRules, FirewallDamage } from './damage.js'
+import { iptInventory, jumpSpec, LOCALNET_GUARD, networkRules, SKELETON } from './iptables-rules.js'
+import { hasChain, rulesOf, type SavedRuleset, sameSpec } from './iptables-save.js'
+import { expandMapping } from './port-mapping.js'
+
+const has = (saved: SavedRuleset, table: string, chain: string, spec: readonly string[]): boolean =>
+  rulesOf(saved, table, chain).some((r) => sameSpec(r, spec))
+
+function skeletonDamage(saved: SavedRuleset, family: IPFamily, prog: string): string[] {
+  const out: string[] = []
+  for (const table of ['nat', 'filter'] as const) {
+    for (const chain of SKELETON[table].chains) {
+      if (!hasChain(saved, table, chain)) out.push(`${prog} ${table} chain ${chain} missing`)
+    }
+    for (const jump of SKELETON[table].jumps) {
+      if (!has(saved, table, jump.builtin, jumpSpec(jump, family))) {
+        out.push(`${prog} ${table} ${jump.builtin} -j ${jump.target} missing`)
+      }
+    }
+  }
+  if (family === 4 && !has(saved, 'filter', 'CNM-INPUT', LOCALNET_GUARD))
+    out.push(`${prog} filter loopback guard missing`)
+  return out
+}
+
+/**
+ * Compares `iptables-save`/`ip6tables-save` with what the caller says cnm wrote: the `CNM-*` base
+ * chains and the jumps into them, every rule of each network (in each family it has a subnet of),
+ * and each published port's DNAT rule.
+ */
+export function iptDamage(saved: Map<IPFamily, SavedRuleset>, expected: ExpectedRules): FirewallDamage {
+  const damage: FirewallDamage = { skeleton: [], networks: [], ports: [] }
+  const families = new Set<IPFamily>([
+    ...expected.networks.flatMap((n) => n.subnets.map((s) => s.family)),
+    ...expected.ports.map((m) => m.family),
+  ])
+  const held = new Set<string>()
+  for (const family of families) {
+    const s = saved.get(family) ?? new Map()
+    const prog = family === 4 ? 'iptables' : 'ip6tables'
+    damage.skeleton.push(...skeletonDamage(s, family, prog))
+    for (const p of iptInventory(s, family).ports) {
+      held.add(`${p.proto}|${p.hostIP ?? '*'}|${p.hostPort}|${p.containerIP}|${p.containerPort}`)
+    }
+    for (const net of expected.networks.filter((n) => n.subnets.some((x) => x.family === family))) {
+      const rules = networkRules(net, family)
+      const missing = (['filter', 'nat'] as const).flatMap((table) =>
+        rules[table]
+          .filter((r) => !has(s, table, r[1] ?? '', r.slice(2)))
+          .map((r) => `${prog} ${table} rule ${r.slice(1).join(' ')} missing`),
+      )
+      if (missing.length === 0) continue
+      const known = damage.networks.find((n) => n.bridge === net.bridge)
+      if (known) known.missing.push(...missing)
+      else damage.networks.push({ bridge: net.bridge, missing })
+    }
+  }
+  damage.ports = expected.ports.filter((m) =>
+    expandMapping(m).some(
+      (r) => !held.has(`${r.proto}|${r.hostIP ?? '*'}|${r.hostPort}|${r.containerIP}|${r.containerPort}`),
+    ),
+  )
+  return damage
+}

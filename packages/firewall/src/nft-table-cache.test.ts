@@ -1,0 +1,88 @@
+import { readFileSync } from 'node:fs'
+import { describe, expect, it } from 'vitest'
+import { type NftTableState, parseNftTable } from './nft-inventory.js'
+import { nftTableCache } from './nft-table-cache.js'
+import { parsePortMappings } from './port-mapping.js'
+
+// `nft -j list table inet cnm` after network n1 (br0) and three published ports, from nft 1.0.6.
+const fixture = readFileSync(new URL('../test/fixtures/nft-table.json', import.meta.url), 'utf8')
+
+function counted(text: string | undefined): { read: () => Promise<NftTableState>; reads: () => number } {
+  let n = 0
+  return {
+    read: async () => {
+      n++
+      return parseNftTable(text)
+    },
+    reads: () => n,
+  }
+}
+
+const held = parsePortMappings([{ proto: 'tcp', hostPort: 8080, containerIP: '172.18.0.2', containerPort: 80 }])
+const range = parsePortMappings([
+  {
+    proto: 'tcp',
+    hostPort: 9000,
+    hostPortEnd: 9001,
+    containerIP: 'fd00:1::2',
+    containerPort: 80,
+    containerPortEnd: 81,
+  },
+])
+const missing = parsePortMappings([{ proto: 'tcp', hostPort: 8081, containerIP: '172.18.0.2', containerPort: 80 }])
+const elsewhere = parsePortMappings([{ proto: 'tcp', hostPort: 8080, containerIP: '172.18.0.3', containerPort: 80 }])
+
+describe('reads of table inet cnm in a batch', () => {
+  it('outside a batch every read goes to the kernel, and no port counts as held', async () => {
+    const k = counted(fixture)
+    const cache = nftTableCache(k.read)
+    await cache.read()
+    await cache.read()
+    expect(await cache.holdsPorts(held)).toBe(false)
+    expect(k.reads()).toBe(2)
+  })
+
+  it('in a batch one read answers every read, until a write of ours or the end', async () => {
+    const k = counted(fixture)
+    const cache = nftTableCache(k.read)
+    cache.begin()
+    await Promise.all([cache.read(), cache.read()])
+    await cache.read()
+    expect(k.reads()).toBe(1)
+    cache.changed() // a network written or deleted: read again
+    await cache.read()
+    expect(k.reads()).toBe(2)
+    cache.end()
+    await cache.read()
+    expect(k.reads()).toBe(3)
+  })
+
+  it('knows which ports the kernel maps exactly so (ranges port by port, the destination compared)', async () => {
+    const k = counted(fixture)
+    const cache = nftTableCache(k.read)
+    cache.begin()
+    expect(await cache.holdsPorts(held)).toBe(true)
+    expect(await cache.holdsPorts(range)).toBe(true)
+    expect(await cache.holdsPorts(missing)).toBe(false)
+    expect(await cache.holdsPorts(elsewhere)).toBe(false) // to another container: must go to the kernel (EEXIST)
+    expect(await cache.holdsPorts([...held, ...missing])).toBe(false)
+    cache.addedPorts(missing) // added by this backend: the read stays good
+    expect(await cache.holdsPorts(missing)).toBe(true)
+    expect(k.reads()).toBe(1)
+  })
+
+  it('a missing table holds nothing; a failed read is not kept', async () => {
+    const cache = nftTableCache(counted(undefined).read)
+    cache.begin()
+    expect(await cache.holdsPorts(held)).toBe(false)
+    let fail = true
+    const flaky = nftTableCache(async () => {
+      if (fail) throw new Error('EBUSY')
+      return parseNftTable(fixture)
+    })
+    flaky.begin()
+    await expect(flaky.read()).rejects.toThrow('EBUSY')
+    fail = false
+    expect((await flaky.read()).exists).toBe(true)
+  })
+})

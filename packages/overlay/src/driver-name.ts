@@ -1,0 +1,2 @@
+/** The name overlay networks record. */
+export const OVERLAY_DRIVER_NAME = 'overlay'

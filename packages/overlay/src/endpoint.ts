@@ -1,0 +1,161 @@
+import { hasErrorCode, type Interface, runAll, type SandboxInfo, withUndo } from '@cnm/driverapi'
+import { parseCIDR } from '@cnm/ip'
+import { type Handle, openHandle } from '@cnm/netlink'
+import { claimAddress, releaseAddress, releaseClaim } from './addresses.js'
+import { setupDevices, teardownDevices } from './devices.js'
+import type { EndpointConfig } from './endpoint-config.js'
+import { AddressInUseError } from './errors.js'
+import { endpointAlias, OVERLAY_LINK_GROUP } from './marks.js'
+import { containerLinkName, freeEthName, hostVethName, macFromIPv4 } from './names.js'
+import type { DriverResources, EndpointState, NetworkState } from './state.js'
+
+/** What a sandbox must configure for the endpoint: its link (renamed to `ifName`), address, MTU, gateway. */
+export function sandboxInfo(net: NetworkState, ep: EndpointState): SandboxInfo {
+  const iface: Interface = {
+    srcName: ep.linkName,
+    dstName: ep.ifName,
+    macAddress: ep.mac,
+    address: `${ep.ipv4}/${parseCIDR(net.subnetV4).prefixLength}`,
+    ...(net.devices ? { mtu: net.devices.mtu } : {}),
+  }
+  return { interfaces: [iface], ...(net.config.internal ? {} : { gateway: net.gatewayV4 }) }
+}
+
+/** How many addresses other hosts took meanwhile are skipped before giving up. */
+const ATTEMPTS = 64
+
+/** Thrown inside one attempt when another endpoint won the address: the attempt is undone, the next tried. */
+class LostClaim extends Error {}
+
+/**
+ * One attempt at an endpoint with `ipv4`: the cluster claim (address and record, one transaction)
+ * runs while the kernel work does — the network's devices if it is the first endpoint here, then a
+ * veth whose container side is born in the sandbox (MTU of the overlay, MAC from the address) and
+ * whose host side is a port of the network's bridge. A lost claim or a failed step undoes all of it.
+ */
+async function attempt(
+  res: DriverResources,
+  net: NetworkState,
+  eid: string,
+  sandboxKey: string,
+  cfg: EndpointConfig,
+  ipv4: string,
+): Promise<SandboxInfo> {
+  const mac = cfg.macAddress ?? macFromIPv4(ipv4)
+  const record = { host: res.cluster.host, vtep: res.cluster.advertise, mac, ipv4 }
+  const claimed = claimAddress(res, net.id, eid, record).then(
+    (won) => ({ won }),
+    (err: unknown) => ({ err }),
+  )
+  return withUndo(async (undo) => {
+    undo.push(async () => {
+      const c = await claimed
+      if ('won' in c && c.won) await releaseClaim(res, net.id, eid, ipv4)
+    })
+    if (!net.devices) {
+      await setupDevices(res, net)
+      undo.push(async () => {
+        if (net.endpoints.size === 0) throwFirst(await teardownDevices(res, net))
+      })
+    }
+    const devices = net.devices
+    if (!devices) throw new Error(`overlay network ${net.id}: no devices`)
+    const ep: EndpointState = {
+      id: eid,
+      hostVeth: hostVethName(eid),
+      linkName: containerLinkName(eid),
+      ifName: 'eth0',
+      sandboxKey,
+      joinedKey: undefined,
+      ipv4,
+      mac,
+      config: cfg,
+    }
+    let sandbox: Handle | undefined
+    try {
+      if (sandboxKey) {
+        // Born in the sandbox under its final name (no rename there afterwards).
+        sandbox = await openHandle({ netns: sandboxKey })
+        ep.ifName = await freeEthName(sandbox)
+        ep.linkName = ep.ifName
+      }
+      undo.push(() => res.host.deleteLink(ep.hostVeth).catch(ignoreGone))
+      await res.host.createVeth(ep.hostVeth, ep.linkName, {
+        ...(sandbox ? { peerNetns: sandbox.nsPath } : {}),
+        mtu: devices.mtu,
+        peerMac: mac,
+        alias: endpointAlias(res.owner, net.id, eid),
+        group: OVERLAY_LINK_GROUP,
+      })
+    } finally {
+      sandbox?.close()
+    }
+    await res.host.setMaster(ep.hostVeth, devices.bridge)
+    await res.host.setLinkUp(ep.hostVeth)
+    const c = await claimed
+    if ('err' in c) throw c.err
+    if (!c.won) throw new LostClaim(ipv4)
+    net.endpoints.set(eid, ep)
+    return sandboxInfo(net, ep)
+  })
+}
+
+/**
+ * Creates an endpoint with an address from this host's pool (the preferred one when given) that
+ * the cluster confirms no other endpoint holds: an address another host took meanwhile is skipped
+ * and the next one tried; the preferred one taken elsewhere is `ERR_ADDRESS_IN_USE`. Nothing stays
+ * behind on failure.
+ */
+export async function createEndpoint(
+  res: DriverResources,
+  net: NetworkState,
+  eid: string,
+  sandboxKey: string,
+  cfg: EndpointConfig,
+): Promise<SandboxInfo> {
+  const pool = net.pool
+  if (!pool) throw new Error(`overlay network ${net.id} has no address pool`)
+  const skipped: string[] = []
+  try {
+    for (let i = 0; i < ATTEMPTS; i++) {
+      const ipv4 = res.allocator.requestIP(pool, cfg.ipv4Address)
+      try {
+        return await attempt(res, net, eid, sandboxKey, cfg, ipv4)
+      } catch (err) {
+        if (!(err instanceof LostClaim) || cfg.ipv4Address !== undefined) {
+          res.allocator.releaseIP(pool, ipv4)
+          if (err instanceof LostClaim) throw new AddressInUseError(net.id, ipv4)
+          throw err
+        }
+        skipped.push(ipv4)
+      }
+    }
+    throw new AddressInUseError(net.id, `after ${ATTEMPTS} addresses taken elsewhere`)
+  } finally {
+    // Addresses other hosts hold are not this host's to keep: the cluster decides next time.
+    for (const ip of skipped) res.allocator.releaseIP(pool, ip)
+  }
+}
+
+const ignoreGone = (err: unknown): void => {
+  if (!hasErrorCode(err, 'ENODEV')) throw err
+}
+
+function throwFirst(errors: unknown[]): void {
+  if (errors.length > 0) throw errors[0]
+}
+
+/**
+ * Removes an endpoint: its veth (both ends go together; one gone with its sandbox is fine), its
+ * address and record in the cluster, and the network's devices here when it was the last endpoint
+ * on this host. Every step runs; failures are returned.
+ */
+export async function deleteEndpoint(res: DriverResources, net: NetworkState, ep: EndpointState): Promise<unknown[]> {
+  const errors = await runAll([
+    () => res.host.deleteLink(ep.hostVeth).catch(ignoreGone),
+    () => releaseAddress(res, net, ep.id, ep.ipv4),
+  ])
+  net.endpoints.delete(ep.id)
+  if (net.endpoints.size === 0) errors.push(...(await teardownDevices(res, net)))
+  return errors
+}

@@ -1,0 +1,1 @@
+export { createMemoryCluster, type MemoryCluster } from './memory-cluster.js'
