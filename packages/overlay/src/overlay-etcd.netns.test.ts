@@ -89,7 +89,10 @@ describeKernel('overlay driver across three hosts on a 3-member etcd cluster (ke
   async function attach(host: HostUnderTest, nid: string) {
     const sb = await newSandbox(root.netnsPath('sb'))
     const eid = id()
-    const info = await host.driver.createEndpoint(nid, eid, sb.key, {})
+    const info = await host.driver.createEndpoint(nid, eid, sb.key, {}).catch(async (err: unknown) => {
+      await sb.destroy() // a failed attach leaves no namespace behind
+      throw err
+    })
     boxes.push({ host, nid, eid, sb, info })
     for (const i of info.interfaces) await sb.addInterface(i)
     if (info.gateway) await sb.setGateway(info.gateway)
@@ -174,8 +177,18 @@ describeKernel('overlay driver across three hosts on a 3-member etcd cluster (ke
       await sb.destroy()
       await etcd.startAll()
     }
-    // etcd back: the same attach works.
-    const c = await attach(a, nid)
+    // etcd back: the same attach works once the client's per-member circuit breakers half-open
+    // again (2 s after their last failure), so it is retried for a while, not forever.
+    const deadline = Date.now() + 30_000
+    let c: Awaited<ReturnType<typeof attach>> | undefined
+    while (c === undefined) {
+      try {
+        c = await attach(a, nid)
+      } catch (err) {
+        if ((err as { code?: string }).code !== 'ERR_STORE_UNAVAILABLE' || Date.now() > deadline) throw err
+        await new Promise((r) => setTimeout(r, 500))
+      }
+    }
     expect(c.ip).toMatch(/^10\.68\.0\./u)
   }, 120_000)
 })
