@@ -15,7 +15,7 @@ export interface Format {
 
 type Part = { text: string } | { path: string[]; json: boolean }
 
-const ACTION = /\{\{\s*(json\s+)?\.([A-Za-z0-9_]+(?:\.[A-Za-z0-9_]+)*)?\s*\}\}/uy
+const ACTION = /^\{\{\s*(json\s+)?\.([A-Za-z0-9_]+(?:\.[A-Za-z0-9_]+)*)?\s*\}\}/u
 
 function parse(template: string): Part[] {
   const parts: Part[] = []
@@ -23,8 +23,7 @@ function parse(template: string): Part[] {
   let i = 0
   while (i < template.length) {
     if (template.startsWith('{{', i)) {
-      ACTION.lastIndex = i
-      const m = ACTION.exec(template)
+      const m = template.slice(i).match(ACTION)
       if (!m) {
         const end = template.indexOf('}}', i)
         const action = end < 0 ? template.slice(i) : template.slice(i, end + 2)

@@ -9,12 +9,12 @@ const HOST =
  * `ERR_INVALID_CONFIG` before a connection is tried.
  */
 export function parseStoreUrl(url: string): string[] {
-  const m = /^etcd:\/\/([^/?#]+)\/?$/u.exec(url)
+  const m = url.match(/^etcd:\/\/([^/?#]+)\/?$/u)
   if (!m?.[1])
     throw new InvalidConfigError(`cluster store ${JSON.stringify(url)}: expected etcd://host[:port][,host[:port]…]`)
   const out: string[] = []
   for (const part of m[1].split(',')) {
-    const hp = /^(\[[^\]]+\]|[^:]+)(?::(\d{1,5}))?$/u.exec(part)
+    const hp = part.match(/^(\[[^\]]+\]|[^:]+)(?::(\d{1,5}))?$/u)
     const host = hp?.[1]
     const port = Number(hp?.[2] ?? '2379')
     if (!host || !HOST.test(host) || !Number.isInteger(port) || port < 1 || port > 65535) {

@@ -98,13 +98,13 @@ function fromAddresses(raw: unknown, what: string): unknown {
   const obj = { ...(object(raw, what) as Record<string, unknown>) }
   const { addressIPv4, ipv4Address } = obj
   if (typeof addressIPv4 === 'string') {
-    const m = /^10\.(\d{1,3})\.(\d{1,3})\.1\/24$/u.exec(addressIPv4)
+    const m = addressIPv4.match(/^10\.(\d{1,3})\.(\d{1,3})\.1\/24$/u)
     if (!m) throw new InvalidConfigError(`addressIPv4 ${addressIPv4}: the memory driver takes 10.A.B.1/24`)
     obj.index = Number(m[1]) * 256 + Number(m[2])
     delete obj.addressIPv4
   }
   if (typeof ipv4Address === 'string') {
-    const m = /^10\.\d{1,3}\.\d{1,3}\.(\d{1,3})$/u.exec(ipv4Address)
+    const m = ipv4Address.match(/^10\.\d{1,3}\.\d{1,3}\.(\d{1,3})$/u)
     if (!m) throw new InvalidConfigError(`ipv4Address ${ipv4Address}: the memory driver takes 10.A.B.H`)
     obj.host = Number(m[1])
     delete obj.ipv4Address
