@@ -21,7 +21,10 @@ step() {
 step setup bash scripts/setup.sh
 step lint pnpm exec biome ci --colors=off .
 step architecture node scripts/check-architecture.mjs
-step typecheck pnpm exec turbo run typecheck --output-logs=errors-only
+# One TypeScript program over every package's sources and tests (and the root's test helpers): a
+# fifth of the CPU of one `tsc` per package, which loads the same libraries twenty times.
+step typecheck pnpm exec tsc -p tsconfig.typecheck.json
 step "package checks" node scripts/check-packages.mjs
+step docs node scripts/check-docs.mjs
 printf '\n==> tests\n'
 exec pnpm exec vitest run

@@ -1,19 +1,19 @@
 import { hasErrorCode, InvalidConfigError } from '@cnm/driverapi'
-import { containsAddress, type IPFamily, parseCIDR, tryParseAddress } from '@cnm/ip'
+import { containsAddress, type IPAddress, type IPFamily, type IPPrefix, tryParseAddress } from '@cnm/ip'
 import { ERR_IP_ALREADY_ALLOCATED, ERR_IP_OUT_OF_RANGE, type IPAllocator } from '@cnm/ipallocator'
 
 /** Docker's `--aux-address name=ip`: addresses of the subnet reserved for other hosts, never handed out. */
-export type AuxAddresses = Readonly<Record<string, string>>
+export type AuxAddresses = Readonly<Record<string, IPAddress>>
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/u
 
-/** Validates the `auxAddresses` option (`{ router: '10.1.0.2' }`): names, and addresses in canonical form. */
+/** Parses the `auxAddresses` option (`{ router: '10.1.0.2' }`): names checked, addresses parsed once. */
 export function parseAuxAddresses(raw: unknown): AuxAddresses {
   if (raw === undefined) return {}
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
     throw new InvalidConfigError('auxAddresses must be an object of name: IP address')
   }
-  const out: Record<string, string> = {}
+  const out: Record<string, IPAddress> = {}
   const seen = new Map<string, string>()
   for (const [name, value] of Object.entries(raw)) {
     if (!NAME.test(name))
@@ -23,14 +23,19 @@ export function parseAuxAddresses(raw: unknown): AuxAddresses {
     const twice = seen.get(ip.text)
     if (twice !== undefined) throw new InvalidConfigError(`aux addresses ${twice} and ${name} are both ${ip.text}`)
     seen.set(ip.text, name)
-    out[name] = ip.text
+    out[name] = ip
   }
   return out
 }
 
 /** The aux addresses of one family. */
-function ofFamily(aux: AuxAddresses, family: IPFamily): [string, string][] {
-  return Object.entries(aux).filter(([, ip]) => tryParseAddress(ip)?.family === family)
+function ofFamily(aux: AuxAddresses, family: IPFamily): [string, IPAddress][] {
+  return Object.entries(aux).filter(([, ip]) => ip.family === family)
+}
+
+/** The aux addresses as the option's text (`{ router: '10.1.0.2' }`), for records and inspection. */
+export function auxAddressesText(aux: AuxAddresses): Record<string, string> {
+  return Object.fromEntries(Object.entries(aux).map(([name, ip]) => [name, ip.text]))
 }
 
 /**
@@ -40,20 +45,18 @@ function ofFamily(aux: AuxAddresses, family: IPFamily): [string, string][] {
  */
 export function reserveAuxAddresses(
   allocator: IPAllocator,
-  subnet: string,
+  net: IPPrefix,
   gateway: string,
   aux: AuxAddresses,
   family: IPFamily,
 ): void {
-  const net = parseCIDR(subnet)
   for (const [name, ip] of ofFamily(aux, family)) {
-    const addr = tryParseAddress(ip)
-    if (!addr || !containsAddress(net, addr)) {
-      throw new InvalidConfigError(`aux address ${name}=${ip} is not within the subnet ${net.cidr}`)
+    if (!containsAddress(net, ip)) {
+      throw new InvalidConfigError(`aux address ${name}=${ip.text} is not within the subnet ${net.cidr}`)
     }
-    if (ip === gateway) throw new InvalidConfigError(`aux address ${name}=${ip} is the network's gateway`)
+    if (ip.text === gateway) throw new InvalidConfigError(`aux address ${name}=${ip.text} is the network's gateway`)
     try {
-      allocator.requestIP(net.cidr, ip)
+      allocator.requestIP(net.cidr, ip.text)
     } catch (err) {
       if (hasErrorCode(err, ERR_IP_OUT_OF_RANGE)) continue
       if (hasErrorCode(err, ERR_IP_ALREADY_ALLOCATED)) continue // a restore: reserved already

@@ -87,9 +87,31 @@ describe('network options', () => {
   })
 
   it('accepts a fixed CIDR inside the bridge subnet', () => {
-    expect(parseNetworkConfig({ addressIPv4: '192.168.1.1/16', fixedCIDR: '192.168.2.0/24' }).fixedCIDR).toBe(
+    expect(parseNetworkConfig({ addressIPv4: '192.168.1.1/16', fixedCIDR: '192.168.2.0/24' }).fixedCIDR?.cidr).toBe(
       '192.168.2.0/24',
     )
+  })
+
+  it('holds parsed values, not text: the steps never parse again', () => {
+    const c = parseNetworkConfig({
+      addressIPv4: '10.7.0.1/24',
+      enableIPv6: true,
+      fixedCIDRv6: 'FD00:7::/64',
+      ipRangeV6: 'fd00:7::100/120',
+      auxAddresses: { router: '10.7.0.2', r6: 'fd00:7::2' },
+      hostBindingIPv4: '127.0.0.1',
+    })
+    expect(c.addressIPv4).toMatchObject({ family: 4, address: '10.7.0.1', prefixLength: 24, cidr: '10.7.0.0/24' })
+    expect(c.fixedCIDRv6).toMatchObject({ family: 6, cidr: 'fd00:7::/64' })
+    expect(c.ipRangeV6).toMatchObject({ family: 6, cidr: 'fd00:7::100/120' })
+    expect(c.auxAddresses.router).toMatchObject({ family: 4, text: '10.7.0.2', value: 0x0a070002n })
+    expect(c.auxAddresses.r6).toMatchObject({ family: 6, text: 'fd00:7::2' })
+    expect(c.hostBindingIPv4).toMatchObject({ family: 4, text: '127.0.0.1' })
+  })
+
+  it('refuses a hostBindingIPv4 that is not an address', () => {
+    expect(() => parseNetworkConfig({ hostBindingIPv4: '10.0.0.0/8' })).toThrow(invalid)
+    expect(() => parseNetworkConfig({ hostBindingIPv4: 'localhost' })).toThrow('hostBindingIPv4 "localhost"')
   })
 })
 

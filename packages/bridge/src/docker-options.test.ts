@@ -1,5 +1,6 @@
 import { ERR_INVALID_CONFIG, ERR_NOT_SUPPORTED } from '@cnm/driverapi'
 import { describe, expect, it } from 'vitest'
+import { auxAddressesText } from './aux-addresses.js'
 import { fromDockerOptions } from './docker-options.js'
 import { parseNetworkConfig } from './network-config.js'
 
@@ -61,25 +62,35 @@ describe("Docker's bridge options", () => {
   })
 
   it('refuses a Docker option cnm does not have, by name, as unsupported', () => {
-    expect(() => fromDockerOptions({ 'com.docker.network.bridge.host_binding_ipv4': '127.0.0.1' })).toThrow(
+    expect(() => fromDockerOptions({ 'com.docker.network.bridge.inhibit_ipv4': 'true' })).toThrow(
       expect.objectContaining({
         code: ERR_NOT_SUPPORTED,
         kind: 'unsupported',
-        message: expect.stringContaining('com.docker.network.bridge.host_binding_ipv4'),
+        message: expect.stringContaining('com.docker.network.bridge.inhibit_ipv4'),
       }),
     )
+  })
+
+  it('maps host_binding_ipv4 to hostBindingIPv4 (the default host address of published ports)', () => {
+    expect(fromDockerOptions({ 'com.docker.network.bridge.host_binding_ipv4': '127.0.0.1' })).toEqual({
+      hostBindingIPv4: '127.0.0.1',
+    })
   })
 })
 
 describe('aux addresses (Docker --aux-address)', () => {
   it('are validated: names, addresses, within a given subnet, IPv6 only with IPv6', () => {
     expect(
-      parseNetworkConfig({ addressIPv4: '10.7.0.1/24', auxAddresses: { router: '10.7.0.2', 'nas.1': '10.7.0.3' } })
-        .auxAddresses,
+      auxAddressesText(
+        parseNetworkConfig({ addressIPv4: '10.7.0.1/24', auxAddresses: { router: '10.7.0.2', 'nas.1': '10.7.0.3' } })
+          .auxAddresses,
+      ),
     ).toEqual({ router: '10.7.0.2', 'nas.1': '10.7.0.3' })
     expect(
-      parseNetworkConfig({ enableIPv6: true, fixedCIDRv6: 'fd07::/64', auxAddresses: { r6: 'FD07::0002' } })
-        .auxAddresses,
+      auxAddressesText(
+        parseNetworkConfig({ enableIPv6: true, fixedCIDRv6: 'fd07::/64', auxAddresses: { r6: 'FD07::0002' } })
+          .auxAddresses,
+      ),
     ).toEqual({ r6: 'fd07::2' })
     for (const [aux, words] of [
       [{ router: 'banana' }, 'is not an IP address'],
@@ -101,7 +112,7 @@ describe('aux addresses (Docker --aux-address)', () => {
 describe('ipRangeV6 (Docker --ip-range for IPv6)', () => {
   it('lies within the IPv6 subnet and needs IPv6', () => {
     expect(
-      parseNetworkConfig({ enableIPv6: true, fixedCIDRv6: 'fd07::/64', ipRangeV6: 'fd07::100/120' }).ipRangeV6,
+      parseNetworkConfig({ enableIPv6: true, fixedCIDRv6: 'fd07::/64', ipRangeV6: 'fd07::100/120' }).ipRangeV6?.cidr,
     ).toBe('fd07::100/120')
     expect(() => parseNetworkConfig({ ipRangeV6: 'fd07::100/120' })).toThrow('ipRangeV6 needs enableIPv6')
     expect(() => parseNetworkConfig({ enableIPv6: true, fixedCIDRv6: 'fd07::/64', ipRangeV6: 'fd08::/120' })).toThrow(

@@ -6,12 +6,13 @@ type Conversion = 'string' | 'boolean' | 'integer'
 /**
  * Docker's bridge driver options (`docker network create -o …`, dockerd's generic options) and the
  * cnm bridge options they set. The CLI, the REST API, the Docker plugin and the library all take
- * them through {@link parseNetworkConfig}, which maps them with {@link fromDockerOptions}.
+ * them through `parseNetworkConfig`, which maps them with {@link fromDockerOptions}.
  */
 export const DOCKER_BRIDGE_OPTIONS: Readonly<Record<string, { option: string; type: Conversion }>> = {
   'com.docker.network.bridge.name': { option: 'bridgeName', type: 'string' },
   'com.docker.network.bridge.enable_icc': { option: 'enableICC', type: 'boolean' },
   'com.docker.network.bridge.enable_ip_masquerade': { option: 'enableIPMasquerade', type: 'boolean' },
+  'com.docker.network.bridge.host_binding_ipv4': { option: 'hostBindingIPv4', type: 'string' },
   'com.docker.network.driver.mtu': { option: 'mtu', type: 'integer' },
   'com.docker.network.enable_ipv6': { option: 'enableIPv6', type: 'boolean' },
   'com.docker.network.internal': { option: 'internal', type: 'boolean' },
@@ -22,7 +23,6 @@ const DOCKER_IGNORED = new Set(['com.docker.network.bridge.default_bridge', 'com
 
 /** Docker options cnm does not have (yet): refused by name rather than silently dropped. */
 const DOCKER_UNSUPPORTED = new Set([
-  'com.docker.network.bridge.host_binding_ipv4',
   'com.docker.network.bridge.inhibit_ipv4',
   'com.docker.network.bridge.gateway_mode_ipv4',
   'com.docker.network.bridge.gateway_mode_ipv6',

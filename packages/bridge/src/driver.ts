@@ -17,7 +17,7 @@ import {
   TeardownError,
 } from '@cnm/driverapi'
 import { createFirewall } from '@cnm/firewall'
-import { IPAllocator, networksOverlap, parseCIDR } from '@cnm/ipallocator'
+import { IPAllocator, networksOverlap } from '@cnm/ipallocator'
 import { openHandle } from '@cnm/netlink'
 import type { PortAllocator } from '@cnm/portallocator'
 import { PortMapper } from '@cnm/portmapper'
@@ -25,6 +25,7 @@ import { parseDriverConfig } from './driver-config.js'
 import { BRIDGE_DRIVER_NAME, defaultBridgeName } from './driver-name.js'
 import { createEndpoint, deleteEndpoint } from './endpoint.js'
 import { parseEndpointConfig } from './endpoint-config.js'
+import { publishEndpointPorts, unpublishEndpointPorts } from './endpoint-ports.js'
 import { type FirewallWatchOptions, heldRules, watchFirewall } from './firewall-watch.js'
 import { createHostView, type HostView } from './host-view.js'
 import { DEFAULT_OWNER } from './marks.js'
@@ -81,6 +82,9 @@ export interface BridgeNetworkInfo {
 /** The bridge driver: the `Driver` contract (with persistence), plus bridge-specific inspection. */
 export interface BridgeDriver extends Driver {
   readonly persistence: DriverPersistence
+  /** Ports published on an existing endpoint (the contract's optional verbs, which the bridge has). */
+  publishPorts: NonNullable<Driver['publishPorts']>
+  unpublishPorts: NonNullable<Driver['unpublishPorts']>
   /** A network as the bridge driver holds it (its bridge, config and endpoints). */
   network(nid: string): BridgeNetworkInfo | undefined
   networks(): BridgeNetworkInfo[]
@@ -133,8 +137,8 @@ function checkAgainstOthers(nid: string, cfg: NetworkConfig, others: NetworkStat
       [cfg.addressIPv4, o.subnetV4],
       [cfg.fixedCIDRv6, o.subnetV6],
     ] as const) {
-      if (mine && theirs && networksOverlap(parseCIDR(mine).cidr, theirs)) {
-        throw new InvalidConfigError(`network ${nid}: ${parseCIDR(mine).cidr} overlaps network ${o.id} (${theirs})`)
+      if (mine && theirs && networksOverlap(mine, theirs)) {
+        throw new InvalidConfigError(`network ${nid}: ${mine.cidr} overlaps network ${o.id} (${theirs})`)
       }
     }
   }
@@ -297,7 +301,7 @@ export function createBridgeDriver(options: BridgeDriverOptions = {}): BridgeDri
 
   return {
     name: BRIDGE_DRIVER_NAME,
-    capabilities: { scope: 'local', publishesPorts: true, needsParent: false },
+    capabilities: { scope: 'local', publishesPorts: true, needsParent: false, namesInterfaces: true },
     persistence,
     async config(raw) {
       if (resources) throw new InvalidConfigError('the bridge driver is already configured')
@@ -365,6 +369,13 @@ export function createBridgeDriver(options: BridgeDriverOptions = {}): BridgeDri
         if (!ep) throw new NoEndpointError(eid)
         const errors = await deleteEndpoint(await res(), net, ep)
         if (errors.length > 0) throw new TeardownError(`delete endpoint ${eid}`, errors)
+      }),
+    publishPorts: (nid, eid, bindings) =>
+      serial(async () => publishEndpointPorts(await res(), network(nid), endpoint(nid, eid), bindings)),
+    unpublishPorts: (nid, eid, ports) =>
+      serial(async () => {
+        const errors = await unpublishEndpointPorts(await res(), network(nid), endpoint(nid, eid), ports)
+        if (errors.length > 0) throw new TeardownError(`unpublish ports of endpoint ${eid}`, errors)
       }),
     async join(nid, eid) {
       endpoint(nid, eid) // a bridge endpoint is ready once created: nothing more to do on join

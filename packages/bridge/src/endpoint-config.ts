@@ -1,4 +1,4 @@
-import { InvalidConfigError, type PortBinding } from '@cnm/driverapi'
+import { InvalidConfigError, type PortBinding, parseInterfaceName } from '@cnm/driverapi'
 import { parseAddress, unmapped } from '@cnm/ip'
 import { parseMac } from '@cnm/netlink'
 
@@ -9,9 +9,17 @@ export interface EndpointConfig {
   /** Preferred IPv4 / IPv6 address (plain, no prefix). */
   ipv4Address: string | undefined
   ipv6Address: string | undefined
+  /** The container's interface name inside the sandbox (default: its first free `ethN`). */
+  interfaceName?: string
+  /**
+   * `false`: the endpoint's published ports are not held with bound sockets, whatever the network's
+   * `holdPorts` (the caller's runtime reserves them: the CNI path); a port bound when it is
+   * published is still refused.
+   */
+  holdPorts?: boolean
 }
 
-const KEYS = new Set(['portBindings', 'macAddress', 'ipv4Address', 'ipv6Address'])
+const KEYS = new Set(['portBindings', 'macAddress', 'ipv4Address', 'ipv6Address', 'interfaceName', 'holdPorts'])
 
 function port(v: unknown, what: string, allowZero: boolean): number | undefined {
   if (v === undefined) return undefined
@@ -86,10 +94,15 @@ export function parseEndpointConfig(raw: unknown = {}): EndpointConfig {
       throw new InvalidConfigError(`macAddress ${JSON.stringify(obj.macAddress)} is not a unicast MAC`, { cause })
     }
   }
+  const interfaceName = parseInterfaceName(obj.interfaceName)
+  if (obj.holdPorts !== undefined && typeof obj.holdPorts !== 'boolean')
+    throw new InvalidConfigError(`holdPorts ${JSON.stringify(obj.holdPorts)} must be true or false`)
   return {
     portBindings: ((obj.portBindings as unknown[] | undefined) ?? []).map(parseBinding),
     macAddress,
     ipv4Address: address(obj.ipv4Address, 4, 'ipv4Address'),
     ipv6Address: address(obj.ipv6Address, 6, 'ipv6Address'),
+    ...(interfaceName === undefined ? {} : { interfaceName }),
+    ...(obj.holdPorts === undefined ? {} : { holdPorts: obj.holdPorts }),
   }
 }

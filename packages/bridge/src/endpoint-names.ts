@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto'
-import type { Handle } from '@cnm/netlink'
 
 /** The host end of an endpoint's veth: `veth` + the endpoint id's first 11 characters. */
 export function hostVethName(eid: string): string {
@@ -9,12 +8,6 @@ export function hostVethName(eid: string): string {
 /** The container end while it waits in the host namespace (no sandbox key given). */
 export function parkedVethName(eid: string): string {
   return `vetc${eid.slice(0, 11)}`
-}
-
-/** The first `ethN` not yet used inside a sandbox. */
-export async function freeEthName(sandbox: Handle): Promise<string> {
-  const names = new Set((await sandbox.listLinks()).map((l) => l.name))
-  for (let i = 0; ; i++) if (!names.has(`eth${i}`)) return `eth${i}`
 }
 
 /** `02:42:` followed by the IPv4 address's four bytes (Docker's derivation). */

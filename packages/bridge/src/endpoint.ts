@@ -1,8 +1,17 @@
-import { hasErrorCode, type Interface, runAll, type SandboxInfo, type UndoStack, withUndo } from '@cnm/driverapi'
+import {
+  hasErrorCode,
+  type Interface,
+  pickInterfaceName,
+  runAll,
+  type SandboxInfo,
+  type UndoStack,
+  withUndo,
+} from '@cnm/driverapi'
 import { parseCIDR } from '@cnm/ipallocator'
 import { type Handle, openHandle } from '@cnm/netlink'
 import type { EndpointConfig } from './endpoint-config.js'
-import { freeEthName, hostVethName, macFromIPv4, parkedVethName, randomMac } from './endpoint-names.js'
+import { hostVethName, macFromIPv4, parkedVethName, randomMac } from './endpoint-names.js'
+import { withHostBinding } from './host-binding.js'
 import { CNM_LINK_GROUP, endpointAlias } from './marks.js'
 import { flushConntrack, publishPorts, unpublishPorts } from './publish.js'
 import type { DriverResources, EndpointState, NetworkState } from './resources.js'
@@ -34,7 +43,8 @@ async function createVeth(res: DriverResources, net: NetworkState, ep: EndpointS
   try {
     if (ep.sandboxKey) {
       sandbox = await openHandle({ netns: ep.sandboxKey })
-      ep.containerVeth = await freeEthName(sandbox)
+      const names = (await sandbox.listLinks()).map((l) => l.name)
+      ep.containerVeth = pickInterfaceName(names, ep.config.interfaceName, `sandbox ${ep.sandboxKey}`)
     }
     await res.host.createVeth(ep.hostVeth, ep.containerVeth, {
       ...(ep.sandboxKey ? { peerNetns: ep.sandboxKey } : {}),
@@ -54,7 +64,7 @@ async function createVeth(res: DriverResources, net: NetworkState, ep: EndpointS
 function sandboxInfo(net: NetworkState, ep: EndpointState): SandboxInfo {
   const iface: Interface = {
     srcName: ep.containerVeth,
-    dstName: ep.sandboxKey ? ep.containerVeth : 'eth0',
+    dstName: ep.sandboxKey ? ep.containerVeth : (ep.config.interfaceName ?? 'eth0'),
     macAddress: ep.mac,
     ...(ep.ipv4 && net.subnetV4 ? { address: `${ep.ipv4}/${parseCIDR(net.subnetV4).prefixLength}` } : {}),
     ...(ep.ipv6 && net.subnetV6 ? { addressIPv6: `${ep.ipv6}/${parseCIDR(net.subnetV6).prefixLength}` } : {}),
@@ -102,7 +112,7 @@ export async function createEndpoint(
     if (cfg.portBindings.length > 0) await res.host.setHairpin(ep.hostVeth, true)
     if (cfg.portBindings.length > 0) {
       net.portMapper ??= res.newPortMapper(net.bridgeName, net.config.holdPorts)
-      await publishPorts(net.portMapper, ep, cfg.portBindings, res.host)
+      await publishPorts(net.portMapper, ep, withHostBinding(cfg.portBindings, net.config), res.host)
     }
   })
   net.endpoints.set(eid, ep)

@@ -85,7 +85,9 @@ export function watchFirewall(options: FirewallWatchOptions): { close(): void } 
     }
   }
   const watch = watchNftables((change) => {
-    if (closed || timer || !mayHaveTakenRules(change)) return
+    if (closed || !mayHaveTakenRules(change)) return
+    options.firewall.kernelChanged() // a batch's earlier read of the rules is stale from now on
+    if (timer) return
     timer = setTimeout(() => void repair(), delay)
   })
   return {

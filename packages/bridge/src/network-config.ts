@@ -1,22 +1,36 @@
 import { InvalidConfigError } from '@cnm/driverapi'
-import { containsPrefix, type IPFamily, type IPPrefix, networksOverlap, parseCIDR, tryParseCIDR } from '@cnm/ip'
+import {
+  containsPrefix,
+  type IPAddress,
+  type IPFamily,
+  type IPPrefix,
+  networksOverlap,
+  parseCIDR,
+  prefixOf,
+  tryParseAddress,
+  tryParseCIDR,
+} from '@cnm/ip'
 import { isValidInterfaceName } from '@cnm/netlink'
 import { type AuxAddresses, parseAuxAddresses } from './aux-addresses.js'
 import { fromDockerOptions } from './docker-options.js'
 
-/** A network's options, validated: what the setup steps read. */
+/**
+ * A network's options, validated and parsed once (addresses and prefixes as `@cnm/ip` values): what
+ * the setup steps read. Text exists only in the raw options (the store's JSON, the REST body).
+ */
 export interface NetworkConfig {
   /** Explicit bridge name (else `br-<id prefix>`). */
   bridgeName: string | undefined
   /** The bridge's address with its prefix (`172.18.0.1/16`); elected when undefined. */
-  addressIPv4: string | undefined
-  fixedCIDR: string | undefined
+  addressIPv4: IPPrefix | undefined
+  /** Docker's IPv4 `--ip-range`: endpoints get IPv4 addresses from this part of the subnet only. */
+  fixedCIDR: IPPrefix | undefined
   /** False: an IPv6-only network (Docker's `--ipv4=false`; needs `enableIPv6`). */
   enableIPv4: boolean
   enableIPv6: boolean
-  fixedCIDRv6: string | undefined
+  fixedCIDRv6: IPPrefix | undefined
   /** Docker's `--ip-range` for IPv6: endpoints get IPv6 addresses from this part of the subnet only. */
-  ipRangeV6: string | undefined
+  ipRangeV6: IPPrefix | undefined
   enableIPTables: boolean
   enableIPMasquerade: boolean
   enableICC: boolean
@@ -31,6 +45,11 @@ export interface NetworkConfig {
   holdPorts: boolean
   /** Docker's `--aux-address`: name → address of the subnet, reserved, never handed out. */
   auxAddresses: AuxAddresses
+  /**
+   * Docker's `com.docker.network.bridge.host_binding_ipv4`: the host address of a published port
+   * whose binding names none (`-p 8080:80`). Undefined: `0.0.0.0` and `::` (Docker's default).
+   */
+  hostBindingIPv4: IPAddress | undefined
 }
 
 const BOOL_DEFAULTS = {
@@ -54,6 +73,7 @@ const KEYS = new Set([
   'ipRangeV6',
   'mtu',
   'auxAddresses',
+  'hostBindingIPv4',
 ])
 
 /**
@@ -74,25 +94,34 @@ const UNUSABLE: readonly { prefix: IPPrefix; what: string }[] = (
   ] as const
 ).map(([cidr, what]) => ({ prefix: parseCIDR(cidr), what }))
 
-/** Throws unless the subnet of `value` (a CIDR) is one a network can use. */
-function checkUsable(key: string, value: string): void {
-  const subnet = parseCIDR(value)
-  const clash = UNUSABLE.find((u) => networksOverlap(subnet, u.prefix))
+/** Throws unless the subnet of `prefix` is one a network can use. */
+function checkUsable(key: string, written: unknown, prefix: IPPrefix): void {
+  const clash = UNUSABLE.find((u) => networksOverlap(prefix, u.prefix))
   if (clash) {
     throw new InvalidConfigError(
-      `${key} ${value}: subnet ${subnet.cidr} overlaps ${clash.prefix.cidr} (${clash.what}), which no network can use`,
+      `${key} ${String(written)}: subnet ${prefix.cidr} overlaps ${clash.prefix.cidr} (${clash.what}), which no network can use`,
     )
   }
 }
 
-function cidr(obj: Record<string, unknown>, key: string, family: IPFamily): string | undefined {
+/** The one place a network's CIDR option is parsed (`@cnm/ip`), checked for its family and usability. */
+function cidr(obj: Record<string, unknown>, key: string, family: IPFamily): IPPrefix | undefined {
   const v = obj[key]
   if (v === undefined) return undefined
-  if (tryParseCIDR(v)?.family !== family) {
+  const prefix = tryParseCIDR(v)
+  if (prefix?.family !== family) {
     throw new InvalidConfigError(`${key} ${JSON.stringify(v)} is not an IPv${family} CIDR`)
   }
-  checkUsable(key, v as string)
-  return v as string
+  checkUsable(key, v, prefix)
+  return prefix
+}
+
+/** `hostBindingIPv4`: any IP address (Docker also takes an IPv6 one there since 28.0). */
+function hostBinding(v: unknown): IPAddress | undefined {
+  if (v === undefined) return undefined
+  const ip = tryParseAddress(v)
+  if (!ip) throw new InvalidConfigError(`hostBindingIPv4 ${JSON.stringify(v)} is not an IP address`)
+  return ip
 }
 
 function bool(obj: Record<string, unknown>, key: keyof typeof BOOL_DEFAULTS): boolean {
@@ -137,14 +166,13 @@ export function parseNetworkConfig(raw: unknown = {}): NetworkConfig {
     internal: bool(obj, 'internal'),
     holdPorts: bool(obj, 'holdPorts'),
     auxAddresses: parseAuxAddresses(obj.auxAddresses),
+    hostBindingIPv4: hostBinding(obj.hostBindingIPv4),
   }
-  if (config.addressIPv4) {
-    const p = parseCIDR(config.addressIPv4)
-    if (p.prefixLength > 30 || p.addressValue === p.networkValue || p.addressValue === p.lastValue) {
-      throw new InvalidConfigError(
-        `addressIPv4 ${config.addressIPv4} must be a host address in a /30 or larger network`,
-      )
-    }
+  const p = config.addressIPv4
+  if (p && (p.prefixLength > 30 || p.addressValue === p.networkValue || p.addressValue === p.lastValue)) {
+    throw new InvalidConfigError(
+      `addressIPv4 ${p.address}/${p.prefixLength} must be a host address in a /30 or larger network`,
+    )
   }
   if (config.fixedCIDR && config.addressIPv4) checkInside(config.fixedCIDR, config.addressIPv4, 'fixedCIDR')
   if (config.fixedCIDRv6 && !config.enableIPv6) throw new InvalidConfigError('fixedCIDRv6 needs enableIPv6')
@@ -163,19 +191,21 @@ export function parseNetworkConfig(raw: unknown = {}): NetworkConfig {
 /** Aux addresses in a subnet that is known already (given), and IPv6 ones only with IPv6. */
 function checkAuxAddresses(config: NetworkConfig): void {
   for (const [name, ip] of Object.entries(config.auxAddresses)) {
-    const v6 = ip.includes(':')
-    if (v6 && !config.enableIPv6) throw new InvalidConfigError(`aux address ${name}=${ip} needs enableIPv6`)
-    const subnet = v6 ? config.fixedCIDRv6 : config.addressIPv4
-    if (subnet && !containsPrefix(parseCIDR(subnet), parseCIDR(`${ip}/${v6 ? 128 : 32}`))) {
-      throw new InvalidConfigError(`aux address ${name}=${ip} is not within the subnet ${parseCIDR(subnet).cidr}`)
+    if (ip.family === 6 && !config.enableIPv6) {
+      throw new InvalidConfigError(`aux address ${name}=${ip.text} needs enableIPv6`)
+    }
+    const subnet = ip.family === 6 ? config.fixedCIDRv6 : config.addressIPv4
+    if (subnet && !containsPrefix(subnet, prefixOf(ip, ip.family === 6 ? 128 : 32))) {
+      throw new InvalidConfigError(`aux address ${name}=${ip.text} is not within the subnet ${subnet.cidr}`)
     }
   }
 }
 
 /** Throws unless `inner` lies within the network of `outer`. */
-export function checkInside(inner: string, outer: string, what: string): void {
-  const o = parseCIDR(outer)
-  if (!containsPrefix(o, parseCIDR(inner))) {
-    throw new InvalidConfigError(`${what} ${inner} is not within the bridge subnet ${o.cidr}`)
+export function checkInside(inner: IPPrefix, outer: IPPrefix, what: string): void {
+  if (!containsPrefix(outer, inner)) {
+    throw new InvalidConfigError(
+      `${what} ${inner.address}/${inner.prefixLength} is not within the bridge subnet ${outer.cidr}`,
+    )
   }
 }

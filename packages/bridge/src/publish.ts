@@ -2,6 +2,7 @@ import { errorKind, InvalidConfigError, NotSupportedError, type PortBinding, typ
 import { isIPv6, isLoopback, isUnspecified, parseAddress } from '@cnm/ip'
 import type { ConntrackMatch, Handle } from '@cnm/netlink'
 import type { PortMapper } from '@cnm/portmapper'
+import { conntrackEmpty } from './conntrack-empty.js'
 import type { EndpointState } from './resources.js'
 
 export type { PublishedPort }
@@ -20,20 +21,22 @@ export async function publishPorts(
   bindings: readonly PortBinding[],
   host?: Handle,
 ): Promise<void> {
+  // An endpoint whose caller reserves its host ports (the CNI path) is not held by sockets here.
+  const options = ep.config.holdPorts === false ? { hold: false } : {}
   try {
     for (const b of bindings) {
       if (b.hostIP !== undefined) {
-        ep.ports.push(await mapper.publish(containerAddress(ep, b.hostIP, b), b))
+        ep.ports.push(await mapper.publish(containerAddress(ep, b.hostIP, b), b, options))
         continue
       }
-      const v4 = ep.ipv4 ? await mapper.publish(ep.ipv4, b) : undefined
+      const v4 = ep.ipv4 ? await mapper.publish(ep.ipv4, b, options) : undefined
       if (v4) ep.ports.push(v4)
       if (ep.ipv6) {
         // The same host port (block) as the IPv4 side got, exactly.
         const same = v4
           ? { ...b, hostIP: '::', hostPort: v4.hostPort, hostPortEnd: v4.hostPortEnd }
           : { ...b, hostIP: '::' }
-        ep.ports.push(await mapper.publish(ep.ipv6, same))
+        ep.ports.push(await mapper.publish(ep.ipv6, same, options))
       }
     }
     if (host) await flushConntrack(host, ep.ports)
@@ -122,6 +125,7 @@ export async function flushConntrack(
   ports: readonly PublishedPort[],
   addresses: readonly (string | undefined)[] = [],
 ): Promise<void> {
+  if (conntrackEmpty(host)) return // nothing tracked: no dump of the table or of the addresses
   const wildcard = ports.some((p) => isUnspecified(parseAddress(p.hostIP)))
   const local = wildcard ? await host.listAddresses() : []
   const matches: ConntrackMatch[] = [

@@ -1,4 +1,5 @@
 import { InvalidConfigError, type RestoreOutcome, withUndo } from '@cnm/driverapi'
+import { parseCIDR } from '@cnm/ip'
 import { parseEndpointConfig } from './endpoint-config.js'
 import { parseAlias } from './marks.js'
 import { parseNetworkConfig } from './network-config.js'
@@ -66,8 +67,9 @@ export async function restoreNetwork(
     ...config,
     bridgeName: record.bridgeName,
     allowNonDefaultBridge: true,
-    addressIPv4: record.bridgeCidrV4 ?? config.addressIPv4,
-    fixedCIDRv6: config.enableIPv6 ? (record.subnetV6 ?? config.fixedCIDRv6) : undefined,
+    // The record's text (the store's JSON: an edge) parsed once here.
+    addressIPv4: record.bridgeCidrV4 ? parseCIDR(record.bridgeCidrV4) : config.addressIPv4,
+    fixedCIDRv6: config.enableIPv6 ? (record.subnetV6 ? parseCIDR(record.subnetV6) : config.fixedCIDRv6) : undefined,
   }
   // what an adopted bridge had before cnm: the values now are cnm's own
   net.priorSysctls = recordedSysctls(record.priorSysctls)

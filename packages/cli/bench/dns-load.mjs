@@ -12,7 +12,7 @@
 //   pnpm exec turbo run build --filter @cnm/cli && node packages/cli/bench/dns-load.mjs
 //   RUNS=30 SECONDS_LOADED=12 ROUNDS=2 node packages/cli/bench/dns-load.mjs
 import { spawn, spawnSync } from 'node:child_process'
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -28,6 +28,8 @@ const GATEWAY = '10.201.0.1'
 const MODES = [
   { name: "the daemon's event loop (default)", flags: [] },
   { name: 'a worker thread (--dns-threads)', flags: ['--dns-threads'] },
+  // @cnm/dns serves UDP on its native loop; this is the same daemon with UDP on Node's dgram.
+  { name: "the event loop, UDP on Node's dgram (CNM_DNS_UDP=node)", flags: [], env: { CNM_DNS_UDP: 'node' } },
 ]
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
@@ -47,7 +49,7 @@ function outside() {
   process.exit(r.status ?? 1)
 }
 
-async function startDaemon(store, resolv, flags) {
+async function startDaemon(store, resolv, flags, env = {}) {
   const child = spawn(
     process.execPath,
     [
@@ -67,7 +69,7 @@ async function startDaemon(store, resolv, flags) {
       resolv,
       ...flags,
     ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
+    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } },
   )
   let logs = ''
   child.stderr.on('data', (d) => {
@@ -89,9 +91,17 @@ function stopDaemon(child) {
   })
 }
 
-async function probe(client) {
+/** CPU time (ms) the daemon's main thread (its event loop: the API) has used so far. */
+function mainThreadCpuMs(pid) {
+  const f = readFileSync(`/proc/${pid}/task/${pid}/stat`, 'utf8').split(') ')[1].split(' ')
+  return ((Number(f[11]) + Number(f[12])) * 1000) / CLK_TCK
+}
+const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100
+
+async function probe(client, pid) {
   const connect = []
   const disconnect = []
+  const cpu0 = mainThreadCpuMs(pid)
   for (let i = 0; i < RUNS; i++) {
     let t = process.hrtime.bigint()
     await client.connect('bench', { sandbox: 'probe', aliases: ['probe-alias'] })
@@ -100,7 +110,9 @@ async function probe(client) {
     await client.disconnect('bench', { sandbox: 'probe' })
     disconnect.push(ms(t))
   }
-  return { connect: median(connect), disconnect: median(disconnect) }
+  // The event loop's CPU per connect + disconnect: what the API costs, and what DNS adds to it.
+  const cpuPerCycle = (mainThreadCpuMs(pid) - cpu0) / RUNS
+  return { connect: median(connect), disconnect: median(disconnect), cpuPerCycle }
 }
 
 /** dnsperf inside the client sandbox, saturating the server until stopped; resolves with its q/s. */
@@ -147,24 +159,24 @@ async function inside() {
         rmSync(`${store}-wal`, { force: true })
         rmSync(`${store}-shm`, { force: true })
         rmSync(`${store}.id`, { force: true })
-        const d = await startDaemon(store, resolv, mode.flags)
+        const d = await startDaemon(store, resolv, mode.flags, mode.env)
         const c = d.client
         try {
           await c.createNetwork({ name: 'bench', subnet: '10.201.0.0/24' })
           for (const id of ['client', 'web', 'probe']) await c.createSandbox({ containerID: id })
           await c.connect('bench', { sandbox: 'client' })
           await c.connect('bench', { sandbox: 'web' })
-          await probe(c) // warm-up
-          const idle = await probe(c)
+          await probe(c, d.child.pid) // warm-up
+          const idle = await probe(c, d.child.pid)
           const key = (await c.inspectSandbox('client')).key
           const load = loadStart(key, queries)
           await new Promise((r) => setTimeout(r, 1000))
-          const loaded = await probe(c)
+          const loaded = await probe(c, d.child.pid)
           const { qps, lost } = await load.stop()
           const r = { idle, loaded, qps, lost }
           results.get(mode.name).push(r)
           log(
-            `round ${round + 1} ${mode.name}: connect ${idle.connect.toFixed(1)} → ${loaded.connect.toFixed(1)} ms, disconnect ${idle.disconnect.toFixed(1)} → ${loaded.disconnect.toFixed(1)} ms, ${Math.round(qps)} q/s (${lost} lost)`,
+            `round ${round + 1} ${mode.name}: connect ${idle.connect.toFixed(1)} → ${loaded.connect.toFixed(1)} ms, disconnect ${idle.disconnect.toFixed(1)} → ${loaded.disconnect.toFixed(1)} ms, main-thread CPU per cycle ${idle.cpuPerCycle.toFixed(1)} → ${loaded.cpuPerCycle.toFixed(1)} ms, ${Math.round(qps)} q/s (${lost} lost)`,
           )
           for (const id of ['client', 'web', 'probe']) await c.removeSandbox(id)
           await c.removeNetwork('bench')
@@ -183,17 +195,19 @@ async function inside() {
   )
   console.log('')
   console.log(
-    '| DNS server on | connect idle → loaded | ratio | disconnect idle → loaded | ratio | DNS q/s meanwhile |',
+    '| DNS server on | connect idle → loaded | ratio | disconnect idle → loaded | ratio | event-loop CPU per cycle idle → loaded | ratio | DNS q/s meanwhile |',
   )
-  console.log('|---|---|---|---|---|---|')
+  console.log('|---|---|---|---|---|---|---|---|')
   for (const [name, rs] of results) {
     const m = (pick) => median(rs.map(pick))
     const ci = m((r) => r.idle.connect)
     const cl = m((r) => r.loaded.connect)
     const di = m((r) => r.idle.disconnect)
     const dl = m((r) => r.loaded.disconnect)
+    const pi = m((r) => r.idle.cpuPerCycle)
+    const pl = m((r) => r.loaded.cpuPerCycle)
     console.log(
-      `| ${name} | ${f(ci)} → ${f(cl)} ms | **${f(cl / ci, 2)}×** | ${f(di)} → ${f(dl)} ms | **${f(dl / di, 2)}×** | ${Math.round(m((r) => r.qps))} |`,
+      `| ${name} | ${f(ci)} → ${f(cl)} ms | **${f(cl / ci, 2)}×** | ${f(di)} → ${f(dl)} ms | **${f(dl / di, 2)}×** | ${f(pi)} → ${f(pl)} ms | ${f(pl / pi, 2)}× | ${Math.round(m((r) => r.qps))} |`,
     )
   }
 }

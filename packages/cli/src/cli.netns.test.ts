@@ -98,6 +98,7 @@ describeKernel('cnm commands (kernel, the real binary)', () => {
     expect(list.map((n) => n.name).sort()).toEqual(['back', 'front', 'side'])
     expect(Object.keys(list[0] ?? {}).sort()).toEqual(
       [
+        'created',
         'device',
         'driver',
         'endpoints',
@@ -106,6 +107,7 @@ describeKernel('cnm commands (kernel, the real binary)', () => {
         'icc',
         'id',
         'internal',
+        'labels',
         'name',
         'options',
         'subnet',

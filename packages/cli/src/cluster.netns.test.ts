@@ -8,11 +8,35 @@ import path from 'node:path'
 import { type CnmClient as Client, createClient } from '@cnm/client'
 import { type EtcdTestCluster, startEtcdCluster } from '@cnm/etcd-store/testing'
 import { MNT_DETACH, umount2 } from '@cnm/netlink'
-import { boundNetnsPaths, describeKernel, useHostNetns } from '@cnm/netlink/testing'
+import { boundNetnsPaths, describeKernel, pings, requireProgram, run, useHostNetns } from '@cnm/netlink/testing'
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import { BIN } from './test/cnm.js'
 
 const TTL = 3
+
+interface Attached {
+  host: number
+  sandbox: string
+  key: string
+  ip: string
+}
+
+/** A TCP transfer of `bytes` from a sandbox to `ip`:`port` in another (a Node server counting what arrives). */
+function transfer(fromNetns: string, toNetns: string, ip: string, port: number, bytes: number): number {
+  const server = `const n=require('node:net');let total=0;const s=n.createServer((c)=>{c.on('data',(d)=>{total+=d.length});c.on('end',()=>{c.end(String(total));s.close()})});s.listen(${port},'${ip}');setTimeout(()=>process.exit(2),90000).unref()`
+  const client = `const n=require('node:net');const c=n.connect(${port},'${ip}',()=>{c.end(Buffer.alloc(${bytes},120))});let got='';c.on('data',(d)=>{got+=d});c.on('end',()=>{process.stdout.write(got);process.exit(0)});c.on('error',(e)=>{console.error(e.message);process.exit(1)});setTimeout(()=>process.exit(3),90000).unref()`
+  const srv = spawn('nsenter', [`--net=${toNetns}`, '--', process.execPath, '-e', server], { stdio: 'ignore' })
+  try {
+    const deadline = Date.now() + 30_000
+    while (run('ss', ['-Htln', `sport = :${port}`], { netns: toNetns }).stdout.trim() === '') {
+      if (Date.now() > deadline) throw new Error('the transfer server did not start')
+      run('sleep', ['0.05'])
+    }
+    return Number(run(process.execPath, ['-e', client], { netns: fromNetns, timeoutMs: 90_000 }).stdout)
+  } finally {
+    srv.kill()
+  }
+}
 
 interface Daemon {
   child: ChildProcess
@@ -149,6 +173,189 @@ describeKernel('cnm serve on three hosts sharing an etcd cluster', () => {
       daemon(2).client.createNetwork({ name: 'ov1', driver: 'overlay', subnet: '10.78.0.0/24' }),
     ).rejects.toMatchObject({ code: 'ERR_NETWORK_NAME_EXISTS' })
   })
+
+  /** A sandbox on host i connected to `network` (optionally asking for `ip`). */
+  const attach = async (i: number, network: string, tag: string, ip?: string): Promise<Attached> => {
+    const c = daemon(i).client
+    const sb = await c.createSandbox({ containerID: tag })
+    try {
+      const ep = await c.connect(network, { sandbox: sb.id, ...(ip ? { ip } : {}) })
+      return { host: i, sandbox: sb.id, key: sb.key, ip: ep.ipv4 ?? '' }
+    } catch (err) {
+      await c.removeSandbox(sb.id).catch(() => undefined)
+      throw err
+    }
+  }
+  const detach = async (a: Attached): Promise<void> => {
+    await daemons[a.host]?.client.removeSandbox(a.sandbox)
+  }
+  /** The network on every host (a global network reaches the others through their watch). */
+  const everywhere = async (name: string): Promise<void> => {
+    for (const i of [1, 2])
+      await until(`${name} on h${i + 1}`, async () =>
+        (await daemon(i).client.listNetworks()).some((n) => n.name === name),
+      )
+  }
+
+  it('carries ping and a 10 MB TCP transfer between containers on different hosts; another overlay network cannot reach them', async () => {
+    requireProgram('ping')
+    const c = daemon(0).client
+    const ov = await c.createNetwork({ name: 'ov-e2e', driver: 'overlay', subnet: '10.81.0.0/24' })
+    const other = await c.createNetwork({ name: 'ov-e2e-b', driver: 'overlay', subnet: '10.82.0.0/24' })
+    const made: Attached[] = []
+    try {
+      await everywhere('ov-e2e')
+      await everywhere('ov-e2e-b')
+      const a1 = await attach(0, 'ov-e2e', 'e2e-a1')
+      made.push(a1)
+      const a1b = await attach(0, 'ov-e2e', 'e2e-a1b')
+      made.push(a1b)
+      const a2 = await attach(1, 'ov-e2e', 'e2e-a2')
+      made.push(a2)
+      const a3 = await attach(2, 'ov-e2e', 'e2e-a3')
+      made.push(a3)
+      const b2 = await attach(1, 'ov-e2e-b', 'e2e-b2')
+      made.push(b2)
+      expect(new Set([a1.ip, a1b.ip, a2.ip, a3.ip]).size).toBe(4)
+      // Across hosts (each host programs the others' endpoints from its watch: poll until it has).
+      await until('h1 → h2', () => pings(a2.ip, a1.key))
+      await until('h2 → h3', () => pings(a3.ip, a2.key))
+      await until('h3 → h1', () => pings(a1.ip, a3.key))
+      // On one host, through the network's bridge.
+      expect(pings(a1b.ip, a1.key)).toBe(true)
+      // Full-size TCP over VXLAN (the overlay MTU): 10 MB from host 3 to host 1.
+      expect(transfer(a3.key, a1.key, a1.ip, 5601, 10 * 1024 * 1024)).toBe(10 * 1024 * 1024)
+      // Isolation: a container on another overlay network reaches its own gateway (control), not
+      // this network's containers, on its host or another; and none of them reaches it.
+      expect(pings(other.gateway ?? '10.82.0.1', b2.key)).toBe(true)
+      expect(pings(a2.ip, b2.key)).toBe(false)
+      expect(pings(a1.ip, b2.key)).toBe(false)
+      expect(pings(b2.ip, a2.key)).toBe(false)
+      expect(pings(b2.ip, a1.key)).toBe(false)
+    } finally {
+      for (const a of made.reverse()) await detach(a).catch(() => undefined)
+      await c.removeNetwork('ov-e2e-b').catch(() => undefined)
+      await c.removeNetwork('ov-e2e').catch(() => undefined)
+    }
+    // Nothing of either network stays in etcd.
+    for (const id of [ov.id, other.id]) {
+      expect(etcdKeys(etcd.endpoints, `/cnm/ipam/${id}/`)).toEqual([])
+      expect(etcdKeys(etcd.endpoints, `/cnm/overlay/endpoints/${id}/`)).toEqual([])
+      expect(etcdKeys(etcd.endpoints, `/cnm/networks/${id}`)).toEqual([])
+    }
+  }, 180_000)
+
+  it('runs a dual-stack overlay network across hosts: ping6 between containers, every address claimed once in etcd', async () => {
+    const c = daemon(0).client
+    const net = await c.createNetwork({
+      name: 'ov-v6',
+      driver: 'overlay',
+      subnet: ['10.84.0.0/24', 'fd00:84::/64'],
+      ipv6: true,
+    })
+    expect(net).toMatchObject({ subnet: '10.84.0.0/24', subnetIPv6: 'fd00:84::/64', gatewayIPv6: 'fd00:84::1' })
+    const made: (Attached & { ip6: string })[] = []
+    try {
+      await everywhere('ov-v6')
+      expect(await daemon(2).client.inspectNetwork('ov-v6')).toMatchObject({ subnetIPv6: 'fd00:84::/64' })
+      for (const i of [0, 1, 2]) {
+        const a = await attach(i, 'ov-v6', `v6-h${i + 1}`)
+        const ep = (await daemon(i).client.listNetworkEndpoints('ov-v6')).find((e) => e.ipv4 === a.ip)
+        made.push({ ...a, ip6: ep?.ipv6 ?? '' })
+      }
+      expect(made.map((m) => m.ip6)).toEqual(made.map(() => expect.stringMatching(/^fd00:84::/u)))
+      await until('ping6 h1 → h2', () => pings(made[1]?.ip6 ?? '', made[0]?.key))
+      await until('ping6 h3 → h1', () => pings(made[0]?.ip6 ?? '', made[2]?.key))
+      expect(pings(made[2]?.ip6 ?? '', made[1]?.key)).toBe(true)
+      // Both addresses of every endpoint are claims in etcd, one key each.
+      const claims = etcdKeys(etcd.endpoints, `/cnm/ipam/${net.id}/`).map((k) => k.slice(`/cnm/ipam/${net.id}/`.length))
+      expect(claims.sort()).toEqual(made.flatMap((m) => [m.ip, m.ip6]).sort())
+      // The IPv6 subnet is the cluster's too: another network cannot take it.
+      await expect(
+        daemon(1).client.createNetwork({
+          name: 'ov-v6b',
+          driver: 'overlay',
+          subnet: ['10.85.0.0/24', 'fd00:84::/80'],
+          ipv6: true,
+        }),
+      ).rejects.toMatchObject({ code: 'ERR_NETWORK_OVERLAPS' })
+    } finally {
+      for (const a of made) await detach(a).catch(() => undefined)
+      await c.removeNetwork('ov-v6').catch(() => undefined)
+    }
+    expect(etcdKeys(etcd.endpoints, `/cnm/ipam/${net.id}/`)).toEqual([])
+    expect(etcdKeys(etcd.endpoints, '/cnm/subnets/').filter((k) => k.includes('fd00'))).toEqual([])
+  }, 120_000)
+
+  it('runs an IPv6-only overlay network across hosts (enableIPv4 false): ping6, no IPv4 address', async () => {
+    const c = daemon(0).client
+    const net = await c.createNetwork({
+      name: 'ov-v6only',
+      driver: 'overlay',
+      subnet: 'fd00:86::/64',
+      ipv6: true,
+      options: { enableIPv4: false },
+    })
+    expect(net.subnet).toBeUndefined()
+    expect(net.subnetIPv6).toBe('fd00:86::/64')
+    const made: (Attached & { ip6: string })[] = []
+    try {
+      await everywhere('ov-v6only')
+      for (const i of [0, 1]) {
+        const a = await attach(i, 'ov-v6only', `v6only-h${i + 1}`)
+        const ep = (await daemon(i).client.listNetworkEndpoints('ov-v6only')).find(
+          (e) => e.joined?.sandboxId === a.sandbox,
+        )
+        expect(a.ip).toBe('')
+        made.push({ ...a, ip6: ep?.ipv6 ?? '' })
+      }
+      await until('ping6 h1 → h2 (IPv6-only)', () => pings(made[1]?.ip6 ?? '', made[0]?.key))
+      expect(pings(made[0]?.ip6 ?? '', made[1]?.key)).toBe(true)
+      expect(etcdKeys(etcd.endpoints, `/cnm/ipam/${net.id}/`)).toHaveLength(2)
+    } finally {
+      for (const a of made) await detach(a).catch(() => undefined)
+      await c.removeNetwork('ov-v6only').catch(() => undefined)
+    }
+    expect(etcdKeys(etcd.endpoints, `/cnm/ipam/${net.id}/`)).toEqual([])
+    expect(etcdKeys(etcd.endpoints, `/cnm/networks/${net.id}`)).toEqual([])
+  }, 120_000)
+
+  it('gives an address two daemons ask for at once to exactly one; the other gets ERR_ADDRESS_IN_USE and no key leaks', async () => {
+    const c = daemon(0).client
+    const net = await c.createNetwork({ name: 'ov-race', driver: 'overlay', subnet: '10.83.0.0/24' })
+    const won: Attached[] = []
+    try {
+      await everywhere('ov-race')
+      for (let round = 0; round < 4; round++) {
+        const ip = `10.83.0.${10 + round}`
+        const tries = await Promise.allSettled([
+          attach(round % 3, 'ov-race', `race-${round}-a`, ip),
+          attach((round + 1) % 3, 'ov-race', `race-${round}-b`, ip),
+        ])
+        const ok = tries.flatMap((t) => (t.status === 'fulfilled' ? [t.value] : []))
+        const failed = tries.flatMap((t) =>
+          t.status === 'rejected' ? [t.reason as { code?: string; status?: number }] : [],
+        )
+        won.push(...ok)
+        expect(ok).toHaveLength(1)
+        expect(ok[0]?.ip).toBe(ip)
+        expect(failed).toMatchObject([{ code: 'ERR_ADDRESS_IN_USE', status: 409 }])
+        // One claim and one endpoint record per winner, one owner each; the loser left nothing.
+        expect(etcdKeys(etcd.endpoints, `/cnm/ipam/${net.id}/`)).toHaveLength(round + 1)
+        expect(etcdKeys(etcd.endpoints, `/cnm/overlay/endpoints/${net.id}/`)).toHaveLength(round + 1)
+        // The losing sandbox is gone with its (never made) endpoint.
+        const sandboxes = (await Promise.all([0, 1, 2].map((i) => daemon(i).client.listSandboxes()))).flat()
+        expect(sandboxes.filter((sb) => sb.containerID?.startsWith(`race-${round}-`))).toHaveLength(1)
+      }
+    } finally {
+      for (const a of won) await detach(a).catch(() => undefined)
+    }
+    expect(etcdKeys(etcd.endpoints, `/cnm/ipam/${net.id}/`)).toEqual([])
+    expect(etcdKeys(etcd.endpoints, `/cnm/overlay/endpoints/${net.id}/`)).toEqual([])
+    await c.removeNetwork('ov-race')
+    expect(etcdKeys(etcd.endpoints, `/cnm/networks/${net.id}`)).toEqual([])
+    expect(etcdKeys(etcd.endpoints, `/cnm/overlay/networks/${net.id}`)).toEqual([])
+  }, 120_000)
 
   it('hands out distinct addresses to connects on every host at once; SIGKILL and restart of a daemon keeps them', async () => {
     const net = await daemon(0).client.inspectNetwork('ov1')

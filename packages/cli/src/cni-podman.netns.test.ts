@@ -1,16 +1,11 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
+import { busyboxRootfsTar, type NamespaceHolder, type Out, startNamespaceHolder } from '@cnm/cni/testing'
 import { describeKernel, hasProgram } from '@cnm/netlink/testing'
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import { BIN, stop } from './test/cnm.js'
-
-interface Out {
-  status: number
-  stdout: string
-  stderr: string
-}
 
 /**
  * Podman 4.3 (Debian) with `network_backend = "cni"` and a conflist of `"type": "cnm"`: everything
@@ -24,23 +19,13 @@ const podmanMissing = ['podman', 'runc', 'conmon'].find((p) => !hasProgram(p))
 
 describeKernel('Podman 4.3 runs containers on cnm through the CNI plugin', () => {
   let tmp: string
-  let holder: ChildProcess
+  let holder: NamespaceHolder | undefined
   let daemon: ChildProcess | undefined
-  const pid = (): string => String(holder.pid)
-  const inNs = (cmd: string, args: string[], env: Record<string, string> = {}, timeout = 120_000): Out => {
-    const r = spawnSync('nsenter', ['-t', pid(), '-n', '-m', '--', cmd, ...args], {
-      encoding: 'utf8',
-      timeout,
-      env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', ...env },
-    })
-    if (r.error) throw r.error
-    return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr }
-  }
-  const must = (cmd: string, args: string[], env: Record<string, string> = {}): string => {
-    const r = inNs(cmd, args, env)
-    if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} exited ${r.status}: ${r.stderr}${r.stdout}`)
-    return r.stdout
-  }
+  const pid = (): string => String(holder?.pid)
+  const inNs = (cmd: string, args: string[], env: Record<string, string> = {}): Out =>
+    (holder as NamespaceHolder).run(cmd, args, env)
+  const must = (cmd: string, args: string[], env: Record<string, string> = {}): string =>
+    (holder as NamespaceHolder).must(cmd, args, env)
   const conf = (reservation: boolean): string => path.join(tmp, `containers-${reservation}.conf`)
   const podman = (args: string[], reservation = false): Out =>
     inNs(
@@ -70,19 +55,7 @@ describeKernel('Podman 4.3 runs containers on cnm through the CNI plugin', () =>
     if (podmanMissing)
       throw new Error(`this test needs ${podmanMissing} (scripts/setup.sh installs podman, runc and conmon)`)
     tmp = mkdtempSync(path.join(tmpdir(), 'cnm-podman-'))
-    holder = spawn('unshare', ['--net', '--mount', '--propagation', 'private', 'sleep', 'infinity'], {
-      stdio: 'ignore',
-    })
-    // unshare execs sleep once its namespaces are made: wait until its netns differs from ours.
-    const own = spawnSync('readlink', ['/proc/self/ns/net'], { encoding: 'utf8' }).stdout
-    await waitFor('the namespace holder', () => {
-      const r = spawnSync('readlink', [`/proc/${holder.pid}/ns/net`], { encoding: 'utf8' })
-      return (
-        r.status === 0 &&
-        r.stdout !== own &&
-        spawnSync('readlink', [`/proc/${holder.pid}/exe`], { encoding: 'utf8' }).stdout.includes('sleep')
-      )
-    })
+    holder = await startNamespaceHolder({ mount: true })
     must('mount', ['-t', 'tmpfs', 'cnm-test', '/run'])
     must('mkdir', ['-p', '/var/lib/cni'])
     must('mount', ['-t', 'tmpfs', 'cnm-test', '/var/lib/cni'])
@@ -98,11 +71,12 @@ describeKernel('Podman 4.3 runs containers on cnm through the CNI plugin', () =>
     expect(r.status, r.stderr).toBe(0)
     const netd = path.join(tmp, 'net.d')
     mkdirSync(netd)
-    // cnmnet: cnm holds published ports (Podman told not to reserve them); cnmres: Podman reserves
-    // them (its default), so that network's bridge leaves holding to the runtime (holdPorts: false).
+    // Two networks configured alike (no holdPorts anywhere: the CNI path never holds a port with a
+    // socket, CNI leaves reservation to the runtime). cnmnet is used with Podman's reservation off,
+    // cnmres with it on (Podman's default).
     for (const [name, subnet, options] of [
       ['cnmnet', '10.216.0.0/24', {}],
-      ['cnmres', '10.217.0.0/24', { holdPorts: false }],
+      ['cnmres', '10.217.0.0/24', {}],
     ] as const) {
       writeFileSync(
         path.join(netd, `${name}.conflist`),
@@ -133,15 +107,10 @@ describeKernel('Podman 4.3 runs containers on cnm through the CNI plugin', () =>
       )
     }
     // An image made offline: busybox-static and its applets, and a page for httpd.
-    const rootfs = path.join(tmp, 'rootfs')
-    mkdirSync(path.join(rootfs, 'bin'), { recursive: true })
-    mkdirSync(path.join(rootfs, 'www'))
-    copyFileSync('/bin/busybox', path.join(rootfs, 'bin', 'busybox'))
-    for (const applet of ['sh', 'sleep', 'ping', 'httpd', 'ip', 'cat'])
-      symlinkSync('busybox', path.join(rootfs, 'bin', applet))
-    writeFileSync(path.join(rootfs, 'www', 'index.html'), 'hello from podman\n')
-    spawnSync('tar', ['-C', rootfs, '-cf', path.join(tmp, 'rootfs.tar'), '.'])
-    const imported = podman(['import', path.join(tmp, 'rootfs.tar'), 'localhost/cnm-bb:1'])
+    const tar = busyboxRootfsTar(tmp, ['sh', 'sleep', 'ping', 'httpd', 'ip', 'cat'], {
+      'www/index.html': 'hello from podman\n',
+    })
+    const imported = podman(['import', tar, 'localhost/cnm-bb:1'])
     expect(imported.status, imported.stderr).toBe(0)
 
     // The daemon, on its default socket (/run/cnm/cnm.sock, in the tmpfs), with its own store.
@@ -173,7 +142,7 @@ describeKernel('Podman 4.3 runs containers on cnm through the CNI plugin', () =>
       for (const reservation of [false, true]) podman(['rm', '-af', '-t', '0'], reservation)
     }
     if (daemon) await stop(daemon, 'SIGTERM')
-    holder?.kill('SIGKILL')
+    holder?.stop()
     if (tmp) rmSync(tmp, { recursive: true, force: true })
   }, 300_000)
 
@@ -204,18 +173,21 @@ describeKernel('Podman 4.3 runs containers on cnm through the CNI plugin', () =>
     const ping = podman(['exec', 'c1', 'ping', '-c', '1', '-W', '3', ip2])
     expect(ping.status, ping.stdout + ping.stderr).toBe(0)
 
-    // Podman does not reserve ports: the daemon holds 8080 itself.
+    // Podman's reservation off: nobody holds 8080 with a socket (cnm never does on the CNI path),
+    // and DNAT delivers.
     const web = podman(['run', '-d', '--name', 'web', '-p', '8080:80', ...net, ...httpd])
     expect(web.status, web.stderr).toBe(0)
     await waitFor('httpd through the published port', () => curl('http://198.51.100.1:8080/').status === 0)
     expect(curl('http://198.51.100.1:8080/').stdout).toBe('hello from podman\n')
     expect(curl('http://127.0.0.1:8080/').stdout).toBe('hello from podman\n')
-    expect(holderOf(8080)).toContain('"node"')
-    // Podman reserves the port (its default): cnm leaves it to Podman, which holds it through conmon.
+    expect(holderOf(8080)).toBe('')
+    // Podman's reservation on (its default), with no option set anywhere: Podman holds the port
+    // (through conmon), cnm does not, and the container answers.
     const webres = podman(['run', '-d', '--name', 'webres', '-p', '8081:80', ...res, ...httpd], true)
     expect(webres.status, webres.stderr).toBe(0)
     await waitFor('httpd through the port Podman reserved', () => curl('http://198.51.100.1:8081/').status === 0)
     expect(curl('http://127.0.0.1:8081/').stdout).toBe('hello from podman\n')
+    expect(holderOf(8081)).toContain('8081')
     expect(holderOf(8081)).not.toContain('"node"')
 
     const rm = podman(['rm', '-f', '-t', '0', 'c1', 'c2', 'web'])

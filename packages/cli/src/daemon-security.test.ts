@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { checkTcpSecurity } from './serve.js'
+import { checkTcpSecurity } from './tcp-security.js'
 import { groupId } from './unix-socket.js'
 
 describe('checkTcpSecurity', () => {

@@ -7,7 +7,7 @@ import type { Network } from '@cnm/client'
  * `docker network inspect` keep working.
  */
 export function dockerNetworkView(n: Network): Record<string, unknown> {
-  const labels = (n as { labels?: unknown }).labels ?? {}
+  const labels = n.labels ?? {}
   const scope = (n as { scope?: unknown }).scope ?? 'local'
   const config = [
     ...(n.subnet ? [{ Subnet: n.subnet, ...(n.gateway ? { Gateway: n.gateway } : {}) }] : []),
@@ -20,6 +20,7 @@ export function dockerNetworkView(n: Network): Record<string, unknown> {
     Name: n.name,
     Driver: n.driver,
     Scope: scope,
+    Created: n.created ?? '',
     IPv6: n.subnetIPv6 !== undefined,
     EnableIPv6: n.subnetIPv6 !== undefined,
     Internal: n.internal,
@@ -38,5 +39,18 @@ export function dockerNetworkView(n: Network): Record<string, unknown> {
         },
       ]),
     ),
+  }
+}
+
+/**
+ * A network as `network ls --format` sees it: as {@link dockerNetworkView}, but `{{.Labels}}` is
+ * Docker's list form, `key=value` joined by commas (sorted by key), and `{{.CreatedAt}}` the time.
+ */
+export function dockerListView(n: Network): Record<string, unknown> {
+  const labels = Object.entries(n.labels ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+  return {
+    ...dockerNetworkView(n),
+    Labels: labels.map(([k, v]) => `${k}=${v}`).join(','),
+    CreatedAt: n.created ?? '',
   }
 }

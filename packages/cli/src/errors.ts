@@ -25,6 +25,8 @@ export const ERR_DEMO_FAILED = 'ERR_DEMO_FAILED'
 export const ERR_INTERRUPTED = 'ERR_INTERRUPTED'
 /** `cnm reconcile`: problems remain after the repair (listed in its report). */
 export const ERR_RECONCILE_INCOMPLETE = 'ERR_RECONCILE_INCOMPLETE'
+/** `cnm network prune`: some networks that matched could not be removed (each reported). */
+export const ERR_PRUNE_INCOMPLETE = 'ERR_PRUNE_INCOMPLETE'
 
 /**
  * The kind of each of the CLI's codes: usage and argument errors are `invalid`; a socket another
@@ -44,6 +46,7 @@ const KINDS: Readonly<Record<string, ErrorKind>> = {
   [ERR_DEMO_FAILED]: 'kernel',
   [ERR_INTERRUPTED]: 'unavailable',
   [ERR_RECONCILE_INCOMPLETE]: 'kernel',
+  [ERR_PRUNE_INCOMPLETE]: 'conflict',
 }
 
 /**

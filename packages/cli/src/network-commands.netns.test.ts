@@ -152,9 +152,12 @@ describeKernel('cnm network: the options and commands Docker users type (kernel)
     ])
     expect(r.error).toBeDefined()
 
-    await ok(g('network', 'create', '--subnet', '10.95.0.0/24', 'idle'))
+    await ok(g('network', 'create', '--subnet', '10.95.0.0/24', '--label', 'tier=idle', 'idle'))
     await ok(g('network', 'create', '--subnet', '10.96.0.0/24', 'other'))
-    expect(await ok(g('network', 'prune', '-f', '--filter', 'name=idle'))).toBe('Deleted Networks:\nidle\n')
+    expect(await ok(g('network', 'prune', '-f', '--filter', 'label=tier=idle'))).toBe('Deleted Networks:\nidle\n')
+    expect(await ok(g('network', 'prune', '-f', '--filter', 'until=1h'))).toBe('') // all are younger
+    // Docker's prune takes until and label only.
+    expect((await cnm(g('network', 'prune', '-f', '--filter', 'name=other'))).err).toMatch(/ERR_INVALID_ARGUMENT/u)
     expect(await ok(g('network', 'prune', '-f'))).toBe('Deleted Networks:\nother\n') // busy has an endpoint
     expect(await ok(g('network', 'ls', '--format', '{{.Name}}'))).toBe('busy\n')
 
@@ -162,6 +165,30 @@ describeKernel('cnm network: the options and commands Docker users type (kernel)
     expect(await ok(g('network', 'ls', '-q'))).toBe('')
     const sandboxes = JSON.parse(await ok(g('sandbox', 'ls', '--json'))) as { endpoints: unknown[] }[]
     expect(sandboxes.map((s) => s.endpoints)).toEqual([[]])
+  })
+
+  it('--label: stored, shown by inspect and ls --format, matched by --filter label=, kept across processes', async () => {
+    const [a, b] = [uniqueName('la'), uniqueName('lb')]
+    await ok(g('network', 'create', '--label', 'env=prod', '--label', 'com.example.team=net', '--label', 'flag', a))
+    await ok(g('network', 'create', '--label', 'env=dev', b))
+    // Each command is a new controller on the store: the labels come back from it.
+    expect(JSON.parse(await ok(g('network', 'inspect', '--format', '{{json .Labels}}', a)))).toEqual({
+      env: 'prod',
+      'com.example.team': 'net',
+      flag: '',
+    })
+    const [inspected] = JSON.parse(await ok(g('network', 'inspect', a))) as { labels: unknown; created: string }[]
+    expect(inspected?.labels).toEqual({ env: 'prod', 'com.example.team': 'net', flag: '' })
+    expect(Date.parse(inspected?.created ?? '')).toBeGreaterThan(Date.now() - 600_000)
+    expect(await ok(g('network', 'ls', '--filter', 'label=env', '--format', '{{.Name}}'))).toBe(`${a}\n${b}\n`)
+    expect(await ok(g('network', 'ls', '--filter', 'label=env=dev', '--format', '{{.Name}}'))).toBe(`${b}\n`)
+    // ls prints Docker's list form of the labels; inspect the Go map form.
+    expect(await ok(g('network', 'ls', '--filter', 'label=flag', '--format', '{{.Name}} {{.Labels}}'))).toBe(
+      `${a} com.example.team=net,env=prod,flag=\n`,
+    )
+    expect(await ok(g('network', 'inspect', '--format', '{{.Labels}}', b))).toBe('map[env:dev]\n')
+    const bad = await cnm(g('network', 'create', '--label', '=x', uniqueName('lc')))
+    expect(bad.err).toMatch(/--label "=x" must be KEY=VALUE.*ERR_INVALID_ARGUMENT/u)
   })
 
   it('--aux-address: reserved, never handed out; --ip-range for IPv6', async () => {

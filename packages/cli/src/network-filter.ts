@@ -1,5 +1,6 @@
 import type { Network } from '@cnm/client'
 import { invalidArgument } from './errors.js'
+import { hasLabel } from './prune-filters.js'
 
 /** The filters `network ls` and `network prune` take, as Docker's `--filter key=value`. */
 export const NETWORK_FILTER_KEYS = ['name', 'id', 'driver', 'label', 'scope', 'type'] as const
@@ -29,12 +30,6 @@ export function parseNetworkFilters(texts: readonly string[] = []): NetworkFilte
   return out
 }
 
-/** A network's labels, where it has them (`labels` in its JSON, when the daemon keeps them). */
-function labelsOf(n: Network): Record<string, string> {
-  const labels = (n as { labels?: unknown }).labels
-  return typeof labels === 'object' && labels !== null ? (labels as Record<string, string>) : {}
-}
-
 /** A network's scope (`local` unless its JSON says otherwise). */
 function scopeOf(n: Network): string {
   const scope = (n as { scope?: unknown }).scope
@@ -53,11 +48,8 @@ function matchOne(n: Network, key: FilterKey, value: string): boolean {
       return scopeOf(n) === value
     case 'type':
       return value === 'custom' // every cnm network is user-defined
-    case 'label': {
-      const labels = labelsOf(n)
-      const eq = value.indexOf('=')
-      return eq < 0 ? Object.hasOwn(labels, value) : labels[value.slice(0, eq)] === value.slice(eq + 1)
-    }
+    case 'label':
+      return hasLabel(n.labels ?? {}, value)
   }
 }
 

@@ -1,16 +1,15 @@
 import type { NetworkController } from '@cnm/controller'
-import { isLoopback as isLoopbackAddress, tryParseAddress } from '@cnm/ip'
 import { getPortAllocator, type PortAllocator } from '@cnm/portallocator'
 import { EventBus } from './api/events.js'
 
 export { createDnsService } from './dns/dns-service.js'
+export { checkTcpSecurity } from './tcp-security.js'
 
 import { type ApiServer, type ApiServerOptions, createApiServer } from './api/server.js'
 import { DEFAULT_SOCKET_PATH, SOCKET_GROUP } from './defaults.js'
-import { CliError } from './errors.js'
 import type { ListenAddress } from './listen-address.js'
-import { ERR_INSECURE_TCP } from './service/codes.js'
 import type { DnsSource, ServiceInfo } from './service/context.js'
+import { checkTcpSecurity } from './tcp-security.js'
 import { prepareSocketPath, removeSocket, secureSocket } from './unix-socket.js'
 
 /** PEM contents for mutual TLS on the TCP listener. */
@@ -63,41 +62,6 @@ export interface ApiServerHandle {
   listeners(): string[]
   /** Stops both listeners (ending event streams), releases the TCP port and removes the socket file. */
   close(): Promise<void>
-}
-
-const isLoopback = (host: string): boolean => {
-  const address = tryParseAddress(host)
-  return address !== undefined && isLoopbackAddress(address)
-}
-
-/** Refuses a TCP listener without mutual TLS (or `insecureTcp` on loopback), before anything starts. */
-export function checkTcpSecurity(listen: ListenAddress | undefined, tls: boolean, insecure: boolean): void {
-  if (!listen) return
-  const where = `${listen.host.includes(':') ? `[${listen.host}]` : listen.host}:${listen.port}`
-  if (tls && insecure) {
-    throw new CliError(
-      ERR_INSECURE_TCP,
-      '--insecure-tcp and TLS (--tlscacert, --tlscert, --tlskey) exclude each other',
-      {
-        kind: 'invalid',
-      },
-    )
-  }
-  if (tls) return
-  if (!insecure) {
-    throw new CliError(
-      ERR_INSECURE_TCP,
-      `--listen ${where} needs mutual TLS (--tlscacert, --tlscert, --tlskey), or --insecure-tcp on a loopback address`,
-      { kind: 'invalid' },
-    )
-  }
-  if (!isLoopback(listen.host)) {
-    throw new CliError(
-      ERR_INSECURE_TCP,
-      `--insecure-tcp binds only loopback (127.0.0.1, ::1), not ${listen.host}: use mutual TLS for another address`,
-      { kind: 'invalid' },
-    )
-  }
 }
 
 async function listenTcp(

@@ -1,12 +1,20 @@
 import { errorFromBody } from './errors.js'
 import { readEvents } from './events.js'
 import { type DaemonAddress, DEFAULT_HOST, formatHost, parseHost } from './host.js'
-import type { Connect, Disconnect, EndpointCreate, NetworkCreate, SandboxCreate } from './schema/bodies.js'
+import type {
+  Connect,
+  Disconnect,
+  EndpointCreate,
+  NetworkCreate,
+  NetworkPrune,
+  SandboxCreate,
+} from './schema/bodies.js'
 import type {
   Endpoint,
   Event,
   Info,
   Network,
+  NetworkPruneReport,
   Port,
   ReconcileReport,
   Resolver,
@@ -28,6 +36,8 @@ export interface CnmApi {
   inspectNetwork(network: string): Promise<Network>
   /** Answers the network as it was. */
   removeNetwork(network: string): Promise<Network>
+  /** Removes every network without endpoints that matches the filters (Docker's `network prune`). */
+  pruneNetworks(filters?: NetworkPrune): Promise<NetworkPruneReport>
   listNetworkEndpoints(network: string): Promise<Endpoint[]>
   createEndpoint(network: string, body: EndpointCreate): Promise<Endpoint>
   inspectEndpoint(network: string, endpoint: string): Promise<Endpoint>
@@ -129,6 +139,7 @@ export function createClient(options: ClientOptions = {}): CnmClient {
     createNetwork: (body) => post('/v1/networks', body),
     inspectNetwork: (network) => get(`/v1/networks/${enc(network)}`),
     removeNetwork: (network) => del(`/v1/networks/${enc(network)}`),
+    pruneNetworks: (filters = {}) => post('/v1/networks/prune', filters),
     listNetworkEndpoints: (network) => get(`/v1/networks/${enc(network)}/endpoints`),
     createEndpoint: (network, body) => post(`/v1/networks/${enc(network)}/endpoints`, body),
     inspectEndpoint: (network, endpoint) => get(`/v1/networks/${enc(network)}/endpoints/${enc(endpoint)}`),

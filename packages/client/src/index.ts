@@ -8,7 +8,15 @@ export {
   ERR_PERMISSION_DENIED,
 } from './errors.js'
 export { type DaemonAddress, DEFAULT_HOST, formatHost, parseHost } from './host.js'
-export type { Connect, Disconnect, EndpointCreate, NetworkCreate, PortBinding, SandboxCreate } from './schema/bodies.js'
+export type {
+  Connect,
+  Disconnect,
+  EndpointCreate,
+  NetworkCreate,
+  NetworkPrune,
+  PortBinding,
+  SandboxCreate,
+} from './schema/bodies.js'
 export type {
   Endpoint,
   ErrorBody,
@@ -16,6 +24,7 @@ export type {
   EventAction,
   Info,
   Network,
+  NetworkPruneReport,
   Port,
   ReconcileReport,
   Resolver,

@@ -12,9 +12,11 @@
 //
 //   pnpm --filter @cnm/cni... build && pnpm --filter @cnm/cli build && node packages/cni/bench/cni-vs-reference.mjs
 //
-// BENCH_N (default "10,100") picks the sizes (empty: only the start costs).
+// BENCH_N (default "10,100") picks the sizes (empty: only the start costs). BENCH_CPU_PROF=<dir>
+// runs the daemon under `node --cpu-prof` (profiles in <dir>); BENCH_CNM_ONLY=1 skips the reference
+// chain (for profiling only: the ratios need it).
 import { spawn, spawnSync } from 'node:child_process'
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -48,9 +50,12 @@ const pluginDir = findCniPluginDir()
 if (!pluginDir) throw new Error('the reference CNI plugins are not installed (scripts/setup.sh installs them)')
 
 // The daemon, on the default socket, with its own store.
-const daemon = spawn(process.execPath, [CNM, '--store', path.join(tmp, 'cnm.db'), 'serve', '--log-level', 'error'], {
-  stdio: ['ignore', 'ignore', 'inherit'],
-})
+const prof = process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF] : []
+const daemon = spawn(
+  process.execPath,
+  [...prof, CNM, '--store', path.join(tmp, 'cnm.db'), 'serve', '--log-level', 'error'],
+  { stdio: ['ignore', 'ignore', 'inherit'] },
+)
 for (let i = 0; ; i++) {
   const ok = spawnSync('test', ['-S', '/run/cnm/cnm.sock']).status === 0
   if (ok) break
@@ -58,6 +63,20 @@ for (let i = 0; ; i++) {
   await new Promise((r) => setTimeout(r, 50))
 }
 const { plugin } = installCni({ binDir: path.join(tmp, 'bin') })
+
+/** The daemon's CPU time so far, in ms (every thread: /proc/<pid>/task/<tid>/schedstat, in ns). */
+function daemonCpuMs() {
+  let ns = 0
+  for (const tid of readdirSync(`/proc/${daemon.pid}/task`)) {
+    try {
+      ns += Number(readFileSync(`/proc/${daemon.pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0])
+    } catch {}
+  }
+  return ns / 1e6
+}
+
+/** The daemon's CPU time per measured ADD (warm-ups left out), by container number. */
+const addCpu = new Map()
 
 /** cnm as a runtime runs it: CNI_* only, the configuration on stdin. */
 function cnmPeer(n) {
@@ -78,7 +97,11 @@ function cnmPeer(n) {
   })
   return {
     name: 'cnm',
-    attach: (i, nsPath) => run(plugin, [], { env: env('ADD', i, nsPath), input: conf(i) }),
+    async attach(i, nsPath) {
+      const t = daemonCpuMs()
+      await run(plugin, [], { env: env('ADD', i, nsPath), input: conf(i) })
+      if (i < 1000) addCpu.set(i, daemonCpuMs() - t)
+    },
     detach: (i, nsPath) => run(plugin, [], { env: env('DEL', i, nsPath), input: conf(i) }),
   }
 }
@@ -147,12 +170,21 @@ try {
     let r
     let c
     try {
-      r = await measurePeer(withLoopback(ref), n, { nsDir })
+      r = process.env.BENCH_CNM_ONLY === '1' ? undefined : await measurePeer(withLoopback(ref), n, { nsDir })
       c = await measurePeer(cnmPeer(n), n, { nsDir })
+      r ??= c // profiling only: the ratios then say nothing
     } finally {
       await ref.cleanup()
     }
     rows.push({ n, r, c })
+    const cpu = [...addCpu.entries()].sort((a, b) => a[0] - b[0]).map(([, v]) => v)
+    addCpu.clear()
+    const k = Math.max(1, Math.floor(cpu.length / 10))
+    const med = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
+    const [cf, cl] = [med(cpu.slice(0, k)), med(cpu.slice(-k))]
+    console.log(
+      `N=${n}: daemon CPU per ADD (schedstat, all threads): median ${f(med(cpu))} ms, first 10% ${f(cf)} ms, last 10% ${f(cl)} ms, flatness ${(cl / cf).toFixed(2)} (target <= 1.2)`,
+    )
     console.log(
       `N=${n}: ADD reference ${f(r.attach)} ms, cnm ${f(c.attach)} ms, ratio ${f(r.attach / c.attach)}x (target >= 2) | ` +
         `DEL reference ${f(r.detach)} ms, cnm ${f(c.detach)} ms, ratio ${f(r.detach / c.detach)}x (target >= 3) | ` +

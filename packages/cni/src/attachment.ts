@@ -15,7 +15,10 @@ export interface Attachment {
   id: string
   /** The cnm endpoint's name: `cni-<id>`. */
   endpointName: string
-  /** Where cnm binds the runtime's namespace for this attachment: `<cniDir>/<id>`. */
+  /**
+   * Where cnm binds the runtime's namespace: `<cniDir>/<24 hex digits of SHA-256(containerId)>`, one
+   * bind (and one sandbox record) per container, shared by its attachments (eth0, net1, …).
+   */
   key: string
 }
 
@@ -23,10 +26,16 @@ export function attachmentId(containerId: string, ifname: string): string {
   return createHash('sha256').update(`${containerId}\0${ifname}`).digest('hex').slice(0, 24)
 }
 
+/** The name of a container's bind in cnm's directory. */
+export function containerKeyId(containerId: string): string {
+  return createHash('sha256').update(containerId).digest('hex').slice(0, 24)
+}
+
 /** The names of an attachment's objects. */
 export function attachment(containerId: string, ifname: string, cniDir: string): Attachment {
   const id = attachmentId(containerId, ifname)
-  return { containerId, ifname, id, endpointName: `${ENDPOINT_PREFIX}${id}`, key: path.join(cniDir, id) }
+  const key = path.join(cniDir, containerKeyId(containerId))
+  return { containerId, ifname, id, endpointName: `${ENDPOINT_PREFIX}${id}`, key }
 }
 
 /** The attachment id in an endpoint name (`cni-<id>`), or undefined for an endpoint that is not a CNI attachment. */

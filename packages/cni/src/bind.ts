@@ -68,9 +68,10 @@ export function checkNetns(runtimePath: string): number {
 }
 
 /**
- * Binds the runtime's namespace at `key`, so the attachment is tied to that very namespace (a
- * `/proc/<pid>/ns/net` path may name another one once the process is gone). The file is created with
- * O_EXCL|O_NOFOLLOW; a bind already there for the same namespace is kept. Returns its undo.
+ * Binds the runtime's namespace at `key`, so the container's attachments are tied to that very
+ * namespace (a `/proc/<pid>/ns/net` path may name another one once the process is gone). The file is
+ * created with O_EXCL|O_NOFOLLOW. A bind already there for the same namespace (another attachment of
+ * the container) is kept, and its undo does nothing; one of another namespace is a conflict.
  */
 export function bindNetns(runtimePath: string, key: string): () => void {
   const ns = openNetns(runtimePath)
@@ -85,12 +86,12 @@ export function bindNetns(runtimePath: string, key: string): () => void {
       )
     }
     if (isNetnsMounted(key)) {
-      if (statSync(key).ino === ns.ino) return () => unbindNetns(key)
+      if (statSync(key).ino === ns.ino) return () => undefined
       throw new CniError(
         ERR_CNI_NETNS,
         'conflict',
         CNI_ERROR.CONFLICT,
-        `attachment ${key} is bound to another namespace than ${runtimePath}`,
+        `the container's attachments are bound at ${key} to another namespace than ${runtimePath}`,
       )
     }
     let fd: number

@@ -1,9 +1,7 @@
-import { type ChildProcess, spawn } from 'node:child_process'
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { readdirSync } from 'node:fs'
 import path from 'node:path'
 import { createController } from '@cnm/controller'
-import { createNetns, deleteNetns, MNT_DETACH, umount2 } from '@cnm/netlink'
+import { createNetns, deleteNetns } from '@cnm/netlink'
 import {
   describeKernel,
   ipJson,
@@ -16,20 +14,14 @@ import {
   useHostNetns,
 } from '@cnm/netlink/testing'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { type Call, runPlugin } from './test/plugin.js'
-
-/** Detaches every bind left in an attachment directory (after a failed test). */
-function unbindAll(dir: string): void {
-  let names: string[] = []
-  try {
-    names = readdirSync(dir)
-  } catch {}
-  for (const n of names) {
-    try {
-      umount2(path.join(dir, n), MNT_DETACH)
-    } catch {}
-  }
-}
+import {
+  type Call,
+  type CniTestState,
+  createCniTestState,
+  type NamespaceHolder,
+  runPlugin,
+  startNamespaceHolder,
+} from './testing/index.js'
 
 interface Iface {
   ifname: string
@@ -39,11 +31,11 @@ interface Iface {
 
 describeKernel('the cnm CNI executable, driven as a runtime drives it (in process: no daemon)', () => {
   const host = useHostNetns()
-  let tmp: string
+  let state: CniTestState
   let base: Record<string, string>
   const namespaces: string[] = []
   const servers: TestServer[] = []
-  const holders: ChildProcess[] = []
+  const holders: NamespaceHolder[] = []
 
   const netns = async (): Promise<string> => {
     const p = host.netnsPath('c')
@@ -60,43 +52,28 @@ describeKernel('the cnm CNI executable, driven as a runtime drives it (in proces
     subnet: '10.213.0.0/24',
     ...extra,
   })
-  const cniDir = () => base.CNM_CNI_DIR as string
-  const binds = () => readdirSync(cniDir()).filter((f) => !f.startsWith('.'))
+  const binds = () => readdirSync(state.cniDir).filter((f) => !f.startsWith('.'))
+  const sandboxRecords = async (): Promise<string[]> => {
+    const c = await createController({ storePath: state.store, sandboxDir: state.sandboxDir })
+    try {
+      return c.sandboxes().map((sb) => sb.key)
+    } finally {
+      await c.close()
+    }
+  }
   const links = () => ipJson<{ ifname: string }[]>(['link', 'show']).map((l) => l.ifname)
   const ruleset = () => run('nft', ['list', 'ruleset']).stdout
 
   beforeAll(() => {
-    tmp = mkdtempSync(path.join(tmpdir(), 'cnm-cni-'))
-    base = {
-      CNM_STORE: path.join(tmp, 'cnm.db'),
-      CNM_CNI_DIR: path.join(tmp, 'cni'),
-      CNM_SANDBOX_DIR: path.join(tmp, 'sb'),
-      CNM_HOST: `unix://${path.join(tmp, 'no-daemon.sock')}`,
-    }
+    state = createCniTestState('cnm-cni-')
+    base = state.env
   })
   afterEach(() => {
     for (const s of servers.splice(0)) s.stop()
-    for (const h of holders.splice(0)) h.kill('SIGKILL')
+    for (const h of holders.splice(0)) h.stop()
     for (const p of namespaces.splice(0)) deleteNetns(p)
   })
-  afterAll(async () => {
-    // The network ADD created stays (as the reference bridge does): removed here, with the store.
-    try {
-      const c = await createController({
-        storePath: base.CNM_STORE as string,
-        sandboxDir: base.CNM_SANDBOX_DIR as string,
-      })
-      try {
-        for (const n of c.networks()) await n.delete()
-      } finally {
-        await c.close()
-      }
-    } finally {
-      // A failed test may have left attachments bound: unbound first, or the directory cannot go.
-      unbindAll(base.CNM_CNI_DIR as string)
-      rmSync(tmp, { recursive: true, force: true })
-    }
-  })
+  afterAll(() => state.cleanup())
 
   for (const version of ['0.4.0', '1.0.0', '1.1.0']) {
     describe(`cniVersion ${version}`, () => {
@@ -182,6 +159,7 @@ describeKernel('the cnm CNI executable, driven as a runtime drives it (in proces
         expect(links()).not.toContain(result.interfaces[1]?.name)
         expect(ruleset()).not.toContain('18080')
         expect(binds()).toEqual([])
+        expect(await sandboxRecords()).toEqual([]) // at once, not at the next reconcile
         // Again, and once the namespace is gone: still success.
         expect(plugin('DEL', cached, call).status).toBe(0)
         deleteNetns(ns)
@@ -218,7 +196,6 @@ describeKernel('the cnm CNI executable, driven as a runtime drives it (in proces
     const badPort = { ...conf, runtimeConfig: { portMappings: [{ hostPort: 70000, containerPort: 80 }] } }
     expectError(plugin('ADD', badPort, call), 7, 'ERR_CNI_CONFIG')
     expectError(plugin('ADD', conf, { ...call, netns: path.join(host.dir, 'missing') }), 3, 'ERR_CNI_NETNS')
-    expectError(plugin('ADD', conf, { ...call, ifname: 'net1' }), 102, 'ERR_CNI_IFNAME')
     expectError(plugin('ADD', conf, { ...call, netns: '/proc/self/ns/net' }), 4, 'ERR_CNI_NETNS')
     expectError(plugin('CHECK', conf, call), 3, 'ERR_CNI_CHECK')
     expectError(plugin('GC', conf, {}), 7, 'ERR_CNI_CONFIG')
@@ -236,6 +213,62 @@ describeKernel('the cnm CNI executable, driven as a runtime drives it (in proces
     expectError(plugin('ADD', conf, call), 100, 'ERR_CNI_ATTACHMENT_EXISTS')
     expect(ipJson<Iface[]>(['link', 'show', 'eth0'], { netns: ns })).toHaveLength(1)
     expect(plugin('DEL', conf, call).status).toBe(0)
+  })
+
+  it('CNI_IFNAME exactly: two networks in one namespace as eth0 and net1; a name the namespace has is a conflict that changes nothing; DEL leaves no record', async () => {
+    const ns = await netns()
+    const netA = confOf('1.0.0', { name: 'cnmifa', network: 'cnmifa', subnet: '10.213.10.0/24' })
+    const netB = confOf('1.0.0', { name: 'cnmifb', network: 'cnmifb', subnet: '10.213.11.0/24' })
+    const netC = confOf('1.0.0', { name: 'cnmifc', network: 'cnmifc', subnet: '10.213.12.0/24' })
+    const first: Call = { containerId: 'multus1', netns: ns, ifname: 'eth0' }
+    const second: Call = { containerId: 'multus1', netns: ns, ifname: 'net1' }
+    const a = plugin('ADD', netA, first)
+    expect(a.status, a.stdout).toBe(0)
+    const b = plugin('ADD', netB, second)
+    expect(b.status, b.stdout).toBe(0)
+    expect((b.json as { interfaces: { name: string; sandbox?: string }[] }).interfaces[2]).toMatchObject({
+      name: 'net1',
+      sandbox: ns,
+    })
+    const inside = () =>
+      ipJson<Iface[]>(['addr', 'show'], { netns: ns }).map((l) => ({
+        ifname: l.ifname,
+        v4: l.addr_info?.filter((x) => x.family === 'inet').map((x) => `${x.local}/${x.prefixlen}`),
+      }))
+    expect(inside()).toEqual([
+      { ifname: 'lo', v4: ['127.0.0.1/8'] },
+      { ifname: 'eth0', v4: [expect.stringMatching(/^10\.213\.10\.\d+\/24$/u)] },
+      { ifname: 'net1', v4: [expect.stringMatching(/^10\.213\.11\.\d+\/24$/u)] },
+    ])
+    // The default route is the first network's (its gateway), as a runtime's first interface.
+    const routes = ipJson<{ dst: string; gateway?: string; dev: string }[]>(['route', 'show', 'default'], { netns: ns })
+    expect(routes).toEqual([expect.objectContaining({ gateway: '10.213.10.1', dev: 'eth0' })])
+    expect(pings('10.213.11.1', ns)).toBe(true)
+
+    // net1 again, for another container id on a third network: refused before anything changes.
+    const vethsBefore = links().filter((l) => l.startsWith('veth'))
+    const clash = plugin('ADD', netC, { containerId: 'multus2', netns: ns, ifname: 'net1' })
+    expect(clash.status).toBe(1)
+    expect(clash.json).toMatchObject({ code: 100, details: 'ERR_INTERFACE_EXISTS (conflict)' })
+    expect(String(clash.json?.msg)).toContain('net1')
+    expect(links().filter((l) => l.startsWith('veth'))).toEqual(vethsBefore)
+    expect(inside().map((l) => l.ifname)).toEqual(['lo', 'eth0', 'net1'])
+    expect(binds()).toHaveLength(1) // one bind per container, shared by its attachments
+    // An invalid name is the environment's error (code 4), as before.
+    const bad = plugin('ADD', netC, { containerId: 'multus2', netns: ns, ifname: 'net:1' })
+    expect(bad.json).toMatchObject({ code: 4, details: expect.stringContaining('ERR_CNI_ENV') })
+
+    expect(plugin('DEL', netB, second).status).toBe(0)
+    expect(inside().map((l) => l.ifname)).toEqual(['lo', 'eth0'])
+    expect(binds()).toHaveLength(1)
+    expect(await sandboxRecords()).toHaveLength(1) // eth0 is still attached
+    expect(plugin('DEL', netA, first).status).toBe(0)
+    expect(inside().map((l) => l.ifname)).toEqual(['lo'])
+    expect(binds()).toEqual([])
+    expect(await sandboxRecords()).toEqual([])
+    // A DEL of a container cnm never saw still succeeds.
+    expect(plugin('DEL', netA, { containerId: 'never-added', netns: ns, ifname: 'eth0' }).status).toBe(0)
+    expect(plugin('DEL', netC, { containerId: 'multus2', netns: ns, ifname: 'net1' }).status).toBe(0)
   })
 
   it('STATUS answers; GC removes every attachment valid-attachments does not list (links, rules, binds, records)', async () => {
@@ -257,10 +290,7 @@ describeKernel('the cnm CNI executable, driven as a runtime drives it (in proces
     expect(ipJson<Iface[]>(['link', 'show'], { netns: a }).map((l) => l.ifname)).toEqual(['lo', 'eth0'])
     expect(ruleset()).not.toContain('18090')
     expect(binds()).toHaveLength(1)
-    const c = await createController({
-      storePath: base.CNM_STORE as string,
-      sandboxDir: base.CNM_SANDBOX_DIR as string,
-    })
+    const c = await createController({ storePath: state.store, sandboxDir: state.sandboxDir })
     expect(
       c
         .networkByName('cnmtest')
@@ -273,15 +303,9 @@ describeKernel('the cnm CNI executable, driven as a runtime drives it (in proces
   })
 
   it('chains: a prevResult is passed on with its interfaces first; a /proc/<pid>/ns/net namespace is pinned, not followed', async () => {
-    const holder = spawn('unshare', ['--net', 'sleep', '120'], { stdio: 'ignore' })
+    const holder = await startNamespaceHolder()
     holders.push(holder)
-    // `unshare` execs sleep: its pid's namespace is the new one once it differs from ours.
-    const nsPath = `/proc/${holder.pid}/ns/net`
-    const deadline = Date.now() + 10_000
-    while (run('readlink', [nsPath], { check: false }).stdout === run('readlink', ['/proc/self/ns/net']).stdout) {
-      if (Date.now() > deadline) throw new Error('unshare did not start')
-      await new Promise((r) => setTimeout(r, 20))
-    }
+    const nsPath = holder.netnsPath
     const prev = { cniVersion: '1.0.0', interfaces: [{ name: 'lo', sandbox: nsPath }], ips: [], routes: [], dns: {} }
     const call: Call = { containerId: 'proc1', netns: nsPath, ifname: 'eth0' }
     const add = plugin('ADD', confOf('1.0.0', { prevResult: prev }), call)
@@ -291,7 +315,7 @@ describeKernel('the cnm CNI executable, driven as a runtime drives it (in proces
     expect(result.interfaces).toHaveLength(4)
     expect(result.ips[0]?.interface).toBe(3)
     // The process goes; cnm's bind keeps that very namespace, and DEL still removes the attachment.
-    holder.kill('SIGKILL')
+    holder.stop()
     expect(plugin('DEL', confOf('1.0.0'), call).status).toBe(0)
     expect(binds()).toEqual([])
     expect(links().filter((l) => l.startsWith('veth'))).toEqual([])

@@ -1,8 +1,5 @@
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
 import path from 'node:path'
-import { createController } from '@cnm/controller'
-import { createNetns, deleteNetns, MNT_DETACH, umount2 } from '@cnm/netlink'
+import { createNetns, deleteNetns } from '@cnm/netlink'
 import {
   describeKernel,
   ipJson,
@@ -14,22 +11,14 @@ import {
   useHostNetns,
 } from '@cnm/netlink/testing'
 import { afterAll, beforeAll, expect, it } from 'vitest'
-import { type Call, type PluginResult, runPlugin } from './test/plugin.js'
-
-/** Detaches every bind left in an attachment directory (after a failed test). */
-function unbindAll(dir: string): void {
-  let names: string[] = []
-  try {
-    names = readdirSync(dir)
-  } catch {}
-  for (const n of names) {
-    try {
-      umount2(path.join(dir, n), MNT_DETACH)
-    } catch {}
-  }
-}
-
-const REFERENCE = '/usr/lib/cni'
+import {
+  type Call,
+  type CniTestState,
+  createCniTestState,
+  type PluginResult,
+  runPlugin,
+  runReference,
+} from './testing/index.js'
 
 interface Result {
   cniVersion: string
@@ -58,31 +47,17 @@ function shape(r: Result, netns: string) {
 
 describeKernel('differential: the same ADD/CHECK/DEL through bridge+host-local+portmap and through cnm', () => {
   const host = useHostNetns()
-  let tmp: string
+  let state: CniTestState
   let base: Record<string, string>
   const servers: TestServer[] = []
 
   beforeAll(() => {
-    tmp = mkdtempSync(path.join(tmpdir(), 'cnm-cni-diff-'))
-    base = {
-      CNM_STORE: path.join(tmp, 'cnm.db'),
-      CNM_CNI_DIR: path.join(tmp, 'cni'),
-      CNM_SANDBOX_DIR: path.join(tmp, 'sb'),
-      CNM_HOST: `unix://${path.join(tmp, 'no-daemon.sock')}`,
-    }
+    state = createCniTestState('cnm-cni-diff-')
+    base = state.env
   })
   afterAll(async () => {
     for (const s of servers.splice(0)) s.stop()
     try {
-      const c = await createController({
-        storePath: base.CNM_STORE as string,
-        sandboxDir: base.CNM_SANDBOX_DIR as string,
-      })
-      try {
-        for (const n of c.networks()) await n.delete()
-      } finally {
-        await c.close()
-      }
       // The reference plugins leave their bridge and their iptables chains (this namespace is ours).
       run('ip', ['link', 'del', 'cniref0'], { check: false })
       for (const table of ['nat', 'filter', 'mangle']) {
@@ -90,9 +65,7 @@ describeKernel('differential: the same ADD/CHECK/DEL through bridge+host-local+p
         run('iptables', ['-t', table, '-X'], { check: false })
       }
     } finally {
-      // A failed test may have left attachments bound: unbound first, or the directory cannot go.
-      unbindAll(base.CNM_CNI_DIR as string)
-      rmSync(tmp, { recursive: true, force: true })
+      await state.cleanup()
     }
   })
 
@@ -102,14 +75,8 @@ describeKernel('differential: the same ADD/CHECK/DEL through bridge+host-local+p
     await createNetns(cnmNs)
     try {
       const version = '1.0.0'
-      const reference = (plugin: string, command: string, conf: object, call: Call): PluginResult =>
-        runPlugin(
-          command,
-          { cniVersion: version, name: 'refnet', ...conf },
-          { ...call, env: { CNI_PATH: REFERENCE } },
-          {},
-          [path.join(REFERENCE, plugin)],
-        )
+      const reference = (plugin: string, command: string, conf: Record<string, unknown>, call: Call): PluginResult =>
+        runReference(plugin, command, conf, call, { cniVersion: version, name: 'refnet' })
       const bridgeConf = {
         type: 'bridge',
         bridge: 'cniref0',
@@ -120,7 +87,7 @@ describeKernel('differential: the same ADD/CHECK/DEL through bridge+host-local+p
           type: 'host-local',
           ranges: [[{ subnet: '10.218.0.0/24' }]],
           routes: [{ dst: '0.0.0.0/0' }],
-          dataDir: path.join(tmp, 'ipam'),
+          dataDir: path.join(state.tmp, 'ipam'),
         },
       }
       const portmapConf = {

@@ -64,7 +64,7 @@ describe('results and errors', () => {
     bridge: { name: 'br0', mac: 'aa:aa:aa:aa:aa:aa' },
     hostVeth: { name: 'veth1', mac: 'bb:bb:bb:bb:bb:bb' },
     container: { name: 'eth0', mac: '02:42:0a:00:00:02', mtu: undefined, netns: '/run/netns/x' },
-    ipv4: { address: '10.0.0.2/24', gateway: '10.0.0.1' },
+    ipv4: { address: '10.0.0.2/24', gateway: '10.0.0.1', defaultRoute: true },
     ipv6: undefined,
   }
 

@@ -35,8 +35,9 @@ export interface AttachmentFacts {
   bridge: { name: string; mac: string | undefined } | undefined
   hostVeth: { name: string; mac: string | undefined } | undefined
   container: { name: string; mac: string | undefined; mtu: number | undefined; netns: string }
-  ipv4: { address: string; gateway: string | undefined } | undefined
-  ipv6: { address: string; gateway: string | undefined } | undefined
+  /** `defaultRoute`: the container's default route goes through this gateway (its first network's). */
+  ipv4: { address: string; gateway: string | undefined; defaultRoute: boolean } | undefined
+  ipv6: { address: string; gateway: string | undefined; defaultRoute: boolean } | undefined
 }
 
 const withMac = (i: { name: string; mac: string | undefined }): CniInterface => ({
@@ -76,7 +77,7 @@ export function buildResult(
       ...(ip.gateway ? { gateway: ip.gateway } : {}),
       interface: index,
     })
-    if (ip.gateway) routes.push({ dst: family === '4' ? '0.0.0.0/0' : '::/0', gw: ip.gateway })
+    if (ip.gateway && ip.defaultRoute) routes.push({ dst: family === '4' ? '0.0.0.0/0' : '::/0', gw: ip.gateway })
   }
   const prevDns = prev?.dns && typeof prev.dns === 'object' ? (prev.dns as Record<string, unknown>) : {}
   return { cniVersion: version, interfaces, ips: convertIps(ips, version), routes, dns: dns ?? prevDns }

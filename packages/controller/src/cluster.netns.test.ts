@@ -127,6 +127,48 @@ describeKernel('controllers on three hosts sharing an etcd cluster (global scope
     )
   })
 
+  it('refuses a global subnet overlapping a local network of its host, and a local one overlapping a global network (ERR_NETWORK_OVERLAPS)', async () => {
+    const c1 = host(0).controller
+    const c3 = host(2).controller
+    // A global subnet asked for over a local network of this host: refused, naming it; nothing claimed.
+    const local = await c1.newNetwork(await c1.newNetworkDriver('lmem'), 'loc-ov', { index: 200 * 256 + 5 })
+    expect(local.inspect().subnet).toBe('10.200.5.0/24')
+    const asked = await c1
+      .newNetwork(await c1.newNetworkDriver('gmem'), 'glob-ov', { addressIPv4: '10.200.5.1/24' })
+      .catch((e: unknown) => e)
+    expect(asked).toMatchObject({ code: 'ERR_NETWORK_OVERLAPS', kind: 'conflict' })
+    expect((asked as Error).message).toContain('loc-ov')
+    expect(etcdKeys(etcd.endpoints, '/cnm/names/glob-ov')).toEqual([])
+    // A subnet picked by the cluster skips this host's local subnets: take the next free /24 locally.
+    const taken = etcdKeys(etcd.endpoints, '/cnm/subnets/').map((k) => k.slice('/cnm/subnets/'.length))
+    let next = 0
+    while (taken.includes(`10.128.${next}.0_24`)) next++
+    const blocker = await c1.newNetwork(await c1.newNetworkDriver('lmem'), 'loc-next', { index: 128 * 256 + next })
+    const picked = await c1.newNetwork(await c1.newNetworkDriver('gmem'), 'glob-picked', {})
+    expect(picked.inspect().subnet).not.toBe(blocker.inspect().subnet)
+    // The reverse: a local network over a global network's subnet, on another host, is refused too.
+    await until('glob-picked on host 3', () => c3.networkByName('glob-picked') !== undefined)
+    const [, second, third] = (picked.inspect().subnet ?? '').split('.').map(Number)
+    const links = host(2).kernel.links.size
+    const rev = await c3
+      .newNetwork(await c3.newNetworkDriver('lmem'), 'loc-clash', { index: (second ?? 0) * 256 + (third ?? 0) })
+      .catch((e: unknown) => e)
+    expect(rev).toMatchObject({ code: 'ERR_NETWORK_OVERLAPS', kind: 'conflict' })
+    expect((rev as Error).message).toContain('glob-picked')
+    expect(c3.networkByName('loc-clash')).toBeUndefined()
+    expect(host(2).kernel.links.size).toBe(links)
+    // A host whose local network came first takes the global one in all the same, and reports the clash.
+    const early = await c3.newNetwork(await c3.newNetworkDriver('lmem'), 'loc-early', { index: 202 * 256 + 9 })
+    const late = await c1.newNetwork(await c1.newNetworkDriver('gmem'), 'glob-late', { addressIPv4: '10.202.9.1/24' })
+    await until('glob-late on host 3', () => c3.networkByName('glob-late') !== undefined)
+    expect(c3.cluster.errors.join('\n')).toContain('glob-late: subnet 10.202.9.0/24 overlaps local network loc-early')
+    await late.delete()
+    await early.delete()
+    await picked.delete()
+    await blocker.delete()
+    await local.delete()
+  })
+
   it('hands out 60 distinct addresses for 60 connects at once over three hosts, and frees them all', async () => {
     const nets = hosts.map((h) => h.controller.networkByName('g1'))
     const made = await Promise.all(

@@ -8,6 +8,7 @@ import { addChangeListener, notifyChange } from './changes.js'
 import { type Core, makeDriver, run } from './core.js'
 import {
   ControllerError,
+  ERR_INVALID_LABEL,
   ERR_INVALID_NAME,
   ERR_INVALID_NETWORK_DRIVER,
   ERR_NIL_NETWORK_DRIVER,
@@ -16,16 +17,18 @@ import {
   unknownDriver,
   validateName,
 } from './errors.js'
+import { checkLocalAgainstGlobal } from './global-overlaps.js'
 import { clusterMembers, createGlobalNetwork, isGlobal, startGlobal } from './global-scope.js'
 import type { ClusterMember } from './global-store.js'
 import { generateID } from './id.js'
 import { endpointPorts } from './inspect.js'
+import { labelsOrNone, parseLabels } from './labels.js'
 import { ownerMarkPath, readOwnerMark, removeOwnerMark, writeOwnerMark } from './owner-mark.js'
 import { reconcileCore } from './reconcile.js'
 import { createRegistry, type DriverRegistration } from './registry.js'
 import { checkSandboxParent, ERR_SANDBOX_KEY_OUTSIDE, isInside } from './sandbox-dir.js'
 import { netnsSandboxes, type SandboxBackend, type SandboxHandle } from './sandboxes.js'
-import { DEFAULT_STORE_PATH, Store } from './store.js'
+import { DEFAULT_STORE_PATH, type NetworkRow, Store } from './store.js'
 import { syncFromStore } from './sync.js'
 import { emptyReport, type NetworkController, type NetworkDriver, type ReconcileReport } from './types.js'
 import { networkView, sandboxView } from './views.js'
@@ -167,18 +170,22 @@ export async function createController(
   }
   let lastReconcile = emptyReport()
   const reconcile = (justRestored = false): Promise<ReconcileReport> =>
-    run(core, async () => {
-      const report = core.syncReport
-      core.syncReport = emptyReport()
-      await reconcileCore(core, report, { justRestored })
-      return {
-        value: report,
-        apply: () => {
-          lastReconcile = report
-          notifyChange(core, { type: 'sync' })
-        },
-      }
-    })
+    run(
+      core,
+      async () => {
+        const report = core.syncReport
+        core.syncReport = emptyReport()
+        await reconcileCore(core, report, { justRestored })
+        return {
+          value: report,
+          apply: () => {
+            lastReconcile = report
+            notifyChange(core, { type: 'sync' })
+          },
+        }
+      },
+      { syncs: true },
+    ) // reconcileCore reads the store once and restores from it
   try {
     // Orphans of an emptied store may belong to any driver: every registered one looks for its own.
     if (adopted) {
@@ -231,7 +238,7 @@ export async function createController(
         DRIVERS.set(handle, type)
         return { value: handle, apply: () => core.drivers.set(type, made) }
       }),
-    newNetwork: (driver, name, netOptions) =>
+    newNetwork: (driver, name, netOptions, settings) =>
       run(core, async () => {
         if (driver === null || driver === undefined)
           throw new ControllerError(ERR_NIL_NETWORK_DRIVER, 'nil network driver')
@@ -239,9 +246,17 @@ export async function createController(
         const made = type ? core.drivers.get(type) : undefined
         if (!type || !made) throw new ControllerError(ERR_INVALID_NETWORK_DRIVER, 'invalid network driver')
         validateName('network', name)
+        const labels = parseLabels(settings?.labels)
         if ([...core.networks.values()].some((n) => n.name === name)) throw nameExists(name)
         const id = generateID()
         if (isGlobal(made)) {
+          if (Object.keys(labels).length > 0) {
+            throw new ControllerError(
+              ERR_INVALID_LABEL,
+              `network ${name}: labels are kept in the local store only, not for a global-scope (${type}) network`,
+              { kind: 'unsupported' },
+            )
+          }
           const global = await createGlobalNetwork(core, made, id, name, type, netOptions)
           return {
             value: networkView(core, id, global.row),
@@ -253,8 +268,10 @@ export async function createController(
           }
         }
         await made.createNetwork(id, netOptions ?? {})
-        const row = { id, name, type, options: netOptions ?? {}, record: null as unknown }
+        const row: NetworkRow = { id, name, type, options: netOptions ?? {}, record: null, ...labelsOrNone(labels) }
         try {
+          // A local subnet must not overlap a global network's (the cluster's, as this host follows it).
+          checkLocalAgainstGlobal(core, name, [made.networkInfo(id)?.subnetV4, made.networkInfo(id)?.subnetV6])
           row.record = made.persistence?.exportNetwork(id) ?? null
           store.insertNetwork(row)
         } catch (err) {

@@ -53,11 +53,13 @@ export interface Core {
  * time across processes too), after catching up with whatever another process committed. The
  * operation writes the store before it returns; the transaction commits after, or rolls back on
  * any failure — and the tables are changed only by `apply`, after the commit. When the commit
- * itself fails, `undo` takes back the operation's kernel work.
+ * itself fails, `undo` takes back the operation's kernel work. An operation that `syncs` itself (a
+ * reconcile, which reads the store and repairs what a failed commit left) skips the catching up.
  */
 export function run<T>(
   core: Core,
   fn: () => Promise<{ value: T; apply?: () => void; undo?: () => Promise<unknown> }>,
+  options: { syncs?: boolean } = {},
 ): Promise<T> {
   const go = async (): Promise<T> => {
     if (core.closed) throw new ControllerError(ERR_CONTROLLER_CLOSED, 'the controller is closed')
@@ -65,7 +67,8 @@ export function run<T>(
     const repairing = core.dirty
     try {
       const changed = core.store.changedElsewhere()
-      const synced = changed || repairing ? await core.sync() : undefined
+      if (options.syncs) core.dirty = false // the operation is the repair
+      const synced = !options.syncs && (changed || repairing) ? await core.sync() : undefined
       const { value, apply, undo } = await fn()
       try {
         core.store.commit()

@@ -4,6 +4,8 @@ import {
   ERR_NO_NETWORK,
   ERR_TEARDOWN,
   hasErrorCode,
+  parseInterfaceName,
+  pickInterfaceName,
   type SandboxInfo,
 } from '@cnm/driverapi'
 import { joinedEndpoint, notifyChange } from './changes.js'
@@ -12,12 +14,13 @@ import {
   ControllerError,
   ERR_ALREADY_CONNECTED,
   ERR_ENDPOINT_NAME_EXISTS,
+  ERR_INTERFACE_NAME_MISMATCH,
   ERR_NOT_JOINED,
   unknownNetwork,
   unknownSandbox,
   validateName,
 } from './errors.js'
-import { claimEndpointAddress, isGlobal, releaseEndpointAddress } from './global-scope.js'
+import { claimEndpointAddress, claimsForDriver, releaseEndpointAddress } from './global-scope.js'
 import { generateID } from './id.js'
 import type { SandboxHandle } from './sandboxes.js'
 import type { EndpointRow, JoinRow, NetworkRow, SandboxRow } from './store.js'
@@ -38,6 +41,12 @@ export interface Part<T> {
 export interface JoinOptions {
   /** Allow a second endpoint of the same network in one sandbox (two interfaces on one subnet). */
   allowSameNetwork?: boolean
+  /**
+   * The interface's name inside the sandbox (default: its first free `ethN`); refused with
+   * `ERR_INTERFACE_EXISTS` when the namespace has it. An endpoint born inside the sandbox got its
+   * name from its driver (the endpoint option `interfaceName`): it must be that one.
+   */
+  interfaceName?: string
 }
 
 /** The namespace handle for a sandbox key, opened once per process. */
@@ -51,7 +60,7 @@ export async function netnsSandbox(core: Core, key: string): Promise<SandboxHand
 }
 
 /** The addresses and host ports an endpoint holds, as the store records them (never held twice). */
-function allocations(driver: Driver, nid: string, eid: string) {
+export function allocations(driver: Driver, nid: string, eid: string) {
   const net = driver.networkInfo(nid)
   const ep = driver.endpointInfo(nid, eid)
   const ips = [
@@ -86,8 +95,9 @@ export async function addEndpoint(
   }
   const driver = driverOf(core, net.type)
   const eid = generateID()
-  // A global network's address is claimed in the cluster first; the driver is told which.
-  const claim = isGlobal(driver) ? await claimEndpointAddress(core, net, eid, options) : undefined
+  // A global network's address is claimed in the cluster first (unless its driver claims it
+  // itself, in the transaction that publishes the endpoint); the driver is told which.
+  const claim = claimsForDriver(driver) ? await claimEndpointAddress(core, net, eid, options) : undefined
   let sandboxInfo: SandboxInfo
   try {
     sandboxInfo = await driver.createEndpoint(net.id, eid, sandboxKey ?? '', claim?.options ?? options ?? {})
@@ -129,11 +139,11 @@ function sandboxRowByKey(core: Core, key: string): SandboxRow | undefined {
 }
 
 /** The first `ethN` not in the sandbox, read from the kernel (drivers may have created some). */
-async function freeEth(core: Core, key: string): Promise<string> {
+async function freeEth(core: Core, key: string, wanted: string | undefined): Promise<string> {
   const view = await core.sandboxBackend.open(key)
-  const names = new Set(view.interfaces().map((i) => i.dstName))
+  const names = view.interfaces().map((i) => i.dstName)
   view.close()
-  for (let i = 0; ; i++) if (!names.has(`eth${i}`)) return `eth${i}`
+  return pickInterfaceName(names, wanted, `sandbox ${key}`)
 }
 
 /**
@@ -148,6 +158,14 @@ export async function joinEndpoint(
   options: JoinOptions = {},
 ): Promise<Part<void>> {
   const key = sandbox.key
+  const wantedName = parseInterfaceName(options.interfaceName)
+  const bornName = ep.sandboxKey === key ? (ep.sandboxInfo as SandboxInfo).interfaces[0]?.dstName : undefined
+  if (wantedName !== undefined && bornName !== undefined && bornName !== wantedName) {
+    throw new ControllerError(
+      ERR_INTERFACE_NAME_MISMATCH,
+      `endpoint ${ep.name} was born in sandbox ${key} as ${bornName}, not ${wantedName} (a driver names the interface it creates in a sandbox from the endpoint option interfaceName)`,
+    )
+  }
   if ('id' in sandbox && !core.sandboxes.has(sandbox.id)) throw unknownSandbox(sandbox.containerID || sandbox.id)
   if (!core.sandboxBackend.exists(key)) throw unknownSandbox(key)
   let sbRow = sandboxRowByKey(core, key)
@@ -178,7 +196,7 @@ export async function joinEndpoint(
   const info = { ...(ep.sandboxInfo as SandboxInfo), ...joined }
   const iface = info.interfaces[0]
   // A driver may give no interface at all (`null`: loopback only): the join is recorded all the same.
-  const dstName = !iface ? '' : ep.sandboxKey === key ? iface.dstName : await freeEth(core, key)
+  const dstName = !iface ? '' : ep.sandboxKey === key ? iface.dstName : await freeEth(core, key, wantedName)
   const undo = async (): Promise<void> => {
     if (dstName) await sb.removeInterface(dstName).catch(() => undefined)
     await driver.leave(ep.networkId, ep.id).catch(() => undefined)
@@ -254,10 +272,31 @@ export async function leaveEndpoint(core: Core, ep: EndpointRow): Promise<() => 
       })
   }
   core.store.deleteJoin(id)
+  const forget = sbRow && implicitSandboxEmptied(core, sbRow, id)
+  if (forget) core.store.deleteSandbox(sbRow.id)
   return () => {
     core.joins.delete(id)
+    if (forget) forgetSandbox(core, sbRow)
     notifyChange(core, { type: 'leave', endpointId: id, networkId: ep.networkId })
   }
+}
+
+/**
+ * A sandbox record the join made itself, for a namespace handle it was lent (no container: a CNI
+ * attachment's namespace), holds nothing but its joins: it goes with its last one, at once, not at
+ * the next reconcile. The namespace is the lender's and stays.
+ */
+function implicitSandboxEmptied(core: Core, sbRow: SandboxRow, leaving: string): boolean {
+  if (sbRow.containerId !== '' || sbRow.name !== undefined) return false
+  for (const j of core.joins.values()) if (j.sandboxId === sbRow.id && j.endpointId !== leaving) return false
+  return true
+}
+
+function forgetSandbox(core: Core, sbRow: SandboxRow): void {
+  core.sandboxes.delete(sbRow.id)
+  const handle = core.open.get(sbRow.key)
+  if (handle && !core.lent.has(handle)) handle.close()
+  core.open.delete(sbRow.key)
 }
 
 /**
@@ -279,7 +318,7 @@ export async function removeEndpoint(core: Core, ep: EndpointRow): Promise<() =>
   }
   core.store.deleteEndpoint(ep.id)
   // The cluster's claim goes too; when etcd is away, the next global reconcile releases it.
-  if (net && core.global && isGlobal(driverOf(core, net.type))) {
+  if (net && core.global && claimsForDriver(driverOf(core, net.type))) {
     await releaseEndpointAddress(core, net, ep).catch(() => undefined)
   }
   return () => {

@@ -11,14 +11,20 @@ export const ERR_UNKNOWN_ENDPOINT = 'ERR_UNKNOWN_ENDPOINT'
 export const ERR_ENDPOINT_NAME_EXISTS = 'ERR_ENDPOINT_NAME_EXISTS'
 export const ERR_UNKNOWN_SANDBOX = 'ERR_UNKNOWN_SANDBOX'
 export const ERR_INVALID_NAME = 'ERR_INVALID_NAME'
+/** A network label that is not a `key: value` string pair (empty key, control characters, …). */
+export const ERR_INVALID_LABEL = 'ERR_INVALID_LABEL'
 export const ERR_ALREADY_JOINED = 'ERR_ALREADY_JOINED'
 export const ERR_ALREADY_CONNECTED = 'ERR_ALREADY_CONNECTED'
+/** A join's `interfaceName` other than the name the endpoint's driver gave it in that sandbox. */
+export const ERR_INTERFACE_NAME_MISMATCH = 'ERR_INTERFACE_NAME_MISMATCH'
 export const ERR_NOT_JOINED = 'ERR_NOT_JOINED'
 export const ERR_CONTROLLER_CLOSED = 'ERR_CONTROLLER_CLOSED'
 export const ERR_STORE = 'ERR_STORE'
 export const ERR_STORE_MISMATCH = 'ERR_STORE_MISMATCH'
 /** The store's one-writer lock is held by another live process (the daemon). */
 export const ERR_STORE_LOCKED = 'ERR_STORE_LOCKED'
+/** Ports asked of an existing endpoint whose driver cannot publish after `createEndpoint`. */
+export const ERR_PORTS_NOT_SUPPORTED = 'ERR_PORTS_NOT_SUPPORTED'
 
 /**
  * The kind of every controller code. `ERR_UNKNOWN_DRIVER` is `invalid` (a driver name in the
@@ -37,13 +43,16 @@ const KINDS: Readonly<Record<string, ErrorKind>> = {
   [ERR_ENDPOINT_NAME_EXISTS]: 'conflict',
   [ERR_UNKNOWN_SANDBOX]: 'not-found',
   [ERR_INVALID_NAME]: 'invalid',
+  [ERR_INVALID_LABEL]: 'invalid',
   [ERR_ALREADY_JOINED]: 'conflict',
   [ERR_ALREADY_CONNECTED]: 'conflict',
+  [ERR_INTERFACE_NAME_MISMATCH]: 'unsupported',
   [ERR_NOT_JOINED]: 'conflict',
   [ERR_CONTROLLER_CLOSED]: 'unavailable',
   [ERR_STORE]: 'unavailable',
   [ERR_STORE_MISMATCH]: 'conflict',
   [ERR_STORE_LOCKED]: 'conflict',
+  [ERR_PORTS_NOT_SUPPORTED]: 'unsupported',
 }
 
 /**

@@ -3,6 +3,7 @@ import { ERR_STORE_UNAVAILABLE, ERR_TEARDOWN, hasErrorCode } from '@cnm/driverap
 import { notifyChange } from './changes.js'
 import { type Core, makeDriver, run } from './core.js'
 import { nameExists } from './errors.js'
+import { localSubnets, overlapError, overlapping } from './global-overlaps.js'
 import { type ClusterMember, type GlobalNetworkRecord, GlobalStore, noCluster } from './global-store.js'
 import type { EndpointRow, NetworkRow } from './store.js'
 
@@ -22,6 +23,15 @@ const message = (err: unknown): string => (err as Error)?.message ?? String(err)
 /** Whether networks of this driver live in the cluster (global scope). */
 export function isGlobal(driver: Driver): boolean {
   return driver.capabilities.scope === 'global'
+}
+
+/**
+ * Whether the controller claims the addresses of this driver's endpoints in the cluster: a
+ * global-scope driver that does not claim them itself (`capabilities.claimsAddresses`). Every
+ * address has exactly one owner of its claim.
+ */
+export function claimsForDriver(driver: Driver): boolean {
+  return isGlobal(driver) && driver.capabilities.claimsAddresses !== true
 }
 
 /** The global scope, or the error for a global-scope driver on a host that joined no cluster. */
@@ -56,7 +66,7 @@ export async function createGlobalNetwork(
 ): Promise<{ row: NetworkRow; undo: () => Promise<void> }> {
   const scope = requireGlobal(core, type)
   const opts = (options ?? {}) as Record<string, unknown>
-  const record = await scope.store.claimNetwork(id, name, type, opts)
+  const record = await scope.store.claimNetwork(id, name, type, opts, localSubnets(core))
   const row: NetworkRow = { id, name, type, options: record.options, record: null }
   try {
     await driver.createNetwork(id, record.options)
@@ -133,6 +143,12 @@ async function adoptNetwork(core: Core, scope: GlobalScope, record: GlobalNetwor
     // Already here (this host made it), or deleted again before its turn came.
     if (core.networks.has(record.id) || !scope.records.has(record.id)) return { value: undefined }
     if ([...core.networks.values()].some((n) => n.name === record.name)) throw nameExists(record.name)
+    // A local network here that overlaps it (made before the global one, or while this host was
+    // away): the global network is taken in all the same (it is the cluster's), and the clash reported.
+    for (const cidr of [record.subnet, record.subnetV6]) {
+      const clash = cidr ? overlapping(cidr, localSubnets(core)) : undefined
+      if (clash && cidr) note(scope, overlapError(record.name, cidr, clash, 'local').message)
+    }
     let driver = core.drivers.get(record.type)
     let made: Driver | undefined
     if (!driver) {
@@ -234,7 +250,9 @@ export async function reconcileGlobal(core: Core, scope: GlobalScope): Promise<s
 async function reclaimAddresses(core: Core, scope: GlobalScope, networks: Set<string>): Promise<void> {
   for (const nid of networks) {
     const net = core.networks.get(nid)
-    if (!net) continue
+    const driver = net ? core.drivers.get(net.type) : undefined
+    // A driver that owns its claims renews them itself (restore, a re-granted lease).
+    if (!net || (driver && !claimsForDriver(driver))) continue
     const claims = await scope.store.addresses(nid)
     for (const [ip, claim] of claims) {
       if (claim.host === scope.store.host && !core.endpoints.has(claim.endpoint)) {

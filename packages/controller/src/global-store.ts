@@ -1,5 +1,5 @@
-import type { ClusterContext, KVEntry, KVEvent } from '@cnm/driverapi'
-import { CnmError } from '@cnm/driverapi'
+import type { AddressClaim, ClusterContext, KVEntry, KVEvent } from '@cnm/driverapi'
+import { addressClaimsPrefix, addressClaimValue, CnmError, InvalidConfigError, parseAddressClaim } from '@cnm/driverapi'
 import {
   addressFromValue,
   containsAddress,
@@ -10,6 +10,7 @@ import {
   parseCIDR,
 } from '@cnm/ip'
 import { ControllerError, ERR_ACTIVE_ENDPOINTS, nameExists, unknownNetwork } from './errors.js'
+import { ERR_NETWORK_OVERLAPS, type NamedSubnet, overlapError, overlapping } from './global-overlaps.js'
 
 /** A global network as the cluster records it (`<prefix>networks/<id>`). */
 export interface GlobalNetworkRecord {
@@ -20,15 +21,14 @@ export interface GlobalNetworkRecord {
   options: Record<string, unknown>
   subnet: string
   gateway: string
+  /** A dual-stack network's IPv6 subnet (its driver's `fixedCIDRv6`), claimed cluster-wide too. */
+  subnetV6?: string
   /** The host that created it. */
   host: string
 }
 
 /** An address the cluster records as an endpoint's (`<prefix>ipam/<network>/<ip>`, under its host's lease). */
-export interface AddressClaim {
-  host: string
-  endpoint: string
-}
+export type { AddressClaim }
 
 /** A host the cluster knows (`<prefix>hosts/<name>`, under its lease). */
 export interface ClusterMember {
@@ -38,7 +38,7 @@ export interface ClusterMember {
 
 export const ERR_ADDRESS_IN_USE = 'ERR_ADDRESS_IN_USE'
 export const ERR_NO_AVAILABLE_IPS = 'ERR_NO_AVAILABLE_IPS'
-export const ERR_NETWORK_OVERLAPS = 'ERR_NETWORK_OVERLAPS'
+export { ERR_NETWORK_OVERLAPS }
 export const ERR_NO_CLUSTER = 'ERR_NO_CLUSTER'
 
 /** The default pool global networks' /24 subnets come from when none is asked for. */
@@ -80,7 +80,7 @@ export class GlobalStore {
   }
 
   ipamPrefix(nid: string): string {
-    return `${this.#p}ipam/${nid}/`
+    return addressClaimsPrefix(this.cluster, nid)
   }
 
   /** Registers this host under its lease (again after the lease was lost and re-granted). */
@@ -129,44 +129,58 @@ export class GlobalStore {
     name: string,
     type: string,
     options: Record<string, unknown>,
+    local: readonly NamedSubnet[] = [],
   ): Promise<GlobalNetworkRecord> {
     const kv = this.cluster.kv
     const asked = typeof options.addressIPv4 === 'string' ? parseCIDR(options.addressIPv4) : undefined
+    const askedV6 = typeof options.fixedCIDRv6 === 'string' ? parseCIDR(options.fixedCIDRv6) : undefined
+    const v6Only = options.enableIPv4 === false
+    if (v6Only && (!askedV6 || asked)) {
+      throw new InvalidConfigError(
+        `network ${name}: an IPv6-only network (enableIPv4 false) needs an IPv6 subnet and no IPv4 one`,
+      )
+    }
     const indexKey = `${this.#p}subnets-index`
     for (let attempt = 0; attempt < CLAIM_ATTEMPTS; attempt++) {
       const index = await kv.get(indexKey)
       const taken = (await kv.range(`${this.#p}subnets/`)).entries.map((e) =>
         e.key.slice(`${this.#p}subnets/`.length).replace('_', '/'),
       )
-      let gwPrefix: IPPrefix
-      if (asked) {
+      let gwPrefix: IPPrefix | undefined
+      if (v6Only) {
+        gwPrefix = undefined
+      } else if (asked) {
+        const mine = local.find((l) => overlapping(asked.cidr, [l]))
+        if (mine) throw overlapError(name, asked.cidr, mine, 'local')
         const clash = taken.find((t) => networksOverlap(t, asked))
-        if (clash) {
-          throw new CnmError(
-            ERR_NETWORK_OVERLAPS,
-            'conflict',
-            `network ${name}: subnet ${asked.cidr} overlaps ${clash}, a global network's`,
-          )
-        }
+        if (clash) throw overlapError(name, asked.cidr, await this.#namedSubnet(clash), 'global')
         gwPrefix = asked
       } else {
-        const free = firstFree(taken)
+        const free = firstFree([...taken, ...local.map((l) => l.cidr).filter((c) => !c.includes(':'))])
         if (!free)
           throw new CnmError(ERR_NO_AVAILABLE_IPS, 'conflict', `network ${name}: no free /24 left in ${GLOBAL_POOL}`)
         gwPrefix = free
       }
-      const subnet = parseCIDR(gwPrefix.cidr)
+      if (askedV6) {
+        const mine = local.find((l) => overlapping(askedV6.cidr, [l]))
+        if (mine) throw overlapError(name, askedV6.cidr, mine, 'local')
+        const clash = taken.find((t) => networksOverlap(t, askedV6))
+        if (clash) throw overlapError(name, askedV6.cidr, await this.#namedSubnet(clash), 'global')
+      }
+      // An IPv6-only network's one subnet is its IPv6 one (`subnet`, no `subnetV6`).
+      const subnet = parseCIDR(gwPrefix?.cidr ?? askedV6?.cidr ?? '')
       const gateway =
-        asked && asked.addressValue !== asked.networkValue
+        gwPrefix && asked && asked.addressValue !== asked.networkValue
           ? asked.address
-          : addressFromValue(4, hostBounds(subnet).first).text
+          : addressFromValue(subnet.family, subnet.networkValue + 1n).text
       const record: GlobalNetworkRecord = {
         id,
         name,
         type,
-        options: { ...options, addressIPv4: `${gateway}/${subnet.prefixLength}` },
+        options: gwPrefix ? { ...options, addressIPv4: `${gateway}/${subnet.prefixLength}` } : { ...options },
         subnet: subnet.cidr,
         gateway,
+        ...(gwPrefix && askedV6 ? { subnetV6: askedV6.cidr } : {}),
         host: this.host,
       }
       const nameKey = `${this.#p}names/${name}`
@@ -179,6 +193,7 @@ export class GlobalStore {
         [
           { put: indexKey, value: subnet.cidr },
           { put: `${this.#p}subnets/${subnetKey(subnet.cidr)}`, value: id },
+          ...(record.subnetV6 ? [{ put: `${this.#p}subnets/${subnetKey(record.subnetV6)}`, value: id }] : []),
           { put: nameKey, value: id },
           { put: this.networkKey(id), value: JSON.stringify(record) },
         ],
@@ -191,6 +206,14 @@ export class GlobalStore {
       'conflict',
       `network ${name}: lost the subnet race ${CLAIM_ATTEMPTS} times`,
     )
+  }
+
+  /** A claimed subnet with the name of the global network holding it (for an overlap error). */
+  async #namedSubnet(cidr: string): Promise<NamedSubnet> {
+    const holder = await this.cluster.kv.get(`${this.#p}subnets/${subnetKey(cidr)}`)
+    const record = holder ? await this.cluster.kv.get(this.networkKey(holder.value)) : undefined
+    const name = record ? (JSON.parse(record.value) as GlobalNetworkRecord).name : (holder?.value ?? '?')
+    return { name, cidr }
   }
 
   /**
@@ -210,6 +233,7 @@ export class GlobalStore {
         { delete: this.networkKey(record.id) },
         { delete: `${this.#p}names/${record.name}` },
         { delete: `${this.#p}subnets/${subnetKey(record.subnet)}` },
+        ...(record.subnetV6 ? [{ delete: `${this.#p}subnets/${subnetKey(record.subnetV6)}` }] : []),
       ],
     )
     if (!ok) {
@@ -231,7 +255,7 @@ export class GlobalStore {
     const kv = this.cluster.kv
     const netKey = this.networkKey(record.id)
     const prefix = this.ipamPrefix(record.id)
-    const value = JSON.stringify({ host: this.host, endpoint: eid } satisfies AddressClaim)
+    const value = addressClaimValue({ host: this.host, endpoint: eid })
     const claim = (ip: string): Promise<boolean> =>
       kv.txn(
         [
@@ -280,12 +304,16 @@ export class GlobalStore {
     )
   }
 
-  /** Frees an endpoint's address, if the claim is still that endpoint's. */
+  /**
+   * Frees an endpoint's address of this host, if the claim is still that endpoint's: one
+   * compare-and-swap transaction on the claim's value.
+   */
   async releaseAddress(nid: string, ip: string, eid: string): Promise<void> {
-    const kv = this.cluster.kv
-    const cur = await kv.get(this.ipamPrefix(nid) + ip)
-    if (!cur || (JSON.parse(cur.value) as AddressClaim).endpoint !== eid) return
-    await kv.deleteIf(cur.key, cur.modRevision)
+    const key = this.ipamPrefix(nid) + ip
+    await this.cluster.kv.txn(
+      [{ key, value: addressClaimValue({ host: this.host, endpoint: eid }) }],
+      [{ delete: key }],
+    )
   }
 
   /**
@@ -296,14 +324,14 @@ export class GlobalStore {
   async reclaimAddress(nid: string, ip: string, eid: string): Promise<AddressClaim | undefined> {
     const kv = this.cluster.kv
     const key = this.ipamPrefix(nid) + ip
-    const value = JSON.stringify({ host: this.host, endpoint: eid } satisfies AddressClaim)
+    const value = addressClaimValue({ host: this.host, endpoint: eid })
     for (let attempt = 0; attempt < 8; attempt++) {
       const cur: KVEntry | undefined = await kv.get(key)
       if (!cur) {
         if (await kv.putIfAbsent(key, value, { lease: 'host' })) return undefined
         continue
       }
-      const claim = JSON.parse(cur.value) as AddressClaim
+      const claim = parseAddressClaim(cur.value) ?? { host: '?', endpoint: '?' }
       if (claim.endpoint !== eid) return claim
       if (cur.lease === (await kv.hostLease())) return undefined
       if (await kv.txn([{ key, modRevision: cur.modRevision }], [{ put: key, value, lease: 'host' }])) return undefined
@@ -315,7 +343,9 @@ export class GlobalStore {
   async addresses(nid: string): Promise<Map<string, AddressClaim>> {
     const prefix = this.ipamPrefix(nid)
     const { entries } = await this.cluster.kv.range(prefix)
-    return new Map(entries.map((e) => [e.key.slice(prefix.length), JSON.parse(e.value) as AddressClaim]))
+    return new Map(
+      entries.map((e) => [e.key.slice(prefix.length), parseAddressClaim(e.value) ?? { host: '?', endpoint: '?' }]),
+    )
   }
 }
 

@@ -52,6 +52,8 @@ export function inspectNetwork(core: Core, nid: string): NetworkInspect {
     gatewayIPv6: info?.gatewayV6,
     internal: info?.internal ?? false,
     icc: info?.icc ?? true,
+    labels: net.labels ?? {},
+    created: net.created,
     endpoints: [...core.endpoints.values()].filter((e) => e.networkId === nid).map((e) => inspectEndpoint(core, e.id)),
   }
 }

@@ -1,5 +1,6 @@
-import { closeSync, constants, lstatSync, openSync, readSync, unlinkSync, writeSync } from 'node:fs'
+import { lstatSync, unlinkSync } from 'node:fs'
 import path from 'node:path'
+import { createExclusive, readSmall } from './small-file.js'
 
 /**
  * A sandbox the controller creates gets a small marker file beside it (`.<name>.cnm-owner`, holding
@@ -17,42 +18,12 @@ export function ownerMarkPath(key: string): string {
 
 /** Creates the mark; false when a file (or link) is already there (nothing is written then). */
 export function writeOwnerMark(key: string, owner: string): boolean {
-  let fd: number
-  try {
-    fd = openSync(
-      ownerMarkPath(key),
-      constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
-      0o600,
-    )
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false
-    throw err
-  }
-  try {
-    writeSync(fd, `${owner}\n`)
-  } finally {
-    closeSync(fd)
-  }
-  return true
+  return createExclusive(ownerMarkPath(key), `${owner}\n`)
 }
 
 /** The store id in a mark, or undefined (no mark, not a regular file, or unreadable). */
 export function readOwnerMark(key: string): string | undefined {
-  let fd: number
-  try {
-    fd = openSync(ownerMarkPath(key), constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK)
-  } catch {
-    return undefined
-  }
-  try {
-    const buf = Buffer.alloc(128)
-    const n = readSync(fd, buf, 0, buf.length, 0)
-    return buf.subarray(0, n).toString('utf8').trim()
-  } catch {
-    return undefined
-  } finally {
-    closeSync(fd)
-  }
+  return readSmall(ownerMarkPath(key), 128)?.trim()
 }
 
 /** Removes the mark if it is a regular file holding `owner`'s id; anything else is left alone. */

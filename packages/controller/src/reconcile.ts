@@ -12,14 +12,7 @@ const message = (err: unknown): string => (err as Error)?.message ?? String(err)
 
 /** What the store records of one driver's networks and endpoints: never strays, even when their restore failed. */
 function recordsOf(core: Core, type: string): KnownRecords {
-  const snap = core.store.snapshot()
-  const networks = new Map(snap.networks.filter((n) => n.type === type).map((n) => [n.id, n.record]))
-  const endpoints = new Map(
-    snap.endpoints
-      .filter((e) => networks.has(e.networkId))
-      .map((e) => [e.id, { networkId: e.networkId, record: e.record }] as const),
-  )
-  return { networks, endpoints }
+  return core.store.recordsOfType(type)
 }
 
 /** Drops what persistent drivers hold from them and from the tables (nothing in the kernel changes). */

@@ -1,5 +1,6 @@
-import { closeSync, constants, lstatSync, openSync, readFileSync, readSync, unlinkSync, writeSync } from 'node:fs'
+import { lstatSync, readFileSync, unlinkSync } from 'node:fs'
 import { ControllerError, ERR_STORE_LOCKED } from './errors.js'
+import { createExclusive, readSmall } from './small-file.js'
 
 /** Who holds a store's one-writer lock (what `<store>.lock` says). */
 export interface StoreLockHolder {
@@ -28,21 +29,14 @@ function startTime(pid: number): string | undefined {
 
 /** The lock file's holder as written (never following a symlink), or undefined (none, or unreadable). */
 export function readLock(file: string): StoreLockHolder | undefined {
-  let fd: number
+  const text = readSmall(lockPath(file), 4096)
+  if (text === undefined) return undefined
   try {
-    fd = openSync(lockPath(file), constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK)
-  } catch {
-    return undefined
-  }
-  try {
-    const buf = Buffer.alloc(4096)
-    const raw = JSON.parse(buf.subarray(0, readSync(fd, buf, 0, buf.length, 0)).toString('utf8')) as StoreLockHolder
+    const raw = JSON.parse(text) as StoreLockHolder
     if (!Number.isInteger(raw?.pid) || typeof raw.start !== 'string') return undefined
     return { pid: raw.pid, start: raw.start, ...(typeof raw.socket === 'string' ? { socket: raw.socket } : {}) }
   } catch {
     return undefined
-  } finally {
-    closeSync(fd)
   }
 }
 
@@ -66,23 +60,7 @@ export function storeLocked(file: string, holder: StoreLockHolder): ControllerEr
 }
 
 function create(file: string, holder: StoreLockHolder): boolean {
-  let fd: number
-  try {
-    fd = openSync(
-      lockPath(file),
-      constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
-      0o600,
-    )
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false
-    throw err
-  }
-  try {
-    writeSync(fd, `${JSON.stringify(holder)}\n`)
-  } finally {
-    closeSync(fd)
-  }
-  return true
+  return createExclusive(lockPath(file), `${JSON.stringify(holder)}\n`)
 }
 
 /**

@@ -3,6 +3,7 @@ import { mkdirSync } from 'node:fs'
 import path from 'node:path'
 import Database from 'better-sqlite3'
 import { ControllerError, ERR_STORE, ERR_STORE_LOCKED, ERR_STORE_MISMATCH } from './errors.js'
+import { sqliteBinding } from './sqlite-binding.js'
 import { fileIdentity, fileSize, identityPath, readIdentity, writeIdentity } from './store-identity.js'
 import { lockHolder, storeLocked, takeStoreLock } from './store-lock.js'
 
@@ -15,6 +16,10 @@ export interface NetworkRow {
   type: string
   options: unknown
   record: unknown
+  /** Its labels (`network create --label`); stored in `network_labels`. */
+  labels?: Record<string, string>
+  /** When it was created (ISO 8601), as the store recorded it. */
+  created?: string
 }
 
 export interface EndpointRow {
@@ -89,12 +94,17 @@ CREATE INDEX IF NOT EXISTS ip_allocations_endpoint ON ip_allocations (endpoint_i
 CREATE TABLE IF NOT EXISTS endpoint_aliases (
   endpoint_id TEXT NOT NULL REFERENCES endpoints(id), position INTEGER NOT NULL, alias TEXT NOT NULL,
   PRIMARY KEY (endpoint_id, position));
+CREATE TABLE IF NOT EXISTS network_labels (
+  network_id TEXT NOT NULL REFERENCES networks(id), key TEXT NOT NULL, value TEXT NOT NULL,
+  PRIMARY KEY (network_id, key));
 CREATE TABLE IF NOT EXISTS sandbox_names (
   sandbox_id TEXT PRIMARY KEY REFERENCES sandboxes(id), name TEXT NOT NULL);
 `
 
 const json = (v: unknown): string => JSON.stringify(v ?? null)
 const withAliases = (aliases: string[] | undefined): { aliases?: string[] } => (aliases ? { aliases } : {})
+const withLabels = (labels: Record<string, string> | undefined): { labels?: Record<string, string> } =>
+  labels ? { labels } : {}
 const parse = (s: string): unknown => JSON.parse(s)
 
 /**
@@ -144,7 +154,11 @@ export class Store {
         const holder = lockHolder(file)
         if (holder) throw storeLocked(file, holder)
       }
-      db = new Database(file === false ? ':memory:' : file, { timeout: busyTimeoutMs })
+      const nativeBinding = sqliteBinding()
+      db = new Database(file === false ? ':memory:' : file, {
+        timeout: busyTimeoutMs,
+        ...(nativeBinding ? { nativeBinding } : {}),
+      })
       this.db = db
       if (file !== false) this.db.pragma('journal_mode = WAL')
       this.db.pragma('foreign_keys = ON')
@@ -281,14 +295,26 @@ export class Store {
     )) {
       aliases.set(r.endpoint_id, [...(aliases.get(r.endpoint_id) ?? []), r.alias])
     }
+    const labels = new Map<string, Record<string, string>>()
+    for (const r of rows<{ network_id: string; key: string; value: string }>(
+      'SELECT network_id, key, value FROM network_labels ORDER BY network_id, key',
+    )) {
+      labels.set(r.network_id, { ...labels.get(r.network_id), [r.key]: r.value })
+    }
     return {
       drivers: rows<{ type: string; options: string }>('SELECT type, options FROM drivers').map((r) => ({
         type: r.type,
         options: parse(r.options),
       })),
-      networks: rows<{ id: string; name: string; type: string; options: string; record: string }>(
-        'SELECT id, name, type, options, record FROM networks ORDER BY created_at, id',
-      ).map((r) => ({ ...r, options: parse(r.options), record: parse(r.record) })),
+      networks: rows<{ id: string; name: string; type: string; options: string; record: string; created_at: string }>(
+        'SELECT id, name, type, options, record, created_at FROM networks ORDER BY created_at, id',
+      ).map(({ created_at, ...r }) => ({
+        ...r,
+        options: parse(r.options),
+        record: parse(r.record),
+        created: created_at,
+        ...withLabels(labels.get(r.id)),
+      })),
       endpoints: rows<{
         id: string
         network_id: string
@@ -327,14 +353,44 @@ export class Store {
     }
   }
 
+  /**
+   * The driver records of one type's networks and of their endpoints (what a stray pass must not
+   * remove), read alone: no options, sandboxes, joins or aliases parsed.
+   */
+  recordsOfType(type: string): {
+    networks: Map<string, unknown>
+    endpoints: Map<string, { networkId: string; record: unknown }>
+  } {
+    const networks = new Map<string, unknown>()
+    for (const r of this.db.prepare('SELECT id, record FROM networks WHERE type = ?').all(type) as {
+      id: string
+      record: string
+    }[]) {
+      networks.set(r.id, parse(r.record))
+    }
+    const endpoints = new Map<string, { networkId: string; record: unknown }>()
+    for (const r of this.db
+      .prepare(
+        'SELECT e.id AS id, e.network_id AS networkId, e.record AS record FROM endpoints e JOIN networks n ON n.id = e.network_id WHERE n.type = ?',
+      )
+      .all(type) as { id: string; networkId: string; record: string }[]) {
+      endpoints.set(r.id, { networkId: r.networkId, record: parse(r.record) })
+    }
+    return { networks, endpoints }
+  }
+
   putDriver(type: string, options: unknown): void {
     this.db.prepare('INSERT OR REPLACE INTO drivers (type, options) VALUES (?, ?)').run(type, json(options))
   }
 
+  /** Inserts a network and its labels; sets `n.created` to the time recorded. */
   insertNetwork(n: NetworkRow): void {
+    n.created ??= new Date().toISOString()
     this.db
       .prepare('INSERT INTO networks (id, name, type, options, record, created_at) VALUES (?, ?, ?, ?, ?, ?)')
-      .run(n.id, n.name, n.type, json(n.options), json(n.record), new Date().toISOString())
+      .run(n.id, n.name, n.type, json(n.options), json(n.record), n.created)
+    const label = this.db.prepare('INSERT INTO network_labels (network_id, key, value) VALUES (?, ?, ?)')
+    for (const [key, value] of Object.entries(n.labels ?? {})) label.run(n.id, key, value)
   }
 
   updateNetworkRecord(id: string, record: unknown): void {
@@ -342,6 +398,7 @@ export class Store {
   }
 
   deleteNetwork(id: string): void {
+    this.db.prepare('DELETE FROM network_labels WHERE network_id = ?').run(id)
     this.db.prepare('DELETE FROM networks WHERE id = ?').run(id)
   }
 
@@ -373,6 +430,14 @@ export class Store {
       const alias = this.db.prepare('INSERT INTO endpoint_aliases (endpoint_id, position, alias) VALUES (?, ?, ?)')
       for (const [i, a] of e.aliases.entries()) alias.run(e.id, i, a)
     }
+  }
+
+  /** Replaces an endpoint's driver record and its port allocations (ports published or unpublished). */
+  updateEndpointPorts(id: string, record: unknown, ports: { proto: string; hostIP: string; port: number }[]): void {
+    this.db.prepare('UPDATE endpoints SET record = ? WHERE id = ?').run(json(record), id)
+    this.db.prepare('DELETE FROM port_allocations WHERE endpoint_id = ?').run(id)
+    const port = this.db.prepare('INSERT INTO port_allocations (proto, host_ip, port, endpoint_id) VALUES (?, ?, ?, ?)')
+    for (const p of ports) port.run(p.proto, p.hostIP, p.port, id)
   }
 
   deleteEndpoint(id: string): void {

@@ -1,4 +1,4 @@
-import type { DriverCapabilities, DriverFactory, PublishedPort, SandboxInfo } from '@cnm/driverapi'
+import type { DriverCapabilities, DriverFactory, PortBinding, PublishedPort, SandboxInfo } from '@cnm/driverapi'
 import type { ChangeListener } from './changes.js'
 import type { JoinOptions } from './endpoint-ops.js'
 import type { DriverRegistration } from './registry.js'
@@ -63,7 +63,17 @@ export interface NetworkInspect {
   gatewayIPv6: string | undefined
   internal: boolean
   icc: boolean
+  /** Its labels (`network create --label`); the controller answers `{}` when there are none. */
+  labels?: Record<string, string>
+  /** When it was created (ISO 8601); absent for a network this host took in from a cluster. */
+  created?: string | undefined
   endpoints: EndpointInspect[]
+}
+
+/** What a network has besides its driver's options. */
+export interface NetworkSettings {
+  /** Free-form `key: value` metadata (Docker's `--label`); keys non-empty, at most 256 labels. */
+  labels?: Record<string, string>
 }
 
 /** What an endpoint has besides its driver's options. */
@@ -113,6 +123,14 @@ export interface Endpoint {
    */
   join(sandbox: Sandbox | SandboxHandle, options?: JoinOptions): Promise<void>
   leave(sandbox: Sandbox | SandboxHandle): Promise<void>
+  /**
+   * Publishes more ports on the endpoint in one transaction (Docker's `ProgramExternalConnectivity`:
+   * the container's way out moved to this network); returns them. A driver that cannot publish on an
+   * existing endpoint is refused (`ERR_PORTS_NOT_SUPPORTED`, kind unsupported).
+   */
+  publishPorts(bindings: readonly PortBinding[]): Promise<PublishedPort[]>
+  /** Unpublishes every published port of the endpoint in one transaction; returns what went. */
+  unpublishPorts(): Promise<PublishedPort[]>
   delete(): Promise<void>
 }
 
@@ -149,7 +167,7 @@ export interface NetworkController {
   drivers(): DriverDescription[]
   /** Makes (once) and configures the driver registered under `networkType` (a name or an alias). */
   newNetworkDriver(networkType: string, options?: unknown): Promise<NetworkDriver>
-  newNetwork(driver: NetworkDriver, name: string, options?: unknown): Promise<Network>
+  newNetwork(driver: NetworkDriver, name: string, options?: unknown, settings?: NetworkSettings): Promise<Network>
   networks(): Network[]
   networkByName(name: string): Network | undefined
   networkByID(id: string): Network | undefined

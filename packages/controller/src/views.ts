@@ -15,6 +15,7 @@ import {
 import { isGlobal, releaseGlobalNetwork } from './global-scope.js'
 import { inspectEndpoint, inspectNetwork } from './inspect.js'
 import { removeOwnerMark } from './owner-mark.js'
+import { publishEndpointPorts, unpublishEndpointPorts } from './port-ops.js'
 import type { SandboxHandle } from './sandboxes.js'
 import type { EndpointRow, NetworkRow, SandboxRow } from './store.js'
 import type { Endpoint, Network, Sandbox } from './types.js'
@@ -140,6 +141,8 @@ export function endpointView(core: Core, id: string, network: Network, initial?:
         }
         return { value: undefined, apply: await leave(ep) }
       }),
+    publishPorts: (bindings) => run(core, async () => publishEndpointPorts(core, row(), bindings)),
+    unpublishPorts: () => run(core, async () => unpublishEndpointPorts(core, row())),
     delete: () => run(core, async () => ({ value: undefined, apply: await removeEndpoint(core, row()) })),
   }
 }

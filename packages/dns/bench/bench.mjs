@@ -4,6 +4,8 @@
 // netavark runs it: a config directory with one file per network) for the same network, with the
 // same load generator (Debian's dnsperf 2.10), in the same run, rounds alternating. cnm runs on
 // its process's event loop (createDnsServer) and on a thread of its own (createDnsServerThread).
+// cnm answers UDP on its native receive/send loop (recvmmsg/sendmmsg on a thread, answers stored
+// by the JavaScript side) unless CNM_DNS_UDP=node: the run has that variant too (`cnm-dgram`).
 // Also the floor of any server on Node's dgram (a no-op UDP echo), and the daemon's other work
 // (mini attach/detach cycles through netlink in the server's process) idle and under DNS load.
 //
@@ -91,8 +93,8 @@ const forwardFile = path.join(scratch, 'forward.txt')
 writeFileSync(forwardFile, 'forwarded.example A\n')
 
 const children = new Set()
-function start(file, args) {
-  const child = spawn(file, args, { stdio: ['pipe', 'pipe', 'inherit'] })
+function start(file, args, env = process.env) {
+  const child = spawn(file, args, { stdio: ['pipe', 'pipe', 'inherit'], env })
   children.add(child)
   child.on('exit', () => children.delete(child))
   return new Promise((resolve, reject) => {
@@ -168,15 +170,17 @@ process.exit(spawnSync(cmd, args, { stdio: 'inherit' }).status ?? 126)`
   },
   cnm: () => cnmServer('process'),
   'cnm-thread': () => cnmServer('thread'),
+  // The same server with UDP on Node's dgram instead of the native receive/send loop.
+  'cnm-dgram': () => cnmServer('process', { ...process.env, CNM_DNS_UDP: 'node' }),
   'node-floor': async () => {
     const child = await start(process.execPath, [path.join(here, 'echo-server.mjs'), GATEWAY])
     return { pid: child.pid, stop: () => stop(child) }
   },
 }
 
-async function cnmServer(mode) {
+async function cnmServer(mode, env) {
   const args = [path.join(here, 'cnm-server.mjs'), GATEWAY, resolvConf, JSON.stringify(ENTRIES), mode]
-  const child = await start(process.execPath, args)
+  const child = await start(process.execPath, args, env)
   await waitAnswer('web')
   return { pid: child.pid, child, stop: () => stop(child) }
 }
@@ -229,7 +233,7 @@ async function saturated(pid, file) {
 }
 
 await start(process.execPath, [path.join(here, 'upstream.mjs'), '127.0.0.1', '53'])
-const results = { aardvark: [], cnm: [], 'cnm-thread': [], 'node-floor': [] }
+const results = Object.fromEntries(Object.keys(servers).map((name) => [name, []]))
 const daemonWork = {}
 try {
   for (let round = 1; round <= ROUNDS; round++) {
@@ -250,8 +254,8 @@ try {
     }
   }
   // The daemon's other work, in the server's process: idle, then while dnsperf saturates it.
-  for (const mode of ['process', 'thread']) {
-    const s = await cnmServer(mode)
+  for (const mode of ['process', 'thread', 'dgram']) {
+    const s = await (mode === 'dgram' ? cnmServer('process', { ...process.env, CNM_DNS_UDP: 'node' }) : cnmServer(mode))
     try {
       await work(s.child, 10) // warm-up
       const idle = await work(s.child, 60)
@@ -335,6 +339,10 @@ if (ROUNDS === 0) {
       `daemon work (attach/detach cycle, median) with the DNS server on the ${mode}: idle ${f(w.idle, 2)} ms, under ${f(w.qpsMeanwhile)} q/s ${f(w.loaded, 2)} ms (${f(w.loaded / w.idle, 2)}×)`,
     )
   }
+  const d = summary['cnm-dgram']
+  log(
+    `| cnm with UDP on Node's dgram (CNM_DNS_UDP=node): local queries/s, CPU per query, p99 | | ${f(d.localQps)}, ${f(d.localCpuUs, 1)} µs, ${f(d.localP99, 3)} ms | ${f(d.localQps / a.localQps, 2)}× |`,
+  )
   const floor = summary['node-floor']
   log(
     `\nNode dgram floor (a UDP echo that does nothing else): ${f(floor.localQps)} q/s, ${f(floor.localCpuUs, 1)} µs CPU per query`,

@@ -2,6 +2,7 @@ import { spawn, spawnSync } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
+import { createFirewall } from '@cnm/firewall'
 import { describeKernel, type Node, run, Topology, useHostNetns } from '@cnm/netlink/testing'
 import * as packet from 'dns-packet'
 import { afterAll, beforeAll, expect, it } from 'vitest'
@@ -382,4 +383,49 @@ sock.bind(0, start)`
       run('nft', ['delete', 'table', 'inet', table]) // synchronous is fine here: no DNS involved
     }
   })
+
+  it.each(['nftables', 'iptables'] as const)(
+    "cnm's firewall (%s backend) keeps a sandbox from another network's server",
+    async (backend) => {
+      const fw = await createFirewall({ backend })
+      try {
+        for (const [id, bridge, subnets] of [
+          ['dnsA', brA, ['10.53.1.0/24', 'fd00:53:1::/64']],
+          ['dnsB', brB, ['10.53.2.0/24', 'fd00:53:2::/64']],
+        ] as const) {
+          await fw.addNetwork({ id, bridge, subnets: [...subnets], icc: true, masquerade: false })
+        }
+        if (backend === 'iptables') {
+          // What the kernel holds, read with iptables-save/ip6tables-save (not with our parser).
+          for (const cmd of ['iptables-save', 'ip6tables-save']) {
+            const lines = (await spawnIn(undefined, cmd, ['-t', 'filter'])).stdout.split('\n')
+            for (const br of [brA, brB]) {
+              for (const p of ['udp', 'tcp']) {
+                expect(lines).toContain(
+                  `-A CNM-INPUT -i ${br} -p ${p} -m ${p} --dport 53 -m addrtype ! --dst-type LOCAL --limit-iface-in -j DROP`,
+                )
+              }
+            }
+          }
+        }
+        // A real query from network B to network A's server gets no answer, over UDP and TCP, IPv4 and IPv6.
+        expect(await status(other, '@10.53.1.1', '+time=1', 'web', 'A')).toBe('no answer')
+        expect(await status(other, '@10.53.1.1', '+time=1', '+tcp', 'web', 'A')).toBe('no answer')
+        expect(await status(other, '@fd00:53:1::1', '+time=1', 'web', 'A')).toBe('no answer')
+        expect(await status(other, '@fd00:53:1::1', '+time=1', '+tcp', 'web', 'A')).toBe('no answer')
+        // Each sandbox still reaches its own network's server, and the host reaches both.
+        expect(await short(other, '@10.53.2.1', 'other', 'A')).toEqual(['10.53.2.2'])
+        expect(await short(other, '@fd00:53:2::1', '+tcp', 'other', 'AAAA')).toEqual(['fd00:53:2::2'])
+        expect(await short(client, '@10.53.1.1', 'web', 'A')).toEqual(['10.53.1.2'])
+        expect(await short(client, '@fd00:53:1::1', '+tcp', 'web', 'A')).toEqual(['10.53.1.2'])
+        expect(await short(client, '@10.53.1.1', 'forwarded.example', 'A')).toEqual(['192.0.2.80'])
+        const fromHost = await spawnIn(undefined, 'dig', ['+short', '+tries=1', '+time=2', '@10.53.1.1', 'web', 'A'])
+        expect(fromHost.stdout.trim()).toBe('10.53.1.2')
+      } finally {
+        await fw.flush()
+      }
+      // Gone with the firewall's rules: the server is reachable again (the weak host model).
+      expect(await short(other, '@10.53.1.1', 'web', 'A')).toEqual(['10.53.1.2'])
+    },
+  )
 })

@@ -40,6 +40,12 @@ export class QueryHandler {
   readonly #cache = new Map<string, Buffer>()
   #cacheGeneration = -1
   #inFlight = 0
+  /**
+   * Whether the last answer `handle` returned was the network's own (synchronous, the same for the
+   * same query bytes until the names change): the native UDP loop may store it.
+   */
+  lastAnswerLocal = false
+  #precomputing = false
 
   constructor(config: ServerConfig, upstreams: UpstreamSource) {
     this.#config = config
@@ -58,11 +64,29 @@ export class QueryHandler {
   }
 
   /**
+   * The network's own answer to a UDP query from `client`, made now and not counted in the stats;
+   * undefined when it is not the network's (nothing is forwarded). For the native loop's stored
+   * answers, rebuilt when the names change.
+   */
+  precompute(msg: Buffer, client: string | undefined): Buffer | undefined {
+    const saved = { ...this.stats }
+    this.#precomputing = true
+    try {
+      const res = this.handle(msg, 'udp', client)
+      return Buffer.isBuffer(res) && this.lastAnswerLocal ? res : undefined
+    } finally {
+      this.#precomputing = false
+      Object.assign(this.stats, saved)
+    }
+  }
+
+  /**
    * Answers one message that came over `proto`: over UDP an answer larger than the client's EDNS
    * size (512 without OPT) is cut to its header and question with TC set.
    */
   handle(msg: Buffer, proto: 'udp' | 'tcp', client?: string): Buffer | undefined | Promise<Buffer | undefined> {
     this.stats.queries++
+    this.lastAnswerLocal = false
     const q = decodeMessage(msg)
     if (!q || q.type === 'response') {
       this.stats.dropped++
@@ -78,9 +102,11 @@ export class QueryHandler {
     if (local === null) return this.#error(q, RCODE.FORMERR, edns)
     if (local !== undefined) {
       this.stats.local++
+      this.lastAnswerLocal = true
       return this.#fit(local, q, edns, limit)
     }
     if (!ra) return this.#error(q, RCODE.REFUSED, edns)
+    if (this.#precomputing) return undefined
     return this.#forward(msg, q, edns, proto, limit)
   }
 

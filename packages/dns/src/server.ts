@@ -1,4 +1,5 @@
 import { createSocket, type Socket as UdpSocket } from 'node:dgram'
+import { EventEmitter } from 'node:events'
 import { createServer, type Server as TcpServer, type Socket as TcpSocket } from 'node:net'
 import { DnsError, ERR_DNS_SERVER_CLOSED } from './errors.js'
 import type { NameTable } from './name-table.js'
@@ -6,6 +7,8 @@ import { type DnsStats, QueryHandler } from './query-handler.js'
 import { type ResolvConf, sandboxResolvConf } from './resolv-conf.js'
 import { type DnsServerOptions, parseServerOptions, type ServerConfig } from './server-config.js'
 import { FrameReader, frame } from './tcp-frames.js'
+import type { UdpLoop } from './udp-loop.js'
+import { bindNativeUdp, clearOnChange, type FamilyLoop, type HandlerRef } from './udp-native.js'
 import { type Upstream, UpstreamSource } from './upstreams.js'
 
 /** A running DNS server of one network. */
@@ -23,7 +26,12 @@ export interface DnsServer {
   /** The resolver configuration of a sandbox on this network (render it with `renderResolvConf`). */
   sandboxResolvConf(): ResolvConf
   /** What it has done so far. */
-  stats(): Readonly<DnsStats> & { readonly tcpConnections: number; readonly inFlight: number }
+  stats(): Readonly<DnsStats> & {
+    readonly tcpConnections: number
+    readonly inFlight: number
+    /** Of `local`: answered by the native UDP loop without the event loop (0 on Node's dgram). */
+    readonly udpNative: number
+  }
   /** Stops listening, closes every connection and ends forwards in flight. Idempotent. */
   close(): Promise<void>
 }
@@ -34,7 +42,8 @@ const TCP_PIPELINE = 64
 const TCP_WRITE_BUFFER = 1 << 20
 
 interface Listener {
-  udp: UdpSocket
+  /** UDP on Node's dgram, or on the native loop (`udp-loop.ts`) when its addon is built. */
+  udp: UdpSocket | UdpLoop
   tcp: TcpServer | undefined
 }
 
@@ -50,11 +59,12 @@ export async function createDnsServer(options: DnsServerOptions): Promise<DnsSer
   let port = config.port
   let upstreams: UpstreamSource | undefined
   const conns = new Set<TcpSocket>()
+  const ref: HandlerRef = {}
   try {
     for (const { address, family } of config.addresses) {
-      const udp = await bindUdp(address, family, port)
+      const udp = bindLoop(address, family, port, ref) ?? (await bindUdp(address, family, port))
       listeners.push({ udp, tcp: undefined })
-      port = udp.address().port
+      port = isLoop(udp) ? udp.port : udp.address().port
       ;(listeners.at(-1) as Listener).tcp = await listenTcp(address, port)
     }
     upstreams = await UpstreamSource.open({
@@ -67,11 +77,15 @@ export async function createDnsServer(options: DnsServerOptions): Promise<DnsSer
     throw err
   }
   const handler = new QueryHandler(config, upstreams)
-  for (const l of listeners) {
-    serveUdp(l.udp, handler)
+  ref.handler = handler
+  const loops: FamilyLoop[] = []
+  for (const [i, l] of listeners.entries()) {
+    if (isLoop(l.udp)) loops.push({ loop: l.udp, family: config.addresses[i]?.family ?? 4 })
+    else serveUdp(l.udp, handler)
     if (l.tcp) serveTcp(l.tcp, handler, config, conns)
   }
-  return makeServer(config, port, listeners, upstreams, handler, conns)
+  const native = { loops: loops.map((l) => l.loop), stopClearing: clearOnChange(config.names, loops, handler) }
+  return makeServer(config, port, listeners, upstreams, handler, conns, native)
 }
 
 function makeServer(
@@ -81,6 +95,7 @@ function makeServer(
   upstreams: UpstreamSource,
   handler: QueryHandler,
   conns: Set<TcpSocket>,
+  native: { loops: UdpLoop[]; stopClearing: () => void },
 ): DnsServer {
   let closing: Promise<void> | undefined
   const addresses = Object.freeze(config.addresses.map((a) => a.address))
@@ -98,9 +113,14 @@ function makeServer(
         ...(upstreams.hostConf ? { host: upstreams.hostConf } : {}),
       })
     },
-    stats: () => ({ ...handler.stats, tcpConnections: conns.size, inFlight: handler.inFlight }),
+    stats: () => ({
+      ...withNative(handler.stats, native.loops),
+      tcpConnections: conns.size,
+      inFlight: handler.inFlight,
+    }),
     close(): Promise<void> {
       closing ??= (async () => {
+        native.stopClearing()
         handler.close()
         upstreams.close()
         for (const c of conns) c.destroy()
@@ -108,6 +128,32 @@ function makeServer(
       })()
       return closing
     },
+  }
+}
+
+/** The handler's counters plus what the native loops answered (local) or dropped themselves. */
+function withNative(stats: Readonly<DnsStats>, loops: UdpLoop[]): DnsStats & { udpNative: number } {
+  const out = { ...stats, udpNative: 0 }
+  for (const l of loops) {
+    const n = l.stats()
+    out.queries += n.answered + n.dropped
+    out.local += n.answered
+    out.dropped += n.dropped
+    out.udpNative += n.answered
+  }
+  return out
+}
+
+function isLoop(udp: UdpSocket | UdpLoop): udp is UdpLoop {
+  return !(udp instanceof EventEmitter)
+}
+
+/** UDP on the native loop, when its addon is built; bind errors as {@link bindUdp}'s. */
+function bindLoop(address: string, family: 4 | 6, port: number, ref: HandlerRef): UdpLoop | undefined {
+  try {
+    return bindNativeUdp(address, family, port, ref)
+  } catch (err) {
+    throw bindError(err as NodeJS.ErrnoException, 'udp', address, port)
   }
 }
 
@@ -212,6 +258,11 @@ async function closeListeners(listeners: Listener[]): Promise<void> {
   await Promise.all(
     listeners.flatMap((l) => [
       new Promise<void>((resolve) => {
+        if (isLoop(l.udp)) {
+          l.udp.close()
+          resolve()
+          return
+        }
         try {
           l.udp.close(() => resolve())
         } catch {

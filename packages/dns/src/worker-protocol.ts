@@ -10,7 +10,7 @@ export type ToWorker =
   | { type: 'query'; seq: number }
   | { type: 'close' }
 
-export type WorkerStats = DnsStats & { tcpConnections: number; inFlight: number }
+export type WorkerStats = DnsStats & { tcpConnections: number; inFlight: number; udpNative: number }
 
 /** What the server's thread answers. */
 export type FromWorker =

@@ -13,7 +13,7 @@
 //
 //   pnpm build && node packages/docker-plugin/bench/docker-vs-bridge.mjs
 import { spawn, spawnSync } from 'node:child_process'
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs'
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -66,6 +66,14 @@ function busyboxImage(dir) {
   return tar
 }
 
+const TICK_MS = 1000 / Number(sh('getconf', ['CLK_TCK']).stdout.trim() || 100)
+/** CPU time (user + system) a process has used so far, ms (/proc/PID/stat, clock-tick resolution). */
+function cpuMs(pid) {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ') // f[0] is field 3 (state)
+  return (Number(f[11]) + Number(f[12])) * TICK_MS
+}
+
 /** Milliseconds one command took (it must succeed). */
 function time(cmd, args) {
   const t = process.hrtime.bigint()
@@ -110,9 +118,12 @@ async function inside() {
     return { child, cli, log: () => log }
   }
   try {
+    // CNM_BENCH_CPU_PROF=<dir>: the cnm daemon writes a V8 CPU profile there when it stops.
+    const prof = process.env.CNM_BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.CNM_BENCH_CPU_PROF] : []
     const cnmd = spawn(
       process.execPath,
       [
+        ...prof,
         CNM,
         '--store',
         `${tmp}/cnm.db`,
@@ -163,6 +174,18 @@ async function inside() {
     }
 
     const t = { cnm: {}, bridge: {} }
+    // CPU time spent by the daemons that do a connect's work: dockerd + cnm serve for cnm, dockerd
+    // for Docker's bridge driver. Unlike wall time, it hardly moves with the machine's load.
+    const cpu = { cnm: {}, bridge: {}, 'cnm serve': {} }
+    const daemons = { cnm: [a.child.pid, cnmd.pid], bridge: [b.child.pid] }
+    const cpuNow = (who) => daemons[who].reduce((sum, pid) => sum + cpuMs(pid), 0)
+    const timed = (who, op, d, ...args) => {
+      const before = cpuNow(who)
+      const cnmBefore = cpuMs(cnmd.pid)
+      add(who, op, time(...d.cli(...args)))
+      cpu[who][op] = (cpu[who][op] ?? 0) + cpuNow(who) - before
+      if (who === 'cnm') cpu['cnm serve'][op] = (cpu['cnm serve'][op] ?? 0) + cpuMs(cnmd.pid) - cnmBefore
+    }
     const add = (who, op, ms) => {
       t[who][op] ??= []
       t[who][op].push(ms)
@@ -172,8 +195,8 @@ async function inside() {
       for (const f of i % 2 ? pair.reverse() : pair) f()
     }
     for (let i = 0; i < RUNS; i++) {
-      both(i, (who, d) => add(who, 'network connect', time(...d.cli('network', 'connect', 'other', 'ctr'))))
-      both(i, (who, d) => add(who, 'network disconnect', time(...d.cli('network', 'disconnect', 'other', 'ctr'))))
+      both(i, (who, d) => timed(who, 'network connect', d, 'network', 'connect', 'other', 'ctr'))
+      both(i, (who, d) => timed(who, 'network disconnect', d, 'network', 'disconnect', 'other', 'ctr'))
     }
     for (let i = 0; i < RUNS; i++) {
       const port = String(20000 + i)
@@ -214,6 +237,18 @@ async function inside() {
     for (const op of ops) {
       const [d, c] = [median(t.bridge[op]), median(t.cnm[op])]
       out.push(`| \`docker ${op}\` | ${d.toFixed(0)} | ${c.toFixed(0)} | **${(c / d).toFixed(2)}** |`)
+    }
+    out.push('')
+    out.push(
+      "| daemons' CPU per command, mean ms | Docker's bridge (dockerd) | cnm (dockerd + cnm serve) | of which cnm serve | cnm / bridge |",
+    )
+    out.push('|---|---|---|---|---|')
+    for (const op of ['network connect', 'network disconnect']) {
+      const [d, c] = [cpu.bridge[op] / RUNS, cpu.cnm[op] / RUNS]
+      const own = cpu['cnm serve'][op] / RUNS
+      out.push(
+        `| \`docker ${op}\` | ${d.toFixed(1)} | ${c.toFixed(1)} | ${own.toFixed(1)} | **${(c / d).toFixed(2)}** |`,
+      )
     }
     process.stdout.write(`${out.join('\n')}\n`)
     for (const d of [a, b]) {

@@ -1,4 +1,5 @@
 import type { EndpointInspect, PortInfo } from '@cnm/controller'
+import type { PublishedPort } from '@cnm/driverapi'
 
 /** A change the plugin made, in the shape of the daemon's events (`cnm events`). */
 export interface PluginEvent {
@@ -26,4 +27,15 @@ export function endpointDeleted(emit: PluginEventSink, ep: EndpointInspect): voi
   const base = { type: 'endpoint' as const, id: ep.id, name: ep.name, network: ep.network.name }
   for (const port of ep.ports) emit({ ...base, action: 'unpublish', port })
   emit({ ...base, action: 'delete' })
+}
+
+/** Ports published on (or unpublished from) an existing endpoint: one event each. */
+export function endpointPorts(
+  emit: PluginEventSink,
+  ep: EndpointInspect,
+  action: 'publish' | 'unpublish',
+  ports: readonly PublishedPort[],
+): void {
+  const base = { type: 'endpoint' as const, id: ep.id, name: ep.name, network: ep.network.name }
+  for (const p of ports) emit({ ...base, action, port: { ...p, network: ep.network.name, endpoint: ep.name } })
 }

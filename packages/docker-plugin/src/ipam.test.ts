@@ -125,4 +125,39 @@ describe("the IPAM side: agrees with cnm's networks", () => {
       expect(() => parsePoolId(bad)).toThrow(expect.objectContaining({ code: 'ERR_DOCKER_UNKNOWN_OBJECT' }))
     }
   })
+
+  it('keeps what it handed out across a restart (the state file), and lets go of pools whose network is gone', async () => {
+    const pool = ipam.requestPool({ Pool: '10.77.0.0/24' }).PoolID
+    nets.push({ subnet: '10.77.0.0/24', gateway: '10.77.0.1', endpoints: [] })
+    const a = ipam.requestAddress({ PoolID: pool }).Address
+    expect(a).toBe('10.77.0.2/24')
+    ipam.requestPool({ Pool: '10.91.0.0/24' }) // its network never comes
+    // A new process on the same state file: .2 is still dockerd's (no endpoint holds it yet).
+    const again = createIpam(networksView(nets), new StateFile(state.file))
+    expect(again.requestAddress({ PoolID: pool }).Address).toBe('10.77.0.3/24')
+    expect(() => again.requestAddress({ PoolID: pool, Address: '10.77.0.2' })).toThrow(
+      expect.objectContaining({ code: 'ERR_DOCKER_ADDRESS_IN_USE' }),
+    )
+    expect(new StateFile(state.file).reservations()).toEqual({
+      pools: ['10.77.0.0/24'],
+      addresses: { '10.77.0.0/24': ['10.77.0.2', '10.77.0.3'] },
+    })
+    expect(again.requestPool({ Pool: '10.91.0.0/24' }).Pool).toBe('10.91.0.0/24')
+    again.releaseAddress(pool, '10.77.0.2/24')
+    again.releasePool('10.91.0.0/24')
+    await new Promise((resolve) => setImmediate(resolve)) // releases are written just after the answer
+    expect(new StateFile(state.file).reservations()).toEqual({
+      pools: ['10.77.0.0/24'],
+      addresses: { '10.77.0.0/24': ['10.77.0.3'] },
+    })
+    // A write that fails hands out nothing.
+    const broken = new StateFile(state.file)
+    broken.setReservations = () => {
+      throw new Error('disk full')
+    }
+    const failing = createIpam(networksView(nets), broken)
+    expect(() => failing.requestAddress({ PoolID: pool })).toThrow('disk full')
+    broken.setReservations = StateFile.prototype.setReservations
+    expect(failing.requestAddress({ PoolID: pool }).Address).toBe('10.77.0.2/24') // the failed one was not kept
+  })
 })

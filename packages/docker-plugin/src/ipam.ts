@@ -71,6 +71,8 @@ export interface Ipam {
   releasePool(poolId: string): void
   requestAddress(req: RequestAddressRequest): { Address: string; Data: Record<string, string> }
   releaseAddress(poolId: string, address: string): void
+  /** Writes what was released and not written yet (at once). */
+  flush(): void
 }
 
 /**
@@ -83,11 +85,6 @@ export interface Ipam {
  * DeleteNetwork → ReleasePool.
  */
 export function createIpam(controller: NetworkController, state: StateFile): Ipam {
-  /** Pools handed out and not released (until a restart; networks then speak for them). */
-  const pools = new Map<string, Pool>()
-  /** Addresses handed out per subnet, not released yet. */
-  const handedOut = new Map<string, Set<string>>()
-
   const networkSubnets = (): IPPrefix[] =>
     controller
       .networks()
@@ -97,6 +94,56 @@ export function createIpam(controller: NetworkController, state: StateFile): Ipa
       })
       .map((s) => tryParseCIDR(s))
       .filter((p): p is IPPrefix => p !== undefined)
+
+  const recorded = state.reservations()
+  // What a restart keeps: the pools of networks cnm still has, and their addresses. A pool whose
+  // network never came, or went while cnm was down (dockerd's ReleasePool then failed), is let go.
+  const live = new Set(networkSubnets().map((p) => p.cidr))
+  /** Pools handed out and not released (recorded in the state file: they outlive a restart). */
+  const pools = new Map<string, Pool>()
+  for (const id of recorded.pools) {
+    try {
+      const pool = parsePoolId(id)
+      if (live.has(pool.subnet.cidr)) pools.set(id, pool)
+    } catch {} // not a pool id (a hand-edited file): nothing to hold
+  }
+  /** Addresses handed out per subnet, not released yet (recorded too). */
+  const handedOut = new Map<string, Set<string>>(
+    Object.entries(recorded.addresses)
+      .filter(([subnet]) => live.has(subnet))
+      .map(([subnet, addresses]) => [subnet, new Set(addresses)]),
+  )
+  let pending: NodeJS.Immediate | undefined
+  const write = (): void => {
+    if (pending) clearImmediate(pending)
+    pending = undefined
+    const addresses = [...handedOut].filter(([, set]) => set.size > 0).map(([subnet, set]) => [subnet, [...set]])
+    state.setReservations({ pools: [...pools.keys()], addresses: Object.fromEntries(addresses) })
+  }
+  /**
+   * Writes the reservations as they are now, before dockerd gets what it asked for; on failure
+   * `undo` takes the change back, and it throws.
+   */
+  const persist = (undo: () => void): void => {
+    try {
+      write()
+    } catch (err) {
+      undo()
+      throw err
+    }
+  }
+  /**
+   * A release is written just after the answer, several in one write (a file replaced costs ~10 ms
+   * of the kernel's time here): until then the file holds one reservation too many, which only
+   * keeps an address from being handed out, never hands one out twice.
+   */
+  const persistSoon = (): void => {
+    pending ??= setImmediate(() => {
+      try {
+        write()
+      } catch {} // the next write carries it
+    })
+  }
 
   const inUse = (subnet: IPPrefix): string | undefined =>
     [...networkSubnets(), ...[...pools.values()].map((p) => p.subnet)].find((p) => networksOverlap(p, subnet))?.cidr
@@ -147,7 +194,9 @@ export function createIpam(controller: NetworkController, state: StateFile): Ipa
       set = new Set()
       handedOut.set(subnet.cidr, set)
     }
-    set.add(address)
+    const added = set
+    added.add(address)
+    persist(() => added.delete(address))
     return `${address}/${subnet.prefixLength}`
   }
 
@@ -180,14 +229,21 @@ export function createIpam(controller: NetworkController, state: StateFile): Ipa
         range = parseCIDR(r.cidr)
       }
       const id = range === subnet ? subnet.cidr : `${subnet.cidr},${range.cidr}`
-      pools.set(id, { id, subnet, range })
+      if (!pools.has(id)) {
+        pools.set(id, { id, subnet, range })
+        persist(() => pools.delete(id))
+      }
       return { PoolID: id, Pool: subnet.cidr, Data: {} }
     },
 
     releasePool(poolId) {
       const pool = parsePoolId(poolId)
+      const had = pools.get(pool.id)
+      const addresses = handedOut.get(pool.subnet.cidr)
+      if (!had && !addresses) return
       pools.delete(pool.id)
       handedOut.delete(pool.subnet.cidr)
+      persistSoon()
     },
 
     requestAddress(req) {
@@ -231,12 +287,17 @@ export function createIpam(controller: NetworkController, state: StateFile): Ipa
       throw new DockerPluginError(ERR_DOCKER_NO_ADDRESS, `pool ${pool.id} has no free address left`)
     },
 
+    flush() {
+      if (pending) write()
+    },
+
     releaseAddress(poolId, address) {
       const pool = parsePoolId(poolId)
       const a = tryParseAddress(address) ?? tryParseCIDR(address)
       const text = a === undefined ? undefined : 'text' in a ? a.text : a.address
       if (text === undefined) throw invalidRequest(`address ${JSON.stringify(address)} is not an IP address`)
-      handedOut.get(pool.subnet.cidr)?.delete(text)
+      const set = handedOut.get(pool.subnet.cidr)
+      if (set?.delete(text)) persistSoon()
     },
   }
 }

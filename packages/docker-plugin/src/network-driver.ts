@@ -2,8 +2,8 @@ import type { Endpoint, Network, NetworkController } from '@cnm/controller'
 import { withUndo } from '@cnm/driverapi'
 import { tryParseCIDR } from '@cnm/ip'
 import { DockerPluginError, ERR_DOCKER_NOT_SUPPORTED, ERR_DOCKER_UNKNOWN_OBJECT, invalidRequest } from './errors.js'
-import { endpointCreated, endpointDeleted, type PluginEventSink } from './events.js'
-import { checkDockerId, dockerNetworkId, endpointName, networkName } from './names.js'
+import { endpointCreated, endpointDeleted, endpointPorts, type PluginEventSink } from './events.js'
+import { checkDockerId, endpointName, networkName } from './names.js'
 import { type CreateNetworkRequest, parseCreateNetwork } from './network-options.js'
 import { parsePortMap, published } from './port-map.js'
 import type { StateFile } from './state-file.js'
@@ -38,8 +38,8 @@ export interface NetworkDriverVerbs {
     StaticRoutes: { Destination: string; RouteType: number; NextHop?: string }[]
   }
   leave(req: EndpointRequest): Record<string, never>
-  programExternalConnectivity(req: ProgramRequest): Record<string, never>
-  revokeExternalConnectivity(req: EndpointRequest): Record<string, never>
+  programExternalConnectivity(req: ProgramRequest): Promise<Record<string, never>>
+  revokeExternalConnectivity(req: EndpointRequest): Promise<Record<string, never>>
   allocateNetwork(req: { NetworkID: string }): never
 }
 
@@ -96,10 +96,9 @@ export function createNetworkDriver(
         const driver = await controller.newNetworkDriver('bridge')
         const made = await controller.newNetwork(driver, networkName(nid), config.bridge)
         undo.push(() => made.delete())
-        state.setNetwork(nid, {
-          ...(config.hostBindingIPv4 ? { hostBindingIPv4: config.hostBindingIPv4 } : {}),
-          ...(Object.keys(config.aux).length > 0 ? { aux: config.aux } : {}),
-        })
+        // host_binding_ipv4 is the bridge's own option now (its config, in cnm's store); only
+        // networks made by an older cnm have it in the state file, which the port map still reads.
+        state.setNetwork(nid, Object.keys(config.aux).length > 0 ? { aux: config.aux } : {})
         return made
       })
       emit({ type: 'network', action: 'create', id: net.id, name: net.name })
@@ -124,13 +123,13 @@ export function createNetworkDriver(
       const iface = req.Interface ?? {}
       const ipv4 = plain(`${owner}: address`, iface.Address, 4)
       const ipv6 = plain(`${owner}: IPv6 address`, iface.AddressIPv6, 6)
-      const hostIP = state.network(req.NetworkID).hostBindingIPv4
-      const portBindings = parsePortMap(owner, req.Options, hostIP)
+      // Checked here, published by ProgramExternalConnectivity (only on the network that gives the
+      // container its way out; dockerd moves that between networks).
+      parsePortMap(owner, req.Options, state.network(req.NetworkID).hostBindingIPv4)
       const options = {
         ...(ipv4 ? { ipv4Address: ipv4 } : {}),
         ...(ipv6 ? { ipv6Address: ipv6 } : {}),
         ...(iface.MacAddress ? { macAddress: iface.MacAddress } : {}),
-        ...(portBindings.length > 0 ? { portBindings } : {}),
       }
       const { endpoint: created, sandboxInfo } = await net.createEndpoint(endpointName(eid), '', options)
       endpointCreated(emit, created.inspect())
@@ -192,29 +191,28 @@ export function createNetworkDriver(
       return {}
     },
 
-    programExternalConnectivity(req) {
+    async programExternalConnectivity(req) {
       const ep = mustEndpoint(req)
       const wanted = parsePortMap(
         `endpoint ${req.EndpointID}`,
         req.Options,
         state.network(req.NetworkID).hostBindingIPv4,
       )
-      // Published when the endpoint was made (dockerd sends the same ports to CreateEndpoint), or
-      // still published by the container's endpoint on another network (dockerd moved its gateway).
-      const elsewhere = controller.ports().filter((p) => dockerNetworkId(p.network) !== undefined)
-      if (!published(wanted, ep.inspect().ports) && !published(wanted, elsewhere, true)) {
-        throw new DockerPluginError(
-          ERR_DOCKER_NOT_SUPPORTED,
-          `endpoint ${req.EndpointID}: cnm publishes ports when an endpoint is created; these were not asked for then`,
-        )
-      }
+      const before = ep.inspect()
+      // Asked again (dockerd retries, or replays after its restart): what is published stays.
+      if (wanted.length === 0 || (before.ports.length > 0 && published(wanted, before.ports))) return {}
+      const made = await ep.publishPorts(wanted)
+      endpointPorts(emit, before, 'publish', made)
       return {}
     },
 
-    revokeExternalConnectivity(req) {
-      // The ports go with the endpoint, which dockerd deletes next (DeleteEndpoint).
-      checkDockerId('endpoint', req.EndpointID)
-      checkDockerId('network', req.NetworkID)
+    async revokeExternalConnectivity(req) {
+      const ep = endpoint(req)
+      if (!ep) return {} // gone already: dockerd retries
+      const before = ep.inspect()
+      if (before.ports.length === 0) return {}
+      const gone = await ep.unpublishPorts()
+      endpointPorts(emit, before, 'unpublish', gone)
       return {}
     },
 

@@ -43,6 +43,7 @@ describe('parseCreateNetwork', () => {
       addressIPv4: '10.77.0.1/24',
       enableICC: false,
       enableIPMasquerade: false,
+      hostBindingIPv4: '127.0.0.1',
       mtu: 1400,
       internal: true,
       enableIPv6: true,

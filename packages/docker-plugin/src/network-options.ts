@@ -62,6 +62,7 @@ function generic(nid: string, raw: unknown, bridge: Record<string, unknown>): st
         const a = tryParseAddress(v)
         if (a?.family !== 4) throw invalidRequest(`network ${nid}: ${key}=${JSON.stringify(v)} is not an IPv4 address`)
         hostBinding = a.text
+        bridge.hostBindingIPv4 = a.text // the bridge gives it to every binding without a host address
         break
       }
       case 'com.docker.network.driver.mtu': {

@@ -10,9 +10,33 @@ export interface NetworkExtras {
   aux?: Record<string, string[]>
 }
 
-/** The plugin's state: the extras of each Docker network, by Docker network id. */
+/**
+ * What the IPAM side handed to dockerd and dockerd has not given back yet: pools (`RequestPool`
+ * until `ReleasePool`) by pool id, and addresses (`RequestAddress` until `ReleaseAddress`) by subnet.
+ */
+export interface IpamReservations {
+  pools: string[]
+  addresses: Record<string, string[]>
+}
+
+/** The plugin's state: the extras of each Docker network, by Docker network id; IPAM reservations. */
 export interface PluginState {
   networks: Record<string, NetworkExtras>
+  ipam?: IpamReservations
+}
+
+const isStrings = (v: unknown): v is string[] => Array.isArray(v) && v.every((x) => typeof x === 'string')
+
+/** The recorded reservations, checked (a file another version wrote without them has none). */
+function parseReservations(raw: unknown): IpamReservations {
+  if (raw === undefined) return { pools: [], addresses: {} }
+  const r = raw as Partial<IpamReservations> | null
+  if (typeof r !== 'object' || r === null || !isStrings(r.pools)) throw new Error('"ipam.pools" is not a list')
+  const addresses = r.addresses
+  if (typeof addresses !== 'object' || addresses === null || !Object.values(addresses).every(isStrings)) {
+    throw new Error('"ipam.addresses" is not a map of lists')
+  }
+  return { pools: r.pools, addresses }
 }
 
 /**
@@ -36,7 +60,7 @@ export class StateFile {
     try {
       fd = openSync(this.file, constants.O_RDONLY | constants.O_NOFOLLOW)
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { networks: {} }
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { networks: {}, ipam: { pools: [], addresses: {} } }
       throw new DockerPluginError(ERR_DOCKER_STATE, `state file ${this.file}: ${(err as Error).message}`, {
         cause: err,
       })
@@ -45,7 +69,7 @@ export class StateFile {
       const parsed = JSON.parse(readFileSync(fd, 'utf8')) as Partial<PluginState>
       const networks = parsed.networks
       if (typeof networks !== 'object' || networks === null) throw new Error('no "networks" object')
-      return { networks }
+      return { networks, ipam: parseReservations(parsed.ipam) }
     } catch (err) {
       throw new DockerPluginError(
         ERR_DOCKER_STATE,
@@ -59,13 +83,13 @@ export class StateFile {
     }
   }
 
-  private write(next: PluginState): void {
+  private write(next: PluginState, durable = true): void {
     const tmp = `${this.file}.${process.pid}.tmp`
     try {
       const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600)
       try {
         writeSync(fd, `${JSON.stringify(next)}\n`)
-        fsyncSync(fd)
+        if (durable) fsyncSync(fd)
       } finally {
         closeSync(fd)
       }
@@ -98,7 +122,21 @@ export class StateFile {
     const networks = { ...this.state.networks }
     if (empty) delete networks[nid]
     else networks[nid] = extras
-    this.write({ networks })
+    this.write({ ...this.state, networks })
+  }
+
+  /** The IPAM reservations recorded. */
+  reservations(): Readonly<IpamReservations> {
+    return this.state.ipam ?? { pools: [], addresses: {} }
+  }
+
+  /**
+   * Records the IPAM reservations (written before the answer reaches dockerd), without an fsync:
+   * the rename is atomic and a crash of cnm keeps the kernel's page cache; what only a power loss
+   * could lose, reservations of containers that are gone with it, dockerd asks for again.
+   */
+  setReservations(ipam: IpamReservations): void {
+    this.write({ ...this.state, ipam }, false)
   }
 
   /** Drops a network's extras. */

@@ -30,12 +30,13 @@ export interface KVRange {
 
 /**
  * A condition of a transaction: a key absent, a key present, a key whose last write is at exactly
- * this revision, or no key at all under a prefix.
+ * this revision, a key holding exactly this value, or no key at all under a prefix.
  */
 export type KVCompare =
   | { key: string; absent: true }
   | { key: string; present: true }
   | { key: string; modRevision: string }
+  | { key: string; value: string }
   | { prefix: string; empty: true }
 
 /** A write of a transaction. `lease: 'host'` binds the key to this host's lease (gone when the host is). */
@@ -110,5 +111,44 @@ export interface ClusterContext {
 export class StoreUnavailableError extends CnmError {
   constructor(message: string, options?: { cause?: unknown }) {
     super(ERR_STORE_UNAVAILABLE, 'unavailable', message, options)
+  }
+}
+
+/**
+ * An address handed out on a global network, as the cluster records it: one key per address,
+ * `<prefix>ipam/<network id>/<ip>` → `{"host":…,"endpoint":…}`, bound to the lease of the host whose
+ * endpoint holds it (gone with that host). One owner writes it: the controller, or a driver whose
+ * capabilities say `claimsAddresses`. Claimed with one compare-and-swap (`absent`), released with
+ * one (`value` still this claim's).
+ */
+export interface AddressClaim {
+  host: string
+  endpoint: string
+}
+
+/** Where a global network's address claims live. */
+export function addressClaimsPrefix(c: Pick<ClusterContext, 'prefix'>, nid: string): string {
+  return `${c.prefix}ipam/${nid}/`
+}
+
+/** The key of one address claim. */
+export function addressClaimKey(c: Pick<ClusterContext, 'prefix'>, nid: string, ip: string): string {
+  return `${addressClaimsPrefix(c, nid)}${ip}`
+}
+
+/** A claim's value, as written (the exact text a release compares against). */
+export function addressClaimValue(claim: AddressClaim): string {
+  return JSON.stringify({ host: claim.host, endpoint: claim.endpoint })
+}
+
+/** Parses a claim's value; undefined for anything malformed. */
+export function parseAddressClaim(value: string): AddressClaim | undefined {
+  try {
+    const r = JSON.parse(value) as Record<string, unknown>
+    return typeof r?.host === 'string' && typeof r.endpoint === 'string'
+      ? { host: r.host, endpoint: r.endpoint }
+      : undefined
+  } catch {
+    return undefined
   }
 }

@@ -1,4 +1,8 @@
 export {
+  type AddressClaim,
+  addressClaimKey,
+  addressClaimsPrefix,
+  addressClaimValue,
   type ClusterContext,
   type ClusterKV,
   ERR_STORE_UNAVAILABLE,
@@ -8,6 +12,7 @@ export {
   type KVOp,
   type KVRange,
   type LeaseEvent,
+  parseAddressClaim,
   StoreUnavailableError,
   type WatchOptions,
 } from './cluster.js'
@@ -34,6 +39,13 @@ export {
   TeardownError,
 } from './errors.js'
 export { errorCode, hasErrorCode } from './has-error-code.js'
+export {
+  ERR_INTERFACE_EXISTS,
+  INTERFACE_NAME_OPTION,
+  InterfaceExistsError,
+  parseInterfaceName,
+  pickInterfaceName,
+} from './interface-name.js'
 export type {
   Driver,
   DriverCapabilities,

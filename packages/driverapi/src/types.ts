@@ -72,6 +72,18 @@ export interface DriverCapabilities {
   publishesPorts: boolean
   /** Whether a network needs a parent interface on the host (`parent=eth1`). */
   needsParent: boolean
+  /**
+   * A global-scope driver that claims its endpoints' addresses in the cluster itself (under
+   * `addressClaimKey`, in the transaction that publishes the endpoint): the controller then
+   * claims nothing for it, so every address has one owner. Default false (the controller claims).
+   */
+  claimsAddresses?: boolean
+  /**
+   * Whether `createEndpoint` with a sandbox key takes the endpoint option `interfaceName`: the
+   * container's interface is born inside the sandbox under that name (refused with
+   * `ERR_INTERFACE_EXISTS` when the namespace has it) instead of the first free `ethN`.
+   */
+  namesInterfaces?: boolean
 }
 
 /** A network as its driver sees it, for inspection and for the controller's allocation records. */
@@ -198,6 +210,19 @@ export interface Driver {
   join(nid: string, eid: string, sandboxKey: string, options: unknown): Promise<JoinInfo>
   /** The endpoint leaves its sandbox (called after its interface left). */
   leave(nid: string, eid: string): Promise<void>
+  /**
+   * Optional (drivers whose `capabilities.publishesPorts`): publishes more ports on an existing
+   * endpoint (libnetwork's `ProgramExternalConnectivity`: the container's gateway moved to this
+   * endpoint's network), all or none; returns the ports published. A driver without it cannot
+   * publish after `createEndpoint` (callers refuse with kind `unsupported`).
+   */
+  publishPorts?(nid: string, eid: string, bindings: readonly PortBinding[]): Promise<PublishedPort[]>
+  /**
+   * The inverse of {@link Driver.publishPorts} (`RevokeExternalConnectivity`): unpublishes exactly
+   * these ports of the endpoint (as `endpointInfo` lists them); every one is tried, and every
+   * failure reported (`ERR_TEARDOWN`).
+   */
+  unpublishPorts?(nid: string, eid: string, ports: readonly PublishedPort[]): Promise<void>
   /** A network's addresses and settings; undefined for an unknown id. */
   networkInfo(nid: string): NetworkInfo | undefined
   /** An endpoint's addresses and published ports; throws `ERR_NO_ENDPOINT`/`ERR_NO_NETWORK`. */

@@ -79,6 +79,19 @@ describeKernel('etcd-store against a 3-member etcd cluster', () => {
     expect((await b.range('/t/c/')).entries).toEqual([])
   })
 
+  it('compares a key’s value: a release deletes only the claim it made', async () => {
+    const claim = JSON.stringify({ host: 'h1', endpoint: 'e1' })
+    expect(await a.putIfAbsent('/t/v/10.0.0.2', claim)).toBe(true)
+    // Another endpoint's release (a different value) changes nothing; a missing key compares false.
+    const other = JSON.stringify({ host: 'h2', endpoint: 'e2' })
+    expect(await b.txn([{ key: '/t/v/10.0.0.2', value: other }], [{ delete: '/t/v/10.0.0.2' }])).toBe(false)
+    expect(await b.txn([{ key: '/t/v/none', value: claim }], [{ put: '/t/v/none', value: 'x' }])).toBe(false)
+    expect(etcdctlGet(cluster.endpoints, '/t/v/10.0.0.2')).toBe(claim)
+    expect(await b.txn([{ key: '/t/v/10.0.0.2', value: claim }], [{ delete: '/t/v/10.0.0.2' }])).toBe(true)
+    expect(etcdctlGet(cluster.endpoints, '/t/v/10.0.0.2')).toBeUndefined()
+    expect(etcdctlGet(cluster.endpoints, '/t/v/none')).toBeUndefined()
+  })
+
   it('reads a prefix and watches from its revision without a gap', async () => {
     await a.txn(
       [],

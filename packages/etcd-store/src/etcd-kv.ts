@@ -206,6 +206,7 @@ export function createEtcdKV(options: EtcdKVOptions): EtcdKV {
     }
     if ('absent' in c) return { key: buf(c.key), target: 'Create', result: 'Equal', create_revision: 0 }
     if ('present' in c) return { key: buf(c.key), target: 'Create', result: 'Greater', create_revision: 0 }
+    if ('value' in c) return { key: buf(c.key), target: 'Value', result: 'Equal', value: buf(c.value) }
     return { key: buf(c.key), target: 'Mod', result: 'Equal', mod_revision: c.modRevision }
   }
 

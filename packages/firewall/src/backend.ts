@@ -19,4 +19,6 @@ export interface Backend {
   /** Optional: reads until `endBatch` may share one look at the kernel (see `Firewall.beginBatch`). */
   beginBatch?(): void
   endBatch?(): void
+  /** Optional: someone else changed the rules; a batch's earlier reads are dropped (see `Firewall.kernelChanged`). */
+  kernelChanged?(): void
 }

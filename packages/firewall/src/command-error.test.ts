@@ -11,6 +11,9 @@ describe('errors from firewall programs', () => {
     ['iptables-restore: line 2 failed: Bad rule (does a matching rule exist in that chain?).', 'ENOENT'],
     ['Error: Could not process rule: Device or resource busy', 'EBUSY'],
     ['Error: Could not process rule: Operation not permitted', 'EPERM'],
+    ['internal:0:0-0: Error: Could not open file "/proc/self/fd/159": Too many open files', 'EMFILE'],
+    ['Error: Could not open file: Too many open files in system', 'ENFILE'],
+    ['Error: Could not process rule: Cannot allocate memory', 'ENOMEM'],
     ['Error: syntax error, unexpected string', undefined],
   ])('%s → %s', (text, code) => {
     expect(errnoFromText(text)).toBe(code)

@@ -15,6 +15,11 @@ const ERRNO_TEXT: [RegExp, string][] = [
   [/Too many levels of symbolic links/u, 'ELOOP'],
   [/Numerical result out of range/u, 'ERANGE'],
   [/No buffer space available/u, 'ENOBUFS'],
+  // Resource limits (kind unavailable): libnftables reports the file it could not open.
+  [/Too many open files in system/u, 'ENFILE'],
+  [/Too many open files/u, 'EMFILE'],
+  [/Cannot allocate memory/u, 'ENOMEM'],
+  [/No space left on device/u, 'ENOSPC'],
   [/Invalid argument/u, 'EINVAL'],
 ]
 

@@ -71,10 +71,16 @@ export interface Firewall {
    * one look at the kernel, which this firewall's own writes keep current, and `addPorts` of a
    * mapping the kernel already holds exactly so writes nothing: a start-up restoring hundreds of
    * networks and thousands of published ports reads the ruleset once, not once per object. Rules
-   * changed by someone else during a batch are seen by the next one.
+   * changed by someone else during a batch are seen by the next one, or at once after
+   * {@link kernelChanged}.
    */
   beginBatch(): void
   endBatch(): void
+  /**
+   * Someone else changed the ruleset (an nf_tables change event that was not this process's): reads
+   * inside a batch go to the kernel again, so the repair that follows finds what was taken.
+   */
+  kernelChanged(): void
 }
 
 async function chooseBackend(name: FirewallBackendName | undefined): Promise<Backend> {
@@ -173,6 +179,7 @@ export function wrapBackend(backend: Backend, protocols: readonly PortProtocol[]
     },
     beginBatch: () => backend.beginBatch?.(),
     endBatch: () => backend.endBatch?.(),
+    kernelChanged: () => backend.kernelChanged?.(),
   })
 }
 

@@ -84,6 +84,12 @@ describe('iptables restore input', () => {
     )
     expect(text).toContain('-A CNM-INPUT -d 127.0.0.0/8 ! -i lo -m conntrack ! --ctstate DNAT -j DROP\n')
     expect(text).toContain('-A CNM-POST-br0 -s 127.0.0.0/8 -o br0 -j MASQUERADE\n')
+    // DNS from the bridge to an address that is not its own (another network's server) is dropped.
+    for (const p of ['udp', 'tcp']) {
+      expect(text).toContain(
+        `-A CNM-INPUT -i br0 -p ${p} -m ${p} --dport 53 -m addrtype ! --dst-type LOCAL --limit-iface-in -j DROP\n`,
+      )
+    }
     expect(text.match(/^COMMIT$/gmu)).toHaveLength(2)
     expect([...about.values()]).toContain('network net1 on bridge br0')
     const v6 = iptAddNetwork(net, 6, new Map()).render().text
@@ -109,6 +115,8 @@ describe('iptables restore input', () => {
         '-D CNM-FORWARD -i br0 -m comment --comment net1 -j CNM-FWD-br0',
         '-D CNM-FORWARD -o br0 -j CNM-IN-br0',
         '-D CNM-ISOLATION -o br0 -j DROP',
+        '-D CNM-INPUT -i br0 -p udp -m udp --dport 53 -m addrtype ! --dst-type LOCAL --limit-iface-in -j DROP',
+        '-D CNM-INPUT -i br0 -p tcp -m tcp --dport 53 -m addrtype ! --dst-type LOCAL --limit-iface-in -j DROP',
         '-F CNM-FWD-br0',
         '-X CNM-FWD-br0',
         '-F CNM-IN-br0',
@@ -155,6 +163,10 @@ describe('iptables restore input', () => {
     expect(kept).toContain('-X CNM-POST-br0\n')
     expect(kept).toContain('-D CNM-FORWARD -i br0 -m comment --comment net1 -j CNM-FWD-br0\n')
     expect(kept).toContain('-D CNM-ISOLATION -o br0 -j DROP\n')
+    expect(kept).toContain(
+      '-D CNM-INPUT -i br0 -p udp -m udp --dport 53 -m addrtype ! --dst-type LOCAL --limit-iface-in -j DROP\n',
+    )
+    expect(kept).not.toContain('-D CNM-INPUT -d 127.0.0.0/8') // the skeleton's guard stays
     expect(kept).not.toContain('CNM-DNAT')
     expect(kept).not.toContain('-X CNM-FORWARD')
   })

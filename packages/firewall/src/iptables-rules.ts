@@ -150,6 +150,39 @@ export function ensureSkeleton(
   }
 }
 
+/**
+ * A network's DNS server listens on its gateway addresses (@cnm/dns), which are local addresses of
+ * the host: DNS from the bridge to an address that is not the bridge's own is dropped, so a sandbox
+ * never reaches another network's server (the nftables backend's `fib daddr . iif type != local`).
+ */
+export function dnsIsolationRules(bridge: string): string[][] {
+  return (['udp', 'tcp'] as const).map((p) => [
+    '-A',
+    IPT_INPUT,
+    '-i',
+    bridge,
+    '-p',
+    p,
+    '-m',
+    p,
+    '--dport',
+    '53',
+    '-m',
+    'addrtype',
+    '!',
+    '--dst-type',
+    'LOCAL',
+    '--limit-iface-in',
+    '-j',
+    'DROP',
+  ])
+}
+
+/** Whether a rule of CNM-INPUT (tokens after `-A CNM-INPUT`) belongs to the network on `bridge`. */
+function isInputRuleOf(rule: readonly string[], bridge: string): boolean {
+  return rule[0] === '-i' && rule[1] === bridge
+}
+
 function hostMask(family: IPFamily): string {
   return family === 4 ? '/32' : '/128'
 }
@@ -166,6 +199,7 @@ export function networkRules(net: ParsedNetworkRules, family: IPFamily): { filte
     ['-A', c.fwd, '-o', b, ...dnat, '-j', 'ACCEPT'],
     ['-A', c.fwd, '-o', b, '-j', net.icc ? 'ACCEPT' : 'DROP'],
   ]
+  filter.push(...dnsIsolationRules(b))
   if (net.internal) filter.push(['-A', c.fwd, '-j', 'DROP'], ['-A', c.in, '-j', 'DROP'])
   else {
     filter.push(
@@ -237,6 +271,7 @@ export function iptDeleteNetwork(bridge: string, saved: SavedRuleset): RestoreIn
   const target = (r: string[]): string | undefined => r[r.indexOf('-j') + 1]
   unlink('filter', IPT_FORWARD, (r) => target(r) === c.fwd || target(r) === c.in)
   unlink('filter', IPT_ISOLATION, (r) => sameSpec(r, ['-o', bridge, '-j', 'DROP']))
+  unlink('filter', IPT_INPUT, (r) => isInputRuleOf(r, bridge))
   unlink('nat', IPT_POSTROUTING, (r) => target(r) === c.post)
   for (const [table, chain] of [
     ['filter', c.fwd],
@@ -273,7 +308,8 @@ export function iptUndoAddNetwork(
       for (const r of rulesOf(now, table, from)) {
         const target = r[r.indexOf('-j') + 1] ?? ''
         const isolation = from === IPT_ISOLATION && sameSpec(r, ['-o', bridge, '-j', 'DROP'])
-        if (mine.includes(target) || isolation) input.add(table, ['-D', from, ...r], what)
+        const dns = from === IPT_INPUT && isInputRuleOf(r, bridge)
+        if (mine.includes(target) || isolation || dns) input.add(table, ['-D', from, ...r], what)
       }
     }
     for (const jump of jumps) {

@@ -121,6 +121,10 @@ export function withHostForward(inner: Backend, tools: NftTools, options: HostFo
       seen = undefined
       inner.endBatch?.()
     },
+    kernelChanged() {
+      seen = undefined
+      inner.kernelChanged?.()
+    },
     async addNetwork(net) {
       const host = await read()
       const lines = hostAcceptLines(host, net.bridge)

@@ -1,5 +1,6 @@
 import { statSync } from 'node:fs'
 import { createRequire } from 'node:module'
+import { fileURLToPath } from 'node:url'
 import type { ExecResult } from './run-program.js'
 
 interface NftAddon {
@@ -18,7 +19,9 @@ function load(): NftAddon | null {
   addon = null
   if (process.env.CNM_NFT === 'spawn') return addon
   try {
-    const a = createRequire(import.meta.url)('../build/Release/cnm_nft.node') as NftAddon
+    // node-gyp-build: the install script's build/Release, else the tarball's prebuilds/.
+    const load = createRequire(import.meta.url)('node-gyp-build') as (dir: string) => unknown
+    const a = load(fileURLToPath(new URL('..', import.meta.url))) as NftAddon
     if (a.available() === null) addon = a
   } catch {
     // Not built (or not Linux): `nft` is spawned instead.

@@ -87,6 +87,7 @@ function createNftablesTableBackend(): Backend {
     name: 'nftables',
     beginBatch: () => table.begin(),
     endBatch: () => table.end(),
+    kernelChanged: () => table.changed(),
     async addNetwork(net) {
       await changing(apply(`add network ${net.id} on bridge ${net.bridge}`, nftAddNetwork(net)))
       ready = true

@@ -174,7 +174,7 @@ export function createMacvlanDriver(options: MacvlanDriverOptions = {}): Driver 
 
   return {
     name: MACVLAN_DRIVER_NAME,
-    capabilities: { scope: 'local', publishesPorts: false, needsParent: true },
+    capabilities: { scope: 'local', publishesPorts: false, needsParent: true, namesInterfaces: true },
     async config(raw) {
       checkDriverConfig(raw)
       await res()

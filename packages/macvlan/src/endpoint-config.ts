@@ -1,4 +1,4 @@
-import { InvalidConfigError, NotSupportedError } from '@cnm/driverapi'
+import { InvalidConfigError, NotSupportedError, parseInterfaceName } from '@cnm/driverapi'
 import { parseAddress } from '@cnm/ip'
 import { parseMac } from '@cnm/netlink'
 
@@ -9,9 +9,11 @@ export interface EndpointConfig {
   ipv6Address: string | undefined
   /** Default: derived from the IPv4 address (`02:42:` + its bytes), else the kernel's random one. */
   macAddress: string | undefined
+  /** The container's interface name inside the sandbox (default: its first free `ethN`). */
+  interfaceName?: string
 }
 
-const KEYS = new Set(['ipv4Address', 'ipv6Address', 'macAddress', 'portBindings'])
+const KEYS = new Set(['ipv4Address', 'ipv6Address', 'macAddress', 'portBindings', 'interfaceName'])
 
 function address(v: unknown, family: 4 | 6, key: string): string | undefined {
   if (v === undefined) return undefined
@@ -54,9 +56,11 @@ export function parseEndpointConfig(raw: unknown): EndpointConfig {
       )
     }
   }
+  const interfaceName = parseInterfaceName(obj.interfaceName)
   return {
     ipv4Address: address(obj.ipv4Address, 4, 'ipv4Address'),
     ipv6Address: address(obj.ipv6Address, 6, 'ipv6Address'),
     macAddress: mac(obj.macAddress),
+    ...(interfaceName === undefined ? {} : { interfaceName }),
   }
 }

@@ -1,10 +1,10 @@
-import { hasErrorCode, type Interface, type SandboxInfo } from '@cnm/driverapi'
+import { hasErrorCode, type Interface, pickInterfaceName, type SandboxInfo } from '@cnm/driverapi'
 import { parseCIDR } from '@cnm/ip'
 import { createMacvlan, type Handle, type Link, openHandle } from '@cnm/netlink'
 import { allocateAddresses, releaseAddresses } from './addresses.js'
 import type { EndpointConfig } from './endpoint-config.js'
 import { CNM_LINK_GROUP, endpointAlias } from './marks.js'
-import { endpointLinkName, freeEthName, macFromIPv4 } from './names.js'
+import { endpointLinkName, macFromIPv4 } from './names.js'
 import { visitNamespaces } from './namespaces.js'
 import type { DriverResources, EndpointState, NetworkState } from './state.js'
 
@@ -73,7 +73,7 @@ export async function createEndpoint(
   const ep: EndpointState = {
     id: eid,
     linkName: endpointLinkName(eid),
-    ifName: 'eth0',
+    ifName: cfg.interfaceName ?? 'eth0',
     sandboxKey,
     joinedKey: undefined,
     ipv4,
@@ -85,7 +85,8 @@ export async function createEndpoint(
   try {
     if (sandboxKey) {
       sandbox = await openHandle({ netns: sandboxKey })
-      ep.ifName = await freeEthName(sandbox)
+      const names = (await sandbox.listLinks()).map((l) => l.name)
+      ep.ifName = pickInterfaceName(names, cfg.interfaceName, `sandbox ${sandboxKey}`)
     }
     const link = await createLink(res, net, ep, sandbox, wantedMac(net, cfg, ipv4))
     ep.mac = link.mac ?? ''

@@ -300,6 +300,32 @@ describeKernel('macvlan driver (kernel)', () => {
     expect(names()).toEqual(before)
   })
 
+  it('interfaceName: the link is named as asked in the sandbox; a name the sandbox has is a conflict that makes nothing', async () => {
+    const nid = await createNetwork({ parent, addressIPv4: '192.168.50.1/24' })
+    const a = await attach(nid, { interfaceName: 'net1' })
+    expect(a.info.interfaces[0]?.dstName).toBe('net1')
+    expect(
+      ipJson<{ ifname: string; link_type: string }[]>(['-d', 'link', 'show', 'net1'], { netns: a.sb.key }),
+    ).toEqual([expect.objectContaining({ ifname: 'net1' })])
+    expect(pings('192.168.50.1', a.sb.key)).toBe(true)
+    const before = names()
+    await expect(driver.createEndpoint(nid, id(), a.sb.key, { interfaceName: 'net1' })).rejects.toMatchObject({
+      code: 'ERR_INTERFACE_EXISTS',
+      kind: 'conflict',
+    })
+    await expect(
+      driver.createEndpoint(nid, id(), a.sb.key, { interfaceName: 'way-too-long-name' }),
+    ).rejects.toMatchObject({
+      code: 'ERR_INVALID_INTERFACE_NAME',
+      kind: 'invalid',
+    })
+    expect(names(a.sb.key)).toEqual(['lo', 'net1'])
+    expect(names()).toEqual(before)
+    // The address the refused endpoint took (.3) is free again.
+    const b = await attach(nid, { ipv4Address: '192.168.50.3' })
+    expect(b.info.interfaces[0]?.address).toBe('192.168.50.3/24')
+  })
+
   it('an endpoint made on the host side is found and deleted wherever it was moved', async () => {
     const nid = await createNetwork({ parent, addressIPv4: '192.168.50.1/24' })
     try {

@@ -1,17 +1,9 @@
-import type { Handle } from '@cnm/netlink'
-
 /**
  * The temporary name of an endpoint's macvlan link, where it is born (in the sandbox, or in the host
  * namespace without one): `mvc` + the endpoint id's first 12 characters. The sandbox renames it.
  */
 export function endpointLinkName(eid: string): string {
   return `mvc${eid.slice(0, 12)}`
-}
-
-/** The first `ethN` not yet used inside a sandbox: the name the sandbox gives the link. */
-export async function freeEthName(sandbox: Handle): Promise<string> {
-  const names = new Set((await sandbox.listLinks()).map((l) => l.name))
-  for (let i = 0; ; i++) if (!names.has(`eth${i}`)) return `eth${i}`
 }
 
 /** `02:42:` followed by the IPv4 address's four bytes (Docker's derivation). */

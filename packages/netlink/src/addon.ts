@@ -1,4 +1,5 @@
 import { createRequire } from 'node:module'
+import { fileURLToPath } from 'node:url'
 import { ERR_ADDON_UNAVAILABLE, NetlinkError } from './errors.js'
 
 /** The native addon's surface: each call returns 0 or a negative errno. */
@@ -11,12 +12,16 @@ export interface NetnsAddon {
 
 let cached: NetnsAddon | undefined
 
-/** Loads `build/Release/cnm_netns.node` (built by the package's install script). */
+/**
+ * Loads the addon through node-gyp-build: `build/Release/cnm_netns.node` when the install script
+ * built it, else the tarball's prebuilt `prebuilds/<platform>-<arch>/node.napi.<libc>.node`.
+ */
 export function loadAddon(): NetnsAddon {
   if (cached) return cached
   const require = createRequire(import.meta.url)
   try {
-    cached = require('../build/Release/cnm_netns.node') as NetnsAddon
+    const load = require('node-gyp-build') as (dir: string) => unknown
+    cached = load(fileURLToPath(new URL('..', import.meta.url))) as NetnsAddon
   } catch (cause) {
     throw new NetlinkError(
       ERR_ADDON_UNAVAILABLE,

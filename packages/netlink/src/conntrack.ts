@@ -1,4 +1,3 @@
-import { createRequire } from 'node:module'
 import type * as NetlinkPkg from 'netlink'
 import {
   type ConntrackEntry,
@@ -10,9 +9,7 @@ import {
 } from './conntrack-codec.js'
 import { type ConntrackMatch, compileMatches } from './conntrack-match.js'
 import { ERR_HANDLE_CLOSED, ERR_NETLINK, ERR_NETLINK_TIMEOUT, kernelError, NetlinkError } from './errors.js'
-
-const require = createRequire(import.meta.url)
-const nl = require('netlink') as typeof NetlinkPkg
+import { nl } from './netlink-lib.js'
 
 const NLM_F_DUMP = 0x300
 const NLMSG_ERROR = 2

@@ -30,6 +30,11 @@ export interface Link {
   alias: string | undefined
   /** IFLA_GROUP: set at creation, in the same request (0 is the default group). */
   group: number
+  /**
+   * IFLA_LINK: the index of the link this one is tied to; for a veth, its peer's (in the peer's
+   * namespace, which may be another one). Undefined when the kernel reports none.
+   */
+  linkIndex: number | undefined
 }
 
 const NEW = NLM_F.REQUEST | NLM_F.ACK
@@ -49,6 +54,7 @@ function toLink(m: LinkMessage): Link {
     hairpin: info.hairpin,
     alias: m.attrs.ifalias || undefined,
     group: m.attrs.group ?? 0,
+    linkIndex: m.attrs.link && m.attrs.link.length >= 4 ? m.attrs.link.readUInt32LE(0) || undefined : undefined,
   }
 }
 
@@ -122,7 +128,7 @@ export async function createBridge(
   return afterCreate(ctx, name, opts.alias)
 }
 
-/** Options for {@link createVeth}. */
+/** Options for `createVeth` (a handle's `createVeth`). */
 export interface VethOptions {
   /** Bind the peer in this namespace (a bound file), born there under its final name. */
   peerNetns?: string

@@ -1,12 +1,9 @@
-import { createRequire } from 'node:module'
 import type * as NetlinkPkg from 'netlink'
 import { NETLINK_NETFILTER } from './conntrack-codec.js'
 import { ERR_NETLINK, ERR_NETLINK_TIMEOUT, kernelError, NetlinkError } from './errors.js'
+import { nl } from './netlink-lib.js'
 import { NFNL_SUBSYS_NFTABLES } from './nft-events.js'
 import { decodeAttrs } from './nlattr.js'
-
-const require = createRequire(import.meta.url)
-const nl = require('netlink') as typeof NetlinkPkg
 
 const NFT_MSG_GETGEN = 16
 const NFT_MSG_NEWGEN = 15

@@ -1,11 +1,8 @@
-import { createRequire } from 'node:module'
 import type * as NetlinkPkg from 'netlink'
 import { NETLINK_NETFILTER } from './conntrack-codec.js'
 import { ERR_NETLINK, kernelError, NetlinkError } from './errors.js'
+import { nl } from './netlink-lib.js'
 import { NFNLGRP_NFTABLES, parseNftEvent } from './nft-events.js'
-
-const require = createRequire(import.meta.url)
-const nl = require('netlink') as typeof NetlinkPkg
 
 /** One committed nf_tables transaction, as a watcher sees it. */
 export interface NftChange {

@@ -1,9 +1,6 @@
-import { createRequire } from 'node:module'
 import type * as NetlinkPkg from 'netlink'
 import { ERR_HANDLE_CLOSED, ERR_NETLINK, ERR_NETLINK_TIMEOUT, kernelError, NetlinkError } from './errors.js'
-
-const require = createRequire(import.meta.url)
-const nl = require('netlink') as typeof NetlinkPkg
+import { nl } from './netlink-lib.js'
 
 export type RtMessage = NetlinkPkg.rt.Message
 export type LinkMessage = NetlinkPkg.rt.LinkMessage

@@ -1,10 +1,7 @@
-import { createRequire } from 'node:module'
 import type * as NetlinkPkg from 'netlink'
 import { ERR_NETLINK, kernelError, NetlinkError } from './errors.js'
 import { bytesToIp } from './ip-codec.js'
-
-const require = createRequire(import.meta.url)
-const nl = require('netlink') as typeof NetlinkPkg
+import { nl } from './netlink-lib.js'
 
 const NETLINK_SOCK_DIAG = 4
 const SOCK_DIAG_BY_FAMILY = 20

@@ -15,6 +15,7 @@
 // etcd listens on that namespace's loopback only, host 2 is a namespace on an underlay bridge.
 //
 //   pnpm exec turbo run build --filter @cnm/overlay... --filter @cnm/bridge... && node packages/overlay/bench/bench.mjs
+//   BENCH_IPV6=1 node packages/overlay/bench/bench.mjs     # dual-stack networks on both sides
 import { spawn, spawnSync } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -23,6 +24,8 @@ import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 50)
+/** `BENCH_IPV6=1`: dual-stack networks on both sides (an IPv6 subnet besides the IPv4 one). */
+const IPV6 = process.env.BENCH_IPV6 === '1'
 const SELF = fileURLToPath(import.meta.url)
 const MEMBERS = [0, 1, 2].map((i) => ({ name: `m${i}`, client: 24790 + i, peer: 24890 + i }))
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
@@ -116,9 +119,10 @@ async function inside() {
   await br.config({ firewallBackend: 'nftables' })
   const onid = hex(64)
   const bnid = hex(64)
-  await ov1.createNetwork(onid, { addressIPv4: '10.50.0.1/16' })
-  await ov2.createNetwork(onid, { addressIPv4: '10.50.0.1/16' })
-  await br.createNetwork(bnid, { addressIPv4: '10.60.0.1/16' })
+  const v6 = (subnet) => (IPV6 ? { enableIPv6: true, fixedCIDRv6: subnet } : {})
+  await ov1.createNetwork(onid, { addressIPv4: '10.50.0.1/16', ...v6('fd00:50::/64') })
+  await ov2.createNetwork(onid, { addressIPv4: '10.50.0.1/16', ...v6('fd00:50::/64') })
+  await br.createNetwork(bnid, { addressIPv4: '10.60.0.1/16', ...v6('fd00:60::/64') })
   let n = 0
   const attachOnce = async (driver, nid, opts = {}) => {
     const sb = await newSandbox(`/run/b/s${n++}`)
@@ -127,6 +131,7 @@ async function inside() {
     const info = await driver.createEndpoint(nid, eid, sb.key, opts)
     for (const i of info.interfaces) await sb.addInterface(i)
     if (info.gateway) await sb.setGateway(info.gateway)
+    if (info.gatewayIPv6) await sb.setGatewayIPv6(info.gatewayIPv6)
     const ms = now() - t
     return { sb, eid, ms, end: now() }
   }
@@ -145,9 +150,17 @@ async function inside() {
     // Host 2's container probes ARP often (5 ms) so an unanswered first request does not wait 1 s.
     sh('nsenter', [`--net=${remote.sb.key}`, '--', 'sysctl', '-qw', 'net.ipv4.neigh.eth0.retrans_time_ms=5'])
     const res = { overlay: [], bridge: [], overlayDetach: [], bridgeDetach: [], propagation: [] }
+    const ops = () => c1.kv.stats.reads + c1.kv.stats.txns + c1.kv.stats.writes
+    const etcdOps = { attach: 0, detach: 0 }
     for (let i = 0; i < RUNS + 5; i++) {
+      const before = ops()
       const o = await attachOnce(ov1, onid)
+      const mid = ops()
       const od = await detach(ov1, onid, o)
+      if (i >= 5) {
+        etcdOps.attach += mid - before
+        etcdOps.detach += ops() - mid
+      }
       const b = await attachOnce(br, bnid)
       const bd = await detach(br, bnid, b)
       if (i >= 5) {
@@ -172,12 +185,17 @@ async function inside() {
     const f = (v) => v.toFixed(2)
     const oa = median(res.overlay)
     const ba = median(res.bridge)
-    console.log(`overlay vs bridge, ${RUNS} runs each (medians; attach = createEndpoint + sandbox configuration)`)
+    console.log(
+      `overlay vs bridge${IPV6 ? ' (dual-stack)' : ''}, ${RUNS} runs each (medians; attach = createEndpoint + sandbox configuration)`,
+    )
     console.log('| driver | attach | detach |')
     console.log('|---|---|---|')
     console.log(`| overlay (etcd, 3 members) | ${f(oa)} ms | ${f(median(res.overlayDetach))} ms |`)
     console.log(`| bridge | ${f(ba)} ms | ${f(median(res.bridgeDetach))} ms |`)
     console.log(`overlay/bridge attach: ${f(oa / ba)}× (target ≤ 3×)`)
+    console.log(
+      `etcd requests per overlay attach: ${f(etcdOps.attach / RUNS)}, per detach: ${f(etcdOps.detach / RUNS)}`,
+    )
     console.log(
       `propagation connect(host 1) → first ping reply on host 2: median ${f(median(res.propagation))} ms, ` +
         `p90 ${f(pct(res.propagation, 0.9))} ms, max ${f(Math.max(...res.propagation))} ms (target median ≤ 100 ms)`,

@@ -1,4 +1,5 @@
 import type { ClusterContext } from '@cnm/driverapi'
+import { tryParseAddress } from '@cnm/ip'
 
 /**
  * Where the overlay driver keeps its cluster-wide records, under the cluster's prefix:
@@ -6,7 +7,9 @@ import type { ClusterContext } from '@cnm/driverapi'
  * - `overlay/networks/<nid>` → `{"vni":N}` (no lease: the network outlives its hosts)
  * - `overlay/vnis/<vni>` → `<nid>` (the VNI's owner; written with the network key in one transaction)
  * - `overlay/endpoints/<nid>/<eid>` → an {@link EndpointRecord}, bound to its host's lease
- * - `overlay/addresses/<nid>/<ip>` → `<eid>`, bound to its host's lease (the address claim)
+ *
+ * An endpoint's address claim is the cluster's shared one (`ipam/<nid>/<ip>`, `addressClaimKey` of
+ * `@cnm/driverapi`), written in the same transaction as the endpoint's record.
  */
 export function overlayPrefix(c: Pick<ClusterContext, 'prefix'>): string {
   return `${c.prefix}overlay/`
@@ -20,15 +23,16 @@ export const endpointsPrefix = (c: Pick<ClusterContext, 'prefix'>, nid: string):
   `${overlayPrefix(c)}endpoints/${nid}/`
 export const endpointKey = (c: Pick<ClusterContext, 'prefix'>, nid: string, eid: string): string =>
   `${endpointsPrefix(c, nid)}${eid}`
-export const addressKey = (c: Pick<ClusterContext, 'prefix'>, nid: string, ip: string): string =>
-  `${overlayPrefix(c)}addresses/${nid}/${ip}`
 
 /** What every host learns of an endpoint: where its MAC lives (the VTEP) and its address. */
 export interface EndpointRecord {
   host: string
   vtep: string
   mac: string
-  ipv4: string
+  /** Absent on an IPv6-only network. */
+  ipv4?: string
+  /** On a dual-stack or IPv6-only network. */
+  ipv6?: string
 }
 
 const MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/u
@@ -45,8 +49,16 @@ export function parseEndpointRecordValue(value: string): EndpointRecord | undefi
   if (typeof raw !== 'object' || raw === null) return undefined
   const r = raw as Record<string, unknown>
   if (typeof r.host !== 'string' || typeof r.vtep !== 'string' || typeof r.mac !== 'string') return undefined
-  if (typeof r.ipv4 !== 'string' || !MAC.test(r.mac) || !IPV4.test(r.ipv4)) return undefined
-  return { host: r.host, vtep: r.vtep, mac: r.mac, ipv4: r.ipv4 }
+  if (!MAC.test(r.mac) || (r.ipv4 === undefined && r.ipv6 === undefined)) return undefined
+  if (r.ipv4 !== undefined && (typeof r.ipv4 !== 'string' || !IPV4.test(r.ipv4))) return undefined
+  if (r.ipv6 !== undefined && (typeof r.ipv6 !== 'string' || tryParseAddress(r.ipv6)?.family !== 6)) return undefined
+  return {
+    host: r.host,
+    vtep: r.vtep,
+    mac: r.mac,
+    ...(typeof r.ipv4 === 'string' ? { ipv4: r.ipv4 } : {}),
+    ...(typeof r.ipv6 === 'string' ? { ipv6: r.ipv6 } : {}),
+  }
 }
 
 /** The network record's VNI, or undefined when malformed. */

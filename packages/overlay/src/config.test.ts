@@ -1,15 +1,57 @@
 import { describe, expect, it } from 'vitest'
 import { parseEndpointConfig } from './endpoint-config.js'
 import { parseAlias } from './marks.js'
+import { ipv6FromMac, macFromId, macFromIPv4 } from './names.js'
 import { configOptions, parseNetworkConfig } from './network-config.js'
 import { parseEndpointRecord, parseNetworkRecord } from './records.js'
 
 describe('overlay network options', () => {
   it('parses the subnet, range, VNI, internal and MTU, and gives them back in record form', () => {
     const cfg = parseNetworkConfig({ addressIPv4: '10.1.0.1/24', fixedCIDR: '10.1.0.128/25', vni: 42, mtu: 1400 })
-    expect(cfg).toEqual({ addressIPv4: '10.1.0.1/24', fixedCIDR: '10.1.0.128/25', vni: 42, internal: false, mtu: 1400 })
+    expect(cfg).toEqual({
+      addressIPv4: '10.1.0.1/24',
+      fixedCIDR: '10.1.0.128/25',
+      vni: 42,
+      internal: false,
+      mtu: 1400,
+      fixedCIDRv6: undefined,
+    })
     expect(parseNetworkConfig(configOptions(cfg))).toEqual(cfg)
     expect(parseNetworkConfig({ addressIPv4: '10.2.0.1/16', internal: true }).internal).toBe(true)
+  })
+
+  it('parses a dual-stack network: its IPv6 subnet (a /80 or larger), with enableIPv6', () => {
+    const cfg = parseNetworkConfig({ addressIPv4: '10.1.0.1/24', enableIPv6: true, fixedCIDRv6: 'FD00:1:0:0::/64' })
+    expect(cfg.fixedCIDRv6).toBe('fd00:1::/64')
+    expect(configOptions(cfg)).toMatchObject({ enableIPv6: true, fixedCIDRv6: 'fd00:1::/64' })
+    expect(parseNetworkConfig(configOptions(cfg))).toEqual(cfg)
+    expect(parseNetworkConfig({ addressIPv4: '10.1.0.1/24', fixedCIDRv6: 'fd00:1::/80' }).fixedCIDRv6).toBe(
+      'fd00:1::/80',
+    )
+    expect(parseNetworkConfig({ addressIPv4: '10.1.0.1/24', enableIPv6: false }).fixedCIDRv6).toBeUndefined()
+  })
+
+  it('parses an IPv6-only network (enableIPv4 false) and gives it back in record form', () => {
+    const cfg = parseNetworkConfig({ enableIPv4: false, enableIPv6: true, fixedCIDRv6: 'fd00:2::/64' })
+    expect(cfg).toMatchObject({ addressIPv4: undefined, fixedCIDR: undefined, fixedCIDRv6: 'fd00:2::/64' })
+    expect(configOptions(cfg)).toEqual({ enableIPv4: false, enableIPv6: true, fixedCIDRv6: 'fd00:2::/64' })
+    expect(parseNetworkConfig(configOptions(cfg))).toEqual(cfg)
+  })
+
+  it.each([
+    [{ addressIPv4: '10.1.0.1/24', enableIPv6: true }, /needs its subnet: fixedCIDRv6/],
+    [{ addressIPv4: '10.1.0.1/24', enableIPv6: 'yes', fixedCIDRv6: 'fd00::/64' }, /enableIPv6 must be a boolean/],
+    [{ addressIPv4: '10.1.0.1/24', enableIPv6: false, fixedCIDRv6: 'fd00::/64' }, /enableIPv6 false/],
+    [{ addressIPv4: '10.1.0.1/24', fixedCIDRv6: '10.2.0.0/24' }, /not an IPv6 CIDR/],
+    [{ addressIPv4: '10.1.0.1/24', fixedCIDRv6: 'fd00::' }, /not an IPv6 CIDR/],
+    [{ addressIPv4: '10.1.0.1/24', fixedCIDRv6: 'fd00::/96' }, /too small: use a \/80/],
+    [{ enableIPv4: false }, /IPv6-only overlay network \(enableIPv4 false\) needs fixedCIDRv6/],
+    [{ enableIPv4: false, addressIPv4: '10.1.0.1/24', fixedCIDRv6: 'fd00::/64' }, /takes no addressIPv4/],
+    [{ enableIPv4: 'no', fixedCIDRv6: 'fd00::/64' }, /enableIPv4 must be a boolean/],
+    [{ fixedCIDRv6: 'fd00::/64' }, /needs addressIPv4/],
+  ])('refuses the IPv6 options %j with ERR_INVALID_CONFIG', (raw, message) => {
+    expect(() => parseNetworkConfig(raw)).toThrow(message)
+    expect(() => parseNetworkConfig(raw)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_CONFIG' }))
   })
 
   it.each([
@@ -38,18 +80,45 @@ describe('overlay network options', () => {
 
 describe('overlay endpoint options', () => {
   it('takes an IPv4 address and a unicast MAC, refuses published ports', () => {
-    expect(parseEndpointConfig(undefined)).toEqual({ ipv4Address: undefined, macAddress: undefined })
+    expect(parseEndpointConfig(undefined)).toEqual({
+      ipv4Address: undefined,
+      ipv6Address: undefined,
+      macAddress: undefined,
+    })
     expect(parseEndpointConfig({ ipv4Address: '10.1.0.9', macAddress: '02:42:0A:01:00:09' })).toEqual({
       ipv4Address: '10.1.0.9',
+      ipv6Address: undefined,
       macAddress: '02:42:0a:01:00:09',
     })
+    expect(parseEndpointConfig({ ipv6Address: 'FD00:1::9' }).ipv6Address).toBe('fd00:1::9')
     expect(parseEndpointConfig({ portBindings: [] }).ipv4Address).toBeUndefined()
     expect(() => parseEndpointConfig({ portBindings: [{ proto: 'tcp', containerPort: 80 }] })).toThrow(
       expect.objectContaining({ code: 'ERR_NOT_SUPPORTED' }),
     )
-    for (const bad of [[], 'x', { ipv4Address: 'fd00::1' }, { macAddress: '01:00:5e:00:00:01' }, { x: 1 }]) {
+    for (const bad of [
+      [],
+      'x',
+      { ipv4Address: 'fd00::1' },
+      { ipv6Address: '10.1.0.9' },
+      { macAddress: '01:00:5e:00:00:01' },
+      { x: 1 },
+    ]) {
       expect(() => parseEndpointConfig(bad)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_CONFIG' }))
     }
+  })
+})
+
+describe('overlay IPv6 addresses', () => {
+  it('derives an IPv6-only endpoint’s MAC from its id: locally administered unicast, another on each attempt', () => {
+    const mac = macFromId('abcdef012345')
+    expect(mac).toMatch(/^02(:[0-9a-f]{2}){5}$/u)
+    expect(macFromId('abcdef012345')).toBe(mac)
+    expect(macFromId('abcdef012345', 1)).not.toBe(mac)
+  })
+
+  it('puts the MAC in the low 48 bits of the subnet, as Docker does', () => {
+    expect(ipv6FromMac('fd00:1::/64', '02:42:0a:01:00:02')).toBe('fd00:1::242:a01:2')
+    expect(ipv6FromMac('fd00:1:2:3:4::/80', macFromIPv4('10.9.8.7'))).toBe('fd00:1:2:3:4:242:a09:807')
   })
 })
 
@@ -78,6 +147,11 @@ describe('overlay marks and records', () => {
       options: {},
     }
     expect(parseEndpointRecord('e', ep)).toEqual(ep)
+    expect(parseEndpointRecord('e', { ...ep, ipv6: 'fd00:1::242:a01:2' }).ipv6).toBe('fd00:1::242:a01:2')
     expect(() => parseEndpointRecord('e', { ...ep, ipv4: 7 })).toThrow(/not an overlay/)
+    expect(() => parseEndpointRecord('e', { ...ep, ipv6: 7 })).toThrow(/not an overlay/)
+    const { ipv4: _, ...v6only } = { ...ep, ipv6: 'fd00:1::2:1' }
+    expect(parseEndpointRecord('e', v6only).ipv4).toBeUndefined()
+    expect(() => parseEndpointRecord('e', { ...v6only, ipv6: undefined })).toThrow(/not an overlay/)
   })
 })

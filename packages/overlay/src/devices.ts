@@ -1,5 +1,6 @@
 import { hasErrorCode, runAll, withUndo } from '@cnm/driverapi'
 import type { NetworkRules } from '@cnm/firewall'
+import { parseCIDR } from '@cnm/ip'
 import { createVxlan, getLinkDetails } from '@cnm/netlink'
 import { NoUnderlayError } from './errors.js'
 import { networkAlias, OVERLAY_LINK_GROUP } from './marks.js'
@@ -25,7 +26,7 @@ function rules(net: NetworkState, bridge: string): NetworkRules {
   return {
     id: net.id,
     bridge,
-    subnets: [net.subnetV4],
+    subnets: [net.subnetV4, net.subnetV6].filter((s): s is string => s !== undefined),
     icc: true,
     masquerade: !net.config.internal,
     internal: net.config.internal,
@@ -54,7 +55,10 @@ export async function setupDevices(res: DriverResources, net: NetworkState): Pro
   return withUndo(async (undo) => {
     undo.push(() => res.host.deleteLink(bridge).catch(ignoreGone))
     await res.host.createBridge(bridge, { mtu, alias, group: OVERLAY_LINK_GROUP })
-    await res.host.addAddress(bridge, net.config.addressIPv4)
+    if (net.config.addressIPv4) await res.host.addAddress(bridge, net.config.addressIPv4)
+    if (net.subnetV6 && net.gatewayV6) {
+      await res.host.addAddress(bridge, `${net.gatewayV6}/${parseCIDR(net.subnetV6).prefixLength}`)
+    }
     undo.push(() => res.host.deleteLink(vxlan).catch(ignoreGone))
     const vx = await createVxlan(res.host, vxlan, {
       vni: net.vni,

@@ -14,7 +14,7 @@ import {
   TeardownError,
 } from '@cnm/driverapi'
 import { createFirewall, type Firewall, type FirewallBackendName } from '@cnm/firewall'
-import { networksOverlap } from '@cnm/ip'
+import { containsAddress, networksOverlap, parseAddress } from '@cnm/ip'
 import { IPAllocator } from '@cnm/ipallocator'
 import { openHandle } from '@cnm/netlink'
 import { registerPool, releasePool } from './addresses.js'
@@ -70,9 +70,27 @@ function checkSandboxKey(key: unknown): asserts key is string {
 /** Refuses a subnet that overlaps another overlay network's of this driver (and a VNI it uses). */
 function checkAgainstOthers(nid: string, cfg: NetworkConfig, others: Iterable<NetworkState>): void {
   for (const o of others) {
-    if (networksOverlap(cfg.addressIPv4, o.subnetV4)) {
+    if (cfg.addressIPv4 && o.subnetV4 && networksOverlap(cfg.addressIPv4, o.subnetV4)) {
       throw new InvalidConfigError(`network ${nid}: ${cfg.addressIPv4} overlaps network ${o.id} (${o.subnetV4})`)
     }
+    if (cfg.fixedCIDRv6 && o.subnetV6 && networksOverlap(cfg.fixedCIDRv6, o.subnetV6)) {
+      throw new InvalidConfigError(`network ${nid}: ${cfg.fixedCIDRv6} overlaps network ${o.id} (${o.subnetV6})`)
+    }
+  }
+}
+
+/**
+ * Addresses asked for must fit the network: an IPv4 one needs an IPv4 subnet, an IPv6 one must be a
+ * host address of the IPv6 subnet (not its gateway).
+ */
+function checkAddresses(net: NetworkState, ip: string | undefined, ipv4: string | undefined): void {
+  if (ipv4 !== undefined && !net.subnetV4) {
+    throw new InvalidConfigError(`ipv4Address ${ipv4}: network ${net.id} is IPv6-only`)
+  }
+  if (ip === undefined) return
+  if (!net.subnetV6) throw new InvalidConfigError(`ipv6Address ${ip}: network ${net.id} has no IPv6 subnet`)
+  if (!containsAddress(net.subnetV6, parseAddress(ip)) || ip === net.gatewayV6) {
+    throw new InvalidConfigError(`ipv6Address ${ip} is not a free host address of ${net.subnetV6}`)
   }
 }
 
@@ -89,15 +107,15 @@ function networkInfo(n: NetworkState): NetworkInfo {
     device: n.devices?.bridge,
     subnetV4: n.subnetV4,
     gatewayV4: n.gatewayV4,
-    subnetV6: undefined,
-    gatewayV6: undefined,
+    subnetV6: n.subnetV6,
+    gatewayV6: n.subnetV6 ? n.gatewayV6 : undefined,
     internal: n.config.internal,
     icc: true,
   }
 }
 
 function endpointInfo(ep: EndpointState): EndpointInfo {
-  return { id: ep.id, ipv4: ep.ipv4, ipv6: undefined, macAddress: ep.mac, ports: [] }
+  return { id: ep.id, ipv4: ep.ipv4, ipv6: ep.ipv6, macAddress: ep.mac, ports: [] }
 }
 
 /**
@@ -194,7 +212,7 @@ export function createOverlayDriver(options: OverlayDriverOptions = {}): Driver 
       serial(async () => {
         const net = network(nid)
         const ep = endpoint(nid, eid)
-        if (net.pool) allocator.releaseIP(net.pool, ep.ipv4)
+        if (net.pool && ep.ipv4) allocator.releaseIP(net.pool, ep.ipv4)
         net.endpoints.delete(eid)
       }),
     forgetNetwork: (nid) => serial(async () => drop(network(nid))),
@@ -214,7 +232,7 @@ export function createOverlayDriver(options: OverlayDriverOptions = {}): Driver 
 
   return {
     name: OVERLAY_DRIVER_NAME,
-    capabilities: { scope: 'global', publishesPorts: false, needsParent: false },
+    capabilities: { scope: 'global', publishesPorts: false, needsParent: false, claimsAddresses: true },
     async config(raw) {
       checkDriverConfig(raw)
       if (cluster) await res()
@@ -249,6 +267,7 @@ export function createOverlayDriver(options: OverlayDriverOptions = {}): Driver 
         checkIds(owner, nid, eid)
         checkSandboxKey(sandboxKey)
         const cfg = parseEndpointConfig(raw)
+        checkAddresses(net, cfg.ipv6Address, cfg.ipv4Address)
         return createEndpoint(await res(nid), net, eid, sandboxKey, cfg)
       }),
     deleteEndpoint: (nid, eid) =>

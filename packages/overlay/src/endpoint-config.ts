@@ -6,18 +6,35 @@ import { parseMac } from '@cnm/netlink'
 export interface EndpointConfig {
   /** Preferred IPv4 address (plain); claimed in the cluster, refused when another endpoint has it. */
   ipv4Address: string | undefined
+  /** Preferred IPv6 address on a dual-stack network (plain); default: the subnet's prefix and the MAC. */
+  ipv6Address: string | undefined
   /** Default: derived from the IPv4 address (`02:42:` + its bytes). */
   macAddress: string | undefined
 }
 
-const KEYS = new Set(['ipv4Address', 'macAddress', 'portBindings'])
+const KEYS = new Set(['ipv4Address', 'ipv6Address', 'macAddress', 'portBindings'])
+
+/** A plain address of `family` from option `key`, canonical; undefined when absent. */
+function address(obj: Record<string, unknown>, key: string, family: 4 | 6): string | undefined {
+  const v = obj[key]
+  if (v === undefined) return undefined
+  try {
+    if (typeof v !== 'string') throw new Error('not a string')
+    const a = parseAddress(v)
+    if (a.family !== family) throw new Error(`not IPv${family}`)
+    return a.text
+  } catch (cause) {
+    throw new InvalidConfigError(`${key} ${JSON.stringify(v)} is not an IPv${family} address`, { cause })
+  }
+}
 
 /**
  * Parses `createEndpoint` options. An overlay endpoint is reached on its overlay address: it
  * publishes no ports, so a non-empty `portBindings` is refused (`ERR_NOT_SUPPORTED`).
  */
 export function parseEndpointConfig(raw: unknown): EndpointConfig {
-  if (raw === null || raw === undefined) return { ipv4Address: undefined, macAddress: undefined }
+  if (raw === null || raw === undefined)
+    return { ipv4Address: undefined, ipv6Address: undefined, macAddress: undefined }
   if (typeof raw !== 'object' || Array.isArray(raw)) throw new InvalidConfigError('endpoint options must be an object')
   const obj = raw as Record<string, unknown>
   const unknown = Object.keys(obj).find((k) => !KEYS.has(k))
@@ -26,16 +43,8 @@ export function parseEndpointConfig(raw: unknown): EndpointConfig {
     if (!Array.isArray(obj.portBindings)) throw new InvalidConfigError('portBindings must be an array')
     if (obj.portBindings.length > 0) throw new NotSupportedError('the overlay driver does not publish ports')
   }
-  let ipv4Address: string | undefined
-  if (obj.ipv4Address !== undefined) {
-    try {
-      const a = parseAddress(String(obj.ipv4Address))
-      if (typeof obj.ipv4Address !== 'string' || a.family !== 4) throw new Error('not IPv4')
-      ipv4Address = a.text
-    } catch (cause) {
-      throw new InvalidConfigError(`ipv4Address ${JSON.stringify(obj.ipv4Address)} is not an IPv4 address`, { cause })
-    }
-  }
+  const ipv4Address = address(obj, 'ipv4Address', 4)
+  const ipv6Address = address(obj, 'ipv6Address', 6)
   let macAddress: string | undefined
   if (obj.macAddress !== undefined) {
     try {
@@ -48,5 +57,5 @@ export function parseEndpointConfig(raw: unknown): EndpointConfig {
       })
     }
   }
-  return { ipv4Address, macAddress }
+  return { ipv4Address, ipv6Address, macAddress }
 }

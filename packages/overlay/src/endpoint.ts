@@ -1,4 +1,12 @@
-import { hasErrorCode, type Interface, runAll, type SandboxInfo, withUndo } from '@cnm/driverapi'
+import {
+  addressClaimKey,
+  addressClaimsPrefix,
+  hasErrorCode,
+  type Interface,
+  runAll,
+  type SandboxInfo,
+  withUndo,
+} from '@cnm/driverapi'
 import { parseCIDR } from '@cnm/ip'
 import { type Handle, openHandle } from '@cnm/netlink'
 import { claimAddress, releaseAddress, releaseClaim } from './addresses.js'
@@ -6,7 +14,7 @@ import { setupDevices, teardownDevices } from './devices.js'
 import type { EndpointConfig } from './endpoint-config.js'
 import { AddressInUseError } from './errors.js'
 import { endpointAlias, OVERLAY_LINK_GROUP } from './marks.js'
-import { containerLinkName, freeEthName, hostVethName, macFromIPv4 } from './names.js'
+import { containerLinkName, freeEthName, hostVethName, ipv6FromMac, macFromId, macFromIPv4 } from './names.js'
 import type { DriverResources, EndpointState, NetworkState } from './state.js'
 
 /** What a sandbox must configure for the endpoint: its link (renamed to `ifName`), address, MTU, gateway. */
@@ -15,10 +23,17 @@ export function sandboxInfo(net: NetworkState, ep: EndpointState): SandboxInfo {
     srcName: ep.linkName,
     dstName: ep.ifName,
     macAddress: ep.mac,
-    address: `${ep.ipv4}/${parseCIDR(net.subnetV4).prefixLength}`,
+    ...(ep.ipv4 && net.subnetV4 ? { address: `${ep.ipv4}/${parseCIDR(net.subnetV4).prefixLength}` } : {}),
+    ...(ep.ipv6 && net.subnetV6 ? { addressIPv6: `${ep.ipv6}/${parseCIDR(net.subnetV6).prefixLength}` } : {}),
     ...(net.devices ? { mtu: net.devices.mtu } : {}),
   }
-  return { interfaces: [iface], ...(net.config.internal ? {} : { gateway: net.gatewayV4 }) }
+  const gateways = net.config.internal
+    ? {}
+    : {
+        ...(ep.ipv4 && net.gatewayV4 ? { gateway: net.gatewayV4 } : {}),
+        ...(ep.ipv6 && net.gatewayV6 ? { gatewayIPv6: net.gatewayV6 } : {}),
+      }
+  return { interfaces: [iface], ...gateways }
 }
 
 /** How many addresses other hosts took meanwhile are skipped before giving up. */
@@ -28,7 +43,8 @@ const ATTEMPTS = 64
 class LostClaim extends Error {}
 
 /**
- * One attempt at an endpoint with `ipv4`: the cluster claim (address and record, one transaction)
+ * One attempt at an endpoint with `ipv4` (none on an IPv6-only network) and `mac`: the cluster
+ * claim (addresses and record, one transaction)
  * runs while the kernel work does — the network's devices if it is the first endpoint here, then a
  * veth whose container side is born in the sandbox (MTU of the overlay, MAC from the address) and
  * whose host side is a port of the network's bridge. A lost claim or a failed step undoes all of it.
@@ -39,10 +55,17 @@ async function attempt(
   eid: string,
   sandboxKey: string,
   cfg: EndpointConfig,
-  ipv4: string,
+  ipv4: string | undefined,
+  mac: string,
 ): Promise<SandboxInfo> {
-  const mac = cfg.macAddress ?? macFromIPv4(ipv4)
-  const record = { host: res.cluster.host, vtep: res.cluster.advertise, mac, ipv4 }
+  const ipv6 = net.subnetV6 ? (cfg.ipv6Address ?? ipv6FromMac(net.subnetV6, mac)) : undefined
+  const record = {
+    host: res.cluster.host,
+    vtep: res.cluster.advertise,
+    mac,
+    ...(ipv4 ? { ipv4 } : {}),
+    ...(ipv6 ? { ipv6 } : {}),
+  }
   const claimed = claimAddress(res, net.id, eid, record).then(
     (won) => ({ won }),
     (err: unknown) => ({ err }),
@@ -50,7 +73,7 @@ async function attempt(
   return withUndo(async (undo) => {
     undo.push(async () => {
       const c = await claimed
-      if ('won' in c && c.won) await releaseClaim(res, net.id, eid, ipv4)
+      if ('won' in c && c.won) await releaseClaim(res, net.id, eid, ipv4, ipv6)
     })
     if (!net.devices) {
       await setupDevices(res, net)
@@ -68,6 +91,7 @@ async function attempt(
       sandboxKey,
       joinedKey: undefined,
       ipv4,
+      ipv6,
       mac,
       config: cfg,
     }
@@ -94,7 +118,7 @@ async function attempt(
     await res.host.setLinkUp(ep.hostVeth)
     const c = await claimed
     if ('err' in c) throw c.err
-    if (!c.won) throw new LostClaim(ipv4)
+    if (!c.won) throw new LostClaim([ipv4, ipv6].filter(Boolean).join(' and '))
     net.endpoints.set(eid, ep)
     return sandboxInfo(net, ep)
   })
@@ -114,20 +138,23 @@ export async function createEndpoint(
   cfg: EndpointConfig,
 ): Promise<SandboxInfo> {
   const pool = net.pool
-  if (!pool) throw new Error(`overlay network ${net.id} has no address pool`)
+  if (!pool) return createIPv6OnlyEndpoint(res, net, eid, sandboxKey, cfg)
   const skipped: string[] = []
   try {
     for (let i = 0; i < ATTEMPTS; i++) {
       const ipv4 = res.allocator.requestIP(pool, cfg.ipv4Address)
       try {
-        return await attempt(res, net, eid, sandboxKey, cfg, ipv4)
+        return await attempt(res, net, eid, sandboxKey, cfg, ipv4, cfg.macAddress ?? macFromIPv4(ipv4))
       } catch (err) {
-        if (!(err instanceof LostClaim) || cfg.ipv4Address !== undefined) {
+        if (!(err instanceof LostClaim) || cfg.ipv4Address !== undefined || (await ipv6Taken(res, net, cfg))) {
           res.allocator.releaseIP(pool, ipv4)
-          if (err instanceof LostClaim) throw new AddressInUseError(net.id, ipv4)
+          if (err instanceof LostClaim) throw new AddressInUseError(net.id, err.message)
           throw err
         }
         skipped.push(ipv4)
+        // This host did not know the cluster's claims (no endpoint here yet, so no watch): read
+        // them once and skip them all, instead of losing one race per address held elsewhere.
+        if (i === 0) skipped.push(...(await holdClaimed(res, net, pool)))
       }
     }
     throw new AddressInUseError(net.id, `after ${ATTEMPTS} addresses taken elsewhere`)
@@ -135,6 +162,55 @@ export async function createEndpoint(
     // Addresses other hosts hold are not this host's to keep: the cluster decides next time.
     for (const ip of skipped) res.allocator.releaseIP(pool, ip)
   }
+}
+
+/**
+ * Whether the IPv6 address every attempt would use (the one asked for, or the one a MAC asked for
+ * gives) is claimed: then trying other IPv4 addresses is no use.
+ */
+async function ipv6Taken(res: DriverResources, net: NetworkState, cfg: EndpointConfig): Promise<boolean> {
+  const fixed =
+    cfg.ipv6Address ?? (cfg.macAddress && net.subnetV6 ? ipv6FromMac(net.subnetV6, cfg.macAddress) : undefined)
+  if (fixed === undefined) return false
+  return (await res.cluster.kv.get(addressClaimKey(res.cluster, net.id, fixed))) !== undefined
+}
+
+/**
+ * An endpoint of an IPv6-only network: its MAC is the one asked for, or one derived from its id
+ * (locally administered), and its address the subnet's prefix with that MAC (or the one asked
+ * for). A MAC-derived address another endpoint holds is retried with the next MAC.
+ */
+async function createIPv6OnlyEndpoint(
+  res: DriverResources,
+  net: NetworkState,
+  eid: string,
+  sandboxKey: string,
+  cfg: EndpointConfig,
+): Promise<SandboxInfo> {
+  for (let i = 0; i < ATTEMPTS; i++) {
+    try {
+      return await attempt(res, net, eid, sandboxKey, cfg, undefined, cfg.macAddress ?? macFromId(eid, i))
+    } catch (err) {
+      if (!(err instanceof LostClaim)) throw err
+      if (cfg.macAddress !== undefined || cfg.ipv6Address !== undefined)
+        throw new AddressInUseError(net.id, err.message)
+    }
+  }
+  throw new AddressInUseError(net.id, `after ${ATTEMPTS} addresses taken elsewhere`)
+}
+
+/** Holds every address the cluster records as claimed on the network in this host's pool; returns them. */
+async function holdClaimed(res: DriverResources, net: NetworkState, pool: string): Promise<string[]> {
+  const prefix = addressClaimsPrefix(res.cluster, net.id)
+  const held: string[] = []
+  for (const e of (await res.cluster.kv.range(prefix)).entries) {
+    try {
+      held.push(res.allocator.requestIP(pool, e.key.slice(prefix.length)))
+    } catch {
+      // Held here already (this host's own, a peer's), or outside the range.
+    }
+  }
+  return held
 }
 
 const ignoreGone = (err: unknown): void => {
@@ -153,7 +229,7 @@ function throwFirst(errors: unknown[]): void {
 export async function deleteEndpoint(res: DriverResources, net: NetworkState, ep: EndpointState): Promise<unknown[]> {
   const errors = await runAll([
     () => res.host.deleteLink(ep.hostVeth).catch(ignoreGone),
-    () => releaseAddress(res, net, ep.id, ep.ipv4),
+    () => releaseAddress(res, net, ep),
   ])
   net.endpoints.delete(ep.id)
   if (net.endpoints.size === 0) errors.push(...(await teardownDevices(res, net)))

@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto'
+import { addressFromValue, parseCIDR } from '@cnm/ip'
 import type { Handle } from '@cnm/netlink'
 
 /** A network's bridge on this host: `ovb` + the network id's first 12 characters. */
@@ -32,4 +34,19 @@ export function macFromIPv4(ip: string): string {
     .split('.')
     .map((x) => Number(x).toString(16).padStart(2, '0'))
     .join(':')}`
+}
+
+/** An endpoint's IPv6 address on a dual-stack network: the subnet's prefix with the MAC's 48 bits (Docker's). */
+export function ipv6FromMac(subnetV6: string, mac: string): string {
+  const bits = BigInt(`0x${mac.split(':').join('')}`)
+  return addressFromValue(6, parseCIDR(subnetV6).networkValue | bits).text
+}
+
+/**
+ * The MAC of an endpoint on an IPv6-only network (no IPv4 address to derive it from): `02:` (locally
+ * administered, unicast) and 40 bits of a hash of its id and `attempt` (the next one after a clash).
+ */
+export function macFromId(eid: string, attempt = 0): string {
+  const digest = createHash('sha256').update(`${eid}/${attempt}`).digest()
+  return ['02', ...[...digest.subarray(0, 5)].map((b) => b.toString(16).padStart(2, '0'))].join(':')
 }

@@ -106,7 +106,7 @@ describeKernel('overlay driver across three hosts on a 3-member etcd cluster (ke
     // cluster's compare-and-swap makes the others skip each one a host took.
     const made = await Promise.all(Array.from({ length: 60 }, (_, i) => attach(hosts[i % 3] as HostUnderTest, nid)))
     expect(new Set(made.map((m) => m.ip)).size).toBe(60)
-    expect(etcdKeys(etcd.endpoints, `/cnm/overlay/addresses/${nid}/`)).toHaveLength(60)
+    expect(etcdKeys(etcd.endpoints, `/cnm/ipam/${nid}/`)).toHaveLength(60)
     for (const m of made) {
       const i = boxes.findIndex((x) => x.eid === m.eid)
       const [box] = boxes.splice(i, 1)
@@ -114,7 +114,7 @@ describeKernel('overlay driver across three hosts on a 3-member etcd cluster (ke
       await box.host.driver.deleteEndpoint(nid, box.eid)
       await box.sb.destroy()
     }
-    expect(etcdKeys(etcd.endpoints, `/cnm/overlay/addresses/${nid}/`)).toEqual([])
+    expect(etcdKeys(etcd.endpoints, `/cnm/ipam/${nid}/`)).toEqual([])
     expect(etcdKeys(etcd.endpoints, `/cnm/overlay/endpoints/${nid}/`)).toEqual([])
     // No endpoint anywhere: no devices on any host.
     for (const h of hosts) {
@@ -154,7 +154,7 @@ describeKernel('overlay driver across three hosts on a 3-member etcd cluster (ke
     ).toBe(true)
     const took = Date.now() - died
     expect(took).toBeLessThanOrEqual((LEASE_TTL + 1) * 1000 + 500)
-    expect(etcdKeys(etcd.endpoints, `/cnm/overlay/addresses/${nid}/${cc.ip}`)).toEqual([])
+    expect(etcdKeys(etcd.endpoints, `/cnm/ipam/${nid}/${cc.ip}`)).toEqual([])
     expect(pings(cb.ip, ca.sb.key)).toBe(true)
   }, 120_000)
 

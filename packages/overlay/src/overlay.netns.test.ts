@@ -194,6 +194,83 @@ describeKernel('overlay driver (kernel)', () => {
       expect(link(bridgeName(nid), h2)).toBeUndefined()
     })
 
+    it('carries IPv6 on a dual-stack network: addresses from the prefix and the MAC, neighbour entries, ping6 across hosts', async () => {
+      const nid = await network({ addressIPv4: '10.76.0.1/24', enableIPv6: true, fixedCIDRv6: 'fd00:76::/64' })
+      expect(d1.networkInfo(nid)).toMatchObject({ subnetV6: 'fd00:76::/64', gatewayV6: 'fd00:76::1' })
+      const c1 = await attach(d1, nid)
+      const c2 = await attach(d2, nid)
+      const v6 = (c: { info: SandboxInfo }): string => (c.info.interfaces[0]?.addressIPv6 ?? '').split('/')[0] ?? ''
+      const mac1 = c1.info.interfaces[0]?.macAddress ?? ''
+      const mac2 = c2.info.interfaces[0]?.macAddress ?? ''
+      // 10.76.x.y → MAC 02:42:0a:4c:xx:yy → fd00:76::242:a4c:xxyy (Docker's derivation).
+      const [, , x, y] = c1.ip.split('.').map(Number)
+      expect(c1.info.interfaces[0]?.addressIPv6).toBe(
+        `fd00:76::242:a4c:${(((x ?? 0) << 8) | (y ?? 0)).toString(16)}/64`,
+      )
+      expect(c1.info.gatewayIPv6).toBe('fd00:76::1')
+      expect(d2.endpointInfo(nid, c2.eid).ipv6).toBe(v6(c2))
+      // The gateway on each host's bridge; the addresses in the sandboxes (the kernel's view).
+      const addrs = (dev: string, netns?: string): string[] =>
+        ipJson<{ addr_info: { local: string; family: string }[] }[]>(
+          ['addr', 'show', 'dev', dev],
+          netns ? { netns } : {},
+        )
+          .flatMap((l) => l.addr_info)
+          .filter((a) => a.family === 'inet6')
+          .map((a) => a.local)
+      expect(addrs(bridgeName(nid))).toContain('fd00:76::1')
+      expect(addrs('eth0', c2.sb.key)).toContain(v6(c2))
+      // Each host programs the other's IPv6 address too (IP → MAC), so neighbour discovery is answered locally.
+      const vx = vxlanName(nid)
+      expect(await eventually(() => neigh(vx).some((n) => n.dst === v6(c2) && n.lladdr === mac2))).toBe(true)
+      expect(await eventually(() => neigh(vx, h2).some((n) => n.dst === v6(c1) && n.lladdr === mac1))).toBe(true)
+      expect(await eventually(() => pings(v6(c2), c1.sb.key), 10_000)).toBe(true)
+      expect(pings(v6(c1), c2.sb.key)).toBe(true)
+      expect(pings(c2.ip, c1.sb.key)).toBe(true)
+      // An IPv6 address asked for that another endpoint holds is refused; one outside the subnet too.
+      const sb = await newSandbox(host.netnsPath('sb'))
+      try {
+        await expect(d1.createEndpoint(nid, id(), sb.key, { ipv6Address: v6(c2) })).rejects.toMatchObject({
+          code: 'ERR_ADDRESS_IN_USE',
+        })
+        await expect(d1.createEndpoint(nid, id(), sb.key, { ipv6Address: 'fd00:99::5' })).rejects.toMatchObject({
+          code: 'ERR_INVALID_CONFIG',
+        })
+      } finally {
+        await sb.destroy()
+      }
+      // The remote endpoint leaves: its IPv6 neighbour entry goes with the rest.
+      await d2.deleteEndpoint(nid, c2.eid)
+      made.splice(
+        made.findIndex((m) => m.eid === c2.eid),
+        1,
+      )
+      await c2.sb.destroy()
+      expect(await eventually(() => !neigh(vx).some((n) => n.dst === v6(c2)))).toBe(true)
+    })
+
+    it('carries an IPv6-only network (enableIPv4 false) across hosts: ping6, no IPv4 anywhere', async () => {
+      const nid = await network({ enableIPv4: false, enableIPv6: true, fixedCIDRv6: 'fd00:75::/64' })
+      expect(d1.networkInfo(nid)).toMatchObject({ subnetV4: undefined, subnetV6: 'fd00:75::/64' })
+      const c1 = await attach(d1, nid)
+      const c2 = await attach(d2, nid)
+      for (const c of [c1, c2]) {
+        expect(c.info.interfaces[0]?.address).toBeUndefined()
+        expect(c.info.interfaces[0]?.addressIPv6).toMatch(/^fd00:75::.*\/64$/u)
+        expect(c.info.gateway).toBeUndefined()
+        expect(c.info.gatewayIPv6).toBe('fd00:75::1')
+      }
+      const v6 = (c: { info: SandboxInfo }): string => (c.info.interfaces[0]?.addressIPv6 ?? '').split('/')[0] ?? ''
+      expect(v6(c1)).not.toBe(v6(c2))
+      expect(await eventually(() => pings(v6(c2), c1.sb.key), 10_000)).toBe(true)
+      expect(pings(v6(c1), c2.sb.key)).toBe(true)
+      const inet = ipJson<{ addr_info: { family: string }[] }[]>(['addr', 'show', 'dev', bridgeName(nid)])
+      expect(inet.flatMap((l) => l.addr_info).filter((a) => a.family === 'inet')).toEqual([])
+      await expect(d1.createEndpoint(nid, id(), '', { ipv4Address: '10.1.0.5' })).rejects.toMatchObject({
+        code: 'ERR_INVALID_CONFIG',
+      })
+    })
+
     it('isolates overlay networks from each other (positive controls: same network, the underlay)', async () => {
       const a = await network({ addressIPv4: '10.78.0.1/24' })
       const b = await network({ addressIPv4: '10.79.0.1/24' })

@@ -38,10 +38,13 @@ export class PeerTable {
   /** Programs (or moves) a remote endpoint. */
   async add(host: Handle, vxlanIndex: number, peer: Peer): Promise<void> {
     const old = this.peers.get(peer.eid)
-    if (old && old.mac === peer.mac && old.vtep === peer.vtep && old.ipv4 === peer.ipv4) return
+    if (old && old.mac === peer.mac && old.vtep === peer.vtep && old.ipv4 === peer.ipv4 && old.ipv6 === peer.ipv6) {
+      return
+    }
     if (old) await this.remove(host, vxlanIndex, peer.eid)
     await addFdbEntry(host, vxlanIndex, { mac: peer.mac, dst: peer.vtep, replace: true })
-    await addNeighbour(host, vxlanIndex, { ip: peer.ipv4, mac: peer.mac, replace: true })
+    if (peer.ipv4) await addNeighbour(host, vxlanIndex, { ip: peer.ipv4, mac: peer.mac, replace: true })
+    if (peer.ipv6) await addNeighbour(host, vxlanIndex, { ip: peer.ipv6, mac: peer.mac, replace: true })
     this.peers.set(peer.eid, peer)
   }
 
@@ -53,7 +56,8 @@ export class PeerTable {
     const gone = (err: unknown): void => {
       if (!hasErrorCode(err, 'ENOENT') && !hasErrorCode(err, 'ENODEV')) throw err
     }
-    await deleteNeighbour(host, vxlanIndex, peer.ipv4).catch(gone)
+    if (peer.ipv4) await deleteNeighbour(host, vxlanIndex, peer.ipv4).catch(gone)
+    if (peer.ipv6) await deleteNeighbour(host, vxlanIndex, peer.ipv6).catch(gone)
     await deleteFdbEntry(host, vxlanIndex, { mac: peer.mac, dst: peer.vtep }).catch(gone)
   }
 

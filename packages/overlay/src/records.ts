@@ -21,9 +21,12 @@ export interface OverlayEndpointRecord {
   ifName: string
   sandboxKey: string
   joinedKey?: string
-  ipv4: string
+  /** Absent on an IPv6-only network. */
+  ipv4?: string
+  /** On a dual-stack or IPv6-only network. */
+  ipv6?: string
   mac: string
-  options: { ipv4Address?: string; macAddress?: string }
+  options: { ipv4Address?: string; ipv6Address?: string; macAddress?: string }
 }
 
 export function networkRecord(net: NetworkState): OverlayNetworkRecord {
@@ -31,7 +34,7 @@ export function networkRecord(net: NetworkState): OverlayNetworkRecord {
 }
 
 export function endpointRecord(ep: EndpointState): OverlayEndpointRecord {
-  const { ipv4Address, macAddress } = ep.config
+  const { ipv4Address, ipv6Address, macAddress } = ep.config
   return {
     version: 1,
     id: ep.id,
@@ -40,9 +43,14 @@ export function endpointRecord(ep: EndpointState): OverlayEndpointRecord {
     ifName: ep.ifName,
     sandboxKey: ep.sandboxKey,
     ...(ep.joinedKey !== undefined ? { joinedKey: ep.joinedKey } : {}),
-    ipv4: ep.ipv4,
+    ...(ep.ipv4 ? { ipv4: ep.ipv4 } : {}),
+    ...(ep.ipv6 ? { ipv6: ep.ipv6 } : {}),
     mac: ep.mac,
-    options: { ...(ipv4Address ? { ipv4Address } : {}), ...(macAddress ? { macAddress } : {}) },
+    options: {
+      ...(ipv4Address ? { ipv4Address } : {}),
+      ...(ipv6Address ? { ipv6Address } : {}),
+      ...(macAddress ? { macAddress } : {}),
+    },
   }
 }
 
@@ -62,8 +70,11 @@ export function parseNetworkRecord(nid: string, raw: unknown): OverlayNetworkRec
 /** Checks the shape of an endpoint record from a store. */
 export function parseEndpointRecord(eid: string, raw: unknown): OverlayEndpointRecord {
   if (!isObject(raw) || raw.version !== 1 || raw.id !== eid || !isObject(raw.options)) throw bad('endpoint', eid)
-  const strings = [raw.hostVeth, raw.linkName, raw.ifName, raw.sandboxKey, raw.ipv4, raw.mac]
+  const strings = [raw.hostVeth, raw.linkName, raw.ifName, raw.sandboxKey, raw.mac]
   if (strings.some((s) => typeof s !== 'string')) throw bad('endpoint', eid)
+  if (raw.ipv4 !== undefined && typeof raw.ipv4 !== 'string') throw bad('endpoint', eid)
+  if (raw.ipv4 === undefined && raw.ipv6 === undefined) throw bad('endpoint', eid)
   if (raw.joinedKey !== undefined && typeof raw.joinedKey !== 'string') throw bad('endpoint', eid)
+  if (raw.ipv6 !== undefined && typeof raw.ipv6 !== 'string') throw bad('endpoint', eid)
   return raw as unknown as OverlayEndpointRecord
 }

@@ -10,7 +10,13 @@ export async function republishAll(res: DriverResources, networks: ReadonlyMap<s
   const errors: unknown[] = []
   for (const net of networks.values()) {
     for (const ep of net.endpoints.values()) {
-      const record = { host: res.cluster.host, vtep: res.cluster.advertise, mac: ep.mac, ipv4: ep.ipv4 }
+      const record = {
+        host: res.cluster.host,
+        vtep: res.cluster.advertise,
+        mac: ep.mac,
+        ...(ep.ipv4 ? { ipv4: ep.ipv4 } : {}),
+        ...(ep.ipv6 ? { ipv6: ep.ipv6 } : {}),
+      }
       await republish(res, net.id, ep.id, record).catch((err: unknown) => errors.push(err))
     }
   }

@@ -1,7 +1,7 @@
 import type { RestoreOutcome } from '@cnm/driverapi'
-import { parseCIDR } from '@cnm/ip'
-import { republish } from './addresses.js'
-import { addressKey, endpointKey, parseEndpointRecordValue } from './cluster-keys.js'
+import { addressFromValue, parseCIDR } from '@cnm/ip'
+import { releaseClaim, republish } from './addresses.js'
+import { endpointKey, parseEndpointRecordValue } from './cluster-keys.js'
 import { adoptDevices } from './devices.js'
 import { parseEndpointConfig } from './endpoint-config.js'
 import { endpointAlias } from './marks.js'
@@ -12,13 +12,16 @@ import type { DriverResources, EndpointState, NetworkState } from './state.js'
 
 /** A network's state from its validated config and VNI (no pool registered, no devices yet). */
 export function newNetworkState(id: string, config: NetworkConfig, vni: number): NetworkState {
-  const p = parseCIDR(config.addressIPv4)
+  const p = config.addressIPv4 ? parseCIDR(config.addressIPv4) : undefined
+  const v6 = config.fixedCIDRv6 ? parseCIDR(config.fixedCIDRv6) : undefined
   return {
     id,
     config,
     vni,
-    subnetV4: p.cidr,
-    gatewayV4: p.address,
+    subnetV4: p?.cidr,
+    gatewayV4: p?.address,
+    subnetV6: v6?.cidr,
+    gatewayV6: v6 ? addressFromValue(6, v6.networkValue + 1n).text : undefined,
     pool: undefined,
     endpoints: new Map(),
     devices: undefined,
@@ -46,14 +49,17 @@ export async function restoreEndpoint(
   const veth = await res.host.findLink(record.hostVeth)
   if (!veth || veth.alias !== endpointAlias(res.owner, net.id, record.id)) return 'gone'
   const pool = net.pool
-  if (!pool) throw new Error(`overlay network ${net.id} has no address pool`)
-  res.allocator.requestIP(pool, record.ipv4)
+  if (record.ipv4 !== undefined) {
+    if (!pool) throw new Error(`overlay network ${net.id} has no address pool`)
+    res.allocator.requestIP(pool, record.ipv4)
+  }
   try {
     await republish(res, net.id, record.id, {
       host: res.cluster.host,
       vtep: res.cluster.advertise,
       mac: record.mac,
-      ipv4: record.ipv4,
+      ...(record.ipv4 ? { ipv4: record.ipv4 } : {}),
+      ...(record.ipv6 ? { ipv6: record.ipv6 } : {}),
     })
     let outcome: RestoreOutcome = 'restored'
     if (!net.devices) outcome = await adoptDevices(res, net)
@@ -70,13 +76,14 @@ export async function restoreEndpoint(
       sandboxKey: record.sandboxKey,
       joinedKey: record.joinedKey,
       ipv4: record.ipv4,
+      ipv6: record.ipv6,
       mac: record.mac,
       config: parseEndpointConfig(record.options),
     }
     net.endpoints.set(ep.id, ep)
     return outcome
   } catch (err) {
-    res.allocator.releaseIP(pool, record.ipv4)
+    if (pool && record.ipv4 !== undefined) res.allocator.releaseIP(pool, record.ipv4)
     throw err
   }
 }
@@ -87,9 +94,5 @@ export async function dropRecords(res: DriverResources, nid: string, record: Ove
   const key = endpointKey(cluster, nid, record.id)
   const entry = await cluster.kv.get(key)
   if (entry && parseEndpointRecordValue(entry.value)?.host !== cluster.host) return // another host's now
-  const claim = await cluster.kv.get(addressKey(cluster, nid, record.ipv4))
-  await cluster.kv.txn(
-    [],
-    [...(entry ? [{ delete: key }] : []), ...(claim?.value === record.id ? [{ delete: claim.key }] : [])],
-  )
+  await releaseClaim(res, nid, record.id, record.ipv4, record.ipv6)
 }

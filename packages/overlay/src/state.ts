@@ -41,8 +41,12 @@ export interface NetworkState {
   id: string
   config: NetworkConfig
   vni: number
-  subnetV4: string
-  gatewayV4: string
+  /** The IPv4 subnet and gateway (undefined on an IPv6-only network). */
+  subnetV4: string | undefined
+  gatewayV4: string | undefined
+  /** A dual-stack network's IPv6 subnet and gateway (its first address). */
+  subnetV6: string | undefined
+  gatewayV6: string | undefined
   /** The allocator pool this network registered (its subnet), while registered. */
   pool: string | undefined
   endpoints: Map<string, EndpointState>
@@ -63,7 +67,10 @@ export interface EndpointState {
   /** Where the container side was born: a sandbox key, or `''` for the host namespace. */
   sandboxKey: string
   joinedKey: string | undefined
-  ipv4: string
+  /** Undefined on an IPv6-only network. */
+  ipv4: string | undefined
+  /** On a dual-stack or IPv6-only network: the subnet's prefix and the MAC, or the address asked for. */
+  ipv6: string | undefined
   mac: string
   config: EndpointConfig
 }

@@ -1,5 +1,6 @@
 import { hasErrorCode, type KnownRecords, type StrayReport } from '@cnm/driverapi'
-import { addressKey, endpointsPrefix, overlayPrefix, parseEndpointRecordValue } from './cluster-keys.js'
+import { releaseClaim } from './addresses.js'
+import { endpointsPrefix, overlayPrefix, parseEndpointRecordValue } from './cluster-keys.js'
 import { parseAlias } from './marks.js'
 import type { DriverResources, NetworkState } from './state.js'
 
@@ -77,11 +78,7 @@ async function removeStrayRecords(
     if (!nid || !eid || record?.host !== cluster.host || held(nid, eid)) continue
     if (!e.key.startsWith(endpointsPrefix(cluster, nid))) continue
     await attempt(report, [], `record ${eid}`, async () => {
-      const claim = await cluster.kv.get(addressKey(cluster, nid, record.ipv4))
-      await cluster.kv.txn(
-        [{ key: e.key, modRevision: e.modRevision }],
-        [{ delete: e.key }, ...(claim?.value === eid ? [{ delete: claim.key }] : [])],
-      )
+      await releaseClaim(res, nid, eid, record.ipv4, record.ipv6)
     })
   }
 }

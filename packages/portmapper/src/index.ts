@@ -6,7 +6,7 @@ export {
   PortMapperError,
 } from './errors.js'
 export { heldPortCount } from './port-holds.js'
-export { type HostPort, PortMapper, type PortMapperOptions } from './port-mapper.js'
+export { type HostPort, PortMapper, type PortMapperOptions, type PublishOptions } from './port-mapper.js'
 export {
   formatTransportAddress,
   parseTransportAddress,

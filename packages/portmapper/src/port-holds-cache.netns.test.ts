@@ -1,6 +1,7 @@
 import { type BoundPort, openHandle } from '@cnm/netlink'
 import { Agent, describeKernel, useHostNetns } from '@cnm/netlink/testing'
 import { expect, it } from 'vitest'
+import type { BoundIndex } from './bound-index.js'
 import { foreignBoundPorts, PortHolds, socketsInUse } from './port-holds.js'
 
 /**
@@ -18,7 +19,7 @@ describeKernel('foreignBoundPorts: one read while nothing changed, a new one as 
       reads++
       return host.boundPorts('tcp')
     }
-    const has = (list: readonly { port: number }[], port: number): boolean => list.some((b) => b.port === port)
+    const has = (index: BoundIndex, port: number): boolean => index.on(port).length > 0
     const other = await Agent.start('other')
     const holds = new PortHolds()
     try {

@@ -4,6 +4,7 @@ import { createServer, type Server } from 'node:net'
 import type { Firewall, Inventory } from '@cnm/firewall'
 import { nftGeneration } from '@cnm/netlink'
 import { ERR_PORT_ALREADY_ALLOCATED, type PortAllocator } from '@cnm/portallocator'
+import { type BoundIndex, type BoundSocket, indexBound } from './bound-index.js'
 import { PortMapperError } from './errors.js'
 import { formatTransportAddress, ipFamily, isWildcardIP, type TransportRange } from './transport-address.js'
 
@@ -169,6 +170,24 @@ async function inventoryOf(firewall: Firewall): Promise<Inventory> {
   return inventory
 }
 
+type InventoryPort = Inventory['ports'][number]
+const inventoryIndexes = new WeakMap<Inventory, Map<string, InventoryPort[]>>()
+
+/** An inventory's port mappings by `proto/hostPort`, built once per inventory read. */
+function portsOf(inventory: Inventory): Map<string, InventoryPort[]> {
+  let index = inventoryIndexes.get(inventory)
+  if (index) return index
+  index = new Map()
+  for (const p of inventory.ports) {
+    const key = `${p.proto}/${p.hostPort}`
+    const at = index.get(key)
+    if (at) at.push(p)
+    else index.set(key, [p])
+  }
+  inventoryIndexes.set(inventory, index)
+  return index
+}
+
 /**
  * Whether the kernel already maps exactly `host` to `container` (every port of the range): a
  * mapping being taken back from the kernel (a restore, or another process's store sync), whose
@@ -187,9 +206,10 @@ export async function kernelHasMapping(
     return false
   }
   const wildcard = isWildcardIP(host.ip)
+  const byPort = portsOf(inventory)
   for (let port = host.port; port <= host.endPort; port++) {
     const containerPort = container.endPort === container.port ? container.port : container.port + (port - host.port)
-    const found = inventory.ports.some(
+    const found = (byPort.get(`${host.proto}/${port}`) ?? []).some(
       (p) =>
         p.proto === host.proto &&
         p.hostPort === port &&
@@ -218,19 +238,10 @@ export function reserveAdopted(allocator: PortAllocator, host: TransportRange): 
   }
 }
 
-/** A socket the kernel reports bound (what `@cnm/netlink`'s `boundPorts` gives). */
-export interface BoundSocket {
-  proto: 'tcp' | 'udp'
-  family: 4 | 6
-  ip: string
-  port: number
-}
+export type { BoundSocket } from './bound-index.js'
 
 const FOREIGN_TTL_MS = 1000
-const foreignCache = new Map<
-  string,
-  { at: number; list: Promise<readonly BoundSocket[]>; foreign: number | undefined }
->()
+const foreignCache = new Map<string, { at: number; index: Promise<BoundIndex>; foreign: number | undefined }>()
 
 /**
  * How many sockets of `proto` (IPv4 and IPv6) the calling thread's namespace has in use, from
@@ -272,12 +283,14 @@ function foreignSockets(proto: 'tcp' | 'udp'): number | undefined {
  * use (`socketsInUse`), less this process's own holds, has not changed — for at most a second: a
  * restore maps thousands of ports with one read, and a port another process released (or bound) a
  * moment ago is seen at once. Ports this process held at the read and released since are left
- * out, so a port can be published again at once.
+ * out, so a port can be published again at once. The read is indexed by port once: a publish
+ * looks its ports up instead of filtering every bound socket (the daemon's own thousands of holds
+ * among them) per port.
  */
 export async function foreignBoundPorts(
   proto: 'tcp' | 'udp',
   read: () => Promise<readonly BoundSocket[]>,
-): Promise<BoundSocket[]> {
+): Promise<BoundIndex> {
   let cached = foreignCache.get(proto)
   const foreign = foreignSockets(proto)
   if (
@@ -287,11 +300,16 @@ export async function foreignBoundPorts(
     cached.foreign !== foreign
   ) {
     for (const key of releasedSinceRead) if (key.startsWith(`${proto}/`)) releasedSinceRead.delete(key)
-    const list = read()
-    cached = { at: performance.now(), list, foreign }
+    const index = read().then((list) => indexBound(list, isForeign))
+    cached = { at: performance.now(), index, foreign }
     foreignCache.set(proto, cached)
-    list.catch(() => foreignCache.delete(proto))
+    index.catch(() => foreignCache.delete(proto))
   }
-  const key = (b: BoundSocket): string => portKey(b.proto, b.ip, b.port)
-  return (await cached.list).filter((b) => !heldKeys.has(key(b)) && !releasedSinceRead.has(key(b)))
+  return cached.index
+}
+
+/** Not one of this process's holds, now or released since the read. */
+function isForeign(b: BoundSocket): boolean {
+  const key = portKey(b.proto, b.ip, b.port)
+  return !heldKeys.has(key) && !releasedSinceRead.has(key)
 }

@@ -1,7 +1,8 @@
 import { ERR_NOT_SUPPORTED, hasErrorCode, type PortBinding, type PublishedPort, withUndo } from '@cnm/driverapi'
 import { createFirewall, type Firewall, type PortMapping as FirewallMapping } from '@cnm/firewall'
-import { type BoundPort, type Handle, openHandle } from '@cnm/netlink'
+import { type Handle, openHandle } from '@cnm/netlink'
 import { ERR_PORT_ALREADY_ALLOCATED, getPortAllocator, type PortAllocator } from '@cnm/portallocator'
+import { type BoundIndex, type BoundSocket, EMPTY_BOUND_INDEX, indexBound } from './bound-index.js'
 import {
   ERR_INVALID_PORT_RANGE,
   ERR_INVALID_TRANSPORT_ADDRESS,
@@ -35,6 +36,16 @@ export interface PortMapperOptions {
    * `getPortAllocator()` does); an allocator that ignores the OS (tests) holds nothing.
    */
   holdPorts?: boolean
+}
+
+/** Options of one {@link PortMapper.publish}. */
+export interface PublishOptions {
+  /**
+   * `false`: this mapping's host ports are not held with bound sockets even when the mapper holds
+   * ports (the caller's runtime reserves them itself, as CNI runtimes do); a port another socket
+   * has bound when it is published is still refused. Default: the mapper's `holdPorts`.
+   */
+  hold?: boolean
 }
 
 /** The host side of a published port, which names it: `tcp/0.0.0.0:8080` (a block by its first port). */
@@ -84,7 +95,7 @@ function mappedForIP(host: TransportRange): PortMapperError {
 }
 
 /** Whether a socket bound on `b` keeps `ip` from binding `port` (wildcards, and `::` dual-stack). */
-function blocks(b: BoundPort, ip: string, family: 4 | 6, port: number): boolean {
+function blocks(b: BoundSocket, ip: string, family: 4 | 6, port: number): boolean {
   if (b.port !== port) return false
   const any = family === 4 ? '0.0.0.0' : '::'
   if (b.family === family) return b.ip === ip || b.ip === any || ip === any
@@ -92,25 +103,19 @@ function blocks(b: BoundPort, ip: string, family: 4 | 6, port: number): boolean 
 }
 
 /** Whether a bound socket holds a port of the block. */
-function osBound(bound: readonly BoundPort[], host: TransportRange): boolean {
+function osBound(bound: BoundIndex, host: TransportRange): boolean {
   const family = ipFamily(host.ip)
   for (let port = host.port; port <= host.endPort; port++) {
-    if (bound.some((b) => blocks(b, host.ip, family, port))) return true
+    if (bound.on(port).some((b) => blocks(b, host.ip, family, port))) return true
   }
   return false
 }
 
 /** ERR_PORT_ALREADY_ALLOCATED (saying the OS uses it) when a bound socket holds a port of the block. */
-function osFree(
-  bound: readonly BoundPort[],
-  ip: string,
-  proto: TransportRange['proto'],
-  start: number,
-  end: number,
-): void {
+function osFree(bound: BoundIndex, ip: string, proto: TransportRange['proto'], start: number, end: number): void {
   const family = ipFamily(ip)
   for (let port = start; port <= end; port++) {
-    if (bound.some((b) => blocks(b, ip, family, port))) {
+    if (bound.on(port).some((b) => blocks(b, ip, family, port))) {
       const where = formatTransportAddress({ proto, ip, port }).split('/')[1]
       throw new PortMapperError(
         ERR_PORT_ALREADY_ALLOCATED,
@@ -200,14 +205,15 @@ export class PortMapper {
    * `hostPortEnd`, a block of host ports of the same size, or for one container port any free port
    * of that range). Returns the binding as published, every side resolved.
    */
-  async publish(containerIP: string, binding: PortBinding): Promise<PublishedPort> {
+  async publish(containerIP: string, binding: PortBinding, options: PublishOptions = {}): Promise<PublishedPort> {
     const b = binding ?? ({} as PortBinding)
     const c = validateTransportAddress({ proto: b.proto, ip: containerIP, port: b.containerPort }, 'container address')
     const endPort = b.containerPortEnd === undefined ? c.port : validatePort(b.containerPortEnd, 'container end port')
     if (endPort < c.port) {
       throw new PortMapperError(ERR_INVALID_PORT_RANGE, `invalid container port range ${c.port}-${endPort}: reversed`)
     }
-    const { host, container } = await this.#map({ ...c, endPort }, b.hostIP, b.hostPort ?? 0, b.hostPortEnd ?? 0)
+    const hold = options.hold !== false
+    const { host, container } = await this.#map({ ...c, endPort }, b.hostIP, b.hostPort ?? 0, b.hostPortEnd ?? 0, hold)
     return publishedOf(host, container)
   }
 
@@ -258,7 +264,13 @@ export class PortMapper {
     return [...this.#entries.values()].map(({ host, container }) => publishedOf(host, container))
   }
 
-  async #map(container: TransportRange, rawHostIP: unknown, rawPort: unknown, rawEnd: unknown): Promise<Entry> {
+  async #map(
+    container: TransportRange,
+    rawHostIP: unknown,
+    rawPort: unknown,
+    rawEnd: unknown,
+    hold: boolean,
+  ): Promise<Entry> {
     const ip = hostIPFor(rawHostIP, container.ip)
     const request = hostRequest(
       container.endPort - container.port + 1,
@@ -274,7 +286,7 @@ export class PortMapper {
     }
     if (request.kind === 'exact')
       this.#checkFree({ proto: container.proto, ip, port: request.start, endPort: request.end })
-    const bound = request.kind === 'any' ? [] : await this.#boundPorts(container.proto)
+    const bound = request.kind === 'any' ? EMPTY_BOUND_INDEX : await this.#boundPorts(container.proto)
     // A port some socket has bound is refused, unless the kernel maps it exactly so already: a
     // mapping taken back from the kernel (restore), whose ports its other owner may be holding.
     const wanted =
@@ -291,7 +303,7 @@ export class PortMapper {
       this.#checkFree(host)
       this.#pending.add(entry)
       undo.push(() => this.#pending.delete(entry))
-      await this.#holds.hold(keyOf(host), host, adopted) // before DNAT: a port bound meanwhile is refused
+      if (hold) await this.#holds.hold(keyOf(host), host, adopted) // before DNAT: a port bound meanwhile is refused
       undo.push(() => this.#holds.release(keyOf(host)))
       await firewall.addPorts([entry.rule]) // one transaction: on failure nothing was programmed
       undo.push(() => firewall.deletePorts([entry.rule]))
@@ -311,12 +323,7 @@ export class PortMapper {
     }
   }
 
-  #allocate(
-    ip: string,
-    proto: TransportRange['proto'],
-    request: HostRequest,
-    bound: readonly BoundPort[],
-  ): [number, number] {
+  #allocate(ip: string, proto: TransportRange['proto'], request: HostRequest, bound: BoundIndex): [number, number] {
     const a = this.#allocator
     if (request.kind === 'any') {
       if (request.count === 1) {
@@ -355,12 +362,12 @@ export class PortMapper {
    * from the listening hash alone, so this stays cheap however busy the machine is. Empty when the
    * allocator does not sync with the OS, and for sctp (no socket table to ask).
    */
-  async #boundPorts(proto: TransportRange['proto']): Promise<BoundPort[]> {
-    if (!this.#checkOS || proto === 'sctp') return []
+  async #boundPorts(proto: TransportRange['proto']): Promise<BoundIndex> {
+    if (!this.#checkOS || proto === 'sctp') return EMPTY_BOUND_INDEX
     this.#host ??= openHandle()
     const host = await this.#host
     if (this.#holds.enabled) return foreignBoundPorts(proto, () => host.boundPorts(proto)) // see foreignBoundPorts
-    return host.boundPorts(proto)
+    return indexBound(await host.boundPorts(proto))
   }
 
   #release(host: TransportRange): void {

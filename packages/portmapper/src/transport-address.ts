@@ -25,7 +25,7 @@ export function formatTransportAddress(a: TransportAddress & { endPort?: number 
 }
 
 /**
- * The inverse of {@link formatTransportAddress} (the IP canonical, as {@link canonicalIP} writes
+ * The inverse of {@link formatTransportAddress} (the IP canonical, as `canonicalIP` writes
  * it); anything else is `ERR_INVALID_TRANSPORT_ADDRESS`. An IPv6 address must be in brackets.
  */
 export function parseTransportAddress(text: string): TransportAddress {

@@ -23,8 +23,8 @@ export class GatewayInUseError extends CnmError {
 function wantedGateways(ctx: NetworkContext): string[] {
   const { config, id } = ctx.net
   const out: string[] = []
-  if (config.addressIPv4) out.push(parseCIDR(config.addressIPv4).address)
-  if (config.enableIPv6) out.push(nthHost(parseCIDR(config.fixedCIDRv6 ?? ulaSubnetFor(id)), 1))
+  if (config.addressIPv4) out.push(config.addressIPv4.address)
+  if (config.enableIPv6) out.push(nthHost(config.fixedCIDRv6 ?? parseCIDR(ulaSubnetFor(id)), 1))
   return out
 }
 

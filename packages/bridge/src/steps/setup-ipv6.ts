@@ -17,7 +17,7 @@ export const setupIPv6: Step<NetworkContext> = {
   async run(ctx) {
     const { res, net } = ctx
     if (!net.config.enableIPv6) return
-    const subnet = parseCIDR(net.config.fixedCIDRv6 ?? ulaSubnetFor(net.id))
+    const subnet = net.config.fixedCIDRv6 ?? parseCIDR(ulaSubnetFor(net.id))
     const gw = nthHost(subnet, 1)
     setBridgeSysctl(ctx, bridgeSysctl(net, 'ipv6', 'disable_ipv6'), '0')
     net.subnetV6 = subnet.cidr
@@ -28,15 +28,15 @@ export const setupIPv6: Step<NetworkContext> = {
       net.addedV6 = true
     }
     const range = net.config.ipRangeV6
-    if (range) checkInside(range, subnet.cidr, 'ipRangeV6')
-    res.allocator.registerSubnet(subnet.cidr, range ?? subnet.cidr)
+    if (range) checkInside(range, subnet, 'ipRangeV6')
+    res.allocator.registerSubnet(subnet.cidr, range?.cidr ?? subnet.cidr)
     net.pools.push(subnet.cidr)
     try {
       res.allocator.requestIP(subnet.cidr, gw)
     } catch (err) {
       if (!hasErrorCode(err, ERR_IP_OUT_OF_RANGE)) throw err
     }
-    reserveAuxAddresses(res.allocator, subnet.cidr, gw, net.config.auxAddresses, 6)
+    reserveAuxAddresses(res.allocator, subnet, gw, net.config.auxAddresses, 6)
   },
   async undo(ctx) {
     const { res, net } = ctx

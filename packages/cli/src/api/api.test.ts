@@ -137,6 +137,7 @@ describe('the REST API (in-memory driver, no kernel)', () => {
       ['removeEndpoint', 'DELETE', '/v1/networks/n1/endpoints/e2'],
       ['removeSandbox', 'DELETE', '/v1/sandboxes/s1'],
       ['removeNetwork', 'DELETE', '/v1/networks/n1'],
+      ['pruneNetworks', 'POST', '/v1/networks/prune', { label: ['none'] }],
       ['reconcile', 'POST', '/v1/reconcile'],
     ]
     const inDoc = Object.values(doc.paths).flatMap((ops) => Object.values(ops).map((o) => o.operationId))

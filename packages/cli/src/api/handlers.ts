@@ -42,6 +42,7 @@ export function createHandlers(
     createNetwork: ({ body }) => api.createNetwork(body),
     inspectNetwork: ({ params }) => api.inspectNetwork(params.network),
     removeNetwork: ({ params }) => api.removeNetwork(params.network),
+    pruneNetworks: ({ body }) => api.pruneNetworks(body),
     listNetworkEndpoints: ({ params }) => api.listNetworkEndpoints(params.network),
     createEndpoint: ({ params, body }) => api.createEndpoint(params.network, body),
     inspectEndpoint: ({ params }) => api.inspectEndpoint(params.network, params.endpoint),

@@ -1,8 +1,7 @@
 import { createInterface } from 'node:readline'
-import type { CnmApi } from '@cnm/client'
+import type { CnmApi, NetworkPrune } from '@cnm/client'
 import { errorKind } from '@cnm/driverapi'
-import { formatError } from '../errors.js'
-import { matchesNetwork, type NetworkFilters } from '../network-filter.js'
+import { CliError, ERR_PRUNE_INCOMPLETE, formatError } from '../errors.js'
 import type { Output } from '../output.js'
 
 /** `--filter` and `--format` of the network listings. */
@@ -62,20 +61,18 @@ async function exists(api: CnmApi, ref: string): Promise<boolean> {
   }
 }
 
-/** `network prune`: removes every network (matching `filters`) that has no endpoint, as Docker prints it. */
-export async function pruneNetworks(api: CnmApi, io: Output, filters: NetworkFilters): Promise<void> {
-  const idle = (await api.listNetworks()).filter((n) => n.endpoints.length === 0 && matchesNetwork(n, filters))
-  const failures: unknown[] = []
-  const deleted: string[] = []
-  for (const n of idle) {
-    try {
-      deleted.push((await api.removeNetwork(n.id)).name)
-    } catch (err) {
-      failures.push(err)
-    }
-  }
+/** `network prune`: the daemon (or this process) removes every idle network that matches; printed as Docker does. */
+export async function pruneNetworks(api: CnmApi, io: Output, filters: NetworkPrune): Promise<void> {
+  const report = await api.pruneNetworks(filters)
+  const deleted = report.networksDeleted
   if (deleted.length > 0) io.out(`Deleted Networks:\n${deleted.map((d) => `${d}\n`).join('')}`)
-  reportFailures(io, failures)
+  for (const e of report.errors) io.err(`cnm: ${e}\n`)
+  if (report.errors.length > 0) {
+    throw new CliError(
+      ERR_PRUNE_INCOMPLETE,
+      `${report.errors.length} of the networks that matched could not be removed`,
+    )
+  }
 }
 
 /** Asks on the terminal (Docker's prompt); anything but y/yes is no. */

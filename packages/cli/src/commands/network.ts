@@ -1,7 +1,8 @@
 import type { NetworkCreate } from '@cnm/client'
 import type { Command } from 'commander'
 import { withApi } from '../backend.js'
-import { dockerNetworkView } from '../docker-view.js'
+import { dockerListView, dockerNetworkView } from '../docker-view.js'
+import { invalidArgument } from '../errors.js'
 import { parseFormat, renderFormatted } from '../go-format.js'
 import { matchesNetwork, parseNetworkFilters } from '../network-filter.js'
 import {
@@ -13,39 +14,42 @@ import {
   parseOpt,
 } from '../network-options.js'
 import { type Output, printJSON, printList, shortId } from '../output.js'
+import { pruneFilterBody } from '../prune-filters.js'
 import { confirm, type FilterFormat, pruneNetworks, removeNetworks } from './network-remove.js'
 import { collect, type ListOptions } from './shared.js'
 
 interface CreateOptions extends NetworkFlags {
   driver: string
   json?: boolean
+  label?: string[]
 }
 
-/**
- * `--ip-range`s in the REST body: one goes as `ipRange` (either family); with one per family the
- * IPv6 one travels as the bridge's `ipRangeV6` option.
- */
-function ipRangeBody(ranges: string | string[] | undefined, options: Record<string, unknown>): { ipRange?: string } {
-  const all = typeof ranges === 'string' ? [ranges] : (ranges ?? [])
-  if (all.length <= 1) return all[0] === undefined ? {} : { ipRange: all[0] }
-  const v6 = all.find((r) => r.includes(':'))
-  if (v6 !== undefined) options.ipRangeV6 = v6
-  return { ipRange: all.find((r) => r !== v6) ?? '' }
+/** `--label KEY=VALUE` flags (Docker's: `KEY` alone is an empty value; the last of a key wins). */
+export function parseLabelFlags(texts: readonly string[] = []): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const text of texts) {
+    const eq = text.indexOf('=')
+    const key = eq < 0 ? text : text.slice(0, eq)
+    if (key === '') throw invalidArgument(`--label ${JSON.stringify(text)} must be KEY=VALUE (a key is needed)`)
+    out[key] = eq < 0 ? '' : text.slice(eq + 1)
+  }
+  return out
 }
 
 /** The flags as the REST body; checked here first (bad input never reaches the daemon or the store). */
 function createBody(name: string, opts: CreateOptions): NetworkCreate {
   networkOptions(opts) // refuses bad input before anything is contacted
   const options: Record<string, unknown> = Object.fromEntries((opts.opt ?? []).map(parseOpt))
-  // No REST field of its own: the bridge's `auxAddresses` option carries it.
-  if (opts.auxAddress?.length) options.auxAddresses = parseAuxAddressFlags(opts.auxAddress)
   if (opts.ipv4 !== undefined && !parseBool(opts.ipv4, '--ipv4')) options.enableIPv4 = false
+  const labels = parseLabelFlags(opts.label)
   return {
     name,
     driver: opts.driver,
     ...(opts.subnet ? { subnet: opts.subnet } : {}),
     ...(opts.gateway ? { gateway: opts.gateway } : {}),
-    ...ipRangeBody(opts.ipRange, options),
+    ...(opts.ipRange === undefined ? {} : { ipRange: opts.ipRange }),
+    ...(opts.auxAddress?.length ? { auxAddress: parseAuxAddressFlags(opts.auxAddress) } : {}),
+    ...(Object.keys(labels).length > 0 ? { labels } : {}),
     ...(opts.ipv6 ? { ipv6: true } : {}),
     ...(opts.internal ? { internal: true } : {}),
     ...(opts.icc === undefined ? {} : { icc: parseBool(opts.icc, '--icc') }),
@@ -73,6 +77,11 @@ export function registerNetworkCommands(program: Command, io: Output): void {
     .option('--mtu <bytes>', 'MTU of the bridge and the veths')
     .option('--aux-address <name=ip>', 'an address of the subnet reserved, never handed out (repeatable)', collect)
     .option(
+      '--label <key=value>',
+      'metadata on the network (repeatable), shown by inspect, matched by --filter',
+      collect,
+    )
+    .option(
       '-o, --opt <key=value>',
       'any other driver option, e.g. -o bridgeName=br0, -o parent=eth1 (repeatable)',
       collect,
@@ -97,7 +106,7 @@ export function registerNetworkCommands(program: Command, io: Output): void {
       const filters = parseNetworkFilters(opts.filter)
       const format = opts.format === undefined ? undefined : parseFormat(opts.format)
       const nets = (await withApi(cmd, (api) => api.listNetworks())).filter((n) => matchesNetwork(n, filters))
-      if (format) return io.out(renderFormatted(format, nets.map(dockerNetworkView)))
+      if (format) return io.out(renderFormatted(format, nets.map(dockerListView)))
       if (opts.json) return printJSON(io, nets)
       const rows = nets.map((n) => [
         opts.quiet ? n.id : shortId(n.id),
@@ -141,9 +150,13 @@ export function registerNetworkCommands(program: Command, io: Output): void {
     .command('prune')
     .description('remove every network without endpoints (asks first, unless -f)')
     .option('-f, --force', 'do not ask')
-    .option('--filter <key=value>', 'only networks that match (as ls --filter)', collect)
+    .option(
+      '--filter <key=value>',
+      "Docker's prune filters: until=24h (or a timestamp), label=k[=v], label!=k[=v]",
+      collect,
+    )
     .action(async (opts: { force?: boolean; filter?: string[] }, cmd: Command) => {
-      const filters = parseNetworkFilters(opts.filter)
+      const filters = pruneFilterBody(opts.filter)
       if (!opts.force && !(await confirm(io, 'WARNING! This will remove all networks without endpoints.'))) return
       await withApi(cmd, (api) => pruneNetworks(api, io, filters))
     })

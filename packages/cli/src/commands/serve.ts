@@ -8,6 +8,7 @@ import { invalidArgument } from '../errors.js'
 import { parseListenAddress } from '../listen-address.js'
 import type { Output } from '../output.js'
 import type { ServeTls } from '../serve.js'
+import { checkTcpSecurity } from '../tcp-security.js'
 import { prepareSocketPath } from '../unix-socket.js'
 import { clusterOptions, joinCluster, type ServeClusterFlags } from './serve-cluster.js'
 import { dnsOptions, type ServeDnsFlags, startDns } from './serve-dns.js'
@@ -101,13 +102,18 @@ export function registerServeCommand(program: Command, io: Output): void {
       const g = globalOptions(cmd)
       const pools = flags.defaultAddressPool ? parseAddressPoolFlags(flags.defaultAddressPool) : undefined
       const tls = tlsFiles(g)
-      const { checkTcpSecurity, serveApi } = await import('../serve.js')
       checkTcpSecurity(listen, tls !== undefined, flags.insecureTcp === true)
       if (process.geteuid?.() !== 0) throw rootNeeded(`unix://${flags.socket}`)
       await prepareSocketPath(flags.socket) // a socket in use is refused before the store is opened
       const started = performance.now()
-      const { createController } = await import('@cnm/controller')
-      const { heldPortCount } = await import('@cnm/portmapper')
+      // Fastify and the API load while the store is opened and restored: their files are read, and
+      // compiled, while the restore waits for the kernel (nothing there runs at import).
+      const serveModule = import('../serve.js')
+      serveModule.catch(() => undefined) // awaited below, after the controller
+      const [{ createController }, { heldPortCount }] = await Promise.all([
+        import('@cnm/controller'),
+        import('@cnm/portmapper'),
+      ])
       const cluster = await joinCluster(flags)
       const controller = await createController({
         storePath: g.store,
@@ -127,6 +133,7 @@ export function registerServeCommand(program: Command, io: Output): void {
         throw err
       })
       try {
+        const { serveApi } = await serveModule
         const server = await serveApi({
           ...(dns ? { dns } : {}),
           controller,

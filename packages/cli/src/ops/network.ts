@@ -1,4 +1,4 @@
-import type { Network, NetworkController } from '@cnm/controller'
+import type { Network, NetworkController, NetworkSettings } from '@cnm/controller'
 
 /** Creates a network with an already mapped set of driver options (see `networkOptions`). */
 export async function createNetwork(
@@ -6,7 +6,8 @@ export async function createNetwork(
   name: string,
   driver: string,
   options: Record<string, unknown>,
+  settings: NetworkSettings = {},
 ): Promise<Network> {
   const handle = await controller.newNetworkDriver(driver, {})
-  return controller.newNetwork(handle, name, options)
+  return controller.newNetwork(handle, name, options, settings)
 }

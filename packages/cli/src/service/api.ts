@@ -10,6 +10,7 @@ import {
   removeEndpointOp,
 } from './endpoints.js'
 import { createNetworkOp, inspectNetwork, listNetworks, removeNetworkOp } from './networks.js'
+import { pruneNetworksOp } from './prune.js'
 import { createSandboxOp, inspectSandbox, listSandboxes, removeSandboxOp, sandboxResolver } from './sandboxes.js'
 import { info, listPorts, reconcile, version } from './system.js'
 
@@ -40,6 +41,7 @@ export function createServiceApi(ctx: ServiceContext): CnmApi {
     createNetwork: (body) => write(() => createNetworkOp(ctx, body)),
     inspectNetwork: (network) => read(() => inspectNetwork(c, network)),
     removeNetwork: (network) => write(() => removeNetworkOp(ctx, network)),
+    pruneNetworks: (filters = {}) => write(() => pruneNetworksOp(ctx, filters)),
     listNetworkEndpoints: (network) => read(() => listNetworkEndpoints(c, network)),
     createEndpoint: (network, body) => write(() => createEndpointOp(ctx, network, body)),
     inspectEndpoint: (network, endpoint) => read(() => inspectEndpoint(c, network, endpoint)),

@@ -20,6 +20,7 @@ export async function createNetworkOp(ctx: ServiceContext, body: NetworkCreate):
     subnet: list(body.subnet),
     gateway: list(body.gateway),
     ...(body.ipRange === undefined ? {} : { ipRange: body.ipRange }),
+    ...(body.auxAddress === undefined ? {} : { auxAddress: auxAddressFlags(body.auxAddress) }),
     ...(body.ipv6 === undefined ? {} : { ipv6: body.ipv6 }),
     ...(body.internal === undefined ? {} : { internal: body.internal }),
     ...(body.icc === undefined ? {} : { icc: body.icc }),
@@ -27,10 +28,17 @@ export async function createNetworkOp(ctx: ServiceContext, body: NetworkCreate):
     ...(body.options === undefined ? {} : { options: body.options }),
   })
   checkOverlaps(ctx.controller, body.name, options)
-  const net = await createNetwork(ctx.controller, body.name, body.driver ?? 'bridge', options)
+  const net = await createNetwork(ctx.controller, body.name, body.driver ?? 'bridge', options, {
+    ...(body.labels === undefined ? {} : { labels: body.labels }),
+  })
   const json = net.inspect()
   ctx.emit({ type: 'network', action: 'create', id: json.id, name: json.name })
   return json
+}
+
+/** The REST body's `auxAddress` object as the flags' `name=ip` texts (one parser for both). */
+function auxAddressFlags(aux: Record<string, string>): string[] {
+  return Object.entries(aux).map(([name, ip]) => `${name}=${ip}`)
 }
 
 export function inspectNetwork(c: NetworkController, ref: string): NetworkJSON {

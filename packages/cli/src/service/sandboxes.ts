@@ -5,7 +5,6 @@ import { allEndpoints, findSandbox } from '../refs.js'
 import { sandboxJSON } from '../views.js'
 import type { ServiceContext } from './context.js'
 import { announceRemoved } from './endpoints.js'
-import { hostResolver } from './host-resolver.js'
 
 export function listSandboxes(c: NetworkController): SandboxJSON[] {
   return c.sandboxes().map(sandboxJSON)
@@ -26,9 +25,12 @@ export function inspectSandbox(c: NetworkController, ref: string): SandboxJSON {
 }
 
 /** A sandbox's resolv.conf and hosts: its network's DNS server (the daemon's), else the host's servers. */
-export function sandboxResolver(ctx: ServiceContext, ref: string): Resolver {
+export async function sandboxResolver(ctx: ServiceContext, ref: string): Promise<Resolver> {
   const sb = findSandbox(ctx.controller, ref)
-  return ctx.dns ? ctx.dns.resolver(sb) : hostResolver(sb)
+  if (ctx.dns) return ctx.dns.resolver(sb)
+  // Loaded when asked: @cnm/dns brings dns-packet, which no other in-process command needs.
+  const { hostResolver } = await import('./host-resolver.js')
+  return hostResolver(sb)
 }
 
 /** Removes a sandbox with its endpoints; answers it with the endpoints removed. */

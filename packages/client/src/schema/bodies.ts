@@ -15,7 +15,20 @@ export const NetworkCreateSchema = Type.Object(
     driver: Type.Optional(Type.String({ minLength: 1, description: 'bridge (default), macvlan, null' })),
     subnet: Type.Optional(OneOrMany('subnets, at most one per family')),
     gateway: Type.Optional(OneOrMany("gateways of the subnets (default: each subnet's first host)")),
-    ipRange: Type.Optional(Type.String({ description: 'allocate IPv4 addresses from this range of the subnet' })),
+    ipRange: Type.Optional(
+      OneOrMany('allocate addresses from this range of the subnet, at most one per family (IPv4, IPv6)'),
+    ),
+    auxAddress: Type.Optional(
+      Type.Record(Type.String({ minLength: 1 }), Type.String(), {
+        description:
+          "Docker's --aux-address: name → address of a subnet, reserved (never handed out), e.g. { router: '10.1.0.2' }",
+      }),
+    ),
+    labels: Type.Optional(
+      Type.Record(Type.String({ minLength: 1 }), Type.String(), {
+        description: "Docker's --label: free-form key → value metadata, shown by inspect and matched by filters",
+      }),
+    ),
     ipv6: Type.Optional(Type.Boolean()),
     internal: Type.Optional(Type.Boolean()),
     icc: Type.Optional(Type.Boolean({ description: 'inter-container communication (default true)' })),
@@ -27,6 +40,29 @@ export const NetworkCreateSchema = Type.Object(
   { ...strict, title: 'NetworkCreate' },
 )
 export type NetworkCreate = Static<typeof NetworkCreateSchema>
+
+/** `POST /v1/networks/prune`: Docker's `network prune --filter`s (all must match). */
+export const NetworkPruneSchema = Type.Object(
+  {
+    until: Type.Optional(
+      Type.String({
+        minLength: 1,
+        description:
+          'only networks created before this time: a Unix timestamp, an RFC 3339 date, or a duration before now (10m, 24h)',
+      }),
+    ),
+    label: Type.Optional(
+      Type.Array(Type.String({ minLength: 1 }), { description: 'only networks with each label: KEY or KEY=VALUE' }),
+    ),
+    labelNot: Type.Optional(
+      Type.Array(Type.String({ minLength: 1 }), {
+        description: "only networks without these labels (Docker's label!=): KEY or KEY=VALUE",
+      }),
+    ),
+  },
+  { ...strict, title: 'NetworkPrune' },
+)
+export type NetworkPrune = Static<typeof NetworkPruneSchema>
 
 /** A port to publish, in the driver's form (the structured twin of `publish`). */
 export const PortBindingSchema = Type.Object(

@@ -97,11 +97,25 @@ export const NetworkSchema = Type.Object(
     gatewayIPv6: Type.Optional(Type.String()),
     internal: Type.Boolean(),
     icc: Type.Boolean(),
+    labels: Type.Optional(
+      Type.Record(Type.String(), Type.String(), { description: 'its labels (network create --label); {} when none' }),
+    ),
+    created: Type.Optional(Type.String({ description: 'when it was created (RFC 3339)' })),
     endpoints: Type.Array(EndpointSchema),
   },
   { ...strict, title: 'Network' },
 )
 export type Network = Static<typeof NetworkSchema>
+
+/** `POST /v1/networks/prune`: what was removed (Docker's `NetworksDeleted`) and what could not be. */
+export const NetworkPruneReportSchema = Type.Object(
+  {
+    networksDeleted: Type.Array(Type.String(), { description: 'the names of the networks removed' }),
+    errors: Type.Array(Type.String(), { description: 'networks that matched but could not be removed, and why' }),
+  },
+  { ...strict, title: 'NetworkPruneReport' },
+)
+export type NetworkPruneReport = Static<typeof NetworkPruneReportSchema>
 
 /** A sandbox (a container's network namespace). */
 export const SandboxSchema = Type.Object(

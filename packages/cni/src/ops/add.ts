@@ -3,7 +3,7 @@ import { type Attachment, attachment } from '../attachment.js'
 import { bindNetns, ensureCniDir } from '../bind.js'
 import type { CniContext } from '../context.js'
 import type { CniEnv } from '../env.js'
-import { CNI_ERROR, CniError, ERR_CNI_ATTACHMENT_EXISTS, ERR_CNI_IFNAME } from '../errors.js'
+import { CNI_ERROR, CniError, ERR_CNI_ATTACHMENT_EXISTS } from '../errors.js'
 import { attachmentFacts } from '../facts.js'
 import { lazySandbox } from '../lazy-sandbox.js'
 import type { CnmNetConf } from '../netconf.js'
@@ -21,37 +21,6 @@ export function endpointOptions(conf: CnmNetConf, env: CniEnv): Record<string, u
   const mac = conf.mac ?? env.args.MAC?.toLowerCase()
   if (mac) out.macAddress = mac
   return out
-}
-
-/**
- * The interface name must be free in the namespace, and be the one the driver gives (the first
- * free `ethN`: cnm's drivers create the container's interface under that name, inside the namespace).
- */
-async function checkIfname(key: string, ifname: string): Promise<void> {
-  const h = await openHandle({ netns: key })
-  try {
-    const names = new Set((await h.listLinks()).map((l) => l.name))
-    if (names.has(ifname)) {
-      throw new CniError(
-        'EEXIST',
-        'conflict',
-        CNI_ERROR.CONFLICT,
-        `interface ${ifname} already exists in the container's namespace`,
-      )
-    }
-    let i = 0
-    while (names.has(`eth${i}`)) i++
-    if (ifname !== `eth${i}`) {
-      throw new CniError(
-        ERR_CNI_IFNAME,
-        'unsupported',
-        CNI_ERROR.UNSUPPORTED,
-        `CNI_IFNAME ${ifname}: cnm names the container's interface eth${i} (its first free ethN); ask for eth${i}`,
-      )
-    }
-  } finally {
-    h.close()
-  }
 }
 
 /** `lo` up in the container's namespace, as the reference `loopback` plugin does (no second plugin needed). */
@@ -77,24 +46,31 @@ export async function cniAdd(ctx: CniContext, env: CniEnv, conf: CnmNetConf): Pr
       `container ${env.containerId} already has ${env.ifname} on network ${network.name} (DEL it first)`,
     )
   }
+  const caps = ctx.controller.drivers().find((d) => d.name === network.type)?.capabilities
+  // The runtime reserves published host ports itself (CNI leaves that to it): cnm holds none.
+  if (conf.portBindings.length > 0 && caps?.publishesPorts) options.holdPorts = false
+  // CNI_IFNAME exactly: a driver that names interfaces creates it in the namespace under that
+  // name; any other driver's interface is born on the host and named as the join moves it in.
+  const named = caps?.namesInterfaces === true
+  if (named) options.interfaceName = env.ifname
   ensureCniDir(ctx.cniDir)
   const unbind = bindNetns(env.netns as string, att.key)
   try {
-    await checkIfname(att.key, env.ifname)
-    const { endpoint } = await network.createEndpoint(att.endpointName, att.key, options)
+    const { endpoint } = await network.createEndpoint(att.endpointName, named ? att.key : undefined, options)
     const sb = lazySandbox(att.key)
     try {
       ctx.lent.set(att.key, sb)
-      await endpoint.join(sb)
+      // One container may attach to a network twice (eth0 and net1): each attachment stands alone.
+      await endpoint.join(sb, { interfaceName: env.ifname, allowSameNetwork: true })
+      await loopbackUp(att.key)
+      const facts = await attachmentFacts(network, endpoint, env.ifname, env.netns as string, att.key)
+      return buildResult(conf.cniVersion, facts, conf.dns, conf.prevResult)
     } catch (err) {
-      await endpoint.delete().catch(() => undefined)
+      await endpoint.delete().catch(() => undefined) // the join, its sandbox record, ports, rules
       throw err
     } finally {
       sb.release()
     }
-    await loopbackUp(att.key)
-    const facts = await attachmentFacts(network, endpoint, env.ifname, env.netns as string)
-    return buildResult(conf.cniVersion, facts, conf.dns, conf.prevResult)
   } catch (err) {
     ctx.lent.delete(att.key)
     unbind()

@@ -14,7 +14,12 @@ const failed = (message: string, cniCode: number = CNI_ERROR.CHECK_FAILED): CniE
   new CniError(ERR_CNI_CHECK, 'not-found', cniCode, message)
 
 /** The container's side, read from the kernel inside the namespace. */
-async function checkContainer(h: Handle, facts: AttachmentFacts, ifname: string): Promise<void> {
+async function checkContainer(
+  h: Handle,
+  facts: AttachmentFacts,
+  ifname: string,
+  routed: Set<string>,
+): Promise<string | undefined> {
   const link = await h.findLink(ifname)
   if (!link) throw failed(`interface ${ifname} is not in the container's namespace`)
   if (!link.up) throw failed(`interface ${ifname} is down`)
@@ -27,28 +32,41 @@ async function checkContainer(h: Handle, facts: AttachmentFacts, ifname: string)
     if (!ip) continue
     if (!addrs.includes(ip.address))
       throw failed(`interface ${ifname} lacks address ${ip.address} (has ${addrs.join(', ') || 'none'})`)
-    if (ip.gateway && !routes.some((r) => isDefault(r.destination) && r.gateway === ip.gateway)) {
+    if (
+      ip.gateway &&
+      routed.has(ip.gateway) &&
+      !routes.some((r) => isDefault(r.destination) && r.gateway === ip.gateway)
+    ) {
       throw failed(`the container has no default route via ${ip.gateway}`)
     }
   }
+  return link.kind
 }
 
 const isDefault = (dst: string | undefined): boolean =>
   dst === undefined || dst === 'default' || dst === '0.0.0.0/0' || dst === '::/0'
 
 /** The host's side: the veth is there, up, and a port of the network's bridge. */
-async function checkHost(facts: AttachmentFacts): Promise<void> {
+async function checkHost(facts: AttachmentFacts, device: string | undefined): Promise<void> {
   if (!facts.hostVeth) throw failed('the host end of the container interface is gone')
-  if (!facts.bridge) return
+  if (!device) return
   const h = await openHandle()
   try {
     const veth = await h.getLink(facts.hostVeth.name)
-    const bridge = await h.getLink(facts.bridge.name)
+    const bridge = await h.getLink(device)
     if (veth.master !== bridge.index) throw failed(`${veth.name} is not a port of bridge ${bridge.name}`)
     if (!veth.up) throw failed(`${veth.name} is down`)
   } finally {
     h.close()
   }
+}
+
+/** The gateways of the default routes the runtime's cached result lists (the container must have them). */
+function prevDefaultGateways(conf: CnmNetConf): Set<string> {
+  const routes = Array.isArray(conf.prevResult?.routes)
+    ? (conf.prevResult.routes as { dst?: string; gw?: string }[])
+    : []
+  return new Set(routes.filter((r) => isDefault(r.dst) && r.gw).map((r) => r.gw as string))
 }
 
 /** prevResult (the runtime's cached result) must hold this attachment's addresses. */
@@ -79,13 +97,15 @@ export async function cniCheck(ctx: CniContext, env: CniEnv, conf: CnmNetConf): 
   } catch {}
   if (bound !== ino)
     throw failed(`CNI_NETNS ${env.netns} is not the namespace the attachment was made in`, CNI_ERROR.UNKNOWN_CONTAINER)
-  const facts = await attachmentFacts(network, endpoint, env.ifname, env.netns as string)
+  const facts = await attachmentFacts(network, endpoint, env.ifname, env.netns as string, att.key)
   checkPrevResult(conf, facts)
   const h = await openHandle({ netns: att.key })
+  let kind: string | undefined
   try {
-    await checkContainer(h, facts, env.ifname)
+    kind = await checkContainer(h, facts, env.ifname, prevDefaultGateways(conf))
   } finally {
     h.close()
   }
-  await checkHost(facts)
+  // A veth's host end must be up on the network's own bridge (a macvlan has no host end).
+  if (kind === 'veth') await checkHost(facts, network.inspect().device)
 }

@@ -6,8 +6,9 @@ import type { CnmNetConf } from '../netconf.js'
 import { existingNetwork } from '../network.js'
 
 /**
- * Removes one attachment's endpoint (its interface, addresses, published ports, rules and record)
- * and the namespace's bind. Nothing there is success: DEL is idempotent.
+ * Removes one attachment's endpoint (its interface, addresses, published ports, rules and record);
+ * with the container's last attachment its sandbox record goes (the controller drops it at its last
+ * leave) and so does the namespace's bind. Nothing there is success: DEL is idempotent.
  */
 export async function removeAttachment(
   ctx: CniContext,
@@ -23,8 +24,13 @@ export async function removeAttachment(
   } finally {
     ctx.lent.get(key)?.release()
     ctx.lent.delete(key)
-    unbindNetns(key)
+    unbindUnused(ctx, key)
   }
+}
+
+/** The container's bind goes once no sandbox record (no attachment of any network) uses it. */
+export function unbindUnused(ctx: CniContext, key: string): void {
+  if (key && !ctx.controller.sandboxByRef(key)) unbindNetns(key)
 }
 
 /** DEL: succeeds when the namespace, the container or the network is already gone. */
@@ -32,7 +38,7 @@ export async function cniDel(ctx: CniContext, env: CniEnv, conf: CnmNetConf): Pr
   const att = attachment(env.containerId, env.ifname, ctx.cniDir)
   const network = await existingNetwork(ctx.controller, conf)
   if (!network) {
-    unbindNetns(att.key)
+    unbindUnused(ctx, att.key)
     return
   }
   await removeAttachment(ctx, att.endpointName, att.key, network.name)

@@ -34,16 +34,22 @@ export async function cniGc(ctx: CniContext, conf: CnmNetConf): Promise<GcReport
   for (const ep of network?.endpoints() ?? []) {
     const id = idOfEndpoint(ep.name)
     if (!id || keep.has(id) || !network) continue
+    const seen = ep.inspect()
     try {
-      await removeAttachment(ctx, ep.name, path.join(ctx.cniDir, id), network.name)
+      await removeAttachment(ctx, ep.name, seen.joined?.key ?? seen.sandboxKey, network.name)
       report.removed.push(ep.name)
     } catch (err) {
       report.errors.push(`${ep.name}: ${(err as Error).message}`)
     }
   }
-  // Binds no attachment of any network names (an ADD cut short, a record removed elsewhere).
+  // Binds no attachment of any network uses (an ADD cut short, a record removed elsewhere).
   const live = new Set(
-    ctx.controller.networks().flatMap((n) => n.endpoints().flatMap((e) => idOfEndpoint(e.name) ?? [])),
+    [
+      ...ctx.controller.sandboxes().map((sb) => sb.key),
+      ...ctx.controller.networks().flatMap((n) => n.endpoints().map((e) => e.inspect().sandboxKey)),
+    ]
+      .filter((k) => path.dirname(k) === ctx.cniDir)
+      .map((k) => path.basename(k)),
   )
   let files: string[] = []
   try {

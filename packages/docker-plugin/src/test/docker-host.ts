@@ -205,16 +205,16 @@ export class DockerHost {
     const child = spawn('nsenter', this.nsenter(cmd, args), { stdio: ['ignore', 'pipe', 'pipe'] })
     const d: Daemon = { child, out: '', err: '' }
     child.stdout?.on('data', (b) => {
-      d.out += b
+      d.out = (d.out + b).slice(-200_000)
     })
     child.stderr?.on('data', (b) => {
-      d.err = (d.err + b).slice(-20_000)
+      d.err = (d.err + b).slice(-200_000)
     })
     return d
   }
 
   /** `cnm serve --docker-plugin` (its default plugin socket), ready once it printed both listeners. */
-  async startCnm(): Promise<void> {
+  async startCnm(logLevel: 'warn' | 'debug' = 'warn'): Promise<void> {
     const d = this.spawnDaemon(process.execPath, [
       CNM_BIN,
       '--store',
@@ -226,7 +226,7 @@ export class DockerHost {
       CNM_SOCK,
       '--docker-plugin',
       '--log-level',
-      'warn',
+      logLevel,
     ])
     this.cnmd = d
     await waitFor(
@@ -246,8 +246,9 @@ export class DockerHost {
     return d.err
   }
 
+  /** What the cnm daemon printed (stdout, then its log on stderr). */
   cnmLog(): string {
-    return this.cnmd?.err ?? ''
+    return `${this.cnmd?.out ?? ''}${this.cnmd?.err ?? ''}`
   }
 
   /** dockerd 20.10 with everything under the test's directories, cnm owning the firewall. */
@@ -291,7 +292,7 @@ export class DockerHost {
     mkdirSync(path.join(root, 'bin'), { recursive: true })
     mkdirSync(path.join(root, 'www'), { recursive: true })
     copyFileSync('/bin/busybox', path.join(root, 'bin', 'busybox'))
-    for (const tool of ['sh', 'sleep', 'ping', 'wget', 'httpd', 'ip', 'cat', 'timeout'])
+    for (const tool of ['sh', 'sleep', 'ping', 'wget', 'httpd', 'ip', 'cat', 'timeout', 'nslookup'])
       symlinkSync('busybox', path.join(root, 'bin', tool))
     writeFileSync(path.join(root, 'www', 'index.html'), 'hello from cnm\n')
     const tar = path.join(this.tmp, 'rootfs.tar')

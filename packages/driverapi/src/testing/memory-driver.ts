@@ -393,6 +393,22 @@ export function createMemoryDriver(options: MemoryDriverOptions = {}): Driver & 
       kernel.links.delete(e.link)
       net(nid).endpoints.delete(eid)
     },
+    async publishPorts(nid, eid, bindings) {
+      const n = net(nid)
+      const e = ep(nid, eid)
+      kernel.check('publishPorts')
+      const out = publish(eid, n.index, e.host, [...bindings])
+      e.ports.push(...out)
+      return out.map((p) => ({ ...p }))
+    },
+    async unpublishPorts(nid, eid, ports) {
+      const e = ep(nid, eid)
+      kernel.check('unpublishPorts')
+      const named = (p: PublishedPort): boolean =>
+        ports.some((q) => q.proto === p.proto && q.hostIP === p.hostIP && q.hostPort === p.hostPort)
+      release({ ...e, ports: e.ports.filter(named) })
+      e.ports = e.ports.filter((p) => !named(p))
+    },
     async join(nid, eid) {
       const e = ep(nid, eid)
       kernel.check('join')

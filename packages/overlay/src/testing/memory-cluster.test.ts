@@ -16,6 +16,9 @@ describe('the in-memory cluster store', () => {
     expect(await kv.txn([{ key: '/cnm/a', modRevision: a?.modRevision ?? '' }], [{ put: '/cnm/a', value: '3' }])).toBe(
       true,
     )
+    expect(await kv.txn([{ key: '/cnm/a', value: '1' }], [{ put: '/cnm/a', value: 'y' }])).toBe(false)
+    expect(await kv.txn([{ key: '/cnm/none', value: '3' }], [{ put: '/cnm/a', value: 'y' }])).toBe(false)
+    expect(await kv.txn([{ key: '/cnm/a', value: '3' }], [{ put: '/cnm/a', value: '3' }])).toBe(true)
     expect(await kv.txn([{ prefix: '/cnm/', empty: true }], [{ delete: '/cnm/a' }])).toBe(false)
     expect(await kv.txn([{ key: '/cnm/a', present: true }], [{ deletePrefix: '/cnm/' }])).toBe(true)
     expect((await kv.range('/cnm/')).entries).toEqual([])

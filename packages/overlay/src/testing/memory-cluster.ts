@@ -77,6 +77,7 @@ export function createMemoryCluster(prefix = '/cnm/'): MemoryCluster {
     const s = data.get(c.key)
     if ('absent' in c) return s === undefined
     if ('present' in c) return s !== undefined
+    if ('value' in c) return s !== undefined && s.value === c.value
     return s !== undefined && String(s.modRevision) === c.modRevision
   }
   const apply = (ops: readonly KVOp[], lease: () => string): KVEvent[] => {

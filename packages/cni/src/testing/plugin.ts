@@ -1,8 +1,8 @@
 import { spawnSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 
-/** The built executable (`pnpm --filter @cnm/cni build` first). */
-export const BIN = fileURLToPath(new URL('../../dist/bin.js', import.meta.url))
+/** The built Node executable (`pnpm --filter @cnm/cni build` first): `../../dist` from `src/testing` and `dist/testing` alike. */
+export const PLUGIN_BIN = fileURLToPath(new URL('../../dist/bin.js', import.meta.url))
 
 /** One attachment as a runtime names it. */
 export interface Call {
@@ -33,7 +33,7 @@ export function runPlugin(
   conf: unknown,
   call: Call,
   base: Record<string, string>,
-  program: string[] = [process.execPath, BIN],
+  program: string[] = [process.execPath, PLUGIN_BIN],
 ): PluginResult {
   const env: Record<string, string> = { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', ...base }
   const add = (k: string, v: string | undefined): void => {

@@ -1,0 +1,539 @@
+// The UDP receive/send loop of a cnm DNS server, on a thread of its own: recvmmsg a batch of
+// queries, answer each one whose bytes (all but the 16-bit id, and the client's address when the
+// name table is scoped) match an answer the JavaScript side stored, patch the id, and sendmmsg the
+// batch. Everything else is handed to JavaScript (a thread-safe function), which answers it with
+// dns-packet (and may store that answer here for the next identical query). This file never
+// decodes or encodes a DNS message: it compares bytes and copies the id.
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <node_api.h>
+
+#define BATCH 64
+#define MAX_QUERY 512     // queries longer than this always go to JavaScript
+#define MAX_DATAGRAM 4096 // a longer datagram is not a query anyone sends: dropped
+#define MAX_ANSWER 4096   // answers longer than this are not stored
+#define MAX_ENTRIES 4096  // stored answers; beyond, the table is emptied (as the JS cache is)
+#define BUCKETS 8192
+#define MAX_PENDING 4096  // misses queued for JavaScript; beyond, dropped (as a full socket buffer would)
+#define REWARM 64         // the keys most asked for, handed back on clear to be answered anew at once
+
+typedef struct entry {
+  struct entry *next;
+  uint32_t hash;
+  uint16_t key_len, answer_len;
+  uint32_t hits;
+  uint8_t *answer;  // key bytes follow the answer in the same allocation
+} entry_t;
+
+typedef struct {
+  int fd, efd, family;
+  pthread_t thread;
+  int started, closed;
+  int refs;  // the JavaScript handle and the thread-safe function: freed when both are gone
+  napi_threadsafe_function tsfn;
+  pthread_mutex_t lock;  // guards the table, scoped, generation
+  entry_t *buckets[BUCKETS];
+  uint32_t entries;
+  int scoped;
+  uint32_t generation;
+  // Counters (written by the loop thread only; read racily for stats).
+  volatile uint64_t hits, misses, dropped;
+  volatile int32_t pending;
+  // The loop's buffers.
+  uint8_t in[BATCH][MAX_DATAGRAM];
+  uint8_t out[BATCH][MAX_ANSWER];
+  struct sockaddr_storage from[BATCH];
+  struct mmsghdr in_msgs[BATCH], out_msgs[BATCH];
+  struct iovec in_iov[BATCH], out_iov[BATCH];
+} loop_t;
+
+typedef struct {
+  uint8_t *msg;
+  size_t len;
+  struct sockaddr_storage from;
+  uint8_t key[16 + MAX_QUERY];
+  size_t key_len;  // 0: the query is not cacheable (too long)
+  uint32_t generation;
+} miss_t;
+
+static uint32_t fnv1a(const uint8_t *p, size_t n) {
+  uint32_t h = 2166136261u;
+  for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * 16777619u;
+  return h;
+}
+
+static void table_clear(loop_t *l) {
+  for (int i = 0; i < BUCKETS; i++) {
+    entry_t *e = l->buckets[i];
+    while (e) {
+      entry_t *next = e->next;
+      free(e);
+      e = next;
+    }
+    l->buckets[i] = NULL;
+  }
+  l->entries = 0;
+}
+
+// The key of a query: the client's address bytes when scoped, then the message after its id.
+static size_t make_key(const loop_t *l, const struct sockaddr_storage *from, const uint8_t *msg, size_t len,
+                       uint8_t *key) {
+  size_t k = 0;
+  if (l->scoped) {
+    if (l->family == 4) {
+      memcpy(key, &((const struct sockaddr_in *)from)->sin_addr, 4);
+      k = 4;
+    } else {
+      memcpy(key, &((const struct sockaddr_in6 *)from)->sin6_addr, 16);
+      k = 16;
+    }
+  }
+  memcpy(key + k, msg + 2, len - 2);
+  return k + len - 2;
+}
+
+static const entry_t *table_get(const loop_t *l, const uint8_t *key, size_t key_len, uint32_t hash) {
+  for (const entry_t *e = l->buckets[hash % BUCKETS]; e; e = e->next) {
+    if (e->hash == hash && e->key_len == key_len && memcmp(e->answer + e->answer_len, key, key_len) == 0) return e;
+  }
+  return NULL;
+}
+
+static void *run_loop(void *arg) {
+  loop_t *l = arg;
+  uint8_t key[16 + MAX_QUERY];
+  for (;;) {
+    struct pollfd p[2] = {{.fd = l->fd, .events = POLLIN}, {.fd = l->efd, .events = POLLIN}};
+    if (poll(p, 2, -1) < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
+    if (p[1].revents) break;
+    for (;;) {
+      for (int i = 0; i < BATCH; i++) {
+        l->in_iov[i] = (struct iovec){.iov_base = l->in[i], .iov_len = sizeof l->in[i]};
+        l->in_msgs[i].msg_hdr = (struct msghdr){.msg_name = &l->from[i],
+                                                .msg_namelen = sizeof l->from[i],
+                                                .msg_iov = &l->in_iov[i],
+                                                .msg_iovlen = 1};
+      }
+      int n = recvmmsg(l->fd, l->in_msgs, BATCH, MSG_DONTWAIT, NULL);
+      if (n <= 0) break;
+      int out = 0;
+      miss_t *misses[BATCH];
+      int nmiss = 0;
+      pthread_mutex_lock(&l->lock);
+      for (int i = 0; i < n; i++) {
+        size_t len = l->in_msgs[i].msg_len;
+        const uint8_t *msg = l->in[i];
+        int flags = l->in_msgs[i].msg_hdr.msg_flags;
+        int cacheable = len >= 12 && len <= MAX_QUERY && !(flags & MSG_TRUNC) && !(msg[2] & 0x80);
+        if (cacheable) {
+          size_t key_len = make_key(l, &l->from[i], msg, len, key);
+          uint32_t hash = fnv1a(key, key_len);
+          entry_t *e = (entry_t *)table_get(l, key, key_len, hash);
+          if (e) {
+            e->hits++;
+            memcpy(l->out[out], e->answer, e->answer_len);
+            l->out[out][0] = msg[0];
+            l->out[out][1] = msg[1];
+            l->out_iov[out] = (struct iovec){.iov_base = l->out[out], .iov_len = e->answer_len};
+            l->out_msgs[out].msg_hdr = (struct msghdr){.msg_name = &l->from[i],
+                                                       .msg_namelen = l->in_msgs[i].msg_hdr.msg_namelen,
+                                                       .msg_iov = &l->out_iov[out],
+                                                       .msg_iovlen = 1};
+            out++;
+            continue;
+          }
+        }
+        if (flags & MSG_TRUNC || __atomic_load_n(&l->pending, __ATOMIC_RELAXED) >= MAX_PENDING) {
+          l->dropped++;
+          continue;
+        }
+        miss_t *m = malloc(sizeof *m);
+        if (!m || !(m->msg = malloc(len ? len : 1))) {
+          free(m);
+          l->dropped++;
+          continue;
+        }
+        memcpy(m->msg, msg, len);
+        m->len = len;
+        m->from = l->from[i];
+        m->key_len = cacheable ? make_key(l, &l->from[i], msg, len, m->key) : 0;
+        m->generation = l->generation;
+        misses[nmiss++] = m;
+      }
+      pthread_mutex_unlock(&l->lock);
+      l->hits += out;
+      for (int sent = 0; sent < out;) {
+        int r = sendmmsg(l->fd, l->out_msgs + sent, out - sent, MSG_DONTWAIT);
+        // A send that fails (the client's ICMP error, ENOBUFS under a flood) costs that answer only.
+        sent += r > 0 ? r : 1;
+      }
+      for (int i = 0; i < nmiss; i++) {
+        __atomic_add_fetch(&l->pending, 1, __ATOMIC_RELAXED);
+        if (napi_call_threadsafe_function(l->tsfn, misses[i], napi_tsfn_nonblocking) != napi_ok) {
+          __atomic_sub_fetch(&l->pending, 1, __ATOMIC_RELAXED);
+          free(misses[i]->msg);
+          free(misses[i]);
+          l->dropped++;
+        } else {
+          l->misses++;
+        }
+      }
+      if (n < BATCH) break;
+    }
+  }
+  return NULL;
+}
+
+// ---- N-API glue -------------------------------------------------------------------------------
+
+#define CHECK(call)                                                  \
+  do {                                                               \
+    if ((call) != napi_ok) {                                         \
+      napi_throw_error(env, "ERR_DNS_NATIVE", "N-API call failed"); \
+      return NULL;                                                   \
+    }                                                                \
+  } while (0)
+
+static napi_value throw_errno(napi_env env, int err, const char *what) {
+  const char *name = strerrorname_np(err);
+  napi_throw_error(env, name ? name : "EINVAL", what);
+  return NULL;
+}
+
+static void address_of(const struct sockaddr_storage *s, char *text, int *port) {
+  if (s->ss_family == AF_INET6) {
+    const struct sockaddr_in6 *a = (const void *)s;
+    inet_ntop(AF_INET6, &a->sin6_addr, text, INET6_ADDRSTRLEN);
+    *port = ntohs(a->sin6_port);
+  } else {
+    const struct sockaddr_in *a = (const void *)s;
+    inet_ntop(AF_INET, &a->sin_addr, text, INET6_ADDRSTRLEN);
+    *port = ntohs(a->sin_port);
+  }
+}
+
+// JavaScript side of a miss: callback(message, address, port, key | null, generation).
+static void call_js(napi_env env, napi_value cb, void *context, void *data) {
+  miss_t *m = data;
+  loop_t *l = context;
+  __atomic_sub_fetch(&l->pending, 1, __ATOMIC_RELAXED);
+  if (env != NULL && cb != NULL) {
+    napi_value argv[5], undef;
+    void *copy;
+    char text[INET6_ADDRSTRLEN];
+    int port;
+    address_of(&m->from, text, &port);
+    napi_create_buffer_copy(env, m->len, m->msg, &copy, &argv[0]);
+    napi_create_string_utf8(env, text, NAPI_AUTO_LENGTH, &argv[1]);
+    napi_create_int32(env, port, &argv[2]);
+    if (m->key_len) napi_create_buffer_copy(env, m->key_len, m->key, &copy, &argv[3]);
+    else napi_get_null(env, &argv[3]);
+    napi_create_uint32(env, m->generation, &argv[4]);
+    napi_get_undefined(env, &undef);
+    napi_call_function(env, undef, cb, 5, argv, NULL);
+  }
+  free(m->msg);
+  free(m);
+}
+
+static void stop_loop(loop_t *l) {
+  if (l->closed) return;
+  l->closed = 1;
+  if (l->started) {
+    uint64_t one = 1;
+    ssize_t w = write(l->efd, &one, sizeof one);
+    (void)w;
+    pthread_join(l->thread, NULL);
+    napi_release_threadsafe_function(l->tsfn, napi_tsfn_release);
+  }
+  close(l->fd);
+  close(l->efd);
+}
+
+static void unref_loop(loop_t *l) {
+  if (__atomic_sub_fetch(&l->refs, 1, __ATOMIC_ACQ_REL) > 0) return;
+  table_clear(l);
+  pthread_mutex_destroy(&l->lock);
+  free(l);
+}
+
+// The JavaScript handle was collected.
+static void finalize_loop(napi_env env, void *data, void *hint) {
+  (void)env;
+  (void)hint;
+  stop_loop(data);
+  unref_loop(data);
+}
+
+// The thread-safe function is gone (after close, once the queued misses were delivered).
+static void finalize_tsfn(napi_env env, void *data, void *hint) {
+  (void)env;
+  (void)hint;
+  unref_loop(data);
+}
+
+static loop_t *get_loop(napi_env env, napi_value v) {
+  void *p = NULL;
+  if (napi_get_value_external(env, v, &p) != napi_ok || p == NULL) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "not a DNS UDP loop");
+    return NULL;
+  }
+  return p;
+}
+
+static int parse_address(const char *text, int family, int port, struct sockaddr_storage *ss, socklen_t *len) {
+  memset(ss, 0, sizeof *ss);
+  if (family == 6) {
+    struct sockaddr_in6 *a = (void *)ss;
+    a->sin6_family = AF_INET6;
+    a->sin6_port = htons(port);
+    *len = sizeof *a;
+    return inet_pton(AF_INET6, text, &a->sin6_addr) == 1;
+  }
+  struct sockaddr_in *a = (void *)ss;
+  a->sin_family = AF_INET;
+  a->sin_port = htons(port);
+  *len = sizeof *a;
+  return inet_pton(AF_INET, text, &a->sin_addr) == 1;
+}
+
+// open(address, family, port, onMiss) -> [loop, port]: binds a UDP socket and starts the loop.
+static napi_value js_open(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  char text[INET6_ADDRSTRLEN + 1];
+  size_t tl;
+  int32_t family, port;
+  if (argc < 4 || napi_get_value_string_utf8(env, argv[0], text, sizeof text, &tl) != napi_ok ||
+      napi_get_value_int32(env, argv[1], &family) != napi_ok || napi_get_value_int32(env, argv[2], &port) != napi_ok ||
+      (family != 4 && family != 6) || port < 0 || port > 65535) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "open(address, family, port, onMiss)");
+    return NULL;
+  }
+  struct sockaddr_storage ss;
+  socklen_t sl;
+  if (!parse_address(text, family, port, &ss, &sl)) return throw_errno(env, EINVAL, "invalid address");
+  int fd = socket(family == 6 ? AF_INET6 : AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd < 0) return throw_errno(env, errno, "socket");
+  int on = 1;
+  if (family == 6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof on);
+  if (bind(fd, (struct sockaddr *)&ss, sl) < 0) {
+    int err = errno;
+    close(fd);
+    return throw_errno(env, err, "bind");
+  }
+  getsockname(fd, (struct sockaddr *)&ss, &sl);
+  int bound = ntohs(family == 6 ? ((struct sockaddr_in6 *)&ss)->sin6_port : ((struct sockaddr_in *)&ss)->sin_port);
+  int efd = eventfd(0, EFD_CLOEXEC);
+  loop_t *l = efd < 0 ? NULL : calloc(1, sizeof *l);
+  if (!l) {
+    int err = efd < 0 ? errno : ENOMEM;
+    if (efd >= 0) close(efd);
+    close(fd);
+    return throw_errno(env, err, "eventfd");
+  }
+  l->fd = fd;
+  l->efd = efd;
+  l->family = family;
+  pthread_mutex_init(&l->lock, NULL);
+  napi_value name, external;
+  napi_create_string_utf8(env, "cnm-dns-udp", NAPI_AUTO_LENGTH, &name);
+  if (napi_create_threadsafe_function(env, argv[3], NULL, name, 0, 1, l, finalize_tsfn, l, call_js, &l->tsfn) !=
+      napi_ok) {
+    l->closed = 1;
+    close(fd);
+    close(efd);
+    free(l);
+    napi_throw_error(env, "ERR_DNS_NATIVE", "cannot create the thread-safe function");
+    return NULL;
+  }
+  l->refs = 1;
+  // The loop must not keep the process alive by itself (a server is closed by its owner).
+  napi_unref_threadsafe_function(env, l->tsfn);
+  if (napi_create_external(env, l, finalize_loop, NULL, &external) != napi_ok) {
+    stop_loop(l);
+    napi_release_threadsafe_function(l->tsfn, napi_tsfn_abort);  // its finalizer frees l
+    napi_throw_error(env, "ERR_DNS_NATIVE", "cannot create the handle");
+    return NULL;
+  }
+  l->refs = 2;
+  int err = pthread_create(&l->thread, NULL, run_loop, l);
+  if (err) {
+    stop_loop(l);
+    napi_release_threadsafe_function(l->tsfn, napi_tsfn_abort);  // the handle's finalizer frees l
+    return throw_errno(env, err, "pthread_create");
+  }
+  l->started = 1;
+  napi_value result, port_value;
+  napi_create_array_with_length(env, 2, &result);
+  napi_create_int32(env, bound, &port_value);
+  napi_set_element(env, result, 0, external);
+  napi_set_element(env, result, 1, port_value);
+  return result;
+}
+
+// send(loop, message, address, port) -> boolean
+static napi_value js_send(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4], result;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  loop_t *l = argc == 4 ? get_loop(env, argv[0]) : NULL;
+  if (!l) return NULL;
+  void *data;
+  size_t len, tl;
+  char text[INET6_ADDRSTRLEN + 1];
+  int32_t port;
+  struct sockaddr_storage ss;
+  socklen_t sl;
+  if (napi_get_buffer_info(env, argv[1], &data, &len) != napi_ok ||
+      napi_get_value_string_utf8(env, argv[2], text, sizeof text, &tl) != napi_ok ||
+      napi_get_value_int32(env, argv[3], &port) != napi_ok || !parse_address(text, l->family, port, &ss, &sl)) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "send(loop, message, address, port)");
+    return NULL;
+  }
+  int ok = !l->closed && sendto(l->fd, data, len, MSG_DONTWAIT, (struct sockaddr *)&ss, sl) == (ssize_t)len;
+  napi_get_boolean(env, ok, &result);
+  return result;
+}
+
+// store(loop, generation, key, answer): the answer to a query with this key, unless the table
+// changed (clear) since the query was handed over.
+static napi_value js_store(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  loop_t *l = argc == 4 ? get_loop(env, argv[0]) : NULL;
+  if (!l) return NULL;
+  uint32_t generation;
+  void *key, *answer;
+  size_t key_len, answer_len;
+  if (napi_get_value_uint32(env, argv[1], &generation) != napi_ok ||
+      napi_get_buffer_info(env, argv[2], &key, &key_len) != napi_ok ||
+      napi_get_buffer_info(env, argv[3], &answer, &answer_len) != napi_ok) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "store(loop, generation, key, answer)");
+    return NULL;
+  }
+  if (answer_len < 12 || answer_len > MAX_ANSWER || key_len == 0 || key_len > 16 + MAX_QUERY) return NULL;
+  uint32_t hash = fnv1a(key, key_len);
+  pthread_mutex_lock(&l->lock);
+  if (generation == l->generation && !table_get(l, key, key_len, hash)) {
+    if (l->entries >= MAX_ENTRIES) table_clear(l);
+    entry_t *e = malloc(sizeof *e + answer_len + key_len);
+    if (e) {
+      e->hash = hash;
+      e->key_len = key_len;
+      e->answer_len = answer_len;
+      e->answer = (uint8_t *)(e + 1);
+      memcpy(e->answer, answer, answer_len);
+      memcpy(e->answer + answer_len, key, key_len);
+      e->next = l->buckets[hash % BUCKETS];
+      l->buckets[hash % BUCKETS] = e;
+      l->entries++;
+    }
+  }
+  pthread_mutex_unlock(&l->lock);
+  return NULL;
+}
+
+static int by_hits(const void *a, const void *b) {
+  uint32_t x = (*(entry_t *const *)a)->hits, y = (*(entry_t *const *)b)->hits;
+  return x < y ? 1 : x > y ? -1 : 0;
+}
+
+// clear(loop, scoped) -> [generation, keys]: forgets every stored answer (the names changed); keys
+// include the client's address from now on when `scoped`. Queries handed over before are not
+// stored (their generation). `keys`: the REWARM keys asked for most, for JavaScript to answer anew
+// and store right away, so a change does not send every query in flight to the event loop.
+
+static napi_value js_clear(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  loop_t *l = argc == 2 ? get_loop(env, argv[0]) : NULL;
+  if (!l) return NULL;
+  bool scoped;
+  if (napi_get_value_bool(env, argv[1], &scoped) != napi_ok) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "clear(loop, scoped)");
+    return NULL;
+  }
+  entry_t **all = malloc(sizeof(entry_t *) * MAX_ENTRIES);
+  napi_value keys, result, gen, k;
+  void *copy;
+  napi_create_array(env, &keys);
+  pthread_mutex_lock(&l->lock);
+  uint32_t n = 0;
+  for (int i = 0; all && i < BUCKETS; i++)
+    for (entry_t *e = l->buckets[i]; e && n < MAX_ENTRIES; e = e->next) all[n++] = e;
+  if (n > 0) qsort(all, n, sizeof *all, by_hits);
+  for (uint32_t i = 0; i < n && i < REWARM && all[i]->hits > 0; i++) {
+    napi_create_buffer_copy(env, all[i]->key_len, all[i]->answer + all[i]->answer_len, &copy, &k);
+    napi_set_element(env, keys, i, k);
+  }
+  table_clear(l);
+  l->scoped = scoped;
+  l->generation++;
+  uint32_t generation = l->generation;
+  pthread_mutex_unlock(&l->lock);
+  free(all);
+  napi_create_array_with_length(env, 2, &result);
+  napi_create_uint32(env, generation, &gen);
+  napi_set_element(env, result, 0, gen);
+  napi_set_element(env, result, 1, keys);
+  return result;
+}
+
+// stats(loop) -> [answered here, handed to JavaScript, dropped]
+static napi_value js_stats(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1], result, v;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  loop_t *l = argc == 1 ? get_loop(env, argv[0]) : NULL;
+  if (!l) return NULL;
+  napi_create_array_with_length(env, 3, &result);
+  uint64_t values[3] = {l->hits, l->misses, l->dropped};
+  for (uint32_t i = 0; i < 3; i++) {
+    napi_create_double(env, (double)values[i], &v);
+    napi_set_element(env, result, i, v);
+  }
+  return result;
+}
+
+// close(loop): stops the thread and closes the socket; misses already queued are still delivered.
+static napi_value js_close(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  loop_t *l = argc == 1 ? get_loop(env, argv[0]) : NULL;
+  if (!l) return NULL;
+  stop_loop(l);
+  return NULL;
+}
+
+static napi_value init(napi_env env, napi_value exports) {
+  napi_property_descriptor props[] = {
+      {"open", NULL, js_open, NULL, NULL, NULL, napi_default, NULL},
+      {"send", NULL, js_send, NULL, NULL, NULL, napi_default, NULL},
+      {"store", NULL, js_store, NULL, NULL, NULL, napi_default, NULL},
+      {"clear", NULL, js_clear, NULL, NULL, NULL, napi_default, NULL},
+      {"stats", NULL, js_stats, NULL, NULL, NULL, napi_default, NULL},
+      {"close", NULL, js_close, NULL, NULL, NULL, napi_default, NULL},
+  };
+  napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
+  return exports;
+}
+
+NAPI_MODULE(NODE_GEN_MODULE_NAME, init)

@@ -1,0 +1,7 @@
+export { type BinaryMirror, betterSqliteMirrorFiles, startBinaryMirror } from './binary-mirror.js'
+export { clientEnv, configuredRegistry } from './client-env.js'
+export { freePort } from './free-port.js'
+export { type PublishTarget, publishTarballs, tarballManifest } from './publish-tarballs.js'
+export { type RunResult, run, runOk } from './run.js'
+export { type Registry, type StartRegistryOptions, startRegistry } from './start-registry.js'
+export { type RegistryConfigOptions, verdaccioConfig } from './verdaccio-config.js'
