@@ -3,6 +3,21 @@ import { connect } from 'node:net'
 import path from 'node:path'
 import { CliError, ERR_SOCKET_IN_USE, invalidArgument } from './errors.js'
 
+/**
+ * Whether a path is a socket (lstat: never following a link); throws when nothing is there.
+ * Node 20's `fs.realpathSync`, which resolves every module import, reads the file type of the last
+ * stat this thread made when a path component is already in its cache: after a stat of a socket it
+ * stops early and leaves symlinks unresolved (a package's dependency then "cannot be found"). A stat
+ * of the root directory right after puts a directory's type back.
+ */
+function isSocketPath(file: string): boolean {
+  try {
+    return lstatSync(file).isSocket()
+  } finally {
+    lstatSync('/')
+  }
+}
+
 /** Whether something accepts connections on the unix socket at `socketPath`. */
 function answers(socketPath: string): Promise<boolean> {
   return new Promise((resolve) => {
@@ -24,7 +39,7 @@ export async function prepareSocketPath(socketPath: string): Promise<void> {
   mkdirSync(path.dirname(socketPath), { recursive: true, mode: 0o755 })
   let isSocket: boolean
   try {
-    isSocket = lstatSync(socketPath).isSocket()
+    isSocket = isSocketPath(socketPath)
   } catch {
     return // nothing there
   }
@@ -64,6 +79,6 @@ export function secureSocket(socketPath: string, group: string | false): number 
 /** Removes the socket file if it is (still) a socket. */
 export function removeSocket(socketPath: string): void {
   try {
-    if (lstatSync(socketPath).isSocket()) unlinkSync(socketPath)
+    if (isSocketPath(socketPath)) unlinkSync(socketPath)
   } catch {}
 }

@@ -8,6 +8,21 @@ import type { PluginEventSink } from './events.js'
 import { pluginRoutes } from './routes.js'
 import { StateFile } from './state-file.js'
 
+/**
+ * Whether a path is a socket (lstat: never following a link); throws when nothing is there.
+ * Node 20's `fs.realpathSync`, which resolves every module import, reads the file type of the last
+ * stat this thread made when a path component is already in its cache: after a stat of a socket it
+ * stops early and leaves symlinks unresolved (a package's dependency then "cannot be found"). A stat
+ * of the root directory right after puts a directory's type back.
+ */
+function isSocketPath(file: string): boolean {
+  try {
+    return lstatSync(file).isSocket()
+  } finally {
+    lstatSync('/')
+  }
+}
+
 /** Where dockerd looks for a plugin named `cnm`. */
 export const DEFAULT_PLUGIN_SOCKET = '/run/docker/plugins/cnm.sock'
 /** The media type of the plugin protocol (v1.2), for requests and answers. */
@@ -58,7 +73,7 @@ async function prepare(socketPath: string): Promise<void> {
   mkdirSync(path.dirname(socketPath), { recursive: true, mode: 0o755 })
   let isSocket: boolean
   try {
-    isSocket = lstatSync(socketPath).isSocket()
+    isSocket = isSocketPath(socketPath)
   } catch {
     return
   }
@@ -140,7 +155,7 @@ export async function serveDockerPlugin(options: DockerPluginOptions): Promise<D
     async close() {
       await app.close()
       try {
-        if (lstatSync(socketPath).isSocket()) unlinkSync(socketPath)
+        if (isSocketPath(socketPath)) unlinkSync(socketPath)
       } catch {}
     },
   }
