@@ -1,39 +1,13 @@
 // Aliases and container names (stored with their endpoint and sandbox) and the change hook the
 // daemon's DNS follows, without root: the in-memory driver and sandboxes stand in for the kernel.
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import path from 'node:path'
-import { createMemoryDriver, createMemoryKernel, type MemoryKernel } from '@cnm/driverapi/testing'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import type { ControllerChange } from './changes.js'
-import { createController } from './controller.js'
-import { createMemorySandboxes, type MemorySandboxBackend } from './testing/memory-sandboxes.js'
+import { memoryControllerFixture } from './testing/memory-controller.js'
 
-let dir: string
-let kernel: MemoryKernel
-let sandboxes: MemorySandboxBackend
-const open: { close(): Promise<void> }[] = []
-
-beforeEach(() => {
-  dir = mkdtempSync(path.join(tmpdir(), 'cnm-changes-'))
-  kernel = createMemoryKernel()
-  sandboxes = createMemorySandboxes(path.join(dir, 'netns'))
-})
-
-afterEach(async () => {
-  for (const c of open.splice(0)) await c.close().catch(() => undefined)
-  rmSync(dir, { recursive: true, force: true })
-})
-
-async function controller() {
-  const c = await createController({
-    storePath: path.join(dir, 'cnm.db'),
-    sandboxBackend: sandboxes,
-    drivers: { memory: ({ owner }) => createMemoryDriver({ kernel, owner }) },
-  })
-  open.push(c)
-  return c
-}
+const fx = memoryControllerFixture('changes')
+beforeEach(() => fx.setUp())
+afterEach(() => fx.tearDown())
+const controller = () => fx.controller()
 
 describe('aliases and container names', () => {
   it('are stored with the endpoint and the sandbox and survive a restart; bad ones are refused before anything changes', async () => {
@@ -94,7 +68,7 @@ describe('onChange', () => {
     const n = await c.newNetwork(await c.newNetworkDriver('memory'), 'watched', {})
     const sb = await c.newSandbox('abc123', { name: 'db' })
     const ep = await n.connect(sb, 'db', {}, undefined, { aliases: ['sql'] })
-    kernel.failNext('join')
+    fx.kernel.failNext('join')
     await expect(n.connect(sb, 'db2', {}, { allowSameNetwork: true })).rejects.toBeDefined()
     await ep.delete()
     // (The failed connect rolled back: the next operation reloads from the store, a `sync`.)

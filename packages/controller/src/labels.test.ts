@@ -1,40 +1,15 @@
 // Network labels (Docker's --label): checked before anything changes, stored, back after a restart
 // and in another process's view; dropped with the network. Root-free: the in-memory driver.
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
 import path from 'node:path'
-import { createMemoryDriver, createMemoryKernel, type MemoryKernel } from '@cnm/driverapi/testing'
 import Database from 'better-sqlite3'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { createController } from './controller.js'
 import { parseLabels } from './labels.js'
-import { createMemorySandboxes, type MemorySandboxBackend } from './testing/memory-sandboxes.js'
+import { memoryControllerFixture } from './testing/memory-controller.js'
 
-let dir: string
-let kernel: MemoryKernel
-let sandboxes: MemorySandboxBackend
-const open: { close(): Promise<void> }[] = []
-
-beforeEach(() => {
-  dir = mkdtempSync(path.join(tmpdir(), 'cnm-labels-'))
-  kernel = createMemoryKernel()
-  sandboxes = createMemorySandboxes(path.join(dir, 'netns'))
-})
-
-afterEach(async () => {
-  for (const c of open.splice(0)) await c.close().catch(() => undefined)
-  rmSync(dir, { recursive: true, force: true })
-})
-
-async function controller() {
-  const c = await createController({
-    storePath: path.join(dir, 'cnm.db'),
-    sandboxBackend: sandboxes,
-    drivers: { memory: ({ owner }) => createMemoryDriver({ kernel, owner }) },
-  })
-  open.push(c)
-  return c
-}
+const fx = memoryControllerFixture('labels')
+beforeEach(() => fx.setUp())
+afterEach(() => fx.tearDown())
+const controller = () => fx.controller()
 
 describe('parseLabels', () => {
   it('takes key: value strings, empty values included', () => {
@@ -75,7 +50,7 @@ describe('network labels in the controller', () => {
     expect(again?.inspect().created).toBe(n.inspect().created)
     await again?.delete()
     await c.close()
-    const db = new Database(path.join(dir, 'cnm.db'), { readonly: true })
+    const db = new Database(path.join(fx.dir, 'cnm.db'), { readonly: true })
     expect(db.prepare('SELECT COUNT(*) AS n FROM network_labels').get()).toEqual({ n: 0 })
     db.close()
   })
@@ -87,6 +62,6 @@ describe('network labels in the controller', () => {
       code: 'ERR_INVALID_LABEL',
     })
     expect(c.networks()).toEqual([])
-    expect([...kernel.links.keys()]).toEqual([])
+    expect([...fx.kernel.links.keys()]).toEqual([])
   })
 })

@@ -1,42 +1,17 @@
 // A namespace lent to `join` (a CNI attachment's: the runtime's, not the controller's), without
 // root: the in-memory driver and sandbox backend stand in for the kernel.
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
 import path from 'node:path'
-import { createMemoryDriver, createMemoryKernel, type MemoryKernel } from '@cnm/driverapi/testing'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { createController } from './controller.js'
-import { createMemorySandboxes, type MemorySandboxBackend } from './testing/memory-sandboxes.js'
+import { memoryControllerFixture } from './testing/memory-controller.js'
 
-let dir: string
-let kernel: MemoryKernel
-let sandboxes: MemorySandboxBackend
-const open: { close(): Promise<void> }[] = []
-
-beforeEach(() => {
-  dir = mkdtempSync(path.join(tmpdir(), 'cnm-lent-'))
-  kernel = createMemoryKernel()
-  sandboxes = createMemorySandboxes(path.join(dir, 'netns'))
-})
-
-afterEach(async () => {
-  for (const c of open.splice(0)) await c.close().catch(() => undefined)
-  rmSync(dir, { recursive: true, force: true })
-})
-
-async function controller() {
-  const c = await createController({
-    storePath: path.join(dir, 'cnm.db'),
-    sandboxBackend: sandboxes,
-    drivers: { memory: ({ owner }) => createMemoryDriver({ kernel, owner }) },
-  })
-  open.push(c)
-  return c
-}
+const fx = memoryControllerFixture('lent')
+beforeEach(() => fx.setUp())
+afterEach(() => fx.tearDown())
+const controller = () => fx.controller()
 
 /** A namespace the caller made and lends (as the CNI path lends the runtime's). */
 async function lent(name: string) {
-  return sandboxes.create(path.join(dir, 'runtime', name))
+  return fx.sandboxes.create(path.join(fx.dir, 'runtime', name))
 }
 
 describe('a lent namespace', () => {
@@ -54,7 +29,7 @@ describe('a lent namespace', () => {
     expect(c.sandboxes().map((s) => s.inspect().endpoints)).toEqual([[b.endpoint.id]])
     await b.endpoint.delete()
     expect(c.sandboxes()).toEqual([])
-    expect(sandboxes.sandboxes.has(ns.key)).toBe(true) // the lender's namespace stays
+    expect(fx.sandboxes.sandboxes.has(ns.key)).toBe(true) // the lender's namespace stays
     await c.close()
     const again = await controller()
     expect(again.sandboxes()).toEqual([])
@@ -80,7 +55,7 @@ describe('the join option interfaceName', () => {
     const ns = await lent('pod2')
     const a = await n.createEndpoint('a')
     await a.endpoint.join(ns, { interfaceName: 'net1' })
-    expect([...(sandboxes.sandboxes.get(ns.key)?.interfaces.keys() ?? [])]).toEqual(['net1'])
+    expect([...(fx.sandboxes.sandboxes.get(ns.key)?.interfaces.keys() ?? [])]).toEqual(['net1'])
     expect(a.endpoint.inspect().joined?.interface).toBe('net1')
     const b = await m.createEndpoint('b')
     await expect(b.endpoint.join(ns, { interfaceName: 'net1' })).rejects.toMatchObject({
@@ -94,6 +69,6 @@ describe('the join option interfaceName', () => {
       kind: 'invalid',
     })
     await b.endpoint.join(ns)
-    expect([...(sandboxes.sandboxes.get(ns.key)?.interfaces.keys() ?? [])].sort()).toEqual(['eth0', 'net1'])
+    expect([...(fx.sandboxes.sandboxes.get(ns.key)?.interfaces.keys() ?? [])].sort()).toEqual(['eth0', 'net1'])
   })
 })
