@@ -1,6 +1,13 @@
+import path from 'node:path'
 import { defineConfig } from 'vitest/config'
 
+const persistentCache = process.env.CNM_CACHE_DIR
+
 export default defineConfig({
+  // scripts/test.sh passes the cache directory that outlives a checkout (scripts/cache-dir.sh):
+  // vitest keeps each file's last duration there, so a clean clone too starts the slowest files
+  // first (its sequencer runs failed files first, then the longest). Only the order depends on it.
+  cacheDir: persistentCache ? path.join(persistentCache, 'vite') : undefined,
   test: {
     projects: ['packages/*', 'tools/registry'],
     reporters: ['default', './test/summary-reporter.ts'],

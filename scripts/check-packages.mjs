@@ -1,12 +1,19 @@
 #!/usr/bin/env node
 // publint and attw (ESM-only profile) for every published package (private ones, such as the
 // tools, are skipped), its LICENSE, its engines and CommonJS require(), then `changeset status`.
-// The packages are checked four at a time (each check is a process that mostly waits on its
-// tarball and its module graph); the report keeps the packages' order. Exits non-zero on any
-// problem.
+// Every package is packed once, by one `pnpm -r pack` (the tarball `pnpm publish` would upload);
+// publint and attw both read that tarball. A tarball whose content passed both before (the same
+// files and bytes, the same tool versions, the same Node) is not checked again: the sha256 of its
+// content is kept in the cache directory of scripts/cache-dir.sh (package-checks/), so an
+// unchanged package costs one hash; any change to what would be published checks it again.
+// The packages are checked four at a time; the report keeps the packages' order. Exits non-zero
+// on any problem.
 import { execFile } from 'node:child_process'
-import { readdirSync, readFileSync } from 'node:fs'
+import { createHash } from 'node:crypto'
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import path from 'node:path'
+import { gunzipSync } from 'node:zlib'
 
 const root = path.resolve(import.meta.dirname, '..')
 const bin = (tool) => path.join(root, 'node_modules', '.bin', tool)
@@ -21,6 +28,79 @@ function run(file, args) {
     })
   })
 }
+
+const packDir = mkdtempSync(path.join(tmpdir(), 'cnm-pack-'))
+process.on('exit', () => rmSync(packDir, { recursive: true, force: true }))
+for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => process.exit(1))
+const cacheDir = (await run('bash', [path.join(root, 'scripts', 'cache-dir.sh')])).stdout.trim()
+const passedDir = cacheDir ? path.join(cacheDir, 'package-checks') : undefined
+const toolVersion = (pkg) =>
+  JSON.parse(readFileSync(path.join(root, 'node_modules', pkg, 'package.json'), 'utf8')).version
+const checker = `publint ${toolVersion('publint')} --strict; attw ${toolVersion('@arethetypeswrong/cli')} esm-only; node ${process.version}`
+
+/**
+ * The sha256 of a tarball's entries (names and bytes). `pnpm -r pack` writes the dependency maps
+ * of package.json in an order that varies from run to run, so those maps are hashed sorted (their
+ * order means nothing; every other field, `exports` included, is hashed as packed).
+ * @param {string} tarball
+ */
+function contentHash(tarball) {
+  const tar = gunzipSync(readFileSync(tarball))
+  const h = createHash('sha256').update(checker)
+  for (let off = 0; off + 512 <= tar.length; ) {
+    const header = tar.subarray(off, off + 512)
+    if (header.every((b) => b === 0)) break
+    const field = (start, len) =>
+      header
+        .subarray(start, start + len)
+        .toString('latin1')
+        .replace(/\0.*$/s, '')
+    const name = `${field(345, 155)}${field(345, 155) ? '/' : ''}${field(0, 100)}`
+    const size = Number.parseInt(field(124, 12).trim() || '0', 8)
+    let body = tar.subarray(off + 512, off + 512 + size)
+    if (name === 'package/package.json') {
+      const manifest = JSON.parse(body.toString('utf8'))
+      for (const k of ['dependencies', 'devDependencies', 'peerDependencies', 'optionalDependencies']) {
+        if (manifest[k])
+          manifest[k] = Object.fromEntries(Object.entries(manifest[k]).sort(([a], [b]) => (a < b ? -1 : 1)))
+      }
+      body = Buffer.from(JSON.stringify(manifest))
+    }
+    h.update(`\0${name}\0${field(156, 1)}\0${field(100, 8)}\0${body.length}\0`).update(body)
+    off += 512 + Math.ceil(size / 512) * 512
+  }
+  return h.digest('hex')
+}
+
+/** The cache entry of a tarball that passed publint and attw. @param {string} tarball */
+function passedEntry(tarball) {
+  return passedDir ? path.join(passedDir, contentHash(tarball)) : undefined
+}
+
+/** publint and attw on a packed tarball (skipped when these bytes passed before): problems. */
+async function checkTarball(tarball) {
+  const entry = passedEntry(tarball)
+  if (entry && existsSync(entry)) return { problems: [], cached: true }
+  const [publint, attw] = await Promise.all([
+    run(bin('publint'), ['run', tarball, '--strict']),
+    run(bin('attw'), [tarball, '--profile', 'esm-only', '--format', 'table-flipped', '--no-color']),
+  ])
+  const problems = []
+  if (publint.status !== 0) problems.push(`publint failed\n${publint.stdout}${publint.stderr}`)
+  if (attw.status !== 0) problems.push(`attw failed\n${attw.stdout}${attw.stderr}`)
+  if (problems.length === 0 && entry) {
+    // A new file named after the hash, never through a symlink (wx: O_CREAT | O_EXCL).
+    await run('mkdir', ['-p', '-m', '0755', passedDir])
+    try {
+      writeFileSync(entry, `${checker}\n`, { flag: 'wx' })
+    } catch {}
+  }
+  return { problems, cached: false }
+}
+
+/** The tarball `pnpm pack` made of a manifest: @scope/name 1.0.0 → scope-name-1.0.0.tgz. */
+const tarballOf = (manifest) =>
+  path.join(packDir, `${manifest.name.replace(/^@/, '').replace('/', '-')}-${manifest.version}.tgz`)
 
 /** The problems of one package directory (none for a private one), as report lines. */
 async function check(dir) {
@@ -38,15 +118,23 @@ async function check(dir) {
   if (manifest.engines?.node !== '>=20.19') {
     problems.push(`engines.node is ${JSON.stringify(manifest.engines?.node)}, not ">=20.19"`)
   }
-  const [publint, attw, req] = await Promise.all([
-    run(bin('publint'), ['--strict', dir]),
-    run(bin('attw'), ['--pack', dir, '--profile', 'esm-only', '--format', 'table-flipped', '--no-color']),
+  const tarball = tarballOf(manifest)
+  const [tb, req] = await Promise.all([
+    existsSync(tarball)
+      ? checkTarball(tarball)
+      : { problems: [`pnpm pack made no ${path.basename(tarball)}`], cached: false },
     run(process.execPath, ['-e', `require(${JSON.stringify(path.join(root, dir))})`]),
   ])
-  if (publint.status !== 0) problems.push(`publint failed\n${publint.stdout}${publint.stderr}`)
-  if (attw.status !== 0) problems.push(`attw failed\n${attw.stdout}${attw.stderr}`)
+  problems.push(...tb.problems)
   if (req.status !== 0) problems.push(`require() failed\n${req.stderr}`)
-  return { name: manifest.name, problems }
+  return { name: manifest.name, problems, cached: tb.cached }
+}
+
+// One pnpm process packs every package (each package's prepack runs: the addons' prebuilds).
+const pack = await run('pnpm', ['-r', '--filter', './packages/*', 'pack', '--pack-destination', packDir])
+if (pack.status !== 0) {
+  process.stdout.write(`pnpm pack failed\n${pack.stdout}${pack.stderr}\n`)
+  process.exit(1)
 }
 
 const results = new Array(dirs.length)
@@ -63,7 +151,8 @@ let failed = 0
 for (const r of results) {
   if (!r) continue
   if (r.problems.length === 0) {
-    process.stdout.write(`${r.name}: publint, attw, LICENSE, engines and require() ok\n`)
+    const how = r.cached ? ' (this tarball passed publint and attw before)' : ''
+    process.stdout.write(`${r.name}: publint, attw, LICENSE, engines and require() ok${how}\n`)
     continue
   }
   failed += r.problems.length

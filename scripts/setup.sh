@@ -72,17 +72,33 @@ export npm_config_nodedir
 
 # Skipped when nothing it depends on changed since the last install (the lockfile, every manifest,
 # the Node version): no dependency re-resolution and no native rebuild on every demo run.
+cache_dir="$(bash scripts/cache-dir.sh)"
 stamp_file=node_modules/.cnm-install-stamp
 stamp="$({ node -v; cat pnpm-lock.yaml pnpm-workspace.yaml package.json packages/*/package.json tools/*/package.json 2>/dev/null; } | sha256sum | cut -d' ' -f1)"
 if [ -f node_modules/.modules.yaml ] && [ "$(cat "$stamp_file" 2>/dev/null || true)" = "$stamp" ]; then
   log "dependencies up to date (pnpm install skipped)"
 else
   log "pnpm install (the first one on a fresh machine takes a few minutes: SQLite and the addons compile)"
-  # Progress as it happens, not a silent wait.
-  pnpm install --frozen-lockfile --reporter=append-only 2>&1 | grep -v '^\s*$' | sed 's/^/    /'
+  # The addons' builds of an unchanged native source come from the cache (scripts/addon-cache.mjs).
+  node scripts/addon-cache.mjs restore "$cache_dir" | sed 's/^/    /'
+  # Progress as it happens, not a silent wait (node-gyp's argument dumps left out).
+  pnpm install --frozen-lockfile --reporter=append-only 2>&1 | grep -v -e '^\s*$' -e 'gyp info' | sed 's/^/    /'
   echo "$stamp" >"$stamp_file"
 fi
+# The prebuilt addons the tarballs ship (each package's prepack makes them when they are older than
+# the sources): made here, once, so that the packs which run beside each other later (the package
+# checks, the release test) never build them at the same time.
+for pkg in packages/*/; do
+  if [ -f "$pkg/binding.gyp" ] && grep -q '"prepack"' "$pkg/package.json"; then
+    node packages/addon-build/bin/cnm-build-addon.js --prebuild "$pkg" | sed 's/^/    /'
+  fi
+done
+node scripts/addon-cache.mjs save "$cache_dir" | sed 's/^/    /'
 
-log "build"
-pnpm exec turbo run build --output-logs=errors-only
+# The build cache outlives the checkout (a clean clone of an unchanged tree restores every
+# package's dist/ instead of compiling it), keyed by content: turbo hashes each package's inputs,
+# its dependencies' hashes, the lockfile's versions and turbo.json's global dependencies, so a
+# changed source always rebuilds. `CNM_CACHE_DIR` moves it; default /var/cache/cnm as root.
+log "build (cache: $cache_dir/turbo)"
+pnpm exec turbo run build --output-logs=errors-only --cache-dir "$cache_dir/turbo"
 log "set-up done"

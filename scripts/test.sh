@@ -1,12 +1,18 @@
 #!/usr/bin/env bash
-# The README's test command (and exactly what .ci/run runs): set-up, lint, typecheck, build,
-# package checks (publint + attw), then every test including the kernel tests. The last line of
-# output is always `N passed, N failed, N skipped`.
+# The README's test command (and exactly what .ci/run runs): set-up (dependencies and the build),
+# then every test including the kernel tests, with the static checks (lint, architecture,
+# typecheck, package checks: publint + attw, docs) running beside them at a lower priority: the
+# kernel and real-client tests mostly wait (daemons, the kernel, timeouts), the checks fill those
+# waits. The checks' output is printed after the tests, each with its duration; a failed check
+# counts as one failed test. The last line of output is always `N passed, N failed, N skipped`.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export TURBO_TELEMETRY_DISABLED=1
 CNM_TEST_STARTED="$(date +%s)"
 export CNM_TEST_STARTED
+# Caches that outlive the checkout, each keyed by content (scripts/cache-dir.sh).
+CNM_CACHE_DIR="$(bash scripts/cache-dir.sh)"
+export CNM_CACHE_DIR
 
 step() {
   local name="$1"
@@ -19,12 +25,58 @@ step() {
 }
 
 step setup bash scripts/setup.sh
-step lint pnpm exec biome ci --colors=off .
-step architecture node scripts/check-architecture.mjs
-# One TypeScript program over every package's sources and tests (and the root's test helpers): a
-# fifth of the CPU of one `tsc` per package, which loads the same libraries twenty times.
-step typecheck pnpm exec tsc -p tsconfig.typecheck.json
-step "package checks" node scripts/check-packages.mjs
-step docs node scripts/check-docs.mjs
-printf '\n==> tests\n'
-exec pnpm exec vitest run
+
+checks_dir="$(mktemp -d)"
+trap 'rm -rf "$checks_dir"' EXIT
+# check NAME COMMAND...: runs one static check, its output and status kept for the end.
+check() {
+  local name="$1" started
+  shift
+  started="$(date +%s)"
+  "$@" >"$checks_dir/$name.log" 2>&1
+  printf '%s %s\n' "$?" "$(($(date +%s) - started))" >"$checks_dir/$name.status"
+}
+static_checks() {
+  check lint pnpm exec biome ci --colors=off .
+  check architecture node scripts/check-architecture.mjs
+  # One TypeScript program over every package's sources and tests (and the root's test helpers): a
+  # fifth of the CPU of one `tsc` per package, which loads the same libraries twenty times.
+  check typecheck pnpm exec tsc -p tsconfig.typecheck.json
+  check package-checks node scripts/check-packages.mjs
+  check docs node scripts/check-docs.mjs
+}
+printf '\n==> lint, architecture, typecheck, package checks, docs (beside the tests; reported after them)\n'
+(
+  renice -n 10 "$BASHPID" >/dev/null
+  static_checks
+) &
+checks_pid=$!
+
+printf '\n==> tests (%s s in)\n' "$(($(date +%s) - CNM_TEST_STARTED))"
+# The summary reporter writes its counts here instead of printing the closing line.
+CNM_TEST_SUMMARY_FILE="$checks_dir/vitest.json" pnpm exec vitest run
+vitest_status=$?
+wait "$checks_pid"
+
+failed_checks=0
+for name in lint architecture typecheck package-checks docs; do
+  read -r status took <"$checks_dir/$name.status" 2>/dev/null || { status=1 took=0; }
+  printf '\n==> %s (%s s, beside the tests)\n' "$name" "$took"
+  cat "$checks_dir/$name.log" 2>/dev/null
+  if [ "$status" -ne 0 ]; then
+    printf '%s failed (status %s)\n' "$name" "$status"
+    failed_checks=$((failed_checks + 1))
+  fi
+done
+
+read -r passed failed skipped < <(node -e '
+  try {
+    const c = JSON.parse(require("node:fs").readFileSync(process.argv[1], "utf8"))
+    console.log(c.passed, c.failed, c.skipped)
+  } catch { console.log(0, 1, 0) }' "$checks_dir/vitest.json")
+# vitest failing with no failed test (a crash, an unhandled error it did not count) is one failure.
+if [ "$vitest_status" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi
+failed=$((failed + failed_checks))
+printf '\ntest command: %s s in all\n' "$(($(date +%s) - CNM_TEST_STARTED))"
+printf '\n%s passed, %s failed, %s skipped\n' "$passed" "$failed" "$skipped"
+[ "$failed" -eq 0 ]

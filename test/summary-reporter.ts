@@ -1,3 +1,4 @@
+import { writeFileSync } from 'node:fs'
 import type { Reporter, SerializedError, TestModule, TestRunEndReason } from 'vitest/node'
 import { startOriginGuard } from './origin-guard.js'
 
@@ -48,6 +49,13 @@ export default class SummaryReporter implements Reporter {
       c.failed++
       process.exitCode = 1
       process.stdout.write(`\nFAIL the test suite changed the namespace it started in:\n${problems.join('\n')}\n`)
+    }
+    // scripts/test.sh adds the static checks run beside the tests and prints the closing line.
+    const summaryFile = process.env.CNM_TEST_SUMMARY_FILE
+    if (summaryFile) {
+      writeFileSync(summaryFile, JSON.stringify(c), { flag: 'wx' })
+      process.stdout.write(`\nvitest: ${c.passed} passed, ${c.failed} failed, ${c.skipped} skipped\n`)
+      return
     }
     // The test command's whole duration (set-up included), when scripts/test.sh started it.
     const started = Number(process.env.CNM_TEST_STARTED)

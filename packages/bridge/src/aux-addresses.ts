@@ -1,32 +1,9 @@
 import { hasErrorCode, InvalidConfigError } from '@cnm/driverapi'
-import { containsAddress, type IPAddress, type IPFamily, type IPPrefix, tryParseAddress } from '@cnm/ip'
+import { containsAddress, type IPAddress, type IPFamily, type IPPrefix } from '@cnm/ip'
 import { ERR_IP_ALREADY_ALLOCATED, ERR_IP_OUT_OF_RANGE, type IPAllocator } from '@cnm/ipallocator'
 
 /** Docker's `--aux-address name=ip`: addresses of the subnet reserved for other hosts, never handed out. */
 export type AuxAddresses = Readonly<Record<string, IPAddress>>
-
-const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/u
-
-/** Parses the `auxAddresses` option (`{ router: '10.1.0.2' }`): names checked, addresses parsed once. */
-export function parseAuxAddresses(raw: unknown): AuxAddresses {
-  if (raw === undefined) return {}
-  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
-    throw new InvalidConfigError('auxAddresses must be an object of name: IP address')
-  }
-  const out: Record<string, IPAddress> = {}
-  const seen = new Map<string, string>()
-  for (const [name, value] of Object.entries(raw)) {
-    if (!NAME.test(name))
-      throw new InvalidConfigError(`aux address name ${JSON.stringify(name)} must be 1-64 of A-Z a-z 0-9 _ . -`)
-    const ip = tryParseAddress(value)
-    if (!ip) throw new InvalidConfigError(`aux address ${name}=${JSON.stringify(value)} is not an IP address`)
-    const twice = seen.get(ip.text)
-    if (twice !== undefined) throw new InvalidConfigError(`aux addresses ${twice} and ${name} are both ${ip.text}`)
-    seen.set(ip.text, name)
-    out[name] = ip
-  }
-  return out
-}
 
 /** The aux addresses of one family. */
 function ofFamily(aux: AuxAddresses, family: IPFamily): [string, IPAddress][] {

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { writeFileSync } from 'node:fs'
-import type { SandboxInfo } from '@cnm/driverapi'
+import { parseIpam, type SandboxInfo } from '@cnm/driverapi'
 import { describeDriver } from '@cnm/driverapi/testing'
 import {
   describeKernel,
@@ -453,6 +453,11 @@ describeKernel('bridge driver (kernel)', () => {
     },
     networkOptions: () => ({ addressIPv4: `10.${70 + conformanceNet++}.0.1/24` }),
     invalidNetworkOptions: [{ addressIPv4: 'nope' }, { mtu: 1 }, { enableICC: 'yes' }, { bridgeName: 'x/y' }],
+    invalidNetworkIpam: [
+      parseIpam({ v4: [{ subnet: '127.0.0.0/24' }] }),
+      parseIpam({ v4: [{ subnet: '10.69.0.0/31' }] }),
+      parseIpam({ v6: [{ subnet: 'fd69::/64', gateway: 'fd69::2' }] }),
+    ],
     sandboxKey: async () => (await newSandbox(host.netnsPath('cf'))).key,
     releaseSandboxKey: async (key) => {
       const { openSandbox } = await import('@cnm/sandbox')

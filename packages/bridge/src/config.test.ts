@@ -1,4 +1,4 @@
-import { ERR_INVALID_CONFIG } from '@cnm/driverapi'
+import { ERR_INVALID_CONFIG, parseIpam } from '@cnm/driverapi'
 import { describe, expect, it } from 'vitest'
 import { electSubnet, parseNameservers, ulaSubnetFor } from './address-election.js'
 import { DEFAULT_ADDRESS_POOLS, parseDriverConfig } from './driver-config.js'
@@ -7,6 +7,42 @@ import { hostVethName, macFromIPv4 } from './endpoint-names.js'
 import { parseNetworkConfig } from './network-config.js'
 
 const invalid = expect.objectContaining({ code: ERR_INVALID_CONFIG })
+
+describe('network addresses as IPAM values (parsed once, by the edge)', () => {
+  it('take the subnet, gateway, range and aux addresses as they are', () => {
+    const ipam = parseIpam({
+      v4: [
+        { subnet: '10.31.0.0/24', gateway: '10.31.0.254', ipRange: '10.31.0.0/25', auxAddresses: { r: '10.31.0.3' } },
+      ],
+      v6: [{ subnet: 'fd31::/64', ipRange: 'fd31::/80' }],
+    })
+    const c = parseNetworkConfig({ enableIPv6: true }, ipam)
+    expect(c.ipam).toBe(ipam)
+    expect(c.addressIPv4).toMatchObject({ address: '10.31.0.254', cidr: '10.31.0.0/24' })
+    expect(c.fixedCIDR?.cidr).toBe('10.31.0.0/25')
+    expect(c.fixedCIDRv6?.cidr).toBe('fd31::/64')
+    expect(c.ipRangeV6?.cidr).toBe('fd31::/80')
+    expect(c.auxAddresses.r?.text).toBe('10.31.0.3')
+    // no gateway given: the subnet's first host
+    expect(parseNetworkConfig({}, parseIpam({ v4: [{ subnet: '10.32.0.0/16' }] })).addressIPv4?.address).toBe(
+      '10.32.0.1',
+    )
+  })
+
+  it('refuse the old keys beside them, several subnets of a family (not yet), and an IPv6 gateway not first', () => {
+    const ipam = parseIpam({ v4: [{ subnet: '10.33.0.0/24' }] })
+    expect(() => parseNetworkConfig({ addressIPv4: '10.33.0.1/24' }, ipam)).toThrow('option addressIPv4: the network')
+    expect(() =>
+      parseNetworkConfig({}, parseIpam({ v4: [{ subnet: '10.33.0.0/24' }, { subnet: '10.34.0.0/24' }] })),
+    ).toThrow(expect.objectContaining({ code: 'ERR_NOT_SUPPORTED', kind: 'unsupported' }))
+    expect(() =>
+      parseNetworkConfig({ enableIPv6: true }, parseIpam({ v6: [{ subnet: 'fd33::/64', gateway: 'fd33::9' }] })),
+    ).toThrow("the bridge's IPv6 gateway is always the subnet's first address, fd33::1")
+    expect(() => parseNetworkConfig({}, parseIpam({ v4: [{ subnet: '127.1.0.0/24' }] }))).toThrow(
+      'subnet 127.1.0.0/24 overlaps 127.0.0.0/8 (loopback)',
+    )
+  })
+})
 
 describe('network options', () => {
   it("default to Docker's user-facing values", () => {
@@ -53,10 +89,13 @@ describe('network options', () => {
     [{ addressIPv4: '169.254.1.1/24' }, '169.254.1.0/24 overlaps 169.254.0.0/16 (link-local)'],
     [{ addressIPv4: '224.0.0.1/4' }, '224.0.0.0/4 (multicast)'],
     [{ addressIPv4: '239.255.0.1/16' }, 'multicast'],
-    [{ fixedCIDR: '224.1.0.0/24' }, 'fixedCIDR 224.1.0.0/24: subnet 224.1.0.0/24 overlaps 224.0.0.0/4 (multicast)'],
+    [
+      { addressIPv4: '224.1.0.1/24', fixedCIDR: '224.1.0.0/25' },
+      'subnet 224.1.0.0/24 overlaps 224.0.0.0/4 (multicast)',
+    ],
     [{ addressIPv4: '240.0.0.1/4' }, '240.0.0.0/4 (reserved and broadcast)'],
     [{ addressIPv4: '255.255.255.1/30' }, 'reserved and broadcast'],
-    [{ enableIPv6: true, fixedCIDRv6: '::/0' }, 'fixedCIDRv6 ::/0: subnet ::/0 overlaps ::/128'],
+    [{ enableIPv6: true, fixedCIDRv6: '::/0' }, 'subnet ::/0 overlaps ::/128'],
     [{ enableIPv6: true, fixedCIDRv6: '::1/128' }, '::1/128 (loopback)'],
     [{ enableIPv6: true, fixedCIDRv6: '::/64' }, 'the unspecified address'],
     [{ enableIPv6: true, fixedCIDRv6: 'ff02::/64' }, 'ff02::/64 overlaps ff00::/8 (multicast)'],

@@ -97,7 +97,7 @@ describe('aux addresses (Docker --aux-address)', () => {
       [{ 'bad name': '10.7.0.2' }, 'must be 1-64'],
       [{ a: '10.7.0.2', b: '10.7.0.2' }, 'aux addresses a and b are both 10.7.0.2'],
       [{ far: '10.8.0.2' }, 'aux address far=10.8.0.2 is not within the subnet 10.7.0.0/24'],
-      [{ r6: 'fd07::2' }, 'needs enableIPv6'],
+      [{ r6: 'fd07::2' }, 'no IPv6 subnet holds it'],
     ] as const) {
       expect(() => parseNetworkConfig({ addressIPv4: '10.7.0.1/24', auxAddresses: aux })).toThrow(
         expect.objectContaining({ code: ERR_INVALID_CONFIG, message: expect.stringContaining(words) }),
@@ -114,11 +114,16 @@ describe('ipRangeV6 (Docker --ip-range for IPv6)', () => {
     expect(
       parseNetworkConfig({ enableIPv6: true, fixedCIDRv6: 'fd07::/64', ipRangeV6: 'fd07::100/120' }).ipRangeV6?.cidr,
     ).toBe('fd07::100/120')
-    expect(() => parseNetworkConfig({ ipRangeV6: 'fd07::100/120' })).toThrow('ipRangeV6 needs enableIPv6')
-    expect(() => parseNetworkConfig({ enableIPv6: true, fixedCIDRv6: 'fd07::/64', ipRangeV6: 'fd08::/120' })).toThrow(
-      'ipRangeV6 fd08::/120 is not within the bridge subnet fd07::/64',
+    expect(() => parseNetworkConfig({ ipRangeV6: 'fd07::100/120' })).toThrow('ipRangeV6 needs fixedCIDRv6')
+    expect(() => parseNetworkConfig({ fixedCIDRv6: 'fd07::/64', ipRangeV6: 'fd07::100/120' })).toThrow(
+      'fixedCIDRv6 needs enableIPv6',
     )
-    expect(() => parseNetworkConfig({ enableIPv6: true, ipRangeV6: '10.0.0.0/24' })).toThrow('is not an IPv6 CIDR')
+    expect(() => parseNetworkConfig({ enableIPv6: true, fixedCIDRv6: 'fd07::/64', ipRangeV6: 'fd08::/120' })).toThrow(
+      'ip range fd08::/120 is not within subnet fd07::/64',
+    )
+    expect(() => parseNetworkConfig({ enableIPv6: true, fixedCIDRv6: 'fd07::/64', ipRangeV6: '10.0.0.0/24' })).toThrow(
+      'is not an IPv6 CIDR',
+    )
   })
 })
 

@@ -11,6 +11,7 @@ import {
   InvalidConfigError,
   NetworkExistsError,
   type NetworkInfo,
+  type NetworkIpam,
   NoEndpointError,
   NoNetworkError,
   type SandboxInfo,
@@ -87,6 +88,10 @@ export interface BridgeDriver extends Driver {
   unpublishPorts: NonNullable<Driver['unpublishPorts']>
   /** A network as the bridge driver holds it (its bridge, config and endpoints). */
   network(nid: string): BridgeNetworkInfo | undefined
+  /**
+   * Every network the bridge driver holds (created or restored in this process), in creation order;
+   * empty before the first network.
+   */
   networks(): BridgeNetworkInfo[]
   /** The firewall backend in use (after the first `config` or network). */
   firewallBackend(): string | undefined
@@ -309,10 +314,10 @@ export function createBridgeDriver(options: BridgeDriverOptions = {}): BridgeDri
       resources = track(setup(raw))
       await resources
     },
-    createNetwork: (nid, raw) =>
+    createNetwork: (nid, raw, ipam?: NetworkIpam) =>
       serial(async () => {
         if (networks.has(nid)) throw new NetworkExistsError(nid)
-        const config = parseNetworkConfig(raw)
+        const config = parseNetworkConfig(raw, ipam)
         checkAgainstOthers(nid, config, [...networks.values()])
         const r = await res()
         const net = newNetworkState(nid, config, config.bridgeName ?? defaultBridgeName(nid), raw)

@@ -13,7 +13,7 @@ const own = (pid: number): boolean => pid === 1
 
 describe('mayHaveTakenRules: which nf_tables changes set a repair off', () => {
   it('another process deleting from cnm tables (or the tables iptables-nft keeps its chains in)', () => {
-    for (const table of ['inet cnm', 'ip nat', 'ip filter', 'ip6 nat', 'ip6 filter']) {
+    for (const table of ['inet cnm', 'ip nat', 'ip filter', 'ip raw', 'ip6 nat', 'ip6 filter', 'ip6 raw']) {
       expect(mayHaveTakenRules(change({ deleted: [table] }), own), table).toBe(true)
     }
   })

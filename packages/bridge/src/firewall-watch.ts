@@ -37,7 +37,7 @@ export interface FirewallWatchOptions {
 }
 
 /** Tables whose loss costs the driver rules: cnm's own, and those iptables-nft keeps the iptables backend's chains in. */
-const WATCHED = /^(?:inet cnm|ip nat|ip filter|ip6 nat|ip6 filter)$/u
+const WATCHED = /^(?:inet cnm|ip nat|ip filter|ip raw|ip6 nat|ip6 filter|ip6 raw)$/u
 
 /** Threads of this process seen committing (the kernel names the committing thread: libnftables runs on pool threads). */
 const ownThreads = new Set<number>([process.pid])

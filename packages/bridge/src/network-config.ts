@@ -1,17 +1,23 @@
-import { InvalidConfigError } from '@cnm/driverapi'
 import {
+  InvalidConfigError,
+  type IpamData,
+  ipamFromOptions,
+  LEGACY_IPAM_KEYS,
+  type NetworkIpam,
+  NotSupportedError,
+} from '@cnm/driverapi'
+import {
+  addressFromValue,
   containsPrefix,
   type IPAddress,
-  type IPFamily,
   type IPPrefix,
   networksOverlap,
   parseCIDR,
   prefixOf,
   tryParseAddress,
-  tryParseCIDR,
 } from '@cnm/ip'
 import { isValidInterfaceName } from '@cnm/netlink'
-import { type AuxAddresses, parseAuxAddresses } from './aux-addresses.js'
+import type { AuxAddresses } from './aux-addresses.js'
 import { fromDockerOptions } from './docker-options.js'
 
 /**
@@ -19,6 +25,8 @@ import { fromDockerOptions } from './docker-options.js'
  * the setup steps read. Text exists only in the raw options (the store's JSON, the REST body).
  */
 export interface NetworkConfig {
+  /** The addresses as given (values): what the record keeps, as text, for a restore. */
+  ipam: NetworkIpam
   /** Explicit bridge name (else `br-<id prefix>`). */
   bridgeName: string | undefined
   /** The bridge's address with its prefix (`172.18.0.1/16`); elected when undefined. */
@@ -64,17 +72,7 @@ const BOOL_DEFAULTS = {
   holdPorts: true,
 } as const
 
-const KEYS = new Set([
-  ...Object.keys(BOOL_DEFAULTS),
-  'bridgeName',
-  'addressIPv4',
-  'fixedCIDR',
-  'fixedCIDRv6',
-  'ipRangeV6',
-  'mtu',
-  'auxAddresses',
-  'hostBindingIPv4',
-])
+const KEYS = new Set([...Object.keys(BOOL_DEFAULTS), 'bridgeName', 'mtu', 'hostBindingIPv4'])
 
 /**
  * Address ranges a network's subnet may not touch: a bridge there cannot work (containers cannot
@@ -95,25 +93,60 @@ const UNUSABLE: readonly { prefix: IPPrefix; what: string }[] = (
 ).map(([cidr, what]) => ({ prefix: parseCIDR(cidr), what }))
 
 /** Throws unless the subnet of `prefix` is one a network can use. */
-function checkUsable(key: string, written: unknown, prefix: IPPrefix): void {
+function checkUsable(prefix: IPPrefix): void {
   const clash = UNUSABLE.find((u) => networksOverlap(prefix, u.prefix))
   if (clash) {
     throw new InvalidConfigError(
-      `${key} ${String(written)}: subnet ${prefix.cidr} overlaps ${clash.prefix.cidr} (${clash.what}), which no network can use`,
+      `subnet ${prefix.cidr} overlaps ${clash.prefix.cidr} (${clash.what}), which no network can use`,
     )
   }
 }
 
-/** The one place a network's CIDR option is parsed (`@cnm/ip`), checked for its family and usability. */
-function cidr(obj: Record<string, unknown>, key: string, family: IPFamily): IPPrefix | undefined {
-  const v = obj[key]
-  if (v === undefined) return undefined
-  const prefix = tryParseCIDR(v)
-  if (prefix?.family !== family) {
-    throw new InvalidConfigError(`${key} ${JSON.stringify(v)} is not an IPv${family} CIDR`)
+/** Throws unless the subnet is one a network can use (no loopback, link-local, multicast…). */
+function usable(d: IpamData | undefined): IpamData | undefined {
+  if (d) checkUsable(d.subnet)
+  return d
+}
+
+/** The one subnet of a family a bridge network takes (several per family: not yet). */
+function single(list: readonly IpamData[], family: 4 | 6): IpamData | undefined {
+  if (list.length > 1) {
+    throw new NotSupportedError(
+      `a bridge network takes one IPv${family} subnet (${list.map((d) => d.subnet.cidr).join(', ')} given)`,
+    )
   }
-  checkUsable(key, v, prefix)
-  return prefix
+  return usable(list[0])
+}
+
+/** The bridge's address: the gateway (default: the subnet's first host) with the subnet's length. */
+function bridgeAddress(d: IpamData): IPPrefix {
+  const gw = d.gateway ?? addressFromValue(d.subnet.family, d.subnet.networkValue + 1n)
+  return prefixOf(gw, d.subnet.prefixLength)
+}
+
+/** Every subnet's aux addresses, by name. */
+function auxOf(ipam: NetworkIpam): AuxAddresses {
+  const out: Record<string, IPAddress> = {}
+  for (const d of [...ipam.v4, ...ipam.v6]) for (const [name, ip] of d.auxAddresses) out[name] = ip
+  return out
+}
+
+/**
+ * The network's addresses: given as values (`ipam`, from the controller), or — a direct caller's
+ * old option keys (`addressIPv4`, `fixedCIDRv6`, …) — converted once by `@cnm/driverapi`.
+ */
+function splitIpam(
+  obj: Record<string, unknown>,
+  ipam: NetworkIpam | undefined,
+): { obj: Record<string, unknown>; ipam: NetworkIpam } {
+  if (ipam === undefined) {
+    const split = ipamFromOptions(obj)
+    return { obj: split.options, ipam: split.ipam }
+  }
+  const legacy = LEGACY_IPAM_KEYS.find((k) => obj[k] !== undefined)
+  if (legacy)
+    throw new InvalidConfigError(`option ${legacy}: the network's addresses are given as IPAM data, not options`)
+  return { obj, ipam }
 }
 
 /** `hostBindingIPv4`: any IP address (Docker also takes an IPv6 one there since 28.0). */
@@ -132,11 +165,11 @@ function bool(obj: Record<string, unknown>, key: keyof typeof BOOL_DEFAULTS): bo
 }
 
 /** Parses per-network options; everything is checked before anything changes. */
-export function parseNetworkConfig(raw: unknown = {}): NetworkConfig {
+export function parseNetworkConfig(raw: unknown = {}, given?: NetworkIpam): NetworkConfig {
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw))
     throw new InvalidConfigError('network options must be an object')
   // Docker's keys (`com.docker.network.bridge.name`, …) become cnm's first.
-  const obj = fromDockerOptions(raw as Record<string, unknown>)
+  const { obj, ipam } = splitIpam(fromDockerOptions(raw as Record<string, unknown>), given)
   const unknown = Object.keys(obj).find((k) => !KEYS.has(k))
   if (unknown) throw new InvalidConfigError(`unknown bridge network option ${JSON.stringify(unknown)}`)
   const bridgeName = obj.bridgeName
@@ -149,12 +182,21 @@ export function parseNetworkConfig(raw: unknown = {}): NetworkConfig {
   if (mtu !== undefined && (typeof mtu !== 'number' || !Number.isInteger(mtu) || mtu < 68 || mtu > 65535)) {
     throw new InvalidConfigError(`mtu ${JSON.stringify(mtu)} out of range 68–65535`)
   }
+  const v4 = single(ipam.v4, 4)
+  const v6 = single(ipam.v6, 6)
+  const firstV6 = v6 && addressFromValue(6, v6.subnet.networkValue + 1n)
+  if (v6?.gateway && firstV6 && v6.gateway.value !== firstV6.value) {
+    throw new InvalidConfigError(
+      `IPv6 gateway ${v6.gateway.text}: the bridge's IPv6 gateway is always the subnet's first address, ${firstV6.text}`,
+    )
+  }
   const config: NetworkConfig = {
+    ipam,
     bridgeName: bridgeName as string | undefined,
-    addressIPv4: cidr(obj, 'addressIPv4', 4),
-    fixedCIDR: cidr(obj, 'fixedCIDR', 4),
-    fixedCIDRv6: cidr(obj, 'fixedCIDRv6', 6),
-    ipRangeV6: cidr(obj, 'ipRangeV6', 6),
+    addressIPv4: v4 && bridgeAddress(v4),
+    fixedCIDR: v4?.ipRange,
+    fixedCIDRv6: v6?.subnet,
+    ipRangeV6: v6?.ipRange,
     mtu: mtu as number | undefined,
     enableIPv4: bool(obj, 'enableIPv4'),
     enableIPv6: bool(obj, 'enableIPv6'),
@@ -165,13 +207,13 @@ export function parseNetworkConfig(raw: unknown = {}): NetworkConfig {
     allowNonDefaultBridge: bool(obj, 'allowNonDefaultBridge'),
     internal: bool(obj, 'internal'),
     holdPorts: bool(obj, 'holdPorts'),
-    auxAddresses: parseAuxAddresses(obj.auxAddresses),
+    auxAddresses: auxOf(ipam),
     hostBindingIPv4: hostBinding(obj.hostBindingIPv4),
   }
   const p = config.addressIPv4
   if (p && (p.prefixLength > 30 || p.addressValue === p.networkValue || p.addressValue === p.lastValue)) {
     throw new InvalidConfigError(
-      `addressIPv4 ${p.address}/${p.prefixLength} must be a host address in a /30 or larger network`,
+      `IPv4 gateway ${p.address}/${p.prefixLength} must be a host address in a /30 or larger network`,
     )
   }
   if (config.fixedCIDR && config.addressIPv4) checkInside(config.fixedCIDR, config.addressIPv4, 'fixedCIDR')

@@ -1,3 +1,4 @@
+import { ipamToText, LEGACY_IPAM_KEYS, type NetworkIpamText } from '@cnm/driverapi'
 import type { EndpointConfig } from './endpoint-config.js'
 import type { PublishedPort } from './publish.js'
 import type { EndpointState, NetworkState } from './resources.js'
@@ -5,8 +6,10 @@ import type { EndpointState, NetworkState } from './resources.js'
 /** What a store keeps of a network to restore it later (JSON). */
 export interface BridgeNetworkRecord {
   id: string
-  /** The options as given to `createNetwork`. */
+  /** The options as given to `createNetwork` (older records: with the addresses' option keys). */
   options: unknown
+  /** The addresses as given (`ipamToText`); absent in records of older versions. */
+  ipam?: NetworkIpamText
   bridgeName: string
   createdBridge: boolean
   bridgeCidrV4: string | undefined
@@ -35,7 +38,8 @@ export interface BridgeEndpointRecord {
 export function networkRecord(net: NetworkState, options: unknown): BridgeNetworkRecord {
   return {
     id: net.id,
-    options,
+    options: withoutIpamKeys(options),
+    ipam: ipamToText(net.config.ipam),
     bridgeName: net.bridgeName,
     createdBridge: net.createdBridge,
     bridgeCidrV4: net.bridgeCidrV4,
@@ -59,4 +63,10 @@ export function endpointRecord(ep: EndpointState, options: EndpointConfig): Brid
     ports: ep.ports.map((p) => ({ ...p })),
     options,
   }
+}
+
+/** Options without the old address keys (their values are in the record's `ipam`). */
+function withoutIpamKeys(options: unknown): unknown {
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) return options
+  return Object.fromEntries(Object.entries(options).filter(([k]) => !LEGACY_IPAM_KEYS.includes(k)))
 }

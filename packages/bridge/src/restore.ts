@@ -1,4 +1,4 @@
-import { InvalidConfigError, type RestoreOutcome, withUndo } from '@cnm/driverapi'
+import { InvalidConfigError, parseIpam, type RestoreOutcome, withUndo } from '@cnm/driverapi'
 import { parseCIDR } from '@cnm/ip'
 import { parseEndpointConfig } from './endpoint-config.js'
 import { parseAlias } from './marks.js'
@@ -44,7 +44,9 @@ export async function restoreNetwork(
   record: BridgeNetworkRecord,
   otherSubnets: string[],
 ): Promise<{ net: NetworkState; outcome: RestoreOutcome }> {
-  const config = parseNetworkConfig(record.options)
+  // The record's text (the store's JSON: an edge) parsed once here; an older record's address keys
+  // are converted by parseNetworkConfig.
+  const config = parseNetworkConfig(record.options, record.ipam === undefined ? undefined : parseIpam(record.ipam))
   let existing = await res.host.findLink(record.bridgeName)
   let renamedBack = false
   if (!existing) {

@@ -63,6 +63,8 @@ export async function removeStrays(
     const mark = parseAlias(link.alias)
     if (!mark && link.group !== CNM_LINK_GROUP) continue
     if (mark && mark.owner !== res.owner) continue // another store's: not ours to judge
+    // The macvlan driver marks its links alike: only bridges and veths are this driver's.
+    if (link.kind !== 'bridge' && link.kind !== 'veth') continue
     // Marked by group but not (yet) by alias: a crash right after creation; known only by name.
     const held = !mark
       ? names.has(link.name)

@@ -15,9 +15,10 @@
 //
 // dockerd runs with its own defaults (iptables on, its docker0 bridge, the userland proxy) except
 // for where it keeps its files (--data-root, --exec-root, -H unix://…, --pidfile) and
-// --storage-driver vfs (overlayfs does not nest on this machine's root filesystem).
+// --storage-driver vfs (overlayfs does not nest on this machine's root filesystem); it is started,
+// and its busybox image made, by `@cnm/bench-peers` (startDockerd, busyboxRootfs).
 import { spawn, spawnSync } from 'node:child_process'
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { request } from 'node:http'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
@@ -100,56 +101,30 @@ async function waitFor(check, what, ms = 60_000) {
   throw new Error(`timed out waiting for ${what}`)
 }
 
-function busyboxImage(dir) {
-  const root = path.join(dir, 'rootfs')
-  mkdirSync(path.join(root, 'bin'), { recursive: true })
-  copyFileSync('/bin/busybox', path.join(root, 'bin', 'busybox'))
-  for (const tool of ['sh', 'sleep']) symlinkSync('busybox', path.join(root, 'bin', tool))
-  const tar = path.join(dir, 'rootfs.tar')
-  sh('tar', ['-C', root, '-cf', tar, '.'])
-  return tar
-}
-
 async function inside() {
   sh('mount', ['-t', 'tmpfs', 'tmpfs', '/run'])
   mkdirSync(RUN, { recursive: true })
   sh('ip', ['link', 'set', 'lo', 'up'])
   const tmp = mkdtempSync(path.join(tmpdir(), 'cnm-vs-docker-'))
+  const { busyboxRootfs, startDockerd } = await import('@cnm/bench-peers')
   const dockerSock = `${RUN}/docker.sock`
   const cnmSock = `${RUN}/cnm.sock`
   const dockerEnv = { DOCKER_HOST: `unix://${dockerSock}` }
   const cnmEnv = { CNM_HOST: `unix://${cnmSock}` }
   const children = []
+  let dockerd
   const cleanup = () => {
     for (const c of children) c.kill('SIGTERM')
+    if (dockerd) {
+      try {
+        process.kill(dockerd.pid, 'SIGTERM')
+      } catch {}
+    }
   }
   process.on('exit', cleanup)
   try {
-    const dockerd = spawn(
-      '/usr/sbin/dockerd',
-      [
-        '--data-root',
-        `${tmp}/docker`,
-        '--exec-root',
-        `${RUN}/docker-exec`,
-        '-H',
-        `unix://${dockerSock}`,
-        '--pidfile',
-        `${RUN}/docker.pid`,
-        '--storage-driver',
-        'vfs',
-      ],
-      { stdio: ['ignore', 'ignore', 'pipe'] },
-    )
-    let dockerLog = ''
-    dockerd.stderr.on('data', (d) => {
-      dockerLog += d
-    })
-    children.push(dockerd)
-    await waitFor(
-      () => sh(DOCKER, ['version'], { check: false, env: { ...process.env, ...dockerEnv } }).status === 0,
-      `dockerd:\n${dockerLog.slice(-2000)}`,
-    )
+    // Its socket is `${RUN}/docker.sock`, its data root `${tmp}/docker`.
+    dockerd = await startDockerd({ name: 'docker', runDir: RUN, dataDir: tmp })
     const cnmd = spawn(
       process.execPath,
       [
@@ -172,7 +147,7 @@ async function inside() {
     const cnm = (...args) => sh(CNM, args, { env: { ...process.env, ...cnmEnv } })
 
     // A running container and a sandbox to connect and disconnect.
-    docker('import', busyboxImage(tmp), 'cnm-bench/busybox')
+    docker('import', busyboxRootfs(tmp), 'cnm-bench/busybox')
     docker('network', 'create', '--subnet', '10.9.0.0/24', 'dk-home')
     docker('run', '-d', '--name', 'bench-ctr', '--network', 'dk-home', 'cnm-bench/busybox', 'sleep', '100000')
     cnm('sandbox', 'create', 'bench-sb')
@@ -314,8 +289,9 @@ async function inside() {
     cnm('sandbox', 'rm', 'bench-sb')
   } finally {
     // Both daemons stop (dockerd unmounts what it mounted in its data root), then the files go.
-    await Promise.all(
-      children.map(
+    await Promise.all([
+      dockerd?.stop(),
+      ...children.map(
         (c) =>
           new Promise((resolve) => {
             if (c.exitCode !== null) return resolve()
@@ -327,7 +303,7 @@ async function inside() {
             c.kill('SIGTERM')
           }),
       ),
-    )
+    ])
     const mounted = readFileSync('/proc/self/mounts', 'utf8')
       .split('\n')
       .map((l) => l.split(' ')[1])

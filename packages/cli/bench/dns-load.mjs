@@ -11,6 +11,7 @@
 //
 //   pnpm exec turbo run build --filter @cnm/cli && node packages/cli/bench/dns-load.mjs
 //   RUNS=30 SECONDS_LOADED=12 ROUNDS=2 node packages/cli/bench/dns-load.mjs
+//   MODES=default,nice5,nice19,idle node packages/cli/bench/dns-load.mjs   # the loop's priorities only
 import { spawn, spawnSync } from 'node:child_process'
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -25,12 +26,33 @@ const CNM = path.join(here, '..', 'dist', 'cnm.cjs')
 const RUN = '/run/cnm-dnsload'
 const SOCKET = `${RUN}/cnm.sock`
 const GATEWAY = '10.201.0.1'
-const MODES = [
-  { name: "the daemon's event loop (default)", flags: [] },
+const ALL_MODES = [
+  { name: "the daemon's event loop (default: the UDP loop's thread at nice 0)", flags: [] },
+  // The UDP loop's thread below the event loop (CNM_DNS_LOOP_PRIORITY, @cnm/dns's README).
+  {
+    name: 'the event loop, UDP loop thread at nice 5 (CNM_DNS_LOOP_PRIORITY=5)',
+    flags: [],
+    env: { CNM_DNS_LOOP_PRIORITY: '5' },
+  },
+  {
+    name: 'the event loop, UDP loop thread at nice 19 (CNM_DNS_LOOP_PRIORITY=19)',
+    flags: [],
+    env: { CNM_DNS_LOOP_PRIORITY: '19' },
+  },
+  {
+    name: 'the event loop, UDP loop thread at SCHED_IDLE (CNM_DNS_LOOP_PRIORITY=idle)',
+    flags: [],
+    env: { CNM_DNS_LOOP_PRIORITY: 'idle' },
+  },
   { name: 'a worker thread (--dns-threads)', flags: ['--dns-threads'] },
   // @cnm/dns serves UDP on its native loop; this is the same daemon with UDP on Node's dgram.
   { name: "the event loop, UDP on Node's dgram (CNM_DNS_UDP=node)", flags: [], env: { CNM_DNS_UDP: 'node' } },
 ]
+// MODES=default,nice5,nice19,idle,thread,dgram picks some (all by default), in that order.
+const MODE_KEYS = ['default', 'nice5', 'nice19', 'idle', 'thread', 'dgram']
+const MODES = process.env.MODES
+  ? ALL_MODES.filter((_, i) => process.env.MODES.split(',').includes(MODE_KEYS[i]))
+  : ALL_MODES
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
 const ms = (t) => Number(process.hrtime.bigint() - t) / 1e6
@@ -96,12 +118,21 @@ function mainThreadCpuMs(pid) {
   const f = readFileSync(`/proc/${pid}/task/${pid}/stat`, 'utf8').split(') ')[1].split(' ')
   return ((Number(f[11]) + Number(f[12])) * 1000) / CLK_TCK
 }
+/** Time (ms) the daemon's main thread has waited on a run queue for a core so far (schedstat). */
+function mainThreadWaitMs(pid) {
+  try {
+    return Number(readFileSync(`/proc/${pid}/task/${pid}/schedstat`, 'utf8').split(' ')[1]) / 1e6
+  } catch {
+    return Number.NaN // a kernel without CONFIG_SCHEDSTATS
+  }
+}
 const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100
 
 async function probe(client, pid) {
   const connect = []
   const disconnect = []
   const cpu0 = mainThreadCpuMs(pid)
+  const wait0 = mainThreadWaitMs(pid)
   for (let i = 0; i < RUNS; i++) {
     let t = process.hrtime.bigint()
     await client.connect('bench', { sandbox: 'probe', aliases: ['probe-alias'] })
@@ -112,7 +143,9 @@ async function probe(client, pid) {
   }
   // The event loop's CPU per connect + disconnect: what the API costs, and what DNS adds to it.
   const cpuPerCycle = (mainThreadCpuMs(pid) - cpu0) / RUNS
-  return { connect: median(connect), disconnect: median(disconnect), cpuPerCycle }
+  // How long it waited for a core: what a busy DNS loop thread (or anything else) costs it.
+  const waitPerCycle = (mainThreadWaitMs(pid) - wait0) / RUNS
+  return { connect: median(connect), disconnect: median(disconnect), cpuPerCycle, waitPerCycle }
 }
 
 /** dnsperf inside the client sandbox, saturating the server until stopped; resolves with its q/s. */
@@ -176,7 +209,7 @@ async function inside() {
           const r = { idle, loaded, qps, lost }
           results.get(mode.name).push(r)
           log(
-            `round ${round + 1} ${mode.name}: connect ${idle.connect.toFixed(1)} → ${loaded.connect.toFixed(1)} ms, disconnect ${idle.disconnect.toFixed(1)} → ${loaded.disconnect.toFixed(1)} ms, main-thread CPU per cycle ${idle.cpuPerCycle.toFixed(1)} → ${loaded.cpuPerCycle.toFixed(1)} ms, ${Math.round(qps)} q/s (${lost} lost)`,
+            `round ${round + 1} ${mode.name}: connect ${idle.connect.toFixed(1)} → ${loaded.connect.toFixed(1)} ms, disconnect ${idle.disconnect.toFixed(1)} → ${loaded.disconnect.toFixed(1)} ms, main-thread CPU per cycle ${idle.cpuPerCycle.toFixed(1)} → ${loaded.cpuPerCycle.toFixed(1)} ms, waiting for a core ${idle.waitPerCycle.toFixed(2)} → ${loaded.waitPerCycle.toFixed(2)} ms, ${Math.round(qps)} q/s (${lost} lost)`,
           )
           for (const id of ['client', 'web', 'probe']) await c.removeSandbox(id)
           await c.removeNetwork('bench')
@@ -195,9 +228,9 @@ async function inside() {
   )
   console.log('')
   console.log(
-    '| DNS server on | connect idle → loaded | ratio | disconnect idle → loaded | ratio | event-loop CPU per cycle idle → loaded | ratio | DNS q/s meanwhile |',
+    '| DNS server on | connect idle → loaded | ratio | disconnect idle → loaded | ratio | event-loop CPU per cycle idle → loaded | ratio | event loop waiting for a core per cycle idle → loaded | DNS q/s meanwhile |',
   )
-  console.log('|---|---|---|---|---|---|---|---|')
+  console.log('|---|---|---|---|---|---|---|---|---|')
   for (const [name, rs] of results) {
     const m = (pick) => median(rs.map(pick))
     const ci = m((r) => r.idle.connect)
@@ -206,8 +239,10 @@ async function inside() {
     const dl = m((r) => r.loaded.disconnect)
     const pi = m((r) => r.idle.cpuPerCycle)
     const pl = m((r) => r.loaded.cpuPerCycle)
+    const wi = m((r) => r.idle.waitPerCycle)
+    const wl = m((r) => r.loaded.waitPerCycle)
     console.log(
-      `| ${name} | ${f(ci)} → ${f(cl)} ms | **${f(cl / ci, 2)}×** | ${f(di)} → ${f(dl)} ms | **${f(dl / di, 2)}×** | ${f(pi)} → ${f(pl)} ms | ${f(pl / pi, 2)}× | ${Math.round(m((r) => r.qps))} |`,
+      `| ${name} | ${f(ci)} → ${f(cl)} ms | **${f(cl / ci, 2)}×** | ${f(di)} → ${f(dl)} ms | **${f(dl / di, 2)}×** | ${f(pi)} → ${f(pl)} ms | ${f(pl / pi, 2)}× | ${f(wi, 2)} → ${f(wl, 2)} ms | ${Math.round(m((r) => r.qps))} |`,
     )
   }
 }

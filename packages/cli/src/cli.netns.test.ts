@@ -107,6 +107,7 @@ describeKernel('cnm commands (kernel, the real binary)', () => {
         'icc',
         'id',
         'internal',
+        'ipam',
         'labels',
         'name',
         'options',

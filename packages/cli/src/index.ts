@@ -23,7 +23,7 @@ export {
 } from './errors.js'
 export { describeFailure, type Failure } from './failure.js'
 export { type ListenAddress, parseListenAddress } from './listen-address.js'
-export { type NetworkFlags, networkOptions } from './network-options.js'
+export { type NetworkFlags, type NetworkSpec, networkSpec } from './network-options.js'
 export { connect, disconnect } from './ops/connect.js'
 export { removeSandbox } from './ops/sandbox.js'
 export type { Output } from './output.js'

@@ -205,7 +205,7 @@ describeKernel('cnm network: the options and commands Docker users type (kernel)
         'aux',
       ),
     )
-    expect(JSON.parse(await ok(g('network', 'inspect', 'aux')))[0].options.auxAddresses).toEqual({
+    expect(JSON.parse(await ok(g('network', 'inspect', 'aux')))[0].ipam.v4[0].auxAddresses).toEqual({
       r: '10.99.0.2',
       s: '10.99.0.3',
     })
@@ -237,7 +237,7 @@ describeKernel('cnm network: the options and commands Docker users type (kernel)
     const v6 = JSON.parse(await ok(g('connect', 'r6', 'b6', '--json'))) as { ipv6: string }
     expect(v6.ipv6).toMatch(/^fd99:2::10[0-9a-f]$/u)
     const bad = await cnm(g('network', 'create', '--subnet', '10.99.8.0/29', '--aux-address', 'far=10.99.9.2', 'aux2'))
-    expect(bad.err).toContain('aux address far=10.99.9.2 is not within the subnet 10.99.8.0/29')
+    expect(bad.err).toContain('--aux-address far=10.99.9.2: no matching --subnet holds it (10.99.8.0/29)')
   })
 
   it('--ipv4=false: an IPv6-only network, its containers reached over IPv6 only', async () => {

@@ -1,22 +1,53 @@
+import { ipamToText, type NetworkIpamText } from '@cnm/driverapi'
 import { describe, expect, it } from 'vitest'
 import { endpointOptions } from './endpoint-options.js'
 import { ERR_INVALID_ARGUMENT, ERR_INVALID_PUBLISH_SPEC } from './errors.js'
-import { networkOptions, parseOpt } from './network-options.js'
+import { type NetworkFlags, networkSpec, parseOpt } from './network-options.js'
 
 const invalid = expect.objectContaining({ code: ERR_INVALID_ARGUMENT })
 
-describe('networkOptions (cnm network create flags → bridge options)', () => {
-  it('maps --subnet and --gateway to the bridge address, the gateway defaulting to the first host', () => {
-    expect(networkOptions({ subnet: ['172.20.0.0/16'] })).toEqual({ addressIPv4: '172.20.0.1/16' })
-    expect(networkOptions({ subnet: ['172.20.0.0/16'], gateway: ['172.20.0.254'] })).toEqual({
-      addressIPv4: '172.20.0.254/16',
+/** What `networkSpec` gives, its IPAM data as text (what the store keeps). */
+function spec(flags: NetworkFlags): { options: Record<string, unknown>; ipam: NetworkIpamText } {
+  const out = networkSpec(flags)
+  return { options: out.options, ipam: ipamToText(out.ipam) }
+}
+
+describe('networkSpec (cnm network create flags → options and IPAM data, parsed once)', () => {
+  it('maps --subnet and --gateway to IPAM data (the gateway absent: the driver takes the first host)', () => {
+    expect(spec({ subnet: ['172.20.0.0/16'] })).toEqual({ options: {}, ipam: { v4: [{ subnet: '172.20.0.0/16' }] } })
+    expect(spec({ subnet: ['172.20.0.0/16'], gateway: ['172.20.0.254'] }).ipam).toEqual({
+      v4: [{ subnet: '172.20.0.0/16', gateway: '172.20.0.254' }],
     })
-    expect(networkOptions({ subnet: ['10.1.2.0/30'] })).toEqual({ addressIPv4: '10.1.2.1/30' })
+    expect(networkSpec({ subnet: ['10.1.2.0/30'] }).ipam.v4[0]?.subnet).toMatchObject({ cidr: '10.1.2.0/30' })
   })
 
-  it('maps an IPv6 --subnet with --ipv6 to fixedCIDRv6, and the flags to their options', () => {
+  it('takes several subnets per family, pairing each gateway, range and aux address with the subnet that holds it', () => {
     expect(
-      networkOptions({
+      spec({
+        subnet: ['10.1.0.0/24', '10.2.0.0/24', 'fd00:1::/64', 'fd00:2::/64'],
+        gateway: ['10.2.0.1', '10.1.0.254'],
+        ipRange: ['10.2.0.128/25', 'fd00:2::/80'],
+        auxAddress: ['a=10.1.0.3', 'b=10.2.0.3', 'c=fd00:1::3'],
+        ipv6: true,
+      }),
+    ).toEqual({
+      options: { enableIPv6: true },
+      ipam: {
+        v4: [
+          { subnet: '10.1.0.0/24', gateway: '10.1.0.254', auxAddresses: { a: '10.1.0.3' } },
+          { subnet: '10.2.0.0/24', gateway: '10.2.0.1', ipRange: '10.2.0.128/25', auxAddresses: { b: '10.2.0.3' } },
+        ],
+        v6: [
+          { subnet: 'fd00:1::/64', auxAddresses: { c: 'fd00:1::3' } },
+          { subnet: 'fd00:2::/64', ipRange: 'fd00:2::/80' },
+        ],
+      },
+    })
+  })
+
+  it('maps the other flags to their options', () => {
+    expect(
+      spec({
         subnet: ['10.9.0.0/24', 'fd00:cafe:0::/64'],
         gateway: ['fd00:cafe::1'],
         ipv6: true,
@@ -26,69 +57,64 @@ describe('networkOptions (cnm network create flags → bridge options)', () => {
         ipRange: '10.9.0.128/25',
       }),
     ).toEqual({
-      addressIPv4: '10.9.0.1/24',
-      fixedCIDRv6: 'fd00:cafe::/64',
-      fixedCIDR: '10.9.0.128/25',
-      enableIPv6: true,
-      internal: true,
-      enableICC: false,
-      mtu: 1400,
+      options: { enableIPv6: true, internal: true, enableICC: false, mtu: 1400 },
+      ipam: {
+        v4: [{ subnet: '10.9.0.0/24', ipRange: '10.9.0.128/25' }],
+        v6: [{ subnet: 'fd00:cafe::/64', gateway: 'fd00:cafe::1' }],
+      },
     })
-    expect(networkOptions({ ipv6: true })).toEqual({ enableIPv6: true })
-    expect(networkOptions({ icc: 'true' })).toEqual({ enableICC: true })
-    expect(networkOptions({})).toEqual({})
+    expect(spec({ ipv6: true })).toEqual({ options: { enableIPv6: true }, ipam: {} })
+    expect(spec({ icc: 'true' }).options).toEqual({ enableICC: true })
+    expect(spec({})).toEqual({ options: {}, ipam: {} })
   })
 
   it('passes -o key=value through, typing true, false and numbers', () => {
     expect(
-      networkOptions({ opt: ['bridgeName=br0', 'allowNonDefaultBridge=true', 'enableIPMasquerade=false', 'mtu=9000'] }),
+      networkSpec({ opt: ['bridgeName=br0', 'allowNonDefaultBridge=true', 'enableIPMasquerade=false', 'mtu=9000'] })
+        .options,
     ).toEqual({ bridgeName: 'br0', allowNonDefaultBridge: true, enableIPMasquerade: false, mtu: 9000 })
     expect(parseOpt('bridgeName=a=b')).toEqual(['bridgeName', 'a=b'])
-    expect(networkOptions({ options: { enableIPTables: false } })).toEqual({ enableIPTables: false })
+    expect(networkSpec({ options: { enableIPTables: false } }).options).toEqual({ enableIPTables: false })
   })
 
-  it('maps --ip-range per family: fixedCIDR and ipRangeV6', () => {
+  it('converts the old address options (-o addressIPv4=…, a REST body’s options) into IPAM data, once', () => {
     expect(
-      networkOptions({
-        subnet: ['10.1.0.0/24', 'fd01::/64'],
-        ipv6: true,
-        ipRange: ['10.1.0.128/25', 'fd01::100/120'],
+      spec({
+        options: { addressIPv4: '10.3.0.254/24', fixedCIDR: '10.3.0.0/25', enableIPv6: true, fixedCIDRv6: 'fd03::/64' },
       }),
     ).toEqual({
-      addressIPv4: '10.1.0.1/24',
-      fixedCIDRv6: 'fd01::/64',
-      enableIPv6: true,
-      fixedCIDR: '10.1.0.128/25',
-      ipRangeV6: 'fd01::100/120',
+      options: { enableIPv6: true },
+      ipam: {
+        v4: [{ subnet: '10.3.0.0/24', gateway: '10.3.0.254', ipRange: '10.3.0.0/25' }],
+        v6: [{ subnet: 'fd03::/64' }],
+      },
+    })
+    expect(spec({ opt: ['addressIPv4=10.4.0.1/24'] }).ipam).toEqual({
+      v4: [{ subnet: '10.4.0.0/24', gateway: '10.4.0.1' }],
     })
   })
 
   it('maps --ipv4=false (with --ipv6) to an IPv6-only network', () => {
-    expect(networkOptions({ ipv4: 'false', ipv6: true, subnet: ['fd02::/64'] })).toEqual({
-      fixedCIDRv6: 'fd02::/64',
-      enableIPv6: true,
-      enableIPv4: false,
+    expect(spec({ ipv4: 'false', ipv6: true, subnet: ['fd02::/64'] })).toEqual({
+      options: { enableIPv6: true, enableIPv4: false },
+      ipam: { v6: [{ subnet: 'fd02::/64' }] },
     })
-    expect(networkOptions({ ipv4: 'true' })).toEqual({})
-    expect(() => networkOptions({ ipv4: 'false' })).toThrow('--ipv4=false needs --ipv6')
-    expect(() => networkOptions({ ipv4: 'false', ipv6: true, subnet: ['10.0.0.0/24'] })).toThrow(
+    expect(spec({ ipv4: 'true' })).toEqual({ options: {}, ipam: {} })
+    expect(() => networkSpec({ ipv4: 'false' })).toThrow('--ipv4=false needs --ipv6')
+    expect(() => networkSpec({ ipv4: 'false', ipv6: true, subnet: ['10.0.0.0/24'] })).toThrow(
       'an IPv4 --subnet with --ipv4=false',
     )
   })
 
-  it('maps --aux-address name=ip to auxAddresses', () => {
-    expect(networkOptions({ subnet: ['10.1.0.0/24'], auxAddress: ['router=10.1.0.2', 'nas=10.1.0.3'] })).toEqual({
-      addressIPv4: '10.1.0.1/24',
-      auxAddresses: { router: '10.1.0.2', nas: '10.1.0.3' },
-    })
-    expect(() => networkOptions({ auxAddress: ['10.1.0.2'] })).toThrow('must be name=IP')
-    expect(() => networkOptions({ auxAddress: ['r=x'] })).toThrow('must be name=IP')
-    expect(() => networkOptions({ auxAddress: ['r=10.1.0.2', 'r=10.1.0.3'] })).toThrow('--aux-address r is given twice')
+  it('checks --aux-address name=ip', () => {
+    expect(() => networkSpec({ auxAddress: ['10.1.0.2'] })).toThrow('must be name=IP')
+    expect(() => networkSpec({ auxAddress: ['r=x'] })).toThrow('must be name=IP')
+    expect(() => networkSpec({ auxAddress: ['r=10.1.0.2', 'r=10.1.0.3'] })).toThrow('--aux-address r is given twice')
   })
 
   it("passes Docker's dotted keys through with their text values (the bridge driver maps them)", () => {
     expect(
-      networkOptions({ opt: ['com.docker.network.bridge.name=mybr1', 'com.docker.network.driver.mtu=1450'] }),
+      networkSpec({ opt: ['com.docker.network.bridge.name=mybr1', 'com.docker.network.driver.mtu=1450'] }).options,
     ).toEqual({ 'com.docker.network.bridge.name': 'mybr1', 'com.docker.network.driver.mtu': '1450' })
     expect(parseOpt('com.docker.network.bridge.enable_icc=false')).toEqual([
       'com.docker.network.bridge.enable_icc',
@@ -101,19 +127,18 @@ describe('networkOptions (cnm network create flags → bridge options)', () => {
     [{ subnet: ['172.20.0.0/31'] }, 'too small'],
     [{ subnet: ['bogus'] }, 'is not a CIDR'],
     [{ subnet: ['10.0.0.0/33'] }, 'is not a CIDR'],
-    [{ subnet: ['10.0.0.0/8', '11.0.0.0/8'] }, 'only one IPv4 --subnet'],
+    [{ subnet: ['10.0.0.0/8', '10.1.0.0/16'] }, '--subnet 10.0.0.0/8 and 10.1.0.0/16 overlap'],
     [{ gateway: ['10.0.0.1'] }, 'needs an IPv4 --subnet'],
     [{ subnet: ['10.0.0.0/24'], gateway: ['10.0.1.1'] }, 'not a host address'],
     [{ subnet: ['10.0.0.0/24'], gateway: ['10.0.0.0'] }, 'not a host address'],
     [{ subnet: ['10.0.0.0/24'], gateway: ['10.0.0.255'] }, 'not a host address'],
     [{ subnet: ['10.0.0.0/24'], gateway: ['nope'] }, 'is not an IP address'],
+    [{ subnet: ['10.0.0.0/24'], gateway: ['10.0.0.1', '10.0.0.2'] }, 'one gateway per subnet (10.0.0.0/24)'],
     [{ subnet: ['fd00::/64'] }, 'needs --ipv6'],
-    [
-      { subnet: ['fd00::/64'], gateway: ['fd00::2'], ipv6: true },
-      "IPv6 gateway is always the subnet's first address, fd00::1",
-    ],
     [{ ipRange: 'fd00::/64' }, 'an IPv6 --ip-range (fd00::/64) needs --ipv6'],
-    [{ ipRange: ['10.0.0.0/25', '10.0.0.128/25'] }, '--ip-range sets fixedCIDR, which --ip-range already sets'],
+    [{ ipRange: '10.0.0.0/25' }, '--ip-range 10.0.0.0/25: no matching --subnet holds it (none given)'],
+    [{ subnet: ['10.0.0.0/24'], ipRange: ['10.0.0.0/25', '10.0.0.128/25'] }, 'one range per subnet (10.0.0.0/24)'],
+    [{ subnet: ['10.0.0.0/24'], auxAddress: ['x=10.0.1.2'] }, '--aux-address x=10.0.1.2: no matching --subnet'],
     [{ icc: 'no' }, '--icc "no" must be true or false'],
     [{ mtu: '67' }, '--mtu "67" must be an integer from 68 to 65535'],
     [{ mtu: '1500.5' }, 'must be an integer'],
@@ -122,13 +147,14 @@ describe('networkOptions (cnm network create flags → bridge options)', () => {
     [{ opt: ['a..b=1'] }, 'option name "a..b"'],
     [
       { subnet: ['10.0.0.0/24'], opt: ['addressIPv4=10.0.0.1/24'] },
-      '-o addressIPv4 sets addressIPv4, which --subnet already sets',
+      '-o addressIPv4 sets the subnet, which --subnet already sets',
     ],
+    [{ opt: ['addressIPv4=10.0.0.0/24'] }, 'gateway 10.0.0.0 is not a host address'],
     [{ internal: true, opt: ['internal=false'] }, 'which --internal already sets'],
     [{ opt: ['mtu=1', 'mtu=2'] }, 'which -o mtu already sets'],
   ])('refuses %j', (flags, why) => {
-    expect(() => networkOptions(flags)).toThrow(invalid)
-    expect(() => networkOptions(flags)).toThrow(why)
+    expect(() => networkSpec(flags)).toThrow(invalid)
+    expect(() => networkSpec(flags)).toThrow(why)
   })
 })
 

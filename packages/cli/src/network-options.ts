@@ -1,21 +1,22 @@
 import {
-  addressFromValue,
-  containsAddress,
-  type IPAddress,
-  type IPFamily,
-  type IPPrefix,
-  tryParseAddress,
-  tryParseCIDR,
-} from '@cnm/ip'
+  CnmError,
+  checkIpam,
+  type IpamData,
+  ipamFromOptions,
+  isEmptyIpam,
+  isHostOf,
+  type NetworkIpam,
+} from '@cnm/driverapi'
+import { type IPAddress, type IPPrefix, tryParseAddress, tryParseCIDR } from '@cnm/ip'
 import { invalidArgument } from './errors.js'
 
 /** What `cnm network create` (and `POST /v1/networks`) accept, before mapping. */
 export interface NetworkFlags {
-  /** Subnets, at most one per family (Docker's `--subnet`). */
+  /** Subnets, several per family (Docker's `--subnet`). */
   subnet?: string[]
-  /** Gateways, at most one per family; each needs a subnet of its family. */
+  /** Gateways: each pairs with the subnet that holds it (at most one per subnet). */
   gateway?: string[]
-  /** The ranges addresses are handed out from, one per family (`fixedCIDR`, `ipRangeV6`). */
+  /** The ranges addresses are handed out from: each pairs with the subnet that holds it. */
   ipRange?: string | string[]
   ipv6?: boolean
   /** `--ipv4=false`: an IPv6-only network (needs --ipv6). */
@@ -55,15 +56,6 @@ function cidrArg(text: string, what: string): IPPrefix {
   return c
 }
 
-function byFamily<T extends { family: IPFamily }>(items: T[], what: string, texts: string[]): Map<IPFamily, T> {
-  const out = new Map<IPFamily, T>()
-  items.forEach((item, i) => {
-    if (out.has(item.family)) throw invalidArgument(`only one IPv${item.family} ${what} is allowed (${texts[i]})`)
-    out.set(item.family, item)
-  })
-  return out
-}
-
 function checkSubnet(s: IPPrefix, text: string): void {
   if (s.addressValue !== s.networkValue) {
     throw invalidArgument(`invalid --subnet ${text}: it should be ${s.cidr} (host bits are set)`)
@@ -74,47 +66,84 @@ function checkSubnet(s: IPPrefix, text: string): void {
   }
 }
 
-/** The bridge's address options from `--subnet` and `--gateway` (Docker's meaning). */
-function addressOptions(subnets: string[], gateways: string[], ipv6: boolean): Record<string, unknown> {
-  const nets = byFamily(
-    subnets.map((s) => cidrArg(s, '--subnet')),
-    '--subnet',
-    subnets,
-  )
-  const gws = byFamily(
-    gateways.map((g): { family: IPFamily; ip: IPAddress; written: string } => {
-      const ip = tryParseAddress(g)
-      if (!ip) throw invalidArgument(`--gateway ${JSON.stringify(g)} is not an IP address`)
-      return { family: ip.family, ip, written: g }
-    }),
-    '--gateway',
-    gateways,
-  )
-  const out: Record<string, unknown> = {}
-  for (const [family, gw] of gws) {
-    if (!nets.has(family)) throw invalidArgument(`--gateway ${gw.written} needs an IPv${family} --subnet`)
-  }
-  for (const [family, net] of nets) {
-    const text = `${net.address}/${net.prefixLength}`
-    checkSubnet(net, text)
-    const first = addressFromValue(family, net.networkValue + 1n)
-    const gw = gws.get(family)?.ip ?? first
-    if (!containsAddress(net, gw) || gw.value === net.networkValue || (family === 4 && gw.value === net.lastValue)) {
-      throw invalidArgument(`--gateway ${gw.text} is not a host address of --subnet ${text}`)
+/** A subnet with what pairs with it, while the flags are read. */
+interface SubnetEntry {
+  subnet: IPPrefix
+  text: string
+  gateway?: IPAddress
+  ipRange?: IPPrefix
+  aux: Map<string, IPAddress>
+}
+
+/**
+ * `--subnet`, `--gateway`, `--ip-range` and `--aux-address` as IPAM data (Docker's pairing: each
+ * gateway, range and aux address goes with the subnet that holds it, at most one gateway and one
+ * range per subnet). Parsed here once: the values go to the controller and the driver as they are.
+ */
+function ipamOf(flags: NetworkFlags): NetworkIpam {
+  const entries: SubnetEntry[] = (flags.subnet ?? []).map((text) => {
+    const subnet = cidrArg(text, '--subnet')
+    checkSubnet(subnet, text)
+    if (subnet.family === 6 && !flags.ipv6) throw invalidArgument(`an IPv6 --subnet (${text}) needs --ipv6`)
+    return { subnet, text, aux: new Map() }
+  })
+  for (const g of flags.gateway ?? []) {
+    const ip = tryParseAddress(g)
+    if (!ip) throw invalidArgument(`--gateway ${JSON.stringify(g)} is not an IP address`)
+    if (!entries.some((e) => e.subnet.family === ip.family)) {
+      throw invalidArgument(`--gateway ${g} needs an IPv${ip.family} --subnet`)
     }
-    if (family === 4) {
-      out.addressIPv4 = `${gw.text}/${net.prefixLength}`
-    } else {
-      if (!ipv6) throw invalidArgument(`an IPv6 --subnet (${text}) needs --ipv6`)
-      if (gw.value !== first.value) {
-        throw invalidArgument(
-          `--gateway ${gw.text}: the bridge's IPv6 gateway is always the subnet's first address, ${first.text}`,
-        )
-      }
-      out.fixedCIDRv6 = text
-    }
+    const e = entries.find((x) => x.subnet.family === ip.family && isHostOf(x.subnet, ip))
+    if (!e)
+      throw invalidArgument(`--gateway ${ip.text} is not a host address of any --subnet (${subnetsText(entries)})`)
+    if (e.gateway)
+      throw invalidArgument(`--gateway ${e.gateway.text} and ${ip.text}: one gateway per subnet (${e.text})`)
+    e.gateway = ip
   }
-  return out
+  for (const text of typeof flags.ipRange === 'string' ? [flags.ipRange] : (flags.ipRange ?? [])) {
+    const r = cidrArg(text, '--ip-range')
+    if (r.family === 6 && !flags.ipv6) throw invalidArgument(`an IPv6 --ip-range (${text}) needs --ipv6`)
+    const e = entries.find(
+      (x) =>
+        x.subnet.family === r.family && x.subnet.networkValue <= r.networkValue && r.lastValue <= x.subnet.lastValue,
+    )
+    if (!e)
+      throw invalidArgument(
+        `--ip-range ${text}: no matching --subnet holds it (${subnetsText(entries) || 'none given'})`,
+      )
+    if (e.ipRange) throw invalidArgument(`--ip-range ${e.ipRange.cidr} and ${r.cidr}: one range per subnet (${e.text})`)
+    e.ipRange = r
+  }
+  for (const [name, text] of Object.entries(parseAuxAddressFlags(flags.auxAddress ?? []))) {
+    const ip = tryParseAddress(text) as IPAddress
+    const e = entries.find(
+      (x) => x.subnet.family === ip.family && x.subnet.networkValue <= ip.value && ip.value <= x.subnet.lastValue,
+    )
+    if (!e)
+      throw invalidArgument(
+        `--aux-address ${name}=${ip.text}: no matching --subnet holds it (${subnetsText(entries) || 'none given'})`,
+      )
+    e.aux.set(name, ip)
+  }
+  const data = (e: SubnetEntry): IpamData => ({
+    subnet: e.subnet,
+    ...(e.gateway ? { gateway: e.gateway } : {}),
+    ...(e.ipRange ? { ipRange: e.ipRange } : {}),
+    auxAddresses: e.aux,
+  })
+  try {
+    return checkIpam({
+      v4: entries.filter((e) => e.subnet.family === 4).map(data),
+      v6: entries.filter((e) => e.subnet.family === 6).map(data),
+    })
+  } catch (err) {
+    // The same check the driver contract makes (overlapping subnets, an aux address on a gateway), as a flag error.
+    throw err instanceof CnmError ? invalidArgument(err.message.replace(/^subnets /u, '--subnet ')) : err
+  }
+}
+
+function subnetsText(entries: readonly SubnetEntry[]): string {
+  return entries.map((e) => e.text).join(', ')
 }
 
 /**
@@ -151,35 +180,54 @@ export function parseAuxAddressFlags(texts: readonly string[]): Record<string, s
   return out
 }
 
-/** Maps the flags to the bridge driver's network options; everything is checked here first. */
-export function networkOptions(flags: NetworkFlags): Record<string, unknown> {
-  const out: Record<string, unknown> = addressOptions(flags.subnet ?? [], flags.gateway ?? [], flags.ipv6 === true)
-  const setBy = new Map<string, string>(Object.keys(out).map((k) => [k, '--subnet']))
+/** What `network create` hands the controller: the driver's options and the IPAM data, as values. */
+export interface NetworkSpec {
+  options: Record<string, unknown>
+  ipam: NetworkIpam
+}
+
+/**
+ * Maps the flags (or the REST body) to the driver's options and the network's IPAM data; everything
+ * is checked here first. The old option keys (`-o addressIPv4=…`, `fixedCIDRv6`, …) are still taken
+ * and converted here, once, into IPAM data (not beside `--subnet`).
+ */
+export function networkSpec(flags: NetworkFlags): NetworkSpec {
+  const fromFlags = ipamOf(flags)
+  const out: Record<string, unknown> = {}
+  const setBy = new Map<string, string>()
   const set = (key: string, value: unknown, by: string): void => {
     const before = setBy.get(key)
     if (before) throw invalidArgument(`${by} sets ${key}, which ${before} already sets`)
     setBy.set(key, by)
     out[key] = value
   }
-  for (const text of typeof flags.ipRange === 'string' ? [flags.ipRange] : (flags.ipRange ?? [])) {
-    const r = cidrArg(text, '--ip-range')
-    if (r.family === 6 && !flags.ipv6) throw invalidArgument(`an IPv6 --ip-range (${text}) needs --ipv6`)
-    set(r.family === 4 ? 'fixedCIDR' : 'ipRangeV6', text, '--ip-range')
-  }
   if (flags.ipv6) set('enableIPv6', true, '--ipv6')
   if (flags.ipv4 !== undefined && !parseBool(flags.ipv4, '--ipv4')) {
     if (!flags.ipv6) throw invalidArgument('--ipv4=false needs --ipv6: a network needs IPv4 or IPv6')
-    if (out.addressIPv4 !== undefined) throw invalidArgument('an IPv4 --subnet with --ipv4=false')
+    if (fromFlags.v4.length > 0) throw invalidArgument('an IPv4 --subnet with --ipv4=false')
     set('enableIPv4', false, '--ipv4')
   }
   if (flags.internal) set('internal', true, '--internal')
   if (flags.icc !== undefined) set('enableICC', parseBool(flags.icc, '--icc'), '--icc')
   if (flags.mtu !== undefined) set('mtu', parseInteger(flags.mtu, '--mtu', 68, 65535), '--mtu')
-  if (flags.auxAddress?.length) set('auxAddresses', parseAuxAddressFlags(flags.auxAddress), '--aux-address')
   for (const text of flags.opt ?? []) {
     const [key, value] = parseOpt(text)
     set(key, value, `-o ${key}`)
   }
   for (const [key, value] of Object.entries(flags.options ?? {})) set(key, value, `option ${key}`)
-  return out
+  let legacy: NetworkSpec
+  try {
+    legacy = ipamFromOptions(out)
+  } catch (err) {
+    throw err instanceof CnmError ? invalidArgument(err.message) : err
+  }
+  if (isEmptyIpam(legacy.ipam)) return { options: out, ipam: fromFlags }
+  if (!isEmptyIpam(fromFlags)) {
+    const key = Object.keys(out).find((k) => !(k in legacy.options)) ?? 'addressIPv4'
+    throw invalidArgument(`${setBy.get(key) ?? key} sets the subnet, which --subnet already sets`)
+  }
+  if (legacy.options.enableIPv4 === false && legacy.ipam.v4.length > 0) {
+    throw invalidArgument('an IPv4 subnet with --ipv4=false')
+  }
+  return legacy
 }

@@ -1,6 +1,11 @@
 /** Where a command writes: standard output and standard error by default. */
 export interface Output {
+  /**
+   * Writes `text` as given (no newline is added) to standard output, or wherever the command's
+   * results go (a test's buffer).
+   */
   out(text: string): void
+  /** Writes `text` as given to standard error: warnings and error messages, never results. */
   err(text: string): void
 }
 

@@ -5,7 +5,7 @@ import { errorBody, httpStatus } from './api/errors.js'
 import { endpointOptions } from './endpoint-options.js'
 import { CliError, ERR_INVALID_ARGUMENT, ERR_INVALID_PUBLISH_SPEC, formatError } from './errors.js'
 import { parseListenAddress } from './listen-address.js'
-import { networkOptions } from './network-options.js'
+import { networkSpec } from './network-options.js'
 import { parsePublishSpec } from './publish-spec.js'
 
 describe('parseListenAddress (cnm serve --listen)', () => {
@@ -25,9 +25,9 @@ describe('addresses in the flags (parsed by @cnm/ip)', () => {
     expect(parsePublishSpec('[::ffff:a00:1]:8080:80').hostIP).toBe('::ffff:10.0.0.1')
     expect(parsePublishSpec('[2001:DB8:0:0:1:0:0:1]:8080:80').hostIP).toBe('2001:db8::1:0:0:1')
     expect(endpointOptions({ ip6: 'FD00:0::2' })).toEqual({ ipv6Address: 'fd00::2' })
-    expect(networkOptions({ subnet: ['10.0.0.0/24'], gateway: ['10.0.0.254'] })).toEqual({
-      addressIPv4: '10.0.0.254/24',
-    })
+    expect(networkSpec({ subnet: ['10.0.0.0/24'], gateway: ['10.0.0.254'] }).ipam.v4[0]?.gateway?.text).toBe(
+      '10.0.0.254',
+    )
   })
 
   it('refuses an IPv4-mapped address where IPv4 is asked for, and zone indices', () => {
@@ -37,7 +37,7 @@ describe('addresses in the flags (parsed by @cnm/ip)', () => {
     expect(() => endpointOptions({ ip6: 'fe80::1%eth0' })).toThrow(
       expect.objectContaining({ code: ERR_INVALID_ARGUMENT }),
     )
-    expect(() => networkOptions({ subnet: ['10.0.0.7/24'] })).toThrow('it should be 10.0.0.0/24 (host bits are set)')
+    expect(() => networkSpec({ subnet: ['10.0.0.7/24'] })).toThrow('it should be 10.0.0.0/24 (host bits are set)')
   })
 })
 

@@ -1,22 +1,8 @@
-import { chmodSync, chownSync, lstatSync, mkdirSync, readFileSync, unlinkSync } from 'node:fs'
+import { chmodSync, chownSync, mkdirSync, readFileSync, unlinkSync } from 'node:fs'
 import { connect } from 'node:net'
 import path from 'node:path'
+import { isSocketPath } from '@cnm/driverapi'
 import { CliError, ERR_SOCKET_IN_USE, invalidArgument } from './errors.js'
-
-/**
- * Whether a path is a socket (lstat: never following a link); throws when nothing is there.
- * Node 20's `fs.realpathSync`, which resolves every module import, reads the file type of the last
- * stat this thread made when a path component is already in its cache: after a stat of a socket it
- * stops early and leaves symlinks unresolved (a package's dependency then "cannot be found"). A stat
- * of the root directory right after puts a directory's type back.
- */
-function isSocketPath(file: string): boolean {
-  try {
-    return lstatSync(file).isSocket()
-  } finally {
-    lstatSync('/')
-  }
-}
 
 /** Whether something accepts connections on the unix socket at `socketPath`. */
 function answers(socketPath: string): Promise<boolean> {

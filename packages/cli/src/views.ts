@@ -12,6 +12,10 @@ export interface SandboxJSON {
   endpoints: { id: string; name: string; network: string }[]
 }
 
+/**
+ * A controller sandbox as plain JSON ({@link SandboxJSON}): what `cnm sandbox inspect --json`
+ * prints and `GET /v1/sandboxes/{sandbox}` answers; `name` is left out when the sandbox has none.
+ */
 export function sandboxJSON(s: Sandbox): SandboxJSON {
   return {
     id: s.id,

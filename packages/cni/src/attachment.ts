@@ -22,6 +22,11 @@ export interface Attachment {
   key: string
 }
 
+/**
+ * The id of one CNI attachment (a container's interface `ifname` on a network): the first 24 hex
+ * digits of the SHA-256 of `containerId` and `ifname`, stable across calls, so ADD, CHECK and DEL
+ * of the same attachment find the same endpoint (named `cni-<id>`).
+ */
 export function attachmentId(containerId: string, ifname: string): string {
   return createHash('sha256').update(`${containerId}\0${ifname}`).digest('hex').slice(0, 24)
 }

@@ -1,4 +1,14 @@
-import { closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, statSync, unlinkSync } from 'node:fs'
+import {
+  closeSync,
+  constants,
+  fstatSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  statfsSync,
+  statSync,
+  unlinkSync,
+} from 'node:fs'
 import path from 'node:path'
 import { hasErrorCode } from '@cnm/driverapi'
 import { isNetnsMounted, MNT_DETACH, MS_BIND, mount, umount2, withNetnsFdSync } from '@cnm/netlink'
@@ -35,16 +45,27 @@ export function ensureCniDir(dir: string): void {
   }
 }
 
+/** Linux's O_PATH (not in Node's constants): names a file without opening it for reading. */
+const O_PATH = 0o10000000
+/** statfs type of the namespace file system (`/proc/<pid>/ns/*`, and binds of those). */
+const NSFS_MAGIC = 0x6e736673
+
 /**
  * Opens `runtimePath` (`/run/netns/…`, `/proc/<pid>/ns/net`, …) once and checks that what it names
- * is a network namespace now: the thread enters it through that fd for an instant (setns with
- * CLONE_NEWNET refuses anything else) and comes back. The fd pins the very object checked, so a
- * path swapped meanwhile cannot substitute another file. The caller closes it.
+ * is a network namespace now: the path is first only named (O_PATH) and must be a namespace file,
+ * so a FIFO, socket or device there is refused without being opened (a FIFO's open would block
+ * the daemon's thread for good); then that very file is opened through its fd and the thread
+ * enters it for an instant (setns with CLONE_NEWNET refuses anything else) and comes back. The fd
+ * pins the very object checked, so a path swapped meanwhile cannot substitute another file. The
+ * caller closes it.
  */
 export function openNetns(runtimePath: string): { fd: number; ino: number } {
   let fd: number | undefined
+  let named: number | undefined
   try {
-    fd = openSync(runtimePath, constants.O_RDONLY) // libuv opens every fd close-on-exec
+    named = openSync(runtimePath, O_PATH) // libuv opens every fd close-on-exec
+    if (statfsSync(`/proc/self/fd/${named}`).type !== NSFS_MAGIC) throw new Error('not a namespace file')
+    fd = openSync(`/proc/self/fd/${named}`, constants.O_RDONLY)
     const opened = fd
     withNetnsFdSync(opened, () => undefined)
     return { fd: opened, ino: fstatSync(opened).ino }
@@ -57,6 +78,8 @@ export function openNetns(runtimePath: string): { fd: number; ino: number } {
       `CNI_NETNS ${runtimePath} is not a network namespace (${(cause as Error).message})`,
       { cause },
     )
+  } finally {
+    if (named !== undefined) closeSync(named)
   }
 }
 

@@ -197,7 +197,16 @@ describeKernel('the cnm CNI executable, driven as a runtime drives it (in proces
     expectError(plugin('ADD', badPort, call), 7, 'ERR_CNI_CONFIG')
     expectError(plugin('ADD', conf, { ...call, netns: path.join(host.dir, 'missing') }), 3, 'ERR_CNI_NETNS')
     expectError(plugin('ADD', conf, { ...call, netns: '/proc/self/ns/net' }), 4, 'ERR_CNI_NETNS')
-    expectError(plugin('CHECK', conf, call), 3, 'ERR_CNI_CHECK')
+    // The namespace is checked before anything is made: a first ADD with a bad one creates no network.
+    const fresh = { ...conf, name: 'cnmnsfirst', network: 'cnmnsfirst', subnet: '10.214.0.0/24' }
+    expectError(plugin('ADD', fresh, { ...call, netns: path.join(host.dir, 'missing') }), 3, 'ERR_CNI_NETNS')
+    expectError(plugin('ADD', fresh, { ...call, netns: '/proc/self/ns/net' }), 4, 'ERR_CNI_NETNS')
+    const probe = await createController({ storePath: state.store, sandboxDir: state.sandboxDir })
+    try {
+      expect(probe.networks().map((n) => n.name)).not.toContain('cnmnsfirst')
+    } finally {
+      await probe.close()
+    }
     expectError(plugin('GC', conf, {}), 7, 'ERR_CNI_CONFIG')
     // A port a host process listens on is refused (not taken over), and the failed ADD leaves nothing.
     servers.push(await startServer(18081, 'host'))
@@ -208,6 +217,8 @@ describeKernel('the cnm CNI executable, driven as a runtime drives it (in proces
     expect(ipJson<Iface[]>(['link', 'show'], { netns: ns }).map((l) => l.ifname)).toEqual(['lo'])
     expect(links().filter((l) => l.startsWith('veth'))).toEqual([])
     expect(binds()).toEqual([])
+    // The network exists now (the refused ADD made it): a CHECK of an attachment never added fails.
+    expectError(plugin('CHECK', conf, call), 3, 'ERR_CNI_CHECK')
     // A second ADD of one attachment is refused; the first stays.
     expect(plugin('ADD', conf, call).status).toBe(0)
     expectError(plugin('ADD', conf, call), 100, 'ERR_CNI_ATTACHMENT_EXISTS')

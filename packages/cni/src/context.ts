@@ -10,6 +10,11 @@ export interface CniContext {
   lent: Map<string, LazySandbox>
 }
 
+/**
+ * The state one CNI call runs with: the controller (opened in process, or the daemon's) and the
+ * directory `cniDir` where attachments' namespaces are bound (`/run/cnm/cni` unless `CNM_CNI_DIR`
+ * says otherwise, see `localPaths`), with no lent namespaces yet.
+ */
 export function createCniContext(controller: NetworkController, cniDir: string): CniContext {
   return { controller, cniDir, lent: new Map() }
 }

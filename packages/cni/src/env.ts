@@ -3,6 +3,7 @@ import { CNI_ERROR, CniError, ERR_CNI_ENV } from './errors.js'
 
 /** The verbs of CNI 1.1. */
 export const CNI_COMMANDS = ['ADD', 'DEL', 'CHECK', 'STATUS', 'GC', 'VERSION'] as const
+/** A `CNI_COMMAND` value: one of {@link CNI_COMMANDS} (`ADD`, `DEL`, `CHECK`, `STATUS`, `GC`, `VERSION`). */
 export type CniCommand = (typeof CNI_COMMANDS)[number]
 
 /** The `CNI_*` environment of one invocation, validated. */

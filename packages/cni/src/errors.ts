@@ -24,14 +24,49 @@ export const CNI_ERROR = {
   INTERNAL: 199,
 } as const
 
+/**
+ * The configuration's `cniVersion` is not one this plugin speaks (see `SUPPORTED_VERSIONS`); kind
+ * `unsupported`, CNI code 1 (incompatible version).
+ */
 export const ERR_CNI_VERSION = 'ERR_CNI_VERSION'
+/**
+ * The `CNI_*` environment is missing a variable the command needs or holds a bad value (an unknown
+ * `CNI_COMMAND`, a bad `CNI_CONTAINERID`, `CNI_IFNAME`, `CNI_NETNS` or `CNI_ARGS`); kind `invalid`,
+ * CNI code 4.
+ */
 export const ERR_CNI_ENV = 'ERR_CNI_ENV'
+/** The configuration on stdin is not a JSON object; kind `invalid`, CNI code 6 (decode failure). */
 export const ERR_CNI_DECODE = 'ERR_CNI_DECODE'
+/**
+ * The network configuration is invalid: a missing `cniVersion`, a bad field or port mapping, CHECK
+ * without `prevResult`, GC without `cni.dev/valid-attachments`; kind `invalid`, CNI code 7.
+ */
 export const ERR_CNI_CONFIG = 'ERR_CNI_CONFIG'
+/**
+ * CHECK found the attachment not as ADD made it (its interface, address or route gone or
+ * changed); kind `not-found`, CNI code 103 (`CHECK_FAILED`) unless a more specific one applies.
+ */
 export const ERR_CNI_CHECK = 'ERR_CNI_CHECK'
+/**
+ * cnm's CNI state directory is not a directory, is owned by another user than root (or the caller),
+ * or is writable by others, so cnm refuses to bind namespaces in it; kind `invalid`, CNI code 5.
+ */
 export const ERR_CNI_UNSAFE_DIR = 'ERR_CNI_UNSAFE_DIR'
+/**
+ * `CNI_NETNS` is not a network namespace (kind `not-found`, CNI code 3), is the host's own
+ * namespace (kind `invalid`), or the container's attachments are already bound to another namespace
+ * (kind `conflict`).
+ */
 export const ERR_CNI_NETNS = 'ERR_CNI_NETNS'
+/**
+ * ADD of an attachment that exists (the same container and `CNI_IFNAME` on the network): DEL it
+ * first; kind `conflict`, CNI code 100.
+ */
 export const ERR_CNI_ATTACHMENT_EXISTS = 'ERR_CNI_ATTACHMENT_EXISTS'
+/**
+ * `installCni` could not install the plugin: the bin directory is not a directory; kind `invalid`,
+ * CNI code 5 (I/O failure).
+ */
 export const ERR_CNI_INSTALL = 'ERR_CNI_INSTALL'
 
 /** A cnm error carrying the CNI code it is reported with. */

@@ -10,6 +10,11 @@ export interface LocalPaths {
   cniDir: string
 }
 
+/**
+ * The store and directories of the in-process path, from the environment: `CNM_STORE` (the store
+ * file; unset: the controller's default), `CNM_SANDBOX_DIR` (unset: the controller's default) and
+ * `CNM_CNI_DIR` (default `/run/cnm/cni`). Empty values count as unset.
+ */
 export function localPaths(env: Readonly<Record<string, string | undefined>>): LocalPaths {
   return {
     store: env.CNM_STORE || undefined,

@@ -4,6 +4,10 @@ import { CNI_ERROR, CniError, ERR_CNI_CONFIG, ERR_CNI_DECODE, ERR_CNI_VERSION } 
 
 /** The CNI versions this plugin speaks (the results of 0.3.x/0.4.0 carry each IP's `version`). */
 export const SUPPORTED_VERSIONS = ['0.3.1', '0.4.0', '1.0.0', '1.1.0'] as const
+/**
+ * The newest CNI version this plugin speaks (`1.1.0`): what VERSION reports first and the
+ * `cniVersion` of an error answered before the configuration's own version could be read.
+ */
 export const CURRENT_VERSION = '1.1.0'
 
 /** One attachment a GC must keep (`cni.dev/valid-attachments`). */

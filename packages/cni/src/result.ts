@@ -1,14 +1,23 @@
 /** One interface of a CNI result. `sandbox` is set for interfaces inside the container. */
 export interface CniInterface {
+  /** The interface's name (`eth0` inside the container, the veth or bridge on the host). */
   name: string
+  /** Its MAC address, if known. */
   mac?: string
+  /** Its MTU in bytes, if known. */
   mtu?: number
+  /** The container's namespace path (`CNI_NETNS`) for an interface inside it; absent on the host. */
   sandbox?: string
 }
 
+/**
+ * One address of a CNI result (SPEC.md, "ips"), e.g.
+ * `{ address: '10.22.0.5/24', gateway: '10.22.0.1', interface: 1 }`.
+ */
 export interface CniIP {
   /** CIDR: the address and its subnet's prefix length. */
   address: string
+  /** The gateway of the address's subnet, a plain address. */
   gateway?: string
   /** Index into `interfaces`. */
   interface?: number
@@ -16,17 +25,28 @@ export interface CniIP {
   version?: '4' | '6'
 }
 
+/**
+ * One route of a CNI result: destination `dst` in CIDR form (`0.0.0.0/0` for the default route)
+ * and the next hop `gw` (absent: the gateway of the address the route goes out by).
+ */
 export interface CniRoute {
+  /** The destination in CIDR form. */
   dst: string
+  /** The next hop, a plain address. */
   gw?: string
 }
 
 /** A CNI result (SPEC.md, "Success"). */
 export interface CniResult {
+  /** The CNI version of the result: the configuration's `cniVersion`. */
   cniVersion: string
+  /** The previous result's interfaces (when chained), then the bridge, the host veth end and the container's. */
   interfaces: CniInterface[]
+  /** The previous result's addresses, then the container's, each naming its interface by index. */
   ips: CniIP[]
+  /** The previous result's routes, then the container's default routes cnm installed. */
   routes: CniRoute[]
+  /** DNS settings for the runtime (`nameservers`, `domain`, `search`, `options`); `{}` when none. */
   dns: Record<string, unknown>
 }
 

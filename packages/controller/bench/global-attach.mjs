@@ -4,11 +4,12 @@
 // the difference is the cluster's): RUNS attaches and detaches on a local network and on a global
 // one (address claimed with compare-and-swap in a 3-member etcd cluster, released on detach).
 // Prints the medians, their ratio, and the etcd requests per attach and per detach, counted by the
-// client. As root: etcd runs under `unshare --net --mount` on that namespace's loopback only.
+// client. As root: etcd (started by `@cnm/bench-peers`) runs under `unshare --net --mount` on that
+// namespace's loopback only.
 //
 //   pnpm exec turbo run build --filter @cnm/controller... && node packages/controller/bench/global-attach.mjs
 //   ETCD_TMPFS=1 node packages/controller/bench/global-attach.mjs   # etcd's data on tmpfs (no fsync cost)
-import { spawn, spawnSync } from 'node:child_process'
+import { spawnSync } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
@@ -16,54 +17,22 @@ import { fileURLToPath } from 'node:url'
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 200)
 const SELF = fileURLToPath(import.meta.url)
-const MEMBERS = [0, 1, 2].map((i) => ({ name: `m${i}`, client: 23790 + i, peer: 23890 + i }))
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
 const ms = (t) => Number(process.hrtime.bigint() - t) / 1e6
-
-async function startEtcd(dir) {
-  const cluster = MEMBERS.map((m) => `${m.name}=http://127.0.0.1:${m.peer}`).join(',')
-  const procs = MEMBERS.map((m) =>
-    spawn(
-      'etcd',
-      [
-        `--name=${m.name}`,
-        `--data-dir=${path.join(dir, m.name)}`,
-        `--listen-client-urls=http://127.0.0.1:${m.client}`,
-        `--advertise-client-urls=http://127.0.0.1:${m.client}`,
-        `--listen-peer-urls=http://127.0.0.1:${m.peer}`,
-        `--initial-advertise-peer-urls=http://127.0.0.1:${m.peer}`,
-        `--initial-cluster=${cluster}`,
-        '--initial-cluster-state=new',
-        '--log-level=error',
-        '--logger=zap',
-      ],
-      { stdio: 'ignore' },
-    ),
-  )
-  for (const m of MEMBERS) {
-    for (let i = 0; ; i++) {
-      const r = spawnSync('curl', ['-s', `http://127.0.0.1:${m.client}/health`], { encoding: 'utf8' })
-      if (r.stdout.includes('"health":"true"')) break
-      if (i > 300) throw new Error(`etcd ${m.name} not healthy`)
-      await sleep(100)
-    }
-  }
-  return procs
-}
 
 async function inside() {
   spawnSync('ip', ['link', 'set', 'lo', 'up'])
   // ETCD_TMPFS=1: etcd's data (and the store) on /dev/shm, so fsync costs nothing: what is left is
   // the raft round trip and the client.
   const dir = mkdtempSync(path.join(process.env.ETCD_TMPFS === '1' ? '/dev/shm' : tmpdir(), 'cnm-gbench-'))
-  const etcd = await startEtcd(dir)
+  const { startEtcdCluster } = await import('@cnm/bench-peers')
+  const etcd = await startEtcdCluster({ dataDir: dir })
   const { createController } = await import('@cnm/controller')
   const { createMemorySandboxes } = await import('@cnm/controller/testing')
   const { createMemoryDriver, createMemoryKernel } = await import('@cnm/driverapi/testing')
   const { connectCluster } = await import('@cnm/etcd-store')
   const cluster = connectCluster({
-    store: `etcd://${MEMBERS.map((m) => `127.0.0.1:${m.client}`).join(',')}`,
+    store: etcd.store,
     advertise: '127.0.0.1',
     host: 'bench',
   })
@@ -125,8 +94,7 @@ async function inside() {
   } finally {
     await controller.close()
     await cluster.close()
-    for (const e of etcd) e.kill('SIGKILL')
-    await sleep(200)
+    await etcd.stop()
     rmSync(dir, { recursive: true, force: true })
   }
 }

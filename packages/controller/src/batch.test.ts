@@ -34,6 +34,28 @@ describe('inBatch', () => {
     expect(calls).toEqual(['begin bridge', 'work', 'nested', 'end bridge'])
   })
 
+  it('brings a driver made during the batch into it at the next nested call, and ends it with the batch', async () => {
+    // A start-up: the reconcile's batch begins before its sync has made the store's drivers.
+    const calls: string[] = []
+    const c = { drivers: new Map<string, Driver>() } as unknown as Core
+    const bridge = {
+      name: 'bridge',
+      persistence: { beginBatch: () => calls.push('begin bridge'), endBatch: () => calls.push('end bridge') },
+    } as unknown as Driver
+    await inBatch(c, async () => {
+      calls.push('reconcile')
+      c.drivers.set('bridge', bridge) // the sync's ensureDrivers
+      await inBatch(c, async () => {
+        calls.push('restore')
+      })
+      await inBatch(c, async () => {
+        calls.push('strays')
+      })
+      calls.push('after the sync')
+    })
+    expect(calls).toEqual(['reconcile', 'begin bridge', 'restore', 'strays', 'after the sync', 'end bridge'])
+  })
+
   it('ends the batch when the work fails, and a later batch begins again', async () => {
     const { core: c, calls } = core()
     await expect(

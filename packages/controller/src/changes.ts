@@ -4,14 +4,19 @@ import type { EndpointRow } from './store.js'
 
 /** An endpoint joined to a sandbox, with what naming it needs (the DNS server's entry). */
 export interface JoinedEndpoint {
+  /** The endpoint's id. */
   id: string
+  /** The endpoint's name (a DNS name of the sandbox on its network). */
   name: string
+  /** The id of its network. */
   networkId: string
   /** The endpoint's own aliases (`connect --alias`), as stored. */
   aliases: string[]
   /** Its addresses, without prefix length. */
   ipv4: string | undefined
+  /** Its IPv6 address, without prefix length, if any. */
   ipv6: string | undefined
+  /** The sandbox it joined: id, container id and name (DNS names too), namespace path. */
   sandbox: { id: string; containerID: string; name: string | undefined; key: string }
 }
 
@@ -29,6 +34,11 @@ export type ControllerChange =
   | { type: 'sandbox'; action: 'delete'; id: string }
   | { type: 'sync' }
 
+/**
+ * A function told of each committed {@link ControllerChange}, synchronously and in commit order,
+ * after the controller's tables reflect it. Keep it quick and queue slow work: it runs inside the
+ * operation. A listener that throws neither undoes the change nor stops the other listeners.
+ */
 export type ChangeListener = (change: ControllerChange) => void
 
 const LISTENERS = new WeakMap<Core, Set<ChangeListener>>()

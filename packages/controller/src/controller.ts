@@ -1,6 +1,6 @@
 import { readdirSync } from 'node:fs'
 import path from 'node:path'
-import type { ClusterContext, DriverFactory } from '@cnm/driverapi'
+import { type ClusterContext, type DriverFactory, ipamToText, isEmptyIpam } from '@cnm/driverapi'
 import { ERR_SANDBOX_EXISTS } from '@cnm/sandbox'
 import { parseContainerName } from './aliases.js'
 import { BUILTIN_DRIVERS } from './builtin-drivers.js'
@@ -23,6 +23,7 @@ import type { ClusterMember } from './global-store.js'
 import { generateID } from './id.js'
 import { endpointPorts } from './inspect.js'
 import { labelsOrNone, parseLabels } from './labels.js'
+import { checkOverlaps, clusterOptions, networkInput } from './network-ipam.js'
 import { ownerMarkPath, readOwnerMark, removeOwnerMark, writeOwnerMark } from './owner-mark.js'
 import { reconcileCore } from './reconcile.js'
 import { createRegistry, type DriverRegistration } from './registry.js'
@@ -248,6 +249,8 @@ export async function createController(
         validateName('network', name)
         const labels = parseLabels(settings?.labels)
         if ([...core.networks.values()].some((n) => n.name === name)) throw nameExists(name)
+        // The edge of a library caller: IPAM data as values (or the older option keys, converted once).
+        const input = networkInput(netOptions, settings?.ipam)
         const id = generateID()
         if (isGlobal(made)) {
           if (Object.keys(labels).length > 0) {
@@ -257,7 +260,14 @@ export async function createController(
               { kind: 'unsupported' },
             )
           }
-          const global = await createGlobalNetwork(core, made, id, name, type, netOptions)
+          const global = await createGlobalNetwork(
+            core,
+            made,
+            id,
+            name,
+            type,
+            clusterOptions(input.options, input.ipam),
+          )
           return {
             value: networkView(core, id, global.row),
             apply: () => {
@@ -267,10 +277,20 @@ export async function createController(
             undo: global.undo,
           }
         }
-        await made.createNetwork(id, netOptions ?? {})
-        const row: NetworkRow = { id, name, type, options: netOptions ?? {}, record: null, ...labelsOrNone(labels) }
+        // Overlaps are the controller's to refuse, for every driver, before the driver is called.
+        checkOverlaps(core, name, input.ipam)
+        await made.createNetwork(id, input.options, input.ipam)
+        const row: NetworkRow = {
+          id,
+          name,
+          type,
+          options: input.options,
+          ...(isEmptyIpam(input.ipam) ? {} : { ipam: ipamToText(input.ipam) }),
+          record: null,
+          ...labelsOrNone(labels),
+        }
         try {
-          // A local subnet must not overlap a global network's (the cluster's, as this host follows it).
+          // A subnet the driver chose must not overlap a global network's (the cluster's, as this host follows it).
           checkLocalAgainstGlobal(core, name, [made.networkInfo(id)?.subnetV4, made.networkInfo(id)?.subnetV6])
           row.record = made.persistence?.exportNetwork(id) ?? null
           store.insertNetwork(row)

@@ -33,11 +33,14 @@ export function overlapping(cidr: string, others: readonly NamedSubnet[]): Named
   })
 }
 
-/** `ERR_NETWORK_OVERLAPS` (conflict, 409), naming the network whose subnet is in the way. */
+/**
+ * `ERR_NETWORK_OVERLAPS` (conflict, 409), naming the network whose subnet is in the way (`scope`:
+ * `global`/`local` across scopes, `''` among this host's networks).
+ */
 export function overlapError(name: string, cidr: string, other: NamedSubnet, scope: string): ControllerError {
   return new ControllerError(
     ERR_NETWORK_OVERLAPS,
-    `network ${name}: subnet ${cidr} overlaps ${scope} network ${other.name} (${other.cidr})`,
+    `network ${name}: subnet ${cidr} overlaps ${scope ? `${scope} ` : ''}network ${other.name} (${other.cidr})`,
     { kind: 'conflict' },
   )
 }

@@ -1,5 +1,5 @@
 import type { ClusterContext, Driver, SandboxInfo } from '@cnm/driverapi'
-import { ERR_STORE_UNAVAILABLE, ERR_TEARDOWN, hasErrorCode } from '@cnm/driverapi'
+import { ERR_STORE_UNAVAILABLE, ERR_TEARDOWN, hasErrorCode, ipamFromOptions } from '@cnm/driverapi'
 import { notifyChange } from './changes.js'
 import { type Core, makeDriver, run } from './core.js'
 import { nameExists } from './errors.js'
@@ -69,7 +69,9 @@ export async function createGlobalNetwork(
   const record = await scope.store.claimNetwork(id, name, type, opts, localSubnets(core))
   const row: NetworkRow = { id, name, type, options: record.options, record: null }
   try {
-    await driver.createNetwork(id, record.options)
+    // The cluster's record (an edge: its option text converted once) as the driver's IPAM data.
+    const input = ipamFromOptions(record.options)
+    await driver.createNetwork(id, input.options, input.ipam)
     try {
       row.record = driver.persistence?.exportNetwork(id) ?? null
       core.store.insertNetwork(row)
@@ -155,7 +157,8 @@ async function adoptNetwork(core: Core, scope: GlobalScope, record: GlobalNetwor
       made = await makeDriver(core, record.type, {})
       driver = made
     }
-    await driver.createNetwork(record.id, record.options)
+    const input = ipamFromOptions(record.options)
+    await driver.createNetwork(record.id, input.options, input.ipam)
     const row: NetworkRow = {
       id: record.id,
       name: record.name,

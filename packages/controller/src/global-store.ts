@@ -36,9 +36,21 @@ export interface ClusterMember {
   advertise: string
 }
 
+/**
+ * The address asked for an endpoint of a global network is claimed by another endpoint somewhere in
+ * the cluster. Kind `conflict`.
+ */
 export const ERR_ADDRESS_IN_USE = 'ERR_ADDRESS_IN_USE'
+/**
+ * A global network has no free address left (or every attempt lost the race to other hosts), or
+ * {@link GLOBAL_POOL} has no free /24 left for a new global network. Kind `conflict`.
+ */
 export const ERR_NO_AVAILABLE_IPS = 'ERR_NO_AVAILABLE_IPS'
 export { ERR_NETWORK_OVERLAPS }
+/**
+ * A global-scope driver (`overlay`) used on a host that joined no cluster: start the daemon with
+ * `--cluster-store etcd://… --advertise ADDRESS`. Kind `unavailable`.
+ */
 export const ERR_NO_CLUSTER = 'ERR_NO_CLUSTER'
 
 /** The default pool global networks' /24 subnets come from when none is asked for. */
@@ -67,18 +79,25 @@ export class GlobalStore {
     this.#p = cluster.prefix
   }
 
+  /** This host's name in the cluster (`ClusterContext.host`): the key of its membership record. */
   get host(): string {
     return this.cluster.host
   }
 
+  /** The etcd key of a global network's record: `<prefix>networks/<id>`. */
   networkKey(id: string): string {
     return `${this.#p}networks/${id}`
   }
 
+  /**
+   * The etcd key prefix of every global network's record (`<prefix>networks/`), what
+   * {@link GlobalStore.networks} reads and {@link GlobalStore.watchNetworks} follows.
+   */
   get networksPrefix(): string {
     return `${this.#p}networks/`
   }
 
+  /** The etcd key prefix under which a global network's address claims live (one key per address). */
   ipamPrefix(nid: string): string {
     return addressClaimsPrefix(this.cluster, nid)
   }
@@ -96,6 +115,10 @@ export class GlobalStore {
     return entries.map((e) => JSON.parse(e.value) as ClusterMember)
   }
 
+  /**
+   * Every global network the cluster records, with the store revision they were read at (to watch
+   * from with {@link GlobalStore.watchNetworks} without missing a change).
+   */
   async networks(): Promise<{ records: GlobalNetworkRecord[]; revision: string }> {
     const r = await this.cluster.kv.range(this.networksPrefix)
     return { records: r.entries.map((e) => JSON.parse(e.value) as GlobalNetworkRecord), revision: r.revision }

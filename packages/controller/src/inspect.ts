@@ -45,6 +45,7 @@ export function inspectNetwork(core: Core, nid: string): NetworkInspect {
     name: net.name,
     driver: net.type,
     options: net.options,
+    ...(net.ipam ? { ipam: net.ipam } : {}),
     device: info?.device,
     subnet: info?.subnetV4,
     gateway: info?.gatewayV4,

@@ -71,6 +71,50 @@ describe('start-up', () => {
     }
   })
 
+  it("restores every network and endpoint inside the drivers' batch (made after the batch began)", async () => {
+    const first = await open()
+    const net = await first.newNetwork(await first.newNetworkDriver('memory'), 'n1', {})
+    await net.connect(await first.newSandbox('box'), 'ep', {})
+    await first.close()
+    // The start-up's reconcile begins its batch before its sync makes the store's drivers: the
+    // driver made then must still be in it for the restores (else each reads the kernel alone).
+    const seen: string[] = []
+    const again = await createController({
+      storePath: path.join(dir, 'cnm.db'),
+      sandboxBackend: sandboxes,
+      drivers: {
+        memory: ({ owner }) => {
+          const d = createMemoryDriver({ kernel, owner })
+          const p = d.persistence
+          if (!p) throw new Error('the memory driver persists')
+          let batching = false
+          const restoreNetwork = p.restoreNetwork.bind(p)
+          const restoreEndpoint = p.restoreEndpoint.bind(p)
+          p.beginBatch = () => {
+            batching = true
+          }
+          p.endBatch = () => {
+            batching = false
+          }
+          p.restoreNetwork = (...a) => {
+            seen.push(`network ${batching}`)
+            return restoreNetwork(...a)
+          }
+          p.restoreEndpoint = (...a) => {
+            seen.push(`endpoint ${batching}`)
+            return restoreEndpoint(...a)
+          }
+          return d
+        },
+      },
+    })
+    try {
+      expect(seen).toEqual(['network true', 'endpoint true'])
+    } finally {
+      await again.close()
+    }
+  })
+
   it("the stray pass's records are those of the store, restored or not", async () => {
     const first = await open()
     const net = await first.newNetwork(await first.newNetworkDriver('memory'), 'n1', {})

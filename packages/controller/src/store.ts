@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { mkdirSync } from 'node:fs'
 import path from 'node:path'
+import type { NetworkIpamText } from '@cnm/driverapi'
 import Database from 'better-sqlite3'
 import { ControllerError, ERR_STORE, ERR_STORE_LOCKED, ERR_STORE_MISMATCH } from './errors.js'
 import { sqliteBinding } from './sqlite-binding.js'
@@ -18,6 +19,11 @@ export interface NetworkRow {
   record: unknown
   /** Its labels (`network create --label`); stored in `network_labels`. */
   labels?: Record<string, string>
+  /**
+   * Its subnets, gateways, ranges and aux addresses as given (`ipamToText` of `@cnm/driverapi`),
+   * stored in `network_ipam`; absent when none were given (or in rows of older versions).
+   */
+  ipam?: NetworkIpamText
   /** When it was created (ISO 8601), as the store recorded it. */
   created?: string
 }
@@ -94,6 +100,8 @@ CREATE INDEX IF NOT EXISTS ip_allocations_endpoint ON ip_allocations (endpoint_i
 CREATE TABLE IF NOT EXISTS endpoint_aliases (
   endpoint_id TEXT NOT NULL REFERENCES endpoints(id), position INTEGER NOT NULL, alias TEXT NOT NULL,
   PRIMARY KEY (endpoint_id, position));
+CREATE TABLE IF NOT EXISTS network_ipam (
+  network_id TEXT PRIMARY KEY REFERENCES networks(id), ipam TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS network_labels (
   network_id TEXT NOT NULL REFERENCES networks(id), key TEXT NOT NULL, value TEXT NOT NULL,
   PRIMARY KEY (network_id, key));
@@ -287,6 +295,10 @@ export class Store {
     return changed
   }
 
+  /**
+   * Reads every record (drivers, networks with labels, endpoints with aliases, sandboxes with names,
+   * joins) in one pass: what the controller loads at start-up and after another process's commit.
+   */
   snapshot(): StoreSnapshot {
     const rows = <T>(sql: string): T[] => this.db.prepare(sql).all() as T[]
     const aliases = new Map<string, string[]>()
@@ -301,6 +313,10 @@ export class Store {
     )) {
       labels.set(r.network_id, { ...labels.get(r.network_id), [r.key]: r.value })
     }
+    const ipam = new Map<string, NetworkIpamText>()
+    for (const r of rows<{ network_id: string; ipam: string }>('SELECT network_id, ipam FROM network_ipam')) {
+      ipam.set(r.network_id, parse(r.ipam) as NetworkIpamText)
+    }
     return {
       drivers: rows<{ type: string; options: string }>('SELECT type, options FROM drivers').map((r) => ({
         type: r.type,
@@ -314,6 +330,7 @@ export class Store {
         record: parse(r.record),
         created: created_at,
         ...withLabels(labels.get(r.id)),
+        ...(ipam.has(r.id) ? { ipam: ipam.get(r.id) } : {}),
       })),
       endpoints: rows<{
         id: string
@@ -379,6 +396,7 @@ export class Store {
     return { networks, endpoints }
   }
 
+  /** Records (or replaces) the options a driver type was configured with, so a restart makes it again. */
   putDriver(type: string, options: unknown): void {
     this.db.prepare('INSERT OR REPLACE INTO drivers (type, options) VALUES (?, ?)').run(type, json(options))
   }
@@ -391,14 +409,20 @@ export class Store {
       .run(n.id, n.name, n.type, json(n.options), json(n.record), n.created)
     const label = this.db.prepare('INSERT INTO network_labels (network_id, key, value) VALUES (?, ?, ?)')
     for (const [key, value] of Object.entries(n.labels ?? {})) label.run(n.id, key, value)
+    if (n.ipam && (n.ipam.v4?.length || n.ipam.v6?.length)) {
+      this.db.prepare('INSERT INTO network_ipam (network_id, ipam) VALUES (?, ?)').run(n.id, json(n.ipam))
+    }
   }
 
+  /** Replaces a network's driver record (the JSON its driver persists to restore it). */
   updateNetworkRecord(id: string, record: unknown): void {
     this.db.prepare('UPDATE networks SET record = ? WHERE id = ?').run(json(record), id)
   }
 
+  /** Deletes a network's record and labels (its endpoints must be deleted first). */
   deleteNetwork(id: string): void {
     this.db.prepare('DELETE FROM network_labels WHERE network_id = ?').run(id)
+    this.db.prepare('DELETE FROM network_ipam WHERE network_id = ?').run(id)
     this.db.prepare('DELETE FROM networks WHERE id = ?').run(id)
   }
 
@@ -440,6 +464,7 @@ export class Store {
     for (const p of ports) port.run(p.proto, p.hostIP, p.port, id)
   }
 
+  /** Deletes an endpoint's record with its join, address and port allocations and aliases. */
   deleteEndpoint(id: string): void {
     this.db.prepare('DELETE FROM joins WHERE endpoint_id = ?').run(id)
     this.db.prepare('DELETE FROM ip_allocations WHERE endpoint_id = ?').run(id)
@@ -448,6 +473,7 @@ export class Store {
     this.db.prepare('DELETE FROM endpoints WHERE id = ?').run(id)
   }
 
+  /** Inserts a sandbox's record (and its container name, if any); the creation time is recorded now. */
   insertSandbox(s: SandboxRow): void {
     this.db
       .prepare('INSERT INTO sandboxes (id, container_id, key, created_at) VALUES (?, ?, ?, ?)')
@@ -457,18 +483,21 @@ export class Store {
     }
   }
 
+  /** Deletes a sandbox's record with its joins and name. */
   deleteSandbox(id: string): void {
     this.db.prepare('DELETE FROM joins WHERE sandbox_id = ?').run(id)
     this.db.prepare('DELETE FROM sandbox_names WHERE sandbox_id = ?').run(id)
     this.db.prepare('DELETE FROM sandboxes WHERE id = ?').run(id)
   }
 
+  /** Records that an endpoint joined a sandbox, under which interface name and from where it came. */
   insertJoin(j: JoinRow): void {
     this.db
       .prepare('INSERT INTO joins (endpoint_id, sandbox_id, interface, origin, src_name) VALUES (?, ?, ?, ?, ?)')
       .run(j.endpointId, j.sandboxId, j.interfaceName, j.origin, j.srcName)
   }
 
+  /** Deletes the join of an endpoint (it left its sandbox). */
   deleteJoin(endpointId: string): void {
     this.db.prepare('DELETE FROM joins WHERE endpoint_id = ?').run(endpointId)
   }
@@ -539,6 +568,10 @@ export class Store {
     }
   }
 
+  /**
+   * Rolls back any open transaction, closes the database and releases the one-writer lock this
+   * process took, if it did.
+   */
   close(): void {
     this.rollback()
     this.db.close()

@@ -1,6 +1,7 @@
 import type { Driver, RestoreOutcome } from '@cnm/driverapi'
 import { inBatch } from './batch.js'
 import { type Core, makeDriver } from './core.js'
+import { rowInput } from './network-ipam.js'
 import type { EndpointRow, NetworkRow, StoreSnapshot } from './store.js'
 import type { ReconcileReport } from './types.js'
 
@@ -33,7 +34,8 @@ async function ensureDrivers(core: Core, snap: StoreSnapshot, report: ReconcileR
 function restoreNetwork(driver: Driver, net: NetworkRow): Promise<RestoreOutcome> {
   const p = driver.persistence
   if (p) return p.restoreNetwork(net.id, net.record)
-  return driver.createNetwork(net.id, net.options).then(() => 'restored' as const)
+  const input = rowInput(net)
+  return driver.createNetwork(net.id, input.options, input.ipam).then(() => 'restored' as const)
 }
 
 function restoreEndpoint(driver: Driver, ep: EndpointRow): Promise<RestoreOutcome> {

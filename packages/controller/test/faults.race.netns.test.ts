@@ -266,7 +266,7 @@ const RACES: Race[] = [
     before: async () => undefined,
     a: (r) => ['network-create', { name: `r11a-${r}`, subnet: `10.81.${r}.1/24` }],
     b: (r) => ['network-create', { name: `r11b-${r}`, subnet: `10.81.${r}.129/25` }],
-    check: (ra, rb) => oneWins(ra, rb, ['ERR_INVALID_CONFIG'], 'invalid'),
+    check: (ra, rb) => oneWins(ra, rb, ['ERR_NETWORK_OVERLAPS'], 'conflict'),
   },
   {
     name: 'two network rms',

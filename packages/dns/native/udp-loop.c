@@ -12,9 +12,12 @@
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <sched.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 #include <node_api.h>
 
@@ -22,32 +25,66 @@
 #define MAX_QUERY 512     // queries longer than this always go to JavaScript
 #define MAX_DATAGRAM 4096 // a longer datagram is not a query anyone sends: dropped
 #define MAX_ANSWER 4096   // answers longer than this are not stored
-#define MAX_ENTRIES 4096  // stored answers; beyond, the table is emptied (as the JS cache is)
+#define MAX_ENTRIES 4096  // stored answers; beyond, one is evicted (the least asked of a few)
+#define MAX_NEGATIVE 512  // of which negative (NXDOMAIN, no data): random names evict only each other
 #define BUCKETS 8192
 #define MAX_PENDING 4096  // misses queued for JavaScript; beyond, dropped (as a full socket buffer would)
 #define REWARM 64         // the keys most asked for, handed back on clear to be answered anew at once
+#define MAX_RULES 64      // client prefixes allowed, and the server's own addresses refused
+#define CLIENT_SLOTS 1024 // per-client miss budgets (a direct-mapped table by the address's hash)
+#define MISS_RATE 500     // misses per second one client may hand to JavaScript (a token bucket)
+#define MISS_BURST 1000   // ... and at once
+#define ALL_MISS_RATE 4000   // misses per second all clients together may hand over (many addresses)
+#define ALL_MISS_BURST 8000  // ... and at once
+#define PRESSURE 512      // misses queued for JavaScript from which a client over budget is dropped
+#define EVICT_SAMPLE 8    // entries looked at to pick the one evicted
 
 typedef struct entry {
   struct entry *next;
   uint32_t hash;
   uint16_t key_len, answer_len;
   uint32_t hits;
+  uint8_t negative;  // NXDOMAIN or no answer records: counted against MAX_NEGATIVE
   uint8_t *answer;  // key bytes follow the answer in the same allocation
 } entry_t;
 
+#define PRIORITY_IDLE -1  // the loop thread's policy: SCHED_IDLE; 0..19: SCHED_OTHER at that nice value
+
+// A client's budget of misses handed to JavaScript.
+typedef struct {
+  uint8_t used;
+  double tokens;
+  uint64_t last_ms;
+} budget_t;
+
+// A client rule: an allowed prefix, or one of the server's own addresses (refused).
+typedef struct {
+  uint8_t addr[16];
+  uint8_t bits;
+} rule_t;
+
 typedef struct {
   int fd, efd, family;
+  int priority;  // PRIORITY_IDLE or a nice value (0..19), applied by the thread to itself
   pthread_t thread;
   int started, closed;
   int refs;  // the JavaScript handle and the thread-safe function: freed when both are gone
   napi_threadsafe_function tsfn;
   pthread_mutex_t lock;  // guards the table, scoped, generation
   entry_t *buckets[BUCKETS];
-  uint32_t entries;
+  uint32_t entries, negatives;
+  uint32_t cursor;  // the bucket the next eviction starts looking at
   int scoped;
+  // Who may be answered (set at open, read-only after): a source inside one of `allow` (any when
+  // there is none) and not one of `deny` (the server's own addresses: a host process querying the
+  // gateway has it as its source).
+  rule_t allow[MAX_RULES], deny[MAX_RULES];
+  int nallow, ndeny;
+  budget_t budgets[CLIENT_SLOTS];  // the loop thread's only
+  budget_t all;                    // every client's misses together
   uint32_t generation;
   // Counters (written by the loop thread only; read racily for stats).
-  volatile uint64_t hits, misses, dropped;
+  volatile uint64_t hits, misses, dropped, foreign, limited;
   volatile int32_t pending;
   // The loop's buffers.
   uint8_t in[BATCH][MAX_DATAGRAM];
@@ -72,6 +109,88 @@ static uint32_t fnv1a(const uint8_t *p, size_t n) {
   return h;
 }
 
+static const uint8_t *addr_bytes(const loop_t *l, const struct sockaddr_storage *from) {
+  return l->family == 4 ? (const uint8_t *)&((const struct sockaddr_in *)from)->sin_addr
+                        : (const uint8_t *)&((const struct sockaddr_in6 *)from)->sin6_addr;
+}
+
+static int rule_matches(const rule_t *r, const uint8_t *a) {
+  int full = r->bits / 8, rest = r->bits % 8;
+  if (memcmp(r->addr, a, full) != 0) return 0;
+  if (rest == 0) return 1;
+  uint8_t mask = (uint8_t)(0xff << (8 - rest));
+  return (r->addr[full] & mask) == (a[full] & mask);
+}
+
+// Whether a query from this source may be answered (or handed over) at all.
+static int client_allowed(const loop_t *l, const struct sockaddr_storage *from) {
+  const uint8_t *a = addr_bytes(l, from);
+  for (int i = 0; i < l->ndeny; i++)
+    if (rule_matches(&l->deny[i], a)) return 0;
+  if (l->nallow == 0) return 1;
+  for (int i = 0; i < l->nallow; i++)
+    if (rule_matches(&l->allow[i], a)) return 1;
+  return 0;
+}
+
+// Refills a token bucket for the time since its last use and takes one token: 0 when empty.
+static int take_token(budget_t *b, uint64_t now_ms, double rate, double burst) {
+  if (!b->used) {
+    b->used = 1;
+    b->tokens = burst;
+  } else {
+    b->tokens += (double)(now_ms - b->last_ms) * rate / 1000.0;
+    if (b->tokens > burst) b->tokens = burst;
+  }
+  b->last_ms = now_ms;
+  if (b->tokens < 1) return 0;
+  b->tokens -= 1;
+  return 1;
+}
+
+// Takes one miss from the client's budget and the server's: 0 when either is spent (the miss is
+// dropped). Clients whose addresses share a slot share its budget: switching between addresses
+// never refills one. The server's budget bounds a flood from many addresses.
+static int take_budget(loop_t *l, const struct sockaddr_storage *from, uint64_t now_ms) {
+  const uint8_t *a = addr_bytes(l, from);
+  budget_t *b = &l->budgets[fnv1a(a, l->family == 4 ? 4 : 16) % CLIENT_SLOTS];
+  return take_token(b, now_ms, MISS_RATE, MISS_BURST) && take_token(&l->all, now_ms, ALL_MISS_RATE, ALL_MISS_BURST);
+}
+
+static uint64_t now_ms(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (uint64_t)t.tv_sec * 1000 + (uint64_t)t.tv_nsec / 1000000;
+}
+
+// Removes one entry (under the lock): of a few looked at from the cursor on, a negative one when
+// `negative_only`, else the least asked (negative ones first). Never empties the whole table.
+static void table_evict(loop_t *l, int negative_only) {
+  entry_t **victim = NULL;
+  uint64_t best = UINT64_MAX;
+  int seen = 0;
+  for (uint32_t i = 0; i < BUCKETS && seen < EVICT_SAMPLE; i++) {
+    uint32_t b = (l->cursor + i) % BUCKETS;
+    for (entry_t **pe = &l->buckets[b]; *pe; pe = &(*pe)->next) {
+      entry_t *e = *pe;
+      if (negative_only && !e->negative) continue;
+      uint64_t score = ((uint64_t)(e->negative ? 0 : 1) << 32) | e->hits;
+      if (score < best) {
+        best = score;
+        victim = pe;
+      }
+      seen++;
+    }
+    if (seen >= EVICT_SAMPLE) l->cursor = (b + 1) % BUCKETS;
+  }
+  if (!victim) return;
+  entry_t *e = *victim;
+  *victim = e->next;
+  l->entries--;
+  if (e->negative) l->negatives--;
+  free(e);
+}
+
 static void table_clear(loop_t *l) {
   for (int i = 0; i < BUCKETS; i++) {
     entry_t *e = l->buckets[i];
@@ -83,6 +202,7 @@ static void table_clear(loop_t *l) {
     l->buckets[i] = NULL;
   }
   l->entries = 0;
+  l->negatives = 0;
 }
 
 // The key of a query: the client's address bytes when scoped, then the message after its id.
@@ -109,9 +229,23 @@ static const entry_t *table_get(const loop_t *l, const uint8_t *key, size_t key_
   return NULL;
 }
 
+// Lowers the calling thread's CPU priority (Linux schedules threads, so this leaves the rest of
+// the process alone): under a saturating query load the API's own work (and the kernel work of a
+// connect) gets a core first, and the loop takes what is left. Failing to lower it is harmless.
+static void lower_priority(int priority) {
+  if (priority == PRIORITY_IDLE) {
+    struct sched_param p = {.sched_priority = 0};
+    (void)sched_setscheduler(0, SCHED_IDLE, &p);  // pid 0: the calling thread
+  } else if (priority > 0) {
+    (void)setpriority(PRIO_PROCESS, (id_t)gettid(), priority);
+  }
+}
+
 static void *run_loop(void *arg) {
   loop_t *l = arg;
   uint8_t key[16 + MAX_QUERY];
+  pthread_setname_np(pthread_self(), "cnm-dns-udp");  // how ps/top (and the tests) find it
+  lower_priority(l->priority);
   for (;;) {
     struct pollfd p[2] = {{.fd = l->fd, .events = POLLIN}, {.fd = l->efd, .events = POLLIN}};
     if (poll(p, 2, -1) < 0) {
@@ -132,8 +266,15 @@ static void *run_loop(void *arg) {
       int out = 0;
       miss_t *misses[BATCH];
       int nmiss = 0;
+      uint64_t now = now_ms();
       pthread_mutex_lock(&l->lock);
       for (int i = 0; i < n; i++) {
+        // A source outside the network (spoofed, a host process, a routed outsider) gets nothing:
+        // no answer to reflect, nothing forwarded for it.
+        if (!client_allowed(l, &l->from[i])) {
+          l->foreign++;
+          continue;
+        }
         size_t len = l->in_msgs[i].msg_len;
         const uint8_t *msg = l->in[i];
         int flags = l->in_msgs[i].msg_hdr.msg_flags;
@@ -158,6 +299,13 @@ static void *run_loop(void *arg) {
         }
         if (flags & MSG_TRUNC || __atomic_load_n(&l->pending, __ATOMIC_RELAXED) >= MAX_PENDING) {
           l->dropped++;
+          continue;
+        }
+        // Budgets are always spent, but enforced only while the event loop is behind (a backlog):
+        // a client asking many forwarded names loses nothing while they are answered in time, and
+        // a flood cannot keep the event loop's queue full, nor keep others' misses out of it.
+        if (!take_budget(l, &l->from[i], now) && __atomic_load_n(&l->pending, __ATOMIC_RELAXED) >= PRESSURE) {
+          l->limited++;
           continue;
         }
         miss_t *m = malloc(sizeof *m);
@@ -310,23 +458,54 @@ static int parse_address(const char *text, int family, int port, struct sockaddr
   return inet_pton(AF_INET, text, &a->sin_addr) == 1;
 }
 
-// open(address, family, port, onMiss) -> [loop, port]: binds a UDP socket and starts the loop.
+// Whether the client rules are well formed: records of [1 allow | 0 deny, prefix length, the
+// address's 4 or 16 bytes], at most MAX_RULES of each kind.
+static int rules_valid(int family, const uint8_t *p, size_t len) {
+  size_t n = family == 4 ? 4 : 16, rec = n + 2;
+  int allow = 0, deny = 0;
+  if (len % rec != 0) return 0;
+  for (size_t off = 0; off < len; off += rec) {
+    if (p[off] > 1 || p[off + 1] > n * 8) return 0;
+    if (p[off] == 1 ? ++allow > MAX_RULES : ++deny > MAX_RULES) return 0;
+  }
+  return 1;
+}
+
+// Reads the client rules (checked by rules_valid) into the loop.
+static void parse_rules(loop_t *l, const uint8_t *p, size_t len) {
+  size_t n = l->family == 4 ? 4 : 16, rec = n + 2;
+  for (size_t off = 0; off < len; off += rec) {
+    rule_t *r = p[off] == 1 ? &l->allow[l->nallow++] : &l->deny[l->ndeny++];
+    memset(r->addr, 0, sizeof r->addr);
+    memcpy(r->addr, p + off + 2, n);
+    r->bits = p[off + 1];
+  }
+}
+
+// open(address, family, port, onMiss, priority, clients) -> [loop, port]: binds a UDP socket and
+// starts the loop on a thread at `priority` (-1: SCHED_IDLE; 0..19: nice value). `clients`: the
+// rules of who is answered (parse_rules).
 static napi_value js_open(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
-  napi_value argv[4];
+  size_t argc = 6;
+  napi_value argv[6];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   char text[INET6_ADDRSTRLEN + 1];
   size_t tl;
-  int32_t family, port;
-  if (argc < 4 || napi_get_value_string_utf8(env, argv[0], text, sizeof text, &tl) != napi_ok ||
+  int32_t family, port, priority;
+  void *rules;
+  size_t rules_len;
+  if (argc < 6 || napi_get_buffer_info(env, argv[5], &rules, &rules_len) != napi_ok ||
+      napi_get_value_string_utf8(env, argv[0], text, sizeof text, &tl) != napi_ok ||
       napi_get_value_int32(env, argv[1], &family) != napi_ok || napi_get_value_int32(env, argv[2], &port) != napi_ok ||
-      (family != 4 && family != 6) || port < 0 || port > 65535) {
-    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "open(address, family, port, onMiss)");
+      napi_get_value_int32(env, argv[4], &priority) != napi_ok || (family != 4 && family != 6) || port < 0 ||
+      port > 65535 || priority < PRIORITY_IDLE || priority > 19) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "open(address, family, port, onMiss, priority, clients)");
     return NULL;
   }
   struct sockaddr_storage ss;
   socklen_t sl;
   if (!parse_address(text, family, port, &ss, &sl)) return throw_errno(env, EINVAL, "invalid address");
+  if (!rules_valid(family, rules, rules_len)) return throw_errno(env, EINVAL, "invalid client rules");
   int fd = socket(family == 6 ? AF_INET6 : AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   if (fd < 0) return throw_errno(env, errno, "socket");
   int on = 1;
@@ -349,6 +528,8 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   l->fd = fd;
   l->efd = efd;
   l->family = family;
+  l->priority = priority;
+  parse_rules(l, rules, rules_len);
   pthread_mutex_init(&l->lock, NULL);
   napi_value name, external;
   napi_create_string_utf8(env, "cnm-dns-udp", NAPI_AUTO_LENGTH, &name);
@@ -431,10 +612,17 @@ static napi_value js_store(napi_env env, napi_callback_info info) {
   uint32_t hash = fnv1a(key, key_len);
   pthread_mutex_lock(&l->lock);
   if (generation == l->generation && !table_get(l, key, key_len, hash)) {
-    if (l->entries >= MAX_ENTRIES) table_clear(l);
-    entry_t *e = malloc(sizeof *e + answer_len + key_len);
+    const uint8_t *a = answer;
+    // NXDOMAIN (or any error) or no answer records: what a flood of random names stores.
+    uint8_t negative = (a[3] & 0x0f) != 0 || (a[6] == 0 && a[7] == 0);
+    if (negative && l->negatives >= MAX_NEGATIVE) table_evict(l, 1);
+    if (l->entries >= MAX_ENTRIES) table_evict(l, 0);
+    entry_t *e = l->entries >= MAX_ENTRIES ? NULL : malloc(sizeof *e + answer_len + key_len);
     if (e) {
       e->hash = hash;
+      e->hits = 0;
+      e->negative = negative;
+      l->negatives += negative;
       e->key_len = key_len;
       e->answer_len = answer_len;
       e->answer = (uint8_t *)(e + 1);
@@ -496,16 +684,16 @@ static napi_value js_clear(napi_env env, napi_callback_info info) {
   return result;
 }
 
-// stats(loop) -> [answered here, handed to JavaScript, dropped]
+// stats(loop) -> [answered here, handed to JavaScript, dropped (queue full), foreign source, over budget]
 static napi_value js_stats(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1], result, v;
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   loop_t *l = argc == 1 ? get_loop(env, argv[0]) : NULL;
   if (!l) return NULL;
-  napi_create_array_with_length(env, 3, &result);
-  uint64_t values[3] = {l->hits, l->misses, l->dropped};
-  for (uint32_t i = 0; i < 3; i++) {
+  napi_create_array_with_length(env, 5, &result);
+  uint64_t values[5] = {l->hits, l->misses, l->dropped, l->foreign, l->limited};
+  for (uint32_t i = 0; i < 5; i++) {
     napi_create_double(env, (double)values[i], &v);
     napi_set_element(env, result, i, v);
   }

@@ -10,6 +10,10 @@ export interface LocalAnswer {
   readonly answers: Answer[]
 }
 
+/**
+ * What {@link answerLocally} answers from: one network's names, its search domain, its subnets (for
+ * reverse lookups) and the TTL of every answer, in seconds (the server's `ttl` option, default 60).
+ */
 export interface LocalZone {
   readonly names: NameTable
   /** The network's search domain (`cnm.internal`), lower case without a trailing dot, if any. */

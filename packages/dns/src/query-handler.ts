@@ -21,6 +21,13 @@ export interface DnsStats {
   dropped: number
   /** Errors answered: FORMERR, NOTIMP, REFUSED, BADVERS. */
   refused: number
+  /**
+   * Dropped for their source: outside the network's subnets, or one of the server's own addresses
+   * (spoofed, a host process, a routed outsider); TCP connections from such a source, closed.
+   */
+  foreign: number
+  /** Dropped by the native loop: over their client's budget of questions it could not answer itself. */
+  limited: number
 }
 
 const CACHE_MAX = 4096
@@ -32,7 +39,17 @@ const CACHE_MAX = 4096
  * a promise.
  */
 export class QueryHandler {
-  readonly stats: DnsStats = { queries: 0, local: 0, forwarded: 0, servfail: 0, truncated: 0, dropped: 0, refused: 0 }
+  readonly stats: DnsStats = {
+    queries: 0,
+    local: 0,
+    forwarded: 0,
+    servfail: 0,
+    truncated: 0,
+    dropped: 0,
+    refused: 0,
+    foreign: 0,
+    limited: 0,
+  }
   readonly #config: ServerConfig
   readonly #zone: LocalZone
   readonly #upstreams: UpstreamSource

@@ -47,6 +47,11 @@ export function renderResolvConf(conf: ResolvConf, comment?: string): string {
   return `${lines.join('\n')}\n`
 }
 
+/**
+ * Options of {@link sandboxResolvConf}: the DNS server's addresses (at least one, each an IP address;
+ * `ERR_INVALID_DNS_CONFIG` otherwise), the network's domain, and the host's resolv.conf to take search
+ * domains and options from.
+ */
 export interface SandboxResolvConfOptions {
   /** The addresses the network's DNS server listens on (its gateways): the sandbox's name servers. */
   readonly servers: readonly string[]
@@ -91,6 +96,10 @@ export function sandboxResolvConf(options: SandboxResolvConfOptions): ResolvConf
   }
 }
 
+/**
+ * Options of {@link renderHosts}: the sandbox's host name, its addresses, domain and aliases (each a
+ * valid DNS name; `ERR_INVALID_DNS_NAME` otherwise) and extra `--add-host` lines.
+ */
 export interface HostsOptions {
   /** The sandbox's host name (the container's name or short id). */
   readonly hostname: string

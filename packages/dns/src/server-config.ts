@@ -13,8 +13,15 @@ export interface DnsServerOptions {
   readonly names?: NameTable
   /** The network's search domain: `web.<domain>` answers as `web`, and the zone is never forwarded. */
   readonly domain?: string
-  /** The network's subnets: reverse look-ups inside them are answered here (NXDOMAIN when unknown). */
+  /**
+   * The network's subnets: reverse look-ups inside them are answered here (NXDOMAIN when unknown),
+   * and only clients inside them (and not the server's own addresses) are answered at all, unless
+   * `anyClient`. Other sources (spoofed, a host process, a routed outsider) are dropped and counted
+   * in `stats().foreign`.
+   */
   readonly subnets?: readonly string[]
+  /** Answer every source, not only the subnets' (default false; tests on loopback). */
+  readonly anyClient?: boolean
   /** The resolv.conf whose name servers get forwarded queries, followed when it changes (default `/etc/resolv.conf`). */
   readonly resolvConf?: string
   /** Fixed upstreams instead of a resolv.conf: `addr`, `addr:port`, `[v6]:port`. `[]`: none (SERVFAIL). */
@@ -27,10 +34,14 @@ export interface DnsServerOptions {
   readonly forwardTimeoutMs?: number
   /** Forwarded queries in flight at most; beyond, SERVFAIL at once (default 1024). */
   readonly maxForwards?: number
-  /** TCP connections at once at most; beyond, new ones are closed (default 256). */
+  /** TCP connections at once at most; beyond, the longest idle one is closed for the new one (default 256). */
   readonly maxTcpConnections?: number
-  /** A TCP connection idle this long is closed (default 10 s). */
+  /** TCP connections of one client address at once at most; beyond, its longest idle one is closed (default 16). */
+  readonly maxTcpPerClient?: number
+  /** A TCP connection with no complete message for this long is closed (default 10 s). */
   readonly tcpIdleMs?: number
+  /** A TCP message must be complete this long after its first byte, or the connection is closed (default 3 s). */
+  readonly tcpFrameMs?: number
 }
 
 /** The options, validated once. */
@@ -40,6 +51,7 @@ export interface ServerConfig {
   readonly names: NameTable
   readonly domain: string | undefined
   readonly subnets: readonly IPPrefix[]
+  readonly anyClient: boolean
   readonly resolvConf: string | undefined
   readonly upstreams: readonly string[] | undefined
   readonly forward: boolean
@@ -47,8 +59,13 @@ export interface ServerConfig {
   readonly forwardTimeoutMs: number
   readonly maxForwards: number
   readonly maxTcpConnections: number
+  readonly maxTcpPerClient: number
   readonly tcpIdleMs: number
+  readonly tcpFrameMs: number
 }
+
+/** Subnets of one family at most (the native loop's client rules). */
+const MAX_SUBNETS = 32
 
 function intIn(value: unknown, fallback: number, min: number, max: number, what: string): number {
   if (value === undefined) return fallback
@@ -77,6 +94,14 @@ export function parseServerOptions(options: DnsServerOptions): ServerConfig {
     if (!p) throw invalidConfig(`DNS server subnet ${JSON.stringify(text)} is not a CIDR`)
     return p
   })
+  for (const family of [4, 6]) {
+    if (subnets.filter((p) => p.family === family).length > MAX_SUBNETS) {
+      throw invalidConfig(`DNS server subnets: more than ${MAX_SUBNETS} of IPv${family}`)
+    }
+  }
+  if (options.anyClient !== undefined && typeof options.anyClient !== 'boolean') {
+    throw invalidConfig('DNS server `anyClient` must be a boolean')
+  }
   if (options.names !== undefined && !(options.names instanceof NameTable)) {
     throw invalidConfig('DNS server `names` must be a NameTable of this package')
   }
@@ -89,6 +114,7 @@ export function parseServerOptions(options: DnsServerOptions): ServerConfig {
     names: options.names ?? new NameTable(),
     domain: options.domain === undefined ? undefined : normalizeName(options.domain, 'domain'),
     subnets,
+    anyClient: options.anyClient ?? false,
     resolvConf: options.resolvConf,
     upstreams: options.upstreams,
     forward: options.forward ?? true,
@@ -96,6 +122,8 @@ export function parseServerOptions(options: DnsServerOptions): ServerConfig {
     forwardTimeoutMs: intIn(options.forwardTimeoutMs, 1500, 100, 10_000, 'forwardTimeoutMs'),
     maxForwards: intIn(options.maxForwards, 1024, 1, 65_536, 'maxForwards'),
     maxTcpConnections: intIn(options.maxTcpConnections, 256, 1, 65_536, 'maxTcpConnections'),
+    maxTcpPerClient: intIn(options.maxTcpPerClient, 16, 1, 65_536, 'maxTcpPerClient'),
     tcpIdleMs: intIn(options.tcpIdleMs, 10_000, 100, 600_000, 'tcpIdleMs'),
+    tcpFrameMs: intIn(options.tcpFrameMs, 3_000, 100, 60_000, 'tcpFrameMs'),
   }
 }

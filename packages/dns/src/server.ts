@@ -1,11 +1,13 @@
 import { createSocket, type Socket as UdpSocket } from 'node:dgram'
 import { EventEmitter } from 'node:events'
-import { createServer, type Server as TcpServer, type Socket as TcpSocket } from 'node:net'
+import { createServer, type Server as TcpServer } from 'node:net'
+import { type ClientFilter, makeClientFilter } from './client-filter.js'
 import { DnsError, ERR_DNS_SERVER_CLOSED } from './errors.js'
 import type { NameTable } from './name-table.js'
 import { type DnsStats, QueryHandler } from './query-handler.js'
 import { type ResolvConf, sandboxResolvConf } from './resolv-conf.js'
 import { type DnsServerOptions, parseServerOptions, type ServerConfig } from './server-config.js'
+import { TcpConnections } from './tcp-connections.js'
 import { FrameReader, frame } from './tcp-frames.js'
 import type { UdpLoop } from './udp-loop.js'
 import { bindNativeUdp, clearOnChange, type FamilyLoop, type HandlerRef } from './udp-native.js'
@@ -58,11 +60,12 @@ export async function createDnsServer(options: DnsServerOptions): Promise<DnsSer
   const listeners: Listener[] = []
   let port = config.port
   let upstreams: UpstreamSource | undefined
-  const conns = new Set<TcpSocket>()
+  const conns = new TcpConnections(config)
+  const filter = makeClientFilter(config.subnets, config.addresses, config.anyClient)
   const ref: HandlerRef = {}
   try {
     for (const { address, family } of config.addresses) {
-      const udp = bindLoop(address, family, port, ref) ?? (await bindUdp(address, family, port))
+      const udp = bindLoop(address, family, port, ref, filter) ?? (await bindUdp(address, family, port))
       listeners.push({ udp, tcp: undefined })
       port = isLoop(udp) ? udp.port : udp.address().port
       ;(listeners.at(-1) as Listener).tcp = await listenTcp(address, port)
@@ -81,8 +84,8 @@ export async function createDnsServer(options: DnsServerOptions): Promise<DnsSer
   const loops: FamilyLoop[] = []
   for (const [i, l] of listeners.entries()) {
     if (isLoop(l.udp)) loops.push({ loop: l.udp, family: config.addresses[i]?.family ?? 4 })
-    else serveUdp(l.udp, handler)
-    if (l.tcp) serveTcp(l.tcp, handler, config, conns)
+    else serveUdp(l.udp, handler, filter)
+    if (l.tcp) serveTcp(l.tcp, handler, filter, conns)
   }
   const native = { loops: loops.map((l) => l.loop), stopClearing: clearOnChange(config.names, loops, handler) }
   return makeServer(config, port, listeners, upstreams, handler, conns, native)
@@ -94,7 +97,7 @@ function makeServer(
   listeners: Listener[],
   upstreams: UpstreamSource,
   handler: QueryHandler,
-  conns: Set<TcpSocket>,
+  conns: TcpConnections,
   native: { loops: UdpLoop[]; stopClearing: () => void },
 ): DnsServer {
   let closing: Promise<void> | undefined
@@ -123,7 +126,7 @@ function makeServer(
         native.stopClearing()
         handler.close()
         upstreams.close()
-        for (const c of conns) c.destroy()
+        for (const c of [...conns.sockets()]) c.destroy()
         await closeListeners(listeners)
       })()
       return closing
@@ -138,7 +141,10 @@ function withNative(stats: Readonly<DnsStats>, loops: UdpLoop[]): DnsStats & { u
     const n = l.stats()
     out.queries += n.answered + n.dropped
     out.local += n.answered
+    out.queries += n.foreign + n.limited
     out.dropped += n.dropped
+    out.foreign += n.foreign
+    out.limited += n.limited
     out.udpNative += n.answered
   }
   return out
@@ -149,9 +155,15 @@ function isLoop(udp: UdpSocket | UdpLoop): udp is UdpLoop {
 }
 
 /** UDP on the native loop, when its addon is built; bind errors as {@link bindUdp}'s. */
-function bindLoop(address: string, family: 4 | 6, port: number, ref: HandlerRef): UdpLoop | undefined {
+function bindLoop(
+  address: string,
+  family: 4 | 6,
+  port: number,
+  ref: HandlerRef,
+  filter: ClientFilter,
+): UdpLoop | undefined {
   try {
-    return bindNativeUdp(address, family, port, ref)
+    return bindNativeUdp(address, family, port, ref, filter.rules(family))
   } catch (err) {
     throw bindError(err as NodeJS.ErrnoException, 'udp', address, port)
   }
@@ -199,7 +211,7 @@ function bindError(err: NodeJS.ErrnoException, proto: string, address: string, p
   })
 }
 
-function serveUdp(sock: UdpSocket, handler: QueryHandler): void {
+function serveUdp(sock: UdpSocket, handler: QueryHandler, filter: ClientFilter): void {
   // A send that fails (the client's ICMP error, ENOBUFS under a flood) costs that answer only.
   sock.on('error', () => {})
   const reply = (r: Buffer | undefined, port: number, address: string): void => {
@@ -211,23 +223,28 @@ function serveUdp(sock: UdpSocket, handler: QueryHandler): void {
     }
   }
   sock.on('message', (msg, rinfo) => {
+    if (!filter.allows(rinfo.address)) {
+      handler.stats.queries++
+      handler.stats.foreign++
+      return
+    }
     const res = handler.handle(msg, 'udp', rinfo.address)
     if (res === undefined || Buffer.isBuffer(res)) reply(res, rinfo.port, rinfo.address)
     else res.then((r) => reply(r, rinfo.port, rinfo.address)).catch(() => {})
   })
 }
 
-function serveTcp(server: TcpServer, handler: QueryHandler, config: ServerConfig, conns: Set<TcpSocket>): void {
+function serveTcp(server: TcpServer, handler: QueryHandler, filter: ClientFilter, conns: TcpConnections): void {
   server.on('error', () => {})
   server.on('connection', (conn) => {
-    if (conns.size >= config.maxTcpConnections) {
+    conn.on('error', () => {})
+    const client = conn.remoteAddress
+    if (client === undefined || !filter.allows(client)) {
+      handler.stats.foreign++
       conn.destroy()
       return
     }
-    conns.add(conn)
-    conn.on('close', () => conns.delete(conn))
-    conn.on('error', () => {})
-    conn.setTimeout(config.tcpIdleMs, () => conn.destroy())
+    conns.add(conn, client)
     const reader = new FrameReader()
     let pending = 0
     const send = (r: Buffer | undefined): void => {
@@ -238,7 +255,9 @@ function serveTcp(server: TcpServer, handler: QueryHandler, config: ServerConfig
       else conn.write(frame(r))
     }
     conn.on('data', (chunk: Buffer) => {
-      for (const msg of reader.push(chunk)) {
+      const messages = reader.push(chunk)
+      conns.read(conn, messages.length, reader.pending)
+      for (const msg of messages) {
         pending++
         const res = handler.handle(msg, 'tcp', conn.remoteAddress)
         if (res === undefined) {

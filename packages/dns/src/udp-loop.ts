@@ -1,12 +1,21 @@
 import { createRequire } from 'node:module'
+import { fileURLToPath } from 'node:url'
+import { invalidConfig } from './errors.js'
 
 /** What the native addon (`native/udp-loop.c`) exports. */
 interface UdpLoopAddon {
-  open(address: string, family: 4 | 6, port: number, onMiss: MissListener): [unknown, number]
+  open(
+    address: string,
+    family: 4 | 6,
+    port: number,
+    onMiss: MissListener,
+    priority: number,
+    clients: Buffer,
+  ): [unknown, number]
   send(loop: unknown, message: Buffer, address: string, port: number): boolean
   store(loop: unknown, generation: number, key: Buffer, answer: Buffer): void
   clear(loop: unknown, scoped: boolean): [number, Buffer[]]
-  stats(loop: unknown): [number, number, number]
+  stats(loop: unknown): [number, number, number, number, number]
   close(loop: unknown): void
 }
 
@@ -39,8 +48,11 @@ export interface UdpLoop {
    * Returns the new generation and the keys asked for most before (at most 64), to store anew.
    */
   clear(scoped: boolean): { generation: number; keys: Buffer[] }
-  /** Queries answered natively, handed over, dropped (the hand-over queue was full). */
-  stats(): { answered: number; handedOver: number; dropped: number }
+  /**
+   * Queries answered natively, handed over, dropped (the hand-over queue was full), dropped for
+   * their source (outside the client rules), dropped over their client's budget of misses.
+   */
+  stats(): { answered: number; handedOver: number; dropped: number; foreign: number; limited: number }
   /** Stops the thread and closes the socket (idempotent). */
   close(): void
 }
@@ -53,11 +65,39 @@ function load(): UdpLoopAddon | null {
   // `CNM_DNS_UDP=node` serves UDP on Node's dgram instead (the benchmark compares both).
   if (process.env.CNM_DNS_UDP === 'node' || process.platform !== 'linux') return addon
   try {
-    addon = createRequire(import.meta.url)('../build/Release/cnm_dns_udp.node') as UdpLoopAddon
+    // node-gyp-build: `build/Release/cnm_dns_udp.node` when the install script built it, else the
+    // tarball's prebuilt `prebuilds/<platform>-<arch>/node.napi.<libc>.node`.
+    const require = createRequire(import.meta.url)
+    const gypBuild = require('node-gyp-build') as (dir: string) => unknown
+    addon = gypBuild(fileURLToPath(new URL('..', import.meta.url))) as UdpLoopAddon
   } catch {
-    // Not built: Node's dgram serves UDP.
+    // Neither built nor prebuilt for this machine: Node's dgram serves UDP.
   }
   return addon
+}
+
+/** The loop thread's CPU priority: SCHED_IDLE. */
+export const LOOP_PRIORITY_IDLE = -1
+/**
+ * The default: nice 0, the event loop's own priority. A lowered loop starves on a busy host (at
+ * nice 19 and a load of 30 on 2 cores a query waited over 100 ms for the loop's thread), and the
+ * containers' DNS is what a busy host must still answer.
+ */
+export const DEFAULT_LOOP_PRIORITY = 0
+
+/**
+ * The CPU priority the loop threads run at: `CNM_DNS_LOOP_PRIORITY` (`idle` for SCHED_IDLE, or a
+ * nice value 0–19), else {@link DEFAULT_LOOP_PRIORITY}. A lower priority than the daemon's main
+ * thread keeps a saturating query load from delaying the API's work (connect, disconnect): the
+ * loop runs on whatever CPU the rest leaves (and at full speed on an otherwise idle core), at the
+ * cost of its answers waiting whenever anything else wants the CPU.
+ */
+export function loopPriority(env: NodeJS.ProcessEnv = process.env): number {
+  const v = env.CNM_DNS_LOOP_PRIORITY
+  if (v === undefined || v === '') return DEFAULT_LOOP_PRIORITY
+  if (v === 'idle') return LOOP_PRIORITY_IDLE
+  if (/^(?:1?\d)$/u.test(v)) return Number(v)
+  throw invalidConfig(`CNM_DNS_LOOP_PRIORITY ${JSON.stringify(v)}: expected "idle" or a nice value 0-19`)
 }
 
 /** Whether UDP is served by the native loop (the addon is built and not turned off). */
@@ -67,12 +107,21 @@ export function nativeUdpAvailable(): boolean {
 
 /**
  * Binds `address:port` (UDP) and starts its native loop; undefined when the addon is not there.
+ * `clients`: who is answered (`ClientFilter.rules`; empty: anyone). Each client may hand at most
+ * 500 misses a second (1000 at once) to `onMiss`, and all together 4000 (8000 at once); beyond,
+ * while 512 or more wait for the event loop, they are dropped and counted (`limited`).
  * Throws the bind's errno as `code` (`EADDRINUSE`, `EADDRNOTAVAIL`, `EACCES`).
  */
-export function openUdpLoop(address: string, family: 4 | 6, port: number, onMiss: MissListener): UdpLoop | undefined {
+export function openUdpLoop(
+  address: string,
+  family: 4 | 6,
+  port: number,
+  onMiss: MissListener,
+  clients: Buffer = Buffer.alloc(0),
+): UdpLoop | undefined {
   const a = load()
   if (a === null) return undefined
-  const [loop, bound] = a.open(address, family, port, onMiss)
+  const [loop, bound] = a.open(address, family, port, onMiss, loopPriority(), clients)
   let closed = false
   return {
     port: bound,
@@ -86,8 +135,8 @@ export function openUdpLoop(address: string, family: 4 | 6, port: number, onMiss
       return { generation, keys }
     },
     stats: () => {
-      const [answered, handedOver, dropped] = a.stats(loop)
-      return { answered, handedOver, dropped }
+      const [answered, handedOver, dropped, foreign, limited] = a.stats(loop)
+      return { answered, handedOver, dropped, foreign, limited }
     },
     close: () => {
       if (closed) return

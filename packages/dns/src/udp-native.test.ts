@@ -1,9 +1,44 @@
 import { createSocket } from 'node:dgram'
+import { readdirSync, readFileSync } from 'node:fs'
 import * as packet from 'dns-packet'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { query, sendRaw } from './dns.test-util.js'
 import { createDnsServer, type DnsServer } from './server.js'
-import { nativeUdpAvailable, openUdpLoop } from './udp-loop.js'
+import { DEFAULT_LOOP_PRIORITY, LOOP_PRIORITY_IDLE, loopPriority, nativeUdpAvailable, openUdpLoop } from './udp-loop.js'
+
+/** This process's threads named `cnm-dns-udp`: id → [nice, scheduling policy] (proc(5) stat). */
+function loopThreads(): Map<string, [number, number]> {
+  const threads = new Map<string, [number, number]>()
+  for (const tid of readdirSync('/proc/self/task')) {
+    try {
+      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8')
+      if (!stat.includes('(cnm-dns-udp)')) continue
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ') // f[0] is field 3 (state)
+      threads.set(tid, [Number(f[16]), Number(f[38])])
+    } catch {
+      // The thread ended meanwhile.
+    }
+  }
+  return threads
+}
+
+/** The [nice, policy] of the one loop thread started by `open`, once it has set them. */
+async function threadOf(open: () => { close(): void } | undefined): Promise<[number, number]> {
+  const before = new Set(loopThreads().keys())
+  const loop = open()
+  try {
+    for (let i = 0; i < 200; i++) {
+      const started = [...loopThreads()].filter(([tid]) => !before.has(tid))
+      // The thread names itself first, then lowers its priority: wait for a non-default value.
+      const [, values] = started[0] ?? []
+      if (values && (values[0] !== 0 || values[1] !== 0)) return values
+      await new Promise((r) => setTimeout(r, 10))
+    }
+    throw new Error('no loop thread with a lowered priority')
+  } finally {
+    loop?.close()
+  }
+}
 
 // The native UDP loop (native/udp-loop.c), on 127.0.0.1 with ports the kernel picks: no root
 // needed. `pnpm install` builds the addon (the package's install script); CI runs these.
@@ -95,6 +130,38 @@ describe('the native UDP loop', () => {
     expect(server.stats().dropped - before.dropped).toBe(3)
     expect((await query(at(), 'www', 'A'))?.message.answers?.[0]).toMatchObject({ data: '10.1.0.2' })
   })
+
+  it("reads the loop threads' priority from CNM_DNS_LOOP_PRIORITY, refusing anything but idle or 0-19", () => {
+    expect(loopPriority({})).toBe(DEFAULT_LOOP_PRIORITY)
+    expect(DEFAULT_LOOP_PRIORITY).toBe(0)
+    expect(loopPriority({ CNM_DNS_LOOP_PRIORITY: 'idle' })).toBe(LOOP_PRIORITY_IDLE)
+    expect(loopPriority({ CNM_DNS_LOOP_PRIORITY: '0' })).toBe(0)
+    expect(loopPriority({ CNM_DNS_LOOP_PRIORITY: '19' })).toBe(19)
+    for (const bad of ['20', '-1', '5; x', 'IDLE', '07x'])
+      expect(() => loopPriority({ CNM_DNS_LOOP_PRIORITY: bad })).toThrow(
+        expect.objectContaining({ code: 'ERR_INVALID_DNS_CONFIG', kind: 'invalid' }),
+      )
+  })
+
+  it.runIf(nativeUdpAvailable())(
+    'runs each loop on a thread of its own, below the event loop when asked: a nice value or SCHED_IDLE',
+    async () => {
+      const open = () => openUdpLoop('127.0.0.1', 4, 0, () => {})
+      const saved = process.env.CNM_DNS_LOOP_PRIORITY
+      try {
+        process.env.CNM_DNS_LOOP_PRIORITY = '19'
+        expect(await threadOf(open)).toEqual([19, 0]) // SCHED_OTHER (0) at nice 19
+        process.env.CNM_DNS_LOOP_PRIORITY = 'idle'
+        expect(await threadOf(open)).toEqual([0, 5]) // SCHED_IDLE (5): nice is not used
+      } finally {
+        if (saved === undefined) delete process.env.CNM_DNS_LOOP_PRIORITY
+        else process.env.CNM_DNS_LOOP_PRIORITY = saved
+      }
+      // The event loop's own thread keeps its priority.
+      const main = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8')
+      expect(Number(main.slice(main.lastIndexOf(')') + 2).split(' ')[16])).toBeLessThan(19)
+    },
+  )
 
   it.runIf(nativeUdpAvailable())('binds like dgram: the port it picked, EADDRINUSE on a taken one', async () => {
     const taken = createSocket('udp4')

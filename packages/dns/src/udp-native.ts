@@ -13,8 +13,14 @@ export interface HandlerRef {
  * whose bytes were answered locally before gets the same answer with its own id, on the loop's
  * thread; any other goes to the handler here, and a local answer is stored for the next one.
  */
-export function bindNativeUdp(address: string, family: 4 | 6, port: number, ref: HandlerRef): UdpLoop | undefined {
-  const loop: UdpLoop | undefined = openUdpLoop(address, family, port, (msg, client, clientPort, key, generation) => {
+export function bindNativeUdp(
+  address: string,
+  family: 4 | 6,
+  port: number,
+  ref: HandlerRef,
+  clients?: Buffer,
+): UdpLoop | undefined {
+  const onMiss = (msg: Buffer, client: string, clientPort: number, key: Buffer | null, generation: number): void => {
     const handler = ref.handler
     if (!handler || !loop) return
     const res = handler.handle(msg, 'udp', client)
@@ -25,7 +31,8 @@ export function bindNativeUdp(address: string, family: 4 | 6, port: number, ref:
     } else {
       res.then((r) => r && loop.send(r, client, clientPort)).catch(() => {})
     }
-  })
+  }
+  const loop: UdpLoop | undefined = openUdpLoop(address, family, port, onMiss, clients)
   return loop
 }
 

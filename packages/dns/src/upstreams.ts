@@ -99,6 +99,7 @@ export class UpstreamSource {
     return this.#reading
   }
 
+  /** Stops watching the resolv.conf file; the list read last stays as it is. Idempotent. */
   close(): void {
     this.#closed = true
     this.#watcher?.close()

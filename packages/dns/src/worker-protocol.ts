@@ -10,6 +10,11 @@ export type ToWorker =
   | { type: 'query'; seq: number }
   | { type: 'close' }
 
+/**
+ * What a DNS server (on its own thread or not) has done so far: the query counters of `DnsStats`,
+ * the TCP connections open now, the forwards in flight now, and `udpNative`, the local answers the
+ * native UDP loop gave without the event loop (0 on Node's dgram).
+ */
 export type WorkerStats = DnsStats & { tcpConnections: number; inFlight: number; udpNative: number }
 
 /** What the server's thread answers. */

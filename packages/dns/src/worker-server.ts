@@ -17,8 +17,18 @@ export interface DnsServerThread {
   readonly domain: string | undefined
   /** Resolves once the server's thread has applied every change made to `names` before this call. */
   synced(): Promise<void>
+  /**
+   * Where the server's thread forwards queries that are not the network's now (the host's
+   * resolv.conf servers, re-read when it changes, or the fixed list it was given).
+   */
   upstreams(): Promise<readonly Upstream[]>
+  /**
+   * The resolver configuration of a sandbox on this network, as the server's thread sees it now:
+   * the server's addresses as name servers, the network's domain then the host's search list, the
+   * host's options (render it with `renderResolvConf`).
+   */
   sandboxResolvConf(): Promise<ResolvConf>
+  /** Counters of the server's thread so far (see {@link WorkerStats}), read in one round trip. */
   stats(): Promise<WorkerStats>
   /** Stops the server and its thread. Idempotent. */
   close(): Promise<void>

@@ -3,22 +3,24 @@
 // cnm`, served by `cnm serve --docker-plugin`) against the same commands on Docker's own bridge
 // driver, in the same run: `docker network connect`, `docker network disconnect` of a running
 // container, and `docker run -d --network … -p <port>:80` (then `docker rm -f`, timed apart).
-// Medians of BENCH_RUNS (default 10), interleaved; the ratio cnm / Docker's bridge (target ≤ 1.0).
+// Medians of BENCH_RUNS (default 20), interleaved (which side goes first alternates); the ratio
+// cnm / Docker's bridge (target ≤ 1.0), and the daemons' CPU time per command beside it.
 //
 // As root. Re-runs itself under `unshare --net --mount` with a tmpfs on /run (the plugin socket,
 // both dockerds' exec roots): dockerd A (cnm's: --iptables=false --bridge=none, cnm owns the
 // firewall) in that namespace beside the cnm daemon; dockerd B with Docker's defaults (iptables,
-// docker0, the userland proxy) in a network namespace of its own. Data in a temporary directory;
-// the machine is left as it was.
+// docker0, the userland proxy) in a network namespace of its own. Both are started by
+// `@cnm/bench-peers` (startDockerd, busyboxRootfs). Data in a temporary directory; the machine is
+// left as it was.
 //
 //   pnpm build && node packages/docker-plugin/bench/docker-vs-bridge.mjs
 import { spawn, spawnSync } from 'node:child_process'
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { loadavg, tmpdir } from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 
-const RUNS = Number(process.env.BENCH_RUNS ?? 10)
+const RUNS = Number(process.env.BENCH_RUNS ?? 20)
 const here = path.dirname(fileURLToPath(import.meta.url))
 const CNM = path.join(here, '..', '..', 'cli', 'dist', 'cnm.cjs')
 const DOCKER = '/usr/bin/docker'
@@ -56,16 +58,6 @@ async function waitFor(check, what, ms = 90_000) {
   throw new Error(`timed out waiting for ${what}`)
 }
 
-function busyboxImage(dir) {
-  const root = path.join(dir, 'rootfs')
-  mkdirSync(path.join(root, 'bin'), { recursive: true })
-  copyFileSync('/bin/busybox', path.join(root, 'bin', 'busybox'))
-  for (const tool of ['sh', 'sleep', 'httpd']) symlinkSync('busybox', path.join(root, 'bin', tool))
-  const tar = path.join(dir, 'rootfs.tar')
-  sh('tar', ['-C', root, '-cf', tar, '.'])
-  return tar
-}
-
 const TICK_MS = 1000 / Number(sh('getconf', ['CLK_TCK']).stdout.trim() || 100)
 /** CPU time (user + system) a process has used so far, ms (/proc/PID/stat, clock-tick resolution). */
 function cpuMs(pid) {
@@ -89,34 +81,17 @@ async function inside() {
   mkdirSync('/run/docker/plugins', { recursive: true })
   sh('ip', ['link', 'set', 'lo', 'up'])
   const tmp = mkdtempSync(path.join(tmpdir(), 'cnm-docker-bench-'))
+  const { busyboxRootfs, startDockerd } = await import('@cnm/bench-peers')
   const children = []
+  const dockerds = []
   process.on('exit', () => {
     for (const c of children) c.kill('SIGKILL')
+    for (const d of dockerds) {
+      try {
+        process.kill(d.pid, 'SIGKILL')
+      } catch {}
+    }
   })
-  const dockerd = (name, extra, prefix = []) => {
-    const args = [
-      '--data-root',
-      `${tmp}/${name}`,
-      '--exec-root',
-      `${RUN}/${name}`,
-      '-H',
-      `unix://${RUN}/${name}.sock`,
-      '--pidfile',
-      `${RUN}/${name}.pid`,
-      '--storage-driver',
-      'vfs',
-      ...extra,
-    ]
-    const [cmd, ...rest] = [...prefix, '/usr/sbin/dockerd', ...args]
-    const child = spawn(cmd, rest, { stdio: ['ignore', 'ignore', 'pipe'] })
-    let log = ''
-    child.stderr.on('data', (d) => {
-      log = (log + d).slice(-4000)
-    })
-    children.push(child)
-    const cli = (...a) => [DOCKER, ['-H', `unix://${RUN}/${name}.sock`, ...a]]
-    return { child, cli, log: () => log }
-  }
   try {
     // CNM_BENCH_CPU_PROF=<dir>: the cnm daemon writes a V8 CPU profile there when it stops.
     const prof = process.env.CNM_BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.CNM_BENCH_CPU_PROF] : []
@@ -144,19 +119,19 @@ async function inside() {
       cnmOut += d
     })
     await waitFor(() => cnmOut.includes('docker plugin on'), 'cnm serve --docker-plugin')
-    const a = dockerd('dockerd-cnm', [
-      '--iptables=false',
-      '--ip6tables=false',
-      '--userland-proxy=false',
-      '--bridge=none',
+    const [a, b] = await Promise.all([
+      startDockerd({
+        name: 'dockerd-cnm',
+        runDir: RUN,
+        dataDir: tmp,
+        args: ['--iptables=false', '--ip6tables=false', '--userland-proxy=false', '--bridge=none'],
+      }),
+      // Docker's defaults, in a network namespace of its own (its iptables rules and docker0 stay there).
+      startDockerd({ name: 'dockerd-bridge', runDir: RUN, dataDir: tmp, ownNetns: true }),
     ])
-    // Docker's defaults, in a network namespace of its own (its iptables rules and docker0 stay there).
-    const b = dockerd('dockerd-bridge', [], ['unshare', '--net'])
-    for (const d of [a, b]) {
-      await waitFor(() => sh(...d.cli('version'), { check: false }).status === 0, `dockerd: ${d.log()}`)
-    }
-    const run = (d, ...args) => sh(...d.cli(...args)).stdout.trim()
-    const tar = busyboxImage(tmp)
+    dockerds.push(a, b)
+    const run = (d, ...args) => d.docker(...args)
+    const tar = busyboxRootfs(tmp, { tools: ['sh', 'sleep', 'httpd'] })
     for (const d of [a, b]) run(d, 'import', tar, IMAGE)
 
     // cnm: two cnm networks; Docker: two bridge networks. A running container on the first of each.
@@ -173,11 +148,12 @@ async function inside() {
       run(d, 'rm', '-f', 'warm')
     }
 
+    const loadBefore = loadavg()[0]
     const t = { cnm: {}, bridge: {} }
     // CPU time spent by the daemons that do a connect's work: dockerd + cnm serve for cnm, dockerd
     // for Docker's bridge driver. Unlike wall time, it hardly moves with the machine's load.
     const cpu = { cnm: {}, bridge: {}, 'cnm serve': {} }
-    const daemons = { cnm: [a.child.pid, cnmd.pid], bridge: [b.child.pid] }
+    const daemons = { cnm: [a.pid, cnmd.pid], bridge: [b.pid] }
     const cpuNow = (who) => daemons[who].reduce((sum, pid) => sum + cpuMs(pid), 0)
     const timed = (who, op, d, ...args) => {
       const before = cpuNow(who)
@@ -231,6 +207,7 @@ async function inside() {
     out.push(
       `Node ${process.version}; ${sh(DOCKER, ['--version']).stdout.trim()}; ${RUNS} runs of each, interleaved; medians in ms (wall time of the docker command)`,
     )
+    out.push(`load average (1 min) ${loadBefore.toFixed(1)} → ${loadavg()[0].toFixed(1)}`)
     out.push('')
     out.push("| command | Docker's bridge driver | cnm (remote driver + IPAM) | cnm / bridge |")
     out.push('|---|---|---|---|')
@@ -259,6 +236,7 @@ async function inside() {
     }
     run(a, 'network', 'rm', 'home', 'other')
   } finally {
+    await Promise.all(dockerds.map((d) => d.stop()))
     for (const c of children.reverse()) {
       c.kill('SIGTERM')
       await new Promise((r) => (c.exitCode !== null ? r() : c.once('exit', r)))

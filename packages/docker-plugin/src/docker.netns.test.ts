@@ -1,6 +1,6 @@
 import { describeKernel } from '@cnm/netlink/testing'
 import { afterAll, beforeAll, expect, it } from 'vitest'
-import { CNM_SOCK, DockerHost, IMAGE, missingTools, waitFor } from './test/docker-host.js'
+import { CNM_SOCK, DockerHost, HELLO, HOST_IP, IMAGE, waitFor } from './test/docker-host.js'
 
 // dockerd 20.10 (Debian's docker.io) as the client of `cnm serve --docker-plugin`, both in a
 // throwaway network + mount namespace (see test/docker-host.ts). What the kernel holds is read with
@@ -13,36 +13,9 @@ interface NetworkInspectJSON {
   IPAM: { Driver: string; Config: { Subnet: string; Gateway: string }[] }
   Containers: Record<string, { Name: string; IPv4Address: string; MacAddress: string }>
 }
-interface CnmNetwork {
-  id: string
-  name: string
-  device: string
-  subnet: string
-  gateway: string
-  endpoints: { name: string; ipv4: string; macAddress: string }[]
-}
-interface CnmPort {
-  network: string
-  endpoint: string
-  containerIP: string
-  containerPort: number
-  hostIP: string
-  hostPort: number
-  proto: string
-}
-
-const HOST_IP = '198.51.100.1' // the "host's own address", on a veth of the test's namespace
-
 describeKernel('Docker remote network + IPAM plugin: dockerd drives cnm', () => {
-  const missing = missingTools()
   let h: DockerHost
-  const ipOf = (ctr: string, net: string): string =>
-    h.docker('inspect', '--format', `{{(index .NetworkSettings.Networks "${net}").IPAddress}}`, ctr)
-  const cnmNetwork = (dockerId: string): CnmNetwork | undefined =>
-    h.cnmJSON<CnmNetwork[]>('network', 'ls').find((n) => n.name === `docker-${dockerId}`)
-  const links = (): string[] => h.ipJson<{ ifname: string }[]>('link', 'show').map((l) => l.ifname)
   const ruleset = (): string => h.in('nft', ['-j', 'list', 'ruleset']).stdout
-  const listening = (): string => h.in('ss', ['-Hltnu']).stdout
   const pythonBind = (port: number): string =>
     h
       .in('python3', [
@@ -51,7 +24,6 @@ describeKernel('Docker remote network + IPAM plugin: dockerd drives cnm', () => 
         String(port),
       ])
       .stdout.trim()
-  const get = (url: string): string => h.in('curl', ['-sS', '-m', '5', url], { check: false }).stdout
   const wget = (ctr: string, url: string): string =>
     // busybox's own `timeout` (its `wget -T` crashes in Debian's busybox-static)
     h.dockerResult('exec', ctr, 'timeout', '10', 'wget', '-q', '-O', '-', url).stdout
@@ -62,15 +34,7 @@ describeKernel('Docker remote network + IPAM plugin: dockerd drives cnm', () => 
   let n2: string
 
   beforeAll(async () => {
-    if (missing) throw new Error(`this test needs ${missing}`)
-    h = await DockerHost.create()
-    // The namespace's own "uplink", whose address plays the host's.
-    h.in('ip', ['link', 'add', 'cnmt-up0', 'type', 'veth', 'peer', 'name', 'cnmt-up1'])
-    h.in('ip', ['addr', 'add', `${HOST_IP}/24`, 'dev', 'cnmt-up0'])
-    for (const l of ['cnmt-up0', 'cnmt-up1']) h.in('ip', ['link', 'set', l, 'up'])
-    await h.startCnm()
-    await h.startDockerd()
-    h.importImage()
+    h = await DockerHost.start()
   }, 180_000)
 
   afterAll(async () => {
@@ -91,7 +55,7 @@ describeKernel('Docker remote network + IPAM plugin: dockerd drives cnm', () => 
       '10.77.0.1',
       'n1',
     )
-    const net = cnmNetwork(n1)
+    const net = h.cnmNetwork(n1)
     expect(net).toMatchObject({ device: `br-${n1.slice(0, 12)}`, subnet: '10.77.0.0/24', gateway: '10.77.0.1' })
     const bridge = h.ipJson<{ addr_info: { local: string; prefixlen: number }[] }[]>(
       'addr',
@@ -103,7 +67,7 @@ describeKernel('Docker remote network + IPAM plugin: dockerd drives cnm', () => 
 
     h.docker('run', '-d', '--name', 'c1', '--network', 'n1', IMAGE, 'sleep', '100000')
     h.docker('run', '-d', '--name', 'c2', '--network', 'n1', IMAGE, 'sleep', '100000')
-    const [a1, a2] = [ipOf('c1', 'n1'), ipOf('c2', 'n1')]
+    const [a1, a2] = [h.ipOf('c1', 'n1'), h.ipOf('c2', 'n1')]
     expect(new Set([a1, a2]).size).toBe(2)
     expect(pings('c1', a2)).toBe(true)
     expect(pings('c2', a1)).toBe(true)
@@ -116,35 +80,19 @@ describeKernel('Docker remote network + IPAM plugin: dockerd drives cnm', () => 
     const docker = Object.values(inspect.Containers)
       .map((c) => `${c.IPv4Address} ${c.MacAddress}`)
       .sort()
-    const cnm = (cnmNetwork(n1)?.endpoints ?? []).map((e) => `${e.ipv4}/24 ${e.macAddress}`).sort()
+    const cnm = (h.cnmNetwork(n1)?.endpoints ?? []).map((e) => `${e.ipv4}/24 ${e.macAddress}`).sort()
     expect(docker).toEqual(cnm)
     expect(cnm).toHaveLength(2)
   })
 
   it('publishes -p 8080:80: HTTP answers on the host address, 127.0.0.1 and by hairpin; cnm port ls lists it; the port is held', () => {
-    h.docker(
-      'run',
-      '-d',
-      '--name',
-      'web',
-      '--network',
-      'n1',
-      '-p',
-      '8080:80',
-      IMAGE,
-      'httpd',
-      '-f',
-      '-p',
-      '80',
-      '-h',
-      '/www',
-    )
-    const webIP = ipOf('web', 'n1')
-    expect(get(`http://${HOST_IP}:8080/`)).toBe('hello from cnm\n')
-    expect(get('http://127.0.0.1:8080/')).toBe('hello from cnm\n')
-    expect(wget('c1', `http://${HOST_IP}:8080/`)).toBe('hello from cnm\n')
-    expect(wget('web', `http://${HOST_IP}:8080/`)).toBe('hello from cnm\n') // to itself, through the host
-    const ports = h.cnmJSON<CnmPort[]>('port', 'ls')
+    h.web('web', '--network', 'n1', '-p', '8080:80')
+    const webIP = h.ipOf('web', 'n1')
+    expect(h.get(`http://${HOST_IP}:8080/`)).toBe(HELLO)
+    expect(h.get('http://127.0.0.1:8080/')).toBe(HELLO)
+    expect(wget('c1', `http://${HOST_IP}:8080/`)).toBe(HELLO)
+    expect(wget('web', `http://${HOST_IP}:8080/`)).toBe(HELLO) // to itself, through the host
+    const ports = h.cnmPorts()
     expect(ports).toContainEqual(
       expect.objectContaining({
         network: `docker-${n1}`,
@@ -154,41 +102,23 @@ describeKernel('Docker remote network + IPAM plugin: dockerd drives cnm', () => 
         proto: 'tcp',
       }),
     )
-    expect(listening()).toMatch(/0\.0\.0\.0:8080\b/u)
+    expect(h.listening()).toMatch(/0\.0\.0\.0:8080\b/u)
     expect(pythonBind(8080)).toBe('Address already in use')
 
     // Any free host port (`-p 80`, what -P asks for) and a host address (`-p 127.0.0.1:8081:80`).
-    h.docker(
-      'run',
-      '-d',
-      '--name',
-      'web3',
-      '--network',
-      'n1',
-      '-p',
-      '80',
-      '-p',
-      '127.0.0.1:8081:80',
-      IMAGE,
-      'httpd',
-      '-f',
-      '-p',
-      '80',
-      '-h',
-      '/www',
-    )
-    const web3 = h.cnmJSON<CnmPort[]>('port', 'ls').filter((p) => p.containerIP === ipOf('web3', 'n1'))
+    h.web('web3', '--network', 'n1', '-p', '80', '-p', '127.0.0.1:8081:80')
+    const web3 = h.cnmPorts().filter((p) => p.containerIP === h.ipOf('web3', 'n1'))
     expect(web3.map((p) => p.hostIP).sort()).toEqual(['0.0.0.0', '127.0.0.1'])
     const any = web3.find((p) => p.hostIP === '0.0.0.0')?.hostPort ?? 0
     expect(any).toBeGreaterThan(1023)
-    expect(get(`http://${HOST_IP}:${any}/`)).toBe('hello from cnm\n')
-    expect(get('http://127.0.0.1:8081/')).toBe('hello from cnm\n')
-    expect(get(`http://${HOST_IP}:8081/`)).toBe('') // bound to 127.0.0.1 only
+    expect(h.get(`http://${HOST_IP}:${any}/`)).toBe(HELLO)
+    expect(h.get('http://127.0.0.1:8081/')).toBe(HELLO)
+    expect(h.get(`http://${HOST_IP}:8081/`)).toBe('') // bound to 127.0.0.1 only
     h.docker('rm', '-f', 'web3')
-    expect(h.cnmJSON<CnmPort[]>('port', 'ls')).toHaveLength(1)
+    expect(h.cnmPorts()).toHaveLength(1)
 
     // A second container asking for the same port is refused, and nothing of it stays behind.
-    const before = links().sort()
+    const before = h.links().sort()
     const again = h.dockerResult(
       'run',
       '-d',
@@ -205,55 +135,55 @@ describeKernel('Docker remote network + IPAM plugin: dockerd drives cnm', () => 
     expect(again.status).not.toBe(0)
     expect(again.stderr).toMatch(/8080/u)
     h.dockerResult('rm', '-f', 'web2')
-    expect(links().sort()).toEqual(before)
-    expect(cnmNetwork(n1)?.endpoints).toHaveLength(3)
+    expect(h.links().sort()).toEqual(before)
+    expect(h.cnmNetwork(n1)?.endpoints).toHaveLength(3)
   })
 
   it('connects a running container to a second cnm network and disconnects it again', () => {
     n2 = h.docker('network', 'create', '-d', 'cnm', '--ipam-driver', 'cnm', '--subnet', '10.78.0.0/24', 'n2')
     h.docker('network', 'connect', 'n2', 'c1')
-    const a = ipOf('c1', 'n2')
+    const a = h.ipOf('c1', 'n2')
     expect(a).toMatch(/^10\.78\.0\.\d+$/u)
     expect(h.docker('exec', 'c1', 'ip', '-o', 'addr')).toContain(`inet ${a}/24`)
     expect(pings('c1', '10.78.0.1')).toBe(true)
-    expect(cnmNetwork(n2)?.endpoints.map((e) => e.ipv4)).toEqual([a])
+    expect(h.cnmNetwork(n2)?.endpoints.map((e) => e.ipv4)).toEqual([a])
     h.docker('network', 'disconnect', 'n2', 'c1')
-    expect(cnmNetwork(n2)?.endpoints).toEqual([])
+    expect(h.cnmNetwork(n2)?.endpoints).toEqual([])
     expect(h.docker('exec', 'c1', 'ip', '-o', 'addr')).not.toContain('10.78.0.')
     // Still on n1, still published.
-    expect(pings('c1', ipOf('c2', 'n1'))).toBe(true)
+    expect(pings('c1', h.ipOf('c2', 'n1'))).toBe(true)
   })
 
   it('survives a SIGKILL of the cnm daemon: traffic flows, the port stays held, later removals clean up', async () => {
     await h.stopCnm('SIGKILL')
-    expect(get('http://127.0.0.1:8080/')).toBe('hello from cnm\n') // the kernel's rules stay
+    expect(h.get('http://127.0.0.1:8080/')).toBe(HELLO) // the kernel's rules stay
     await h.startCnm()
-    expect(pings('c1', ipOf('c2', 'n1'))).toBe(true)
-    expect(get(`http://${HOST_IP}:8080/`)).toBe('hello from cnm\n')
+    expect(pings('c1', h.ipOf('c2', 'n1'))).toBe(true)
+    expect(h.get(`http://${HOST_IP}:8080/`)).toBe(HELLO)
     expect(pythonBind(8080)).toBe('Address already in use')
-    expect(h.cnmJSON<CnmPort[]>('port', 'ls')).toHaveLength(1)
+    expect(h.cnmPorts()).toHaveLength(1)
     // cnm's reconcile sees Docker's endpoints as its own, alive (their veths are in the containers).
     const report = h.cnmJSON<{ droppedEndpoints: string[]; removedLinks: string[]; errors: string[] }>('reconcile')
     expect(report).toMatchObject({ droppedEndpoints: [], removedLinks: [], errors: [] })
-    expect(cnmNetwork(n1)?.endpoints).toHaveLength(3)
+    expect(h.cnmNetwork(n1)?.endpoints).toHaveLength(3)
     // A new container after the restart gets a free address (the plugin asks cnm's network).
     h.docker('run', '-d', '--name', 'c3', '--network', 'n1', IMAGE, 'sleep', '100000')
-    const used = ['c1', 'c2', 'web'].map((c) => ipOf(c, 'n1'))
-    expect(used).not.toContain(ipOf('c3', 'n1'))
+    const used = ['c1', 'c2', 'web'].map((c) => h.ipOf(c, 'n1'))
+    expect(used).not.toContain(h.ipOf('c3', 'n1'))
     h.docker('rm', '-f', 'web', 'c3')
-    expect(h.cnmJSON<CnmPort[]>('port', 'ls')).toEqual([])
-    expect(listening()).not.toMatch(/:8080\b/u)
+    expect(h.cnmPorts()).toEqual([])
+    expect(h.listening()).not.toMatch(/:8080\b/u)
     expect(pythonBind(8080)).toBe('bound')
-    expect(cnmNetwork(n1)?.endpoints).toHaveLength(2)
+    expect(h.cnmNetwork(n1)?.endpoints).toHaveLength(2)
   })
 
   it('survives a restart of dockerd: its containers stop (cnm removes their endpoints) and start again on cnm', async () => {
     await h.stopDockerd()
-    expect(cnmNetwork(n1)?.endpoints).toEqual([]) // dockerd deleted them on its way down
+    expect(h.cnmNetwork(n1)?.endpoints).toEqual([]) // dockerd deleted them on its way down
     await h.startDockerd()
     h.docker('start', 'c1', 'c2')
-    expect(cnmNetwork(n1)?.endpoints).toHaveLength(2)
-    expect(pings('c1', ipOf('c2', 'n1'))).toBe(true)
+    expect(h.cnmNetwork(n1)?.endpoints).toHaveLength(2)
+    expect(pings('c1', h.ipOf('c2', 'n1'))).toBe(true)
   }, 180_000)
 
   it('runs ten containers at once: distinct addresses, and all of them clean up', async () => {
@@ -262,16 +192,17 @@ describeKernel('Docker remote network + IPAM plugin: dockerd drives cnm', () => 
       names.map((n) => h.dockerAsync('run', '-d', '--name', n, '--network', 'n1', IMAGE, 'sleep', '100000')),
     )
     expect(runs.filter((r) => r.status !== 0).map((r) => r.stderr)).toEqual([])
-    const addrs = names.map((n) => ipOf(n, 'n1'))
+    const addrs = names.map((n) => h.ipOf(n, 'n1'))
     expect(new Set(addrs).size).toBe(10)
     expect(
-      cnmNetwork(n1)
+      h
+        .cnmNetwork(n1)
         ?.endpoints.map((e) => e.ipv4)
         .sort(),
-    ).toEqual([...addrs, ipOf('c1', 'n1'), ipOf('c2', 'n1')].sort())
+    ).toEqual([...addrs, h.ipOf('c1', 'n1'), h.ipOf('c2', 'n1')].sort())
     const removed = await Promise.all(names.map((n) => h.dockerAsync('rm', '-f', n)))
     expect(removed.filter((r) => r.status !== 0).map((r) => r.stderr)).toEqual([])
-    expect(cnmNetwork(n1)?.endpoints).toHaveLength(2)
+    expect(h.cnmNetwork(n1)?.endpoints).toHaveLength(2)
   }, 180_000)
 
   it('honours -o bridge.name and driver.mtu, --internal and --ipv6', () => {
@@ -294,7 +225,7 @@ describeKernel('Docker remote network + IPAM plugin: dockerd drives cnm', () => 
       'com.docker.network.driver.mtu=1400',
       'n3',
     )
-    expect(cnmNetwork(n3)).toMatchObject({ device: 'cnmdk3', subnet: '10.80.0.0/24', gateway: '10.80.0.1' })
+    expect(h.cnmNetwork(n3)).toMatchObject({ device: 'cnmdk3', subnet: '10.80.0.0/24', gateway: '10.80.0.1' })
     const bridge = h.ipJson<{ addr_info: { local: string }[] }[]>('addr', 'show', 'dev', 'cnmdk3')
     expect(bridge[0]?.addr_info.map((a) => a.local)).toEqual(expect.arrayContaining(['10.80.0.1', 'fd00:80::1']))
     const inside = h.docker(
@@ -312,7 +243,7 @@ describeKernel('Docker remote network + IPAM plugin: dockerd drives cnm', () => 
     expect(inside).toMatch(/inet6 fd00:80::[0-9a-f:]+\/64/u)
     expect(inside).not.toContain('default via') // internal: no way out
     h.docker('network', 'rm', 'n3')
-    expect(links()).not.toContain('cnmdk3')
+    expect(h.links()).not.toContain('cnmdk3')
   })
 
   it('refuses what cnm cannot honour with a message naming it, and leaves nothing', async () => {
@@ -353,9 +284,9 @@ describeKernel('Docker remote network + IPAM plugin: dockerd drives cnm', () => 
         () => `the event stream: ${events.text()}`,
       )
       const ok = h.docker('network', 'create', '-d', 'cnm', '--ipam-driver', 'cnm', '--subnet', '10.79.0.0/24', 'ok3')
-      expect(cnmNetwork(ok)?.subnet).toBe('10.79.0.0/24')
+      expect(h.cnmNetwork(ok)?.subnet).toBe('10.79.0.0/24')
       h.docker('network', 'rm', 'ok3')
-      expect(cnmNetwork(ok)).toBeUndefined()
+      expect(h.cnmNetwork(ok)).toBeUndefined()
       await waitFor(
         () => events.text().includes('"action":"delete"'),
         () => `the delete event: ${events.text()}`,
@@ -376,7 +307,7 @@ describeKernel('Docker remote network + IPAM plugin: dockerd drives cnm', () => 
     h.docker('rm', '-f', 'c1', 'c2')
     h.docker('network', 'rm', 'n1', 'n2')
     expect(h.cnmJSON<unknown[]>('network', 'ls')).toEqual([])
-    expect(links().sort()).toEqual(['cnmt-up0', 'cnmt-up1', 'lo'])
+    expect(h.links().sort()).toEqual(['cnmt-up0', 'cnmt-up1', 'lo'])
     const addrs = h
       .ipJson<{ addr_info: { local: string }[] }[]>('addr', 'show')
       .flatMap((l) => l.addr_info.map((a) => a.local))
@@ -385,6 +316,6 @@ describeKernel('Docker remote network + IPAM plugin: dockerd drives cnm', () => 
     for (const gone of [`br-${n1.slice(0, 12)}`, `br-${n2.slice(0, 12)}`, '10.77.0.', '10.78.0.', '8080']) {
       expect(rules).not.toContain(gone)
     }
-    expect(listening()).not.toMatch(/:8080\b/u)
+    expect(h.listening()).not.toMatch(/:8080\b/u)
   })
 })

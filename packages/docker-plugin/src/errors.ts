@@ -22,10 +22,14 @@ const KINDS: Readonly<Record<string, ErrorKind>> = {
   [ERR_DOCKER_STATE]: 'unavailable',
 }
 
-/** An error of the Docker plugin: a stable code, its kind, a message naming the object. */
+/**
+ * An error of the Docker plugin: a stable code, its kind (the code's own unless `kind` says another:
+ * a state file that holds something cnm never writes is `invalid`, not `unavailable`), a message
+ * naming the object.
+ */
 export class DockerPluginError extends CnmError {
-  constructor(code: keyof typeof KINDS & string, message: string, options?: { cause?: unknown }) {
-    super(code, KINDS[code] ?? 'invalid', message, options)
+  constructor(code: keyof typeof KINDS & string, message: string, options?: { cause?: unknown; kind?: ErrorKind }) {
+    super(code, options?.kind ?? KINDS[code] ?? 'invalid', message, options)
   }
 }
 

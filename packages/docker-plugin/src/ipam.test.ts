@@ -58,7 +58,7 @@ describe("the IPAM side: agrees with cnm's networks", () => {
     )
     // The network is made with gateway .1; one endpoint holds .2 already (made before a restart).
     nets.push({ subnet: '10.77.0.0/24', gateway: '10.77.0.1', endpoints: ['10.77.0.2'] })
-    state.setNetwork('n', { aux: { '10.77.0.0/24': ['10.77.0.3'] } })
+    state.setNetwork('f'.repeat(64), { aux: { '10.77.0.0/24': ['10.77.0.3'] } })
     const a = ipam.requestAddress({ PoolID: pool.PoolID, Address: '', Options: null })
     const b = ipam.requestAddress({ PoolID: pool.PoolID })
     expect([a.Address, b.Address]).toEqual(['10.77.0.4/24', '10.77.0.5/24'])

@@ -102,10 +102,8 @@ export function createIpam(controller: NetworkController, state: StateFile): Ipa
   /** Pools handed out and not released (recorded in the state file: they outlive a restart). */
   const pools = new Map<string, Pool>()
   for (const id of recorded.pools) {
-    try {
-      const pool = parsePoolId(id)
-      if (live.has(pool.subnet.cidr)) pools.set(id, pool)
-    } catch {} // not a pool id (a hand-edited file): nothing to hold
+    const pool = parsePoolId(id) // the state file's entries are parsed when it is read: a pool id
+    if (live.has(pool.subnet.cidr)) pools.set(id, pool)
   }
   /** Addresses handed out per subnet, not released yet (recorded too). */
   const handedOut = new Map<string, Set<string>>(

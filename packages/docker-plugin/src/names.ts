@@ -2,9 +2,14 @@ import { invalidRequest } from './errors.js'
 
 const DOCKER_ID = /^[0-9a-f]{64}$/u
 
+/** Whether `id` is a Docker object id (64 lowercase hex characters). */
+export function isDockerId(id: unknown): id is string {
+  return typeof id === 'string' && DOCKER_ID.test(id)
+}
+
 /** Throws unless `id` is a Docker object id (64 lowercase hex characters). */
 export function checkDockerId(what: string, id: unknown): string {
-  if (typeof id !== 'string' || !DOCKER_ID.test(id)) {
+  if (!isDockerId(id)) {
     throw invalidRequest(`${what} ${JSON.stringify(id)} is not a Docker id (64 hexadecimal characters)`)
   }
   return id

@@ -1,33 +1,20 @@
-import { chmodSync, lstatSync, mkdirSync, unlinkSync } from 'node:fs'
+import { chmodSync, mkdirSync, unlinkSync } from 'node:fs'
 import { connect } from 'node:net'
 import path from 'node:path'
 import type { NetworkController } from '@cnm/controller'
+import { isSocketPath } from '@cnm/driverapi'
 import { type FastifyBaseLogger, type FastifyError, type FastifyInstance, fastify, LogController } from 'fastify'
 import { DockerPluginError, ERR_DOCKER_STATE, errorText } from './errors.js'
 import type { PluginEventSink } from './events.js'
 import { pluginRoutes } from './routes.js'
 import { StateFile } from './state-file.js'
 
-/**
- * Whether a path is a socket (lstat: never following a link); throws when nothing is there.
- * Node 20's `fs.realpathSync`, which resolves every module import, reads the file type of the last
- * stat this thread made when a path component is already in its cache: after a stat of a socket it
- * stops early and leaves symlinks unresolved (a package's dependency then "cannot be found"). A stat
- * of the root directory right after puts a directory's type back.
- */
-function isSocketPath(file: string): boolean {
-  try {
-    return lstatSync(file).isSocket()
-  } finally {
-    lstatSync('/')
-  }
-}
-
 /** Where dockerd looks for a plugin named `cnm`. */
 export const DEFAULT_PLUGIN_SOCKET = '/run/docker/plugins/cnm.sock'
 /** The media type of the plugin protocol (v1.2), for requests and answers. */
 export const PLUGIN_MEDIA_TYPE = 'application/vnd.docker.plugins.v1.2+json'
 
+/** Options of {@link serveDockerPlugin} (and, without `socketPath`, of {@link createDockerPluginApp}). */
 export interface DockerPluginOptions {
   /** The controller the plugin works on (its owner opens and closes it). */
   controller: NetworkController
@@ -41,6 +28,10 @@ export interface DockerPluginOptions {
   emit?: PluginEventSink
 }
 
+/**
+ * A running Docker network and IPAM plugin: dockerd finds it at `socketPath` (under
+ * `/run/docker/plugins/` it needs no registration) and `app` is the Fastify instance answering it.
+ */
 export interface DockerPluginServer {
   readonly socketPath: string
   readonly app: FastifyInstance

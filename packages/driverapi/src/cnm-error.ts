@@ -11,6 +11,10 @@
  */
 export type ErrorKind = 'invalid' | 'not-found' | 'conflict' | 'unsupported' | 'kernel' | 'unavailable'
 
+/**
+ * Every {@link ErrorKind}, in a stable order: what a value must be one of to count as a kind
+ * (`errorKind` walks an error's `cause` chain for the first such value).
+ */
 export const ERROR_KINDS: readonly ErrorKind[] = [
   'invalid',
   'not-found',
@@ -29,7 +33,15 @@ export const ERROR_KINDS: readonly ErrorKind[] = [
  * installed.
  */
 export class CnmError extends Error {
+  /**
+   * Stable across releases: an `ERR_…` code of the package that threw, or the errno name (`EEXIST`,
+   * `ENODEV`, …) of a kernel failure. Branch on this, never on the message.
+   */
   readonly code: string
+  /**
+   * What kind of failure it is, for a caller that only needs to decide (the REST layer maps it to an
+   * HTTP status: `invalid`/`unsupported` 400, `not-found` 404, `conflict` 409, `kernel` 500, `unavailable` 503).
+   */
   readonly kind: ErrorKind
 
   constructor(code: string, kind: ErrorKind, message: string, options?: { cause?: unknown }) {

@@ -46,6 +46,24 @@ export {
   parseInterfaceName,
   pickInterfaceName,
 } from './interface-name.js'
+export {
+  checkIpam,
+  checkIpamData,
+  EMPTY_IPAM,
+  type IpamData,
+  type IpamDataText,
+  ipamDataFor,
+  ipamFromOptions,
+  ipamSubnets,
+  ipamToText,
+  isEmptyIpam,
+  isHostOf,
+  LEGACY_IPAM_KEYS,
+  type NetworkIpam,
+  type NetworkIpamText,
+  parseIpam,
+} from './ipam.js'
+export { isSocketPath } from './socket-path.js'
 export type {
   Driver,
   DriverCapabilities,

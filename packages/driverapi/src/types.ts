@@ -1,4 +1,5 @@
 import type { ClusterContext } from './cluster.js'
+import type { NetworkIpam } from './ipam.js'
 
 /** One network interface a driver hands to a sandbox. Addresses are CIDR strings (`172.18.0.2/16`). */
 export interface Interface {
@@ -6,9 +7,16 @@ export interface Interface {
   srcName: string
   /** The name it must have inside the sandbox (`eth0`). */
   dstName: string
+  /**
+   * Its IPv4 address in CIDR form (`10.20.0.2/24`); absent on an IPv6-only network or a driver that
+   * gives none.
+   */
   address?: string
+  /** Its IPv6 address in CIDR form (`fd00:20::2/64`); absent when the network has no IPv6. */
   addressIPv6?: string
+  /** The MAC address to set (`02:42:0a:14:00:02`); absent: keep the kernel's. */
   macAddress?: string
+  /** The MTU in bytes (68-65535); absent: keep the link's. */
   mtu?: number
 }
 
@@ -26,8 +34,11 @@ export interface StaticRoute {
 export interface SandboxInfo {
   /** The interfaces to add to the sandbox; empty for a driver that gives none (`null`). */
   interfaces: Interface[]
+  /** The IPv4 default gateway the sandbox should route through (a plain address), if any. */
   gateway?: string
+  /** The IPv6 default gateway (a plain address), if any. */
   gatewayIPv6?: string
+  /** More routes to install in the sandbox, after its interface and gateways. */
   staticRoutes?: StaticRoute[]
 }
 
@@ -40,25 +51,38 @@ export type TransportProtocol = 'tcp' | 'udp' | 'sctp'
  * one). The one type from the CLI and REST parsers through the drivers to the port mapper.
  */
 export interface PortBinding {
+  /** The transport protocol. */
   proto: TransportProtocol
+  /** The container port (1-65535), or the first of a range. */
   containerPort: number
+  /** The last container port of a range (absent: `containerPort` alone). */
   containerPortEnd?: number
   /** Host address, canonical text (absent: every address). */
   hostIP?: string
   /** Host port (absent or 0: any free one). */
   hostPort?: number
+  /**
+   * The last host port of a range; the host range must be as long as the container range, or a range
+   * of candidates for a single container port.
+   */
   hostPortEnd?: number
 }
 
 /** A {@link PortBinding} as published: every side resolved (the host address and ports really used). */
 export interface PublishedPort {
+  /** The transport protocol. */
   proto: TransportProtocol
   /** The container's address the port is forwarded to. */
   containerIP: string
+  /** The first container port. */
   containerPort: number
+  /** The last container port (`containerPort` for a single port). */
   containerPortEnd: number
+  /** The host address it is published on (`0.0.0.0` or `::` for every address). */
   hostIP: string
+  /** The first host port really used. */
   hostPort: number
+  /** The last host port really used (`hostPort` for a single port). */
   hostPortEnd: number
 }
 
@@ -67,6 +91,7 @@ export type DriverScope = 'local' | 'global'
 
 /** What a driver has, so that a controller or a front end can decide without knowing its name. */
 export interface DriverCapabilities {
+  /** Where the driver's networks live: `local` (this host's store) or `global` (the cluster's). */
   scope: DriverScope
   /** Whether endpoints take `portBindings` (published ports). */
   publishesPorts: boolean
@@ -88,12 +113,17 @@ export interface DriverCapabilities {
 
 /** A network as its driver sees it, for inspection and for the controller's allocation records. */
 export interface NetworkInfo {
+  /** The network's id (the controller's). */
   id: string
   /** The host device that carries the network (a bridge, a macvlan parent), if any. */
   device: string | undefined
+  /** Its IPv4 subnet in CIDR form, if any. */
   subnetV4: string | undefined
+  /** Its IPv4 gateway, a plain address, if any. */
   gatewayV4: string | undefined
+  /** Its IPv6 subnet in CIDR form, if any. */
   subnetV6: string | undefined
+  /** Its IPv6 gateway, a plain address, if any. */
   gatewayV6: string | undefined
   /** No route out of the network. */
   internal: boolean
@@ -103,18 +133,25 @@ export interface NetworkInfo {
 
 /** An endpoint as its driver sees it: the addresses it holds and its published ports. */
 export interface EndpointInfo {
+  /** The endpoint's id (the controller's). */
   id: string
   /** Plain addresses, no prefix. */
   ipv4: string | undefined
+  /** Its IPv6 address, plain (no prefix length), if any. */
   ipv6: string | undefined
+  /** Its interface's MAC address, if the driver gave it one. */
   macAddress: string | undefined
+  /** The ports published to it, resolved. */
   ports: PublishedPort[]
 }
 
 /** What `join` adds to what `createEndpoint` returned (libnetwork's JoinInfo), if anything. */
 export interface JoinInfo {
+  /** An IPv4 default gateway that overrides the one of `createEndpoint`'s {@link SandboxInfo}. */
   gateway?: string
+  /** An IPv6 default gateway that overrides the one of `createEndpoint`'s {@link SandboxInfo}. */
   gatewayIPv6?: string
+  /** More routes to install when joining. */
   staticRoutes?: StaticRoute[]
 }
 
@@ -129,6 +166,7 @@ export type DriverRecord = unknown
  * restore failed (a transient error). Records are the driver's own exports.
  */
 export interface KnownRecords {
+  /** Network id → its record. */
   networks: ReadonlyMap<string, DriverRecord>
   /** Endpoint id → its network id and record. */
   endpoints: ReadonlyMap<string, { networkId: string; record: DriverRecord }>
@@ -136,9 +174,13 @@ export interface KnownRecords {
 
 /** What `removeStrays` found and removed (each entry names the object), and what it could not. */
 export interface StrayReport {
+  /** Links the driver owned (by their owner mark) that no known record names, removed. */
   links: string[]
+  /** Firewall rules of networks no known record names, removed. */
   firewallNetworks: string[]
+  /** Published-port rules no known endpoint owns, removed. */
   firewallPorts: string[]
+  /** Strays that could not be removed, each with the reason (every one was attempted). */
   errors: string[]
 }
 
@@ -195,16 +237,34 @@ export interface DriverPersistence {
 export interface Driver {
   /** The driver's name (`bridge`, `macvlan`, `null`). */
   readonly name: string
+  /** What the driver can do (scope, published ports, parent interface, …), fixed for its lifetime. */
   readonly capabilities: DriverCapabilities
   /** Driver-wide options, once, before the first network. */
   config(options: unknown): Promise<void>
-  createNetwork(nid: string, options: unknown): Promise<void>
+  /**
+   * Creates a network. `ipam` is its subnets, gateways, ranges and aux addresses per family, parsed
+   * values (libnetwork's `ipV4Data`/`ipV6Data`): a driver never parses subnet text from `options`.
+   * The controller always passes it; a driver called without it (a library user's direct call,
+   * with the old option keys `addressIPv4`, `fixedCIDRv6`, …) converts those once with
+   * `ipamFromOptions`.
+   */
+  createNetwork(nid: string, options: unknown, ipam?: NetworkIpam): Promise<void>
+  /**
+   * Deletes a network and everything the driver made for it (bridge, firewall rules, routes).
+   * Throws `ERR_NO_NETWORK` for an unknown id and `ERR_ACTIVE_ENDPOINTS` while it has endpoints; a
+   * teardown whose steps partly fail runs every step and throws `ERR_TEARDOWN` listing the failures.
+   */
   deleteNetwork(nid: string): Promise<void>
   /**
    * Creates an endpoint. With a `sandboxKey` the driver may create the container's interface inside
    * that namespace directly (under its final name); with `''` it stays on the host side.
    */
   createEndpoint(nid: string, eid: string, sandboxKey: string, options: unknown): Promise<SandboxInfo>
+  /**
+   * Deletes an endpoint (after it left its sandbox): its interface, addresses, published ports and
+   * rules. Throws `ERR_NO_NETWORK` / `ERR_NO_ENDPOINT` for unknown ids; a teardown whose steps partly
+   * fail runs every step and throws `ERR_TEARDOWN` listing the failures.
+   */
   deleteEndpoint(nid: string, eid: string): Promise<void>
   /** The endpoint enters a sandbox (called before its interface is moved in); may add routes. */
   join(nid: string, eid: string, sandboxKey: string, options: unknown): Promise<JoinInfo>

@@ -13,12 +13,12 @@
 //   - etcd operations per attach and per detach, counted on the client (the same calls the
 //     controller makes: read the pool, CAS-claim, record; release);
 //   - a dead host: one host stops without a word (SIGKILL); time until its 20 addresses are free.
-// As root: everything runs under `unshare --net --mount` (etcd on that namespace's loopback only),
-// data in a temporary directory.
+// As root: everything runs under `unshare --net --mount` (etcd, started by `@cnm/bench-peers`, on
+// that namespace's loopback only), data in a temporary directory.
 //
 //   pnpm --filter @cnm/etcd-store build && node packages/etcd-store/bench/cluster-sim.mjs
 //   HOSTS=10 ENDPOINTS=200 SECONDS=5 node packages/etcd-store/bench/cluster-sim.mjs   # a quick one
-import { fork, spawn, spawnSync } from 'node:child_process'
+import { fork, spawnSync } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
@@ -31,8 +31,8 @@ const SECONDS = Number(process.env.SECONDS ?? 20)
 const TTL = Number(process.env.LEASE_TTL ?? 10)
 const PER_PROCESS = Number(process.env.HOSTS_PER_PROCESS ?? 5)
 const SELF = fileURLToPath(import.meta.url)
-const MEMBERS = [0, 1, 2].map((i) => ({ name: `m${i}`, client: 23790 + i, peer: 23890 + i }))
-const ENDPOINT_URLS = MEMBERS.map((m) => `http://127.0.0.1:${m.client}`)
+const CLIENT_PORT = 23790 // the first member's; the cluster's three members follow
+const ENDPOINT_URLS = [0, 1, 2].map((i) => `http://127.0.0.1:${CLIENT_PORT + i}`)
 const P = '/sim/'
 const log = (msg) => console.error(`sim: ${msg}`)
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
@@ -182,35 +182,11 @@ const rssMiB = (pid) => Number(/VmRSS:\s+(\d+) kB/u.exec(readFileSync(`/proc/${p
 async function inside() {
   spawnSync('ip', ['link', 'set', 'lo', 'up'])
   const dir = mkdtempSync(path.join(tmpdir(), 'cnm-sim-'))
-  const cluster = MEMBERS.map((m) => `${m.name}=http://127.0.0.1:${m.peer}`).join(',')
-  const etcd = MEMBERS.map((m) =>
-    spawn(
-      'etcd',
-      [
-        `--name=${m.name}`,
-        `--data-dir=${path.join(dir, m.name)}`,
-        `--listen-client-urls=http://127.0.0.1:${m.client}`,
-        `--advertise-client-urls=http://127.0.0.1:${m.client}`,
-        `--listen-peer-urls=http://127.0.0.1:${m.peer}`,
-        `--initial-advertise-peer-urls=http://127.0.0.1:${m.peer}`,
-        `--initial-cluster=${cluster}`,
-        '--initial-cluster-state=new',
-        '--log-level=error',
-        '--logger=zap',
-      ],
-      { stdio: 'ignore' },
-    ),
-  )
+  const { startEtcdCluster } = await import('@cnm/bench-peers')
+  const cluster = await startEtcdCluster({ dataDir: dir, size: ENDPOINT_URLS.length, clientPortBase: CLIENT_PORT })
+  const etcd = cluster.pids.map((pid) => ({ pid }))
   const children = []
   try {
-    for (const m of MEMBERS) {
-      for (let i = 0; ; i++) {
-        const r = spawnSync('curl', ['-s', `http://127.0.0.1:${m.client}/health`], { encoding: 'utf8' })
-        if (r.stdout.includes('"health":"true"')) break
-        if (i > 300) throw new Error(`etcd ${m.name} not healthy`)
-        await sleep(100)
-      }
-    }
     log(`etcd up; starting ${HOSTS} hosts`)
     const t0 = Date.now()
     const waitFor = (child, key) =>
@@ -254,16 +230,16 @@ async function inside() {
     for (const c of children) await ask(c, { cmd: 'fill', n: per }, 'fill')
     const fillMs = Date.now() - tFill
     log(`${per * HOSTS} endpoints attached in ${fillMs} ms`)
-    const m0 = metrics(MEMBERS[0])
-    const g0 = MEMBERS.reduce((s, m) => s + metrics(m).requests, 0)
+    const m0 = metrics(cluster.members[0])
+    const g0 = cluster.members.reduce((s, m) => s + metrics(m).requests, 0)
     const cpu0 = etcd.map((e) => cpuSeconds(e.pid))
     const tChurn = Date.now()
     const results = await Promise.all(
       children.map((c) => ask(c, { cmd: 'churn', rate: CHURN / HOSTS, seconds: SECONDS }, 'churn')),
     )
     const churnS = (Date.now() - tChurn) / 1000
-    const m1 = metrics(MEMBERS[0])
-    const g1 = MEMBERS.reduce((s, m) => s + metrics(m).requests, 0)
+    const m1 = metrics(cluster.members[0])
+    const g1 = cluster.members.reduce((s, m) => s + metrics(m).requests, 0)
     const cpu1 = etcd.map((e) => cpuSeconds(e.pid))
     const lat = results.flatMap((r) => r.latencies)
     const events = results.reduce((s, r) => s + r.events, 0)
@@ -309,8 +285,7 @@ async function inside() {
     console.log(JSON.stringify(out, null, 2))
   } finally {
     for (const c of children) c.kill('SIGKILL')
-    for (const e of etcd) e.kill('SIGKILL')
-    await sleep(200)
+    await cluster.stop()
     rmSync(dir, { recursive: true, force: true })
   }
 }

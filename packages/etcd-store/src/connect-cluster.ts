@@ -22,6 +22,12 @@ export interface ConnectClusterOptions {
 /** A joined cluster: what drivers and the controller are given, and `close()` for the daemon. */
 export interface Cluster extends ClusterContext {
   kv: EtcdKV
+  /**
+   * Leaves the cluster: revokes this host's lease, so its membership and the addresses its
+   * endpoints claimed are deleted at once (every other host sees it), then disconnects from etcd.
+   * With `keepLease: true` the lease is not revoked: it expires after its TTL (default 5 s), and the
+   * keys bound to it with it. A failed revoke is not thrown; the lease then expires.
+   */
   close(options?: { keepLease?: boolean }): Promise<void>
 }
 

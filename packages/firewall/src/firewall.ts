@@ -75,6 +75,10 @@ export interface Firewall {
    * {@link kernelChanged}.
    */
   beginBatch(): void
+  /**
+   * Ends what {@link beginBatch} began: the shared look at the kernel is dropped and later reads go to
+   * the kernel again. Call it in a `finally`, after a failure too; without a batch it does nothing.
+   */
   endBatch(): void
   /**
    * Someone else changed the ruleset (an nf_tables change event that was not this process's): reads

@@ -90,7 +90,15 @@ describe('iptables restore input', () => {
         `-A CNM-INPUT -i br0 -p ${p} -m ${p} --dport 53 -m addrtype ! --dst-type LOCAL --limit-iface-in -j DROP\n`,
       )
     }
-    expect(text.match(/^COMMIT$/gmu)).toHaveLength(2)
+    // A gateway's DNS is for its own bridge only (not lo, not the uplink).
+    for (const p of ['udp', 'tcp']) {
+      expect(text).toContain(`-A CNM-INPUT -d 172.18.0.0/16 ! -i br0 -p ${p} -m ${p} --dport 53 -j DROP\n`)
+    }
+    // Anti-spoofing in raw: a source not routed back through the bridge is dropped before conntrack.
+    expect(text).toContain(
+      '*raw\n:CNM-PREROUTING - [0:0]\n-A PREROUTING -j CNM-PREROUTING\n-A CNM-PREROUTING -i br0 -m rpfilter --invert -j DROP\n',
+    )
+    expect(text.match(/^COMMIT$/gmu)).toHaveLength(3)
     expect([...about.values()]).toContain('network net1 on bridge br0')
     const v6 = iptAddNetwork(net, 6, new Map()).render().text
     expect(v6).not.toContain('127.0.0.0/8')
@@ -117,6 +125,8 @@ describe('iptables restore input', () => {
         '-D CNM-ISOLATION -o br0 -j DROP',
         '-D CNM-INPUT -i br0 -p udp -m udp --dport 53 -m addrtype ! --dst-type LOCAL --limit-iface-in -j DROP',
         '-D CNM-INPUT -i br0 -p tcp -m tcp --dport 53 -m addrtype ! --dst-type LOCAL --limit-iface-in -j DROP',
+        '-D CNM-INPUT -d 172.18.0.0/16 ! -i br0 -p udp -m udp --dport 53 -j DROP',
+        '-D CNM-INPUT -d 172.18.0.0/16 ! -i br0 -p tcp -m tcp --dport 53 -j DROP',
         '-F CNM-FWD-br0',
         '-X CNM-FWD-br0',
         '-F CNM-IN-br0',
@@ -126,6 +136,9 @@ describe('iptables restore input', () => {
         '-D CNM-POSTROUTING -j CNM-POST-br0',
         '-F CNM-POST-br0',
         '-X CNM-POST-br0',
+        'COMMIT',
+        '*raw',
+        '-D CNM-PREROUTING -i br0 -m rpfilter --invert -j DROP',
         'COMMIT',
         '',
       ].join('\n'),
@@ -185,7 +198,7 @@ describe('iptables restore input', () => {
     const v6 = parsePortMapping({ proto: 'tcp', hostPort: 9005, containerIP: 'fd00:1::2', containerPort: 80 })
     expect(iptAddPorts([v6], 6, saved6).input.render().text).not.toContain('PREROUTING')
     // An undone add keeps the replacement (the older jump was there before).
-    expect(iptUndoAddNetwork('br0', saved4, older, 4).render().text).not.toContain('PREROUTING')
+    expect(iptUndoAddNetwork('br0', saved4, older, 4).render().text).not.toMatch(/-[AD] PREROUTING /u)
   })
 
   it('flush: every jump into a CNM chain, then the chains', () => {

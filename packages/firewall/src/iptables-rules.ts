@@ -11,6 +11,8 @@ export const IPT_POSTROUTING = 'CNM-POSTROUTING'
 export const IPT_FORWARD = 'CNM-FORWARD'
 export const IPT_ISOLATION = 'CNM-ISOLATION'
 export const IPT_INPUT = 'CNM-INPUT'
+/** Anti-spoofing, in the `raw` table (before conntrack; `rpfilter` is valid only there and in mangle). */
+export const IPT_RAW = 'CNM-PREROUTING'
 /** The user's chain (as Docker's DOCKER-USER): jumped to first from FORWARD, never rewritten by cnm. */
 export const IPT_USER = 'CNM-USER'
 
@@ -49,7 +51,11 @@ interface SkeletonJump {
   v4?: string[]
 }
 
-export const SKELETON: Record<'nat' | 'filter', { chains: string[]; jumps: SkeletonJump[] }> = {
+/** The tables cnm writes to, in the order a restore input lists them. */
+export type IptTable = 'nat' | 'filter' | 'raw'
+export const IPT_TABLES: readonly IptTable[] = ['nat', 'filter', 'raw']
+
+export const SKELETON: Record<IptTable, { chains: string[]; jumps: SkeletonJump[] }> = {
   nat: {
     chains: [IPT_DNAT, IPT_POSTROUTING],
     jumps: [
@@ -67,6 +73,7 @@ export const SKELETON: Record<'nat' | 'filter', { chains: string[]; jumps: Skele
       { builtin: 'INPUT', target: IPT_INPUT },
     ],
   },
+  raw: { chains: [IPT_RAW], jumps: [{ builtin: 'PREROUTING', target: IPT_RAW }] },
 }
 
 /** The rule spec of a skeleton jump in a family (what `iptables-save` prints after `-A <builtin>`). */
@@ -124,12 +131,7 @@ export class RestoreInput {
 }
 
 /** Adds whatever of the skeleton (`CNM-*` base chains, the jumps into them, their constant rules) `saved` lacks. */
-export function ensureSkeleton(
-  input: RestoreInput,
-  saved: SavedRuleset,
-  tables: ('nat' | 'filter')[],
-  family: IPFamily,
-): void {
+export function ensureSkeleton(input: RestoreInput, saved: SavedRuleset, tables: IptTable[], family: IPFamily): void {
   for (const table of tables) {
     const { chains, jumps } = SKELETON[table]
     for (const chain of chains) if (!hasChain(saved, table, chain)) input.add(table, [`:${chain} - [0:0]`])
@@ -178,9 +180,52 @@ export function dnsIsolationRules(bridge: string): string[][] {
   ])
 }
 
-/** Whether a rule of CNM-INPUT (tokens after `-A CNM-INPUT`) belongs to the network on `bridge`. */
+/**
+ * DNS to a gateway address is for that bridge only: a query for an address in one of the network's
+ * subnets (the host's only ones there are its gateways) that comes in on any other interface (the
+ * uplink, `lo`) is dropped. The host's other DNS services (127.0.0.53, the uplink's address) are not
+ * touched. (nftables: `th dport 53 ip daddr @subnets4 fib daddr . iif type != local drop`.)
+ */
+export function gatewayDnsRules(net: ParsedNetworkRules, family: IPFamily): string[][] {
+  return net.subnets
+    .filter((s) => s.family === family)
+    .flatMap((s) =>
+      (['udp', 'tcp'] as const).map((p) => [
+        '-A',
+        IPT_INPUT,
+        '-d',
+        s.cidr,
+        '!',
+        '-i',
+        net.bridge,
+        '-p',
+        p,
+        '-m',
+        p,
+        '--dport',
+        '53',
+        '-j',
+        'DROP',
+      ]),
+    )
+}
+
+/**
+ * Strict reverse-path filtering for what comes in from the bridge: a source the host would not route
+ * back through that bridge (another network's container, an outside or a host address) is forged
+ * and dropped before conntrack (the nftables backend's `fib saddr . iif oif missing drop`).
+ */
+export function antispoofRule(bridge: string): string[] {
+  return ['-A', IPT_RAW, '-i', bridge, '-m', 'rpfilter', '--invert', '-j', 'DROP']
+}
+
+/**
+ * Whether a rule of CNM-INPUT or CNM-PREROUTING (tokens after `-A <chain>`) belongs to the network
+ * on `bridge`: `-i <bridge> …`, or `-d <subnet> ! -i <bridge> …`.
+ */
 function isInputRuleOf(rule: readonly string[], bridge: string): boolean {
-  return rule[0] === '-i' && rule[1] === bridge
+  if (rule[0] === '-i') return rule[1] === bridge
+  return rule[0] === '-d' && rule[2] === '!' && rule[3] === '-i' && rule[4] === bridge
 }
 
 function hostMask(family: IPFamily): string {
@@ -188,7 +233,10 @@ function hostMask(family: IPFamily): string {
 }
 
 /** The filter and nat rules of one network in one family. */
-export function networkRules(net: ParsedNetworkRules, family: IPFamily): { filter: string[][]; nat: string[][] } {
+export function networkRules(
+  net: ParsedNetworkRules,
+  family: IPFamily,
+): { filter: string[][]; nat: string[][]; raw: string[][] } {
   const c = iptNetworkChains(net.bridge)
   const b = net.bridge
   const dnat = ['-m', 'conntrack', '--ctstate', 'DNAT']
@@ -199,7 +247,7 @@ export function networkRules(net: ParsedNetworkRules, family: IPFamily): { filte
     ['-A', c.fwd, '-o', b, ...dnat, '-j', 'ACCEPT'],
     ['-A', c.fwd, '-o', b, '-j', net.icc ? 'ACCEPT' : 'DROP'],
   ]
-  filter.push(...dnsIsolationRules(b))
+  filter.push(...dnsIsolationRules(b), ...gatewayDnsRules(net, family))
   if (net.internal) filter.push(['-A', c.fwd, '-j', 'DROP'], ['-A', c.in, '-j', 'DROP'])
   else {
     filter.push(
@@ -217,7 +265,7 @@ export function networkRules(net: ParsedNetworkRules, family: IPFamily): { filte
     if (net.masquerade) nat.push(['-A', c.post, '-s', s.cidr, '!', '-o', b, '-j', 'MASQUERADE'])
     nat.push(['-A', c.post, '-s', s.cidr, '-o', b, ...dnat, '-j', 'MASQUERADE'])
   }
-  return { filter, nat }
+  return { filter, nat, raw: [antispoofRule(b)] }
 }
 
 /** The subnets of the networks in `saved` (from their hairpin masquerade rules), by bridge. */
@@ -250,13 +298,14 @@ export function iptAddNetwork(net: ParsedNetworkRules, family: IPFamily, saved: 
     }
   }
   const input = new RestoreInput()
-  ensureSkeleton(input, saved, ['nat', 'filter'], family)
+  ensureSkeleton(input, saved, [...IPT_TABLES], family)
   input.add('filter', [`:${c.fwd} - [0:0]`])
   input.add('filter', [`:${c.in} - [0:0]`])
   input.add('nat', [`:${c.post} - [0:0]`])
   const rules = networkRules(net, family)
   for (const r of rules.filter) input.add('filter', r, what)
   for (const r of rules.nat) input.add('nat', r, what)
+  for (const r of rules.raw) input.add('raw', r, what)
   return input
 }
 
@@ -273,6 +322,7 @@ export function iptDeleteNetwork(bridge: string, saved: SavedRuleset): RestoreIn
   unlink('filter', IPT_ISOLATION, (r) => sameSpec(r, ['-o', bridge, '-j', 'DROP']))
   unlink('filter', IPT_INPUT, (r) => isInputRuleOf(r, bridge))
   unlink('nat', IPT_POSTROUTING, (r) => target(r) === c.post)
+  unlink('raw', IPT_RAW, (r) => isInputRuleOf(r, bridge))
   for (const [table, chain] of [
     ['filter', c.fwd],
     ['filter', c.in],
@@ -300,15 +350,16 @@ export function iptUndoAddNetwork(
   const input = new RestoreInput()
   const c = iptNetworkChains(bridge)
   const what = `undo network on bridge ${bridge}`
-  for (const table of ['nat', 'filter'] as const) {
+  for (const table of IPT_TABLES) {
     const { chains, jumps } = SKELETON[table]
     const fresh = chains.filter((ch) => hasChain(now, table, ch) && !hasChain(before, table, ch))
-    const mine = (table === 'filter' ? [c.fwd, c.in] : [c.post]).filter((ch) => hasChain(now, table, ch))
+    const own = { filter: [c.fwd, c.in], nat: [c.post], raw: [] }[table]
+    const mine = own.filter((ch) => hasChain(now, table, ch))
     for (const from of chains.filter((ch) => !fresh.includes(ch))) {
       for (const r of rulesOf(now, table, from)) {
         const target = r[r.indexOf('-j') + 1] ?? ''
         const isolation = from === IPT_ISOLATION && sameSpec(r, ['-o', bridge, '-j', 'DROP'])
-        const dns = from === IPT_INPUT && isInputRuleOf(r, bridge)
+        const dns = (from === IPT_INPUT || from === IPT_RAW) && isInputRuleOf(r, bridge)
         if (mine.includes(target) || isolation || dns) input.add(table, ['-D', from, ...r], what)
       }
     }

@@ -1,6 +1,6 @@
 import type { IPFamily } from './address.js'
 import type { ExpectedRules, FirewallDamage } from './damage.js'
-import { iptInventory, jumpSpec, LOCALNET_GUARD, networkRules, SKELETON } from './iptables-rules.js'
+import { IPT_TABLES, iptInventory, jumpSpec, LOCALNET_GUARD, networkRules, SKELETON } from './iptables-rules.js'
 import { hasChain, rulesOf, type SavedRuleset, sameSpec } from './iptables-save.js'
 import { expandMapping } from './port-mapping.js'
 
@@ -9,7 +9,7 @@ const has = (saved: SavedRuleset, table: string, chain: string, spec: readonly s
 
 function skeletonDamage(saved: SavedRuleset, family: IPFamily, prog: string): string[] {
   const out: string[] = []
-  for (const table of ['nat', 'filter'] as const) {
+  for (const table of IPT_TABLES) {
     for (const chain of SKELETON[table].chains) {
       if (!hasChain(saved, table, chain)) out.push(`${prog} ${table} chain ${chain} missing`)
     }
@@ -45,7 +45,7 @@ export function iptDamage(saved: Map<IPFamily, SavedRuleset>, expected: Expected
     }
     for (const net of expected.networks.filter((n) => n.subnets.some((x) => x.family === family))) {
       const rules = networkRules(net, family)
-      const missing = (['filter', 'nat'] as const).flatMap((table) =>
+      const missing = (['filter', 'nat', 'raw'] as const).flatMap((table) =>
         rules[table]
           .filter((r) => !has(s, table, r[1] ?? '', r.slice(2)))
           .map((r) => `${prog} ${table} rule ${r.slice(1).join(' ')} missing`),

@@ -16,7 +16,7 @@ const body = (lines: string[]): string[] =>
   lines.filter(
     (l) =>
       !l.startsWith('add table') &&
-      !/^(add (chain|set|map)|flush chain|add rule inet cnm (prerouting|output|published|forward|input|postrouting) )/u.test(
+      !/^(add (chain|set|map)|flush chain|add rule inet cnm (prerouting|output|published|forward|input|postrouting|antispoof) )/u.test(
         l,
       ),
   )
@@ -38,6 +38,14 @@ describe('nftables rule text', () => {
     expect(text).toContain(
       'add rule inet cnm input iifname @bridges meta l4proto { tcp, udp } th dport 53 fib daddr . iif type != local drop\n',
     )
+    // A gateway's DNS only from its own bridge (not lo, not the uplink), and no forged source from a bridge.
+    expect(text).toContain(
+      'add rule inet cnm input meta l4proto { tcp, udp } th dport 53 ip daddr @subnets4 fib daddr . iif type != local drop\n',
+    )
+    expect(text).toContain(
+      'add chain inet cnm antispoof { type filter hook prerouting priority -300; policy accept; }\n',
+    )
+    expect(text).toContain('add rule inet cnm antispoof iifname @bridges fib saddr . iif oif missing drop\n')
     // From an interface, 127.0.0.0/8 is never DNAT-ed; the host's own traffic (output) is.
     expect(text).toContain(
       'flush chain inet cnm prerouting\nadd rule inet cnm prerouting ip daddr 127.0.0.0/8 return\nadd rule inet cnm prerouting jump published\n',
@@ -58,7 +66,9 @@ describe('nftables rule text', () => {
       'create element inet cnm fwd_out { "br0" : jump n-br0-in }',
       'add element inet cnm bridges { "br0" }',
       'add element inet cnm post4 { 172.18.0.0/16 : jump n-br0-post }',
+      'add element inet cnm subnets4 { 172.18.0.0/16 }',
       'add element inet cnm post6 { fd00:1::/64 : jump n-br0-post }',
+      'add element inet cnm subnets6 { fd00:1::/64 }',
     ])
     expect(s.about.get(s.lines.indexOf('create element inet cnm fwd_out { "br0" : jump n-br0-in }') + 1)).toBe(
       'network n1 on bridge br0 already exists',
@@ -90,7 +100,11 @@ describe('nftables rule text', () => {
       'delete element inet cnm fwd_in { "br0" }',
       'delete element inet cnm bridges { "br0" }',
       'delete element inet cnm post4 { 10.0.0.0/24 }',
+      'add element inet cnm subnets4 { 10.0.0.0/24 }',
+      'delete element inet cnm subnets4 { 10.0.0.0/24 }',
       'delete element inet cnm post6 { fd00::/64 }',
+      'add element inet cnm subnets6 { fd00::/64 }',
+      'delete element inet cnm subnets6 { fd00::/64 }',
       'flush chain inet cnm n-br0-fwd',
       'delete chain inet cnm n-br0-fwd',
     ])

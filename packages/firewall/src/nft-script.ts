@@ -54,6 +54,8 @@ export const BASE_CHAINS: [string, string][] = [
   ['postrouting', 'type nat hook postrouting priority 100; policy accept;'],
   ['forward', 'type filter hook forward priority 0; policy accept;'],
   ['input', 'type filter hook input priority 0; policy accept;'],
+  // Before conntrack (raw, -300): a forged source never creates a connection or reaches a hook after it.
+  ['antispoof', 'type filter hook prerouting priority -300; policy accept;'],
 ]
 
 export const MAPS: [string, string, string][] = [
@@ -62,6 +64,9 @@ export const MAPS: [string, string, string][] = [
   ['map', 'fwd_out', 'type ifname : verdict;'],
   ['map', 'post4', 'type ipv4_addr : verdict; flags interval;'],
   ['map', 'post6', 'type ipv6_addr : verdict; flags interval;'],
+  // Every cnm subnet (the same CIDRs as post4/post6): the input rules find a gateway address by it.
+  ['set', 'subnets4', 'type ipv4_addr; flags interval;'],
+  ['set', 'subnets6', 'type ipv6_addr; flags interval;'],
   ['map', 'dnat4', 'type inet_proto . ipv4_addr . inet_service : ipv4_addr . inet_service;'],
   ['map', 'dnat4any', 'type inet_proto . inet_service : ipv4_addr . inet_service;'],
   ['map', 'dnat6', 'type inet_proto . ipv6_addr . inet_service : ipv6_addr . inet_service;'],
@@ -92,11 +97,29 @@ export const BASE_RULES: [string, string[]][] = [
   // reach the host's loopback services (CVE-2020-8558): only replies of DNAT-ed connections pass.
   // A network's DNS server listens on its gateway addresses (@cnm/dns): a query from a bridge is
   // accepted only for an address of that same bridge, so a sandbox never reaches another network's.
+  // DNS to a gateway address (an address of the host inside a cnm subnet) is for that bridge only:
+  // not from another interface (the uplink: an open resolver for the LAN) nor from `lo` (the host's
+  // users). The host's own DNS services on other addresses (127.0.0.53, the uplink's) are not cnm's.
   [
     'input',
     [
       'iifname @bridges ip daddr 127.0.0.0/8 ct status ! dnat drop',
       'iifname @bridges meta l4proto { tcp, udp } th dport 53 fib daddr . iif type != local drop',
+      'meta l4proto { tcp, udp } th dport 53 ip daddr @subnets4 fib daddr . iif type != local drop',
+      'meta l4proto { tcp, udp } th dport 53 ip6 daddr @subnets6 fib daddr . iif type != local drop',
+    ],
+  ],
+  // Strict reverse-path filtering for what comes in from a bridge (rp_filter=1 is IPv4 only and a
+  // sysctl, not cnm's): a source the host would not route back through that same bridge is forged
+  // (another network's container, any outside address, the host's own) and dropped, so a container
+  // cannot cross isolation or make the host reflect to a victim. Bridged traffic between the ports
+  // of one bridge never reaches this hook. `::` (an IPv6 DAD probe, MLD before an address) is left
+  // alone: nothing can answer it. `0.0.0.0` to a broadcast (DHCP) passes: fib finds the bridge.
+  [
+    'antispoof',
+    [
+      'iifname @bridges ip6 saddr :: meta l4proto ipv6-icmp return',
+      'iifname @bridges fib saddr . iif oif missing drop',
     ],
   ],
   [
@@ -177,6 +200,7 @@ export function networkLines(s: ReturnType<typeof script>, net: ParsedNetworkRul
       `add element ${T} post${subnet.family} { ${subnet.cidr} : jump ${c.post} }`,
       `subnet ${subnet.cidr} of ${what} (overlaps another network's?)`,
     )
+    s.add(`add element ${T} subnets${subnet.family} { ${subnet.cidr} }`, `subnet ${subnet.cidr} of ${what}`)
   }
 }
 
@@ -198,7 +222,11 @@ export function nftDeleteNetwork(state: NftNetworkState): NftScript {
   if (state.inFwdOut) s.add(`delete element ${T} fwd_out { "${state.bridge}" }`, what)
   if (state.inBridges) s.add(`delete element ${T} bridges { "${state.bridge}" }`, what)
   for (const cidr of state.subnets) {
-    s.add(`delete element ${T} post${cidr.includes(':') ? 6 : 4} { ${cidr} }`, `subnet ${cidr} of ${what}`)
+    const family = cidr.includes(':') ? 6 : 4
+    s.add(`delete element ${T} post${family} { ${cidr} }`, `subnet ${cidr} of ${what}`)
+    // Added first (a no-op where it is), so a table written before this set existed deletes too.
+    s.add(`add element ${T} subnets${family} { ${cidr} }`, `subnet ${cidr} of ${what}`)
+    s.add(`delete element ${T} subnets${family} { ${cidr} }`, `subnet ${cidr} of ${what}`)
   }
   for (const chain of state.chains) {
     s.add(`flush chain ${T} ${chain}`)

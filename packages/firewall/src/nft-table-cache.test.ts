@@ -85,4 +85,33 @@ describe('reads of table inet cnm in a batch', () => {
     fail = false
     expect((await flaky.read()).exists).toBe(true)
   })
+
+  it("keeps the read through this backend's writes: modelled, or dropped when the model cannot follow", async () => {
+    const k = counted(fixture)
+    const cache = nftTableCache(k.read)
+    cache.begin()
+    const first = await cache.read()
+    cache.wrote((s) => {
+      s.chains.push('n-br9-fwd')
+      return true
+    })
+    expect((await cache.read()).chains).toContain('n-br9-fwd')
+    expect(await cache.read()).toBe(first)
+    cache.addedPorts(missing)
+    expect(await cache.holdsPorts(missing)).toBe(true)
+    cache.deletedPorts(held)
+    expect(await cache.holdsPorts(held)).toBe(false)
+    expect(k.reads()).toBe(1)
+    cache.wrote(() => false) // e.g. a subnet the model cannot print as the kernel does
+    await cache.read()
+    expect(k.reads()).toBe(2)
+    // A write while the read is still on its way: that read may predate it, so it is not kept.
+    const pending = cache.read()
+    cache.changed()
+    const inFlight = cache.read()
+    cache.wrote(() => true)
+    await Promise.all([pending, inFlight])
+    await cache.read()
+    expect(k.reads()).toBe(4)
+  })
 })

@@ -1,4 +1,5 @@
 import { type NftTableState, nftInventory } from './nft-inventory.js'
+import { modelPorts, modelPortsGone } from './nft-table-model.js'
 import { expandMapping, type ParsedPortMapping } from './port-mapping.js'
 
 /** One DNAT element, as the inventory and `verify` compare them. */
@@ -19,29 +20,51 @@ export interface NftTableCache {
   read(): Promise<NftTableState>
   begin(): void
   end(): void
-  /** This backend changed the table (other than adding port elements): the next read goes to the kernel. */
+  /** The table changed in a way the read cannot follow (someone else, a flush, a failed write): the next read goes to the kernel. */
   changed(): void
+  /**
+   * This backend's write succeeded: `model` applies it to the batch's read (see nft-table-model.ts),
+   * which stays good; false from `model`, or a read still in flight, drops the read instead.
+   */
+  wrote(model: (state: NftTableState) => boolean | undefined): void
   /** In a batch: whether the table already maps every one of these ports exactly so (nothing to add). */
   holdsPorts(maps: readonly ParsedPortMapping[]): Promise<boolean>
   /** These port elements were just added (the read stays good for everything else). */
   addedPorts(maps: readonly ParsedPortMapping[]): void
+  /** These port elements were just deleted. */
+  deletedPorts(maps: readonly ParsedPortMapping[]): void
 }
 
 export function nftTableCache(readTable: () => Promise<NftTableState>): NftTableCache {
   let batching = false
   let state: Promise<NftTableState> | undefined
+  /** The batch's read once it has arrived (what a write of ours updates). */
+  let current: NftTableState | undefined
   let held: Set<string> | undefined
   const read = (): Promise<NftTableState> => {
     if (!batching) return readTable()
-    state ??= readTable().catch((err: unknown) => {
-      state = undefined // a failed read is not kept
-      throw err
-    })
-    return state
+    if (state) return state
+    const reading = readTable().then(
+      (s) => {
+        if (state === reading) current = s
+        return s
+      },
+      (err: unknown) => {
+        if (state === reading) state = undefined // a failed read is not kept
+        throw err
+      },
+    )
+    state = reading
+    return reading
   }
   const drop = (): void => {
     state = undefined
+    current = undefined
     held = undefined
+  }
+  const heldKeys = (s: NftTableState): Set<string> => {
+    held ??= new Set(nftInventory(s).ports.map(portKey))
+    return held
   }
   return {
     read,
@@ -54,17 +77,31 @@ export function nftTableCache(readTable: () => Promise<NftTableState>): NftTable
       drop()
     },
     changed: drop,
+    wrote(model) {
+      if (!state) return
+      if (!current || model(current) === false) drop()
+    },
     async holdsPorts(maps) {
       if (!batching) return false
       const table = await read()
       if (!table.exists) return false
-      held ??= new Set(nftInventory(table).ports.map(portKey))
-      const keys = held
+      const keys = heldKeys(table)
       return maps.every((m) => expandMapping(m).every((r) => keys.has(portKey(r))))
     },
     addedPorts(maps) {
-      if (!held) return
-      for (const m of maps) for (const r of expandMapping(m)) held.add(portKey(r))
+      if (!state) return
+      if (!current) return drop()
+      const keys = heldKeys(current)
+      const added = maps.flatMap((m) => expandMapping(m)).filter((r) => !keys.has(portKey(r)))
+      modelPorts(current, added)
+      for (const r of added) keys.add(portKey(r))
+    },
+    deletedPorts(maps) {
+      if (!state) return
+      if (!current) return drop()
+      const rules = maps.flatMap((m) => expandMapping(m))
+      modelPortsGone(current, rules)
+      for (const r of rules) held?.delete(portKey(r))
     },
   }
 }

@@ -22,6 +22,7 @@ function whole(): NftTableState {
   sets.set('post4', [
     { key: { prefix: { addr: '172.18.0.0', len: 16 } }, comment: undefined, value: { jump: { target: c.post } } },
   ])
+  sets.set('subnets4', [{ key: { prefix: { addr: '172.18.0.0', len: 16 } }, comment: undefined, value: undefined }])
   sets.set('dnat4any', [{ key: { concat: ['tcp', 8080] }, comment: undefined, value: { concat: ['172.18.0.2', 80] } }])
   return {
     exists: true,
@@ -50,7 +51,8 @@ describe('nftDamage: what of the rules the kernel lacks', () => {
     const s = whole()
     s.rules.delete('published') // flushed
     s.rules.set(c.post, (s.rules.get(c.post) ?? 0) - 1) // one rule deleted
-    s.sets.set('post4', []) // the subnet's element deleted
+    s.sets.set('post4', []) // the subnet's elements deleted
+    s.sets.set('subnets4', [])
     s.sets.set('dnat4any', [
       { key: { concat: ['tcp', 8080] }, comment: undefined, value: { concat: ['172.18.0.9', 80] } },
     ])
@@ -62,6 +64,7 @@ describe('nftDamage: what of the rules the kernel lacks', () => {
         missing: [
           expect.stringMatching(/^chain n-br0-post holds \d+ of its \d+ rules$/u),
           'element 172.18.0.0/16 of post4 missing',
+          'element 172.18.0.0/16 of subnets4 missing',
         ],
       },
     ])

@@ -51,6 +51,9 @@ function networkDamage(state: NftTableState, net: ExpectedRules['networks'][numb
     if (!elems(`post${s.family}`).some((e) => prefixOf(e.key) === s.cidr && jumpsTo(e, c.post))) {
       out.push(`element ${s.cidr} of post${s.family} missing`)
     }
+    if (!elems(`subnets${s.family}`).some((e) => prefixOf(e.key) === s.cidr)) {
+      out.push(`element ${s.cidr} of subnets${s.family} missing`)
+    }
   }
   return out
 }

@@ -18,6 +18,7 @@ import {
   renderNftScript,
 } from './nft-script.js'
 import { nftTableCache } from './nft-table-cache.js'
+import { modelNetwork, modelNetworkGone, modelSkeleton } from './nft-table-model.js'
 import { nftDamage } from './nft-verify.js'
 import { type ExecResult, runProgram } from './run-program.js'
 
@@ -80,22 +81,41 @@ export function createNftablesBackend(): Backend {
 function createNftablesTableBackend(): Backend {
   /** The skeleton was written by this backend and not flushed since (elements alone will do). */
   let ready = false
-  /** One read of the table for a whole batch of restores (see beginBatch); every write but a port's drops it. */
+  /**
+   * One read of the table for a whole batch of restores (see beginBatch): this backend's writes
+   * update it (nft-table-model.ts), a failed one drops it.
+   */
   const table = nftTableCache(readTable)
-  const changing = <T>(p: Promise<T>): Promise<T> => p.finally(() => table.changed())
+  const changing = <T>(p: Promise<T>, model: Parameters<typeof table.wrote>[0]): Promise<T> =>
+    p.then(
+      (v) => {
+        table.wrote(model)
+        return v
+      },
+      (err: unknown) => {
+        table.changed()
+        throw err
+      },
+    )
   return {
     name: 'nftables',
     beginBatch: () => table.begin(),
     endBatch: () => table.end(),
     kernelChanged: () => table.changed(),
     async addNetwork(net) {
-      await changing(apply(`add network ${net.id} on bridge ${net.bridge}`, nftAddNetwork(net)))
+      await changing(apply(`add network ${net.id} on bridge ${net.bridge}`, nftAddNetwork(net)), (s) =>
+        modelNetwork(s, net),
+      )
       ready = true
     },
     async deleteNetwork(bridge) {
       const state = await table.read()
       if (!state.exists) return
-      await changing(apply(`delete network on bridge ${bridge}`, nftDeleteNetwork(nftNetworkState(state, bridge))))
+      const gone = nftNetworkState(state, bridge)
+      await changing(apply(`delete network on bridge ${bridge}`, nftDeleteNetwork(gone)), (s) => {
+        modelNetworkGone(s, gone)
+        return true
+      })
     },
     async addPorts(maps) {
       // Restoring in a batch: what the kernel already maps exactly so needs no transaction.
@@ -109,12 +129,17 @@ function createNftablesTableBackend(): Backend {
           if (!hasErrorCode(err, 'ENOENT')) throw err
         }
       }
-      await changing(apply('add ports', nftAddPorts(maps)))
+      await changing(apply('add ports', nftAddPorts(maps)), (s) => {
+        modelSkeleton(s)
+        return true
+      })
+      table.addedPorts(maps)
       ready = true
     },
     async deletePorts(maps) {
       try {
-        await changing(apply('delete ports', nftDeletePorts(maps)))
+        await changing(apply('delete ports', nftDeletePorts(maps)), () => true)
+        table.deletedPorts(maps)
       } catch (err) {
         // The table or its maps are gone (flushed): nothing is published, so nothing to delete.
         if (hasErrorCode(err, 'ENOENT') && !(await readTable()).exists) return
@@ -126,14 +151,24 @@ function createNftablesTableBackend(): Backend {
     async repair(expected) {
       const damage = nftDamage(await table.read(), expected)
       const { network, ports } = nftRepair(damage, expected)
-      if (network.lines.length > 0) await changing(apply('repair', network))
-      if (network.lines.length > 0) ready = true
-      if (ports.length > 0) await changing(applyPorts(ports))
+      if (network.lines.length > 0) {
+        const damaged = new Set(damage.networks.map((n) => n.bridge))
+        const nets = expected.networks.filter((n) => damaged.has(n.bridge))
+        await changing(apply('repair', network), (s) => {
+          modelSkeleton(s)
+          return nets.every((n) => modelNetwork(s, n))
+        })
+        ready = true
+      }
+      if (ports.length > 0) {
+        await changing(applyPorts(ports), () => true)
+        table.addedPorts(damage.ports)
+      }
       return damage
     },
     async flush() {
       ready = false
-      await changing(apply('flush', nftFlush()))
+      await apply('flush', nftFlush()).finally(() => table.changed())
     },
   }
 }

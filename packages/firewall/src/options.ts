@@ -2,6 +2,12 @@ import { ERR_INVALID_CONFIG, FirewallError } from './errors.js'
 
 /** The firewall backends cnm knows. */
 export const FIREWALL_BACKENDS = ['nftables', 'iptables', 'none'] as const
+/**
+ * A firewall backend: `nftables` (cnm's one table `inet cnm`, one `nft -f -` transaction per
+ * operation; the default when `nft` works), `iptables` (cnm's chains in iptables and ip6tables, one
+ * `iptables-restore --noflush` per operation) or `none` (validates like the others but programs
+ * nothing: NAT, isolation and published ports are left to someone else).
+ */
 export type FirewallBackendName = (typeof FIREWALL_BACKENDS)[number]
 
 /** Validated firewall options. `backend` undefined means "choose: nftables when `nft` works". */

@@ -11,6 +11,10 @@ import { validateBridgeName } from './names.js'
 
 /** Transport protocols a port can be published for. */
 export const PORT_PROTOCOLS = ['tcp', 'udp', 'sctp'] as const satisfies readonly TransportProtocol[]
+/**
+ * The transport protocol of a published port: `tcp`, `udp` or `sctp` (`@cnm/driverapi`'s
+ * `TransportProtocol`).
+ */
 export type PortProtocol = TransportProtocol
 
 /**

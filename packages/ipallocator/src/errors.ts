@@ -5,12 +5,40 @@ export { ERR_INVALID_ADDRESS, ERR_INVALID_CIDR, InvalidAddressError, InvalidCIDR
 
 /** Stable codes of every error this package throws. Check `err.code`, not only `instanceof`. */
 export const ERR_NO_AVAILABLE_IPS = 'ERR_NO_AVAILABLE_IPS'
+/**
+ * A requested address (`requestIP`, or a saved state restored) is handed out already. Kind
+ * `conflict`; the class is {@link IPAlreadyAllocatedError}.
+ */
 export const ERR_IP_ALREADY_ALLOCATED = 'ERR_IP_ALREADY_ALLOCATED'
+/**
+ * A requested address outside the pool's range (or the network's hosts), or an `nthHost` index past
+ * the last host. Kind `invalid`; the class is {@link IPOutOfRangeError}.
+ */
 export const ERR_IP_OUT_OF_RANGE = 'ERR_IP_OUT_OF_RANGE'
+/**
+ * `registerSubnet` (or a restore) on a network that has a pool already. Kind `conflict`; the class
+ * is {@link NetworkAlreadyRegisteredError}.
+ */
 export const ERR_NETWORK_ALREADY_REGISTERED = 'ERR_NETWORK_ALREADY_REGISTERED'
+/**
+ * `registerSubnet` with a sub-range that does not lie inside the network (or is of the other
+ * family). Kind `invalid`; the class is {@link BadSubnetError}.
+ */
 export const ERR_BAD_SUBNET = 'ERR_BAD_SUBNET'
+/**
+ * `checkRouteOverlaps`: the network overlaps one of the given routes. Kind `conflict`; the class is
+ * {@link NetworkOverlapsError}.
+ */
 export const ERR_NETWORK_OVERLAPS = 'ERR_NETWORK_OVERLAPS'
+/**
+ * `checkNameserverOverlaps`: the network contains one of the given name servers. Kind `conflict`;
+ * the class is {@link NameserverOverlapsError}.
+ */
 export const ERR_NAMESERVER_OVERLAPS = 'ERR_NAMESERVER_OVERLAPS'
+/**
+ * `IPAllocator.fromJSON` was given something that is not a saved state (wrong shape, a bad run of
+ * addresses). Kind `invalid`; the class is {@link InvalidStateError}.
+ */
 export const ERR_INVALID_STATE = 'ERR_INVALID_STATE'
 
 /** Every code this package's errors carry (`ERR_INVALID_CIDR` and `ERR_INVALID_ADDRESS` are @cnm/ip's). */

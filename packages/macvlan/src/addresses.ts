@@ -1,5 +1,4 @@
 import { hasErrorCode } from '@cnm/driverapi'
-import { parseCIDR } from '@cnm/ip'
 import { ERR_IP_OUT_OF_RANGE, type IPAllocator } from '@cnm/ipallocator'
 import type { EndpointConfig } from './endpoint-config.js'
 import type { NetworkState } from './state.js'
@@ -19,20 +18,25 @@ function reserve(allocator: IPAllocator, pool: string, ip: string): void {
 export function registerPools(allocator: IPAllocator, net: NetworkState): void {
   const { config } = net
   try {
-    if (config.addressIPv4) {
-      const p = parseCIDR(config.addressIPv4)
-      net.subnetV4 = p.cidr
-      net.gatewayV4 = p.address
-      allocator.registerSubnet(p.cidr, config.fixedCIDR ?? p.cidr)
-      net.pools.push(p.cidr)
-      reserve(allocator, p.cidr, p.address)
+    const v4 = config.ipv4
+    if (v4 && config.addressIPv4) {
+      const subnet = v4.subnet.cidr
+      net.subnetV4 = subnet
+      net.gatewayV4 = config.addressIPv4.slice(0, config.addressIPv4.indexOf('/'))
+      allocator.registerSubnet(subnet, v4.ipRange?.cidr ?? subnet)
+      net.pools.push(subnet)
+      reserve(allocator, subnet, net.gatewayV4)
+      for (const ip of v4.auxAddresses.values()) reserve(allocator, subnet, ip.text)
     }
-    if (config.fixedCIDRv6 && config.gatewayIPv6) {
-      net.subnetV6 = config.fixedCIDRv6
+    const v6 = config.ipv6
+    if (v6 && config.gatewayIPv6) {
+      const subnet = v6.subnet.cidr
+      net.subnetV6 = subnet
       net.gatewayV6 = config.gatewayIPv6
-      allocator.registerSubnet(config.fixedCIDRv6, config.fixedCIDRv6)
-      net.pools.push(config.fixedCIDRv6)
-      reserve(allocator, config.fixedCIDRv6, config.gatewayIPv6)
+      allocator.registerSubnet(subnet, subnet)
+      net.pools.push(subnet)
+      reserve(allocator, subnet, config.gatewayIPv6)
+      for (const ip of v6.auxAddresses.values()) reserve(allocator, subnet, ip.text)
     }
   } catch (err) {
     releasePools(allocator, net)

@@ -1,12 +1,13 @@
+import { ipamToText, parseIpam } from '@cnm/driverapi'
 import { describe, expect, it } from 'vitest'
 import { parseEndpointConfig } from './endpoint-config.js'
-import { configOptions, parseNetworkConfig, parseParent } from './network-config.js'
+import { configIpam, configOptions, parseNetworkConfig, parseParent } from './network-config.js'
 
 const base = { parent: 'eth1', addressIPv4: '192.168.50.1/24' }
 
 describe('network options', () => {
   it('reads Docker’s names, with bridge mode by default', () => {
-    expect(parseNetworkConfig(base)).toEqual({
+    expect(parseNetworkConfig(base)).toMatchObject({
       parent: { name: 'eth1', vlan: undefined },
       mode: 'bridge',
       addressIPv4: '192.168.50.1/24',
@@ -68,11 +69,13 @@ describe('network options', () => {
       [{ ...base, addressIPv4: '192.168.50.0/24' }, /gateway/u],
       [{ ...base, addressIPv4: '192.168.50.1' }, /CIDR/u],
       [{ ...base, fixedCIDR: '10.0.0.0/24' }, /not within/u],
+      [{ ...base, auxAddresses: { nas: '10.0.0.9' } }, /aux address nas=10.0.0.9 is not within/u],
       [{ parent: 'eth1', fixedCIDR: '10.0.0.0/24' }, /fixedCIDR needs addressIPv4/u],
-      [{ ...base, enableIPv6: true }, /fixedCIDRv6/u],
+      [{ ...base, enableIPv6: true }, /IPv6 subnet/u],
       [{ ...base, fixedCIDRv6: 'fd00::/64' }, /enableIPv6/u],
-      [{ ...base, enableIPv6: true, fixedCIDRv6: 'fd00::/64', gatewayIPv6: 'fd01::1' }, /gatewayIPv6/u],
+      [{ ...base, enableIPv6: true, fixedCIDRv6: 'fd00::/64', gatewayIPv6: 'fd01::1' }, /gateway fd01::1/u],
       [{ ...base, gatewayIPv6: 'fd00::1' }, /gatewayIPv6/u],
+      [{ ...base, addressIPv4: '192.168.50.1/31' }, /too small/u],
       [{ ...base, internal: 'yes' }, /internal/u],
       [{ ...base, mtu: 1 }, /mtu/u],
       [{ ...base, enableICC: false }, /unknown macvlan network option "enableICC"/u],
@@ -91,7 +94,23 @@ describe('network options', () => {
 
   it('keeps the validated options in a record that parses back to the same config', () => {
     const c = parseNetworkConfig({ ...base, parent: 'eth1.20', enableIPv6: true, fixedCIDRv6: 'fd00::/64', mtu: 1500 })
-    expect(parseNetworkConfig(JSON.parse(JSON.stringify(configOptions(c))))).toEqual(c)
+    const text = JSON.parse(JSON.stringify({ options: configOptions(c), ipam: ipamToText(configIpam(c)) }))
+    expect(parseNetworkConfig(text.options, parseIpam(text.ipam))).toEqual(c)
+  })
+
+  it('takes its addresses as IPAM values (several per family: not yet)', () => {
+    const ipam = parseIpam({ v4: [{ subnet: '192.168.60.0/24', ipRange: '192.168.60.64/26' }] })
+    expect(parseNetworkConfig({ parent: 'eth1' }, ipam)).toMatchObject({
+      addressIPv4: '192.168.60.1/24',
+      fixedCIDR: '192.168.60.64/26',
+    })
+    expect(() => parseNetworkConfig({ parent: 'eth1', addressIPv4: '192.168.60.1/24' }, ipam)).toThrow(
+      'option addressIPv4: the network',
+    )
+    const two = parseIpam({ v4: [{ subnet: '192.168.60.0/24' }, { subnet: '192.168.61.0/24' }] })
+    expect(() => parseNetworkConfig({ parent: 'eth1' }, two)).toThrow(
+      expect.objectContaining({ code: 'ERR_NOT_SUPPORTED', kind: 'unsupported' }),
+    )
   })
 })
 

@@ -8,6 +8,7 @@ import {
   InvalidConfigError,
   NetworkExistsError,
   type NetworkInfo,
+  type NetworkIpam,
   NoEndpointError,
   NoNetworkError,
   TeardownError,
@@ -179,11 +180,11 @@ export function createMacvlanDriver(options: MacvlanDriverOptions = {}): Driver 
       checkDriverConfig(raw)
       await res()
     },
-    createNetwork: (nid, raw) =>
+    createNetwork: (nid, raw, ipam?: NetworkIpam) =>
       serial(async () => {
         if (networks.has(nid)) throw new NetworkExistsError(nid)
         checkIds(owner, nid)
-        const config = parseNetworkConfig(raw)
+        const config = parseNetworkConfig(raw, ipam)
         checkAgainstOthers(nid, config, networks.values())
         const r = await res()
         const net = newNetworkState(nid, config)

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import type { Driver, SandboxInfo } from '@cnm/driverapi'
+import { type Driver, parseIpam, type SandboxInfo } from '@cnm/driverapi'
 import { describeDriver } from '@cnm/driverapi/testing'
 import { createNetns, deleteNetns } from '@cnm/netlink'
 import {
@@ -548,6 +548,10 @@ describeKernel('macvlan driver: parents, VLANs, strays (kernel)', () => {
     },
     // One parent per network (a parent serves one network), each a veth to the LAN namespace.
     networkOptions: () => ({ parent: makeParent(), addressIPv4: `10.${80 + conformanceNet++}.0.1/24` }),
+    invalidNetworkIpam: [
+      parseIpam({ v4: [{ subnet: '10.79.0.0/24' }, { subnet: '10.79.1.0/24' }] }),
+      parseIpam({ v4: [{ subnet: '10.79.0.0/31' }] }),
+    ],
     invalidNetworkOptions: [
       {},
       { addressIPv4: '10.99.0.1/24' },

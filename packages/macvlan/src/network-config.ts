@@ -1,5 +1,12 @@
-import { InvalidConfigError } from '@cnm/driverapi'
-import { containsAddress, containsPrefix, formatAddress, type IPPrefix, parseAddress, parseCIDR } from '@cnm/ip'
+import {
+  InvalidConfigError,
+  type IpamData,
+  ipamFromOptions,
+  LEGACY_IPAM_KEYS,
+  type NetworkIpam,
+  NotSupportedError,
+} from '@cnm/driverapi'
+import { formatAddress, type IPPrefix } from '@cnm/ip'
 import { isValidInterfaceName, type MacvlanMode, VLAN_ID_MAX, VLAN_ID_MIN } from '@cnm/netlink'
 
 /** The macvlan modes a network may take (Docker's `macvlan_mode`). */
@@ -17,6 +24,9 @@ export interface ParentSpec {
 export interface NetworkConfig {
   parent: ParentSpec
   mode: MacvlanMode
+  /** The IPv4 and IPv6 subnets as given (values): the pools, their gateways and aux addresses. */
+  ipv4: IpamData | undefined
+  ipv6: IpamData | undefined
   /** The LAN's IPv4 gateway with the subnet's prefix (`192.168.50.1/24`); cnm does not configure it. */
   addressIPv4: string | undefined
   /** The IPv4 range addresses are handed out from (within the subnet). */
@@ -31,17 +41,7 @@ export interface NetworkConfig {
   mtu: number | undefined
 }
 
-const KEYS = new Set([
-  'parent',
-  'macvlan_mode',
-  'addressIPv4',
-  'fixedCIDR',
-  'enableIPv6',
-  'fixedCIDRv6',
-  'gatewayIPv6',
-  'internal',
-  'mtu',
-])
+const KEYS = new Set(['parent', 'macvlan_mode', 'enableIPv6', 'internal', 'mtu'])
 
 /** Parses `parent=`: an existing interface to adopt, or `master.id` for a VLAN sub-interface. */
 export function parseParent(v: unknown): ParentSpec {
@@ -73,19 +73,6 @@ function mode(v: unknown): MacvlanMode {
   return v as MacvlanMode
 }
 
-function cidr(obj: Record<string, unknown>, key: string, family: 4 | 6): IPPrefix | undefined {
-  const v = obj[key]
-  if (v === undefined) return undefined
-  try {
-    if (typeof v !== 'string' || !v.includes('/')) throw new Error('no prefix length')
-    const p = parseCIDR(v)
-    if (p.family !== family) throw new Error(`not IPv${family}`)
-    return p
-  } catch (cause) {
-    throw new InvalidConfigError(`${key} ${JSON.stringify(v)} is not an IPv${family} CIDR`, { cause })
-  }
-}
-
 function bool(obj: Record<string, unknown>, key: string): boolean {
   const v = obj[key]
   if (v === undefined) return false
@@ -101,70 +88,61 @@ function mtu(v: unknown): number | undefined {
   return v
 }
 
-/** Throws unless `inner` lies within `outer` (both parsed CIDRs). */
-function checkInside(inner: IPPrefix, outer: IPPrefix, what: string): void {
-  if (!containsPrefix(outer, inner)) {
-    throw new InvalidConfigError(`${what} ${inner.cidr} is not within the subnet ${outer.cidr}`)
-  }
-}
-
-function ipv4(obj: Record<string, unknown>): Pick<NetworkConfig, 'addressIPv4' | 'fixedCIDR'> {
-  const gw = cidr(obj, 'addressIPv4', 4)
-  const range = cidr(obj, 'fixedCIDR', 4)
-  if (gw && (gw.prefixLength > 30 || gw.addressValue === gw.networkValue || gw.addressValue === gw.lastValue)) {
-    throw new InvalidConfigError(
-      `addressIPv4 ${obj.addressIPv4} must be the gateway's host address in a /30 or larger subnet (192.168.50.1/24)`,
+/** The one subnet of a family a macvlan network takes (several per family: not yet). */
+function single(list: readonly IpamData[], family: 4 | 6): IpamData | undefined {
+  if (list.length > 1) {
+    throw new NotSupportedError(
+      `a macvlan network takes one IPv${family} subnet (${list.map((d) => d.subnet.cidr).join(', ')} given)`,
     )
   }
-  if (range && !gw) throw new InvalidConfigError('fixedCIDR needs addressIPv4 (the subnet it lies in)')
-  if (range && gw) checkInside(range, gw, 'fixedCIDR')
-  return {
-    addressIPv4: gw ? `${gw.address}/${gw.prefixLength}` : undefined,
-    fixedCIDR: range?.cidr,
-  }
+  return list[0]
 }
 
-function ipv6(obj: Record<string, unknown>): Pick<NetworkConfig, 'enableIPv6' | 'fixedCIDRv6' | 'gatewayIPv6'> {
+/** The first host of a subnet (the default gateway, as Docker's). */
+function firstHost(subnet: IPPrefix): string {
+  return formatAddress(subnet.family, subnet.networkValue + 1n)
+}
+
+function ipv4(d: IpamData | undefined): Pick<NetworkConfig, 'addressIPv4' | 'fixedCIDR'> {
+  if (!d) return { addressIPv4: undefined, fixedCIDR: undefined }
+  const len = d.subnet.prefixLength
+  if (len > 30) throw new InvalidConfigError(`subnet ${d.subnet.cidr} is too small: use a /30 or larger`)
+  return { addressIPv4: `${d.gateway?.text ?? firstHost(d.subnet)}/${len}`, fixedCIDR: d.ipRange?.cidr }
+}
+
+function ipv6(
+  obj: Record<string, unknown>,
+  d: IpamData | undefined,
+): Pick<NetworkConfig, 'enableIPv6' | 'fixedCIDRv6' | 'gatewayIPv6'> {
   const enableIPv6 = bool(obj, 'enableIPv6')
-  const subnet = cidr(obj, 'fixedCIDRv6', 6)
-  if (subnet && !enableIPv6) throw new InvalidConfigError('fixedCIDRv6 needs enableIPv6')
-  if (enableIPv6 && !subnet) {
-    throw new InvalidConfigError('enableIPv6 needs fixedCIDRv6: the LAN’s IPv6 subnet (2001:db8:1::/64)')
+  if (d && !enableIPv6) throw new InvalidConfigError(`an IPv6 subnet (${d.subnet.cidr}) needs enableIPv6`)
+  if (enableIPv6 && !d) {
+    throw new InvalidConfigError('enableIPv6 needs an IPv6 subnet: the LAN’s (2001:db8:1::/64)')
   }
-  if (subnet && subnet.prefixLength > 126) throw new InvalidConfigError(`fixedCIDRv6 ${subnet.cidr} is too small`)
-  let gatewayIPv6: string | undefined
-  if (obj.gatewayIPv6 !== undefined) {
-    if (!subnet) throw new InvalidConfigError('gatewayIPv6 needs enableIPv6 and fixedCIDRv6')
-    let gw: ReturnType<typeof parseAddress>
-    try {
-      gw = parseAddress(String(obj.gatewayIPv6))
-      if (typeof obj.gatewayIPv6 !== 'string' || gw.family !== 6) throw new Error('not IPv6')
-    } catch (cause) {
-      throw new InvalidConfigError(`gatewayIPv6 ${JSON.stringify(obj.gatewayIPv6)} is not an IPv6 address`, { cause })
-    }
-    if (!containsAddress(subnet, gw) || gw.value === subnet.networkValue) {
-      throw new InvalidConfigError(`gatewayIPv6 ${obj.gatewayIPv6} is not a host address of ${subnet.cidr}`)
-    }
-    gatewayIPv6 = gw.text
-  } else if (subnet) {
-    gatewayIPv6 = formatAddress(6, subnet.networkValue + 1n)
-  }
-  return { enableIPv6, fixedCIDRv6: subnet?.cidr, gatewayIPv6 }
+  if (d && d.subnet.prefixLength > 126) throw new InvalidConfigError(`IPv6 subnet ${d.subnet.cidr} is too small`)
+  if (d?.ipRange) throw new NotSupportedError(`an IPv6 ip range (${d.ipRange.cidr}) on a macvlan network`)
+  return { enableIPv6, fixedCIDRv6: d?.subnet.cidr, gatewayIPv6: d && (d.gateway?.text ?? firstHost(d.subnet)) }
 }
 
 /** Parses `createNetwork` options; everything is checked before anything changes. */
-export function parseNetworkConfig(raw: unknown): NetworkConfig {
+export function parseNetworkConfig(raw: unknown, given?: NetworkIpam): NetworkConfig {
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
     throw new InvalidConfigError('macvlan network options must be an object')
   }
-  const obj = raw as Record<string, unknown>
+  // The addresses as values (from the controller); a direct caller's (or an older record's) old
+  // option keys are converted once by `@cnm/driverapi`.
+  const legacy = LEGACY_IPAM_KEYS.find((k) => (raw as Record<string, unknown>)[k] !== undefined)
+  if (given && legacy) throw new InvalidConfigError(`option ${legacy}: the network's addresses are given as IPAM data`)
+  const { options: obj, ipam } = given ? { options: raw as Record<string, unknown>, ipam: given } : ipamFromOptions(raw)
   const unknown = Object.keys(obj).find((k) => !KEYS.has(k))
   if (unknown) throw new InvalidConfigError(`unknown macvlan network option ${JSON.stringify(unknown)}`)
   const config: NetworkConfig = {
     parent: parseParent(obj.parent),
     mode: mode(obj.macvlan_mode),
-    ...ipv4(obj),
-    ...ipv6(obj),
+    ipv4: single(ipam.v4, 4),
+    ipv6: single(ipam.v6, 6),
+    ...ipv4(single(ipam.v4, 4)),
+    ...ipv6(obj, single(ipam.v6, 6)),
     internal: bool(obj, 'internal'),
     mtu: mtu(obj.mtu),
   }
@@ -177,15 +155,21 @@ export function parseNetworkConfig(raw: unknown): NetworkConfig {
   return config
 }
 
-/** The options a record keeps: the validated config, in the form {@link parseNetworkConfig} reads. */
+/**
+ * The options a record keeps (its addresses go beside them, as `ipamToText` of {@link configIpam}):
+ * the validated config, in the form {@link parseNetworkConfig} reads.
+ */
 export function configOptions(c: NetworkConfig): Record<string, unknown> {
   return {
     parent: c.parent.name,
     macvlan_mode: c.mode,
-    ...(c.addressIPv4 ? { addressIPv4: c.addressIPv4 } : {}),
-    ...(c.fixedCIDR ? { fixedCIDR: c.fixedCIDR } : {}),
-    ...(c.enableIPv6 ? { enableIPv6: true, fixedCIDRv6: c.fixedCIDRv6, gatewayIPv6: c.gatewayIPv6 } : {}),
+    ...(c.enableIPv6 ? { enableIPv6: true } : {}),
     ...(c.internal ? { internal: true } : {}),
     ...(c.mtu !== undefined ? { mtu: c.mtu } : {}),
   }
+}
+
+/** The addresses a record keeps, as values (a default gateway is the subnet's first host again). */
+export function configIpam(c: NetworkConfig): NetworkIpam {
+  return { v4: c.ipv4 ? [c.ipv4] : [], v6: c.ipv6 ? [c.ipv6] : [] }
 }

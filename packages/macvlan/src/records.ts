@@ -1,5 +1,5 @@
-import { InvalidConfigError } from '@cnm/driverapi'
-import { configOptions } from './network-config.js'
+import { InvalidConfigError, ipamToText, type NetworkIpamText } from '@cnm/driverapi'
+import { configIpam, configOptions } from './network-config.js'
 import type { EndpointState, NetworkState } from './state.js'
 
 /** What a store keeps of a macvlan network to restore it later (JSON). */
@@ -8,6 +8,8 @@ export interface MacvlanNetworkRecord {
   id: string
   /** The validated options, in the form `createNetwork` takes (`parent`, `macvlan_mode`, …). */
   options: Record<string, unknown>
+  /** The addresses (`ipamToText`); absent in older records, whose options hold them (`addressIPv4`, …). */
+  ipam?: NetworkIpamText
   /** The parent's name (`eth1.20`, `eth1`). */
   parent: string
   mode: string
@@ -36,6 +38,7 @@ export function networkRecord(net: NetworkState): MacvlanNetworkRecord {
     version: 1,
     id: net.id,
     options: configOptions(net.config),
+    ipam: ipamToText(configIpam(net.config)),
     parent: net.config.parent.name,
     mode: net.config.mode,
     createdVlan: net.createdVlan,

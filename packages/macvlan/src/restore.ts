@@ -1,4 +1,4 @@
-import type { RestoreOutcome } from '@cnm/driverapi'
+import { parseIpam, type RestoreOutcome } from '@cnm/driverapi'
 import type { IPAllocator } from '@cnm/ipallocator'
 import { registerPools, releasePools } from './addresses.js'
 import { findEndpointLink } from './endpoint.js'
@@ -33,7 +33,8 @@ export async function restoreNetwork(
   record: MacvlanNetworkRecord,
   check: (config: NetworkConfig) => void,
 ): Promise<{ net: NetworkState; outcome: RestoreOutcome }> {
-  const config = parseNetworkConfig(record.options)
+  // The store's text (an edge) parsed once here; an older record's address keys converted.
+  const config = parseNetworkConfig(record.options, record.ipam === undefined ? undefined : parseIpam(record.ipam))
   check(config)
   const net = newNetworkState(record.id, config)
   registerPools(res.allocator, net)

@@ -38,6 +38,8 @@ export async function removeStrays(
     for (const link of links) {
       const mark = parseAlias(link.alias)
       if (!mark || mark.owner !== res.owner) continue
+      // The bridge driver marks its bridges and veths alike: only macvlan and VLAN links are this driver's.
+      if (link.kind !== (mark.endpoint === undefined ? 'vlan' : 'macvlan')) continue
       if (mark.endpoint !== undefined) {
         const held = networks.get(mark.network)?.endpoints.has(mark.endpoint) ?? false
         const recorded = known.endpoints.get(mark.endpoint)?.networkId === mark.network

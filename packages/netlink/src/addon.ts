@@ -4,9 +4,13 @@ import { ERR_ADDON_UNAVAILABLE, NetlinkError } from './errors.js'
 
 /** The native addon's surface: each call returns 0 or a negative errno. */
 export interface NetnsAddon {
+  /** unshare(2) for the calling thread (`CLONE_NEWNET` and friends); 0, or a negative errno. */
   unshare(flags: number): number
+  /** setns(2): moves the calling thread into the namespace open at `fd`; 0, or a negative errno. */
   setns(fd: number, nstype: number): number
+  /** mount(2) (`MS_BIND` to bind a namespace file at `target`); 0, or a negative errno. */
   mount(source: string | null, target: string, fstype: string | null, flags: number, data: string | null): number
+  /** umount2(2) (`MNT_DETACH` for a lazy unmount); 0, or a negative errno. */
   umount2(target: string, flags: number): number
 }
 

@@ -5,11 +5,15 @@ import { type AddressMessage, NLM_F, RTM, rt } from './rtnl-socket.js'
 
 /** An address on a link, as the kernel reports it. */
 export interface LinkAddress {
+  /** The ifindex of the link it is on. */
   index: number
+  /** The IP version. */
   family: 4 | 6
   /** `10.0.0.2/24`, `fd00::2/64`. */
   cidr: string
+  /** The address alone, canonical text (`10.0.0.2`, `fd00::2`). */
   address: string
+  /** The prefix length of its subnet (`24`). */
   prefixLength: number
 }
 

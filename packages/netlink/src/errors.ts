@@ -5,12 +5,29 @@ export { ERR_INVALID_INTERFACE_NAME }
 
 /** Codes this package gives its own (non-errno) errors. */
 export const ERR_INVALID_NETNS_PATH = 'ERR_INVALID_NETNS_PATH'
+/** An MTU that is not an integer 68-65535 (checked before any request). Kind `invalid`. */
 export const ERR_INVALID_MTU = 'ERR_INVALID_MTU'
+/** A MAC address that is not six colon-separated hex bytes (`02:42:ac:11:00:02`). Kind `invalid`. */
 export const ERR_INVALID_MAC = 'ERR_INVALID_MAC'
+/** An interface alias (IFLA_IFALIAS) longer than 255 bytes. Kind `invalid`. */
 export const ERR_INVALID_ALIAS = 'ERR_INVALID_ALIAS'
+/**
+ * A sysctl key outside `net/…` (or `net.…`), or with a part that is not a plain name (`..`, `/`,
+ * odd characters), so no path outside `/proc/sys/net` can be reached. Kind `invalid`.
+ */
 export const ERR_INVALID_SYSCTL = 'ERR_INVALID_SYSCTL'
+/**
+ * The namespace addon (`cnm_netns.node`) could neither be loaded from the package's prebuilds nor
+ * from a local build: reinstall the package or run `cnm-build-addon` in its directory. Kind
+ * `unsupported`.
+ */
 export const ERR_ADDON_UNAVAILABLE = 'ERR_ADDON_UNAVAILABLE'
+/** A request on a {@link Handle} after its `close()`. Kind `unavailable`. */
 export const ERR_HANDLE_CLOSED = 'ERR_HANDLE_CLOSED'
+/**
+ * The kernel did not answer a netlink request within the handle's `timeoutMs` (default 5000 ms).
+ * Kind `kernel`.
+ */
 export const ERR_NETLINK_TIMEOUT = 'ERR_NETLINK_TIMEOUT'
 /** A netlink request that failed without an errno (the socket, or a message that does not parse). */
 export const ERR_NETLINK = 'ERR_NETLINK'

@@ -41,25 +41,104 @@ export interface Handle {
    * `/proc/self/fd/N` on the handle's own fd): what `moveLink` or a veth's `peerNetns` take.
    */
   readonly nsPath: string
+  /** Every link in the handle's namespace (one RTM_GETLINK dump), loopback included. */
   listLinks(): Promise<Link[]>
+  /**
+   * A link by name or ifindex. Throws `ENODEV` (kind `not-found`) when there is none, and
+   * `ERR_INVALID_INTERFACE_NAME` for a name the kernel could not hold.
+   */
   getLink(ref: string | number): Promise<Link>
+  /** A link by name, or `undefined` when there is none (other failures still throw). */
   findLink(name: string): Promise<Link | undefined>
+  /**
+   * Creates a bridge and returns it as the kernel holds it, still down. `opts.mac` fixes its MAC
+   * (so it does not take its first port's), `opts.mtu` is 68-65535, `opts.alias` (IFLA_IFALIAS, at
+   * most 255 bytes) is set right after and the bridge is deleted again if that fails; `opts.group`
+   * is its link group. Throws `EEXIST` when the name is taken, and `ERR_INVALID_INTERFACE_NAME` /
+   * `ERR_INVALID_MTU` / `ERR_INVALID_MAC` / `ERR_INVALID_ALIAS` before any request.
+   *
+   * @example
+   * ```ts
+   * const h = await openHandle({ netns: '/run/netns/test1' })
+   * try {
+   *   await h.createBridge('br-test', { mtu: 1500, alias: 'cnm:demo' })
+   *   await h.setLinkUp('br-test')
+   * } finally {
+   *   h.close()
+   * }
+   * ```
+   */
   createBridge(name: string, opts?: { mac?: string; mtu?: number; alias?: string; group?: number }): Promise<Link>
+  /**
+   * Sets a link's alias (IFLA_IFALIAS, what `ip link` shows as `alias`; cnm marks its own links with
+   * it). Throws `ERR_INVALID_ALIAS` for more than 255 bytes, `ENODEV` for an unknown link.
+   */
   setAlias(name: string, alias: string): Promise<void>
+  /**
+   * Creates a veth pair and returns the host end `name`. With `opts.peerNetns` the peer is born
+   * inside that namespace under its final name `peerName` (one request, no later move); `opts.master`,
+   * `opts.up` and `opts.group` apply to the host end in the same request. Throws `EEXIST` when either
+   * name is taken in its namespace, and the validation errors of {@link Handle.createBridge}.
+   */
   createVeth(name: string, peerName: string, opts?: VethOptions): Promise<Link>
+  /** Brings a link up (`up` defaults to `true`) or down (`false`); `ENODEV` for an unknown link. */
   setLinkUp(name: string, up?: boolean): Promise<void>
+  /**
+   * Sets a link's MTU in bytes (68-65535, `ERR_INVALID_MTU` otherwise); the kernel may refuse a value
+   * the device or its bridge ports cannot take (`EINVAL`).
+   */
   setMtu(name: string, mtu: number): Promise<void>
+  /** Sets a link's MAC address (`02:42:ac:11:00:02` form; `ERR_INVALID_MAC` otherwise). */
   setMac(name: string, mac: string): Promise<void>
+  /**
+   * Makes `name` a port of the bridge `master`, or frees it from its bridge with `null`. Throws
+   * `ENODEV` when either link is missing.
+   */
   setMaster(name: string, master: string | null): Promise<void>
+  /**
+   * Renames a link. The kernel may refuse a link that is up (`EBUSY`; kernels before 6.2 always do:
+   * set it down first) and refuses a name that is taken (`EEXIST`); `newName` is validated first (`ERR_INVALID_INTERFACE_NAME`).
+   */
   renameLink(name: string, newName: string): Promise<void>
+  /**
+   * Moves a link into the namespace at `netnsPath` (a bound namespace file, or another handle's
+   * `nsPath`); the link arrives down and without its addresses. Moving costs the kernel about 19 ms:
+   * prefer creating a veth's peer in place (`createVeth` with `peerNetns`).
+   */
   moveLink(name: string, netnsPath: string): Promise<void>
+  /**
+   * Turns hairpin mode on or off for a bridge port (traffic may go back out the port it came in on,
+   * which a container reaching itself through a published port needs). `ENOTSUP` (kind
+   * `unsupported`) for a link that is not a bridge port.
+   */
   setHairpin(name: string, on: boolean): Promise<void>
+  /** Deletes a link (both ends of a veth). Throws `ENODEV` when there is none. */
   deleteLink(name: string): Promise<void>
+  /**
+   * The addresses in the namespace, IPv4 and IPv6, or only those of link `name` (`ENODEV` when it is
+   * missing).
+   */
   listAddresses(name?: string): Promise<LinkAddress[]>
+  /**
+   * Adds the address `cidr` (`10.0.0.2/24`, `fd00::2/64`) to link `name`. IPv6 addresses skip
+   * duplicate-address detection (usable at once) unless `opts.noDad` is `false`. Throws
+   * `ERR_INVALID_ADDRESS` for bad CIDR text, `EEXIST` when the link has the address already.
+   */
   addAddress(name: string, cidr: string, opts?: { noDad?: boolean }): Promise<void>
+  /** Removes the address `cidr` from link `name`; `EADDRNOTAVAIL` when it is not there. */
   deleteAddress(name: string, cidr: string): Promise<void>
+  /** The unicast routes of the main table, IPv4 and IPv6, or of one family. */
   listRoutes(family?: 4 | 6): Promise<Route[]>
+  /**
+   * Adds a route to the main table: `spec.destination` (`default` or a CIDR) via `spec.gateway`
+   * and/or out `spec.interfaceName`. Throws `EEXIST` when the same route exists, and `ENETUNREACH` (IPv4)
+   * or `EHOSTUNREACH` (IPv6) when no link reaches the gateway.
+   */
   addRoute(spec: RouteSpec): Promise<void>
+  /**
+   * Deletes a route from the main table, matched as {@link Handle.addRoute} takes it; `ESRCH` when
+   * there is none.
+   */
   deleteRoute(spec: RouteSpec): Promise<void>
   /** Sockets bound to local ports (listening TCP, bound UDP), read through NETLINK_SOCK_DIAG. */
   boundPorts(proto: 'tcp' | 'udp'): Promise<BoundPort[]>
@@ -70,7 +149,17 @@ export interface Handle {
    * address, from or to a container behind DNAT. Returns how many were deleted.
    */
   flushConntrack(matches: ConntrackMatch | readonly ConntrackMatch[]): Promise<number>
+  /**
+   * Writes a `net` sysctl inside the handle's namespace (`net/ipv4/conf/br0/route_localnet` or the
+   * dotted form; names with dots need the slash form). Synchronous: the main thread switches into
+   * the namespace for the write and back. Throws `ERR_INVALID_SYSCTL` for a key outside `net`, and
+   * the errno (`ENOENT` for an unknown key) otherwise.
+   */
   writeSysctl(key: string, value: string): void
+  /**
+   * Reads a `net` sysctl inside the handle's namespace, trimmed (`'1'`); the keys and errors of
+   * {@link Handle.writeSysctl}.
+   */
   readSysctl(key: string): string
   /** Closes the socket and the namespace fd; the handle no longer keeps the namespace alive. */
   close(): void

@@ -16,6 +16,11 @@ import { formatMac, parseMac } from './mac.js'
 import { withNetnsSync } from './namespace.js'
 import { type LinkMessage, NLM_F, RTM, RtnlSocket, rt } from './rtnl-socket.js'
 
+/**
+ * Options of a typed link (macvlan, VLAN, VXLAN, dummy) that cannot be sent: a bad link group, a
+ * parent ifindex that is not a positive integer, a VLAN id outside 1-4094, and the like; the message
+ * names the link and the value. Kind `invalid`.
+ */
 export const ERR_INVALID_LINK_OPTIONS = 'ERR_INVALID_LINK_OPTIONS'
 
 /** Options for {@link createMacvlan}. */

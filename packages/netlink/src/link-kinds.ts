@@ -14,6 +14,7 @@ export type MacvlanMode = keyof typeof MACVLAN_MODES
 
 /** The lowest and highest VLAN id a VLAN sub-interface may carry (802.1Q). */
 export const VLAN_ID_MIN = 1
+/** The highest VLAN id (4094; 4095 is reserved by 802.1Q). */
 export const VLAN_ID_MAX = 4094
 
 /** IFLA_LINKINFO for a macvlan link in `mode`. */

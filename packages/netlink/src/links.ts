@@ -10,12 +10,17 @@ import { type LinkMessage, NLM_F, RTM, rt } from './rtnl-socket.js'
 
 /** A link as the kernel reports it. */
 export interface Link {
+  /** The ifindex: unique within the link's namespace. */
   index: number
+  /** The interface name (1-15 bytes). */
   name: string
   /** `bridge`, `veth`, … (undefined for devices without IFLA_INFO_KIND, such as `lo`). */
   kind: string | undefined
+  /** The MTU in bytes. */
   mtu: number
+  /** The MAC address (`02:42:ac:11:00:02`); undefined for devices without one. */
   mac: string | undefined
+  /** IFF_UP: administratively up (`setLinkUp`). */
   up: boolean
   /**
    * IFF_RUNNING: operationally up (carrier, and the kernel's link watch has processed it: a veth

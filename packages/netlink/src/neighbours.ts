@@ -13,8 +13,17 @@ type NeighborMessage = NetlinkPkg.rt.NeighborMessage
 export const RTM_NEWNEIGH = 28
 export const RTM_DELNEIGH = 29
 export const RTM_GETNEIGH = 30
+/**
+ * The address family of bridge forwarding database entries (`AF_BRIDGE`, 7): the `family` of an FDB
+ * neighbour request, as `bridge fdb` sends it.
+ */
 export const AF_BRIDGE = 7
 
+/**
+ * A neighbour or FDB entry that cannot be sent: a device ifindex that is not a positive integer,
+ * or another field out of range; the message names the value (a bad MAC is `ERR_INVALID_MAC`).
+ * Kind `invalid`.
+ */
 export const ERR_INVALID_NEIGHBOUR = 'ERR_INVALID_NEIGHBOUR'
 
 /** A forwarding database entry (AF_BRIDGE): a MAC reachable through a device, and for VXLAN its VTEP. */

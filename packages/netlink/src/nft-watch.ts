@@ -20,6 +20,7 @@ export interface NftChange {
 
 /** A running watch: close it to stop. */
 export interface NftWatch {
+  /** Stops the watch: no more calls of the listener, and its netlink socket is closed. Idempotent. */
   close(): void
 }
 

@@ -30,9 +30,11 @@ export interface RouteSpec {
 
 /** A route of the main table, as the kernel reports it. */
 export interface Route {
+  /** The IP version. */
   family: 4 | 6
   /** `default` or a CIDR. */
   destination: string
+  /** The next hop, a plain address; undefined for a directly connected route. */
   gateway: string | undefined
   /** Output link index. */
   oif: number | undefined

@@ -1,9 +1,11 @@
 import { loadAddon } from './addon.js'
 import { kernelError } from './errors.js'
 
-/** From <sched.h> and <sys/mount.h>. */
+/** `CLONE_NEWNET` of unshare(2) and setns(2) (<sched.h>): a new network namespace. */
 export const CLONE_NEWNET = 0x40000000
+/** `MS_BIND` of mount(2): bind-mount `source` at `target` (how a namespace is kept at a path). */
 export const MS_BIND = 0x1000
+/** `MNT_DETACH` of umount2(2): a lazy unmount, detached now and cleaned up when no longer busy. */
 export const MNT_DETACH = 0x2
 
 function check(rc: number, what: string): void {

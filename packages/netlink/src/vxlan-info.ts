@@ -16,6 +16,7 @@ export const IFLA_VXLAN_LOCAL6 = 17
 
 /** The lowest and highest VXLAN network identifier (24 bits; 0 is reserved here). */
 export const VXLAN_VNI_MIN = 1
+/** The highest VXLAN network identifier: 16777215 (`0xffffff`, 24 bits). */
 export const VXLAN_VNI_MAX = 0xffffff
 /** The IANA VXLAN port (the kernel's own default is 8472, Linux's pre-IANA choice). */
 export const VXLAN_PORT = 4789

@@ -1,3 +1,4 @@
+import { parseIpam } from '@cnm/driverapi'
 import { describeDriver } from '@cnm/driverapi/testing'
 import { describe, expect, it } from 'vitest'
 import { createNullDriver } from './null-driver.js'
@@ -10,6 +11,7 @@ describeDriver('null', {
   },
   networkOptions: () => ({}),
   invalidNetworkOptions: [{ subnet: '10.0.0.0/24' }, 'nope', [1]],
+  invalidNetworkIpam: [parseIpam({ v4: [{ subnet: '10.0.0.0/24' }] })],
   givesAddresses: false,
 })
 

@@ -3,6 +3,8 @@ import {
   type Driver,
   EndpointExistsError,
   InvalidConfigError,
+  ipamSubnets,
+  isEmptyIpam,
   NetworkExistsError,
   NoEndpointError,
   NoNetworkError,
@@ -42,9 +44,12 @@ export function createNullDriver(): Driver {
     async config(raw) {
       noOptions(raw, 'driver options')
     },
-    async createNetwork(nid, raw) {
+    async createNetwork(nid, raw, ipam) {
       if (networks.has(nid)) throw new NetworkExistsError(nid)
       noOptions(raw, 'network options')
+      if (ipam && !isEmptyIpam(ipam)) {
+        throw new InvalidConfigError(`the null driver takes no subnet (${ipamSubnets(ipam)[0]?.cidr} given)`)
+      }
       networks.set(nid, new Set())
     },
     async deleteNetwork(nid) {

@@ -12,7 +12,8 @@
 //    and neighbour entries. Target: median ≤ 100 ms.
 //
 // As root, under `unshare --net --mount` (a fresh network namespace plays host 1, a tmpfs on /run):
-// etcd listens on that namespace's loopback only, host 2 is a namespace on an underlay bridge.
+// etcd (started by `@cnm/bench-peers`) listens on that namespace's loopback only, host 2 is a
+// namespace on an underlay bridge.
 //
 //   pnpm exec turbo run build --filter @cnm/overlay... --filter @cnm/bridge... && node packages/overlay/bench/bench.mjs
 //   BENCH_IPV6=1 node packages/overlay/bench/bench.mjs     # dual-stack networks on both sides
@@ -27,8 +28,6 @@ const RUNS = Number(process.env.BENCH_RUNS ?? 50)
 /** `BENCH_IPV6=1`: dual-stack networks on both sides (an IPv6 subnet besides the IPv4 one). */
 const IPV6 = process.env.BENCH_IPV6 === '1'
 const SELF = fileURLToPath(import.meta.url)
-const MEMBERS = [0, 1, 2].map((i) => ({ name: `m${i}`, client: 24790 + i, peer: 24890 + i }))
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
 const pct = (xs, p) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))]
 const now = () => performance.timeOrigin + performance.now() // wall clock, ms, sub-ms precision
@@ -37,37 +36,6 @@ const sh = (cmd, args, opts = {}) => {
   const r = spawnSync(cmd, args, { encoding: 'utf8', ...opts })
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')}: ${r.stderr}`)
   return r.stdout
-}
-
-async function startEtcd(dir) {
-  const cluster = MEMBERS.map((m) => `${m.name}=http://127.0.0.1:${m.peer}`).join(',')
-  const procs = MEMBERS.map((m) =>
-    spawn(
-      'etcd',
-      [
-        `--name=${m.name}`,
-        `--data-dir=${path.join(dir, m.name)}`,
-        `--listen-client-urls=http://127.0.0.1:${m.client}`,
-        `--advertise-client-urls=http://127.0.0.1:${m.client}`,
-        `--listen-peer-urls=http://127.0.0.1:${m.peer}`,
-        `--initial-advertise-peer-urls=http://127.0.0.1:${m.peer}`,
-        `--initial-cluster=${cluster}`,
-        '--initial-cluster-state=new',
-        '--log-level=error',
-        '--logger=zap',
-      ],
-      { stdio: 'ignore' },
-    ),
-  )
-  for (const m of MEMBERS) {
-    for (let i = 0; ; i++) {
-      const r = spawnSync('curl', ['-s', `http://127.0.0.1:${m.client}/health`], { encoding: 'utf8' })
-      if (r.stdout.includes('"health":"true"')) break
-      if (i > 300) throw new Error(`etcd ${m.name} not healthy`)
-      await sleep(100)
-    }
-  }
-  return procs
 }
 
 /** The first ping reply's timestamp (ms, wall clock) from a `ping -D` already running. */
@@ -91,7 +59,8 @@ async function inside() {
   sh('mount', ['-t', 'tmpfs', 'cnm-bench', '/run'])
   sh('ip', ['link', 'set', 'lo', 'up'])
   const dir = mkdtempSync(path.join(tmpdir(), 'cnm-ovbench-'))
-  const etcd = await startEtcd(dir)
+  const { startEtcdCluster } = await import('@cnm/bench-peers')
+  const etcd = await startEtcdCluster({ dataDir: dir, clientPortBase: 24790, peerPortBase: 24890 })
   const { createNetns, deleteNetns } = await import('@cnm/netlink')
   const { newSandbox } = await import('@cnm/sandbox')
   const { connectCluster } = await import('@cnm/etcd-store')
@@ -108,7 +77,7 @@ async function inside() {
   sh('ip', ['link', 'set', 'ulp', 'master', 'ul', 'up'])
   sh('nsenter', [`--net=${h2}`, '--', 'ip', 'addr', 'add', '192.0.2.2/24', 'dev', 'eth0'])
   sh('nsenter', [`--net=${h2}`, '--', 'ip', 'link', 'set', 'eth0', 'up'])
-  const store = `etcd://${MEMBERS.map((m) => `127.0.0.1:${m.client}`).join(',')}`
+  const store = etcd.store
   const c1 = connectCluster({ store, advertise: '192.0.2.1', host: 'h1' })
   const c2 = connectCluster({ store, advertise: '192.0.2.2', host: 'h2' })
   const ov1 = createOverlayDriver({ owner: 'bench', cluster: c1 })
@@ -215,9 +184,8 @@ async function inside() {
     await br.close()
     await c1.close()
     await c2.close()
-    for (const e of etcd) e.kill('SIGKILL')
+    await etcd.stop()
     deleteNetns(h2)
-    await sleep(200)
     rmSync(dir, { recursive: true, force: true })
   }
 }

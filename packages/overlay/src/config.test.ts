@@ -39,16 +39,16 @@ describe('overlay network options', () => {
   })
 
   it.each([
-    [{ addressIPv4: '10.1.0.1/24', enableIPv6: true }, /needs its subnet: fixedCIDRv6/],
+    [{ addressIPv4: '10.1.0.1/24', enableIPv6: true }, /needs its IPv6 subnet/],
     [{ addressIPv4: '10.1.0.1/24', enableIPv6: 'yes', fixedCIDRv6: 'fd00::/64' }, /enableIPv6 must be a boolean/],
     [{ addressIPv4: '10.1.0.1/24', enableIPv6: false, fixedCIDRv6: 'fd00::/64' }, /enableIPv6 false/],
     [{ addressIPv4: '10.1.0.1/24', fixedCIDRv6: '10.2.0.0/24' }, /not an IPv6 CIDR/],
     [{ addressIPv4: '10.1.0.1/24', fixedCIDRv6: 'fd00::' }, /not an IPv6 CIDR/],
     [{ addressIPv4: '10.1.0.1/24', fixedCIDRv6: 'fd00::/96' }, /too small: use a \/80/],
-    [{ enableIPv4: false }, /IPv6-only overlay network \(enableIPv4 false\) needs fixedCIDRv6/],
-    [{ enableIPv4: false, addressIPv4: '10.1.0.1/24', fixedCIDRv6: 'fd00::/64' }, /takes no addressIPv4/],
+    [{ enableIPv4: false }, /IPv6-only overlay network \(enableIPv4 false\) needs an IPv6 subnet/],
+    [{ enableIPv4: false, addressIPv4: '10.1.0.1/24', fixedCIDRv6: 'fd00::/64' }, /takes no IPv4 subnet/],
     [{ enableIPv4: 'no', fixedCIDRv6: 'fd00::/64' }, /enableIPv4 must be a boolean/],
-    [{ fixedCIDRv6: 'fd00::/64' }, /needs addressIPv4/],
+    [{ fixedCIDRv6: 'fd00::/64' }, /needs an IPv4 subnet/],
   ])('refuses the IPv6 options %j with ERR_INVALID_CONFIG', (raw, message) => {
     expect(() => parseNetworkConfig(raw)).toThrow(message)
     expect(() => parseNetworkConfig(raw)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_CONFIG' }))
@@ -56,9 +56,9 @@ describe('overlay network options', () => {
 
   it.each([
     [undefined, /must be an object/],
-    [{}, /needs addressIPv4/],
-    [{ addressIPv4: '10.1.0.0/24' }, /gateway's host address/],
-    [{ addressIPv4: '10.1.0.1/31' }, /gateway's host address/],
+    [{}, /needs an IPv4 subnet/],
+    [{ addressIPv4: '10.1.0.0/24' }, /gateway 10.1.0.0 is not a host address/],
+    [{ addressIPv4: '10.1.0.1/31' }, /too small/],
     [{ addressIPv4: 'fd00::1/64' }, /not an IPv4 CIDR/],
     [{ addressIPv4: '10.1.0.1' }, /not an IPv4 CIDR/],
     [{ addressIPv4: '10.1.0.1/24', fixedCIDR: '10.2.0.0/25' }, /not within/],

@@ -9,6 +9,7 @@ import {
   InvalidConfigError,
   NetworkExistsError,
   type NetworkInfo,
+  type NetworkIpam,
   NoEndpointError,
   NoNetworkError,
   TeardownError,
@@ -237,11 +238,11 @@ export function createOverlayDriver(options: OverlayDriverOptions = {}): Driver 
       checkDriverConfig(raw)
       if (cluster) await res()
     },
-    createNetwork: (nid, raw) =>
+    createNetwork: (nid, raw, ipam?: NetworkIpam) =>
       serial(async () => {
         if (networks.has(nid)) throw new NetworkExistsError(nid)
         checkIds(owner, nid)
-        const config = parseNetworkConfig(raw)
+        const config = parseNetworkConfig(raw, ipam)
         checkAgainstOthers(nid, config, networks.values())
         const r = await res(nid)
         const vni = await claimVni(r.cluster, nid, config.vni)

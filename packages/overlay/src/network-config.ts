@@ -1,5 +1,12 @@
-import { InvalidConfigError } from '@cnm/driverapi'
-import { containsPrefix, type IPPrefix, parseCIDR } from '@cnm/ip'
+import {
+  InvalidConfigError,
+  type IpamData,
+  ipamFromOptions,
+  LEGACY_IPAM_KEYS,
+  type NetworkIpam,
+  NotSupportedError,
+} from '@cnm/driverapi'
+import { formatAddress } from '@cnm/ip'
 import { VXLAN_VNI_MAX } from '@cnm/netlink'
 
 /** The VNIs the driver hands out by itself (libnetwork's overlay starts at 4096 too). */
@@ -27,49 +34,44 @@ export interface NetworkConfig {
   fixedCIDRv6: string | undefined
 }
 
-const KEYS = new Set(['addressIPv4', 'fixedCIDR', 'vni', 'internal', 'mtu', 'enableIPv4', 'enableIPv6', 'fixedCIDRv6'])
+const KEYS = new Set(['vni', 'internal', 'mtu', 'enableIPv4', 'enableIPv6'])
 
 /** The largest IPv6 prefix length: the interface identifier holds a 48-bit MAC. */
 export const IPV6_MAX_PREFIX = 80
 
-/** Parses `enableIPv6` and `fixedCIDRv6` (both, or neither: the cluster does not pick IPv6 subnets). */
-function ipv6Subnet(obj: Record<string, unknown>): string | undefined {
+/** The one subnet of a family an overlay network takes; no aux addresses (nothing reserves them yet). */
+function single(list: readonly IpamData[], family: 4 | 6): IpamData | undefined {
+  if (list.length > 1) {
+    throw new NotSupportedError(
+      `an overlay network takes one IPv${family} subnet (${list.map((d) => d.subnet.cidr).join(', ')} given)`,
+    )
+  }
+  const d = list[0]
+  if (d && d.auxAddresses.size > 0) throw new NotSupportedError('aux addresses on an overlay network')
+  return d
+}
+
+/** `enableIPv6` and the IPv6 subnet (both, or neither: the cluster does not pick IPv6 subnets). */
+function ipv6Subnet(obj: Record<string, unknown>, d: IpamData | undefined): string | undefined {
   if (obj.enableIPv6 !== undefined && typeof obj.enableIPv6 !== 'boolean') {
     throw new InvalidConfigError(`enableIPv6 must be a boolean, got ${JSON.stringify(obj.enableIPv6)}`)
   }
-  const v = obj.fixedCIDRv6
-  if (v === undefined) {
+  if (!d) {
     if (obj.enableIPv6 === true) {
-      throw new InvalidConfigError('an IPv6 overlay network needs its subnet: fixedCIDRv6 (fd00:10::/64)')
+      throw new InvalidConfigError('an IPv6 overlay network needs its IPv6 subnet (fd00:10::/64)')
     }
     return undefined
   }
-  if (obj.enableIPv6 === false) throw new InvalidConfigError('fixedCIDRv6 with enableIPv6 false')
-  let p: IPPrefix
-  try {
-    if (typeof v !== 'string' || !v.includes('/')) throw new Error('no prefix length')
-    p = parseCIDR(v)
-    if (p.family !== 6) throw new Error('not IPv6')
-  } catch (cause) {
-    throw new InvalidConfigError(`fixedCIDRv6 ${JSON.stringify(v)} is not an IPv6 CIDR`, { cause })
-  }
+  if (obj.enableIPv6 === false) throw new InvalidConfigError(`IPv6 subnet ${d.subnet.cidr} with enableIPv6 false`)
+  const p = d.subnet
   if (p.prefixLength > IPV6_MAX_PREFIX) {
-    throw new InvalidConfigError(`fixedCIDRv6 ${p.cidr} is too small: use a /${IPV6_MAX_PREFIX} or larger`)
+    throw new InvalidConfigError(`IPv6 subnet ${p.cidr} is too small: use a /${IPV6_MAX_PREFIX} or larger`)
+  }
+  if (d.ipRange) throw new NotSupportedError(`an IPv6 ip range (${d.ipRange.cidr}) on an overlay network`)
+  if (d.gateway && d.gateway.value !== p.networkValue + 1n) {
+    throw new InvalidConfigError(`IPv6 gateway ${d.gateway.text}: an overlay's is the subnet's first address`)
   }
   return p.cidr
-}
-
-function cidr(obj: Record<string, unknown>, key: string): IPPrefix | undefined {
-  const v = obj[key]
-  if (v === undefined) return undefined
-  try {
-    if (typeof v !== 'string' || !v.includes('/')) throw new Error('no prefix length')
-    const p = parseCIDR(v)
-    if (p.family !== 4) throw new Error('not IPv4')
-    return p
-  } catch (cause) {
-    throw new InvalidConfigError(`${key} ${JSON.stringify(v)} is not an IPv4 CIDR`, { cause })
-  }
 }
 
 function integer(v: unknown, key: string, min: number, max: number): number | undefined {
@@ -80,44 +82,43 @@ function integer(v: unknown, key: string, min: number, max: number): number | un
   return v
 }
 
-/** The IPv4 subnet's options: the gateway with its prefix, and the range within. */
-function ipv4Subnet(obj: Record<string, unknown>): { addressIPv4: string; fixedCIDR: string | undefined } {
-  const gw = cidr(obj, 'addressIPv4')
-  if (!gw) {
+/** The IPv4 subnet's options: the gateway (default: the first host) with its prefix, and the range within. */
+function ipv4Subnet(d: IpamData | undefined): { addressIPv4: string; fixedCIDR: string | undefined } {
+  if (!d) {
     throw new InvalidConfigError(
-      'an overlay network needs addressIPv4: its gateway with the prefix (10.10.0.1/24), or enableIPv4 false and fixedCIDRv6',
+      'an overlay network needs an IPv4 subnet (10.10.0.0/24, its gateway the first host), or enableIPv4 false and an IPv6 subnet',
     )
   }
-  if (gw.prefixLength > 30 || gw.addressValue === gw.networkValue || gw.addressValue === gw.lastValue) {
-    throw new InvalidConfigError(
-      `addressIPv4 ${obj.addressIPv4} must be the gateway's host address in a /30 or larger subnet (10.10.0.1/24)`,
-    )
+  if (d.subnet.prefixLength > 30) {
+    throw new InvalidConfigError(`subnet ${d.subnet.cidr} is too small: use a /30 or larger (10.10.0.0/24)`)
   }
-  const range = cidr(obj, 'fixedCIDR')
-  if (range && !containsPrefix(gw, range)) {
-    throw new InvalidConfigError(`fixedCIDR ${range.cidr} is not within the subnet ${gw.cidr}`)
-  }
-  return { addressIPv4: `${gw.address}/${gw.prefixLength}`, fixedCIDR: range?.cidr }
+  const gw = d.gateway?.text ?? formatAddress(4, d.subnet.networkValue + 1n)
+  return { addressIPv4: `${gw}/${d.subnet.prefixLength}`, fixedCIDR: d.ipRange?.cidr }
 }
 
 /** Parses `createNetwork` options; everything is checked before anything changes. */
-export function parseNetworkConfig(raw: unknown): NetworkConfig {
+export function parseNetworkConfig(raw: unknown, given?: NetworkIpam): NetworkConfig {
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
     throw new InvalidConfigError('overlay network options must be an object')
   }
-  const obj = raw as Record<string, unknown>
+  // The addresses as values (from the controller); a direct caller's (or a record's) old option
+  // keys are converted once by `@cnm/driverapi`.
+  const legacy = LEGACY_IPAM_KEYS.find((k) => (raw as Record<string, unknown>)[k] !== undefined)
+  if (given && legacy) throw new InvalidConfigError(`option ${legacy}: the network's addresses are given as IPAM data`)
+  const { options: obj, ipam } = given ? { options: raw as Record<string, unknown>, ipam: given } : ipamFromOptions(raw)
   const unknown = Object.keys(obj).find((k) => !KEYS.has(k))
   if (unknown) throw new InvalidConfigError(`unknown overlay network option ${JSON.stringify(unknown)}`)
   if (obj.enableIPv4 !== undefined && typeof obj.enableIPv4 !== 'boolean') {
     throw new InvalidConfigError(`enableIPv4 must be a boolean, got ${JSON.stringify(obj.enableIPv4)}`)
   }
-  const fixedCIDRv6 = ipv6Subnet(obj)
-  const ipv4 = obj.enableIPv4 === false ? undefined : ipv4Subnet(obj)
+  const fixedCIDRv6 = ipv6Subnet(obj, single(ipam.v6, 6))
+  const v4 = single(ipam.v4, 4)
+  const ipv4 = obj.enableIPv4 === false ? undefined : ipv4Subnet(v4)
   if (!ipv4) {
-    if (obj.addressIPv4 !== undefined || obj.fixedCIDR !== undefined) {
-      throw new InvalidConfigError('an IPv6-only overlay network (enableIPv4 false) takes no addressIPv4 or fixedCIDR')
+    if (v4) throw new InvalidConfigError('an IPv6-only overlay network (enableIPv4 false) takes no IPv4 subnet')
+    if (!fixedCIDRv6) {
+      throw new InvalidConfigError('an IPv6-only overlay network (enableIPv4 false) needs an IPv6 subnet')
     }
-    if (!fixedCIDRv6) throw new InvalidConfigError('an IPv6-only overlay network (enableIPv4 false) needs fixedCIDRv6')
   }
   if (obj.internal !== undefined && typeof obj.internal !== 'boolean') {
     throw new InvalidConfigError(`internal must be a boolean, got ${JSON.stringify(obj.internal)}`)

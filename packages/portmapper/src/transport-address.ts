@@ -3,6 +3,7 @@ import { ERR_INVALID_TRANSPORT_ADDRESS, PortMapperError } from './errors.js'
 
 export { ERR_INVALID_TRANSPORT_ADDRESS, PortMapperError } from './errors.js'
 
+/** A transport protocol a port can be mapped for: `tcp`, `udp` or `sctp`. */
 export type TransportProtocol = 'tcp' | 'udp' | 'sctp'
 
 /** A transport endpoint: protocol, address and port (`tcp/0.0.0.0:8080`). */

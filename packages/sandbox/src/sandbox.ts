@@ -27,6 +27,22 @@ export interface Sandbox {
   readonly key: string
   /** The interfaces added through this object (or found inside when it was opened). */
   interfaces(): Interface[]
+  /**
+   * Puts an interface in the sandbox and configures it: a link named `i.srcName` in the host's
+   * namespace is moved in (one a driver created inside already is used where it is), renamed to
+   * `i.dstName`, given its MAC, MTU and addresses (`i.address`, `i.addressIPv6` in CIDR form), and
+   * brought up, with gratuitous ARP / unsolicited neighbour advertisements for its addresses. A step
+   * that fails undoes the earlier ones, so the link is left where and as it was.
+   *
+   * Throws `ERR_INVALID_INTERFACE` for a bad specification (before anything changes), `EEXIST` when
+   * `dstName` was already added, `ENODEV` when `srcName` exists nowhere, and `ERR_SANDBOX_DESTROYED`
+   * after `close()`.
+   *
+   * @example
+   * ```ts
+   * await sandbox.addInterface({ srcName: 'veth1a2b', dstName: 'eth0', address: '10.20.0.2/24' })
+   * ```
+   */
   addInterface(i: Interface): Promise<void>
   /**
    * Undoes `addInterface`: an interface moved in from the host goes back there under its `srcName`
@@ -34,8 +50,24 @@ export interface Sandbox {
    * — for a sandbox opened afresh, which cannot know where an interface came from.
    */
   removeInterface(dstName: string, options?: { returnTo?: { name: string } }): Promise<void>
+  /**
+   * Adds the sandbox's IPv4 default route via `gw` (an IPv4 address on a connected subnet, so add the
+   * interface first). Throws `ERR_INVALID_GATEWAY` for anything but an IPv4 address, `EEXIST` when a
+   * default route is there already, and `ENETUNREACH` when no interface's
+   * subnet holds `gw`.
+   */
   setGateway(gw: string): Promise<void>
+  /**
+   * Adds the sandbox's IPv6 default route via `gw` (an IPv6 address reachable from an interface).
+   * Throws `ERR_INVALID_GATEWAY` for anything but an IPv6 address, `EEXIST` when a default route is
+   * there already, and `EHOSTUNREACH` when no interface reaches `gw`.
+   */
   setGatewayIPv6(gw: string): Promise<void>
+  /**
+   * Adds one route inside the sandbox: `route.destination` (a CIDR) via `route.nextHop`, or directly
+   * through `route.interfaceName` when no next hop is given. Kernel failures keep their errno name
+   * (`EEXIST` for a route that exists).
+   */
   addStaticRoute(route: StaticRoute): Promise<void>
   /** Closes the sandbox's handle without removing the namespace. */
   close(): void

@@ -1,6 +1,16 @@
 export { type AptResult, aptInstall, debVersion, POLICY_RC_D } from './apt.js'
 export { CNI_PLUGIN_DIRS, CNI_PLUGINS, type CniPeerOptions, createCniPeer, findCniPluginDir } from './cni.js'
 export {
+  type BusyboxImageOptions,
+  busyboxRootfs,
+  DOCKER,
+  DOCKERD,
+  type Dockerd,
+  type DockerdOptions,
+  startDockerd,
+} from './dockerd.js'
+export { type EtcdCluster, type EtcdClusterOptions, type EtcdMember, etcdMembers, startEtcdCluster } from './etcd.js'
+export {
   type EnsureOptions,
   ensurePeersInstalled,
   type PeerAvailability,

@@ -106,7 +106,7 @@ describe('the release round trip through a local registry', () => {
     }
     const packs = path.join(tmp, 'inspect')
     mkdirSync(packs)
-    const out = await npm(['pack', '--json', '@cnm/netlink', '@cnm/firewall', '@cnm/ip'], packs)
+    const out = await npm(['pack', '--json', '@cnm/netlink', '@cnm/firewall', '@cnm/dns', '@cnm/ip'], packs)
     const files = JSON.parse(out) as { name: string; files: { path: string }[] }[]
     for (const f of files)
       expect(
@@ -123,7 +123,7 @@ describe('the release round trip through a local registry', () => {
 
   it('installs the addons from their packed tarballs and loads them with no compiler on PATH', async () => {
     // The tarballs `pnpm pack` made above; their other dependencies come from the registry.
-    const tarballs = ['netlink', 'firewall'].map((p) =>
+    const tarballs = ['netlink', 'firewall', 'dns'].map((p) =>
       path.join(tmp, 'tarballs', `cnm-${p}-${versionOf(`@cnm/${p}`)}.tgz`),
     )
     // A PATH with node and sh only: no cc, gcc, g++, make.
@@ -139,7 +139,7 @@ describe('the release round trip through a local registry', () => {
     }
     const dir = project('addons')
     await runOk(process.execPath, [npmCli(), 'install', ...tarballs], { cwd: dir, env: bare, timeoutMs: 240_000 })
-    for (const p of ['netlink', 'firewall']) {
+    for (const p of ['netlink', 'firewall', 'dns']) {
       expect(existsSync(path.join(dir, 'node_modules', '@cnm', p, 'build')), `${p} built from source`).toBe(false)
     }
     writeFileSync(
@@ -153,8 +153,13 @@ describe('the release round trip through a local registry', () => {
         "const dirOf = (p) => require.resolve(p + '/package.json').slice(0, -'/package.json'.length)",
         'const netns = loadAddon()',
         "const nft = gyp(dirOf('@cnm/firewall'))",
+        // The DNS server's UDP loop: a socket bound and its thread started, then stopped.
+        "const udp = gyp(dirOf('@cnm/dns'))",
+        "const [loop, port] = udp.open('127.0.0.1', 4, 0, () => {}, 19, Buffer.alloc(0))",
+        'udp.close(loop)',
         'console.log(JSON.stringify({',
         "  netlink: gyp.path(dirOf('@cnm/netlink')), firewall: gyp.path(dirOf('@cnm/firewall')),",
+        "  dns: gyp.path(dirOf('@cnm/dns')), udpPort: port,",
         '  unshare0: netns.unshare(0), nft: typeof nft.available,',
         '}))',
       ].join('\n'),
@@ -165,6 +170,8 @@ describe('the release round trip through a local registry', () => {
     >
     expect(loaded.netlink).toMatch(/node_modules\/@cnm\/netlink\/prebuilds\/linux-x64\/node\.napi\.glibc\.node$/)
     expect(loaded.firewall).toMatch(/node_modules\/@cnm\/firewall\/prebuilds\/linux-x64\/node\.napi\.glibc\.node$/)
+    expect(loaded.dns).toMatch(/node_modules\/@cnm\/dns\/prebuilds\/linux-x64\/node\.napi\.glibc\.node$/)
+    expect(loaded.udpPort).toBeGreaterThan(0)
     expect(loaded.unshare0).toBe(0)
     expect(loaded.nft).toBe('function')
   }, 300_000)
@@ -198,6 +205,10 @@ describe('the release round trip through a local registry', () => {
     expect((await runOk(cnm, ['--version'], { cwd: dir, env })).trim()).toBe(versionOf('@cnm/cli'))
     // better-sqlite3 came from the binary mirror, not from GitHub and not compiled.
     expect(mirror.requests.some((r) => r.includes('better-sqlite3'))).toBe(true)
+    // The addons came prebuilt in their tarballs (none was compiled here, compiler or not).
+    for (const p of ['netlink', 'firewall', 'dns']) {
+      expect(existsSync(path.join(dir, 'node_modules', '@cnm', p, 'build')), `${p} built from source`).toBe(false)
+    }
     const store = path.join(tmp, 'cli-store', 'cnm.db')
     mkdirSync(path.dirname(store))
     const ls = await runOk(cnm, ['--store', store, 'network', 'ls'], { cwd: dir, env })

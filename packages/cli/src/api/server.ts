@@ -9,6 +9,7 @@ import { errorBody, httpStatus, noRouteBody } from './errors.js'
 import { EventBus } from './events.js'
 import { createHandlers } from './handlers.js'
 import { acceptEmptyJsonBodies } from './json-body.js'
+import { lazyValidators } from './lazy-validators.js'
 import { registerOpenApi } from './openapi.js'
 import { bodyError, invalidRequest, methodNotAllowed, RequestError } from './request-errors.js'
 import { allowedMethods, registerRoutes } from './routes.js'
@@ -33,6 +34,11 @@ export interface ApiServerOptions {
    * certificate must chain to (a client without one is refused during the handshake).
    */
   tls?: { ca: string | Buffer; cert: string | Buffer; key: string | Buffer }
+  /**
+   * When Ajv compiles the routes' schemas: `lazy` (default) on a route's first request and the rest
+   * once the server listens; `eager` all while the server is built (Fastify's default).
+   */
+  validators?: 'lazy' | 'eager'
 }
 
 /** The Fastify instance of the API, typed by TypeBox's provider. */
@@ -65,10 +71,13 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
   const https = options.tls
     ? { https: { ...options.tls, requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.2' } }
     : {}
+  // Each route's schema is compiled on first use, the rest once the server listens (start-up time).
+  const validators = options.validators === 'eager' ? undefined : lazyValidators()
   const app = fastify({
     ...(https as object),
     logger: loggerOption(options.logger),
     ajv: AJV,
+    ...(validators ? { schemaController: { compilersFactory: { buildValidator: validators.buildValidator } } } : {}),
     return503OnClosing: false, // answered below, in cnm's error shape
     forceCloseConnections: true,
   }).withTypeProvider<TypeBoxTypeProvider>() as unknown as FastifyInstance
@@ -106,6 +115,7 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
     const err = new CliError(ERR_SHUTTING_DOWN, 'the daemon is stopping', { kind: 'unavailable' })
     return reply.code(503).header('connection', 'close').send(errorBody(err))
   })
+  if (validators) app.addHook('onListen', async () => validators.warm())
   registerOpenApi(app)
   // In a plugin of their own, loaded after @fastify/swagger: its onRoute hook then sees every route.
   const handlers = createHandlers(options.controller, events, options.info, options.dns)

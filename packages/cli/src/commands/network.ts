@@ -7,7 +7,7 @@ import { parseFormat, renderFormatted } from '../go-format.js'
 import { matchesNetwork, parseNetworkFilters } from '../network-filter.js'
 import {
   type NetworkFlags,
-  networkOptions,
+  networkSpec,
   parseAuxAddressFlags,
   parseBool,
   parseInteger,
@@ -38,7 +38,7 @@ export function parseLabelFlags(texts: readonly string[] = []): Record<string, s
 
 /** The flags as the REST body; checked here first (bad input never reaches the daemon or the store). */
 function createBody(name: string, opts: CreateOptions): NetworkCreate {
-  networkOptions(opts) // refuses bad input before anything is contacted
+  networkSpec(opts) // refuses bad input before anything is contacted
   const options: Record<string, unknown> = Object.fromEntries((opts.opt ?? []).map(parseOpt))
   if (opts.ipv4 !== undefined && !parseBool(opts.ipv4, '--ipv4')) options.enableIPv4 = false
   const labels = parseLabelFlags(opts.label)
@@ -67,9 +67,9 @@ export function registerNetworkCommands(program: Command, io: Output): void {
     .description('create a network (prints its id)')
     .argument('<name>', 'network name')
     .option('-d, --driver <driver>', 'network driver (bridge, macvlan, null)', 'bridge')
-    .option('--subnet <cidr>', "subnet, Docker's meaning (one IPv4, one IPv6 with --ipv6)", collect)
-    .option('--gateway <ip>', 'gateway of the subnet (default: its first host)', collect)
-    .option('--ip-range <cidr>', 'allocate addresses from this range of the subnet (one per family)', collect)
+    .option('--subnet <cidr>', "subnet, Docker's meaning (repeatable; IPv6 ones with --ipv6)", collect)
+    .option('--gateway <ip>', 'gateway of the subnet that holds it (default: its first host)', collect)
+    .option('--ip-range <cidr>', 'allocate addresses from this range of the subnet that holds it', collect)
     .option('--ipv6', 'enable IPv6')
     .option('--ipv4 <bool>', '--ipv4=false: an IPv6-only network (with --ipv6)')
     .option('--internal', 'no traffic in or out through the host')

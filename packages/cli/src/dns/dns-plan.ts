@@ -31,7 +31,14 @@ export function dnsPlanOf(net: NetworkInspect): DnsPlan | undefined {
     networkId: net.id,
     networkName: net.name,
     addresses: addresses.map((a) => a.split('/')[0] as string),
-    subnets: [net.subnet, net.subnetIPv6].filter((s): s is string => typeof s === 'string' && s !== ''),
+    // Every subnet of the network: only clients inside them are answered (@cnm/dns `subnets`).
+    subnets: [
+      ...new Set(
+        [net.subnet, net.subnetIPv6, ...[...(net.ipam?.v4 ?? []), ...(net.ipam?.v6 ?? [])].map((d) => d.subnet)].filter(
+          (s): s is string => typeof s === 'string' && s !== '',
+        ),
+      ),
+    ],
     forward: !net.internal,
   }
 }

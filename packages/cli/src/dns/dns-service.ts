@@ -317,8 +317,8 @@ export async function createDnsService(options: DnsServiceOptions): Promise<DnsS
     settle: settleServers,
     resolver(sandbox) {
       const r = resolverOf(sandbox.id, sandbox.containerID, sandbox.name)
-      const written = files.write(sandbox.id, r)
-      return { ...r, files: written }
+      const { resolvConf, hosts } = files.write(sandbox.id, r)
+      return { ...r, files: { resolvConf, hosts } }
     },
     servers: () => [...running.values()].map((r) => ({ networkId: r.plan.networkId, addresses: r.plan.addresses })),
     async close() {

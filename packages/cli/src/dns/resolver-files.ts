@@ -2,10 +2,12 @@ import { randomBytes } from 'node:crypto'
 import {
   closeSync,
   constants,
+  fstatSync,
   lstatSync,
   mkdirSync,
   openSync,
   readdirSync,
+  readSync,
   renameSync,
   rmSync,
   unlinkSync,
@@ -65,11 +67,54 @@ function writeFresh(file: string, text: string): void {
   }
 }
 
+/**
+ * Whether `file` already holds exactly `text`: a regular file of ours (this process's user or
+ * root) writable by nobody else, read without following a link (a link, or anything else, is "no": it is
+ * replaced). A read is cheaper than a write, and an unchanged file keeps its inode and mtime, so a
+ * bind mount of it in a running sandbox and anything watching it see no change.
+ */
+function holds(file: string, text: string): boolean {
+  let fd: number
+  try {
+    fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK)
+  } catch {
+    return false
+  }
+  try {
+    const st = fstatSync(fd)
+    const uid = process.geteuid?.() ?? 0
+    const want = Buffer.from(text)
+    if (!st.isFile() || (st.uid !== uid && st.uid !== 0) || (st.mode & 0o022) !== 0) return false
+    if (st.size !== want.length) return false
+    const got = Buffer.alloc(want.length + 1) // one more byte: a file that grew meanwhile is not equal
+    let n = 0
+    for (let r = 1; r > 0 && n < got.length; n += r) r = readSync(fd, got, n, got.length - n, n)
+    return n === want.length && got.subarray(0, n).equals(want)
+  } catch {
+    return false
+  } finally {
+    closeSync(fd)
+  }
+}
+
+/** Writes `text` to `file` (as {@link writeFresh}) unless it holds that already; true when written. */
+function writeIfChanged(file: string, text: string): boolean {
+  if (holds(file, text)) return false
+  writeFresh(file, text)
+  return true
+}
+
 /** Each sandbox's resolver files, in a directory cnm owns. */
 export interface ResolverFiles {
   readonly dir: string
-  /** Writes (replaces) a sandbox's files; returns their paths. */
-  write(sandboxId: string, files: { resolvConf: string; hosts: string }): { resolvConf: string; hosts: string }
+  /**
+   * Writes (replaces) a sandbox's files whose content changed, leaving the others untouched;
+   * returns their paths and how many were written.
+   */
+  write(
+    sandboxId: string,
+    files: { resolvConf: string; hosts: string },
+  ): { resolvConf: string; hosts: string; written: number }
   /** Removes a sandbox's files (nothing if none). */
   remove(sandboxId: string): void
   /** The sandbox ids that have files. */
@@ -89,10 +134,10 @@ export function createResolverFiles(dir: string): ResolverFiles {
     write(id, files) {
       const d = sandboxDir(id)
       ownDirectory(d)
-      const out = { resolvConf: path.join(d, 'resolv.conf'), hosts: path.join(d, 'hosts') }
-      writeFresh(out.resolvConf, files.resolvConf)
-      writeFresh(out.hosts, files.hosts)
-      return out
+      const resolvConf = path.join(d, 'resolv.conf')
+      const hosts = path.join(d, 'hosts')
+      const written = Number(writeIfChanged(resolvConf, files.resolvConf)) + Number(writeIfChanged(hosts, files.hosts))
+      return { resolvConf, hosts, written }
     },
     remove(id) {
       const d = sandboxDir(id)

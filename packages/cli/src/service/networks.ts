@@ -1,10 +1,9 @@
 import type { NetworkCreate, Network as NetworkJSON } from '@cnm/client'
 import type { NetworkController } from '@cnm/controller'
-import { networkOptions } from '../network-options.js'
+import { networkSpec } from '../network-options.js'
 import { createNetwork } from '../ops/network.js'
 import { findNetwork } from '../refs.js'
 import type { ServiceContext } from './context.js'
-import { checkOverlaps } from './overlaps.js'
 
 /** A string or strings, as strings. */
 export function list(value: string | string[] | undefined): string[] | undefined {
@@ -16,7 +15,9 @@ export function listNetworks(c: NetworkController): NetworkJSON[] {
 }
 
 export async function createNetworkOp(ctx: ServiceContext, body: NetworkCreate): Promise<NetworkJSON> {
-  const options = networkOptions({
+  // The edge: the body's subnets parsed once into IPAM data, handed on as values (the controller
+  // refuses an overlap, naming the network in the way, for every driver).
+  const { options, ipam } = networkSpec({
     subnet: list(body.subnet),
     gateway: list(body.gateway),
     ...(body.ipRange === undefined ? {} : { ipRange: body.ipRange }),
@@ -27,8 +28,8 @@ export async function createNetworkOp(ctx: ServiceContext, body: NetworkCreate):
     ...(body.mtu === undefined ? {} : { mtu: body.mtu }),
     ...(body.options === undefined ? {} : { options: body.options }),
   })
-  checkOverlaps(ctx.controller, body.name, options)
   const net = await createNetwork(ctx.controller, body.name, body.driver ?? 'bridge', options, {
+    ipam,
     ...(body.labels === undefined ? {} : { labels: body.labels }),
   })
   const json = net.inspect()

@@ -39,6 +39,12 @@ export const NetworkCreateSchema = Type.Object(
   },
   { ...strict, title: 'NetworkCreate' },
 )
+/**
+ * The body of {@link CnmApi.createNetwork}: Docker's `network create` flags by their long names.
+ * Only `name` is required; `driver` defaults to `bridge`, subnets to a free pool of the daemon,
+ * `gateway` to each subnet's first host, `icc` to `true`, `mtu` (68-65535) to the kernel's.
+ * A field not listed is refused (400 `ERR_INVALID_REQUEST`).
+ */
 export type NetworkCreate = Static<typeof NetworkCreateSchema>
 
 /** `POST /v1/networks/prune`: Docker's `network prune --filter`s (all must match). */
@@ -62,6 +68,10 @@ export const NetworkPruneSchema = Type.Object(
   },
   { ...strict, title: 'NetworkPrune' },
 )
+/**
+ * The filters of {@link CnmApi.pruneNetworks} (Docker's `network prune --filter`); every filter
+ * given must match, and no filter at all removes every network without endpoints.
+ */
 export type NetworkPrune = Static<typeof NetworkPruneSchema>
 
 /** A port to publish, in the driver's form (the structured twin of `publish`). */
@@ -76,6 +86,11 @@ export const PortBindingSchema = Type.Object(
   },
   { ...strict, title: 'PortBinding' },
 )
+/**
+ * One port to publish in structured form (what `-p` parses into): `containerPort` (1-65535, with
+ * `containerPortEnd` for a range), `hostPort` 0 or absent for any free port, `hostIP` absent for
+ * every address.
+ */
 export type PortBinding = Static<typeof PortBindingSchema>
 
 const endpointOptionFields = {
@@ -105,6 +120,11 @@ export const EndpointCreateSchema = Type.Object(
   },
   { ...strict, title: 'EndpointCreate' },
 )
+/**
+ * The body of {@link CnmApi.createEndpoint}: the endpoint's `name`, an optional `sandbox` to be born
+ * in and join, and its options (`publish` in Docker's `-p` syntax, `portBindings`, preferred `ip` /
+ * `ip6`, `macAddress`, DNS `aliases`).
+ */
 export type EndpointCreate = Static<typeof EndpointCreateSchema>
 
 /** `POST /v1/networks/{network}/connect`. */
@@ -121,6 +141,11 @@ export const ConnectSchema = Type.Object(
   },
   { ...strict, title: 'Connect' },
 )
+/**
+ * The body of {@link CnmApi.connect}: the `sandbox` (id, container id or key), the `endpoint` to join
+ * or create (default: the container id), and the same options as {@link EndpointCreate} for an
+ * endpoint it creates.
+ */
 export type Connect = Static<typeof ConnectSchema>
 
 /** `POST /v1/networks/{network}/disconnect`. */
@@ -128,6 +153,7 @@ export const DisconnectSchema = Type.Object(
   { sandbox: Type.String({ minLength: 1, description: 'sandbox id, container id or key' }) },
   { ...strict, title: 'Disconnect' },
 )
+/** The body of {@link CnmApi.disconnect}: the `sandbox` (id, container id or key) to take off the network. */
 export type Disconnect = Static<typeof DisconnectSchema>
 
 /** `POST /v1/sandboxes`. */
@@ -141,6 +167,10 @@ export const SandboxCreateSchema = Type.Object(
   },
   { ...strict, title: 'SandboxCreate' },
 )
+/**
+ * The body of {@link CnmApi.createSandbox}: the `containerID`, an optional absolute `key` to bind the
+ * namespace at, and the container's `name` (a DNS name of its endpoints).
+ */
 export type SandboxCreate = Static<typeof SandboxCreateSchema>
 
 /** `{network}`: a network's name, id or unique id prefix. */

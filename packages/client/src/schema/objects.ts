@@ -28,6 +28,11 @@ export const PortSchema = Type.Object(
   },
   { ...strict, title: 'Port' },
 )
+/**
+ * A published port as the daemon reports it: host side (`hostIP` `0.0.0.0` or `::` for every
+ * address, `hostPort`..`hostPortEnd`) and container side (`containerIP`, `containerPort`..
+ * `containerPortEnd`), with the network and endpoint names it belongs to.
+ */
 export type Port = Static<typeof PortSchema>
 
 const InterfaceSchema = Type.Object(
@@ -81,6 +86,11 @@ export const EndpointSchema = Type.Object(
   },
   { ...strict, title: 'Endpoint' },
 )
+/**
+ * An endpoint as the daemon reports it: its network, plain addresses (`ipv4`/`ipv6`, no prefix length), MAC,
+ * DNS aliases, the sandbox it joined (`joined`, absent when it has not), what that sandbox
+ * configures for it (`sandboxInfo`) and its published ports.
+ */
 export type Endpoint = Static<typeof EndpointSchema>
 
 /** A network. */
@@ -90,6 +100,12 @@ export const NetworkSchema = Type.Object(
     name: Type.String(),
     driver: Type.String(),
     options: Type.Unknown({ description: "the driver's options, as given" }),
+    ipam: Type.Optional(
+      Type.Unknown({
+        description:
+          'its IPAM data as given: { v4?, v6? }, each a list of { subnet, gateway?, ipRange?, auxAddresses? } (absent: none given)',
+      }),
+    ),
     device: Type.Optional(Type.String({ description: 'the host device carrying it (bridge, parent)' })),
     subnet: Type.Optional(Type.String()),
     gateway: Type.Optional(Type.String()),
@@ -105,6 +121,11 @@ export const NetworkSchema = Type.Object(
   },
   { ...strict, title: 'Network' },
 )
+/**
+ * A network as the daemon reports it: id, name, driver and its options as given, the host device
+ * carrying it, subnets and gateways per family, `internal`, `icc`, labels, creation time (RFC 3339)
+ * and its endpoints.
+ */
 export type Network = Static<typeof NetworkSchema>
 
 /** `POST /v1/networks/prune`: what was removed (Docker's `NetworksDeleted`) and what could not be. */
@@ -115,6 +136,10 @@ export const NetworkPruneReportSchema = Type.Object(
   },
   { ...strict, title: 'NetworkPruneReport' },
 )
+/**
+ * What {@link CnmApi.pruneNetworks} did: the names of the networks removed, and one message for each
+ * matching network that could not be removed.
+ */
 export type NetworkPruneReport = Static<typeof NetworkPruneReportSchema>
 
 /** A sandbox (a container's network namespace). */
@@ -130,6 +155,10 @@ export const SandboxSchema = Type.Object(
   },
   { ...strict, title: 'Sandbox' },
 )
+/**
+ * A sandbox (a container's network namespace) as the daemon reports it: id, container id and name,
+ * the namespace path (`key`) and the endpoints joined to it.
+ */
 export type Sandbox = Static<typeof SandboxSchema>
 
 /** `GET /v1/sandboxes/{sandbox}/resolver`: what a runtime writes as the container's /etc/resolv.conf and /etc/hosts. */
@@ -154,6 +183,12 @@ export const ResolverSchema = Type.Object(
   },
   { ...strict, title: 'Resolver' },
 )
+/**
+ * A sandbox's resolver configuration, as {@link CnmApi.sandboxResolver} answers it: the
+ * `resolv.conf` and `hosts` texts a runtime writes into the container, the name servers, search
+ * domains and options they hold, whether a cnm DNS server serves the sandbox, and where the daemon
+ * wrote the files.
+ */
 export type Resolver = Static<typeof ResolverSchema>
 
 /** What a reconcile found and did. */
@@ -170,6 +205,10 @@ export const ReconcileReportSchema = Type.Object(
   },
   { ...strict, title: 'ReconcileReport' },
 )
+/**
+ * What {@link CnmApi.reconcile} found and did: networks rebuilt, endpoint and sandbox records dropped,
+ * links, firewall rules and namespaces removed (each a list of names), and the repairs that failed.
+ */
 export type ReconcileReport = Static<typeof ReconcileReportSchema>
 
 /** `GET /v1/version`. */
@@ -177,6 +216,7 @@ export const VersionSchema = Type.Object(
   { version: Type.String({ description: "the daemon's version (@cnm/cli)" }) },
   { ...strict, title: 'Version' },
 )
+/** The answer of {@link CnmApi.version}: the daemon's `@cnm/cli` version. */
 export type Version = Static<typeof VersionSchema>
 
 /** `GET /v1/info`: what `cnm info` prints. */
@@ -199,6 +239,10 @@ export const InfoSchema = Type.Object(
   },
   { ...strict, title: 'Info' },
 )
+/**
+ * The answer of {@link CnmApi.info}: mode (`daemon` or `in-process`), versions, pid, store path
+ * (`:memory:` in memory), sandbox directory, firewall backend, drivers, listeners and counts.
+ */
 export type Info = Static<typeof InfoSchema>
 
 /** The kinds of event `GET /v1/events` streams. */
@@ -210,6 +254,10 @@ export const EventActionSchema = Type.Union([
   Type.Literal('publish'),
   Type.Literal('unpublish'),
 ])
+/**
+ * What happened to the object of an {@link Event}: `create`, `delete`, `connect`, `disconnect`,
+ * `publish`, `unpublish`.
+ */
 export type EventAction = Static<typeof EventActionSchema>
 
 /** One change, as `GET /v1/events` streams it (one JSON object a line). */
@@ -226,6 +274,10 @@ export const EventSchema = Type.Object(
   },
   { ...strict, title: 'Event' },
 )
+/**
+ * One change as {@link CnmClient.events} yields it: when (ISO 8601 with milliseconds), the object's
+ * type, id and name, the action, and for endpoint events the network, sandbox or port concerned.
+ */
 export type Event = Static<typeof EventSchema>
 
 /** Every error answer: `{ error: { code, kind, message } }`. */
@@ -250,4 +302,8 @@ export const ErrorBodySchema = Type.Object(
   },
   { ...strict, title: 'Error' },
 )
+/**
+ * The body of every error answer, `{ error: { code, kind, message } }`; {@link CnmClientError} is
+ * built from it.
+ */
 export type ErrorBody = Static<typeof ErrorBodySchema>

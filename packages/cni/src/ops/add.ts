@@ -37,14 +37,24 @@ async function loopbackUp(key: string): Promise<void> {
 export async function cniAdd(ctx: CniContext, env: CniEnv, conf: CnmNetConf): Promise<CniResult> {
   const att: Attachment = attachment(env.containerId, env.ifname, ctx.cniDir)
   const options = endpointOptions(conf, env)
-  const network = await networkFor(ctx.controller, conf)
-  if (network.endpoints().some((e) => e.name === att.endpointName)) {
-    throw new CniError(
-      ERR_CNI_ATTACHMENT_EXISTS,
-      'conflict',
-      CNI_ERROR.CONFLICT,
-      `container ${env.containerId} already has ${env.ifname} on network ${network.name} (DEL it first)`,
-    )
+  // The namespace first: a path that is no network namespace (or the host's) changes nothing, not
+  // even the network a first ADD would create.
+  ensureCniDir(ctx.cniDir)
+  const unbind = bindNetns(env.netns as string, att.key)
+  let network: Awaited<ReturnType<typeof networkFor>>
+  try {
+    network = await networkFor(ctx.controller, conf)
+    if (network.endpoints().some((e) => e.name === att.endpointName)) {
+      throw new CniError(
+        ERR_CNI_ATTACHMENT_EXISTS,
+        'conflict',
+        CNI_ERROR.CONFLICT,
+        `container ${env.containerId} already has ${env.ifname} on network ${network.name} (DEL it first)`,
+      )
+    }
+  } catch (err) {
+    unbind()
+    throw err
   }
   const caps = ctx.controller.drivers().find((d) => d.name === network.type)?.capabilities
   // The runtime reserves published host ports itself (CNI leaves that to it): cnm holds none.
@@ -53,8 +63,6 @@ export async function cniAdd(ctx: CniContext, env: CniEnv, conf: CnmNetConf): Pr
   // name; any other driver's interface is born on the host and named as the join moves it in.
   const named = caps?.namesInterfaces === true
   if (named) options.interfaceName = env.ifname
-  ensureCniDir(ctx.cniDir)
-  const unbind = bindNetns(env.netns as string, att.key)
   try {
     const { endpoint } = await network.createEndpoint(att.endpointName, named ? att.key : undefined, options)
     const sb = lazySandbox(att.key)

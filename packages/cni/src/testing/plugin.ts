@@ -14,6 +14,10 @@ export interface Call {
   env?: Record<string, string | undefined>
 }
 
+/**
+ * What one run of the plugin gave: its exit status (0 on success, 1 with an error JSON on stdout),
+ * its output streams, and stdout parsed as JSON when it is.
+ */
 export interface PluginResult {
   status: number
   stdout: string

@@ -35,6 +35,11 @@ export interface CniTestState {
   cleanup(): Promise<void>
 }
 
+/**
+ * Makes a test's own cnm state in a new temporary directory named after `prefix` (`mkdtemp`): an
+ * empty store, attachment and sandbox directories, and the environment pointing the plugin at them
+ * with no daemon. Call {@link CniTestState.cleanup} in `afterAll`/`finally`.
+ */
 export function createCniTestState(prefix: string): CniTestState {
   const tmp = mkdtempSync(path.join(tmpdir(), prefix))
   const store = path.join(tmp, 'cnm.db')

@@ -1,14 +1,18 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
 import {
+  closeSync,
   copyFileSync,
   mkdirSync,
   mkdtempSync,
+  openSync,
   readdirSync,
+  readFileSync,
   readlinkSync,
   rmSync,
   symlinkSync,
   writeFileSync,
 } from 'node:fs'
+import { request } from 'node:http'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -20,6 +24,33 @@ export const DOCKER = '/usr/bin/docker'
 export const IMAGE = 'cnm-test/busybox'
 const DOCKER_SOCK = '/run/cnm-docker/docker.sock'
 export const CNM_SOCK = '/run/cnm-docker/cnm.sock'
+/** The plugin's socket, where dockerd finds it (inside the test's mount namespace). */
+export const PLUGIN_SOCK = '/run/docker/plugins/cnm.sock'
+/** The "host's own address", on a veth of the test's namespace (`cnmt-up0`). */
+export const HOST_IP = '198.51.100.1'
+/** What the image's httpd serves (`/www/index.html`). */
+export const HELLO = 'hello from cnm\n'
+
+/** A published port, as `cnm port ls --json` lists it. */
+export interface CnmPort {
+  network: string
+  endpoint: string
+  containerIP: string
+  containerPort: number
+  hostIP: string
+  hostPort: number
+  proto: string
+}
+
+/** A network, as `cnm network ls --json` lists it. */
+export interface CnmNetwork {
+  id: string
+  name: string
+  device: string
+  subnet: string
+  gateway: string
+  endpoints: { name: string; ipv4: string; macAddress: string; aliases?: string[] }[]
+}
 
 /** What a tool this test needs but the machine lacks (`scripts/setup.sh` installs them). */
 export function missingTools(): string | undefined {
@@ -36,11 +67,11 @@ export interface Result {
   stderr: string
 }
 
-/** A long-running child, with what it printed so far. */
+/** A long-running child, with what it printed so far (the end of its stdout and stderr files). */
 interface Daemon {
   child: ChildProcess
-  out: string
-  err: string
+  readonly out: string
+  readonly err: string
 }
 
 export function waitFor(check: () => boolean, what: () => string, ms = 60_000): Promise<void> {
@@ -82,6 +113,7 @@ export class DockerHost {
   private dockerd: Daemon | undefined
   private cnmd: Daemon | undefined
   private readonly netnsId: string
+  private spawned = 0
 
   private constructor(tmp: string, holder: ChildProcess, netnsId: string) {
     this.tmp = tmp
@@ -110,6 +142,29 @@ export class DockerHost {
     host.in('mkdir', ['-p', '/run/docker/plugins', '/run/cnm-docker'])
     host.in('ip', ['link', 'set', 'lo', 'up'])
     return host
+  }
+
+  /**
+   * The host both Docker test files start from: the namespaces, an "uplink" veth holding
+   * {@link HOST_IP}, the cnm daemon and dockerd started side by side (dockerd looks for the plugin
+   * only when a `-d cnm` network is used), and the busybox image imported.
+   */
+  static async start(logLevel: 'warn' | 'debug' = 'warn'): Promise<DockerHost> {
+    const missing = missingTools()
+    if (missing) throw new Error(`this test needs ${missing}`)
+    const h = await DockerHost.create()
+    try {
+      h.in('ip', ['link', 'add', 'cnmt-up0', 'type', 'veth', 'peer', 'name', 'cnmt-up1'])
+      h.in('ip', ['addr', 'add', `${HOST_IP}/24`, 'dev', 'cnmt-up0'])
+      for (const l of ['cnmt-up0', 'cnmt-up1']) h.in('ip', ['link', 'set', l, 'up'])
+      const tar = h.busyboxTar() // while the daemons start
+      await Promise.all([h.startCnm(logLevel), h.startDockerd()])
+      h.docker('import', tar, IMAGE)
+    } catch (err) {
+      await h.close()
+      throw err
+    }
+    return h
   }
 
   private nsenter(cmd: string, args: readonly string[]): string[] {
@@ -196,21 +251,75 @@ export class DockerHost {
     return JSON.parse(this.cnm(...args, '--json')) as T
   }
 
+  /** A container's address on a network, as dockerd shows it. */
+  ipOf(ctr: string, net: string): string {
+    return this.docker('inspect', '--format', `{{(index .NetworkSettings.Networks "${net}").IPAddress}}`, ctr)
+  }
+
+  /** The cnm network made for a Docker network (`docker-<id>`), as `cnm network ls` lists it. */
+  cnmNetwork(dockerId: string): CnmNetwork | undefined {
+    return this.cnmJSON<CnmNetwork[]>('network', 'ls').find((n) => n.name === `docker-${dockerId}`)
+  }
+
+  /** `cnm port ls`. */
+  cnmPorts(): CnmPort[] {
+    return this.cnmJSON<CnmPort[]>('port', 'ls')
+  }
+
+  /** An HTTP GET with curl from the namespace (5 s at most); its body, empty when it failed. */
+  get(url: string): string {
+    return this.in('curl', ['-sS', '-m', '5', url], { check: false }).stdout
+  }
+
+  /** The sockets listening in the namespace (`ss -Hltnu`). */
+  listening(): string {
+    return this.in('ss', ['-Hltnu']).stdout
+  }
+
+  /** The names of the namespace's links (`ip -j link`). */
+  links(): string[] {
+    return this.ipJson<{ ifname: string }[]>('link', 'show').map((l) => l.ifname)
+  }
+
+  /** A busybox httpd container serving {@link HELLO} on port 80 (`args`: its networks, ports, …). */
+  web(name: string, ...args: string[]): string {
+    return this.docker('run', '-d', '--name', name, ...args, IMAGE, 'httpd', '-f', '-p', '80', '-h', '/www')
+  }
+
   /** `ip -j …` in the namespace. */
   ipJson<T = Record<string, unknown>[]>(...args: string[]): T {
     return JSON.parse(this.in('ip', ['-j', ...args]).stdout || '[]') as T
   }
 
+  /**
+   * A daemon whose output goes to files in the test's directory, not to pipes: a test body is
+   * synchronous (spawnSync), so nothing would read a pipe meanwhile, and a daemon that filled one
+   * would block on its next log line, and with it the command the test waits for.
+   */
   private spawnDaemon(cmd: string, args: readonly string[]): Daemon {
-    const child = spawn('nsenter', this.nsenter(cmd, args), { stdio: ['ignore', 'pipe', 'pipe'] })
-    const d: Daemon = { child, out: '', err: '' }
-    child.stdout?.on('data', (b) => {
-      d.out = (d.out + b).slice(-200_000)
-    })
-    child.stderr?.on('data', (b) => {
-      d.err = (d.err + b).slice(-200_000)
-    })
-    return d
+    const base = path.join(this.tmp, `${path.basename(cmd)}-${++this.spawned}`)
+    const [outFd, errFd] = [`${base}.out`, `${base}.err`].map((f) => openSync(f, 'wx', 0o600))
+    try {
+      const child = spawn('nsenter', this.nsenter(cmd, args), { stdio: ['ignore', outFd, errFd] })
+      const tail = (f: string): string => {
+        try {
+          return readFileSync(f, 'utf8').slice(-200_000)
+        } catch {
+          return ''
+        }
+      }
+      return {
+        child,
+        get out() {
+          return tail(`${base}.out`)
+        },
+        get err() {
+          return tail(`${base}.err`)
+        },
+      }
+    } finally {
+      for (const fd of [outFd, errFd]) if (fd !== undefined) closeSync(fd)
+    }
   }
 
   /** `cnm serve --docker-plugin` (its default plugin socket), ready once it printed both listeners. */
@@ -270,8 +379,24 @@ export class DockerHost {
       'vfs',
     ])
     this.dockerd = d
+    // Polled over its socket, seen through the holder's root (the test's private /run): an HTTP
+    // request every 100 ms instead of a docker CLI process each time.
+    const sock = `/proc/${this.holder.pid}/root${DOCKER_SOCK}`
+    let up = false
+    const poll = (): void => {
+      const req = request({ socketPath: sock, path: '/_ping', timeout: 2000 }, (res) => {
+        up = res.statusCode === 200
+        res.resume()
+      })
+      req.on('error', () => undefined)
+      req.on('timeout', () => req.destroy())
+      req.end()
+    }
     await waitFor(
-      () => d.child.exitCode !== null || this.dockerResult('version').status === 0,
+      () => {
+        if (!up) poll()
+        return d.child.exitCode !== null || up
+      },
       () => `dockerd: ${d.err.slice(-3000)}`,
       90_000,
     )
@@ -286,19 +411,22 @@ export class DockerHost {
     await exited(d.child, 60_000)
   }
 
-  /** A busybox-static image (sh, sleep, ping, wget, httpd, ip) with `/www/index.html`, imported offline. */
-  importImage(): void {
+  /**
+   * The tar of a busybox-static root filesystem (sh, sleep, ping, wget, httpd, ip, …) with
+   * `/www/index.html`, made in the test's directory: {@link IMAGE}, imported offline.
+   */
+  private busyboxTar(): string {
     const root = path.join(this.tmp, 'rootfs')
     mkdirSync(path.join(root, 'bin'), { recursive: true })
     mkdirSync(path.join(root, 'www'), { recursive: true })
     copyFileSync('/bin/busybox', path.join(root, 'bin', 'busybox'))
     for (const tool of ['sh', 'sleep', 'ping', 'wget', 'httpd', 'ip', 'cat', 'timeout', 'nslookup'])
       symlinkSync('busybox', path.join(root, 'bin', tool))
-    writeFileSync(path.join(root, 'www', 'index.html'), 'hello from cnm\n')
+    writeFileSync(path.join(root, 'www', 'index.html'), HELLO)
     const tar = path.join(this.tmp, 'rootfs.tar')
     const r = spawnSync('tar', ['-C', root, '-cf', tar, '.'])
     if (r.status !== 0) throw new Error(`tar: ${r.stderr}`)
-    this.docker('import', tar, IMAGE)
+    return tar
   }
 
   /** Processes still in the test's network namespace, besides the holder. */

@@ -9,6 +9,7 @@ import {
   ERR_NO_ENDPOINT,
   ERR_NO_NETWORK,
 } from '../errors.js'
+import { ipamFromOptions, ipamSubnets, type NetworkIpam } from '../ipam.js'
 import type { Driver, DriverPersistence, SandboxInfo } from '../types.js'
 
 /** What the conformance suite needs to exercise a driver. */
@@ -18,8 +19,20 @@ export interface DriverHarness {
    * a restart (a second instance, with the same owner, on the same kernel).
    */
   create(): Promise<Driver>
-  /** Options for a new network that does not clash with any other (`i` counts networks). */
+  /**
+   * Options for a new network that does not clash with any other (`i` counts networks). Its subnet
+   * may be given with the old option keys (`addressIPv4`, …): the suite converts them into the
+   * `ipam` argument, as a controller does, unless {@link DriverHarness.networkIpam} gives that.
+   */
   networkOptions(i: number): unknown
+  /** The IPAM data of network `i` (default: converted from `networkOptions(i)`'s old keys). */
+  networkIpam?(i: number): NetworkIpam
+  /**
+   * IPAM data the driver must refuse (`ERR_INVALID_CONFIG` or `ERR_NOT_SUPPORTED`) before changing
+   * anything, with the options of a fresh network (a subnet no network can use, several subnets
+   * where the driver takes one, …).
+   */
+  invalidNetworkIpam?: NetworkIpam[]
   /** Options the driver must refuse with `ERR_INVALID_CONFIG`, before changing anything (at least one). */
   invalidNetworkOptions: unknown[]
   /** Endpoint options the driver must refuse with `ERR_INVALID_CONFIG` (default: a few any driver refuses). */
@@ -37,6 +50,10 @@ export interface DriverHarness {
 /** One check of the suite, runnable on its own (see {@link runConformance}). */
 export interface ConformanceCheck {
   name: string
+  /**
+   * Runs the check against `ctx.driver`, creating what it needs and removing it again; rejects
+   * (a vitest assertion error) when the driver does not behave as the contract says.
+   */
   run(ctx: ConformanceContext): Promise<void>
 }
 
@@ -50,6 +67,8 @@ export interface ConformanceContext {
   key(): Promise<string>
   /** A fresh network's options. */
   nextNetworkOptions(): unknown
+  /** A fresh network's options and IPAM data, as a controller hands them to `createNetwork`. */
+  nextNetwork(): [options: unknown, ipam: NetworkIpam]
 }
 
 const newId = (): string => randomBytes(32).toString('hex')
@@ -87,7 +106,7 @@ function persistenceOf(driver: Driver): DriverPersistence | undefined {
 async function networkWithEndpoint(ctx: ConformanceContext) {
   const nid = newId()
   const eid = newId()
-  await ctx.driver.createNetwork(nid, ctx.nextNetworkOptions())
+  await ctx.driver.createNetwork(nid, ...ctx.nextNetwork())
   const info = await ctx.driver.createEndpoint(nid, eid, await ctx.key(), {})
   const p = persistenceOf(ctx.driver)
   const netRecord = JSON.parse(JSON.stringify(p?.exportNetwork(nid) ?? null)) as unknown
@@ -112,10 +131,15 @@ export const CONFORMANCE_CHECKS: readonly ConformanceCheck[] = [
     async run(ctx) {
       const { driver } = ctx
       const nid = newId()
-      const opts = ctx.nextNetworkOptions()
-      await driver.createNetwork(nid, opts)
+      const [opts, ipam] = ctx.nextNetwork()
+      await driver.createNetwork(nid, opts, ipam)
       expect(driver.networkInfo(nid)?.id).toBe(nid)
-      await expectCode(driver.createNetwork(nid, opts), ERR_NETWORK_EXISTS)
+      // The subnets handed over as values are the network's.
+      const info = driver.networkInfo(nid)
+      for (const subnet of ipamSubnets(ipam)) {
+        expect([info?.subnetV4, info?.subnetV6], `subnet ${subnet.cidr}`).toContain(subnet.cidr)
+      }
+      await expectCode(driver.createNetwork(nid, opts, ipam), ERR_NETWORK_EXISTS)
       await driver.deleteNetwork(nid)
       expect(driver.networkInfo(nid)).toBeUndefined()
       await expectCode(driver.deleteNetwork(nid), ERR_NO_NETWORK)
@@ -130,7 +154,7 @@ export const CONFORMANCE_CHECKS: readonly ConformanceCheck[] = [
       const { driver, harness } = ctx
       const gives = harness.givesAddresses ?? true
       const nid = newId()
-      await driver.createNetwork(nid, ctx.nextNetworkOptions())
+      await driver.createNetwork(nid, ...ctx.nextNetwork())
       const [e1, e2] = [newId(), newId()]
       const info1 = await driver.createEndpoint(nid, e1, await ctx.key(), {})
       const info2 = await driver.createEndpoint(nid, e2, await ctx.key(), {})
@@ -164,8 +188,16 @@ export const CONFORMANCE_CHECKS: readonly ConformanceCheck[] = [
         expect(driver.networkInfo(nid)).toBeUndefined()
         await expectCode(driver.deleteNetwork(nid), ERR_NO_NETWORK)
       }
+      for (const bad of harness.invalidNetworkIpam ?? []) {
+        const nid = newId()
+        const [opts] = ctx.nextNetwork()
+        await expect(driver.createNetwork(nid, opts, bad)).rejects.toMatchObject({
+          code: expect.stringMatching(/^ERR_(INVALID_CONFIG|NOT_SUPPORTED)$/u),
+        })
+        expect(driver.networkInfo(nid)).toBeUndefined()
+      }
       const nid = newId()
-      await driver.createNetwork(nid, ctx.nextNetworkOptions())
+      await driver.createNetwork(nid, ...ctx.nextNetwork())
       for (const bad of harness.invalidEndpointOptions ?? ['not an object', { noSuchOption: 1 }]) {
         const eid = newId()
         await expectCode(driver.createEndpoint(nid, eid, await ctx.key(), bad), ERR_INVALID_CONFIG)
@@ -285,6 +317,12 @@ export async function conformanceContext(harness: DriverHarness): Promise<Confor
       return k
     },
     nextNetworkOptions: () => harness.networkOptions(n++),
+    nextNetwork: () => {
+      const i = n++
+      if (harness.networkIpam) return [harness.networkOptions(i), harness.networkIpam(i)]
+      const { options, ipam } = ipamFromOptions(harness.networkOptions(i))
+      return [options, ipam]
+    },
   }
 }
 

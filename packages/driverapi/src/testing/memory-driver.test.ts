@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest'
+import { parseIpam } from '../ipam.js'
 import type { Driver } from '../types.js'
 import { describeDriver, runConformance } from './describe-driver.js'
 import { createMemoryDriver } from './memory-driver.js'
@@ -18,6 +19,11 @@ function harnessOn(
     },
     networkOptions: (i: number) => ({ index: 100 + i }),
     invalidNetworkOptions,
+    invalidNetworkIpam: [
+      parseIpam({ v6: [{ subnet: 'fd00::/64' }] }),
+      parseIpam({ v4: [{ subnet: '192.168.1.0/24' }] }),
+      parseIpam({ v4: [{ subnet: '10.7.0.0/24' }, { subnet: '10.7.1.0/24' }] }),
+    ],
   }
 }
 
@@ -26,6 +32,12 @@ describeDriver(
   'memory without persistence',
   harnessOn(createMemoryKernel(), (k) => createMemoryDriver({ kernel: k, persistent: false })),
 )
+
+describeDriver('memory, subnets as IPAM values', {
+  ...harnessOn(createMemoryKernel()),
+  networkOptions: () => ({}),
+  networkIpam: (i: number) => parseIpam({ v4: [{ subnet: `10.1.${i}.0/24`, gateway: `10.1.${i}.1` }] }),
+})
 
 describe('the conformance suite', () => {
   const failures = async (make: (k: MemoryKernel) => Driver, extra: Partial<ReturnType<typeof harnessOn>> = {}) =>

@@ -7,6 +7,7 @@ import {
   NoEndpointError,
   NoNetworkError,
 } from '../errors.js'
+import { isEmptyIpam, type NetworkIpam } from '../ipam.js'
 import type {
   Driver,
   DriverContext,
@@ -110,6 +111,18 @@ function fromAddresses(raw: unknown, what: string): unknown {
     delete obj.ipv4Address
   }
   return obj
+}
+
+/** The IPAM data's one IPv4 subnet (`10.A.B.0/24`) as the memory driver's `index`. */
+function withIpam(raw: unknown, ipam: NetworkIpam | undefined): unknown {
+  if (!ipam || isEmptyIpam(ipam)) return raw
+  if (ipam.v6.length > 0 || ipam.v4.length > 1) {
+    throw new InvalidConfigError('the memory driver takes one IPv4 subnet (10.A.B.0/24)')
+  }
+  const subnet = ipam.v4[0]?.subnet
+  const m = subnet?.cidr.match(/^10\.(\d{1,3})\.(\d{1,3})\.0\/24$/u)
+  if (!m) throw new InvalidConfigError(`subnet ${subnet?.cidr}: the memory driver takes 10.A.B.0/24`)
+  return { ...(object(raw, 'network options') as Record<string, unknown>), index: Number(m[1]) * 256 + Number(m[2]) }
 }
 
 function parseNetwork(raw: unknown): { index: number | undefined; internal: boolean } {
@@ -332,10 +345,10 @@ export function createMemoryDriver(options: MemoryDriverOptions = {}): Driver & 
       kernel.check('config')
       object(raw, 'driver options')
     },
-    async createNetwork(nid, raw) {
+    async createNetwork(nid, raw, ipam) {
       kernel.check('createNetwork')
       if (networks.has(nid)) throw new NetworkExistsError(nid)
-      const cfg = parseNetwork(options.scope === 'global' ? fromAddresses(raw, 'network options') : raw)
+      const cfg = parseNetwork(withIpam(options.scope === 'global' ? fromAddresses(raw, 'network options') : raw, ipam))
       if (cfg.index !== undefined && usedIndexes().has(cfg.index)) {
         throw new CnmError('ERR_NETWORK_OVERLAPS', 'conflict', `network ${nid}: ${subnetOf(cfg.index)} is in use`)
       }

@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process'
 
+/** Options of {@link run} and {@link ipJson}. */
 export interface RunOptions {
   /** Run inside the network namespace bound at this path (through `nsenter --net=`). */
   netns?: string
@@ -7,9 +8,14 @@ export interface RunOptions {
   input?: string
   /** Throw when the program exits non-zero (default true). */
   check?: boolean
+  /** Kills the program after this many milliseconds (default 30000); the call then throws. */
   timeoutMs?: number
 }
 
+/**
+ * What a program run by {@link run} gave: its exit status (-1 when it was killed by a signal) and
+ * its output as text.
+ */
 export interface RunResult {
   status: number
   stdout: string

@@ -30,6 +30,7 @@ if (proto === 'tcp') {
 
 /** A TCP and UDP server on `port` (all addresses) that answers `<text> <peer address>`. */
 export interface TestServer {
+  /** Kills the server (SIGKILL), in whichever namespace it runs; the port is free once it has exited. */
   stop(): void
 }
 

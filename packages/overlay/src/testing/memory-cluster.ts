@@ -48,6 +48,16 @@ export interface MemoryCluster {
   readonly ops: { txn: number; range: number; get: number }
 }
 
+/**
+ * Makes an empty in-memory cluster whose keys live under `prefix` (default `/cnm/`, as
+ * `connectCluster` uses); connect each simulated host with {@link MemoryCluster.connect}.
+ *
+ * @example
+ * ```ts
+ * const cluster = createMemoryCluster()
+ * const hostA = createOverlayDriver({ cluster: cluster.connect('a', '192.0.2.1') })
+ * ```
+ */
 export function createMemoryCluster(prefix = '/cnm/'): MemoryCluster {
   const data = new Map<string, Stored>()
   const watchers = new Set<Watcher>()
