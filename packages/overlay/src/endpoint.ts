@@ -142,7 +142,7 @@ export async function createEndpoint(
   const skipped: string[] = []
   try {
     for (let i = 0; i < ATTEMPTS; i++) {
-      const ipv4 = res.allocator.requestIP(pool, cfg.ipv4Address)
+      const ipv4 = requestAddress(res, net.id, pool, cfg.ipv4Address)
       try {
         return await attempt(res, net, eid, sandboxKey, cfg, ipv4, cfg.macAddress ?? macFromIPv4(ipv4))
       } catch (err) {
@@ -161,6 +161,20 @@ export async function createEndpoint(
   } finally {
     // Addresses other hosts hold are not this host's to keep: the cluster decides next time.
     for (const ip of skipped) res.allocator.releaseIP(pool, ip)
+  }
+}
+
+/**
+ * An address from the network's pool. One asked for that this host already knows is held (by an
+ * endpoint here, or one elsewhere that the cluster's watch reported) is the cluster's conflict,
+ * `ERR_ADDRESS_IN_USE`, as when the claim itself is lost: the same answer however the race went.
+ */
+function requestAddress(res: DriverResources, nid: string, pool: string, wanted: string | undefined): string {
+  try {
+    return res.allocator.requestIP(pool, wanted)
+  } catch (err) {
+    if (wanted !== undefined && hasErrorCode(err, 'ERR_IP_ALREADY_ALLOCATED')) throw new AddressInUseError(nid, wanted)
+    throw err
   }
 }
 
