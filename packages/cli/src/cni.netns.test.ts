@@ -1,9 +1,7 @@
 import { spawnSync } from 'node:child_process'
-import { closeSync, mkdtempSync, openSync, readdirSync, readSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { closeSync, openSync, readdirSync, readSync } from 'node:fs'
 import path from 'node:path'
-import { unbindAll } from '@cnm/cni/testing'
-import { createController } from '@cnm/controller'
+import { type CniTestState, createCniTestState } from '@cnm/cni/testing'
 import { createNetns, deleteNetns } from '@cnm/netlink'
 import { describeKernel, ipJson, run, useHostNetns } from '@cnm/netlink/testing'
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest'
@@ -20,7 +18,7 @@ function magic(file: string): string {
 
 describeKernel('the CNI fast path: the installed `cnm` plugin forwards to the daemon (POST /v1/cni)', () => {
   const host = useHostNetns()
-  let tmp: string
+  let state: CniTestState
   let store: string
   let sandboxDir: string
   let socketPath: string
@@ -57,31 +55,16 @@ describeKernel('the CNI fast path: the installed `cnm` plugin forwards to the da
   const holder = (port: number): string => run('ss', ['-Hltnp', `sport = :${port}`]).stdout
 
   beforeAll(() => {
-    tmp = mkdtempSync(path.join(tmpdir(), 'cnm-cni-fast-'))
-    store = path.join(tmp, 'cnm.db')
-    sandboxDir = path.join(tmp, 'sb')
-    socketPath = path.join(tmp, 'cnm.sock')
-    binDir = path.join(tmp, 'bin')
-    cniDir = path.join(tmp, 'cni')
+    state = createCniTestState('cnm-cni-fast-')
+    ;({ store, sandboxDir, cniDir } = state)
+    socketPath = path.join(state.tmp, 'cnm.sock')
+    binDir = path.join(state.tmp, 'bin')
   })
   afterEach(async () => {
     for (const d of daemons.splice(0)) await stop(d.child, 'SIGKILL')
     for (const p of namespaces.splice(0)) deleteNetns(p)
   }, 120_000)
-  afterAll(async () => {
-    try {
-      const c = await createController({ storePath: store, sandboxDir })
-      try {
-        for (const n of c.networks()) await n.delete()
-      } finally {
-        await c.close()
-      }
-    } finally {
-      // A failed test may have left attachments bound: unbound first, or the directory cannot go.
-      unbindAll(cniDir)
-      rmSync(tmp, { recursive: true, force: true })
-    }
-  }, 120_000)
+  afterAll(() => state.cleanup(), 120_000)
 
   it('`cnm cni install` puts the native forwarder; ADD and DEL go through the daemon, which holds no port with a socket (CNI leaves that to the runtime); with no daemon the plugin works in process', async () => {
     const report = okJSON<{ plugin: string; native: boolean; fallback: string }>([
