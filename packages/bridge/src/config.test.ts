@@ -29,12 +29,44 @@ describe('network addresses as IPAM values (parsed once, by the edge)', () => {
     )
   })
 
-  it('refuse the old keys beside them, several subnets of a family (not yet), and an IPv6 gateway not first', () => {
+  it('take several subnets per family: the first as before, the later ones with their gateways, ranges and aux addresses', () => {
+    const ipam = parseIpam({
+      v4: [
+        { subnet: '10.33.0.0/24', auxAddresses: { a: '10.33.0.9' } },
+        { subnet: '10.34.0.0/24', gateway: '10.34.0.254', ipRange: '10.34.0.128/25', auxAddresses: { b: '10.34.0.9' } },
+      ],
+      v6: [{ subnet: 'fd33::/64' }, { subnet: 'fd34::/64' }],
+    })
+    const c = parseNetworkConfig({ enableIPv6: true }, ipam)
+    expect(c.addressIPv4?.cidr).toBe('10.33.0.0/24')
+    expect(c.fixedCIDRv6?.cidr).toBe('fd33::/64')
+    expect(Object.keys(c.auxAddresses)).toEqual(['a'])
+    expect(
+      c.moreSubnets.map((m) => [m.subnet.cidr, m.gateway.text, m.ipRange?.cidr, Object.keys(m.auxAddresses)]),
+    ).toEqual([
+      ['10.34.0.0/24', '10.34.0.254', '10.34.0.128/25', ['b']],
+      ['fd34::/64', 'fd34::1', undefined, []],
+    ])
+  })
+
+  it('refuse the old keys beside them, an unusable later subnet, an IPv6 gateway not first, a later IPv6 subnet without IPv6', () => {
     const ipam = parseIpam({ v4: [{ subnet: '10.33.0.0/24' }] })
     expect(() => parseNetworkConfig({ addressIPv4: '10.33.0.1/24' }, ipam)).toThrow('option addressIPv4: the network')
     expect(() =>
-      parseNetworkConfig({}, parseIpam({ v4: [{ subnet: '10.33.0.0/24' }, { subnet: '10.34.0.0/24' }] })),
-    ).toThrow(expect.objectContaining({ code: 'ERR_NOT_SUPPORTED', kind: 'unsupported' }))
+      parseNetworkConfig({}, parseIpam({ v4: [{ subnet: '10.33.0.0/24' }, { subnet: '127.3.0.0/24' }] })),
+    ).toThrow('subnet 127.3.0.0/24 overlaps 127.0.0.0/8 (loopback)')
+    expect(() =>
+      parseNetworkConfig(
+        { enableIPv6: true },
+        parseIpam({ v6: [{ subnet: 'fd33::/64' }, { subnet: 'fd35::/64', gateway: 'fd35::7' }] }),
+      ),
+    ).toThrow("the bridge's IPv6 gateway is always the subnet's first address, fd35::1")
+    expect(() =>
+      parseNetworkConfig(
+        {},
+        parseIpam({ v4: [{ subnet: '10.33.0.0/24' }, { subnet: '10.36.0.0/24', auxAddresses: { g: '10.36.0.1' } }] }),
+      ),
+    ).toThrow('aux address g=10.36.0.1 is the gateway of 10.36.0.0/24')
     expect(() =>
       parseNetworkConfig({ enableIPv6: true }, parseIpam({ v6: [{ subnet: 'fd33::/64', gateway: 'fd33::9' }] })),
     ).toThrow("the bridge's IPv6 gateway is always the subnet's first address, fd33::1")

@@ -12,6 +12,7 @@ import {
   NetworkExistsError,
   type NetworkInfo,
   type NetworkIpam,
+  type NetworkSubnet,
   NoEndpointError,
   NoNetworkError,
   type SandboxInfo,
@@ -41,8 +42,10 @@ import { setupFirewall } from './steps/setup-firewall.js'
 import { setupIPForwarding } from './steps/setup-ip-forwarding.js'
 import { setupIPv4 } from './steps/setup-ipv4.js'
 import { setupIPv6 } from './steps/setup-ipv6.js'
+import { setupMoreSubnets } from './steps/setup-more-subnets.js'
 import { runSteps, type Step, undoSteps } from './steps/step.js'
 import { removeStrays } from './strays.js'
+import { allSubnets, subnetHolding, subnetsOf } from './subnets.js'
 
 /** A MAC address another endpoint of the network already has. */
 export const ERR_MAC_IN_USE = 'ERR_MAC_IN_USE'
@@ -53,6 +56,7 @@ const NETWORK_STEPS: readonly Step<NetworkContext>[] = [
   setupDevice,
   setupIPv4,
   setupIPv6,
+  setupMoreSubnets,
   setupIPForwarding,
   setupFirewall,
   setupDeviceUp,
@@ -76,6 +80,8 @@ export interface BridgeNetworkInfo {
   gatewayV4: string | undefined
   subnetV6: string | undefined
   gatewayV6: string | undefined
+  /** Every subnet with its gateway, IPv4 first (the first of each family is `subnetV4`/`subnetV6`). */
+  subnets: NetworkSubnet[]
   config: NetworkConfig
   endpoints: EndpointState[]
 }
@@ -97,6 +103,11 @@ export interface BridgeDriver extends Driver {
   firewallBackend(): string | undefined
 }
 
+/** Every subnet of a network with its gateway, IPv4 first. */
+function subnetList(n: NetworkState): NetworkSubnet[] {
+  return [...subnetsOf(n, 4), ...subnetsOf(n, 6)].map((s) => ({ subnet: s.subnet, gateway: s.gateway }))
+}
+
 function info(n: NetworkState): BridgeNetworkInfo {
   return {
     id: n.id,
@@ -105,6 +116,7 @@ function info(n: NetworkState): BridgeNetworkInfo {
     gatewayV4: n.gatewayV4,
     subnetV6: n.subnetV6,
     gatewayV6: n.gatewayV6,
+    subnets: subnetList(n),
     config: n.config,
     endpoints: [...n.endpoints.values()].map((e) => ({ ...e, ports: [...e.ports] })),
   }
@@ -120,6 +132,7 @@ function networkInfo(n: NetworkState): NetworkInfo {
     gatewayV6: n.gatewayV6,
     internal: n.config.internal,
     icc: n.config.enableICC,
+    subnets: subnetList(n),
   }
 }
 
@@ -138,13 +151,10 @@ function checkAgainstOthers(nid: string, cfg: NetworkConfig, others: NetworkStat
     if (cfg.bridgeName !== undefined && o.bridgeName === cfg.bridgeName) {
       throw new InvalidConfigError(`bridge ${cfg.bridgeName} is already used by network ${o.id}`)
     }
-    for (const [mine, theirs] of [
-      [cfg.addressIPv4, o.subnetV4],
-      [cfg.fixedCIDRv6, o.subnetV6],
-    ] as const) {
-      if (mine && theirs && networksOverlap(mine, theirs)) {
-        throw new InvalidConfigError(`network ${nid}: ${mine.cidr} overlaps network ${o.id} (${theirs})`)
-      }
+    const mine = [cfg.addressIPv4, cfg.fixedCIDRv6, ...cfg.moreSubnets.map((m) => m.subnet)]
+    for (const theirs of allSubnets(o)) {
+      const hit = mine.find((m) => m !== undefined && networksOverlap(m, theirs))
+      if (hit) throw new InvalidConfigError(`network ${nid}: ${hit.cidr} overlaps network ${o.id} (${theirs})`)
     }
   }
   if (cfg.bridgeName === undefined && !/^[0-9a-f]{12,}$/u.test(nid)) {
@@ -251,7 +261,7 @@ export function createBridgeDriver(options: BridgeDriverOptions = {}): BridgeDri
       serial(async () => {
         if (networks.has(nid)) throw new NetworkExistsError(nid)
         const record = networkRecordOf(nid, raw)
-        const others = [...networks.values()].flatMap((n) => [n.subnetV4, n.subnetV6]).filter((x): x is string => !!x)
+        const others = [...networks.values()].flatMap(allSubnets)
         const { net, outcome } = await restoreNetwork(await res(), NETWORK_STEPS, record, others)
         networks.set(nid, net)
         return outcome
@@ -266,10 +276,8 @@ export function createBridgeDriver(options: BridgeDriverOptions = {}): BridgeDri
       const net = network(nid)
       const ep = endpoint(nid, eid)
       for (const p of ep.ports) net.portMapper?.forget(p)
-      for (const [pool, ip] of [
-        [net.subnetV4, ep.ipv4],
-        [net.subnetV6, ep.ipv6],
-      ] as const) {
+      for (const ip of [ep.ipv4, ep.ipv6]) {
+        const pool = subnetHolding(net, ip)?.subnet
         if (pool && ip) resourcesNow()?.allocator.releaseIP(pool, ip)
       }
       net.endpoints.delete(eid)
@@ -321,9 +329,7 @@ export function createBridgeDriver(options: BridgeDriverOptions = {}): BridgeDri
         checkAgainstOthers(nid, config, [...networks.values()])
         const r = await res()
         const net = newNetworkState(nid, config, config.bridgeName ?? defaultBridgeName(nid), raw)
-        const otherSubnets = [...networks.values()]
-          .flatMap((n) => [n.subnetV4, n.subnetV6])
-          .filter((s): s is string => !!s)
+        const otherSubnets = [...networks.values()].flatMap(allSubnets)
         await runSteps(NETWORK_STEPS, { res: r, net, otherSubnets })
         networks.set(nid, net)
       }),

@@ -7,14 +7,15 @@ import {
   type UndoStack,
   withUndo,
 } from '@cnm/driverapi'
-import { parseCIDR } from '@cnm/ipallocator'
 import { type Handle, openHandle } from '@cnm/netlink'
+import { allocateAddress } from './allocate.js'
 import type { EndpointConfig } from './endpoint-config.js'
 import { hostVethName, macFromIPv4, parkedVethName, randomMac } from './endpoint-names.js'
 import { withHostBinding } from './host-binding.js'
 import { CNM_LINK_GROUP, endpointAlias } from './marks.js'
 import { flushConntrack, publishPorts, unpublishPorts } from './publish.js'
 import type { DriverResources, EndpointState, NetworkState } from './resources.js'
+import { subnetHolding } from './subnets.js'
 
 function allocate(
   res: DriverResources,
@@ -23,16 +24,8 @@ function allocate(
   cfg: EndpointConfig,
   undo: UndoStack,
 ): void {
-  if (net.subnetV4) {
-    ep.ipv4 = res.allocator.requestIP(net.subnetV4, cfg.ipv4Address)
-    const [pool, ip] = [net.subnetV4, ep.ipv4]
-    undo.push(() => res.allocator.releaseIP(pool, ip))
-  }
-  if (net.subnetV6) {
-    ep.ipv6 = res.allocator.requestIP(net.subnetV6, cfg.ipv6Address)
-    const [pool, ip] = [net.subnetV6, ep.ipv6]
-    undo.push(() => res.allocator.releaseIP(pool, ip))
-  }
+  if (net.subnetV4) ep.ipv4 = allocateAddress(res.allocator, net, 4, cfg.ipv4Address, undo)
+  if (net.subnetV6) ep.ipv6 = allocateAddress(res.allocator, net, 6, cfg.ipv6Address, undo)
   // IPv6-only: no address to derive it from, so a random one (locally administered), as Docker's.
   ep.mac = cfg.macAddress ?? (ep.ipv4 ? macFromIPv4(ep.ipv4) : ep.mac || randomMac())
 }
@@ -61,19 +54,25 @@ async function createVeth(res: DriverResources, net: NetworkState, ep: EndpointS
   undo.push(() => res.host.deleteLink(ep.hostVeth))
 }
 
+/**
+ * What the sandbox configures: the addresses with the length of the subnet each lies in, and as
+ * default gateways the gateways of those subnets (an endpoint in a network's second subnet routes
+ * through that subnet's gateway).
+ */
 function sandboxInfo(net: NetworkState, ep: EndpointState): SandboxInfo {
+  const [v4, v6] = [subnetHolding(net, ep.ipv4), subnetHolding(net, ep.ipv6)]
   const iface: Interface = {
     srcName: ep.containerVeth,
     dstName: ep.sandboxKey ? ep.containerVeth : (ep.config.interfaceName ?? 'eth0'),
     macAddress: ep.mac,
-    ...(ep.ipv4 && net.subnetV4 ? { address: `${ep.ipv4}/${parseCIDR(net.subnetV4).prefixLength}` } : {}),
-    ...(ep.ipv6 && net.subnetV6 ? { addressIPv6: `${ep.ipv6}/${parseCIDR(net.subnetV6).prefixLength}` } : {}),
+    ...(ep.ipv4 && v4 ? { address: `${ep.ipv4}/${v4.prefixLength}` } : {}),
+    ...(ep.ipv6 && v6 ? { addressIPv6: `${ep.ipv6}/${v6.prefixLength}` } : {}),
     ...(net.config.mtu ? { mtu: net.config.mtu } : {}),
   }
   return {
     interfaces: [iface],
-    ...(net.gatewayV4 && !net.config.internal ? { gateway: net.gatewayV4 } : {}),
-    ...(net.gatewayV6 && !net.config.internal ? { gatewayIPv6: net.gatewayV6 } : {}),
+    ...(v4?.gateway && !net.config.internal ? { gateway: v4.gateway } : {}),
+    ...(v6?.gateway && !net.config.internal ? { gatewayIPv6: v6.gateway } : {}),
   }
 }
 
@@ -129,7 +128,8 @@ export async function createEndpoint(
 export async function deleteEndpoint(res: DriverResources, net: NetworkState, ep: EndpointState): Promise<unknown[]> {
   const ports = [...ep.ports]
   const errors = await unpublishPorts(net.portMapper, ep)
-  const release = (pool: string | undefined, ip: string | undefined) => (): void => {
+  const release = (ip: string | undefined) => (): void => {
+    const pool = subnetHolding(net, ip)?.subnet
     if (pool && ip) res.allocator.releaseIP(pool, ip)
   }
   errors.push(
@@ -139,8 +139,8 @@ export async function deleteEndpoint(res: DriverResources, net: NetworkState, ep
           if (!hasErrorCode(err, 'ENODEV')) throw err // gone with its sandbox
         }),
       () => flushConntrack(res.host, ports, [ep.ipv4, ep.ipv6]),
-      release(net.subnetV4, ep.ipv4),
-      release(net.subnetV6, ep.ipv6),
+      release(ep.ipv4),
+      release(ep.ipv6),
     ])),
   )
   net.endpoints.delete(ep.id)

@@ -1,11 +1,4 @@
-import {
-  InvalidConfigError,
-  type IpamData,
-  ipamFromOptions,
-  LEGACY_IPAM_KEYS,
-  type NetworkIpam,
-  NotSupportedError,
-} from '@cnm/driverapi'
+import { InvalidConfigError, type IpamData, ipamFromOptions, LEGACY_IPAM_KEYS, type NetworkIpam } from '@cnm/driverapi'
 import {
   addressFromValue,
   containsPrefix,
@@ -51,13 +44,33 @@ export interface NetworkConfig {
    * the ports itself (Podman's `enable_port_reservation`): a port in use is still refused.
    */
   holdPorts: boolean
-  /** Docker's `--aux-address`: name → address of the subnet, reserved, never handed out. */
+  /**
+   * Docker's `--aux-address`: name → address, reserved, never handed out; those of the first subnet
+   * of each family (a later subnet's are in its {@link MoreSubnet}).
+   */
   auxAddresses: AuxAddresses
+  /**
+   * The second and later subnets of each family (Docker's repeated `--subnet`), IPv4 first, in the
+   * order given: their gateways are on the bridge too, and endpoints get addresses from them when
+   * the subnets before them are full (or an `--ip` lies in them).
+   */
+  moreSubnets: MoreSubnet[]
   /**
    * Docker's `com.docker.network.bridge.host_binding_ipv4`: the host address of a published port
    * whose binding names none (`-p 8080:80`). Undefined: `0.0.0.0` and `::` (Docker's default).
    */
   hostBindingIPv4: IPAddress | undefined
+}
+
+/** A network's second or later subnet of a family: always given (never elected), with its gateway. */
+export interface MoreSubnet {
+  subnet: IPPrefix
+  /** The bridge's address in it: the gateway given, else the subnet's first host (IPv6: always the first). */
+  gateway: IPAddress
+  /** Docker's `--ip-range` of this subnet. */
+  ipRange: IPPrefix | undefined
+  /** Its aux addresses. */
+  auxAddresses: AuxAddresses
 }
 
 const BOOL_DEFAULTS = {
@@ -108,14 +121,54 @@ function usable(d: IpamData | undefined): IpamData | undefined {
   return d
 }
 
-/** The one subnet of a family a bridge network takes (several per family: not yet). */
-function single(list: readonly IpamData[], family: 4 | 6): IpamData | undefined {
-  if (list.length > 1) {
-    throw new NotSupportedError(
-      `a bridge network takes one IPv${family} subnet (${list.map((d) => d.subnet.cidr).join(', ')} given)`,
+/** The first subnet of a family, checked (the one elected, adopted or restored subnets replace). */
+function first(list: readonly IpamData[]): IpamData | undefined {
+  return usable(list[0])
+}
+
+/** The first host of a subnet (the default gateway). */
+function firstHost(subnet: IPPrefix): IPAddress {
+  return addressFromValue(subnet.family, subnet.networkValue + 1n)
+}
+
+/** The bridge's IPv6 gateway is the subnet's first address, in every IPv6 subnet (no DAD on it). */
+function checkGatewayV6(d: IpamData): void {
+  const gw = firstHost(d.subnet)
+  if (d.gateway && d.gateway.value !== gw.value) {
+    throw new InvalidConfigError(
+      `IPv6 gateway ${d.gateway.text}: the bridge's IPv6 gateway is always the subnet's first address, ${gw.text}`,
     )
   }
-  return usable(list[0])
+}
+
+/** The second and later subnets of both families, checked, IPv4 first. */
+function moreSubnetsOf(ipam: NetworkIpam): MoreSubnet[] {
+  return [...ipam.v4.slice(1), ...ipam.v6.slice(1)].map((d) => {
+    usable(d)
+    if (d.subnet.family === 6) checkGatewayV6(d)
+    const gateway = d.gateway ?? firstHost(d.subnet)
+    checkHostAddress(prefixOf(gateway, d.subnet.prefixLength))
+    for (const [name, ip] of d.auxAddresses) {
+      if (ip.value === gateway.value)
+        throw new InvalidConfigError(`aux address ${name}=${ip.text} is the gateway of ${d.subnet.cidr}`)
+    }
+    return {
+      subnet: d.subnet,
+      gateway,
+      ipRange: d.ipRange,
+      auxAddresses: Object.fromEntries(d.auxAddresses),
+    }
+  })
+}
+
+/** An IPv4 gateway must be a host address of a /30 or larger network. */
+function checkHostAddress(p: IPPrefix): void {
+  if (p.family !== 4) return
+  if (p.prefixLength > 30 || p.addressValue === p.networkValue || p.addressValue === p.lastValue) {
+    throw new InvalidConfigError(
+      `IPv4 gateway ${p.address}/${p.prefixLength} must be a host address in a /30 or larger network`,
+    )
+  }
 }
 
 /** The bridge's address: the gateway (default: the subnet's first host) with the subnet's length. */
@@ -124,10 +177,10 @@ function bridgeAddress(d: IpamData): IPPrefix {
   return prefixOf(gw, d.subnet.prefixLength)
 }
 
-/** Every subnet's aux addresses, by name. */
+/** The aux addresses of the first subnet of each family, by name. */
 function auxOf(ipam: NetworkIpam): AuxAddresses {
   const out: Record<string, IPAddress> = {}
-  for (const d of [...ipam.v4, ...ipam.v6]) for (const [name, ip] of d.auxAddresses) out[name] = ip
+  for (const d of [ipam.v4[0], ipam.v6[0]]) for (const [name, ip] of d?.auxAddresses ?? []) out[name] = ip
   return out
 }
 
@@ -182,14 +235,9 @@ export function parseNetworkConfig(raw: unknown = {}, given?: NetworkIpam): Netw
   if (mtu !== undefined && (typeof mtu !== 'number' || !Number.isInteger(mtu) || mtu < 68 || mtu > 65535)) {
     throw new InvalidConfigError(`mtu ${JSON.stringify(mtu)} out of range 68–65535`)
   }
-  const v4 = single(ipam.v4, 4)
-  const v6 = single(ipam.v6, 6)
-  const firstV6 = v6 && addressFromValue(6, v6.subnet.networkValue + 1n)
-  if (v6?.gateway && firstV6 && v6.gateway.value !== firstV6.value) {
-    throw new InvalidConfigError(
-      `IPv6 gateway ${v6.gateway.text}: the bridge's IPv6 gateway is always the subnet's first address, ${firstV6.text}`,
-    )
-  }
+  const v4 = first(ipam.v4)
+  const v6 = first(ipam.v6)
+  if (v6) checkGatewayV6(v6)
   const config: NetworkConfig = {
     ipam,
     bridgeName: bridgeName as string | undefined,
@@ -208,14 +256,10 @@ export function parseNetworkConfig(raw: unknown = {}, given?: NetworkIpam): Netw
     internal: bool(obj, 'internal'),
     holdPorts: bool(obj, 'holdPorts'),
     auxAddresses: auxOf(ipam),
+    moreSubnets: moreSubnetsOf(ipam),
     hostBindingIPv4: hostBinding(obj.hostBindingIPv4),
   }
-  const p = config.addressIPv4
-  if (p && (p.prefixLength > 30 || p.addressValue === p.networkValue || p.addressValue === p.lastValue)) {
-    throw new InvalidConfigError(
-      `IPv4 gateway ${p.address}/${p.prefixLength} must be a host address in a /30 or larger network`,
-    )
-  }
+  if (config.addressIPv4) checkHostAddress(config.addressIPv4)
   if (config.fixedCIDR && config.addressIPv4) checkInside(config.fixedCIDR, config.addressIPv4, 'fixedCIDR')
   if (config.fixedCIDRv6 && !config.enableIPv6) throw new InvalidConfigError('fixedCIDRv6 needs enableIPv6')
   if (!config.enableIPv4) {
@@ -226,6 +270,9 @@ export function parseNetworkConfig(raw: unknown = {}, given?: NetworkIpam): Netw
   }
   if (config.ipRangeV6 && !config.enableIPv6) throw new InvalidConfigError('ipRangeV6 needs enableIPv6')
   if (config.ipRangeV6 && config.fixedCIDRv6) checkInside(config.ipRangeV6, config.fixedCIDRv6, 'ipRangeV6')
+  if (config.moreSubnets.some((m) => m.subnet.family === 6) && !config.enableIPv6) {
+    throw new InvalidConfigError('an IPv6 subnet needs enableIPv6')
+  }
   checkAuxAddresses(config)
   return config
 }

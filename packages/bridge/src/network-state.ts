@@ -23,6 +23,7 @@ export function newNetworkState(
     gatewayV6: undefined,
     bridgeCidrV6: undefined,
     addedV6: false,
+    moreSubnets: [],
     pools: [],
     firewallProgrammed: false,
     priorSysctls: {},

@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto'
+import { deleteNetns } from '@cnm/netlink'
 import {
   describeKernel,
   pings,
   request,
-  run,
   startServer,
   type TestServer,
   uniqueName,
@@ -12,6 +12,7 @@ import {
 import { newSandbox, type Sandbox } from '@cnm/sandbox'
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import { type BridgeDriver, createBridgeDriver } from './driver.js'
+import { createUplink } from './uplink.test-util.js'
 
 const id = (): string => randomBytes(32).toString('hex')
 
@@ -23,24 +24,13 @@ describeKernel('publishing on both families (kernel)', () => {
 
   beforeAll(async () => {
     // "Another machine": a namespace reachable over IPv4 and IPv6 through an uplink.
-    inet = host.netnsPath('inet6')
-    const { createNetns } = await import('@cnm/netlink')
-    await createNetns(inet)
-    run('ip', ['link', 'add', uplink, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', inet])
-    run('ip', ['addr', 'add', '198.51.100.1/24', 'dev', uplink])
-    run('ip', ['-6', 'addr', 'add', '2001:db8:62::1/64', 'dev', uplink, 'nodad'])
-    run('ip', ['link', 'set', uplink, 'up'])
-    run('ip', ['addr', 'add', '198.51.100.2/24', 'dev', 'eth0'], { netns: inet })
-    run('ip', ['-6', 'addr', 'add', '2001:db8:62::2/64', 'dev', 'eth0', 'nodad'], { netns: inet })
-    run('ip', ['link', 'set', 'eth0', 'up'], { netns: inet })
-    run('ip', ['link', 'set', 'lo', 'up'], { netns: inet })
+    ;({ inet } = await createUplink(host, 'inet6', uplink, '2001:db8:62'))
     driver = createBridgeDriver({ owner: 'pub6' })
     await driver.config({ firewallBackend: 'nftables' })
   })
 
   afterAll(async () => {
     await driver?.close()
-    const { deleteNetns } = await import('@cnm/netlink')
     if (inet) deleteNetns(inet)
   })
 

@@ -17,6 +17,11 @@ export interface BridgeNetworkRecord {
   subnetV6: string | undefined
   addedV6: boolean
   firewallProgrammed: boolean
+  /**
+   * The gateway addresses of the network's later subnets that cnm added to the bridge (`10.2.0.254/24`;
+   * an adopted bridge keeps those it had); absent in records of older versions.
+   */
+  moreAdded?: string[]
   /** An adopted bridge's sysctls before cnm changed them (absent in records of older versions). */
   priorSysctls?: Record<string, string>
 }
@@ -47,6 +52,9 @@ export function networkRecord(net: NetworkState, options: unknown): BridgeNetwor
     subnetV6: net.subnetV6,
     addedV6: net.addedV6,
     firewallProgrammed: net.firewallProgrammed,
+    ...(net.moreSubnets.length > 0
+      ? { moreAdded: net.moreSubnets.filter((s) => s.added).map((s) => s.bridgeCidr) }
+      : {}),
     priorSysctls: { ...net.priorSysctls },
   }
 }

@@ -40,6 +40,8 @@ export interface NetworkState {
   gatewayV6: string | undefined
   bridgeCidrV6: string | undefined
   addedV6: boolean
+  /** The second and later subnets of each family (IPv4 first), as their step set them up. */
+  moreSubnets: SubnetState[]
   /** Allocator pools this network registered (keys). */
   pools: string[]
   firewallProgrammed: boolean
@@ -50,6 +52,19 @@ export interface NetworkState {
   priorSysctls: Record<string, string>
   portMapper: PortMapper | undefined
   endpoints: Map<string, EndpointState>
+}
+
+/** A second or later subnet on the bridge: its gateway address, and whether cnm added it. */
+export interface SubnetState {
+  family: 4 | 6
+  /** The subnet (`10.2.0.0/24`). */
+  subnet: string
+  /** The gateway, a plain address (the bridge's address in the subnet). */
+  gateway: string
+  /** The bridge's address with the subnet's length (`10.2.0.254/24`). */
+  bridgeCidr: string
+  /** cnm added that address (an adopted bridge may have had it already). */
+  added: boolean
 }
 
 /** One endpoint and what it holds. */

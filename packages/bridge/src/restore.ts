@@ -8,6 +8,7 @@ import { publishPorts, republishBindings } from './publish.js'
 import type { BridgeEndpointRecord, BridgeNetworkRecord } from './records.js'
 import type { DriverResources, EndpointState, NetworkContext, NetworkState } from './resources.js'
 import { runSteps, type Step } from './steps/step.js'
+import { subnetHolding } from './subnets.js'
 
 /** Checks the shape of a network record before anything is done with it. */
 export function networkRecordOf(nid: string, raw: unknown): BridgeNetworkRecord {
@@ -80,13 +81,16 @@ export async function restoreNetwork(
   const ctx: NetworkContext = { res, net, otherSubnets, restoring: true }
   await runSteps(steps, ctx)
   net.config = config
+  // A later subnet's gateway address deleted behind cnm's back was put back: a repair.
+  const readded = present && net.moreSubnets.some((s) => s.added)
   if (present) {
     net.createdBridge = record.createdBridge
     if (record.createdBridge) net.priorSysctls = {}
     net.addedV4 ||= record.addedV4
     net.addedV6 ||= record.addedV6
+    for (const s of net.moreSubnets) s.added ||= record.moreAdded?.includes(s.bridgeCidr) === true
   }
-  return { net, outcome: present && !renamedBack && !ctx.rulesRepaired ? 'restored' : 'rebuilt' }
+  return { net, outcome: present && !renamedBack && !ctx.rulesRepaired && !readded ? 'restored' : 'rebuilt' }
 }
 
 /** A record's `priorSysctls`, if it is a map of strings (older records have none). */
@@ -117,10 +121,8 @@ export async function restoreEndpoint(
   // A restore that fails (a host port another program took meanwhile) reserves nothing: it is
   // tried again by the next sync or reconcile, which must find its addresses free.
   await withUndo(async (undo) => {
-    for (const [pool, ip] of [
-      [net.subnetV4, ep.ipv4],
-      [net.subnetV6, ep.ipv6],
-    ] as const) {
+    for (const ip of [ep.ipv4, ep.ipv6]) {
+      const pool = subnetHolding(net, ip)?.subnet
       if (!pool || !ip) continue
       res.allocator.requestIP(pool, ip)
       undo.push(() => res.allocator.releaseIP(pool, ip))

@@ -3,6 +3,7 @@ import { containsAddress } from '@cnm/ipallocator'
 import { CNM_LINK_GROUP, parseAlias } from './marks.js'
 import type { BridgeEndpointRecord, BridgeNetworkRecord } from './records.js'
 import type { DriverResources, NetworkState } from './resources.js'
+import { allSubnets } from './subnets.js'
 
 /** Objects a store still records (their restore may have failed): never strays. */
 interface KnownObjects {
@@ -87,7 +88,7 @@ export async function removeStrays(
   // Rules are ours to remove when their bridge is gone, or is one of our own links.
   const present = new Map((await res.host.listLinks()).map((l) => [l.name, parseAlias(l.alias)]))
   const oursOrGone = (bridge: string): boolean => !present.has(bridge) || present.get(bridge)?.owner === res.owner
-  const subnets = [...networks.values()].flatMap((n) => [n.subnetV4, n.subnetV6]).filter((s): s is string => !!s)
+  const subnets = [...networks.values()].flatMap(allSubnets)
   const bridges = new Set([...networks.values()].filter((n) => n.firewallProgrammed).map((n) => n.bridgeName))
   for (const net of inventory.networks) {
     if (!bridges.has(net.bridge) && !known.links.has(net.bridge) && oursOrGone(net.bridge)) {

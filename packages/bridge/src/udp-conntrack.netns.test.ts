@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { type Handle, openHandle } from '@cnm/netlink'
+import { deleteNetns, type Handle, openHandle } from '@cnm/netlink'
 import {
   describeKernel,
   pings,
@@ -13,6 +13,7 @@ import {
 import { newSandbox, type Sandbox } from '@cnm/sandbox'
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import { type BridgeDriver, createBridgeDriver } from './driver.js'
+import { createUplink } from './uplink.test-util.js'
 
 const id = (): string => randomBytes(32).toString('hex')
 
@@ -88,17 +89,7 @@ describeKernel('UDP conntrack on a replaced container (kernel)', () => {
 
   beforeAll(async () => {
     // "Another machine": a namespace that reaches the host over IPv4 and IPv6 through an uplink.
-    inet = host.netnsPath('inet')
-    const { createNetns } = await import('@cnm/netlink')
-    await createNetns(inet)
-    run('ip', ['link', 'add', uplink, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', inet])
-    run('ip', ['addr', 'add', '198.51.100.1/24', 'dev', uplink])
-    run('ip', ['-6', 'addr', 'add', '2001:db8:71::1/64', 'dev', uplink, 'nodad'])
-    run('ip', ['link', 'set', uplink, 'up'])
-    run('ip', ['addr', 'add', '198.51.100.2/24', 'dev', 'eth0'], { netns: inet })
-    run('ip', ['-6', 'addr', 'add', '2001:db8:71::2/64', 'dev', 'eth0', 'nodad'], { netns: inet })
-    run('ip', ['link', 'set', 'eth0', 'up'], { netns: inet })
-    run('ip', ['link', 'set', 'lo', 'up'], { netns: inet })
+    ;({ inet } = await createUplink(host, 'inet', uplink, '2001:db8:71'))
     driver = createBridgeDriver({ owner: 'udpct' })
     await driver.config({ firewallBackend: 'nftables' })
     hostHandle = await openHandle()
@@ -107,7 +98,6 @@ describeKernel('UDP conntrack on a replaced container (kernel)', () => {
   afterAll(async () => {
     hostHandle?.close()
     await driver?.close()
-    const { deleteNetns } = await import('@cnm/netlink')
     if (inet) deleteNetns(inet)
   })
 

@@ -27,7 +27,13 @@ const RUN = '/run/cnm-dnsload'
 const SOCKET = `${RUN}/cnm.sock`
 const GATEWAY = '10.201.0.1'
 const ALL_MODES = [
-  { name: "the daemon's event loop (default: the UDP loop's thread at nice 0)", flags: [] },
+  { name: "the daemon's event loop (default: the UDP loop's thread at nice 0, held during each change)", flags: [] },
+  // The same without the control plane's hold on the UDP loops (CNM_DNS_HOLD=0, @cnm/dns's README).
+  {
+    name: 'the event loop, UDP loop at nice 0, never held (CNM_DNS_HOLD=0)',
+    flags: [],
+    env: { CNM_DNS_HOLD: '0' },
+  },
   // The UDP loop's thread below the event loop (CNM_DNS_LOOP_PRIORITY, @cnm/dns's README).
   {
     name: 'the event loop, UDP loop thread at nice 5 (CNM_DNS_LOOP_PRIORITY=5)',
@@ -48,8 +54,8 @@ const ALL_MODES = [
   // @cnm/dns serves UDP on its native loop; this is the same daemon with UDP on Node's dgram.
   { name: "the event loop, UDP on Node's dgram (CNM_DNS_UDP=node)", flags: [], env: { CNM_DNS_UDP: 'node' } },
 ]
-// MODES=default,nice5,nice19,idle,thread,dgram picks some (all by default), in that order.
-const MODE_KEYS = ['default', 'nice5', 'nice19', 'idle', 'thread', 'dgram']
+// MODES=default,nohold,nice5,nice19,idle,thread,dgram picks some (all by default), in that order.
+const MODE_KEYS = ['default', 'nohold', 'nice5', 'nice19', 'idle', 'thread', 'dgram']
 const MODES = process.env.MODES
   ? ALL_MODES.filter((_, i) => process.env.MODES.split(',').includes(MODE_KEYS[i]))
   : ALL_MODES

@@ -113,6 +113,7 @@ describeKernel('cnm commands (kernel, the real binary)', () => {
         'options',
         'subnet',
         'subnetIPv6',
+        'subnets',
       ]
         .filter((k) => k in (list[0] ?? {}))
         .sort(),

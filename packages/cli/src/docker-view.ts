@@ -9,10 +9,7 @@ import type { Network } from '@cnm/client'
 export function dockerNetworkView(n: Network): Record<string, unknown> {
   const labels = n.labels ?? {}
   const scope = (n as { scope?: unknown }).scope ?? 'local'
-  const config = [
-    ...(n.subnet ? [{ Subnet: n.subnet, ...(n.gateway ? { Gateway: n.gateway } : {}) }] : []),
-    ...(n.subnetIPv6 ? [{ Subnet: n.subnetIPv6, ...(n.gatewayIPv6 ? { Gateway: n.gatewayIPv6 } : {}) }] : []),
-  ]
+  const config = ipamConfig(n)
   return {
     ...n,
     ID: n.id,
@@ -40,6 +37,35 @@ export function dockerNetworkView(n: Network): Record<string, unknown> {
       ]),
     ),
   }
+}
+
+/** One subnet of the IPAM data as given (text), as the REST body carries it. */
+interface GivenSubnet {
+  subnet?: unknown
+  ipRange?: unknown
+  auxAddresses?: unknown
+}
+
+/**
+ * Docker's `IPAM.Config`: every subnet with its gateway (several per family when the network has
+ * them), and the `IPRange` and `AuxiliaryAddresses` given with it.
+ */
+function ipamConfig(n: Network): Record<string, unknown>[] {
+  const subnets = n.subnets ?? [
+    ...(n.subnet ? [{ subnet: n.subnet, gateway: n.gateway }] : []),
+    ...(n.subnetIPv6 ? [{ subnet: n.subnetIPv6, gateway: n.gatewayIPv6 }] : []),
+  ]
+  const ipam = (n.ipam ?? {}) as { v4?: GivenSubnet[]; v6?: GivenSubnet[] }
+  const given = [...(ipam.v4 ?? []), ...(ipam.v6 ?? [])]
+  return subnets.map((s) => {
+    const g = given.find((x) => x.subnet === s.subnet)
+    return {
+      Subnet: s.subnet,
+      ...(s.gateway ? { Gateway: s.gateway } : {}),
+      ...(typeof g?.ipRange === 'string' ? { IPRange: g.ipRange } : {}),
+      ...(g?.auxAddresses && typeof g.auxAddresses === 'object' ? { AuxiliaryAddresses: g.auxAddresses } : {}),
+    }
+  })
 }
 
 /**

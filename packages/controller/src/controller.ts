@@ -1,6 +1,6 @@
 import { readdirSync } from 'node:fs'
 import path from 'node:path'
-import { type ClusterContext, type DriverFactory, ipamToText, isEmptyIpam } from '@cnm/driverapi'
+import { type ClusterContext, type DriverFactory, ipamToText, isEmptyIpam, networkSubnets } from '@cnm/driverapi'
 import { ERR_SANDBOX_EXISTS } from '@cnm/sandbox'
 import { parseContainerName } from './aliases.js'
 import { BUILTIN_DRIVERS } from './builtin-drivers.js'
@@ -291,7 +291,11 @@ export async function createController(
         }
         try {
           // A subnet the driver chose must not overlap a global network's (the cluster's, as this host follows it).
-          checkLocalAgainstGlobal(core, name, [made.networkInfo(id)?.subnetV4, made.networkInfo(id)?.subnetV6])
+          checkLocalAgainstGlobal(
+            core,
+            name,
+            networkSubnets(made.networkInfo(id)).map((s) => s.subnet),
+          )
           row.record = made.persistence?.exportNetwork(id) ?? null
           store.insertNetwork(row)
         } catch (err) {

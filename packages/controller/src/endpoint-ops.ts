@@ -7,6 +7,7 @@ import {
   parseInterfaceName,
   pickInterfaceName,
   type SandboxInfo,
+  subnetHolding,
 } from '@cnm/driverapi'
 import { joinedEndpoint, notifyChange } from './changes.js'
 import { type Core, driverOf } from './core.js'
@@ -63,10 +64,14 @@ export async function netnsSandbox(core: Core, key: string): Promise<SandboxHand
 export function allocations(driver: Driver, nid: string, eid: string) {
   const net = driver.networkInfo(nid)
   const ep = driver.endpointInfo(nid, eid)
+  // Each address in the pool of the subnet that holds it (a network may have several per family).
   const ips = [
-    ...(ep.ipv4 && net?.subnetV4 ? [{ pool: net.subnetV4, ip: ep.ipv4 }] : []),
-    ...(ep.ipv6 && net?.subnetV6 ? [{ pool: net.subnetV6, ip: ep.ipv6 }] : []),
-  ]
+    [ep.ipv4, net?.subnetV4],
+    [ep.ipv6, net?.subnetV6],
+  ].flatMap(([ip, first]) => {
+    const pool = ip === undefined ? undefined : (subnetHolding(net, ip)?.subnet ?? first)
+    return ip !== undefined && pool !== undefined ? [{ pool, ip }] : []
+  })
   const ports = ep.ports.flatMap((p) =>
     Array.from({ length: p.hostPortEnd - p.hostPort + 1 }, (_, i) => ({
       proto: p.proto,

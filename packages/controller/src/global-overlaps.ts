@@ -1,3 +1,4 @@
+import { networkSubnets } from '@cnm/driverapi'
 import { networksOverlap, tryParseCIDR } from '@cnm/ip'
 import type { Core } from './core.js'
 import { ControllerError } from './errors.js'
@@ -17,8 +18,8 @@ export function localSubnets(core: Core): NamedSubnet[] {
   for (const net of core.networks.values()) {
     const driver = core.drivers.get(net.type)
     if (!driver || driver.capabilities.scope === 'global') continue
-    const info = driver.networkInfo(net.id)
-    for (const cidr of [info?.subnetV4, info?.subnetV6]) if (cidr) out.push({ name: net.name, cidr })
+    // Every subnet of the network (several per family when it has them).
+    for (const { subnet } of networkSubnets(driver.networkInfo(net.id))) out.push({ name: net.name, cidr: subnet })
   }
   return out
 }

@@ -1,4 +1,4 @@
-import type { SandboxInfo } from '@cnm/driverapi'
+import { networkSubnets, type SandboxInfo } from '@cnm/driverapi'
 import { type Core, driverOf } from './core.js'
 import { unknownEndpoint, unknownNetwork } from './errors.js'
 import type { EndpointInspect, NetworkInspect, PortInfo } from './types.js'
@@ -51,6 +51,7 @@ export function inspectNetwork(core: Core, nid: string): NetworkInspect {
     gateway: info?.gatewayV4,
     subnetIPv6: info?.subnetV6,
     gatewayIPv6: info?.gatewayV6,
+    ...(info ? { subnets: networkSubnets(info) } : {}),
     internal: info?.internal ?? false,
     icc: info?.icc ?? true,
     labels: net.labels ?? {},

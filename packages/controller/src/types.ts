@@ -3,6 +3,7 @@ import type {
   DriverFactory,
   NetworkIpam,
   NetworkIpamText,
+  NetworkSubnet,
   PortBinding,
   PublishedPort,
   SandboxInfo,
@@ -94,6 +95,11 @@ export interface NetworkInspect {
   subnetIPv6: string | undefined
   /** Its IPv6 gateway address (no prefix length), if it has one. */
   gatewayIPv6: string | undefined
+  /**
+   * Every subnet with its gateway, IPv4 first (Docker's `IPAM.Config`): several per family when the
+   * network has them; the first of each family is `subnet`/`subnetIPv6`.
+   */
+  subnets?: NetworkSubnet[]
   /** `true` for an internal network (`network create --internal`): no route out of it, and ports
    * cannot be published on it. */
   internal: boolean

@@ -49,6 +49,7 @@ typedef struct entry {
 } entry_t;
 
 #define PRIORITY_IDLE -1  // the loop thread's policy: SCHED_IDLE; 0..19: SCHED_OTHER at that nice value
+#define HOLD_MAX_MS 100   // the longest one hold of the control plane keeps a loop waiting
 
 // A client's budget of misses handed to JavaScript.
 typedef struct {
@@ -85,6 +86,8 @@ typedef struct {
   uint32_t generation;
   // Counters (written by the loop thread only; read racily for stats).
   volatile uint64_t hits, misses, dropped, foreign, limited;
+  volatile uint64_t held, hold_expired;  // batches that waited for a hold; holds outlived (HOLD_MAX_MS)
+  uint64_t expired_epoch;                // the hold this loop last found outlived (counted once)
   volatile int32_t pending;
   // The loop's buffers.
   uint8_t in[BATCH][MAX_DATAGRAM];
@@ -161,6 +164,57 @@ static uint64_t now_ms(void) {
   struct timespec t;
   clock_gettime(CLOCK_MONOTONIC, &t);
   return (uint64_t)t.tv_sec * 1000 + (uint64_t)t.tv_nsec / 1000000;
+}
+
+// The control plane's hold, one for the whole process: while the daemon changes the kernel (a
+// connect, a disconnect, a network created), every loop leaves the CPU to it before its next batch,
+// and the queries meanwhile wait in the socket's receive buffer, answered once the hold ends. On a
+// host whose cores a query flood keeps busy, the API's work then still gets a core. A hold keeps a
+// loop waiting at most HOLD_MAX_MS from when it began: one never released stops nothing for longer.
+static pthread_mutex_t hold_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t hold_cond;
+static pthread_once_t hold_once = PTHREAD_ONCE_INIT;
+static int hold_count;          // holds taken and not released (guarded by hold_lock; read unlocked as a hint)
+static uint64_t hold_epoch;     // bumped each time a hold begins (count 0 -> 1), guarded
+static uint64_t hold_since_ms;  // when the current hold began, guarded
+
+static void hold_init(void) {
+  pthread_condattr_t a;
+  pthread_condattr_init(&a);
+  pthread_condattr_setclock(&a, CLOCK_MONOTONIC);  // the clock of now_ms
+  pthread_cond_init(&hold_cond, &a);
+  pthread_condattr_destroy(&a);
+}
+
+static void wake_holders(void) {
+  pthread_once(&hold_once, hold_init);
+  pthread_mutex_lock(&hold_lock);
+  pthread_cond_broadcast(&hold_cond);
+  pthread_mutex_unlock(&hold_lock);
+}
+
+// Called by the loop thread before each batch: waits while a hold lasts (not past its bound), or
+// until the loop is closed.
+static void wait_hold(loop_t *l) {
+  if (__atomic_load_n(&hold_count, __ATOMIC_ACQUIRE) == 0) return;
+  pthread_once(&hold_once, hold_init);
+  pthread_mutex_lock(&hold_lock);
+  int waited = 0;
+  while (hold_count > 0 && !__atomic_load_n(&l->closed, __ATOMIC_ACQUIRE)) {
+    uint64_t until = hold_since_ms + HOLD_MAX_MS;
+    if (now_ms() >= until) {
+      if (l->expired_epoch != hold_epoch) {
+        l->expired_epoch = hold_epoch;
+        l->hold_expired++;
+      }
+      break;
+    }
+    waited = 1;
+    struct timespec ts = {.tv_sec = (time_t)(until / 1000), .tv_nsec = (long)(until % 1000) * 1000000L};
+    pthread_cond_timedwait(&hold_cond, &hold_lock, &ts);
+  }
+  pthread_mutex_unlock(&hold_lock);
+  if (waited) l->held++;
 }
 
 // Removes one entry (under the lock): of a few looked at from the cursor on, a negative one when
@@ -254,6 +308,8 @@ static void *run_loop(void *arg) {
     }
     if (p[1].revents) break;
     for (;;) {
+      wait_hold(l);
+      if (__atomic_load_n(&l->closed, __ATOMIC_ACQUIRE)) break;
       for (int i = 0; i < BATCH; i++) {
         l->in_iov[i] = (struct iovec){.iov_base = l->in[i], .iov_len = sizeof l->in[i]};
         l->in_msgs[i].msg_hdr = (struct msghdr){.msg_name = &l->from[i],
@@ -399,11 +455,12 @@ static void call_js(napi_env env, napi_value cb, void *context, void *data) {
 
 static void stop_loop(loop_t *l) {
   if (l->closed) return;
-  l->closed = 1;
+  __atomic_store_n(&l->closed, 1, __ATOMIC_RELEASE);
   if (l->started) {
     uint64_t one = 1;
     ssize_t w = write(l->efd, &one, sizeof one);
     (void)w;
+    wake_holders();  // a loop waiting for a hold stops at once
     pthread_join(l->thread, NULL);
     napi_release_threadsafe_function(l->tsfn, napi_tsfn_release);
   }
@@ -684,16 +741,17 @@ static napi_value js_clear(napi_env env, napi_callback_info info) {
   return result;
 }
 
-// stats(loop) -> [answered here, handed to JavaScript, dropped (queue full), foreign source, over budget]
+// stats(loop) -> [answered here, handed to JavaScript, dropped (queue full), foreign source, over
+// budget, batches that waited for a hold, holds that outlived HOLD_MAX_MS]
 static napi_value js_stats(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1], result, v;
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   loop_t *l = argc == 1 ? get_loop(env, argv[0]) : NULL;
   if (!l) return NULL;
-  napi_create_array_with_length(env, 5, &result);
-  uint64_t values[5] = {l->hits, l->misses, l->dropped, l->foreign, l->limited};
-  for (uint32_t i = 0; i < 5; i++) {
+  napi_create_array_with_length(env, 7, &result);
+  uint64_t values[7] = {l->hits, l->misses, l->dropped, l->foreign, l->limited, l->held, l->hold_expired};
+  for (uint32_t i = 0; i < 7; i++) {
     napi_create_double(env, (double)values[i], &v);
     napi_set_element(env, result, i, v);
   }
@@ -711,6 +769,32 @@ static napi_value js_close(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+// hold(): every loop of the process waits before its next batch until release() (at most
+// HOLD_MAX_MS from the first hold); holds nest.
+static napi_value js_hold(napi_env env, napi_callback_info info) {
+  (void)env;
+  (void)info;
+  pthread_once(&hold_once, hold_init);
+  pthread_mutex_lock(&hold_lock);
+  if (hold_count++ == 0) {
+    hold_epoch++;
+    hold_since_ms = now_ms();
+  }
+  pthread_mutex_unlock(&hold_lock);
+  return NULL;
+}
+
+// release(): ends one hold; the loops go on when none is left.
+static napi_value js_release(napi_env env, napi_callback_info info) {
+  (void)env;
+  (void)info;
+  pthread_once(&hold_once, hold_init);
+  pthread_mutex_lock(&hold_lock);
+  if (hold_count > 0 && --hold_count == 0) pthread_cond_broadcast(&hold_cond);
+  pthread_mutex_unlock(&hold_lock);
+  return NULL;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"open", NULL, js_open, NULL, NULL, NULL, napi_default, NULL},
@@ -719,6 +803,8 @@ static napi_value init(napi_env env, napi_value exports) {
       {"clear", NULL, js_clear, NULL, NULL, NULL, napi_default, NULL},
       {"stats", NULL, js_stats, NULL, NULL, NULL, napi_default, NULL},
       {"close", NULL, js_close, NULL, NULL, NULL, napi_default, NULL},
+      {"hold", NULL, js_hold, NULL, NULL, NULL, napi_default, NULL},
+      {"release", NULL, js_release, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

@@ -21,6 +21,7 @@ export {
 export { addressOfReverseName, reverseName } from './reverse.js'
 export { createDnsServer, type DnsServer } from './server.js'
 export type { DnsServerOptions } from './server-config.js'
+export { HOLD_MAX_MS, holdUdpLoops } from './udp-loop.js'
 export { parseUpstream, type Upstream, UpstreamSource } from './upstreams.js'
 export type { WorkerStats } from './worker-protocol.js'
 export { createDnsServerThread, type DnsServerThread } from './worker-server.js'

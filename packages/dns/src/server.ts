@@ -33,6 +33,10 @@ export interface DnsServer {
     readonly inFlight: number
     /** Of `local`: answered by the native UDP loop without the event loop (0 on Node's dgram). */
     readonly udpNative: number
+    /** Batches the native loops held back for the control plane (`holdUdpLoops`). */
+    readonly udpHeld: number
+    /** Holds that outlived their bound (`HOLD_MAX_MS`) while a loop waited. */
+    readonly udpHoldsExpired: number
   }
   /** Stops listening, closes every connection and ends forwards in flight. Idempotent. */
   close(): Promise<void>
@@ -135,8 +139,11 @@ function makeServer(
 }
 
 /** The handler's counters plus what the native loops answered (local) or dropped themselves. */
-function withNative(stats: Readonly<DnsStats>, loops: UdpLoop[]): DnsStats & { udpNative: number } {
-  const out = { ...stats, udpNative: 0 }
+function withNative(
+  stats: Readonly<DnsStats>,
+  loops: UdpLoop[],
+): DnsStats & { udpNative: number; udpHeld: number; udpHoldsExpired: number } {
+  const out = { ...stats, udpNative: 0, udpHeld: 0, udpHoldsExpired: 0 }
   for (const l of loops) {
     const n = l.stats()
     out.queries += n.answered + n.dropped
@@ -146,6 +153,8 @@ function withNative(stats: Readonly<DnsStats>, loops: UdpLoop[]): DnsStats & { u
     out.foreign += n.foreign
     out.limited += n.limited
     out.udpNative += n.answered
+    out.udpHeld += n.held
+    out.udpHoldsExpired += n.holdsExpired
   }
   return out
 }

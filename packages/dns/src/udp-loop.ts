@@ -15,8 +15,10 @@ interface UdpLoopAddon {
   send(loop: unknown, message: Buffer, address: string, port: number): boolean
   store(loop: unknown, generation: number, key: Buffer, answer: Buffer): void
   clear(loop: unknown, scoped: boolean): [number, Buffer[]]
-  stats(loop: unknown): [number, number, number, number, number]
+  stats(loop: unknown): [number, number, number, number, number, number, number]
   close(loop: unknown): void
+  hold(): void
+  release(): void
 }
 
 /**
@@ -50,9 +52,18 @@ export interface UdpLoop {
   clear(scoped: boolean): { generation: number; keys: Buffer[] }
   /**
    * Queries answered natively, handed over, dropped (the hand-over queue was full), dropped for
-   * their source (outside the client rules), dropped over their client's budget of misses.
+   * their source (outside the client rules), dropped over their client's budget of misses; batches
+   * that waited for a hold ({@link holdUdpLoops}), and holds that outlived their bound.
    */
-  stats(): { answered: number; handedOver: number; dropped: number; foreign: number; limited: number }
+  stats(): {
+    answered: number
+    handedOver: number
+    dropped: number
+    foreign: number
+    limited: number
+    held: number
+    holdsExpired: number
+  }
   /** Stops the thread and closes the socket (idempotent). */
   close(): void
 }
@@ -100,6 +111,30 @@ export function loopPriority(env: NodeJS.ProcessEnv = process.env): number {
   throw invalidConfig(`CNM_DNS_LOOP_PRIORITY ${JSON.stringify(v)}: expected "idle" or a nice value 0-19`)
 }
 
+/** The longest one hold keeps the loops waiting, from when it began (`HOLD_MAX_MS` in the addon). */
+export const HOLD_MAX_MS = 100
+
+/**
+ * Holds every native UDP loop of the process until the returned function is called (idempotent;
+ * holds nest): each loop finishes the batch it is on and waits, its queries queuing in the
+ * socket's receive buffer, answered when the last hold ends. The daemon holds them while it changes
+ * the kernel (a connect, a disconnect), so that on a host whose cores a query flood keeps busy the
+ * API still gets a core. A hold never keeps a loop waiting longer than {@link HOLD_MAX_MS} after it
+ * began (then the loops go on, counted as `holdsExpired`), so one never released cannot stop DNS.
+ * `CNM_DNS_HOLD=0` turns holds off (a no-op, as when the addon is not there).
+ */
+export function holdUdpLoops(env: NodeJS.ProcessEnv = process.env): () => void {
+  const a = load()
+  if (a === null || env.CNM_DNS_HOLD === '0') return () => {}
+  a.hold()
+  let released = false
+  return () => {
+    if (released) return
+    released = true
+    a.release()
+  }
+}
+
 /** Whether UDP is served by the native loop (the addon is built and not turned off). */
 export function nativeUdpAvailable(): boolean {
   return load() !== null
@@ -135,8 +170,8 @@ export function openUdpLoop(
       return { generation, keys }
     },
     stats: () => {
-      const [answered, handedOver, dropped, foreign, limited] = a.stats(loop)
-      return { answered, handedOver, dropped, foreign, limited }
+      const [answered, handedOver, dropped, foreign, limited, held, holdsExpired] = a.stats(loop)
+      return { answered, handedOver, dropped, foreign, limited, held, holdsExpired }
     },
     close: () => {
       if (closed) return

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { networkInterfaces } from 'node:os'
-import type { NetworkController } from '@cnm/controller'
+import type { NetworkController, NetworkInspect } from '@cnm/controller'
 import {
   addressFromValue,
   containsAddress,
@@ -85,13 +85,16 @@ export interface Ipam {
  * DeleteNetwork → ReleasePool.
  */
 export function createIpam(controller: NetworkController, state: StateFile): Ipam {
+  // Every subnet of every network (several per family when a network has them).
+  const subnetsOf = (i: NetworkInspect): { subnet: string | undefined; gateway: string | undefined }[] =>
+    i.subnets ?? [
+      { subnet: i.subnet, gateway: i.gateway },
+      { subnet: i.subnetIPv6, gateway: i.gatewayIPv6 },
+    ]
   const networkSubnets = (): IPPrefix[] =>
     controller
       .networks()
-      .flatMap((n) => {
-        const i = n.inspect()
-        return [i.subnet, i.subnetIPv6]
-      })
+      .flatMap((n) => subnetsOf(n.inspect()).map((s) => s.subnet))
       .map((s) => tryParseCIDR(s))
       .filter((p): p is IPPrefix => p !== undefined)
 
@@ -174,9 +177,9 @@ export function createIpam(controller: NetworkController, state: StateFile): Ipa
     const used = new Set(handedOut.get(subnet.cidr))
     for (const n of controller.networks()) {
       const i = n.inspect()
-      const family = subnet.family === 4 ? { s: i.subnet, g: i.gateway } : { s: i.subnetIPv6, g: i.gatewayIPv6 }
-      if (family.s !== subnet.cidr) continue
-      if (family.g) used.add(family.g)
+      const mine = subnetsOf(i).find((s) => s.subnet === subnet.cidr)
+      if (!mine) continue
+      if (mine.gateway) used.add(mine.gateway)
       for (const ep of i.endpoints) {
         const a = subnet.family === 4 ? ep.ipv4 : ep.ipv6
         if (a) used.add(a)

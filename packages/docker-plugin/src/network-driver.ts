@@ -94,7 +94,7 @@ export function createNetworkDriver(
       if (network(nid)) return {} // dockerd asks again after its own restart: the network is there
       const net = await withUndo(async (undo) => {
         const driver = await controller.newNetworkDriver('bridge')
-        const made = await controller.newNetwork(driver, networkName(nid), config.bridge)
+        const made = await controller.newNetwork(driver, networkName(nid), config.bridge, { ipam: config.ipam })
         undo.push(() => made.delete())
         // host_binding_ipv4 is the bridge's own option now (its config, in cnm's store); only
         // networks made by an older cnm have it in the state file, which the port map still reads.

@@ -1,3 +1,4 @@
+import { ipamToText } from '@cnm/driverapi'
 import { describe, expect, it } from 'vitest'
 import { ERR_DOCKER_INVALID_REQUEST } from './errors.js'
 import { type IpamData, parseCreateNetwork } from './network-options.js'
@@ -13,11 +14,12 @@ describe('parseCreateNetwork', () => {
       IPv4Data: v4,
       IPv6Data: [],
     })
-    expect(cfg).toEqual({
-      bridge: { bridgeName: 'br-c25f4d2bd5df', allowNonDefaultBridge: true, addressIPv4: '10.77.0.1/24' },
+    expect(cfg).toMatchObject({
+      bridge: { bridgeName: 'br-c25f4d2bd5df', allowNonDefaultBridge: true },
       hostBindingIPv4: undefined,
       aux: {},
     })
+    expect(ipamToText(cfg.ipam)).toEqual({ v4: [{ subnet: '10.77.0.0/24', gateway: '10.77.0.1' }] })
   })
 
   it('honours -o options, --internal, --ipv6 and auxiliary addresses', () => {
@@ -40,14 +42,16 @@ describe('parseCreateNetwork', () => {
     expect(cfg.bridge).toEqual({
       bridgeName: 'dk0',
       allowNonDefaultBridge: true,
-      addressIPv4: '10.77.0.1/24',
       enableICC: false,
       enableIPMasquerade: false,
       hostBindingIPv4: '127.0.0.1',
       mtu: 1400,
       internal: true,
       enableIPv6: true,
-      fixedCIDRv6: 'fd00:77::/64',
+    })
+    expect(ipamToText(cfg.ipam)).toEqual({
+      v4: [{ subnet: '10.77.0.0/24', gateway: '10.77.0.1' }],
+      v6: [{ subnet: 'fd00:77::/64', gateway: 'fd00:77::1' }],
     })
     expect(cfg.hostBindingIPv4).toBe('127.0.0.1')
     expect(cfg.aux).toEqual({ '10.77.0.0/24': ['10.77.0.5'] })
@@ -78,7 +82,7 @@ describe('parseCreateNetwork', () => {
     ],
     [{}, [{ Pool: '10.77.0.1/24', Gateway: '10.77.0.1/24' }], 'has host bits set'],
     [{}, [{ Pool: 'fd00::/64', Gateway: 'fd00::1/64' }], 'is not an IPv4 CIDR'],
-    [{}, [...v4, ...v4], 'one IPv4 and one IPv6 subnet'],
+    [{}, [...v4, ...v4], 'subnets 10.77.0.0/24 and 10.77.0.0/24 overlap'],
     [
       {},
       [{ Pool: '10.77.0.0/24', Gateway: '10.77.0.1/24', AuxAddresses: { x: '10.99.0.1' } }],
@@ -96,6 +100,23 @@ describe('parseCreateNetwork', () => {
     expect(err).toMatchObject({ code: ERR_DOCKER_INVALID_REQUEST, kind: 'invalid' })
     expect(err.message).toContain(`network ${NID}`)
     expect(err.message).toContain(message)
+  })
+
+  it('takes several pools per family (docker network create --subnet A --subnet B), each with its gateway', () => {
+    const cfg = parseCreateNetwork({
+      NetworkID: NID,
+      Options: { 'com.docker.network.enable_ipv6': true },
+      IPv4Data: [...v4, { Pool: '10.78.0.0/24', Gateway: '10.78.0.254/24', AuxAddresses: { r: '10.78.0.5' } }],
+      IPv6Data: [{ Pool: 'fd00:77::/64' }, { Pool: 'fd00:78::/64', Gateway: 'fd00:78::1/64' }],
+    })
+    expect(ipamToText(cfg.ipam)).toEqual({
+      v4: [
+        { subnet: '10.77.0.0/24', gateway: '10.77.0.1' },
+        { subnet: '10.78.0.0/24', gateway: '10.78.0.254' },
+      ],
+      v6: [{ subnet: 'fd00:77::/64' }, { subnet: 'fd00:78::/64', gateway: 'fd00:78::1' }],
+    })
+    expect(cfg.aux).toEqual({ '10.78.0.0/24': ['10.78.0.5'] })
   })
 
   it('refuses an IPv6 gateway other than the first address (the bridge takes that one)', () => {

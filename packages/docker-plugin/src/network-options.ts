@@ -1,3 +1,4 @@
+import { type IpamData as CnmIpamData, checkIpam, type NetworkIpam } from '@cnm/driverapi'
 import { formatAddress, type IPPrefix, parseAddress, parseCIDR, tryParseAddress, tryParseCIDR } from '@cnm/ip'
 import { invalidRequest } from './errors.js'
 import { defaultBridgeName } from './names.js'
@@ -22,6 +23,11 @@ export interface CreateNetworkRequest {
 export interface DockerNetworkConfig {
   /** Options for cnm's bridge driver. */
   bridge: Record<string, unknown>
+  /**
+   * The network's subnets and gateways as values (every pool dockerd sends, several per family
+   * with repeated `--subnet`); ranges and aux addresses stay on the IPAM side (the plugin's own).
+   */
+  ipam: NetworkIpam
   /** The default host address of published ports (`com.docker.network.bridge.host_binding_ipv4`). */
   hostBindingIPv4: string | undefined
   /** Auxiliary addresses (plain) by subnet: never handed to an endpoint. */
@@ -108,10 +114,30 @@ function auxOf(nid: string, d: IpamData, subnet: IPPrefix): string[] {
   return out
 }
 
+/** One pool as the network's IPAM data: its subnet and gateway (IPv6: the subnet's first address). */
+function subnetOf(nid: string, d: IpamData, family: 4 | 6): CnmIpamData {
+  const { subnet, gateway } = pool(nid, d, family)
+  if (family === 4 && gateway === undefined) throw invalidRequest(`network ${nid}: pool ${subnet.cidr} has no gateway`)
+  if (family === 6) {
+    const expected = formatAddress(6, subnet.networkValue + 1n)
+    if (gateway !== undefined && gateway !== expected) {
+      throw invalidRequest(
+        `network ${nid}: IPv6 gateway ${gateway} is not supported: cnm's bridge takes the first address of ${subnet.cidr} (${expected})`,
+      )
+    }
+  }
+  return {
+    subnet: parseCIDR(subnet.cidr),
+    ...(gateway === undefined ? {} : { gateway: parseAddress(gateway) }),
+    auxAddresses: new Map(),
+  }
+}
+
 /**
- * Parses a `CreateNetwork` request into the bridge driver's options (one IPv4 pool with its
- * gateway, at most one IPv6 pool, `-o` options, `--internal`, `--ipv6`) before anything changes;
- * anything cnm cannot honour is refused, naming the network and the option.
+ * Parses a `CreateNetwork` request into the bridge driver's options and the network's subnets
+ * (every IPv4 pool with its gateway, the IPv6 pools; several per family with repeated `--subnet`),
+ * `-o` options, `--internal`, `--ipv6`, before anything changes; anything cnm cannot honour is
+ * refused, naming the network and the option.
  */
 export function parseCreateNetwork(req: CreateNetworkRequest): DockerNetworkConfig {
   const nid = req.NetworkID
@@ -125,36 +151,27 @@ export function parseCreateNetwork(req: CreateNetworkRequest): DockerNetworkConf
   const internal = options['com.docker.network.internal']
   if (internal !== undefined && bool(nid, 'com.docker.network.internal', internal)) bridge.internal = true
   const aux: Record<string, string[]> = {}
-  const v4 = req.IPv4Data ?? []
-  const v6 = req.IPv6Data ?? []
-  if (v4.length > 1 || v6.length > 1) {
-    throw invalidRequest(
-      `network ${nid}: cnm's bridge has one IPv4 and one IPv6 subnet, not ${v4.length} and ${v6.length}`,
-    )
-  }
-  const [d4] = v4
-  if (d4 !== undefined) {
-    const { subnet, gateway } = pool(nid, d4, 4)
-    if (gateway === undefined) throw invalidRequest(`network ${nid}: pool ${subnet.cidr} has no gateway`)
-    bridge.addressIPv4 = `${gateway}/${subnet.prefixLength}`
-    const a = auxOf(nid, d4, subnet)
-    if (a.length > 0) aux[subnet.cidr] = a
+  const ipam = { v4: [] as CnmIpamData[], v6: [] as CnmIpamData[] }
+  for (const [family, list] of [
+    [4, req.IPv4Data ?? []],
+    [6, req.IPv6Data ?? []],
+  ] as const) {
+    for (const d of list) {
+      const data = subnetOf(nid, d, family)
+      const a = auxOf(nid, d, data.subnet)
+      if (a.length > 0) aux[data.subnet.cidr] = a
+      ;(family === 4 ? ipam.v4 : ipam.v6).push(data)
+    }
   }
   const ipv6 = options['com.docker.network.enable_ipv6']
-  const [d6] = v6
-  if ((ipv6 !== undefined && bool(nid, 'com.docker.network.enable_ipv6', ipv6)) || d6 !== undefined) {
-    if (d6 === undefined) throw invalidRequest(`network ${nid}: IPv6 needs an IPv6 pool`)
-    const { subnet, gateway } = pool(nid, d6, 6)
-    const expected = formatAddress(6, subnet.networkValue + 1n)
-    if (gateway !== undefined && gateway !== expected) {
-      throw invalidRequest(
-        `network ${nid}: IPv6 gateway ${gateway} is not supported: cnm's bridge takes the first address of ${subnet.cidr} (${expected})`,
-      )
-    }
+  if ((ipv6 !== undefined && bool(nid, 'com.docker.network.enable_ipv6', ipv6)) || ipam.v6.length > 0) {
+    if (ipam.v6.length === 0) throw invalidRequest(`network ${nid}: IPv6 needs an IPv6 pool`)
     bridge.enableIPv6 = true
-    bridge.fixedCIDRv6 = subnet.cidr
-    const a = auxOf(nid, d6, subnet)
-    if (a.length > 0) aux[subnet.cidr] = a
   }
-  return { bridge, hostBindingIPv4, aux }
+  try {
+    checkIpam(ipam) // two pools of one network overlapping
+  } catch (err) {
+    throw invalidRequest(`network ${nid}: ${(err as Error).message}`)
+  }
+  return { bridge, ipam, hostBindingIPv4, aux }
 }

@@ -63,6 +63,7 @@ export {
   type NetworkIpamText,
   parseIpam,
 } from './ipam.js'
+export { networkSubnets, subnetHolding } from './network-subnets.js'
 export { isSocketPath } from './socket-path.js'
 export type {
   Driver,
@@ -78,6 +79,7 @@ export type {
   JoinInfo,
   KnownRecords,
   NetworkInfo,
+  NetworkSubnet,
   PortBinding,
   PublishedPort,
   RestoreOutcome,

@@ -129,6 +129,20 @@ export interface NetworkInfo {
   internal: boolean
   /** Endpoints on the network may talk to each other. */
   icc: boolean
+  /**
+   * Every subnet of the network with its gateway, IPv4 first, in the order endpoints are served
+   * from (the first of each family is `subnetV4`/`subnetV6`). A driver with several subnets per
+   * family lists them all here; absent, the network's subnets are `subnetV4` and `subnetV6`.
+   */
+  subnets?: NetworkSubnet[]
+}
+
+/** One subnet of a network and its gateway (Docker's `IPAM.Config` entry), as text. */
+export interface NetworkSubnet {
+  /** The subnet in CIDR form (`10.2.0.0/24`). */
+  subnet: string
+  /** Its gateway, a plain address, if it has one. */
+  gateway: string | undefined
 }
 
 /** An endpoint as its driver sees it: the addresses it holds and its published ports. */

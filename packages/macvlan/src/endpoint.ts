@@ -1,5 +1,4 @@
 import { hasErrorCode, type Interface, pickInterfaceName, type SandboxInfo } from '@cnm/driverapi'
-import { parseCIDR } from '@cnm/ip'
 import { createMacvlan, type Handle, type Link, openHandle } from '@cnm/netlink'
 import { allocateAddresses, releaseAddresses } from './addresses.js'
 import type { EndpointConfig } from './endpoint-config.js'
@@ -10,12 +9,13 @@ import type { DriverResources, EndpointState, NetworkState } from './state.js'
 
 /** What a sandbox must configure for the endpoint: its link (renamed to `ifName`), addresses, gateways. */
 export function sandboxInfo(net: NetworkState, ep: EndpointState): SandboxInfo {
+  const { ipv4: v4, ipv6: v6 } = net.config
   const iface: Interface = {
     srcName: ep.linkName,
     dstName: ep.ifName,
     macAddress: ep.mac,
-    ...(ep.ipv4 && net.subnetV4 ? { address: `${ep.ipv4}/${parseCIDR(net.subnetV4).prefixLength}` } : {}),
-    ...(ep.ipv6 && net.subnetV6 ? { addressIPv6: `${ep.ipv6}/${parseCIDR(net.subnetV6).prefixLength}` } : {}),
+    ...(ep.ipv4 && v4 ? { address: `${ep.ipv4}/${v4.subnet.prefixLength}` } : {}),
+    ...(ep.ipv6 && v6 ? { addressIPv6: `${ep.ipv6}/${v6.subnet.prefixLength}` } : {}),
     ...(net.config.mtu ? { mtu: net.config.mtu } : {}),
   }
   return {

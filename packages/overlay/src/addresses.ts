@@ -1,5 +1,4 @@
 import { addressClaimKey, addressClaimValue, hasErrorCode, type KVCompare, parseAddressClaim } from '@cnm/driverapi'
-import { parseCIDR } from '@cnm/ip'
 import { ERR_IP_OUT_OF_RANGE, type IPAllocator } from '@cnm/ipallocator'
 import { type EndpointRecord, endpointKey, networkKey } from './cluster-keys.js'
 import { AddressInUseError } from './errors.js'
@@ -10,12 +9,13 @@ import type { DriverResources, EndpointState, NetworkState } from './state.js'
  * IPv6-only network has none: its addresses come from the MAC).
  */
 export function registerPool(allocator: IPAllocator, net: NetworkState): void {
-  if (!net.config.addressIPv4) return
-  const p = parseCIDR(net.config.addressIPv4)
-  allocator.registerSubnet(p.cidr, net.config.fixedCIDR ?? p.cidr)
-  net.pool = p.cidr
+  const v4 = net.config.ipv4
+  if (!v4) return
+  const pool = v4.subnet.cidr
+  allocator.registerSubnet(pool, net.config.ipRange?.cidr ?? pool)
+  net.pool = pool
   try {
-    allocator.requestIP(p.cidr, p.address)
+    allocator.requestIP(pool, v4.gateway.text)
   } catch (err) {
     if (!hasErrorCode(err, ERR_IP_OUT_OF_RANGE)) {
       releasePool(allocator, net)

@@ -1,3 +1,5 @@
+import { parseIpam } from '@cnm/driverapi'
+import { parseCIDR } from '@cnm/ip'
 import { describe, expect, it } from 'vitest'
 import { parseEndpointConfig } from './endpoint-config.js'
 import { parseAlias } from './marks.js'
@@ -8,34 +10,58 @@ import { parseEndpointRecord, parseNetworkRecord } from './records.js'
 describe('overlay network options', () => {
   it('parses the subnet, range, VNI, internal and MTU, and gives them back in record form', () => {
     const cfg = parseNetworkConfig({ addressIPv4: '10.1.0.1/24', fixedCIDR: '10.1.0.128/25', vni: 42, mtu: 1400 })
-    expect(cfg).toEqual({
-      addressIPv4: '10.1.0.1/24',
-      fixedCIDR: '10.1.0.128/25',
-      vni: 42,
-      internal: false,
-      mtu: 1400,
-      fixedCIDRv6: undefined,
-    })
+    expect(cfg).toMatchObject({ vni: 42, internal: false, mtu: 1400, ipv6: undefined })
+    expect(cfg.ipv4?.subnet.cidr).toBe('10.1.0.0/24')
+    expect(cfg.ipv4?.gateway.text).toBe('10.1.0.1')
+    expect(cfg.ipRange?.cidr).toBe('10.1.0.128/25')
+    expect(configOptions(cfg)).toEqual({ addressIPv4: '10.1.0.1/24', fixedCIDR: '10.1.0.128/25', vni: 42, mtu: 1400 })
     expect(parseNetworkConfig(configOptions(cfg))).toEqual(cfg)
     expect(parseNetworkConfig({ addressIPv4: '10.2.0.1/16', internal: true }).internal).toBe(true)
   })
 
   it('parses a dual-stack network: its IPv6 subnet (a /80 or larger), with enableIPv6', () => {
     const cfg = parseNetworkConfig({ addressIPv4: '10.1.0.1/24', enableIPv6: true, fixedCIDRv6: 'FD00:1:0:0::/64' })
-    expect(cfg.fixedCIDRv6).toBe('fd00:1::/64')
+    expect(cfg.ipv6?.subnet.cidr).toBe('fd00:1::/64')
+    expect(cfg.ipv6?.gateway.text).toBe('fd00:1::1')
     expect(configOptions(cfg)).toMatchObject({ enableIPv6: true, fixedCIDRv6: 'fd00:1::/64' })
     expect(parseNetworkConfig(configOptions(cfg))).toEqual(cfg)
-    expect(parseNetworkConfig({ addressIPv4: '10.1.0.1/24', fixedCIDRv6: 'fd00:1::/80' }).fixedCIDRv6).toBe(
+    expect(parseNetworkConfig({ addressIPv4: '10.1.0.1/24', fixedCIDRv6: 'fd00:1::/80' }).ipv6?.subnet.cidr).toBe(
       'fd00:1::/80',
     )
-    expect(parseNetworkConfig({ addressIPv4: '10.1.0.1/24', enableIPv6: false }).fixedCIDRv6).toBeUndefined()
+    expect(parseNetworkConfig({ addressIPv4: '10.1.0.1/24', enableIPv6: false }).ipv6).toBeUndefined()
   })
 
   it('parses an IPv6-only network (enableIPv4 false) and gives it back in record form', () => {
     const cfg = parseNetworkConfig({ enableIPv4: false, enableIPv6: true, fixedCIDRv6: 'fd00:2::/64' })
-    expect(cfg).toMatchObject({ addressIPv4: undefined, fixedCIDR: undefined, fixedCIDRv6: 'fd00:2::/64' })
+    expect(cfg).toMatchObject({ ipv4: undefined, ipRange: undefined })
+    expect(cfg.ipv6?.subnet.cidr).toBe('fd00:2::/64')
     expect(configOptions(cfg)).toEqual({ enableIPv4: false, enableIPv6: true, fixedCIDRv6: 'fd00:2::/64' })
     expect(parseNetworkConfig(configOptions(cfg))).toEqual(cfg)
+  })
+
+  it('holds the IPAM values it is given, and a record in the old text form reads back to the same values and text', () => {
+    const ipam = parseIpam({
+      v4: [{ subnet: '10.7.0.0/24', gateway: '10.7.0.254', ipRange: '10.7.0.64/26' }],
+      v6: [{ subnet: 'fd00:7::/64' }],
+    })
+    const cfg = parseNetworkConfig({ vni: 77 }, ipam)
+    // The very values handed in, not text parsed again.
+    expect(cfg.ipv4?.subnet).toBe(ipam.v4[0]?.subnet)
+    expect(cfg.ipv4?.gateway).toBe(ipam.v4[0]?.gateway)
+    expect(cfg.ipRange).toBe(ipam.v4[0]?.ipRange)
+    expect(cfg.ipv6?.subnet).toBe(ipam.v6[0]?.subnet)
+    // The etcd record keeps the keys older hosts read.
+    const record = {
+      addressIPv4: '10.7.0.254/24',
+      fixedCIDR: '10.7.0.64/26',
+      vni: 77,
+      enableIPv6: true,
+      fixedCIDRv6: 'fd00:7::/64',
+    }
+    expect(configOptions(cfg)).toEqual(record)
+    const back = parseNetworkConfig(record)
+    expect(back).toEqual(cfg)
+    expect(configOptions(back)).toEqual(record)
   })
 
   it.each([
@@ -117,8 +143,8 @@ describe('overlay IPv6 addresses', () => {
   })
 
   it('puts the MAC in the low 48 bits of the subnet, as Docker does', () => {
-    expect(ipv6FromMac('fd00:1::/64', '02:42:0a:01:00:02')).toBe('fd00:1::242:a01:2')
-    expect(ipv6FromMac('fd00:1:2:3:4::/80', macFromIPv4('10.9.8.7'))).toBe('fd00:1:2:3:4:242:a09:807')
+    expect(ipv6FromMac(parseCIDR('fd00:1::/64'), '02:42:0a:01:00:02')).toBe('fd00:1::242:a01:2')
+    expect(ipv6FromMac(parseCIDR('fd00:1:2:3:4::/80'), macFromIPv4('10.9.8.7'))).toBe('fd00:1:2:3:4:242:a09:807')
   })
 })
 

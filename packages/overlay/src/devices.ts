@@ -1,6 +1,5 @@
 import { hasErrorCode, runAll, withUndo } from '@cnm/driverapi'
 import type { NetworkRules } from '@cnm/firewall'
-import { parseCIDR } from '@cnm/ip'
 import { createVxlan, getLinkDetails } from '@cnm/netlink'
 import { NoUnderlayError } from './errors.js'
 import { networkAlias, OVERLAY_LINK_GROUP } from './marks.js'
@@ -26,7 +25,7 @@ function rules(net: NetworkState, bridge: string): NetworkRules {
   return {
     id: net.id,
     bridge,
-    subnets: [net.subnetV4, net.subnetV6].filter((s): s is string => s !== undefined),
+    subnets: [net.config.ipv4, net.config.ipv6].flatMap((s) => (s ? [s.subnet.cidr] : [])),
     icc: true,
     masquerade: !net.config.internal,
     internal: net.config.internal,
@@ -55,9 +54,8 @@ export async function setupDevices(res: DriverResources, net: NetworkState): Pro
   return withUndo(async (undo) => {
     undo.push(() => res.host.deleteLink(bridge).catch(ignoreGone))
     await res.host.createBridge(bridge, { mtu, alias, group: OVERLAY_LINK_GROUP })
-    if (net.config.addressIPv4) await res.host.addAddress(bridge, net.config.addressIPv4)
-    if (net.subnetV6 && net.gatewayV6) {
-      await res.host.addAddress(bridge, `${net.gatewayV6}/${parseCIDR(net.subnetV6).prefixLength}`)
+    for (const s of [net.config.ipv4, net.config.ipv6]) {
+      if (s) await res.host.addAddress(bridge, `${s.gateway.text}/${s.subnet.prefixLength}`)
     }
     undo.push(() => res.host.deleteLink(vxlan).catch(ignoreGone))
     const vx = await createVxlan(res.host, vxlan, {

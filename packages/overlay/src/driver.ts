@@ -71,11 +71,15 @@ function checkSandboxKey(key: unknown): asserts key is string {
 /** Refuses a subnet that overlaps another overlay network's of this driver (and a VNI it uses). */
 function checkAgainstOthers(nid: string, cfg: NetworkConfig, others: Iterable<NetworkState>): void {
   for (const o of others) {
-    if (cfg.addressIPv4 && o.subnetV4 && networksOverlap(cfg.addressIPv4, o.subnetV4)) {
-      throw new InvalidConfigError(`network ${nid}: ${cfg.addressIPv4} overlaps network ${o.id} (${o.subnetV4})`)
-    }
-    if (cfg.fixedCIDRv6 && o.subnetV6 && networksOverlap(cfg.fixedCIDRv6, o.subnetV6)) {
-      throw new InvalidConfigError(`network ${nid}: ${cfg.fixedCIDRv6} overlaps network ${o.id} (${o.subnetV6})`)
+    for (const [mine, theirs] of [
+      [cfg.ipv4, o.config.ipv4],
+      [cfg.ipv6, o.config.ipv6],
+    ]) {
+      if (mine && theirs && networksOverlap(mine.subnet, theirs.subnet)) {
+        throw new InvalidConfigError(
+          `network ${nid}: ${mine.subnet.cidr} overlaps network ${o.id} (${theirs.subnet.cidr})`,
+        )
+      }
     }
   }
 }
@@ -85,13 +89,15 @@ function checkAgainstOthers(nid: string, cfg: NetworkConfig, others: Iterable<Ne
  * host address of the IPv6 subnet (not its gateway).
  */
 function checkAddresses(net: NetworkState, ip: string | undefined, ipv4: string | undefined): void {
-  if (ipv4 !== undefined && !net.subnetV4) {
+  if (ipv4 !== undefined && !net.config.ipv4) {
     throw new InvalidConfigError(`ipv4Address ${ipv4}: network ${net.id} is IPv6-only`)
   }
   if (ip === undefined) return
-  if (!net.subnetV6) throw new InvalidConfigError(`ipv6Address ${ip}: network ${net.id} has no IPv6 subnet`)
-  if (!containsAddress(net.subnetV6, parseAddress(ip)) || ip === net.gatewayV6) {
-    throw new InvalidConfigError(`ipv6Address ${ip} is not a free host address of ${net.subnetV6}`)
+  const v6 = net.config.ipv6
+  if (!v6) throw new InvalidConfigError(`ipv6Address ${ip}: network ${net.id} has no IPv6 subnet`)
+  const address = parseAddress(ip)
+  if (!containsAddress(v6.subnet, address) || address.value === v6.gateway.value) {
+    throw new InvalidConfigError(`ipv6Address ${ip} is not a free host address of ${v6.subnet.cidr}`)
   }
 }
 
@@ -106,10 +112,10 @@ function networkInfo(n: NetworkState): NetworkInfo {
   return {
     id: n.id,
     device: n.devices?.bridge,
-    subnetV4: n.subnetV4,
-    gatewayV4: n.gatewayV4,
-    subnetV6: n.subnetV6,
-    gatewayV6: n.subnetV6 ? n.gatewayV6 : undefined,
+    subnetV4: n.config.ipv4?.subnet.cidr,
+    gatewayV4: n.config.ipv4?.gateway.text,
+    subnetV6: n.config.ipv6?.subnet.cidr,
+    gatewayV6: n.config.ipv6?.gateway.text,
     internal: n.config.internal,
     icc: true,
   }

@@ -7,7 +7,6 @@ import {
   type SandboxInfo,
   withUndo,
 } from '@cnm/driverapi'
-import { parseCIDR } from '@cnm/ip'
 import { type Handle, openHandle } from '@cnm/netlink'
 import { claimAddress, releaseAddress, releaseClaim } from './addresses.js'
 import { setupDevices, teardownDevices } from './devices.js'
@@ -19,19 +18,20 @@ import type { DriverResources, EndpointState, NetworkState } from './state.js'
 
 /** What a sandbox must configure for the endpoint: its link (renamed to `ifName`), address, MTU, gateway. */
 export function sandboxInfo(net: NetworkState, ep: EndpointState): SandboxInfo {
+  const { ipv4: v4, ipv6: v6 } = net.config
   const iface: Interface = {
     srcName: ep.linkName,
     dstName: ep.ifName,
     macAddress: ep.mac,
-    ...(ep.ipv4 && net.subnetV4 ? { address: `${ep.ipv4}/${parseCIDR(net.subnetV4).prefixLength}` } : {}),
-    ...(ep.ipv6 && net.subnetV6 ? { addressIPv6: `${ep.ipv6}/${parseCIDR(net.subnetV6).prefixLength}` } : {}),
+    ...(ep.ipv4 && v4 ? { address: `${ep.ipv4}/${v4.subnet.prefixLength}` } : {}),
+    ...(ep.ipv6 && v6 ? { addressIPv6: `${ep.ipv6}/${v6.subnet.prefixLength}` } : {}),
     ...(net.devices ? { mtu: net.devices.mtu } : {}),
   }
   const gateways = net.config.internal
     ? {}
     : {
-        ...(ep.ipv4 && net.gatewayV4 ? { gateway: net.gatewayV4 } : {}),
-        ...(ep.ipv6 && net.gatewayV6 ? { gatewayIPv6: net.gatewayV6 } : {}),
+        ...(ep.ipv4 && v4 ? { gateway: v4.gateway.text } : {}),
+        ...(ep.ipv6 && v6 ? { gatewayIPv6: v6.gateway.text } : {}),
       }
   return { interfaces: [iface], ...gateways }
 }
@@ -58,7 +58,8 @@ async function attempt(
   ipv4: string | undefined,
   mac: string,
 ): Promise<SandboxInfo> {
-  const ipv6 = net.subnetV6 ? (cfg.ipv6Address ?? ipv6FromMac(net.subnetV6, mac)) : undefined
+  const v6 = net.config.ipv6
+  const ipv6 = v6 ? (cfg.ipv6Address ?? ipv6FromMac(v6.subnet, mac)) : undefined
   const record = {
     host: res.cluster.host,
     vtep: res.cluster.advertise,
@@ -184,7 +185,8 @@ function requestAddress(res: DriverResources, nid: string, pool: string, wanted:
  */
 async function ipv6Taken(res: DriverResources, net: NetworkState, cfg: EndpointConfig): Promise<boolean> {
   const fixed =
-    cfg.ipv6Address ?? (cfg.macAddress && net.subnetV6 ? ipv6FromMac(net.subnetV6, cfg.macAddress) : undefined)
+    cfg.ipv6Address ??
+    (cfg.macAddress && net.config.ipv6 ? ipv6FromMac(net.config.ipv6.subnet, cfg.macAddress) : undefined)
   if (fixed === undefined) return false
   return (await res.cluster.kv.get(addressClaimKey(res.cluster, net.id, fixed))) !== undefined
 }

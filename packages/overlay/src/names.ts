@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import { addressFromValue, parseCIDR } from '@cnm/ip'
+import { addressFromValue, type IPPrefix } from '@cnm/ip'
 import type { Handle } from '@cnm/netlink'
 
 /** A network's bridge on this host: `ovb` + the network id's first 12 characters. */
@@ -37,9 +37,9 @@ export function macFromIPv4(ip: string): string {
 }
 
 /** An endpoint's IPv6 address on a dual-stack network: the subnet's prefix with the MAC's 48 bits (Docker's). */
-export function ipv6FromMac(subnetV6: string, mac: string): string {
+export function ipv6FromMac(subnetV6: IPPrefix, mac: string): string {
   const bits = BigInt(`0x${mac.split(':').join('')}`)
-  return addressFromValue(6, parseCIDR(subnetV6).networkValue | bits).text
+  return addressFromValue(6, subnetV6.networkValue | bits).text
 }
 
 /**

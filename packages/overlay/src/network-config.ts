@@ -6,21 +6,27 @@ import {
   type NetworkIpam,
   NotSupportedError,
 } from '@cnm/driverapi'
-import { formatAddress } from '@cnm/ip'
+import { addressFromValue, type IPAddress, type IPPrefix } from '@cnm/ip'
 import { VXLAN_VNI_MAX } from '@cnm/netlink'
 
 /** The VNIs the driver hands out by itself (libnetwork's overlay starts at 4096 too). */
 export const VNI_RANGE = { first: 4096, last: VXLAN_VNI_MAX } as const
 
-/** A network's options, validated: what the driver acts on. */
+/** A subnet an overlay network holds, as values: the subnet and its gateway (on every host's bridge). */
+export interface OverlaySubnet {
+  readonly subnet: IPPrefix
+  readonly gateway: IPAddress
+}
+
+/** A network's options, validated: what the driver acts on. Addresses are values, parsed once. */
 export interface NetworkConfig {
   /**
-   * The gateway with the subnet's prefix (`10.10.0.1/24`): held on every host's bridge. Undefined
-   * on an IPv6-only network (`enableIPv4: false`).
+   * The IPv4 subnet and its gateway (default: the first host; `10.10.0.0/24` and `10.10.0.1`).
+   * Undefined on an IPv6-only network (`enableIPv4: false`).
    */
-  addressIPv4: string | undefined
+  ipv4: OverlaySubnet | undefined
   /** The IPv4 range endpoints' addresses come from (within the subnet). */
-  fixedCIDR: string | undefined
+  ipRange: IPPrefix | undefined
   /** A VNI asked for (1–16777215); default: the first free one from 4096, allocated in the cluster. */
   vni: number | undefined
   /** No route out: no gateway handed out, no NAT. */
@@ -29,9 +35,9 @@ export interface NetworkConfig {
   mtu: number | undefined
   /**
    * The IPv6 subnet of a dual-stack network (`fd00:10::/64`, a /80 or larger: an endpoint's IPv6
-   * address is the prefix and its MAC, as Docker's); its first address is the gateway.
+   * address is the prefix and its MAC, as Docker's) and its gateway, the subnet's first address.
    */
-  fixedCIDRv6: string | undefined
+  ipv6: OverlaySubnet | undefined
 }
 
 const KEYS = new Set(['vni', 'internal', 'mtu', 'enableIPv4', 'enableIPv6'])
@@ -52,7 +58,7 @@ function single(list: readonly IpamData[], family: 4 | 6): IpamData | undefined 
 }
 
 /** `enableIPv6` and the IPv6 subnet (both, or neither: the cluster does not pick IPv6 subnets). */
-function ipv6Subnet(obj: Record<string, unknown>, d: IpamData | undefined): string | undefined {
+function ipv6Subnet(obj: Record<string, unknown>, d: IpamData | undefined): OverlaySubnet | undefined {
   if (obj.enableIPv6 !== undefined && typeof obj.enableIPv6 !== 'boolean') {
     throw new InvalidConfigError(`enableIPv6 must be a boolean, got ${JSON.stringify(obj.enableIPv6)}`)
   }
@@ -71,7 +77,7 @@ function ipv6Subnet(obj: Record<string, unknown>, d: IpamData | undefined): stri
   if (d.gateway && d.gateway.value !== p.networkValue + 1n) {
     throw new InvalidConfigError(`IPv6 gateway ${d.gateway.text}: an overlay's is the subnet's first address`)
   }
-  return p.cidr
+  return { subnet: p, gateway: addressFromValue(6, p.networkValue + 1n) }
 }
 
 function integer(v: unknown, key: string, min: number, max: number): number | undefined {
@@ -83,7 +89,7 @@ function integer(v: unknown, key: string, min: number, max: number): number | un
 }
 
 /** The IPv4 subnet's options: the gateway (default: the first host) with its prefix, and the range within. */
-function ipv4Subnet(d: IpamData | undefined): { addressIPv4: string; fixedCIDR: string | undefined } {
+function ipv4Subnet(d: IpamData | undefined): { ipv4: OverlaySubnet; ipRange: IPPrefix | undefined } {
   if (!d) {
     throw new InvalidConfigError(
       'an overlay network needs an IPv4 subnet (10.10.0.0/24, its gateway the first host), or enableIPv4 false and an IPv6 subnet',
@@ -92,8 +98,8 @@ function ipv4Subnet(d: IpamData | undefined): { addressIPv4: string; fixedCIDR: 
   if (d.subnet.prefixLength > 30) {
     throw new InvalidConfigError(`subnet ${d.subnet.cidr} is too small: use a /30 or larger (10.10.0.0/24)`)
   }
-  const gw = d.gateway?.text ?? formatAddress(4, d.subnet.networkValue + 1n)
-  return { addressIPv4: `${gw}/${d.subnet.prefixLength}`, fixedCIDR: d.ipRange?.cidr }
+  const gateway = d.gateway ?? addressFromValue(4, d.subnet.networkValue + 1n)
+  return { ipv4: { subnet: d.subnet, gateway }, ipRange: d.ipRange }
 }
 
 /** Parses `createNetwork` options; everything is checked before anything changes. */
@@ -111,12 +117,12 @@ export function parseNetworkConfig(raw: unknown, given?: NetworkIpam): NetworkCo
   if (obj.enableIPv4 !== undefined && typeof obj.enableIPv4 !== 'boolean') {
     throw new InvalidConfigError(`enableIPv4 must be a boolean, got ${JSON.stringify(obj.enableIPv4)}`)
   }
-  const fixedCIDRv6 = ipv6Subnet(obj, single(ipam.v6, 6))
+  const ipv6 = ipv6Subnet(obj, single(ipam.v6, 6))
   const v4 = single(ipam.v4, 4)
   const ipv4 = obj.enableIPv4 === false ? undefined : ipv4Subnet(v4)
   if (!ipv4) {
     if (v4) throw new InvalidConfigError('an IPv6-only overlay network (enableIPv4 false) takes no IPv4 subnet')
-    if (!fixedCIDRv6) {
+    if (!ipv6) {
       throw new InvalidConfigError('an IPv6-only overlay network (enableIPv4 false) needs an IPv6 subnet')
     }
   }
@@ -124,23 +130,26 @@ export function parseNetworkConfig(raw: unknown, given?: NetworkIpam): NetworkCo
     throw new InvalidConfigError(`internal must be a boolean, got ${JSON.stringify(obj.internal)}`)
   }
   return {
-    addressIPv4: ipv4?.addressIPv4,
-    fixedCIDR: ipv4?.fixedCIDR,
+    ipv4: ipv4?.ipv4,
+    ipRange: ipv4?.ipRange,
     vni: integer(obj.vni, 'vni', 1, VXLAN_VNI_MAX),
     internal: obj.internal === true,
     mtu: integer(obj.mtu, 'mtu', 576, 65535),
-    fixedCIDRv6,
+    ipv6,
   }
 }
 
-/** The options a record keeps: the validated config, in the form {@link parseNetworkConfig} reads. */
+/**
+ * The options a record keeps: the validated config as text, in the form {@link parseNetworkConfig}
+ * reads (the etcd record's keys are unchanged, so hosts on older versions still read it).
+ */
 export function configOptions(c: NetworkConfig): Record<string, unknown> {
   return {
-    ...(c.addressIPv4 ? { addressIPv4: c.addressIPv4 } : { enableIPv4: false }),
-    ...(c.fixedCIDR ? { fixedCIDR: c.fixedCIDR } : {}),
+    ...(c.ipv4 ? { addressIPv4: `${c.ipv4.gateway.text}/${c.ipv4.subnet.prefixLength}` } : { enableIPv4: false }),
+    ...(c.ipRange ? { fixedCIDR: c.ipRange.cidr } : {}),
     ...(c.vni !== undefined ? { vni: c.vni } : {}),
     ...(c.internal ? { internal: true } : {}),
     ...(c.mtu !== undefined ? { mtu: c.mtu } : {}),
-    ...(c.fixedCIDRv6 ? { enableIPv6: true, fixedCIDRv6: c.fixedCIDRv6 } : {}),
+    ...(c.ipv6 ? { enableIPv6: true, fixedCIDRv6: c.ipv6.subnet.cidr } : {}),
   }
 }

@@ -1,5 +1,4 @@
 import type { RestoreOutcome } from '@cnm/driverapi'
-import { addressFromValue, parseCIDR } from '@cnm/ip'
 import { releaseClaim, republish } from './addresses.js'
 import { endpointKey, parseEndpointRecordValue } from './cluster-keys.js'
 import { adoptDevices } from './devices.js'
@@ -12,16 +11,10 @@ import type { DriverResources, EndpointState, NetworkState } from './state.js'
 
 /** A network's state from its validated config and VNI (no pool registered, no devices yet). */
 export function newNetworkState(id: string, config: NetworkConfig, vni: number): NetworkState {
-  const p = config.addressIPv4 ? parseCIDR(config.addressIPv4) : undefined
-  const v6 = config.fixedCIDRv6 ? parseCIDR(config.fixedCIDRv6) : undefined
   return {
     id,
     config,
     vni,
-    subnetV4: p?.cidr,
-    gatewayV4: p?.address,
-    subnetV6: v6?.cidr,
-    gatewayV6: v6 ? addressFromValue(6, v6.networkValue + 1n).text : undefined,
     pool: undefined,
     endpoints: new Map(),
     devices: undefined,

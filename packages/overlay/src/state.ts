@@ -41,12 +41,6 @@ export interface NetworkState {
   id: string
   config: NetworkConfig
   vni: number
-  /** The IPv4 subnet and gateway (undefined on an IPv6-only network). */
-  subnetV4: string | undefined
-  gatewayV4: string | undefined
-  /** A dual-stack network's IPv6 subnet and gateway (its first address). */
-  subnetV6: string | undefined
-  gatewayV6: string | undefined
   /** The allocator pool this network registered (its subnet), while registered. */
   pool: string | undefined
   endpoints: Map<string, EndpointState>

@@ -25,6 +25,7 @@ function wantedGateways(ctx: NetworkContext): string[] {
   const out: string[] = []
   if (config.addressIPv4) out.push(config.addressIPv4.address)
   if (config.enableIPv6) out.push(nthHost(config.fixedCIDRv6 ?? parseCIDR(ulaSubnetFor(id)), 1))
+  for (const m of config.moreSubnets) out.push(m.gateway.text)
   return out
 }
 

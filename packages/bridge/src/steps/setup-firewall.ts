@@ -1,6 +1,7 @@
 import { hasErrorCode } from '@cnm/driverapi'
 import type { NetworkRules } from '@cnm/firewall'
 import type { NetworkContext } from '../resources.js'
+import { allSubnets } from '../subnets.js'
 import { bridgeSysctl, restoreBridgeSysctl, setBridgeSysctl } from './bridge-sysctls.js'
 import type { Step } from './step.js'
 
@@ -9,7 +10,7 @@ export function networkRules({ net }: Pick<NetworkContext, 'net'>): NetworkRules
   return {
     id: net.id,
     bridge: net.bridgeName,
-    subnets: [net.subnetV4, net.subnetV6].filter((s): s is string => s !== undefined),
+    subnets: allSubnets(net),
     icc: net.config.enableICC,
     masquerade: net.config.enableIPMasquerade,
     internal: net.config.internal,

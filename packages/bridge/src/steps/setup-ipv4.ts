@@ -8,7 +8,9 @@ import type { NetworkContext } from '../resources.js'
 import { ignoreGone, type Step } from './step.js'
 
 async function chooseBridgeAddress({ res, net, otherSubnets }: NetworkContext): Promise<IPPrefix> {
-  const present = (await res.host.listAddresses(net.bridgeName)).filter((a) => a.family === 4)
+  // The gateways of the network's later subnets are on the bridge too: not the first subnet's.
+  const more = new Set(net.config.moreSubnets.map((m) => `${m.gateway.text}/${m.subnet.prefixLength}`))
+  const present = (await res.host.listAddresses(net.bridgeName)).filter((a) => a.family === 4 && !more.has(a.cidr))
   const wanted = net.config.addressIPv4
   if (wanted) {
     const text = `${wanted.address}/${wanted.prefixLength}`

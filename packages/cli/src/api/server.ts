@@ -110,6 +110,16 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
     closing = true
     events.close()
   })
+  const hold = options.dns?.hold?.bind(options.dns)
+  if (hold) {
+    // A request that may change the kernel (any but GET/HEAD/OPTIONS: connect, disconnect, create,
+    // delete…) holds the DNS loops until its response is done, sent or aborted (`close` fires either
+    // way): on a host a query flood keeps busy, the change still gets a core (issue 17).
+    app.addHook('onRequest', async (req, reply) => {
+      if (req.method === 'GET' || req.method === 'HEAD' || req.method === 'OPTIONS') return
+      reply.raw.once('close', hold())
+    })
+  }
   app.addHook('onRequest', async (_req, reply) => {
     if (!closing) return
     const err = new CliError(ERR_SHUTTING_DOWN, 'the daemon is stopping', { kind: 'unavailable' })

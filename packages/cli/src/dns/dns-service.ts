@@ -5,6 +5,7 @@ import {
   createDnsServerThread,
   type DnsServer,
   type DnsServerThread,
+  holdUdpLoops,
   parseResolvConf,
   type ResolvConf,
   renderHosts,
@@ -59,6 +60,11 @@ export interface DnsService {
   resolver(sandbox: Sandbox): SandboxResolver
   /** The networks (ids) with a running server, and where they listen. */
   servers(): { networkId: string; addresses: string[] }[]
+  /**
+   * Holds every server's native UDP loop until the returned release is called (at most
+   * `HOLD_MAX_MS` of `@cnm/dns`; a no-op with no server running or `CNM_DNS_HOLD=0`).
+   */
+  hold(): () => void
   close(): Promise<void>
 }
 
@@ -321,6 +327,7 @@ export async function createDnsService(options: DnsServiceOptions): Promise<DnsS
       return { ...r, files: { resolvConf, hosts } }
     },
     servers: () => [...running.values()].map((r) => ({ networkId: r.plan.networkId, addresses: r.plan.addresses })),
+    hold: () => (running.size > 0 ? holdUdpLoops() : () => {}),
     async close() {
       if (closed) return
       closed = true

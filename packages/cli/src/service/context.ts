@@ -21,6 +21,11 @@ export interface DnsSource {
   settle(): Promise<void>
   /** A sandbox's resolver configuration (its files written first). */
   resolver(sandbox: Sandbox): Resolver
+  /**
+   * Holds the DNS servers' native query loops while a request changes the kernel (`holdUdpLoops`
+   * of `@cnm/dns`): under a query flood the change still gets a core. Returns the release.
+   */
+  hold?(): () => void
 }
 
 /** What every operation of the API works on. */

@@ -111,6 +111,12 @@ export const NetworkSchema = Type.Object(
     gateway: Type.Optional(Type.String()),
     subnetIPv6: Type.Optional(Type.String()),
     gatewayIPv6: Type.Optional(Type.String()),
+    subnets: Type.Optional(
+      Type.Array(Type.Object({ subnet: Type.String(), gateway: Type.Optional(Type.String()) }, strict), {
+        description:
+          "every subnet with its gateway, IPv4 first (Docker's IPAM.Config; several per family when given): the first of each family is subnet/subnetIPv6",
+      }),
+    ),
     internal: Type.Boolean(),
     icc: Type.Boolean(),
     labels: Type.Optional(
