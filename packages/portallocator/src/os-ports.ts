@@ -149,12 +149,16 @@ export class OsPorts {
     return bits === undefined || (((bits[port >>> 5] as number) >>> (port & 31)) & 1) === 0
   }
 
-  /** Whether, per the snapshot, a socket already bound keeps `ip` (canonical) from binding `port`. */
-  conflicts(proto: Protocol, ip: string, port: number): boolean {
+  /**
+   * Whether, per the snapshot, a socket already bound keeps `ip` (canonical) from binding `port`.
+   * A bound address for which `own` is true is left out: the caller's own allocation of that very
+   * address and port (the socket that holds it, as a port mapper holds its published ports).
+   */
+  conflicts(proto: Protocol, ip: string, port: number, own?: (bound: string) => boolean): boolean {
     if (proto === 'sctp') return false
     const addresses = this.#bound[proto].get(port)
     if (addresses === undefined) return false
-    for (const bound of addresses) if (osBindConflicts(ip, bound)) return true
+    for (const bound of addresses) if (osBindConflicts(ip, bound) && !own?.(bound)) return true
     return false
   }
 

@@ -129,6 +129,25 @@ describe('PortAllocator in sync with the OS', () => {
     expect(p.requestPort('10.0.0.1', 'tcp')).toBe(8001)
   })
 
+  it('does not take the socket holding its own allocation for a conflict (a mapping published on 0.0.0.0 and then ::)', () => {
+    const p = allocator()
+    // A port mapper takes 0.0.0.0:8005 and holds it with a bound socket, which the next read sees.
+    expect(p.requestPort('0.0.0.0', 'udp', 8005)).toBe(8005)
+    bind('udp', '0.0.0.0', 8005)
+    later() // the snapshot is stale: the next request reads the tables again
+    // The same mapping's IPv6 half: that socket is the allocator's own 0.0.0.0:8005, not a conflict.
+    expect(p.requestPort('::', 'udp', 8005)).toBe(8005)
+    // Another program's 0.0.0.0 socket still keeps :: out.
+    bind('udp', '0.0.0.0', 8006)
+    later()
+    expect(() => p.requestPort('::', 'udp', 8006)).toThrow(PortAlreadyAllocatedError)
+    // Released, the allocator's own socket counts as anyone's again.
+    p.releasePort('::', 'udp', 8005)
+    p.releasePort('0.0.0.0', 'udp', 8005)
+    later()
+    expect(() => p.requestPort('::', 'udp', 8005)).toThrow(PortAlreadyAllocatedError)
+  })
+
   it('counts listening TCP and every bound UDP socket, not established TCP connections', () => {
     bind('tcp', '127.0.0.1', 8000, '01')
     bind('tcp', '127.0.0.1', 8001, '06')

@@ -73,7 +73,11 @@ export class ProtocolPorts {
     if (pool !== undefined ? pool.holds(port) || pool.heldByOther(port) : this.heldByOther(ip, port)) {
       return 'allocator'
     }
-    return this.os?.conflicts(this.proto, ip, port) ? 'os' : undefined
+    // A socket on an address this allocator itself gave `port` to is its holder's own (a port
+    // mapper's held 0.0.0.0:8080 must not keep the same mapping's [::]:8080 out).
+    return this.os?.conflicts(this.proto, ip, port, (bound) => this.find(bound)?.holds(port) === true)
+      ? 'os'
+      : undefined
   }
 
   /** Marks `port` held by `ip`. The caller has checked {@link conflict}. */
