@@ -18,6 +18,8 @@ interface Seen {
   staleLinks: Set<string>
   /** Links whose addresses this process changed since the dump. */
   staleAddresses: Set<string>
+  /** Sysctls read in this batch (one written through the view is read again): a host-wide one such as `ip_forward` is read once, not per network. */
+  sysctls: Map<string, string>
 }
 
 /**
@@ -76,6 +78,7 @@ export function createHostView(host: Handle): HostView {
         addresses: undefined,
         staleLinks: new Set(),
         staleAddresses: new Set(),
+        sysctls: new Map(),
       }
     },
     endBatch() {
@@ -106,6 +109,20 @@ export function createHostView(host: Handle): HostView {
         }
       }
       return [...(s.addresses.get(link.index) ?? [])]
+    },
+    readSysctl(key) {
+      const s = seen
+      if (!s) return host.readSysctl(key)
+      let value = s.sysctls.get(key)
+      if (value === undefined) {
+        value = host.readSysctl(key)
+        s.sysctls.set(key, value)
+      }
+      return value
+    },
+    writeSysctl(key, value) {
+      seen?.sysctls.delete(key)
+      host.writeSysctl(key, value)
     },
     createBridge: writing(host.createBridge, (name) => [name]),
     setAlias: writing(host.setAlias, (name) => [name]),

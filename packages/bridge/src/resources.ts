@@ -90,6 +90,8 @@ export interface NetworkContext {
   otherSubnets: string[]
   /** Restoring a recorded network: what is already in the kernel is taken as it is. */
   restoring?: boolean
+  /** A restore whose record says cnm created the bridge: it has no prior sysctl values to note (nothing is read). */
+  bridgeWasOurs?: boolean
   /** Set by the firewall step of a restore: some of the network's rules were missing, and put back. */
   rulesRepaired?: boolean
 }

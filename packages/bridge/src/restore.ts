@@ -78,7 +78,13 @@ export async function restoreNetwork(
   net.priorSysctls = recordedSysctls(record.priorSysctls)
   // Rules flushed or deleted behind cnm's back (`nft flush ruleset`, a firewall reload, one chain
   // flushed): put back by the firewall step, and reported as a repair (`rulesRepaired`).
-  const ctx: NetworkContext = { res, net, otherSubnets, restoring: true }
+  const ctx: NetworkContext = {
+    res,
+    net,
+    otherSubnets,
+    restoring: true,
+    bridgeWasOurs: present && record.createdBridge,
+  }
   await runSteps(steps, ctx)
   net.config = config
   // A later subnet's gateway address deleted behind cnm's back was put back: a repair.

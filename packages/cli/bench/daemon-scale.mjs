@@ -14,7 +14,7 @@
 //   pnpm build && node packages/cli/bench/daemon-scale.mjs
 //   NETWORKS=10 ENDPOINTS=200 SANDBOXES=300 node packages/cli/bench/daemon-scale.mjs   # a quick one
 import { spawn, spawnSync } from 'node:child_process'
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -33,6 +33,10 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
 const ms = (t) => Number(process.hrtime.bigint() - t) / 1e6
 const rssMiB = (pid) => Number(/VmRSS:\s+(\d+) kB/u.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]) / 1024
 const log = (msg) => console.error(`scale: ${msg}`)
+/** With MARKS=1, prints the monotonic clock (µs, the clock of a `--cpu-prof` profile) at each phase's bounds. */
+const mark = (what) => {
+  if (process.env.MARKS === '1') log(`mark ${what} ${(Number(process.hrtime.bigint()) / 1000).toFixed(0)}`)
+}
 /** CPU time (user + system) a process has used, in seconds: less at the mercy of the machine's load than wall time. */
 const cpuSeconds = (pid) => {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? []
@@ -54,6 +58,7 @@ function outside() {
 
 /** Starts `cnm serve`; resolves once the API answers, with the time that took and the daemon's log. */
 async function startDaemon(store, serveArgs = []) {
+  mark('spawn')
   const t = process.hrtime.bigint()
   const nodeArgs = (process.env.DAEMON_NODE_ARGS ?? '').split(' ').filter(Boolean) // e.g. --cpu-prof
   const child = spawn(
@@ -85,6 +90,7 @@ async function startDaemon(store, serveArgs = []) {
   const client = createClient({ host: `unix://${SOCKET}` })
   await client.ping()
   const answered = ms(t)
+  mark('answered')
   const cpu = cpuSeconds(child.pid)
   const started = logs
     .split('\n')
@@ -102,8 +108,13 @@ function stopDaemon(child) {
   })
 }
 
-/** RUNS connect + disconnect of the probe sandbox to net0, through the API. */
-async function probe(client) {
+/** The daemon's main thread's time on a CPU, in ms (`/proc/PID/schedstat`, nanoseconds): its work, not its waits. */
+const mainThreadCpuMs = (pid) => Number(readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ')[0]) / 1e6
+
+/** RUNS connect + disconnect of the probe sandbox to net0, through the API; with the daemon's main-thread CPU per pair. */
+async function probe(client, pid) {
+  mark('probe-start')
+  const cpu0 = mainThreadCpuMs(pid)
   const connect = []
   const disconnect = []
   for (let i = 0; i < RUNS; i++) {
@@ -114,7 +125,9 @@ async function probe(client) {
     await client.disconnect('net0', { sandbox: 'probe' })
     disconnect.push(ms(t))
   }
-  return { connect: median(connect), disconnect: median(disconnect) }
+  mark('probe-end')
+  const cpuPerPair = (mainThreadCpuMs(pid) - cpu0) / RUNS
+  return { connect: median(connect), disconnect: median(disconnect), cpuPerPair }
 }
 
 async function inside() {
@@ -128,9 +141,9 @@ async function inside() {
     let c = d.client
     await c.createNetwork({ name: 'net0', subnet: '10.200.0.0/24' })
     await c.createSandbox({ containerID: 'probe' })
-    await probe(c) // warm-up: every module loaded, the driver and the firewall made
+    await probe(c, d.child.pid) // warm-up: every module loaded, the driver and the firewall made
     const rssEmpty = rssMiB(d.child.pid)
-    const first = await probe(c)
+    const first = await probe(c, d.child.pid)
     log(`start: connect ${first.connect.toFixed(1)} ms, disconnect ${first.disconnect.toFixed(1)} ms`)
 
     const tGrow = process.hrtime.bigint()
@@ -148,7 +161,19 @@ async function inside() {
     const growMs = ms(tGrow)
     const info = await c.info()
     const rssFull = rssMiB(d.child.pid)
-    const last = await probe(c)
+    const fdsFull = readdirSync(`/proc/${d.child.pid}/fd`).length
+    if (process.env.FD_KINDS === '1') {
+      const kinds = new Map()
+      for (const f of readdirSync(`/proc/${d.child.pid}/fd`)) {
+        let t = 'gone'
+        try {
+          t = readlinkSync(`/proc/${d.child.pid}/fd/${f}`).replace(/\[\d+\]|:\[\d+\]/u, '').replace(/\/run\/.*/u, '/run/…')
+        } catch {}
+        kinds.set(t, (kinds.get(t) ?? 0) + 1)
+      }
+      log(`fds: ${JSON.stringify([...kinds])}`)
+    }
+    const last = await probe(c, d.child.pid)
     log(`end: connect ${last.connect.toFixed(1)} ms, disconnect ${last.disconnect.toFixed(1)} ms`)
 
     // Restart with all of it.
@@ -158,7 +183,7 @@ async function inside() {
     c = d.client
     const after = await c.info()
     const rssRestarted = rssMiB(d.child.pid)
-    const again = await probe(c)
+    const again = await probe(c, d.child.pid)
     const restart = { answered: d.answered, daemonMs: d.daemonMs, cpu: d.cpu }
     // The same restart without the per-network DNS servers (issue 17's, a worker thread each): what
     // restore + reconcile + held ports cost alone.
@@ -181,6 +206,7 @@ async function inside() {
       `| connect, at the end | ${last.connect.toFixed(1)} ms | ≤ 1.2× the start: **${(last.connect / first.connect).toFixed(2)}×** |`,
       `| disconnect, at the start | ${first.disconnect.toFixed(1)} ms | |`,
       `| disconnect, at the end | ${last.disconnect.toFixed(1)} ms | ≤ 1.2× the start: **${(last.disconnect / first.disconnect).toFixed(2)}×** |`,
+      `| the daemon's main-thread CPU per connect + disconnect: at the start / at the end / after the restart | ${first.cpuPerPair.toFixed(2)} / ${last.cpuPerPair.toFixed(2)} / ${again.cpuPerPair.toFixed(2)} ms | ${(last.cpuPerPair / first.cpuPerPair).toFixed(2)}× |`,
       `| the ${ENDPOINTS} connects while growing: first 10% / last 10% | ${tenth(connectTimes, false).toFixed(1)} / ${tenth(connectTimes, true).toFixed(1)} ms | ${(tenth(connectTimes, true) / tenth(connectTimes, false)).toFixed(2)}× |`,
       `| growing it (networks, sandboxes, connects) | ${(growMs / 1000).toFixed(1)} s | |`,
       `| state reached | ${info.networks} networks, ${info.endpoints} endpoints, ${info.sandboxes} sandboxes, ${info.ports} published ports, ${info.heldPorts} held | |`,
@@ -191,6 +217,7 @@ async function inside() {
       `| connect / disconnect after the restart | ${again.connect.toFixed(1)} / ${again.disconnect.toFixed(1)} ms | |`,
       `| stop (SIGTERM → exit) with that state | ${(stopMs / 1000).toFixed(2)} s | |`,
       `| resident memory: warmed up (1 network) / full / restarted | ${rssEmpty.toFixed(0)} / ${rssFull.toFixed(0)} / ${rssRestarted.toFixed(0)} MiB | |`,
+      `| the daemon's open file descriptors, full | ${fdsFull} | |`,
       `| resident memory per 1,000 endpoints (full − empty) | **${(((rssFull - rssEmpty) * 1000) / ENDPOINTS).toFixed(1)} MiB** | |`,
     ]
     console.log(out.join('\n'))

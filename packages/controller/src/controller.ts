@@ -5,7 +5,7 @@ import { ERR_SANDBOX_EXISTS } from '@cnm/sandbox'
 import { parseContainerName } from './aliases.js'
 import { BUILTIN_DRIVERS } from './builtin-drivers.js'
 import { addChangeListener, notifyChange } from './changes.js'
-import { type Core, makeDriver, run } from './core.js'
+import { type Core, endpointTable, joinTable, makeDriver, run, sandboxTable } from './core.js'
 import {
   ControllerError,
   ERR_INVALID_LABEL,
@@ -142,9 +142,9 @@ export async function createController(
     sandboxBackend,
     drivers: new Map(),
     networks: new Map(),
-    endpoints: new Map(),
-    sandboxes: new Map(),
-    joins: new Map(),
+    endpoints: endpointTable(),
+    sandboxes: sandboxTable(),
+    joins: joinTable(),
     open: new Map(),
     lent: new WeakSet(),
     netnsDir: options.sandboxDir ?? sandboxBackend.defaultDir,
@@ -333,7 +333,7 @@ export async function createController(
             { kind: 'invalid' },
           )
         }
-        if ([...core.sandboxes.values()].some((s) => s.key === key) || sandboxBackend.exists(key)) {
+        if (core.sandboxes.groupSize(key) > 0 || sandboxBackend.exists(key)) {
           throw new ControllerError(ERR_SANDBOX_EXISTS, `sandbox ${key} already exists`, { kind: 'conflict' })
         }
         checkSandboxParent(path.dirname(key), inside)

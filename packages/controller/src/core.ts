@@ -1,10 +1,30 @@
 import type { ClusterContext, Driver } from '@cnm/driverapi'
 import { ControllerError, ERR_CONTROLLER_CLOSED, unknownDriver } from './errors.js'
 import type { GlobalScope } from './global-scope.js'
+import { GroupedMap } from './grouped-map.js'
 import type { DriverRegistry } from './registry.js'
 import type { SandboxBackend, SandboxHandle } from './sandboxes.js'
 import type { EndpointRow, JoinRow, NetworkRow, SandboxRow, Store } from './store.js'
 import type { ReconcileReport } from './types.js'
+
+/** The endpoint table: by id, grouped by network id. */
+export const endpointTable = (rows: Iterable<EndpointRow> = []): Core['endpoints'] =>
+  new GroupedMap(
+    (e: EndpointRow) => e.networkId,
+    [...rows].map((e) => [e.id, e] as const),
+  )
+/** The sandbox table: by id, grouped by key. */
+export const sandboxTable = (rows: Iterable<SandboxRow> = []): Core['sandboxes'] =>
+  new GroupedMap(
+    (s: SandboxRow) => s.key,
+    [...rows].map((s) => [s.id, s] as const),
+  )
+/** The join table: by endpoint id, grouped by sandbox id. */
+export const joinTable = (rows: Iterable<JoinRow> = []): Core['joins'] =>
+  new GroupedMap(
+    (j: JoinRow) => j.sandboxId,
+    [...rows].map((j) => [j.endpointId, j] as const),
+  )
 
 /** The controller's tables and the machinery every operation shares. */
 export interface Core {
@@ -14,9 +34,12 @@ export interface Core {
   /** Driver instances by (canonical) name, made on first use. */
   drivers: Map<string, Driver>
   networks: Map<string, NetworkRow>
-  endpoints: Map<string, EndpointRow>
-  sandboxes: Map<string, SandboxRow>
-  joins: Map<string, JoinRow>
+  /** Endpoints by id, grouped by network id. */
+  endpoints: GroupedMap<string, EndpointRow, string>
+  /** Sandboxes by id, grouped by key (one each). */
+  sandboxes: GroupedMap<string, SandboxRow, string>
+  /** Joins by endpoint id, grouped by sandbox id. */
+  joins: GroupedMap<string, JoinRow, string>
   /** Where sandboxes live (network namespaces, unless a test says otherwise). */
   sandboxBackend: SandboxBackend
   /** Sandbox handles opened by this process, by key. */

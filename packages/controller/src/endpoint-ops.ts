@@ -92,7 +92,7 @@ export async function addEndpoint(
   aliases: string[] = [],
 ): Promise<Part<{ row: EndpointRow; sandboxInfo: SandboxInfo }>> {
   validateName('endpoint', epName)
-  if ([...core.endpoints.values()].some((e) => e.networkId === net.id && e.name === epName)) {
+  if (core.endpoints.inGroup(net.id).some((e) => e.name === epName)) {
     throw new ControllerError(
       ERR_ENDPOINT_NAME_EXISTS,
       `endpoint with name ${epName} already exists in network ${net.name}`,
@@ -140,7 +140,7 @@ export async function addEndpoint(
 }
 
 function sandboxRowByKey(core: Core, key: string): SandboxRow | undefined {
-  return [...core.sandboxes.values()].find((s) => s.key === key)
+  return core.sandboxes.firstInGroup(key)
 }
 
 /** The first `ethN` not in the sandbox, read from the kernel (drivers may have created some). */
@@ -175,9 +175,7 @@ export async function joinEndpoint(
   if (!core.sandboxBackend.exists(key)) throw unknownSandbox(key)
   let sbRow = sandboxRowByKey(core, key)
   const already = sbRow
-    ? [...core.joins.values()].find(
-        (j) => j.sandboxId === sbRow?.id && core.endpoints.get(j.endpointId)?.networkId === ep.networkId,
-      )
+    ? core.joins.inGroup(sbRow.id).find((j) => core.endpoints.get(j.endpointId)?.networkId === ep.networkId)
     : undefined
   if (already && !options.allowSameNetwork) {
     const net = core.networks.get(ep.networkId)
@@ -216,11 +214,9 @@ export async function joinEndpoint(
   const sandboxId = sbRow.id
   try {
     if (iface) await sb.addInterface({ ...iface, dstName })
-    const hasGateway = [...core.joins.values()].some(
-      (j) =>
-        j.sandboxId === sandboxId &&
-        (core.endpoints.get(j.endpointId)?.sandboxInfo as SandboxInfo | undefined)?.gateway,
-    )
+    const hasGateway = core.joins
+      .inGroup(sandboxId)
+      .some((j) => (core.endpoints.get(j.endpointId)?.sandboxInfo as SandboxInfo | undefined)?.gateway)
     if (!hasGateway && info.gateway) await sb.setGateway(info.gateway)
     if (!hasGateway && info.gatewayIPv6) await sb.setGatewayIPv6(info.gatewayIPv6)
     for (const route of info.staticRoutes ?? []) await sb.addStaticRoute(route)
@@ -261,7 +257,7 @@ export async function leaveEndpoint(core: Core, ep: EndpointRow): Promise<() => 
         join.origin === 'host' ? { returnTo: { name: join.srcName } } : undefined,
       )
     }
-    const other = [...core.joins.values()].find((j) => j.sandboxId === join.sandboxId && j.endpointId !== id)
+    const other = core.joins.inGroup(join.sandboxId).find((j) => j.endpointId !== id)
     const gw = other
       ? (core.endpoints.get(other.endpointId)?.sandboxInfo as SandboxInfo | undefined)?.gateway
       : undefined
@@ -293,7 +289,7 @@ export async function leaveEndpoint(core: Core, ep: EndpointRow): Promise<() => 
  */
 function implicitSandboxEmptied(core: Core, sbRow: SandboxRow, leaving: string): boolean {
   if (sbRow.containerId !== '' || sbRow.name !== undefined) return false
-  for (const j of core.joins.values()) if (j.sandboxId === sbRow.id && j.endpointId !== leaving) return false
+  for (const j of core.joins.inGroup(sbRow.id)) if (j.endpointId !== leaving) return false
   return true
 }
 

@@ -191,7 +191,7 @@ async function dropNetwork(core: Core, id: string): Promise<void> {
   await run(core, async () => {
     const net = core.networks.get(id)
     if (!net) return { value: undefined }
-    const held = [...core.endpoints.values()].filter((e) => e.networkId === id).length
+    const held = core.endpoints.groupSize(id)
     if (held > 0)
       throw new Error(
         `global network ${net.name} was deleted in the cluster while this host holds ${held} endpoint(s) on it`,

@@ -56,6 +56,6 @@ export function inspectNetwork(core: Core, nid: string): NetworkInspect {
     icc: info?.icc ?? true,
     labels: net.labels ?? {},
     created: net.created,
-    endpoints: [...core.endpoints.values()].filter((e) => e.networkId === nid).map((e) => inspectEndpoint(core, e.id)),
+    endpoints: core.endpoints.inGroup(nid).map((e) => inspectEndpoint(core, e.id)),
   }
 }

@@ -67,7 +67,7 @@ function dropDeadSandboxes(core: Core, report: ReconcileReport): void {
     if (readOwnerMark(sb.key) === core.store.id) removeMountPoint(sb.key)
     removeOwnerMark(sb.key, core.store.id)
     core.sandboxes.delete(sb.id)
-    for (const [eid, j] of core.joins) if (j.sandboxId === sb.id) core.joins.delete(eid)
+    for (const j of core.joins.inGroup(sb.id)) core.joins.delete(j.endpointId)
     core.open.delete(sb.key)
     report.droppedSandboxes.push(sb.key)
   }

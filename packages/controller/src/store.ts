@@ -123,6 +123,17 @@ const parse = (s: string): unknown => JSON.parse(s)
  */
 export class Store {
   private readonly db: Database.Database
+  /** Prepared statements by their SQL text: a request runs the same dozen, prepared once each. */
+  readonly #statements = new Map<string, Database.Statement>()
+  /** The statement for `sql`, prepared on first use. */
+  #sql(sql: string): Database.Statement {
+    let st = this.#statements.get(sql)
+    if (!st) {
+      st = this.db.prepare(sql)
+      this.#statements.set(sql, st)
+    }
+    return st
+  }
   private lastVersion = -1
   /**
    * This store's identity (16 hex characters, made once): the owner written on the kernel objects its
@@ -175,10 +186,8 @@ export class Store {
         .map((s) => s.trim())
         .filter(Boolean))
         this.db.prepare(statement).run()
-      this.db
-        .prepare("INSERT OR IGNORE INTO meta (key, value) VALUES ('store_id', ?)")
-        .run(randomBytes(8).toString('hex'))
-      this.#id = (this.db.prepare("SELECT value FROM meta WHERE key = 'store_id'").get() as { value: string }).value
+      this.#sql("INSERT OR IGNORE INTO meta (key, value) VALUES ('store_id', ?)").run(randomBytes(8).toString('hex'))
+      this.#id = (this.#sql("SELECT value FROM meta WHERE key = 'store_id'").get() as { value: string }).value
       this.#opened = { db: undefined, wal: undefined, shm: undefined, size: 0 }
       if (file !== false) {
         const recorded = readIdentity(file)
@@ -237,7 +246,7 @@ export class Store {
       )
     }
     try {
-      this.db.prepare('BEGIN IMMEDIATE').run()
+      this.#sql('BEGIN IMMEDIATE').run()
     } catch (cause) {
       throw this.#failure('cannot start a transaction', cause)
     }
@@ -260,7 +269,7 @@ export class Store {
    */
   adoptRecordedId(): void {
     if (!this.recordedId || this.file === false) return
-    this.db.prepare("UPDATE meta SET value = ? WHERE key = 'store_id'").run(this.recordedId)
+    this.#sql("UPDATE meta SET value = ? WHERE key = 'store_id'").run(this.recordedId)
     this.#id = this.recordedId
   }
 
@@ -272,7 +281,7 @@ export class Store {
   /** Commits; a store that cannot take it (full, read-only, I/O) is `ERR_STORE` (the transaction stays open: roll back). */
   commit(): void {
     try {
-      this.db.prepare('COMMIT').run()
+      this.#sql('COMMIT').run()
     } catch (cause) {
       throw this.#failure('cannot commit', cause)
     }
@@ -283,7 +292,7 @@ export class Store {
    * failed operation changed in memory is then brought back in line by the next one's sync.
    */
   rollback(): void {
-    if (this.db.inTransaction) this.db.prepare('ROLLBACK').run()
+    if (this.db.inTransaction) this.#sql('ROLLBACK').run()
     this.lastVersion = -1
   }
 
@@ -300,7 +309,7 @@ export class Store {
    * joins) in one pass: what the controller loads at start-up and after another process's commit.
    */
   snapshot(): StoreSnapshot {
-    const rows = <T>(sql: string): T[] => this.db.prepare(sql).all() as T[]
+    const rows = <T>(sql: string): T[] => this.#sql(sql).all() as T[]
     const aliases = new Map<string, string[]>()
     for (const r of rows<{ endpoint_id: string; alias: string }>(
       'SELECT endpoint_id, alias FROM endpoint_aliases ORDER BY endpoint_id, position',
@@ -379,18 +388,16 @@ export class Store {
     endpoints: Map<string, { networkId: string; record: unknown }>
   } {
     const networks = new Map<string, unknown>()
-    for (const r of this.db.prepare('SELECT id, record FROM networks WHERE type = ?').all(type) as {
+    for (const r of this.#sql('SELECT id, record FROM networks WHERE type = ?').all(type) as {
       id: string
       record: string
     }[]) {
       networks.set(r.id, parse(r.record))
     }
     const endpoints = new Map<string, { networkId: string; record: unknown }>()
-    for (const r of this.db
-      .prepare(
-        'SELECT e.id AS id, e.network_id AS networkId, e.record AS record FROM endpoints e JOIN networks n ON n.id = e.network_id WHERE n.type = ?',
-      )
-      .all(type) as { id: string; networkId: string; record: string }[]) {
+    for (const r of this.#sql(
+      'SELECT e.id AS id, e.network_id AS networkId, e.record AS record FROM endpoints e JOIN networks n ON n.id = e.network_id WHERE n.type = ?',
+    ).all(type) as { id: string; networkId: string; record: string }[]) {
       endpoints.set(r.id, { networkId: r.networkId, record: parse(r.record) })
     }
     return { networks, endpoints }
@@ -398,32 +405,37 @@ export class Store {
 
   /** Records (or replaces) the options a driver type was configured with, so a restart makes it again. */
   putDriver(type: string, options: unknown): void {
-    this.db.prepare('INSERT OR REPLACE INTO drivers (type, options) VALUES (?, ?)').run(type, json(options))
+    this.#sql('INSERT OR REPLACE INTO drivers (type, options) VALUES (?, ?)').run(type, json(options))
   }
 
   /** Inserts a network and its labels; sets `n.created` to the time recorded. */
   insertNetwork(n: NetworkRow): void {
     n.created ??= new Date().toISOString()
-    this.db
-      .prepare('INSERT INTO networks (id, name, type, options, record, created_at) VALUES (?, ?, ?, ?, ?, ?)')
-      .run(n.id, n.name, n.type, json(n.options), json(n.record), n.created)
-    const label = this.db.prepare('INSERT INTO network_labels (network_id, key, value) VALUES (?, ?, ?)')
+    this.#sql('INSERT INTO networks (id, name, type, options, record, created_at) VALUES (?, ?, ?, ?, ?, ?)').run(
+      n.id,
+      n.name,
+      n.type,
+      json(n.options),
+      json(n.record),
+      n.created,
+    )
+    const label = this.#sql('INSERT INTO network_labels (network_id, key, value) VALUES (?, ?, ?)')
     for (const [key, value] of Object.entries(n.labels ?? {})) label.run(n.id, key, value)
     if (n.ipam && (n.ipam.v4?.length || n.ipam.v6?.length)) {
-      this.db.prepare('INSERT INTO network_ipam (network_id, ipam) VALUES (?, ?)').run(n.id, json(n.ipam))
+      this.#sql('INSERT INTO network_ipam (network_id, ipam) VALUES (?, ?)').run(n.id, json(n.ipam))
     }
   }
 
   /** Replaces a network's driver record (the JSON its driver persists to restore it). */
   updateNetworkRecord(id: string, record: unknown): void {
-    this.db.prepare('UPDATE networks SET record = ? WHERE id = ?').run(json(record), id)
+    this.#sql('UPDATE networks SET record = ? WHERE id = ?').run(json(record), id)
   }
 
   /** Deletes a network's record and labels (its endpoints must be deleted first). */
   deleteNetwork(id: string): void {
-    this.db.prepare('DELETE FROM network_labels WHERE network_id = ?').run(id)
-    this.db.prepare('DELETE FROM network_ipam WHERE network_id = ?').run(id)
-    this.db.prepare('DELETE FROM networks WHERE id = ?').run(id)
+    this.#sql('DELETE FROM network_labels WHERE network_id = ?').run(id)
+    this.#sql('DELETE FROM network_ipam WHERE network_id = ?').run(id)
+    this.#sql('DELETE FROM networks WHERE id = ?').run(id)
   }
 
   /** Inserts an endpoint with its address and port allocations (unique keys: never held twice). */
@@ -432,74 +444,79 @@ export class Store {
     ips: { pool: string; ip: string }[],
     ports: { proto: string; hostIP: string; port: number }[],
   ): void {
-    this.db
-      .prepare(
-        'INSERT INTO endpoints (id, network_id, name, sandbox_key, options, record, sandbox_info, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
-      )
-      .run(
-        e.id,
-        e.networkId,
-        e.name,
-        e.sandboxKey,
-        json(e.options),
-        json(e.record),
-        json(e.sandboxInfo),
-        new Date().toISOString(),
-      )
-    const ip = this.db.prepare('INSERT INTO ip_allocations (pool, ip, endpoint_id) VALUES (?, ?, ?)')
+    this.#sql(
+      'INSERT INTO endpoints (id, network_id, name, sandbox_key, options, record, sandbox_info, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+    ).run(
+      e.id,
+      e.networkId,
+      e.name,
+      e.sandboxKey,
+      json(e.options),
+      json(e.record),
+      json(e.sandboxInfo),
+      new Date().toISOString(),
+    )
+    const ip = this.#sql('INSERT INTO ip_allocations (pool, ip, endpoint_id) VALUES (?, ?, ?)')
     for (const a of ips) ip.run(a.pool, a.ip, e.id)
-    const port = this.db.prepare('INSERT INTO port_allocations (proto, host_ip, port, endpoint_id) VALUES (?, ?, ?, ?)')
+    const port = this.#sql('INSERT INTO port_allocations (proto, host_ip, port, endpoint_id) VALUES (?, ?, ?, ?)')
     for (const p of ports) port.run(p.proto, p.hostIP, p.port, e.id)
     if (e.aliases?.length) {
-      const alias = this.db.prepare('INSERT INTO endpoint_aliases (endpoint_id, position, alias) VALUES (?, ?, ?)')
+      const alias = this.#sql('INSERT INTO endpoint_aliases (endpoint_id, position, alias) VALUES (?, ?, ?)')
       for (const [i, a] of e.aliases.entries()) alias.run(e.id, i, a)
     }
   }
 
   /** Replaces an endpoint's driver record and its port allocations (ports published or unpublished). */
   updateEndpointPorts(id: string, record: unknown, ports: { proto: string; hostIP: string; port: number }[]): void {
-    this.db.prepare('UPDATE endpoints SET record = ? WHERE id = ?').run(json(record), id)
-    this.db.prepare('DELETE FROM port_allocations WHERE endpoint_id = ?').run(id)
-    const port = this.db.prepare('INSERT INTO port_allocations (proto, host_ip, port, endpoint_id) VALUES (?, ?, ?, ?)')
+    this.#sql('UPDATE endpoints SET record = ? WHERE id = ?').run(json(record), id)
+    this.#sql('DELETE FROM port_allocations WHERE endpoint_id = ?').run(id)
+    const port = this.#sql('INSERT INTO port_allocations (proto, host_ip, port, endpoint_id) VALUES (?, ?, ?, ?)')
     for (const p of ports) port.run(p.proto, p.hostIP, p.port, id)
   }
 
   /** Deletes an endpoint's record with its join, address and port allocations and aliases. */
   deleteEndpoint(id: string): void {
-    this.db.prepare('DELETE FROM joins WHERE endpoint_id = ?').run(id)
-    this.db.prepare('DELETE FROM ip_allocations WHERE endpoint_id = ?').run(id)
-    this.db.prepare('DELETE FROM port_allocations WHERE endpoint_id = ?').run(id)
-    this.db.prepare('DELETE FROM endpoint_aliases WHERE endpoint_id = ?').run(id)
-    this.db.prepare('DELETE FROM endpoints WHERE id = ?').run(id)
+    this.#sql('DELETE FROM joins WHERE endpoint_id = ?').run(id)
+    this.#sql('DELETE FROM ip_allocations WHERE endpoint_id = ?').run(id)
+    this.#sql('DELETE FROM port_allocations WHERE endpoint_id = ?').run(id)
+    this.#sql('DELETE FROM endpoint_aliases WHERE endpoint_id = ?').run(id)
+    this.#sql('DELETE FROM endpoints WHERE id = ?').run(id)
   }
 
   /** Inserts a sandbox's record (and its container name, if any); the creation time is recorded now. */
   insertSandbox(s: SandboxRow): void {
-    this.db
-      .prepare('INSERT INTO sandboxes (id, container_id, key, created_at) VALUES (?, ?, ?, ?)')
-      .run(s.id, s.containerId, s.key, new Date().toISOString())
+    this.#sql('INSERT INTO sandboxes (id, container_id, key, created_at) VALUES (?, ?, ?, ?)').run(
+      s.id,
+      s.containerId,
+      s.key,
+      new Date().toISOString(),
+    )
     if (s.name !== undefined) {
-      this.db.prepare('INSERT INTO sandbox_names (sandbox_id, name) VALUES (?, ?)').run(s.id, s.name)
+      this.#sql('INSERT INTO sandbox_names (sandbox_id, name) VALUES (?, ?)').run(s.id, s.name)
     }
   }
 
   /** Deletes a sandbox's record with its joins and name. */
   deleteSandbox(id: string): void {
-    this.db.prepare('DELETE FROM joins WHERE sandbox_id = ?').run(id)
-    this.db.prepare('DELETE FROM sandbox_names WHERE sandbox_id = ?').run(id)
-    this.db.prepare('DELETE FROM sandboxes WHERE id = ?').run(id)
+    this.#sql('DELETE FROM joins WHERE sandbox_id = ?').run(id)
+    this.#sql('DELETE FROM sandbox_names WHERE sandbox_id = ?').run(id)
+    this.#sql('DELETE FROM sandboxes WHERE id = ?').run(id)
   }
 
   /** Records that an endpoint joined a sandbox, under which interface name and from where it came. */
   insertJoin(j: JoinRow): void {
-    this.db
-      .prepare('INSERT INTO joins (endpoint_id, sandbox_id, interface, origin, src_name) VALUES (?, ?, ?, ?, ?)')
-      .run(j.endpointId, j.sandboxId, j.interfaceName, j.origin, j.srcName)
+    this.#sql('INSERT INTO joins (endpoint_id, sandbox_id, interface, origin, src_name) VALUES (?, ?, ?, ?, ?)').run(
+      j.endpointId,
+      j.sandboxId,
+      j.interfaceName,
+      j.origin,
+      j.srcName,
+    )
   }
 
   /** Deletes the join of an endpoint (it left its sandbox). */
   deleteJoin(endpointId: string): void {
-    this.db.prepare('DELETE FROM joins WHERE endpoint_id = ?').run(endpointId)
+    this.#sql('DELETE FROM joins WHERE endpoint_id = ?').run(endpointId)
   }
 
   /**
@@ -509,7 +526,7 @@ export class Store {
    * allocation. For reconcile's report.
    */
   allocationProblems(): string[] {
-    const all = <T>(sql: string): T[] => this.db.prepare(sql).all() as T[]
+    const all = <T>(sql: string): T[] => this.#sql(sql).all() as T[]
     const problems: string[] = []
     for (const r of all<{ ip: string; holders: string }>(
       `SELECT ip, group_concat(endpoint_id, ', ') AS holders FROM ip_allocations GROUP BY ip HAVING COUNT(*) > 1`,
@@ -552,14 +569,14 @@ export class Store {
     ports: { proto: string; hostIP: string; port: number; endpointId: string }[]
   } {
     return {
-      ips: this.db.prepare('SELECT pool, ip, endpoint_id AS endpointId FROM ip_allocations').all() as {
+      ips: this.#sql('SELECT pool, ip, endpoint_id AS endpointId FROM ip_allocations').all() as {
         pool: string
         ip: string
         endpointId: string
       }[],
-      ports: this.db
-        .prepare('SELECT proto, host_ip AS hostIP, port, endpoint_id AS endpointId FROM port_allocations')
-        .all() as {
+      ports: this.#sql(
+        'SELECT proto, host_ip AS hostIP, port, endpoint_id AS endpointId FROM port_allocations',
+      ).all() as {
         proto: string
         hostIP: string
         port: number

@@ -1,6 +1,6 @@
 import type { Driver, RestoreOutcome } from '@cnm/driverapi'
 import { inBatch } from './batch.js'
-import { type Core, makeDriver } from './core.js'
+import { type Core, joinTable, makeDriver, sandboxTable } from './core.js'
 import { rowInput } from './network-ipam.js'
 import type { EndpointRow, NetworkRow, StoreSnapshot } from './store.js'
 import type { ReconcileReport } from './types.js'
@@ -121,6 +121,6 @@ async function syncTables(core: Core, snap: StoreSnapshot, report: ReconcileRepo
     core.store.deleteEndpoint(id)
     if (ep) report.droppedEndpoints.push(ep.name)
   }
-  core.sandboxes = new Map(snap.sandboxes.map((s) => [s.id, s]))
-  core.joins = new Map(snap.joins.filter((j) => core.endpoints.has(j.endpointId)).map((j) => [j.endpointId, j]))
+  core.sandboxes = sandboxTable(snap.sandboxes)
+  core.joins = joinTable(snap.joins.filter((j) => core.endpoints.has(j.endpointId)))
 }

@@ -67,12 +67,11 @@ export function networkView(core: Core, id: string, initial?: NetworkRow): Netwo
           },
         }
       }),
-    endpoints: () =>
-      [...core.endpoints.values()].filter((e) => e.networkId === id).map((e) => endpointView(core, e.id, self)),
+    endpoints: () => core.endpoints.inGroup(id).map((e) => endpointView(core, e.id, self)),
     delete: () =>
       run(core, async () => {
         const net = row()
-        const count = [...core.endpoints.values()].filter((e) => e.networkId === id).length
+        const count = core.endpoints.groupSize(id)
         if (count > 0) throw new ControllerError(ERR_ACTIVE_ENDPOINTS, `network ${net.name} has active endpoints`)
         // A global network goes from the cluster first (refused while any host has endpoints on it).
         if (isGlobal(driverOf(core, net.type))) await releaseGlobalNetwork(core, net)
@@ -107,7 +106,7 @@ function keyOf(sandbox: Sandbox | SandboxHandle): string {
 }
 
 function sandboxRowByKey(core: Core, key: string): SandboxRow | undefined {
-  return [...core.sandboxes.values()].find((s) => s.key === key)
+  return core.sandboxes.firstInGroup(key)
 }
 
 export function endpointView(core: Core, id: string, network: Network, initial?: EndpointRow): Endpoint {
@@ -160,23 +159,21 @@ export function sandboxView(core: Core, id: string): Sandbox {
       containerID: row.containerId,
       ...(row.name === undefined ? {} : { name: row.name }),
       key: row.key,
-      endpoints: [...core.joins.values()].filter((j) => j.sandboxId === id).map((j) => j.endpointId),
+      endpoints: core.joins.inGroup(id).map((j) => j.endpointId),
     }),
     endpoints: () =>
-      [...core.joins.values()]
-        .filter((j) => j.sandboxId === id)
-        .map((j) => {
-          const ep = core.endpoints.get(j.endpointId)
-          if (!ep) throw unknownEndpoint(j.endpointId)
-          return endpointView(core, ep.id, networkView(core, ep.networkId))
-        }),
+      core.joins.inGroup(id).map((j) => {
+        const ep = core.endpoints.get(j.endpointId)
+        if (!ep) throw unknownEndpoint(j.endpointId)
+        return endpointView(core, ep.id, networkView(core, ep.networkId))
+      }),
     destroy: () =>
       // One transaction: every endpoint leaves and the namespace goes, so no connect can slip in
       // between (a join re-checks that its sandbox still exists).
       run(core, async () => {
         if (!core.sandboxes.has(id)) throw unknownSandbox(id)
         const applies: (() => void)[] = []
-        for (const j of [...core.joins.values()].filter((x) => x.sandboxId === id)) {
+        for (const j of core.joins.inGroup(id)) {
           const ep = core.endpoints.get(j.endpointId)
           if (!ep) continue
           // An endpoint born in this sandbox dies with it (its interface goes with the namespace):

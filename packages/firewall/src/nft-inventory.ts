@@ -91,7 +91,8 @@ function networks(state: NftTableState): InventoryNetwork[] {
   return [...found.values()]
 }
 
-function ports(state: NftTableState): InventoryPort[] {
+/** The published ports (DNAT map elements) the table holds. */
+export function nftPorts(state: NftTableState): InventoryPort[] {
   const out: InventoryPort[] = []
   for (const [name, elems] of state.sets) {
     const m = name.match(/^dnat([46])(any)?$/u)
@@ -119,6 +120,6 @@ export function nftInventory(state: NftTableState): Inventory {
     backend: 'nftables',
     objects: state.exists ? [`table ${NFT_FAMILY} ${NFT_TABLE}`] : [],
     networks: networks(state),
-    ports: ports(state),
+    ports: nftPorts(state),
   }
 }

@@ -1,6 +1,6 @@
 import type { ExpectedRules, FirewallDamage } from './damage.js'
 import type { NftTableState } from './nft-inventory.js'
-import { nftInventory } from './nft-inventory.js'
+import { nftPorts } from './nft-inventory.js'
 import { BASE_CHAINS, BASE_RULES, MAPS, NFT_FAMILY, NFT_TABLE, networkChainRules, networkChains } from './nft-script.js'
 import { expandMapping } from './port-mapping.js'
 
@@ -68,10 +68,9 @@ export function nftDamage(state: NftTableState, expected: ExpectedRules): Firewa
   const networks = expected.networks
     .map((net) => ({ bridge: net.bridge, missing: state.exists ? networkDamage(state, net) : ['all of it'] }))
     .filter((n) => n.missing.length > 0)
+  if (expected.ports.length === 0) return { skeleton, networks, ports: [] } // a network's repair: no port read
   const held = new Set(
-    nftInventory(state).ports.map(
-      (p) => `${p.proto}|${p.hostIP ?? '*'}|${p.hostPort}|${p.containerIP}|${p.containerPort}`,
-    ),
+    nftPorts(state).map((p) => `${p.proto}|${p.hostIP ?? '*'}|${p.hostPort}|${p.containerIP}|${p.containerPort}`),
   )
   const ports = expected.ports.filter((m) =>
     expandMapping(m).some(

@@ -10,8 +10,9 @@ export function bridgeSysctl(net: NetworkContext['net'], family: 'ipv4' | 'ipv6'
  * Notes what a sysctl of an adopted bridge holds before cnm changes it, once: the bridge is not
  * cnm's, so the value goes back when the network does.
  */
-export function notePriorSysctl({ res, net }: NetworkContext, key: string): void {
-  if (!net.createdBridge && !(key in net.priorSysctls)) net.priorSysctls[key] = res.host.readSysctl(key)
+export function notePriorSysctl({ res, net, bridgeWasOurs }: NetworkContext, key: string): void {
+  if (net.createdBridge || bridgeWasOurs) return
+  if (!(key in net.priorSysctls)) net.priorSysctls[key] = res.host.readSysctl(key)
 }
 
 /** Sets a sysctl of the bridge, noting an adopted bridge's value first. */

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs'
+import { readFileSync, statSync } from 'node:fs'
 import type { ControllerChange, JoinedEndpoint, NetworkController, Sandbox } from '@cnm/controller'
 import {
   createDnsServer,
@@ -16,7 +16,7 @@ import {
 import { isLoopback, tryParseAddress } from '@cnm/ip'
 import { DNS_DOMAIN, type DnsPlan, dnsEntryOf, dnsPlanOf } from './dns-plan.js'
 import { createResolverFiles, type ResolverFiles } from './resolver-files.js'
-import { scopedEntries } from './scoped-entries.js'
+import { scopedEntriesOf } from './scoped-entries.js'
 
 /** A sandbox's resolver configuration (what `GET /v1/sandboxes/{sandbox}/resolver` answers). */
 export interface SandboxResolver {
@@ -65,6 +65,7 @@ export interface DnsService {
    * `HOLD_MAX_MS` of `@cnm/dns`; a no-op with no server running or `CNM_DNS_HOLD=0`).
    */
   hold(): () => void
+  /** Stops the servers and the listener; the sandboxes' resolver files stay (the next start checks them). */
   close(): Promise<void>
 }
 
@@ -93,8 +94,38 @@ export async function createDnsService(options: DnsServiceOptions): Promise<DnsS
   const files: ResolverFiles = createResolverFiles(options.resolverDir)
   const running = new Map<string, Running>()
   const joined = new Map<string, JoinedEndpoint>()
-  /** Ids of the scoped entries (sandboxes on several networks) set in each network's table. */
-  const scoped = new Map<string, Set<string>>()
+  // The joined endpoints by sandbox and by network (a change looks at its sandbox and network only).
+  const bySandbox = new Map<string, Map<string, JoinedEndpoint>>()
+  const byNetwork = new Map<string, Map<string, JoinedEndpoint>>()
+  /** Ids of the scoped entries (sandboxes on several networks) set, by sandbox, then by the network whose table holds them. */
+  const scoped = new Map<string, Map<string, Set<string>>>()
+  const group = (m: Map<string, Map<string, JoinedEndpoint>>, k: string): Map<string, JoinedEndpoint> => {
+    let g = m.get(k)
+    if (!g) {
+      g = new Map()
+      m.set(k, g)
+    }
+    return g
+  }
+  const ungroup = (m: Map<string, Map<string, JoinedEndpoint>>, k: string, id: string): void => {
+    const g = m.get(k)
+    if (g?.delete(id) && g.size === 0) m.delete(k)
+  }
+  const addJoined = (ep: JoinedEndpoint): void => {
+    const old = joined.get(ep.id)
+    if (old) removeJoined(old.id)
+    joined.set(ep.id, ep)
+    group(bySandbox, ep.sandbox.id).set(ep.id, ep)
+    group(byNetwork, ep.networkId).set(ep.id, ep)
+  }
+  const removeJoined = (id: string): JoinedEndpoint | undefined => {
+    const ep = joined.get(id)
+    if (!ep) return undefined
+    joined.delete(id)
+    ungroup(bySandbox, ep.sandbox.id, id)
+    ungroup(byNetwork, ep.networkId, id)
+    return ep
+  }
   let pending: Promise<unknown> = Promise.resolve()
   let closed = false
   // Everything started so far, as one promise (resolving to nothing: no chain of results is kept).
@@ -103,10 +134,16 @@ export async function createDnsService(options: DnsServiceOptions): Promise<DnsS
     return p
   }
 
+  // The host's resolv.conf, read again only when the file changed (every join writes a sandbox's files).
+  let hostRead: { stamp: string; conf: ResolvConf } | undefined
   const readHost = (): ResolvConf => {
     try {
-      return parseResolvConf(readFileSync(hostFile, 'utf8'))
+      const st = statSync(hostFile)
+      const stamp = `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`
+      if (hostRead?.stamp !== stamp) hostRead = { stamp, conf: parseResolvConf(readFileSync(hostFile, 'utf8')) }
+      return hostRead.conf
     } catch {
+      hostRead = undefined
       return { nameservers: [], search: [], options: [] }
     }
   }
@@ -144,8 +181,12 @@ export async function createDnsService(options: DnsServiceOptions): Promise<DnsS
     const r = running.get(networkId)
     if (!r) return
     running.delete(networkId)
-    scoped.delete(networkId)
     track(r.server.then((s) => s?.close()))
+    // Its table went with its server; the others lose what they held of its endpoints.
+    for (const tables of scoped.values()) tables.delete(networkId)
+    for (const sandboxId of new Set([...(byNetwork.get(networkId)?.values() ?? [])].map((e) => e.sandbox.id))) {
+      refreshScopedOf(sandboxId)
+    }
   }
 
   const withServer = (networkId: string, fn: (s: Server) => void): void => {
@@ -162,21 +203,38 @@ export async function createDnsService(options: DnsServiceOptions): Promise<DnsS
     })
   }
 
-  /** Sets the scoped entries each table needs now, deletes those it no longer does. */
-  const refreshScoped = (): void => {
-    const want = scopedEntries(joined.values(), (id) => running.has(id))
-    for (const networkId of new Set([...scoped.keys(), ...want.keys()])) {
+  /** Sets the scoped entries one sandbox needs now in each table, deletes those it no longer does. */
+  function refreshScopedOf(sandboxId: string): void {
+    const eps = [...(bySandbox.get(sandboxId)?.values() ?? [])].filter((e) => running.has(e.networkId))
+    const want = scopedEntriesOf(eps, (id) => byNetwork.get(id)?.values() ?? [])
+    const had = scoped.get(sandboxId)
+    const now = new Map<string, Set<string>>()
+    for (const networkId of new Set([...(had?.keys() ?? []), ...want.keys()])) {
       const entries = want.get(networkId) ?? []
       const ids = new Set(entries.map((e) => e.id))
-      const stale = [...(scoped.get(networkId) ?? [])].filter((id) => !ids.has(id))
+      const stale = [...(had?.get(networkId) ?? [])].filter((id) => !ids.has(id))
+      if (ids.size > 0) now.set(networkId, ids)
       if (entries.length === 0 && stale.length === 0) continue
       withServer(networkId, (s) => {
         for (const id of stale) s.names.delete(id)
         for (const e of entries) s.names.set(e)
       })
-      if (ids.size > 0) scoped.set(networkId, ids)
-      else scoped.delete(networkId)
     }
+    if (now.size > 0) scoped.set(sandboxId, now)
+    else scoped.delete(sandboxId)
+  }
+
+  /**
+   * After an endpoint of `sandboxId` joined or left `networkId`: the scoped entries of that sandbox,
+   * and of every sandbox on that network that is on another one too (they see its endpoints).
+   */
+  const refreshScopedAround = (sandboxId: string, networkId: string): void => {
+    const affected = new Set([sandboxId])
+    for (const e of byNetwork.get(networkId)?.values() ?? []) {
+      const id = e.sandbox.id
+      if ((bySandbox.get(id)?.size ?? 0) > 1 || scoped.has(id)) affected.add(id)
+    }
+    for (const id of affected) refreshScopedOf(id)
   }
 
   const startNetwork = (networkId: string): void => {
@@ -186,8 +244,39 @@ export async function createDnsService(options: DnsServiceOptions): Promise<DnsS
     if (plan) start(plan)
   }
 
+  /**
+   * Every sandbox's resolver files checked (rewritten where they changed), and those of sandboxes
+   * that are gone removed: at once, or (`later`, at start) a few hundred per turn of the event loop
+   * after the daemon answers. The files of the last run are still there and current, unless the
+   * host's resolv.conf changed meanwhile; a join rewrites its sandbox's files itself either way.
+   */
+  const refreshAllFiles = (later: boolean): void => {
+    const work = (): string[] => {
+      const sandboxes = new Set(c.sandboxes().map((s) => s.id))
+      for (const id of files.list()) if (!sandboxes.has(id)) files.remove(id)
+      return [...bySandbox.keys()]
+    }
+    if (!later) {
+      for (const id of work()) refreshFiles(id)
+      return
+    }
+    let ids: string[] | undefined
+    const step = (): void => {
+      if (closed) return
+      try {
+        ids ??= work()
+        for (const id of ids.splice(0, 250)) refreshFiles(id)
+      } catch (err) {
+        warn(`resolver files: ${errorText(err)}`)
+        return
+      }
+      if (ids.length > 0) setImmediate(step)
+    }
+    setImmediate(step)
+  }
+
   /** Everything again from the controller's tables (at start, and after a reload from the store). */
-  const rebuild = (): void => {
+  const rebuild = (filesLater = false): void => {
     const wanted = new Map<string, DnsPlan>()
     const now = new Map<string, JoinedEndpoint>()
     for (const net of c.networks()) {
@@ -221,20 +310,21 @@ export async function createDnsService(options: DnsServiceOptions): Promise<DnsS
     for (const [id, ep] of joined) {
       if (!now.has(id)) withServer(ep.networkId, (s) => void s.names.delete(id))
     }
+    const before = [...bySandbox.keys()]
     joined.clear()
-    for (const [id, ep] of now) {
-      joined.set(id, ep)
+    bySandbox.clear()
+    byNetwork.clear()
+    for (const ep of now.values()) {
+      addJoined(ep)
       setEntry(ep)
     }
-    refreshScoped()
-    const sandboxes = new Set(c.sandboxes().map((s) => s.id))
-    for (const id of files.list()) if (!sandboxes.has(id)) files.remove(id)
-    for (const ep of now.values()) refreshFiles(ep.sandbox.id)
+    for (const id of new Set([...before, ...scoped.keys(), ...bySandbox.keys()])) refreshScopedOf(id)
+    refreshAllFiles(filesLater)
   }
 
   /** The resolver configuration of a sandbox: its first network with a DNS server, else the host's servers. */
   const resolverOf = (sandboxId: string, containerID: string, name: string | undefined): SandboxResolver => {
-    const eps = [...joined.values()].filter((e) => e.sandbox.id === sandboxId)
+    const eps = [...(bySandbox.get(sandboxId)?.values() ?? [])]
     const served = eps.find((e) => running.has(e.networkId))
     const host = readHost()
     const conf = served
@@ -283,17 +373,18 @@ export async function createDnsService(options: DnsServiceOptions): Promise<DnsS
         else stop(change.id)
         return
       case 'join':
-        joined.set(change.endpoint.id, change.endpoint)
+        addJoined(change.endpoint)
         setEntry(change.endpoint)
-        refreshScoped()
+        refreshScopedAround(change.endpoint.sandbox.id, change.endpoint.networkId)
         refreshFiles(change.endpoint.sandbox.id)
         return
       case 'leave': {
-        const ep = joined.get(change.endpointId)
-        joined.delete(change.endpointId)
+        const ep = removeJoined(change.endpointId)
         withServer(change.networkId, (s) => void s.names.delete(change.endpointId))
-        refreshScoped()
-        if (ep) refreshFiles(ep.sandbox.id)
+        if (ep) {
+          refreshScopedAround(ep.sandbox.id, change.networkId)
+          refreshFiles(ep.sandbox.id)
+        }
         return
       }
       case 'sandbox':
@@ -305,7 +396,7 @@ export async function createDnsService(options: DnsServiceOptions): Promise<DnsS
     }
   }
 
-  rebuild()
+  rebuild(true)
   const off = c.onChange(onChange)
   await pending
 
@@ -334,7 +425,9 @@ export async function createDnsService(options: DnsServiceOptions): Promise<DnsS
       off()
       for (const id of [...running.keys()]) stop(id)
       await settleServers().catch(() => undefined)
-      for (const id of files.list()) files.remove(id)
+      // The sandboxes' resolver files stay, as Docker's resolv.conf does across a daemon restart:
+      // bind-mounted in running sandboxes, they are the next start's to check (unchanged ones are
+      // not written again) and to remove for sandboxes that are gone.
     },
   }
 }

@@ -1,6 +1,7 @@
 import type { JoinedEndpoint } from '@cnm/controller'
+import type { DnsEntry } from '@cnm/dns'
 import { describe, expect, it } from 'vitest'
-import { scopedEntries } from './scoped-entries.js'
+import { scopedEntriesOf } from './scoped-entries.js'
 
 const ep = (id: string, networkId: string, sandbox: string, ipv4: string): JoinedEndpoint => ({
   id,
@@ -11,6 +12,19 @@ const ep = (id: string, networkId: string, sandbox: string, ipv4: string): Joine
   ipv6: undefined,
   sandbox: { id: sandbox, containerID: sandbox, name: undefined, key: `/k/${sandbox}` },
 })
+
+/** Every sandbox's scoped entries, merged by network (as the DNS service holds them). */
+function scopedEntries(joined: JoinedEndpoint[], served: (networkId: string) => boolean): Map<string, DnsEntry[]> {
+  const on = joined.filter((e) => served(e.networkId))
+  const out = new Map<string, DnsEntry[]>()
+  for (const sandbox of new Set(on.map((e) => e.sandbox.id))) {
+    const eps = on.filter((e) => e.sandbox.id === sandbox)
+    for (const [networkId, entries] of scopedEntriesOf(eps, (id) => on.filter((e) => e.networkId === id))) {
+      out.set(networkId, [...(out.get(networkId) ?? []), ...entries])
+    }
+  }
+  return out
+}
 
 describe('names for a sandbox on several networks', () => {
   it("puts each other network's endpoints in its servers' tables, visible to its own addresses only", () => {
