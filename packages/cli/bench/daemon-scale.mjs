@@ -167,7 +167,9 @@ async function inside() {
       for (const f of readdirSync(`/proc/${d.child.pid}/fd`)) {
         let t = 'gone'
         try {
-          t = readlinkSync(`/proc/${d.child.pid}/fd/${f}`).replace(/\[\d+\]|:\[\d+\]/u, '').replace(/\/run\/.*/u, '/run/…')
+          t = readlinkSync(`/proc/${d.child.pid}/fd/${f}`)
+            .replace(/\[\d+\]|:\[\d+\]/u, '')
+            .replace(/\/run\/.*/u, '/run/…')
         } catch {}
         kinds.set(t, (kinds.get(t) ?? 0) + 1)
       }

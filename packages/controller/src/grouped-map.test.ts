@@ -8,11 +8,14 @@ interface Row {
 
 describe('GroupedMap', () => {
   it('keeps its groups current through set, replace, delete and clear', () => {
-    const m = new GroupedMap((r: Row) => r.net, [
-      ['a', { id: 'a', net: 'n1' }],
-      ['b', { id: 'b', net: 'n1' }],
-      ['c', { id: 'c', net: 'n2' }],
-    ])
+    const m = new GroupedMap(
+      (r: Row) => r.net,
+      [
+        ['a', { id: 'a', net: 'n1' }],
+        ['b', { id: 'b', net: 'n1' }],
+        ['c', { id: 'c', net: 'n2' }],
+      ],
+    )
     expect(m.inGroup('n1').map((r) => r.id)).toEqual(['a', 'b'])
     expect(m.groupSize('n2')).toBe(1)
     m.set('b', { id: 'b', net: 'n2' }) // a row replaced with another group's
