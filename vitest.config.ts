@@ -13,8 +13,9 @@ export default defineConfig({
     reporters: ['default', './test/summary-reporter.ts'],
     // Most kernel and real-client test files spend their time waiting (daemons starting, the
     // kernel, processes they spawn), and each works in namespaces of its own: several files at once
-    // on 2 cores. `CNM_TEST_WORKERS=1` runs them one by one.
-    maxWorkers: Number(process.env.CNM_TEST_WORKERS ?? 4),
+    // on 2 cores: six at once left the quiet machine 14% idle against 18% with four, and took 463 s
+    // against 501 s (BENCHMARKS.md, session 8). `CNM_TEST_WORKERS=1` runs them one by one.
+    maxWorkers: Number(process.env.CNM_TEST_WORKERS ?? 6),
     testTimeout: 30_000,
     hookTimeout: 30_000,
   },
