@@ -41,7 +41,12 @@ static_checks() {
   check architecture node scripts/check-architecture.mjs
   # One TypeScript program over every package's sources and tests (and the root's test helpers): a
   # fifth of the CPU of one `tsc` per package, which loads the same libraries twenty times.
-  check typecheck pnpm exec tsc -p tsconfig.typecheck.json
+  # Incremental, its state in the cache directory (one per checkout path: the state names files
+  # by path): a file whose content did not change since the last run is not checked again.
+  local tsstate
+  tsstate="$CNM_CACHE_DIR/typecheck/$(pwd | sha256sum | cut -c1-16).tsbuildinfo"
+  mkdir -p "$(dirname "$tsstate")"
+  check typecheck pnpm exec tsc -p tsconfig.typecheck.json --incremental --tsBuildInfoFile "$tsstate"
   check package-checks node scripts/check-packages.mjs
   check docs node scripts/check-docs.mjs
 }
