@@ -194,6 +194,7 @@ async function inside() {
     d = await startDaemon(store, ['--no-dns'])
     c = d.client
     const noDns = { answered: d.answered, daemonMs: d.daemonMs, cpu: d.cpu, held: (await c.info()).heldPorts }
+    const againNoDns = await probe(c, d.child.pid)
 
     const tenth = (xs, end) => {
       const k = Math.max(1, Math.round(xs.length / 10))
@@ -217,6 +218,7 @@ async function inside() {
       `| … the same restart with \`--no-dns\` (no DNS server per network): spawn → API answers / the daemon's own | **${(noDns.answered / 1000).toFixed(2)} s** / ${((noDns.daemonMs ?? Number.NaN) / 1000).toFixed(2)} s (CPU ${noDns.cpu.toFixed(2)} s; ${noDns.held} ports held) | ≤ 2 s |`,
       `| after the restart: ports held again | ${after.heldPorts} of ${after.ports} | all |`,
       `| connect / disconnect after the restart | ${again.connect.toFixed(1)} / ${again.disconnect.toFixed(1)} ms | |`,
+      `| connect / disconnect after the \`--no-dns\` restart (main-thread CPU per pair) | ${againNoDns.connect.toFixed(1)} / ${againNoDns.disconnect.toFixed(1)} ms (${againNoDns.cpuPerPair.toFixed(2)} ms) | |`,
       `| stop (SIGTERM → exit) with that state | ${(stopMs / 1000).toFixed(2)} s | |`,
       `| resident memory: warmed up (1 network) / full / restarted | ${rssEmpty.toFixed(0)} / ${rssFull.toFixed(0)} / ${rssRestarted.toFixed(0)} MiB | |`,
       `| the daemon's open file descriptors, full | ${fdsFull} | |`,

@@ -31,7 +31,7 @@ function regularFile(file: string): boolean {
  * only execs a program (`cnm exec`): it never comes back.
  */
 export async function enterSandbox(key: string, files: EtcFiles): Promise<void> {
-  const { CLONE_NEWNET, MS_BIND, mount, setns, unshare } = await import('@cnm/netlink')
+  const { CLONE_NEWNET, MS_BIND, mount, setns, unshare } = await import('@cnm/netlink/syscalls')
   let fd: number
   try {
     fd = openSync(key, constants.O_RDONLY | constants.O_NOFOLLOW)
