@@ -18,6 +18,8 @@ describe('GroupedMap', () => {
     )
     expect(m.inGroup('n1').map((r) => r.id)).toEqual(['a', 'b'])
     expect(m.groupSize('n2')).toBe(1)
+    m.set('a', { id: 'a', net: 'n1' }) // a row replaced within its group keeps its place, as in the map
+    expect(m.inGroup('n1').map((r) => r.id)).toEqual(['a', 'b'])
     m.set('b', { id: 'b', net: 'n2' }) // a row replaced with another group's
     expect(m.inGroup('n1').map((r) => r.id)).toEqual(['a'])
     expect(m.inGroup('n2').map((r) => r.id)).toEqual(['c', 'b'])

@@ -17,11 +17,18 @@ export class GroupedMap<K, V, G> extends Map<K, V> {
   }
 
   override set(key: K, value: V): this {
-    // The base constructor may call set before the fields exist; it is called with no entries.
-    const old = super.get(key)
-    if (old !== undefined || super.has(key)) this.#ungroup(key, old as V)
-    super.set(key, value)
     const g = this.#groupOf(value)
+    if (super.has(key)) {
+      const old = super.get(key) as V
+      // A row replaced within its group keeps its place there, as it does in the map.
+      if (this.#groupOf(old) === g) {
+        super.set(key, value)
+        this.#groups.get(g)?.set(key, value)
+        return this
+      }
+      this.#ungroup(key, old)
+    }
+    super.set(key, value)
     let group = this.#groups.get(g)
     if (!group) {
       group = new Map()

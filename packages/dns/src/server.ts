@@ -68,11 +68,22 @@ export async function createDnsServer(options: DnsServerOptions): Promise<DnsSer
   const filter = makeClientFilter(config.subnets, config.addresses, config.anyClient)
   const ref: HandlerRef = {}
   try {
-    for (const { address, family } of config.addresses) {
-      const udp = bindLoop(address, family, port, ref, filter) ?? (await bindUdp(address, family, port))
-      listeners.push({ udp, tcp: undefined })
-      port = isLoop(udp) ? udp.port : udp.address().port
-      ;(listeners.at(-1) as Listener).tcp = await listenTcp(address, port)
+    // Port 0 (tests): the kernel picks the UDP port, and TCP must get the same number, which
+    // another socket may hold (a connection's ephemeral port): then the whole set again, a few times.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        for (const { address, family } of config.addresses) {
+          const udp = bindLoop(address, family, port, ref, filter) ?? (await bindUdp(address, family, port))
+          listeners.push({ udp, tcp: undefined })
+          port = isLoop(udp) ? udp.port : udp.address().port
+          ;(listeners.at(-1) as Listener).tcp = await listenTcp(address, port)
+        }
+        break
+      } catch (err) {
+        if (config.port !== 0 || attempt >= 5 || (err as DnsError).code !== 'EADDRINUSE') throw err
+        await closeListeners(listeners.splice(0))
+        port = 0
+      }
     }
     upstreams = await UpstreamSource.open({
       resolvConf: config.resolvConf,

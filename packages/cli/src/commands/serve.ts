@@ -169,6 +169,8 @@ export function registerServeCommand(program: Command, io: Output): void {
           log.info('SIGHUP: nothing to reload (settings are read at start: restart the daemon to change them)'),
         )
         for (const where of server.listeners()) io.out(`listening on ${where}\n`)
+        // The DNS servers of the restored networks bind while the API already answers.
+        if (dns) void dns.settle().then(() => log.info({ servers: dns.servers().length }, 'DNS servers ready'))
         if (docker) io.out(`docker plugin on unix:${docker.socketPath}\n`)
         const signal = await stopped
         log.info(`${signal}: stopping (published ports are released; the kernel keeps their rules; state is kept)`)

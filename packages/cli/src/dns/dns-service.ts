@@ -85,7 +85,9 @@ function hostForSandbox(host: ResolvConf): ResolvConf {
 /**
  * Starts the DNS service of a daemon: a server for every network `dnsPlanOf` accepts, and a
  * listener of the controller's changes that adds an endpoint's names when it joins a sandbox and
- * removes them when it leaves (before the API answers: the service's `settle`).
+ * removes them when it leaves (before the API answers: the service's `settle`). Resolves once it
+ * follows the controller's changes; the servers of the networks that exist start meanwhile (`settle`
+ * waits for them too).
  */
 export async function createDnsService(options: DnsServiceOptions): Promise<DnsService> {
   const c = options.controller
@@ -398,7 +400,8 @@ export async function createDnsService(options: DnsServiceOptions): Promise<DnsS
 
   rebuild(true)
   const off = c.onChange(onChange)
-  await pending
+  // The servers of the networks there are bind meanwhile: the daemon answers without waiting for
+  // them, and every change the API makes waits for them (settle) before it is answered.
 
   const settleServers = async (): Promise<void> => {
     let seen: Promise<unknown>
