@@ -18,9 +18,12 @@ interface Seen {
   staleLinks: Set<string>
   /** Links whose addresses this process changed since the dump. */
   staleAddresses: Set<string>
-  /** Sysctls read in this batch (one written through the view is read again): a host-wide one such as `ip_forward` is read once, not per network. */
+  /** Host-wide sysctls read in this batch ({@link BATCH_SYSCTLS}; one written through the view is read again): read once, not per network. */
   sysctls: Map<string, string>
 }
+
+/** The sysctls a batch reads once: host-wide switches that only cnm's own writes change during it. */
+const BATCH_SYSCTLS = new Set(['net/ipv4/ip_forward', 'net/ipv6/conf/all/forwarding'])
 
 /**
  * Wraps the driver's host handle so a batch of restores and liveness checks (start-up, a sync, a
@@ -112,7 +115,9 @@ export function createHostView(host: Handle): HostView {
     },
     readSysctl(key) {
       const s = seen
-      if (!s) return host.readSysctl(key)
+      // Only the host-wide switches every network's restore reads; a counter (nf_conntrack_count)
+      // or a link's own setting is read from the kernel each time.
+      if (!s || !BATCH_SYSCTLS.has(key)) return host.readSysctl(key)
       let value = s.sysctls.get(key)
       if (value === undefined) {
         value = host.readSysctl(key)

@@ -262,9 +262,9 @@ async function reclaimAddresses(core: Core, scope: GlobalScope, networks: Set<st
         await scope.store.releaseAddress(nid, ip, claim.endpoint)
       }
     }
-    for (const ep of core.endpoints.values()) {
+    for (const ep of core.endpoints.inGroup(nid)) {
       const ip = endpointIPv4(ep)
-      if (ep.networkId !== nid || !ip) continue
+      if (!ip) continue
       const other = await scope.store.reclaimAddress(nid, ip, ep.id)
       if (other)
         note(

@@ -10,6 +10,7 @@ export const IFLA_ADDRESS = 1
 export const IFLA_IFNAME = 3
 export const IFLA_MTU = 4
 export const IFLA_NET_NS_FD = 28
+export const IFLA_BRPORT_STATE = 1 // BR_STATE_* (3: forwarding)
 export const IFLA_BRPORT_MODE = 4 // hairpin mode
 export const IFINFOMSG_LEN = 16
 
@@ -46,19 +47,30 @@ export function bridgePortHairpinInfo(on: boolean): Buffer {
   ])
 }
 
-/** Kind (`bridge`, `veth`, …), slave kind, and hairpin mode of a bridge port, from IFLA_LINKINFO. */
-export function parseLinkInfo(buf: Uint8Array | undefined): { kind?: string; slaveKind?: string; hairpin?: boolean } {
+/** What {@link parseLinkInfo} reads. */
+export interface ParsedLinkInfo {
+  kind?: string
+  slaveKind?: string
+  hairpin?: boolean
+  bridgePortState?: number
+}
+
+/** Kind (`bridge`, `veth`, …), slave kind, and a bridge port's hairpin mode and state, from IFLA_LINKINFO. */
+export function parseLinkInfo(buf: Uint8Array | undefined): ParsedLinkInfo {
   if (!buf) return {}
   const attrs = decodeAttrs(buf)
   const kind = attrString(attrs, IFLA_INFO_KIND)
   const slaveKind = attrString(attrs, IFLA_INFO_SLAVE_KIND)
-  const out: { kind?: string; slaveKind?: string; hairpin?: boolean } = {}
+  const out: ParsedLinkInfo = {}
   if (kind !== undefined) out.kind = kind
   if (slaveKind !== undefined) out.slaveKind = slaveKind
   const slaveData = attrs.get(IFLA_INFO_SLAVE_DATA)?.[0]
   if (slaveKind === 'bridge' && slaveData) {
-    const mode = decodeAttrs(slaveData).get(IFLA_BRPORT_MODE)?.[0]
+    const port = decodeAttrs(slaveData)
+    const mode = port.get(IFLA_BRPORT_MODE)?.[0]
     if (mode) out.hairpin = mode[0] === 1
+    const state = port.get(IFLA_BRPORT_STATE)?.[0]
+    if (state) out.bridgePortState = state[0]
   }
   return out
 }

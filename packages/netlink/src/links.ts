@@ -31,6 +31,11 @@ export interface Link {
   master: number | undefined
   /** For a bridge port: whether hairpin mode is on. */
   hairpin: boolean | undefined
+  /**
+   * For a bridge port: its state (`BR_STATE_*`: 0 disabled, 1 listening, 2 learning, 3 forwarding,
+   * 4 blocking); it drops what arrives until forwarding.
+   */
+  bridgePortState: number | undefined
   /** IFLA_IFALIAS: cnm marks the links it creates with it. */
   alias: string | undefined
   /** IFLA_GROUP: set at creation, in the same request (0 is the default group). */
@@ -57,6 +62,7 @@ function toLink(m: LinkMessage): Link {
     running: m.data.flags?.running === true,
     master: m.attrs.master || undefined,
     hairpin: info.hairpin,
+    bridgePortState: info.bridgePortState,
     alias: m.attrs.ifalias || undefined,
     group: m.attrs.group ?? 0,
     linkIndex: m.attrs.link && m.attrs.link.length >= 4 ? m.attrs.link.readUInt32LE(0) || undefined : undefined,

@@ -19,8 +19,11 @@ export async function addInterfaceSteps(
   const inside = await sandbox.findLink(i.srcName)
   const origin: InterfaceOrigin = inside ? 'sandbox' : 'host'
   return withUndo(async (undo) => {
+    // The host end of a veth (the peer of the interface moved in): its bridge port must forward
+    // before the announcement below is sent, or the bridge drops it.
+    let hostEnd: number | undefined
     if (!inside) {
-      await host.getLink(i.srcName) // ENODEV, named, when it is nowhere
+      hostEnd = (await host.getLink(i.srcName)).linkIndex // ENODEV, named, when it is nowhere
       await host.setLinkUp(i.srcName, false)
       await host.moveLink(i.srcName, key)
       undo.push(() => sandbox.moveLink(i.srcName, host.nsPath))
@@ -43,7 +46,17 @@ export async function addInterfaceSteps(
     }
     await sandbox.setLinkUp(i.dstName)
     undo.push(() => sandbox.setLinkUp(i.dstName, false))
-    await announceAddresses(sandbox, i.dstName, i)
+    const peer = hostEnd
+    await announceAddresses(sandbox, i.dstName, i, peer === undefined ? undefined : () => portForwards(host, peer))
     return origin
   })
+}
+
+/** BR_STATE_FORWARDING of <linux/if_bridge.h>. */
+const BR_STATE_FORWARDING = 3
+
+/** Whether the link at `index` in the host namespace forwards: a bridge port in the forwarding state, or no bridge port (gone, or not on a bridge). */
+async function portForwards(host: Handle, index: number): Promise<boolean> {
+  const link = await host.getLink(index).catch(() => undefined)
+  return link?.bridgePortState === undefined || link.bridgePortState === BR_STATE_FORWARDING
 }

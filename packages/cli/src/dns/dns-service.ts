@@ -184,6 +184,7 @@ export async function createDnsService(options: DnsServiceOptions): Promise<DnsS
     if (!r) return
     running.delete(networkId)
     track(r.server.then((s) => s?.close()))
+    if (closed) return // every server stops: nothing to keep current
     // Its table went with its server; the others lose what they held of its endpoints.
     for (const tables of scoped.values()) tables.delete(networkId)
     for (const sandboxId of new Set([...(byNetwork.get(networkId)?.values() ?? [])].map((e) => e.sandbox.id))) {
@@ -255,8 +256,10 @@ export async function createDnsService(options: DnsServiceOptions): Promise<DnsS
   const refreshAllFiles = (later: boolean): void => {
     const work = (): string[] => {
       const sandboxes = new Set(c.sandboxes().map((s) => s.id))
-      for (const id of files.list()) if (!sandboxes.has(id)) files.remove(id)
-      return [...bySandbox.keys()]
+      const had = files.list()
+      for (const id of had) if (!sandboxes.has(id)) files.remove(id)
+      // Joined sandboxes, and those with files but no network now (they name the host's servers).
+      return [...new Set([...bySandbox.keys(), ...had.filter((id) => sandboxes.has(id))])]
     }
     if (!later) {
       for (const id of work()) refreshFiles(id)

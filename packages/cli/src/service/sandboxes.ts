@@ -27,7 +27,11 @@ export function inspectSandbox(c: NetworkController, ref: string): SandboxJSON {
 /** A sandbox's resolv.conf and hosts: its network's DNS server (the daemon's), else the host's servers. */
 export async function sandboxResolver(ctx: ServiceContext, ref: string): Promise<Resolver> {
   const sb = findSandbox(ctx.controller, ref)
-  if (ctx.dns) return ctx.dns.resolver(sb)
+  if (ctx.dns) {
+    // The servers it names are listening (just after a start they may still be binding).
+    await ctx.dns.settle()
+    return ctx.dns.resolver(sb)
+  }
   // Loaded when asked: @cnm/dns brings dns-packet, which no other in-process command needs.
   const { hostResolver } = await import('./host-resolver.js')
   return hostResolver(sb)
