@@ -23,9 +23,9 @@ command -v iptables >/dev/null 2>&1 || missing+=(iptables)
 command -v ping >/dev/null 2>&1 || missing+=(iputils-ping)
 command -v nsenter >/dev/null 2>&1 || missing+=(util-linux)
 command -v ip >/dev/null 2>&1 || missing+=(iproute2)
-# Clients not ours that the tests drive: DNS (dig, busybox nslookup), the thin CLI's module check.
+# Clients not ours that the tests drive: DNS (dig, busybox nslookup: busybox-static below gives the
+# command; Debian's busybox and busybox-static conflict), the thin CLI's module check.
 command -v dig >/dev/null 2>&1 || missing+=(dnsutils)
-command -v busybox >/dev/null 2>&1 || missing+=(busybox)
 command -v strace >/dev/null 2>&1 || missing+=(strace)
 command -v python3 >/dev/null 2>&1 || missing+=(python3)
 # The real clients the runtime tests drive (rule 1), each in a throwaway namespace the test makes:
