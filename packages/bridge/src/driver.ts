@@ -314,7 +314,13 @@ export function createBridgeDriver(options: BridgeDriverOptions = {}): BridgeDri
 
   return {
     name: BRIDGE_DRIVER_NAME,
-    capabilities: { scope: 'local', publishesPorts: true, needsParent: false, namesInterfaces: true },
+    capabilities: {
+      scope: 'local',
+      publishesPorts: true,
+      needsParent: false,
+      namesInterfaces: true,
+      deletesInterfaceAnywhere: true,
+    },
     persistence,
     async config(raw) {
       if (resources) throw new InvalidConfigError('the bridge driver is already configured')

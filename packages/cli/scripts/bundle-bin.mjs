@@ -8,7 +8,8 @@
 // imported only when a command works in process or serves: the controller and everything below it,
 // Fastify, and this package's own modules that use them (local-api.js, serve.js, demo/run.js), from
 // dist/ as tsc built them.
-import { chmodSync, readFileSync, writeFileSync } from 'node:fs'
+import { execFileSync } from 'node:child_process'
+import { chmodSync, copyFileSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { rolldown } from 'rolldown'
 
@@ -19,10 +20,13 @@ const HEAVY_FILES = new Set(
 )
 const HEAVY_PACKAGES =
   /^(@cnm\/(controller|firewall|portmapper|netlink|sandbox|portallocator|bridge|cni|docker-plugin|etcd-store)|fastify|@fastify\/|typebox)(\/|$)/u
-const out = path.join(dist, 'cnm.cjs')
-// Dropped by the launcher: Node 20 parses that bundle at start-up (tens of ms); cnm never uses the
-// default CA store (TLS to a daemon takes its CA from --tlscacert).
-const SHEBANG = '#!/usr/bin/env -S -u NODE_EXTRA_CA_CERTS node\n'
+const out = path.join(dist, 'cnm-main.cjs')
+const cache = path.join(dist, 'cnm-main.cache')
+// The bin: scripts/launcher.cjs (its shebang drops NODE_EXTRA_CA_CERTS: Node 20 parses that bundle
+// at start-up, tens of ms; cnm never uses the default CA store, TLS to a daemon takes its CA from
+// --tlscacert). It runs the bundle with the code cache made below.
+const bin = path.join(dist, 'cnm.cjs')
+const scripts = import.meta.dirname
 
 const bundle = await rolldown({
   input: path.join(dist, 'bin.js'),
@@ -43,6 +47,21 @@ await bundle.write({
   paths: (id) => (HEAVY_FILES.has(id) ? `./${path.relative(dist, id)}` : id),
 })
 await bundle.close()
-const text = readFileSync(out, 'utf8').replace(/^#!.*\n/u, '')
-writeFileSync(out, SHEBANG + text)
-chmodSync(out, 0o755)
+// The bundle's dynamic imports go through the launcher's own import() (a script compiled by node:vm
+// has none of its own without an experimental flag): `__cnmImport` is its parameter.
+const text = readFileSync(out, 'utf8')
+  .replace(/^#!.*\n/u, '')
+  .replace(/\bimport\((?=["'])/gu, '__cnmImport(')
+writeFileSync(out, text)
+copyFileSync(path.join(scripts, 'launcher.cjs'), bin)
+chmodSync(bin, 0o755)
+// V8's code cache of the bundle after one start-up (`cnm --version`): made by the Node that builds,
+// used by the same Node; another one's V8 rejects it and compiles as before.
+rmSync(cache, { force: true })
+const env = { ...process.env, CNM_CODE_CACHE_OUT: cache }
+delete env.NODE_EXTRA_CA_CERTS
+delete env.NODE_OPTIONS
+execFileSync(process.execPath, ['-r', path.join(scripts, 'code-cache-hook.cjs'), bin, '--version'], {
+  env,
+  stdio: ['ignore', 'ignore', 'inherit'],
+})

@@ -1,8 +1,9 @@
-import { existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { spawnSync } from 'node:child_process'
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { fails, ok } from './test/cnm.js'
+import { BIN, fails, ok } from './test/cnm.js'
 import { cliVersion } from './version.js'
 
 const COMMANDS = [
@@ -41,6 +42,18 @@ describe('the cnm binary (no kernel)', () => {
 
   it('prints its version', () => {
     expect(ok(['--version']).trim()).toBe(cliVersion())
+  })
+
+  it('runs its bundle from the code cache the build made (V8 takes it: no compile at start-up)', () => {
+    // The launcher exports the script it compiled; a preload reads it once the command is done.
+    const preload = path.join(tmp, 'cache-check.cjs')
+    writeFileSync(
+      preload,
+      "process.on('exit', () => process.stdout.write(`rejected=${process.mainModule.exports.cachedDataRejected}\\n`))\n",
+    )
+    const res = spawnSync(process.execPath, ['-r', preload, BIN, '--version'], { encoding: 'utf8' })
+    expect(res.stderr).toBe('')
+    expect(res.stdout).toBe(`${cliVersion()}\nrejected=false\n`)
   })
 
   it.each(COMMANDS.map((c) => [c.join(' ') || '(cnm)', c]))('%s --help', (_name, words) => {

@@ -22,7 +22,7 @@ export function lazySandbox(key: string): LazySandbox {
     key,
     interfaces: () => inner?.interfaces() ?? cached.map((i) => ({ ...i })),
     addInterface: async (i: Interface) => (await get()).addInterface(i),
-    async removeInterface(dstName: string, options?: { returnTo?: { name: string } }) {
+    async removeInterface(dstName: string, options?: { returnTo?: { name: string }; discard?: boolean }) {
       const sb = await get()
       if (!sb.interfaces().some((i) => i.dstName === dstName)) return // gone already
       await sb.removeInterface(dstName, options)

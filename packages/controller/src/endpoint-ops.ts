@@ -243,18 +243,26 @@ export async function joinEndpoint(
  * there), the default route goes to another joined network, the driver's `leave`, the join row.
  * Returns what to apply to the tables after the commit.
  */
-export async function leaveEndpoint(core: Core, ep: EndpointRow): Promise<() => void> {
+export async function leaveEndpoint(
+  core: Core,
+  ep: EndpointRow,
+  options: { endpointGoes?: boolean } = {},
+): Promise<() => void> {
   const id = ep.id
   const join = core.joins.get(id)
   if (!join) throw new ControllerError(ERR_NOT_JOINED, `endpoint ${ep.name} is not joined to a sandbox`)
   const sbRow = core.sandboxes.get(join.sandboxId)
+  const net = core.networks.get(ep.networkId)
+  // An endpoint deleted next, whose driver takes its interface gone: deleted where it is, not moved
+  // back to the host first (the move costs the kernel as much as the deletion).
+  const discard = options.endpointGoes === true && net !== undefined && discards(core, net.type)
   if (sbRow && core.sandboxBackend.exists(sbRow.key)) {
     const sb = await netnsSandbox(core, sbRow.key)
     if (join.interfaceName && sb.interfaces().some((i) => i.dstName === join.interfaceName)) {
       // A reopened sandbox cannot know an interface came from the host: the join row does.
       await sb.removeInterface(
         join.interfaceName,
-        join.origin === 'host' ? { returnTo: { name: join.srcName } } : undefined,
+        discard ? { discard } : join.origin === 'host' ? { returnTo: { name: join.srcName } } : undefined,
       )
     }
     const other = core.joins.inGroup(join.sandboxId).find((j) => j.endpointId !== id)
@@ -263,7 +271,6 @@ export async function leaveEndpoint(core: Core, ep: EndpointRow): Promise<() => 
       : undefined
     if (gw) await sb.setGateway(gw).catch(() => undefined)
   }
-  const net = core.networks.get(ep.networkId)
   // The driver's part after the interface left; an endpoint its driver no longer holds has none.
   if (net) {
     await driverOf(core, net.type)
@@ -280,6 +287,11 @@ export async function leaveEndpoint(core: Core, ep: EndpointRow): Promise<() => 
     if (forget) forgetSandbox(core, sbRow)
     notifyChange(core, { type: 'leave', endpointId: id, networkId: ep.networkId })
   }
+}
+
+/** Whether the network type's driver deletes an endpoint whose interface went with its sandbox end. */
+function discards(core: Core, type: string): boolean {
+  return core.drivers.get(type)?.capabilities.deletesInterfaceAnywhere === true
 }
 
 /**
@@ -306,7 +318,7 @@ function forgetSandbox(core: Core, sbRow: SandboxRow): void {
  * by the returned apply, after the commit.
  */
 export async function removeEndpoint(core: Core, ep: EndpointRow): Promise<() => void> {
-  const applyLeave = core.joins.has(ep.id) ? await leaveEndpoint(core, ep) : undefined
+  const applyLeave = core.joins.has(ep.id) ? await leaveEndpoint(core, ep, { endpointGoes: true }) : undefined
   const net = core.networks.get(ep.networkId)
   let teardown: unknown
   if (net) {

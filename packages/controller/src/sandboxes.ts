@@ -14,9 +14,10 @@ export interface SandboxHandle {
   addInterface(i: Interface): Promise<void>
   /**
    * Undoes `addInterface`: an interface moved in goes back to the host under its `srcName` (or
-   * `returnTo.name`), one created inside is deleted. Throws `ERR_NO_INTERFACE` for an unknown name.
+   * `returnTo.name`), one created inside is deleted; with `discard` it is deleted where it is.
+   * Throws `ERR_NO_INTERFACE` for an unknown name.
    */
-  removeInterface(dstName: string, options?: { returnTo?: { name: string } }): Promise<void>
+  removeInterface(dstName: string, options?: { returnTo?: { name: string }; discard?: boolean }): Promise<void>
   /** Adds the IPv4 default route via `gw` (`ERR_INVALID_GATEWAY` for anything but an IPv4 address). */
   setGateway(gw: string): Promise<void>
   /** Adds the IPv6 default route via `gw` (`ERR_INVALID_GATEWAY` for anything but an IPv6 address). */

@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
@@ -137,6 +138,45 @@ describeKernel('controller (kernel)', () => {
     await ep.delete()
     await again.networkByName('back')?.delete()
     await again.close()
+  })
+
+  it('deleting a joined endpoint whose interface came from the host deletes it in the sandbox: nothing moves back, nothing is left', async () => {
+    const c = await createController({ storePath: path.join(tmp, 'discard.db'), sandboxDir })
+    const n = await c.newNetwork(await c.newNetworkDriver('bridge'), 'gone', { addressIPv4: '10.99.3.1/24' })
+    const sb = await c.newSandbox('gone1')
+    try {
+      const { endpoint } = await n.createEndpoint('gone1') // parked in the host as vetc<id>
+      await endpoint.join(sb)
+      const parked = `vetc${endpoint.id.slice(0, 11)}`
+      const bridge = n.inspect().device
+      const inSandbox = (): string[] =>
+        ipJson<{ ifname: string }[]>(['link', 'show'], { netns: sb.key }).map((l) => l.ifname)
+      const onBridge = (): string[] =>
+        ipJson<{ ifname: string; master?: string }[]>(['link', 'show'])
+          .filter((l) => bridge !== undefined && l.master === bridge)
+          .map((l) => l.ifname)
+      expect(inSandbox()).toContain('eth0')
+      expect(onBridge()).toHaveLength(1)
+      // A move back would show the parked name in the host's link events.
+      const monitor = spawn('ip', ['-o', 'monitor', 'link'], { stdio: ['ignore', 'pipe', 'ignore'] })
+      let events = ''
+      monitor.stdout.on('data', (d) => {
+        events += d
+      })
+      await new Promise((resolve) => setTimeout(resolve, 300)) // listening
+      await endpoint.delete()
+      await new Promise((resolve) => setTimeout(resolve, 300))
+      monitor.kill()
+      expect(events).toMatch(/Deleted/u) // it saw the host end go
+      expect(events).not.toContain(parked)
+      expect(run('ip', ['link', 'show', parked], { check: false }).status).not.toBe(0)
+      expect(inSandbox()).toEqual(['lo'])
+      expect(onBridge()).toEqual([]) // the host end went with its peer
+    } finally {
+      await sb.destroy()
+      await n.delete()
+      await c.close()
+    }
   })
 
   it("keeps the seed's controller behaviours", async () => {

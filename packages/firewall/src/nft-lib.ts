@@ -13,6 +13,8 @@ const NFT_CTX_OUTPUT_JSON = 1 << 4
 
 let addon: NftAddon | null | undefined
 const contexts = new Map<string, unknown>()
+/** The last command queued on each context (see runNftInProcess). */
+const queues = new Map<unknown, Promise<void>>()
 
 function load(): NftAddon | null {
   if (addon !== undefined) return addon
@@ -63,7 +65,17 @@ export function runNftInProcess(args: readonly string[], input?: string): Promis
   if (rest.length === 2 && rest[0] === '-f' && rest[1] === '-') script = input ?? ''
   else if (rest.every((x) => /^[A-Za-z0-9_.-]+$/u.test(x))) script = rest.join(' ')
   else return undefined
-  return a
-    .runAsync(context(a, json), script)
-    .then(([rc, stdout, stderr]) => ({ status: rc === 0 ? 0 : 1, stdout, stderr }))
+  const ctx = context(a, json)
+  // One command at a time per context: a context holds one output buffer, so two commands on it at
+  // once (a batch's early read of the table beside another read) would mix their output.
+  const run = (queues.get(ctx) ?? Promise.resolve()).then(() => a.runAsync(ctx, script))
+  const settled = run.then(
+    () => undefined,
+    () => undefined,
+  )
+  queues.set(ctx, settled)
+  settled.then(() => {
+    if (queues.get(ctx) === settled) queues.delete(ctx)
+  })
+  return run.then(([rc, stdout, stderr]) => ({ status: rc === 0 ? 0 : 1, stdout, stderr }))
 }

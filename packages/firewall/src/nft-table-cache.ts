@@ -71,6 +71,11 @@ export function nftTableCache(readTable: () => Promise<NftTableState>): NftTable
     begin() {
       batching = true
       drop()
+      // The batch's one read starts now, on libnftables' pool thread: listing a table of thousands
+      // of elements takes it a few hundred ms, which the main thread spends on the store and the
+      // link dumps meanwhile instead of waiting at the first read. A failed read is read again
+      // by whoever asks first (and thrown to it).
+      read().catch(() => undefined)
     },
     end() {
       batching = false

@@ -239,7 +239,13 @@ export function createOverlayDriver(options: OverlayDriverOptions = {}): Driver 
 
   return {
     name: OVERLAY_DRIVER_NAME,
-    capabilities: { scope: 'global', publishesPorts: false, needsParent: false, claimsAddresses: true },
+    capabilities: {
+      scope: 'global',
+      publishesPorts: false,
+      needsParent: false,
+      claimsAddresses: true,
+      deletesInterfaceAnywhere: true,
+    },
     async config(raw) {
       checkDriverConfig(raw)
       if (cluster) await res()

@@ -1,3 +1,4 @@
+import { createServer } from 'node:net'
 import { type BoundPort, openHandle } from '@cnm/netlink'
 import { Agent, describeKernel, useHostNetns } from '@cnm/netlink/testing'
 import { expect, it } from 'vitest'
@@ -11,6 +12,17 @@ import { foreignBoundPorts, PortHolds, socketsInUse } from './port-holds.js'
  */
 describeKernel('foreignBoundPorts: one read while nothing changed, a new one as soon as it did (kernel)', () => {
   useHostNetns()
+
+  it('socketsInUse follows sockets as they come and go (its files are kept open between reads)', async () => {
+    const before = socketsInUse('tcp') ?? Number.NaN
+    const udpBefore = socketsInUse('udp') ?? Number.NaN
+    const server = createServer()
+    await new Promise<void>((resolve) => server.listen(18305, '127.0.0.1', resolve))
+    expect(socketsInUse('tcp')).toBe(before + 1)
+    expect(socketsInUse('udp')).toBe(udpBefore)
+    await new Promise((resolve) => server.close(resolve))
+    expect(socketsInUse('tcp')).toBe(before)
+  })
 
   it('sees a port another process released (or bound) a moment ago; its own holds do not cost a read', async () => {
     const host = await openHandle()

@@ -1,11 +1,11 @@
 import { createSocket, type Socket as UdpSocket } from 'node:dgram'
-import { readFileSync } from 'node:fs'
 import { createServer, type Server } from 'node:net'
 import type { Firewall, Inventory } from '@cnm/firewall'
 import { nftGeneration } from '@cnm/netlink'
 import { ERR_PORT_ALREADY_ALLOCATED, type PortAllocator } from '@cnm/portallocator'
 import { type BoundIndex, type BoundSocket, indexBound } from './bound-index.js'
 import { PortMapperError } from './errors.js'
+import { socketsInUse } from './sockstat.js'
 import { formatTransportAddress, ipFamily, isWildcardIP, type TransportRange } from './transport-address.js'
 
 /** One bound socket that holds one host port. */
@@ -239,33 +239,10 @@ export function reserveAdopted(allocator: PortAllocator, host: TransportRange): 
 }
 
 export type { BoundSocket } from './bound-index.js'
+export { socketsInUse }
 
 const FOREIGN_TTL_MS = 1000
 const foreignCache = new Map<string, { at: number; index: Promise<BoundIndex>; foreign: number | undefined }>()
-
-/**
- * How many sockets of `proto` (IPv4 and IPv6) the calling thread's namespace has in use, from
- * `/proc/thread-self/net/sockstat` and `sockstat6` (two small reads, no socket table dump);
- * undefined where they cannot be read.
- */
-export function socketsInUse(proto: 'tcp' | 'udp'): number | undefined {
-  let n = 0
-  for (const [file, label] of [
-    ['sockstat', proto.toUpperCase()],
-    ['sockstat6', `${proto.toUpperCase()}6`],
-  ] as const) {
-    let text: string
-    try {
-      text = readFileSync(`/proc/thread-self/net/${file}`, 'utf8')
-    } catch {
-      return undefined
-    }
-    const inuse = text.match(new RegExp(`^${label}: inuse (\\d+)`, 'mu'))?.[1]
-    if (inuse === undefined) return undefined
-    n += Number(inuse)
-  }
-  return n
-}
 
 /** How many sockets of each protocol this process holds ports with now (what it adds to `socketsInUse`). */
 const ownSockets = { tcp: 0, udp: 0 }

@@ -9,5 +9,5 @@ export {
   SandboxError,
 } from './errors.js'
 export { parseInterface } from './interface-spec.js'
-export { newSandbox, openSandbox, type Sandbox, sandboxExists } from './sandbox.js'
+export { newSandbox, openSandbox, type RemoveInterfaceOptions, type Sandbox, sandboxExists } from './sandbox.js'
 export { DEFAULT_SANDBOX_DIR, sandboxKeyFor, validateSandboxKey } from './sandbox-key.js'

@@ -47,9 +47,12 @@ export interface Sandbox {
   /**
    * Undoes `addInterface`: an interface moved in from the host goes back there under its `srcName`
    * (down, without its addresses); one created inside is deleted. `returnTo` forces the first way
-   * — for a sandbox opened afresh, which cannot know where an interface came from.
+   * — for a sandbox opened afresh, which cannot know where an interface came from. `discard`
+   * deletes the interface where it is, wherever it came from (a veth's peer goes with it): for a
+   * caller that deletes the endpoint next, it spares the move back, which costs the kernel as much
+   * as the deletion (~20 ms here).
    */
-  removeInterface(dstName: string, options?: { returnTo?: { name: string } }): Promise<void>
+  removeInterface(dstName: string, options?: RemoveInterfaceOptions): Promise<void>
   /**
    * Adds the sandbox's IPv4 default route via `gw` (an IPv4 address on a connected subnet, so add the
    * interface first). Throws `ERR_INVALID_GATEWAY` for anything but an IPv4 address, `EEXIST` when a
@@ -73,6 +76,14 @@ export interface Sandbox {
   close(): void
   /** Removes the namespace (unmount + unlink); idempotent. */
   destroy(): Promise<void>
+}
+
+/** How {@link Sandbox.removeInterface} takes an interface out. */
+export interface RemoveInterfaceOptions {
+  /** Move it back to the host under this name (a sandbox opened afresh cannot know it came from there). */
+  returnTo?: { name: string }
+  /** Delete it where it is instead (its veth peer goes too); wins over `returnTo`. */
+  discard?: boolean
 }
 
 interface Entry {
@@ -183,7 +194,7 @@ function makeSandbox(key: string, handle: Handle, initial: Entry[]): Sandbox {
         entry.iface = { ...entry.iface, srcName: options.returnTo.name }
         entry.origin = 'host'
       }
-      if (entry.origin === 'sandbox') {
+      if (entry.origin === 'sandbox' || options?.discard) {
         await h.deleteLink(dstName)
       } else {
         await h.setLinkUp(dstName, false)

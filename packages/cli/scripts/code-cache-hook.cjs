@@ -1,0 +1,17 @@
+'use strict'
+// Loaded with `node -r` by scripts/bundle-bin.mjs while it runs `dist/cnm.cjs --version` once: when
+// that process exits, writes V8's code cache of the bundle as it then is (the launcher's script,
+// which it exports, with the functions the start-up compiled) to $CNM_CODE_CACHE_OUT.
+const { writeFileSync } = require('node:fs')
+
+const out = process.env.CNM_CODE_CACHE_OUT
+if (!out) throw new Error('CNM_CODE_CACHE_OUT is not set')
+process.on('exit', () => {
+  const script = process.mainModule?.exports // `require.main` of a preloaded module is unset
+  if (typeof script?.createCachedData !== 'function') {
+    process.stderr.write('code-cache-hook: the launcher did not export its script\n')
+    process.exitCode = 1
+    return
+  }
+  writeFileSync(out, script.createCachedData())
+})
