@@ -5,7 +5,7 @@ import { inBatch } from './batch.js'
 import type { Core } from './core.js'
 import { repairHostJoins } from './host-joins.js'
 import { readOwnerMark, removeOwnerMark } from './owner-mark.js'
-import { forgetEndpoint, forgetNetwork, syncFromStore } from './sync.js'
+import { ensureDrivers, forgetEndpoint, forgetNetwork, syncFromStore } from './sync.js'
 import type { ReconcileReport } from './types.js'
 
 const message = (err: unknown): string => (err as Error)?.message ?? String(err)
@@ -156,6 +156,11 @@ export async function reconcileCore(
   }
   // One look at the kernel per driver for the restores, liveness checks and strays (see inBatch).
   await inBatch(core, async () => {
+    // The store's drivers first, each brought into the batch at once (the nested call): a driver's
+    // batch starts its reads of the kernel (the firewall's table listing, on a pool thread) while
+    // the store's rows are read and parsed below.
+    await ensureDrivers(core, core.store.driverTypes(), report)
+    await inBatch(core, async () => undefined)
     await syncFromStore(core, core.store.snapshot(), report)
     dropDeadSandboxes(core, report)
     await dropDeadEndpoints(core, report)

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import { mkdirSync } from 'node:fs'
+import { mkdirSync, statSync } from 'node:fs'
 import path from 'node:path'
 import type { NetworkIpamText } from '@cnm/driverapi'
 import Database from 'better-sqlite3'
@@ -222,10 +222,11 @@ export class Store {
    */
   #changedOnDisk(file: string): string | undefined {
     const o = this.#opened
-    const now = fileIdentity(file)
-    if (now === undefined) return 'removed'
-    if (now !== o.db) return 'replaced'
-    if (o.size > 0 && fileSize(file) === 0) return 'truncated'
+    // One stat for the identity and the size (this runs before every write transaction).
+    const st = statSync(file, { throwIfNoEntry: false })
+    if (st === undefined) return 'removed'
+    if (`${st.dev}:${st.ino}` !== o.db) return 'replaced'
+    if (o.size > 0 && st.size === 0) return 'truncated'
     if (o.wal !== undefined && fileIdentity(`${file}-wal`) !== o.wal) return `changed (${file}-wal removed or replaced)`
     if (o.shm !== undefined && fileIdentity(`${file}-shm`) !== o.shm) return `changed (${file}-shm removed or replaced)`
     return undefined
@@ -308,6 +309,19 @@ export class Store {
    * Reads every record (drivers, networks with labels, endpoints with aliases, sandboxes with names,
    * joins) in one pass: what the controller loads at start-up and after another process's commit.
    */
+  /**
+   * The drivers the store names (with their options) and the types of its networks: what a
+   * start-up makes first, so that the drivers look at the kernel while the rest is read.
+   */
+  driverTypes(): Pick<StoreSnapshot, 'drivers'> & { networks: Pick<NetworkRow, 'type'>[] } {
+    return {
+      drivers: (this.#sql('SELECT type, options FROM drivers').all() as { type: string; options: string }[]).map(
+        (r) => ({ type: r.type, options: parse(r.options) }),
+      ),
+      networks: this.#sql('SELECT DISTINCT type FROM networks').all() as { type: string }[],
+    }
+  }
+
   snapshot(): StoreSnapshot {
     const rows = <T>(sql: string): T[] => this.#sql(sql).all() as T[]
     const aliases = new Map<string, string[]>()

@@ -13,7 +13,11 @@ function note(report: ReconcileReport, line: string): void {
 }
 
 /** Makes the driver of every type the store names that this process has not made yet. */
-async function ensureDrivers(core: Core, snap: StoreSnapshot, report: ReconcileReport): Promise<void> {
+export async function ensureDrivers(
+  core: Core,
+  snap: Pick<StoreSnapshot, 'drivers'> & { networks: Pick<NetworkRow, 'type'>[] },
+  report: ReconcileReport,
+): Promise<void> {
   const types = new Map(snap.drivers.map((d) => [d.type, d.options]))
   for (const n of snap.networks) if (!types.has(n.type)) types.set(n.type, {})
   for (const [type, options] of types) {
