@@ -306,10 +306,6 @@ export class Store {
   }
 
   /**
-   * Reads every record (drivers, networks with labels, endpoints with aliases, sandboxes with names,
-   * joins) in one pass: what the controller loads at start-up and after another process's commit.
-   */
-  /**
    * The drivers the store names (with their options) and the types of its networks: what a
    * start-up makes first, so that the drivers look at the kernel while the rest is read.
    */
@@ -322,6 +318,10 @@ export class Store {
     }
   }
 
+  /**
+   * Reads every record (drivers, networks with labels, endpoints with aliases, sandboxes with names,
+   * joins) in one pass: what the controller loads at start-up and after another process's commit.
+   */
   snapshot(): StoreSnapshot {
     const rows = <T>(sql: string): T[] => this.#sql(sql).all() as T[]
     const aliases = new Map<string, string[]>()
