@@ -216,6 +216,25 @@ async function inside() {
     c = d.client
     const noDns = { answered: d.answered, daemonMs: d.daemonMs, cpu: d.cpu, held: (await c.info()).heldPorts }
     const againNoDns = await probe(c, d.child.pid)
+    // With no daemon: `cnm network ls` in process on that store (it opens, restores and reconciles
+    // everything itself; issue 21 measured 3.0 s at 1,000 sandboxes).
+    c.close()
+    await stopDaemon(d.child)
+    const inProcess = []
+    for (let r = 0; r < 3; r++) {
+      const t = process.hrtime.bigint()
+      const ls = spawnSync(
+        process.execPath,
+        [CNM, '--store', store, '--sandbox-dir', `${RUN}/sb`, 'network', 'ls', '-q'],
+        {
+          encoding: 'utf8',
+          env: { ...process.env, NODE_EXTRA_CA_CERTS: '' }, // as the installed command runs (its launcher drops it)
+        },
+      )
+      inProcess.push(ms(t))
+      if (ls.status !== 0) throw new Error(`in-process network ls: ${ls.stderr}`)
+    }
+    d = await startDaemon(store, ['--no-dns'])
 
     const tenth = (xs, end) => {
       const k = Math.max(1, Math.round(xs.length / 10))
@@ -240,6 +259,7 @@ async function inside() {
       `| after the restart: ports held again | ${after.heldPorts} of ${after.ports} | all |`,
       `| connect / disconnect after the restart | ${again.connect.toFixed(1)} / ${again.disconnect.toFixed(1)} ms | |`,
       `| connect / disconnect after the \`--no-dns\` restart (main-thread CPU per pair) | ${againNoDns.connect.toFixed(1)} / ${againNoDns.disconnect.toFixed(1)} ms (${againNoDns.cpuPerPair.toFixed(2)} ms) | |`,
+      `| \`cnm network ls\` in process on that store, no daemon (median of 3) | ${(median(inProcess) / 1000).toFixed(2)} s | |`,
       `| stop (SIGTERM → exit) with that state | ${(stopMs / 1000).toFixed(2)} s | |`,
       `| resident memory: warmed up (1 network) / full / restarted | ${rssEmpty.toFixed(0)} / ${rssFull.toFixed(0)} / ${rssRestarted.toFixed(0)} MiB | |`,
       `| the daemon's open file descriptors, full | ${fdsFull} | |`,
