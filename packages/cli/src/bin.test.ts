@@ -49,7 +49,7 @@ describe('the cnm binary (no kernel)', () => {
     const preload = path.join(tmp, 'cache-check.cjs')
     writeFileSync(
       preload,
-      "process.on('exit', () => process.stdout.write(`rejected=${process.mainModule.exports.cachedDataRejected}\\n`))\n",
+      "process.on('exit', () => process.stdout.write('rejected=' + process.mainModule.exports.cachedDataRejected + '\\n'))\n",
     )
     const res = spawnSync(process.execPath, ['-r', preload, BIN, '--version'], { encoding: 'utf8' })
     expect(res.stderr).toBe('')
