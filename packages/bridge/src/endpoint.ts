@@ -120,13 +120,10 @@ export async function createEndpoint(
 
 /**
  * Removes an endpoint: its published ports (a firewall transaction in process, well under a
- * millisecond), then its veth (both ends; the kernel's own wait dominates), then — when it
- * published ports — the conntrack entries of its host ports and its addresses (once it can send no
- * more: an answer it sent after the flush would be tracked anew), then its addresses. Every step
- * runs, and every failure is returned. An endpoint without published ports leaves no DNAT state
- * that could send a later flow to its address's next owner, so its entries are left to expire, as
- * Docker leaves them (it flushes only for published UDP ports): a flush walks the kernel's whole
- * conntrack table (~10 ms here, whatever the namespace holds).
+ * millisecond), then its veth (both ends; the kernel's own wait dominates), then the conntrack
+ * entries of its host ports and its addresses (once it can send no more: an answer it sent after
+ * the flush would be tracked anew; a masqueraded flow its peer keeps alive would otherwise reach
+ * the address's next owner), then its addresses. Every step runs, and every failure is returned.
  */
 export async function deleteEndpoint(res: DriverResources, net: NetworkState, ep: EndpointState): Promise<unknown[]> {
   const ports = [...ep.ports]
@@ -141,7 +138,7 @@ export async function deleteEndpoint(res: DriverResources, net: NetworkState, ep
         res.host.deleteLink(ep.hostVeth).catch((err: unknown) => {
           if (!hasErrorCode(err, 'ENODEV')) throw err // gone with its sandbox
         }),
-      () => (ports.length > 0 ? flushConntrack(res.host, ports, [ep.ipv4, ep.ipv6]) : undefined),
+      () => flushConntrack(res.host, ports, [ep.ipv4, ep.ipv6]),
       release(ep.ipv4),
       release(ep.ipv6),
     ])),

@@ -201,19 +201,4 @@ describeKernel('UDP conntrack on a replaced container (kernel)', () => {
       await driver.deleteNetwork(nid)
     }
   })
-
-  it('an endpoint without published ports goes without a flush: its entries are left to expire, as Docker leaves them', async () => {
-    const nid = id()
-    await driver.createNetwork(nid, { addressIPv4: '10.72.0.1/24' })
-    const box = await container(nid, 'plain', { ipv4Address: '10.72.0.10' })
-    try {
-      expect(pings('10.72.0.10')).toBe(true) // from the host: an ICMP entry for its address
-      expect(run('cat', ['/proc/net/nf_conntrack']).stdout).toMatch(/dst=10\.72\.0\.10 /u)
-    } finally {
-      await remove(nid, box)
-      await driver.deleteNetwork(nid)
-    }
-    // No DNAT could send a flow to the address's next owner: the table was not walked for it.
-    expect(run('cat', ['/proc/net/nf_conntrack']).stdout).toMatch(/dst=10\.72\.0\.10 /u)
-  })
 })

@@ -28,6 +28,9 @@ const cache = path.join(dist, 'cnm-main.cache')
 const bin = path.join(dist, 'cnm.cjs')
 const scripts = import.meta.dirname
 
+// The old cache goes first: V8 checks a cache against the source's length, not its content, so a
+// cache left beside a new bundle could run old code.
+rmSync(cache, { force: true })
 const bundle = await rolldown({
   input: path.join(dist, 'bin.js'),
   platform: 'node',
@@ -51,13 +54,18 @@ await bundle.close()
 // has none of its own without an experimental flag): `__cnmImport` is its parameter.
 const text = readFileSync(out, 'utf8')
   .replace(/^#!.*\n/u, '')
-  .replace(/\bimport\((?=["'])/gu, '__cnmImport(')
+  .replace(/(?<![.$\w])import\((?=["'])/gu, '__cnmImport(')
+// Any other `import(` (a template or a variable) would fail inside node:vm at run time: refuse it now.
+const left = /(?<![.$\w])import\(\s*[^"'\s]/u.exec(text.replace(/\/\*[\s\S]*?\*\/|\/\/.*$/gmu, ''))
+if (left)
+  throw new Error(
+    `bundle-bin: a dynamic import the launcher cannot serve: ${left.input.slice(left.index, left.index + 60)}`,
+  )
 writeFileSync(out, text)
 copyFileSync(path.join(scripts, 'launcher.cjs'), bin)
 chmodSync(bin, 0o755)
 // V8's code cache of the bundle after one start-up (`cnm --version`): made by the Node that builds,
 // used by the same Node; another one's V8 rejects it and compiles as before.
-rmSync(cache, { force: true })
 const env = { ...process.env, CNM_CODE_CACHE_OUT: cache }
 delete env.NODE_EXTRA_CA_CERTS
 delete env.NODE_OPTIONS

@@ -255,7 +255,7 @@ export async function leaveEndpoint(
   const net = core.networks.get(ep.networkId)
   // An endpoint deleted next, whose driver takes its interface gone: deleted where it is, not moved
   // back to the host first (the move costs the kernel as much as the deletion).
-  const discard = options.endpointGoes === true && net !== undefined && discards(core, net.type)
+  const discard = options.endpointGoes === true && net !== undefined && discards(core, net.type, ep.networkId, id)
   if (sbRow && core.sandboxBackend.exists(sbRow.key)) {
     const sb = await netnsSandbox(core, sbRow.key)
     if (join.interfaceName && sb.interfaces().some((i) => i.dstName === join.interfaceName)) {
@@ -289,9 +289,20 @@ export async function leaveEndpoint(
   }
 }
 
-/** Whether the network type's driver deletes an endpoint whose interface went with its sandbox end. */
-function discards(core: Core, type: string): boolean {
-  return core.drivers.get(type)?.capabilities.deletesInterfaceAnywhere === true
+/**
+ * Whether the endpoint's interface may be deleted in its sandbox: its driver deletes an endpoint
+ * whose interface went with its sandbox end, and holds this endpoint (one it failed to restore
+ * would refuse the delete, the transaction would roll back, and the interface must still exist).
+ */
+function discards(core: Core, type: string, nid: string, eid: string): boolean {
+  const driver = core.drivers.get(type)
+  if (driver?.capabilities.deletesInterfaceAnywhere !== true) return false
+  try {
+    driver.endpointInfo(nid, eid)
+    return true
+  } catch {
+    return false
+  }
 }
 
 /**

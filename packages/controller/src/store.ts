@@ -223,8 +223,12 @@ export class Store {
   #changedOnDisk(file: string): string | undefined {
     const o = this.#opened
     // One stat for the identity and the size (this runs before every write transaction).
-    const st = statSync(file, { throwIfNoEntry: false })
-    if (st === undefined) return 'removed'
+    let st: ReturnType<typeof statSync>
+    try {
+      st = statSync(file)
+    } catch {
+      return 'removed' // or unreachable (EACCES, ENOTDIR, ELOOP): not the file it opened either way
+    }
     if (`${st.dev}:${st.ino}` !== o.db) return 'replaced'
     if (o.size > 0 && st.size === 0) return 'truncated'
     if (o.wal !== undefined && fileIdentity(`${file}-wal`) !== o.wal) return `changed (${file}-wal removed or replaced)`

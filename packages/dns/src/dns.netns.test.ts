@@ -22,7 +22,7 @@ for (const [src, dst] of [[resolv, '/etc/resolv.conf'], [hosts, '/etc/hosts']]) 
 }
 process.exit(spawnSync(cmd, args, { stdio: 'inherit' }).status ?? 126)`
 
-/** The clients these tests use are Debian's `dnsutils` (dig) and `busybox`; the setup installs them. */
+/** The clients these tests use are Debian's `dnsutils` (dig) and `busybox-static` (busybox); the setup installs them. */
 function requireClient(cmd: string, args: string[], pkg: string): void {
   const r = spawnSync(cmd, args, { stdio: 'ignore' })
   if (r.error || r.status !== 0)
@@ -96,7 +96,7 @@ describeKernel('DNS server of a bridge network (kernel: dig, getent, busybox)', 
 
   beforeAll(async () => {
     requireClient('dig', ['-v'], 'dnsutils')
-    requireClient('busybox', ['true'], 'busybox')
+    requireClient('busybox', ['true'], 'busybox-static')
     requireClient('getent', ['--version'], 'libc-bin')
     requireClient('nft', ['--version'], 'nftables')
     dir = mkdtempSync(path.join(tmpdir(), 'cnm-dns-k-'))

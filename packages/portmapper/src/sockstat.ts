@@ -63,7 +63,7 @@ function files(): Open | undefined {
 
 function count(fd: number, label: RegExp): number | undefined {
   const n = readSync(fd, buffer, 0, buffer.length, 0)
-  const inuse = label.exec(buffer.toString('latin1', 0, n))?.[1]
+  const inuse = buffer.toString('latin1', 0, n).match(label)?.[1]
   return inuse === undefined ? undefined : Number(inuse)
 }
 
