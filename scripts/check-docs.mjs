@@ -5,11 +5,48 @@
 // interface or class; fields are not required), and on a package README that does not link its
 // API page or has a relative link to a file that does not exist. There is no baseline: every
 // export is documented, and stays so.
+//
+// With `--cache DIR` (the test command passes its cache directory), a tree that passed before is
+// not checked again: the key is the sha256 of every file git would see here (tracked and
+// untracked, not ignored: each path and its bytes, the lockfile and so TypeDoc's version among
+// them) and of Node's version; the reference is then not written to docs/api.
 import { spawnSync } from 'node:child_process'
+import { createHash } from 'node:crypto'
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { readmeLinkProblems } from './readme-links.mjs'
 
 const root = path.resolve(import.meta.dirname, '..')
+
+/** The file that says this tree passed, or undefined without `--cache`. */
+function passedEntry() {
+  const at = process.argv.indexOf('--cache')
+  const dir = at > 0 ? process.argv[at + 1] : undefined
+  if (!dir) return undefined
+  const ls = spawnSync('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], {
+    cwd: root,
+    encoding: 'utf8',
+    maxBuffer: 64 << 20,
+  })
+  if (ls.status !== 0) return undefined // not a git checkout: check
+  const h = createHash('sha256').update(`${process.version}\0`)
+  for (const file of [...new Set(ls.stdout.split('\0').filter(Boolean))].sort()) {
+    h.update(`${file}\0`)
+    try {
+      h.update(readFileSync(path.join(root, file)))
+    } catch {
+      h.update('\0missing\0') // listed but deleted in the work tree
+    }
+    h.update('\0')
+  }
+  return path.join(dir, 'docs-checks', h.digest('hex'))
+}
+
+const entry = passedEntry()
+if (entry && existsSync(entry)) {
+  process.stdout.write('docs: this tree passed before (every file the same): not checked again\n')
+  process.exit(0)
+}
 
 const res = spawnSync('pnpm', ['exec', 'typedoc', '--logLevel', 'Warn'], { cwd: root, encoding: 'utf8' })
 // biome-ignore lint/suspicious/noControlCharactersInRegex: strips terminal colours
@@ -37,4 +74,10 @@ process.stdout.write(
     ? `docs: ${failed} problems (broken links, warnings, undocumented exports): document each export where it is declared (TSDoc: what it is, units, defaults, errors with their codes)\n`
     : 'docs: API reference in docs/api; every export documented, every README links its API page\n',
 )
+if (!failed && entry) {
+  mkdirSync(path.dirname(entry), { recursive: true, mode: 0o755 })
+  try {
+    writeFileSync(entry, 'passed\n', { flag: 'wx' }) // a new file, never through a symlink
+  } catch {}
+}
 process.exit(failed ? 1 : 0)

@@ -41,14 +41,17 @@ static_checks() {
   check architecture node scripts/check-architecture.mjs
   # One TypeScript program over every package's sources and tests (and the root's test helpers): a
   # fifth of the CPU of one `tsc` per package, which loads the same libraries twenty times.
-  # Incremental, its state in the cache directory (one per checkout path: the state names files
-  # by path): a file whose content did not change since the last run is not checked again.
-  local tsstate
-  tsstate="$CNM_CACHE_DIR/typecheck/$(pwd | sha256sum | cut -c1-16).tsbuildinfo"
-  mkdir -p "$(dirname "$tsstate")"
+  # Incremental: a file whose content (TypeScript keeps each file's hash) did not change since the
+  # last run is not checked again. The state names files relative to itself, so it lives at the
+  # same place in every checkout (node_modules/.cache) and a clean clone starts from the cache
+  # directory's last copy; it goes back there (a rename: never half written) after the check.
+  local tsstate=node_modules/.cache/cnm/typecheck.tsbuildinfo tscache="$CNM_CACHE_DIR/typecheck"
+  mkdir -p "$(dirname "$tsstate")" "$tscache"
+  [ -f "$tsstate" ] || cp "$tscache/last.tsbuildinfo" "$tsstate" 2>/dev/null || true
   check typecheck pnpm exec tsc -p tsconfig.typecheck.json --incremental --tsBuildInfoFile "$tsstate"
+  cp "$tsstate" "$tscache/last.tsbuildinfo.$$" 2>/dev/null && mv "$tscache/last.tsbuildinfo.$$" "$tscache/last.tsbuildinfo"
   check package-checks node scripts/check-packages.mjs
-  check docs node scripts/check-docs.mjs
+  check docs node scripts/check-docs.mjs --cache "$CNM_CACHE_DIR"
 }
 printf '\n==> lint, architecture, typecheck, package checks, docs (beside the tests; reported after them)\n'
 (
@@ -59,7 +62,12 @@ checks_pid=$!
 
 printf '\n==> tests (%s s in)\n' "$(($(date +%s) - CNM_TEST_STARTED))"
 # The summary reporter writes its counts here instead of printing the closing line.
-CNM_TEST_SUMMARY_FILE="$checks_dir/vitest.json" pnpm exec vitest run
+# Without NODE_EXTRA_CA_CERTS when the environment sets it: Node reads that file's certificates at
+# every start (40 ms of CPU each with the 144 of Debian's bundle), and a run starts Node ~1,100
+# times (workers, `cnm`, daemons). Nothing under test talks TLS to a server with a private CA but
+# the registry test's Verdaccio (its uplink), which gets the file back from CNM_EXTRA_CA_CERTS.
+CNM_EXTRA_CA_CERTS="${NODE_EXTRA_CA_CERTS:-}" CNM_TEST_SUMMARY_FILE="$checks_dir/vitest.json" \
+  env -u NODE_EXTRA_CA_CERTS pnpm exec vitest run
 vitest_status=$?
 wait "$checks_pid"
 

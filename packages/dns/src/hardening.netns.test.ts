@@ -72,7 +72,7 @@ print(sent, flush=True)`
 /** python3 SERVER SECONDS HEX: the same query every 20 ms; prints answered, lost, worst ms. */
 const PROBE = `import socket, sys, time
 srv, secs, q = sys.argv[1], float(sys.argv[2]), bytes.fromhex(sys.argv[3])
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(1.0)
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(0.25)
 end, ok, lost, worst = time.time() + secs, 0, 0, 0.0
 while time.time() < end:
     t = time.time(); s.sendto(q, (srv, 53))

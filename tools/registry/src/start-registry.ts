@@ -91,7 +91,13 @@ export async function startRegistry(options: StartRegistryOptions): Promise<Regi
   const url = `http://127.0.0.1:${port}/`
   const child = spawn(process.execPath, [verdaccioBin(), '--config', config, '--listen', `127.0.0.1:${port}`], {
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, NODE_ENV: 'production' },
+    // The test command runs the tests without NODE_EXTRA_CA_CERTS (each Node start would read it)
+    // and keeps it in CNM_EXTRA_CA_CERTS: Verdaccio is what talks TLS, to its uplink.
+    env: {
+      ...process.env,
+      ...(process.env.CNM_EXTRA_CA_CERTS ? { NODE_EXTRA_CA_CERTS: process.env.CNM_EXTRA_CA_CERTS } : {}),
+      NODE_ENV: 'production',
+    },
   })
   let log = ''
   const keep = (chunk: Buffer): void => {
