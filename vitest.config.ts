@@ -1,5 +1,6 @@
 import path from 'node:path'
 import { defineConfig } from 'vitest/config'
+import { LongestFirst } from './test/longest-first.js'
 
 const persistentCache = process.env.CNM_CACHE_DIR
 
@@ -16,6 +17,8 @@ export default defineConfig({
     // on 2 cores: six at once left the quiet machine 14% idle against 18% with four, and took 463 s
     // against 501 s (BENCHMARKS.md, session 8). `CNM_TEST_WORKERS=1` runs them one by one.
     maxWorkers: Number(process.env.CNM_TEST_WORKERS ?? 6),
+    // The longest files first across every project, not project by project (test/longest-first.ts).
+    sequence: { sequencer: LongestFirst },
     testTimeout: 30_000,
     hookTimeout: 30_000,
   },
