@@ -1,8 +1,11 @@
 'use strict'
 // Loaded with `node -r` by scripts/bundle-bin.mjs while it runs `dist/cnm.cjs --version` once: when
 // that process exits, writes V8's code cache of the bundle as it then is (the launcher's script,
-// which it exports, with the functions the start-up compiled) to $CNM_CODE_CACHE_OUT.
-const { writeFileSync } = require('node:fs')
+// which it exports, with the functions the start-up compiled) to $CNM_CODE_CACHE_OUT, after the
+// SHA-256 of the bundle it was made from (the launcher uses the cache with those bytes only).
+const { createHash } = require('node:crypto')
+const { readFileSync, writeFileSync } = require('node:fs')
+const { dirname, join } = require('node:path')
 
 const out = process.env.CNM_CODE_CACHE_OUT
 if (!out) throw new Error('CNM_CODE_CACHE_OUT is not set')
@@ -13,5 +16,6 @@ process.on('exit', () => {
     process.exitCode = 1
     return
   }
-  writeFileSync(out, script.createCachedData())
+  const bundle = readFileSync(join(dirname(process.mainModule.filename), 'cnm-main.cjs'))
+  writeFileSync(out, Buffer.concat([createHash('sha256').update(bundle).digest(), script.createCachedData()]))
 })

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process'
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -54,6 +54,30 @@ describe('the cnm binary (no kernel)', () => {
     const res = spawnSync(process.execPath, ['-r', preload, BIN, '--version'], { encoding: 'utf8' })
     expect(res.stderr).toBe('')
     expect(res.stdout).toBe(`${cliVersion()}\nrejected=false\n`)
+  })
+
+  it('takes the code cache only for the exact bundle it was made from (a same-length edit runs as edited)', () => {
+    // A copy of the installed layout, its bundle edited in place to the same length: V8 alone
+    // would take the cache (it checks the length) and run the old code it holds.
+    const dist = path.dirname(BIN)
+    const copy = path.join(tmp, 'edited')
+    mkdirSync(path.join(copy, 'dist'), { recursive: true })
+    copyFileSync(path.join(dist, '..', 'package.json'), path.join(copy, 'package.json'))
+    for (const f of ['cnm.cjs', 'cnm-main.cache']) copyFileSync(path.join(dist, f), path.join(copy, 'dist', f))
+    const bundle = readFileSync(path.join(dist, 'cnm-main.cjs'), 'utf8')
+    const was = 'manage endpoints (a network interface'
+    expect(bundle).toContain(was)
+    writeFileSync(path.join(copy, 'dist', 'cnm-main.cjs'), bundle.replace(was, was.toUpperCase()))
+    const preload = path.join(tmp, 'cache-given.cjs')
+    writeFileSync(
+      preload,
+      "process.on('exit', () => process.stderr.write('rejected=' + process.mainModule.exports.cachedDataRejected + '\\n'))\n",
+    )
+    const res = spawnSync(process.execPath, ['-r', preload, path.join(copy, 'dist', 'cnm.cjs'), '--help'], {
+      encoding: 'utf8',
+    })
+    expect(res.stdout).toContain(was.toUpperCase())
+    expect(res.stderr).toBe('rejected=undefined\n') // no cache given to V8 at all
   })
 
   it.each(COMMANDS.map((c) => [c.join(' ') || '(cnm)', c]))('%s --help', (_name, words) => {

@@ -268,11 +268,11 @@ describeKernel('cnm serve: the daemon (kernel, the real binary)', () => {
       const thin = opened(['network', 'ls'])
       expect(thin).toContain(BIN)
       expect(thin.filter((f) => heavy.test(f))).toEqual([])
-      // The launcher, the bundle and its code cache, the package's version.
+      // The launcher, the bundle, its code cache (checked against the bundle's hash), the version.
       expect(thin.filter((f) => f.includes('/packages/') || f.includes('/node_modules/'))).toEqual([
         BIN,
-        BIN.replace(/cnm\.cjs$/u, 'cnm-main.cache'),
         BIN.replace(/cnm\.cjs$/u, 'cnm-main.cjs'),
+        BIN.replace(/cnm\.cjs$/u, 'cnm-main.cache'),
         expect.stringMatching(/\/packages\/cli\/package\.json$/u),
       ])
       // The check sees them when they are loaded: in process (--store of a store no daemon holds),
