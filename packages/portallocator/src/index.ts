@@ -12,7 +12,7 @@ export {
   PortAlreadyAllocatedError,
   UnknownProtocolError,
 } from './errors.js'
-export { PortAllocator, type PortAllocatorOptions } from './port-allocator.js'
+export { PortAllocator, type PortAllocatorOptions, type PortRequestOptions } from './port-allocator.js'
 export { DEFAULT_PORT_RANGE_END, DEFAULT_PORT_RANGE_START } from './port-range.js'
 export type { Protocol } from './protocol.js'
 export { getPortAllocator } from './shared.js'

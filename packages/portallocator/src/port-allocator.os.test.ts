@@ -257,6 +257,24 @@ describe('PortAllocator in sync with the OS', () => {
     expect(fake.reads).toBe(0)
   })
 
+  it('takes a port the caller checked against the OS itself (osChecked) without reading the tables; its own reservations still conflict', () => {
+    bind('tcp', '0.0.0.0', 8080) // what a stale snapshot shows: the caller has just seen it closed
+    const p = allocator()
+    expect(() => p.requestPort(null, 'tcp', 8080)).toThrow(PortAlreadyAllocatedError)
+    later() // the snapshot is stale: a plain request would read the tables again
+    const read = refreshes()
+    expect(p.requestPort(null, 'tcp', 8080, { osChecked: true })).toBe(8080)
+    expect(p.requestPortRange('127.0.0.1', 'udp', 9000, 9003, undefined, { osChecked: true })).toEqual([9000, 9003])
+    expect(refreshes()).toBe(read)
+    expect(() => p.requestPort('127.0.0.1', 'tcp', 8080, { osChecked: true })).toThrow(
+      expect.objectContaining({ code: ERR_PORT_ALREADY_ALLOCATED, byOS: false }),
+    )
+    expect(() => p.requestPortRange(null, 'udp', 9003, 9004, undefined, { osChecked: true })).toThrow(
+      expect.objectContaining({ code: ERR_PORT_ALREADY_ALLOCATED, port: 9003, byOS: false }),
+    )
+    expect(refreshes()).toBe(read)
+  })
+
   it('does not sync SCTP (the tables have none)', () => {
     bind('tcp', '0.0.0.0', 8000)
     bind('udp', '0.0.0.0', 8000)

@@ -20,6 +20,17 @@ export interface PortAllocatorOptions {
   syncWithOS?: boolean
 }
 
+/** Options of one request for ports given by number. */
+export interface PortRequestOptions {
+  /**
+   * The caller has just checked the sockets the OS has bound on these ports itself, and binds them
+   * next (the kernel's own check): the allocator neither re-reads its snapshot of the socket tables
+   * (a read that walks the kernel's socket hashes: milliseconds on a busy machine) nor refuses a
+   * port for a socket that snapshot shows. Its own reservations still conflict. Default false.
+   */
+  osChecked?: boolean
+}
+
 interface Tables {
   tcp: ProtocolPorts
   udp: ProtocolPorts
@@ -67,12 +78,13 @@ export class PortAllocator {
 
   /**
    * Reserves `port` on `ip` (default `0.0.0.0`) for `proto` and returns it; with `port` 0 or
-   * absent, reserves and returns the next free port of the range.
+   * absent, reserves and returns the next free port of the range. `options` apply to a port given
+   * by number.
    * @throws `ERR_PORT_ALREADY_ALLOCATED`, `ERR_ALL_PORTS_ALLOCATED`, `ERR_UNKNOWN_PROTOCOL`,
    * `ERR_INVALID_PORT`, `ERR_INVALID_ADDRESS`
    */
-  requestPort(ip: string | null | undefined, proto: Protocol, port?: number): number {
-    if (port !== undefined && port !== null && port !== 0) return this.requestGiven(ip, proto, port)
+  requestPort(ip: string | null | undefined, proto: Protocol, port?: number, options?: PortRequestOptions): number {
+    if (port !== undefined && port !== null && port !== 0) return this.requestGiven(ip, proto, port, options)
     const pool = ip === this.lastIp && proto === this.lastProto ? this.lastPool : this.pool(ip, proto)
     if (this.os?.isStale()) this.sync()
     // ProtocolPorts.anyIn, written out here as releaseIn is below
@@ -85,7 +97,7 @@ export class PortAllocator {
   /**
    * Reserves a contiguous block of ports and returns its first and last port: exactly
    * `start`–`end`, or with `start` = `end` = 0 the first free block of `count` ports (default 1)
-   * after the last port handed out. All or nothing.
+   * after the last port handed out. All or nothing. `options` apply to a block given by number.
    * @throws as {@link requestPort}
    */
   requestPortRange(
@@ -94,6 +106,7 @@ export class PortAllocator {
     start: number,
     end: number,
     count?: number,
+    options?: PortRequestOptions,
   ): [number, number] {
     const table = this.table(proto)
     const addr = canonicalIP(ip)
@@ -102,7 +115,7 @@ export class PortAllocator {
     if (count !== undefined && count !== last - first + 1) {
       throw new InvalidPortError(count, `a block of ${first}-${last} has ${last - first + 1} ports`, `count ${count}`)
     }
-    this.ensureFree(table, addr, first, last)
+    this.ensureFree(table, addr, first, last, options?.osChecked === true)
     for (let port = first; port <= last; port++) table.take(addr, port)
     return [first, last]
   }
@@ -133,11 +146,16 @@ export class PortAllocator {
     this.lastPool = this.pool(null, 'tcp')
   }
 
-  private requestGiven(ip: string | null | undefined, proto: Protocol, port: number): number {
+  private requestGiven(
+    ip: string | null | undefined,
+    proto: Protocol,
+    port: number,
+    options: PortRequestOptions | undefined,
+  ): number {
     const table = this.table(proto)
     const addr = canonicalIP(ip)
     const wanted = parsePort(port)
-    this.ensureFree(table, addr, wanted, wanted)
+    this.ensureFree(table, addr, wanted, wanted, options?.osChecked === true)
     table.take(addr, wanted)
     return wanted
   }
@@ -164,9 +182,16 @@ export class PortAllocator {
   /**
    * Throws unless every port of `first`–`last` can be given to `addr`. A port the cached OS
    * snapshot shows bound is re-checked against a fresh read before it is refused, so a socket
-   * closed a moment ago does not block it.
+   * closed a moment ago does not block it. With `osChecked`, the snapshot is neither read nor
+   * consulted (the caller checked the OS itself).
    */
-  private ensureFree(table: ProtocolPorts, addr: string, first: number, last: number): void {
+  private ensureFree(table: ProtocolPorts, addr: string, first: number, last: number, osChecked: boolean): void {
+    if (osChecked) {
+      for (let port = first; port <= last; port++) {
+        if (table.conflict(addr, port) === 'allocator') throw new PortAlreadyAllocatedError(addr, port, false)
+      }
+      return
+    }
     let fresh = this.syncIfStale()
     for (let port = first; port <= last; port++) {
       let conflict = table.conflict(addr, port)

@@ -9,7 +9,7 @@ import {
   Topology,
   useHostNetns,
 } from '@cnm/netlink/testing'
-import { ERR_PORT_ALREADY_ALLOCATED, PortAllocator } from '@cnm/portallocator'
+import { ERR_PORT_ALREADY_ALLOCATED, PortAllocator, type PortRequestOptions } from '@cnm/portallocator'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ERR_PORT_MAPPED_FOR_IP, ERR_PORT_NOT_MAPPED } from './errors.js'
 import { PortMapper } from './port-mapper.js'
@@ -65,9 +65,10 @@ describeKernel('PortMapper (kernel, real traffic)', () => {
     let c1: Node
     let c2: Node
     let ext: Node
+    let bridge: string
 
     beforeAll(async () => {
-      const bridge = topo.bridge(`${gw4}/24`, `${gw6}/64`)
+      bridge = topo.bridge(`${gw4}/24`, `${gw6}/64`)
       ;[c1, c2, ext, hostAgent] = await Promise.all([
         topo.container('c1', bridge, `10.${20 + k}.0.2/24`, `fd1${k}::2/64`, gw4, gw6, true),
         topo.container('c2', bridge, `10.${20 + k}.0.3/24`, `fd1${k}::3/64`, gw4, gw6),
@@ -119,6 +120,47 @@ describeKernel('PortMapper (kernel, real traffic)', () => {
       })
       expect(kernelPorts(backend)).not.toContain(`tcp/${taken}`)
       expect(await ext.agent.connect('tcp', host4, taken)).toMatchObject({ ok: true, name: 'host' })
+    })
+
+    it('ports asked for by number: the allocator is told the sockets were just checked (it reads no table of its own)', async () => {
+      const told: (boolean | undefined)[] = []
+      class Recording extends PortAllocator {
+        override requestPort(ip: string | null | undefined, proto: 'tcp', port?: number, o?: PortRequestOptions) {
+          if (port) told.push(o?.osChecked)
+          return super.requestPort(ip, proto, port, o)
+        }
+        override requestPortRange(
+          ip: string | null | undefined,
+          proto: 'tcp',
+          start: number,
+          end: number,
+          count?: number,
+          o?: PortRequestOptions,
+        ): [number, number] {
+          if (start) told.push(o?.osChecked)
+          return super.requestPortRange(ip, proto, start, end, count, o)
+        }
+      }
+      const own = new PortMapper({ allocator: new Recording({ begin, end: begin + 99 }), firewall: fw, bridge })
+      const one = await own.publish(c1.ip4, { proto: 'tcp', containerPort: 80, hostPort: begin + 60 })
+      const block = await own.publish(c1.ip4, {
+        proto: 'tcp',
+        containerPort: 7000,
+        containerPortEnd: 7001,
+        hostPort: begin + 61,
+        hostPortEnd: begin + 62,
+      })
+      expect(told).toEqual([true, true])
+      expect(await ext.agent.connect('tcp', host4, begin + 60)).toMatchObject({ ok: true, name: 'c1' })
+      expect(await ext.agent.connect('tcp', host4, begin + 62)).toMatchObject({ ok: true, name: 'c1' })
+      // A foreign socket on a port asked for by number is still refused (the mapper's own check).
+      await hostAgent.listen('tcp', begin + 63)
+      await expect(
+        own.publish(c1.ip4, { proto: 'tcp', containerPort: 80, hostPort: begin + 63 }),
+      ).rejects.toMatchObject({ code: ERR_PORT_ALREADY_ALLOCATED })
+      await own.unpublish(one)
+      await own.unpublish(block)
+      await own.close()
     })
 
     it('the same host address twice is ERR_PORT_MAPPED_FOR_IP; an unknown one ERR_PORT_NOT_MAPPED', async () => {
