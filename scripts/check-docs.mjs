@@ -74,10 +74,11 @@ process.stdout.write(
     ? `docs: ${failed} problems (broken links, warnings, undocumented exports): document each export where it is declared (TSDoc: what it is, units, defaults, errors with their codes)\n`
     : 'docs: API reference in docs/api; every export documented, every README links its API page\n',
 )
-if (!failed && entry) {
-  mkdirSync(path.dirname(entry), { recursive: true, mode: 0o755 })
+// Recorded only for the tree TypeDoc read: a file edited while it ran gives another key.
+if (!failed && entry && passedEntry() === entry) {
   try {
+    mkdirSync(path.dirname(entry), { recursive: true, mode: 0o755 })
     writeFileSync(entry, 'passed\n', { flag: 'wx' }) // a new file, never through a symlink
-  } catch {}
+  } catch {} // an unwritable cache only means checking again next time
 }
 process.exit(failed ? 1 : 0)

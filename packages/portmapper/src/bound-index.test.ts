@@ -21,6 +21,18 @@ describe('indexBound', () => {
     gone.add('0.0.0.0:80')
     expect(index.on(80).map((b) => b.ip)).toEqual(['::'])
   })
+  it('indexes a socket on an IPv4-mapped IPv6 address as the IPv4 socket it blocks', () => {
+    const index = indexBound([
+      { proto: 'tcp', family: 6, ip: '::ffff:10.0.0.1', port: 8080 },
+      { proto: 'tcp', family: 6, ip: '::ffff:a00:2', port: 8080 },
+      { proto: 'tcp', family: 6, ip: 'fd00::1', port: 8080 },
+    ])
+    expect(index.on(8080)).toEqual([
+      { proto: 'tcp', family: 4, ip: '10.0.0.1', port: 8080 },
+      { proto: 'tcp', family: 4, ip: '10.0.0.2', port: 8080 },
+      { proto: 'tcp', family: 6, ip: 'fd00::1', port: 8080 },
+    ])
+  })
   it('looks a port up in constant time however many sockets are bound', () => {
     const many = Array.from({ length: 20_000 }, (_, i) => ({
       proto: 'tcp' as const,

@@ -1,3 +1,5 @@
+import { tryParseAddress, unmapped } from '@cnm/ip'
+
 /** A socket the kernel reports bound (what `@cnm/netlink`'s `boundPorts` gives). */
 export interface BoundSocket {
   proto: 'tcp' | 'udp'
@@ -21,10 +23,26 @@ const NONE: readonly BoundSocket[] = Object.freeze([])
 /** No socket bound anywhere (a request for any free port, which the allocator checks itself). */
 export const EMPTY_BOUND_INDEX: BoundIndex = { on: () => NONE }
 
-/** Indexes `list` by port, once; `keep` (asked at each lookup) leaves sockets out. */
+/**
+ * An IPv6 socket bound on an IPv4-mapped address (`::ffff:10.0.0.1`) holds that IPv4 address's
+ * port as much as an IPv4 socket does: it is indexed as one.
+ */
+function asBound(b: BoundSocket): BoundSocket {
+  if (b.family !== 6 || !b.ip.startsWith('::ffff:')) return b
+  const a = tryParseAddress(b.ip)
+  if (a === undefined) return b
+  const u = unmapped(a)
+  return u.family === 4 ? { ...b, family: 4, ip: u.text } : b
+}
+
+/**
+ * Indexes `list` by port, once (IPv4-mapped sockets as IPv4 ones); `keep` (asked at each lookup)
+ * leaves sockets out.
+ */
 export function indexBound(list: readonly BoundSocket[], keep?: (b: BoundSocket) => boolean): BoundIndex {
   const byPort = new Map<number, BoundSocket[]>()
-  for (const b of list) {
+  for (const raw of list) {
+    const b = asBound(raw)
     const at = byPort.get(b.port)
     if (at) at.push(b)
     else byPort.set(b.port, [b])

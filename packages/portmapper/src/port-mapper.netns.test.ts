@@ -1,3 +1,5 @@
+import { once } from 'node:events'
+import { createServer } from 'node:net'
 import { createFirewall, type Firewall } from '@cnm/firewall'
 import {
   Agent,
@@ -122,7 +124,7 @@ describeKernel('PortMapper (kernel, real traffic)', () => {
       expect(await ext.agent.connect('tcp', host4, taken)).toMatchObject({ ok: true, name: 'host' })
     })
 
-    it('ports asked for by number: the allocator is told the sockets were just checked (it reads no table of its own)', async () => {
+    it('ports asked for by number and held: the allocator is told the sockets were just checked (it reads no table of its own)', async () => {
       const told: (boolean | undefined)[] = []
       class Recording extends PortAllocator {
         override requestPort(ip: string | null | undefined, proto: 'tcp', port?: number, o?: PortRequestOptions) {
@@ -158,6 +160,29 @@ describeKernel('PortMapper (kernel, real traffic)', () => {
       await expect(
         own.publish(c1.ip4, { proto: 'tcp', containerPort: 80, hostPort: begin + 63 }),
       ).rejects.toMatchObject({ code: ERR_PORT_ALREADY_ALLOCATED })
+      // Not held (hold: false, as the CNI plugin publishes): nothing binds the port next, so the
+      // allocator keeps its own check of the socket tables.
+      const loose = await own.publish(
+        c1.ip4,
+        { proto: 'tcp', containerPort: 80, hostPort: begin + 64 },
+        { hold: false },
+      )
+      expect(told).toEqual([true, true, false])
+      await own.unpublish(loose)
+      // An IPv6 socket on the IPv4-mapped host address holds that IPv4 port as much as an IPv4 one:
+      // refused, held or not.
+      const mapped = createServer()
+      mapped.listen({ host: `::ffff:${host4}`, port: begin + 65, ipv6Only: false })
+      await once(mapped, 'listening')
+      try {
+        for (const hold of [true, false]) {
+          await expect(
+            own.publish(c1.ip4, { proto: 'tcp', containerPort: 80, hostIP: host4, hostPort: begin + 65 }, { hold }),
+          ).rejects.toMatchObject({ code: ERR_PORT_ALREADY_ALLOCATED, message: expect.stringContaining('the OS') })
+        }
+      } finally {
+        mapped.close()
+      }
       await own.unpublish(one)
       await own.unpublish(block)
       await own.close()

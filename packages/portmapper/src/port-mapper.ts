@@ -294,7 +294,7 @@ export class PortMapper {
     const adopted =
       wanted !== undefined && osBound(bound, wanted) && (await kernelHasMapping(firewall, wanted, container))
     const [start, end] =
-      wanted && adopted ? [wanted.port, wanted.endPort] : this.#allocate(ip, container.proto, request, bound)
+      wanted && adopted ? [wanted.port, wanted.endPort] : this.#allocate(ip, container.proto, request, bound, hold)
     const host: TransportRange = { proto: container.proto, ip, port: start, endPort: end }
     const reserved = !adopted || reserveAdopted(this.#allocator, host)
     const entry: Entry = { host, container, rule: this.#rule(host, container), reserved }
@@ -323,7 +323,13 @@ export class PortMapper {
     }
   }
 
-  #allocate(ip: string, proto: TransportRange['proto'], request: HostRequest, bound: BoundIndex): [number, number] {
+  #allocate(
+    ip: string,
+    proto: TransportRange['proto'],
+    request: HostRequest,
+    bound: BoundIndex,
+    hold: boolean,
+  ): [number, number] {
     const a = this.#allocator
     if (request.kind === 'any') {
       if (request.count === 1) {
@@ -333,10 +339,11 @@ export class PortMapper {
       return a.requestPortRange(ip, proto, 0, 0, request.count)
     }
     // Ports asked for by number were just checked against the sockets bound now (`bound`, read
-    // through NETLINK_SOCK_DIAG) and are bound next by their hold: the allocator need not read its
-    // own snapshot of the socket tables (/proc/net/{tcp,udp}{,6}: 12–18 ms a publish on a host whose
-    // snapshot went stale, as it does between two `docker run -p`).
-    const checked = { osChecked: bound !== EMPTY_BOUND_INDEX }
+    // through NETLINK_SOCK_DIAG) and, when held, are bound next by their hold (which fails on a
+    // socket bound meanwhile): the allocator need not read its own snapshot of the socket tables
+    // (/proc/net/{tcp,udp}{,6}: 12–18 ms a publish on a host whose snapshot went stale, as it does
+    // between two `docker run -p`). A mapping not held keeps the allocator's own check too.
+    const checked = { osChecked: bound !== EMPTY_BOUND_INDEX && hold && this.#holds.enabled }
     if (request.kind === 'exact') {
       osFree(bound, ip, proto, request.start, request.end)
       if (request.start === request.end) return [a.requestPort(ip, proto, request.start, checked), request.start]
