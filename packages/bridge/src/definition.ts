@@ -6,5 +6,15 @@ import { BRIDGE_DRIVER_ALIASES, BRIDGE_DRIVER_NAME } from './driver-name.js'
 export const bridgeDriver: DriverDefinition = {
   name: BRIDGE_DRIVER_NAME,
   aliases: BRIDGE_DRIVER_ALIASES,
-  factory: ({ owner, watchKernel }) => createBridgeDriver({ owner, ...(watchKernel ? { watchKernel } : {}) }),
+  factory: ({ owner, watchKernel, onBackgroundError }) =>
+    createBridgeDriver({
+      owner,
+      ...(watchKernel ? { watchKernel } : {}),
+      ...(onBackgroundError
+        ? {
+            onConntrackFlushError: (err: unknown, eid: string) =>
+              onBackgroundError(err, `conntrack flush of deleted endpoint ${eid}`),
+          }
+        : {}),
+    }),
 }

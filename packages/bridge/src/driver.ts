@@ -23,6 +23,7 @@ import { IPAllocator, networksOverlap } from '@cnm/ipallocator'
 import { openHandle } from '@cnm/netlink'
 import type { PortAllocator } from '@cnm/portallocator'
 import { PortMapper } from '@cnm/portmapper'
+import { sweepConntrack } from './conntrack-sweep.js'
 import { parseDriverConfig } from './driver-config.js'
 import { BRIDGE_DRIVER_NAME, defaultBridgeName } from './driver-name.js'
 import { createEndpoint, deleteEndpoint } from './endpoint.js'
@@ -70,6 +71,14 @@ export interface BridgeDriverOptions extends Partial<DriverContext> {
   resolvConfPath?: string
   /** Told what a repair of the firewall rules (with `watchKernel`) found missing and put back, or why it failed. */
   onFirewallRepair?: FirewallWatchOptions['onRepair']
+  /**
+   * Flush a deleted endpoint's conntrack entries after its delete answered, its addresses reserved
+   * until then (endpoint.ts), and sweep the entries of free addresses at the first stray check.
+   * Default: `watchKernel` (a long-lived owner; a one-shot command waits for the flush anyway).
+   */
+  deferConntrackFlush?: boolean
+  /** Told why a conntrack flush that ran after its delete answered failed (default: ignored). */
+  onConntrackFlushError?: (err: unknown, endpointId: string) => void
 }
 
 /** A network as the driver holds it, for inspection. */
@@ -224,7 +233,16 @@ export function createBridgeDriver(options: BridgeDriverOptions = {}): BridgeDri
           return ''
         }
       },
+      deferFlushes,
+      onFlushError: options.onConntrackFlushError ?? (() => undefined),
     }
+  }
+  const deferFlushes = options.deferConntrackFlush ?? options.watchKernel === true
+  /** Whether the sweep of a start (conntrack-sweep.ts) is still to run. */
+  let sweep = deferFlushes
+  /** Every network's flushes still running after their deletes answered. */
+  const settled = async (): Promise<void> => {
+    for (const net of networks.values()) await net.settling
   }
   const res = (): Promise<DriverResources> => {
     resources ??= track(setup({}))
@@ -286,6 +304,7 @@ export function createBridgeDriver(options: BridgeDriverOptions = {}): BridgeDri
       serial(async () => {
         const net = network(nid)
         const r = await res()
+        await net.settling
         for (const eid of [...net.endpoints.keys()]) {
           const ep = net.endpoints.get(eid)
           for (const p of ep?.ports ?? []) net.portMapper?.forget(p)
@@ -294,7 +313,17 @@ export function createBridgeDriver(options: BridgeDriverOptions = {}): BridgeDri
         await net.portMapper?.close()
         networks.delete(nid)
       }),
-    removeStrays: (known) => serial(async () => removeStrays(await res(), networks, known)),
+    removeStrays: (known) =>
+      serial(async () => {
+        const r = await res()
+        const report = await removeStrays(r, networks, known)
+        if (sweep) {
+          sweep = false
+          const problem = await sweepConntrack(r, networks, known)
+          if (problem) report.errors.push(problem)
+        }
+        return report
+      }),
     async endpointAlive(nid, eid) {
       const ep = endpoint(nid, eid)
       return (await (await res()).host.findLink(ep.hostVeth)) !== undefined
@@ -343,6 +372,7 @@ export function createBridgeDriver(options: BridgeDriverOptions = {}): BridgeDri
       serial(async () => {
         const net = network(nid)
         if (net.endpoints.size > 0) throw new ActiveEndpointsError(nid, net.endpoints.size)
+        await net.settling // its endpoints' addresses back in its pools before they go
         const errors = await undoSteps(NETWORK_STEPS, { res: await res(), net, otherSubnets: [] })
         networks.delete(nid)
         if (errors.length > 0) throw new TeardownError(`delete network ${nid}`, errors)
@@ -377,6 +407,9 @@ export function createBridgeDriver(options: BridgeDriverOptions = {}): BridgeDri
             )
           }
         }
+        // Addresses handed out, and host ports published (on any network), as if the flushes had
+        // run within their deletes.
+        await settled()
         return createEndpoint(await res(), net, eid, sandboxKey, cfg)
       }),
     deleteEndpoint: (nid, eid) =>
@@ -388,7 +421,10 @@ export function createBridgeDriver(options: BridgeDriverOptions = {}): BridgeDri
         if (errors.length > 0) throw new TeardownError(`delete endpoint ${eid}`, errors)
       }),
     publishPorts: (nid, eid, bindings) =>
-      serial(async () => publishEndpointPorts(await res(), network(nid), endpoint(nid, eid), bindings)),
+      serial(async () => {
+        await settled() // a host port's old flows (to a deleted endpoint) flushed before it is published again
+        return publishEndpointPorts(await res(), network(nid), endpoint(nid, eid), bindings)
+      }),
     unpublishPorts: (nid, eid, ports) =>
       serial(async () => {
         const errors = await unpublishEndpointPorts(await res(), network(nid), endpoint(nid, eid), ports)
@@ -413,6 +449,7 @@ export function createBridgeDriver(options: BridgeDriverOptions = {}): BridgeDri
     networks: () => [...networks.values()].map(info),
     firewallBackend: () => backend,
     async close() {
+      await settled() // the flushes of deleted endpoints finish first
       // The kernel keeps every network, endpoint and rule; only this process's reservations go.
       for (const net of networks.values()) {
         for (const p of net.portMapper?.published() ?? []) net.portMapper?.forget(p)

@@ -29,5 +29,6 @@ export function newNetworkState(
     priorSysctls: {},
     portMapper: undefined,
     endpoints: new Map(),
+    settling: undefined,
   }
 }

@@ -20,6 +20,13 @@ export interface DriverResources {
   newPortMapper: (bridge: string, holdPorts?: boolean) => PortMapper
   /** resolv.conf text, for the nameserver overlap check. */
   resolvConf: () => string
+  /**
+   * A deleted endpoint's conntrack flush runs after its delete answered (a long-lived owner), its
+   * addresses reserved until the flush is done; else within the delete.
+   */
+  deferFlushes: boolean
+  /** Told why a flush that ran after its delete answered failed (its addresses were released). */
+  onFlushError: (err: unknown, endpointId: string) => void
 }
 
 /** One network: its validated options and what its setup steps decided and did. */
@@ -52,6 +59,11 @@ export interface NetworkState {
   priorSysctls: Record<string, string>
   portMapper: PortMapper | undefined
   endpoints: Map<string, EndpointState>
+  /**
+   * The conntrack flushes of endpoints deleted before, running after their deletes answered (see
+   * {@link DriverResources.deferFlushes}); never rejects. Undefined when none runs.
+   */
+  settling: Promise<void> | undefined
 }
 
 /** A second or later subnet on the bridge: its gateway address, and whether cnm added it. */

@@ -67,6 +67,12 @@ export interface ControllerOptions {
    */
   watchKernel?: boolean
   /**
+   * Told of a driver's failure in work it does after its operation answered (the bridge driver's
+   * conntrack flush of a deleted endpoint, with `watchKernel`), with what it was doing: the daemon
+   * logs it. Default: ignored.
+   */
+  onDriverError?: (err: unknown, what: string) => void
+  /**
    * The daemon's: take the store's one-writer lock (`<store>.lock`) for as long as the controller is
    * open; another process that opens the store meanwhile gets `ERR_STORE_LOCKED` naming this one
    * (and `socket`, where it serves), so nothing writes the store behind its back.
@@ -168,6 +174,7 @@ export async function createController(
     queue: Promise.resolve(),
     ...(options.cluster ? { cluster: options.cluster } : {}),
     ...(options.watchKernel ? { watchKernel: true } : {}),
+    ...(options.onDriverError ? { onDriverError: options.onDriverError } : {}),
   }
   let lastReconcile = emptyReport()
   const reconcile = (justRestored = false): Promise<ReconcileReport> =>

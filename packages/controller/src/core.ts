@@ -67,6 +67,8 @@ export interface Core {
   cluster?: ClusterContext
   /** Drivers watch the kernel and put back what they hold (`createController({ watchKernel })`). */
   watchKernel?: boolean
+  /** Told of a driver's failure after its operation answered (`createController({ onDriverError })`). */
+  onDriverError?: (err: unknown, what: string) => void
   /** The global scope (networks of global-scope drivers in the cluster's store), once joined. */
   global?: GlobalScope
 }
@@ -118,13 +120,14 @@ export function run<T>(
 
 /** A configured driver of a registered type, whose kernel objects carry this store's id. */
 export async function makeDriver(
-  core: Pick<Core, 'store' | 'registry' | 'cluster' | 'watchKernel'>,
+  core: Pick<Core, 'store' | 'registry' | 'cluster' | 'watchKernel' | 'onDriverError'>,
   type: string,
   options: unknown,
 ): Promise<Driver> {
   const cluster = core.cluster ? { cluster: core.cluster } : {}
   const watch = core.watchKernel ? { watchKernel: true } : {}
-  const driver = await core.registry.factory(type)({ owner: core.store.id, ...cluster, ...watch })
+  const report = core.onDriverError ? { onBackgroundError: core.onDriverError } : {}
+  const driver = await core.registry.factory(type)({ owner: core.store.id, ...cluster, ...watch, ...report })
   await driver.config(options ?? {})
   return driver
 }

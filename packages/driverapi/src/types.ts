@@ -333,6 +333,12 @@ export interface DriverContext {
    * its firewall rules, within a second of an `nft flush ruleset`). Default false.
    */
   watchKernel?: boolean
+  /**
+   * Told of a failure in work a driver does after its operation answered (the bridge driver's
+   * conntrack flush of a deleted endpoint), with what it was doing: the daemon logs it. Default:
+   * ignored.
+   */
+  onBackgroundError?: (err: unknown, what: string) => void
 }
 
 /** Makes a driver (unconfigured: the controller calls `config` next). */

@@ -77,6 +77,15 @@ describe('conntrack matches', () => {
     expect(selected({ address: '203.0.113.9' })).toEqual([outgoing, fromContainer])
   })
 
+  it("selects flows of a prefix but those of the addresses still in use (a restart's sweep)", () => {
+    expect(selected({ address: '10.0.0.0/24' })).toEqual([published, fromContainer, tcp])
+    expect(selected({ address: '10.0.0.0/24', except: ['10.0.0.2'] })).toEqual([])
+    expect(selected({ address: '10.0.0.0/24', except: ['10.0.0.3'] })).toEqual([published, fromContainer, tcp])
+    expect(selected({ address: 'fd00::/64', except: ['fd00:0:0::2'] })).toEqual([])
+    expect(selected({ address: 'fd00::/64' })).toEqual([v6])
+    expect(selected({ address: '203.0.113.0/24', except: [] })).toEqual([outgoing, fromContainer])
+  })
+
   it('selects what any match of a list selects', () => {
     expect(selected([{ address: 'fd00::2' }, { proto: 'tcp', port: 8080 }])).toEqual([tcp, v6])
     expect(selected([])).toEqual([])
@@ -97,6 +106,11 @@ describe('conntrack matches', () => {
       [{ address: '10.0.0.1', family: 6 }, 'ERR_INVALID_CONNTRACK_MATCH'],
       [null, 'ERR_INVALID_CONNTRACK_MATCH'],
       [{ address: '10.0.0.256' }, 'ERR_INVALID_ADDRESS'],
+      [{ address: '10.0.0.0/33' }, 'ERR_INVALID_ADDRESS'],
+      [{ address: '10.0.0.1', except: ['10.0.0.2'] }, 'ERR_INVALID_CONNTRACK_MATCH'],
+      [{ address: '10.0.0.0/24', except: '10.0.0.2' }, 'ERR_INVALID_CONNTRACK_MATCH'],
+      [{ address: '10.0.0.0/24', except: ['10.0.0.x'] }, 'ERR_INVALID_ADDRESS'],
+      [{ address: '10.0.0.0/24', family: 6 }, 'ERR_INVALID_CONNTRACK_MATCH'],
       [{ destination: 'fe80::1%eth0' }, 'ERR_INVALID_ADDRESS'],
       [{ destination: ['10.0.0.1', '10.0.0.0/33'] }, 'ERR_INVALID_ADDRESS'],
     ]

@@ -29,8 +29,14 @@ export interface ConntrackMatch {
   /**
    * Flows to or from this address, before or after NAT: the original source or destination, or
    * the reply's source — where a DNAT-ed flow really goes (a container behind a published port).
+   * A prefix (`10.1.0.0/24`) selects flows to or from any address in it but those of `except`.
    */
   address?: string
+  /**
+   * With a prefix `address`: addresses whose flows are not selected by being theirs (the ones still
+   * in use). A flow is selected when one of its three addresses is in the prefix and not here.
+   */
+  except?: readonly string[]
 }
 
 /** A match, checked and compiled: a predicate on entries. */
@@ -80,6 +86,27 @@ function inDestinations(d: Destinations, ip: string): boolean {
   return d.prefixes.length > 0 && d.prefixes.some((p) => containsAddress(p, ip))
 }
 
+/** An `address` match compiled: its family, and whether an (canonical) address is one it selects. */
+interface AddressMatch {
+  family: 4 | 6
+  has: (ip: string) => boolean
+}
+
+function addressOf(raw: unknown, except: unknown): AddressMatch {
+  if (typeof raw === 'string' && raw.includes('/')) {
+    const p = tryParseCIDR(raw)
+    if (!p)
+      throw new NetlinkError(ERR_INVALID_ADDRESS, `conntrack match: address ${JSON.stringify(raw)} is not a prefix`)
+    if (except !== undefined && !Array.isArray(except))
+      throw invalid(`conntrack match: except ${JSON.stringify(except)} must be a list of addresses`)
+    const kept = new Set((except ?? []).map((a: unknown) => canonical(a, 'except').text))
+    return { family: p.family, has: (ip) => !kept.has(ip) && containsAddress(p, ip) }
+  }
+  if (except !== undefined) throw invalid('conntrack match: except goes with a prefix address')
+  const a = canonical(raw, 'address')
+  return { family: a.family, has: (ip) => ip === a.text }
+}
+
 /**
  * Checks a match and compiles it; bad input is refused (`ERR_INVALID_CONNTRACK_MATCH`,
  * `ERR_INVALID_ADDRESS`, kind `invalid`) before anything is asked of the kernel.
@@ -103,9 +130,9 @@ export function compileMatch(m: ConntrackMatch): EntryPredicate {
   }
   const proto = m.proto === undefined ? undefined : IPPROTO[m.proto]
   const dst = m.destination === undefined ? undefined : destinations(m.destination)
-  const address = m.address === undefined ? undefined : canonical(m.address, 'address')
+  const address = m.address === undefined ? undefined : addressOf(m.address, m.except)
   if (address && m.family !== undefined && address.family !== m.family) {
-    throw invalid(`conntrack match: address ${address.text} is not IPv${m.family}`)
+    throw invalid(`conntrack match: address ${JSON.stringify(m.address)} is not IPv${m.family}`)
   }
   const family = m.family ?? address?.family
   return (e) => {
@@ -116,7 +143,7 @@ export function compileMatch(m: ConntrackMatch): EntryPredicate {
       return false
     }
     if (dst && !inDestinations(dst, o.dst)) return false
-    if (address && o.src !== address.text && o.dst !== address.text && e.reply.src !== address.text) return false
+    if (address && !address.has(o.src) && !address.has(o.dst) && !address.has(e.reply.src)) return false
     return true
   }
 }

@@ -115,11 +115,14 @@ export function registerServeCommand(program: Command, io: Output): void {
         import('@cnm/portmapper'),
       ])
       const cluster = await joinCluster(flags)
+      const driverErrors: string[] = []
+      let driverWarn = (m: string): void => void driverErrors.push(m)
       const controller = await createController({
         storePath: g.store,
         sandboxDir: g.sandboxDir,
         ...(cluster ? { cluster } : {}),
         watchKernel: true, // the long-lived owner: rules flushed behind its back are put back (issue 19)
+        onDriverError: (err, what) => driverWarn(`${what}: ${(err as Error).message ?? String(err)}`),
         lockStore: { socket: flags.socket }, // one writer: other processes go through this daemon
         ...(pools ? { drivers: (await import('../bridge-pools.js')).bridgeWithPools(pools) } : {}),
       }).catch(async (err) => {
@@ -146,6 +149,8 @@ export function registerServeCommand(program: Command, io: Output): void {
         })
         const log = server.server.log
         dnsWarn = (m) => log.warn(m)
+        driverWarn = (m) => log.warn(m)
+        for (const m of driverErrors.splice(0)) log.warn(m)
         for (const m of dnsWarnings.splice(0)) dnsWarn(m)
         const docker = await startDockerPlugin(flags.dockerPlugin, controller, g.store, log, (e) =>
           server.events.emit(e),

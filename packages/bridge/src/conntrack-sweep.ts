@@ -1,0 +1,47 @@
+import { errorKind, type KnownRecords } from '@cnm/driverapi'
+import type { ConntrackMatch } from '@cnm/netlink'
+import { conntrackEmpty } from './conntrack-empty.js'
+import type { BridgeEndpointRecord } from './records.js'
+import type { DriverResources, NetworkState } from './resources.js'
+import { subnetsOf } from './subnets.js'
+
+/**
+ * Deletes the conntrack entries of every address of the driver's subnets that nothing holds: no
+ * endpoint (restored, or recorded by the store), gateway or aux address. A long-lived owner flushes
+ * a deleted endpoint's entries after its delete answered, its addresses reserved until then; one
+ * that died in between left entries a masqueraded flow keeps alive, for an address now free. The
+ * driver's first stray check after a start (its restore) runs this, in one dump of the table.
+ * Returns the problem, if any, as a line for the stray report.
+ */
+export async function sweepConntrack(
+  res: DriverResources,
+  networks: ReadonlyMap<string, NetworkState>,
+  known: KnownRecords,
+): Promise<string | undefined> {
+  if (networks.size === 0 || conntrackEmpty(res.host)) return undefined
+  const held = new Set<string>()
+  for (const { record } of known.endpoints.values()) {
+    const r = record as Partial<BridgeEndpointRecord> | null
+    for (const ip of [r?.ipv4, r?.ipv6]) if (typeof ip === 'string') held.add(ip)
+  }
+  const subnets: string[] = []
+  for (const net of networks.values()) {
+    for (const ep of net.endpoints.values()) for (const ip of [ep.ipv4, ep.ipv6]) if (ip) held.add(ip)
+    for (const aux of [net.config.auxAddresses, ...net.config.moreSubnets.map((m) => m.auxAddresses)]) {
+      for (const ip of Object.values(aux)) held.add(ip.text)
+    }
+    for (const s of [...subnetsOf(net, 4), ...subnetsOf(net, 6)]) {
+      if (s.gateway) held.add(s.gateway)
+      subnets.push(s.subnet)
+    }
+  }
+  const except = [...held]
+  const matches: ConntrackMatch[] = subnets.map((subnet) => ({ address: subnet, except }))
+  try {
+    await res.host.flushConntrack(matches)
+    return undefined
+  } catch (err) {
+    if (errorKind(err) === 'unsupported') return undefined
+    return `conntrack entries of free addresses: ${(err as Error).message}`
+  }
+}

@@ -1,0 +1,114 @@
+import { randomBytes } from 'node:crypto'
+import { type ConntrackEntry, type Handle, openHandle } from '@cnm/netlink'
+import { describeKernel, pings, useHostNetns } from '@cnm/netlink/testing'
+import { newSandbox, type Sandbox } from '@cnm/sandbox'
+import { afterAll, beforeAll, expect, it } from 'vitest'
+import { type BridgeDriver, createBridgeDriver } from './driver.js'
+
+const id = (): string => randomBytes(32).toString('hex')
+
+/**
+ * A long-lived owner (`deferConntrackFlush`, the daemon's default) flushes a deleted endpoint's
+ * conntrack entries after its delete answered: checked here against the kernel's table.
+ */
+describeKernel('conntrack flush after the delete answered (kernel)', () => {
+  const host = useHostNetns()
+  let driver: BridgeDriver
+  let hostHandle: Handle
+  const flushErrors: unknown[] = []
+
+  beforeAll(async () => {
+    driver = createBridgeDriver({
+      owner: 'ctdefer',
+      deferConntrackFlush: true,
+      onConntrackFlushError: (err) => flushErrors.push(err),
+    })
+    await driver.config({ firewallBackend: 'nftables' })
+    hostHandle = await openHandle()
+  })
+
+  afterAll(async () => {
+    hostHandle?.close()
+    await driver?.close()
+  })
+
+  interface Box {
+    sb: Sandbox
+    eid: string
+  }
+
+  async function attach(d: BridgeDriver, nid: string, opts: unknown): Promise<Box> {
+    const sb = await newSandbox(host.netnsPath('sb'))
+    const eid = id()
+    const info = await d.createEndpoint(nid, eid, sb.key, opts)
+    for (const i of info.interfaces) await sb.addInterface(i)
+    if (info.gateway) await sb.setGateway(info.gateway)
+    return { sb, eid }
+  }
+
+  /** The host's conntrack entries with `ip` on either side, before or after NAT. */
+  async function entriesOf(ip: string): Promise<ConntrackEntry[]> {
+    return (await hostHandle.listConntrack()).filter(
+      (e) => e.original.src === ip || e.original.dst === ip || e.reply.src === ip,
+    )
+  }
+
+  it("a deleted endpoint's entries go within a second, and its address's next owner finds none", async () => {
+    const nid = id()
+    await driver.createNetwork(nid, { addressIPv4: '10.73.0.1/24' })
+    const a = await attach(driver, nid, { ipv4Address: '10.73.0.10' })
+    expect(pings('10.73.0.1', a.sb.key)).toBe(true) // an entry for the address (ICMP: 30 s)
+    expect(await entriesOf('10.73.0.10')).not.toEqual([])
+    await driver.deleteEndpoint(nid, a.eid)
+    // The same address at once: given only once its flush ran (it stays reserved until then).
+    const b = await attach(driver, nid, { ipv4Address: '10.73.0.10' })
+    expect(await entriesOf('10.73.0.10')).toEqual([])
+    expect(pings('10.73.0.1', b.sb.key)).toBe(true)
+    expect(await entriesOf('10.73.0.10')).not.toEqual([])
+    // No next owner: the flush still runs, within a second of the answer.
+    await driver.deleteEndpoint(nid, b.eid)
+    const deadline = Date.now() + 1000
+    while ((await entriesOf('10.73.0.10')).length > 0 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 20))
+    }
+    expect(await entriesOf('10.73.0.10')).toEqual([])
+    await driver.deleteNetwork(nid) // waits for the flushes: the pool is whole when it goes
+    for (const box of [a, b]) await box.sb.destroy()
+    expect(flushErrors).toEqual([])
+  })
+
+  it("a restart's first stray check flushes the entries of the subnet's free addresses, and only those", async () => {
+    const nid = id()
+    const first = createBridgeDriver({ owner: 'ctdefer2', deferConntrackFlush: true })
+    await first.config({ firewallBackend: 'nftables' })
+    await first.createNetwork(nid, { addressIPv4: '10.74.0.1/24' })
+    const kept = await attach(first, nid, { ipv4Address: '10.74.0.20' })
+    const lost = await attach(first, nid, { ipv4Address: '10.74.0.21' })
+    for (const box of [kept, lost]) expect(pings('10.74.0.1', box.sb.key)).toBe(true)
+    const netRecord = first.persistence.exportNetwork(nid)
+    const keptRecord = first.persistence.exportEndpoint(nid, kept.eid)
+    // The process dies after the store dropped `lost` but before its flush ran: the kernel keeps
+    // its interface (a stray) and its entries.
+    await first.close()
+    const second = createBridgeDriver({ owner: 'ctdefer2', deferConntrackFlush: true })
+    try {
+      await second.config({ firewallBackend: 'nftables' })
+      expect(await second.persistence.restoreNetwork(nid, netRecord)).toBe('restored')
+      expect(await second.persistence.restoreEndpoint(nid, kept.eid, keptRecord)).toBe('restored')
+      expect(await entriesOf('10.74.0.21')).not.toEqual([])
+      const report = await second.persistence.removeStrays({
+        networks: new Map([[nid, netRecord]]),
+        endpoints: new Map([[kept.eid, { networkId: nid, record: keptRecord }]]),
+      })
+      expect(report.errors).toEqual([])
+      expect(report.links).toHaveLength(1) // lost's host-side veth
+      expect(await entriesOf('10.74.0.21')).toEqual([])
+      expect(await entriesOf('10.74.0.20')).not.toEqual([]) // the endpoint it restored keeps its flows
+      await second.deleteEndpoint(nid, kept.eid)
+      await second.deleteNetwork(nid)
+    } finally {
+      await second.close()
+      for (const box of [kept, lost]) await box.sb.destroy()
+    }
+  })
+})
