@@ -35,7 +35,7 @@ import { DEFAULT_OWNER } from './marks.js'
 import { type NetworkConfig, parseNetworkConfig } from './network-config.js'
 import { newNetworkState } from './network-state.js'
 import { endpointRecord, networkRecord } from './records.js'
-import type { DriverResources, EndpointState, NetworkContext, NetworkState } from './resources.js'
+import type { DeferredFlush, DriverResources, EndpointState, NetworkContext, NetworkState } from './resources.js'
 import { endpointRecordOf, networkRecordOf, restoreEndpoint, restoreNetwork } from './restore.js'
 import { checkGateway } from './steps/check-gateway.js'
 import { setupDevice, setupDeviceUp } from './steps/setup-device.js'
@@ -77,6 +77,13 @@ export interface BridgeDriverOptions extends Partial<DriverContext> {
    * Default: `watchKernel` (a long-lived owner; a one-shot command waits for the flush anyway).
    */
   deferConntrackFlush?: boolean
+  /**
+   * With `deferConntrackFlush`: a deleted endpoint's flush runs once the process's event loop was
+   * nearly idle for this long (ms; default 50), or after 20 such periods, unless an endpoint or
+   * publish needs it first: the requests that follow a delete (Docker's release of the address, its
+   * next command) are answered first.
+   */
+  conntrackFlushDelayMs?: number
   /** Told why a conntrack flush that ran after its delete answered failed (default: ignored). */
   onConntrackFlushError?: (err: unknown, endpointId: string) => void
 }
@@ -234,15 +241,43 @@ export function createBridgeDriver(options: BridgeDriverOptions = {}): BridgeDri
         }
       },
       deferFlushes,
+      flushDelayMs,
+      deferred,
       onFlushError: options.onConntrackFlushError ?? (() => undefined),
     }
   }
   const deferFlushes = options.deferConntrackFlush ?? options.watchKernel === true
   /** Whether the sweep of a start (conntrack-sweep.ts) is still to run. */
   let sweep = deferFlushes
-  /** Every network's flushes still running after their deletes answered. */
-  const settled = async (): Promise<void> => {
-    for (const net of networks.values()) await net.settling
+  const flushDelayMs = options.conntrackFlushDelayMs ?? 50
+  /** The deferred flushes not done yet (endpoint.ts). */
+  const deferred = new Set<DeferredFlush>()
+  /** Waits for every deferred flush of `nets`, started now. */
+  const flushed = async (nets: Iterable<NetworkState>): Promise<void> => {
+    const wanted = new Set(nets)
+    for (const d of [...deferred]) if (wanted.has(d.net)) d.go() // a network's flushes run in order
+    for (const n of wanted) await n.settling
+  }
+  /** Every deferred flush, started now, done. */
+  const settled = (): Promise<void> => flushed(networks.values())
+  /**
+   * The deferred flushes a new endpoint (or publish) on `net` must not overtake, started now and
+   * done: those of `net` when it asks for an address one of them holds, and those of endpoints that
+   * had host ports when it publishes any (the port allocator may hand one of theirs out again, and
+   * an old flush must not delete the new mapping's flows). Other flushes keep waiting: a
+   * `docker network connect` just after a disconnect pays for neither.
+   */
+  const settledFor = (
+    net: NetworkState,
+    addresses: readonly (string | undefined)[],
+    publishes: boolean,
+  ): Promise<void> => {
+    const asked = addresses.filter((a): a is string => a !== undefined)
+    const nets: NetworkState[] = []
+    for (const d of deferred) {
+      if ((publishes && d.ports) || (d.net === net && asked.some((a) => d.addresses.includes(a)))) nets.push(d.net)
+    }
+    return nets.length > 0 ? flushed(nets) : Promise.resolve()
   }
   const res = (): Promise<DriverResources> => {
     resources ??= track(setup({}))
@@ -304,7 +339,7 @@ export function createBridgeDriver(options: BridgeDriverOptions = {}): BridgeDri
       serial(async () => {
         const net = network(nid)
         const r = await res()
-        await net.settling
+        await settled()
         for (const eid of [...net.endpoints.keys()]) {
           const ep = net.endpoints.get(eid)
           for (const p of ep?.ports ?? []) net.portMapper?.forget(p)
@@ -372,7 +407,7 @@ export function createBridgeDriver(options: BridgeDriverOptions = {}): BridgeDri
       serial(async () => {
         const net = network(nid)
         if (net.endpoints.size > 0) throw new ActiveEndpointsError(nid, net.endpoints.size)
-        await net.settling // its endpoints' addresses back in its pools before they go
+        await settled() // its endpoints' addresses back in its pools before they go
         const errors = await undoSteps(NETWORK_STEPS, { res: await res(), net, otherSubnets: [] })
         networks.delete(nid)
         if (errors.length > 0) throw new TeardownError(`delete network ${nid}`, errors)
@@ -409,7 +444,7 @@ export function createBridgeDriver(options: BridgeDriverOptions = {}): BridgeDri
         }
         // Addresses handed out, and host ports published (on any network), as if the flushes had
         // run within their deletes.
-        await settled()
+        await settledFor(net, [cfg.ipv4Address, cfg.ipv6Address], cfg.portBindings.length > 0)
         return createEndpoint(await res(), net, eid, sandboxKey, cfg)
       }),
     deleteEndpoint: (nid, eid) =>
@@ -422,8 +457,10 @@ export function createBridgeDriver(options: BridgeDriverOptions = {}): BridgeDri
       }),
     publishPorts: (nid, eid, bindings) =>
       serial(async () => {
-        await settled() // a host port's old flows (to a deleted endpoint) flushed before it is published again
-        return publishEndpointPorts(await res(), network(nid), endpoint(nid, eid), bindings)
+        const net = network(nid)
+        // a host port's old flows (to a deleted endpoint) flushed before it is published again
+        if (bindings.length > 0) await settledFor(net, [], true)
+        return publishEndpointPorts(await res(), net, endpoint(nid, eid), bindings)
       }),
     unpublishPorts: (nid, eid, ports) =>
       serial(async () => {

@@ -25,8 +25,23 @@ export interface DriverResources {
    * addresses reserved until the flush is done; else within the delete.
    */
   deferFlushes: boolean
+  /** The quiet period a deferred flush waits for before it runs (unless hurried), ms. */
+  flushDelayMs: number
+  /** The deferred flushes not done yet (waiting for their delay or running). */
+  deferred: Set<DeferredFlush>
   /** Told why a flush that ran after its delete answered failed (its addresses were released). */
   onFlushError: (err: unknown, endpointId: string) => void
+}
+
+/** A deleted endpoint's deferred conntrack flush, not done yet (endpoint.ts). */
+export interface DeferredFlush {
+  net: NetworkState
+  /** The endpoint's addresses (reserved in the network's pools until the flush ran). */
+  addresses: readonly string[]
+  /** Whether it published host ports (free again in the port allocator, their old flows not yet flushed). */
+  ports: boolean
+  /** Starts it now if it is still waiting for its delay (its network's earlier ones first). */
+  go: () => void
 }
 
 /** One network: its validated options and what its setup steps decided and did. */
