@@ -126,14 +126,14 @@ export async function createEndpoint(
  * the address's next owner), then its addresses. Every step runs, and every failure is returned.
  *
  * With `deferFlushes` (a long-lived owner), the flush and the release run after the delete
- * answered, once the process is idle a moment (`flushDelayMs`; 20 of them at most): the flush is one dump of the kernel's whole conntrack table (262,144 buckets
- * here: ~15 ms, more than the rest of a Docker disconnect's work in cnm, and synchronous: it holds
- * the event loop), and nothing needs it done before the answer but the address's next owner, which
- * cannot come before the release. An endpoint asking for one of its addresses, and ports published
- * while it had published ports (any network), run it at once and wait for it (so addresses and
- * ports are handed out as without it), as do the network's delete and the driver's close; a
- * failure goes to `onFlushError`. A restart after a crash in between finds
- * the entries of free addresses in one sweep (conntrack-sweep.ts).
+ * answered, once the process is idle a moment (`flushDelayMs`; 20 of them at most): the flush is
+ * one dump of the kernel's whole conntrack table (262,144 buckets here: ~15 ms, more than the rest
+ * of a Docker disconnect's work in cnm, and synchronous: it holds the event loop), and nothing needs
+ * it done before the answer but the address's next owner, which cannot come before the release. An
+ * endpoint asking for one of its addresses, and ports published while it had published ports (any
+ * network), run it at once and wait for it (so addresses and ports are handed out as without it),
+ * as do the network's delete and the driver's close; a failure goes to `onFlushError`. A restart
+ * after a crash in between finds the entries of free addresses in one sweep (conntrack-sweep.ts).
  */
 export async function deleteEndpoint(res: DriverResources, net: NetworkState, ep: EndpointState): Promise<unknown[]> {
   const ports = [...ep.ports]
