@@ -7,7 +7,8 @@ import { subnetsOf } from './subnets.js'
 
 /**
  * Deletes the conntrack entries of every address of the driver's subnets that nothing holds: no
- * endpoint (restored, or recorded by the store), gateway or aux address. A long-lived owner flushes
+ * endpoint (restored, or recorded by the store), gateway or aux address (on bridges cnm created:
+ * an adopted one may carry hosts that are not cnm's). A long-lived owner flushes
  * a deleted endpoint's entries after its delete answered, its addresses reserved until then; one
  * that died in between left entries a masqueraded flow keeps alive, for an address now free. The
  * driver's first stray check after a start (its restore) runs this, in one dump of the table.
@@ -32,9 +33,12 @@ export async function sweepConntrack(
     }
     for (const s of [...subnetsOf(net, 4), ...subnetsOf(net, 6)]) {
       if (s.gateway) held.add(s.gateway)
-      subnets.push(s.subnet)
+      // An adopted bridge (`bridgeName` of one that existed) may carry other hosts (a VM, a
+      // hand-made veth) whose addresses cnm never hands out: their flows are not cnm's to end.
+      if (net.createdBridge) subnets.push(s.subnet)
     }
   }
+  if (subnets.length === 0) return undefined
   const except = [...held]
   const matches: ConntrackMatch[] = subnets.map((subnet) => ({ address: subnet, except }))
   try {

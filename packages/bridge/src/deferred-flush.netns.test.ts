@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
-import { type ConntrackEntry, type Handle, openHandle } from '@cnm/netlink'
-import { describeKernel, pings, useHostNetns } from '@cnm/netlink/testing'
+import { type ConntrackEntry, createNetns, deleteNetns, type Handle, openHandle } from '@cnm/netlink'
+import { describeKernel, pings, run, uniqueName, useHostNetns } from '@cnm/netlink/testing'
 import { newSandbox, type Sandbox } from '@cnm/sandbox'
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import { type BridgeDriver, createBridgeDriver } from './driver.js'
@@ -88,7 +88,7 @@ describeKernel('conntrack flush after the delete answered (kernel)', () => {
       const a = await attach(own, nid, { ipv4Address: '10.75.0.10' })
       expect(pings('10.75.0.1', a.sb.key)).toBe(true)
       await own.deleteEndpoint(nid, a.eid)
-      const deadline = Date.now() + 2000
+      const deadline = Date.now() + 3000 // at most 20 waits of 50 ms for an idle moment, then the dump
       while ((await entriesOf('10.75.0.10')).length > 0 && Date.now() < deadline) {
         await new Promise((r) => setTimeout(r, 20))
       }
@@ -132,6 +132,40 @@ describeKernel('conntrack flush after the delete answered (kernel)', () => {
     } finally {
       await second.close()
       for (const box of [kept, lost]) await box.sb.destroy()
+    }
+  })
+
+  it("the restart's sweep leaves alone the flows of another host on a bridge cnm adopted", async () => {
+    const br = uniqueName('br')
+    const vm = host.netnsPath('vm')
+    run('ip', ['link', 'add', br, 'type', 'bridge'])
+    run('ip', ['addr', 'add', '10.76.0.1/24', 'dev', br])
+    run('ip', ['link', 'set', br, 'up'])
+    const own = createBridgeDriver({ owner: 'ctdefer4', deferConntrackFlush: true })
+    try {
+      // "A VM" on the bridge: a veth of its own, an address cnm never handed out.
+      await createNetns(vm)
+      const port = uniqueName('vm')
+      run('ip', ['link', 'add', port, 'master', br, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', vm])
+      run('ip', ['link', 'set', port, 'up'])
+      run('ip', ['addr', 'add', '10.76.0.50/24', 'dev', 'eth0'], { netns: vm })
+      run('ip', ['link', 'set', 'eth0', 'up'], { netns: vm })
+      await own.config({ firewallBackend: 'nftables' })
+      const nid = id()
+      await own.createNetwork(nid, { bridgeName: br })
+      expect(pings('10.76.0.1', vm)).toBe(true) // tracked now (cnm's rules need conntrack)
+      expect(await entriesOf('10.76.0.50')).not.toEqual([])
+      const report = await own.persistence.removeStrays({
+        networks: new Map([[nid, own.persistence.exportNetwork(nid)]]),
+        endpoints: new Map(),
+      })
+      expect(report.errors).toEqual([])
+      expect(await entriesOf('10.76.0.50')).not.toEqual([])
+      await own.deleteNetwork(nid)
+    } finally {
+      await own.close()
+      deleteNetns(vm)
+      run('ip', ['link', 'del', br])
     }
   })
 })
