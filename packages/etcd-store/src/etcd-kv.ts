@@ -1,6 +1,6 @@
 import type { ClusterKV, KVCompare, KVEntry, KVEvent, KVOp, KVRange, LeaseEvent, WatchOptions } from '@cnm/driverapi'
 import { StoreUnavailableError } from '@cnm/driverapi'
-import { ConsecutiveBreaker, circuitBreaker, handleWhen, retry } from 'cockatiel'
+import { ConsecutiveBreaker, circuitBreaker, ExponentialBackoff, handleWhen, retry } from 'cockatiel'
 import {
   Etcd3,
   EtcdLeaseInvalidError,
@@ -60,9 +60,9 @@ function entry(kv: IKeyValue): KVEntry {
 
 /**
  * Connects (lazily) to etcd v3 through the `etcd3` client. Every call has a short deadline and
- * fails with `ERR_STORE_UNAVAILABLE`; a call to a dead member is retried once on another one (the
- * client's per-member circuit breaker then avoids it for a while), so losing one member of three
- * costs no operation.
+ * fails with `ERR_STORE_UNAVAILABLE`; a call to a dead member is retried on another one (the
+ * client's per-member circuit breaker then avoids it for a while), a few times and spaced out so
+ * that a leader's election passes, so losing one member of three costs no operation.
  */
 export function createEtcdKV(options: EtcdKVOptions): EtcdKV {
   const timeoutMs = options.timeoutMs ?? 5000
@@ -75,7 +75,13 @@ export function createEtcdKV(options: EtcdKVOptions): EtcdKV {
     faultHandling: {
       host: () =>
         circuitBreaker(handleWhen(isRecoverableError), { halfOpenAfter: 2000, breaker: new ConsecutiveBreaker(2) }),
-      global: retry(handleWhen(isRecoverableError), { maxAttempts: 3 }),
+      // Spaced out (50 ms, then up to 500): when the member that died was the leader, the others
+      // answer "unavailable" until they elect one (an election timeout, 1 s by default, and a vote);
+      // four attempts at once all fell inside it. The call's deadline still bounds the whole.
+      global: retry(handleWhen(isRecoverableError), {
+        maxAttempts: 4,
+        backoff: new ExponentialBackoff({ initialDelay: 50, maxDelay: 500 }),
+      }),
     },
   })
   const stats = { reads: 0, txns: 0, writes: 0, watches: 0 }
