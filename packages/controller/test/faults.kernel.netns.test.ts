@@ -47,6 +47,23 @@ interface Ctx {
   s2Agent: Agent | undefined
 }
 
+/** How many ports the network's bridge has (`ip -j`). */
+const bridgePorts = (x: Ctx): number =>
+  (JSON.parse(run('ip', ['-j', 'link', 'show', 'master', x.bridge]).stdout || '[]') as unknown[]).length
+
+/**
+ * Waits until the kernel has torn down s2's namespace, which it does in a work queue after the
+ * last reference went (a loaded machine took long enough for a reconcile to find s2's veth still
+ * there): its veth's host end leaves the bridge, which had `before` ports.
+ */
+async function namespaceReaped(x: Ctx, before: number): Promise<void> {
+  const deadline = Date.now() + 10_000
+  while (bridgePorts(x) >= before) {
+    if (Date.now() > deadline) throw new Error(`s2's namespace not torn down within 10 s (${x.bridge})`)
+    await new Promise((r) => setTimeout(r, 20))
+  }
+}
+
 interface Fault {
   name: string
   inject(ctx: Ctx): void | Promise<void>
@@ -188,10 +205,12 @@ const FAULTS: Fault[] = [
   {
     name: 'sandbox namespace removed',
     inject: async (x) => {
+      const before = bridgePorts(x)
       await x.s2Agent?.stop() // its process would keep the namespace alive
       x.s2Agent = undefined
       run('umount', [x.s2.key])
       run('rm', [x.s2.key])
+      await namespaceReaped(x, before)
     },
     breaks: [], // nothing can probe from a namespace that is gone
     report: (r, x) => {
@@ -206,9 +225,11 @@ const FAULTS: Fault[] = [
   {
     name: 'sandbox namespace unmounted, its mount point left (a removal cut short)',
     inject: async (x) => {
+      const before = bridgePorts(x)
       await x.s2Agent?.stop()
       x.s2Agent = undefined
       run('umount', [x.s2.key])
+      await namespaceReaped(x, before)
     },
     breaks: [],
     report: (r, x) => {
