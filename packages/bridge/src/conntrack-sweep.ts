@@ -1,4 +1,5 @@
 import { errorKind, type KnownRecords } from '@cnm/driverapi'
+import { formatAddress, tryParseAddress } from '@cnm/ip'
 import type { ConntrackMatch } from '@cnm/netlink'
 import { conntrackEmpty } from './conntrack-empty.js'
 import type { BridgeEndpointRecord } from './records.js'
@@ -23,7 +24,11 @@ export async function sweepConntrack(
   const held = new Set<string>()
   for (const { record } of known.endpoints.values()) {
     const r = record as Partial<BridgeEndpointRecord> | null
-    for (const ip of [r?.ipv4, r?.ipv6]) if (typeof ip === 'string') held.add(ip)
+    // a record's text canonical (as the match compares it); one that is no address holds nothing
+    for (const ip of [r?.ipv4, r?.ipv6]) {
+      const a = tryParseAddress(ip)
+      if (a) held.add(formatAddress(a.family, a.value))
+    }
   }
   const subnets: string[] = []
   for (const net of networks.values()) {
@@ -46,6 +51,6 @@ export async function sweepConntrack(
     return undefined
   } catch (err) {
     if (errorKind(err) === 'unsupported') return undefined
-    return `conntrack entries of free addresses: ${(err as Error).message}`
+    return `conntrack entries of free addresses: ${err instanceof Error ? err.message : String(err)}`
   }
 }

@@ -79,16 +79,79 @@ describeKernel('conntrack flush after the delete answered (kernel)', () => {
     expect(flushErrors).toEqual([])
   })
 
+  it('a full pool hands out an address whose flush is pending once the flush ran, not ERR_NO_AVAILABLE_IPS', async () => {
+    const nid = id()
+    await driver.createNetwork(nid, { addressIPv4: '10.73.1.1/29' }) // .2–.6 for endpoints
+    const a = await attach(driver, nid, {})
+    expect(driver.endpointInfo(nid, a.eid).ipv4).toBe('10.73.1.2')
+    expect(pings('10.73.1.1', a.sb.key)).toBe(true)
+    const fillers: string[] = []
+    for (let i = 0; i < 4; i++) {
+      const eid = id()
+      await driver.createEndpoint(nid, eid, '', {}) // no sandbox: only its address matters here
+      fillers.push(eid)
+    }
+    await driver.deleteEndpoint(nid, a.eid)
+    // Still reserved: the pool is full until the flush ran (a minute away in this driver).
+    expect(await entriesOf('10.73.1.2')).not.toEqual([])
+    const b = await attach(driver, nid, {})
+    expect(driver.endpointInfo(nid, b.eid).ipv4).toBe('10.73.1.2')
+    expect(await entriesOf('10.73.1.2')).toEqual([]) // flushed before it was handed out again
+    for (const eid of [b.eid, ...fillers]) await driver.deleteEndpoint(nid, eid)
+    await driver.deleteNetwork(nid)
+    for (const box of [a, b]) await box.sb.destroy()
+    expect(flushErrors).toEqual([])
+  })
+
+  it('an IPv6 address is held for its flush too, and a publish waits for the flush of an endpoint that had ports', async () => {
+    const [n1, n2] = [id(), id()]
+    await driver.createNetwork(n1, {
+      addressIPv4: '10.73.2.1/24',
+      enableIPv6: true,
+      fixedCIDRv6: 'fd00:73:2::/64',
+    })
+    await driver.createNetwork(n2, { addressIPv4: '10.73.3.1/24' })
+    const a = await attach(driver, n1, {
+      ipv6Address: 'fd00:73:2::10',
+      portBindings: [{ proto: 'tcp', containerPort: 80, hostPort: 18273 }],
+    })
+    const v4 = driver.endpointInfo(n1, a.eid).ipv4 as string
+    expect(pings('fd00:73:2::1', a.sb.key)).toBe(true)
+    expect(pings('10.73.2.1', a.sb.key)).toBe(true)
+    await driver.deleteEndpoint(n1, a.eid)
+    expect(await entriesOf('fd00:73:2::10')).not.toEqual([])
+    // Another network, no port: nothing to wait for.
+    const c = await attach(driver, n2, {})
+    expect(await entriesOf(v4)).not.toEqual([])
+    // Another network publishing a port: a's flush (its ports' flows) runs first.
+    const d = await attach(driver, n2, { portBindings: [{ proto: 'tcp', containerPort: 80, hostPort: 18273 }] })
+    expect(await entriesOf(v4)).toEqual([])
+    expect(await entriesOf('fd00:73:2::10')).toEqual([])
+    // The IPv6 address by name: free again, at once.
+    const b = await attach(driver, n1, { ipv6Address: 'fd00:73:2::10' })
+    expect(driver.endpointInfo(n1, b.eid).ipv6).toBe('fd00:73:2::10')
+    for (const [nid, box] of [
+      [n1, b],
+      [n2, c],
+      [n2, d],
+    ] as const)
+      await driver.deleteEndpoint(nid, box.eid)
+    await driver.deleteNetwork(n1)
+    await driver.deleteNetwork(n2)
+    for (const box of [a, b, c, d]) await box.sb.destroy()
+    expect(flushErrors).toEqual([])
+  })
+
   it('with no next owner, the flush runs on its own just after the delete answered', async () => {
     const nid = id()
-    const own = createBridgeDriver({ owner: 'ctdefer3', deferConntrackFlush: true }) // 100 ms
+    const own = createBridgeDriver({ owner: 'ctdefer3', deferConntrackFlush: true }) // no delay
     try {
       await own.config({ firewallBackend: 'nftables' })
       await own.createNetwork(nid, { addressIPv4: '10.75.0.1/24' })
       const a = await attach(own, nid, { ipv4Address: '10.75.0.10' })
       expect(pings('10.75.0.1', a.sb.key)).toBe(true)
       await own.deleteEndpoint(nid, a.eid)
-      const deadline = Date.now() + 3000 // at most 20 waits of 50 ms for an idle moment, then the dump
+      const deadline = Date.now() + 3000 // it starts at once, read on the thread pool
       while ((await entriesOf('10.75.0.10')).length > 0 && Date.now() < deadline) {
         await new Promise((r) => setTimeout(r, 20))
       }

@@ -6,10 +6,11 @@ import { BRIDGE_DRIVER_ALIASES, BRIDGE_DRIVER_NAME } from './driver-name.js'
 export const bridgeDriver: DriverDefinition = {
   name: BRIDGE_DRIVER_NAME,
   aliases: BRIDGE_DRIVER_ALIASES,
-  factory: ({ owner, watchKernel, onBackgroundError }) =>
+  factory: ({ owner, watchKernel, soleWriter, onBackgroundError }) =>
     createBridgeDriver({
       owner,
       ...(watchKernel ? { watchKernel } : {}),
+      ...(soleWriter ? { soleWriter } : {}),
       ...(onBackgroundError
         ? {
             onConntrackFlushError: (err: unknown, eid: string) =>

@@ -8,6 +8,7 @@ import {
   type DriverPersistence,
   EndpointExistsError,
   type EndpointInfo,
+  hasErrorCode,
   InvalidConfigError,
   NetworkExistsError,
   type NetworkInfo,
@@ -19,8 +20,9 @@ import {
   TeardownError,
 } from '@cnm/driverapi'
 import { createFirewall } from '@cnm/firewall'
-import { IPAllocator, networksOverlap } from '@cnm/ipallocator'
-import { openHandle } from '@cnm/netlink'
+import { containsAddress, type IPPrefix, parseCIDR } from '@cnm/ip'
+import { ERR_NO_AVAILABLE_IPS, IPAllocator, networksOverlap } from '@cnm/ipallocator'
+import { type ConntrackWatch, openHandle } from '@cnm/netlink'
 import type { PortAllocator } from '@cnm/portallocator'
 import { PortMapper } from '@cnm/portmapper'
 import { sweepConntrack } from './conntrack-sweep.js'
@@ -30,10 +32,12 @@ import { createEndpoint, deleteEndpoint } from './endpoint.js'
 import { parseEndpointConfig } from './endpoint-config.js'
 import { publishEndpointPorts, unpublishEndpointPorts } from './endpoint-ports.js'
 import { type FirewallWatchOptions, heldRules, watchFirewall } from './firewall-watch.js'
+import { createFlushQueue } from './flush-queue.js'
 import { createHostView, type HostView } from './host-view.js'
 import { DEFAULT_OWNER } from './marks.js'
 import { type NetworkConfig, parseNetworkConfig } from './network-config.js'
 import { newNetworkState } from './network-state.js'
+import { flushMatches } from './publish.js'
 import { endpointRecord, networkRecord } from './records.js'
 import type { DeferredFlush, DriverResources, EndpointState, NetworkContext, NetworkState } from './resources.js'
 import { endpointRecordOf, networkRecordOf, restoreEndpoint, restoreNetwork } from './restore.js'
@@ -73,15 +77,16 @@ export interface BridgeDriverOptions extends Partial<DriverContext> {
   onFirewallRepair?: FirewallWatchOptions['onRepair']
   /**
    * Flush a deleted endpoint's conntrack entries after its delete answered, its addresses reserved
-   * until then (endpoint.ts), and sweep the entries of free addresses at the first stray check.
-   * Default: `watchKernel` (a long-lived owner; a one-shot command waits for the flush anyway).
+   * until then (deferred-flush.ts), and sweep the entries of free addresses at the first stray
+   * check. Default: `soleWriter` (no other process can hand out an address this one still holds;
+   * a one-shot command waits for the flush anyway).
    */
   deferConntrackFlush?: boolean
   /**
-   * With `deferConntrackFlush`: a deleted endpoint's flush runs once the process's event loop was
-   * nearly idle for this long (ms; default 50), or after 20 such periods, unless an endpoint or
-   * publish needs it first: the requests that follow a delete (Docker's release of the address, its
-   * next command) are answered first.
+   * With `deferConntrackFlush`: how long a deleted endpoint's flush waits before it starts (ms,
+   * integer 0–600000; default 0, at once: its dump is read on the thread pool, so it holds up no
+   * request), unless an endpoint, publish, network delete or close needs it done first. Flushes
+   * asked while one runs share the next dump.
    */
   conntrackFlushDelayMs?: number
   /** Told why a conntrack flush that ran after its delete answered failed (default: ignored). */
@@ -216,6 +221,15 @@ export function createBridgeDriver(options: BridgeDriverOptions = {}): BridgeDri
     }
     const host = createHostView(await openHandle())
     view = host
+    // A long-lived owner learns from the kernel's events which of its addresses have flows, so a
+    // deleted endpoint that had none costs no dump of the table (the common `docker network
+    // disconnect` of a container that talked to nothing). Without conntrack events: every flush dumps.
+    let conntrack: ConntrackWatch | undefined
+    if (deferFlushes) {
+      try {
+        conntrack = host.watchConntrack(ourAddress)
+      } catch {} // no ctnetlink here: flushes dump the table (or find it unsupported)
+    }
     if (batching) {
       host.beginBatch()
       firewall.beginBatch()
@@ -243,20 +257,49 @@ export function createBridgeDriver(options: BridgeDriverOptions = {}): BridgeDri
       deferFlushes,
       flushDelayMs,
       deferred,
+      conntrack,
+      flushes: createFlushQueue(async (matches) => {
+        const since = conntrack?.mark()
+        await flushMatches(host, matches)
+        // the addresses whose every flow this dump deleted (not the ports: only some destinations)
+        const flushed = matches.flatMap((m) => (m.address && !m.address.includes('/') ? [m.address] : []))
+        if (since !== undefined) conntrack?.forget(flushed, since)
+      }),
       onFlushError: options.onConntrackFlushError ?? (() => undefined),
     }
   }
-  const deferFlushes = options.deferConntrackFlush ?? options.watchKernel === true
+  const deferFlushes = options.deferConntrackFlush ?? options.soleWriter === true
+  /** Every subnet of the driver's networks, parsed (undefined: to be read again). */
+  let ourSubnets: IPPrefix[] | undefined
+  /** Whether an address lies in a subnet of one of the driver's networks (the conntrack watch's filter). */
+  const ourAddress = (ip: string): boolean => {
+    ourSubnets ??= [...networks.values()].flatMap((n) => allSubnets(n).map((s) => parseCIDR(s)))
+    for (const s of ourSubnets) if (containsAddress(s, ip)) return true
+    return false
+  }
+  /** A network came or went: the watch's filter changed (a new subnet's flows were not recorded). */
+  const subnetsChanged = (): void => {
+    ourSubnets = undefined
+    resourcesNow()?.conntrack?.invalidate()
+  }
   /** Whether the sweep of a start (conntrack-sweep.ts) is still to run. */
   let sweep = deferFlushes
-  const flushDelayMs = options.conntrackFlushDelayMs ?? 50
-  /** The deferred flushes not done yet (endpoint.ts). */
+  const flushDelayMs = options.conntrackFlushDelayMs ?? 0
+  if (!Number.isInteger(flushDelayMs) || flushDelayMs < 0 || flushDelayMs > 600_000) {
+    throw new InvalidConfigError(`conntrackFlushDelayMs ${JSON.stringify(flushDelayMs)} must be an integer 0–600000`)
+  }
+  /** The deferred flushes not done yet (deferred-flush.ts). */
   const deferred = new Set<DeferredFlush>()
   /** Waits for every deferred flush of `nets`, started now. */
   const flushed = async (nets: Iterable<NetworkState>): Promise<void> => {
     const wanted = new Set(nets)
-    for (const d of [...deferred]) if (wanted.has(d.net)) d.go() // a network's flushes run in order
-    for (const n of wanted) await n.settling
+    const waits: Promise<void>[] = []
+    for (const d of deferred) {
+      if (!wanted.has(d.net)) continue
+      d.go()
+      waits.push(d.done)
+    }
+    await Promise.all(waits)
   }
   /** Every deferred flush, started now, done. */
   const settled = (): Promise<void> => flushed(networks.values())
@@ -317,13 +360,17 @@ export function createBridgeDriver(options: BridgeDriverOptions = {}): BridgeDri
         const others = [...networks.values()].flatMap(allSubnets)
         const { net, outcome } = await restoreNetwork(await res(), NETWORK_STEPS, record, others)
         networks.set(nid, net)
+        subnetsChanged()
         return outcome
       }),
     restoreEndpoint: (nid, eid, raw) =>
       serial(async () => {
         const net = network(nid)
         if (net.endpoints.has(eid)) throw new EndpointExistsError(eid)
-        return restoreEndpoint(await res(), net, endpointRecordOf(eid, raw))
+        const record = endpointRecordOf(eid, raw)
+        // its addresses and ports taken as if earlier deletes' flushes had run within them
+        await settledFor(net, [record.ipv4, record.ipv6], record.ports.length > 0)
+        return restoreEndpoint(await res(), net, record)
       }),
     async forgetEndpoint(nid, eid) {
       const net = network(nid)
@@ -347,13 +394,14 @@ export function createBridgeDriver(options: BridgeDriverOptions = {}): BridgeDri
         for (const pool of net.pools) r.allocator.unregisterNetwork(pool)
         await net.portMapper?.close()
         networks.delete(nid)
+        ourSubnets = undefined
       }),
     removeStrays: (known) =>
       serial(async () => {
         const r = await res()
         const report = await removeStrays(r, networks, known)
         if (sweep) {
-          sweep = false
+          sweep = false // once, tried or not
           const problem = await sweepConntrack(r, networks, known)
           if (problem) report.errors.push(problem)
         }
@@ -402,6 +450,7 @@ export function createBridgeDriver(options: BridgeDriverOptions = {}): BridgeDri
         const otherSubnets = [...networks.values()].flatMap(allSubnets)
         await runSteps(NETWORK_STEPS, { res: r, net, otherSubnets })
         networks.set(nid, net)
+        subnetsChanged()
       }),
     deleteNetwork: (nid) =>
       serial(async () => {
@@ -410,6 +459,7 @@ export function createBridgeDriver(options: BridgeDriverOptions = {}): BridgeDri
         await settled() // its endpoints' addresses back in its pools before they go
         const errors = await undoSteps(NETWORK_STEPS, { res: await res(), net, otherSubnets: [] })
         networks.delete(nid)
+        ourSubnets = undefined
         if (errors.length > 0) throw new TeardownError(`delete network ${nid}`, errors)
       }),
     createEndpoint: (nid, eid, sandboxKey, raw): Promise<SandboxInfo> =>
@@ -445,7 +495,15 @@ export function createBridgeDriver(options: BridgeDriverOptions = {}): BridgeDri
         // Addresses handed out, and host ports published (on any network), as if the flushes had
         // run within their deletes.
         await settledFor(net, [cfg.ipv4Address, cfg.ipv6Address], cfg.portBindings.length > 0)
-        return createEndpoint(await res(), net, eid, sandboxKey, cfg)
+        const r = await res()
+        try {
+          return await createEndpoint(r, net, eid, sandboxKey, cfg)
+        } catch (err) {
+          // A full pool whose free addresses are still held for their flushes: not full once they ran.
+          if (!hasErrorCode(err, ERR_NO_AVAILABLE_IPS) || ![...deferred].some((d) => d.net === net)) throw err
+          await flushed([net])
+          return createEndpoint(r, net, eid, sandboxKey, cfg)
+        }
       }),
     deleteEndpoint: (nid, eid) =>
       serial(async () => {
@@ -485,21 +543,22 @@ export function createBridgeDriver(options: BridgeDriverOptions = {}): BridgeDri
     },
     networks: () => [...networks.values()].map(info),
     firewallBackend: () => backend,
-    async close() {
-      await settled() // the flushes of deleted endpoints finish first
-      // The kernel keeps every network, endpoint and rule; only this process's reservations go.
-      for (const net of networks.values()) {
-        for (const p of net.portMapper?.published() ?? []) net.portMapper?.forget(p)
-        await net.portMapper?.close()
-      }
-      networks.clear()
-      watch?.close()
-      watch = undefined
-      if (!resources) return
-      const r = await resources.catch(() => undefined)
-      resources = undefined // closing twice is harmless
-      ready = undefined
-      r?.host.close()
-    },
+    close: () =>
+      serial(async () => {
+        await settled() // the flushes of deleted endpoints finish first
+        // The kernel keeps every network, endpoint and rule; only this process's reservations go.
+        for (const net of networks.values()) {
+          for (const p of net.portMapper?.published() ?? []) net.portMapper?.forget(p)
+          await net.portMapper?.close()
+        }
+        networks.clear()
+        watch?.close()
+        watch = undefined
+        if (!resources) return
+        const r = await resources.catch(() => undefined)
+        resources = undefined // closing twice is harmless
+        ready = undefined
+        r?.host.close()
+      }),
   }
 }

@@ -36,7 +36,7 @@ export async function publishEndpointPorts(
       undo.push(() => res.host.setHairpin(ep.hostVeth, false))
     }
     net.portMapper ??= res.newPortMapper(net.bridgeName, net.config.holdPorts)
-    await publishPorts(net.portMapper, added, withHostBinding(bindings, net.config), res.host)
+    await publishPorts(net.portMapper, added, withHostBinding(bindings, net.config), res)
   })
   ep.ports.push(...added.ports)
   return added.ports.map((p) => ({ ...p }))
@@ -55,5 +55,5 @@ export async function unpublishEndpointPorts(
   const named = among(ports)
   const going: EndpointState = { ...ep, ports: ep.ports.filter(named) }
   ep.ports = ep.ports.filter((p) => !named(p))
-  return unpublishPorts(net.portMapper, going, res.host)
+  return unpublishPorts(net.portMapper, going, res)
 }

@@ -9,12 +9,13 @@ import {
 } from '@cnm/driverapi'
 import { type Handle, openHandle } from '@cnm/netlink'
 import { allocateAddress } from './allocate.js'
+import { deferFlush } from './deferred-flush.js'
 import type { EndpointConfig } from './endpoint-config.js'
 import { hostVethName, macFromIPv4, parkedVethName, randomMac } from './endpoint-names.js'
 import { withHostBinding } from './host-binding.js'
 import { CNM_LINK_GROUP, endpointAlias } from './marks.js'
 import { flushConntrack, publishPorts, unpublishPorts } from './publish.js'
-import type { DeferredFlush, DriverResources, EndpointState, NetworkState } from './resources.js'
+import type { DriverResources, EndpointState, NetworkState } from './resources.js'
 import { subnetHolding } from './subnets.js'
 
 function allocate(
@@ -111,7 +112,7 @@ export async function createEndpoint(
     if (cfg.portBindings.length > 0) await res.host.setHairpin(ep.hostVeth, true)
     if (cfg.portBindings.length > 0) {
       net.portMapper ??= res.newPortMapper(net.bridgeName, net.config.holdPorts)
-      await publishPorts(net.portMapper, ep, withHostBinding(cfg.portBindings, net.config), res.host)
+      await publishPorts(net.portMapper, ep, withHostBinding(cfg.portBindings, net.config), res)
     }
   })
   net.endpoints.set(eid, ep)
@@ -126,14 +127,14 @@ export async function createEndpoint(
  * the address's next owner), then its addresses. Every step runs, and every failure is returned.
  *
  * With `deferFlushes` (a long-lived owner), the flush and the release run after the delete
- * answered, once the process is idle a moment (`flushDelayMs`; 20 of them at most): the flush is
- * one dump of the kernel's whole conntrack table (262,144 buckets here: ~15 ms, more than the rest
- * of a Docker disconnect's work in cnm, and synchronous: it holds the event loop), and nothing needs
- * it done before the answer but the address's next owner, which cannot come before the release. An
- * endpoint asking for one of its addresses, and ports published while it had published ports (any
- * network), run it at once and wait for it (so addresses and ports are handed out as without it),
- * as do the network's delete and the driver's close; a failure goes to `onFlushError`. A restart
- * after a crash in between finds the entries of free addresses in one sweep (conntrack-sweep.ts).
+ * answered (deferred-flush.ts): the flush is one dump of the kernel's whole conntrack table
+ * (262,144 buckets here: ~13 ms, more than the rest of a Docker disconnect's work in cnm), and
+ * nothing needs it done before the answer but the address's next owner, which cannot come before
+ * the release. An endpoint asking for one of its addresses, or for an address of a full pool, and
+ * ports published while it had published ports (any network), wait for it (so addresses and ports
+ * are handed out as without it), as do the network's delete and the driver's close; a failure goes
+ * to `onFlushError`. A restart after a crash in between finds the entries of free addresses in one
+ * sweep (conntrack-sweep.ts).
  */
 export async function deleteEndpoint(res: DriverResources, net: NetworkState, ep: EndpointState): Promise<unknown[]> {
   const ports = [...ep.ports]
@@ -156,53 +157,8 @@ export async function deleteEndpoint(res: DriverResources, net: NetworkState, ep
     errors.push(...(await runAll([flush, release(ep.ipv4), release(ep.ipv6)])))
     return errors
   }
-  const report = (err: unknown): void => {
-    try {
-      res.onFlushError(err, ep.id)
-    } catch {} // a throwing handler must not leave the network's settling rejected
-  }
-  // Not at once: a synchronous netlink dump would hold up the requests that follow a delete (Docker
-  // asks its IPAM to release the address next), so the flush waits for a quiet moment, unless
-  // something needs it done first (driver.ts: `settled`, `settledFor`).
-  let start = (): void => undefined
-  const soon = new Promise<void>((resolve) => {
-    start = resolve
-  })
-  // Run once the process has been idle a moment (its event loop busy under a tenth of the last
-  // `flushDelayMs`), or after 20 such waits: the dump holds the event loop, so it goes between
-  // requests rather than into one.
-  let seen = performance.eventLoopUtilization()
-  let waits = 0
-  const tick = (): void => {
-    const now = performance.eventLoopUtilization()
-    const busy = performance.eventLoopUtilization(now, seen).utilization
-    seen = now
-    if (busy < 0.1 || ++waits >= 20) start()
-    else timer = setTimeout(tick, res.flushDelayMs)
-  }
-  let timer = setTimeout(tick, res.flushDelayMs)
-  const deferred: DeferredFlush = {
-    net,
-    addresses: [ep.ipv4, ep.ipv6].filter((a): a is string => a !== undefined),
-    ports: ports.length > 0,
-    go: () => {
-      clearTimeout(timer)
-      start()
-    },
-  }
-  res.deferred.add(deferred)
-  const done: Promise<void> = (net.settling ?? Promise.resolve())
-    .then(() => soon)
-    .then(flush)
-    .catch(report)
-    .then(async () => {
-      for (const err of await runAll([release(ep.ipv4), release(ep.ipv6)])) report(err)
-    })
-    .catch(report)
-    .finally(() => {
-      res.deferred.delete(deferred)
-      if (net.settling === done) net.settling = undefined
-    })
-  net.settling = done
+  // After the answer: Docker asks its IPAM to release the address next, and the flush's dump of
+  // the table (~13 ms) is nothing that request needs (deferred-flush.ts).
+  deferFlush(res, net, ep, ports, [release(ep.ipv4), release(ep.ipv6)])
   return errors
 }

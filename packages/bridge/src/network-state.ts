@@ -29,6 +29,5 @@ export function newNetworkState(
     priorSysctls: {},
     portMapper: undefined,
     endpoints: new Map(),
-    settling: undefined,
   }
 }

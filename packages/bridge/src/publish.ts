@@ -1,25 +1,31 @@
 import { errorKind, InvalidConfigError, NotSupportedError, type PortBinding, type PublishedPort } from '@cnm/driverapi'
 import { isIPv6, isLoopback, isUnspecified, parseAddress } from '@cnm/ip'
-import type { ConntrackMatch, Handle } from '@cnm/netlink'
+import type { ConntrackMatch, ConntrackQuery, ConntrackWatch, Handle } from '@cnm/netlink'
 import type { PortMapper } from '@cnm/portmapper'
 import { conntrackEmpty } from './conntrack-empty.js'
 import type { EndpointState } from './resources.js'
 
 export type { PublishedPort }
 
+/** Where a flush runs: the host's handle, and the driver's conntrack watch when it has one. */
+export interface FlushTarget {
+  host: Handle
+  conntrack?: ConntrackWatch | undefined
+}
+
 /**
  * Publishes an endpoint's ports through its network's port mapper, one binding at a time; on
  * failure the ones already published are unmapped and the error is rethrown. A binding without a
  * host address is published, as Docker does, on every address of each family the endpoint has —
  * `0.0.0.0` and `::` — on the same host port; one with a host address goes to the endpoint's address
- * of that family. With `host`, the conntrack entries of the new host ports are flushed once the
+ * of that family. With `ct`, the conntrack entries of the new host ports are flushed once the
  * rules are in (see {@link flushConntrack}); a restore, which republishes what was there, passes none.
  */
 export async function publishPorts(
   mapper: PortMapper,
   ep: EndpointState,
   bindings: readonly PortBinding[],
-  host?: Handle,
+  ct?: FlushTarget,
 ): Promise<void> {
   // An endpoint whose caller reserves its host ports (the CNI path) is not held by sockets here.
   const options = ep.config.holdPorts === false ? { hold: false } : {}
@@ -39,9 +45,9 @@ export async function publishPorts(
         ep.ports.push(await mapper.publish(ep.ipv6, same, options))
       }
     }
-    if (host) await flushConntrack(host, ep.ports)
+    if (ct) await flushConntrack(ct.host, ep.ports, [], ct.conntrack)
   } catch (err) {
-    await unpublishPorts(mapper, ep, host)
+    await unpublishPorts(mapper, ep, ct)
     throw err
   }
 }
@@ -78,13 +84,13 @@ export function republishBindings(ports: readonly Omit<PublishedPort, 'container
 }
 
 /**
- * Unmaps every published port of the endpoint, then (with `host`) flushes their conntrack entries;
+ * Unmaps every published port of the endpoint, then (with `ct`) flushes their conntrack entries;
  * returns every failure.
  */
 export async function unpublishPorts(
   mapper: PortMapper | undefined,
   ep: EndpointState,
-  host?: Handle,
+  ct?: FlushTarget,
 ): Promise<unknown[]> {
   const errors: unknown[] = []
   const ports = mapper ? ep.ports : []
@@ -96,7 +102,9 @@ export async function unpublishPorts(
     }
   }
   ep.ports = []
-  if (host && ports.length > 0) await flushConntrack(host, ports).catch((err: unknown) => errors.push(err))
+  if (ct && ports.length > 0) {
+    await flushConntrack(ct.host, ports, [], ct.conntrack).catch((err: unknown) => errors.push(err))
+  }
   return errors
 }
 
@@ -124,11 +132,34 @@ export async function flushConntrack(
   host: Handle,
   ports: readonly PublishedPort[],
   addresses: readonly (string | undefined)[] = [],
+  watch?: ConntrackWatch,
 ): Promise<void> {
   if (conntrackEmpty(host)) return // nothing tracked: no dump of the table or of the addresses
+  const named = addresses.filter((a): a is string => a !== undefined)
+  // No flow of these ports or addresses was ever seen (the watch's events): nothing to delete.
+  if (watch && !(await watch.mayHold(conntrackQuery(ports, named)))) return
+  const since = watch?.mark()
+  await flushMatches(host, await conntrackMatches(host, ports, named))
+  if (since !== undefined) watch?.forget(named, since)
+}
+
+/** What a conntrack watch is asked before a flush of these ports and addresses. */
+export function conntrackQuery(ports: readonly PublishedPort[], addresses: readonly string[]): ConntrackQuery {
+  return {
+    addresses,
+    ports: ports.map((p) => ({ proto: p.proto, port: p.hostPort, endPort: p.hostPortEnd })),
+  }
+}
+
+/** The conntrack matches of {@link flushConntrack}: one per published port, one per address. */
+export async function conntrackMatches(
+  host: Handle,
+  ports: readonly PublishedPort[],
+  addresses: readonly (string | undefined)[],
+): Promise<ConntrackMatch[]> {
   const wildcard = ports.some((p) => isUnspecified(parseAddress(p.hostIP)))
   const local = wildcard ? await host.listAddresses() : []
-  const matches: ConntrackMatch[] = [
+  return [
     ...ports.map((p) => ({
       proto: p.proto,
       port: p.hostPort,
@@ -137,7 +168,14 @@ export async function flushConntrack(
     })),
     ...addresses.filter((a): a is string => a !== undefined).map((address) => ({ address })),
   ]
-  if (matches.length === 0) return
+}
+
+/**
+ * Deletes the entries that match, in one dump of the table (none when nothing is tracked); a
+ * kernel without ctnetlink has nothing to flush.
+ */
+export async function flushMatches(host: Handle, matches: readonly ConntrackMatch[]): Promise<void> {
+  if (matches.length === 0 || conntrackEmpty(host)) return
   try {
     await host.flushConntrack(matches)
   } catch (err) {

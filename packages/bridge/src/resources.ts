@@ -1,9 +1,10 @@
 import type { Firewall } from '@cnm/firewall'
 import type { IPAllocator } from '@cnm/ipallocator'
-import type { Handle } from '@cnm/netlink'
+import type { ConntrackWatch, Handle } from '@cnm/netlink'
 import type { PortMapper } from '@cnm/portmapper'
 import type { BridgeDriverConfig } from './driver-config.js'
 import type { EndpointConfig } from './endpoint-config.js'
+import type { FlushQueue } from './flush-queue.js'
 import type { NetworkConfig } from './network-config.js'
 import type { PublishedPort } from './publish.js'
 
@@ -25,10 +26,17 @@ export interface DriverResources {
    * addresses reserved until the flush is done; else within the delete.
    */
   deferFlushes: boolean
-  /** The quiet period a deferred flush waits for before it runs (unless hurried), ms. */
+  /** How long a deferred flush waits before it joins the queue (unless hurried), ms. */
   flushDelayMs: number
-  /** The deferred flushes not done yet (waiting for their delay or running). */
+  /** The deferred flushes not done yet (waiting for their delay, queued or running). */
   deferred: Set<DeferredFlush>
+  /**
+   * With `deferFlushes`: which of the driver's addresses (and which ports) the conntrack table may
+   * hold flows of, from the kernel's events, so that a flush with nothing to delete is skipped.
+   */
+  conntrack: ConntrackWatch | undefined
+  /** Where deferred flushes run: one dump of the conntrack table for those asked meanwhile. */
+  flushes: FlushQueue
   /** Told why a flush that ran after its delete answered failed (its addresses were released). */
   onFlushError: (err: unknown, endpointId: string) => void
 }
@@ -40,8 +48,10 @@ export interface DeferredFlush {
   addresses: readonly string[]
   /** Whether it published host ports (free again in the port allocator, their old flows not yet flushed). */
   ports: boolean
-  /** Starts it now if it is still waiting for its delay (its network's earlier ones first). */
+  /** Starts it now if it is still waiting for its delay. */
   go: () => void
+  /** Settles once the flush ran (or failed, reported) and the addresses are released; never rejects. */
+  done: Promise<void>
 }
 
 /** One network: its validated options and what its setup steps decided and did. */
@@ -74,11 +84,6 @@ export interface NetworkState {
   priorSysctls: Record<string, string>
   portMapper: PortMapper | undefined
   endpoints: Map<string, EndpointState>
-  /**
-   * The conntrack flushes of endpoints deleted before, running after their deletes answered (see
-   * {@link DriverResources.deferFlushes}); never rejects. Undefined when none runs.
-   */
-  settling: Promise<void> | undefined
 }
 
 /** A second or later subnet on the bridge: its gateway address, and whether cnm added it. */

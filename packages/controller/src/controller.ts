@@ -68,14 +68,16 @@ export interface ControllerOptions {
   watchKernel?: boolean
   /**
    * Told of a driver's failure in work it does after its operation answered (the bridge driver's
-   * conntrack flush of a deleted endpoint, with `watchKernel`), with what it was doing: the daemon
+   * conntrack flush of a deleted endpoint, with `lockStore`), with what it was doing: the daemon
    * logs it. Default: ignored.
    */
   onDriverError?: (err: unknown, what: string) => void
   /**
    * The daemon's: take the store's one-writer lock (`<store>.lock`) for as long as the controller is
    * open; another process that opens the store meanwhile gets `ERR_STORE_LOCKED` naming this one
-   * (and `socket`, where it serves), so nothing writes the store behind its back.
+   * (and `socket`, where it serves), so nothing writes the store behind its back. Its drivers are
+   * told they are the sole writer (`DriverContext.soleWriter`): the bridge driver then flushes a
+   * deleted endpoint's conntrack entries after the delete answered.
    */
   lockStore?: { socket?: string }
 }
@@ -174,6 +176,7 @@ export async function createController(
     queue: Promise.resolve(),
     ...(options.cluster ? { cluster: options.cluster } : {}),
     ...(options.watchKernel ? { watchKernel: true } : {}),
+    ...(options.lockStore ? { soleWriter: true } : {}),
     ...(options.onDriverError ? { onDriverError: options.onDriverError } : {}),
   }
   let lastReconcile = emptyReport()

@@ -67,6 +67,8 @@ export interface Core {
   cluster?: ClusterContext
   /** Drivers watch the kernel and put back what they hold (`createController({ watchKernel })`). */
   watchKernel?: boolean
+  /** No other process writes the store: the controller holds its lock (`createController({ lockStore })`). */
+  soleWriter?: boolean
   /** Told of a driver's failure after its operation answered (`createController({ onDriverError })`). */
   onDriverError?: (err: unknown, what: string) => void
   /** The global scope (networks of global-scope drivers in the cluster's store), once joined. */
@@ -120,14 +122,15 @@ export function run<T>(
 
 /** A configured driver of a registered type, whose kernel objects carry this store's id. */
 export async function makeDriver(
-  core: Pick<Core, 'store' | 'registry' | 'cluster' | 'watchKernel' | 'onDriverError'>,
+  core: Pick<Core, 'store' | 'registry' | 'cluster' | 'watchKernel' | 'soleWriter' | 'onDriverError'>,
   type: string,
   options: unknown,
 ): Promise<Driver> {
   const cluster = core.cluster ? { cluster: core.cluster } : {}
   const watch = core.watchKernel ? { watchKernel: true } : {}
+  const sole = core.soleWriter ? { soleWriter: true } : {}
   const report = core.onDriverError ? { onBackgroundError: core.onDriverError } : {}
-  const driver = await core.registry.factory(type)({ owner: core.store.id, ...cluster, ...watch, ...report })
+  const driver = await core.registry.factory(type)({ owner: core.store.id, ...cluster, ...watch, ...sole, ...report })
   await driver.config(options ?? {})
   return driver
 }

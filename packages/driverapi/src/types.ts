@@ -334,6 +334,14 @@ export interface DriverContext {
    */
   watchKernel?: boolean
   /**
+   * No other process writes this driver's objects while it runs: the controller holds its store's
+   * one-writer lock (`createController({ lockStore })`, as `cnm serve`). The driver may then finish
+   * an operation's work after it answered (the bridge driver's conntrack flush of a deleted
+   * endpoint, its addresses held until then), since no other writer can hand out what it still
+   * holds. Default false.
+   */
+  soleWriter?: boolean
+  /**
    * Told of a failure in work a driver does after its operation answered (the bridge driver's
    * conntrack flush of a deleted endpoint), with what it was doing: the daemon logs it. Default:
    * ignored.

@@ -1,4 +1,5 @@
-// The few syscalls Node lacks, for network namespaces: setns, unshare, mount, umount2.
+// The few syscalls Node lacks, for network namespaces: setns, unshare, mount, umount2 (and, in
+// pool.c, netlink requests sent and answered on the thread pool).
 // Every function returns 0 on success or -errno; the JS side turns that into a typed error.
 #define _GNU_SOURCE
 #include <errno.h>
@@ -7,6 +8,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <node_api.h>
+#include "pool.h"
 
 #define CHECK(call)                                                                  \
   do {                                                                               \
@@ -112,6 +114,8 @@ static napi_value init(napi_env env, napi_value exports) {
     {"setns", NULL, js_setns, NULL, NULL, NULL, napi_default, NULL},
     {"mount", NULL, js_mount, NULL, NULL, NULL, napi_default, NULL},
     {"umount2", NULL, js_umount2, NULL, NULL, NULL, napi_default, NULL},
+    {"netlinkOpen", NULL, cnm_netlink_open, NULL, NULL, NULL, napi_default, NULL},
+    {"netlinkRequest", NULL, cnm_netlink_request, NULL, NULL, NULL, napi_default, NULL},
   };
   CHECK(napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props));
   return exports;

@@ -12,6 +12,19 @@ export interface NetnsAddon {
   mount(source: string | null, target: string, fstype: string | null, flags: number, data: string | null): number
   /** umount2(2) (`MNT_DETACH` for a lazy unmount); 0, or a negative errno. */
   umount2(target: string, flags: number): number
+  /**
+   * A netlink socket of `protocol` (bound, close-on-exec, blocking with a `timeoutMs` receive and
+   * send timeout), in the calling thread's namespace; its fd, or a negative errno.
+   */
+  netlinkOpen(protocol: number, timeoutMs: number): number
+  /**
+   * Sends `request` (a whole netlink message, sequence number `seq`) on `fd` and reads its answer
+   * on libuv's thread pool (the kernel does a dump's work inside those reads and a request's inside
+   * the send, which on the event loop would hold it): a dump's parts up to NLMSG_DONE, or a
+   * request's answer (none for an acknowledgement). Resolves with those messages, headers
+   * included, or rejects with an Error carrying the positive `errno`.
+   */
+  netlinkRequest(fd: number, request: Buffer, seq: number): Promise<Buffer>
 }
 
 let cached: NetnsAddon | undefined

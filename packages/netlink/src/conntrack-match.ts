@@ -97,6 +97,8 @@ function addressOf(raw: unknown, except: unknown): AddressMatch {
     const p = tryParseCIDR(raw)
     if (!p)
       throw new NetlinkError(ERR_INVALID_ADDRESS, `conntrack match: address ${JSON.stringify(raw)} is not a prefix`)
+    // A match never selects every entry: a /0 would be all of a family's flows, the host's own too.
+    if (p.prefixLength === 0) throw invalid(`conntrack match: address ${JSON.stringify(raw)} selects every address`)
     if (except !== undefined && !Array.isArray(except))
       throw invalid(`conntrack match: except ${JSON.stringify(except)} must be a list of addresses`)
     const kept = new Set((except ?? []).map((a: unknown) => canonical(a, 'except').text))

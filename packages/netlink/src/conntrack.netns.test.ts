@@ -1,4 +1,5 @@
 import { createSocket, type Socket } from 'node:dgram'
+import { readdirSync } from 'node:fs'
 import { canonicalAddress } from '@cnm/ip'
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest'
 import type { ConntrackEntry } from './conntrack-codec.js'
@@ -194,5 +195,76 @@ describeKernel('conntrack through netlink (kernel)', () => {
       for (const s of servers.splice(0)) s.stop()
       for (const x of clients.splice(0)) x.close()
     }
+  })
+
+  it('reads a dump off the event loop: the kernel walks its whole table inside the reads', async () => {
+    track()
+    h = await openHandle()
+    await h.listConntrack()
+    // Inside the recv that asks for it, the kernel walks every bucket of the table (262,144 here,
+    // ~13 ms): read on the event loop, the loop would be busy for nearly all of a dump's time.
+    const start = performance.eventLoopUtilization()
+    const t0 = performance.now()
+    for (let i = 0; i < 10; i++) await h.listConntrack()
+    const wall = performance.now() - t0
+    const busy = performance.eventLoopUtilization(performance.eventLoopUtilization(), start).active
+    expect(busy).toBeLessThan(wall / 2)
+  })
+
+  it('closing the handle while a dump is read ends it, and leaves no socket open', async () => {
+    track()
+    const fds = (): number => readdirSync('/proc/self/fd').length
+    const before = fds()
+    h = await openHandle()
+    await h.listConntrack()
+    const second = h.listConntrack()
+    h.close()
+    await second.then(
+      (entries) => expect(Array.isArray(entries)).toBe(true),
+      (err: unknown) => expect(err).toMatchObject({ code: 'ERR_HANDLE_CLOSED' }),
+    )
+    await expect(h.listConntrack()).rejects.toMatchObject({ code: 'ERR_HANDLE_CLOSED' })
+    h = undefined
+    await new Promise((resolve) => setImmediate(resolve))
+    expect(fds()).toBe(before)
+  })
+
+  it("a watch knows, from the kernel's events, which addresses and ports may have flows", async () => {
+    track()
+    h = await openHandle()
+    const ours = (a: string): boolean => a === '127.0.0.2' || a === '127.0.0.3'
+    // A flow from before the watch: found by the watch's first read of the table.
+    const early = await client('127.0.0.3', 41032)
+    await early.ask(42032, 50)
+    const w = h.watchConntrack(ours)
+    expect(await w.mayHold({ addresses: ['127.0.0.3'] })).toBe(true)
+    expect(await w.mayHold({ addresses: ['127.0.0.2'] })).toBe(false)
+    expect(await w.mayHold({ ports: [{ proto: 'udp', port: 42031 }] })).toBe(false)
+    // A new flow: known from its event.
+    const c = await client('127.0.0.2', 41031)
+    await c.ask(42031, 50)
+    expect(await w.mayHold({ addresses: ['127.0.0.2'] })).toBe(true)
+    expect(await w.mayHold({ ports: [{ proto: 'udp', port: 42000, endPort: 42100 }] })).toBe(true)
+    expect(await w.mayHold({ ports: [{ proto: 'tcp', port: 42031 }] })).toBe(false)
+    // Flushed and forgotten; a flow made after the mark is not forgotten.
+    let since = w.mark()
+    expect(await h.flushConntrack({ address: '127.0.0.2' })).toBe(1)
+    w.forget(['127.0.0.2'], since)
+    expect(await w.mayHold({ addresses: ['127.0.0.2'] })).toBe(false)
+    since = w.mark()
+    await c.ask(42033, 50)
+    expect(await w.mayHold({ addresses: ['127.0.0.2'] })).toBe(true)
+    w.forget(['127.0.0.2'], since)
+    expect(await w.mayHold({ addresses: ['127.0.0.2'] })).toBe(true)
+    expect(kernelFlows().some((f) => f.includes('127.0.0.2:42033'))).toBe(true)
+    // Events off in the namespace: it cannot know.
+    h.writeSysctl('net/netfilter/nf_conntrack_events', '0')
+    expect(await w.mayHold({ addresses: ['127.0.0.9'] })).toBe(true)
+    h.writeSysctl('net/netfilter/nf_conntrack_events', '1')
+    // invalidate(): read the table again.
+    w.invalidate()
+    expect(await w.mayHold({ addresses: ['127.0.0.2'] })).toBe(true)
+    w.close()
+    expect(await w.mayHold({ addresses: ['127.0.0.2'] })).toBe(true) // closed: cannot know
   })
 })

@@ -1,4 +1,6 @@
+import { closeSync } from 'node:fs'
 import type * as NetlinkPkg from 'netlink'
+import { loadAddon } from './addon.js'
 import {
   type ConntrackEntry,
   CT_MSG,
@@ -10,30 +12,44 @@ import {
 import { type ConntrackMatch, compileMatches } from './conntrack-match.js'
 import { ERR_HANDLE_CLOSED, ERR_NETLINK, ERR_NETLINK_TIMEOUT, kernelError, NetlinkError } from './errors.js'
 import { nl } from './netlink-lib.js'
+import { type PoolMessage, poolRequest } from './pool-request.js'
 
 const NLM_F_DUMP = 0x300
 const NLMSG_ERROR = 2
-const ENOENT = 2
 
 /**
  * A NETLINK_NETFILTER socket on the conntrack subsystem (ctnetlink): dumps the connection
  * tracking table and deletes entries by their original tuple. Requests are serialised (one dump
  * at a time), each has a timeout, and kernel errors become `NetlinkError`s with the errno name.
+ *
+ * Its requests are sent and answered on libuv's thread pool through a socket the addon opened
+ * (native/pool.c): the kernel walks its whole hash table (262,144 buckets here, ~13 ms) inside a
+ * dump's reads, which on the event loop would hold up every other request of a daemon for that
+ * long. Without the addon's socket (none could be opened), the package's socket, on the event loop.
  */
 export class ConntrackSocket {
-  private readonly sock: NetlinkPkg.NetlinkSocket
+  /** The addon's socket (undefined: the package's, `sock`). */
+  private readonly fd: number | undefined
+  private readonly sock: NetlinkPkg.NetlinkSocket | undefined
+  private seq = 0
   private queue: Promise<unknown> = Promise.resolve()
   private closed = false
 
   /** Must be called with the calling thread in the target namespace (synchronously). */
   constructor(private readonly timeoutMs: number) {
+    const what = 'open a conntrack netlink socket'
+    const fd = loadAddon().netlinkOpen(NETLINK_NETFILTER, timeoutMs)
+    if (fd >= 0) {
+      this.fd = fd
+      return
+    }
     try {
       // Port id 0: the kernel assigns one.
       this.sock = nl.createNetlink(NETLINK_NETFILTER, { localPort: 0 } as Parameters<typeof nl.createNetlink>[1])
     } catch (cause) {
       const errno = (cause as { errno?: number }).errno
-      if (typeof errno === 'number') throw kernelError(Math.abs(errno), 'open a conntrack netlink socket', cause)
-      throw new NetlinkError(ERR_NETLINK, `open a conntrack netlink socket: ${(cause as Error).message}`, { cause })
+      if (typeof errno === 'number') throw kernelError(Math.abs(errno), what, cause)
+      throw new NetlinkError(ERR_NETLINK, `${what}: ${(cause as Error).message}`, { cause })
     }
   }
 
@@ -66,33 +82,49 @@ export class ConntrackSocket {
     return p
   }
 
-  private async send(type: number, flags: number, payload: Buffer, what: string): Promise<NetlinkPkg.NetlinkMessage[]> {
+  /**
+   * Sends one request and returns the messages that answered it (none for an acknowledgement);
+   * a kernel error is thrown, named.
+   */
+  private async send(type: number, flags: number, payload: Buffer, what: string): Promise<PoolMessage[]> {
     if (this.closed) throw new NetlinkError(ERR_HANDLE_CLOSED, `${what}: the netlink handle is closed`)
+    if (this.fd !== undefined) {
+      this.seq = (this.seq + 1) >>> 0
+      return poolRequest(this.fd, { type, flags, seq: this.seq, payload }, what, this.timeoutMs)
+    }
     try {
-      const [msgs] = await this.sock.request(type, [payload], { flags, timeout: this.timeoutMs, checkError: false })
-      return msgs
+      const [msgs] = await (this.sock as NetlinkPkg.NetlinkSocket).request(type, [payload], {
+        flags,
+        timeout: this.timeoutMs,
+        checkError: false,
+      })
+      const out: PoolMessage[] = []
+      for (const m of msgs) {
+        const data = Buffer.from(m.data)
+        if (m.type === NLMSG_ERROR) {
+          const errno = Math.abs(nl.parseError(data, m.flags).errno)
+          if (errno !== 0) throw Object.assign(new Error(`errno ${errno}`), { errno })
+          continue
+        }
+        out.push({ type: m.type, data })
+      }
+      return out
     } catch (cause) {
       const message = (cause as Error).message ?? ''
+      const errno = (cause as { errno?: number }).errno
       if (message.includes('Timeout')) {
         throw new NetlinkError(ERR_NETLINK_TIMEOUT, `${what}: no answer from the kernel in ${this.timeoutMs} ms`, {
           cause,
         })
       }
-      const errno = (cause as { errno?: number }).errno
       if (typeof errno === 'number') throw kernelError(Math.abs(errno), what, cause)
       throw new NetlinkError(ERR_NETLINK, `${what}: ${message}`, { cause })
     }
   }
 
   private async dump(): Promise<ConntrackEntry[]> {
-    const what = 'list conntrack entries'
     const out: ConntrackEntry[] = []
-    for (const m of await this.send(CT_MSG.GET, NLM_F_DUMP, dumpRequest(), what)) {
-      if (m.type === NLMSG_ERROR) {
-        const errno = Math.abs(nl.parseError(Buffer.from(m.data), m.flags).errno)
-        if (errno !== 0) throw kernelError(errno, what)
-        continue
-      }
+    for (const m of await this.send(CT_MSG.GET, NLM_F_DUMP, dumpRequest(), 'list conntrack entries')) {
       if (m.type !== CT_MSG.NEW) continue
       const e = parseEntry(m.data)
       if (e) out.push(e)
@@ -104,18 +136,29 @@ export class ConntrackSocket {
   private async delete(e: ConntrackEntry): Promise<boolean> {
     const o = e.original
     const what = `delete conntrack entry ${o.src}${o.srcPort === undefined ? '' : `:${o.srcPort}`} -> ${o.dst}${o.dstPort === undefined ? '' : `:${o.dstPort}`} (protocol ${o.proto})`
-    const [reply] = await this.send(CT_MSG.DELETE, 0, deleteRequest(e), what)
-    if (reply?.type !== NLMSG_ERROR) return true
-    const errno = Math.abs(nl.parseError(Buffer.from(reply.data), reply.flags).errno)
-    if (errno === ENOENT) return false
-    if (errno !== 0) throw kernelError(errno, what)
-    return true
+    try {
+      await this.send(CT_MSG.DELETE, 0, deleteRequest(e), what)
+      return true
+    } catch (err) {
+      if ((err as { code?: unknown }).code === 'ENOENT') return false
+      throw err
+    }
   }
 
-  /** Closes the socket; pending and later requests fail with ERR_HANDLE_CLOSED. */
+  /**
+   * Closes the socket; later requests fail with ERR_HANDLE_CLOSED (the addon's socket once a
+   * request on the thread pool is done).
+   */
   close(): void {
     if (this.closed) return
     this.closed = true
-    this.sock.close()
+    this.sock?.close()
+    const fd = this.fd
+    if (fd === undefined) return
+    void this.queue.then(() => {
+      try {
+        closeSync(fd)
+      } catch {} // nothing more to do with it
+    })
   }
 }

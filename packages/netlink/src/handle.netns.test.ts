@@ -86,6 +86,21 @@ describeKernel('netlink handles (kernel)', () => {
     expect(link('eth0', nsA)).toBeUndefined()
   })
 
+  it('deletes links on the thread pool: the kernel waits inside the request, not the event loop', async () => {
+    const names = [0, 1, 2, 3, 4].map(() => uniqueName('vd'))
+    for (const name of names) await h.createVeth(name, `${name}p`)
+    // The kernel waits inside a link's deletion for the device's last users (~20 ms a veth here):
+    // sent from the event loop, the loop would be busy for nearly all of it.
+    const start = performance.eventLoopUtilization()
+    const t0 = performance.now()
+    for (const name of names) await h.deleteLink(name)
+    const wall = performance.now() - t0
+    const busy = performance.eventLoopUtilization(performance.eventLoopUtilization(), start).active
+    expect(busy).toBeLessThan(wall / 2)
+    for (const name of names) expect(link(name)).toBeUndefined()
+    await expect(h.deleteLink(names[0] as string)).rejects.toMatchObject({ code: 'ENODEV', kind: 'not-found' })
+  })
+
   it('sets MTU, MAC, master, hairpin; renames and moves a link', async () => {
     const br = uniqueName('br')
     const v1 = uniqueName('v')

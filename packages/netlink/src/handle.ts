@@ -3,6 +3,7 @@ import { addAddress, deleteAddress, type LinkAddress, listAddresses } from './ad
 import { ConntrackSocket } from './conntrack.js'
 import type { ConntrackEntry } from './conntrack-codec.js'
 import type { ConntrackMatch } from './conntrack-match.js'
+import { type ConntrackWatch, watchConntrack } from './conntrack-watch.js'
 import type { HandleContext } from './context.js'
 import { ERR_HANDLE_CLOSED, kernelError, NetlinkError } from './errors.js'
 import {
@@ -150,6 +151,13 @@ export interface Handle {
    */
   flushConntrack(matches: ConntrackMatch | readonly ConntrackMatch[]): Promise<number>
   /**
+   * Watches the namespace's new conntrack entries (their events), recording those of the
+   * addresses `tracked` accepts and every destination port, so that a flush with nothing to delete
+   * can be skipped ({@link ConntrackWatch.mayHold}) instead of walking the table. Closed with the
+   * handle.
+   */
+  watchConntrack(tracked: (address: string) => boolean): ConntrackWatch
+  /**
    * Writes a `net` sysctl inside the handle's namespace (`net/ipv4/conf/br0/route_localnet` or the
    * dotted form; names with dots need the slash form). Synchronous: the main thread switches into
    * the namespace for the write and back. Throws `ERR_INVALID_SYSCTL` for a key outside `net`, and
@@ -193,7 +201,10 @@ export async function openHandle(options: HandleOptions = {}): Promise<Handle> {
   const nsFd = openNsFd(options.netns)
   let sock: RtnlSocket
   try {
-    sock = withNetnsFdSync(nsFd, () => new RtnlSocket(options.timeoutMs ?? DEFAULT_TIMEOUT_MS))
+    sock = withNetnsFdSync(
+      nsFd,
+      () => new RtnlSocket(options.timeoutMs ?? DEFAULT_TIMEOUT_MS, (fn) => withNetnsFdSync(nsFd, fn)),
+    )
   } catch (err) {
     closeSync(nsFd)
     throw err
@@ -204,6 +215,7 @@ export async function openHandle(options: HandleOptions = {}): Promise<Handle> {
   let diag: SockDiagSocket | undefined
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS
   let conntrack: ConntrackSocket | undefined
+  const watches: ConntrackWatch[] = []
   // Opened on first use, inside the handle's namespace.
   const ctSocket = (): ConntrackSocket => {
     if (closed) throw new NetlinkError(ERR_HANDLE_CLOSED, 'conntrack: the netlink handle is closed')
@@ -240,6 +252,19 @@ export async function openHandle(options: HandleOptions = {}): Promise<Handle> {
     },
     listConntrack: async () => ctSocket().list(),
     flushConntrack: async (matches) => ctSocket().flush(matches),
+    watchConntrack: (tracked) => {
+      if (closed) throw new NetlinkError(ERR_HANDLE_CLOSED, 'conntrack: the netlink handle is closed')
+      const eventsOn = (): boolean => {
+        try {
+          return readSysctl(ctx, 'net/netfilter/nf_conntrack_events') !== '0'
+        } catch {
+          return false // no conntrack here: nothing to know
+        }
+      }
+      const w = withNetnsFdSync(nsFd, () => watchConntrack(tracked, () => ctSocket().list(), eventsOn, timeoutMs))
+      watches.push(w)
+      return w
+    },
     writeSysctl: (key, value) => writeSysctl(ctx, key, value),
     readSysctl: (key) => readSysctl(ctx, key),
     close: () => {
@@ -248,6 +273,7 @@ export async function openHandle(options: HandleOptions = {}): Promise<Handle> {
       sock.close()
       diag?.close()
       conntrack?.close()
+      for (const w of watches) w.close()
       closeSync(nsFd)
     },
   }

@@ -2,6 +2,7 @@ export { loadAddon, type NetnsAddon } from './addon.js'
 export type { LinkAddress } from './addresses.js'
 export type { ConntrackEntry, ConntrackTuple } from './conntrack-codec.js'
 export { type ConntrackMatch, ERR_INVALID_CONNTRACK_MATCH } from './conntrack-match.js'
+export type { ConntrackQuery, ConntrackWatch } from './conntrack-watch.js'
 export {
   ERR_ADDON_UNAVAILABLE,
   ERR_HANDLE_CLOSED,

@@ -297,5 +297,6 @@ export function setHairpin(ctx: HandleContext, name: string, on: boolean): Promi
 export async function deleteLink(ctx: HandleContext, name: string): Promise<void> {
   validateInterfaceName(name)
   const msg = { kind: 'link' as const, data: {}, attrs: { ifname: name } }
-  await ctx.sock.request(RTM.DELLINK, NEW, (o) => rt.formatLinkMessage(msg, o), `delete link ${name}`)
+  // On the thread pool: the kernel waits inside the request for the device's last users (~20 ms).
+  await ctx.sock.requestOffLoop(RTM.DELLINK, NEW, (o) => rt.formatLinkMessage(msg, o), `delete link ${name}`)
 }

@@ -1,6 +1,9 @@
+import { closeSync } from 'node:fs'
 import type * as NetlinkPkg from 'netlink'
+import { loadAddon } from './addon.js'
 import { ERR_HANDLE_CLOSED, ERR_NETLINK, ERR_NETLINK_TIMEOUT, kernelError, NetlinkError } from './errors.js'
 import { nl } from './netlink-lib.js'
+import { poolRequest } from './pool-request.js'
 
 export type RtMessage = NetlinkPkg.rt.Message
 export type LinkMessage = NetlinkPkg.rt.LinkMessage
@@ -24,6 +27,7 @@ export const RTM = {
 
 export const NLM_F = { REQUEST: 1, ACK: 4, DUMP: 0x300, REPLACE: 0x100, EXCL: 0x200, CREATE: 0x400 } as const
 const NLMSG_ERROR = 2
+const NETLINK_ROUTE = 0
 
 /** What a request builds its payload from: the package's message formatters write into `out`. */
 export type Build = (out: NetlinkPkg.AttrStream) => void
@@ -37,9 +41,18 @@ export class RtnlSocket {
   private readonly sock: NetlinkPkg.RtNetlinkSocket
   private queue: Promise<unknown> = Promise.resolve()
   private closed = false
+  /** {@link requestOffLoop}'s queue (each request opens a socket of its own, closed after it). */
+  private poolQueue: Promise<unknown> = Promise.resolve()
+  private poolSeq = 0
 
-  /** Must be called with the calling thread in the target namespace (synchronously). */
-  constructor(private readonly timeoutMs: number = DEFAULT_TIMEOUT_MS) {
+  /**
+   * Must be called with the calling thread in the target namespace (synchronously).
+   * `inNamespace` runs a function with the thread in it again (for a socket opened later).
+   */
+  constructor(
+    private readonly timeoutMs: number = DEFAULT_TIMEOUT_MS,
+    private readonly inNamespace: <T>(fn: () => T) => T = (fn) => fn(),
+  ) {
     // Port id 0: the kernel assigns one (the package's own pick is a 10-bit counter per process, which
     // runs out after ~1000 open sockets: "Couldn't find a free address").
     this.sock = nl.createRtNetlink({ localPort: 0 } as Parameters<typeof nl.createRtNetlink>[0])
@@ -52,6 +65,38 @@ export class RtnlSocket {
     const p = this.queue.then(run, run)
     this.queue = p.catch(() => undefined)
     return p
+  }
+
+  /**
+   * A request the kernel works on for long inside its send (a link's deletion waits for the
+   * device's last users: ~20 ms here), sent and answered on libuv's thread pool through a socket of
+   * its own, so the event loop is not held meanwhile. Answered by an acknowledgement (or an error);
+   * such requests run one at a time, apart from the others of this socket.
+   */
+  requestOffLoop(type: number, flags: number, build: Build, what: string): Promise<void> {
+    const run = (): Promise<void> => this.sendOffLoop(type, flags, build, what)
+    const p = this.poolQueue.then(run, run)
+    this.poolQueue = p.catch(() => undefined)
+    return p
+  }
+
+  private async sendOffLoop(type: number, flags: number, build: Build, what: string): Promise<void> {
+    if (this.closed) throw new NetlinkError(ERR_HANDLE_CLOSED, `${what}: the netlink handle is closed`)
+    let fd = -1
+    try {
+      fd = this.inNamespace(() => loadAddon().netlinkOpen(NETLINK_ROUTE, this.timeoutMs))
+    } catch {} // the switch into the namespace needs a file descriptor too
+    // None to spare (out of file descriptors: an undo must still run): on the handle's own socket,
+    // as any request. Opened per request, the socket holds no descriptor between them.
+    if (fd < 0) return void (await this.request(type, flags, build, what))
+    const out = new nl.AttrStream()
+    build(out)
+    this.poolSeq = (this.poolSeq + 1) >>> 0
+    try {
+      await poolRequest(fd, { type, flags, seq: this.poolSeq, payload: Buffer.concat(out.bufs) }, what, this.timeoutMs)
+    } finally {
+      closeSync(fd)
+    }
   }
 
   private async send(type: number, flags: number, build: Build, what: string): Promise<RtMessage[]> {

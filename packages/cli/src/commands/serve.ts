@@ -122,7 +122,7 @@ export function registerServeCommand(program: Command, io: Output): void {
         sandboxDir: g.sandboxDir,
         ...(cluster ? { cluster } : {}),
         watchKernel: true, // the long-lived owner: rules flushed behind its back are put back (issue 19)
-        onDriverError: (err, what) => driverWarn(`${what}: ${(err as Error).message ?? String(err)}`),
+        onDriverError: (err, what) => driverWarn(`${what}: ${err instanceof Error ? err.message : String(err)}`),
         lockStore: { socket: flags.socket }, // one writer: other processes go through this daemon
         ...(pools ? { drivers: (await import('../bridge-pools.js')).bridgeWithPools(pools) } : {}),
       }).catch(async (err) => {

@@ -1,0 +1,214 @@
+import { formatAddress, tryParseAddress } from '@cnm/ip'
+import type * as NetlinkPkg from 'netlink'
+import { type ConntrackEntry, CT_MSG, IPPROTO, NETLINK_NETFILTER, nfgenmsg, parseEntry } from './conntrack-codec.js'
+import { ERR_NETLINK, kernelError, NetlinkError } from './errors.js'
+import { nl } from './netlink-lib.js'
+
+/** The multicast group of new conntrack entries (NFNLGRP_CONNTRACK_NEW). */
+export const NFNLGRP_CONNTRACK_NEW = 1
+/** AF_INET, for the barrier's request. */
+const AF_INET = 2
+/** More new entries than this in one second: the watch stands down for {@link PAUSE_MS}. */
+const MAX_EVENTS_PER_SECOND = 20_000
+const PAUSE_MS = 60_000
+
+/** What a {@link ConntrackWatch} is asked about. */
+export interface ConntrackQuery {
+  /** Flows to or from these addresses (the original source or destination, or the reply's source). */
+  addresses?: readonly string[]
+  /** Flows whose original destination port (of `proto`) is in one of these ranges. */
+  ports?: readonly { proto: 'tcp' | 'udp' | 'sctp'; port: number; endPort?: number }[]
+}
+
+/**
+ * Knows, from the kernel's conntrack events, which of some addresses (and which destination ports)
+ * the table may hold a flow of, so that a flush with nothing to delete need not dump the table: a
+ * dump walks the kernel's whole conntrack hash table (262,144 buckets here, ~13 ms whatever it
+ * finds), and while it walks, link changes elsewhere wait (its RCU read side holds up their grace
+ * periods). Errs only towards "may hold".
+ */
+export interface ConntrackWatch {
+  /**
+   * Whether the table may hold a flow the query names: every event the kernel sent before this
+   * call is read first (a round trip on the watch's socket). True whenever the watch cannot know:
+   * notifications lost, events off (`net.netfilter.nf_conntrack_events = 0`), the watch standing
+   * down for a flood of new flows, or closed. After a loss (and at first) it reads the table once.
+   */
+  mayHold(query: ConntrackQuery): Promise<boolean>
+  /** A mark to pass to {@link forget}, taken just before a flush dumps the table. */
+  mark(): number
+  /**
+   * After a flush from `since` deleted every flow of `addresses`: forgets them, unless a new flow
+   * of one was seen since. (Ports are never forgotten: a flush by port deletes only the flows of
+   * some destinations.)
+   */
+  forget(addresses: readonly string[], since: number): void
+  /** The addresses worth knowing about changed (a new subnet): the next question reads the table. */
+  invalidate(): void
+  /** Stops the watch and closes its socket. Idempotent. */
+  close(): void
+}
+
+/** How a watch reads the whole table (the handle's conntrack dump, on the thread pool). */
+export type ConntrackLister = () => Promise<ConntrackEntry[]>
+
+const canonical = (text: string): string | undefined => {
+  const a = tryParseAddress(text)
+  return a ? formatAddress(a.family, a.value) : undefined
+}
+
+/**
+ * Watches the new conntrack entries of the calling thread's network namespace (the
+ * NFNLGRP_CONNTRACK_NEW group of a NETLINK_NETFILTER socket, opened synchronously here), recording
+ * for each the addresses `tracked` accepts and its destination port; see {@link ConntrackWatch}.
+ * `eventsOn` says whether the namespace sends conntrack events at all. The socket does not keep
+ * the process alive.
+ */
+export function watchConntrack(
+  tracked: (address: string) => boolean,
+  list: ConntrackLister,
+  eventsOn: () => boolean,
+  timeoutMs: number,
+): ConntrackWatch {
+  let sock: NetlinkPkg.NetlinkSocket
+  try {
+    sock = nl.createNetlink(NETLINK_NETFILTER, { localPort: 0 } as Parameters<typeof nl.createNetlink>[1])
+    sock.addMembership(NFNLGRP_CONNTRACK_NEW)
+    sock.setRecvBufferSize(4 << 20)
+  } catch (cause) {
+    const errno = (cause as { errno?: number }).errno
+    if (typeof errno === 'number') throw kernelError(Math.abs(errno), 'watch conntrack entries', cause)
+    throw new NetlinkError(ERR_NETLINK, `watch conntrack entries: ${(cause as Error).message}`, { cause })
+  }
+  sock.unref()
+  /** Bumped for each entry recorded: what an address or port last saw. */
+  let gen = 0
+  const addresses = new Map<string, number>()
+  const ports = new Map<number, Uint32Array>([
+    [IPPROTO.tcp, new Uint32Array(65536)],
+    [IPPROTO.udp, new Uint32Array(65536)],
+    [IPPROTO.sctp, new Uint32Array(65536)],
+  ])
+  /** What was recorded is not the whole story (never read the table, or notifications lost). */
+  let lost = true
+  let losses = 0
+  let seeding: Promise<void> | undefined
+  let closed = false
+  let windowStart = 0
+  let windowCount = 0
+  let pausedUntil = 0
+
+  const record = (e: ConntrackEntry): void => {
+    gen++
+    for (const a of [e.original.src, e.original.dst, e.reply.src]) if (tracked(a)) addresses.set(a, gen)
+    const dport = e.original.dstPort
+    if (dport !== undefined) {
+      const seen = ports.get(e.original.proto)
+      if (seen) seen[dport] = gen
+    }
+  }
+  const standDown = (): void => {
+    lost = true
+    losses++
+    pausedUntil = performance.now() + PAUSE_MS
+    try {
+      sock.dropMembership(NFNLGRP_CONNTRACK_NEW)
+    } catch {} // then the events keep coming, and are ignored while paused
+  }
+  sock.on('message', (msgs) => {
+    if (pausedUntil > 0) return
+    const now = performance.now()
+    if (now - windowStart > 1000) {
+      windowStart = now
+      windowCount = 0
+    }
+    for (const msg of Array.isArray(msgs) ? msgs : [msgs]) {
+      if (msg.type !== CT_MSG.NEW) continue
+      if (++windowCount > MAX_EVENTS_PER_SECOND) return standDown()
+      try {
+        const e = parseEntry(msg.data)
+        if (e) record(e)
+      } catch {
+        lost = true // an event it cannot read: it knows less than it thought
+        losses++
+      }
+    }
+  })
+  // ENOBUFS: the kernel dropped notifications.
+  sock.on('error', () => {
+    lost = true
+    losses++
+  })
+
+  /**
+   * Every event sent before now has been read once this resolves: the answer to a request comes
+   * after them on the same socket. The request is a get that names no entry, which the kernel
+   * refuses at once (EINVAL) without looking at the table.
+   */
+  const barrier = async (): Promise<void> => {
+    await sock.request(CT_MSG.GET, [nfgenmsg(AF_INET)], { timeout: timeoutMs, checkError: false })
+  }
+  const seed = (): Promise<void> => {
+    seeding ??= (async () => {
+      const before = losses
+      const entries = await list()
+      for (const e of entries) record(e)
+      if (losses === before) lost = false // events since the dump began were read into it too
+    })().finally(() => {
+      seeding = undefined
+    })
+    return seeding
+  }
+  const resume = (): void => {
+    if (pausedUntil === 0 || performance.now() < pausedUntil) return
+    try {
+      sock.addMembership(NFNLGRP_CONNTRACK_NEW)
+      pausedUntil = 0
+    } catch {} // still paused: asked again next time
+  }
+
+  return {
+    async mayHold(query) {
+      if (closed || !eventsOn()) return true
+      resume()
+      if (pausedUntil > 0) return true
+      try {
+        await barrier()
+        if (lost) {
+          await seed()
+          await barrier() // and the events of entries made while the table was read
+        }
+      } catch {
+        return true
+      }
+      if (lost || pausedUntil > 0) return true
+      for (const a of query.addresses ?? []) {
+        const c = canonical(a)
+        if (c === undefined || addresses.has(c)) return true
+      }
+      for (const p of query.ports ?? []) {
+        const seen = ports.get(IPPROTO[p.proto])
+        if (!seen) return true
+        for (let port = p.port; port <= (p.endPort ?? p.port); port++) if (seen[port] !== 0) return true
+      }
+      return false
+    },
+    mark: () => gen,
+    forget(list, since) {
+      for (const a of list) {
+        const c = canonical(a)
+        if (c !== undefined && (addresses.get(c) ?? 0) <= since) addresses.delete(c)
+      }
+    },
+    invalidate() {
+      lost = true
+      losses++
+    },
+    close() {
+      if (closed) return
+      closed = true
+      sock.removeAllListeners('message')
+      sock.close()
+    },
+  }
+}
