@@ -13,8 +13,8 @@ export const bridgeDriver: DriverDefinition = {
       ...(soleWriter ? { soleWriter } : {}),
       ...(onBackgroundError
         ? {
-            onConntrackFlushError: (err: unknown, eid: string) =>
-              onBackgroundError(err, `conntrack flush of deleted endpoint ${eid}`),
+            onTeardownError: (err: unknown, eid: string) =>
+              onBackgroundError(err, `teardown of deleted endpoint ${eid}`),
           }
         : {}),
     }),

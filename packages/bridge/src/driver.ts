@@ -39,7 +39,7 @@ import { type NetworkConfig, parseNetworkConfig } from './network-config.js'
 import { newNetworkState } from './network-state.js'
 import { flushMatches } from './publish.js'
 import { endpointRecord, networkRecord } from './records.js'
-import type { DeferredFlush, DriverResources, EndpointState, NetworkContext, NetworkState } from './resources.js'
+import type { DeferredTeardown, DriverResources, EndpointState, NetworkContext, NetworkState } from './resources.js'
 import { endpointRecordOf, networkRecordOf, restoreEndpoint, restoreNetwork } from './restore.js'
 import { checkGateway } from './steps/check-gateway.js'
 import { setupDevice, setupDeviceUp } from './steps/setup-device.js'
@@ -76,21 +76,24 @@ export interface BridgeDriverOptions extends Partial<DriverContext> {
   /** Told what a repair of the firewall rules (with `watchKernel`) found missing and put back, or why it failed. */
   onFirewallRepair?: FirewallWatchOptions['onRepair']
   /**
-   * Flush a deleted endpoint's conntrack entries after its delete answered, its addresses reserved
-   * until then (deferred-flush.ts), and sweep the entries of free addresses at the first stray
-   * check. Default: `soleWriter` (no other process can hand out an address this one still holds;
-   * a one-shot command waits for the flush anyway).
+   * Delete a deleted endpoint's veth and flush its conntrack entries after its delete answered, its
+   * addresses reserved until then (deferred-teardown.ts), and sweep the entries of free addresses at
+   * the first stray check. Default: `soleWriter` (no other process can hand out an address this one
+   * still holds; a one-shot command waits for them anyway).
    */
-  deferConntrackFlush?: boolean
+  deferTeardown?: boolean
   /**
-   * With `deferConntrackFlush`: how long a deleted endpoint's flush waits before it starts (ms,
+   * With `deferTeardown`: how long a deleted endpoint's flush waits before it starts (ms,
    * integer 0–600000; default 0, at once: its dump is read on the thread pool, so it holds up no
    * request), unless an endpoint, publish, network delete or close needs it done first. Flushes
    * asked while one runs share the next dump.
    */
   conntrackFlushDelayMs?: number
-  /** Told why a conntrack flush that ran after its delete answered failed (default: ignored). */
-  onConntrackFlushError?: (err: unknown, endpointId: string) => void
+  /**
+   * Told why a step of a deleted endpoint's teardown after its delete answered (the veth's deletion,
+   * the conntrack flush, the release) failed; the steps after it ran anyway (default: ignored).
+   */
+  onTeardownError?: (err: unknown, endpointId: string) => void
 }
 
 /** A network as the driver holds it, for inspection. */
@@ -225,7 +228,7 @@ export function createBridgeDriver(options: BridgeDriverOptions = {}): BridgeDri
     // deleted endpoint that had none costs no dump of the table (the common `docker network
     // disconnect` of a container that talked to nothing). Without conntrack events: every flush dumps.
     let conntrack: ConntrackWatch | undefined
-    if (deferFlushes) {
+    if (deferTeardown) {
       try {
         conntrack = host.watchConntrack(ourAddress)
       } catch {} // no ctnetlink here: flushes dump the table (or find it unsupported)
@@ -254,7 +257,7 @@ export function createBridgeDriver(options: BridgeDriverOptions = {}): BridgeDri
           return ''
         }
       },
-      deferFlushes,
+      deferTeardown,
       flushDelayMs,
       deferred,
       conntrack,
@@ -265,10 +268,10 @@ export function createBridgeDriver(options: BridgeDriverOptions = {}): BridgeDri
         const flushed = matches.flatMap((m) => (m.address && !m.address.includes('/') ? [m.address] : []))
         if (since !== undefined) conntrack?.forget(flushed, since)
       }),
-      onFlushError: options.onConntrackFlushError ?? (() => undefined),
+      onTeardownError: options.onTeardownError ?? (() => undefined),
     }
   }
-  const deferFlushes = options.deferConntrackFlush ?? options.soleWriter === true
+  const deferTeardown = options.deferTeardown ?? options.soleWriter === true
   /** Every subnet of the driver's networks, parsed (undefined: to be read again). */
   let ourSubnets: IPPrefix[] | undefined
   /** Whether an address lies in a subnet of one of the driver's networks (the conntrack watch's filter). */
@@ -283,14 +286,14 @@ export function createBridgeDriver(options: BridgeDriverOptions = {}): BridgeDri
     resourcesNow()?.conntrack?.invalidate()
   }
   /** Whether the sweep of a start (conntrack-sweep.ts) is still to run. */
-  let sweep = deferFlushes
+  let sweep = deferTeardown
   const flushDelayMs = options.conntrackFlushDelayMs ?? 0
   if (!Number.isInteger(flushDelayMs) || flushDelayMs < 0 || flushDelayMs > 600_000) {
     throw new InvalidConfigError(`conntrackFlushDelayMs ${JSON.stringify(flushDelayMs)} must be an integer 0–600000`)
   }
-  /** The deferred flushes not done yet (deferred-flush.ts). */
-  const deferred = new Set<DeferredFlush>()
-  /** Waits for every deferred flush of `nets`, started now. */
+  /** The deferred teardowns not done yet (deferred-teardown.ts). */
+  const deferred = new Set<DeferredTeardown>()
+  /** Waits for every deferred teardown of `nets`, their flushes started now. */
   const flushed = async (nets: Iterable<NetworkState>): Promise<void> => {
     const wanted = new Set(nets)
     const waits: Promise<void>[] = []
@@ -301,24 +304,27 @@ export function createBridgeDriver(options: BridgeDriverOptions = {}): BridgeDri
     }
     await Promise.all(waits)
   }
-  /** Every deferred flush, started now, done. */
+  /** Every deferred teardown, its flush started now, done. */
   const settled = (): Promise<void> => flushed(networks.values())
   /**
-   * The deferred flushes a new endpoint (or publish) on `net` must not overtake, started now and
-   * done: those of `net` when it asks for an address one of them holds, and those of endpoints that
-   * had host ports when it publishes any (the port allocator may hand one of theirs out again, and
-   * an old flush must not delete the new mapping's flows). Other flushes keep waiting: a
-   * `docker network connect` just after a disconnect pays for neither.
+   * The deferred teardowns a new endpoint `eid` (or a publish) on `net` must not overtake, their
+   * flushes started now, done: those of `net` when it asks for an address one of them holds, one of
+   * the same id (its veth's name), and those of endpoints that had host ports when it publishes any
+   * (the port allocator may hand one of theirs out again, and an old flush must not delete the new
+   * mapping's flows). Others go on on their own: a `docker network connect` just after a disconnect
+   * pays for none of them.
    */
   const settledFor = (
     net: NetworkState,
+    eid: string | undefined,
     addresses: readonly (string | undefined)[],
     publishes: boolean,
   ): Promise<void> => {
     const asked = addresses.filter((a): a is string => a !== undefined)
     const nets: NetworkState[] = []
     for (const d of deferred) {
-      if ((publishes && d.ports) || (d.net === net && asked.some((a) => d.addresses.includes(a)))) nets.push(d.net)
+      const mine = d.net === net && (d.endpointId === eid || asked.some((a) => d.addresses.includes(a)))
+      if (mine || (publishes && d.ports)) nets.push(d.net)
     }
     return nets.length > 0 ? flushed(nets) : Promise.resolve()
   }
@@ -369,7 +375,7 @@ export function createBridgeDriver(options: BridgeDriverOptions = {}): BridgeDri
         if (net.endpoints.has(eid)) throw new EndpointExistsError(eid)
         const record = endpointRecordOf(eid, raw)
         // its addresses and ports taken as if earlier deletes' flushes had run within them
-        await settledFor(net, [record.ipv4, record.ipv6], record.ports.length > 0)
+        await settledFor(net, eid, [record.ipv4, record.ipv6], record.ports.length > 0)
         return restoreEndpoint(await res(), net, record)
       }),
     async forgetEndpoint(nid, eid) {
@@ -494,7 +500,7 @@ export function createBridgeDriver(options: BridgeDriverOptions = {}): BridgeDri
         }
         // Addresses handed out, and host ports published (on any network), as if the flushes had
         // run within their deletes.
-        await settledFor(net, [cfg.ipv4Address, cfg.ipv6Address], cfg.portBindings.length > 0)
+        await settledFor(net, eid, [cfg.ipv4Address, cfg.ipv6Address], cfg.portBindings.length > 0)
         const r = await res()
         try {
           return await createEndpoint(r, net, eid, sandboxKey, cfg)
@@ -517,7 +523,7 @@ export function createBridgeDriver(options: BridgeDriverOptions = {}): BridgeDri
       serial(async () => {
         const net = network(nid)
         // a host port's old flows (to a deleted endpoint) flushed before it is published again
-        if (bindings.length > 0) await settledFor(net, [], true)
+        if (bindings.length > 0) await settledFor(net, undefined, [], true)
         return publishEndpointPorts(await res(), net, endpoint(nid, eid), bindings)
       }),
     unpublishPorts: (nid, eid, ports) =>

@@ -9,7 +9,7 @@ import {
 } from '@cnm/driverapi'
 import { type Handle, openHandle } from '@cnm/netlink'
 import { allocateAddress } from './allocate.js'
-import { deferFlush } from './deferred-flush.js'
+import { deferTeardown } from './deferred-teardown.js'
 import type { EndpointConfig } from './endpoint-config.js'
 import { hostVethName, macFromIPv4, parkedVethName, randomMac } from './endpoint-names.js'
 import { withHostBinding } from './host-binding.js'
@@ -126,15 +126,16 @@ export async function createEndpoint(
  * the flush would be tracked anew; a masqueraded flow its peer keeps alive would otherwise reach
  * the address's next owner), then its addresses. Every step runs, and every failure is returned.
  *
- * With `deferFlushes` (a long-lived owner), the flush and the release run after the delete
- * answered (deferred-flush.ts): the flush is one dump of the kernel's whole conntrack table
- * (262,144 buckets here: ~13 ms, more than the rest of a Docker disconnect's work in cnm), and
- * nothing needs it done before the answer but the address's next owner, which cannot come before
- * the release. An endpoint asking for one of its addresses, or for an address of a full pool, and
- * ports published while it had published ports (any network), wait for it (so addresses and ports
- * are handed out as without it), as do the network's delete and the driver's close; a failure goes
- * to `onFlushError`. A restart after a crash in between finds the entries of free addresses in one
- * sweep (conntrack-sweep.ts).
+ * With `deferTeardown` (the sole writer of its store, a long-lived owner), the ports go within the
+ * delete and the rest after it answered (deferred-teardown.ts): the veth's deletion (the kernel
+ * waits inside it ~20 ms here) and the flush (one dump of the kernel's whole conntrack table,
+ * ~13 ms) are more than the rest of a Docker disconnect's work in cnm, and nothing needs them done
+ * before the answer but the next owner of its addresses (or of its id), which cannot come before
+ * the release. An endpoint asking for one of its addresses (or its id), or for an address of a full
+ * pool, and ports published while it had published ports (any network), wait for it (so addresses
+ * and ports are handed out as without it), as do the network's delete and the driver's close; a
+ * failure goes to `onTeardownError`. A restart after a crash in between finds the veth as a stray,
+ * and the entries of free addresses in one sweep (conntrack-sweep.ts).
  */
 export async function deleteEndpoint(res: DriverResources, net: NetworkState, ep: EndpointState): Promise<unknown[]> {
   const ports = [...ep.ports]
@@ -144,21 +145,18 @@ export async function deleteEndpoint(res: DriverResources, net: NetworkState, ep
     if (pool && ip) res.allocator.releaseIP(pool, ip)
   }
   const flush = (): Promise<void> => flushConntrack(res.host, ports, [ep.ipv4, ep.ipv6])
-  errors.push(
-    ...(await runAll([
-      () =>
-        res.host.deleteLink(ep.hostVeth).catch((err: unknown) => {
-          if (!hasErrorCode(err, 'ENODEV')) throw err // gone with its sandbox
-        }),
-    ])),
-  )
+  const removeLink = (): Promise<void> =>
+    res.host.deleteLink(ep.hostVeth).catch((err: unknown) => {
+      if (!hasErrorCode(err, 'ENODEV')) throw err // gone with its sandbox
+    })
   net.endpoints.delete(ep.id)
-  if (!res.deferFlushes) {
-    errors.push(...(await runAll([flush, release(ep.ipv4), release(ep.ipv6)])))
+  if (!res.deferTeardown) {
+    errors.push(...(await runAll([removeLink, flush, release(ep.ipv4), release(ep.ipv6)])))
     return errors
   }
-  // After the answer: Docker asks its IPAM to release the address next, and the flush's dump of
-  // the table (~13 ms) is nothing that request needs (deferred-flush.ts).
-  deferFlush(res, net, ep, ports, [release(ep.ipv4), release(ep.ipv6)])
+  // After the answer: nothing that follows a delete (Docker's release of the address in its IPAM,
+  // its next command) needs the veth's deletion (~20 ms of the kernel's) or the flush's dump of the
+  // table (~13 ms) done first (deferred-teardown.ts).
+  deferTeardown(res, net, ep, ports, { removeLink, release: [release(ep.ipv4), release(ep.ipv6)] })
   return errors
 }

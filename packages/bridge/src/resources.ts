@@ -22,35 +22,37 @@ export interface DriverResources {
   /** resolv.conf text, for the nameserver overlap check. */
   resolvConf: () => string
   /**
-   * A deleted endpoint's conntrack flush runs after its delete answered (a long-lived owner), its
-   * addresses reserved until the flush is done; else within the delete.
+   * A deleted endpoint's veth deletion, conntrack flush and address release run after its delete
+   * answered (the sole writer of its store), its addresses reserved until then; else within the delete.
    */
-  deferFlushes: boolean
+  deferTeardown: boolean
   /** How long a deferred flush waits before it joins the queue (unless hurried), ms. */
   flushDelayMs: number
-  /** The deferred flushes not done yet (waiting for their delay, queued or running). */
-  deferred: Set<DeferredFlush>
+  /** The deferred teardowns not done yet. */
+  deferred: Set<DeferredTeardown>
   /**
-   * With `deferFlushes`: which of the driver's addresses (and which ports) the conntrack table may
+   * With `deferTeardown`: which of the driver's addresses (and which ports) the conntrack table may
    * hold flows of, from the kernel's events, so that a flush with nothing to delete is skipped.
    */
   conntrack: ConntrackWatch | undefined
   /** Where deferred flushes run: one dump of the conntrack table for those asked meanwhile. */
   flushes: FlushQueue
-  /** Told why a flush that ran after its delete answered failed (its addresses were released). */
-  onFlushError: (err: unknown, endpointId: string) => void
+  /** Told why a step of a deferred teardown failed (the steps after it ran anyway). */
+  onTeardownError: (err: unknown, endpointId: string) => void
 }
 
-/** A deleted endpoint's deferred conntrack flush, not done yet (endpoint.ts). */
-export interface DeferredFlush {
+/** The rest of a deleted endpoint's teardown, after its delete answered, not done yet (deferred-teardown.ts). */
+export interface DeferredTeardown {
   net: NetworkState
+  /** The endpoint's id (its veth's name: an endpoint of the same id waits for it). */
+  endpointId: string
   /** The endpoint's addresses (reserved in the network's pools until the flush ran). */
   addresses: readonly string[]
   /** Whether it published host ports (free again in the port allocator, their old flows not yet flushed). */
   ports: boolean
-  /** Starts it now if it is still waiting for its delay. */
+  /** Starts the flush now if it is still waiting for its delay. */
   go: () => void
-  /** Settles once the flush ran (or failed, reported) and the addresses are released; never rejects. */
+  /** Settles once the veth is gone, the flush ran and the addresses are released (failures reported); never rejects. */
   done: Promise<void>
 }
 

@@ -8,7 +8,7 @@ import { type BridgeDriver, createBridgeDriver } from './driver.js'
 const id = (): string => randomBytes(32).toString('hex')
 
 /**
- * A long-lived owner (`deferConntrackFlush`, the daemon's default) flushes a deleted endpoint's
+ * A long-lived owner (`deferTeardown`, the daemon's default) flushes a deleted endpoint's
  * conntrack entries after its delete answered: checked here against the kernel's table.
  */
 describeKernel('conntrack flush after the delete answered (kernel)', () => {
@@ -20,9 +20,9 @@ describeKernel('conntrack flush after the delete answered (kernel)', () => {
   beforeAll(async () => {
     driver = createBridgeDriver({
       owner: 'ctdefer',
-      deferConntrackFlush: true,
+      deferTeardown: true,
       conntrackFlushDelayMs: 60_000, // run only when something needs it done
-      onConntrackFlushError: (err) => flushErrors.push(err),
+      onTeardownError: (err) => flushErrors.push(err),
     })
     await driver.config({ firewallBackend: 'nftables' })
     hostHandle = await openHandle()
@@ -142,21 +142,36 @@ describeKernel('conntrack flush after the delete answered (kernel)', () => {
     expect(flushErrors).toEqual([])
   })
 
-  it('with no next owner, the flush runs on its own just after the delete answered', async () => {
+  it('with no next owner, the veth goes and the flush runs on their own just after the delete answered; the same id waits', async () => {
     const nid = id()
-    const own = createBridgeDriver({ owner: 'ctdefer3', deferConntrackFlush: true }) // no delay
+    const own = createBridgeDriver({ owner: 'ctdefer3', deferTeardown: true }) // no delay
     try {
       await own.config({ firewallBackend: 'nftables' })
       await own.createNetwork(nid, { addressIPv4: '10.75.0.1/24' })
       const a = await attach(own, nid, { ipv4Address: '10.75.0.10' })
+      const veth = (): boolean =>
+        (
+          JSON.parse(
+            run('ip', ['-j', 'link', 'show', 'master', own.network(nid)?.bridgeName as string]).stdout,
+          ) as unknown[]
+        ).length > 0
+      expect(veth()).toBe(true)
       expect(pings('10.75.0.1', a.sb.key)).toBe(true)
       await own.deleteEndpoint(nid, a.eid)
-      const deadline = Date.now() + 3000 // it starts at once, read on the thread pool
-      while ((await entriesOf('10.75.0.10')).length > 0 && Date.now() < deadline) {
+      const deadline = Date.now() + 3000 // both start at once, on the thread pool
+      while ((veth() || (await entriesOf('10.75.0.10')).length > 0) && Date.now() < deadline) {
         await new Promise((r) => setTimeout(r, 20))
       }
+      expect(veth()).toBe(false) // the kernel's own listing: no port left on the bridge
       expect(await entriesOf('10.75.0.10')).toEqual([])
-      await own.deleteNetwork(nid)
+      // An endpoint of the same id (its veth's name) just after its delete: it waits, no EEXIST.
+      const eid = id()
+      await own.createEndpoint(nid, eid, '', {})
+      await own.deleteEndpoint(nid, eid)
+      await own.createEndpoint(nid, eid, '', {})
+      expect(veth()).toBe(true)
+      await own.deleteEndpoint(nid, eid)
+      await own.deleteNetwork(nid) // waits for the teardown: the bridge goes with nothing on it
       await a.sb.destroy()
     } finally {
       await own.close()
@@ -165,7 +180,7 @@ describeKernel('conntrack flush after the delete answered (kernel)', () => {
 
   it("a restart's first stray check flushes the entries of the subnet's free addresses, and only those", async () => {
     const nid = id()
-    const first = createBridgeDriver({ owner: 'ctdefer2', deferConntrackFlush: true })
+    const first = createBridgeDriver({ owner: 'ctdefer2', deferTeardown: true })
     await first.config({ firewallBackend: 'nftables' })
     await first.createNetwork(nid, { addressIPv4: '10.74.0.1/24' })
     const kept = await attach(first, nid, { ipv4Address: '10.74.0.20' })
@@ -176,7 +191,7 @@ describeKernel('conntrack flush after the delete answered (kernel)', () => {
     // The process dies after the store dropped `lost` but before its flush ran: the kernel keeps
     // its interface (a stray) and its entries.
     await first.close()
-    const second = createBridgeDriver({ owner: 'ctdefer2', deferConntrackFlush: true })
+    const second = createBridgeDriver({ owner: 'ctdefer2', deferTeardown: true })
     try {
       await second.config({ firewallBackend: 'nftables' })
       expect(await second.persistence.restoreNetwork(nid, netRecord)).toBe('restored')
@@ -204,7 +219,7 @@ describeKernel('conntrack flush after the delete answered (kernel)', () => {
     run('ip', ['link', 'add', br, 'type', 'bridge'])
     run('ip', ['addr', 'add', '10.76.0.1/24', 'dev', br])
     run('ip', ['link', 'set', br, 'up'])
-    const own = createBridgeDriver({ owner: 'ctdefer4', deferConntrackFlush: true })
+    const own = createBridgeDriver({ owner: 'ctdefer4', deferTeardown: true })
     try {
       // "A VM" on the bridge: a veth of its own, an address cnm never handed out.
       await createNetns(vm)
