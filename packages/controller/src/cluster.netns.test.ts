@@ -26,32 +26,34 @@ interface Host {
 
 const LEASE_TTL = 2
 
-/** Address claims as etcd itself holds them, read with etcdctl (not our client). */
-function etcdKeys(endpoints: readonly string[], prefix: string): string[] {
-  const res = spawnSync('etcdctl', [`--endpoints=${endpoints.join(',')}`, 'get', prefix, '--prefix', '--keys-only'], {
+/** Runs etcdctl (API v3) against `endpoints`; its output, or an error naming what was asked. */
+function etcdctl(endpoints: readonly string[], args: readonly string[]): string {
+  const res = spawnSync('etcdctl', [`--endpoints=${endpoints.join(',')}`, ...args], {
     encoding: 'utf8',
     env: { ...process.env, ETCDCTL_API: '3' },
     timeout: 15_000,
   })
-  if (res.status !== 0) throw new Error(`etcdctl get ${prefix}: ${res.stderr}`)
-  return res.stdout.split('\n').filter((l) => l !== '')
+  if (res.status !== 0) throw new Error(`etcdctl ${args.join(' ')}: ${res.stderr}`)
+  return res.stdout
+}
+
+/** Address claims as etcd itself holds them, read with etcdctl (not our client). */
+function etcdKeys(endpoints: readonly string[], prefix: string): string[] {
+  return etcdctl(endpoints, ['get', prefix, '--prefix', '--keys-only'])
+    .split('\n')
+    .filter((l) => l !== '')
 }
 
 /** The index (in `endpoints`) of the member etcd says is the leader, as etcdctl reports it. */
 function leaderIndex(endpoints: readonly string[]): number {
-  const res = spawnSync('etcdctl', [`--endpoints=${endpoints.join(',')}`, 'endpoint', 'status', '-w', 'json'], {
-    encoding: 'utf8',
-    env: { ...process.env, ETCDCTL_API: '3' },
-    timeout: 15_000,
-  })
-  if (res.status !== 0) throw new Error(`etcdctl endpoint status: ${res.stderr}`)
-  const status = JSON.parse(res.stdout) as {
+  const out = etcdctl(endpoints, ['endpoint', 'status', '-w', 'json'])
+  const status = JSON.parse(out) as {
     Endpoint: string
     Status: { header: { member_id: number }; leader: number }
   }[]
   const at = status.findIndex((s) => s.Status.header.member_id === s.Status.leader)
   const i = endpoints.indexOf(status[at]?.Endpoint ?? '')
-  if (i < 0) throw new Error(`etcdctl endpoint status: no leader among ${res.stdout}`)
+  if (i < 0) throw new Error(`etcdctl endpoint status: no leader among ${out}`)
   return i
 }
 
