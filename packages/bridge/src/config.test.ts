@@ -1,6 +1,7 @@
 import { ERR_INVALID_CONFIG, parseIpam } from '@cnm/driverapi'
 import { describe, expect, it } from 'vitest'
 import { electSubnet, parseNameservers, ulaSubnetFor } from './address-election.js'
+import { createBridgeDriver } from './driver.js'
 import { DEFAULT_ADDRESS_POOLS, parseDriverConfig } from './driver-config.js'
 import { parseEndpointConfig } from './endpoint-config.js'
 import { hostVethName, macFromIPv4 } from './endpoint-names.js'
@@ -264,5 +265,15 @@ describe('address election', () => {
     expect(ulaSubnetFor('0123456789abcdef')).toBe('fd01:2345:6789::/64')
     expect(hostVethName('0123456789abcdef')).toBe('veth0123456789a')
     expect(macFromIPv4('172.17.0.2')).toBe('02:42:ac:11:00:02')
+  })
+})
+
+describe('driver options', () => {
+  it('refuse a conntrack flush delay that is not an integer 0–600000 ms, before anything is made', () => {
+    for (const bad of [-1, 0.5, 600_001, Number.NaN, '50' as unknown as number]) {
+      expect(() => createBridgeDriver({ conntrackFlushDelayMs: bad }), String(bad)).toThrow(invalid)
+    }
+    expect(() => createBridgeDriver({ conntrackFlushDelayMs: 0 })).not.toThrow()
+    expect(() => createBridgeDriver({ conntrackFlushDelayMs: 600_000 })).not.toThrow()
   })
 })

@@ -111,6 +111,8 @@ describe('conntrack matches', () => {
       [{ address: '10.0.0.0/24', except: '10.0.0.2' }, 'ERR_INVALID_CONNTRACK_MATCH'],
       [{ address: '10.0.0.0/24', except: ['10.0.0.x'] }, 'ERR_INVALID_ADDRESS'],
       [{ address: '10.0.0.0/24', family: 6 }, 'ERR_INVALID_CONNTRACK_MATCH'],
+      [{ address: '0.0.0.0/0', except: ['10.0.0.2'] }, 'ERR_INVALID_CONNTRACK_MATCH'], // every flow of a family
+      [{ address: '::/0' }, 'ERR_INVALID_CONNTRACK_MATCH'],
       [{ destination: 'fe80::1%eth0' }, 'ERR_INVALID_ADDRESS'],
       [{ destination: ['10.0.0.1', '10.0.0.0/33'] }, 'ERR_INVALID_ADDRESS'],
     ]
