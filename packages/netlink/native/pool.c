@@ -113,6 +113,10 @@ static void dump_execute(napi_env env, void *data) {
       job->err = errno == EAGAIN ? ETIMEDOUT : errno;
       break;
     }
+    if (n == 0) {  // nothing a netlink socket should ever read: no end would come
+      job->err = EPROTO;
+      break;
+    }
     if (msg.msg_flags & MSG_TRUNC) {
       job->err = EMSGSIZE;
       break;

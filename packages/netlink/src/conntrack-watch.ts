@@ -81,13 +81,14 @@ export function watchConntrack(
     throw new NetlinkError(ERR_NETLINK, `watch conntrack entries: ${(cause as Error).message}`, { cause })
   }
   sock.unref()
-  /** Bumped for each entry recorded: what an address or port last saw. */
+  /** Bumped for each entry recorded: what an address last saw. */
   let gen = 0
   const addresses = new Map<string, number>()
-  const ports = new Map<number, Uint32Array>([
-    [IPPROTO.tcp, new Uint32Array(65536)],
-    [IPPROTO.udp, new Uint32Array(65536)],
-    [IPPROTO.sctp, new Uint32Array(65536)],
+  /** Destination ports a flow was seen to, per protocol (1: seen; never forgotten). */
+  const ports = new Map<number, Uint8Array>([
+    [IPPROTO.tcp, new Uint8Array(65536)],
+    [IPPROTO.udp, new Uint8Array(65536)],
+    [IPPROTO.sctp, new Uint8Array(65536)],
   ])
   /** What was recorded is not the whole story (never read the table, or notifications lost). */
   let lost = true
@@ -104,7 +105,7 @@ export function watchConntrack(
     const dport = e.original.dstPort
     if (dport !== undefined) {
       const seen = ports.get(e.original.proto)
-      if (seen) seen[dport] = gen
+      if (seen) seen[dport] = 1
     }
   }
   const standDown = (): void => {
