@@ -30,6 +30,7 @@ import { parseDriverConfig } from './driver-config.js'
 import { BRIDGE_DRIVER_NAME, defaultBridgeName } from './driver-name.js'
 import { createEndpoint, deleteEndpoint } from './endpoint.js'
 import { parseEndpointConfig } from './endpoint-config.js'
+import { hostVethName } from './endpoint-names.js'
 import { publishEndpointPorts, unpublishEndpointPorts } from './endpoint-ports.js'
 import { type FirewallWatchOptions, heldRules, watchFirewall } from './firewall-watch.js'
 import { createFlushQueue } from './flush-queue.js'
@@ -309,7 +310,7 @@ export function createBridgeDriver(options: BridgeDriverOptions = {}): BridgeDri
   /**
    * The deferred teardowns a new endpoint `eid` (or a publish) on `net` must not overtake, their
    * flushes started now, done: those of `net` when it asks for an address one of them holds, one of
-   * the same id (its veth's name), and those of endpoints that had host ports when it publishes any
+   * the same veth name (any network), and those of endpoints that had host ports when it publishes any
    * (the port allocator may hand one of theirs out again, and an old flush must not delete the new
    * mapping's flows). Others go on on their own: a `docker network connect` just after a disconnect
    * pays for none of them.
@@ -322,8 +323,10 @@ export function createBridgeDriver(options: BridgeDriverOptions = {}): BridgeDri
   ): Promise<void> => {
     const asked = addresses.filter((a): a is string => a !== undefined)
     const nets: NetworkState[] = []
+    const veth = eid === undefined ? undefined : hostVethName(eid)
     for (const d of deferred) {
-      const mine = d.net === net && (d.endpointId === eid || asked.some((a) => d.addresses.includes(a)))
+      // Its veth's name (a prefix of its id, one namespace for every network), or its addresses.
+      const mine = hostVethName(d.endpointId) === veth || (d.net === net && asked.some((a) => d.addresses.includes(a)))
       if (mine || (publishes && d.ports)) nets.push(d.net)
     }
     return nets.length > 0 ? flushed(nets) : Promise.resolve()

@@ -44,7 +44,7 @@ export interface DriverResources {
 /** The rest of a deleted endpoint's teardown, after its delete answered, not done yet (deferred-teardown.ts). */
 export interface DeferredTeardown {
   net: NetworkState
-  /** The endpoint's id (its veth's name: an endpoint of the same id waits for it). */
+  /** The endpoint's id (its veth's name comes from it: an endpoint whose veth would have that name waits). */
   endpointId: string
   /** The endpoint's addresses (reserved in the network's pools until the flush ran). */
   addresses: readonly string[]

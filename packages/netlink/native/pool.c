@@ -113,6 +113,7 @@ static void dump_execute(napi_env env, void *data) {
       job->err = errno == EAGAIN ? ETIMEDOUT : errno;
       break;
     }
+    if (kernel.nl_pid != 0) continue;  // not from the kernel (another process's message): not an answer
     if (n == 0) {  // nothing a netlink socket should ever read: no end would come
       job->err = EPROTO;
       break;
@@ -122,8 +123,20 @@ static void dump_execute(napi_env env, void *data) {
       break;
     }
     int done = 0;
-    size_t left = (size_t)n;
-    for (struct nlmsghdr *h = (struct nlmsghdr *)buf; NLMSG_OK(h, left); h = NLMSG_NEXT(h, left)) {
+    // Walked by hand (a signed length, bounds checked before each step): NLMSG_NEXT on an unsigned
+    // length wraps past the end of a last, unaligned message.
+    ssize_t left = n;
+    for (uint8_t *at = buf; left >= (ssize_t)NLMSG_HDRLEN;) {
+      struct nlmsghdr *h = (struct nlmsghdr *)at;
+      if (h->nlmsg_len < NLMSG_HDRLEN || (ssize_t)h->nlmsg_len > left) {
+        job->err = EPROTO;
+        done = 1;
+        break;
+      }
+      ssize_t step = (ssize_t)NLMSG_ALIGN(h->nlmsg_len);
+      if (step > left) step = left;
+      at += step;
+      left -= step;
       if (h->nlmsg_seq != job->seq) continue;  // not an answer to this dump
       if (h->nlmsg_type == NLMSG_DONE) {
         if (h->nlmsg_len >= NLMSG_LENGTH(sizeof(int))) {
@@ -153,7 +166,8 @@ static void dump_execute(napi_env env, void *data) {
         done = 1;
         break;
       }
-      if ((job->err = append(job, h, h->nlmsg_len)) != 0 || (!job->dump && !(h->nlmsg_flags & NLM_F_MULTI))) {
+      // Whole, aligned as the kernel laid it out (the JS side steps by the aligned length too).
+      if ((job->err = append(job, h, (size_t)step)) != 0 || (!job->dump && !(h->nlmsg_flags & NLM_F_MULTI))) {
         done = 1;  // a request's one answer (without NLM_F_ACK, its end)
         break;
       }
@@ -191,19 +205,21 @@ static void dump_complete(napi_env env, napi_status status, void *data) {
   free(job);
 }
 
-// netlinkRequest(fd, request, seq): a Promise of every message (headers included) that answered
+// netlinkRequest(fd, request, seq, dump): a Promise of every message (headers included) that answered
 // `request` (a whole netlink message, sequence number `seq`), sent and read on the thread pool: a
 // dump's parts up to NLMSG_DONE, or a request's answer (or its acknowledgement, then no message).
 // One request at a time per socket (the JS side queues them).
 napi_value cnm_netlink_request(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value argv[3], promise, name;
+  size_t argc = 4;
+  napi_value argv[4], promise, name;
+  bool dump = false;
   int32_t fd;
   uint32_t seq;
   bool is_buffer = false;
   void *bytes;
   size_t len;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 3) FAIL_TYPE("netlinkRequest: missing arguments");
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 4) FAIL_TYPE("netlinkRequest: missing arguments");
+  if (napi_get_value_bool(env, argv[3], &dump) != napi_ok) FAIL_TYPE("netlinkRequest: dump must be a boolean");
   if (napi_get_value_int32(env, argv[0], &fd) != napi_ok || fd < 0) FAIL_TYPE("netlinkRequest: bad fd");
   if (napi_is_buffer(env, argv[1], &is_buffer) != napi_ok || !is_buffer) FAIL_TYPE("netlinkRequest: request must be a Buffer");
   if (napi_get_buffer_info(env, argv[1], &bytes, &len) != napi_ok || len < NLMSG_HDRLEN) FAIL_TYPE("netlinkRequest: short request");
@@ -217,7 +233,7 @@ napi_value cnm_netlink_request(napi_env env, napi_callback_info info) {
   job->seq = seq;
   job->request = bytes;
   job->request_len = len;
-  job->dump = (((const struct nlmsghdr *)bytes)->nlmsg_flags & NLM_F_DUMP) == NLM_F_DUMP;
+  job->dump = dump;  // told, not read from the flags: 0x300 is also NLM_F_REPLACE|NLM_F_EXCL
   if (napi_create_reference(env, argv[1], 1, &job->request_ref) != napi_ok ||
       napi_create_promise(env, &job->deferred, &promise) != napi_ok ||
       napi_create_string_utf8(env, "cnm:netlinkRequest", NAPI_AUTO_LENGTH, &name) != napi_ok ||

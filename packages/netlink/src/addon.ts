@@ -18,13 +18,13 @@ export interface NetnsAddon {
    */
   netlinkOpen(protocol: number, timeoutMs: number): number
   /**
-   * Sends `request` (a whole netlink message, sequence number `seq`) on `fd` and reads its answer
+   * Sends `request` (a whole netlink message, sequence number `seq`; `dump`: a dump request) on `fd` and reads its answer
    * on libuv's thread pool (the kernel does a dump's work inside those reads and a request's inside
    * the send, which on the event loop would hold it): a dump's parts up to NLMSG_DONE, or a
    * request's answer (none for an acknowledgement). Resolves with those messages, headers
    * included, or rejects with an Error carrying the positive `errno`.
    */
-  netlinkRequest(fd: number, request: Buffer, seq: number): Promise<Buffer>
+  netlinkRequest(fd: number, request: Buffer, seq: number, dump: boolean): Promise<Buffer>
 }
 
 let cached: NetnsAddon | undefined

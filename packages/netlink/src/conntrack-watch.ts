@@ -11,6 +11,18 @@ const AF_INET = 2
 /** More new entries than this in one second: the watch stands down for {@link PAUSE_MS}. */
 const MAX_EVENTS_PER_SECOND = 20_000
 const PAUSE_MS = 60_000
+/**
+ * At most this many addresses are recorded (a container with CAP_NET_RAW could make flows from
+ * every address of a /64); past it the watch knows nothing until its next read of the table.
+ */
+const MAX_ADDRESSES = 65_536
+/**
+ * Once a minute (when asked) the watch reads the table again and checks that every flow of a
+ * tracked address it finds was announced; one that was not means the host filters conntrack events
+ * (a CT template's `--ctevents` without `new`, an nft `ct event set` without it): the watch then
+ * stops for good, and every flush dumps the table.
+ */
+const VERIFY_MS = 60_000
 
 /** What a {@link ConntrackWatch} is asked about. */
 export interface ConntrackQuery {
@@ -61,14 +73,15 @@ const canonical = (text: string): string | undefined => {
  * Watches the new conntrack entries of the calling thread's network namespace (the
  * NFNLGRP_CONNTRACK_NEW group of a NETLINK_NETFILTER socket, opened synchronously here), recording
  * for each the addresses `tracked` accepts and its destination port; see {@link ConntrackWatch}.
- * `eventsOn` says whether the namespace sends conntrack events at all. The socket does not keep
- * the process alive.
+ * `eventsOn` says whether the namespace sends conntrack events at all; `verifyMs`, how often it
+ * checks that they announce every flow (see VERIFY_MS). The socket does not keep the process alive.
  */
 export function watchConntrack(
   tracked: (address: string) => boolean,
   list: ConntrackLister,
   eventsOn: () => boolean,
   timeoutMs: number,
+  verifyMs = VERIFY_MS,
 ): ConntrackWatch {
   let sock: NetlinkPkg.NetlinkSocket
   try {
@@ -98,10 +111,23 @@ export function watchConntrack(
   let windowStart = 0
   let windowCount = 0
   let pausedUntil = 0
+  /** Events proved unreliable (see VERIFY_MS): the watch answers "may hold" for good. */
+  let disabled = false
+  let verifiedAt = 0
+  /** Bumped by each `forget`: a check of the table that overlapped one cannot judge. */
+  let forgets = 0
 
+  const lose = (): void => {
+    lost = true
+    losses++
+  }
   const record = (e: ConntrackEntry): void => {
     gen++
-    for (const a of [e.original.src, e.original.dst, e.reply.src]) if (tracked(a)) addresses.set(a, gen)
+    for (const a of [e.original.src, e.original.dst, e.reply.src]) {
+      if (!tracked(a)) continue
+      if (addresses.size >= MAX_ADDRESSES && !addresses.has(a)) lose()
+      else addresses.set(a, gen)
+    }
     const dport = e.original.dstPort
     if (dport !== undefined) {
       const seen = ports.get(e.original.proto)
@@ -109,8 +135,7 @@ export function watchConntrack(
     }
   }
   const standDown = (): void => {
-    lost = true
-    losses++
+    lose()
     pausedUntil = performance.now() + PAUSE_MS
     try {
       sock.dropMembership(NFNLGRP_CONNTRACK_NEW)
@@ -130,16 +155,14 @@ export function watchConntrack(
         const e = parseEntry(msg.data)
         if (e) record(e)
       } catch {
-        lost = true // an event it cannot read: it knows less than it thought
-        losses++
+        lose() // an event it cannot read: it knows less than it thought
       }
     }
   })
-  // ENOBUFS: the kernel dropped notifications.
-  sock.on('error', () => {
-    lost = true
-    losses++
-  })
+  // ENOBUFS: the kernel dropped notifications; or messages the package could not read.
+  sock.on('error', lose)
+  sock.on('invalid', lose)
+  sock.on('truncatedMessage', lose)
 
   /**
    * Every event sent before now has been read once this resolves: the answer to a request comes
@@ -149,12 +172,26 @@ export function watchConntrack(
   const barrier = async (): Promise<void> => {
     await sock.request(CT_MSG.GET, [nfgenmsg(AF_INET)], { timeout: timeoutMs, checkError: false })
   }
+  /**
+   * Reads the table: after a loss (or at first) what is recorded starts again from it; else (a
+   * check) every flow it holds of a tracked address must have been announced.
+   */
   const seed = (): Promise<void> => {
     seeding ??= (async () => {
-      const before = losses
+      const check = !lost
+      const [lossesBefore, forgetsBefore] = [losses, forgets]
+      if (!check) addresses.clear() // rebuilt from the table and the events from now on
       const entries = await list()
+      await barrier() // the events of entries made while the table was read
+      if (check && losses === lossesBefore && forgets === forgetsBefore) {
+        const unannounced = entries.some((e) =>
+          [e.original.src, e.original.dst, e.reply.src].some((a) => tracked(a) && !addresses.has(a)),
+        )
+        if (unannounced && addresses.size < MAX_ADDRESSES) disabled = true
+      }
       for (const e of entries) record(e)
-      if (losses === before) lost = false // events since the dump began were read into it too
+      verifiedAt = performance.now()
+      if (losses === lossesBefore) lost = false // events since the dump began were read into it too
     })().finally(() => {
       seeding = undefined
     })
@@ -170,19 +207,20 @@ export function watchConntrack(
 
   return {
     async mayHold(query) {
-      if (closed || !eventsOn()) return true
+      if (closed || disabled) return true
+      if (!eventsOn()) {
+        lose() // entries made while events are off announce nothing, ever: read the table after
+        return true
+      }
       resume()
       if (pausedUntil > 0) return true
       try {
         await barrier()
-        if (lost) {
-          await seed()
-          await barrier() // and the events of entries made while the table was read
-        }
+        if (lost || performance.now() - verifiedAt > verifyMs) await seed()
       } catch {
         return true
       }
-      if (lost || pausedUntil > 0) return true
+      if (lost || disabled || pausedUntil > 0) return true
       for (const a of query.addresses ?? []) {
         const c = canonical(a)
         if (c === undefined || addresses.has(c)) return true
@@ -196,15 +234,13 @@ export function watchConntrack(
     },
     mark: () => gen,
     forget(list, since) {
+      forgets++
       for (const a of list) {
         const c = canonical(a)
         if (c !== undefined && (addresses.get(c) ?? 0) <= since) addresses.delete(c)
       }
     },
-    invalidate() {
-      lost = true
-      losses++
-    },
+    invalidate: lose,
     close() {
       if (closed) return
       closed = true

@@ -3,6 +3,7 @@ import { readdirSync } from 'node:fs'
 import { canonicalAddress } from '@cnm/ip'
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest'
 import type { ConntrackEntry } from './conntrack-codec.js'
+import { watchConntrack } from './conntrack-watch.js'
 import { type Handle, openHandle } from './handle.js'
 import {
   describeKernel,
@@ -266,5 +267,39 @@ describeKernel('conntrack through netlink (kernel)', () => {
     expect(await w.mayHold({ addresses: ['127.0.0.2'] })).toBe(true)
     w.close()
     expect(await w.mayHold({ addresses: ['127.0.0.2'] })).toBe(true) // closed: cannot know
+  })
+
+  it('a watch that finds a flow nobody announced (events filtered on this host) stops for good', async () => {
+    // Flows whose event mask (nft `ct event set`, as conntrackd's docs advise for load) leaves out
+    // "new": the watch is never told of them.
+    run('nft', ['delete', 'table', 'inet', 'ct_test'], { check: false })
+    run('nft', ['-f', '-'], {
+      input: [
+        'table inet ct_test {',
+        '  chain pre { type filter hook output priority -150; udp dport 42041 ct event set destroy; }',
+        '  chain out { type filter hook output priority 0; ct state new counter; }',
+        '}',
+        '',
+      ].join('\n'),
+    })
+    h = await openHandle()
+    const list = (): Promise<ConntrackEntry[]> => (h as Handle).listConntrack()
+    const ours = (a: string): boolean => a === '127.0.0.4'
+    const w = watchConntrack(ours, list, () => true, 5000, 1000) // checks once a second
+    try {
+      expect(await w.mayHold({ addresses: ['127.0.0.4'] })).toBe(false) // first read: nothing yet
+      const checked = performance.now()
+      const c = await client('127.0.0.4', 41041)
+      await c.ask(42041, 50)
+      expect(kernelFlows().some((f) => f.includes('127.0.0.4:42041'))).toBe(true)
+      // Not announced: the watch does not know it (yet).
+      if (performance.now() - checked < 900) expect(await w.mayHold({ addresses: ['127.0.0.4'] })).toBe(false)
+      await new Promise((resolve) => setTimeout(resolve, Math.max(0, 1100 - (performance.now() - checked))))
+      // Its check reads the table and finds the flow nobody announced: "may hold", now and for good.
+      expect(await w.mayHold({ addresses: ['127.0.0.4'] })).toBe(true)
+      expect(await w.mayHold({ addresses: ['127.0.0.5'] })).toBe(true)
+    } finally {
+      w.close()
+    }
   })
 })

@@ -28,24 +28,41 @@ const NLMSG_ERROR = 2
  * long. Without the addon's socket (none could be opened), the package's socket, on the event loop.
  */
 export class ConntrackSocket {
-  /** The addon's socket (undefined: the package's, `sock`). */
-  private readonly fd: number | undefined
-  private readonly sock: NetlinkPkg.NetlinkSocket | undefined
+  /** The addon's socket (undefined: none open; then the package's, `sock`, if it had to be made). */
+  private fd: number | undefined
+  private sock: NetlinkPkg.NetlinkSocket | undefined
   private seq = 0
   private queue: Promise<unknown> = Promise.resolve()
   private closed = false
 
-  /** Must be called with the calling thread in the target namespace (synchronously). */
-  constructor(private readonly timeoutMs: number) {
+  /**
+   * Must be called with the calling thread in the target namespace (synchronously).
+   * `inNamespace` runs a function with the thread in it again (for a socket opened later).
+   */
+  constructor(
+    private readonly timeoutMs: number,
+    private readonly inNamespace: <T>(fn: () => T) => T = (fn) => fn(),
+  ) {
+    this.open((fn) => fn())
+  }
+
+  /** The addon's socket, else (no addon, no descriptor to spare) the package's; throws if neither. */
+  private open(inNamespace: <T>(fn: () => T) => T): void {
     const what = 'open a conntrack netlink socket'
-    const fd = loadAddon().netlinkOpen(NETLINK_NETFILTER, timeoutMs)
+    let fd = -1
+    try {
+      fd = inNamespace(() => loadAddon().netlinkOpen(NETLINK_NETFILTER, this.timeoutMs))
+    } catch {} // no addon: the package's socket
     if (fd >= 0) {
       this.fd = fd
       return
     }
+    if (this.sock) return
     try {
       // Port id 0: the kernel assigns one.
-      this.sock = nl.createNetlink(NETLINK_NETFILTER, { localPort: 0 } as Parameters<typeof nl.createNetlink>[1])
+      this.sock = inNamespace(() =>
+        nl.createNetlink(NETLINK_NETFILTER, { localPort: 0 } as Parameters<typeof nl.createNetlink>[1]),
+      )
     } catch (cause) {
       const errno = (cause as { errno?: number }).errno
       if (typeof errno === 'number') throw kernelError(Math.abs(errno), what, cause)
@@ -88,9 +105,23 @@ export class ConntrackSocket {
    */
   private async send(type: number, flags: number, payload: Buffer, what: string): Promise<PoolMessage[]> {
     if (this.closed) throw new NetlinkError(ERR_HANDLE_CLOSED, `${what}: the netlink handle is closed`)
-    if (this.fd !== undefined) {
+    if (this.fd === undefined && this.sock === undefined) this.open(this.inNamespace)
+    const fd = this.fd
+    if (fd !== undefined) {
       this.seq = (this.seq + 1) >>> 0
-      return poolRequest(this.fd, { type, flags, seq: this.seq, payload }, what, this.timeoutMs)
+      const dump = (flags & NLM_F_DUMP) === NLM_F_DUMP
+      try {
+        return await poolRequest(fd, { type, flags, seq: this.seq, payload, dump }, what, this.timeoutMs)
+      } catch (err) {
+        // A dump the kernel still runs on this socket would answer the next one EBUSY: a new one.
+        if ((err as { code?: unknown }).code === ERR_NETLINK_TIMEOUT) {
+          this.fd = undefined
+          try {
+            closeSync(fd)
+          } catch {} // gone with it
+        }
+        throw err
+      }
     }
     try {
       const [msgs] = await (this.sock as NetlinkPkg.NetlinkSocket).request(type, [payload], {

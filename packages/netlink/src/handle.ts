@@ -219,7 +219,7 @@ export async function openHandle(options: HandleOptions = {}): Promise<Handle> {
   // Opened on first use, inside the handle's namespace.
   const ctSocket = (): ConntrackSocket => {
     if (closed) throw new NetlinkError(ERR_HANDLE_CLOSED, 'conntrack: the netlink handle is closed')
-    conntrack ??= withNetnsFdSync(nsFd, () => new ConntrackSocket(timeoutMs))
+    conntrack ??= withNetnsFdSync(nsFd, () => new ConntrackSocket(timeoutMs, (fn) => withNetnsFdSync(nsFd, fn)))
     return conntrack
   }
   return {

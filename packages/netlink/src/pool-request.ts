@@ -26,26 +26,27 @@ function splitMessages(buf: Buffer): PoolMessage[] {
 }
 
 /**
- * Sends one request (`type`, `flags`, sequence number `seq`, `payload`) on the addon's netlink
- * socket `fd` and reads its answer on libuv's thread pool (native/pool.c): a dump's messages, or a
- * request's (none for an acknowledgement: NLM_F_ACK is asked for every request but a dump). A
- * kernel error is a `NetlinkError` with the errno's name, naming `what`.
+ * Sends one request (`type`, `flags`, sequence number `seq`, `payload`; `dump`: a dump, with
+ * NLM_F_DUMP) on the addon's netlink socket `fd` and reads its answer on libuv's thread pool
+ * (native/pool.c): a dump's messages, or a request's (none for an acknowledgement: NLM_F_ACK is
+ * asked for every request but a dump). A kernel error is a `NetlinkError` with the errno's name,
+ * naming `what`.
  */
 export async function poolRequest(
   fd: number,
-  message: { type: number; flags: number; seq: number; payload: Buffer },
+  message: { type: number; flags: number; seq: number; payload: Buffer; dump: boolean },
   what: string,
   timeoutMs: number,
 ): Promise<PoolMessage[]> {
-  const { type, flags, seq, payload } = message
+  const { type, flags, seq, payload, dump } = message
   const request = Buffer.alloc(NLMSG_HDRLEN + payload.length)
   request.writeUInt32LE(request.length, 0)
   request.writeUInt16LE(type, 4)
-  request.writeUInt16LE(flags | NLM_F_REQUEST | ((flags & NLM_F_DUMP) === NLM_F_DUMP ? 0 : NLM_F_ACK), 6)
+  request.writeUInt16LE(flags | NLM_F_REQUEST | (dump ? NLM_F_DUMP : NLM_F_ACK), 6)
   request.writeUInt32LE(seq, 8)
   payload.copy(request, NLMSG_HDRLEN)
   try {
-    return splitMessages(await loadAddon().netlinkRequest(fd, request, seq))
+    return splitMessages(await loadAddon().netlinkRequest(fd, request, seq, dump))
   } catch (cause) {
     const errno = (cause as { errno?: number }).errno
     if (errno === ETIMEDOUT) {

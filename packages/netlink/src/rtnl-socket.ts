@@ -41,9 +41,6 @@ export class RtnlSocket {
   private readonly sock: NetlinkPkg.RtNetlinkSocket
   private queue: Promise<unknown> = Promise.resolve()
   private closed = false
-  /** {@link requestOffLoop}'s queue (each request opens a socket of its own, closed after it). */
-  private poolQueue: Promise<unknown> = Promise.resolve()
-  private poolSeq = 0
 
   /**
    * Must be called with the calling thread in the target namespace (synchronously).
@@ -70,18 +67,16 @@ export class RtnlSocket {
   /**
    * A request the kernel works on for long inside its send (a link's deletion waits for the
    * device's last users: ~20 ms here), sent and answered on libuv's thread pool through a socket of
-   * its own, so the event loop is not held meanwhile. Answered by an acknowledgement (or an error);
-   * such requests run one at a time, apart from the others of this socket.
+   * its own, opened for it, so the event loop is not held meanwhile. Answered by an acknowledgement
+   * (or an error). Such requests do not wait for one another: one the kernel keeps (a device that
+   * never becomes free) times out after `timeoutMs` and holds up nothing else; its socket is closed
+   * once the kernel lets go.
    */
-  requestOffLoop(type: number, flags: number, build: Build, what: string): Promise<void> {
-    const run = (): Promise<void> => this.sendOffLoop(type, flags, build, what)
-    const p = this.poolQueue.then(run, run)
-    this.poolQueue = p.catch(() => undefined)
-    return p
-  }
-
-  private async sendOffLoop(type: number, flags: number, build: Build, what: string): Promise<void> {
+  async requestOffLoop(type: number, flags: number, build: Build, what: string): Promise<void> {
     if (this.closed) throw new NetlinkError(ERR_HANDLE_CLOSED, `${what}: the netlink handle is closed`)
+    const out = new nl.AttrStream()
+    build(out)
+    const payload = Buffer.concat(out.bufs)
     let fd = -1
     try {
       fd = this.inNamespace(() => loadAddon().netlinkOpen(NETLINK_ROUTE, this.timeoutMs))
@@ -89,13 +84,27 @@ export class RtnlSocket {
     // None to spare (out of file descriptors: an undo must still run): on the handle's own socket,
     // as any request. Opened per request, the socket holds no descriptor between them.
     if (fd < 0) return void (await this.request(type, flags, build, what))
-    const out = new nl.AttrStream()
-    build(out)
-    this.poolSeq = (this.poolSeq + 1) >>> 0
+    const socket = fd
+    const answer = poolRequest(socket, { type, flags, seq: 1, payload, dump: false }, what, this.timeoutMs)
+    const close = (): void => {
+      try {
+        closeSync(socket)
+      } catch {} // nothing more to do with it
+    }
+    void answer.then(close, close)
+    let timer: NodeJS.Timeout | undefined
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () =>
+          reject(new NetlinkError(ERR_NETLINK_TIMEOUT, `${what}: no answer from the kernel in ${this.timeoutMs} ms`)),
+        this.timeoutMs,
+      )
+      timer.unref()
+    })
     try {
-      await poolRequest(fd, { type, flags, seq: this.poolSeq, payload: Buffer.concat(out.bufs) }, what, this.timeoutMs)
+      await Promise.race([answer, late])
     } finally {
-      closeSync(fd)
+      clearTimeout(timer)
     }
   }
 
