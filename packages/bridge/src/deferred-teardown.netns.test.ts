@@ -191,6 +191,22 @@ describeKernel('conntrack flush after the delete answered (kernel)', () => {
     // The process dies after the store dropped `lost` but before its flush ran: the kernel keeps
     // its interface (a stray) and its entries.
     await first.close()
+    // Told the last writer stopped cleanly (its teardowns all ran): no sweep.
+    const clean = createBridgeDriver({ owner: 'ctdefer2', deferTeardown: true, uncleanStart: false })
+    try {
+      await clean.config({ firewallBackend: 'nftables' })
+      expect(await clean.persistence.restoreNetwork(nid, netRecord)).toBe('restored')
+      expect(await clean.persistence.restoreEndpoint(nid, kept.eid, keptRecord)).toBe('restored')
+      const report = await clean.persistence.removeStrays({
+        networks: new Map([[nid, netRecord]]),
+        endpoints: new Map([[kept.eid, { networkId: nid, record: keptRecord }]]),
+      })
+      expect(report.links).toHaveLength(1) // lost's host-side veth: a stray all the same
+      expect(report.errors).toEqual([])
+    } finally {
+      await clean.close()
+    }
+    expect(await entriesOf('10.74.0.21')).not.toEqual([])
     const second = createBridgeDriver({ owner: 'ctdefer2', deferTeardown: true })
     try {
       await second.config({ firewallBackend: 'nftables' })
@@ -202,7 +218,7 @@ describeKernel('conntrack flush after the delete answered (kernel)', () => {
         endpoints: new Map([[kept.eid, { networkId: nid, record: keptRecord }]]),
       })
       expect(report.errors).toEqual([])
-      expect(report.links).toHaveLength(1) // lost's host-side veth
+      expect(report.links).toHaveLength(0) // removed by the clean start's check already
       expect(await entriesOf('10.74.0.21')).toEqual([])
       expect(await entriesOf('10.74.0.20')).not.toEqual([]) // the endpoint it restored keeps its flows
       await second.deleteEndpoint(nid, kept.eid)

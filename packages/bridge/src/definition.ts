@@ -6,11 +6,12 @@ import { BRIDGE_DRIVER_ALIASES, BRIDGE_DRIVER_NAME } from './driver-name.js'
 export const bridgeDriver: DriverDefinition = {
   name: BRIDGE_DRIVER_NAME,
   aliases: BRIDGE_DRIVER_ALIASES,
-  factory: ({ owner, watchKernel, soleWriter, onBackgroundError }) =>
+  factory: ({ owner, watchKernel, soleWriter, uncleanStart, onBackgroundError }) =>
     createBridgeDriver({
       owner,
       ...(watchKernel ? { watchKernel } : {}),
       ...(soleWriter ? { soleWriter } : {}),
+      ...(uncleanStart !== undefined ? { uncleanStart } : {}),
       ...(onBackgroundError
         ? {
             onTeardownError: (err: unknown, eid: string) =>

@@ -286,8 +286,11 @@ export function createBridgeDriver(options: BridgeDriverOptions = {}): BridgeDri
     ourSubnets = undefined
     resourcesNow()?.conntrack?.invalidate()
   }
-  /** Whether the sweep of a start (conntrack-sweep.ts) is still to run. */
-  let sweep = deferTeardown
+  /**
+   * Whether the sweep of a start (conntrack-sweep.ts) is still to run: not after a clean stop of the
+   * store's last writer (its teardowns all ran before it closed).
+   */
+  let sweep = deferTeardown && options.uncleanStart !== false
   const flushDelayMs = options.conntrackFlushDelayMs ?? 0
   if (!Number.isInteger(flushDelayMs) || flushDelayMs < 0 || flushDelayMs > 600_000) {
     throw new InvalidConfigError(`conntrackFlushDelayMs ${JSON.stringify(flushDelayMs)} must be an integer 0–600000`)

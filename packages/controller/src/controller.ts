@@ -176,7 +176,7 @@ export async function createController(
     queue: Promise.resolve(),
     ...(options.cluster ? { cluster: options.cluster } : {}),
     ...(options.watchKernel ? { watchKernel: true } : {}),
-    ...(options.lockStore ? { soleWriter: true } : {}),
+    ...(options.lockStore ? { soleWriter: true, uncleanStart: store.lockTakenOver } : {}),
     ...(options.onDriverError ? { onDriverError: options.onDriverError } : {}),
   }
   let lastReconcile = emptyReport()

@@ -69,6 +69,8 @@ export interface Core {
   watchKernel?: boolean
   /** No other process writes the store: the controller holds its lock (`createController({ lockStore })`). */
   soleWriter?: boolean
+  /** With `soleWriter`: the lock was taken over from a writer that was gone (`DriverContext.uncleanStart`). */
+  uncleanStart?: boolean
   /** Told of a driver's failure after its operation answered (`createController({ onDriverError })`). */
   onDriverError?: (err: unknown, what: string) => void
   /** The global scope (networks of global-scope drivers in the cluster's store), once joined. */
@@ -122,13 +124,13 @@ export function run<T>(
 
 /** A configured driver of a registered type, whose kernel objects carry this store's id. */
 export async function makeDriver(
-  core: Pick<Core, 'store' | 'registry' | 'cluster' | 'watchKernel' | 'soleWriter' | 'onDriverError'>,
+  core: Pick<Core, 'store' | 'registry' | 'cluster' | 'watchKernel' | 'soleWriter' | 'uncleanStart' | 'onDriverError'>,
   type: string,
   options: unknown,
 ): Promise<Driver> {
   const cluster = core.cluster ? { cluster: core.cluster } : {}
   const watch = core.watchKernel ? { watchKernel: true } : {}
-  const sole = core.soleWriter ? { soleWriter: true } : {}
+  const sole = core.soleWriter ? { soleWriter: true, uncleanStart: core.uncleanStart === true } : {}
   const report = core.onDriverError ? { onBackgroundError: core.onDriverError } : {}
   const driver = await core.registry.factory(type)({ owner: core.store.id, ...cluster, ...watch, ...sole, ...report })
   await driver.config(options ?? {})

@@ -66,14 +66,19 @@ describe('the store has one writer while a daemon runs (its lock file)', () => {
     s.close()
     // The daemon's open takes the lock over, and gives it back when it closes.
     const d = new Store(file, undefined, { socket: '/tmp/d.sock' })
+    expect(d.lockTakenOver).toBe(true) // its last writer stopped without closing it
     expect(readLock(file)).toMatchObject({ pid: process.pid, socket: '/tmp/d.sock' })
     expect(readLock(file)?.pid).not.toBe(pid)
     d.close()
     expect(existsSync(lockPath(file))).toBe(false)
+    const again = new Store(file, undefined, { socket: '/tmp/d.sock' }) // closed cleanly: free
+    expect(again.lockTakenOver).toBe(false)
+    again.close()
     // The same pid with another start time (a pid reused by an unrelated process) is stale too.
     other = spawn('sleep', ['30'])
     writeFileSync(lockPath(file), `${JSON.stringify({ pid: other.pid, start: 'not-its-start' })}\n`)
-    const release = takeStoreLock(file, undefined)
+    const { release, tookOver } = takeStoreLock(file, undefined)
+    expect(tookOver).toBe(true)
     expect(readLock(file)?.start).not.toBe('not-its-start')
     release()
   })

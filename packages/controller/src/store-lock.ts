@@ -67,19 +67,21 @@ function create(file: string, holder: StoreLockHolder): boolean {
  * Takes the store's one-writer lock for this process (the daemon): `<store>.lock`, created
  * exclusively (O_EXCL, O_NOFOLLOW, 0600) in the store's directory, naming this process (pid and
  * start time) and its socket. A lock another live process holds is `ERR_STORE_LOCKED`; one left by
- * a process that is gone (killed) is taken over. Returns the release (the file goes only while it
- * still names this process).
+ * a process that is gone (killed) is taken over (`tookOver`: the store's last writer stopped without
+ * closing it). Returns the release (the file goes only while it still names this process).
  */
-export function takeStoreLock(file: string, socket: string | undefined): () => void {
+export function takeStoreLock(file: string, socket: string | undefined): { release: () => void; tookOver: boolean } {
   const me: StoreLockHolder = { pid: process.pid, start: startTime(process.pid) ?? '', ...(socket ? { socket } : {}) }
+  let tookOver = false
   for (let attempt = 0; attempt < 3; attempt++) {
     if (create(file, me)) {
       const written = readLock(file)
       if (written?.pid === me.pid && written.start === me.start) {
-        return () => {
+        const release = (): void => {
           const now = readLock(file)
           if (now?.pid === me.pid && now.start === me.start) unlinkSync(lockPath(file))
         }
+        return { release, tookOver }
       }
       continue // another process replaced it meanwhile: look again
     }
@@ -87,8 +89,10 @@ export function takeStoreLock(file: string, socket: string | undefined): () => v
     if (holder) throw storeLocked(file, holder)
     // Stale (its process is gone) or unreadable: a regular file of ours to remove, never a link.
     try {
-      if (lstatSync(lockPath(file)).isFile()) unlinkSync(lockPath(file))
-      else throw new ControllerError(ERR_STORE_LOCKED, `${lockPath(file)} is not a regular file: refusing to use it`)
+      if (lstatSync(lockPath(file)).isFile()) {
+        unlinkSync(lockPath(file))
+        tookOver = true
+      } else throw new ControllerError(ERR_STORE_LOCKED, `${lockPath(file)} is not a regular file: refusing to use it`)
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
     }

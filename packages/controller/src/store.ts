@@ -154,6 +154,12 @@ export class Store {
 
   /** Releases the one-writer lock this process took (`lock`), if it did. */
   readonly #unlock: () => void
+  /**
+   * The one-writer lock was taken over from a process that was gone: the store's last writer (a
+   * daemon) stopped without closing it, so work it did after its operations answered may be
+   * unfinished. False without `lock`, or when the lock was free.
+   */
+  readonly lockTakenOver: boolean = false
 
   /**
    * Opens (or creates) the store. With `lock` this process takes the store's one-writer lock (the
@@ -168,8 +174,11 @@ export class Store {
     this.#unlock = () => unlock()
     try {
       if (file !== false) mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 })
-      if (file !== false && lock) unlock = takeStoreLock(file, lock.socket)
-      else if (file !== false) {
+      if (file !== false && lock) {
+        const taken = takeStoreLock(file, lock.socket)
+        unlock = taken.release
+        this.lockTakenOver = taken.tookOver
+      } else if (file !== false) {
         const holder = lockHolder(file)
         if (holder) throw storeLocked(file, holder)
       }

@@ -342,6 +342,13 @@ export interface DriverContext {
    */
   soleWriter?: boolean
   /**
+   * With `soleWriter`: whether the store's last writer stopped without closing it (its lock was
+   * taken over from a process that was gone), so work it did after its operations answered may be
+   * unfinished (the bridge driver then sweeps the conntrack entries of free addresses at its first
+   * stray check). Undefined: not known, and a driver assumes it may be.
+   */
+  uncleanStart?: boolean
+  /**
    * Told of a failure in work a driver does after its operation answered (the bridge driver's
    * conntrack flush of a deleted endpoint), with what it was doing: the daemon logs it. Default:
    * ignored.
