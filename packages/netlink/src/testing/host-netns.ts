@@ -1,4 +1,4 @@
-import { closeSync, constants, mkdirSync, openSync, readdirSync, rmSync } from 'node:fs'
+import { closeSync, constants, mkdirSync, openSync, readdirSync, rmdirSync, rmSync } from 'node:fs'
 import path from 'node:path'
 import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest'
 import {
@@ -154,6 +154,11 @@ function cleanDir(dir: string, problems: string[]): void {
   } catch (err) {
     problems.push(`cannot remove ${dir}: ${(err as Error).message}`)
   }
+  // The root too, once no file uses it: a file run alone (no suite's origin guard to remove it)
+  // leaves the machine as it was.
+  try {
+    rmdirSync(TEST_NETNS_ROOT)
+  } catch {} // another file's directory is in it, or it is gone
 }
 
 /**
@@ -171,7 +176,15 @@ export function useHostNetns(options: { per?: 'file' | 'test' } = {}): HostNetns
   }
   beforeAll(() => {
     state.dir = path.join(TEST_NETNS_ROOT, `${process.pid}-${uniqueName('f')}`)
-    mkdirSync(state.dir, { recursive: true })
+    // Another file may remove the root between the two steps of a recursive mkdir when it empties.
+    for (let attempt = 0; ; attempt++) {
+      try {
+        mkdirSync(state.dir, { recursive: true })
+        break
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || attempt >= 4) throw err
+      }
+    }
   })
   if (per === 'test') {
     beforeEach(() => enter(state))
