@@ -1,5 +1,5 @@
 import { errorKind, type KnownRecords } from '@cnm/driverapi'
-import { formatAddress, tryParseAddress } from '@cnm/ip'
+import { tryParseAddress } from '@cnm/ip'
 import type { ConntrackMatch } from '@cnm/netlink'
 import { conntrackEmpty } from './conntrack-empty.js'
 import type { BridgeEndpointRecord } from './records.js'
@@ -26,8 +26,8 @@ export async function sweepConntrack(
     const r = record as Partial<BridgeEndpointRecord> | null
     // a record's text canonical (as the match compares it); one that is no address holds nothing
     for (const ip of [r?.ipv4, r?.ipv6]) {
-      const a = tryParseAddress(ip)
-      if (a) held.add(formatAddress(a.family, a.value))
+      const text = tryParseAddress(ip)?.text
+      if (text) held.add(text)
     }
   }
   const subnets: string[] = []

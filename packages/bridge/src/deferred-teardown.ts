@@ -1,6 +1,5 @@
 import { runAll } from '@cnm/driverapi'
-import { conntrackEmpty } from './conntrack-empty.js'
-import { conntrackMatches, conntrackQuery, type PublishedPort } from './publish.js'
+import { flushConntrack, type PublishedPort } from './publish.js'
 import type { DeferredTeardown, DriverResources, EndpointState, NetworkState } from './resources.js'
 
 /**
@@ -46,13 +45,7 @@ export function deferTeardown(
       start()
     },
     done: Promise.all([linkGone, due])
-      .then(async () => {
-        if (conntrackEmpty(res.host)) return // nothing tracked: no dump at all
-        const addresses = [ep.ipv4, ep.ipv6].filter((a): a is string => a !== undefined)
-        // No flow of its addresses or ports was ever seen: nothing to delete, no dump.
-        if (res.conntrack && !(await res.conntrack.mayHold(conntrackQuery(ports, addresses)))) return
-        await res.flushes.add(await conntrackMatches(res.host, ports, addresses))
-      })
+      .then(() => flushConntrack(res.host, ports, [ep.ipv4, ep.ipv6], res.conntrack, (m) => res.flushes.add(m)))
       .catch(report)
       .then(async () => {
         for (const err of await runAll(steps.release)) report(err)

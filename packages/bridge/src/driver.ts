@@ -20,7 +20,7 @@ import {
   TeardownError,
 } from '@cnm/driverapi'
 import { createFirewall } from '@cnm/firewall'
-import { containsAddress, type IPPrefix, parseCIDR } from '@cnm/ip'
+import { containsAddress, type IPPrefix, parseCIDR, tryParseAddress } from '@cnm/ip'
 import { ERR_NO_AVAILABLE_IPS, IPAllocator, networksOverlap } from '@cnm/ipallocator'
 import { type ConntrackWatch, openHandle } from '@cnm/netlink'
 import type { PortAllocator } from '@cnm/portallocator'
@@ -38,7 +38,7 @@ import { createHostView, type HostView } from './host-view.js'
 import { DEFAULT_OWNER } from './marks.js'
 import { type NetworkConfig, parseNetworkConfig } from './network-config.js'
 import { newNetworkState } from './network-state.js'
-import { flushMatches } from './publish.js'
+import { flushWatched } from './publish.js'
 import { endpointRecord, networkRecord } from './records.js'
 import type { DeferredTeardown, DriverResources, EndpointState, NetworkContext, NetworkState } from './resources.js'
 import { endpointRecordOf, networkRecordOf, restoreEndpoint, restoreNetwork } from './restore.js'
@@ -262,13 +262,7 @@ export function createBridgeDriver(options: BridgeDriverOptions = {}): BridgeDri
       flushDelayMs,
       deferred,
       conntrack,
-      flushes: createFlushQueue(async (matches) => {
-        const since = conntrack?.mark()
-        await flushMatches(host, matches)
-        // the addresses whose every flow this dump deleted (not the ports: only some destinations)
-        const flushed = matches.flatMap((m) => (m.address && !m.address.includes('/') ? [m.address] : []))
-        if (since !== undefined) conntrack?.forget(flushed, since)
-      }),
+      flushes: createFlushQueue((matches) => flushWatched(host, matches, conntrack)),
       onTeardownError: options.onTeardownError ?? (() => undefined),
     }
   }
@@ -278,8 +272,8 @@ export function createBridgeDriver(options: BridgeDriverOptions = {}): BridgeDri
   /** Whether an address lies in a subnet of one of the driver's networks (the conntrack watch's filter). */
   const ourAddress = (ip: string): boolean => {
     ourSubnets ??= [...networks.values()].flatMap((n) => allSubnets(n).map((s) => parseCIDR(s)))
-    for (const s of ourSubnets) if (containsAddress(s, ip)) return true
-    return false
+    const address = tryParseAddress(ip) // once, not once per subnet: this runs for every new flow
+    return address !== undefined && ourSubnets.some((s) => containsAddress(s, address))
   }
   /** A network came or went: the watch's filter changed (a new subnet's flows were not recorded). */
   const subnetsChanged = (): void => {

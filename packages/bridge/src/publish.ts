@@ -122,7 +122,8 @@ function destinations(p: PublishedPort, local: readonly { family: 4 | 6; address
 /**
  * Deletes the conntrack entries of the flows that arrive at these published ports (protocol, host
  * port range, host address) and of every flow to or from `addresses` before or after NAT (an
- * endpoint's, when it goes), in one dump of the host's table. A flow that keeps sending — a UDP
+ * endpoint's, when it goes), in one dump of the host's table (through `run`: at once by default,
+ * or a flush queue's next dump) — none when `watch` saw no flow of them. A flow that keeps sending — a UDP
  * client every 100 ms — would otherwise keep its entry, and with it the DNAT (or the lack of one)
  * decided for its first packet: after a container is replaced, its datagrams would go on to the old
  * address for ever. Its next packet is now tracked anew, through the rules as they are. A kernel
@@ -133,18 +134,33 @@ export async function flushConntrack(
   ports: readonly PublishedPort[],
   addresses: readonly (string | undefined)[] = [],
   watch?: ConntrackWatch,
+  run: (matches: readonly ConntrackMatch[]) => Promise<void> = (matches) => flushWatched(host, matches, watch),
 ): Promise<void> {
   if (conntrackEmpty(host)) return // nothing tracked: no dump of the table or of the addresses
   const named = addresses.filter((a): a is string => a !== undefined)
   // No flow of these ports or addresses was ever seen (the watch's events): nothing to delete.
   if (watch && !(await watch.mayHold(conntrackQuery(ports, named)))) return
+  await run(await conntrackMatches(host, ports, named))
+}
+
+/**
+ * Deletes the entries that match in one dump ({@link flushMatches}), and tells the watch which
+ * addresses it deleted every flow of (those matched by address alone; not the ports: a match by
+ * port deletes only the flows of some destinations).
+ */
+export async function flushWatched(
+  host: Handle,
+  matches: readonly ConntrackMatch[],
+  watch: ConntrackWatch | undefined,
+): Promise<void> {
   const since = watch?.mark()
-  await flushMatches(host, await conntrackMatches(host, ports, named))
-  if (since !== undefined) watch?.forget(named, since)
+  await flushMatches(host, matches)
+  const flushed = matches.flatMap((m) => (m.address && !m.address.includes('/') ? [m.address] : []))
+  if (since !== undefined) watch?.forget(flushed, since)
 }
 
 /** What a conntrack watch is asked before a flush of these ports and addresses. */
-export function conntrackQuery(ports: readonly PublishedPort[], addresses: readonly string[]): ConntrackQuery {
+function conntrackQuery(ports: readonly PublishedPort[], addresses: readonly string[]): ConntrackQuery {
   return {
     addresses,
     ports: ports.map((p) => ({ proto: p.proto, port: p.hostPort, endPort: p.hostPortEnd })),
@@ -152,7 +168,7 @@ export function conntrackQuery(ports: readonly PublishedPort[], addresses: reado
 }
 
 /** The conntrack matches of {@link flushConntrack}: one per published port, one per address. */
-export async function conntrackMatches(
+async function conntrackMatches(
   host: Handle,
   ports: readonly PublishedPort[],
   addresses: readonly (string | undefined)[],

@@ -1,8 +1,6 @@
-import { formatAddress, tryParseAddress } from '@cnm/ip'
-import type * as NetlinkPkg from 'netlink'
-import { type ConntrackEntry, CT_MSG, IPPROTO, NETLINK_NETFILTER, nfgenmsg, parseEntry } from './conntrack-codec.js'
-import { ERR_NETLINK, kernelError, NetlinkError } from './errors.js'
-import { nl } from './netlink-lib.js'
+import { tryParseAddress } from '@cnm/ip'
+import { type ConntrackEntry, CT_MSG, IPPROTO, nfgenmsg, parseEntry } from './conntrack-codec.js'
+import { openGroupSocket } from './group-socket.js'
 
 /** The multicast group of new conntrack entries (NFNLGRP_CONNTRACK_NEW). */
 export const NFNLGRP_CONNTRACK_NEW = 1
@@ -64,10 +62,8 @@ export interface ConntrackWatch {
 /** How a watch reads the whole table (the handle's conntrack dump, on the thread pool). */
 export type ConntrackLister = () => Promise<ConntrackEntry[]>
 
-const canonical = (text: string): string | undefined => {
-  const a = tryParseAddress(text)
-  return a ? formatAddress(a.family, a.value) : undefined
-}
+/** An address's canonical text (as events carry it), or undefined for what is no address. */
+const canonical = (text: string): string | undefined => tryParseAddress(text)?.text
 
 /**
  * Watches the new conntrack entries of the calling thread's network namespace (the
@@ -83,17 +79,7 @@ export function watchConntrack(
   timeoutMs: number,
   verifyMs = VERIFY_MS,
 ): ConntrackWatch {
-  let sock: NetlinkPkg.NetlinkSocket
-  try {
-    sock = nl.createNetlink(NETLINK_NETFILTER, { localPort: 0 } as Parameters<typeof nl.createNetlink>[1])
-    sock.addMembership(NFNLGRP_CONNTRACK_NEW)
-    sock.setRecvBufferSize(4 << 20)
-  } catch (cause) {
-    const errno = (cause as { errno?: number }).errno
-    if (typeof errno === 'number') throw kernelError(Math.abs(errno), 'watch conntrack entries', cause)
-    throw new NetlinkError(ERR_NETLINK, `watch conntrack entries: ${(cause as Error).message}`, { cause })
-  }
-  sock.unref()
+  const sock = openGroupSocket(NFNLGRP_CONNTRACK_NEW, 4 << 20, 'watch conntrack entries')
   /** Bumped for each entry recorded: what an address last saw. */
   let gen = 0
   const addresses = new Map<string, number>()

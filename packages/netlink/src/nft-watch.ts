@@ -1,7 +1,4 @@
-import type * as NetlinkPkg from 'netlink'
-import { NETLINK_NETFILTER } from './conntrack-codec.js'
-import { ERR_NETLINK, kernelError, NetlinkError } from './errors.js'
-import { nl } from './netlink-lib.js'
+import { openGroupSocket } from './group-socket.js'
 import { NFNLGRP_NFTABLES, parseNftEvent } from './nft-events.js'
 
 /** One committed nf_tables transaction, as a watcher sees it. */
@@ -31,16 +28,7 @@ export interface NftWatch {
  * process alive. Lost notifications (ENOBUFS) are reported as `overrun`.
  */
 export function watchNftables(listener: (change: NftChange) => void): NftWatch {
-  let sock: NetlinkPkg.NetlinkSocket
-  try {
-    sock = nl.createNetlink(NETLINK_NETFILTER, { localPort: 0 } as Parameters<typeof nl.createNetlink>[1])
-    sock.addMembership(NFNLGRP_NFTABLES)
-    sock.setRecvBufferSize(1 << 20)
-  } catch (cause) {
-    const errno = (cause as { errno?: number }).errno
-    if (typeof errno === 'number') throw kernelError(Math.abs(errno), 'watch nftables changes', cause)
-    throw new NetlinkError(ERR_NETLINK, `watch nftables changes: ${(cause as Error).message}`, { cause })
-  }
+  const sock = openGroupSocket(NFNLGRP_NFTABLES, 1 << 20, 'watch nftables changes')
   let deleted = new Set<string>()
   let added = new Set<string>()
   const emit = (pid: number | undefined, process: string | undefined, overrun: boolean): void => {
@@ -59,7 +47,6 @@ export function watchNftables(listener: (change: NftChange) => void): NftWatch {
   })
   // ENOBUFS: the kernel dropped notifications; what is held must be checked as a whole.
   sock.on('error', () => emit(undefined, undefined, true))
-  sock.unref()
   let closed = false
   return {
     close() {
