@@ -168,9 +168,11 @@ for (const [mode, options] of [
         const old = boxes.shift() as Box
         await remove(nid, old)
         // Its flows went with it, though its clients go on sending (the kernel's own listing; the
-        // daemon's driver flushes just after the delete answered).
+        // daemon's driver flushes just after the delete answered, deleting the entries one by one:
+        // wait until neither address has one).
+        const oldFlows = /=10\.71\.0\.10 |=fd00:0071:0000:0000:0000:0000:0000:0010 /u
         let gone = run('cat', ['/proc/net/nf_conntrack']).stdout
-        for (const deadline = Date.now() + 2000; /=10\.71\.0\.10 /u.test(gone) && Date.now() < deadline; ) {
+        for (const deadline = Date.now() + 2000; oldFlows.test(gone) && Date.now() < deadline; ) {
           await new Promise((resolve) => setTimeout(resolve, 20))
           gone = run('cat', ['/proc/net/nf_conntrack']).stdout
         }

@@ -80,6 +80,24 @@ export function start(args: readonly string[], lines: number, env: Record<string
   })
 }
 
+/**
+ * Waits up to `ms` for the process to exit on its own and gives its exit code; after that, kills
+ * it and gives null (a process that should have ended by itself did not).
+ */
+export function exited(child: ChildProcess, ms: number): Promise<number | null> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null) return resolve(child.exitCode)
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL')
+      resolve(null)
+    }, ms)
+    child.once('exit', (code) => {
+      clearTimeout(timer)
+      resolve(code)
+    })
+  })
+}
+
 /** Sends `signal` and waits for the exit code. */
 export function stop(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
   return new Promise((resolve) => {
