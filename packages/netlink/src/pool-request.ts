@@ -26,6 +26,26 @@ function splitMessages(buf: Buffer): PoolMessage[] {
 }
 
 /**
+ * At most this many requests of this module hold one of libuv's pool threads at once (4 by
+ * default, shared with file I/O, DNS lookups and libnftables' transactions): a link delete the
+ * kernel keeps for seconds must not leave the firewall's repairs waiting for a thread.
+ */
+const MAX_ON_POOL = 2
+let onPool = 0
+const waiting: (() => void)[] = []
+/** A slot on the pool, held until the native request settles (not when a caller stops waiting). */
+async function slot(): Promise<() => void> {
+  if (onPool >= MAX_ON_POOL) await new Promise<void>((resolve) => waiting.push(resolve))
+  else onPool++
+  return () => {
+    const next = waiting.shift()
+    if (next)
+      next() // the slot passes on
+    else onPool--
+  }
+}
+
+/**
  * Sends one request (`type`, `flags`, sequence number `seq`, `payload`; `dump`: a dump, with
  * NLM_F_DUMP) on the addon's netlink socket `fd` and reads its answer on libuv's thread pool
  * (native/pool.c): a dump's messages, or a request's (none for an acknowledgement: NLM_F_ACK is
@@ -45,6 +65,7 @@ export async function poolRequest(
   request.writeUInt16LE(flags | NLM_F_REQUEST | (dump ? NLM_F_DUMP : NLM_F_ACK), 6)
   request.writeUInt32LE(seq, 8)
   payload.copy(request, NLMSG_HDRLEN)
+  const release = await slot()
   try {
     return splitMessages(await loadAddon().netlinkRequest(fd, request, seq, dump))
   } catch (cause) {
@@ -54,5 +75,7 @@ export async function poolRequest(
     }
     if (typeof errno === 'number') throw kernelError(errno, what, cause)
     throw new NetlinkError(ERR_NETLINK, `${what}: ${(cause as Error).message}`, { cause })
+  } finally {
+    release()
   }
 }
