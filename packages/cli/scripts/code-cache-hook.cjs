@@ -1,9 +1,8 @@
 'use strict'
 // Loaded with `node -r` by scripts/bundle-bin.mjs while it runs `dist/cnm.cjs --version` once: when
 // that process exits, writes V8's code cache of the bundle as it then is (the launcher's script,
-// which it exports, with the functions the start-up compiled) to $CNM_CODE_CACHE_OUT, after the
-// SHA-256 of the bundle it was made from (the launcher uses the cache with those bytes only).
-const { createHash } = require('node:crypto')
+// which it exports, with the functions the start-up compiled) to $CNM_CODE_CACHE_OUT, after a copy
+// of the bundle it was made from (the launcher uses the cache with those bytes only).
 const { readFileSync, writeFileSync } = require('node:fs')
 const { dirname, join } = require('node:path')
 
@@ -17,5 +16,5 @@ process.on('exit', () => {
     return
   }
   const bundle = readFileSync(join(dirname(process.mainModule.filename), 'cnm-main.cjs'))
-  writeFileSync(out, Buffer.concat([createHash('sha256').update(bundle).digest(), script.createCachedData()]))
+  writeFileSync(out, Buffer.concat([bundle, script.createCachedData()]))
 })

@@ -80,6 +80,35 @@ describe('the cnm binary (no kernel)', () => {
     expect(res.stderr).toBe('rejected=undefined\n') // no cache given to V8 at all
   })
 
+  it('starts without loading what only some commands use (child_process, readline, os, crypto)', () => {
+    // process.moduleLoadList names every builtin loaded so far; a preload prints it at exit.
+    const preload = path.join(tmp, 'loaded.cjs')
+    writeFileSync(
+      preload,
+      "process.on('exit', () => process.stderr.write(process.moduleLoadList.filter((m) => m.startsWith('NativeModule ')).join('\\n') + '\\n'))\n",
+    )
+    const res = spawnSync(process.execPath, ['-r', preload, BIN, 'network', 'ls', '--help'], { encoding: 'utf8' })
+    expect(res.status).toBe(0)
+    const loaded = res.stderr.split('\n')
+    expect(loaded).toContain('NativeModule net') // the client's own
+    for (const m of ['child_process', 'readline', 'os', 'crypto']) expect(loaded).not.toContain(`NativeModule ${m}`)
+    // Loaded when a command needs it: `network prune` asks through readline (no answer: no).
+    const store = path.join(tmp, 'prune-never.db')
+    const asked = spawnSync(process.execPath, [BIN, '--store', store, 'network', 'prune'], {
+      encoding: 'utf8',
+      input: 'n\n',
+    })
+    expect(asked.status).toBe(0)
+    expect(asked.stdout).toContain('Are you sure you want to continue? [y/N]')
+    expect(existsSync(store)).toBe(false)
+  })
+
+  it('carries the version it was built with (no package.json read at start)', () => {
+    expect(readFileSync(BIN.replace(/cnm\.cjs$/u, 'cnm-main.cjs'), 'utf8')).toContain(
+      `function cliVersion() {\n\treturn ${JSON.stringify(cliVersion())};`,
+    )
+  })
+
   it.each(COMMANDS.map((c) => [c.join(' ') || '(cnm)', c]))('%s --help', (_name, words) => {
     const out = ok([...words, '--help'])
     expect(out).toContain(`Usage: cnm${words.length ? ` ${words.join(' ')}` : ''}`)
