@@ -1,12 +1,13 @@
 import type { DriverDefinition } from '@cnm/driverapi'
 import { createBridgeDriver } from './driver.js'
 import { BRIDGE_DRIVER_ALIASES, BRIDGE_DRIVER_NAME } from './driver-name.js'
+import { describeDamage } from './firewall-watch.js'
 
 /** The bridge driver as a controller registers it: its name, its aliases, its factory. */
 export const bridgeDriver: DriverDefinition = {
   name: BRIDGE_DRIVER_NAME,
   aliases: BRIDGE_DRIVER_ALIASES,
-  factory: ({ owner, watchKernel, soleWriter, uncleanStart, onBackgroundError }) =>
+  factory: ({ owner, watchKernel, soleWriter, uncleanStart, onBackgroundError, onRepair }) =>
     createBridgeDriver({
       owner,
       ...(watchKernel ? { watchKernel } : {}),
@@ -16,6 +17,15 @@ export const bridgeDriver: DriverDefinition = {
         ? {
             onTeardownError: (err: unknown, eid: string) =>
               onBackgroundError(err, `teardown of deleted endpoint ${eid}`),
+          }
+        : {}),
+      ...(watchKernel && (onBackgroundError || onRepair)
+        ? {
+            onFirewallRepair: (damage, err) => {
+              if (err !== undefined) onBackgroundError?.(err, 'repair of the firewall rules')
+              else if (damage && describeDamage(damage))
+                onRepair?.(`firewall rules put back: ${describeDamage(damage)}`)
+            },
           }
         : {}),
     }),

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { mayHaveTakenRules } from './firewall-watch.js'
+import { describeDamage, mayHaveTakenRules } from './firewall-watch.js'
 
 const change = (over: Partial<Parameters<typeof mayHaveTakenRules>[0]>): Parameters<typeof mayHaveTakenRules>[0] => ({
   deleted: [],
@@ -27,5 +27,39 @@ describe('mayHaveTakenRules: which nf_tables changes set a repair off', () => {
   it('lost notifications, or a committer the kernel does not name: check', () => {
     expect(mayHaveTakenRules(change({ overrun: true }), own)).toBe(true)
     expect(mayHaveTakenRules(change({ deleted: ['inet cnm'], pid: undefined }), own)).toBe(true)
+  })
+})
+
+describe('describeDamage: what a repair put back, in one line for the log', () => {
+  const port = (hostPort: number) => ({
+    proto: 'tcp' as const,
+    family: 4 as const,
+    hostIP: undefined,
+    hostPort,
+    hostPortEnd: hostPort,
+    containerIP: '10.1.0.2',
+    containerPort: 80,
+    containerPortEnd: 80,
+    bridge: 'br-1',
+  })
+
+  it('names the missing parts, networks and ports, at most three of each', () => {
+    expect(
+      describeDamage({
+        skeleton: ['table inet cnm'],
+        networks: [{ bridge: 'br-1', missing: ['chain fwd-br-1', 'masquerade'] }],
+        ports: [port(8080)],
+      }),
+    ).toBe(
+      'table inet cnm; network br-1 (chain fwd-br-1, masquerade); 1 published port (tcp 0.0.0.0:8080 -> 10.1.0.2:80)',
+    )
+    const many = describeDamage({ skeleton: [], networks: [], ports: [8081, 8082, 8083, 8084, 8085].map(port) })
+    expect(many).toBe(
+      '5 published ports (tcp 0.0.0.0:8081 -> 10.1.0.2:80, tcp 0.0.0.0:8082 -> 10.1.0.2:80, tcp 0.0.0.0:8083 -> 10.1.0.2:80 and 2 more)',
+    )
+  })
+
+  it('is empty when nothing was missing', () => {
+    expect(describeDamage({ skeleton: [], networks: [], ports: [] })).toBe('')
   })
 })

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs'
-import type { Firewall, FirewallDamage, NetworkRules, PortMapping } from '@cnm/firewall'
+import { describeMapping, type Firewall, type FirewallDamage, type NetworkRules, type PortMapping } from '@cnm/firewall'
 import { type NftChange, watchNftables } from '@cnm/netlink'
 import type { NetworkState } from './resources.js'
 import { networkRules } from './steps/setup-firewall.js'
@@ -21,6 +21,23 @@ export function heldRules(networks: Iterable<NetworkState>): HeldRules {
     }
   }
   return held
+}
+
+/**
+ * What a repair found missing, in one line (`table inet cnm, chain inet cnm published; network
+ * br-1a2b (chain …); 2 published ports (tcp 0.0.0.0:8080 -> 10.1.0.2:80, …)`), at most three items
+ * of each kind named; empty when nothing was.
+ */
+export function describeDamage(damage: FirewallDamage): string {
+  const some = (items: string[]): string =>
+    items.length > 3 ? `${items.slice(0, 3).join(', ')} and ${items.length - 3} more` : items.join(', ')
+  const parts: string[] = []
+  if (damage.skeleton.length > 0) parts.push(some(damage.skeleton))
+  const nets = damage.networks.map((n) => `${n.bridge} (${some(n.missing)})`)
+  if (nets.length > 0) parts.push(`network${nets.length > 1 ? 's' : ''} ${some(nets)}`)
+  const ports = damage.ports.map(describeMapping)
+  if (ports.length > 0) parts.push(`${ports.length} published port${ports.length > 1 ? 's' : ''} (${some(ports)})`)
+  return parts.join('; ')
 }
 
 /** Options of {@link watchFirewall}. */

@@ -21,7 +21,8 @@ const bytes = readFileSync(file)
 let cachedData
 try {
   const cache = readFileSync(join(__dirname, 'cnm-main.cache'))
-  if (cache.length > bytes.length && cache.subarray(0, bytes.length).equals(bytes)) cachedData = cache.subarray(bytes.length)
+  if (cache.length > bytes.length && cache.subarray(0, bytes.length).equals(bytes))
+    cachedData = cache.subarray(bytes.length)
 } catch {}
 // Kept on one line with the bundle's first: its line numbers stay those of cnm-main.cjs.
 const source = `(function (exports, require, module, __filename, __dirname, __cnmImport) {${bytes.toString('utf8')}\n})`

@@ -44,7 +44,7 @@ describeKernel('cnm serve puts its firewall rules back when they are flushed (ke
   })
 
   it('nft flush ruleset and nft delete table inet cnm: the published port answers again within 1 s', async () => {
-    const d = await start(g('serve', '--socket', socketPath, '--log-level', 'warn'), 1)
+    const d = await start(g('serve', '--socket', socketPath, '--log-level', 'info'), 1)
     daemons.push(d)
     const client = createClient({ host: `unix://${socketPath}` })
     await client.createNetwork({ name: 'rw', subnet: '10.213.0.0/24' })
@@ -79,6 +79,16 @@ describeKernel('cnm serve puts its firewall rules back when they are flushed (ke
       times[name] = Math.round(performance.now() - started)
       expect(ok, `${name}: the published port answers again`).toBe(true)
     }
+    // The daemon logged each repair, naming what it put back (its log: pino's JSON lines).
+    const repairs = (): string[] =>
+      d
+        .logs()
+        .split('\n')
+        .filter((l) => l.includes('firewall rules put back: '))
+    for (let i = 0; i < 100 && repairs().length < 2; i++) await new Promise((r) => setTimeout(r, 10))
+    expect(repairs().length, d.logs().slice(-3000)).toBeGreaterThanOrEqual(2)
+    expect(repairs().join('\n')).toContain('18213') // the published port was among what went missing
+    expect(d.logs()).not.toContain('repair of the firewall rules')
     console.log(
       `rules put back by the daemon (ms from the fault to the published port answering): ${Object.entries(times)
         .map(([k, v]) => `${k} ${v}`)

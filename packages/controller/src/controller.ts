@@ -73,6 +73,12 @@ export interface ControllerOptions {
    */
   onDriverError?: (err: unknown, what: string) => void
   /**
+   * With `watchKernel`: told, in words, of what a driver put back in the kernel after someone else
+   * removed it (the bridge driver's firewall rules after an `nft flush ruleset`); a repair that
+   * failed goes to `onDriverError`. The daemon logs both. Default: ignored.
+   */
+  onDriverRepair?: (what: string) => void
+  /**
    * The daemon's: take the store's one-writer lock (`<store>.lock`) for as long as the controller is
    * open; another process that opens the store meanwhile gets `ERR_STORE_LOCKED` naming this one
    * (and `socket`, where it serves), so nothing writes the store behind its back. Its drivers are
@@ -178,6 +184,7 @@ export async function createController(
     ...(options.watchKernel ? { watchKernel: true } : {}),
     ...(options.lockStore ? { soleWriter: true, uncleanStart: store.lockTakenOver } : {}),
     ...(options.onDriverError ? { onDriverError: options.onDriverError } : {}),
+    ...(options.onDriverRepair ? { onDriverRepair: options.onDriverRepair } : {}),
   }
   let lastReconcile = emptyReport()
   const reconcile = (justRestored = false): Promise<ReconcileReport> =>

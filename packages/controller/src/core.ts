@@ -73,6 +73,8 @@ export interface Core {
   uncleanStart?: boolean
   /** Told of a driver's failure after its operation answered (`createController({ onDriverError })`). */
   onDriverError?: (err: unknown, what: string) => void
+  /** Told of what a driver put back in the kernel (`createController({ onDriverRepair })`). */
+  onDriverRepair?: (what: string) => void
   /** The global scope (networks of global-scope drivers in the cluster's store), once joined. */
   global?: GlobalScope
 }
@@ -124,14 +126,27 @@ export function run<T>(
 
 /** A configured driver of a registered type, whose kernel objects carry this store's id. */
 export async function makeDriver(
-  core: Pick<Core, 'store' | 'registry' | 'cluster' | 'watchKernel' | 'soleWriter' | 'uncleanStart' | 'onDriverError'>,
+  core: Pick<
+    Core,
+    | 'store'
+    | 'registry'
+    | 'cluster'
+    | 'watchKernel'
+    | 'soleWriter'
+    | 'uncleanStart'
+    | 'onDriverError'
+    | 'onDriverRepair'
+  >,
   type: string,
   options: unknown,
 ): Promise<Driver> {
   const cluster = core.cluster ? { cluster: core.cluster } : {}
   const watch = core.watchKernel ? { watchKernel: true } : {}
   const sole = core.soleWriter ? { soleWriter: true, uncleanStart: core.uncleanStart === true } : {}
-  const report = core.onDriverError ? { onBackgroundError: core.onDriverError } : {}
+  const report = {
+    ...(core.onDriverError ? { onBackgroundError: core.onDriverError } : {}),
+    ...(core.onDriverRepair ? { onRepair: core.onDriverRepair } : {}),
+  }
   const driver = await core.registry.factory(type)({ owner: core.store.id, ...cluster, ...watch, ...sole, ...report })
   await driver.config(options ?? {})
   return driver

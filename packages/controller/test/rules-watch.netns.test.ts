@@ -96,7 +96,17 @@ describeKernel('rules put back when someone else takes them (kernel, watchKernel
   }, 60_000)
 
   it('with the watch, each fault is repaired within 1 s, without a reconcile; nothing else changes', async () => {
-    const c = await createController({ storePath: path.join(tmp, 'watched.db'), sandboxDir, watchKernel: true })
+    // What the drivers say they put back (or why a repair failed), with when: in every failure message.
+    const notes: string[] = []
+    const t0 = performance.now()
+    const note = (m: string): void => void notes.push(`${Math.round(performance.now() - t0)} ms: ${m}`)
+    const c = await createController({
+      storePath: path.join(tmp, 'watched.db'),
+      sandboxDir,
+      watchKernel: true,
+      onDriverRepair: note,
+      onDriverError: (err, what) => note(`${what} failed: ${err instanceof Error ? err.message : String(err)}`),
+    })
     const times: Record<string, number> = {}
     try {
       const { s2 } = await setUp(c)
@@ -105,6 +115,8 @@ describeKernel('rules put back when someone else takes them (kernel, watchKernel
       for (const [name, args] of FAULTS) {
         // The time counts from the transaction's commit: `nft` has exited (spawning it takes 100-300 ms
         // on a loaded machine, and is not the watch's).
+        const before = notes.length
+        note(`${name}`)
         run('nft', args)
         const started = performance.now()
         let repaired = false
@@ -116,7 +128,11 @@ describeKernel('rules put back when someone else takes them (kernel, watchKernel
           await sleep(10)
         }
         times[name] = Math.round(performance.now() - started)
-        expect(repaired, `${name}: repaired`).toBe(true)
+        expect(repaired, `${name}: repaired; the drivers said:\n${notes.join('\n')}`).toBe(true)
+        // The repair is told (the daemon logs it), naming what was missing.
+        const told = (): boolean => notes.slice(before + 1).some((n) => n.includes('firewall rules put back: '))
+        for (let i = 0; i < 100 && !told(); i++) await sleep(10)
+        expect(told(), `${name}: the repair told:\n${notes.join('\n')}`).toBe(true)
         expect(await settle(() => differences(c.store, sandboxDir)), `${name}: kernel and store agree`).toEqual([])
       }
       console.log(summary('rules put back by the watch (ms from the fault to traffic working)', times))

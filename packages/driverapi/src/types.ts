@@ -354,6 +354,12 @@ export interface DriverContext {
    * ignored.
    */
   onBackgroundError?: (err: unknown, what: string) => void
+  /**
+   * With `watchKernel`: told, in words, of what a driver put back in the kernel after someone else
+   * removed it (the bridge driver: its firewall rules after an `nft flush ruleset`, naming what was
+   * missing); a repair that failed goes to `onBackgroundError`. The daemon logs both. Default: ignored.
+   */
+  onRepair?: (what: string) => void
 }
 
 /** Makes a driver (unconfigured: the controller calls `config` next). */

@@ -115,14 +115,17 @@ export function registerServeCommand(program: Command, io: Output): void {
         import('@cnm/portmapper'),
       ])
       const cluster = await joinCluster(flags)
-      const driverErrors: string[] = []
-      let driverWarn = (m: string): void => void driverErrors.push(m)
+      // Until the logger exists (the restore runs first): kept, then logged in order.
+      const driverNotes: ['warn' | 'info', string][] = []
+      let driverWarn = (m: string): void => void driverNotes.push(['warn', m])
+      let driverInfo = (m: string): void => void driverNotes.push(['info', m])
       const controller = await createController({
         storePath: g.store,
         sandboxDir: g.sandboxDir,
         ...(cluster ? { cluster } : {}),
         watchKernel: true, // the long-lived owner: rules flushed behind its back are put back (issue 19)
         onDriverError: (err, what) => driverWarn(`${what}: ${err instanceof Error ? err.message : String(err)}`),
+        onDriverRepair: (what) => driverInfo(what), // rules someone else took, put back
         lockStore: { socket: flags.socket }, // one writer: other processes go through this daemon
         ...(pools ? { drivers: (await import('../bridge-pools.js')).bridgeWithPools(pools) } : {}),
       }).catch(async (err) => {
@@ -150,7 +153,8 @@ export function registerServeCommand(program: Command, io: Output): void {
         const log = server.server.log
         dnsWarn = (m) => log.warn(m)
         driverWarn = (m) => log.warn(m)
-        for (const m of driverErrors.splice(0)) log.warn(m)
+        driverInfo = (m) => log.info(m)
+        for (const [level, m] of driverNotes.splice(0)) log[level](m)
         for (const m of dnsWarnings.splice(0)) dnsWarn(m)
         const docker = await startDockerPlugin(flags.dockerPlugin, controller, g.store, log, (e) =>
           server.events.emit(e),
