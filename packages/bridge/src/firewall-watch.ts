@@ -56,15 +56,14 @@ export interface FirewallWatchOptions {
 /** Tables whose loss costs the driver rules: cnm's own, and those iptables-nft keeps the iptables backend's chains in. */
 const WATCHED = /^(?:inet cnm|ip nat|ip filter|ip raw|ip6 nat|ip6 filter|ip6 raw)$/u
 
-/** Threads of this process seen committing (the kernel names the committing thread: libnftables runs on pool threads). */
-const ownThreads = new Set<number>([process.pid])
-
-/** Whether `pid` (a thread id, as nf_tables reports it) is a thread of this process. */
+/**
+ * Whether `pid` (a thread id, as nf_tables reports it: libnftables commits on pool threads) is a
+ * thread of this process now. Asked of the kernel each time, not remembered: a thread id seen once
+ * could later be another process's (`nft`'s) once that thread is gone, and its flush be taken for
+ * the driver's own.
+ */
 function isOwnThread(pid: number): boolean {
-  if (ownThreads.has(pid)) return true
-  if (!existsSync(`/proc/self/task/${pid}`)) return false
-  ownThreads.add(pid)
-  return true
+  return pid === process.pid || existsSync(`/proc/self/task/${pid}`)
 }
 
 /** Whether a committed change may have taken some of the driver's rules. */
