@@ -24,9 +24,9 @@ export function heldRules(networks: Iterable<NetworkState>): HeldRules {
 }
 
 /**
- * What a repair found missing, in one line (`table inet cnm, chain inet cnm published; network
- * br-1a2b (chain …); 2 published ports (tcp 0.0.0.0:8080 -> 10.1.0.2:80, …)`), at most three items
- * of each kind named; empty when nothing was.
+ * What a repair found missing, in one line (`table inet cnm missing; network br-1a2b (all of it);
+ * 2 published ports (tcp 0.0.0.0:8080 -> 10.1.0.2:80, tcp 0.0.0.0:8443 -> 10.1.0.2:443)`), at most
+ * three items of each kind named; empty when nothing was.
  */
 export function describeDamage(damage: FirewallDamage): string {
   const some = (items: string[]): string =>
