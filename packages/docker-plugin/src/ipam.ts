@@ -75,9 +75,6 @@ export interface Ipam {
   flush(): void
 }
 
-/** How long a released address is handed out again only when no other is free. */
-const RECENT_RELEASE_MS = 1000
-
 /**
  * cnm's IPAM for dockerd. It agrees with the cnm network's own allocator by asking it: an address is
  * free when no endpoint of the Docker network's cnm network holds it, it is not that network's
@@ -85,8 +82,10 @@ const RECENT_RELEASE_MS = 1000
  * earlier `RequestAddress` whose endpoint is not made yet (held in memory until `ReleaseAddress`).
  * Order of dockerd's calls: pool → gateway address (before the network exists) → CreateNetwork;
  * address → CreateEndpoint (which takes that very address); DeleteEndpoint → ReleaseAddress; and
- * DeleteNetwork → ReleasePool. It hands out the lowest free address, as Docker's own IPAM does, but
- * one released within the last second only when no other is free.
+ * DeleteNetwork → ReleasePool. It hands out the lowest free address, as Docker's own IPAM does: a
+ * container restarted (or disconnected and connected again) gets its address back, as with Docker.
+ * A connect given an address whose endpoint's teardown is still running (the daemon deletes the
+ * veth and flushes the conntrack entries just after the delete answered) waits for it.
  */
 export function createIpam(controller: NetworkController, state: StateFile): Ipam {
   // Every subnet of every network (several per family when a network has them).
@@ -148,19 +147,6 @@ export function createIpam(controller: NetworkController, state: StateFile): Ipa
         write()
       } catch {} // the next write carries it
     })
-  }
-
-  /** When each address was released (`subnet address`), for the second after it. */
-  const released = new Map<string, number>()
-  /** The addresses of `subnet` released within the last second (older entries forgotten). */
-  const recentlyReleased = (subnet: string): Set<string> => {
-    const now = performance.now()
-    const out = new Set<string>()
-    for (const [key, at] of released) {
-      if (now - at > RECENT_RELEASE_MS) released.delete(key)
-      else if (key.startsWith(`${subnet} `)) out.add(key.slice(subnet.length + 1))
-    }
-    return out
   }
 
   const inUse = (subnet: IPPrefix): string | undefined =>
@@ -298,18 +284,11 @@ export function createIpam(controller: NetworkController, state: StateFile): Ipa
       let to = r.last
       if (from < first) from = first
       if (to > last) to = last
-      // The lowest free address, as Docker's own IPAM — but one released within the last second
-      // only when no other is free: its endpoint's teardown (the veth's deletion, the conntrack
-      // flush) may still run after the delete answered, and a connect given it would wait for that.
-      const recent = recentlyReleased(subnet.cidr)
-      let fallback: string | undefined
+      // The lowest free address, as Docker's own IPAM.
       for (let v = from; v <= to; v++) {
         const a = addressFromValue(subnet.family, v).text
-        if (used.has(a)) continue
-        if (!recent.has(a)) return { Address: hand(subnet, a), Data: {} }
-        fallback ??= a
+        if (!used.has(a)) return { Address: hand(subnet, a), Data: {} }
       }
-      if (fallback !== undefined) return { Address: hand(subnet, fallback), Data: {} }
       throw new DockerPluginError(ERR_DOCKER_NO_ADDRESS, `pool ${pool.id} has no free address left`)
     },
 
@@ -323,10 +302,7 @@ export function createIpam(controller: NetworkController, state: StateFile): Ipa
       const text = a === undefined ? undefined : 'text' in a ? a.text : a.address
       if (text === undefined) throw invalidRequest(`address ${JSON.stringify(address)} is not an IP address`)
       const set = handedOut.get(pool.subnet.cidr)
-      if (set?.delete(text)) {
-        persistSoon()
-        released.set(`${pool.subnet.cidr} ${text}`, performance.now())
-      }
+      if (set?.delete(text)) persistSoon()
     },
   }
 }
