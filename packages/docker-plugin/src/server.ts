@@ -6,6 +6,7 @@ import { isSocketPath } from '@cnm/driverapi'
 import { type FastifyBaseLogger, type FastifyError, type FastifyInstance, fastify, LogController } from 'fastify'
 import { DockerPluginError, ERR_DOCKER_STATE, errorText } from './errors.js'
 import type { PluginEventSink } from './events.js'
+import { removeLeftEndpoints } from './left-endpoints.js'
 import { pluginRoutes } from './routes.js'
 import { StateFile } from './state-file.js'
 
@@ -137,6 +138,13 @@ export function createDockerPluginApp(options: Omit<DockerPluginOptions, 'socket
 export async function serveDockerPlugin(options: DockerPluginOptions): Promise<DockerPluginServer> {
   const socketPath = options.socketPath ?? DEFAULT_PLUGIN_SOCKET
   await prepare(socketPath)
+  // Endpoints whose containers left while cnm was down (dockerd forgot them): before any request.
+  for (const left of await removeLeftEndpoints(options.controller, options.stateFile, options.emit)) {
+    const what = `endpoint ${left.endpoint} of network ${left.network}`
+    if (left.error === undefined)
+      options.logger?.info(`removed ${what}: its container left while cnm was not running (dockerd forgot it)`)
+    else options.logger?.warn(`could not remove ${what}, whose container left: ${errorText(left.error)}`)
+  }
   const app = createDockerPluginApp(options)
   await app.listen({ path: socketPath })
   chmodSync(socketPath, 0o660)
