@@ -65,7 +65,7 @@ describe('PortMapper (seed semantics)', () => {
     expect(await mapper.publish(ip1, on('10.0.0.1', 8080))).toEqual(one(ip1, 80, '10.0.0.1', 8080))
     await expect(mapper.publish('172.18.0.3', on('10.0.0.1', 8080))).rejects.toMatchObject({
       code: ERR_PORT_MAPPED_FOR_IP,
-      message: 'tcp/10.0.0.1:8080: port is already mapped to ip',
+      message: 'Bind for 10.0.0.1:8080 failed: port is already allocated (published to 172.18.0.2:80)',
     })
     expect(await mapper.publish(ip1, on('10.0.0.2', 8080))).toMatchObject({ hostIP: '10.0.0.2', hostPort: 8080 })
     expect(await mapper.publish(ip1, { ...on('10.0.0.1', 8080), proto: 'udp' })).toMatchObject({ proto: 'udp' })

@@ -90,8 +90,16 @@ function notMapped(host: TransportAddress): PortMapperError {
   return new PortMapperError(ERR_PORT_NOT_MAPPED, `${formatTransportAddress(host)}: port is not mapped`)
 }
 
-function mappedForIP(host: TransportRange): PortMapperError {
-  return new PortMapperError(ERR_PORT_MAPPED_FOR_IP, `${formatTransportAddress(host)}: port is already mapped to ip`)
+/**
+ * ERR_PORT_MAPPED_FOR_IP, in Docker's words for a host port taken (`Bind for 0.0.0.0:8080 failed:
+ * port is already allocated`), naming where the mapping holding it sends it.
+ */
+function mappedForIP(host: TransportRange, holder: Entry): PortMapperError {
+  const where = (t: TransportRange): string => formatTransportAddress(t).split('/')[1] as string
+  return new PortMapperError(
+    ERR_PORT_MAPPED_FOR_IP,
+    `Bind for ${where(host)} failed: port is already allocated (published to ${where(holder.container)})`,
+  )
 }
 
 /** Whether a socket bound on `b` keeps `ip` from binding `port` (wildcards, and `::` dual-stack). */
@@ -318,7 +326,7 @@ export class PortMapper {
     for (const e of [...this.#entries.values(), ...this.#pending]) {
       const h = e.host
       if (h.proto === host.proto && h.ip === host.ip && h.port <= host.endPort && host.port <= h.endPort) {
-        throw mappedForIP(host)
+        throw mappedForIP(host, e)
       }
     }
   }
