@@ -88,6 +88,11 @@ describe('parseCreateNetwork', () => {
       [{ Pool: '10.77.0.0/24', Gateway: '10.77.0.1/24', AuxAddresses: { x: '10.99.0.1' } }],
       'auxiliary address x="10.99.0.1" is not in 10.77.0.0/24',
     ],
+    [
+      {},
+      [{ Pool: '10.77.0.0/24', Gateway: '10.77.0.1/24', AuxAddresses: { g: '10.77.0.1' } }],
+      'auxiliary address g=10.77.0.1 is the gateway of 10.77.0.0/24',
+    ],
   ])('refuses %j with a message naming the network and what is wrong', (Options, IPv4Data, message) => {
     const err = (() => {
       try {

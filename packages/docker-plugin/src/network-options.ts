@@ -102,14 +102,19 @@ function pool(nid: string, d: IpamData, family: 4 | 6): { subnet: IPPrefix; gate
   return { subnet, gateway }
 }
 
-function auxOf(nid: string, d: IpamData, subnet: IPPrefix): string[] {
+function auxOf(nid: string, d: IpamData, subnet: IPPrefix, gateway: string | undefined): string[] {
   const out: string[] = []
   for (const [name, v] of Object.entries(d.AuxAddresses ?? {})) {
     const a = tryParseCIDR(v)?.address ?? tryParseAddress(v)?.text
     if (a === undefined || parseCIDR(`${a}/${subnet.prefixLength}`).network !== subnet.network) {
       throw invalidRequest(`network ${nid}: auxiliary address ${name}=${JSON.stringify(v)} is not in ${subnet.cidr}`)
     }
-    out.push(parseAddress(a).text)
+    const text = parseAddress(a).text
+    // Docker's IPAM refuses it too (`failed to allocate secondary ip address`): the gateway is taken.
+    if (text === gateway) {
+      throw invalidRequest(`network ${nid}: auxiliary address ${name}=${text} is the gateway of ${subnet.cidr}`)
+    }
+    out.push(text)
   }
   return out
 }
@@ -158,7 +163,7 @@ export function parseCreateNetwork(req: CreateNetworkRequest): DockerNetworkConf
   ] as const) {
     for (const d of list) {
       const data = subnetOf(nid, d, family)
-      const a = auxOf(nid, d, data.subnet)
+      const a = auxOf(nid, d, data.subnet, data.gateway?.text)
       if (a.length > 0) aux[data.subnet.cidr] = a
       ;(family === 4 ? ipam.v4 : ipam.v6).push(data)
     }
