@@ -150,6 +150,12 @@ describeKernel('Docker remote network + IPAM plugin: dockerd drives cnm', () => 
     h.docker('network', 'disconnect', 'n2', 'c1')
     expect(h.cnmNetwork(n2)?.endpoints).toEqual([])
     expect(h.docker('exec', 'c1', 'ip', '-o', 'addr')).not.toContain('10.78.0.')
+    // Connected again at once: the same address, as Docker's IPAM gives it back.
+    h.docker('network', 'connect', 'n2', 'c1')
+    expect(h.ipOf('c1', 'n2')).toBe(a)
+    expect(pings('c1', '10.78.0.1')).toBe(true)
+    h.docker('network', 'disconnect', 'n2', 'c1')
+    expect(h.cnmNetwork(n2)?.endpoints).toEqual([])
     // Still on n1, still published.
     expect(pings('c1', h.ipOf('c2', 'n1'))).toBe(true)
   })
@@ -205,7 +211,7 @@ describeKernel('Docker remote network + IPAM plugin: dockerd drives cnm', () => 
     expect(h.cnmNetwork(n1)?.endpoints).toHaveLength(2)
   }, 180_000)
 
-  it('honours -o bridge.name and driver.mtu, --internal and --ipv6', () => {
+  it('honours -o bridge.name, driver.mtu and container_iface_prefix, --internal and --ipv6', () => {
     const n3 = h.docker(
       'network',
       'create',
@@ -223,6 +229,8 @@ describeKernel('Docker remote network + IPAM plugin: dockerd drives cnm', () => 
       'com.docker.network.bridge.name=cnmdk3',
       '-o',
       'com.docker.network.driver.mtu=1400',
+      '-o',
+      'com.docker.network.container_iface_prefix=cnmif',
       'n3',
     )
     expect(h.cnmNetwork(n3)).toMatchObject({ device: 'cnmdk3', subnet: '10.80.0.0/24', gateway: '10.80.0.1' })
@@ -236,9 +244,9 @@ describeKernel('Docker remote network + IPAM plugin: dockerd drives cnm', () => 
       IMAGE,
       'sh',
       '-c',
-      'ip -o link show eth0; ip -o addr; ip route; ip -6 route',
+      'ip -o link show cnmif0; ip -o addr; ip route; ip -6 route',
     )
-    expect(inside).toMatch(/eth0.* mtu 1400 /u)
+    expect(inside).toMatch(/cnmif0.* mtu 1400 /u) // the interface named as the network says
     expect(inside).toMatch(/inet 10\.80\.0\.\d+\/24/u)
     expect(inside).toMatch(/inet6 fd00:80::[0-9a-f:]+\/64/u)
     expect(inside).not.toContain('default via') // internal: no way out

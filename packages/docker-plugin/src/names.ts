@@ -35,3 +35,12 @@ export function dockerNetworkId(name: string): string | undefined {
 export function defaultBridgeName(nid: string): string {
   return `br-${nid.slice(0, 12)}`
 }
+
+/**
+ * Whether `v` can prefix a container's interface names (`com.docker.network.container_iface_prefix`):
+ * a letter, then letters, digits, `_`, `.` or `-`, at most 12 characters (the kernel's 15 leave
+ * three for the index dockerd appends).
+ */
+export function isIfacePrefix(v: unknown): v is string {
+  return typeof v === 'string' && /^[A-Za-z][A-Za-z0-9_.-]{0,11}$/u.test(v)
+}

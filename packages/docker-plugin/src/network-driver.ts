@@ -98,7 +98,10 @@ export function createNetworkDriver(
         undo.push(() => made.delete())
         // host_binding_ipv4 is the bridge's own option now (its config, in cnm's store); only
         // networks made by an older cnm have it in the state file, which the port map still reads.
-        state.setNetwork(nid, Object.keys(config.aux).length > 0 ? { aux: config.aux } : {})
+        state.setNetwork(nid, {
+          ...(Object.keys(config.aux).length > 0 ? { aux: config.aux } : {}),
+          ...(config.ifacePrefix ? { ifacePrefix: config.ifacePrefix } : {}),
+        })
         return made
       })
       emit({ type: 'network', action: 'create', id: net.id, name: net.name })
@@ -173,8 +176,9 @@ export function createNetworkDriver(
       const iface = info.interfaces[0]
       if (!iface) throw new DockerPluginError(ERR_DOCKER_UNKNOWN_OBJECT, `endpoint ${req.EndpointID} has no interface`)
       return {
-        // The container's end, waiting in this namespace: dockerd moves it in and names it ethN.
-        InterfaceName: { SrcName: iface.srcName, DstPrefix: 'eth' },
+        // The container's end, waiting in this namespace: dockerd moves it in and names it ethN
+        // (or <prefix>N with the network's container_iface_prefix).
+        InterfaceName: { SrcName: iface.srcName, DstPrefix: state.network(req.NetworkID).ifacePrefix ?? 'eth' },
         ...(info.gateway ? { Gateway: info.gateway } : {}),
         ...(info.gatewayIPv6 ? { GatewayIPv6: info.gatewayIPv6 } : {}),
         StaticRoutes: (info.staticRoutes ?? []).map((r) => ({

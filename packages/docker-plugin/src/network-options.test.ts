@@ -34,6 +34,7 @@ describe('parseCreateNetwork', () => {
           'com.docker.network.bridge.enable_ip_masquerade': 'false',
           'com.docker.network.bridge.host_binding_ipv4': '127.0.0.1',
           'com.docker.network.driver.mtu': '1400',
+          'com.docker.network.container_iface_prefix': 'foo',
         },
       },
       IPv4Data: [{ Pool: '10.77.0.0/24', Gateway: '10.77.0.1/24', AuxAddresses: { router: '10.77.0.5/24' } }],
@@ -55,6 +56,7 @@ describe('parseCreateNetwork', () => {
     })
     expect(cfg.hostBindingIPv4).toBe('127.0.0.1')
     expect(cfg.aux).toEqual({ '10.77.0.0/24': ['10.77.0.5'] })
+    expect(cfg.ifacePrefix).toBe('foo')
   })
 
   it.each([
@@ -64,6 +66,16 @@ describe('parseCreateNetwork', () => {
       'option com.docker.network.bridge.default_bridge is not supported by cnm',
     ],
     [{ 'com.example.other': 1 }, v4, 'option com.example.other is not supported'],
+    [
+      { 'com.docker.network.generic': { 'com.docker.network.container_iface_prefix': 'a/b' } },
+      v4,
+      'com.docker.network.container_iface_prefix="a/b" is not an interface name prefix',
+    ],
+    [
+      { 'com.docker.network.generic': { 'com.docker.network.container_iface_prefix': 'x'.repeat(13) } },
+      v4,
+      'is not an interface name prefix',
+    ],
     [
       { 'com.docker.network.generic': { 'com.docker.network.bridge.enable_icc': 'maybe' } },
       v4,

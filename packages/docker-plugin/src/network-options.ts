@@ -1,7 +1,7 @@
 import { type IpamData as CnmIpamData, checkIpam, type NetworkIpam } from '@cnm/driverapi'
 import { formatAddress, type IPPrefix, parseAddress, parseCIDR, tryParseAddress, tryParseCIDR } from '@cnm/ip'
 import { invalidRequest } from './errors.js'
-import { defaultBridgeName } from './names.js'
+import { defaultBridgeName, isIfacePrefix } from './names.js'
 
 /** One address pool of a network as dockerd sends it (libnetwork's `IPAMData`). */
 export interface IpamData {
@@ -32,6 +32,8 @@ export interface DockerNetworkConfig {
   hostBindingIPv4: string | undefined
   /** Auxiliary addresses (plain) by subnet: never handed to an endpoint. */
   aux: Record<string, string[]>
+  /** The name containers give its interface (`com.docker.network.container_iface_prefix`): `<prefix>N`. */
+  ifacePrefix: string | undefined
 }
 
 const GENERIC = 'com.docker.network.generic'
@@ -47,11 +49,16 @@ function bool(nid: string, key: string, v: unknown): boolean {
 }
 
 /** The `-o` options (`com.docker.network.generic`), mapped onto the bridge's options. */
-function generic(nid: string, raw: unknown, bridge: Record<string, unknown>): string | undefined {
-  if (raw === undefined || raw === null) return undefined
+function generic(
+  nid: string,
+  raw: unknown,
+  bridge: Record<string, unknown>,
+): { hostBinding: string | undefined; ifacePrefix: string | undefined } {
+  if (raw === undefined || raw === null) return { hostBinding: undefined, ifacePrefix: undefined }
   if (typeof raw !== 'object' || Array.isArray(raw))
     throw invalidRequest(`network ${nid}: ${GENERIC} must be an object`)
   let hostBinding: string | undefined
+  let ifacePrefix: string | undefined
   for (const [key, v] of Object.entries(raw as Record<string, unknown>)) {
     switch (key) {
       case `${BRIDGE}name`:
@@ -77,11 +84,19 @@ function generic(nid: string, raw: unknown, bridge: Record<string, unknown>): st
         bridge.mtu = n
         break
       }
+      case 'com.docker.network.container_iface_prefix':
+        if (!isIfacePrefix(v)) {
+          throw invalidRequest(
+            `network ${nid}: ${key}=${JSON.stringify(v)} is not an interface name prefix (a letter, then letters, digits, _ . -; at most 12)`,
+          )
+        }
+        ifacePrefix = v
+        break
       default:
         throw invalidRequest(`network ${nid}: option ${key} is not supported by cnm`)
     }
   }
-  return hostBinding
+  return { hostBinding, ifacePrefix }
 }
 
 function pool(nid: string, d: IpamData, family: 4 | 6): { subnet: IPPrefix; gateway: string | undefined } {
@@ -152,7 +167,7 @@ export function parseCreateNetwork(req: CreateNetworkRequest): DockerNetworkConf
   for (const key of Object.keys(options)) {
     if (!TOP_LEVEL.has(key)) throw invalidRequest(`network ${nid}: option ${key} is not supported by cnm`)
   }
-  const hostBindingIPv4 = generic(nid, options[GENERIC], bridge)
+  const { hostBinding: hostBindingIPv4, ifacePrefix } = generic(nid, options[GENERIC], bridge)
   const internal = options['com.docker.network.internal']
   if (internal !== undefined && bool(nid, 'com.docker.network.internal', internal)) bridge.internal = true
   const aux: Record<string, string[]> = {}
@@ -178,5 +193,5 @@ export function parseCreateNetwork(req: CreateNetworkRequest): DockerNetworkConf
   } catch (err) {
     throw invalidRequest(`network ${nid}: ${(err as Error).message}`)
   }
-  return { bridge, ipam, hostBindingIPv4, aux }
+  return { bridge, ipam, hostBindingIPv4, aux, ifacePrefix }
 }

@@ -89,6 +89,11 @@ describe("the plugin's state file: every entry parsed when it is read", () => {
       { networks: { [N1]: { hostBindingIPv4: 'localhost' } } },
       '.hostBindingIPv4 "localhost"',
     ],
+    [
+      'an ifacePrefix that is not one',
+      { networks: { [N1]: { ifacePrefix: 'eth/0' } } },
+      '.ifacePrefix "eth/0" is not an interface name prefix',
+    ],
     ['no networks', { ipam: { pools: [], addresses: {} } }, 'networks is undefined, not an object'],
     ['a pool that is not a pool id', { networks: {}, ipam: { pools: ['10.77.0.0'], addresses: {} } }, 'ipam.pools[0]'],
     ['pools that are not a list', { networks: {}, ipam: { pools: 'x', addresses: {} } }, 'ipam.pools is "x"'],

@@ -1,6 +1,6 @@
 import { containsAddress, type IPPrefix, tryParseAddress, tryParseCIDR } from '@cnm/ip'
 import { parsePoolId } from './ipam.js'
-import { isDockerId } from './names.js'
+import { isDockerId, isIfacePrefix } from './names.js'
 import type { ReservationChange } from './reservation-journal.js'
 import type { IpamReservations, NetworkExtras, PluginState } from './state-file.js'
 
@@ -68,11 +68,12 @@ function addressesBySubnet(entry: string, raw: unknown): Record<string, string[]
 }
 
 /**
- * One network's extras: an object with at most `hostBindingIPv4` (an IPv4 address) and `aux` (a
- * map from a subnet to addresses inside it), every address in canonical text.
+ * One network's extras: an object with at most `hostBindingIPv4` (an IPv4 address), `aux` (a map
+ * from a subnet to addresses inside it), every address in canonical text, and `ifacePrefix` (a
+ * container interface name prefix).
  */
 export function parseNetworkExtras(entry: string, raw: unknown): NetworkExtras {
-  const o = object(entry, raw, ['hostBindingIPv4', 'aux'])
+  const o = object(entry, raw, ['hostBindingIPv4', 'aux', 'ifacePrefix'])
   const extras: NetworkExtras = {}
   if (o.hostBindingIPv4 !== undefined) {
     const a = tryParseAddress(o.hostBindingIPv4)
@@ -82,6 +83,12 @@ export function parseNetworkExtras(entry: string, raw: unknown): NetworkExtras {
     extras.hostBindingIPv4 = a.text
   }
   if (o.aux !== undefined) extras.aux = addressesBySubnet(`${entry}.aux`, o.aux)
+  if (o.ifacePrefix !== undefined) {
+    if (!isIfacePrefix(o.ifacePrefix)) {
+      throw new BadStateEntry(`${entry}.ifacePrefix`, `${show(o.ifacePrefix)} is not an interface name prefix`)
+    }
+    extras.ifacePrefix = o.ifacePrefix
+  }
   return extras
 }
 

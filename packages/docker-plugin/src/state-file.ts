@@ -22,6 +22,8 @@ export interface NetworkExtras {
   hostBindingIPv4?: string
   /** Auxiliary addresses by subnet (reserved in the network's pool, never given to an endpoint). */
   aux?: Record<string, string[]>
+  /** What its containers' interfaces are named (`com.docker.network.container_iface_prefix`; default `eth`). */
+  ifacePrefix?: string
 }
 
 /**
@@ -178,7 +180,8 @@ export class StateFile {
         kind: 'invalid',
       })
     }
-    const empty = extras.hostBindingIPv4 === undefined && Object.keys(extras.aux ?? {}).length === 0
+    const empty =
+      extras.hostBindingIPv4 === undefined && Object.keys(extras.aux ?? {}).length === 0 && !extras.ifacePrefix
     if (empty && !(nid in this.state.networks)) return
     const networks = { ...this.state.networks }
     if (empty) delete networks[nid]
