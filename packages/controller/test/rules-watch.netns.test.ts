@@ -88,8 +88,16 @@ describeKernel('rules put back when someone else takes them (kernel, watchKernel
       run('nft', ['flush', 'ruleset'])
       await sleep(1500)
       expect(await works(s2, 400), 'still broken 1.5 s later').toBe(false)
-      await c.reconcile()
-      expect(await works(s2, 1500), 'a reconcile repairs it').toBe(true)
+      const report = await c.reconcile()
+      // Tried for up to 3 s, as the watched faults below (a loaded machine can lose a probe's
+      // first SYN); the report and the ruleset say what the reconcile did if it did not repair.
+      let repaired = false
+      for (const started = performance.now(); !repaired && performance.now() - started < 3000; )
+        repaired = await works(s2, 300)
+      expect(
+        repaired,
+        `a reconcile repairs it: ${JSON.stringify(report)}\n${run('nft', ['list', 'ruleset']).stdout}`,
+      ).toBe(true)
     } finally {
       await tearDown(c)
     }
