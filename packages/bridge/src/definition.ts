@@ -22,9 +22,9 @@ export const bridgeDriver: DriverDefinition = {
       ...(watchKernel && (onBackgroundError || onRepair)
         ? {
             onFirewallRepair: (damage, err) => {
-              if (err !== undefined) onBackgroundError?.(err, 'repair of the firewall rules')
-              else if (damage && describeDamage(damage))
-                onRepair?.(`firewall rules put back: ${describeDamage(damage)}`)
+              if (err !== undefined) return onBackgroundError?.(err, 'repair of the firewall rules')
+              const what = damage ? describeDamage(damage) : ''
+              if (what) onRepair?.(`firewall rules put back: ${what}`)
             },
           }
         : {}),

@@ -2,7 +2,7 @@ import type { NetworkController } from '@cnm/controller'
 import { openHandle } from '@cnm/netlink'
 import { endpointDeleted, type PluginEventSink } from './events.js'
 import { dockerNetworkId } from './names.js'
-import { StateFile } from './state-file.js'
+import type { StateFile } from './state-file.js'
 
 /** One endpoint {@link removeLeftEndpoints} removed, or could not. */
 export interface LeftEndpoint {
@@ -22,11 +22,11 @@ export interface LeftEndpoint {
  * one dockerd made and had not joined yet when cnm stopped fails its `Join`, and dockerd undoes
  * it). Each is deleted (its ports unpublished, its veth removed) and its address given back in the
  * IPAM's reservations (dockerd's `ReleaseAddress` for it was lost too). Run before the plugin
- * answers anything; `stateFile` is the plugin's, not open elsewhere yet.
+ * answers anything, on the plugin's state file (its IPAM is made after, from what this leaves).
  */
 export async function removeLeftEndpoints(
   controller: NetworkController,
-  stateFile: string,
+  state: StateFile,
   emit: PluginEventSink = () => undefined,
 ): Promise<LeftEndpoint[]> {
   const candidates = controller
@@ -57,7 +57,6 @@ export async function removeLeftEndpoints(
     }
   }
   if (released.length > 0) {
-    const state = new StateFile(stateFile)
     const r = state.reservations()
     const gone = new Set(released)
     state.setReservations({

@@ -76,8 +76,10 @@ async function prepare(socketPath: string): Promise<void> {
 }
 
 /** The plugin protocol as a Fastify instance (not listening). */
-export function createDockerPluginApp(options: Omit<DockerPluginOptions, 'socketPath'>): FastifyInstance {
-  const state = new StateFile(options.stateFile)
+export function createDockerPluginApp(
+  options: Omit<DockerPluginOptions, 'socketPath'>,
+  state: StateFile = new StateFile(options.stateFile),
+): FastifyInstance {
   const app = fastify({
     ...(options.logger ? { loggerInstance: options.logger } : {}),
     ajv: AJV,
@@ -139,13 +141,14 @@ export async function serveDockerPlugin(options: DockerPluginOptions): Promise<D
   const socketPath = options.socketPath ?? DEFAULT_PLUGIN_SOCKET
   await prepare(socketPath)
   // Endpoints whose containers left while cnm was down (dockerd forgot them): before any request.
-  for (const left of await removeLeftEndpoints(options.controller, options.stateFile, options.emit)) {
+  const state = new StateFile(options.stateFile) // read once: the sweep's changes, then the app's
+  for (const left of await removeLeftEndpoints(options.controller, state, options.emit)) {
     const what = `endpoint ${left.endpoint} of network ${left.network}`
     if (left.error === undefined)
       options.logger?.info(`removed ${what}: its container left while cnm was not running (dockerd forgot it)`)
     else options.logger?.warn(`could not remove ${what}, whose container left: ${errorText(left.error)}`)
   }
-  const app = createDockerPluginApp(options)
+  const app = createDockerPluginApp(options, state)
   await app.listen({ path: socketPath })
   chmodSync(socketPath, 0o660)
   return {
