@@ -19,6 +19,7 @@ import { type DockerPluginServer, PLUGIN_MEDIA_TYPE, serveDockerPlugin } from '.
 const NID = 'a1'.repeat(32)
 const LEFT = 'b2'.repeat(32)
 const STAYS = 'c3'.repeat(32)
+const JOINING = 'd4'.repeat(32)
 const SUBNET = '10.123.0.0/24'
 
 describeKernel('Docker plugin: endpoints whose container left while cnm was down (kernel)', () => {
@@ -30,7 +31,12 @@ describeKernel('Docker plugin: endpoints whose container left while cnm was down
   const socketPath = (): string => path.join(tmp, 'plugin.sock')
   const open = async (): Promise<void> => {
     controller = await createController({ storePath: path.join(tmp, 'cnm.db'), sandboxDir: path.join(host.dir, 'sb') })
-    plugin = await serveDockerPlugin({ controller, socketPath: socketPath(), stateFile: path.join(tmp, 'plugin.json') })
+    plugin = await serveDockerPlugin({
+      controller,
+      socketPath: socketPath(),
+      stateFile: path.join(tmp, 'plugin.json'),
+      leftEndpointGraceMs: 300,
+    })
   }
   const shut = async (): Promise<void> => {
     await plugin?.close()
@@ -78,7 +84,7 @@ describeKernel('Docker plugin: endpoints whose container left while cnm was down
     rmSync(tmp, { recursive: true, force: true })
   })
 
-  it('are deleted when the plugin starts: ports, veth and the address given back; one in a container stays', async () => {
+  it('are deleted after the plugin starts and a grace period: ports, veth and the address given back; one in a container stays', async () => {
     const { PoolID } = await ok('/IpamDriver.RequestPool', { AddressSpace: 'cnm-local', Pool: SUBNET })
     await ok('/IpamDriver.RequestAddress', {
       PoolID,
@@ -90,6 +96,7 @@ describeKernel('Docker plugin: endpoints whose container left while cnm was down
     for (const [eid, port] of [
       [LEFT, 8123],
       [STAYS, 8124],
+      [JOINING, 8125],
     ] as const) {
       const { Address } = await ok('/IpamDriver.RequestAddress', { PoolID, Address: '' })
       await ok('/NetworkDriver.CreateEndpoint', { NetworkID: NID, EndpointID: eid, Interface: { Address } })
@@ -117,11 +124,21 @@ describeKernel('Docker plugin: endpoints whose container left while cnm was down
     // gives up on DeleteEndpoint and ReleaseAddress. cnm starts again.
     await shut()
     await open()
+    // Still there until the grace period: an endpoint dockerd was joining when cnm stopped (its end
+    // still here) is moved into its container meanwhile, and stays.
+    expect(controller?.networks()[0]?.endpoints()).toHaveLength(3)
+    const h2 = await openHandle()
+    try {
+      await h2.moveLink(names[JOINING] as string, ctrNetns as string)
+    } finally {
+      h2.close()
+    }
+    expect(await plugin?.leftEndpoints).toEqual([{ network: `docker-${NID}`, endpoint: `docker-${LEFT}` }])
     const eps = controller
       ?.networks()[0]
       ?.endpoints()
       .map((e) => e.name)
-    expect(eps).toEqual([`docker-${STAYS}`])
+    expect(eps?.sort()).toEqual([`docker-${STAYS}`, `docker-${JOINING}`].sort())
     expect(links()).not.toContain(names[LEFT])
     expect(links().some((l) => l.startsWith('veth'))).toBe(true) // the other's host end
     expect(sh('ss', '-Hltn', 'sport = :8123')).toBe('') // its port is no longer held

@@ -1,40 +1,39 @@
-import type { NetworkController } from '@cnm/controller'
+import type { Endpoint, Network, NetworkController } from '@cnm/controller'
+import { containsAddress, parseAddress, tryParseCIDR } from '@cnm/ip'
 import { openHandle } from '@cnm/netlink'
 import { endpointDeleted, type PluginEventSink } from './events.js'
-import { dockerNetworkId } from './names.js'
-import type { StateFile } from './state-file.js'
+import type { Ipam } from './ipam.js'
+import { dockerNetworkId, isDockerId } from './names.js'
 
-/** One endpoint {@link removeLeftEndpoints} removed, or could not. */
+/** One endpoint {@link sweepLeftEndpoints} removed, or could not. */
 export interface LeftEndpoint {
   network: string
   endpoint: string
-  /** Why it could not be removed (it stays; a reconcile or `cnm endpoint rm` can take it). */
+  /** Why it could not be removed (it stays; `cnm endpoint rm` can take it). */
   error?: unknown
 }
 
+/** How long an endpoint must stay parked, seen twice, before it counts as left (dockerd retries a call ~30 s; a start can take seconds more). */
+export const LEFT_ENDPOINT_GRACE_MS = 90_000
+
 /**
- * Removes the endpoints of Docker networks whose container left while cnm was not running. dockerd
- * moves a container's interface back out of its sandbox (under its name from `Join`) before it
- * asks for `DeleteEndpoint`; with the plugin down (`docker rm -f` while the daemon was stopped or
- * killed), it retries for a minute and then forgets the endpoint, which nobody would ever delete:
- * its published ports stayed held and its network could not go. At the plugin's start, an endpoint
- * whose container end is in this namespace is such a one (a joined endpoint's is in its container;
- * one dockerd made and had not joined yet when cnm stopped fails its `Join`, and dockerd undoes
- * it). Each is deleted (its ports unpublished, its veth removed) and its address given back in the
- * IPAM's reservations (dockerd's `ReleaseAddress` for it was lost too). Run before the plugin
- * answers anything, on the plugin's state file (its IPAM is made after, from what this leaves).
+ * The Docker endpoints whose container end waits in this namespace now, by endpoint id: endpoints
+ * dockerd made (`docker-<id>` on a `docker-<id>` network, no sandbox key) whose interface is not in
+ * a container — not joined yet, or back from a container that left.
  */
-export async function removeLeftEndpoints(
-  controller: NetworkController,
-  state: StateFile,
-  emit: PluginEventSink = () => undefined,
-): Promise<LeftEndpoint[]> {
+async function parked(controller: NetworkController): Promise<Map<string, { net: Network; ep: Endpoint }>> {
   const candidates = controller
     .networks()
     .filter((n) => dockerNetworkId(n.name) !== undefined)
-    .flatMap((n) => n.endpoints().map((ep) => ({ net: n, ep })))
-    .filter(({ ep }) => ep.name.startsWith('docker-') && ep.sandboxInfo.interfaces[0]?.srcName)
-  if (candidates.length === 0) return []
+    .flatMap((net) => net.endpoints().map((ep) => ({ net, ep })))
+    .filter(
+      ({ ep }) =>
+        isDockerId(ep.name.slice('docker-'.length)) &&
+        ep.name.startsWith('docker-') &&
+        ep.inspect().sandboxKey === '' &&
+        ep.sandboxInfo.interfaces[0]?.srcName,
+    )
+  if (candidates.length === 0) return new Map()
   const host = await openHandle()
   let here: Set<string>
   try {
@@ -42,31 +41,80 @@ export async function removeLeftEndpoints(
   } finally {
     host.close()
   }
-  const out: LeftEndpoint[] = []
-  const released: string[] = []
-  for (const { net, ep } of candidates) {
-    if (!here.has(ep.sandboxInfo.interfaces[0]?.srcName ?? '')) continue
-    const before = ep.inspect()
-    try {
-      await ep.delete()
-      endpointDeleted(emit, before)
-      for (const a of [before.ipv4, before.ipv6]) if (a) released.push(a.split('/')[0] as string)
-      out.push({ network: net.name, endpoint: ep.name })
-    } catch (error) {
-      out.push({ network: net.name, endpoint: ep.name, error })
-    }
-  }
-  if (released.length > 0) {
-    const r = state.reservations()
-    const gone = new Set(released)
-    state.setReservations({
-      pools: [...r.pools],
-      addresses: Object.fromEntries(
-        Object.entries(r.addresses)
-          .map(([subnet, list]) => [subnet, list.filter((a) => !gone.has(a))] as const)
-          .filter(([, list]) => list.length > 0),
-      ),
+  return new Map(
+    candidates.filter(({ ep }) => here.has(ep.sandboxInfo.interfaces[0]?.srcName ?? '')).map((c) => [c.ep.id, c]),
+  )
+}
+
+/** The IPAM pool (its subnet's CIDR) of `net` that holds `address`. */
+function poolOf(net: Network, address: string): string | undefined {
+  const a = parseAddress(address)
+  return net
+    .inspect()
+    .subnets?.map((s) => tryParseCIDR(s.subnet))
+    .find((p) => p !== undefined && containsAddress(p, a))?.cidr
+}
+
+/**
+ * Removes the endpoints of Docker networks whose container left while cnm was not running. dockerd
+ * moves a container's interface back out of its sandbox (under its name from `Join`) before it
+ * asks for `DeleteEndpoint`; with the plugin down (`docker rm -f` while the daemon was stopped or
+ * killed), it retries, then forgets the endpoint, which nobody would ever delete: its published
+ * ports stayed held and its network could not go. An endpoint whose container end waits in this
+ * namespace when the plugin starts, and still after `graceMs` (an endpoint dockerd made just
+ * before cnm stopped is joined and moved into its container by then: its Join is retried), is such
+ * a one: it is deleted (its ports unpublished, its veth removed) and its addresses are released in
+ * the IPAM (dockerd's `ReleaseAddress` was lost too). Runs beside the plugin, one endpoint at a
+ * time; what fails is reported, never thrown.
+ */
+export function sweepLeftEndpoints(
+  controller: NetworkController,
+  ipam: Ipam,
+  options: { graceMs?: number; emit?: PluginEventSink } = {},
+): { done: Promise<LeftEndpoint[]>; cancel(): void } {
+  let cancelled = false
+  let timer: NodeJS.Timeout | undefined
+  let wake: (() => void) | undefined
+  const done = (async (): Promise<LeftEndpoint[]> => {
+    const first = await parked(controller)
+    if (first.size === 0) return []
+    await new Promise<void>((resolve) => {
+      wake = resolve
+      timer = setTimeout(resolve, options.graceMs ?? LEFT_ENDPOINT_GRACE_MS)
+      timer.unref()
     })
+    if (cancelled) return []
+    const out: LeftEndpoint[] = []
+    for (const [id, { net, ep }] of await parked(controller)) {
+      if (!first.has(id) || cancelled) continue
+      const before = ep.inspect()
+      let error: unknown
+      try {
+        await ep.delete()
+      } catch (err) {
+        error = err
+      }
+      // A teardown that failed part-way may still have dropped the endpoint: released then too.
+      const gone = !net.endpoints().some((e) => e.id === id)
+      if (gone) {
+        endpointDeleted(options.emit ?? (() => undefined), before)
+        for (const a of [before.ipv4, before.ipv6]) {
+          const address = a?.split('/')[0]
+          const pool = address === undefined ? undefined : poolOf(net, address)
+          if (address !== undefined && pool !== undefined) ipam.releaseAddress(pool, address)
+        }
+      }
+      out.push({ network: net.name, endpoint: ep.name, ...(gone || error === undefined ? {} : { error }) })
+    }
+    ipam.flush()
+    return out
+  })().catch((error: unknown) => [{ network: '', endpoint: '', error }])
+  return {
+    done,
+    cancel() {
+      cancelled = true
+      if (timer) clearTimeout(timer)
+      wake?.()
+    },
   }
-  return out
 }

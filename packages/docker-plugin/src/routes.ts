@@ -1,7 +1,7 @@
 import type { NetworkController } from '@cnm/controller'
 import type { TSchema } from 'typebox'
 import type { PluginEventSink } from './events.js'
-import { createIpam } from './ipam.js'
+import { createIpam, type Ipam } from './ipam.js'
 import { createNetworkDriver } from './network-driver.js'
 import { SCHEMAS } from './schemas.js'
 import type { StateFile } from './state-file.js'
@@ -22,9 +22,13 @@ const ok = (): Record<string, never> => ({})
  * Every request cnm answers: activation, the network driver (`NetworkDriver.*`) and IPAM
  * (`IpamDriver.*`). A path not listed gets 404 with `{"Err": …}` naming it.
  */
-export function pluginRoutes(controller: NetworkController, state: StateFile, emit?: PluginEventSink): PluginRoute[] {
+export function pluginRoutes(
+  controller: NetworkController,
+  state: StateFile,
+  emit?: PluginEventSink,
+  ipam: Ipam = createIpam(controller, state),
+): PluginRoute[] {
   const net = createNetworkDriver(controller, state, emit)
-  const ipam = createIpam(controller, state)
   const nd = (name: string, body: TSchema, handle: (b: never) => unknown): PluginRoute => ({
     path: `/NetworkDriver.${name}`,
     body,

@@ -6,7 +6,8 @@ import { isSocketPath } from '@cnm/driverapi'
 import { type FastifyBaseLogger, type FastifyError, type FastifyInstance, fastify, LogController } from 'fastify'
 import { DockerPluginError, ERR_DOCKER_STATE, errorText } from './errors.js'
 import type { PluginEventSink } from './events.js'
-import { removeLeftEndpoints } from './left-endpoints.js'
+import { createIpam, type Ipam } from './ipam.js'
+import { type LeftEndpoint, sweepLeftEndpoints } from './left-endpoints.js'
 import { pluginRoutes } from './routes.js'
 import { StateFile } from './state-file.js'
 
@@ -27,6 +28,11 @@ export interface DockerPluginOptions {
   logger?: FastifyBaseLogger
   /** Where the networks and endpoints it makes and removes are announced (the daemon's events). */
   emit?: PluginEventSink
+  /**
+   * How long an endpoint whose container end waits in the daemon's namespace at start must stay so
+   * before it is taken for one whose container left while cnm was down (default 90 s).
+   */
+  leftEndpointGraceMs?: number
 }
 
 /**
@@ -36,6 +42,8 @@ export interface DockerPluginOptions {
 export interface DockerPluginServer {
   readonly socketPath: string
   readonly app: FastifyInstance
+  /** The endpoints removed because their container left while cnm was down (after the grace period). */
+  readonly leftEndpoints: Promise<LeftEndpoint[]>
   /** Stops answering and removes the socket; what dockerd made stays (networks, endpoints, ports). */
   close(): Promise<void>
 }
@@ -79,6 +87,7 @@ async function prepare(socketPath: string): Promise<void> {
 export function createDockerPluginApp(
   options: Omit<DockerPluginOptions, 'socketPath'>,
   state: StateFile = new StateFile(options.stateFile),
+  ipam: Ipam = createIpam(options.controller, state),
 ): FastifyInstance {
   const app = fastify({
     ...(options.logger ? { loggerInstance: options.logger } : {}),
@@ -117,7 +126,7 @@ export function createDockerPluginApp(
     const message = `cnm does not answer ${req.method} ${req.url}: not a request of the network driver or IPAM protocol`
     void reply.code(404).type(PLUGIN_MEDIA_TYPE).send({ Err: message })
   })
-  for (const route of pluginRoutes(options.controller, state, options.emit)) {
+  for (const route of pluginRoutes(options.controller, state, options.emit, ipam)) {
     app.post(route.path, { schema: { body: route.body } }, async (req, reply) => {
       void reply.type(PLUGIN_MEDIA_TYPE)
       req.log.debug({ url: req.url, body: req.body }, 'docker plugin request') // what dockerd sent (--log-level debug)
@@ -140,21 +149,32 @@ export function createDockerPluginApp(
 export async function serveDockerPlugin(options: DockerPluginOptions): Promise<DockerPluginServer> {
   const socketPath = options.socketPath ?? DEFAULT_PLUGIN_SOCKET
   await prepare(socketPath)
-  // Endpoints whose containers left while cnm was down (dockerd forgot them): before any request.
-  const state = new StateFile(options.stateFile) // read once: the sweep's changes, then the app's
-  for (const left of await removeLeftEndpoints(options.controller, state, options.emit)) {
-    const what = `endpoint ${left.endpoint} of network ${left.network}`
-    if (left.error === undefined)
-      options.logger?.info(`removed ${what}: its container left while cnm was not running (dockerd forgot it)`)
-    else options.logger?.warn(`could not remove ${what}, whose container left: ${errorText(left.error)}`)
-  }
-  const app = createDockerPluginApp(options, state)
+  const state = new StateFile(options.stateFile)
+  const ipam = createIpam(options.controller, state)
+  const app = createDockerPluginApp(options, state, ipam)
   await app.listen({ path: socketPath })
   chmodSync(socketPath, 0o660)
+  // Endpoints whose containers left while cnm was down (dockerd forgot them), beside the requests.
+  const sweep = sweepLeftEndpoints(options.controller, ipam, {
+    ...(options.leftEndpointGraceMs !== undefined ? { graceMs: options.leftEndpointGraceMs } : {}),
+    ...(options.emit ? { emit: options.emit } : {}),
+  })
+  const leftEndpoints = sweep.done.then((left) => {
+    for (const l of left) {
+      const what = `endpoint ${l.endpoint} of network ${l.network}`
+      if (l.error === undefined)
+        options.logger?.info(`removed ${what}: its container left while cnm was not running (dockerd forgot it)`)
+      else options.logger?.warn(`could not remove ${what || 'left endpoints'}: ${errorText(l.error)}`)
+    }
+    return left
+  })
   return {
     socketPath,
     app,
+    leftEndpoints,
     async close() {
+      sweep.cancel()
+      await leftEndpoints
       await app.close()
       try {
         if (isSocketPath(socketPath)) unlinkSync(socketPath)
