@@ -85,6 +85,8 @@ describe("the IPAM side: agrees with cnm's networks", () => {
   it('hands out only from --ip-range, and says when a pool is full', () => {
     const pool = ipam.requestPool({ Pool: '10.80.0.0/24', SubPool: '10.80.0.252/30' })
     expect(pool.PoolID).toBe('10.80.0.0/24,10.80.0.252/30')
+    // From the range's first address to its last, but not the pool's broadcast address (.255).
+    expect(ipam.requestAddress({ PoolID: pool.PoolID }).Address).toBe('10.80.0.252/24')
     expect(ipam.requestAddress({ PoolID: pool.PoolID }).Address).toBe('10.80.0.253/24')
     expect(ipam.requestAddress({ PoolID: pool.PoolID }).Address).toBe('10.80.0.254/24')
     expect(() => ipam.requestAddress({ PoolID: pool.PoolID })).toThrow(
@@ -93,6 +95,27 @@ describe("the IPAM side: agrees with cnm's networks", () => {
     expect(() => ipam.requestPool({ Pool: '10.81.0.0/24', SubPool: '10.82.0.0/25' })).toThrow(
       /not within the pool 10\.81\.0\.0\/24/u,
     )
+  })
+
+  it("takes a range as Docker's IPAM does: its first address is a host, and the gateway by default", () => {
+    // Measured against dockerd 20.10's own bridge and IPAM: `--subnet 10.50.0.0/24 --ip-range
+    // 10.50.0.16/28` gives the gateway .16 and containers .17, .18…; with `--gateway 10.51.0.1` the
+    // first container gets .16; `--subnet 10.53.0.0/16 --ip-range 10.53.5.0/24`: gateway 10.53.5.0.
+    const a = ipam.requestPool({ Pool: '10.50.0.0/24', SubPool: '10.50.0.16/28' }).PoolID
+    expect(ipam.requestAddress({ PoolID: a, Options: GW }).Address).toBe('10.50.0.16/24')
+    nets.push({ subnet: '10.50.0.0/24', gateway: '10.50.0.16', endpoints: [] })
+    expect(ipam.requestAddress({ PoolID: a }).Address).toBe('10.50.0.17/24')
+    const b = ipam.requestPool({ Pool: '10.51.0.0/24', SubPool: '10.51.0.16/28' }).PoolID
+    expect(ipam.requestAddress({ PoolID: b, Address: '10.51.0.1', Options: GW }).Address).toBe('10.51.0.1/24')
+    nets.push({ subnet: '10.51.0.0/24', gateway: '10.51.0.1', endpoints: [] })
+    expect(ipam.requestAddress({ PoolID: b }).Address).toBe('10.51.0.16/24')
+    const c = ipam.requestPool({ Pool: '10.53.0.0/16', SubPool: '10.53.5.0/24' }).PoolID
+    expect(ipam.requestAddress({ PoolID: c, Options: GW }).Address).toBe('10.53.5.0/16')
+    nets.push({ subnet: '10.53.0.0/16', gateway: '10.53.5.0', endpoints: [] })
+    expect(ipam.requestAddress({ PoolID: c }).Address).toBe('10.53.5.1/16')
+    // A range at the pool's start still skips the pool's own network address.
+    const d = ipam.requestPool({ Pool: '10.54.0.0/24', SubPool: '10.54.0.0/28' }).PoolID
+    expect(ipam.requestAddress({ PoolID: d, Options: GW }).Address).toBe('10.54.0.1/24')
   })
 
   it('refuses a pool that overlaps a network or a pool in use, until it is released', () => {

@@ -261,10 +261,18 @@ export function createIpam(controller: NetworkController, state: StateFile): Ipa
       if (wanted && (wanted.value < first || wanted.value > last)) {
         throw invalidRequest(`address ${wanted.text} is not a host address of pool ${subnet.cidr}`)
       }
+      // The range as Docker's IPAM takes it: from its very first address to its last (its network
+      // address is a host of the pool when the range is not at the pool's start), within the pool's
+      // hosts (bigints: no Math.max).
+      let from = pool.range.networkValue
+      let to = pool.range.lastValue
+      if (from < first) from = first
+      if (to > last) to = last
       if (req.Options?.[REQUEST_ADDRESS_TYPE] === GATEWAY_TYPE) {
-        // Before the network exists: its gateway is the one asked for, or the pool's first address.
+        // Before the network exists: its gateway is the one asked for, or the range's first address
+        // (the pool's first host without a range), as Docker's IPAM gives it.
         return {
-          Address: `${(wanted ?? addressFromValue(subnet.family, first)).text}/${subnet.prefixLength}`,
+          Address: `${(wanted ?? addressFromValue(subnet.family, from)).text}/${subnet.prefixLength}`,
           Data: {},
         }
       }
@@ -278,12 +286,6 @@ export function createIpam(controller: NetworkController, state: StateFile): Ipa
         }
         return { Address: hand(subnet, wanted.text), Data: {} }
       }
-      const r = hostBounds(pool.range)
-      // The range's hosts within the pool's (bigints: no Math.max).
-      let from = r.first
-      let to = r.last
-      if (from < first) from = first
-      if (to > last) to = last
       // The lowest free address, as Docker's own IPAM.
       for (let v = from; v <= to; v++) {
         const a = addressFromValue(subnet.family, v).text
