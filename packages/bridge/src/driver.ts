@@ -43,6 +43,7 @@ import { endpointRecord, networkRecord } from './records.js'
 import type { DeferredTeardown, DriverResources, EndpointState, NetworkContext, NetworkState } from './resources.js'
 import { endpointRecordOf, networkRecordOf, restoreEndpoint, restoreNetwork } from './restore.js'
 import { checkGateway } from './steps/check-gateway.js'
+import { setupAcceptRA } from './steps/setup-accept-ra.js'
 import { setupDevice, setupDeviceUp } from './steps/setup-device.js'
 import { setupFirewall } from './steps/setup-firewall.js'
 import { setupIPForwarding } from './steps/setup-ip-forwarding.js'
@@ -60,6 +61,7 @@ export const ERR_MAC_IN_USE = 'ERR_MAC_IN_USE'
 const NETWORK_STEPS: readonly Step<NetworkContext>[] = [
   checkGateway,
   setupDevice,
+  setupAcceptRA,
   setupIPv4,
   setupIPv6,
   setupMoreSubnets,

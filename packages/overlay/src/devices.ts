@@ -37,6 +37,21 @@ const ignoreGone = (err: unknown): void => {
 }
 
 /**
+ * The bridge takes no IPv6 router advertisements (`accept_ra=0`, as the bridge driver's and Docker's
+ * bridges): the kernel's default takes them on a host that does not forward IPv6, so a container
+ * with CAP_NET_RAW could make itself the host's IPv6 router (CVE-2020-13401). A kernel without IPv6
+ * has no such sysctl.
+ */
+function refuseRouterAdvertisements(res: DriverResources, bridge: string): void {
+  const key = `net/ipv6/conf/${bridge}/accept_ra`
+  try {
+    if (res.host.readSysctl(key) !== '0') res.host.writeSysctl(key, '0')
+  } catch (err) {
+    if (!hasErrorCode(err, 'ENOENT')) throw err
+  }
+}
+
+/**
  * Makes the network's devices on this host, for its first endpoint here: a bridge holding the
  * gateway, a VXLAN device (the network's VNI, UDP 4789, learning off, ARP proxy on, local = the
  * advertised address, on its underlay device) enslaved to it, both with the MTU lowered by the VXLAN
@@ -54,6 +69,7 @@ export async function setupDevices(res: DriverResources, net: NetworkState): Pro
   return withUndo(async (undo) => {
     undo.push(() => res.host.deleteLink(bridge).catch(ignoreGone))
     await res.host.createBridge(bridge, { mtu, alias, group: OVERLAY_LINK_GROUP })
+    refuseRouterAdvertisements(res, bridge)
     for (const s of [net.config.ipv4, net.config.ipv6]) {
       if (s) await res.host.addAddress(bridge, `${s.gateway.text}/${s.subnet.prefixLength}`)
     }
@@ -99,6 +115,7 @@ export async function adoptDevices(res: DriverResources, net: NetworkState): Pro
     br?.alias === alias && vx?.alias === alias && vx.master === br.index && details?.vxlan?.vni === net.vni && br.up
   const inventory = intact ? await res.firewall.inventory() : undefined
   if (intact && vx && inventory?.networks.some((n) => n.bridge === bridge)) {
+    refuseRouterAdvertisements(res, bridge) // a bridge an older cnm made
     const devices: Devices = { bridge, vxlan, vxlanIndex: vx.index, mtu: vx.mtu, firewall: true, stopWatch: undefined }
     net.devices = devices
     devices.stopWatch = await watchPeers(res, net)

@@ -168,6 +168,10 @@ describeKernel('overlay driver (kernel)', () => {
       expect(link(vx)?.master).toBe(bridgeName(nid))
       expect(link(vx)?.mtu).toBe(1450)
       expect(link('eth0', c1.sb.key)?.mtu).toBe(1450)
+      // The bridges take no IPv6 router advertisement (a container's: CVE-2020-13401).
+      const acceptRA = `/proc/sys/net/ipv6/conf/${bridgeName(nid)}/accept_ra`
+      expect(run('cat', [acceptRA]).stdout.trim()).toBe('0')
+      expect(run('cat', [acceptRA], { netns: h2 }).stdout.trim()).toBe('0')
       // Each host programs the other's endpoint: MAC → VTEP, IP → MAC.
       const mac2 = c2.info.interfaces[0]?.macAddress ?? ''
       const mac1 = c1.info.interfaces[0]?.macAddress ?? ''
