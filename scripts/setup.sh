@@ -28,6 +28,7 @@ command -v ip >/dev/null 2>&1 || missing+=(iproute2)
 command -v dig >/dev/null 2>&1 || missing+=(dnsutils)
 command -v strace >/dev/null 2>&1 || missing+=(strace)
 command -v python3 >/dev/null 2>&1 || missing+=(python3)
+command -v curl >/dev/null 2>&1 || missing+=(curl)
 # The real clients the runtime tests drive (rule 1), each in a throwaway namespace the test makes:
 # dockerd (Docker's plugin protocol), Podman with runc and the CNI reference plugins (CNI), etcd
 # (the global store), busybox-static (the root file system of the test images).

@@ -1,3 +1,4 @@
+import { execFile } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { deleteNetns } from '@cnm/netlink'
 import {
@@ -15,6 +16,19 @@ import { type BridgeDriver, createBridgeDriver } from './driver.js'
 import { createUplink } from './uplink.test-util.js'
 
 const id = (): string => randomBytes(32).toString('hex')
+
+/**
+ * `curl` (HTTP/0.9: the test server answers one line) from this namespace, without blocking this
+ * process: the port's holding socket, which relays what DNAT cannot take, is in it. The body, or
+ * curl's error.
+ */
+function curl(url: string): Promise<string> {
+  return new Promise((resolve) => {
+    execFile('curl', ['--http0.9', '-sS', '--max-time', '4', url], { encoding: 'utf8' }, (err, out, stderr) =>
+      resolve(err ? `error: ${stderr.trim() || err.message}` : out.trim()),
+    )
+  })
+}
 
 describeKernel('publishing on both families (kernel)', () => {
   const host = useHostNetns()
@@ -86,6 +100,13 @@ describeKernel('publishing on both families (kernel)', () => {
       expect(request('tcp', '198.51.100.1', 18063, { netns: inet, timeoutMs: 800 })).toBeUndefined()
       // Hairpin over IPv6: another container on the network, through the host's address.
       expect(request('tcp', '2001:db8:62::1', 18062, { netns: client.sb.key })).toMatch(/^web /u)
+      // IPv6 loopback: no DNAT can take it (no route from ::1 to a bridge); the socket that holds
+      // the port relays it to the container, as Docker's proxy does. `localhost` tries [::1] first
+      // and does not fall back to 127.0.0.1 after a reset, so a reset there broke `curl localhost`.
+      expect(await curl('http://[::1]:18062/')).toMatch(/^web fd00:62::1$/u)
+      expect(await curl('http://localhost:18062/')).toMatch(/^web /u)
+      expect(await curl('http://[::1]:18063/')).toMatch(/^web /u)
+      expect(await curl('http://127.0.0.1:18062/')).toMatch(/^web /u)
       // IPv6 loopback has no kernel path to a bridge: refused, typed, nothing published.
       await expect(
         driver.createEndpoint(nid, id(), '', {

@@ -1,3 +1,4 @@
+import { connect, createServer, type Server } from 'node:net'
 import { describeKernel, requireProgram, run, useHostNetns } from '@cnm/netlink/testing'
 import { expect, it } from 'vitest'
 import { heldPortCount, PortHolds } from './port-holds.js'
@@ -72,5 +73,61 @@ describeKernel('PortHolds (kernel: bound sockets in a namespace of the test)', (
     expect(holds.size).toBe(2)
     holds.releaseAll()
     other.releaseAll()
+  })
+})
+
+describeKernel('PortHolds relay (kernel: what DNAT cannot take reaches the held port)', () => {
+  useHostNetns()
+
+  /** One line from a TCP connection to ip:port (the reply, `reset`, or the error's code). */
+  function ask(ip: string, port: number): Promise<string> {
+    return new Promise((resolve) => {
+      let out = ''
+      const s = connect({ host: ip, port })
+      s.setEncoding('utf8')
+      s.on('data', (d) => {
+        out += d
+      })
+      s.on('end', () => resolve(out.trim()))
+      s.on('error', (e: NodeJS.ErrnoException) => resolve(e.code === 'ECONNRESET' ? 'reset' : String(e.code)))
+    })
+  }
+
+  it('relays a TCP connection to the container port of its range position; reset when refused; closed on release', async () => {
+    // "Containers": servers on 127.0.0.2 (the relay's target), ports 19100-19101 of the range.
+    const servers = await Promise.all(
+      [19100, 19101].map(
+        (port) =>
+          new Promise<Server>((resolve) => {
+            const srv = createServer((s) => s.end(`c${port} ${s.remoteAddress}\n`))
+            srv.listen({ host: '127.0.0.2', port }, () => resolve(srv))
+          }),
+      ),
+    )
+    const holds = new PortHolds()
+    try {
+      const container = { proto: 'tcp' as const, ip: '127.0.0.2', port: 19100, endPort: 19102 }
+      await holds.hold('r', { proto: 'tcp', ip: '::', port: 18400, endPort: 18402 }, false, container)
+      expect(await ask('::1', 18400)).toBe('c19100 127.0.0.1')
+      expect(await ask('::1', 18401)).toBe('c19101 127.0.0.1')
+      expect(await ask('::1', 18402)).toBe('reset') // nothing listens on 19102
+      // A relayed connection that is still open is closed with its port.
+      const held = new Promise<Server>((resolve) => {
+        const srv = createServer(() => undefined) // accepts, never answers
+        srv.listen({ host: '127.0.0.2', port: 19102 }, () => resolve(srv))
+      })
+      servers.push(await held)
+      const pending = ask('::1', 18402)
+      await new Promise((r) => setTimeout(r, 200))
+      holds.release('r')
+      expect(await pending).toMatch(/^(|reset)$/u)
+      expect(await ask('::1', 18400)).toBe('ECONNREFUSED')
+      // Without a container (an adopted mapping's hold): reset, as before.
+      await holds.hold('n', { proto: 'tcp', ip: '::', port: 18403, endPort: 18403 }, false)
+      expect(await ask('::1', 18403)).toBe('reset')
+    } finally {
+      holds.releaseAll()
+      for (const s of servers) s.close()
+    }
   })
 })

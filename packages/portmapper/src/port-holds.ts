@@ -1,5 +1,5 @@
 import { createSocket, type Socket as UdpSocket } from 'node:dgram'
-import { createServer, type Server } from 'node:net'
+import { connect, createServer, type Server, type Socket } from 'node:net'
 import type { Firewall, Inventory } from '@cnm/firewall'
 import { nftGeneration } from '@cnm/netlink'
 import { ERR_PORT_ALREADY_ALLOCATED, type PortAllocator } from '@cnm/portallocator'
@@ -31,18 +31,42 @@ const portKey = (proto: string, ip: string, port: number): string => `${proto}/$
 
 /**
  * A listening TCP socket (a listener conflicts with every other bind of its address and port,
- * `SO_REUSEADDR` or not) that resets any connection reaching it: DNAT sends published traffic to
- * the container before a local socket is looked up, so only stray traffic could arrive here.
+ * `SO_REUSEADDR` or not). DNAT sends published traffic to the container before a local socket is
+ * looked up, so what reaches it is what DNAT cannot take: IPv6 loopback (the kernel never routes
+ * `::1` to a bridge), or anything while the firewall's rules are being put back. That is relayed to
+ * the container's port, as Docker's userland proxy does (`curl localhost:8080` tries `[::1]` first
+ * and gives up on a reset); a connection the container refuses is reset. Released with the port:
+ * the relayed connections are closed too.
  */
-function holdTcp(ip: string, port: number): Promise<Holder> {
+function holdTcp(ip: string, port: number, to: { ip: string; port: number } | undefined): Promise<Holder> {
   return new Promise((resolve, reject) => {
-    const server: Server = createServer({ pauseOnConnect: true }, (s) => s.resetAndDestroy())
+    const relayed = new Set<Socket>()
+    const server: Server = createServer({ pauseOnConnect: true }, (client) => {
+      if (!to) return void client.resetAndDestroy()
+      const upstream = connect({ host: to.ip, port: to.port })
+      for (const s of [client, upstream]) {
+        relayed.add(s)
+        s.once('close', () => relayed.delete(s))
+      }
+      client.on('error', () => upstream.resetAndDestroy())
+      upstream.on('error', () => client.resetAndDestroy())
+      upstream.once('connect', () => {
+        client.pipe(upstream) // resumes the client, paused until the container answered
+        upstream.pipe(client)
+      })
+    })
     server.once('error', reject)
-    server.listen({ host: ip, port, backlog: 1, exclusive: true, ipv6Only: ipFamily(ip) === 6 }, () => {
+    server.listen({ host: ip, port, backlog: 511, exclusive: true, ipv6Only: ipFamily(ip) === 6 }, () => {
       server.off('error', reject)
       server.on('error', () => undefined)
       server.unref() // a held port never keeps a process alive
-      resolve({ key: portKey('tcp', ip, port), close: () => void server.close() })
+      resolve({
+        key: portKey('tcp', ip, port),
+        close: () => {
+          server.close()
+          for (const s of relayed) s.destroy()
+        },
+      })
     })
   })
 }
@@ -76,7 +100,8 @@ function inUse(host: TransportRange, port: number, cause: unknown): PortMapperEr
  * a port is published, another program's `bind` of that address, port and protocol fails with
  * EADDRINUSE instead of succeeding and then never receiving a packet. Every port of a range is
  * held. SCTP ports are not held (Node has no SCTP sockets); neither is a port whose bind fails for
- * a reason other than EADDRINUSE (a host address that is not local: EADDRNOTAVAIL).
+ * a reason other than EADDRINUSE (a host address that is not local: EADDRNOTAVAIL). A TCP
+ * connection DNAT cannot take (IPv6 loopback) reaches the held port and is relayed to the container.
  */
 export class PortHolds {
   readonly #enabled: boolean
@@ -89,15 +114,19 @@ export class PortHolds {
   /**
    * Holds every port of `host` under `key`. A port another socket has bound is
    * `ERR_PORT_ALREADY_ALLOCATED` (nothing stays held), unless `shared`: a mapping adopted from the
-   * kernel, which another process (the daemon) may be holding already.
+   * kernel, which another process (the daemon) may be holding already. A TCP connection that
+   * reaches a held port (one DNAT cannot take, as `[::1]`) is relayed to `container`'s port, or
+   * reset without it.
    */
-  async hold(key: string, host: TransportRange, shared: boolean): Promise<void> {
+  async hold(key: string, host: TransportRange, shared: boolean, container?: TransportRange): Promise<void> {
     if (!this.#enabled || host.proto === 'sctp') return
     const holders: Holder[] = []
     try {
       for (let port = host.port; port <= host.endPort; port++) {
+        // The range's n-th host port goes to its n-th container port.
+        const to = container && { ip: container.ip, port: container.port + (port - host.port) }
         try {
-          holders.push(await (host.proto === 'tcp' ? holdTcp(host.ip, port) : holdUdp(host.ip, port)))
+          holders.push(await (host.proto === 'tcp' ? holdTcp(host.ip, port, to) : holdUdp(host.ip, port)))
         } catch (err) {
           const code = (err as { code?: unknown }).code
           if (code === 'EADDRINUSE' && !shared) throw inUse(host, port, err)

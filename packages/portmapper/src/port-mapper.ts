@@ -311,7 +311,7 @@ export class PortMapper {
       this.#checkFree(host)
       this.#pending.add(entry)
       undo.push(() => this.#pending.delete(entry))
-      if (hold) await this.#holds.hold(keyOf(host), host, adopted) // before DNAT: a port bound meanwhile is refused
+      if (hold) await this.#holds.hold(keyOf(host), host, adopted, container) // before DNAT: a port bound meanwhile is refused
       undo.push(() => this.#holds.release(keyOf(host)))
       await firewall.addPorts([entry.rule]) // one transaction: on failure nothing was programmed
       undo.push(() => firewall.deletePorts([entry.rule]))
