@@ -94,9 +94,13 @@ describe('iptables restore input', () => {
     for (const p of ['udp', 'tcp']) {
       expect(text).toContain(`-A CNM-INPUT -d 172.18.0.0/16 ! -i br0 -p ${p} -m ${p} --dport 53 -j DROP\n`)
     }
-    // Anti-spoofing in raw: a source not routed back through the bridge is dropped before conntrack.
+    // No VXLAN from the bridge: a container would reach an overlay network through the host's socket.
+    expect(text).toContain('-A CNM-INPUT -i br0 -p udp -m udp --dport 4789 -j DROP\n')
+    // Anti-spoofing in raw: a source not routed back through the bridge is dropped before conntrack,
+    // and so is a broadcast or multicast one (the host would answer the whole network), not 0.0.0.0.
     expect(text).toContain(
-      '*raw\n:CNM-PREROUTING - [0:0]\n-A PREROUTING -j CNM-PREROUTING\n-A CNM-PREROUTING -i br0 -m rpfilter --invert -j DROP\n',
+      '*raw\n:CNM-PREROUTING - [0:0]\n-A PREROUTING -j CNM-PREROUTING\n-A CNM-PREROUTING -i br0 -m rpfilter --invert -j DROP\n' +
+        '-A CNM-PREROUTING ! -s 0.0.0.0/32 -i br0 -m addrtype --src-type BROADCAST,MULTICAST -j DROP\nCOMMIT\n',
     )
     expect(text.match(/^COMMIT$/gmu)).toHaveLength(3)
     expect([...about.values()]).toContain('network net1 on bridge br0')
@@ -104,6 +108,12 @@ describe('iptables restore input', () => {
     expect(v6).not.toContain('127.0.0.0/8')
     expect(v6).toContain('-A PREROUTING -j CNM-DNAT\n')
     expect(v6).toContain('-A CNM-POST-br0 -s fd00:1::/64 ! -o br0 -j MASQUERADE\n')
+    // ip6tables' addrtype has no BROADCAST: a multicast source by its prefix.
+    expect(v6).toContain('-A CNM-INPUT -i br0 -p udp -m udp --dport 4789 -j DROP\n')
+    expect(v6).toContain(
+      '-A CNM-PREROUTING -i br0 -m rpfilter --invert -j DROP\n-A CNM-PREROUTING -s ff00::/8 -i br0 -j DROP\nCOMMIT\n',
+    )
+    expect(v6).not.toContain('addrtype --src-type')
   })
 
   it('a network already there, or overlapping another, is EEXIST before anything is written', () => {
@@ -127,6 +137,7 @@ describe('iptables restore input', () => {
         '-D CNM-INPUT -i br0 -p tcp -m tcp --dport 53 -m addrtype ! --dst-type LOCAL --limit-iface-in -j DROP',
         '-D CNM-INPUT -d 172.18.0.0/16 ! -i br0 -p udp -m udp --dport 53 -j DROP',
         '-D CNM-INPUT -d 172.18.0.0/16 ! -i br0 -p tcp -m tcp --dport 53 -j DROP',
+        '-D CNM-INPUT -i br0 -p udp -m udp --dport 4789 -j DROP',
         '-F CNM-FWD-br0',
         '-X CNM-FWD-br0',
         '-F CNM-IN-br0',
@@ -139,6 +150,7 @@ describe('iptables restore input', () => {
         'COMMIT',
         '*raw',
         '-D CNM-PREROUTING -i br0 -m rpfilter --invert -j DROP',
+        '-D CNM-PREROUTING ! -s 0.0.0.0/32 -i br0 -m addrtype --src-type BROADCAST,MULTICAST -j DROP',
         'COMMIT',
         '',
       ].join('\n'),
@@ -178,6 +190,10 @@ describe('iptables restore input', () => {
     expect(kept).toContain('-D CNM-ISOLATION -o br0 -j DROP\n')
     expect(kept).toContain(
       '-D CNM-INPUT -i br0 -p udp -m udp --dport 53 -m addrtype ! --dst-type LOCAL --limit-iface-in -j DROP\n',
+    )
+    expect(kept).toContain('-D CNM-INPUT -i br0 -p udp -m udp --dport 4789 -j DROP\n')
+    expect(kept).toContain(
+      '-D CNM-PREROUTING ! -s 0.0.0.0/32 -i br0 -m addrtype --src-type BROADCAST,MULTICAST -j DROP\n',
     )
     expect(kept).not.toContain('-D CNM-INPUT -d 127.0.0.0/8') // the skeleton's guard stays
     expect(kept).not.toContain('CNM-DNAT')

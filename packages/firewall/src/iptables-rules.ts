@@ -2,7 +2,7 @@ import { cidrOverlaps, type IPFamily, parseCIDR } from './address.js'
 import { FirewallError } from './errors.js'
 import type { InventoryNetwork, InventoryPort } from './inventory.js'
 import { hasChain, renderTokens, rulesOf, type SavedRuleset, sameSpec } from './iptables-save.js'
-import type { ParsedNetworkRules } from './network-rules.js'
+import { type ParsedNetworkRules, VXLAN_PORT } from './network-rules.js'
 import { describeMapping, type ParsedPortMapping, type PortProtocol } from './port-mapping.js'
 
 /** The chains cnm owns in every iptables family, and the jumps into them from the built-in chains. */
@@ -181,6 +181,15 @@ export function dnsIsolationRules(bridge: string): string[][] {
 }
 
 /**
+ * VXLAN from the bridge is dropped (the nftables backend's `iifname @bridges udp dport 4789 drop`):
+ * any container (no capability needed) could otherwise send a frame into an overlay network through
+ * the host's VXLAN socket, past isolation and anti-spoofing. In IPv4 and IPv6.
+ */
+export function vxlanGuardRule(bridge: string): string[] {
+  return ['-A', IPT_INPUT, '-i', bridge, '-p', 'udp', '-m', 'udp', '--dport', String(VXLAN_PORT), '-j', 'DROP']
+}
+
+/**
  * DNS to a gateway address is for that bridge only: a query for an address in one of the network's
  * subnets (the host's only ones there are its gateways) that comes in on any other interface (the
  * uplink, `lo`) is dropped. The host's other DNS services (127.0.0.53, the uplink's address) are not
@@ -220,12 +229,41 @@ export function antispoofRule(bridge: string): string[] {
 }
 
 /**
+ * No broadcast or multicast source from the bridge: the host's answer would go to every container
+ * of the network, ICC off or not (the nftables backend's `fib saddr type { broadcast, multicast }`).
+ * IPv4's rpfilter already refuses a broadcast source (it takes unicast routes only), ip6tables'
+ * lets a multicast one through. addrtype calls 0.0.0.0 BROADCAST too, hence DHCP's exception;
+ * ip6tables' addrtype has no BROADCAST, so a prefix there. Written as iptables-save prints them.
+ */
+export function castSourceRule(bridge: string, family: IPFamily): string[] {
+  if (family === 6) return ['-A', IPT_RAW, '-s', 'ff00::/8', '-i', bridge, '-j', 'DROP']
+  return [
+    '-A',
+    IPT_RAW,
+    '!',
+    '-s',
+    '0.0.0.0/32',
+    '-i',
+    bridge,
+    '-m',
+    'addrtype',
+    '--src-type',
+    'BROADCAST,MULTICAST',
+    '-j',
+    'DROP',
+  ]
+}
+
+/**
  * Whether a rule of CNM-INPUT or CNM-PREROUTING (tokens after `-A <chain>`) belongs to the network
- * on `bridge`: `-i <bridge> …`, or `-d <subnet> ! -i <bridge> …`.
+ * on `bridge`: `-i <bridge> …`, or `[!] -s|-d <address> [!] -i <bridge> …`.
  */
 function isInputRuleOf(rule: readonly string[], bridge: string): boolean {
-  if (rule[0] === '-i') return rule[1] === bridge
-  return rule[0] === '-d' && rule[2] === '!' && rule[3] === '-i' && rule[4] === bridge
+  const rest = rule[0] === '!' ? rule.slice(1) : rule
+  if (rest[0] === '-i') return rest[1] === bridge
+  if (rest[0] !== '-s' && rest[0] !== '-d') return false
+  const iface = rest[2] === '!' ? rest.slice(3) : rest.slice(2)
+  return iface[0] === '-i' && iface[1] === bridge
 }
 
 function hostMask(family: IPFamily): string {
@@ -247,7 +285,7 @@ export function networkRules(
     ['-A', c.fwd, '-o', b, ...dnat, '-j', 'ACCEPT'],
     ['-A', c.fwd, '-o', b, '-j', net.icc ? 'ACCEPT' : 'DROP'],
   ]
-  filter.push(...dnsIsolationRules(b), ...gatewayDnsRules(net, family))
+  filter.push(...dnsIsolationRules(b), ...gatewayDnsRules(net, family), vxlanGuardRule(b))
   if (net.internal) filter.push(['-A', c.fwd, '-j', 'DROP'], ['-A', c.in, '-j', 'DROP'])
   else {
     filter.push(
@@ -265,7 +303,7 @@ export function networkRules(
     if (net.masquerade) nat.push(['-A', c.post, '-s', s.cidr, '!', '-o', b, '-j', 'MASQUERADE'])
     nat.push(['-A', c.post, '-s', s.cidr, '-o', b, ...dnat, '-j', 'MASQUERADE'])
   }
-  return { filter, nat, raw: [antispoofRule(b)] }
+  return { filter, nat, raw: [antispoofRule(b), castSourceRule(b, family)] }
 }
 
 /** The subnets of the networks in `saved` (from their hairpin masquerade rules), by bridge. */

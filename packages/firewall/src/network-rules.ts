@@ -2,6 +2,12 @@ import { cidrOverlaps, type ParsedCIDR, parseCIDR } from './address.js'
 import { ERR_INVALID_CIDR, ERR_INVALID_CONFIG, FirewallError } from './errors.js'
 import { validateBridgeName, validateNetworkId } from './names.js'
 
+/**
+ * VXLAN's UDP port (IANA): the overlay driver's devices (@cnm/overlay) listen on it on every host
+ * address. Only the underlay (the other hosts) may send to it, never a bridge.
+ */
+export const VXLAN_PORT = 4789
+
 /** What a bridge network needs from the firewall. */
 export interface NetworkRules {
   /** The network's id (recorded with the rules; 1–128 of `A-Z a-z 0-9 _ . -`). */

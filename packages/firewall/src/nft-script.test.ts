@@ -45,7 +45,15 @@ describe('nftables rule text', () => {
     expect(text).toContain(
       'add chain inet cnm antispoof { type filter hook prerouting priority -300; policy accept; }\n',
     )
-    expect(text).toContain('add rule inet cnm antispoof iifname @bridges fib saddr . iif oif missing drop\n')
+    // No VXLAN from a bridge; no broadcast or multicast source from one (0.0.0.0, DHCP's, passes).
+    expect(text).toContain('add rule inet cnm input iifname @bridges udp dport 4789 drop\n')
+    expect(text).toContain(
+      'flush chain inet cnm antispoof\n' +
+        'add rule inet cnm antispoof iifname @bridges ip6 saddr :: meta l4proto ipv6-icmp return\n' +
+        'add rule inet cnm antispoof iifname @bridges fib saddr . iif oif missing drop\n' +
+        'add rule inet cnm antispoof iifname @bridges ip saddr != 0.0.0.0 fib saddr type { broadcast, multicast } drop\n' +
+        'add rule inet cnm antispoof iifname @bridges ip6 saddr ff00::/8 drop\n',
+    )
     // From an interface, 127.0.0.0/8 is never DNAT-ed; the host's own traffic (output) is.
     expect(text).toContain(
       'flush chain inet cnm prerouting\nadd rule inet cnm prerouting ip daddr 127.0.0.0/8 return\nadd rule inet cnm prerouting jump published\n',

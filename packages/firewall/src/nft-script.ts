@@ -1,4 +1,4 @@
-import type { ParsedNetworkRules } from './network-rules.js'
+import { type ParsedNetworkRules, VXLAN_PORT } from './network-rules.js'
 import { describeMapping, expandMapping, type ParsedPortMapping, type PortRule } from './port-mapping.js'
 
 /** The one nftables table cnm owns. */
@@ -100,10 +100,13 @@ export const BASE_RULES: [string, string[]][] = [
   // DNS to a gateway address (an address of the host inside a cnm subnet) is for that bridge only:
   // not from another interface (the uplink: an open resolver for the LAN) nor from `lo` (the host's
   // users). The host's own DNS services on other addresses (127.0.0.53, the uplink's) are not cnm's.
+  // VXLAN from a bridge is dropped: any container (no capability needed) could otherwise send a
+  // frame into an overlay network through the host's VXLAN socket, past isolation and antispoof.
   [
     'input',
     [
       'iifname @bridges ip daddr 127.0.0.0/8 ct status ! dnat drop',
+      `iifname @bridges udp dport ${VXLAN_PORT} drop`,
       'iifname @bridges meta l4proto { tcp, udp } th dport 53 fib daddr . iif type != local drop',
       'meta l4proto { tcp, udp } th dport 53 ip daddr @subnets4 fib daddr . iif type != local drop',
       'meta l4proto { tcp, udp } th dport 53 ip6 daddr @subnets6 fib daddr . iif type != local drop',
@@ -115,11 +118,16 @@ export const BASE_RULES: [string, string[]][] = [
   // cannot cross isolation or make the host reflect to a victim. Bridged traffic between the ports
   // of one bridge never reaches this hook. `::` (an IPv6 DAD probe, MLD before an address) is left
   // alone: nothing can answer it. `0.0.0.0` to a broadcast (DHCP) passes: fib finds the bridge.
+  // A broadcast or multicast source passes fib (the subnet's broadcast route is on the bridge), and
+  // the host's answer would go to every container of the network, ICC off or not: dropped. fib's
+  // `type` says broadcast for 0.0.0.0 too, hence its exception.
   [
     'antispoof',
     [
       'iifname @bridges ip6 saddr :: meta l4proto ipv6-icmp return',
       'iifname @bridges fib saddr . iif oif missing drop',
+      'iifname @bridges ip saddr != 0.0.0.0 fib saddr type { broadcast, multicast } drop',
+      'iifname @bridges ip6 saddr ff00::/8 drop',
     ],
   ],
   [
