@@ -32,17 +32,18 @@ const portKey = (proto: string, ip: string, port: number): string => `${proto}/$
 /**
  * A listening TCP socket (a listener conflicts with every other bind of its address and port,
  * `SO_REUSEADDR` or not). DNAT sends published traffic to the container before a local socket is
- * looked up, so what reaches it is what DNAT cannot take: IPv6 loopback (the kernel never routes
- * `::1` to a bridge), or anything while the firewall's rules are being put back. That is relayed to
- * the container's port, as Docker's userland proxy does (`curl localhost:8080` tries `[::1]` first
- * and gives up on a reset); a connection the container refuses is reset. Released with the port:
- * the relayed connections are closed too.
+ * looked up, so what reaches it is what DNAT cannot take. IPv6 loopback (the kernel never routes
+ * `::1` to a bridge) is relayed to the container's port, as Docker's userland proxy does (`curl
+ * localhost:8080` tries `[::1]` first and gives up on a reset); a connection the container refuses
+ * is reset. Anything else here is stray (the firewall's rules missing: a fault the watch and
+ * `reconcile` repair, which a relay would hide) and is reset. Released with the port: the relayed
+ * connections are closed too.
  */
 function holdTcp(ip: string, port: number, to: { ip: string; port: number } | undefined): Promise<Holder> {
   return new Promise((resolve, reject) => {
     const relayed = new Set<Socket>()
     const server: Server = createServer({ pauseOnConnect: true }, (client) => {
-      if (!to) return void client.resetAndDestroy()
+      if (!to || client.localAddress !== '::1') return void client.resetAndDestroy()
       const upstream = connect({ host: to.ip, port: to.port })
       for (const s of [client, upstream]) {
         relayed.add(s)
@@ -101,7 +102,8 @@ function inUse(host: TransportRange, port: number, cause: unknown): PortMapperEr
  * EADDRINUSE instead of succeeding and then never receiving a packet. Every port of a range is
  * held. SCTP ports are not held (Node has no SCTP sockets); neither is a port whose bind fails for
  * a reason other than EADDRINUSE (a host address that is not local: EADDRNOTAVAIL). A TCP
- * connection DNAT cannot take (IPv6 loopback) reaches the held port and is relayed to the container.
+ * connection over IPv6 loopback (DNAT cannot take it) reaches the held port and is relayed to the
+ * container.
  */
 export class PortHolds {
   readonly #enabled: boolean
@@ -114,9 +116,9 @@ export class PortHolds {
   /**
    * Holds every port of `host` under `key`. A port another socket has bound is
    * `ERR_PORT_ALREADY_ALLOCATED` (nothing stays held), unless `shared`: a mapping adopted from the
-   * kernel, which another process (the daemon) may be holding already. A TCP connection that
-   * reaches a held port (one DNAT cannot take, as `[::1]`) is relayed to `container`'s port, or
-   * reset without it.
+   * kernel, which another process (the daemon) may be holding already. A TCP connection to a
+   * held port over IPv6 loopback (DNAT cannot take it) is relayed to `container`'s port; any other,
+   * or one without `container`, is reset.
    */
   async hold(key: string, host: TransportRange, shared: boolean, container?: TransportRange): Promise<void> {
     if (!this.#enabled || host.proto === 'sctp') return
