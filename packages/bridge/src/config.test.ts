@@ -50,7 +50,7 @@ describe('network addresses as IPAM values (parsed once, by the edge)', () => {
     ])
   })
 
-  it('refuse the old keys beside them, an unusable later subnet, an IPv6 gateway not first, a later IPv6 subnet without IPv6', () => {
+  it('refuse the old keys beside them, an unusable later subnet, a later IPv6 subnet without IPv6', () => {
     const ipam = parseIpam({ v4: [{ subnet: '10.33.0.0/24' }] })
     expect(() => parseNetworkConfig({ addressIPv4: '10.33.0.1/24' }, ipam)).toThrow('option addressIPv4: the network')
     expect(() =>
@@ -58,22 +58,34 @@ describe('network addresses as IPAM values (parsed once, by the edge)', () => {
     ).toThrow('subnet 127.3.0.0/24 overlaps 127.0.0.0/8 (loopback)')
     expect(() =>
       parseNetworkConfig(
-        { enableIPv6: true },
-        parseIpam({ v6: [{ subnet: 'fd33::/64' }, { subnet: 'fd35::/64', gateway: 'fd35::7' }] }),
-      ),
-    ).toThrow("the bridge's IPv6 gateway is always the subnet's first address, fd35::1")
-    expect(() =>
-      parseNetworkConfig(
         {},
         parseIpam({ v4: [{ subnet: '10.33.0.0/24' }, { subnet: '10.36.0.0/24', auxAddresses: { g: '10.36.0.1' } }] }),
       ),
     ).toThrow('aux address g=10.36.0.1 is the gateway of 10.36.0.0/24')
-    expect(() =>
-      parseNetworkConfig({ enableIPv6: true }, parseIpam({ v6: [{ subnet: 'fd33::/64', gateway: 'fd33::9' }] })),
-    ).toThrow("the bridge's IPv6 gateway is always the subnet's first address, fd33::1")
     expect(() => parseNetworkConfig({}, parseIpam({ v4: [{ subnet: '127.1.0.0/24' }] }))).toThrow(
       'subnet 127.1.0.0/24 overlaps 127.0.0.0/8 (loopback)',
     )
+  })
+})
+
+describe('IPv6 gateways', () => {
+  it("take the one given (Docker's IPv6 --gateway), in the first subnet and later ones; else the first host", () => {
+    const given = parseNetworkConfig(
+      { enableIPv6: true },
+      parseIpam({
+        v6: [
+          { subnet: 'fd33::/64', gateway: 'fd33::9' },
+          { subnet: 'fd35::/64', gateway: 'fd35::7' },
+        ],
+      }),
+    )
+    expect(given.gatewayV6?.text).toBe('fd33::9')
+    expect(given.moreSubnets.map((m) => m.gateway.text)).toEqual(['fd35::7'])
+    const none = parseNetworkConfig({ enableIPv6: true }, parseIpam({ v6: [{ subnet: 'fd33::/64' }] }))
+    expect(none.gatewayV6).toBeUndefined()
+    expect(() =>
+      parseNetworkConfig({ enableIPv6: true }, parseIpam({ v6: [{ subnet: 'fd33::/64', gateway: 'fd33::' }] })),
+    ).toThrow('gateway fd33:: is not a host address of subnet fd33::/64')
   })
 })
 

@@ -10,6 +10,7 @@ import {
   tryParseAddress,
 } from '@cnm/ip'
 import { isValidInterfaceName } from '@cnm/netlink'
+import { ulaSubnetFor } from './address-election.js'
 import type { AuxAddresses } from './aux-addresses.js'
 import { fromDockerOptions } from './docker-options.js'
 
@@ -30,6 +31,8 @@ export interface NetworkConfig {
   enableIPv4: boolean
   enableIPv6: boolean
   fixedCIDRv6: IPPrefix | undefined
+  /** The bridge's IPv6 address in `fixedCIDRv6` (Docker's IPv6 `--gateway`); default its first host. */
+  gatewayV6: IPAddress | undefined
   /** Docker's `--ip-range` for IPv6: endpoints get IPv6 addresses from this part of the subnet only. */
   ipRangeV6: IPPrefix | undefined
   enableIPTables: boolean
@@ -65,7 +68,7 @@ export interface NetworkConfig {
 /** A network's second or later subnet of a family: always given (never elected), with its gateway. */
 export interface MoreSubnet {
   subnet: IPPrefix
-  /** The bridge's address in it: the gateway given, else the subnet's first host (IPv6: always the first). */
+  /** The bridge's address in it: the gateway given, else the subnet's first host. */
   gateway: IPAddress
   /** Docker's `--ip-range` of this subnet. */
   ipRange: IPPrefix | undefined
@@ -126,26 +129,24 @@ function first(list: readonly IpamData[]): IpamData | undefined {
   return usable(list[0])
 }
 
+/**
+ * The network's IPv6 subnet (`fixedCIDRv6`, else a ULA /64 derived from its id) and the bridge's
+ * address in it: the gateway given (Docker's IPv6 `--gateway`), else the subnet's first host.
+ */
+export function ipv6Gateway(config: NetworkConfig, id: string): { subnet: IPPrefix; gateway: IPAddress } {
+  const subnet = config.fixedCIDRv6 ?? parseCIDR(ulaSubnetFor(id))
+  return { subnet, gateway: config.gatewayV6 ?? firstHost(subnet) }
+}
+
 /** The first host of a subnet (the default gateway). */
 function firstHost(subnet: IPPrefix): IPAddress {
   return addressFromValue(subnet.family, subnet.networkValue + 1n)
-}
-
-/** The bridge's IPv6 gateway is the subnet's first address, in every IPv6 subnet (no DAD on it). */
-function checkGatewayV6(d: IpamData): void {
-  const gw = firstHost(d.subnet)
-  if (d.gateway && d.gateway.value !== gw.value) {
-    throw new InvalidConfigError(
-      `IPv6 gateway ${d.gateway.text}: the bridge's IPv6 gateway is always the subnet's first address, ${gw.text}`,
-    )
-  }
 }
 
 /** The second and later subnets of both families, checked, IPv4 first. */
 function moreSubnetsOf(ipam: NetworkIpam): MoreSubnet[] {
   return [...ipam.v4.slice(1), ...ipam.v6.slice(1)].map((d) => {
     usable(d)
-    if (d.subnet.family === 6) checkGatewayV6(d)
     const gateway = d.gateway ?? firstHost(d.subnet)
     checkHostAddress(prefixOf(gateway, d.subnet.prefixLength))
     for (const [name, ip] of d.auxAddresses) {
@@ -237,13 +238,13 @@ export function parseNetworkConfig(raw: unknown = {}, given?: NetworkIpam): Netw
   }
   const v4 = first(ipam.v4)
   const v6 = first(ipam.v6)
-  if (v6) checkGatewayV6(v6)
   const config: NetworkConfig = {
     ipam,
     bridgeName: bridgeName as string | undefined,
     addressIPv4: v4 && bridgeAddress(v4),
     fixedCIDR: v4?.ipRange,
     fixedCIDRv6: v6?.subnet,
+    gatewayV6: v6?.gateway,
     ipRangeV6: v6?.ipRange,
     mtu: mtu as number | undefined,
     enableIPv4: bool(obj, 'enableIPv4'),

@@ -1,8 +1,10 @@
 import { execFile } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
+import { parseIpam } from '@cnm/driverapi'
 import { deleteNetns } from '@cnm/netlink'
 import {
   describeKernel,
+  ipJson,
   pings,
   request,
   startServer,
@@ -119,6 +121,39 @@ describeKernel('publishing on both families (kernel)', () => {
         await driver.deleteEndpoint(nid, box.eid)
         await box.sb.destroy()
       }
+      await driver.deleteNetwork(nid)
+    }
+  })
+  it("takes the IPv6 gateway given (Docker's --gateway for IPv6): on the bridge, the containers' default route", async () => {
+    const nid = id()
+    await driver.createNetwork(
+      nid,
+      { enableIPv6: true },
+      parseIpam({ v4: [{ subnet: '10.65.0.0/24' }], v6: [{ subnet: 'fd00:65::/64', gateway: 'fd00:65::fe' }] }),
+    )
+    const box = await attach(nid, {})
+    try {
+      expect(driver.network(nid)).toMatchObject({ subnetV6: 'fd00:65::/64', gatewayV6: 'fd00:65::fe' })
+      const bridge = driver.network(nid)?.bridgeName ?? ''
+      const onBridge = ipJson<{ addr_info: { local: string; prefixlen: number }[] }[]>([
+        '-6',
+        'addr',
+        'show',
+        'dev',
+        bridge,
+      ]).flatMap((l) => l.addr_info.map((a) => `${a.local}/${a.prefixlen}`))
+      expect(onBridge).toContain('fd00:65::fe/64')
+      expect(onBridge).not.toContain('fd00:65::1/64')
+      const routes = ipJson<{ dst: string; gateway?: string }[]>(['-6', 'route', 'show', 'default'], {
+        netns: box.sb.key,
+      })
+      expect(routes).toEqual([expect.objectContaining({ gateway: 'fd00:65::fe' })])
+      expect(pings('fd00:65::fe', box.sb.key)).toBe(true)
+      expect(driver.endpointInfo(nid, box.eid).ipv6).toMatch(/^fd00:65:/u)
+      expect(driver.endpointInfo(nid, box.eid).ipv6).not.toBe('fd00:65::fe')
+    } finally {
+      await driver.deleteEndpoint(nid, box.eid)
+      await box.sb.destroy()
       await driver.deleteNetwork(nid)
     }
   })

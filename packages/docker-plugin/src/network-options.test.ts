@@ -136,13 +136,12 @@ describe('parseCreateNetwork', () => {
     expect(cfg.aux).toEqual({ '10.78.0.0/24': ['10.78.0.5'] })
   })
 
-  it('refuses an IPv6 gateway other than the first address (the bridge takes that one)', () => {
-    expect(() =>
-      parseCreateNetwork({
-        NetworkID: NID,
-        IPv4Data: v4,
-        IPv6Data: [{ Pool: 'fd00:77::/64', Gateway: 'fd00:77::9/64' }],
-      }),
-    ).toThrow(/IPv6 gateway fd00:77::9 is not supported: .*\(fd00:77::1\)/u)
+  it("takes any IPv6 gateway of the pool, as Docker's bridge (an --ip-range's first address by default)", () => {
+    const cfg = parseCreateNetwork({
+      NetworkID: NID,
+      IPv4Data: v4,
+      IPv6Data: [{ Pool: 'fd00:77::/64', Gateway: 'fd00:77::9/64' }],
+    })
+    expect(cfg.ipam.v6.map((d) => d.gateway?.text)).toEqual(['fd00:77::9'])
   })
 })

@@ -1,5 +1,5 @@
 import { type IpamData as CnmIpamData, checkIpam, type NetworkIpam } from '@cnm/driverapi'
-import { formatAddress, type IPPrefix, parseAddress, parseCIDR, tryParseAddress, tryParseCIDR } from '@cnm/ip'
+import { type IPPrefix, parseAddress, parseCIDR, tryParseAddress, tryParseCIDR } from '@cnm/ip'
 import { invalidRequest } from './errors.js'
 import { defaultBridgeName, isIfacePrefix } from './names.js'
 
@@ -134,18 +134,10 @@ function auxOf(nid: string, d: IpamData, subnet: IPPrefix, gateway: string | und
   return out
 }
 
-/** One pool as the network's IPAM data: its subnet and gateway (IPv6: the subnet's first address). */
+/** One pool as the network's IPAM data: its subnet and gateway. */
 function subnetOf(nid: string, d: IpamData, family: 4 | 6): CnmIpamData {
   const { subnet, gateway } = pool(nid, d, family)
   if (family === 4 && gateway === undefined) throw invalidRequest(`network ${nid}: pool ${subnet.cidr} has no gateway`)
-  if (family === 6) {
-    const expected = formatAddress(6, subnet.networkValue + 1n)
-    if (gateway !== undefined && gateway !== expected) {
-      throw invalidRequest(
-        `network ${nid}: IPv6 gateway ${gateway} is not supported: cnm's bridge takes the first address of ${subnet.cidr} (${expected})`,
-      )
-    }
-  }
   return {
     subnet: parseCIDR(subnet.cidr),
     ...(gateway === undefined ? {} : { gateway: parseAddress(gateway) }),

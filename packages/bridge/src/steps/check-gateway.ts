@@ -1,7 +1,5 @@
 import { CnmError } from '@cnm/driverapi'
-import { parseCIDR } from '@cnm/ip'
-import { nthHost } from '@cnm/ipallocator'
-import { ulaSubnetFor } from '../address-election.js'
+import { ipv6Gateway } from '../network-config.js'
 import type { NetworkContext } from '../resources.js'
 import type { Step } from './step.js'
 
@@ -24,7 +22,7 @@ function wantedGateways(ctx: NetworkContext): string[] {
   const { config, id } = ctx.net
   const out: string[] = []
   if (config.addressIPv4) out.push(config.addressIPv4.address)
-  if (config.enableIPv6) out.push(nthHost(config.fixedCIDRv6 ?? parseCIDR(ulaSubnetFor(id)), 1))
+  if (config.enableIPv6) out.push(ipv6Gateway(config, id).gateway.text)
   for (const m of config.moreSubnets) out.push(m.gateway.text)
   return out
 }

@@ -1,24 +1,23 @@
 import { hasErrorCode } from '@cnm/driverapi'
-import { parseCIDR } from '@cnm/ip'
-import { ERR_IP_OUT_OF_RANGE, nthHost } from '@cnm/ipallocator'
-import { ulaSubnetFor } from '../address-election.js'
+import { ERR_IP_OUT_OF_RANGE } from '@cnm/ipallocator'
 import { reserveAuxAddresses } from '../aux-addresses.js'
-import { checkInside } from '../network-config.js'
+import { checkInside, ipv6Gateway } from '../network-config.js'
 import type { NetworkContext } from '../resources.js'
 import { bridgeSysctl, restoreBridgeSysctl, setBridgeSysctl } from './bridge-sysctls.js'
 import { ignoreGone, type Step } from './step.js'
 
 /**
  * IPv6 on the bridge when `enableIPv6`: the subnet is `fixedCIDRv6`, or a ULA /64 derived from the
- * network id; the bridge takes its first host address (no DAD) and is the containers' gateway.
+ * network id; the bridge takes the gateway given, else the subnet's first host address (no DAD), and
+ * is the containers' gateway.
  */
 export const setupIPv6: Step<NetworkContext> = {
   name: 'ipv6',
   async run(ctx) {
     const { res, net } = ctx
     if (!net.config.enableIPv6) return
-    const subnet = net.config.fixedCIDRv6 ?? parseCIDR(ulaSubnetFor(net.id))
-    const gw = nthHost(subnet, 1)
+    const { subnet, gateway } = ipv6Gateway(net.config, net.id)
+    const gw = gateway.text
     setBridgeSysctl(ctx, bridgeSysctl(net, 'ipv6', 'disable_ipv6'), '0')
     net.subnetV6 = subnet.cidr
     net.gatewayV6 = gw
