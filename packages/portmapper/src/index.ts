@@ -5,7 +5,7 @@ export {
   ERR_PORT_NOT_MAPPED,
   PortMapperError,
 } from './errors.js'
-export { heldPortCount } from './port-holds.js'
+export { heldPortCount, RELAY_LIMIT } from './port-holds.js'
 export { type HostPort, PortMapper, type PortMapperOptions, type PublishOptions } from './port-mapper.js'
 export {
   formatTransportAddress,

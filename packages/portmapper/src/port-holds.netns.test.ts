@@ -1,7 +1,7 @@
-import { connect, createServer, type Server } from 'node:net'
+import { connect, createServer, type Server, type Socket } from 'node:net'
 import { describeKernel, requireProgram, run, useHostNetns } from '@cnm/netlink/testing'
 import { expect, it } from 'vitest'
-import { heldPortCount, PortHolds } from './port-holds.js'
+import { heldPortCount, PortHolds, RELAY_LIMIT } from './port-holds.js'
 
 /** What Python's `bind` says for each (proto, ip, port): `bound` or the error. */
 function binds(targets: [proto: 'tcp' | 'udp', ip: string, port: number][]): string[] {
@@ -136,6 +136,53 @@ describeKernel('PortHolds relay (kernel: what DNAT cannot take reaches the held 
     } finally {
       holds.releaseAll()
       for (const s of servers) s.close()
+    }
+  })
+  it('relays at most RELAY_LIMIT connections at once, process-wide; past it a connection is reset', async () => {
+    const accepted = new Set<Socket>()
+    const server = await new Promise<Server>((resolve) => {
+      const srv = createServer((s) => {
+        accepted.add(s)
+        s.on('close', () => accepted.delete(s))
+        s.write('hi\n') // and keeps the connection open
+      })
+      srv.listen({ host: '127.0.0.2', port: 19200 }, () => resolve(srv))
+    })
+    const holds = new PortHolds()
+    const clients: Socket[] = []
+    const until = async (ok: () => boolean): Promise<void> => {
+      const end = Date.now() + 10_000
+      while (!ok() && Date.now() < end) await new Promise((r) => setTimeout(r, 20))
+    }
+    try {
+      await holds.hold('l', { proto: 'tcp', ip: '::', port: 18500, endPort: 18500 }, false, {
+        proto: 'tcp',
+        ip: '127.0.0.2',
+        port: 19200,
+        endPort: 19200,
+      })
+      for (let i = 0; i < RELAY_LIMIT; i++) {
+        const c = connect({ host: '::1', port: 18500 })
+        c.on('error', () => undefined)
+        clients.push(c)
+      }
+      await until(() => accepted.size === RELAY_LIMIT)
+      expect(accepted.size).toBe(RELAY_LIMIT)
+      expect(await ask('::1', 18500)).toBe('reset')
+      for (const c of clients) c.destroy()
+      await until(() => accepted.size === 0)
+      const again = connect({ host: '::1', port: 18500 })
+      clients.push(again)
+      const line = await new Promise<string>((resolve) => {
+        again.setEncoding('utf8')
+        again.once('data', (d) => resolve(String(d).trim()))
+        again.on('error', (e) => resolve(String(e)))
+      })
+      expect(line).toBe('hi')
+    } finally {
+      for (const c of clients) c.destroy()
+      holds.releaseAll()
+      server.close()
     }
   })
 })

@@ -30,20 +30,30 @@ export function heldPortCount(): number {
 const portKey = (proto: string, ip: string, port: number): string => `${proto}/${ip}:${port}`
 
 /**
+ * How many connections this process relays at once, every held port together (two sockets each):
+ * past it a new one is reset, so a local user opening connections to `[::1]:port` cannot take the
+ * daemon's file descriptors (its netlink sockets, its API) away.
+ */
+export const RELAY_LIMIT = 256
+let relaying = 0
+
+/**
  * A listening TCP socket (a listener conflicts with every other bind of its address and port,
  * `SO_REUSEADDR` or not). DNAT sends published traffic to the container before a local socket is
  * looked up, so what reaches it is what DNAT cannot take. IPv6 loopback (the kernel never routes
  * `::1` to a bridge) is relayed to the container's port, as Docker's userland proxy does (`curl
  * localhost:8080` tries `[::1]` first and gives up on a reset); a connection the container refuses
  * is reset. Anything else here is stray (the firewall's rules missing: a fault the watch and
- * `reconcile` repair, which a relay would hide) and is reset. Released with the port: the relayed
- * connections are closed too.
+ * `reconcile` repair, which a relay would hide) and is reset, as is one past {@link RELAY_LIMIT}.
+ * Released with the port: the relayed connections are closed too.
  */
 function holdTcp(ip: string, port: number, to: { ip: string; port: number } | undefined): Promise<Holder> {
   return new Promise((resolve, reject) => {
     const relayed = new Set<Socket>()
     const server: Server = createServer({ pauseOnConnect: true }, (client) => {
-      if (!to || client.localAddress !== '::1') return void client.resetAndDestroy()
+      if (!to || client.localAddress !== '::1' || relaying >= RELAY_LIMIT) return void client.resetAndDestroy()
+      relaying++
+      client.once('close', () => relaying--)
       const upstream = connect({ host: to.ip, port: to.port })
       for (const s of [client, upstream]) {
         relayed.add(s)
