@@ -37,7 +37,8 @@ export function knownObjects(known: KnownRecords): KnownObjects {
  * Removes kernel objects that carry cnm's marks but that the driver does not hold (after a crash
  * between a kernel change and the store's commit): bridges and veths whose alias names this
  * driver's owner, firewall networks whose bridge is gone or ours, published ports to containers in
- * our networks. Another owner's objects are left alone. Every removal is tried.
+ * our networks, and mappings the port mapper kept for an endpoint that is gone. Another owner's
+ * objects are left alone. Every removal is tried.
  */
 export async function removeStrays(
   res: DriverResources,
@@ -85,6 +86,27 @@ export async function removeStrays(
     if (!held && !recorded) await attempt(link.name, remove, report.links)
   }
   const inventory = await res.firewall.inventory()
+  // A mapping whose endpoint is gone: its unpublish failed in a teardown that went on (the mapper
+  // keeps the mapping, and its host ports, to retry; the endpoint's record went), so nothing would
+  // retry it and its host ports stayed taken. Unpublished now when the kernel still has its rule,
+  // else forgotten: either way its host ports are free again.
+  const portId = (p: { proto: string; hostPort: number; containerIP: string }): string =>
+    `${p.proto}/${p.hostPort}/${p.containerIP}`
+  const live = new Set(
+    [...networks.values()].flatMap((n) => [...n.endpoints.values()].flatMap((e) => e.ports.map(portId))),
+  )
+  const inKernel = new Set(inventory.ports.map(portId))
+  const swept = new Set<string>()
+  for (const n of networks.values()) {
+    const mapper = n.portMapper
+    for (const p of mapper?.published() ?? []) {
+      if (!mapper || live.has(portId(p))) continue
+      const what = `${p.proto}/${p.hostIP}:${p.hostPort}->${p.containerIP}:${p.containerPort} (its endpoint is gone)`
+      swept.add(portId(p))
+      if (inKernel.has(portId(p))) await attempt(what, () => mapper.unpublish(p), report.firewallPorts)
+      else await attempt(what, async () => mapper.forget(p), report.firewallPorts)
+    }
+  }
   // Rules are ours to remove when their bridge is gone, or is one of our own links.
   const present = new Map((await res.host.listLinks()).map((l) => [l.name, parseAlias(l.alias)]))
   const oursOrGone = (bridge: string): boolean => !present.has(bridge) || present.get(bridge)?.owner === res.owner
@@ -114,6 +136,7 @@ export async function removeStrays(
     ),
   )
   for (const port of inventory.ports) {
+    if (swept.has(portId(port))) continue
     if (published.has(`${port.proto}/${port.hostPort}/${port.containerIP}`)) continue
     if (known.ports.has(`${port.proto}/${port.hostPort}`)) continue
     // Ours: a port to a container in one of our networks, or one published on a bridge (its

@@ -1,7 +1,7 @@
 import { connect, createServer, type Server, type Socket } from 'node:net'
 import { describeKernel, requireProgram, run, useHostNetns } from '@cnm/netlink/testing'
 import { expect, it } from 'vitest'
-import { heldPortCount, PortHolds, RELAY_LIMIT } from './port-holds.js'
+import { heldPortCount, PortHolds, RELAY_LIMIT, relayedConnections } from './port-holds.js'
 
 /** What Python's `bind` says for each (proto, ip, port): `bound` or the error. */
 function binds(targets: [proto: 'tcp' | 'udp', ip: string, port: number][]): string[] {
@@ -168,9 +168,11 @@ describeKernel('PortHolds relay (kernel: what DNAT cannot take reaches the held 
       }
       await until(() => accepted.size === RELAY_LIMIT)
       expect(accepted.size).toBe(RELAY_LIMIT)
+      expect(relayedConnections()).toBe(RELAY_LIMIT)
       expect(await ask('::1', 18500)).toBe('reset')
       for (const c of clients) c.destroy()
-      await until(() => accepted.size === 0)
+      await until(() => relayedConnections() === 0)
+      expect(relayedConnections()).toBe(0)
       const again = connect({ host: '::1', port: 18500 })
       clients.push(again)
       const line = await new Promise<string>((resolve) => {
@@ -181,6 +183,44 @@ describeKernel('PortHolds relay (kernel: what DNAT cannot take reaches the held 
       expect(line).toBe('hi')
     } finally {
       for (const c of clients) c.destroy()
+      holds.releaseAll()
+      server.close()
+    }
+  })
+  it("a relay whose client went lets go of the container's side too, though the container keeps it open", async () => {
+    // The container reads and never closes its side (allowHalfOpen): the daemon's socket to it must
+    // go all the same, within the linger (2 s); a relay counts until both its sockets are closed.
+    const server = await new Promise<Server>((resolve) => {
+      const srv = createServer({ allowHalfOpen: true }, (s) => {
+        s.on('error', () => undefined)
+        s.resume()
+        s.write('hi\n')
+      })
+      srv.listen({ host: '127.0.0.2', port: 19300 }, () => resolve(srv))
+    })
+    const holds = new PortHolds()
+    // The previous test's last relay closes as this one starts.
+    for (let i = 0; i < 50 && relayedConnections() > 0; i++) await new Promise((r) => setTimeout(r, 100))
+    const before = relayedConnections()
+    try {
+      await holds.hold('g', { proto: 'tcp', ip: '::', port: 18600, endPort: 18600 }, false, {
+        proto: 'tcp',
+        ip: '127.0.0.2',
+        port: 19300,
+        endPort: 19300,
+      })
+      for (let i = 0; i < 5; i++) {
+        const c = connect({ host: '::1', port: 18600 })
+        c.on('error', () => undefined)
+        await new Promise((r) => c.once('data', r))
+        c.end('bye\n')
+      }
+      // The clients are gone; the daemon's sockets to the container are still open (half-closed).
+      expect(relayedConnections()).toBe(before + 5)
+      const end = Date.now() + 5000
+      while (relayedConnections() > before && Date.now() < end) await new Promise((r) => setTimeout(r, 100))
+      expect(relayedConnections()).toBe(before) // both sockets of each closed
+    } finally {
       holds.releaseAll()
       server.close()
     }

@@ -30,12 +30,52 @@ export function heldPortCount(): number {
 const portKey = (proto: string, ip: string, port: number): string => `${proto}/${ip}:${port}`
 
 /**
- * How many connections this process relays at once, every held port together (two sockets each):
- * past it a new one is reset, so a local user opening connections to `[::1]:port` cannot take the
- * daemon's file descriptors (its netlink sockets, its API) away.
+ * How many connections this process relays at once, every held port together: one counts until
+ * both its sockets are closed. Past it a new one is reset, so a local user opening connections to
+ * `[::1]:port` cannot take the daemon's file descriptors (its netlink sockets, its API) away.
  */
 export const RELAY_LIMIT = 256
+/** A relayed connection whose one side closed has this long to pass on what it still has (ms). */
+const RELAY_LINGER_MS = 2000
+/** A container that does not answer a relayed connection within this is given up on (ms). */
+const RELAY_CONNECT_MS = 10_000
 let relaying = 0
+
+/** How many connections this process relays now (each until both its sockets are closed). */
+export function relayedConnections(): number {
+  return relaying
+}
+
+/**
+ * Relays one connection to the container: each side's data to the other, each side's end to the
+ * other; when one side is closed the other gets {@link RELAY_LINGER_MS} to finish, then goes (a
+ * container that never closes its side cannot keep the daemon's socket). Counts against
+ * {@link RELAY_LIMIT} until both are closed.
+ */
+function relay(client: Socket, to: { ip: string; port: number }, relayed: Set<Socket>): void {
+  relaying++
+  let open = 2
+  const upstream = connect({ host: to.ip, port: to.port, timeout: RELAY_CONNECT_MS })
+  upstream.once('timeout', () => upstream.resetAndDestroy())
+  const pair: [Socket, Socket][] = [
+    [client, upstream],
+    [upstream, client],
+  ]
+  for (const [s, other] of pair) {
+    relayed.add(s)
+    s.on('error', () => other.resetAndDestroy())
+    s.once('close', () => {
+      relayed.delete(s)
+      if (--open === 0) relaying--
+      setTimeout(() => other.destroy(), RELAY_LINGER_MS).unref()
+    })
+  }
+  upstream.once('connect', () => {
+    upstream.setTimeout(0)
+    client.pipe(upstream) // resumes the client, paused until the container answered
+    upstream.pipe(client)
+  })
+}
 
 /**
  * A listening TCP socket (a listener conflicts with every other bind of its address and port,
@@ -52,19 +92,7 @@ function holdTcp(ip: string, port: number, to: { ip: string; port: number } | un
     const relayed = new Set<Socket>()
     const server: Server = createServer({ pauseOnConnect: true }, (client) => {
       if (!to || client.localAddress !== '::1' || relaying >= RELAY_LIMIT) return void client.resetAndDestroy()
-      relaying++
-      client.once('close', () => relaying--)
-      const upstream = connect({ host: to.ip, port: to.port })
-      for (const s of [client, upstream]) {
-        relayed.add(s)
-        s.once('close', () => relayed.delete(s))
-      }
-      client.on('error', () => upstream.resetAndDestroy())
-      upstream.on('error', () => client.resetAndDestroy())
-      upstream.once('connect', () => {
-        client.pipe(upstream) // resumes the client, paused until the container answered
-        upstream.pipe(client)
-      })
+      relay(client, to, relayed)
     })
     server.once('error', reject)
     server.listen({ host: ip, port, backlog: 511, exclusive: true, ipv6Only: ipFamily(ip) === 6 }, () => {
