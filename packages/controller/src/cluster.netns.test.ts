@@ -332,7 +332,7 @@ describeKernel('controllers on three hosts sharing an etcd cluster (global scope
     for (const e of restarted.controller.networkByName('g1')?.endpoints() ?? []) await e.delete()
   })
 
-  it('frees a dead host’s addresses within the lease TTL + 1 s', async () => {
+  it('frees a dead host’s addresses when its lease expires', async () => {
     const h2 = host(1)
     const n = h2.controller.networkByName('g1')
     for (let i = 0; i < 5; i++) await n?.createEndpoint(`doomed${i}`, undefined, {})
@@ -342,7 +342,6 @@ describeKernel('controllers on three hosts sharing an etcd cluster (global scope
     const lease = await h2.cluster.kv.hostLease()
     await h2.controller.close()
     await h2.cluster.close({ keepLease: true })
-    const t0 = Date.now()
     await until(
       'the dead host’s addresses freed',
       () => etcdKeys(etcd.endpoints, `/cnm/ipam/${id}/`).length === 0,
@@ -357,7 +356,15 @@ describeKernel('controllers on three hosts sharing an etcd cluster (global scope
         `${err.message}: lease ${lease}; ${ctl('get', '/cnm/ipam/', '--prefix', '-w', 'json')}; ${ctl('lease', 'list')}; ${ctl('lease', 'timetolive', BigInt(lease).toString(16))}`,
       )
     })
-    expect(Date.now() - t0).toBeLessThan((LEASE_TTL + 1) * 1000)
+    // Freed by the lease's expiry (etcd's, not a cleanup of cnm's): the lease is gone too. Not a
+    // stopwatch: under load (the whole suite on two cores) etcd's leader revokes an expired lease
+    // seconds late (8.6 s once for a 2 s TTL); alone it is TTL + ~0.5 s.
+    const ttl = spawnSync(
+      'etcdctl',
+      [`--endpoints=${etcd.endpoints.join(',')}`, 'lease', 'timetolive', BigInt(lease).toString(16)],
+      { encoding: 'utf8', env: { ...process.env, ETCDCTL_API: '3' } },
+    ).stdout
+    expect(ttl).toMatch(/already expired|not found|TTL\(-1s\)/u)
     await until(
       'host2 gone from the members',
       async () => !(await host(0).controller.cluster.members()).some((m) => m.host === 'host2'),
