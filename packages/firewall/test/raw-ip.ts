@@ -1,5 +1,7 @@
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process'
 import { run } from '@cnm/netlink/testing'
+import { PY_CHECKSUM } from './raw-syn.js'
+import { readyLines } from './spoof.js'
 
 /**
  * A raw IP sender (python3, `IPPROTO_RAW`: the packet is sent as built, no scapy), as a container
@@ -7,15 +9,7 @@ import { run } from '@cnm/netlink/testing'
  */
 const RAW_SENDER = `
 import json, socket, struct, sys
-
-def csum(d):
-    if len(d) % 2:
-        d += b'\\0'
-    s = sum(struct.unpack('!%dH' % (len(d) // 2), d))
-    while s >> 16:
-        s = (s & 0xffff) + (s >> 16)
-    return ~s & 0xffff
-
+${PY_CHECKSUM}
 for p in json.loads(sys.argv[1]):
     body = p['text'].encode()
     dev = p.get('dev')
@@ -159,19 +153,7 @@ export class IcmpListener {
   static start(netns: string): Promise<IcmpListener> {
     const child = spawn('nsenter', [`--net=${netns}`, '--', 'python3', '-c', ICMP_LISTENER], { stdio: 'pipe' })
     const l = new IcmpListener(child)
-    return new Promise((resolve, reject) => {
-      let buffer = ''
-      child.stdout.on('data', (b: Buffer) => {
-        buffer += b.toString('utf8')
-        for (let nl = buffer.indexOf('\n'); nl >= 0; nl = buffer.indexOf('\n')) {
-          const line = buffer.slice(0, nl)
-          buffer = buffer.slice(nl + 1)
-          if (line === 'ready') resolve(l)
-          else l.seen.push(JSON.parse(line) as IcmpSeen)
-        }
-      })
-      child.once('exit', (code) => reject(new Error(`ICMP listener exited ${code}`)))
-    })
+    return readyLines<IcmpSeen>(child, 'ICMP listener', (m) => l.seen.push(m)).then(() => l)
   }
 
   /** Waits (polling, up to `timeoutMs`) until a message whose text contains `text` has arrived. */

@@ -1,5 +1,16 @@
 import { ipJson, run } from '@cnm/netlink/testing'
 
+/** The Internet checksum (RFC 1071), as Python for the raw senders: `csum(bytes) -> int`. */
+export const PY_CHECKSUM = `
+def csum(d):
+    if len(d) % 2:
+        d += b'\\0'
+    s = sum(struct.unpack('!%dH' % (len(d) // 2), d))
+    while s >> 16:
+        s = (s & 0xffff) + (s >> 16)
+    return ~s & 0xffff
+`
+
 /**
  * A raw TCP SYN sender (python3, an AF_PACKET socket: no scapy), as a container with CAP_NET_RAW
  * can send one: an Ethernet frame to the gateway's MAC carrying an IPv4 TCP SYN to any destination
@@ -10,15 +21,7 @@ import { ipJson, run } from '@cnm/netlink/testing'
 const SENDER = `
 import json, random, select, socket, struct, sys, time
 ifname, gw_mac, src, targets, timeout = sys.argv[1], sys.argv[2], sys.argv[3], json.loads(sys.argv[4]), float(sys.argv[5])
-
-def csum(data):
-    if len(data) % 2:
-        data += b'\\0'
-    s = sum(struct.unpack('!%dH' % (len(data) // 2), data))
-    while s >> 16:
-        s = (s & 0xffff) + (s >> 16)
-    return ~s & 0xffff
-
+${PY_CHECKSUM}
 s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0800))
 s.bind((ifname, 0x0800))
 src_mac = s.getsockname()[4]

@@ -54,6 +54,30 @@ export interface Received {
   text: string
 }
 
+/**
+ * Reads a listener child's standard output a line at a time: resolves on its first `ready` line,
+ * hands every other line to `onLine` as parsed JSON, rejects if the child exits before `ready`.
+ */
+export function readyLines<T>(
+  child: ChildProcessWithoutNullStreams,
+  what: string,
+  onLine: (message: T) => void,
+): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let buffer = ''
+    child.stdout.on('data', (b: Buffer) => {
+      buffer += b.toString('utf8')
+      for (let nl = buffer.indexOf('\n'); nl >= 0; nl = buffer.indexOf('\n')) {
+        const line = buffer.slice(0, nl)
+        buffer = buffer.slice(nl + 1)
+        if (line === 'ready') resolve()
+        else onLine(JSON.parse(line) as T)
+      }
+    })
+    child.once('exit', (code) => reject(new Error(`${what} exited ${code}`)))
+  })
+}
+
 /** A {@link LISTENER} in a namespace. */
 export class Listener {
   readonly #child: ChildProcessWithoutNullStreams
@@ -68,20 +92,10 @@ export class Listener {
   static start(netns: string, port: number): Promise<Listener> {
     const child = spawn('nsenter', [`--net=${netns}`, '--', 'python3', '-c', LISTENER, String(port)], { stdio: 'pipe' })
     const l = new Listener(child)
-    return new Promise((resolve, reject) => {
-      let buffer = ''
-      child.stdout.on('data', (b: Buffer) => {
-        buffer += b.toString('utf8')
-        for (let nl = buffer.indexOf('\n'); nl >= 0; nl = buffer.indexOf('\n')) {
-          const line = buffer.slice(0, nl)
-          buffer = buffer.slice(nl + 1)
-          if (line === 'ready') resolve(l)
-          else l.received.push(JSON.parse(line) as Received)
-          for (const w of l.#waiters) w()
-        }
-      })
-      child.once('exit', (code) => reject(new Error(`listener on port ${port} exited ${code}`)))
-    })
+    return readyLines<Received>(child, `listener on port ${port}`, (r) => {
+      l.received.push(r)
+      for (const w of l.#waiters) w()
+    }).then(() => l)
   }
 
   /** Waits (polling on arrival, up to `timeoutMs`) until a datagram with `text` has arrived. */
