@@ -86,24 +86,30 @@ export async function removeStrays(
     if (!held && !recorded) await attempt(link.name, remove, report.links)
   }
   const inventory = await res.firewall.inventory()
+  // Every host port of a mapping, as `proto/port/container address` (the inventory lists each port).
+  const portIds = (p: { proto: string; hostPort: number; hostPortEnd?: number; containerIP: string }): string[] =>
+    Array.from(
+      { length: (p.hostPortEnd ?? p.hostPort) - p.hostPort + 1 },
+      (_, i) => `${p.proto}/${p.hostPort + i}/${p.containerIP}`,
+    )
+  /** The ports the driver's endpoints publish; also what the rest of the kernel's ports are checked against. */
+  const published = new Set(
+    [...networks.values()].flatMap((n) => [...n.endpoints.values()].flatMap((e) => e.ports.flatMap(portIds))),
+  )
   // A mapping whose endpoint is gone: its unpublish failed in a teardown that went on (the mapper
   // keeps the mapping, and its host ports, to retry; the endpoint's record went), so nothing would
   // retry it and its host ports stayed taken. Unpublished now when the kernel still has its rule,
   // else forgotten: either way its host ports are free again.
-  const portId = (p: { proto: string; hostPort: number; containerIP: string }): string =>
-    `${p.proto}/${p.hostPort}/${p.containerIP}`
-  const live = new Set(
-    [...networks.values()].flatMap((n) => [...n.endpoints.values()].flatMap((e) => e.ports.map(portId))),
-  )
-  const inKernel = new Set(inventory.ports.map(portId))
+  const inKernel = new Set(inventory.ports.flatMap(portIds))
   const swept = new Set<string>()
   for (const n of networks.values()) {
     const mapper = n.portMapper
     for (const p of mapper?.published() ?? []) {
-      if (!mapper || live.has(portId(p))) continue
+      const ids = portIds(p)
+      if (!mapper || published.has(ids[0] ?? '')) continue
       const what = `${p.proto}/${p.hostIP}:${p.hostPort}->${p.containerIP}:${p.containerPort} (its endpoint is gone)`
-      swept.add(portId(p))
-      if (inKernel.has(portId(p))) await attempt(what, () => mapper.unpublish(p), report.firewallPorts)
+      for (const id of ids) swept.add(id)
+      if (inKernel.has(ids[0] ?? '')) await attempt(what, () => mapper.unpublish(p), report.firewallPorts)
       else await attempt(what, async () => mapper.forget(p), report.firewallPorts)
     }
   }
@@ -126,18 +132,9 @@ export async function removeStrays(
       )
     }
   }
-  const published = new Set(
-    [...networks.values()].flatMap((n) =>
-      [...n.endpoints.values()].flatMap((e) =>
-        e.ports.flatMap((p) =>
-          Array.from({ length: p.hostPortEnd - p.hostPort + 1 }, (_, i) => `${p.proto}/${p.hostPort + i}/${e.ipv4}`),
-        ),
-      ),
-    ),
-  )
   for (const port of inventory.ports) {
-    if (swept.has(portId(port))) continue
-    if (published.has(`${port.proto}/${port.hostPort}/${port.containerIP}`)) continue
+    const id = `${port.proto}/${port.hostPort}/${port.containerIP}`
+    if (swept.has(id) || published.has(id)) continue
     if (known.ports.has(`${port.proto}/${port.hostPort}`)) continue
     // Ours: a port to a container in one of our networks, or one published on a bridge (its
     // comment) that no record names and that is ours or gone (an emptied store's orphans). Any
