@@ -79,6 +79,15 @@ describeKernel('PortHolds (kernel: bound sockets in a namespace of the test)', (
 describeKernel('PortHolds relay (kernel: what DNAT cannot take reaches the held port)', () => {
   useHostNetns()
 
+  /** Holds `[::]:hostPort` (tcp) for a "container" at 127.0.0.2:containerPort. */
+  const holdRelayed = (holds: PortHolds, key: string, hostPort: number, containerPort: number): Promise<void> =>
+    holds.hold(key, { proto: 'tcp', ip: '::', port: hostPort, endPort: hostPort }, false, {
+      proto: 'tcp',
+      ip: '127.0.0.2',
+      port: containerPort,
+      endPort: containerPort,
+    })
+
   /** One line from a TCP connection to ip:port (the reply, `reset`, or the error's code). */
   function ask(ip: string, port: number): Promise<string> {
     return new Promise((resolve) => {
@@ -155,12 +164,7 @@ describeKernel('PortHolds relay (kernel: what DNAT cannot take reaches the held 
       while (!ok() && Date.now() < end) await new Promise((r) => setTimeout(r, 20))
     }
     try {
-      await holds.hold('l', { proto: 'tcp', ip: '::', port: 18500, endPort: 18500 }, false, {
-        proto: 'tcp',
-        ip: '127.0.0.2',
-        port: 19200,
-        endPort: 19200,
-      })
+      await holdRelayed(holds, 'l', 18500, 19200)
       for (let i = 0; i < RELAY_LIMIT; i++) {
         const c = connect({ host: '::1', port: 18500 })
         c.on('error', () => undefined)
@@ -203,12 +207,7 @@ describeKernel('PortHolds relay (kernel: what DNAT cannot take reaches the held 
     for (let i = 0; i < 50 && relayedConnections() > 0; i++) await new Promise((r) => setTimeout(r, 100))
     const before = relayedConnections()
     try {
-      await holds.hold('g', { proto: 'tcp', ip: '::', port: 18600, endPort: 18600 }, false, {
-        proto: 'tcp',
-        ip: '127.0.0.2',
-        port: 19300,
-        endPort: 19300,
-      })
+      await holdRelayed(holds, 'g', 18600, 19300)
       for (let i = 0; i < 5; i++) {
         const c = connect({ host: '::1', port: 18600 })
         c.on('error', () => undefined)
