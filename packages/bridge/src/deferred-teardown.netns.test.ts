@@ -1,9 +1,14 @@
 import { randomBytes } from 'node:crypto'
+import type { Interface } from '@cnm/driverapi'
 import { type ConntrackEntry, createNetns, deleteNetns, type Handle, openHandle } from '@cnm/netlink'
 import { describeKernel, pings, run, uniqueName, useHostNetns } from '@cnm/netlink/testing'
 import { newSandbox, type Sandbox } from '@cnm/sandbox'
 import { afterAll, beforeAll, expect, it } from 'vitest'
+import { deferTeardown } from './deferred-teardown.js'
 import { type BridgeDriver, createBridgeDriver } from './driver.js'
+import { isParked } from './endpoint.js'
+import { createFlushQueue } from './flush-queue.js'
+import type { DriverResources, EndpointState, NetworkState } from './resources.js'
 
 const id = (): string => randomBytes(32).toString('hex')
 
@@ -176,6 +181,81 @@ describeKernel('conntrack flush after the delete answered (kernel)', () => {
     } finally {
       await own.close()
     }
+  })
+
+  it("a Docker endpoint whose container end dockerd moved back out: its address goes to the next endpoint, flows flushed, without waiting for the veth's deletion", async () => {
+    const nid = id()
+    await driver.createNetwork(nid, { addressIPv4: '10.77.0.1/24' })
+    // As dockerd: no sandbox key (the container end waits in the host's namespace), moved into the
+    // container at Join, and back out under its first name when the container leaves.
+    const eid = id()
+    const info = await driver.createEndpoint(nid, eid, '', { ipv4Address: '10.77.0.10' })
+    const state = (): EndpointState => {
+      const ep = driver.network(nid)?.endpoints.find((e) => e.id === eid)
+      if (!ep) throw new Error('no endpoint')
+      return ep
+    }
+    const parkedName = info.interfaces[0]?.srcName as string
+    expect(await isParked(hostHandle, state())).toBe(true) // born in the host's namespace
+    const sb = await newSandbox(host.netnsPath('sb'))
+    await sb.addInterface(info.interfaces[0] as Interface)
+    await sb.setGateway(info.gateway as string)
+    expect(await isParked(hostHandle, state())).toBe(false) // in its container: it may send
+    expect(pings('10.77.0.1', sb.key)).toBe(true)
+    expect(await entriesOf('10.77.0.10')).not.toEqual([])
+    await sb.removeInterface('eth0') // dockerd's Leave: back out, down, under its first name
+    expect(JSON.parse(run('ip', ['-j', 'link', 'show', parkedName]).stdout)).toHaveLength(1)
+    expect(await isParked(hostHandle, state())).toBe(true)
+    await driver.deleteEndpoint(nid, eid)
+    // The next owner of the address (this driver's flush waits a minute unless something needs it):
+    // the old flows are gone before it has the address.
+    const next = await attach(driver, nid, { ipv4Address: '10.77.0.10' })
+    expect(await entriesOf('10.77.0.10')).toEqual([])
+    expect(pings('10.77.0.1', next.sb.key)).toBe(true)
+    await driver.deleteEndpoint(nid, next.eid)
+    await driver.deleteNetwork(nid) // waits for both teardowns: nothing of either is left
+    expect(run('ip', ['-j', 'link', 'show', parkedName], { check: false }).status).not.toBe(0)
+    for (const box of [sb, next.sb]) await box.destroy()
+    expect(flushErrors).toEqual([])
+  })
+
+  it("a parked endpoint's flush and release do not wait for its veth's deletion; a joined one's do", async () => {
+    const res = {
+      host: hostHandle,
+      conntrack: undefined,
+      flushes: createFlushQueue(async () => undefined),
+      deferred: new Set(),
+      flushDelayMs: 0,
+      onTeardownError: (err: unknown) => flushErrors.push(err),
+    } as unknown as DriverResources
+    const net = {} as NetworkState
+    const released: string[] = []
+    for (const parked of [true, false]) {
+      let linkGone = (): void => undefined
+      const ep = { id: id(), ipv4: undefined, ipv6: undefined } as unknown as EndpointState
+      deferTeardown(res, net, ep, [], {
+        // The kernel's deletion of the veth, held until the test lets it end.
+        removeLink: () =>
+          new Promise<void>((resolve) => {
+            linkGone = resolve
+          }),
+        release: [() => released.push(`${parked}`)],
+        parked,
+      })
+      const [entry] = [...res.deferred]
+      if (!entry) throw new Error('no deferred teardown')
+      const settled = await Promise.race([
+        entry.released.then(() => true),
+        new Promise((r) => setTimeout(() => r(false), 200)),
+      ])
+      expect(settled).toBe(parked)
+      expect(res.deferred.size).toBe(1) // tracked until the veth is gone
+      linkGone()
+      await entry.done
+      expect(released).toContain(`${parked}`)
+      expect(res.deferred.size).toBe(0)
+    }
+    expect(flushErrors).toEqual([])
   })
 
   it("a restart's first stray check flushes the entries of the subnet's free addresses, and only those", async () => {

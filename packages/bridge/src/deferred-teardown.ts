@@ -9,6 +9,12 @@ import type { DeferredTeardown, DriverResources, EndpointState, NetworkState } f
  * and every flow to or from its addresses: once it can send no more), then its addresses are
  * released (held until then: their next owner must inherit neither the link nor a flow).
  *
+ * A `parked` endpoint's container end waits in this namespace, not in a container (dockerd moves it
+ * back out when the container leaves a network or goes): nothing but the host can send from it, so
+ * the flush and the release need not wait for the kernel to finish the veth's deletion, and a
+ * `docker network connect` right after a disconnect gets the same address (Docker's IPAM hands out
+ * the lowest free one) without waiting for it.
+ *
  * The flush starts once `flushDelayMs` passed (0: at once) or something needs it done
  * ({@link DeferredTeardown.go}), and joins the driver's flush queue (one dump of the table for
  * every flush asked meanwhile) — unless the driver's conntrack watch saw no flow of the endpoint's
@@ -21,7 +27,7 @@ export function deferTeardown(
   net: NetworkState,
   ep: EndpointState,
   ports: readonly PublishedPort[],
-  steps: { removeLink: () => Promise<void>; release: readonly (() => void)[] },
+  steps: { removeLink: () => Promise<void>; release: readonly (() => void)[]; parked?: boolean },
 ): void {
   const report = (err: unknown): void => {
     try {
@@ -35,6 +41,13 @@ export function deferTeardown(
   const timer = setTimeout(() => start(), res.flushDelayMs)
   timer.unref() // a process that is done exits; close() runs what is left
   const linkGone = steps.removeLink().catch(report)
+  const sendsNoMore = steps.parked ? Promise.resolve() : linkGone
+  const released = Promise.all([sendsNoMore, due])
+    .then(() => flushConntrack(res.host, ports, [ep.ipv4, ep.ipv6], res.conntrack, (m) => res.flushes.add(m)))
+    .catch(report)
+    .then(async () => {
+      for (const err of await runAll(steps.release)) report(err)
+    })
   const entry: DeferredTeardown = {
     net,
     endpointId: ep.id,
@@ -44,12 +57,9 @@ export function deferTeardown(
       clearTimeout(timer)
       start()
     },
-    done: Promise.all([linkGone, due])
-      .then(() => flushConntrack(res.host, ports, [ep.ipv4, ep.ipv6], res.conntrack, (m) => res.flushes.add(m)))
-      .catch(report)
-      .then(async () => {
-        for (const err of await runAll(steps.release)) report(err)
-      })
+    released,
+    done: Promise.all([linkGone, released])
+      .then(() => undefined)
       .finally(() => {
         clearTimeout(timer)
         res.deferred.delete(entry)

@@ -308,11 +308,12 @@ export function createBridgeDriver(options: BridgeDriverOptions = {}): BridgeDri
   const settled = (): Promise<void> => flushed(networks.values())
   /**
    * The deferred teardowns a new endpoint `eid` (or a publish) on `net` must not overtake, their
-   * flushes started now, done: those of `net` when it asks for an address one of them holds, one of
-   * the same veth name (any network), and those of endpoints that had host ports when it publishes any
-   * (the port allocator may hand one of theirs out again, and an old flush must not delete the new
-   * mapping's flows). Others go on on their own: a `docker network connect` just after a disconnect
-   * pays for none of them.
+   * flushes started now, done as far as it needs: one of the same veth name (any network) until its
+   * veth is gone; one of `net` holding an address it asks for, and those of endpoints that had host
+   * ports when it publishes any (the port allocator may hand one of theirs out again, and an old
+   * flush must not delete the new mapping's flows), until their flush ran and their addresses are
+   * released. Others go on on their own: a `docker network connect` just after a disconnect pays
+   * for none of them.
    */
   const settledFor = (
     net: NetworkState,
@@ -321,14 +322,17 @@ export function createBridgeDriver(options: BridgeDriverOptions = {}): BridgeDri
     publishes: boolean,
   ): Promise<void> => {
     const asked = addresses.filter((a): a is string => a !== undefined)
-    const nets: NetworkState[] = []
     const veth = eid === undefined ? undefined : hostVethName(eid)
+    const waits: Promise<void>[] = []
     for (const d of deferred) {
       // Its veth's name (a prefix of its id, one namespace for every network), or its addresses.
-      const mine = hostVethName(d.endpointId) === veth || (d.net === net && asked.some((a) => d.addresses.includes(a)))
-      if (mine || (publishes && d.ports)) nets.push(d.net)
+      const sameVeth = hostVethName(d.endpointId) === veth
+      if (!sameVeth && !(d.net === net && asked.some((a) => d.addresses.includes(a))) && !(publishes && d.ports))
+        continue
+      d.go()
+      waits.push(sameVeth ? d.done : d.released)
     }
-    return nets.length > 0 ? flushed(nets) : Promise.resolve()
+    return waits.length > 0 ? Promise.all(waits).then(() => undefined) : Promise.resolve()
   }
   const res = (): Promise<DriverResources> => {
     resources ??= track(setup({}))

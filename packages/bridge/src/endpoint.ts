@@ -157,6 +157,25 @@ export async function deleteEndpoint(res: DriverResources, net: NetworkState, ep
   // After the answer: nothing that follows a delete (Docker's release of the address in its IPAM,
   // its next command) needs the veth's deletion (~20 ms of the kernel's) or the flush's dump of the
   // table (~13 ms) done first (deferred-teardown.ts).
-  deferTeardown(res, net, ep, ports, { removeLink, release: [release(ep.ipv4), release(ep.ipv6)] })
+  deferTeardown(res, net, ep, ports, {
+    removeLink,
+    release: [release(ep.ipv4), release(ep.ipv6)],
+    parked: await isParked(res.host, ep),
+  })
   return errors
+}
+
+/**
+ * Whether the endpoint's container end waits in the host's namespace: given no sandbox key, it was
+ * born there under a name made from the endpoint's id (no other endpoint's veth can hold it while
+ * this one's host end exists), and dockerd moves it back there under that name when its container
+ * leaves the network or goes. Only the host can send from it then.
+ */
+export async function isParked(host: Pick<Handle, 'findLink'>, ep: EndpointState): Promise<boolean> {
+  if (ep.sandboxKey) return false
+  try {
+    return (await host.findLink(ep.containerVeth))?.linkIndex !== undefined
+  } catch {
+    return false // not known: the teardown keeps its order
+  }
 }

@@ -52,7 +52,12 @@ export interface DeferredTeardown {
   ports: boolean
   /** Starts the flush now if it is still waiting for its delay. */
   go: () => void
-  /** Settles once the veth is gone, the flush ran and the addresses are released (failures reported); never rejects. */
+  /**
+   * Settles once the flush ran and the addresses are released (failures reported): after the veth's
+   * deletion, or without waiting for it when the container end was parked; never rejects.
+   */
+  released: Promise<void>
+  /** Settles once the veth is gone too; never rejects. */
   done: Promise<void>
 }
 
