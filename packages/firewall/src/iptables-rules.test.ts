@@ -77,7 +77,11 @@ describe('iptables restore input', () => {
   it('a network on an empty ruleset: the skeleton, its chains and rules, per table', () => {
     const { text, about } = iptAddNetwork(net, 4, new Map()).render()
     expect(text).toMatch(
-      /^\*nat\n:CNM-DNAT - \[0:0\]\n:CNM-POSTROUTING - \[0:0\]\n-A PREROUTING ! -d 127\.0\.0\.0\/8 -j CNM-DNAT\n-A OUTPUT -j CNM-DNAT\n/u,
+      /^\*nat\n:CNM-DNAT - \[0:0\]\n:CNM-POSTROUTING - \[0:0\]\n:CNM-MASQ-PUBLISHED - \[0:0\]\n-A PREROUTING ! -d 127\.0\.0\.0\/8 -j CNM-DNAT\n-A OUTPUT -j CNM-DNAT\n/u,
+    )
+    // A published host port as source port gets a random one (CVE-2021-3773), before the plain masquerade.
+    expect(text).toContain(
+      '-A CNM-POST-br0 -s 172.18.0.0/16 ! -o br0 -j CNM-MASQ-PUBLISHED\n-A CNM-POST-br0 -s 172.18.0.0/16 ! -o br0 -j MASQUERADE\n',
     )
     expect(text).toContain(
       '*filter\n:CNM-FORWARD - [0:0]\n:CNM-ISOLATION - [0:0]\n:CNM-INPUT - [0:0]\n:CNM-USER - [0:0]\n-I FORWARD 1 -j CNM-FORWARD\n-I FORWARD 1 -j CNM-USER\n-A INPUT -j CNM-INPUT\n',
@@ -167,13 +171,52 @@ describe('iptables restore input', () => {
     const { input, added } = iptAddPorts([fresh], 4, saved4)
     expect(added).toEqual([fresh])
     expect(input.render().text).toBe(
-      '*nat\n-A CNM-DNAT -p tcp -m tcp --dport 8081 -m addrtype --dst-type LOCAL -j DNAT --to-destination 172.18.0.2:80\nCOMMIT\n',
+      '*nat\n-A CNM-DNAT -p tcp -m tcp --dport 8081 -m addrtype --dst-type LOCAL -j DNAT --to-destination 172.18.0.2:80\n' +
+        '-A CNM-MASQ-PUBLISHED -p tcp -m tcp --sport 8081 -j MASQUERADE --random\nCOMMIT\n',
     )
     // Found without its comment, deleted with the text the kernel holds.
     const noBridge = parsePortMapping({ proto: 'tcp', hostPort: 8080, containerIP: '172.18.0.2', containerPort: 80 })
     expect(iptDeletePorts([noBridge, fresh], 4, saved4).render().text).toBe(
-      '*nat\n-D CNM-DNAT -p tcp -m tcp --dport 8080 -m addrtype --dst-type LOCAL -m comment --comment br0 -j DNAT --to-destination 172.18.0.2:80\nCOMMIT\n',
+      '*nat\n-D CNM-DNAT -p tcp -m tcp --dport 8080 -m addrtype --dst-type LOCAL -m comment --comment br0 -j DNAT --to-destination 172.18.0.2:80\n' +
+        '-D CNM-MASQ-PUBLISHED -p tcp -m tcp --sport 8080 -j MASQUERADE --random\nCOMMIT\n',
     )
+  })
+
+  it('the masquerade remap of a published port: one rule per mapping, kept while another host address publishes it', () => {
+    const again = parsePortMapping({
+      proto: 'udp',
+      hostIP: '10.0.0.2',
+      hostPort: 53,
+      containerIP: '172.18.0.3',
+      containerPort: 53,
+    })
+    const remap = '-A CNM-MASQ-PUBLISHED -p udp -m udp --sport 53 -j MASQUERADE --random'
+    const both = parseSave(
+      fixture('iptables-save.txt').replace(
+        `${remap}\n`,
+        `${remap}\n${remap}\n-A CNM-DNAT ${renderTokens(dnatSpec(again))}\n`,
+      ),
+    )
+    // One of two addresses unpublished: one of the two rules goes; the last: the other.
+    expect(iptDeletePorts([udp], 4, both).render().text).toContain(`-D${remap.slice(2)}\nCOMMIT`)
+    expect(iptDeletePorts([udp], 4, saved4).render().text).toContain(`-D${remap.slice(2)}\nCOMMIT`)
+    const one = parseSave(
+      fixture('iptables-save.txt').replace(`${remap}\n`, `-A CNM-DNAT ${renderTokens(dnatSpec(again))}\n`),
+    )
+    // The rule of the address that stays is not taken; a missing one is put back by publishing (repair).
+    expect(iptDeletePorts([udp], 4, one).render().text).not.toContain('CNM-MASQ-PUBLISHED')
+    expect(iptAddPorts([udp, again], 4, one).input.render().text).toBe(`*nat\n${remap}\n${remap}\nCOMMIT\n`)
+    // A ruleset of an older cnm (no such chain): publishing creates it, unpublishing never adds to it.
+    const older = parseSave(
+      fixture('iptables-save.txt')
+        .split('\n')
+        .filter((l) => !l.includes('CNM-MASQ-PUBLISHED'))
+        .join('\n'),
+    )
+    expect(iptAddPorts([udp], 4, older).input.render().text).toBe(
+      `*nat\n:CNM-MASQ-PUBLISHED - [0:0]\n${remap}\nCOMMIT\n`,
+    )
+    expect(iptDeletePorts([udp], 4, older).render().text).not.toContain('CNM-MASQ-PUBLISHED')
   })
 
   it('undoing a half-applied network removes it, and the skeleton only where it was new', () => {
@@ -226,9 +269,11 @@ describe('iptables restore input', () => {
         '-D OUTPUT -j CNM-DNAT',
         '-D POSTROUTING -j CNM-POSTROUTING',
         '-F CNM-DNAT',
+        '-F CNM-MASQ-PUBLISHED',
         '-F CNM-POST-br0',
         '-F CNM-POSTROUTING',
         '-X CNM-DNAT',
+        '-X CNM-MASQ-PUBLISHED',
         '-X CNM-POST-br0',
         '-X CNM-POSTROUTING',
         'COMMIT',

@@ -15,6 +15,15 @@ export const IPT_INPUT = 'CNM-INPUT'
 export const IPT_RAW = 'CNM-PREROUTING'
 /** The user's chain (as Docker's DOCKER-USER): jumped to first from FORWARD, never rewritten by cnm. */
 export const IPT_USER = 'CNM-USER'
+/**
+ * Masquerade with a random source port for traffic whose source port is a published host port
+ * (CVE-2021-3773): masquerade keeps a container's source port when it can, so a container sending
+ * from a published host port would own the reply tuple `peer -> host:port` in conntrack, and the
+ * peer's later traffic to that published port would reach it instead of the published container.
+ * One rule per published mapping (its protocol and host port range, whatever its host address),
+ * jumped to from each masqueraded subnet's rules just before their plain MASQUERADE.
+ */
+export const IPT_MASQ_PUBLISHED = 'CNM-MASQ-PUBLISHED'
 
 /**
  * route_localnet=1 on the bridges lets 127.0.0.1 reach published ports; it must not let a container
@@ -57,7 +66,7 @@ export const IPT_TABLES: readonly IptTable[] = ['nat', 'filter', 'raw']
 
 export const SKELETON: Record<IptTable, { chains: string[]; jumps: SkeletonJump[] }> = {
   nat: {
-    chains: [IPT_DNAT, IPT_POSTROUTING],
+    chains: [IPT_DNAT, IPT_POSTROUTING, IPT_MASQ_PUBLISHED],
     jumps: [
       { builtin: 'PREROUTING', target: IPT_DNAT, v4: NOT_LOOPBACK_V4 },
       { builtin: 'OUTPUT', target: IPT_DNAT },
@@ -300,7 +309,12 @@ export function networkRules(
   const nat: string[][] = [['-A', IPT_POSTROUTING, '-j', c.post]]
   if (family === 4) nat.push(['-A', c.post, '-s', '127.0.0.0/8', '-o', b, '-j', 'MASQUERADE'])
   for (const s of net.subnets.filter((x) => x.family === family)) {
-    if (net.masquerade) nat.push(['-A', c.post, '-s', s.cidr, '!', '-o', b, '-j', 'MASQUERADE'])
+    if (net.masquerade) {
+      nat.push(
+        ['-A', c.post, '-s', s.cidr, '!', '-o', b, '-j', IPT_MASQ_PUBLISHED],
+        ['-A', c.post, '-s', s.cidr, '!', '-o', b, '-j', 'MASQUERADE'],
+      )
+    }
     nat.push(['-A', c.post, '-s', s.cidr, '-o', b, ...dnat, '-j', 'MASQUERADE'])
   }
   return { filter, nat, raw: [antispoofRule(b), castSourceRule(b, family)] }
@@ -472,6 +486,65 @@ export function parseDnatSpec(spec: readonly string[], family: IPFamily): Parsed
   }
 }
 
+/** The rule spec (tokens after `-A CNM-MASQ-PUBLISHED`) that remaps a mapping's host ports as source ports. */
+export function masqPublishedSpec(m: Pick<ParsedPortMapping, 'proto' | 'hostPort' | 'hostPortEnd'>): string[] {
+  const sport = m.hostPortEnd === m.hostPort ? `${m.hostPort}` : `${m.hostPort}:${m.hostPortEnd}`
+  return ['-p', m.proto, '-m', m.proto, '--sport', sport, '-j', 'MASQUERADE', '--random']
+}
+
+/**
+ * How many {@link IPT_MASQ_PUBLISHED} rules of each spec the DNAT rules `dnat` call for (one per
+ * mapping: two host addresses publishing one port hold a rule each), by rendered spec.
+ */
+function masqPublishedWanted(dnat: readonly (ParsedPortMapping | undefined)[]): Map<string, number> {
+  const wanted = new Map<string, number>()
+  for (const m of dnat) {
+    if (!m) continue
+    const key = renderTokens(masqPublishedSpec(m))
+    wanted.set(key, (wanted.get(key) ?? 0) + 1)
+  }
+  return wanted
+}
+
+/**
+ * Publishing (`add`) adds {@link IPT_MASQ_PUBLISHED} rules, unpublishing deletes them, so that each
+ * spec of `touched` (the mappings of the call) is held as often as the DNAT rules `after` the call
+ * ask for: publishing adds what is missing (a ruleset written before the chain existed, a rule
+ * deleted by hand: a repair), unpublishing deletes what no DNAT rule needs any more.
+ */
+function reconcileMasqPublished(
+  input: RestoreInput,
+  saved: SavedRuleset,
+  touched: readonly ParsedPortMapping[],
+  after: readonly (ParsedPortMapping | undefined)[],
+  verb: 'add' | 'delete',
+): void {
+  const held = masqPublishedHeld(saved)
+  const wanted = masqPublishedWanted(after)
+  const done = new Set<string>()
+  for (const m of touched) {
+    const spec = masqPublishedSpec(m)
+    const key = renderTokens(spec)
+    if (done.has(key)) continue
+    done.add(key)
+    const have = held.get(key) ?? 0
+    const want = wanted.get(key) ?? 0
+    const about = `masquerade to a random port from published ${describeMapping(m)}`
+    if (verb === 'add') for (let i = have; i < want; i++) input.add('nat', ['-A', IPT_MASQ_PUBLISHED, ...spec], about)
+    else for (let i = want; i < have; i++) input.add('nat', ['-D', IPT_MASQ_PUBLISHED, ...spec], about)
+  }
+}
+
+/** How many times each rule spec (rendered) is held in {@link IPT_MASQ_PUBLISHED}. */
+export function masqPublishedHeld(saved: SavedRuleset): Map<string, number> {
+  const held = new Map<string, number>()
+  for (const r of rulesOf(saved, 'nat', IPT_MASQ_PUBLISHED)) {
+    const key = renderTokens(r)
+    held.set(key, (held.get(key) ?? 0) + 1)
+  }
+  return held
+}
+
 function withoutComment(spec: readonly string[]): string[] {
   const i = spec.indexOf('comment')
   return i > 0 && spec[i - 1] === '-m' ? [...spec.slice(0, i - 1), ...spec.slice(i + 3)] : [...spec]
@@ -517,6 +590,7 @@ export function iptAddPorts(
     input.add('nat', ['-A', IPT_DNAT, ...spec], `publish ${describeMapping(m)}`)
     added.push(m)
   }
+  reconcileMasqPublished(input, saved, maps, [...existing.map((e) => e.mapping), ...added], 'add')
   return { input, added }
 }
 
@@ -527,11 +601,13 @@ export function iptAddPorts(
 export function iptDeletePorts(maps: ParsedPortMapping[], family: IPFamily, saved: SavedRuleset): RestoreInput {
   const input = new RestoreInput()
   const existing = existingDnat(saved, family)
+  const left = [...existing]
   for (const m of maps) {
     const target = withoutComment(dnatSpec(m))
     const same = existing.find((e) => sameSpec(withoutComment(e.spec), target))
     if (same) {
       input.add('nat', ['-D', IPT_DNAT, ...same.spec], `unpublish ${describeMapping(m)}`)
+      left.splice(left.indexOf(same), 1)
       continue
     }
     const clash = existing.find((e) => e.mapping && overlap(e.mapping, m))
@@ -542,6 +618,13 @@ export function iptDeletePorts(maps: ParsedPortMapping[], family: IPFamily, save
       )
     }
   }
+  reconcileMasqPublished(
+    input,
+    saved,
+    maps,
+    left.map((e) => e.mapping),
+    'delete',
+  )
   return input
 }
 

@@ -1,8 +1,17 @@
 import type { IPFamily } from './address.js'
 import type { ExpectedRules, FirewallDamage } from './damage.js'
-import { IPT_TABLES, iptInventory, jumpSpec, LOCALNET_GUARD, networkRules, SKELETON } from './iptables-rules.js'
-import { hasChain, rulesOf, type SavedRuleset, sameSpec } from './iptables-save.js'
-import { expandMapping } from './port-mapping.js'
+import {
+  IPT_TABLES,
+  iptInventory,
+  jumpSpec,
+  LOCALNET_GUARD,
+  masqPublishedHeld,
+  masqPublishedSpec,
+  networkRules,
+  SKELETON,
+} from './iptables-rules.js'
+import { hasChain, renderTokens, rulesOf, type SavedRuleset, sameSpec } from './iptables-save.js'
+import { expandMapping, type ParsedPortMapping } from './port-mapping.js'
 
 const has = (saved: SavedRuleset, table: string, chain: string, spec: readonly string[]): boolean =>
   rulesOf(saved, table, chain).some((r) => sameSpec(r, spec))
@@ -27,7 +36,7 @@ function skeletonDamage(saved: SavedRuleset, family: IPFamily, prog: string): st
 /**
  * Compares `iptables-save`/`ip6tables-save` with what the caller says cnm wrote: the `CNM-*` base
  * chains and the jumps into them, every rule of each network (in each family it has a subnet of),
- * and each published port's DNAT rule.
+ * and each published port's DNAT rule and its masquerade remap (`CNM-MASQ-PUBLISHED`).
  */
 export function iptDamage(saved: Map<IPFamily, SavedRuleset>, expected: ExpectedRules): FirewallDamage {
   const damage: FirewallDamage = { skeleton: [], networks: [], ports: [] }
@@ -36,10 +45,19 @@ export function iptDamage(saved: Map<IPFamily, SavedRuleset>, expected: Expected
     ...expected.ports.map((m) => m.family),
   ])
   const held = new Set<string>()
+  const unremapped = new Set<ParsedPortMapping>()
   for (const family of families) {
     const s = saved.get(family) ?? new Map()
     const prog = family === 4 ? 'iptables' : 'ip6tables'
     damage.skeleton.push(...skeletonDamage(s, family, prog))
+    // Each mapping needs its own masquerade remap rule (two host addresses of one port: two rules).
+    const remaps = masqPublishedHeld(s)
+    for (const m of expected.ports.filter((p) => p.family === family)) {
+      const key = renderTokens(masqPublishedSpec(m))
+      const left = remaps.get(key) ?? 0
+      if (left === 0) unremapped.add(m)
+      else remaps.set(key, left - 1)
+    }
     for (const p of iptInventory(s, family).ports) {
       held.add(`${p.proto}|${p.hostIP ?? '*'}|${p.hostPort}|${p.containerIP}|${p.containerPort}`)
     }
@@ -56,10 +74,12 @@ export function iptDamage(saved: Map<IPFamily, SavedRuleset>, expected: Expected
       else damage.networks.push({ bridge: net.bridge, missing })
     }
   }
-  damage.ports = expected.ports.filter((m) =>
-    expandMapping(m).some(
-      (r) => !held.has(`${r.proto}|${r.hostIP ?? '*'}|${r.hostPort}|${r.containerIP}|${r.containerPort}`),
-    ),
+  damage.ports = expected.ports.filter(
+    (m) =>
+      unremapped.has(m) ||
+      expandMapping(m).some(
+        (r) => !held.has(`${r.proto}|${r.hostIP ?? '*'}|${r.hostPort}|${r.containerIP}|${r.containerPort}`),
+      ),
   )
   return damage
 }

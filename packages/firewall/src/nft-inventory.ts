@@ -1,7 +1,7 @@
 import type { Inventory, InventoryNetwork, InventoryPort } from './inventory.js'
 import type { NftNetworkState } from './nft-script.js'
-import { NFT_FAMILY, NFT_TABLE, networkChains } from './nft-script.js'
-import type { PortProtocol } from './port-mapping.js'
+import { NFT_FAMILY, NFT_TABLE, networkChains, publishedPortKey, publishedPortSet } from './nft-script.js'
+import type { PortProtocol, PortRule } from './port-mapping.js'
 
 type Json = unknown
 
@@ -122,4 +122,47 @@ export function nftInventory(state: NftTableState): Inventory {
     networks: networks(state),
     ports: nftPorts(state),
   }
+}
+
+/** A published host port's element in `pubports`/`pubports_ip`, as {@link nftPublishedPorts} lists it. */
+export function publishedPortId(r: {
+  proto: string
+  family: 4 | 6
+  hostIP: string | undefined
+  hostPort: number
+}): string {
+  return `${publishedPortSet(r)}|${publishedPortKey(r, r.hostPort)}`
+}
+
+/** The elements of `pubports` and `pubports_ip` (`pubports|ipv4 . udp . 5300`). */
+export function nftPublishedPorts(state: NftTableState): Set<string> {
+  const out = new Set<string>()
+  for (const set of ['pubports', 'pubports_ip']) {
+    for (const e of state.sets.get(set) ?? []) {
+      const k = (e.key as { concat?: Json[] } | null)?.concat
+      if (k?.length === 3) out.add(`${set}|${k.join(' . ')}`)
+    }
+  }
+  return out
+}
+
+/** An inventory port's family (from its addresses). */
+export function portFamily(p: { hostIP?: string | undefined; containerIP: string }): 4 | 6 {
+  return (p.hostIP ?? p.containerIP).includes(':') ? 6 : 4
+}
+
+/**
+ * The `publishedPortKey`s of the ports published on a host address (`dnat4`, `dnat6`) that stay so
+ * once the host ports of `gone` are unpublished: their `pubports_ip` elements must stay.
+ */
+export function addressPortsKept(state: NftTableState, gone: readonly PortRule[]): Set<string> {
+  const id = (p: { proto: string; hostIP?: string | undefined; hostPort: number }): string =>
+    `${p.proto}|${p.hostIP}|${p.hostPort}`
+  const leaving = new Set(gone.filter((r) => r.hostIP !== undefined).map(id))
+  const kept = new Set<string>()
+  for (const p of nftPorts(state)) {
+    if (p.hostIP !== undefined && !leaving.has(id(p)))
+      kept.add(publishedPortKey({ ...p, family: portFamily(p) }, p.hostPort))
+  }
+  return kept
 }

@@ -68,6 +68,8 @@ describe('nftables rule text', () => {
       'add rule inet cnm n-br0-in ct state established,related accept',
       'add rule inet cnm n-br0-in ct status dnat accept',
       'add rule inet cnm n-br0-in drop',
+      'add rule inet cnm n-br0-post oifname != "br0" meta nfproto . meta l4proto . th sport @pubports masquerade random',
+      'add rule inet cnm n-br0-post oifname != "br0" meta nfproto . meta l4proto . th sport @pubports_ip masquerade random',
       'add rule inet cnm n-br0-post oifname != "br0" masquerade',
       'add rule inet cnm n-br0-post oifname "br0" ct status dnat masquerade',
       'create element inet cnm fwd_in { "br0" comment "n1" : jump n-br0-fwd }',
@@ -149,18 +151,40 @@ describe('nftables rule text', () => {
       }),
     ]
     const add = nftAddPorts(maps)
+    // Each host port also in the set its masquerade remaps (random source port) by.
     expect(add.lines.filter((l) => l.startsWith('add element'))).toEqual([
       'add element inet cnm dnat4any { tcp . 8080 comment "br0" : 172.18.0.2 . 80 }',
+      'add element inet cnm pubports { ipv4 . tcp . 8080 }',
       'add element inet cnm dnat4 { udp . 10.0.0.1 . 53 : 172.18.0.2 . 53 }',
+      'add element inet cnm pubports_ip { ipv4 . udp . 53 }',
       'add element inet cnm dnat6any { tcp . 9000 : fd00::2 . 80 }',
+      'add element inet cnm pubports { ipv6 . tcp . 9000 }',
       'add element inet cnm dnat6any { tcp . 9001 : fd00::2 . 81 }',
+      'add element inet cnm pubports { ipv6 . tcp . 9001 }',
       'add element inet cnm dnat6 { sctp . 2001:db8::1 . 5000 : fd00::2 . 5000 }',
+      'add element inet cnm pubports_ip { ipv6 . sctp . 5000 }',
     ])
     expect(add.about.get(add.lines.length)).toBe('publish sctp [2001:db8::1]:5000 -> [fd00::2]:5000')
-    const del = nftDeletePorts(maps.slice(0, 1))
-    expect(del.lines).toEqual([
+    const sets = [
+      'add set inet cnm pubports { type nf_proto . inet_proto . inet_service; }',
+      'add set inet cnm pubports_ip { type nf_proto . inet_proto . inet_service; }',
+    ]
+    expect(nftDeletePorts(maps.slice(0, 1)).lines).toEqual([
+      ...sets,
       'add element inet cnm dnat4any { tcp . 8080 : 172.18.0.2 . 80 }',
       'delete element inet cnm dnat4any { tcp . 8080 }',
+      'add element inet cnm pubports { ipv4 . tcp . 8080 }',
+      'delete element inet cnm pubports { ipv4 . tcp . 8080 }',
+    ])
+    // A port another host address still publishes keeps its remap element.
+    expect(nftDeletePorts(maps.slice(1, 2), new Set(['ipv4 . udp . 53'])).lines).toEqual([
+      ...sets,
+      'add element inet cnm dnat4 { udp . 10.0.0.1 . 53 : 172.18.0.2 . 53 }',
+      'delete element inet cnm dnat4 { udp . 10.0.0.1 . 53 }',
+    ])
+    expect(nftDeletePorts(maps.slice(1, 2)).lines.slice(-2)).toEqual([
+      'add element inet cnm pubports_ip { ipv4 . udp . 53 }',
+      'delete element inet cnm pubports_ip { ipv4 . udp . 53 }',
     ])
   })
 

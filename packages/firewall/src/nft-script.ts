@@ -58,6 +58,28 @@ export const BASE_CHAINS: [string, string][] = [
   ['antispoof', 'type filter hook prerouting priority -300; policy accept;'],
 ]
 
+/**
+ * The published host ports (family . protocol . port), which a network's masquerade maps to a random
+ * source port (CVE-2021-3773): masquerade keeps a container's source port when it can, so a
+ * container sending from a published host port would own the reply tuple `peer -> host:port` in
+ * conntrack, and the peer's later traffic to that published port would reach it instead of the
+ * published container. `pubports` holds one element per element of `dnat4any`/`dnat6any` (the
+ * same key, so adding and deleting it goes with the DNAT element and needs no read); `pubports_ip`
+ * the ports published on a given host address, where one port may be published on several
+ * addresses of a family (its element goes with the last of them). The family is part of the key:
+ * an IPv4 flow never takes an IPv6 reply tuple.
+ */
+const PUBLISHED_PORT_TYPE = 'nf_proto . inet_proto . inet_service'
+
+/** The set a host port's masquerade remap lives in, and its key there (`ipv4 . udp . 5300`). */
+export function publishedPortSet(r: { hostIP: string | undefined }): 'pubports' | 'pubports_ip' {
+  return r.hostIP === undefined ? 'pubports' : 'pubports_ip'
+}
+
+export function publishedPortKey(r: { family: 4 | 6; proto: string }, hostPort: number): string {
+  return `ipv${r.family} . ${r.proto} . ${hostPort}`
+}
+
 export const MAPS: [string, string, string][] = [
   ['set', 'bridges', 'type ifname;'],
   ['map', 'fwd_in', 'type ifname : verdict;'],
@@ -71,6 +93,9 @@ export const MAPS: [string, string, string][] = [
   ['map', 'dnat4any', 'type inet_proto . inet_service : ipv4_addr . inet_service;'],
   ['map', 'dnat6', 'type inet_proto . ipv6_addr . inet_service : ipv6_addr . inet_service;'],
   ['map', 'dnat6any', 'type inet_proto . inet_service : ipv6_addr . inet_service;'],
+  // The published host ports, for masquerade (see PUBLISHED_PORT_TYPE).
+  ['set', 'pubports', `type ${PUBLISHED_PORT_TYPE};`],
+  ['set', 'pubports_ip', `type ${PUBLISHED_PORT_TYPE};`],
 ]
 
 /** The rules of the base chains: constant, and only lookups in the maps above. */
@@ -170,7 +195,10 @@ export function networkChainRules(net: ParsedNetworkRules): [string, string[]][]
   else fwd.push('ct status dnat accept', 'oifname @bridges drop', 'accept')
   const into = net.internal ? ['drop'] : ['ct state established,related accept', 'ct status dnat accept', 'drop']
   const post = [`oifname ${br} ct status dnat masquerade`]
-  if (net.masquerade) post.unshift(`oifname != ${br} masquerade`)
+  // A source port that is a published host port gets a random one (see PUBLISHED_PORT_TYPE).
+  const remap = (set: string): string =>
+    `oifname != ${br} meta nfproto . meta l4proto . th sport @${set} masquerade random`
+  if (net.masquerade) post.unshift(remap('pubports'), remap('pubports_ip'), `oifname != ${br} masquerade`)
   return [
     [c.fwd, fwd],
     [c.in, into],
@@ -265,6 +293,7 @@ export function nftAddPorts(maps: ParsedPortMapping[], skeleton = true): NftScri
     for (const r of expandMapping(m)) {
       const comment = r.bridge === undefined ? '' : ` comment "${r.bridge}"`
       s.add(`add element ${T} ${dnatMap(r)} { ${key(r)}${comment} : ${value(r)} }`, what)
+      s.add(`add element ${T} ${publishedPortSet(r)} { ${publishedPortKey(r, r.hostPort)} }`, what)
     }
   }
   return s
@@ -273,15 +302,25 @@ export function nftAddPorts(maps: ParsedPortMapping[], skeleton = true): NftScri
 /**
  * `deletePorts`: for each host port, add the element as it should be (a no-op when it is, EEXIST when
  * that host port goes somewhere else, which is then left alone) and delete it, in one transaction.
- * Deleting what is not there is therefore a no-op, and nobody else's mapping is ever removed.
+ * Deleting what is not there is therefore a no-op, and nobody else's mapping is ever removed. The
+ * port's element in `pubports` goes the same way; in `pubports_ip` only when `stillPublished` (the
+ * `publishedPortKey`s that other host addresses still publish) does not hold it.
  */
-export function nftDeletePorts(maps: ParsedPortMapping[]): NftScript {
+export function nftDeletePorts(maps: ParsedPortMapping[], stillPublished: ReadonlySet<string> = new Set()): NftScript {
   const s = script()
+  // Declared first (a no-op where they are), so a table written before these sets existed deletes too.
+  for (const [kind, name, spec] of MAPS) {
+    if (name.startsWith('pubports')) s.add(`add ${kind} ${T} ${name} { ${spec} }`)
+  }
   for (const m of maps) {
     const what = `unpublish ${describeMapping(m)}: that host port is published to another destination`
     for (const r of expandMapping(m)) {
       s.add(`add element ${T} ${dnatMap(r)} { ${key(r)} : ${value(r)} }`, what)
       s.add(`delete element ${T} ${dnatMap(r)} { ${key(r)} }`, what)
+      const port = publishedPortKey(r, r.hostPort)
+      if (r.hostIP !== undefined && stillPublished.has(port)) continue
+      s.add(`add element ${T} ${publishedPortSet(r)} { ${port} }`, `unpublish ${describeMapping(m)}`)
+      s.add(`delete element ${T} ${publishedPortSet(r)} { ${port} }`, `unpublish ${describeMapping(m)}`)
     }
   }
   return s

@@ -72,6 +72,44 @@ describe('reads of table inet cnm in a batch', () => {
     expect(k.reads()).toBe(1)
   })
 
+  it('a port whose masquerade remap is missing (a table of an older cnm) is not held: addPorts writes it', async () => {
+    const old = parseNftTable(fixture)
+    old.sets.delete('pubports')
+    old.sets.delete('pubports_ip')
+    const cache = nftTableCache(async () => old)
+    cache.begin()
+    expect(await cache.holdsPorts(held)).toBe(false)
+    cache.addedPorts(held)
+    expect(await cache.holdsPorts(held)).toBe(true)
+    expect(old.sets.get('pubports')).toEqual([
+      { key: { concat: ['ipv4', 'tcp', 8080] }, comment: undefined, value: undefined },
+    ])
+    expect(old.sets.get('dnat4any')).toHaveLength(1) // the DNAT element was there: not modelled twice
+  })
+
+  it('a port published on two host addresses keeps its pubports_ip element until both go', async () => {
+    const k = counted(fixture)
+    const cache = nftTableCache(k.read)
+    cache.begin()
+    const [a, b] = parsePortMappings([
+      { proto: 'udp', hostIP: '10.0.0.1', hostPort: 53, containerIP: '172.18.0.2', containerPort: 53 },
+      { proto: 'udp', hostIP: '10.0.0.2', hostPort: 53, containerIP: '172.18.0.3', containerPort: 53 },
+    ])
+    if (!a || !b) throw new Error('no mappings')
+    expect(await cache.holdsPorts([a])).toBe(true)
+    cache.addedPorts([b])
+    expect(await cache.holdsPorts([a, b])).toBe(true)
+    const remaps = async (): Promise<unknown[]> =>
+      ((await cache.read()).sets.get('pubports_ip') ?? []).map((e) => e.key)
+    expect(await remaps()).toEqual([{ concat: ['ipv4', 'udp', 53] }])
+    cache.deletedPorts([a])
+    expect(await cache.holdsPorts([b])).toBe(true)
+    expect(await remaps()).toEqual([{ concat: ['ipv4', 'udp', 53] }])
+    cache.deletedPorts([b])
+    expect(await remaps()).toEqual([])
+    expect(k.reads()).toBe(1)
+  })
+
   it('a missing table holds nothing; a failed read is not kept', async () => {
     const cache = nftTableCache(counted(undefined).read)
     cache.begin()

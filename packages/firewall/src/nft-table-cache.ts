@@ -1,5 +1,5 @@
-import { type NftTableState, nftInventory } from './nft-inventory.js'
-import { modelPorts, modelPortsGone } from './nft-table-model.js'
+import { type NftTableState, nftInventory, nftPublishedPorts, publishedPortId } from './nft-inventory.js'
+import { modelPorts, modelPortsGone, modelPublishedPorts } from './nft-table-model.js'
 import { expandMapping, type ParsedPortMapping } from './port-mapping.js'
 
 /** One DNAT element, as the inventory and `verify` compare them. */
@@ -18,6 +18,8 @@ const portKey = (r: {
  */
 export interface NftTableCache {
   read(): Promise<NftTableState>
+  /** In a batch, its read (as `read`); outside one, undefined (the caller reads only what it needs). */
+  batchRead(): Promise<NftTableState> | undefined
   begin(): void
   end(): void
   /** The table changed in a way the read cannot follow (someone else, a flush, a failed write): the next read goes to the kernel. */
@@ -41,6 +43,8 @@ export function nftTableCache(readTable: () => Promise<NftTableState>): NftTable
   /** The batch's read once it has arrived (what a write of ours updates). */
   let current: NftTableState | undefined
   let held: Set<string> | undefined
+  /** The batch's read's elements of `pubports`/`pubports_ip` (`publishedPortId`). */
+  let published: Set<string> | undefined
   const read = (): Promise<NftTableState> => {
     if (!batching) return readTable()
     if (state) return state
@@ -61,13 +65,19 @@ export function nftTableCache(readTable: () => Promise<NftTableState>): NftTable
     state = undefined
     current = undefined
     held = undefined
+    published = undefined
   }
   const heldKeys = (s: NftTableState): Set<string> => {
     held ??= new Set(nftInventory(s).ports.map(portKey))
     return held
   }
+  const publishedKeys = (s: NftTableState): Set<string> => {
+    published ??= nftPublishedPorts(s)
+    return published
+  }
   return {
     read,
+    batchRead: () => (batching ? read() : undefined),
     begin() {
       batching = true
       drop()
@@ -91,15 +101,21 @@ export function nftTableCache(readTable: () => Promise<NftTableState>): NftTable
       const table = await read()
       if (!table.exists) return false
       const keys = heldKeys(table)
-      return maps.every((m) => expandMapping(m).every((r) => keys.has(portKey(r))))
+      const remapped = publishedKeys(table)
+      return maps.every((m) => expandMapping(m).every((r) => keys.has(portKey(r)) && remapped.has(publishedPortId(r))))
     },
     addedPorts(maps) {
       if (!state) return
       if (!current) return drop()
       const keys = heldKeys(current)
-      const added = maps.flatMap((m) => expandMapping(m)).filter((r) => !keys.has(portKey(r)))
+      const remapped = publishedKeys(current)
+      const rules = maps.flatMap((m) => expandMapping(m))
+      const added = rules.filter((r) => !keys.has(portKey(r)))
       modelPorts(current, added)
       for (const r of added) keys.add(portKey(r))
+      const fresh = new Map(rules.filter((r) => !remapped.has(publishedPortId(r))).map((r) => [publishedPortId(r), r]))
+      modelPublishedPorts(current, [...fresh.values()])
+      for (const id of fresh.keys()) remapped.add(id)
     },
     deletedPorts(maps) {
       if (!state) return
@@ -107,6 +123,7 @@ export function nftTableCache(readTable: () => Promise<NftTableState>): NftTable
       const rules = maps.flatMap((m) => expandMapping(m))
       modelPortsGone(current, rules)
       for (const r of rules) held?.delete(portKey(r))
+      published = undefined // pubports_ip elements stay while another address publishes the port: read again
     },
   }
 }

@@ -1,7 +1,17 @@
 import type { ParsedNetworkRules } from './network-rules.js'
-import type { NftTableState } from './nft-inventory.js'
+import { addressPortsKept, type NftTableState } from './nft-inventory.js'
 import type { NftNetworkState } from './nft-script.js'
-import { BASE_CHAINS, BASE_RULES, dnatMap, MAPS, networkChainRules, networkChains, USER_CHAIN } from './nft-script.js'
+import {
+  BASE_CHAINS,
+  BASE_RULES,
+  dnatMap,
+  MAPS,
+  networkChainRules,
+  networkChains,
+  publishedPortKey,
+  publishedPortSet,
+  USER_CHAIN,
+} from './nft-script.js'
 import type { PortRule } from './port-mapping.js'
 
 /*
@@ -102,6 +112,10 @@ export function modelNetworkGone(state: NftTableState, gone: NftNetworkState): v
 const portKey = (r: PortRule): unknown =>
   r.hostIP === undefined ? { concat: [r.proto, r.hostPort] } : { concat: [r.proto, r.hostIP, r.hostPort] }
 
+/** A host port's element in `pubports`/`pubports_ip`, as `nft -j` prints it. */
+const typed = (part: string): string | number => (/^\d+$/u.test(part) ? Number(part) : part)
+const publishedKey = (r: PortRule): unknown => ({ concat: publishedPortKey(r, r.hostPort).split(' . ').map(typed) })
+
 /**
  * DNAT elements added (`nftAddPorts`, which succeeds only where no element holds the host port or
  * one holds it exactly so: the caller adds only what the read does not hold already).
@@ -113,13 +127,27 @@ export function modelPorts(state: NftTableState, rules: readonly PortRule[]): vo
   }
 }
 
-/** DNAT elements deleted (`nftDeletePorts`): one pass over each map. */
+/** Elements added to `pubports`/`pubports_ip` (by `nftAddPorts`: the caller gives only those the read lacks). */
+export function modelPublishedPorts(state: NftTableState, rules: readonly PortRule[]): void {
+  for (const r of rules)
+    elements(state, publishedPortSet(r)).push({ key: publishedKey(r), comment: undefined, value: undefined })
+}
+
+/**
+ * DNAT elements deleted (`nftDeletePorts`): one pass over each map; their `pubports` elements with
+ * them, and their `pubports_ip` elements where no other host address publishes the port.
+ */
 export function modelPortsGone(state: NftTableState, rules: readonly PortRule[]): void {
+  const kept = rules.some((r) => r.hostIP !== undefined) ? addressPortsKept(state, rules) : new Set<string>()
   const gone = new Map<string, Set<string>>()
+  const drop = (set: string, key: unknown): void => {
+    const keys = gone.get(set) ?? new Set<string>()
+    keys.add(JSON.stringify(key))
+    gone.set(set, keys)
+  }
   for (const r of rules) {
-    const set = gone.get(dnatMap(r)) ?? new Set<string>()
-    set.add(JSON.stringify(portKey(r)))
-    gone.set(dnatMap(r), set)
+    drop(dnatMap(r), portKey(r))
+    if (r.hostIP === undefined || !kept.has(publishedPortKey(r, r.hostPort))) drop(publishedPortSet(r), publishedKey(r))
   }
   for (const [map, keys] of gone) dropElements(state, map, (key) => keys.has(JSON.stringify(key)))
 }

@@ -24,6 +24,7 @@ function whole(): NftTableState {
   ])
   sets.set('subnets4', [{ key: { prefix: { addr: '172.18.0.0', len: 16 } }, comment: undefined, value: undefined }])
   sets.set('dnat4any', [{ key: { concat: ['tcp', 8080] }, comment: undefined, value: { concat: ['172.18.0.2', 80] } }])
+  sets.set('pubports', [{ key: { concat: ['ipv4', 'tcp', 8080] }, comment: undefined, value: undefined }])
   return {
     exists: true,
     chains: [...BASE_CHAINS.map(([n]) => n), 'published', c.fwd, c.in, c.post],
@@ -45,6 +46,19 @@ describe('nftDamage: what of the rules the kernel lacks', () => {
       networks: [{ bridge: 'br0', missing: ['all of it'] }],
       ports: [port],
     })
+  })
+
+  it("a port's masquerade remap element missing: the port; a table of an older cnm: the sets and the network's rules", () => {
+    const s = whole()
+    s.sets.set('pubports', [])
+    expect(nftDamage(s, expected)).toEqual({ skeleton: [], networks: [], ports: [port] })
+    s.sets.delete('pubports')
+    s.sets.delete('pubports_ip')
+    s.rules.set(c.post, 2) // `oifname != "br0" masquerade` and the hairpin's, without the remaps
+    const d = nftDamage(s, expected)
+    expect(d.skeleton).toEqual(['set pubports missing', 'set pubports_ip missing'])
+    expect(d.networks).toEqual([{ bridge: 'br0', missing: ['chain n-br0-post holds 2 of its 4 rules'] }])
+    expect(d.ports).toEqual([port])
   })
 
   it('a flushed chain, a deleted rule, a deleted element, a port elsewhere', () => {

@@ -1,6 +1,6 @@
 import type { ExpectedRules, FirewallDamage } from './damage.js'
 import type { NftTableState } from './nft-inventory.js'
-import { nftPorts } from './nft-inventory.js'
+import { nftPorts, nftPublishedPorts, publishedPortId } from './nft-inventory.js'
 import { BASE_CHAINS, BASE_RULES, MAPS, NFT_FAMILY, NFT_TABLE, networkChainRules, networkChains } from './nft-script.js'
 import { expandMapping } from './port-mapping.js'
 
@@ -61,7 +61,8 @@ function networkDamage(state: NftTableState, net: ExpectedRules['networks'][numb
 /**
  * Compares what the kernel holds of `table inet cnm` with what the caller says cnm wrote: the
  * skeleton (base chains, maps, their constant rules), each network's chains (by rule count), map
- * and set elements, and each published port's DNAT element.
+ * and set elements, and each published port's DNAT element and its element in `pubports` or
+ * `pubports_ip` (its masquerade remap).
  */
 export function nftDamage(state: NftTableState, expected: ExpectedRules): FirewallDamage {
   const skeleton = skeletonDamage(state)
@@ -72,9 +73,12 @@ export function nftDamage(state: NftTableState, expected: ExpectedRules): Firewa
   const held = new Set(
     nftPorts(state).map((p) => `${p.proto}|${p.hostIP ?? '*'}|${p.hostPort}|${p.containerIP}|${p.containerPort}`),
   )
+  const remapped = nftPublishedPorts(state)
   const ports = expected.ports.filter((m) =>
     expandMapping(m).some(
-      (r) => !held.has(`${r.proto}|${r.hostIP ?? '*'}|${r.hostPort}|${r.containerIP}|${r.containerPort}`),
+      (r) =>
+        !held.has(`${r.proto}|${r.hostIP ?? '*'}|${r.hostPort}|${r.containerIP}|${r.containerPort}`) ||
+        !remapped.has(publishedPortId(r)),
     ),
   )
   return { skeleton, networks, ports }

@@ -3,7 +3,7 @@ import type { Backend } from './backend.js'
 import { commandError } from './command-error.js'
 import { FirewallError } from './errors.js'
 import { withHostForward } from './nft-host-forward.js'
-import { type NftTableState, nftInventory, nftNetworkState, parseNftTable } from './nft-inventory.js'
+import { addressPortsKept, type NftTableState, nftInventory, nftNetworkState, parseNftTable } from './nft-inventory.js'
 import { runNftInProcess } from './nft-lib.js'
 import { nftRepair } from './nft-repair.js'
 import {
@@ -20,6 +20,7 @@ import {
 import { nftTableCache } from './nft-table-cache.js'
 import { modelNetwork, modelNetworkGone, modelSkeleton } from './nft-table-model.js'
 import { nftDamage } from './nft-verify.js'
+import { expandMapping, type ParsedPortMapping } from './port-mapping.js'
 import { type ExecResult, runProgram } from './run-program.js'
 
 /** `nft <args>`, in process through libnftables when it is there, else spawned. */
@@ -39,6 +40,24 @@ async function readTable(): Promise<NftTableState> {
   if (res.status === 0 && !res.error) return parseNftTable(res.stdout)
   if (/No such file or directory/u.test(res.stderr)) return parseNftTable(undefined)
   throw commandError(`list table ${NFT_FAMILY} ${NFT_TABLE}`, 'nft', res)
+}
+
+/**
+ * Reads the DNAT maps of ports published on a host address (`dnat4`, `dnat6`: usually few elements,
+ * unlike the maps of ports published on every address) of the families of `maps`; a missing map
+ * or table reads as empty.
+ */
+async function readAddressMaps(maps: readonly ParsedPortMapping[]): Promise<NftTableState> {
+  const state = parseNftTable(undefined)
+  for (const family of new Set(maps.filter((m) => m.hostIP !== undefined).map((m) => m.family))) {
+    const res = await nft(['-j', 'list', 'map', NFT_FAMILY, NFT_TABLE, `dnat${family}`])
+    if (res.status === 0 && !res.error) {
+      for (const [name, elems] of parseNftTable(res.stdout).sets) state.sets.set(name, elems)
+    } else if (!/No such file or directory/u.test(res.stderr)) {
+      throw commandError(`list map ${NFT_FAMILY} ${NFT_TABLE} dnat${family}`, 'nft', res)
+    }
+  }
+  return state
 }
 
 /**
@@ -138,7 +157,16 @@ function createNftablesTableBackend(): Backend {
     },
     async deletePorts(maps) {
       try {
-        await changing(apply('delete ports', nftDeletePorts(maps)), () => true)
+        // A port published on a host address keeps its masquerade remap while another address publishes it.
+        let kept: Set<string> | undefined
+        if (maps.some((m) => m.hostIP !== undefined)) {
+          const state = await (table.batchRead() ?? readAddressMaps(maps))
+          kept = addressPortsKept(
+            state,
+            maps.flatMap((m) => expandMapping(m)),
+          )
+        }
+        await changing(apply('delete ports', nftDeletePorts(maps, kept)), () => true)
         table.deletedPorts(maps)
       } catch (err) {
         // The table or its maps are gone (flushed): nothing is published, so nothing to delete.

@@ -30,7 +30,7 @@ export function sendForged(netns: string, datagrams: readonly Forged[]): void {
 }
 
 /**
- * A UDP listener (IPv4 and IPv6) that records every datagram it receives (source and text) until
+ * A UDP listener (IPv4 and IPv6) that records every datagram it receives (source, its port, and text) until
  * its standard input closes: it answers nothing, so it only counts what reached it.
  */
 const LISTENER = `
@@ -43,7 +43,7 @@ while True:
     r = select.select([s, sys.stdin], [], [])[0]
     if s in r:
         data, addr = s.recvfrom(65535)
-        print(json.dumps({'from': addr[0].removeprefix('::ffff:'), 'text': data.decode(errors='replace')}), flush=True)
+        print(json.dumps({'from': addr[0].removeprefix('::ffff:'), 'port': addr[1], 'text': data.decode(errors='replace')}), flush=True)
     if sys.stdin in r and not sys.stdin.readline():
         break
 `
@@ -51,6 +51,8 @@ while True:
 /** One datagram a {@link Listener} received. */
 export interface Received {
   from: string
+  /** The source port. */
+  port: number
   text: string
 }
 
