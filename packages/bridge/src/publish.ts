@@ -19,7 +19,7 @@ export interface FlushTarget {
  * host address is published, as Docker does, on every address of each family the endpoint has —
  * `0.0.0.0` and `::` — on the same host port; one with a host address goes to the endpoint's address
  * of that family. With `ct`, the conntrack entries of the new host ports are flushed once the
- * rules are in (see {@link flushConntrack}); a restore, which republishes what was there, passes none.
+ * rules are in (see {@link flushPublished}); a restore, which republishes what was there, passes none.
  */
 export async function publishPorts(
   mapper: PortMapper,
@@ -45,7 +45,7 @@ export async function publishPorts(
         ep.ports.push(await mapper.publish(ep.ipv6, same, options))
       }
     }
-    if (ct) await flushConntrack(ct.host, ep.ports, [], ct.conntrack)
+    if (ct) await flushPublished(ct, ep.ports)
   } catch (err) {
     await unpublishPorts(mapper, ep, ct)
     throw err
@@ -111,12 +111,31 @@ export async function unpublishPorts(
 /**
  * Where a published port's flows arrive: its host address, or for `0.0.0.0`/`::` every local
  * address of that family (what the DNAT rule's `fib daddr type local` takes; all of 127.0.0.0/8) —
- * never a remote server's port that the host or a container talks to.
+ * never a remote server's port that the host or a container talks to. The same addresses are where
+ * the replies of a flow masqueraded to that port would arrive, and be taken from the published port.
  */
 function destinations(p: PublishedPort, local: readonly { family: 4 | 6; address: string }[]): string[] {
   if (!isUnspecified(parseAddress(p.hostIP))) return [p.hostIP]
   const family = isIPv6(p.hostIP) ? 6 : 4
   return [...local.filter((a) => a.family === family).map((a) => a.address), ...(family === 4 ? ['127.0.0.0/8'] : [])]
+}
+
+/**
+ * What a publish flushes: the conntrack entries of the flows that arrive at the new host ports (as
+ * {@link flushConntrack}), and of the source-NATed UDP flows whose source was translated to one of
+ * them — a container's flow masquerade let keep a source port that was not published yet (a
+ * restarting container's port, briefly free): its reply tuple `peer:port -> host:hostPort` would go
+ * on taking the peer's datagrams to the newly published port to that container instead of the
+ * published one for as long as it keeps the entry alive (CVE-2021-3773 class; the firewall remaps
+ * such source ports only for flows that start once the port is published). Its next packet is
+ * tracked anew, and masqueraded to a random port. Not TCP's or SCTP's: such an entry is a
+ * connection its peer holds too, whose four-tuple the peer's own stack never opens again while it
+ * lives, so it takes no new connection from the published port, and deleting it would only cut the
+ * container's connection. Not on unpublish: with the port's DNAT gone, such a flow takes nothing
+ * from anyone.
+ */
+export async function flushPublished(ct: FlushTarget, ports: readonly PublishedPort[]): Promise<void> {
+  await flushConntrack(ct.host, ports, [], ct.conntrack, undefined, true)
 }
 
 /**
@@ -127,7 +146,9 @@ function destinations(p: PublishedPort, local: readonly { family: 4 | 6; address
  * client every 100 ms — would otherwise keep its entry, and with it the DNAT (or the lack of one)
  * decided for its first packet: after a container is replaced, its datagrams would go on to the old
  * address for ever. Its next packet is now tracked anew, through the rules as they are. A kernel
- * without ctnetlink (`unsupported`) has nothing cnm could flush, and is no error.
+ * without ctnetlink (`unsupported`) has nothing cnm could flush, and is no error. With
+ * `translated` (a publish: {@link flushPublished}), also the source-NATed flows whose source was
+ * translated to one of the ports, on the host address (reply destination port and address).
  */
 export async function flushConntrack(
   host: Handle,
@@ -135,12 +156,13 @@ export async function flushConntrack(
   addresses: readonly (string | undefined)[] = [],
   watch?: ConntrackWatch,
   run: (matches: readonly ConntrackMatch[]) => Promise<void> = (matches) => flushWatched(host, matches, watch),
+  translated = false,
 ): Promise<void> {
   if (conntrackEmpty(host)) return // nothing tracked: no dump of the table or of the addresses
   const named = addresses.filter((a): a is string => a !== undefined)
   // No flow of these ports or addresses was ever seen (the watch's events): nothing to delete.
-  if (watch && !(await watch.mayHold(conntrackQuery(ports, named)))) return
-  await run(await conntrackMatches(host, ports, named))
+  if (watch && !(await watch.mayHold(conntrackQuery(ports, named, translated)))) return
+  await run(await conntrackMatches(host, ports, named, translated))
 }
 
 /**
@@ -159,29 +181,43 @@ export async function flushWatched(
   if (since !== undefined) watch?.forget(flushed, since)
 }
 
-/** What a conntrack watch is asked before a flush of these ports and addresses. */
-function conntrackQuery(ports: readonly PublishedPort[], addresses: readonly string[]): ConntrackQuery {
-  return {
-    addresses,
-    ports: ports.map((p) => ({ proto: p.proto, port: p.hostPort, endPort: p.hostPortEnd })),
-  }
+/** What a conntrack watch is asked before a flush of these ports (`translated`: UDP ones as source ports too) and addresses. */
+function conntrackQuery(
+  ports: readonly PublishedPort[],
+  addresses: readonly string[],
+  translated: boolean,
+): ConntrackQuery {
+  const ranges = ports.map((p) => ({ proto: p.proto, port: p.hostPort, endPort: p.hostPortEnd }))
+  const udp = ranges.filter((r) => r.proto === 'udp')
+  return { addresses, ports: ranges, ...(translated && udp.length > 0 ? { snatPorts: udp } : {}) }
 }
 
-/** The conntrack matches of {@link flushConntrack}: one per published port, one per address. */
+/**
+ * The conntrack matches of {@link flushConntrack}: one per published port (with `translated`, two
+ * for a UDP one: the flows to it, and the source-NATed flows translated to it), one per address.
+ */
 async function conntrackMatches(
   host: Handle,
   ports: readonly PublishedPort[],
   addresses: readonly (string | undefined)[],
+  translated: boolean,
 ): Promise<ConntrackMatch[]> {
   const wildcard = ports.some((p) => isUnspecified(parseAddress(p.hostIP)))
   const local = wildcard ? await host.listAddresses() : []
   return [
-    ...ports.map((p) => ({
-      proto: p.proto,
-      port: p.hostPort,
-      endPort: p.hostPortEnd,
-      destination: destinations(p, local),
-    })),
+    ...ports.flatMap((p): ConntrackMatch[] => {
+      const destination = destinations(p, local)
+      const to: ConntrackMatch = { proto: p.proto, port: p.hostPort, endPort: p.hostPortEnd, destination }
+      if (!translated || p.proto !== 'udp') return [to] // see flushPublished
+      const from: ConntrackMatch = {
+        proto: p.proto,
+        replyPort: p.hostPort,
+        replyEndPort: p.hostPortEnd,
+        replyDestination: destination,
+        snat: true,
+      }
+      return [to, from]
+    }),
     ...addresses.filter((a): a is string => a !== undefined).map((address) => ({ address })),
   ]
 }

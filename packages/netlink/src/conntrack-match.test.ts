@@ -86,6 +86,42 @@ describe('conntrack matches', () => {
     expect(selected({ address: '203.0.113.0/24', except: [] })).toEqual([outgoing, fromContainer])
   })
 
+  it('selects a source-NATed flow by the host port and address its source was translated to (reply destination)', () => {
+    // A container's flow masqueraded to a random port: the reply comes to the host's 61000.
+    const remapped = entry(
+      4,
+      tuple('10.0.0.3', 8080, '203.0.113.9', 53),
+      tuple('203.0.113.9', 53, '198.51.100.1', 61000),
+    )
+    const some = [...ALL, remapped]
+    const picked = (m: ConntrackMatch): ConntrackEntry[] => some.filter(compileMatch(m))
+    // The source port masquerade kept (33000) is the reply's destination port.
+    expect(picked({ proto: 'udp', replyPort: 33000 })).toEqual([fromContainer])
+    expect(picked({ proto: 'udp', replyPort: 33000, replyDestination: '198.51.100.1', snat: true })).toEqual([
+      fromContainer,
+    ])
+    expect(
+      picked({ proto: 'udp', replyPort: 32000, replyEndPort: 34000, replyDestination: ['198.51.100.0/24'] }),
+    ).toEqual([fromContainer])
+    expect(picked({ proto: 'udp', replyPort: 8080 })).toEqual([]) // the container's own port is not the host's
+    expect(picked({ proto: 'udp', replyPort: 61000, snat: true })).toEqual([remapped])
+    // A DNAT-ed flow's reply goes back to its client, untranslated: not source-NATed.
+    expect(picked({ replyPort: 40000 })).toEqual([published, v6])
+    expect(picked({ replyPort: 40000, snat: true })).toEqual([])
+    // The host's own flow from its port 50000: the same reply port, but no translation.
+    expect(picked({ proto: 'udp', replyPort: 50000, replyDestination: '198.51.100.1' })).toEqual([outgoing])
+    expect(picked({ proto: 'udp', replyPort: 50000, snat: true })).toEqual([])
+    expect(picked({ proto: 'udp', replyPort: 50000, snat: false })).toEqual([outgoing])
+    // Another host address, or none at all, and the wrong protocol select nothing.
+    expect(picked({ proto: 'udp', replyPort: 33000, replyDestination: '198.51.100.7' })).toEqual([])
+    expect(picked({ proto: 'udp', replyPort: 33000, replyDestination: [] })).toEqual([])
+    expect(picked({ proto: 'tcp', replyPort: 33000 })).toEqual([])
+    expect(picked({ replyDestination: '2001:db8::2' })).toEqual([v6])
+    // Both directions' ports must hold.
+    expect(picked({ port: 53, replyPort: 33000 })).toEqual([fromContainer])
+    expect(picked({ port: 8080, replyPort: 33000 })).toEqual([])
+  })
+
   it('selects what any match of a list selects', () => {
     expect(selected([{ address: 'fd00::2' }, { proto: 'tcp', port: 8080 }])).toEqual([tcp, v6])
     expect(selected([])).toEqual([])
@@ -115,6 +151,20 @@ describe('conntrack matches', () => {
       [{ address: '::/0' }, 'ERR_INVALID_CONNTRACK_MATCH'],
       [{ destination: 'fe80::1%eth0' }, 'ERR_INVALID_ADDRESS'],
       [{ destination: ['10.0.0.1', '10.0.0.0/33'] }, 'ERR_INVALID_ADDRESS'],
+      [{ destination: 5 }, 'ERR_INVALID_CONNTRACK_MATCH'],
+      [{ snat: true }, 'ERR_INVALID_CONNTRACK_MATCH'], // every masqueraded flow: not a selector
+      [{ snat: true, proto: 'udp', family: 4 }, 'ERR_INVALID_CONNTRACK_MATCH'],
+      [{ replyPort: 80, snat: 'yes' }, 'ERR_INVALID_CONNTRACK_MATCH'],
+      [{ replyPort: 0 }, 'ERR_INVALID_CONNTRACK_MATCH'],
+      [{ replyPort: 65536 }, 'ERR_INVALID_CONNTRACK_MATCH'],
+      [{ replyPort: '80' }, 'ERR_INVALID_CONNTRACK_MATCH'],
+      [{ replyPort: 90, replyEndPort: 80 }, 'ERR_INVALID_CONNTRACK_MATCH'],
+      [{ replyPort: 80, replyEndPort: 70000 }, 'ERR_INVALID_CONNTRACK_MATCH'],
+      [{ replyEndPort: 80, address: '10.0.0.1' }, 'ERR_INVALID_CONNTRACK_MATCH'],
+      [{ replyEndPort: 80, port: 80 }, 'ERR_INVALID_CONNTRACK_MATCH'],
+      [{ replyDestination: '10.0.0.0/33' }, 'ERR_INVALID_ADDRESS'],
+      [{ replyPort: 80, replyDestination: ['10.0.0.1', 'host'] }, 'ERR_INVALID_ADDRESS'],
+      [{ replyPort: 80, replyDestination: { ip: '10.0.0.1' } }, 'ERR_INVALID_CONNTRACK_MATCH'],
     ]
     for (const [m, code] of bad) {
       expect(() => compileMatch(m as ConntrackMatch), JSON.stringify(m)).toThrow(

@@ -1,5 +1,6 @@
 import { tryParseAddress } from '@cnm/ip'
 import { type ConntrackEntry, CT_MSG, IPPROTO, nfgenmsg, parseEntry } from './conntrack-codec.js'
+import { sourceNated } from './conntrack-match.js'
 import { openGroupSocket } from './group-socket.js'
 
 /** The multicast group of new conntrack entries (NFNLGRP_CONNTRACK_NEW). */
@@ -28,14 +29,25 @@ export interface ConntrackQuery {
   addresses?: readonly string[]
   /** Flows whose original destination port (of `proto`) is in one of these ranges. */
   ports?: readonly { proto: 'tcp' | 'udp' | 'sctp'; port: number; endPort?: number }[]
+  /**
+   * Source-NATed flows (masquerade, SNAT: the reply goes to another address or port than the
+   * original came from) whose reply destination port — the port their source was translated to —
+   * is in one of these ranges: what a conntrack match `{ replyPort, replyEndPort, snat: true }`
+   * selects.
+   */
+  snatPorts?: readonly { proto: 'tcp' | 'udp' | 'sctp'; port: number; endPort?: number }[]
 }
 
+/** The bits of a port's slot in the watch's per-protocol array. */
+const PORT_SEEN = 1
+const SNAT_PORT_SEEN = 2
+
 /**
- * Knows, from the kernel's conntrack events, which of some addresses (and which destination ports)
- * the table may hold a flow of, so that a flush with nothing to delete need not dump the table: a
- * dump walks the kernel's whole conntrack hash table (262,144 buckets here, ~13 ms whatever it
- * finds), and while it walks, link changes elsewhere wait (its RCU read side holds up their grace
- * periods). Errs only towards "may hold".
+ * Knows, from the kernel's conntrack events, which of some addresses (and which destination ports,
+ * and which ports flows were source-NATed to) the table may hold a flow of, so that a flush with
+ * nothing to delete need not dump the table: a dump walks the kernel's whole conntrack hash table
+ * (262,144 buckets here, ~13 ms whatever it finds), and while it walks, link changes elsewhere wait
+ * (its RCU read side holds up their grace periods). Errs only towards "may hold".
  */
 export interface ConntrackWatch {
   /**
@@ -68,7 +80,9 @@ const canonical = (text: string): string | undefined => tryParseAddress(text)?.t
 /**
  * Watches the new conntrack entries of the calling thread's network namespace (the
  * NFNLGRP_CONNTRACK_NEW group of a NETLINK_NETFILTER socket, opened synchronously here), recording
- * for each the addresses `tracked` accepts and its destination port; see {@link ConntrackWatch}.
+ * for each the addresses `tracked` accepts, its destination port and, for a source-NATed one, its
+ * reply's destination port (the kernel sends the event when it confirms the entry, after its
+ * POSTROUTING NAT: the reply tuple holds the translated source); see {@link ConntrackWatch}.
  * `eventsOn` says whether the namespace sends conntrack events at all; `verifyMs`, how often it
  * checks that they announce every flow (see VERIFY_MS). The socket does not keep the process alive.
  */
@@ -83,7 +97,11 @@ export function watchConntrack(
   /** Bumped for each entry recorded: what an address last saw. */
   let gen = 0
   const addresses = new Map<string, number>()
-  /** Destination ports a flow was seen to, per protocol (1: seen; never forgotten). */
+  /**
+   * Per protocol, one slot per port (never forgotten): PORT_SEEN when a flow was seen to it (its
+   * original destination port), SNAT_PORT_SEEN when a flow's source was translated to it (the
+   * reply's destination port of a source-NATed flow). 192 KiB in all, whatever the traffic.
+   */
   const ports = new Map<number, Uint8Array>([
     [IPPROTO.tcp, new Uint8Array(65536)],
     [IPPROTO.udp, new Uint8Array(65536)],
@@ -114,11 +132,13 @@ export function watchConntrack(
       if (addresses.size >= MAX_ADDRESSES && !addresses.has(a)) lose()
       else addresses.set(a, gen)
     }
+    const seen = ports.get(e.original.proto)
+    if (!seen) return
     const dport = e.original.dstPort
-    if (dport !== undefined) {
-      const seen = ports.get(e.original.proto)
-      if (seen) seen[dport] = 1
-    }
+    if (dport !== undefined) seen[dport] = (seen[dport] ?? 0) | PORT_SEEN
+    // Source-NATed: the port its source was translated to, where the reply comes back.
+    const natPort = e.reply.dstPort
+    if (natPort !== undefined && sourceNated(e)) seen[natPort] = (seen[natPort] ?? 0) | SNAT_PORT_SEEN
   }
   const standDown = (): void => {
     lose()
@@ -183,6 +203,16 @@ export function watchConntrack(
     })
     return seeding
   }
+  /** Whether a port of the ranges has `bit` (true for what it cannot read: a bad protocol or port). */
+  const seenAny = (ranges: ConntrackQuery['ports'], bit: number): boolean => {
+    for (const p of ranges ?? []) {
+      const seen = ports.get(IPPROTO[p.proto])
+      const [first, last] = [p.port, p.endPort ?? p.port]
+      if (!seen || !Number.isInteger(first) || !Number.isInteger(last) || first < 0 || last > 65535) return true
+      for (let port = first; port <= last; port++) if (((seen[port] ?? 0) & bit) !== 0) return true
+    }
+    return false
+  }
   const resume = (): void => {
     if (pausedUntil === 0 || performance.now() < pausedUntil) return
     try {
@@ -211,12 +241,7 @@ export function watchConntrack(
         const c = canonical(a)
         if (c === undefined || addresses.has(c)) return true
       }
-      for (const p of query.ports ?? []) {
-        const seen = ports.get(IPPROTO[p.proto])
-        if (!seen) return true
-        for (let port = p.port; port <= (p.endPort ?? p.port); port++) if (seen[port] !== 0) return true
-      }
-      return false
+      return seenAny(query.ports, PORT_SEEN) || seenAny(query.snatPorts, SNAT_PORT_SEEN)
     },
     mark: () => gen,
     forget(list, since) {

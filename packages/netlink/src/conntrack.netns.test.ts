@@ -269,6 +269,65 @@ describeKernel('conntrack through netlink (kernel)', () => {
     expect(await w.mayHold({ addresses: ['127.0.0.2'] })).toBe(true) // closed: cannot know
   })
 
+  it("a watch learns the port a flow's source was translated to (its event comes after SNAT); a flush by it takes that flow alone", async () => {
+    run('nft', ['delete', 'table', 'inet', 'ct_test'], { check: false })
+    run('nft', ['-f', '-'], {
+      input: [
+        'table inet ct_test {',
+        '  chain out { type filter hook output priority 0; ct state new counter; }',
+        '  chain post { type nat hook postrouting priority 100; udp dport 42051 snat ip to 127.0.0.1:42052; }',
+        '}',
+        '',
+      ].join('\n'),
+    })
+    h = await openHandle()
+    const w = h.watchConntrack((a) => a === '127.0.0.2')
+    try {
+      // Its first read of the table: nothing yet. What follows it learns from the events alone.
+      expect(await w.mayHold({ snatPorts: [{ proto: 'udp', port: 42052 }] })).toBe(false)
+      const translated = await client('127.0.0.2', 41051)
+      await translated.ask(42051, 50)
+      const plain = await client('127.0.0.2', 41052)
+      await plain.ask(42053, 50)
+      // The kernel's own listing: the reply of the first flow comes back to 127.0.0.1:42052 (each
+      // client sends to its own address).
+      const proc = run('cat', ['/proc/net/nf_conntrack']).stdout
+      expect(proc).toMatch(
+        /src=127\.0\.0\.2 dst=127\.0\.0\.2 sport=41051 dport=42051 .*src=127\.0\.0\.2 dst=127\.0\.0\.1 sport=42051 dport=42052 /u,
+      )
+      expect(proc).toMatch(/sport=41052 dport=42053 .*src=127\.0\.0\.2 dst=127\.0\.0\.2 sport=42053 dport=41052 /u)
+      // The NEW event carried the translated reply tuple (sent at confirmation, after POSTROUTING):
+      // the watch knows 42052, and not the source port the flow had before (41051).
+      expect(await w.mayHold({ snatPorts: [{ proto: 'udp', port: 42052 }] })).toBe(true)
+      expect(await w.mayHold({ snatPorts: [{ proto: 'udp', port: 42000, endPort: 42100 }] })).toBe(true)
+      expect(await w.mayHold({ snatPorts: [{ proto: 'udp', port: 41051 }] })).toBe(false)
+      // An untranslated flow's reply port (41052), another protocol, a port nothing was sent to: no.
+      expect(await w.mayHold({ snatPorts: [{ proto: 'udp', port: 41052 }] })).toBe(false)
+      expect(await w.mayHold({ snatPorts: [{ proto: 'tcp', port: 42052 }] })).toBe(false)
+      expect(await w.mayHold({ ports: [{ proto: 'udp', port: 42052 }] })).toBe(false)
+      expect(await w.mayHold({ ports: [{ proto: 'udp', port: 42051 }] })).toBe(true)
+      // A flush by reply port (as a publish of host port 42052 runs it) deletes the translated flow.
+      expect(await h.flushConntrack({ proto: 'udp', replyPort: 41052, snat: true })).toBe(0)
+      expect(
+        await h.flushConntrack({ proto: 'udp', replyPort: 42052, replyDestination: '127.0.0.3', snat: true }),
+      ).toBe(0)
+      const before = kernelFlows()
+      expect(
+        await h.flushConntrack({
+          proto: 'udp',
+          replyPort: 42050,
+          replyEndPort: 42052,
+          replyDestination: '127.0.0.0/8',
+          snat: true,
+        }),
+      ).toBe(1)
+      expect(kernelFlows()).toEqual(before.filter((f) => f !== flow('udp', '127.0.0.2', 41051, '127.0.0.2', 42051)))
+      await expect(h.flushConntrack({ snat: true })).rejects.toMatchObject({ code: 'ERR_INVALID_CONNTRACK_MATCH' })
+    } finally {
+      w.close()
+    }
+  })
+
   it('a watch that finds a flow nobody announced (events filtered on this host) stops for good', async () => {
     // Flows whose event mask (nft `ct event set`, as conntrackd's docs advise for load) leaves out
     // "new": the watch is never told of them.

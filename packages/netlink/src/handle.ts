@@ -152,7 +152,8 @@ export interface Handle {
   flushConntrack(matches: ConntrackMatch | readonly ConntrackMatch[]): Promise<number>
   /**
    * Watches the namespace's new conntrack entries (their events), recording those of the
-   * addresses `tracked` accepts and every destination port, so that a flush with nothing to delete
+   * addresses `tracked` accepts, every destination port and every port a source was translated to
+   * (source NAT), so that a flush with nothing to delete
    * can be skipped ({@link ConntrackWatch.mayHold}) instead of walking the table. Closed with the
    * handle.
    */
