@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process'
 import {
   describeKernel,
   enableForwarding,
@@ -8,7 +9,6 @@ import {
   useHostNetns,
 } from '@cnm/netlink/testing'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { spawn } from 'node:child_process'
 import { iptablesLines } from '../test/kernel.js'
 import { Listener, readyLines } from '../test/spoof.js'
 import { createFirewall, type Firewall } from './firewall.js'
