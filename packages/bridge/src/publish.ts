@@ -58,8 +58,11 @@ function containerAddress(ep: EndpointState, hostIP: string, b: PortBinding): st
   if (family === 6 && isLoopback(parseAddress(hostIP))) {
     // There is no route_localnet for IPv6: the kernel never routes ::1 to a bridge, so a DNAT rule
     // could not deliver (Docker needs its userland proxy for this).
+    const instead = ep.ipv6
+      ? '[::] (whose port takes [::1] too) or 127.0.0.1'
+      : '127.0.0.1 (the endpoint has no IPv6 address)'
     throw new NotSupportedError(
-      `port ${b.containerPort}/${b.proto} on ${hostIP}: IPv6 loopback cannot be published (the kernel does not route ::1 to a bridge); use [::] or 127.0.0.1`,
+      `port ${b.containerPort}/${b.proto} on ${hostIP}: IPv6 loopback cannot be published (the kernel does not route ::1 to a bridge); use ${instead}`,
     )
   }
   const ip = family === 6 ? ep.ipv6 : ep.ipv4

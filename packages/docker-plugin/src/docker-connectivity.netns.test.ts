@@ -155,6 +155,17 @@ describeKernel('Docker plugin: ports follow the way out, -P, default IPAM, reser
     h.docker('network', 'rm', 'hb')
   }, 300_000)
 
+  it("an IPv4-only network takes -p [::]:… beside -p 0.0.0.0:… (publishes on IPv4 only, as Docker's bridge with its proxy off)", () => {
+    const v4 = h.docker('network', 'create', '-d', 'cnm', '--ipam-driver', 'cnm', '--subnet', '10.86.0.0/24', 'v4only')
+    h.web('w9', '--network', 'v4only', '-p', '0.0.0.0:8096:80', '-p', '[::]:8096:80', '-p', '[::]:8097:80')
+    const mine = h.cnmPorts().filter((p) => p.network === `docker-${v4}`)
+    expect(mine.map((p) => `${p.hostIP}:${p.hostPort}`)).toEqual(['0.0.0.0:8096'])
+    expect(h.get('http://127.0.0.1:8096/')).toBe(HELLO)
+    expect(h.get(`http://${HOST_IP}:8096/`)).toBe(HELLO)
+    h.docker('rm', '-f', 'w9')
+    h.docker('network', 'rm', 'v4only')
+  }, 300_000)
+
   it('keeps IPAM reservations across a restart of cnm: an address dockerd holds is not handed out again', async () => {
     // dockerd's first step of a container's start, as dockerd sends it: an address of acnm's pool.
     const held = plugin<{ Address: string }>('IpamDriver.RequestAddress', { PoolID: '10.88.0.0/24', Address: '' })

@@ -5,7 +5,7 @@ import { DockerPluginError, ERR_DOCKER_NOT_SUPPORTED, ERR_DOCKER_UNKNOWN_OBJECT,
 import { endpointCreated, endpointDeleted, endpointPorts, type PluginEventSink } from './events.js'
 import { checkDockerId, endpointName, networkName } from './names.js'
 import { type CreateNetworkRequest, parseCreateNetwork } from './network-options.js'
-import { parsePortMap, published } from './port-map.js'
+import { parsePortMap, published, servable } from './port-map.js'
 import type { StateFile } from './state-file.js'
 
 export interface EndpointRequest {
@@ -197,12 +197,11 @@ export function createNetworkDriver(
 
     async programExternalConnectivity(req) {
       const ep = mustEndpoint(req)
-      const wanted = parsePortMap(
-        `endpoint ${req.EndpointID}`,
-        req.Options,
-        state.network(req.NetworkID).hostBindingIPv4,
-      )
       const before = ep.inspect()
+      const wanted = servable(
+        parsePortMap(`endpoint ${req.EndpointID}`, req.Options, state.network(req.NetworkID).hostBindingIPv4),
+        before,
+      )
       // Asked again (dockerd retries, or replays after its restart): what is published stays.
       if (wanted.length === 0 || (before.ports.length > 0 && published(wanted, before.ports))) return {}
       const made = await ep.publishPorts(wanted)

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { parsePortMap, published } from './port-map.js'
+import { parsePortMap, published, servable } from './port-map.js'
 
 describe('parsePortMap', () => {
   it("reads libnetwork's port bindings: protocol numbers, empty host addresses, ranges, -P (host port 0)", () => {
@@ -81,5 +81,21 @@ describe('published', () => {
     expect(published([{ proto: 'tcp', containerPort: 80, hostPort: 8081 }], [port], true)).toBe(false)
     expect(published([{ proto: 'tcp', containerPort: 80 }], [port], true)).toBe(false)
     expect(published([], [])).toBe(true)
+  })
+})
+
+describe('servable', () => {
+  const b = (hostIP?: string) => ({
+    proto: 'tcp' as const,
+    containerPort: 80,
+    hostPort: 8080,
+    ...(hostIP ? { hostIP } : {}),
+  })
+
+  it("leaves out a binding on a host address of a family the endpoint has no address of (Docker's bridge, its proxy off)", () => {
+    const all = [b(), b('0.0.0.0'), b('::'), b('::1'), b('192.0.2.7'), b('2001:db8::7')]
+    expect(servable(all, { ipv4: '10.0.0.2/24', ipv6: undefined })).toEqual([b(), b('0.0.0.0'), b('192.0.2.7')])
+    expect(servable(all, { ipv4: undefined, ipv6: 'fd00::2/64' })).toEqual([b(), b('::'), b('::1'), b('2001:db8::7')])
+    expect(servable(all, { ipv4: '10.0.0.2/24', ipv6: 'fd00::2/64' })).toEqual(all)
   })
 })

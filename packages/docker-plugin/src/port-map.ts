@@ -73,6 +73,23 @@ export function parsePortMap(
 }
 
 /**
+ * The bindings an endpoint with these addresses can be published on: as Docker's bridge with its
+ * userland proxy off (dockerd's setting beside cnm), a binding on a host address of a family the
+ * endpoint has no address of is left out rather than refused — `-p [::]:8080:80` (or the pair
+ * `0.0.0.0:8080:80` and `[::]:8080:80`) for a container on an IPv4-only network publishes on IPv4
+ * only, and the container still starts.
+ */
+export function servable(
+  bindings: readonly PortBinding[],
+  addresses: { ipv4?: string | undefined; ipv6?: string | undefined },
+): PortBinding[] {
+  return bindings.filter((b) => {
+    if (b.hostIP === undefined) return true
+    return (tryParseAddress(b.hostIP)?.family === 6 ? addresses.ipv6 : addresses.ipv4) !== undefined
+  })
+}
+
+/**
  * Whether every binding asked for is among the ports published: same protocol and container port,
  * and with `byHostPort` also the same host port (a binding with a fixed one).
  */
