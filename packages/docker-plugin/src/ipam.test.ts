@@ -2,11 +2,12 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import type { NetworkController } from '@cnm/controller'
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { createIpam, GATEWAY_TYPE, type Ipam, parsePoolId } from './ipam.js'
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { createIpam, GATEWAY_TYPE, type Ipam, ORPHAN_POOL_MS, parsePoolId } from './ipam.js'
 import { StateFile } from './state-file.js'
 
 interface FakeNet {
+  name?: string
   subnet: string
   gateway: string
   endpoints: string[]
@@ -17,6 +18,7 @@ function networksView(nets: FakeNet[]): NetworkController {
   return {
     networks: () =>
       nets.map((n) => ({
+        name: n.name ?? `net-${n.subnet}`,
         inspect: () => ({
           subnet: n.subnet,
           gateway: n.gateway,
@@ -123,13 +125,43 @@ describe("the IPAM side: agrees with cnm's networks", () => {
     expect(() => ipam.requestPool({ Pool: '10.77.0.0/16' })).toThrow(
       expect.objectContaining({
         code: 'ERR_DOCKER_ADDRESS_IN_USE',
-        message: 'pool 10.77.0.0/16 overlaps 10.77.0.0/24, which is in use',
+        message: 'pool 10.77.0.0/16 overlaps 10.77.0.0/24 of cnm network net-10.77.0.0/24',
       }),
     )
     ipam.requestPool({ Pool: '10.90.0.0/24' })
-    expect(() => ipam.requestPool({ Pool: '10.90.0.128/25' })).toThrow(/overlaps 10\.90\.0\.0\/24/u)
+    expect(() => ipam.requestPool({ Pool: '10.90.0.128/25' })).toThrow(/overlaps pool 10\.90\.0\.0\/24/u)
     ipam.releasePool('10.90.0.0/24')
     expect(ipam.requestPool({ Pool: '10.90.0.128/25' }).Pool).toBe('10.90.0.128/25')
+  })
+
+  it('lets go a pool whose network is gone (cnm network rm; dockerd removed it while cnm was down) a while after it was asked for', () => {
+    vi.useFakeTimers({ toFake: ['Date'] })
+    try {
+      const id = ipam.requestPool({ Pool: '10.60.0.0/24' }).PoolID
+      ipam.requestAddress({ PoolID: id, Options: GW })
+      // Just asked for: dockerd's CreateNetwork is on its way.
+      expect(() => ipam.requestPool({ Pool: '10.60.0.0/24' })).toThrow(
+        expect.objectContaining({
+          code: 'ERR_DOCKER_ADDRESS_IN_USE',
+          message:
+            'pool 10.60.0.0/24 overlaps pool 10.60.0.0/24, handed out to dockerd 0 s ago for a network not made yet',
+        }),
+      )
+      nets.push({ name: 'docker-60', subnet: '10.60.0.0/24', gateway: '10.60.0.1', endpoints: [] })
+      const address = ipam.requestAddress({ PoolID: id }).Address
+      vi.setSystemTime(Date.now() + ORPHAN_POOL_MS + 1000)
+      expect(() => ipam.requestPool({ Pool: '10.60.0.0/24' })).toThrow(
+        /overlaps 10\.60\.0\.0\/24 of cnm network docker-60/u,
+      )
+      nets.pop() // removed behind dockerd's back; its ReleasePool never comes
+      expect(ipam.requestPool({ Pool: '10.60.0.0/24' }).PoolID).toBe(id)
+      ipam.flush()
+      // Its addresses went with it: the new network's first address is free again.
+      nets.push({ name: 'docker-61', subnet: '10.60.0.0/24', gateway: '10.60.0.1', endpoints: [] })
+      expect(ipam.requestAddress({ PoolID: id }).Address).toBe(address)
+    } finally {
+      vi.useRealTimers()
+    }
   })
 
   it("picks Docker's automatic pools that nothing uses, and a unique local /64 for IPv6", () => {

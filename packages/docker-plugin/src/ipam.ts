@@ -45,6 +45,12 @@ interface Pool {
   range: IPPrefix
 }
 
+/**
+ * How long after dockerd asked for a pool one whose network does not exist is taken for orphaned
+ * (its network removed with `cnm network rm`, or by dockerd while cnm was down).
+ */
+export const ORPHAN_POOL_MS = 60_000
+
 /** Docker's automatic IPv4 pools, in the order its default IPAM tries them. */
 const AUTO_V4 = [
   ...Array.from({ length: 15 }, (_, i) => `172.${17 + i}.0.0/16`),
@@ -107,9 +113,13 @@ export function createIpam(controller: NetworkController, state: StateFile): Ipa
   const live = new Set(networkSubnets().map((p) => p.cidr))
   /** Pools handed out and not released (recorded in the state file: they outlive a restart). */
   const pools = new Map<string, Pool>()
+  /** When each pool was handed out (one read from the state file: at the start). */
+  const handedAt = new Map<string, number>()
   for (const id of recorded.pools) {
     const pool = parsePoolId(id) // the state file's entries are parsed when it is read: a pool id
-    if (live.has(pool.subnet.cidr)) pools.set(id, pool)
+    if (!live.has(pool.subnet.cidr)) continue
+    pools.set(id, pool)
+    handedAt.set(id, Date.now())
   }
   /** Addresses handed out per subnet, not released yet (recorded too). */
   const handedOut = new Map<string, Set<string>>(
@@ -149,8 +159,38 @@ export function createIpam(controller: NetworkController, state: StateFile): Ipa
     })
   }
 
-  const inUse = (subnet: IPPrefix): string | undefined =>
-    [...networkSubnets(), ...[...pools.values()].map((p) => p.subnet)].find((p) => networksOverlap(p, subnet))?.cidr
+  /**
+   * Lets go the pools whose network is gone, well after dockerd asked for them (its CreateNetwork
+   * follows RequestPool at once): removed with `cnm network rm`, or by dockerd while cnm was down
+   * (its ReleasePool lost), such a pool would keep its subnet taken until a restart.
+   */
+  const letGoOrphans = (): void => {
+    const live = new Set(networkSubnets().map((p) => p.cidr))
+    let changed = false
+    for (const [id, pool] of pools) {
+      if (live.has(pool.subnet.cidr) || Date.now() - (handedAt.get(id) ?? 0) < ORPHAN_POOL_MS) continue
+      pools.delete(id)
+      handedAt.delete(id)
+      handedOut.delete(pool.subnet.cidr)
+      changed = true
+    }
+    if (changed) persistSoon()
+  }
+
+  /** What holds a subnet overlapping `subnet`, in words, or undefined. */
+  const inUse = (subnet: IPPrefix): string | undefined => {
+    letGoOrphans()
+    for (const n of controller.networks()) {
+      for (const s of subnetsOf(n.inspect())) {
+        const p = tryParseCIDR(s.subnet)
+        if (p && networksOverlap(p, subnet)) return `${p.cidr} of cnm network ${n.name}`
+      }
+    }
+    const pool = [...pools.values()].find((p) => networksOverlap(p.subnet, subnet))
+    if (pool === undefined) return undefined
+    const ago = Math.round((Date.now() - (handedAt.get(pool.id) ?? 0)) / 1000)
+    return `pool ${pool.id}, handed out to dockerd ${ago} s ago for a network not made yet`
+  }
 
   const hostSubnets = (): IPPrefix[] =>
     Object.values(networkInterfaces())
@@ -215,11 +255,7 @@ export function createIpam(controller: NetworkController, state: StateFile): Ipa
         }
         subnet = parseCIDR(p.cidr)
         const clash = inUse(subnet)
-        if (clash)
-          throw new DockerPluginError(
-            ERR_DOCKER_ADDRESS_IN_USE,
-            `pool ${subnet.cidr} overlaps ${clash}, which is in use`,
-          )
+        if (clash) throw new DockerPluginError(ERR_DOCKER_ADDRESS_IN_USE, `pool ${subnet.cidr} overlaps ${clash}`)
       } else {
         if (req.SubPool) throw invalidRequest(`sub-pool ${req.SubPool} needs a pool (--subnet)`)
         subnet = autoPool(v6)
@@ -235,6 +271,7 @@ export function createIpam(controller: NetworkController, state: StateFile): Ipa
       const id = range === subnet ? subnet.cidr : `${subnet.cidr},${range.cidr}`
       if (!pools.has(id)) {
         pools.set(id, { id, subnet, range })
+        handedAt.set(id, Date.now())
         persist(() => pools.delete(id))
       }
       return { PoolID: id, Pool: subnet.cidr, Data: {} }
@@ -246,6 +283,7 @@ export function createIpam(controller: NetworkController, state: StateFile): Ipa
       const addresses = handedOut.get(pool.subnet.cidr)
       if (!had && !addresses) return
       pools.delete(pool.id)
+      handedAt.delete(pool.id)
       handedOut.delete(pool.subnet.cidr)
       persistSoon()
     },
