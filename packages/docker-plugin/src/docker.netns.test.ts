@@ -64,6 +64,8 @@ describeKernel('Docker remote network + IPAM plugin: dockerd drives cnm', () => 
       `br-${n1.slice(0, 12)}`,
     )
     expect(bridge[0]?.addr_info).toContainEqual(expect.objectContaining({ local: '10.77.0.1', prefixlen: 24 }))
+    // No cnm DNS server on its gateway: Docker's containers ask Docker's own (127.0.0.11).
+    expect(h.listening()).not.toMatch(/10\.77\.0\.1:53\b/u)
 
     h.docker('run', '-d', '--name', 'c1', '--network', 'n1', IMAGE, 'sleep', '100000')
     h.docker('run', '-d', '--name', 'c2', '--network', 'n1', IMAGE, 'sleep', '100000')

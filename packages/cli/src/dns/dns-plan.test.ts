@@ -44,6 +44,9 @@ describe('which networks get a DNS server', () => {
   it('not null, macvlan, or a network without a gateway on the host', () => {
     expect(dnsPlanOf(net({ driver: 'null', gateway: undefined, subnet: undefined }))).toBeUndefined()
     expect(dnsPlanOf(net({ driver: 'macvlan' }))).toBeUndefined()
+    // dockerd's (through the plugin): its containers ask Docker's own DNS.
+    expect(dnsPlanOf(net({ name: `docker-${'ab'.repeat(32)}` }))).toBeUndefined()
+    expect(dnsPlanOf(net({ name: `docker-${'ab'.repeat(6)}` }))).toBeDefined()
     expect(dnsPlanOf(net({ gateway: undefined }))).toBeUndefined()
   })
 })

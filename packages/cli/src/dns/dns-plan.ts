@@ -16,15 +16,23 @@ export interface DnsPlan {
 }
 
 /**
+ * A network dockerd made through cnm's Docker plugin (`docker-<network id>`: @cnm/docker-plugin's
+ * `networkName`, not imported here to keep the plugin's server out of the DNS service's start).
+ */
+const DOCKER_NETWORK = /^docker-[0-9a-f]{64}$/u
+
+/**
  * Whether a network gets a DNS server, and where. Docker's rule, for cnm's drivers: user-defined
  * bridge networks do (every cnm bridge network is user-defined: there is no default `bridge`), on
  * their gateway addresses, which the bridge holds on the host (internal ones too: names, no
  * forwarding). Networks without a host-side gateway get none: `null` (loopback only), `macvlan`
  * (its gateway is an outside router, and the host cannot reach its own macvlan children), a driver
- * of another program whose gateway the host does not hold.
+ * of another program whose gateway the host does not hold. Nor does a network dockerd made through
+ * the plugin: its containers ask Docker's embedded DNS (127.0.0.11 in each container), never the
+ * gateway, so a server there would answer nobody and only be one more thing a container can flood.
  */
 export function dnsPlanOf(net: NetworkInspect): DnsPlan | undefined {
-  if (net.driver !== 'bridge') return undefined
+  if (net.driver !== 'bridge' || DOCKER_NETWORK.test(net.name)) return undefined
   const addresses = [net.gateway, net.gatewayIPv6].filter((a): a is string => typeof a === 'string' && a !== '')
   if (addresses.length === 0) return undefined
   return {
