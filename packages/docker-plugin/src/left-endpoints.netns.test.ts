@@ -29,13 +29,13 @@ describeKernel('Docker plugin: endpoints whose container left while cnm was down
   let plugin: DockerPluginServer | undefined
   let ctrNetns: string | undefined
   const socketPath = (): string => path.join(tmp, 'plugin.sock')
-  const open = async (): Promise<void> => {
+  const open = async (leftEndpointGraceMs = 300): Promise<void> => {
     controller = await createController({ storePath: path.join(tmp, 'cnm.db'), sandboxDir: path.join(host.dir, 'sb') })
     plugin = await serveDockerPlugin({
       controller,
       socketPath: socketPath(),
       stateFile: path.join(tmp, 'plugin.json'),
-      leftEndpointGraceMs: 300,
+      leftEndpointGraceMs,
     })
   }
   const shut = async (): Promise<void> => {
@@ -149,5 +149,31 @@ describeKernel('Docker plugin: endpoints whose container left while cnm was down
     expect((await ok('/IpamDriver.RequestAddress', { PoolID, Address: '' })).Address).toBe('10.123.0.2/24')
     // What dockerd may still send about it later is answered as done.
     await ok('/NetworkDriver.DeleteEndpoint', { NetworkID: NID, EndpointID: LEFT })
+  }, 60_000)
+
+  it('until then, a port one of them holds is refused naming it, its container not running, and how to remove it now', async () => {
+    const OLD = 'e5'.repeat(32)
+    const NEW = 'f6'.repeat(32)
+    const portmap = { 'com.docker.network.portmap': [{ Proto: 6, Port: 80, HostIP: '', HostPort: 8126 }] }
+    await ok('/NetworkDriver.CreateEndpoint', { NetworkID: NID, EndpointID: OLD, Interface: {} })
+    await ok('/NetworkDriver.Join', { NetworkID: NID, EndpointID: OLD, SandboxKey: '/x', Options: {} })
+    await ok('/NetworkDriver.ProgramExternalConnectivity', { NetworkID: NID, EndpointID: OLD, Options: portmap })
+    // cnm stops; the container leaves (its end comes back here); cnm starts again (a long grace).
+    await shut()
+    await open(60_000)
+    await ok('/NetworkDriver.CreateEndpoint', { NetworkID: NID, EndpointID: NEW, Interface: {} })
+    await ok('/NetworkDriver.Join', { NetworkID: NID, EndpointID: NEW, SandboxKey: '/y', Options: {} })
+    const refused = await post('/NetworkDriver.ProgramExternalConnectivity', {
+      NetworkID: NID,
+      EndpointID: NEW,
+      Options: portmap,
+    })
+    expect(refused.Err).toMatch(/port is already allocated/u)
+    expect(refused.Err).toContain(`held by docker-${OLD} of network docker-${NID}, whose container is not running`)
+    expect(refused.Err).toContain(`cnm endpoint rm docker-${NID} docker-${OLD}`)
+    await ok('/NetworkDriver.DeleteEndpoint', { NetworkID: NID, EndpointID: OLD })
+    await ok('/NetworkDriver.ProgramExternalConnectivity', { NetworkID: NID, EndpointID: NEW, Options: portmap })
+    expect(sh('ss', '-Hltn', 'sport = :8126')).toContain('8126')
+    await ok('/NetworkDriver.DeleteEndpoint', { NetworkID: NID, EndpointID: NEW })
   }, 60_000)
 })

@@ -1,9 +1,11 @@
 import type { Endpoint, Network, NetworkController } from '@cnm/controller'
-import { withUndo } from '@cnm/driverapi'
+import { CnmError, type PortBinding, withUndo } from '@cnm/driverapi'
 import { tryParseCIDR } from '@cnm/ip'
+import { openHandle } from '@cnm/netlink'
 import { DockerPluginError, ERR_DOCKER_NOT_SUPPORTED, ERR_DOCKER_UNKNOWN_OBJECT, invalidRequest } from './errors.js'
 import { endpointCreated, endpointDeleted, endpointPorts, type PluginEventSink } from './events.js'
-import { checkDockerId, endpointName, networkName } from './names.js'
+import { LEFT_ENDPOINT_GRACE_MS } from './left-endpoints.js'
+import { checkDockerId, dockerNetworkId, endpointName, networkName } from './names.js'
 import { type CreateNetworkRequest, parseCreateNetwork } from './network-options.js'
 import { parsePortMap, published, servable } from './port-map.js'
 import type { StateFile } from './state-file.js'
@@ -41,6 +43,46 @@ export interface NetworkDriverVerbs {
   programExternalConnectivity(req: ProgramRequest): Promise<Record<string, never>>
   revokeExternalConnectivity(req: EndpointRequest): Promise<Record<string, never>>
   allocateNetwork(req: { NetworkID: string }): never
+}
+
+/**
+ * Why a host port `wanted` asks for is taken when the endpoint holding it is a Docker endpoint whose
+ * container is not running — its end waits in this namespace (dockerd moved it back out: ports are
+ * published only once it is in its container), so it left while cnm was down — in words, with how
+ * to remove it now (cnm removes such an endpoint `LEFT_ENDPOINT_GRACE_MS` after it starts);
+ * undefined otherwise.
+ */
+async function leftHolder(
+  controller: NetworkController,
+  ep: Endpoint,
+  wanted: readonly PortBinding[],
+): Promise<string | undefined> {
+  for (const net of controller.networks()) {
+    if (dockerNetworkId(net.name) === undefined) continue
+    for (const other of net.endpoints()) {
+      const info = other.inspect()
+      if (other.id === ep.id || info.sandboxKey !== '' || !other.name.startsWith('docker-')) continue
+      const holds = info.ports.some((p) =>
+        wanted.some(
+          (b) =>
+            b.proto === p.proto &&
+            b.hostPort !== undefined &&
+            p.hostPort <= (b.hostPortEnd ?? b.hostPort) &&
+            b.hostPort <= p.hostPortEnd,
+        ),
+      )
+      const end = other.sandboxInfo.interfaces[0]?.srcName
+      if (!holds || end === undefined) continue
+      const host = await openHandle()
+      try {
+        if ((await host.findLink(end)) === undefined) continue
+      } finally {
+        host.close()
+      }
+      return `it is held by ${other.name} of network ${net.name}, whose container is not running (it left while cnm was down; cnm removes such an endpoint ${LEFT_ENDPOINT_GRACE_MS / 1000} s after its start, or at once: cnm endpoint rm ${net.name} ${other.name})`
+    }
+  }
+  return undefined
 }
 
 /** The plain address of a CIDR (`10.0.0.2/24` → `10.0.0.2`), checked for its family. */
@@ -204,7 +246,14 @@ export function createNetworkDriver(
       )
       // Asked again (dockerd retries, or replays after its restart): what is published stays.
       if (wanted.length === 0 || (before.ports.length > 0 && published(wanted, before.ports))) return {}
-      const made = await ep.publishPorts(wanted)
+      let made: Awaited<ReturnType<Endpoint['publishPorts']>>
+      try {
+        made = await ep.publishPorts(wanted)
+      } catch (err) {
+        const hint = await leftHolder(controller, ep, wanted).catch(() => undefined)
+        if (hint === undefined || !(err instanceof CnmError)) throw err
+        throw new CnmError(err.code, err.kind, `${err.message}: ${hint}`, { cause: err })
+      }
       endpointPorts(emit, before, 'publish', made)
       return {}
     },
