@@ -22,6 +22,17 @@ describe('parseCreateNetwork', () => {
     expect(ipamToText(cfg.ipam)).toEqual({ v4: [{ subnet: '10.77.0.0/24', gateway: '10.77.0.1' }] })
   })
 
+  it("reads a switch as dockerd does (Go's strconv.ParseBool: t, True, FALSE, 0…)", () => {
+    const icc = (v: string) =>
+      parseCreateNetwork({
+        NetworkID: NID,
+        Options: { 'com.docker.network.generic': { 'com.docker.network.bridge.enable_icc': v } },
+        IPv4Data: [{ Pool: '10.77.0.0/24', Gateway: '10.77.0.1/24' }],
+      }).bridge.enableICC
+    for (const v of ['1', 't', 'T', 'true', 'TRUE', 'True']) expect(icc(v), v).toBe(true)
+    for (const v of ['0', 'f', 'F', 'false', 'FALSE', 'False']) expect(icc(v), v).toBe(false)
+  })
+
   it('honours -o options, --internal, --ipv6 and auxiliary addresses', () => {
     const cfg = parseCreateNetwork({
       NetworkID: NID,

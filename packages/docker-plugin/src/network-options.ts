@@ -41,10 +41,14 @@ const BRIDGE = 'com.docker.network.bridge.'
 /** Top-level options dockerd adds by itself; anything else there is refused. */
 const TOP_LEVEL = new Set([GENERIC, 'com.docker.network.enable_ipv6', 'com.docker.network.internal'])
 
+/** What Go's strconv.ParseBool (dockerd's, for these options) takes. */
+const TRUE = new Set(['1', 't', 'T', 'true', 'TRUE', 'True'])
+const FALSE = new Set(['0', 'f', 'F', 'false', 'FALSE', 'False'])
+
 function bool(nid: string, key: string, v: unknown): boolean {
   if (typeof v === 'boolean') return v
-  if (v === 'true' || v === '1') return true
-  if (v === 'false' || v === '0') return false
+  if (typeof v === 'string' && TRUE.has(v)) return true
+  if (typeof v === 'string' && FALSE.has(v)) return false
   throw invalidRequest(`network ${nid}: option ${key}=${JSON.stringify(v)} must be true or false`)
 }
 
