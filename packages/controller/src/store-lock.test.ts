@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process'
-import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
@@ -36,6 +36,18 @@ describe('the store has one writer while a daemon runs (its lock file)', () => {
     writeFileSync(lockPath(file), `${JSON.stringify({ pid, start: startOf(pid), socket })}\n`, { mode: 0o600 })
     return pid
   }
+
+  it('a new store file, its WAL and its shared-memory file are readable by root alone', () => {
+    const store = new Store(file, 1000, {})
+    try {
+      store.begin()
+      store.commit()
+      for (const f of [file, `${file}-wal`, `${file}-shm`])
+        expect((statSync(f).mode & 0o777).toString(8), f).toBe('600')
+    } finally {
+      store.close()
+    }
+  })
 
   it('a store whose lock a live process holds is refused before anything is created, naming the daemon', async () => {
     const pid = heldByAnother()

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import { mkdirSync, statSync } from 'node:fs'
+import { closeSync, constants, mkdirSync, openSync, statSync } from 'node:fs'
 import path from 'node:path'
 import type { NetworkIpamText } from '@cnm/driverapi'
 import Database from 'better-sqlite3'
@@ -121,6 +121,19 @@ const parse = (s: string): unknown => JSON.parse(s)
  * waits, up to `busyTimeoutMs`); `changedElsewhere()` tells when another process committed since
  * this one last looked.
  */
+/**
+ * Creates a store file that does not exist yet empty, readable by root alone (SQLite would make it
+ * 0644, and its WAL and shared-memory files take the database's mode), never through a link. An
+ * existing file keeps its mode.
+ */
+function createPrivate(file: string): void {
+  try {
+    closeSync(openSync(file, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600))
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
+  }
+}
+
 export class Store {
   private readonly db: Database.Database
   /** Prepared statements by their SQL text: a request runs the same dozen, prepared once each. */
@@ -182,6 +195,7 @@ export class Store {
         const holder = lockHolder(file)
         if (holder) throw storeLocked(file, holder)
       }
+      if (file !== false) createPrivate(file)
       const nativeBinding = sqliteBinding()
       db = new Database(file === false ? ':memory:' : file, {
         timeout: busyTimeoutMs,
