@@ -4,7 +4,9 @@
 // driver, in the same run: `docker network connect`, `docker network disconnect` of a running
 // container, and `docker run -d --network … -p <port>:80` (then `docker rm -f`, timed apart).
 // Medians of BENCH_RUNS (default 20), interleaved (which side goes first alternates); the ratio
-// cnm / Docker's bridge (target ≤ 1.0), and the daemons' CPU time per command beside it.
+// cnm / Docker's bridge (target ≤ 1.0), and the daemons' CPU time per command beside it. Then the
+// daemons' part alone: the same connect and disconnect as Engine API requests on each dockerd's
+// socket (no `docker` command, whose own start of 55-75 ms is most of a command's time here).
 //
 // As root. Re-runs itself under `unshare --net --mount` with a tmpfs on /run (the plugin socket,
 // both dockerds' exec roots): dockerd A (cnm's: --iptables=false --bridge=none, cnm owns the
@@ -16,6 +18,7 @@
 //   pnpm build && node packages/docker-plugin/bench/docker-vs-bridge.mjs
 import { spawn, spawnSync } from 'node:child_process'
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { request } from 'node:http'
 import { loadavg, tmpdir } from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -202,6 +205,44 @@ async function inside() {
       both(i, (who, d) => add(who, 'rm -f (that container)', time(...d.cli('rm', '-f', `w${i}`))))
     }
 
+    // The daemons' part: POST /networks/other/(dis)connect on each dockerd's socket, a new
+    // connection each time as the docker command opens, timed until the answer's end.
+    const api = (d, what) =>
+      new Promise((resolve, reject) => {
+        const body = JSON.stringify({ Container: 'ctr' })
+        const t0 = process.hrtime.bigint()
+        const req = request(
+          {
+            socketPath: d.socket,
+            method: 'POST',
+            path: `/v1.41/networks/other/${what}`,
+            headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+            agent: false,
+          },
+          (res) => {
+            let text = ''
+            res.on('data', (c) => {
+              text += c
+            })
+            res.on('end', () => {
+              if (res.statusCode !== 200) reject(new Error(`${what} (${d.name}): ${res.statusCode} ${text}`))
+              else resolve(Number(process.hrtime.bigint() - t0) / 1e6)
+            })
+          },
+        )
+        req.on('error', reject)
+        req.end(body)
+      })
+    const sides = [
+      ['cnm', a],
+      ['bridge', b],
+    ]
+    for (let i = 0; i < RUNS; i++) {
+      for (const what of ['connect', 'disconnect']) {
+        for (const [who, d] of i % 2 ? [...sides].reverse() : sides) add(who, `API ${what}`, await api(d, what))
+      }
+    }
+
     const ops = ['network connect', 'network disconnect', 'run -d --network … -p', 'rm -f (that container)']
     const out = []
     out.push(
@@ -214,6 +255,15 @@ async function inside() {
     for (const op of ops) {
       const [d, c] = [median(t.bridge[op]), median(t.cnm[op])]
       out.push(`| \`docker ${op}\` | ${d.toFixed(0)} | ${c.toFixed(0)} | **${(c / d).toFixed(2)}** |`)
+    }
+    out.push('')
+    out.push("| Engine API request (no `docker` command) | Docker's bridge driver | cnm | cnm / bridge |")
+    out.push('|---|---|---|---|')
+    for (const op of ['API connect', 'API disconnect']) {
+      const [d, c] = [median(t.bridge[op]), median(t.cnm[op])]
+      out.push(
+        `| \`POST /networks/other/${op.slice(4)}\` | ${d.toFixed(1)} | ${c.toFixed(1)} | **${(c / d).toFixed(2)}** |`,
+      )
     }
     out.push('')
     out.push(
