@@ -8,10 +8,22 @@
  * drops (isolation, internal networks, ICC off, the user's `CNM-USER` chain) are final whatever the
  * order of the chains. The rules are written in the subset iptables-nft reads back
  * (`-j CNM-ACCEPT`, `-i br -j ACCEPT`), so `iptables-save` keeps working.
+ *
+ * Docker's own bridges: a dockerd beside cnm protects its bridges (docker0, br-<id>) from other
+ * interfaces only through the forward policy DROP, and marks each of them in the same table with a
+ * rule sending the traffic *to* it to its chain `DOCKER` (`-o docker0 -j DOCKER`, in FORWARD or,
+ * Docker 28, DOCKER-BRIDGE). Accepting everything from a cnm bridge would let cnm's containers reach
+ * every port of Docker's containers, so `CNM-ACCEPT` first returns (`oifname "docker0" return`,
+ * `-o docker0 -j RETURN`) traffic to each interface so marked: Docker's own rules decide it
+ * (published ports and replies pass, the rest meets its policy). Never for one of cnm's bridges.
+ * A RETURN whose Docker bridge is gone is left (see {@link hostAcceptLines}).
  */
 
 /** The chain cnm owns in another table's forward path. */
 export const HOST_ACCEPT_CHAIN = 'CNM-ACCEPT'
+
+/** The chain Docker sends the traffic to its bridges to (`-o docker0 -j DOCKER`): its mark on them. */
+export const DOCKER_CHAIN = 'DOCKER'
 
 /** Names written into scripts unquoted: anything else is left alone (never cnm's to program). */
 const NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/u
@@ -31,6 +43,10 @@ export interface HostForwardChain {
   hasAcceptChain: boolean
   /** The accept rules in {@link HOST_ACCEPT_CHAIN}: bridge → handles (`iifname` and `oifname`). */
   accepts: Map<string, { iif: number[]; oif: number[] }>
+  /** Interfaces the table sends to {@link DOCKER_CHAIN} (from any of its chains): Docker's bridges. */
+  dockerBridges: string[]
+  /** The return rules in {@link HOST_ACCEPT_CHAIN}: interface → handles (`oifname "X" return`). */
+  returns: Map<string, number[]>
 }
 
 /**
@@ -55,6 +71,8 @@ export function parseForwardChains(text: string, skip: readonly string[]): HostF
       jumps: [],
       hasAcceptChain: false,
       accepts: new Map(),
+      dockerBridges: [],
+      returns: new Map(),
     })
   }
   return out
@@ -80,6 +98,37 @@ function acceptOf(expr: Json[]): { dir: 'iif' | 'oif'; bridge: string } | undefi
   return undefined
 }
 
+/** The interface of a positive `oifname == "X"` match with a plain name (no wildcard), else undefined. */
+function oifnameOf(e: Json): string | undefined {
+  const m = (e as { match?: { op?: string; left?: { meta?: { key?: string } }; right?: Json } } | undefined)?.match
+  if (m?.op !== '==' || m.left?.meta?.key !== 'oifname' || typeof m.right !== 'string') return undefined
+  return NAME.test(m.right) && m.right.length <= 15 ? m.right : undefined
+}
+
+const isCounter = (e: Json): boolean => typeof e === 'object' && e !== null && 'counter' in e
+
+/**
+ * Docker's mark on one of its bridges: a rule whose verdict is `jump DOCKER` and which matches
+ * `oifname == "X"` (iptables-nft's `-o X -j DOCKER`, counter included); X, else undefined.
+ */
+function dockerMarkOf(expr: Json[]): string | undefined {
+  const last = expr[expr.length - 1] as { jump?: { target?: string } } | undefined
+  if (last?.jump?.target !== DOCKER_CHAIN) return undefined
+  for (const e of expr) {
+    const name = oifnameOf(e)
+    if (name !== undefined) return name
+  }
+  return undefined
+}
+
+/** `oifname "X" return` (a counter allowed: iptables' `-o X -j RETURN`): X, else undefined. */
+function returnOf(expr: Json[]): string | undefined {
+  const rest = expr.filter((e) => !isCounter(e))
+  const verdict = rest[1] as Record<string, Json> | undefined
+  if (rest.length !== 2 || !verdict || !('return' in verdict)) return undefined
+  return oifnameOf(rest[0])
+}
+
 /** Fills `chains` (of one table) from `nft -j list table <family> <table>`. */
 export function readHostTable(chains: HostForwardChain[], text: string): void {
   for (const item of (JSON.parse(text) as { nftables?: Record<string, Json>[] }).nftables ?? []) {
@@ -87,7 +136,11 @@ export function readHostTable(chains: HostForwardChain[], text: string): void {
     if (c?.name === HOST_ACCEPT_CHAIN) for (const h of chains) h.hasAcceptChain = true
     const r = item.rule as { chain?: string; handle?: number; expr?: Json[] } | undefined
     if (!r || typeof r.handle !== 'number' || !Array.isArray(r.expr)) continue
+    const docker = dockerMarkOf(r.expr)
+    const ret = r.chain === HOST_ACCEPT_CHAIN ? returnOf(r.expr) : undefined
     for (const h of chains) {
+      if (docker !== undefined && !h.dockerBridges.includes(docker)) h.dockerBridges.push(docker)
+      if (ret !== undefined) h.returns.set(ret, [...(h.returns.get(ret) ?? []), r.handle])
       if (r.chain === h.chain && jumpTarget(r.expr) === HOST_ACCEPT_CHAIN) h.jumps.push(r.handle)
       if (r.chain !== HOST_ACCEPT_CHAIN) continue
       const a = acceptOf(r.expr)
@@ -104,8 +157,29 @@ const where = (h: HostForwardChain): string => `${h.family} ${h.table}`
 /** What one script line programs, for error messages. */
 export type ScriptLine = [line: string, about?: string]
 
-/** Lines that let `bridge`'s traffic through every host forward chain (what is there is kept). */
-export function hostAcceptLines(chains: readonly HostForwardChain[], bridge: string): ScriptLine[] {
+/**
+ * The Docker bridges of `h`'s table that cnm's traffic must be returned for: every interface the
+ * table sends to {@link DOCKER_CHAIN} but cnm's own bridges (`bridge`, those in `own`, and every
+ * bridge with an accept rule in {@link HOST_ACCEPT_CHAIN}). A cnm bridge never has Docker's mark:
+ * this is a guard.
+ */
+export function dockerBridgesOf(h: HostForwardChain, bridge: string, own: readonly string[] = []): string[] {
+  return h.dockerBridges.filter((x) => x !== bridge && !own.includes(x) && !h.accepts.has(x))
+}
+
+/**
+ * Lines that let `bridge`'s traffic through every host forward chain (what is there is kept): the
+ * chain, a return for each Docker bridge ahead of the accepts (inserted at its top), the bridge's
+ * accepts, the jump. A return naming `bridge` itself (it would send cnm's own traffic to the host's
+ * policy) is deleted. A return whose Docker bridge is no longer marked is left: it can only send
+ * cnm's traffic to that interface to the host's own rules, and Docker rewriting its chains (a
+ * restart) would otherwise open the bypass until the next repair; it goes with the chain.
+ */
+export function hostAcceptLines(
+  chains: readonly HostForwardChain[],
+  bridge: string,
+  own: readonly string[] = [],
+): ScriptLine[] {
   const lines: ScriptLine[] = []
   const tables = new Set<string>()
   for (const h of chains) {
@@ -114,6 +188,19 @@ export function hostAcceptLines(chains: readonly HostForwardChain[], bridge: str
     if (!tables.has(t)) {
       tables.add(t)
       if (!h.hasAcceptChain) lines.push([`add chain ${t} ${HOST_ACCEPT_CHAIN}`, what])
+      for (const x of dockerBridgesOf(h, bridge, own)) {
+        if (h.returns.has(x)) continue
+        lines.push([
+          `insert rule ${t} ${HOST_ACCEPT_CHAIN} oifname "${x}" return`,
+          `return to Docker bridge ${x} in ${t}`,
+        ])
+      }
+      for (const handle of h.returns.get(bridge) ?? []) {
+        lines.push([
+          `delete rule ${t} ${HOST_ACCEPT_CHAIN} handle ${handle}`,
+          `return for cnm bridge ${bridge} in ${t}`,
+        ])
+      }
       const have = h.accepts.get(bridge)
       if (!have?.iif.length) lines.push([`add rule ${t} ${HOST_ACCEPT_CHAIN} iifname "${bridge}" accept`, what])
       if (!have?.oif.length) lines.push([`add rule ${t} ${HOST_ACCEPT_CHAIN} oifname "${bridge}" accept`, what])
@@ -164,14 +251,28 @@ export function hostObjects(chains: readonly HostForwardChain[]): string[] {
   return [...out]
 }
 
-/** What `bridge` lacks in the host's forward chains (empty: its traffic passes them all). */
-export function hostMissing(chains: readonly HostForwardChain[], bridge: string): string[] {
+/**
+ * What `bridge` lacks in the host's forward chains (empty: its traffic passes them all, and none of
+ * it reaches a Docker bridge past Docker's own rules).
+ */
+export function hostMissing(
+  chains: readonly HostForwardChain[],
+  bridge: string,
+  own: readonly string[] = [],
+): string[] {
   const out: string[] = []
+  const tables = new Set<string>()
   for (const h of chains) {
     const have = h.accepts.get(bridge)
     if (h.jumps.length === 0 || !have?.iif.length || !have?.oif.length) {
       out.push(`accept in ${where(h)} ${h.chain} (policy ${h.policy})`)
     }
+    if (tables.has(where(h))) continue
+    tables.add(where(h))
+    for (const x of dockerBridgesOf(h, bridge, own)) {
+      if (!h.returns.has(x)) out.push(`return to Docker bridge ${x} in ${where(h)} ${HOST_ACCEPT_CHAIN}`)
+    }
+    if (h.returns.has(bridge)) out.push(`no return for its own bridge in ${where(h)} ${HOST_ACCEPT_CHAIN}`)
   }
   return out
 }

@@ -10,8 +10,8 @@ export interface InventoryNetwork {
   subnets: string[]
   /**
    * nftables: what the host's own forward chains (another table's filter chain on the forward hook,
-   * such as iptables-nft's `ip filter FORWARD`) lack to let this bridge's traffic through; absent
-   * when nothing is missing.
+   * such as iptables-nft's `ip filter FORWARD`) lack to let this bridge's traffic through, or to
+   * return its traffic to a Docker bridge to Docker's rules; absent when nothing is missing.
    */
   hostForwardMissing?: string[]
 }

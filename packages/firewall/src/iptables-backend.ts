@@ -4,6 +4,7 @@ import { commandError } from './command-error.js'
 import type { ExpectedRules, FirewallDamage } from './damage.js'
 import type { Inventory } from './inventory.js'
 import {
+  iptAddDockerReturns,
   iptAddNetwork,
   iptAddPorts,
   iptDeleteNetwork,
@@ -96,6 +97,24 @@ async function addPorts(maps: ParsedPortMapping[]): Promise<void> {
   }
 }
 
+/**
+ * Inserts the returns to Docker bridges that `net` lacks, in each family, when that is all it lacks
+ * there; false (nothing written) when something else is missing: the network is then rewritten.
+ */
+async function addDockerReturns(net: ParsedNetworkRules, own: readonly string[]): Promise<boolean> {
+  const inputs: [IPFamily, RestoreInput][] = []
+  for (const family of FAMILIES) {
+    if (!net.subnets.some((s) => s.family === family)) continue
+    const input = iptAddDockerReturns(net, family, await save(family), own)
+    if (!input) return false
+    inputs.push([family, input])
+  }
+  for (const [family, input] of inputs) {
+    await restore(family, `repair network on bridge ${net.bridge}: returns to Docker bridges`, input)
+  }
+  return true
+}
+
 async function verify(expected: ExpectedRules): Promise<FirewallDamage> {
   const saved = new Map<IPFamily, SavedRuleset>()
   for (const family of FAMILIES) saved.set(family, await save(family))
@@ -158,8 +177,11 @@ function createIptablesTablesBackend(): Backend {
       const damage = await verify(expected)
       // A damaged skeleton (a jump or a chain gone) is rewritten with the networks' rules.
       const damaged = new Set(damage.networks.map((n) => n.bridge))
+      const own = expected.networks.map((n) => n.bridge)
       for (const net of expected.networks) {
         if (damage.skeleton.length === 0 && !damaged.has(net.bridge)) continue
+        // Only returns to Docker bridges missing (one created since): inserted, nothing rewritten.
+        if (damage.skeleton.length === 0 && (await addDockerReturns(net, own))) continue
         for (const family of FAMILIES) {
           await restore(
             family,

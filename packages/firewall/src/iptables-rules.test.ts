@@ -3,8 +3,10 @@ import { describe, expect, it } from 'vitest'
 import {
   dnatSpec,
   IPT_DNAT,
+  iptAddDockerReturns,
   iptAddNetwork,
   iptAddPorts,
+  iptDockerBridges,
   iptDeleteNetwork,
   iptDeletePorts,
   iptFlush,
@@ -12,7 +14,7 @@ import {
   iptUndoAddNetwork,
   parseDnatSpec,
 } from './iptables-rules.js'
-import { parseSave, renderTokens, tokenize } from './iptables-save.js'
+import { parseSave, renderTokens, rulesOf, tokenize } from './iptables-save.js'
 import { parseNetworkRules } from './network-rules.js'
 import { parsePortMapping } from './port-mapping.js'
 
@@ -296,5 +298,65 @@ describe('iptables restore input', () => {
       { proto: 'tcp', hostPort: 9000, containerIP: 'fd00:1::2', containerPort: 80 },
       { proto: 'tcp', hostPort: 9001, containerIP: 'fd00:1::2', containerPort: 81 },
     ])
+  })
+})
+
+describe("iptables rules beside Docker's bridges", () => {
+  // Docker 20.10's FORWARD rules and 28.x's DOCKER-BRIDGE, and a network of cnm's on br1.
+  const docker = parseSave(
+    [
+      '*filter',
+      ':FORWARD DROP [0:0]',
+      ':DOCKER - [0:0]',
+      ':DOCKER-BRIDGE - [0:0]',
+      ':CNM-FWD-br1 - [0:0]',
+      '-A FORWARD -o docker0 -j DOCKER',
+      '-A FORWARD -o docker0 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT',
+      '-A DOCKER-BRIDGE -o br-1a2b3c4d5e6f -j DOCKER',
+      '-A FORWARD -o br+ -j DOCKER',
+      '-A FORWARD ! -o eth9 -j DOCKER',
+      '-A FORWARD -o br1 -j DOCKER',
+      'COMMIT',
+    ].join('\n'),
+  )
+
+  it("finds Docker's bridges by their `-j DOCKER` mark, never cnm's", () => {
+    expect(iptDockerBridges(docker)).toEqual(['docker0', 'br-1a2b3c4d5e6f'])
+    expect(iptDockerBridges(docker, ['docker0'])).toEqual(['br-1a2b3c4d5e6f'])
+  })
+
+  it("a network's forward chain returns to Docker's bridges before its accepts, after an internal network's drop", () => {
+    const text = iptAddNetwork(net, 4, docker).render().text.split('\n')
+    const fwd = text.filter((l) => l.startsWith('-A CNM-FWD-br0 '))
+    expect(fwd).toEqual([
+      '-A CNM-FWD-br0 -o br0 -m conntrack --ctstate DNAT -j ACCEPT',
+      '-A CNM-FWD-br0 -o br0 -j ACCEPT',
+      '-A CNM-FWD-br0 -o docker0 -j RETURN',
+      '-A CNM-FWD-br0 -o br-1a2b3c4d5e6f -j RETURN',
+      '-A CNM-FWD-br0 -m conntrack --ctstate DNAT -j ACCEPT',
+      '-A CNM-FWD-br0 -j CNM-ISOLATION',
+      '-A CNM-FWD-br0 -j ACCEPT',
+    ])
+    const internal = parseNetworkRules({ id: 'i', bridge: 'br0', subnets: ['172.18.0.0/16'], internal: true })
+    expect(iptAddNetwork(internal, 4, docker).render().text).not.toContain('RETURN')
+  })
+
+  it('a Docker bridge that came later: inserted ahead of the first accept, or undefined when more is missing', () => {
+    // What the kernel holds: the network written before Docker's bridge existed, then Docker's mark.
+    const written = iptAddNetwork(net, 4, new Map()).render().text
+    const mark = '*filter\n-A FORWARD -o docker0 -j DOCKER\n'
+    const now = parseSave(written.replace('*filter\n', mark))
+    const fwd = rulesOf(now, 'filter', 'CNM-FWD-br0').map((r) => r.join(' '))
+    const at = fwd.indexOf('-m conntrack --ctstate DNAT -j ACCEPT')
+    expect(at).toBe(2)
+    expect(iptAddDockerReturns(net, 4, now)?.render().text).toBe(
+      `*filter\n-I CNM-FWD-br0 ${at + 1} -o docker0 -j RETURN\nCOMMIT\n`,
+    )
+    // Nothing missing: nothing to insert.
+    const covered = parseSave(written.replace('*filter\n', `${mark}-A CNM-FWD-br0 -o docker0 -j RETURN\n`))
+    expect(iptAddDockerReturns(net, 4, covered)?.empty).toBe(true)
+    // Another rule missing too: the network is rewritten instead.
+    const damaged = parseSave(written.replace('*filter\n', mark).replace(/^-A CNM-FWD-br0 -j CNM-ISOLATION\n/mu, ''))
+    expect(iptAddDockerReturns(net, 4, damaged)).toBeUndefined()
   })
 })

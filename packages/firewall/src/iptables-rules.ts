@@ -1,5 +1,6 @@
 import { cidrOverlaps, type IPFamily, parseCIDR } from './address.js'
 import { FirewallError } from './errors.js'
+import { DOCKER_CHAIN } from './host-forward.js'
 import type { InventoryNetwork, InventoryPort } from './inventory.js'
 import { hasChain, renderTokens, rulesOf, type SavedRuleset, sameSpec } from './iptables-save.js'
 import { type ParsedNetworkRules, VXLAN_PORT } from './network-rules.js'
@@ -279,10 +280,42 @@ function hostMask(family: IPFamily): string {
   return family === 4 ? '/32' : '/128'
 }
 
-/** The filter and nat rules of one network in one family. */
+/** A plain interface name (no `+` wildcard), as iptables-save prints it. */
+const IFNAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,14}$/u
+
+/**
+ * Docker's bridges in one family: the interfaces `saved`'s filter table sends to its chain `DOCKER`
+ * (`-o docker0 -j DOCKER`, from FORWARD or, Docker 28, DOCKER-BRIDGE), but cnm's own (the bridges
+ * with a `CNM-FWD-<bridge>` chain, and `own`): a cnm bridge never has Docker's mark, this is a guard.
+ */
+export function iptDockerBridges(saved: SavedRuleset, own: readonly string[] = []): string[] {
+  const out: string[] = []
+  for (const r of saved.get('filter')?.rules ?? []) {
+    if (targetOf(r) !== DOCKER_CHAIN) continue
+    const i = r.indexOf('-o')
+    const name = r[i + 1]
+    if (i < 0 || r[i - 1] === '!' || name === undefined || !IFNAME.test(name) || out.includes(name)) continue
+    if (own.includes(name) || hasChain(saved, 'filter', iptNetworkChains(name).fwd)) continue
+    out.push(name)
+  }
+  return out
+}
+
+/** The rule of a network's forward chain that returns its traffic to a Docker bridge to FORWARD. */
+export function dockerReturnRule(bridge: string, docker: string): string[] {
+  return ['-A', iptNetworkChains(bridge).fwd, '-o', docker, '-j', 'RETURN']
+}
+
+/**
+ * The filter and nat rules of one network in one family. `docker`: Docker's bridges
+ * ({@link iptDockerBridges}): traffic from the bridge to one of them goes back to FORWARD, ahead of
+ * the network's accepts and after its drops (an internal network's), so that Docker's own rules
+ * decide it (its published ports and replies pass, the rest meets its policy DROP).
+ */
 export function networkRules(
   net: ParsedNetworkRules,
   family: IPFamily,
+  docker: readonly string[] = [],
 ): { filter: string[][]; nat: string[][]; raw: string[][] } {
   const c = iptNetworkChains(net.bridge)
   const b = net.bridge
@@ -297,6 +330,7 @@ export function networkRules(
   filter.push(...dnsIsolationRules(b), ...gatewayDnsRules(net, family), vxlanGuardRule(b))
   if (net.internal) filter.push(['-A', c.fwd, '-j', 'DROP'], ['-A', c.in, '-j', 'DROP'])
   else {
+    for (const x of docker) if (x !== b) filter.push(dockerReturnRule(b, x))
     filter.push(
       ['-A', c.fwd, ...dnat, '-j', 'ACCEPT'],
       ['-A', c.fwd, '-j', IPT_ISOLATION],
@@ -354,10 +388,37 @@ export function iptAddNetwork(net: ParsedNetworkRules, family: IPFamily, saved: 
   input.add('filter', [`:${c.fwd} - [0:0]`])
   input.add('filter', [`:${c.in} - [0:0]`])
   input.add('nat', [`:${c.post} - [0:0]`])
-  const rules = networkRules(net, family)
+  const rules = networkRules(net, family, iptDockerBridges(saved, [net.bridge]))
   for (const r of rules.filter) input.add('filter', r, what)
   for (const r of rules.nat) input.add('nat', r, what)
   for (const r of rules.raw) input.add('raw', r, what)
+  return input
+}
+
+/**
+ * A repair of a network that lacks only returns to Docker bridges (one created after the network):
+ * each inserted just ahead of the network's first accept (`-m conntrack --ctstate DNAT -j ACCEPT`),
+ * the rest of the chain left as it is. Undefined when anything else is missing or that accept is
+ * not there: the network is then rewritten whole.
+ */
+export function iptAddDockerReturns(
+  net: ParsedNetworkRules,
+  family: IPFamily,
+  saved: SavedRuleset,
+  own: readonly string[] = [],
+): RestoreInput | undefined {
+  const rules = networkRules(net, family, iptDockerBridges(saved, [net.bridge, ...own]))
+  const missing = (['filter', 'nat', 'raw'] as const).flatMap((table) =>
+    rules[table].filter((r) => !rulesOf(saved, table, r[1] ?? '').some((have) => sameSpec(have, r.slice(2)))),
+  )
+  const c = iptNetworkChains(net.bridge)
+  const at = rulesOf(saved, 'filter', c.fwd).findIndex((r) =>
+    sameSpec(r, ['-m', 'conntrack', '--ctstate', 'DNAT', '-j', 'ACCEPT']),
+  )
+  if (at < 0 || missing.some((r) => r[1] !== c.fwd || targetOf(r) !== 'RETURN')) return undefined
+  const input = new RestoreInput()
+  for (const r of missing)
+    input.add('filter', ['-I', c.fwd, String(at + 1), ...r.slice(2)], `return to Docker bridge ${r[3]}`)
   return input
 }
 

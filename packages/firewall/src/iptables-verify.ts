@@ -2,6 +2,7 @@ import type { IPFamily } from './address.js'
 import type { ExpectedRules, FirewallDamage } from './damage.js'
 import {
   IPT_TABLES,
+  iptDockerBridges,
   iptInventory,
   jumpSpec,
   LOCALNET_GUARD,
@@ -35,8 +36,9 @@ function skeletonDamage(saved: SavedRuleset, family: IPFamily, prog: string): st
 
 /**
  * Compares `iptables-save`/`ip6tables-save` with what the caller says cnm wrote: the `CNM-*` base
- * chains and the jumps into them, every rule of each network (in each family it has a subnet of),
- * and each published port's DNAT rule and its masquerade remap (`CNM-MASQ-PUBLISHED`).
+ * chains and the jumps into them, every rule of each network (in each family it has a subnet of;
+ * among them the returns to Docker's bridges there now), and each published port's DNAT rule and
+ * its masquerade remap (`CNM-MASQ-PUBLISHED`).
  */
 export function iptDamage(saved: Map<IPFamily, SavedRuleset>, expected: ExpectedRules): FirewallDamage {
   const damage: FirewallDamage = { skeleton: [], networks: [], ports: [] }
@@ -61,8 +63,10 @@ export function iptDamage(saved: Map<IPFamily, SavedRuleset>, expected: Expected
     for (const p of iptInventory(s, family).ports) {
       held.add(`${p.proto}|${p.hostIP ?? '*'}|${p.hostPort}|${p.containerIP}|${p.containerPort}`)
     }
+    const own = expected.networks.map((n) => n.bridge)
+    const docker = iptDockerBridges(s, own)
     for (const net of expected.networks.filter((n) => n.subnets.some((x) => x.family === family))) {
-      const rules = networkRules(net, family)
+      const rules = networkRules(net, family, docker)
       const missing = (['filter', 'nat', 'raw'] as const).flatMap((table) =>
         rules[table]
           .filter((r) => !has(s, table, r[1] ?? '', r.slice(2)))

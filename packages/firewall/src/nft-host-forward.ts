@@ -90,8 +90,8 @@ export async function readHostForward(
  * through every other table's filter chain on the forward hook (`CNM-ACCEPT`, jumped to first),
  * `deleteNetwork` takes its accept rules out again, `flush` removes the jumps and chains, and
  * `inventory`/`verify` list them and report what a network lacks there (a host firewall that came
- * or was reloaded later: `iptables -P FORWARD DROP`), so that reconcile, which adds the network
- * again, puts them back. With no such chain (a host without another firewall) it costs one read.
+ * or was reloaded later: `iptables -P FORWARD DROP`; a return to a Docker bridge created later), so
+ * that `repair` puts them back. With no such chain (a host without another firewall) it costs one read.
  */
 export function withHostForward(inner: Backend, tools: NftTools, options: HostForwardOptions = {}): Backend {
   // In a batch (see Firewall.beginBatch) the host's chains are read once; a write of ours reads them again.
@@ -127,6 +127,7 @@ export function withHostForward(inner: Backend, tools: NftTools, options: HostFo
     },
     async addNetwork(net) {
       const host = await read()
+      // cnm's other bridges are known by their accept rules (and never carry Docker's mark).
       const lines = hostAcceptLines(host, net.bridge)
       const existed =
         lines.length > 0 && (await inner.inventory()).networks.some((n) => n.bridge === net.bridge && n.id === net.id)
@@ -147,8 +148,9 @@ export function withHostForward(inner: Backend, tools: NftTools, options: HostFo
       const inv = await inner.inventory()
       const host = await read()
       inv.objects.push(...hostObjects(host))
+      const own = inv.networks.map((n) => n.bridge)
       for (const net of inv.networks) {
-        const missing = hostMissing(host, net.bridge)
+        const missing = hostMissing(host, net.bridge, own)
         if (missing.length > 0) net.hostForwardMissing = missing
       }
       return inv
@@ -156,8 +158,9 @@ export function withHostForward(inner: Backend, tools: NftTools, options: HostFo
     async verify(expected) {
       const damage = await inner.verify(expected)
       const host = await read()
+      const own = expected.networks.map((n) => n.bridge)
       for (const net of expected.networks) {
-        const missing = hostMissing(host, net.bridge)
+        const missing = hostMissing(host, net.bridge, own)
         if (missing.length === 0) continue
         const entry = damage.networks.find((n) => n.bridge === net.bridge)
         if (entry) entry.missing.push(...missing)
@@ -169,13 +172,14 @@ export function withHostForward(inner: Backend, tools: NftTools, options: HostFo
       const damage = await inner.repair(expected)
       const host = await read()
       const lines: ScriptLine[] = []
+      const own = expected.networks.map((n) => n.bridge)
       for (const net of expected.networks) {
-        const missing = hostMissing(host, net.bridge)
+        const missing = hostMissing(host, net.bridge, own)
         if (missing.length === 0) continue
         const entry = damage.networks.find((n) => n.bridge === net.bridge)
         if (entry) entry.missing.push(...missing)
         else damage.networks.push({ bridge: net.bridge, missing })
-        lines.push(...hostAcceptLines(host, net.bridge))
+        lines.push(...hostAcceptLines(host, net.bridge, own))
       }
       await apply('repair: accept rules in the host forward chains', dedupe(lines))
       return damage
