@@ -18,8 +18,15 @@ describe('mayHaveTakenRules: which nf_tables changes set a repair off', () => {
     }
   })
 
-  it("not: additions, other tables, this process's own transactions", () => {
+  it("another process adding to iptables-nft's filter tables (dockerd marking a bridge of its own)", () => {
+    for (const table of ['ip filter', 'ip6 filter'])
+      expect(mayHaveTakenRules(change({ added: [table] }), own)).toBe(true)
+    expect(mayHaveTakenRules(change({ added: ['ip filter'], pid: 1, process: 'node' }), own)).toBe(false)
+  })
+
+  it("not: other additions, other tables, this process's own transactions", () => {
     expect(mayHaveTakenRules(change({ added: ['inet cnm'] }), own)).toBe(false)
+    expect(mayHaveTakenRules(change({ added: ['ip nat', 'inet firewalld'] }), own)).toBe(false)
     expect(mayHaveTakenRules(change({ deleted: ['inet firewalld', 'ip mangle'] }), own)).toBe(false)
     expect(mayHaveTakenRules(change({ deleted: ['inet cnm'], pid: 1, process: 'node' }), own)).toBe(false)
   })

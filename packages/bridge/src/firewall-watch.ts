@@ -66,10 +66,21 @@ function isOwnThread(pid: number): boolean {
   return pid === process.pid || existsSync(`/proc/self/task/${pid}`)
 }
 
-/** Whether a committed change may have taken some of the driver's rules. */
+/**
+ * The tables where another program's additions ask for a check too: dockerd marks each bridge of
+ * its own there (`-o br-… -j DOCKER`), and cnm's rules must then hand that bridge's traffic back to
+ * Docker's (@cnm/firewall's "Docker's bridges").
+ */
+const MARKED = /^(?:ip filter|ip6 filter)$/u
+
+/**
+ * Whether a committed change may have taken some of the driver's rules, or marked a bridge of
+ * Docker's that they must now leave alone.
+ */
 export function mayHaveTakenRules(change: NftChange, own: (pid: number) => boolean = isOwnThread): boolean {
   if (change.overrun) return true
-  if (!change.deleted.some((table) => WATCHED.test(table))) return false
+  const watched = change.deleted.some((table) => WATCHED.test(table)) || change.added.some((t) => MARKED.test(t))
+  if (!watched) return false
   // This process's own transactions (libnftables runs in process) are the driver's own doing.
   return change.pid === undefined || !own(change.pid)
 }

@@ -150,4 +150,31 @@ describeKernel('rules put back when someone else takes them (kernel, watchKernel
       await tearDown(c)
     }
   }, 60_000)
+
+  it("with the watch, a bridge dockerd marks as its own after cnm's network gets handed back to Docker's rules within 1 s", async () => {
+    const c = await createController({ storePath: path.join(tmp, 'docker.db'), sandboxDir, watchKernel: true })
+    const saved = (): string => run('iptables-save', ['-t', 'filter']).stdout
+    const within = async (what: () => boolean): Promise<boolean> => {
+      for (const started = performance.now(); performance.now() - started < 1000; await sleep(10))
+        if (what()) return true
+      return what()
+    }
+    try {
+      const { s2 } = await setUp(c)
+      // dockerd starting beside cnm (its FORWARD policy), then a network of its own (its bridge's mark).
+      run('iptables', ['-P', 'FORWARD', 'DROP'])
+      expect(await within(() => saved().includes('-A FORWARD -j CNM-ACCEPT')), saved()).toBe(true)
+      expect(await works(s2, 1500), "cnm's traffic still passes the DROP policy").toBe(true)
+      run('ip', ['link', 'add', 'dk7', 'type', 'bridge'])
+      run('iptables', ['-N', 'DOCKER'])
+      run('iptables', ['-A', 'FORWARD', '-o', 'dk7', '-j', 'DOCKER'])
+      expect(await within(() => saved().includes('-A CNM-ACCEPT -o dk7 -j RETURN')), saved()).toBe(true)
+    } finally {
+      await tearDown(c)
+      run('iptables', ['-F', 'FORWARD'], { check: false })
+      run('iptables', ['-X', 'DOCKER'], { check: false })
+      run('iptables', ['-P', 'FORWARD', 'ACCEPT'], { check: false })
+      run('ip', ['link', 'del', 'dk7'], { check: false })
+    }
+  }, 60_000)
 })
