@@ -116,12 +116,6 @@ const withLabels = (labels: Record<string, string> | undefined): { labels?: Reco
 const parse = (s: string): unknown => JSON.parse(s)
 
 /**
- * The controller's embedded store: SQLite through better-sqlite3, WAL, foreign keys. Mutations run
- * inside `BEGIN IMMEDIATE` transactions, so two processes on one store are serialised (the second
- * waits, up to `busyTimeoutMs`); `changedElsewhere()` tells when another process committed since
- * this one last looked.
- */
-/**
  * Creates a store file that does not exist yet empty, readable by root alone (SQLite would make it
  * 0644, and its WAL and shared-memory files take the database's mode), never through a link. An
  * existing file keeps its mode.
@@ -134,6 +128,12 @@ function createPrivate(file: string): void {
   }
 }
 
+/**
+ * The controller's embedded store: SQLite through better-sqlite3, WAL, foreign keys. Mutations run
+ * inside `BEGIN IMMEDIATE` transactions, so two processes on one store are serialised (the second
+ * waits, up to `busyTimeoutMs`); `changedElsewhere()` tells when another process committed since
+ * this one last looked.
+ */
 export class Store {
   private readonly db: Database.Database
   /** Prepared statements by their SQL text: a request runs the same dozen, prepared once each. */
