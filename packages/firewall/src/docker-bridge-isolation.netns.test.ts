@@ -202,6 +202,27 @@ describeKernel(
           expect(await check(d2)).toEqual(wanted)
           expect(outcome(await c.agent.connect('tcp', d.ip4, DB, 400))).toBe('blocked')
 
+          // A Docker `--internal` network (20.10: no `-j DOCKER`, only its isolation drops, in a chain
+          // jumped to after cnm's): reached past them until a repair covers it, then closed.
+          const dk3 = topo.bridge(`10.${n}.4.1/24`, `fd${n}:4::1/64`)
+          const d3 = await topo.container('d3', dk3, `10.${n}.4.2/24`, `fd${n}:4::2/64`, `10.${n}.4.1`, `fd${n}:4::1`)
+          await d3.agent.listen('tcp', DB)
+          for (const [cmd, subnet] of [
+            ['iptables', `10.${n}.4.0/24`],
+            ['ip6tables', `fd${n}:4::/64`],
+          ] as const) {
+            run(cmd, ['-N', 'DOCKER-ISOLATION-STAGE-1'])
+            run(cmd, ['-A', 'DOCKER-ISOLATION-STAGE-1', '!', '-s', subnet, '-o', dk3, '-j', 'DROP'])
+            run(cmd, ['-A', 'DOCKER-ISOLATION-STAGE-1', '!', '-d', subnet, '-i', dk3, '-j', 'DROP'])
+            run(cmd, ['-A', 'FORWARD', '-j', 'DOCKER-ISOLATION-STAGE-1'])
+          }
+          expect(outcome(await c.agent.connect('tcp', d3.ip4, DB))).toBe('d3')
+          expect((await fw.verify({ networks: [net] })).networks).not.toEqual([])
+          await fw.repair({ networks: [net] })
+          expect((await fw.verify({ networks: [net] })).networks).toEqual([])
+          returnsFirst([dk, dk2, dk3])
+          expect(await check(d3)).toEqual(wanted)
+
           // cnm's last network gone: its rules leave iptables-nft's tables, Docker's stay.
           await fw.deleteNetwork(net)
           expect(await fw.inventory()).toEqual({ backend, objects: [], networks: [], ports: [] })

@@ -43,7 +43,7 @@ export interface HostForwardChain {
   hasAcceptChain: boolean
   /** The accept rules in {@link HOST_ACCEPT_CHAIN}: bridge → handles (`iifname` and `oifname`). */
   accepts: Map<string, { iif: number[]; oif: number[] }>
-  /** Interfaces the table sends to {@link DOCKER_CHAIN} (from any of its chains): Docker's bridges. */
+  /** Interfaces the table sends to {@link DOCKER_CHAIN}, or Docker's own chains name: Docker's bridges. */
   dockerBridges: string[]
   /** The return rules in {@link HOST_ACCEPT_CHAIN}: interface → handles (`oifname "X" return`). */
   returns: Map<string, number[]>
@@ -107,18 +107,37 @@ function oifnameOf(e: Json): string | undefined {
 
 const isCounter = (e: Json): boolean => typeof e === 'object' && e !== null && 'counter' in e
 
+/** The interface of a positive `iifname == "X"` match with a plain name (no wildcard), else undefined. */
+function iifnameOf(e: Json): string | undefined {
+  const m = (e as { match?: { op?: string; left?: { meta?: { key?: string } }; right?: Json } } | undefined)?.match
+  if (m?.op !== '==' || m.left?.meta?.key !== 'iifname' || typeof m.right !== 'string') return undefined
+  return NAME.test(m.right) && m.right.length <= 15 ? m.right : undefined
+}
+
 /**
- * Docker's mark on one of its bridges: a rule whose verdict is `jump DOCKER` and which matches
- * `oifname == "X"` (iptables-nft's `-o X -j DOCKER`, counter included); X, else undefined.
+ * Whether a chain is one of dockerd's own (DOCKER, DOCKER-ISOLATION-STAGE-1/2, DOCKER-INTERNAL,
+ * DOCKER-BRIDGE, DOCKER-CT, DOCKER-FORWARD…): every interface its rules name is a bridge of
+ * Docker's. Not DOCKER-USER, the user's.
  */
-function dockerMarkOf(expr: Json[]): string | undefined {
+export const isDockerChain = (chain: string | undefined): boolean =>
+  chain !== undefined && /^DOCKER(?:-|$)/u.test(chain) && chain !== 'DOCKER-USER'
+
+/**
+ * Docker's marks on its bridges in one rule: the `oifname == "X"` of a rule whose verdict is
+ * `jump DOCKER` (iptables-nft's `-o X -j DOCKER`, counter included), and every interface a rule of
+ * one of Docker's own chains names positively (`-o`/`-i`: an `--internal` network has no
+ * `-j DOCKER`, only its isolation drops, `! -s <subnet> -o X -j DROP`).
+ */
+function dockerMarksOf(expr: Json[], chain: string | undefined): string[] {
   const last = expr[expr.length - 1] as { jump?: { target?: string } } | undefined
-  if (last?.jump?.target !== DOCKER_CHAIN) return undefined
+  const names = new Set<string>()
   for (const e of expr) {
-    const name = oifnameOf(e)
-    if (name !== undefined) return name
+    const o = oifnameOf(e)
+    if (o !== undefined && (last?.jump?.target === DOCKER_CHAIN || isDockerChain(chain))) names.add(o)
+    const i = iifnameOf(e)
+    if (i !== undefined && isDockerChain(chain)) names.add(i)
   }
-  return undefined
+  return [...names]
 }
 
 /** `oifname "X" return` (a counter allowed: iptables' `-o X -j RETURN`): X, else undefined. */
@@ -136,10 +155,10 @@ export function readHostTable(chains: HostForwardChain[], text: string): void {
     if (c?.name === HOST_ACCEPT_CHAIN) for (const h of chains) h.hasAcceptChain = true
     const r = item.rule as { chain?: string; handle?: number; expr?: Json[] } | undefined
     if (!r || typeof r.handle !== 'number' || !Array.isArray(r.expr)) continue
-    const docker = dockerMarkOf(r.expr)
+    const docker = dockerMarksOf(r.expr, r.chain)
     const ret = r.chain === HOST_ACCEPT_CHAIN ? returnOf(r.expr) : undefined
     for (const h of chains) {
-      if (docker !== undefined && !h.dockerBridges.includes(docker)) h.dockerBridges.push(docker)
+      for (const x of docker) if (!h.dockerBridges.includes(x)) h.dockerBridges.push(x)
       if (ret !== undefined) h.returns.set(ret, [...(h.returns.get(ret) ?? []), r.handle])
       if (r.chain === h.chain && jumpTarget(r.expr) === HOST_ACCEPT_CHAIN) h.jumps.push(r.handle)
       if (r.chain !== HOST_ACCEPT_CHAIN) continue

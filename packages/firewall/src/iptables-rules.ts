@@ -1,6 +1,6 @@
 import { cidrOverlaps, type IPFamily, parseCIDR } from './address.js'
 import { FirewallError } from './errors.js'
-import { DOCKER_CHAIN } from './host-forward.js'
+import { DOCKER_CHAIN, isDockerChain } from './host-forward.js'
 import type { InventoryNetwork, InventoryPort } from './inventory.js'
 import { hasChain, renderTokens, rulesOf, type SavedRuleset, sameSpec } from './iptables-save.js'
 import { type ParsedNetworkRules, VXLAN_PORT } from './network-rules.js'
@@ -285,18 +285,24 @@ const IFNAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,14}$/u
 
 /**
  * Docker's bridges in one family: the interfaces `saved`'s filter table sends to its chain `DOCKER`
- * (`-o docker0 -j DOCKER`, from FORWARD or, Docker 28, DOCKER-BRIDGE), but cnm's own (the bridges
- * with a `CNM-FWD-<bridge>` chain, and `own`): a cnm bridge never has Docker's mark, this is a guard.
+ * (`-o docker0 -j DOCKER`, from FORWARD or, Docker 28, DOCKER-BRIDGE), and those Docker's own chains
+ * name (`-o`/`-i` in DOCKER-ISOLATION-STAGE-1, DOCKER-INTERNAL…: an `--internal` network has only
+ * its isolation drops), but cnm's own (the bridges with a `CNM-FWD-<bridge>` chain, and `own`): a
+ * cnm bridge never has Docker's mark, this is a guard.
  */
 export function iptDockerBridges(saved: SavedRuleset, own: readonly string[] = []): string[] {
   const out: string[] = []
   for (const r of saved.get('filter')?.rules ?? []) {
-    if (targetOf(r) !== DOCKER_CHAIN) continue
-    const i = r.indexOf('-o')
-    const name = r[i + 1]
-    if (i < 0 || r[i - 1] === '!' || name === undefined || !IFNAME.test(name) || out.includes(name)) continue
-    if (own.includes(name) || hasChain(saved, 'filter', iptNetworkChains(name).fwd)) continue
-    out.push(name)
+    const chain = r[0] === '-A' ? r[1] : undefined
+    const flags = targetOf(r) === DOCKER_CHAIN || isDockerChain(chain) ? ['-o'] : []
+    if (isDockerChain(chain)) flags.push('-i')
+    for (const flag of flags) {
+      const i = r.indexOf(flag)
+      const name = r[i + 1]
+      if (i < 0 || r[i - 1] === '!' || name === undefined || !IFNAME.test(name) || out.includes(name)) continue
+      if (own.includes(name) || hasChain(saved, 'filter', iptNetworkChains(name).fwd)) continue
+      out.push(name)
+    }
   }
   return out
 }
