@@ -154,6 +154,11 @@ describe("the IPAM side: agrees with cnm's networks", () => {
         /overlaps 10\.60\.0\.0\/24 of cnm network docker-60/u,
       )
       nets.pop() // removed behind dockerd's back; its ReleasePool never comes
+      // A pool of another driver's network (`-d bridge --ipam-driver cnm`): never a cnm network, kept.
+      const other = ipam.requestPool({ Pool: '10.62.0.0/24' }).PoolID
+      ipam.requestAddress({ PoolID: other })
+      vi.setSystemTime(Date.now() + ORPHAN_POOL_MS + 1000)
+      expect(() => ipam.requestPool({ Pool: '10.62.0.0/24' })).toThrow(/overlaps pool 10\.62\.0\.0\/24/u)
       expect(ipam.requestPool({ Pool: '10.60.0.0/24' }).PoolID).toBe(id)
       ipam.flush()
       // Its addresses went with it: the new network's first address is free again.

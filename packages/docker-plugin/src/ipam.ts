@@ -115,11 +115,17 @@ export function createIpam(controller: NetworkController, state: StateFile): Ipa
   const pools = new Map<string, Pool>()
   /** When each pool was handed out (one read from the state file: at the start). */
   const handedAt = new Map<string, number>()
+  /**
+   * The pools a cnm network was seen to hold: only those are ever taken for orphaned. A pool of a
+   * network of another driver (`-d bridge --ipam-driver cnm`) never has a cnm network.
+   */
+  const seenLive = new Set<string>()
   for (const id of recorded.pools) {
     const pool = parsePoolId(id) // the state file's entries are parsed when it is read: a pool id
     if (!live.has(pool.subnet.cidr)) continue
     pools.set(id, pool)
     handedAt.set(id, Date.now())
+    seenLive.add(id)
   }
   /** Addresses handed out per subnet, not released yet (recorded too). */
   const handedOut = new Map<string, Set<string>>(
@@ -160,19 +166,23 @@ export function createIpam(controller: NetworkController, state: StateFile): Ipa
   }
 
   /**
-   * Lets go the pools whose network is gone, well after dockerd asked for them (its CreateNetwork
-   * follows RequestPool at once): removed with `cnm network rm`, or by dockerd while cnm was down
-   * (its ReleasePool lost), such a pool would keep its subnet taken until a restart.
+   * Lets go the pools whose cnm network is gone, well after dockerd asked for them (its
+   * CreateNetwork follows RequestPool at once): removed with `cnm network rm`, or by dockerd while
+   * cnm was down (its ReleasePool lost), such a pool would keep its subnet taken until a restart.
+   * Only pools a cnm network was seen to hold (at the start, or at an earlier check).
    */
   const letGoOrphans = (): void => {
     const live = new Set(networkSubnets().map((p) => p.cidr))
     let changed = false
     for (const [id, pool] of pools) {
-      if (live.has(pool.subnet.cidr) || Date.now() - (handedAt.get(id) ?? 0) < ORPHAN_POOL_MS) continue
-      pools.delete(id)
-      handedAt.delete(id)
-      handedOut.delete(pool.subnet.cidr)
-      changed = true
+      if (live.has(pool.subnet.cidr)) seenLive.add(id)
+      else if (seenLive.has(id) && Date.now() - (handedAt.get(id) ?? 0) >= ORPHAN_POOL_MS) {
+        pools.delete(id)
+        handedAt.delete(id)
+        seenLive.delete(id)
+        handedOut.delete(pool.subnet.cidr)
+        changed = true
+      }
     }
     if (changed) persistSoon()
   }
@@ -284,6 +294,7 @@ export function createIpam(controller: NetworkController, state: StateFile): Ipa
       if (!had && !addresses) return
       pools.delete(pool.id)
       handedAt.delete(pool.id)
+      seenLive.delete(pool.id)
       handedOut.delete(pool.subnet.cidr)
       persistSoon()
     },
@@ -315,6 +326,7 @@ export function createIpam(controller: NetworkController, state: StateFile): Ipa
         }
       }
       const used = taken(subnet)
+      if (pools.has(pool.id) && networkSubnets().some((p) => p.cidr === subnet.cidr)) seenLive.add(pool.id)
       if (wanted) {
         if (used.has(wanted.text)) {
           throw new DockerPluginError(
