@@ -222,6 +222,9 @@ export function createBridgeDriver(options: BridgeDriverOptions = {}): BridgeDri
         firewall,
         held: () => heldRules(networks.values()),
         serial,
+        // The iptables backend writes through iptables-restore, another process: its own additions
+        // would each set a check off. It covers a Docker bridge marked later at its next repair.
+        dockerMarks: firewall.backend === 'nftables',
         ...(onRepair ? { onRepair } : {}),
       })
     }

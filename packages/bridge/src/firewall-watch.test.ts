@@ -22,6 +22,7 @@ describe('mayHaveTakenRules: which nf_tables changes set a repair off', () => {
     for (const table of ['ip filter', 'ip6 filter'])
       expect(mayHaveTakenRules(change({ added: [table] }), own)).toBe(true)
     expect(mayHaveTakenRules(change({ added: ['ip filter'], pid: 1, process: 'node' }), own)).toBe(false)
+    expect(mayHaveTakenRules(change({ added: ['ip filter'] }), own, false)).toBe(false) // the iptables backend's
   })
 
   it("not: other additions, other tables, this process's own transactions", () => {

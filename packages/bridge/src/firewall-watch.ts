@@ -51,6 +51,11 @@ export interface FirewallWatchOptions {
   onRepair?: (damage: FirewallDamage | undefined, err?: unknown) => void
   /** Coalesces a burst of changes (a firewall reload is several transactions) into one repair. Default 20 ms. */
   delayMs?: number
+  /**
+   * Also check after another program adds to iptables-nft's filter tables (dockerd marking a bridge
+   * of its own). Default true.
+   */
+  dockerMarks?: boolean
 }
 
 /** Tables whose loss costs the driver rules: cnm's own, and those iptables-nft keeps the iptables backend's chains in. */
@@ -77,9 +82,14 @@ const MARKED = /^(?:ip filter|ip6 filter)$/u
  * Whether a committed change may have taken some of the driver's rules, or marked a bridge of
  * Docker's that they must now leave alone.
  */
-export function mayHaveTakenRules(change: NftChange, own: (pid: number) => boolean = isOwnThread): boolean {
+export function mayHaveTakenRules(
+  change: NftChange,
+  own: (pid: number) => boolean = isOwnThread,
+  dockerMarks = true,
+): boolean {
   if (change.overrun) return true
-  const watched = change.deleted.some((table) => WATCHED.test(table)) || change.added.some((t) => MARKED.test(t))
+  const watched =
+    change.deleted.some((table) => WATCHED.test(table)) || (dockerMarks && change.added.some((t) => MARKED.test(t)))
   if (!watched) return false
   // This process's own transactions (libnftables runs in process) are the driver's own doing.
   return change.pid === undefined || !own(change.pid)
@@ -112,7 +122,7 @@ export function watchFirewall(options: FirewallWatchOptions): { close(): void } 
     }
   }
   const watch = watchNftables((change) => {
-    if (closed || !mayHaveTakenRules(change)) return
+    if (closed || !mayHaveTakenRules(change, isOwnThread, options.dockerMarks ?? true)) return
     options.firewall.kernelChanged() // a batch's earlier read of the rules is stale from now on
     if (timer) return
     timer = setTimeout(() => void repair(), delay)
