@@ -95,6 +95,14 @@ describe('the store has one writer while a daemon runs (its lock file)', () => {
     release()
   })
 
+  it('never opens a store through a symlink', () => {
+    const victim = path.join(dir, 'victim')
+    writeFileSync(victim, 'root-owned\n')
+    symlinkSync(victim, file)
+    expect(() => new Store(file, undefined, {})).toThrow(expect.objectContaining({ code: 'ERR_STORE' }))
+    expect(readFileSync(victim, 'utf8')).toBe('root-owned\n')
+  })
+
   it('never follows a symlink at the lock path', () => {
     const victim = path.join(dir, 'victim')
     writeFileSync(victim, 'root-owned\n')

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import { closeSync, constants, mkdirSync, openSync, statSync } from 'node:fs'
+import { closeSync, constants, lstatSync, mkdirSync, openSync, statSync } from 'node:fs'
 import path from 'node:path'
 import type { NetworkIpamText } from '@cnm/driverapi'
 import Database from 'better-sqlite3'
@@ -125,6 +125,8 @@ function createPrivate(file: string): void {
     closeSync(openSync(file, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600))
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
+    // There already: SQLite would follow a link to wherever it points.
+    if (!lstatSync(file).isFile()) throw new Error(`${file} is not a regular file (a link?): cnm writes through none`)
   }
 }
 
