@@ -10,7 +10,7 @@ import {
   useHostNetns,
 } from '@cnm/netlink/testing'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { iptablesLines, nftItems } from '../test/kernel.js'
+import { BACKENDS, iptablesLines, nftItems } from '../test/kernel.js'
 import { type Forged, Listener, sendForged } from '../test/spoof.js'
 import { createFirewall, type Firewall } from './firewall.js'
 import type { NetworkRules } from './network-rules.js'
@@ -24,11 +24,6 @@ import type { PortMapping } from './port-mapping.js'
  * a container normally does still works. Each case has its control, and the rules are taken away
  * once (the traffic then gets through: the test fails without them) and put back by `repair`.
  */
-
-const BACKENDS = [
-  ['nftables', 0],
-  ['iptables', 1],
-] as const
 
 describeKernel('firewall anti-spoofing and gateway DNS (kernel, real traffic)', () => {
   const host = useHostNetns()

@@ -8,6 +8,7 @@ import {
   useHostNetns,
 } from '@cnm/netlink/testing'
 import { beforeAll, expect, it } from 'vitest'
+import { BACKENDS } from '../test/kernel.js'
 import { createFirewall } from './firewall.js'
 import type { NetworkRules } from './network-rules.js'
 
@@ -18,11 +19,6 @@ import type { NetworkRules } from './network-rules.js'
 // published ports, the uplink and everything else of cnm's keep working. Real packets, both backends,
 // Docker's rules written with iptables (iptables-nft here), a negative control (the return deleted
 // by hand: the bypass is real), verify and repair, and a Docker bridge created after cnm's network.
-
-const BACKENDS = [
-  ['nftables', 0],
-  ['iptables', 1],
-] as const
 
 const DB = 5432 // unpublished on the Docker container
 const WEB = 80 // published by "Docker" on the host's port 8081

@@ -12,7 +12,7 @@ import {
   useHostNetns,
 } from '@cnm/netlink/testing'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { iptablesLines, kernelPorts, nftChains, snapshot } from '../test/kernel.js'
+import { BACKENDS, iptablesLines, kernelPorts, nftChains, snapshot } from '../test/kernel.js'
 import { macOf, rawSyns } from '../test/raw-syn.js'
 import { ERR_INVALID_CIDR, ERR_INVALID_INTERFACE_NAME, ERR_INVALID_PORT, ERR_NOT_SUPPORTED } from './errors.js'
 import { createFirewall, type Firewall } from './firewall.js'
@@ -24,11 +24,6 @@ const routeLocalnet = (bridge: string): string =>
   readFileSync(`/proc/sys/net/ipv4/conf/${bridge}/route_localnet`, 'utf8').trim()
 const setRouteLocalnet = (bridge: string, value: '0' | '1'): void =>
   writeFileSync(`/proc/sys/net/ipv4/conf/${bridge}/route_localnet`, value)
-
-const BACKENDS = [
-  ['nftables', 0],
-  ['iptables', 1],
-] as const
 
 describeKernel('firewall (kernel, real traffic)', () => {
   const host = useHostNetns()

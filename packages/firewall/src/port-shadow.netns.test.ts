@@ -9,7 +9,7 @@ import {
   useHostNetns,
 } from '@cnm/netlink/testing'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { iptablesLines } from '../test/kernel.js'
+import { BACKENDS, iptablesLines } from '../test/kernel.js'
 import { Listener, readyLines } from '../test/spoof.js'
 import { createFirewall, type Firewall } from './firewall.js'
 import type { NetworkRules } from './network-rules.js'
@@ -24,11 +24,6 @@ import type { PortMapping } from './port-mapping.js'
  * source port is kept. The rule is taken away once (the attack then works: the test fails without
  * it), found by `verify` and put back by `repair`.
  */
-
-const BACKENDS = [
-  ['nftables', 0],
-  ['iptables', 1],
-] as const
 
 /** Sends one UDP datagram from `sport` (an ordinary socket: what any container process can do). */
 const SENDER = `

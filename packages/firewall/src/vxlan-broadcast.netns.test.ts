@@ -9,7 +9,7 @@ import {
   useHostNetns,
 } from '@cnm/netlink/testing'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { iptablesLines } from '../test/kernel.js'
+import { BACKENDS, iptablesLines } from '../test/kernel.js'
 import { IcmpListener, sendRaw, sendVxlan, type VxlanDatagram } from '../test/raw-ip.js'
 import { macOf } from '../test/raw-syn.js'
 import { Listener } from '../test/spoof.js'
@@ -26,11 +26,6 @@ import type { NetworkRules } from './network-rules.js'
  * rules are taken away once (the attacks then work: the test fails without them) and put back by
  * `repair`.
  */
-
-const BACKENDS = [
-  ['nftables', 0],
-  ['iptables', 1],
-] as const
 
 const VXLAN = 4789
 

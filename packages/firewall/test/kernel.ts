@@ -1,5 +1,11 @@
 import { type NetnsSnapshot, run, snapshotNetns } from '@cnm/netlink/testing'
 
+/** The firewall backends a kernel test runs against, with an index each (for distinct subnets and ports). */
+export const BACKENDS = [
+  ['nftables', 0],
+  ['iptables', 1],
+] as const
+
 type NftItem = Record<string, { family?: string; table?: string; name?: string; elem?: unknown[] }>
 
 /** `nft -j list ruleset`, parsed. */
