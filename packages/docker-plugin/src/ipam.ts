@@ -225,13 +225,15 @@ export function createIpam(controller: NetworkController, state: StateFile): Ipa
     )
   }
 
-  /** What a subnet's addresses are taken by: endpoints, gateway, auxiliary and handed-out addresses. */
-  function taken(subnet: IPPrefix): Set<string> {
+  /** What a pool's subnet's addresses are taken by: endpoints, gateway, auxiliary and handed-out addresses. */
+  function taken(pool: Pool): Set<string> {
+    const { subnet } = pool
     const used = new Set(handedOut.get(subnet.cidr))
     for (const n of controller.networks()) {
       const i = n.inspect()
       const mine = subnetsOf(i).find((s) => s.subnet === subnet.cidr)
       if (!mine) continue
+      if (pools.has(pool.id)) seenLive.add(pool.id) // a cnm network holds it (see letGoOrphans)
       if (mine.gateway) used.add(mine.gateway)
       for (const ep of i.endpoints) {
         const a = subnet.family === 4 ? ep.ipv4 : ep.ipv6
@@ -325,8 +327,7 @@ export function createIpam(controller: NetworkController, state: StateFile): Ipa
           Data: {},
         }
       }
-      const used = taken(subnet)
-      if (pools.has(pool.id) && networkSubnets().some((p) => p.cidr === subnet.cidr)) seenLive.add(pool.id)
+      const used = taken(pool)
       if (wanted) {
         if (used.has(wanted.text)) {
           throw new DockerPluginError(
