@@ -21,7 +21,9 @@ export const LEFT_ENDPOINT_GRACE_MS = 90_000
  * dockerd made (`docker-<id>` on a `docker-<id>` network, no sandbox key) whose interface is not in
  * a container — not joined yet, or back from a container that left.
  */
-async function parked(controller: NetworkController): Promise<Map<string, { net: Network; ep: Endpoint }>> {
+export async function parkedDockerEndpoints(
+  controller: NetworkController,
+): Promise<Map<string, { net: Network; ep: Endpoint }>> {
   const candidates = controller
     .networks()
     .filter((n) => dockerNetworkId(n.name) !== undefined)
@@ -76,7 +78,7 @@ export function sweepLeftEndpoints(
   let timer: NodeJS.Timeout | undefined
   let wake: (() => void) | undefined
   const done = (async (): Promise<LeftEndpoint[]> => {
-    const first = await parked(controller)
+    const first = await parkedDockerEndpoints(controller)
     if (first.size === 0) return []
     await new Promise<void>((resolve) => {
       wake = resolve
@@ -85,7 +87,7 @@ export function sweepLeftEndpoints(
     })
     if (cancelled) return []
     const out: LeftEndpoint[] = []
-    for (const [id, { net, ep }] of await parked(controller)) {
+    for (const [id, { net, ep }] of await parkedDockerEndpoints(controller)) {
       if (!first.has(id) || cancelled) continue
       const before = ep.inspect()
       let error: unknown

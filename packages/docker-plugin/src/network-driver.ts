@@ -1,11 +1,10 @@
 import type { Endpoint, Network, NetworkController } from '@cnm/controller'
 import { CnmError, type PortBinding, withUndo } from '@cnm/driverapi'
 import { tryParseCIDR } from '@cnm/ip'
-import { openHandle } from '@cnm/netlink'
 import { DockerPluginError, ERR_DOCKER_NOT_SUPPORTED, ERR_DOCKER_UNKNOWN_OBJECT, invalidRequest } from './errors.js'
 import { endpointCreated, endpointDeleted, endpointPorts, type PluginEventSink } from './events.js'
-import { LEFT_ENDPOINT_GRACE_MS } from './left-endpoints.js'
-import { checkDockerId, dockerNetworkId, endpointName, networkName } from './names.js'
+import { LEFT_ENDPOINT_GRACE_MS, parkedDockerEndpoints } from './left-endpoints.js'
+import { checkDockerId, endpointName, networkName } from './names.js'
 import { type CreateNetworkRequest, parseCreateNetwork } from './network-options.js'
 import { parsePortMap, published, servable } from './port-map.js'
 import type { StateFile } from './state-file.js'
@@ -57,12 +56,10 @@ async function leftHolder(
   ep: Endpoint,
   wanted: readonly PortBinding[],
 ): Promise<string | undefined> {
-  for (const net of controller.networks()) {
-    if (dockerNetworkId(net.name) === undefined) continue
-    for (const other of net.endpoints()) {
-      const info = other.inspect()
-      if (other.id === ep.id || info.sandboxKey !== '' || !other.name.startsWith('docker-')) continue
-      const holds = info.ports.some((p) =>
+  for (const [id, { net, ep: other }] of await parkedDockerEndpoints(controller)) {
+    const holds = other
+      .inspect()
+      .ports.some((p) =>
         wanted.some(
           (b) =>
             b.proto === p.proto &&
@@ -71,16 +68,8 @@ async function leftHolder(
             b.hostPort <= p.hostPortEnd,
         ),
       )
-      const end = other.sandboxInfo.interfaces[0]?.srcName
-      if (!holds || end === undefined) continue
-      const host = await openHandle()
-      try {
-        if ((await host.findLink(end)) === undefined) continue
-      } finally {
-        host.close()
-      }
+    if (id !== ep.id && holds)
       return `it is held by ${other.name} of network ${net.name}, whose container is not running (it left while cnm was down; cnm removes such an endpoint ${LEFT_ENDPOINT_GRACE_MS / 1000} s after its start, or at once: cnm endpoint rm ${net.name} ${other.name})`
-    }
   }
   return undefined
 }
