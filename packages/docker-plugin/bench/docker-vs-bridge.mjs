@@ -7,6 +7,10 @@
 // cnm / Docker's bridge (target ≤ 1.0), and the daemons' CPU time per command beside it. Then the
 // daemons' part alone: the same connect and disconnect as Engine API requests on each dockerd's
 // socket (no `docker` command, whose own start of 55-75 ms is most of a command's time here).
+// Connect and disconnect also run on a third side, the floor of Docker's plugin protocol: the same
+// dockerd as cnm's with a plugin that does nothing (`null-plugin.mjs`); cnm / floor is what cnm
+// itself adds, floor / bridge what any remote driver costs before doing anything (dockerd calls a
+// plugin seven times in a connect: HTTP round trips its built-in bridge driver does not make).
 //
 // As root. Re-runs itself under `unshare --net --mount` with a tmpfs on /run (the plugin socket,
 // both dockerds' exec roots): dockerd A (cnm's: --iptables=false --bridge=none, cnm owns the
@@ -122,6 +126,18 @@ async function inside() {
       cnmOut += d
     })
     await waitFor(() => cnmOut.includes('docker plugin on'), 'cnm serve --docker-plugin')
+    // The protocol's floor: a plugin named `nullplugin` that answers without doing anything.
+    const nullp = spawn(
+      process.execPath,
+      [path.join(here, 'null-plugin.mjs'), '/run/docker/plugins/nullplugin.sock', '4'],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    )
+    children.push(nullp)
+    let nullOut = ''
+    nullp.stdout.on('data', (d) => {
+      nullOut += d
+    })
+    await waitFor(() => nullOut.includes('null plugin on'), 'null-plugin.mjs')
     const [a, b] = await Promise.all([
       startDockerd({
         name: 'dockerd-cnm',
@@ -143,20 +159,28 @@ async function inside() {
     run(b, 'network', 'create', '--subnet', '10.92.0.0/24', 'home')
     run(b, 'network', 'create', '--subnet', '10.92.1.0/24', 'other')
     for (const d of [a, b]) run(d, 'run', '-d', '--name', 'ctr', '--network', 'home', IMAGE, 'sleep', '100000')
+    // The floor, beside cnm's in dockerd A: its own two networks and running container.
+    run(a, 'network', 'create', '-d', 'nullplugin', '--ipam-driver', 'nullplugin', '--subnet', '10.93.0.0/24', 'nhome')
+    run(a, 'network', 'create', '-d', 'nullplugin', '--ipam-driver', 'nullplugin', '--subnet', '10.93.1.0/24', 'nother')
+    run(a, 'run', '-d', '--name', 'nctr', '--network', 'nhome', IMAGE, 'sleep', '100000')
     // Warm both (first-call costs).
     for (const d of [a, b]) {
       run(d, 'network', 'connect', 'other', 'ctr')
       run(d, 'network', 'disconnect', 'other', 'ctr')
+      if (d === a) {
+        run(a, 'network', 'connect', 'nother', 'nctr')
+        run(a, 'network', 'disconnect', 'nother', 'nctr')
+      }
       run(d, 'run', '-d', '--name', 'warm', '--network', 'home', '-p', '19999:80', IMAGE, 'httpd', '-f', '-p', '80')
       run(d, 'rm', '-f', 'warm')
     }
 
     const loadBefore = loadavg()[0]
-    const t = { cnm: {}, bridge: {} }
+    const t = { cnm: {}, bridge: {}, floor: {} }
     // CPU time spent by the daemons that do a connect's work: dockerd + cnm serve for cnm, dockerd
     // for Docker's bridge driver. Unlike wall time, it hardly moves with the machine's load.
-    const cpu = { cnm: {}, bridge: {}, 'cnm serve': {} }
-    const daemons = { cnm: [a.pid, cnmd.pid], bridge: [b.pid] }
+    const cpu = { cnm: {}, bridge: {}, floor: {}, 'cnm serve': {} }
+    const daemons = { cnm: [a.pid, cnmd.pid], bridge: [b.pid], floor: [a.pid, nullp.pid] }
     const cpuNow = (who) => daemons[who].reduce((sum, pid) => sum + cpuMs(pid), 0)
     const timed = (who, op, d, ...args) => {
       const before = cpuNow(who)
@@ -173,9 +197,16 @@ async function inside() {
       const pair = [() => fn('cnm', a), () => fn('bridge', b)]
       for (const f of i % 2 ? pair.reverse() : pair) f()
     }
+    // Connect and disconnect on three sides, each first in turn: [who, dockerd, network, container].
+    const three = [
+      ['cnm', a, 'other', 'ctr'],
+      ['bridge', b, 'other', 'ctr'],
+      ['floor', a, 'nother', 'nctr'],
+    ]
+    const turn = (i) => [...three.slice(i % 3), ...three.slice(0, i % 3)]
     for (let i = 0; i < RUNS; i++) {
-      both(i, (who, d) => timed(who, 'network connect', d, 'network', 'connect', 'other', 'ctr'))
-      both(i, (who, d) => timed(who, 'network disconnect', d, 'network', 'disconnect', 'other', 'ctr'))
+      for (const what of ['connect', 'disconnect'])
+        for (const [who, d, net, ctr] of turn(i)) timed(who, `network ${what}`, d, 'network', what, net, ctr)
     }
     for (let i = 0; i < RUNS; i++) {
       const port = String(20000 + i)
@@ -207,15 +238,15 @@ async function inside() {
 
     // The daemons' part: POST /networks/other/(dis)connect on each dockerd's socket, a new
     // connection each time as the docker command opens, timed until the answer's end.
-    const api = (d, what) =>
+    const api = (d, what, net, ctr) =>
       new Promise((resolve, reject) => {
-        const body = JSON.stringify({ Container: 'ctr' })
+        const body = JSON.stringify({ Container: ctr })
         const t0 = process.hrtime.bigint()
         const req = request(
           {
             socketPath: d.socket,
             method: 'POST',
-            path: `/v1.41/networks/other/${what}`,
+            path: `/v1.41/networks/${net}/${what}`,
             headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
             agent: false,
           },
@@ -233,13 +264,9 @@ async function inside() {
         req.on('error', reject)
         req.end(body)
       })
-    const sides = [
-      ['cnm', a],
-      ['bridge', b],
-    ]
     for (let i = 0; i < RUNS; i++) {
       for (const what of ['connect', 'disconnect']) {
-        for (const [who, d] of i % 2 ? [...sides].reverse() : sides) add(who, `API ${what}`, await api(d, what))
+        for (const [who, d, net, ctr] of turn(i)) add(who, `API ${what}`, await api(d, what, net, ctr))
       }
     }
 
@@ -250,31 +277,41 @@ async function inside() {
     )
     out.push(`load average (1 min) ${loadBefore.toFixed(1)} → ${loadavg()[0].toFixed(1)}`)
     out.push('')
-    out.push("| command | Docker's bridge driver | cnm (remote driver + IPAM) | cnm / bridge |")
-    out.push('|---|---|---|---|')
+    // The floor's column where it ran (connect and disconnect); '–' elsewhere.
+    const floorOf = (op, digits) => (t.floor[op] ? median(t.floor[op]).toFixed(digits) : '–')
+    const byFloor = (op, c) => (t.floor[op] ? `**${(c / median(t.floor[op])).toFixed(2)}**` : '–')
+    const floorByBridge = (op, d) => (t.floor[op] ? (median(t.floor[op]) / d).toFixed(2) : '–')
+    out.push(
+      "| command | Docker's bridge driver | do-nothing plugin (floor) | cnm (remote driver + IPAM) | floor / bridge | cnm / bridge | cnm / floor |",
+    )
+    out.push('|---|---|---|---|---|---|---|')
     for (const op of ops) {
       const [d, c] = [median(t.bridge[op]), median(t.cnm[op])]
-      out.push(`| \`docker ${op}\` | ${d.toFixed(0)} | ${c.toFixed(0)} | **${(c / d).toFixed(2)}** |`)
-    }
-    out.push('')
-    out.push("| Engine API request (no `docker` command) | Docker's bridge driver | cnm | cnm / bridge |")
-    out.push('|---|---|---|---|')
-    for (const op of ['API connect', 'API disconnect']) {
-      const [d, c] = [median(t.bridge[op]), median(t.cnm[op])]
       out.push(
-        `| \`POST /networks/other/${op.slice(4)}\` | ${d.toFixed(1)} | ${c.toFixed(1)} | **${(c / d).toFixed(2)}** |`,
+        `| \`docker ${op}\` | ${d.toFixed(0)} | ${floorOf(op, 0)} | ${c.toFixed(0)} | ${floorByBridge(op, d)} | **${(c / d).toFixed(2)}** | ${byFloor(op, c)} |`,
       )
     }
     out.push('')
     out.push(
-      "| daemons' CPU per command, mean ms | Docker's bridge (dockerd) | cnm (dockerd + cnm serve) | of which cnm serve | cnm / bridge |",
+      "| Engine API request (no `docker` command) | Docker's bridge driver | do-nothing plugin (floor) | cnm | floor / bridge | cnm / bridge | cnm / floor |",
     )
-    out.push('|---|---|---|---|---|')
+    out.push('|---|---|---|---|---|---|---|')
+    for (const op of ['API connect', 'API disconnect']) {
+      const [d, c] = [median(t.bridge[op]), median(t.cnm[op])]
+      out.push(
+        `| \`POST /networks/…/${op.slice(4)}\` | ${d.toFixed(1)} | ${floorOf(op, 1)} | ${c.toFixed(1)} | ${floorByBridge(op, d)} | **${(c / d).toFixed(2)}** | ${byFloor(op, c)} |`,
+      )
+    }
+    out.push('')
+    out.push(
+      "| daemons' CPU per command, mean ms | Docker's bridge (dockerd) | floor (dockerd + null plugin) | cnm (dockerd + cnm serve) | of which cnm serve | cnm / bridge |",
+    )
+    out.push('|---|---|---|---|---|---|')
     for (const op of ['network connect', 'network disconnect']) {
-      const [d, c] = [cpu.bridge[op] / RUNS, cpu.cnm[op] / RUNS]
+      const [d, f, c] = [cpu.bridge[op] / RUNS, cpu.floor[op] / RUNS, cpu.cnm[op] / RUNS]
       const own = cpu['cnm serve'][op] / RUNS
       out.push(
-        `| \`docker ${op}\` | ${d.toFixed(1)} | ${c.toFixed(1)} | ${own.toFixed(1)} | **${(c / d).toFixed(2)}** |`,
+        `| \`docker ${op}\` | ${d.toFixed(1)} | ${f.toFixed(1)} | ${c.toFixed(1)} | ${own.toFixed(1)} | **${(c / d).toFixed(2)}** |`,
       )
     }
     process.stdout.write(`${out.join('\n')}\n`)
@@ -284,7 +321,7 @@ async function inside() {
         .filter(Boolean)
       if (ids.length > 0) run(d, 'rm', '-f', ...ids)
     }
-    run(a, 'network', 'rm', 'home', 'other')
+    run(a, 'network', 'rm', 'home', 'other', 'nhome', 'nother')
   } finally {
     await Promise.all(dockerds.map((d) => d.stop()))
     for (const c of children.reverse()) {
