@@ -53,6 +53,7 @@ import { setupMoreSubnets } from './steps/setup-more-subnets.js'
 import { runSteps, type Step, undoSteps } from './steps/step.js'
 import { removeStrays } from './strays.js'
 import { allSubnets, subnetHolding, subnetsOf } from './subnets.js'
+import { unheldPorts } from './unheld-ports.js'
 
 /** A MAC address another endpoint of the network already has. */
 export const ERR_MAC_IN_USE = 'ERR_MAC_IN_USE'
@@ -422,6 +423,7 @@ export function createBridgeDriver(options: BridgeDriverOptions = {}): BridgeDri
         }
         return report
       }),
+    unheldPorts: () => serial(() => unheldPorts(networks.values())),
     async endpointAlive(nid, eid) {
       const ep = endpoint(nid, eid)
       return (await (await res()).host.findLink(ep.hostVeth)) !== undefined

@@ -142,6 +142,48 @@ describeKernel('published ports are held with a bound socket (daemon and library
     expect(await stop(d.child, 'SIGTERM')).toBe(0)
   })
 
+  it('a published port another program bound while cnm was down is reported (its holder named) until it is held again', async () => {
+    let { d, client } = await serve()
+    await client.createNetwork({ name: 'taken', subnet: '10.213.0.0/24' })
+    const web = await client.createSandbox({ containerID: 'web' })
+    servers.push(await startServer(80, 'taken', web.key))
+    await client.connect('taken', { sandbox: 'web', publish: ['18400:80', '18401:80/udp'] })
+    client.close()
+    expect(await stop(d.child, 'SIGTERM')).toBe(0) // the ports are released, the rules stay
+    // While cnm is down a host program binds the TCP port.
+    const squatter = spawn('python3', [
+      '-c',
+      'import socket, time; s = socket.socket(); s.bind(("0.0.0.0", 18400)); s.listen(); print("up", flush=True); time.sleep(60)',
+    ])
+    await new Promise((resolve) => squatter.stdout?.once('data', resolve))
+    try {
+      ;({ d, client } = await serve())
+      const told = new RegExp(
+        `published port tcp/0\\.0\\.0\\.0:18400 of endpoint \\S+ \\(network taken\\) is bound by pid ${squatter.pid} \\(python3\\)`,
+        'u',
+      )
+      await expect.poll(() => d.logs(), { timeout: 5000 }).toMatch(told) // the daemon's start says so
+      const report = await client.reconcile()
+      expect(report.errors).toEqual([expect.stringMatching(told)]) // so does a reconcile (the UDP port is held)
+      expect(pythonBinds([['udp', '0.0.0.0', 18401]])).toEqual([IN_USE])
+      // The mapping stays: the container still gets the port's traffic.
+      expect(request('tcp', '127.0.0.1', 18400)).toMatch(/^taken /u)
+    } finally {
+      squatter.kill('SIGKILL')
+      await new Promise((resolve) =>
+        squatter.exitCode !== null || squatter.signalCode !== null ? resolve(0) : squatter.once('exit', resolve),
+      )
+    }
+    // Once the program let go, a reconcile holds the port again and reports nothing.
+    expect((await client.reconcile()).errors).toEqual([])
+    expect(pythonBinds([['tcp', '0.0.0.0', 18400]])).toEqual([IN_USE])
+    await client.disconnect('taken', { sandbox: 'web' })
+    await client.removeSandbox('web')
+    await client.removeNetwork('taken')
+    client.close()
+    expect(await stop(d.child, 'SIGTERM')).toBe(0)
+  })
+
   it("a library user's controller holds its published ports too", async () => {
     const controller = await createController({ storePath: path.join(tmp, 'lib.db'), sandboxDir })
     const net = await controller.newNetwork(await controller.newNetworkDriver('bridge'), 'lib', {
@@ -165,6 +207,10 @@ describeKernel('published ports are held with a bound socket (daemon and library
       ]
       expect(heldPortCount()).toBe(3)
       expect(pythonBinds(targets)).toEqual([IN_USE, IN_USE, IN_USE])
+      // A one-shot command on the same store cannot hold them either, but this process, which has
+      // the store open, does: nothing to report.
+      const lib = ['--store', path.join(tmp, 'lib.db'), '--sandbox-dir', sandboxDir]
+      expect(okJSON<ReconcileReport>([...lib, 'reconcile', '--json']).errors).toEqual([])
       expect(answers('tcp', '127.0.0.1', 18300, 2)).toEqual(Array(2).fill(expect.stringMatching(/^lib /u)))
       expect(answers('udp', '127.0.0.1', 18301, 2)).toEqual(Array(2).fill(expect.stringMatching(/^lib /u)))
       expect(request('tcp', '127.0.0.1', 18310)).toMatch(/^lib /u)

@@ -7,6 +7,7 @@ import { repairHostJoins } from './host-joins.js'
 import { readOwnerMark, removeOwnerMark } from './owner-mark.js'
 import { ensureDrivers, forgetEndpoint, forgetNetwork, syncFromStore } from './sync.js'
 import type { ReconcileReport } from './types.js'
+import { unheldPortProblems } from './unheld-ports.js'
 
 const message = (err: unknown): string => (err as Error)?.message ?? String(err)
 
@@ -167,6 +168,7 @@ export async function reconcileCore(
     await repairHostJoins(core, report)
     await removeStrayNamespaces(core, report)
     await removeDriverStrays(core, report)
+    report.errors.push(...(await unheldPortProblems(core)))
   })
   report.errors.push(...core.store.allocationProblems())
 }

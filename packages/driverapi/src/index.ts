@@ -87,5 +87,6 @@ export type {
   StaticRoute,
   StrayReport,
   TransportProtocol,
+  UnheldPortReport,
 } from './types.js'
 export { type Inverse, runAll, UndoStack, withUndo } from './undo.js'

@@ -206,6 +206,18 @@ export interface StrayReport {
   errors: string[]
 }
 
+/** A published port its driver could not hold (see {@link DriverPersistence.unheldPorts}). */
+export interface UnheldPortReport {
+  /** The network's id. */
+  network: string
+  /** The endpoint's id. */
+  endpoint: string
+  /** `tcp/0.0.0.0:8080` */
+  port: string
+  /** The processes that have it bound (pid and command name; none when not found). */
+  holders: { pid: number; command: string }[]
+}
+
 /**
  * The persistence capability, for drivers whose state must survive a restart of the process that
  * holds them. The controller stores what `export…` returns (opaque JSON) with its own records, and
@@ -238,6 +250,12 @@ export interface DriverPersistence {
   removeStrays(known: KnownRecords): Promise<StrayReport>
   /** Whether an endpoint's kernel parts (its veth, its macvlan link) are still there. */
   endpointAlive(nid: string, eid: string): Promise<boolean>
+  /**
+   * Optional: the published ports a restore could not hold because another program has them bound
+   * (it bound them while no process held them: cnm was not running). The mappings stay, so their
+   * traffic still goes to the containers; a later restore holds them again once that program let go.
+   */
+  unheldPorts?(): Promise<UnheldPortReport[]>
   /**
    * Optional: the controller is about to restore or check many of this driver's objects (start-up,
    * a sync, a reconcile). Until `endBatch` the driver may answer reads from one look at the kernel

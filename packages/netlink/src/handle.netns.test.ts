@@ -254,9 +254,27 @@ describeKernel('netlink handles (kernel)', () => {
     const tcpPort = (tcp.address() as { port: number }).port
     const udpPort = udp.address().port
     try {
-      expect(await h.boundPorts('tcp')).toContainEqual({ proto: 'tcp', family: 4, ip: '127.0.0.1', port: tcpPort })
-      expect(await h.boundPorts('udp')).toContainEqual({ proto: 'udp', family: 6, ip: '::', port: udpPort })
+      const inode = expect.any(Number)
+      expect(await h.boundPorts('tcp')).toContainEqual({
+        proto: 'tcp',
+        family: 4,
+        ip: '127.0.0.1',
+        port: tcpPort,
+        inode,
+      })
+      expect(await h.boundPorts('udp')).toContainEqual({ proto: 'udp', family: 6, ip: '::', port: udpPort, inode })
       expect((await h.boundPorts('tcp')).some((p) => p.port === udpPort)).toBe(false)
+      // The inode is the one this process's descriptor links to (what finds a port's holder).
+      const { readdirSync, readlinkSync } = await import('node:fs')
+      const mine = (await h.boundPorts('tcp')).find((p) => p.port === tcpPort)?.inode
+      const links = readdirSync('/proc/self/fd').map((fd) => {
+        try {
+          return readlinkSync(`/proc/self/fd/${fd}`)
+        } catch {
+          return ''
+        }
+      })
+      expect(links).toContain(`socket:[${mine}]`)
     } finally {
       tcp.close()
       udp.close()

@@ -19,6 +19,8 @@ export interface BoundPort {
   /** Local address (`0.0.0.0` / `::` for a wildcard bind). */
   ip: string
   port: number
+  /** The socket's inode: a process holding it has a descriptor linking to `socket:[inode]`. */
+  inode: number
 }
 
 function request(family: number, proto: number, states: number): Buffer {
@@ -33,7 +35,8 @@ function parse(proto: 'tcp' | 'udp', msg: Buffer): BoundPort {
   const family = msg.readUInt8(0) === 10 ? 6 : 4
   const port = msg.readUInt16BE(4)
   const ip = bytesToIp(msg.subarray(8, family === 4 ? 12 : 24))
-  return { proto, family, ip, port }
+  // inet_diag_msg: family, state, timer, retrans, the 48-byte id, expires, rqueue, wqueue, uid, inode.
+  return { proto, family, ip, port, inode: msg.readUInt32LE(68) }
 }
 
 /**

@@ -6,6 +6,8 @@ export interface BoundSocket {
   family: 4 | 6
   ip: string
   port: number
+  /** The socket's inode (`socket:[inode]` in its holder's `/proc/<pid>/fd`), when known. */
+  inode?: number
 }
 
 /**

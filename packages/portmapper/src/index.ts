@@ -6,7 +6,14 @@ export {
   PortMapperError,
 } from './errors.js'
 export { heldPortCount, RELAY_LIMIT } from './port-holds.js'
-export { type HostPort, PortMapper, type PortMapperOptions, type PublishOptions } from './port-mapper.js'
+export {
+  type HostPort,
+  PortMapper,
+  type PortMapperOptions,
+  type PublishOptions,
+  type UnheldPort,
+} from './port-mapper.js'
+export { type SocketHolder, socketHolders } from './socket-holders.js'
 export {
   formatTransportAddress,
   parseTransportAddress,

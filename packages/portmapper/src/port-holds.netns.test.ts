@@ -80,7 +80,7 @@ describeKernel('PortHolds relay (kernel: what DNAT cannot take reaches the held 
   useHostNetns()
 
   /** Holds `[::]:hostPort` (tcp) for a "container" at 127.0.0.2:containerPort. */
-  const holdRelayed = (holds: PortHolds, key: string, hostPort: number, containerPort: number): Promise<void> =>
+  const holdRelayed = (holds: PortHolds, key: string, hostPort: number, containerPort: number): Promise<number[]> =>
     holds.hold(key, { proto: 'tcp', ip: '::', port: hostPort, endPort: hostPort }, false, {
       proto: 'tcp',
       ip: '127.0.0.2',

@@ -154,12 +154,13 @@ export class PortHolds {
   /**
    * Holds every port of `host` under `key`. A port another socket has bound is
    * `ERR_PORT_ALREADY_ALLOCATED` (nothing stays held), unless `shared`: a mapping adopted from the
-   * kernel, which another process (the daemon) may be holding already. A TCP connection to a
-   * held port over IPv6 loopback (DNAT cannot take it) is relayed to `container`'s port; any other,
-   * or one without `container`, is reset.
+   * kernel, which another process (the daemon) may be holding already; those ports are returned
+   * (held by someone else). A TCP connection to a held port over IPv6 loopback (DNAT cannot take
+   * it) is relayed to `container`'s port; any other, or one without `container`, is reset.
    */
-  async hold(key: string, host: TransportRange, shared: boolean, container?: TransportRange): Promise<void> {
-    if (!this.#enabled || host.proto === 'sctp') return
+  async hold(key: string, host: TransportRange, shared: boolean, container?: TransportRange): Promise<number[]> {
+    const taken: number[] = []
+    if (!this.#enabled || host.proto === 'sctp') return taken
     const holders: Holder[] = []
     try {
       for (let port = host.port; port <= host.endPort; port++) {
@@ -170,7 +171,8 @@ export class PortHolds {
         } catch (err) {
           const code = (err as { code?: unknown }).code
           if (code === 'EADDRINUSE' && !shared) throw inUse(host, port, err)
-          // not held: a non-local address, no permission, or (shared) held by its other owner
+          if (code === 'EADDRINUSE') taken.push(port) // held by its other owner, or by someone else
+          // not held: a non-local address, no permission, or (shared) another socket has it
         }
       }
     } catch (err) {
@@ -178,13 +180,14 @@ export class PortHolds {
       throw err
     }
     this.release(key)
-    if (holders.length === 0) return
+    if (holders.length === 0) return taken
     this.#held.set(key, holders)
     for (const h of holders) {
       allHolders.set(h, h.key)
       heldKeys.add(h.key)
     }
     ownSockets[host.proto] += holders.length
+    return taken
   }
 
   /** Closes the sockets holding `key`'s ports (unknown: a no-op). */

@@ -11,6 +11,7 @@ import {
   PortMapperError,
 } from './errors.js'
 import { foreignBoundPorts, kernelHasMapping, PortHolds, reserveAdopted } from './port-holds.js'
+import { type SocketHolder, socketHolders } from './socket-holders.js'
 import {
   canonicalIP,
   formatTransportAddress,
@@ -73,6 +74,24 @@ interface Entry {
   rule: FirewallMapping
   /** Whether the allocator holds its ports for this mapper (not for a mapping adopted while another process holds them). */
   reserved: boolean
+  /** Host ports of an adopted mapping that another socket had bound when it was held (not held). */
+  taken: number[]
+}
+
+/**
+ * A published port this mapper could not hold: another socket had it bound when the mapping was
+ * taken back from the kernel (a program bound it while cnm was not running). Its DNAT still sends
+ * the port's traffic to the container, not to that program.
+ */
+export interface UnheldPort {
+  proto: 'tcp' | 'udp'
+  hostIP: string
+  hostPort: number
+  /** Where the mapping sends it. */
+  containerIP: string
+  containerPort: number
+  /** The processes holding the sockets bound there (none found: another PID namespace, or gone). */
+  holders: SocketHolder[]
 }
 
 /** What to ask the allocator for. */
@@ -267,6 +286,45 @@ export class PortMapper {
     if (host) (await host.catch(() => undefined))?.close()
   }
 
+  /**
+   * The published ports this mapper holds for nobody: adopted from the kernel while another socket
+   * had them bound (a port this process itself holds through another mapper is not one). Asks the
+   * kernel again: a port whose socket was closed since is left out (a restore holds it again).
+   */
+  async unheld(): Promise<UnheldPort[]> {
+    const wanted = [...this.#entries.values()].filter((e) => e.taken.length > 0)
+    if (wanted.length === 0) return []
+    this.#host ??= openHandle()
+    const host = await this.#host
+    const lists = new Map<'tcp' | 'udp', BoundSocket[]>()
+    const found: { entry: Entry; port: number; sockets: BoundSocket[] }[] = []
+    for (const entry of wanted) {
+      const proto = entry.host.proto
+      if (proto === 'sctp') continue
+      if (!lists.has(proto)) lists.set(proto, await host.boundPorts(proto))
+      const family = ipFamily(entry.host.ip)
+      for (const port of entry.taken) {
+        const sockets = (lists.get(proto) ?? []).filter((b) => blocks(b, entry.host.ip, family, port))
+        if (sockets.length > 0) found.push({ entry, port, sockets })
+      }
+    }
+    const holders = socketHolders(new Set(found.flatMap((f) => f.sockets.map((b) => b.inode ?? -1))))
+    const out: UnheldPort[] = []
+    for (const { entry, port, sockets } of found) {
+      const all = sockets.flatMap((b) => holders.get(b.inode ?? -1) ?? [])
+      if (all.some((h) => h.pid === process.pid)) continue // this process has it (another mapper)
+      out.push({
+        proto: entry.host.proto as 'tcp' | 'udp',
+        hostIP: entry.host.ip,
+        hostPort: port,
+        containerIP: entry.container.ip,
+        containerPort: entry.container.port + (port - entry.host.port),
+        holders: all.filter((h, i) => all.findIndex((o) => o.pid === h.pid) === i),
+      })
+    }
+    return out
+  }
+
   /** What this mapper publishes now, in the order it was published. */
   published(): PublishedPort[] {
     return [...this.#entries.values()].map(({ host, container }) => publishedOf(host, container))
@@ -305,13 +363,14 @@ export class PortMapper {
       wanted && adopted ? [wanted.port, wanted.endPort] : this.#allocate(ip, container.proto, request, bound, hold)
     const host: TransportRange = { proto: container.proto, ip, port: start, endPort: end }
     const reserved = !adopted || reserveAdopted(this.#allocator, host)
-    const entry: Entry = { host, container, rule: this.#rule(host, container), reserved }
+    const entry: Entry = { host, container, rule: this.#rule(host, container), reserved, taken: [] }
     return withUndo(async (undo) => {
       undo.push(() => reserved && this.#release(host))
       this.#checkFree(host)
       this.#pending.add(entry)
       undo.push(() => this.#pending.delete(entry))
-      if (hold) await this.#holds.hold(keyOf(host), host, adopted, container) // before DNAT: a port bound meanwhile is refused
+      // Before DNAT: a port bound meanwhile is refused (an adopted one is kept, and told by unheld()).
+      if (hold) entry.taken = await this.#holds.hold(keyOf(host), host, adopted, container)
       undo.push(() => this.#holds.release(keyOf(host)))
       await firewall.addPorts([entry.rule]) // one transaction: on failure nothing was programmed
       undo.push(() => firewall.deletePorts([entry.rule]))

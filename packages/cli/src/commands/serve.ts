@@ -174,6 +174,8 @@ export function registerServeCommand(program: Command, io: Output): void {
           },
           'cnm daemon started',
         )
+        // What the start could not repair (a published port another program took meanwhile …).
+        for (const problem of restored.errors) log.warn(`at start: ${problem}`)
         const stopped = stopSignal(() =>
           log.info('SIGHUP: nothing to reload (settings are read at start: restart the daemon to change them)'),
         )
