@@ -11,10 +11,15 @@ const LABELS: Record<keyof ReconcileReport, string> = {
   errors: 'errors',
 }
 
-/** Two reports as one (what opening the controller found, then what the explicit pass found). */
+/**
+ * Two reports as one (what opening the controller found, then what the explicit pass found): the
+ * repairs of both, once each, and the problems that remain after the second (a problem the first
+ * saw is either repaired since or seen again).
+ */
 export function mergeReports(a: ReconcileReport, b: ReconcileReport): ReconcileReport {
   const out = { ...a }
-  for (const key of Object.keys(LABELS) as (keyof ReconcileReport)[]) out[key] = [...a[key], ...b[key]]
+  for (const key of Object.keys(LABELS) as (keyof ReconcileReport)[]) out[key] = [...new Set([...a[key], ...b[key]])]
+  out.errors = [...b.errors]
   return out
 }
 
