@@ -40,7 +40,10 @@ export function socketHolders(inodes: ReadonlySet<number>): Map<number, SocketHo
       if (inode === undefined || !inodes.has(inode)) continue
       let command = ''
       try {
-        command = readFileSync(`/proc/${name}/comm`, 'utf8').trim()
+        // Any process may name itself (prctl): no control characters reach a log or a terminal.
+        command = readFileSync(`/proc/${name}/comm`, 'utf8')
+          .trim()
+          .replace(/\p{Cc}/gu, '?')
       } catch {}
       const at = found.get(inode) ?? []
       if (!at.some((h) => h.pid === pid)) at.push({ pid, command })
