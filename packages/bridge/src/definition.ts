@@ -28,5 +28,6 @@ export const bridgeDriver: DriverDefinition = {
             },
           }
         : {}),
+      ...(watchKernel && onRepair ? { onPortHeldAgain: onRepair } : {}),
     }),
 }

@@ -53,7 +53,7 @@ import { setupMoreSubnets } from './steps/setup-more-subnets.js'
 import { runSteps, type Step, undoSteps } from './steps/step.js'
 import { removeStrays } from './strays.js'
 import { allSubnets, subnetHolding, subnetsOf } from './subnets.js'
-import { unheldPorts } from './unheld-ports.js'
+import { RETAKE_MS, retakePorts, unheldPorts } from './unheld-ports.js'
 
 /** A MAC address another endpoint of the network already has. */
 export const ERR_MAC_IN_USE = 'ERR_MAC_IN_USE'
@@ -79,6 +79,11 @@ export interface BridgeDriverOptions extends Partial<DriverContext> {
   resolvConfPath?: string
   /** Told what a repair of the firewall rules (with `watchKernel`) found missing and put back, or why it failed. */
   onFirewallRepair?: FirewallWatchOptions['onRepair']
+  /**
+   * With `watchKernel`: told, in words, of a published port held again after the program that had
+   * it bound (it took it while no cnm process held it) let go; tried every 10 s while there is one.
+   */
+  onPortHeldAgain?: (what: string) => void
   /**
    * Delete a deleted endpoint's veth and flush its conntrack entries after its delete answered, its
    * addresses reserved until then (deferred-teardown.ts), and sweep the entries of free addresses at
@@ -199,6 +204,8 @@ export function createBridgeDriver(options: BridgeDriverOptions = {}): BridgeDri
   let backend: string | undefined
   /** With `watchKernel`: the firewall rules put back when someone else takes them. */
   let watch: { close(): void } | undefined
+  /** With `watchKernel`: the published ports another program had, tried again. */
+  let retake: ReturnType<typeof setInterval> | undefined
   /** The host handle's view, and whether the controller is in a batch (see beginBatch). */
   let view: HostView | undefined
   let batching = false
@@ -228,6 +235,9 @@ export function createBridgeDriver(options: BridgeDriverOptions = {}): BridgeDri
         dockerMarks: firewall.backend === 'nftables',
         ...(onRepair ? { onRepair } : {}),
       })
+      retake ??= setInterval(() => {
+        serial(() => retakePorts(networks.values(), options.onPortHeldAgain)).catch(() => undefined)
+      }, RETAKE_MS).unref()
     }
     const host = createHostView(await openHandle())
     view = host
@@ -571,6 +581,8 @@ export function createBridgeDriver(options: BridgeDriverOptions = {}): BridgeDri
         networks.clear()
         watch?.close()
         watch = undefined
+        clearInterval(retake)
+        retake = undefined
         if (!resources) return
         const r = await resources.catch(() => undefined)
         resources = undefined // closing twice is harmless

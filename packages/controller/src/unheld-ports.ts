@@ -27,7 +27,7 @@ function problem(core: Core, u: UnheldPortReport): string {
     u.holders.length > 0
       ? u.holders.map((h) => `pid ${h.pid}${h.command ? ` (${h.command})` : ''}`).join(', ')
       : 'a program cnm cannot see (another PID namespace)'
-  return `published port ${u.port} of endpoint ${ep} (network ${net}) is bound by ${who}, which took it while cnm was not holding it: cnm cannot hold it, and its traffic still goes to the container, not to that program; stop that program (or unpublish the port), then run cnm reconcile to hold it again`
+  return `published port ${u.port} of endpoint ${ep} (network ${net}) is bound by ${who}, which took it while cnm was not holding it: cnm cannot hold it, and its traffic still goes to the container, not to that program; once that program let go, the daemon holds it again within 10 s (and a reconcile does at once)`
 }
 
 /**

@@ -134,6 +134,12 @@ function inUse(host: TransportRange, port: number, cause: unknown): PortMapperEr
   )
 }
 
+/** Holds one port of `host`'s block; the range's n-th host port goes to its n-th container port. */
+function holdOne(host: TransportRange, port: number, container: TransportRange | undefined): Promise<Holder> {
+  const to = container && { ip: container.ip, port: container.port + (port - host.port) }
+  return host.proto === 'tcp' ? holdTcp(host.ip, port, to) : holdUdp(host.ip, port)
+}
+
 /**
  * The bound sockets with which a port mapper holds its published host ports, as Docker does: while
  * a port is published, another program's `bind` of that address, port and protocol fails with
@@ -164,10 +170,8 @@ export class PortHolds {
     const holders: Holder[] = []
     try {
       for (let port = host.port; port <= host.endPort; port++) {
-        // The range's n-th host port goes to its n-th container port.
-        const to = container && { ip: container.ip, port: container.port + (port - host.port) }
         try {
-          holders.push(await (host.proto === 'tcp' ? holdTcp(host.ip, port, to) : holdUdp(host.ip, port)))
+          holders.push(await holdOne(host, port, container))
         } catch (err) {
           const code = (err as { code?: unknown }).code
           if (code === 'EADDRINUSE' && !shared) throw inUse(host, port, err)
@@ -180,14 +184,42 @@ export class PortHolds {
       throw err
     }
     this.release(key)
-    if (holders.length === 0) return taken
-    this.#held.set(key, holders)
+    this.#add(key, host, holders)
+    return taken
+  }
+
+  /**
+   * Holds `ports` of `key`'s block beside the ones held already: those a shared {@link hold} found
+   * another socket had. Returns the ones another socket still has.
+   */
+  async holdMore(
+    key: string,
+    host: TransportRange,
+    ports: readonly number[],
+    container?: TransportRange,
+  ): Promise<number[]> {
+    const taken: number[] = []
+    if (!this.#enabled || host.proto === 'sctp') return taken
+    const holders: Holder[] = []
+    for (const port of ports) {
+      try {
+        holders.push(await holdOne(host, port, container))
+      } catch (err) {
+        if ((err as { code?: unknown }).code === 'EADDRINUSE') taken.push(port)
+      }
+    }
+    this.#add(key, host, holders)
+    return taken
+  }
+
+  #add(key: string, host: TransportRange, holders: Holder[]): void {
+    if (holders.length === 0) return
+    this.#held.set(key, [...(this.#held.get(key) ?? []), ...holders])
     for (const h of holders) {
       allHolders.set(h, h.key)
       heldKeys.add(h.key)
     }
-    ownSockets[host.proto] += holders.length
-    return taken
+    ownSockets[host.proto === 'tcp' ? 'tcp' : 'udp'] += holders.length
   }
 
   /** Closes the sockets holding `key`'s ports (unknown: a no-op). */

@@ -325,6 +325,23 @@ export class PortMapper {
     return out
   }
 
+  /**
+   * Tries again to hold the ports {@link unheld} lists (another program had them bound): returns
+   * those it holds now, that program having let go.
+   */
+  async holdTaken(): Promise<TransportAddress[]> {
+    const out: TransportAddress[] = []
+    for (const entry of this.#entries.values()) {
+      if (entry.taken.length === 0) continue
+      const before = entry.taken
+      entry.taken = await this.#holds.holdMore(keyOf(entry.host), entry.host, before, entry.container)
+      for (const port of before) {
+        if (!entry.taken.includes(port)) out.push({ proto: entry.host.proto, ip: entry.host.ip, port })
+      }
+    }
+    return out
+  }
+
   /** What this mapper publishes now, in the order it was published. */
   published(): PublishedPort[] {
     return [...this.#entries.values()].map(({ host, container }) => publishedOf(host, container))
