@@ -151,29 +151,63 @@ describeKernel('Docker plugin: endpoints whose container left while cnm was down
     await ok('/NetworkDriver.DeleteEndpoint', { NetworkID: NID, EndpointID: LEFT })
   }, 60_000)
 
-  it('until then, a port one of them holds is refused naming it, its container not running, and how to remove it now', async () => {
+  it('until then, a port one of them holds goes at once to the endpoint asking for it (a container its restart policy starts again); one left since the start is named instead', async () => {
     const OLD = 'e5'.repeat(32)
     const NEW = 'f6'.repeat(32)
-    const portmap = { 'com.docker.network.portmap': [{ Proto: 6, Port: 80, HostIP: '', HostPort: 8126 }] }
+    const portmap = (port: number) => ({
+      'com.docker.network.portmap': [{ Proto: 6, Port: 80, HostIP: '', HostPort: port }],
+    })
     await ok('/NetworkDriver.CreateEndpoint', { NetworkID: NID, EndpointID: OLD, Interface: {} })
     await ok('/NetworkDriver.Join', { NetworkID: NID, EndpointID: OLD, SandboxKey: '/x', Options: {} })
-    await ok('/NetworkDriver.ProgramExternalConnectivity', { NetworkID: NID, EndpointID: OLD, Options: portmap })
-    // cnm stops; the container leaves (its end comes back here); cnm starts again (a long grace).
+    await ok('/NetworkDriver.ProgramExternalConnectivity', { NetworkID: NID, EndpointID: OLD, Options: portmap(8126) })
+    // cnm stops; the container dies (its end comes back here); cnm starts again (a long grace), and
+    // dockerd's restart policy starts the container again at once: a new endpoint, the same port.
     await shut()
     await open(60_000)
     await ok('/NetworkDriver.CreateEndpoint', { NetworkID: NID, EndpointID: NEW, Interface: {} })
     await ok('/NetworkDriver.Join', { NetworkID: NID, EndpointID: NEW, SandboxKey: '/y', Options: {} })
+    await ok('/NetworkDriver.ProgramExternalConnectivity', { NetworkID: NID, EndpointID: NEW, Options: portmap(8126) })
+    const names = () =>
+      controller
+        ?.networks()[0]
+        ?.endpoints()
+        .map((e) => e.name)
+    expect(names()).not.toContain(`docker-${OLD}`)
+    expect(names()).toContain(`docker-${NEW}`)
+    expect(sh('ss', '-Hltn', 'sport = :8126')).toContain('8126')
+    const newAddress = controller
+      ?.networks()[0]
+      ?.endpoints()
+      .find((e) => e.name === `docker-${NEW}`)
+      ?.inspect()
+      .ipv4?.split('/')[0]
+    expect(sh('nft', 'list', 'ruleset')).toMatch(
+      new RegExp(`tcp \\. 8126 comment "[^"]*" : ${newAddress?.replaceAll('.', '\\.')} \\. 80`, 'u'),
+    )
+    await ok('/NetworkDriver.DeleteEndpoint', { NetworkID: NID, EndpointID: OLD }) // dockerd's late delete: done
+
+    // One that left after the start (its delete may still come) keeps its port: named, not removed.
+    const LATER = 'a7'.repeat(32)
+    const OTHER = 'b8'.repeat(32)
+    await ok('/NetworkDriver.CreateEndpoint', { NetworkID: NID, EndpointID: LATER, Interface: {} })
+    await ok('/NetworkDriver.Join', { NetworkID: NID, EndpointID: LATER, SandboxKey: '/z', Options: {} })
+    await ok('/NetworkDriver.ProgramExternalConnectivity', {
+      NetworkID: NID,
+      EndpointID: LATER,
+      Options: portmap(8127),
+    })
+    await ok('/NetworkDriver.CreateEndpoint', { NetworkID: NID, EndpointID: OTHER, Interface: {} })
+    await ok('/NetworkDriver.Join', { NetworkID: NID, EndpointID: OTHER, SandboxKey: '/w', Options: {} })
     const refused = await post('/NetworkDriver.ProgramExternalConnectivity', {
       NetworkID: NID,
-      EndpointID: NEW,
-      Options: portmap,
+      EndpointID: OTHER,
+      Options: portmap(8127),
     })
     expect(refused.Err).toMatch(/port is already allocated/u)
-    expect(refused.Err).toContain(`held by docker-${OLD} of network docker-${NID}, whose container is not running`)
-    expect(refused.Err).toContain(`cnm endpoint rm docker-${NID} docker-${OLD}`)
-    await ok('/NetworkDriver.DeleteEndpoint', { NetworkID: NID, EndpointID: OLD })
-    await ok('/NetworkDriver.ProgramExternalConnectivity', { NetworkID: NID, EndpointID: NEW, Options: portmap })
-    expect(sh('ss', '-Hltn', 'sport = :8126')).toContain('8126')
-    await ok('/NetworkDriver.DeleteEndpoint', { NetworkID: NID, EndpointID: NEW })
+    expect(refused.Err).toContain(`held by docker-${LATER} of network docker-${NID}, whose container is not running`)
+    expect(refused.Err).toContain(`cnm endpoint rm docker-${NID} docker-${LATER}`)
+    expect(names()).toContain(`docker-${LATER}`)
+    for (const eid of [NEW, LATER, OTHER])
+      await ok('/NetworkDriver.DeleteEndpoint', { NetworkID: NID, EndpointID: eid })
   }, 60_000)
 })

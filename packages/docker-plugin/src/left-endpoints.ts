@@ -57,6 +57,49 @@ function poolOf(net: Network, address: string): string | undefined {
     .find((p) => p !== undefined && containsAddress(p, a))?.cidr
 }
 
+/** Deletes a left endpoint and releases its addresses in the IPAM (dockerd's ReleaseAddress was lost too). */
+async function removeLeft(
+  net: Network,
+  ep: Endpoint,
+  ipam: Ipam,
+  emit: PluginEventSink | undefined,
+): Promise<LeftEndpoint> {
+  const before = ep.inspect()
+  let error: unknown
+  try {
+    await ep.delete()
+  } catch (err) {
+    error = err
+  }
+  // A teardown that failed part-way may still have dropped the endpoint: released then too.
+  const gone = !net.endpoints().some((e) => e.id === before.id)
+  if (gone) {
+    endpointDeleted(emit ?? (() => undefined), before)
+    for (const a of [before.ipv4, before.ipv6]) {
+      const address = a?.split('/')[0]
+      const pool = address === undefined ? undefined : poolOf(net, address)
+      if (address !== undefined && pool !== undefined) ipam.releaseAddress(pool, address)
+    }
+    ipam.flush()
+  }
+  return { network: net.name, endpoint: ep.name, ...(gone || error === undefined ? {} : { error }) }
+}
+
+/** The sweep of left endpoints (see {@link sweepLeftEndpoints}). */
+export interface LeftEndpointSweep {
+  /** The endpoints removed after the grace period (or that could not be). */
+  done: Promise<LeftEndpoint[]>
+  /**
+   * Removes at once an endpoint the sweep holds for left — its container end waited in this
+   * namespace when the plugin started and still does — because a request needs what it holds (a
+   * container restarted by dockerd's restart policy asks for its own published ports again, a
+   * second after cnm is back, and dockerd gives up after one failure). Undefined, and nothing
+   * removed, for any other endpoint.
+   */
+  evict(endpointId: string): Promise<LeftEndpoint | undefined>
+  cancel(): void
+}
+
 /**
  * Removes the endpoints of Docker networks whose container left while cnm was not running. dockerd
  * moves a container's interface back out of its sandbox (under its name from `Join`) before it
@@ -66,20 +109,25 @@ function poolOf(net: Network, address: string): string | undefined {
  * namespace when the plugin starts, and still after `graceMs` (an endpoint dockerd made just
  * before cnm stopped is joined and moved into its container by then: its Join is retried), is such
  * a one: it is deleted (its ports unpublished, its veth removed) and its addresses are released in
- * the IPAM (dockerd's `ReleaseAddress` was lost too). Runs beside the plugin, one endpoint at a
- * time; what fails is reported, never thrown.
+ * the IPAM (dockerd's `ReleaseAddress` was lost too); `evict` does it sooner for one whose ports a
+ * request needs. Runs beside the plugin, one endpoint at a time; what fails is reported, never
+ * thrown.
  */
 export function sweepLeftEndpoints(
   controller: NetworkController,
   ipam: Ipam,
   options: { graceMs?: number; emit?: PluginEventSink } = {},
-): { done: Promise<LeftEndpoint[]>; cancel(): void } {
+): LeftEndpointSweep {
   let cancelled = false
   let timer: NodeJS.Timeout | undefined
   let wake: (() => void) | undefined
+  /** The endpoints parked when the plugin started (read once, at once). */
+  const first = parkedDockerEndpoints(controller).catch(() => new Map<string, { net: Network; ep: Endpoint }>())
+  /** Those removed (or being removed) already, by the sweep or by `evict`: each goes once. */
+  const taken = new Set<string>()
   const done = (async (): Promise<LeftEndpoint[]> => {
-    const first = await parkedDockerEndpoints(controller)
-    if (first.size === 0) return []
+    const atStart = await first
+    if (atStart.size === 0) return []
     await new Promise<void>((resolve) => {
       wake = resolve
       timer = setTimeout(resolve, options.graceMs ?? LEFT_ENDPOINT_GRACE_MS)
@@ -88,31 +136,21 @@ export function sweepLeftEndpoints(
     if (cancelled) return []
     const out: LeftEndpoint[] = []
     for (const [id, { net, ep }] of await parkedDockerEndpoints(controller)) {
-      if (!first.has(id) || cancelled) continue
-      const before = ep.inspect()
-      let error: unknown
-      try {
-        await ep.delete()
-      } catch (err) {
-        error = err
-      }
-      // A teardown that failed part-way may still have dropped the endpoint: released then too.
-      const gone = !net.endpoints().some((e) => e.id === id)
-      if (gone) {
-        endpointDeleted(options.emit ?? (() => undefined), before)
-        for (const a of [before.ipv4, before.ipv6]) {
-          const address = a?.split('/')[0]
-          const pool = address === undefined ? undefined : poolOf(net, address)
-          if (address !== undefined && pool !== undefined) ipam.releaseAddress(pool, address)
-        }
-      }
-      out.push({ network: net.name, endpoint: ep.name, ...(gone || error === undefined ? {} : { error }) })
+      if (!atStart.has(id) || taken.has(id) || cancelled) continue
+      taken.add(id)
+      out.push(await removeLeft(net, ep, ipam, options.emit))
     }
-    ipam.flush()
     return out
   })().catch((error: unknown) => [{ network: '', endpoint: '', error }])
   return {
     done,
+    async evict(endpointId) {
+      if (cancelled || taken.has(endpointId) || !(await first).has(endpointId)) return undefined
+      const now = (await parkedDockerEndpoints(controller)).get(endpointId)
+      if (!now || taken.has(endpointId)) return undefined // joined since (not left), or gone meanwhile
+      taken.add(endpointId)
+      return removeLeft(now.net, now.ep, ipam, options.emit)
+    },
     cancel() {
       cancelled = true
       if (timer) clearTimeout(timer)

@@ -3,7 +3,7 @@ import { CnmError, type PortBinding, withUndo } from '@cnm/driverapi'
 import { tryParseCIDR } from '@cnm/ip'
 import { DockerPluginError, ERR_DOCKER_NOT_SUPPORTED, ERR_DOCKER_UNKNOWN_OBJECT, invalidRequest } from './errors.js'
 import { endpointCreated, endpointDeleted, endpointPorts, type PluginEventSink } from './events.js'
-import { LEFT_ENDPOINT_GRACE_MS, parkedDockerEndpoints } from './left-endpoints.js'
+import { LEFT_ENDPOINT_GRACE_MS, type LeftEndpointSweep, parkedDockerEndpoints } from './left-endpoints.js'
 import { checkDockerId, endpointName, networkName } from './names.js'
 import { type CreateNetworkRequest, parseCreateNetwork } from './network-options.js'
 import { parsePortMap, published, servable } from './port-map.js'
@@ -45,17 +45,15 @@ export interface NetworkDriverVerbs {
 }
 
 /**
- * Why a host port `wanted` asks for is taken when the endpoint holding it is a Docker endpoint whose
- * container is not running — its end waits in this namespace (dockerd moved it back out: ports are
- * published only once it is in its container), so it left while cnm was down — in words, with how
- * to remove it now (cnm removes such an endpoint `LEFT_ENDPOINT_GRACE_MS` after it starts);
- * undefined otherwise.
+ * The Docker endpoint whose container is not running that holds a host port `wanted` asks for — its
+ * end waits in this namespace (dockerd moved it back out: ports are published only once it is in
+ * its container), so it left while cnm was down; undefined when none does.
  */
 async function leftHolder(
   controller: NetworkController,
   ep: Endpoint,
   wanted: readonly PortBinding[],
-): Promise<string | undefined> {
+): Promise<{ id: string; net: Network; ep: Endpoint } | undefined> {
   for (const [id, { net, ep: other }] of await parkedDockerEndpoints(controller)) {
     const holds = other
       .inspect()
@@ -68,10 +66,14 @@ async function leftHolder(
             b.hostPort <= p.hostPortEnd,
         ),
       )
-    if (id !== ep.id && holds)
-      return `it is held by ${other.name} of network ${net.name}, whose container is not running (it left while cnm was down; cnm removes such an endpoint ${LEFT_ENDPOINT_GRACE_MS / 1000} s after its start, or at once: cnm endpoint rm ${net.name} ${other.name})`
+    if (id !== ep.id && holds) return { id, net, ep: other }
   }
   return undefined
+}
+
+/** Why a left endpoint still holds a port (it was not parked at cnm's start), with how to remove it now. */
+function leftHint(h: { net: Network; ep: Endpoint }): string {
+  return `it is held by ${h.ep.name} of network ${h.net.name}, whose container is not running (it left while cnm was down; cnm removes such an endpoint ${LEFT_ENDPOINT_GRACE_MS / 1000} s after its start, or at once: cnm endpoint rm ${h.net.name} ${h.ep.name})`
 }
 
 /** The plain address of a CIDR (`10.0.0.2/24` → `10.0.0.2`), checked for its family. */
@@ -93,6 +95,7 @@ export function createNetworkDriver(
   controller: NetworkController,
   state: StateFile,
   emit: PluginEventSink = () => undefined,
+  left?: Pick<LeftEndpointSweep, 'evict'>,
 ): NetworkDriverVerbs {
   const network = (nid: unknown): Network | undefined =>
     controller.networkByName(networkName(checkDockerId('network', nid)))
@@ -239,9 +242,16 @@ export function createNetworkDriver(
       try {
         made = await ep.publishPorts(wanted)
       } catch (err) {
-        const hint = await leftHolder(controller, ep, wanted).catch(() => undefined)
-        if (hint === undefined || !(err instanceof CnmError)) throw err
-        throw new CnmError(err.code, err.kind, `${err.message}: ${hint}`, { cause: err })
+        if (!(err instanceof CnmError)) throw err
+        const holder = await leftHolder(controller, ep, wanted).catch(() => undefined)
+        if (holder === undefined) throw err
+        // Held by an endpoint already left when cnm started (a container that died while cnm was
+        // down, restarted now by its restart policy, wants its ports back): it goes now, not after
+        // the grace period, and the publish is tried again.
+        const gone = await left?.evict(holder.id)
+        if (gone === undefined || gone.error !== undefined)
+          throw new CnmError(err.code, err.kind, `${err.message}: ${leftHint(holder)}`, { cause: err })
+        made = await ep.publishPorts(wanted)
       }
       endpointPorts(emit, before, 'publish', made)
       return {}

@@ -2,6 +2,7 @@ import type { NetworkController } from '@cnm/controller'
 import type { TSchema } from 'typebox'
 import type { PluginEventSink } from './events.js'
 import { createIpam, type Ipam } from './ipam.js'
+import type { LeftEndpointSweep } from './left-endpoints.js'
 import { createNetworkDriver } from './network-driver.js'
 import { SCHEMAS } from './schemas.js'
 import type { StateFile } from './state-file.js'
@@ -27,8 +28,9 @@ export function pluginRoutes(
   state: StateFile,
   emit?: PluginEventSink,
   ipam: Ipam = createIpam(controller, state),
+  left?: Pick<LeftEndpointSweep, 'evict'>,
 ): PluginRoute[] {
-  const net = createNetworkDriver(controller, state, emit)
+  const net = createNetworkDriver(controller, state, emit, left)
   const nd = (name: string, body: TSchema, handle: (b: never) => unknown): PluginRoute => ({
     path: `/NetworkDriver.${name}`,
     body,

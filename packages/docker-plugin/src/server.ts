@@ -7,7 +7,7 @@ import { type FastifyBaseLogger, type FastifyError, type FastifyInstance, fastif
 import { DockerPluginError, ERR_DOCKER_STATE, errorText } from './errors.js'
 import type { PluginEventSink } from './events.js'
 import { createIpam, type Ipam } from './ipam.js'
-import { type LeftEndpoint, sweepLeftEndpoints } from './left-endpoints.js'
+import { type LeftEndpoint, type LeftEndpointSweep, sweepLeftEndpoints } from './left-endpoints.js'
 import { pluginRoutes } from './routes.js'
 import { StateFile } from './state-file.js'
 
@@ -88,6 +88,7 @@ export function createDockerPluginApp(
   options: Omit<DockerPluginOptions, 'socketPath'>,
   state: StateFile = new StateFile(options.stateFile),
   ipam: Ipam = createIpam(options.controller, state),
+  left?: Pick<LeftEndpointSweep, 'evict'>,
 ): FastifyInstance {
   const app = fastify({
     ...(options.logger ? { loggerInstance: options.logger } : {}),
@@ -126,7 +127,7 @@ export function createDockerPluginApp(
     const message = `cnm does not answer ${req.method} ${req.url}: not a request of the network driver or IPAM protocol`
     void reply.code(404).type(PLUGIN_MEDIA_TYPE).send({ Err: message })
   })
-  for (const route of pluginRoutes(options.controller, state, options.emit, ipam)) {
+  for (const route of pluginRoutes(options.controller, state, options.emit, ipam, left)) {
     app.post(route.path, { schema: { body: route.body } }, async (req, reply) => {
       void reply.type(PLUGIN_MEDIA_TYPE)
       req.log.debug({ url: req.url, body: req.body }, 'docker plugin request') // what dockerd sent (--log-level debug)
@@ -151,14 +152,21 @@ export async function serveDockerPlugin(options: DockerPluginOptions): Promise<D
   await prepare(socketPath)
   const state = new StateFile(options.stateFile)
   const ipam = createIpam(options.controller, state)
-  const app = createDockerPluginApp(options, state, ipam)
-  await app.listen({ path: socketPath })
-  chmodSync(socketPath, 0o660)
-  // Endpoints whose containers left while cnm was down (dockerd forgot them), beside the requests.
+  // Endpoints whose containers left while cnm was down (dockerd forgot them), beside the requests:
+  // which ones is read before the first request can join one.
   const sweep = sweepLeftEndpoints(options.controller, ipam, {
     ...(options.leftEndpointGraceMs !== undefined ? { graceMs: options.leftEndpointGraceMs } : {}),
     ...(options.emit ? { emit: options.emit } : {}),
   })
+  let app: FastifyInstance
+  try {
+    app = createDockerPluginApp(options, state, ipam, sweep)
+    await app.listen({ path: socketPath })
+  } catch (err) {
+    sweep.cancel()
+    throw err
+  }
+  chmodSync(socketPath, 0o660)
   const leftEndpoints = sweep.done.then((left) => {
     for (const l of left) {
       const what = `endpoint ${l.endpoint} of network ${l.network}`
