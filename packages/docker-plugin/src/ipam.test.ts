@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import type { NetworkController } from '@cnm/controller'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
-import { createIpam, GATEWAY_TYPE, type Ipam, ORPHAN_POOL_MS, parsePoolId } from './ipam.js'
+import { createIpam, GATEWAY_TYPE, type Ipam, ORPHAN_POOL_MS, parsePoolId, STALE_ADDRESS_MS } from './ipam.js'
 import { StateFile } from './state-file.js'
 
 interface FakeNet {
@@ -24,7 +24,7 @@ function networksView(nets: FakeNet[]): NetworkController {
           gateway: n.gateway,
           subnetIPv6: undefined,
           gatewayIPv6: undefined,
-          endpoints: n.endpoints.map((ipv4) => ({ ipv4, ipv6: undefined })),
+          endpoints: n.endpoints.map((ipv4) => ({ name: `ep-${ipv4}`, ipv4, ipv6: undefined })),
         }),
       })),
   } as unknown as NetworkController
@@ -64,12 +64,17 @@ describe("the IPAM side: agrees with cnm's networks", () => {
     const a = ipam.requestAddress({ PoolID: pool.PoolID, Address: '', Options: null })
     const b = ipam.requestAddress({ PoolID: pool.PoolID })
     expect([a.Address, b.Address]).toEqual(['10.77.0.4/24', '10.77.0.5/24'])
-    // Asked for by name: taken ones are refused, naming the address and the pool.
-    for (const taken of ['10.77.0.1', '10.77.0.2', '10.77.0.3', '10.77.0.4']) {
+    // Asked for by name: taken ones are refused, naming the address, the pool and what holds it.
+    for (const [taken, by] of [
+      ['10.77.0.1', 'the gateway of cnm network net-10.77.0.0/24'],
+      ['10.77.0.2', 'endpoint ep-10.77.0.2 of cnm network net-10.77.0.0/24'],
+      ['10.77.0.3', 'an auxiliary address of its network'],
+      ['10.77.0.4', 'handed out to dockerd, and no endpoint has it (let go in 60 s if none takes it)'],
+    ]) {
       expect(() => ipam.requestAddress({ PoolID: pool.PoolID, Address: taken })).toThrow(
         expect.objectContaining({
           code: 'ERR_DOCKER_ADDRESS_IN_USE',
-          message: `address ${taken} of pool 10.77.0.0/24 is in use`,
+          message: `address ${taken} of pool 10.77.0.0/24 is in use: ${by}`,
         }),
       )
     }
@@ -164,6 +169,45 @@ describe("the IPAM side: agrees with cnm's networks", () => {
       // Its addresses went with it: the new network's first address is free again.
       nets.push({ name: 'docker-61', subnet: '10.60.0.0/24', gateway: '10.60.0.1', endpoints: [] })
       expect(ipam.requestAddress({ PoolID: id }).Address).toBe(address)
+    } finally {
+      vi.useRealTimers()
+    }
+  })
+
+  it('lets go an address of a cnm network that no endpoint took a while after it was handed out (its endpoint removed by cnm, its ReleaseAddress lost)', () => {
+    vi.useFakeTimers({ toFake: ['Date'] })
+    try {
+      const id = ipam.requestPool({ Pool: '10.64.0.0/24' }).PoolID
+      const asked = Date.now()
+      const net: FakeNet = { name: 'docker-64', subnet: '10.64.0.0/24', gateway: '10.64.0.1', endpoints: [] }
+      nets.push(net)
+      ipam.requestAddress({ PoolID: id, Address: '10.64.0.3' }) // dockerd reserves aux addresses too, then
+      state.setNetwork('e'.repeat(64), { aux: { '10.64.0.0/24': ['10.64.0.3'] } }) // CreateNetwork keeps them
+      const kept = ipam.requestAddress({ PoolID: id }).Address // its endpoint is made
+      net.endpoints.push(kept.split('/')[0] as string)
+      const lost = ipam.requestAddress({ PoolID: id }).Address // its endpoint goes behind dockerd's back
+      expect([kept, lost]).toEqual(['10.64.0.2/24', '10.64.0.4/24'])
+      vi.setSystemTime(Date.now() + 30_000)
+      expect(() => ipam.requestAddress({ PoolID: id, Address: '10.64.0.4' })).toThrow(/let go in 30 s/u)
+      vi.setSystemTime(Date.now() + STALE_ADDRESS_MS)
+      // The lost one is free again; the endpoint's and the auxiliary one are not.
+      expect(ipam.requestAddress({ PoolID: id, Address: '10.64.0.4' }).Address).toBe('10.64.0.4/24')
+      expect(() => ipam.requestAddress({ PoolID: id, Address: '10.64.0.2' })).toThrow(/endpoint ep-10\.64\.0\.2/u)
+      expect(() => ipam.requestAddress({ PoolID: id, Address: '10.64.0.3' })).toThrow(/auxiliary address/u)
+      // Its network removed behind dockerd's back: the pool is named as such until it is let go.
+      nets.pop()
+      vi.setSystemTime(asked + 10_000) // (back to) 10 s after the pool was asked for
+      expect(() => ipam.requestPool({ Pool: '10.64.0.0/25' })).toThrow(
+        'pool 10.64.0.0/25 overlaps pool 10.64.0.0/24, whose cnm network was removed without dockerd (cnm network rm, or docker network rm while cnm was down): let go in 50 s',
+      )
+      vi.setSystemTime(Date.now() + 2 * STALE_ADDRESS_MS)
+      // A pool of another driver's network (no cnm network): dockerd's reservations are never let go.
+      const other = ipam.requestPool({ Pool: '10.65.0.0/24' }).PoolID
+      ipam.requestAddress({ PoolID: other, Address: '10.65.0.9' })
+      vi.setSystemTime(Date.now() + STALE_ADDRESS_MS + 1000)
+      expect(() => ipam.requestAddress({ PoolID: other, Address: '10.65.0.9' })).toThrow(
+        /is in use: handed out to dockerd$/u,
+      )
     } finally {
       vi.useRealTimers()
     }

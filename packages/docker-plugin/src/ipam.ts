@@ -51,6 +51,14 @@ interface Pool {
  */
 export const ORPHAN_POOL_MS = 60_000
 
+/**
+ * How long an address handed out to dockerd for a cnm network may go without an endpoint holding
+ * it before it is taken for lost (dockerd's CreateEndpoint follows RequestAddress at once): its
+ * endpoint was removed by cnm itself (`cnm endpoint rm`, a reconcile), or dockerd's calls failed
+ * while cnm was down, and its ReleaseAddress never comes.
+ */
+export const STALE_ADDRESS_MS = 60_000
+
 /** Docker's automatic IPv4 pools, in the order its default IPAM tries them. */
 const AUTO_V4 = [
   ...Array.from({ length: 15 }, (_, i) => `172.${17 + i}.0.0/16`),
@@ -133,6 +141,10 @@ export function createIpam(controller: NetworkController, state: StateFile): Ipa
       .filter(([subnet]) => live.has(subnet))
       .map(([subnet, addresses]) => [subnet, new Set(addresses)]),
   )
+  /** When each address was handed out (`subnet address`; those read from the state file: at the start). */
+  const addressAt = new Map<string, number>()
+  const started = Date.now()
+  const handedTime = (subnet: string, address: string): number => addressAt.get(`${subnet} ${address}`) ?? started
   let pending: NodeJS.Immediate | undefined
   const write = (): void => {
     if (pending) clearImmediate(pending)
@@ -187,6 +199,9 @@ export function createIpam(controller: NetworkController, state: StateFile): Ipa
     if (changed) persistSoon()
   }
 
+  /** How many whole seconds until `since` is `ms` old (0 when it is). */
+  const secondsLeft = (since: number, ms: number): number => Math.max(0, Math.ceil((since + ms - Date.now()) / 1000))
+
   /** What holds a subnet overlapping `subnet`, in words, or undefined. */
   const inUse = (subnet: IPPrefix): string | undefined => {
     letGoOrphans()
@@ -198,8 +213,11 @@ export function createIpam(controller: NetworkController, state: StateFile): Ipa
     }
     const pool = [...pools.values()].find((p) => networksOverlap(p.subnet, subnet))
     if (pool === undefined) return undefined
-    const ago = Math.round((Date.now() - (handedAt.get(pool.id) ?? 0)) / 1000)
-    return `pool ${pool.id}, handed out to dockerd ${ago} s ago for a network not made yet`
+    const at = handedAt.get(pool.id) ?? 0
+    if (seenLive.has(pool.id)) {
+      return `pool ${pool.id}, whose cnm network was removed without dockerd (cnm network rm, or docker network rm while cnm was down): let go in ${secondsLeft(at, ORPHAN_POOL_MS)} s`
+    }
+    return `pool ${pool.id}, handed out to dockerd ${Math.round((Date.now() - at) / 1000)} s ago for a network not made yet`
   }
 
   const hostSubnets = (): IPPrefix[] =>
@@ -225,23 +243,48 @@ export function createIpam(controller: NetworkController, state: StateFile): Ipa
     )
   }
 
-  /** What a pool's subnet's addresses are taken by: endpoints, gateway, auxiliary and handed-out addresses. */
-  function taken(pool: Pool): Set<string> {
+  /**
+   * What a pool's subnet's addresses are taken by: endpoints, gateway, auxiliary and handed-out
+   * addresses. On a cnm network, an address handed out {@link STALE_ADDRESS_MS} ago or more that no
+   * endpoint holds (and that is not an auxiliary address, which dockerd asks for too) is let go
+   * first; `holders` says what holds each of the others.
+   */
+  function taken(pool: Pool): { used: Set<string>; holder(address: string): string } {
     const { subnet } = pool
-    const used = new Set(handedOut.get(subnet.cidr))
+    const held = new Map<string, string>()
+    let onNetwork = false
     for (const n of controller.networks()) {
       const i = n.inspect()
       const mine = subnetsOf(i).find((s) => s.subnet === subnet.cidr)
       if (!mine) continue
+      onNetwork = true
       if (pools.has(pool.id)) seenLive.add(pool.id) // a cnm network holds it (see letGoOrphans)
-      if (mine.gateway) used.add(mine.gateway)
+      if (mine.gateway) held.set(mine.gateway, `the gateway of cnm network ${n.name}`)
       for (const ep of i.endpoints) {
         const a = subnet.family === 4 ? ep.ipv4 : ep.ipv6
-        if (a) used.add(a)
+        if (a) held.set(a, `endpoint ${ep.name} of cnm network ${n.name}`)
       }
     }
-    for (const extras of Object.values(state.networks())) for (const a of extras.aux?.[subnet.cidr] ?? []) used.add(a)
-    return used
+    for (const extras of Object.values(state.networks()))
+      for (const a of extras.aux?.[subnet.cidr] ?? []) held.set(a, 'an auxiliary address of its network')
+    const handed = handedOut.get(subnet.cidr)
+    for (const a of [...(handed ?? [])]) {
+      if (held.has(a)) continue
+      const at = handedTime(subnet.cidr, a)
+      if (onNetwork && Date.now() - at >= STALE_ADDRESS_MS) {
+        handed?.delete(a)
+        addressAt.delete(`${subnet.cidr} ${a}`)
+        persistSoon()
+        continue
+      }
+      held.set(
+        a,
+        onNetwork
+          ? `handed out to dockerd, and no endpoint has it (let go in ${secondsLeft(at, STALE_ADDRESS_MS)} s if none takes it)`
+          : 'handed out to dockerd',
+      )
+    }
+    return { used: new Set(held.keys()), holder: (a) => held.get(a) ?? 'in use' }
   }
 
   function hand(subnet: IPPrefix, address: string): string {
@@ -253,6 +296,7 @@ export function createIpam(controller: NetworkController, state: StateFile): Ipa
     const added = set
     added.add(address)
     persist(() => added.delete(address))
+    addressAt.set(`${subnet.cidr} ${address}`, Date.now())
     return `${address}/${subnet.prefixLength}`
   }
 
@@ -327,12 +371,12 @@ export function createIpam(controller: NetworkController, state: StateFile): Ipa
           Data: {},
         }
       }
-      const used = taken(pool)
+      const { used, holder } = taken(pool)
       if (wanted) {
         if (used.has(wanted.text)) {
           throw new DockerPluginError(
             ERR_DOCKER_ADDRESS_IN_USE,
-            `address ${wanted.text} of pool ${subnet.cidr} is in use`,
+            `address ${wanted.text} of pool ${subnet.cidr} is in use: ${holder(wanted.text)}`,
           )
         }
         return { Address: hand(subnet, wanted.text), Data: {} }
@@ -355,6 +399,7 @@ export function createIpam(controller: NetworkController, state: StateFile): Ipa
       const text = a === undefined ? undefined : 'text' in a ? a.text : a.address
       if (text === undefined) throw invalidRequest(`address ${JSON.stringify(address)} is not an IP address`)
       const set = handedOut.get(pool.subnet.cidr)
+      addressAt.delete(`${pool.subnet.cidr} ${text}`)
       if (set?.delete(text)) persistSoon()
     },
   }
