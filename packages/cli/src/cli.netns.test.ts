@@ -304,6 +304,32 @@ describeKernel('cnm commands (kernel, the real binary)', () => {
     ok(g('network', 'rm', 'a', 'b'))
   })
 
+  it("refuses to remove what dockerd made without -f, and leaves it out of prune (docker's to remove)", () => {
+    const docker = `docker-${'ab'.repeat(32)}` // what cnm's Docker plugin names a network dockerd made
+    ok(g('network', 'create', docker, '--subnet', '10.207.0.0/24'))
+    ok(g('endpoint', 'create', docker, `docker-${'cd'.repeat(32)}`))
+    ok(g('network', 'create', 'idle', '--subnet', '10.208.0.0/24'))
+    ok(g('network', 'create', `docker-${'ef'.repeat(32)}`, '--subnet', '10.209.0.0/24')) // dockerd's, idle
+    expect(fails(g('network', 'rm', docker), 'ERR_DOCKER_OWNED')).toContain(
+      'was made by dockerd (Docker network abababababab): remove it with docker network rm abababababab',
+    )
+    expect(fails(g('endpoint', 'rm', docker, `docker-${'cd'.repeat(32)}`), 'ERR_DOCKER_OWNED')).toContain(
+      'docker network disconnect abababababab',
+    )
+    // prune takes the idle network of cnm's own, not dockerd's.
+    expect(ok(g('network', 'prune', '-f'))).toBe('Deleted Networks:\nidle\n')
+    expect(
+      okJSON<{ name: string }[]>(g('network', 'ls', '--json'))
+        .map((n) => n.name)
+        .sort(),
+    ).toEqual([docker, `docker-${'ef'.repeat(32)}`].sort())
+    // -f: removed anyway (one dockerd forgot while cnm was down).
+    expect(ok(g('endpoint', 'rm', '-f', docker, `docker-${'cd'.repeat(32)}`))).toBe(`docker-${'cd'.repeat(32)}\n`)
+    expect(ok(g('network', 'rm', '-f', docker, `docker-${'ef'.repeat(32)}`))).toBe(
+      `${docker}\ndocker-${'ef'.repeat(32)}\n`,
+    )
+  })
+
   it('reconcile reports what went behind its back; --store and CNM_STORE select the store', () => {
     ok(g('network', 'create', 'r', '--subnet', '10.206.0.0/24'))
     ok(g('sandbox', 'create', 'gone'))

@@ -27,6 +27,8 @@ export const ERR_INTERRUPTED = 'ERR_INTERRUPTED'
 export const ERR_RECONCILE_INCOMPLETE = 'ERR_RECONCILE_INCOMPLETE'
 /** `cnm network prune`: some networks that matched could not be removed (each reported). */
 export const ERR_PRUNE_INCOMPLETE = 'ERR_PRUNE_INCOMPLETE'
+/** `cnm network rm` / `endpoint rm` of what dockerd made, without `-f` (dockerd would not be told). */
+export const ERR_DOCKER_OWNED = 'ERR_DOCKER_OWNED'
 
 /**
  * The kind of each of the CLI's codes: usage and argument errors are `invalid`; a socket another
@@ -47,6 +49,7 @@ const KINDS: Readonly<Record<string, ErrorKind>> = {
   [ERR_INTERRUPTED]: 'unavailable',
   [ERR_RECONCILE_INCOMPLETE]: 'kernel',
   [ERR_PRUNE_INCOMPLETE]: 'conflict',
+  [ERR_DOCKER_OWNED]: 'conflict',
 }
 
 /**

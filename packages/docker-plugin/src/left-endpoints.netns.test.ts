@@ -205,7 +205,7 @@ describeKernel('Docker plugin: endpoints whose container left while cnm was down
     })
     expect(refused.Err).toMatch(/port is already allocated/u)
     expect(refused.Err).toContain(`held by docker-${LATER} of network docker-${NID}, whose container is not running`)
-    expect(refused.Err).toContain(`cnm endpoint rm docker-${NID} docker-${LATER}`)
+    expect(refused.Err).toContain(`cnm endpoint rm -f docker-${NID} docker-${LATER}`)
     expect(names()).toContain(`docker-${LATER}`)
     for (const eid of [NEW, LATER, OTHER])
       await ok('/NetworkDriver.DeleteEndpoint', { NetworkID: NID, EndpointID: eid })

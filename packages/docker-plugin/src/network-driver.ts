@@ -73,7 +73,7 @@ async function leftHolder(
 
 /** Why a left endpoint still holds a port (it was not parked at cnm's start), with how to remove it now. */
 function leftHint(h: { net: Network; ep: Endpoint }): string {
-  return `it is held by ${h.ep.name} of network ${h.net.name}, whose container is not running (it left while cnm was down; cnm removes such an endpoint ${LEFT_ENDPOINT_GRACE_MS / 1000} s after its start, or at once: cnm endpoint rm ${h.net.name} ${h.ep.name})`
+  return `it is held by ${h.ep.name} of network ${h.net.name}, whose container is not running (it left while cnm was down; cnm removes such an endpoint ${LEFT_ENDPOINT_GRACE_MS / 1000} s after its start, or at once: cnm endpoint rm -f ${h.net.name} ${h.ep.name})`
 }
 
 /** The plain address of a CIDR (`10.0.0.2/24` → `10.0.0.2`), checked for its family. */

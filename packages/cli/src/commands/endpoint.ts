@@ -1,6 +1,7 @@
 import type { Endpoint, EndpointCreate, Sandbox } from '@cnm/client'
 import type { Command } from 'commander'
 import { withApi } from '../backend.js'
+import { dockerNetworkIdOf, refuseDockerOwned } from '../docker-owned.js'
 import { type EndpointFlags, endpointOptions } from '../endpoint-options.js'
 import { type Output, printJSON, printList, shortId } from '../output.js'
 import { formatPortBinding } from '../publish-spec.js'
@@ -113,8 +114,13 @@ export function registerEndpointCommands(program: Command, io: Output): void {
     .description('remove endpoints (leaving their sandbox first); stops at the first failure')
     .argument('<network>', 'network name or id')
     .argument('<endpoint...>', 'endpoint names or ids')
-    .action(async (netRef: string, refs: string[], _opts: unknown, cmd: Command) => {
+    .option('-f, --force', 'remove it even if dockerd made it (dockerd is not told)')
+    .action(async (netRef: string, refs: string[], opts: { force?: boolean }, cmd: Command) => {
       await withApi(cmd, async (api) => {
+        if (!opts.force) {
+          const net = (await api.inspectNetwork(netRef)).name
+          if (dockerNetworkIdOf(net) !== undefined) refuseDockerOwned('endpoint', refs.join(', '), net)
+        }
         for (const ref of refs) io.out(`${(await api.removeEndpoint(netRef, ref)).name}\n`)
       })
     })

@@ -1,6 +1,7 @@
 import { createInterface } from 'node:readline'
 import type { CnmApi, NetworkPrune } from '@cnm/client'
 import { errorKind } from '@cnm/driverapi'
+import { dockerNetworkIdOf, refuseDockerOwned } from '../docker-owned.js'
 import { CliError, ERR_PRUNE_INCOMPLETE, formatError } from '../errors.js'
 import type { Output } from '../output.js'
 
@@ -36,12 +37,16 @@ async function emptyNetwork(api: CnmApi, ref: string): Promise<void> {
 /**
  * `network rm`: each network is tried and its name printed; failures are reported and the rest go
  * on. With `force` its endpoints are disconnected and removed first, and a network that does not
- * exist is no error (Docker's `-f`).
+ * exist is no error (Docker's `-f`); without, a network dockerd made is refused (`ERR_DOCKER_OWNED`).
  */
 export async function removeNetworks(api: CnmApi, io: Output, refs: readonly string[], force: boolean): Promise<void> {
   const failures: unknown[] = []
   for (const ref of refs) {
     try {
+      if (!force) {
+        const name = (await api.inspectNetwork(ref)).name
+        if (dockerNetworkIdOf(name) !== undefined) refuseDockerOwned('network', name, name)
+      }
       if (force) await emptyNetwork(api, ref)
       io.out(`${(await api.removeNetwork(ref)).name}\n`)
     } catch (err) {

@@ -1,5 +1,6 @@
 import type { JoinedEndpoint, NetworkInspect } from '@cnm/controller'
 import { type DnsEntry, tryNormalizeName } from '@cnm/dns'
+import { dockerNetworkIdOf } from '../docker-owned.js'
 
 /** The search domain of every network's DNS server: `web` and `web.cnm.internal` are one name. */
 export const DNS_DOMAIN = 'cnm.internal'
@@ -16,12 +17,6 @@ export interface DnsPlan {
 }
 
 /**
- * A network dockerd made through cnm's Docker plugin (`docker-<network id>`: @cnm/docker-plugin's
- * `networkName`, not imported here to keep the plugin's server out of the DNS service's start).
- */
-const DOCKER_NETWORK = /^docker-[0-9a-f]{64}$/u
-
-/**
  * Whether a network gets a DNS server, and where. Docker's rule, for cnm's drivers: user-defined
  * bridge networks do (every cnm bridge network is user-defined: there is no default `bridge`), on
  * their gateway addresses, which the bridge holds on the host (internal ones too: names, no
@@ -32,7 +27,7 @@ const DOCKER_NETWORK = /^docker-[0-9a-f]{64}$/u
  * gateway, so a server there would answer nobody and only be one more thing a container can flood.
  */
 export function dnsPlanOf(net: NetworkInspect): DnsPlan | undefined {
-  if (net.driver !== 'bridge' || DOCKER_NETWORK.test(net.name)) return undefined
+  if (net.driver !== 'bridge' || dockerNetworkIdOf(net.name) !== undefined) return undefined
   const addresses = [net.gateway, net.gatewayIPv6].filter((a): a is string => typeof a === 'string' && a !== '')
   if (addresses.length === 0) return undefined
   return {

@@ -1,11 +1,12 @@
 import type { NetworkPrune, NetworkPruneReport } from '@cnm/client'
+import { dockerNetworkIdOf } from '../docker-owned.js'
 import { errorCode, errorMessage } from '../errors.js'
 import { matchesPrune, parsePruneFilters } from '../prune-filters.js'
 import type { ServiceContext } from './context.js'
 
 /**
  * `POST /v1/networks/prune` (and `cnm network prune` in process): removes every network without
- * endpoints that passes the filters (Docker's `until`, `label`, `label!`), each in its own
+ * endpoints that passes the filters, but those dockerd made (its `docker network prune` removes them) (Docker's `until`, `label`, `label!`), each in its own
  * transaction; one that cannot be removed (an endpoint arrived meanwhile) is reported and the rest
  * go on. The filters are checked before anything is removed.
  */
@@ -14,7 +15,9 @@ export async function pruneNetworksOp(ctx: ServiceContext, body: NetworkPrune): 
   const report: NetworkPruneReport = { networksDeleted: [], errors: [] }
   for (const net of ctx.controller.networks()) {
     const info = net.inspect()
-    if (info.endpoints.length > 0 || !matchesPrune(info, filters)) continue
+    // dockerd's networks are its to prune (`docker network prune` tells it): left alone here.
+    if (info.endpoints.length > 0 || dockerNetworkIdOf(info.name) !== undefined || !matchesPrune(info, filters))
+      continue
     try {
       await net.delete()
       report.networksDeleted.push(info.name)
