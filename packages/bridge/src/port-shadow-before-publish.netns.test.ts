@@ -251,9 +251,12 @@ for (const [backend, mode, options] of BACKENDS)
         publish: (binding: { proto: 'udp'; containerPort: number; hostPort: number }) => Promise<Box>,
       ): Promise<{ got: string[]; bFromAfter: number[]; otherKept: boolean; replyPortsAfter: number[] }> {
         const dport = xPort++
-        const x = await peer(inet, UDP_PEER, [dport])
-        const bp = await peer(b.sb.key, UDP_PEER, [sport, X, dport, `b${sport}`])
-        const other = await peer(b.sb.key, UDP_PEER, [sport + 1, X, dport, `other${sport}`])
+        // Started at once: a datagram of B's before X is bound is only lost (B sends every 100 ms).
+        const [x, bp, other] = await Promise.all([
+          peer(inet, UDP_PEER, [dport]),
+          peer(b.sb.key, UDP_PEER, [sport, X, dport, `b${sport}`]),
+          peer(b.sb.key, UDP_PEER, [sport + 1, X, dport, `other${sport}`]),
+        ])
         // The shadow: B's flow left from host:sport, and its reply tuple comes back to host:sport.
         expect(await x.waitFor((r) => r.text === `b${sport}` && r.port === sport)).toMatchObject({ from: HOST })
         expect(await x.waitFor((r) => r.text === `other${sport}` && r.port === sport + 1)).toBeDefined()
@@ -263,8 +266,12 @@ for (const [backend, mode, options] of BACKENDS)
 
         const a = await publish({ proto: 'udp', containerPort: 53, hostPort: sport })
         const seenBefore = x.received.length
-        // B goes on sending; let its next datagrams through (a flushed flow is tracked anew).
-        await new Promise((resolve) => setTimeout(resolve, 400))
+        // B goes on sending; let its next datagrams through (a flushed flow is tracked anew): the
+        // publish has returned, so each of them was sent after it (polled, not a fixed sleep).
+        for (const deadline = Date.now() + 5000; Date.now() < deadline; ) {
+          if (x.received.slice(seenBefore).filter((r) => r.text === `b${sport}`).length >= 2) break
+          await new Promise((resolve) => setTimeout(resolve, 20))
+        }
         const bFromAfter = [
           ...new Set(x.received.slice(seenBefore).flatMap((r) => (r.text === `b${sport}` ? [r.port] : []))),
         ]

@@ -39,6 +39,15 @@ function sendFrom(node: Node, sport: number, dst: string, dport: number, text: s
   run('python3', ['-c', SENDER, dst, String(sport), String(dport), text], { netns: node.netns })
 }
 
+/** Polls `ok` every 20 ms until it holds (true) or `timeoutMs` has passed (false). */
+async function until(ok: () => boolean, timeoutMs = 5000): Promise<boolean> {
+  for (const deadline = Date.now() + timeoutMs; !ok(); ) {
+    if (Date.now() > deadline) return false
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+  return true
+}
+
 /** A TCP server that takes one connection and prints the peer's address and port. */
 const TCP_PEER = `
 import json, socket, sys
@@ -175,7 +184,8 @@ describeKernel('firewall: a container cannot shadow a published port through mas
       const bSees = await Listener.start(b.netns, sport)
       try {
         sendFrom(x, dport, hostAddr, sport, `${tag} in`)
-        const arrived = await Promise.race([aSees.waitFor(`${tag} in`, 5000), bSees.waitFor(`${tag} in`, 5000)])
+        // Polled, not `aSees.waitFor`: exchanges run at once share A's listener, whose waiters are one list.
+        const arrived = await until(() => aSees.matching(`${tag} in`).length + bSees.matching(`${tag} in`).length > 0)
         expect(arrived, `${tag}: X's datagram to ${hostAddr}:${sport} arrives somewhere`).toBe(true)
         await new Promise((resolve) => setTimeout(resolve, 300))
         const got = [...aSees.matching(`${tag} in`).map(() => 'A'), ...bSees.matching(`${tag} in`).map(() => 'B')]
@@ -230,13 +240,16 @@ describeKernel('firewall: a container cannot shadow a published port through mas
     }, 60_000)
 
     it('the same for IPv6, a port of a published range, and a port published on one host address', async () => {
-      const v6 = await exchange('armed6', 5300, 6)
+      // Independent exchanges (each its own source port, peer port and tag): at once.
+      const [v6, range, onHost4] = await Promise.all([
+        exchange('armed6', 5300, 6),
+        exchange('range', 8001),
+        exchange('hostip', 5400),
+      ])
       expect(v6.seenPort).not.toBe(5300)
       expect(v6.got).toEqual(['A'])
-      const range = await exchange('range', 8001)
       expect(range.seenPort).not.toBe(8001)
       expect(range.got).toEqual(['A'])
-      const onHost4 = await exchange('hostip', 5400)
       expect(onHost4.seenPort).not.toBe(5400)
       expect(onHost4.got).toEqual(['A'])
     }, 90_000)
@@ -249,14 +262,19 @@ describeKernel('firewall: a container cannot shadow a published port through mas
     }, 60_000)
 
     it('a source port that is not published is kept, as before', async () => {
-      for (const [sport, family] of [
+      // Independent exchanges (each its own peer port; the sends themselves run one after another): at once.
+      const cases = [
         [5301, 4],
         [8003, 4],
         [5301, 6],
-      ] as const) {
-        const r = await exchange(`kept${sport}v${family}`, sport, family, false)
-        expect(r.seenPort).toBe(sport)
-        if (family === 4) expect(r.replyPort).toBe(sport)
+      ] as const
+      const results = await Promise.all(
+        cases.map(([sport, family]) => exchange(`kept${sport}v${family}`, sport, family, false)),
+      )
+      for (const [i, [sport, family]] of cases.entries()) {
+        const r = results[i]
+        expect(r?.seenPort).toBe(sport)
+        if (family === 4) expect(r?.replyPort).toBe(sport)
       }
     }, 60_000)
 
