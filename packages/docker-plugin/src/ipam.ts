@@ -247,7 +247,7 @@ export function createIpam(controller: NetworkController, state: StateFile): Ipa
    * What a pool's subnet's addresses are taken by: endpoints, gateway, auxiliary and handed-out
    * addresses. On a cnm network, an address handed out {@link STALE_ADDRESS_MS} ago or more that no
    * endpoint holds (and that is not an auxiliary address, which dockerd asks for too) is let go
-   * first; `holders` says what holds each of the others.
+   * first; `holder` says what holds each of the others.
    */
   function taken(pool: Pool): { used: Set<string>; holder(address: string): string } {
     const { subnet } = pool
