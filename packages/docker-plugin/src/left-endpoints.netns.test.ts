@@ -151,7 +151,7 @@ describeKernel('Docker plugin: endpoints whose container left while cnm was down
     await ok('/NetworkDriver.DeleteEndpoint', { NetworkID: NID, EndpointID: LEFT })
   }, 60_000)
 
-  it('until then, a port one of them holds goes at once to the endpoint asking for it (a container its restart policy starts again); one left since the start is named instead', async () => {
+  it('until then, a port one of them holds and a fixed address go at once to the endpoint asking for them (a container its restart policy starts again); one left since the start is named instead', async () => {
     const OLD = 'e5'.repeat(32)
     const NEW = 'f6'.repeat(32)
     const portmap = (port: number) => ({
@@ -207,7 +207,30 @@ describeKernel('Docker plugin: endpoints whose container left while cnm was down
     expect(refused.Err).toContain(`held by docker-${LATER} of network docker-${NID}, whose container is not running`)
     expect(refused.Err).toContain(`cnm endpoint rm -f docker-${NID} docker-${LATER}`)
     expect(names()).toContain(`docker-${LATER}`)
+    const laterAddress = controller
+      ?.networks()[0]
+      ?.endpoints()
+      .find((e) => e.name === `docker-${LATER}`)
+      ?.inspect()
+      .ipv4?.split('/')[0]
+    expect((await post('/IpamDriver.RequestAddress', { PoolID: SUBNET, Address: laterAddress })).Error).toContain(
+      `is in use: endpoint docker-${LATER} of cnm network docker-${NID}`,
+    )
     for (const eid of [NEW, LATER, OTHER])
       await ok('/NetworkDriver.DeleteEndpoint', { NetworkID: NID, EndpointID: eid })
+
+    // A fixed address (`--ip`) too: the container started again asks for it before anything else.
+    const FIXED = '19'.repeat(32)
+    const { Address } = await ok('/IpamDriver.RequestAddress', { PoolID: SUBNET, Address: '10.123.0.77' })
+    await ok('/NetworkDriver.CreateEndpoint', { NetworkID: NID, EndpointID: FIXED, Interface: { Address } })
+    await ok('/NetworkDriver.Join', { NetworkID: NID, EndpointID: FIXED, SandboxKey: '/v', Options: {} })
+    await shut()
+    await open(60_000)
+    expect(await ok('/IpamDriver.RequestAddress', { PoolID: SUBNET, Address: '10.123.0.77' })).toEqual({
+      Address: '10.123.0.77/24',
+      Data: {},
+    })
+    expect(names()).not.toContain(`docker-${FIXED}`)
+    await ok('/IpamDriver.ReleaseAddress', { PoolID: SUBNET, Address: '10.123.0.77/24' })
   }, 60_000)
 })

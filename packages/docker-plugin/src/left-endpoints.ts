@@ -1,5 +1,5 @@
 import type { Endpoint, Network, NetworkController } from '@cnm/controller'
-import { containsAddress, parseAddress, tryParseCIDR } from '@cnm/ip'
+import { containsAddress, parseAddress, tryParseAddress, tryParseCIDR } from '@cnm/ip'
 import { openHandle } from '@cnm/netlink'
 import { endpointDeleted, type PluginEventSink } from './events.js'
 import type { Ipam } from './ipam.js'
@@ -46,6 +46,20 @@ export async function parkedDockerEndpoints(
   return new Map(
     candidates.filter(({ ep }) => here.has(ep.sandboxInfo.interfaces[0]?.srcName ?? '')).map((c) => [c.ep.id, c]),
   )
+}
+
+/** The parked Docker endpoint (see {@link parkedDockerEndpoints}) that holds `address`, if one does. */
+export async function parkedHolderOf(
+  controller: NetworkController,
+  address: string,
+): Promise<{ id: string; net: Network; ep: Endpoint } | undefined> {
+  const a = tryParseAddress(address)?.text
+  if (a === undefined) return undefined
+  for (const [id, { net, ep }] of await parkedDockerEndpoints(controller)) {
+    const i = ep.inspect()
+    if ([i.ipv4, i.ipv6].some((x) => x?.split('/')[0] === a)) return { id, net, ep }
+  }
+  return undefined
 }
 
 /** The IPAM pool (its subnet's CIDR) of `net` that holds `address`. */

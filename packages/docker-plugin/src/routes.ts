@@ -1,8 +1,10 @@
 import type { NetworkController } from '@cnm/controller'
+import { hasErrorCode } from '@cnm/driverapi'
 import type { TSchema } from 'typebox'
+import { ERR_DOCKER_ADDRESS_IN_USE } from './errors.js'
 import type { PluginEventSink } from './events.js'
-import { createIpam, type Ipam } from './ipam.js'
-import type { LeftEndpointSweep } from './left-endpoints.js'
+import { createIpam, type Ipam, type RequestAddressRequest } from './ipam.js'
+import { type LeftEndpointSweep, parkedHolderOf } from './left-endpoints.js'
 import { createNetworkDriver } from './network-driver.js'
 import { SCHEMAS } from './schemas.js'
 import type { StateFile } from './state-file.js'
@@ -77,7 +79,19 @@ export function pluginRoutes(
       ipam.releasePool(b.PoolID)
       return {}
     }),
-    ip('RequestAddress', S.requestAddress, (b) => ipam.requestAddress(b)),
+    ip('RequestAddress', S.requestAddress, async (b: RequestAddressRequest) => {
+      try {
+        return ipam.requestAddress(b)
+      } catch (err) {
+        // An address (`--ip`) a Docker endpoint already left when cnm started holds goes at once to
+        // the one asking (a container its restart policy starts again), as its ports do.
+        if (!left || !b.Address || !hasErrorCode(err, ERR_DOCKER_ADDRESS_IN_USE)) throw err
+        const holder = await parkedHolderOf(controller, b.Address)
+        const gone = holder && (await left.evict(holder.id))
+        if (gone === undefined || gone.error !== undefined) throw err
+        return ipam.requestAddress(b)
+      }
+    }),
     ip('ReleaseAddress', S.releaseAddress, (b: { PoolID: string; Address: string }) => {
       ipam.releaseAddress(b.PoolID, b.Address)
       return {}
