@@ -235,8 +235,15 @@ export function createBridgeDriver(options: BridgeDriverOptions = {}): BridgeDri
         dockerMarks: firewall.backend === 'nftables',
         ...(onRepair ? { onRepair } : {}),
       })
+      let retaking = false // one tick at a time, and none queued while nothing waits
       retake ??= setInterval(() => {
-        serial(() => retakePorts(networks.values(), options.onPortHeldAgain)).catch(() => undefined)
+        if (retaking || ![...networks.values()].some((n) => n.portMapper?.hasTaken)) return
+        retaking = true
+        serial(() => retakePorts(networks.values(), options.onPortHeldAgain))
+          .catch(() => undefined)
+          .finally(() => {
+            retaking = false
+          })
       }, RETAKE_MS).unref()
     }
     const host = createHostView(await openHandle())

@@ -144,7 +144,8 @@ describeKernel('published ports are held with a bound socket (daemon and library
 
   it('a published port another program bound while cnm was down is reported (its holder named), and held again once it let go', async () => {
     let { d, client } = await serve()
-    await client.createNetwork({ name: 'taken', subnet: '10.213.0.0/24' })
+    // Dual-stack: the port is published on 0.0.0.0 and on [::] (IPv6 only), which cnm still holds.
+    await client.createNetwork({ name: 'taken', subnet: ['10.213.0.0/24', 'fd00:213::/64'], ipv6: true })
     const web = await client.createSandbox({ containerID: 'web' })
     servers.push(await startServer(80, 'taken', web.key))
     await client.connect('taken', { sandbox: 'web', publish: ['18400:80', '18401:80/udp'] })

@@ -15,14 +15,14 @@ const report = (over: Partial<ReconcileReport>): ReconcileReport => ({
 })
 
 describe('mergeReports', () => {
-  it("keeps both passes' repairs once each, and the problems the second pass still found", () => {
-    const opened = report({ rebuiltNetworks: ['n1'], removedLinks: ['veth1'], errors: ['port taken', 'gone since'] })
+  it('keeps what both passes found, each once (a problem seen twice is listed once)', () => {
+    const opened = report({ rebuiltNetworks: ['n1'], removedLinks: ['veth1'], errors: ['port taken', 'at adoption'] })
     const again = report({ rebuiltNetworks: ['n1', 'n2'], errors: ['port taken'] })
     expect(mergeReports(opened, again)).toEqual(
-      report({ rebuiltNetworks: ['n1', 'n2'], removedLinks: ['veth1'], errors: ['port taken'] }),
+      report({ rebuiltNetworks: ['n1', 'n2'], removedLinks: ['veth1'], errors: ['port taken', 'at adoption'] }),
     )
     expect(formatReport(mergeReports(opened, again))).toBe(
-      'rebuilt networks: n1, n2\nremoved stray links: veth1\nerrors: port taken\n',
+      'rebuilt networks: n1, n2\nremoved stray links: veth1\nerrors: port taken, at adoption\n',
     )
   })
 })

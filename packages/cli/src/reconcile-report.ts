@@ -12,14 +12,13 @@ const LABELS: Record<keyof ReconcileReport, string> = {
 }
 
 /**
- * Two reports as one (what opening the controller found, then what the explicit pass found): the
- * repairs of both, once each, and the problems that remain after the second (a problem the first
- * saw is either repaired since or seen again).
+ * Two reports as one (what opening the controller found, then what the explicit pass found): what
+ * both found, each once (a problem the opening saw and the pass saw again is listed once; one only
+ * the opening can see, a driver's at the store's adoption, is kept).
  */
 export function mergeReports(a: ReconcileReport, b: ReconcileReport): ReconcileReport {
   const out = { ...a }
   for (const key of Object.keys(LABELS) as (keyof ReconcileReport)[]) out[key] = [...new Set([...a[key], ...b[key]])]
-  out.errors = [...b.errors]
   return out
 }
 

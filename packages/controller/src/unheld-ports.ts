@@ -1,9 +1,13 @@
-import { readdirSync, readlinkSync, realpathSync } from 'node:fs'
+import { readdirSync, statSync } from 'node:fs'
 import type { UnheldPortReport } from '@cnm/driverapi'
 import type { Core } from './core.js'
 
-/** Whether process `pid` has `file` open (one of its descriptors links to it). */
-function hasOpen(pid: number, file: string): boolean {
+/**
+ * Whether process `pid` has the file `store` (its device and inode) open: compared by what the
+ * descriptors lead to, not by path (a daemon that opened it through a bind mount, or in another
+ * mount namespace, names it otherwise).
+ */
+function hasOpen(pid: number, store: { dev: number; ino: number }): boolean {
   let fds: string[]
   try {
     fds = readdirSync(`/proc/${pid}/fd`)
@@ -12,7 +16,8 @@ function hasOpen(pid: number, file: string): boolean {
   }
   return fds.some((fd) => {
     try {
-      return readlinkSync(`/proc/${pid}/fd/${fd}`) === file
+      const st = statSync(`/proc/${pid}/fd/${fd}`)
+      return st.dev === store.dev && st.ino === store.ino
     } catch {
       return false
     }
@@ -25,9 +30,9 @@ function problem(core: Core, u: UnheldPortReport): string {
   const net = core.networks.get(u.network)?.name ?? u.network
   const who =
     u.holders.length > 0
-      ? u.holders.map((h) => `pid ${h.pid}${h.command ? ` (${h.command})` : ''}`).join(', ')
-      : 'a program cnm cannot see (another PID namespace)'
-  return `published port ${u.port} of endpoint ${ep} (network ${net}) is bound by ${who}, which took it while cnm was not holding it: cnm cannot hold it, and its traffic still goes to the container, not to that program; once that program let go, the daemon holds it again within 10 s (and a reconcile does at once)`
+      ? `${u.holders.map((h) => `pid ${h.pid}${h.command ? ` (${h.command})` : ''}`).join(', ')}, which took it while no cnm process held it`
+      : 'a socket of no process found (a kernel socket, or one in another PID namespace)'
+  return `published port ${u.port} of endpoint ${ep} (network ${net}) is bound by ${who}: cnm cannot hold it, and its traffic still goes to the container, not to that program; once it is let go, a reconcile holds it again (the daemon, every 10 s)`
 }
 
 /**
@@ -36,9 +41,9 @@ function problem(core: Core, u: UnheldPortReport): string {
  * open: the daemon, or a library user, beside this one-shot process).
  */
 export async function unheldPortProblems(core: Core): Promise<string[]> {
-  let store: string | undefined
+  let store: { dev: number; ino: number } | undefined
   try {
-    store = core.store.file === false ? undefined : realpathSync(core.store.file)
+    store = core.store.file === false ? undefined : statSync(core.store.file)
   } catch {}
   const out: string[] = []
   for (const driver of core.drivers.values()) {
@@ -50,7 +55,8 @@ export async function unheldPortProblems(core: Core): Promise<string[]> {
       continue
     }
     for (const u of unheld) {
-      if (store !== undefined && u.holders.some((h) => hasOpen(h.pid, store))) continue
+      const sharing = store
+      if (sharing && u.holders.length > 0 && u.holders.every((h) => hasOpen(h.pid, sharing))) continue
       out.push(problem(core, u))
     }
   }

@@ -254,15 +254,16 @@ describeKernel('netlink handles (kernel)', () => {
     const tcpPort = (tcp.address() as { port: number }).port
     const udpPort = udp.address().port
     try {
-      const inode = expect.any(Number)
+      const [inode, uid] = [expect.any(Number), process.getuid?.()] // the socket's owner: this process's user
       expect(await h.boundPorts('tcp')).toContainEqual({
         proto: 'tcp',
         family: 4,
         ip: '127.0.0.1',
         port: tcpPort,
         inode,
+        uid,
       })
-      expect(await h.boundPorts('udp')).toContainEqual({ proto: 'udp', family: 6, ip: '::', port: udpPort, inode })
+      expect(await h.boundPorts('udp')).toContainEqual({ proto: 'udp', family: 6, ip: '::', port: udpPort, inode, uid })
       expect((await h.boundPorts('tcp')).some((p) => p.port === udpPort)).toBe(false)
       // The inode is the one this process's descriptor links to (what finds a port's holder).
       const { readdirSync, readlinkSync } = await import('node:fs')

@@ -21,6 +21,8 @@ export interface BoundPort {
   port: number
   /** The socket's inode: a process holding it has a descriptor linking to `socket:[inode]`. */
   inode: number
+  /** The uid that owns the socket (its creator's). */
+  uid: number
 }
 
 function request(family: number, proto: number, states: number): Buffer {
@@ -36,7 +38,7 @@ function parse(proto: 'tcp' | 'udp', msg: Buffer): BoundPort {
   const port = msg.readUInt16BE(4)
   const ip = bytesToIp(msg.subarray(8, family === 4 ? 12 : 24))
   // inet_diag_msg: family, state, timer, retrans, the 48-byte id, expires, rqueue, wqueue, uid, inode.
-  return { proto, family, ip, port, inode: msg.readUInt32LE(68) }
+  return { proto, family, ip, port, uid: msg.readUInt32LE(64), inode: msg.readUInt32LE(68) }
 }
 
 /**

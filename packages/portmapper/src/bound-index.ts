@@ -8,6 +8,8 @@ export interface BoundSocket {
   port: number
   /** The socket's inode (`socket:[inode]` in its holder's `/proc/<pid>/fd`), when known. */
   inode?: number
+  /** The uid that owns it, when known. */
+  uid?: number
 }
 
 /**

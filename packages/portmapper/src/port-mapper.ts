@@ -11,7 +11,6 @@ import {
   PortMapperError,
 } from './errors.js'
 import { foreignBoundPorts, kernelHasMapping, PortHolds, reserveAdopted } from './port-holds.js'
-import { type SocketHolder, socketHolders } from './socket-holders.js'
 import {
   canonicalIP,
   formatTransportAddress,
@@ -90,8 +89,11 @@ export interface UnheldPort {
   /** Where the mapping sends it. */
   containerIP: string
   containerPort: number
-  /** The processes holding the sockets bound there (none found: another PID namespace, or gone). */
-  holders: SocketHolder[]
+  /**
+   * The sockets bound there that keep it from being held (inode and owner uid, as sock_diag gives
+   * them): `socketHolders` names their processes (one scan of `/proc` for every mapper's).
+   */
+  sockets: { inode: number; uid: number }[]
 }
 
 /** What to ask the allocator for. */
@@ -296,31 +298,29 @@ export class PortMapper {
     if (wanted.length === 0) return []
     this.#host ??= openHandle()
     const host = await this.#host
-    const lists = new Map<'tcp' | 'udp', BoundSocket[]>()
-    const found: { entry: Entry; port: number; sockets: BoundSocket[] }[] = []
+    const indexes = new Map<'tcp' | 'udp', BoundIndex>()
+    const out: UnheldPort[] = []
     for (const entry of wanted) {
       const proto = entry.host.proto
       if (proto === 'sctp') continue
-      if (!lists.has(proto)) lists.set(proto, await host.boundPorts(proto))
+      let index = indexes.get(proto)
+      if (!index) {
+        index = indexBound(await host.boundPorts(proto)) // IPv4-mapped sockets indexed as IPv4
+        indexes.set(proto, index)
+      }
       const family = ipFamily(entry.host.ip)
       for (const port of entry.taken) {
-        const sockets = (lists.get(proto) ?? []).filter((b) => blocks(b, entry.host.ip, family, port))
-        if (sockets.length > 0) found.push({ entry, port, sockets })
+        const sockets = index.on(port).filter((b) => blocks(b, entry.host.ip, family, port))
+        if (sockets.length === 0) continue // closed since: a restore (or holdTaken) holds it
+        out.push({
+          proto,
+          hostIP: entry.host.ip,
+          hostPort: port,
+          containerIP: entry.container.ip,
+          containerPort: entry.container.port + (port - entry.host.port),
+          sockets: sockets.map((b) => ({ inode: b.inode ?? 0, uid: b.uid ?? 0 })),
+        })
       }
-    }
-    const holders = socketHolders(new Set(found.flatMap((f) => f.sockets.map((b) => b.inode ?? -1))))
-    const out: UnheldPort[] = []
-    for (const { entry, port, sockets } of found) {
-      const all = sockets.flatMap((b) => holders.get(b.inode ?? -1) ?? [])
-      if (all.some((h) => h.pid === process.pid)) continue // this process has it (another mapper)
-      out.push({
-        proto: entry.host.proto as 'tcp' | 'udp',
-        hostIP: entry.host.ip,
-        hostPort: port,
-        containerIP: entry.container.ip,
-        containerPort: entry.container.port + (port - entry.host.port),
-        holders: all.filter((h, i) => all.findIndex((o) => o.pid === h.pid) === i),
-      })
     }
     return out
   }
@@ -331,15 +331,30 @@ export class PortMapper {
    */
   async holdTaken(): Promise<TransportAddress[]> {
     const out: TransportAddress[] = []
-    for (const entry of this.#entries.values()) {
+    for (const entry of [...this.#entries.values()]) {
       if (entry.taken.length === 0) continue
+      // Only while the kernel still maps it so: another controller of the store that unpublished it
+      // (to publish it again) must find it free.
+      if (!(await kernelHasMapping(await this.firewall(), entry.host, entry.container))) continue
+      const key = keyOf(entry.host)
       const before = entry.taken
-      entry.taken = await this.#holds.holdMore(keyOf(entry.host), entry.host, before, entry.container)
+      entry.taken = await this.#holds.holdMore(key, entry.host, before, entry.container)
+      // Forgotten or unpublished meanwhile (the binds are awaited): what was just held goes again.
+      if (this.#entries.get(key) !== entry) {
+        if (!this.#entries.has(key)) this.#holds.release(key)
+        continue
+      }
       for (const port of before) {
         if (!entry.taken.includes(port)) out.push({ proto: entry.host.proto, ip: entry.host.ip, port })
       }
     }
     return out
+  }
+
+  /** Whether any published port is one {@link holdTaken} would try again (no kernel request). */
+  get hasTaken(): boolean {
+    for (const e of this.#entries.values()) if (e.taken.length > 0) return true
+    return false
   }
 
   /** What this mapper publishes now, in the order it was published. */

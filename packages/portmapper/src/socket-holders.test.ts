@@ -38,7 +38,7 @@ describe('socketHolders', () => {
       '-c',
       [
         'import ctypes, socket, time',
-        'ctypes.CDLL(None).prctl(15, b"ev\\x1b[31m\\nil", 0, 0, 0)',
+        'ctypes.CDLL(None).prctl(15, "ev\\x1b[31m\\n\\u202eil".encode(), 0, 0, 0)',
         's = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen()',
         'print("up", flush=True); time.sleep(30)',
       ].join('\n'),
@@ -47,7 +47,13 @@ describe('socketHolders', () => {
       await once(child.stdout, 'data')
       const pid = child.pid as number
       const found = [...socketHolders(new Set(socketInodes(pid))).values()].flat()
-      expect(found).toContainEqual({ pid, command: 'ev?[31m?il' })
+      expect(found).toContainEqual({ pid, command: 'ev?[31m??il' })
+      // Only processes of the sockets' owners are read.
+      expect(socketHolders(new Set(socketInodes(pid)), new Set([12345])).size).toBe(0)
+      expect([...socketHolders(new Set(socketInodes(pid)), new Set([0])).values()].flat()).toContainEqual({
+        pid,
+        command: 'ev?[31m??il',
+      })
     } finally {
       child.kill('SIGKILL')
     }
