@@ -135,8 +135,8 @@ export function sweepLeftEndpoints(
   let cancelled = false
   let timer: NodeJS.Timeout | undefined
   let wake: (() => void) | undefined
-  /** The endpoints parked when the plugin started (read once, at once). */
-  const first = parkedDockerEndpoints(controller).catch(() => new Map<string, { net: Network; ep: Endpoint }>())
+  /** The endpoints parked when the plugin started (read once, at once; a failure is `done`'s to report). */
+  const first = parkedDockerEndpoints(controller)
   /** Those removed (or being removed) already, by the sweep or by `evict`: each goes once. */
   const taken = new Set<string>()
   const done = (async (): Promise<LeftEndpoint[]> => {
@@ -159,7 +159,8 @@ export function sweepLeftEndpoints(
   return {
     done,
     async evict(endpointId) {
-      if (cancelled || taken.has(endpointId) || !(await first).has(endpointId)) return undefined
+      const atStart = await first.catch(() => undefined)
+      if (cancelled || taken.has(endpointId) || !atStart?.has(endpointId)) return undefined
       const now = (await parkedDockerEndpoints(controller)).get(endpointId)
       if (!now || taken.has(endpointId)) return undefined // joined since (not left), or gone meanwhile
       taken.add(endpointId)

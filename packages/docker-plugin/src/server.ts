@@ -153,7 +153,7 @@ export async function serveDockerPlugin(options: DockerPluginOptions): Promise<D
   const state = new StateFile(options.stateFile)
   const ipam = createIpam(options.controller, state)
   // Endpoints whose containers left while cnm was down (dockerd forgot them), beside the requests:
-  // which ones is read before the first request can join one.
+  // which ones were parked at the start is read at once (one link dump), as the socket opens.
   const sweep = sweepLeftEndpoints(options.controller, ipam, {
     ...(options.leftEndpointGraceMs !== undefined ? { graceMs: options.leftEndpointGraceMs } : {}),
     ...(options.emit ? { emit: options.emit } : {}),
