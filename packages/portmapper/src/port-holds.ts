@@ -110,17 +110,119 @@ function holdTcp(ip: string, port: number, to: { ip: string; port: number } | un
   })
 }
 
-/** A bound UDP socket (no `SO_REUSEADDR`: every other bind of the address and port fails). */
-function holdUdp(ip: string, port: number): Promise<Holder> {
+/**
+ * How many UDP flows this process relays at once, every held port together (a flow: one client
+ * address and port on `[::1]`, with its own socket to the container, until it goes idle or its port
+ * is released). Past it a new client's datagrams are dropped. A counter of its own, not
+ * {@link RELAY_LIMIT}'s: a flow costs a local user one datagram from a new source port (no
+ * handshake, nothing from the container) and lives {@link UDP_RELAY_IDLE_MS}, so in a shared count
+ * a loop of datagrams would have every TCP relay reset (and a pile of TCP connections would silence
+ * DNS over `[::1]`); apart, each is bounded on its own, and the relays together hold at most
+ * 2 × 256 + 256 descriptors.
+ */
+export const UDP_RELAY_LIMIT = 256
+/**
+ * A relayed UDP flow that passed no datagram either way for this long is closed (ms): the kernel's
+ * own timeout for a UDP flow DNAT relays (`nf_conntrack_udp_timeout`, 30 s).
+ */
+export const UDP_RELAY_IDLE_MS = 30_000
+let udpFlows = 0
+
+/** How many UDP flows this process relays now (each until it goes idle or its port is released). */
+export function relayedUdpFlows(): number {
+  return udpFlows
+}
+
+/** The bounds of a port mapper's UDP relay: the defaults, lower in a test. */
+export interface UdpRelayBounds {
+  /** Relayed flows at most, counted process-wide ({@link UDP_RELAY_LIMIT}). */
+  limit: number
+  /** A flow idle this long is closed (ms; {@link UDP_RELAY_IDLE_MS}). */
+  idleMs: number
+}
+
+const UDP_RELAY_DEFAULTS: UdpRelayBounds = { limit: UDP_RELAY_LIMIT, idleMs: UDP_RELAY_IDLE_MS }
+
+type Target = { ip: string; port: number }
+
+/**
+ * Opens one client's UDP flow to the container: a socket of the container IP's family that sends
+ * the client's datagrams there, and sends each answer from the container back to the client from
+ * the held socket (so the client sees it come from the port it asked). Counts against the limit
+ * until closed; closed when idle {@link UdpRelayBounds.idleMs} either way, or by `close`.
+ */
+function openUdpFlow(
+  held: UdpSocket,
+  client: { address: string; port: number },
+  to: Target,
+  idleMs: number,
+  onClose: () => void,
+): { send(msg: Buffer): void; close(): void } {
+  udpFlows++
+  const upstream = createSocket(ipFamily(to.ip) === 6 ? 'udp6' : 'udp4')
+  let open = true
+  const close = (): void => {
+    if (!open) return
+    open = false
+    udpFlows--
+    clearTimeout(idle)
+    upstream.close()
+    onClose()
+  }
+  const idle = setTimeout(close, idleMs)
+  idle.unref()
+  upstream.on('error', close) // a send failed (the socket is not connected: a refusal never comes back here)
+  upstream.on('message', (reply, from) => {
+    if (from.address !== to.ip || from.port !== to.port) return // not the container: dropped
+    idle.refresh()
+    held.send(reply, client.port, client.address)
+  })
+  upstream.unref()
+  return {
+    send: (msg) => {
+      idle.refresh()
+      upstream.send(msg, to.port, to.ip)
+    },
+    close,
+  }
+}
+
+/**
+ * A bound UDP socket (no `SO_REUSEADDR`: every other bind of the address and port fails). As with
+ * {@link holdTcp}, what reaches it is what DNAT cannot take: a datagram from IPv6 loopback is
+ * relayed to the container's port `to`, over one flow per client address and port (see
+ * {@link openUdpFlow}), as Docker's userland proxy does (`dig @localhost`, `nc -u localhost`); one
+ * past the limit is dropped. Anything else here is stray and dropped, as is everything without
+ * `to`. Released with the port: its flows are closed too.
+ */
+function holdUdp(ip: string, port: number, to: Target | undefined, bounds: UdpRelayBounds): Promise<Holder> {
   return new Promise((resolve, reject) => {
     const family = ipFamily(ip)
     const socket: UdpSocket = createSocket({ type: family === 6 ? 'udp6' : 'udp4', ipv6Only: family === 6 })
+    const flows = new Map<string, ReturnType<typeof openUdpFlow>>()
+    socket.on('message', (msg, rinfo) => {
+      if (!to || rinfo.address !== '::1') return
+      const client = `[${rinfo.address}]:${rinfo.port}`
+      let flow = flows.get(client)
+      if (!flow) {
+        if (udpFlows >= bounds.limit) return
+        flow = openUdpFlow(socket, rinfo, to, bounds.idleMs, () => flows.delete(client))
+        flows.set(client, flow)
+      }
+      flow.send(msg)
+    })
     socket.once('error', reject)
     socket.bind({ address: ip, port, exclusive: true }, () => {
       socket.off('error', reject)
       socket.on('error', () => undefined)
       socket.unref()
-      resolve({ key: portKey('udp', ip, port), close: () => socket.close() })
+      resolve({
+        key: portKey('udp', ip, port),
+        close: () => {
+          socket.close()
+          for (const flow of [...flows.values()]) flow.close()
+        },
+      })
     })
   })
 }
@@ -135,9 +237,14 @@ function inUse(host: TransportRange, port: number, cause: unknown): PortMapperEr
 }
 
 /** Holds one port of `host`'s block; the range's n-th host port goes to its n-th container port. */
-function holdOne(host: TransportRange, port: number, container: TransportRange | undefined): Promise<Holder> {
+function holdOne(
+  host: TransportRange,
+  port: number,
+  container: TransportRange | undefined,
+  udpRelay: UdpRelayBounds,
+): Promise<Holder> {
   const to = container && { ip: container.ip, port: container.port + (port - host.port) }
-  return host.proto === 'tcp' ? holdTcp(host.ip, port, to) : holdUdp(host.ip, port)
+  return host.proto === 'tcp' ? holdTcp(host.ip, port, to) : holdUdp(host.ip, port, to, udpRelay)
 }
 
 /**
@@ -146,15 +253,18 @@ function holdOne(host: TransportRange, port: number, container: TransportRange |
  * EADDRINUSE instead of succeeding and then never receiving a packet. Every port of a range is
  * held. SCTP ports are not held (Node has no SCTP sockets); neither is a port whose bind fails for
  * a reason other than EADDRINUSE (a host address that is not local: EADDRNOTAVAIL). A TCP
- * connection over IPv6 loopback (DNAT cannot take it) reaches the held port and is relayed to the
- * container.
+ * connection or a UDP datagram over IPv6 loopback (DNAT cannot take it) reaches the held port and
+ * is relayed to the container.
  */
 export class PortHolds {
   readonly #enabled: boolean
+  readonly #udpRelay: UdpRelayBounds
   readonly #held = new Map<string, Holder[]>()
 
-  constructor(enabled = true) {
+  /** `udpRelay`: the UDP relay's bounds, the defaults but in a test. */
+  constructor(enabled = true, udpRelay: UdpRelayBounds = UDP_RELAY_DEFAULTS) {
     this.#enabled = enabled
+    this.#udpRelay = udpRelay
   }
 
   /**
@@ -162,7 +272,8 @@ export class PortHolds {
    * `ERR_PORT_ALREADY_ALLOCATED` (nothing stays held), unless `shared`: a mapping adopted from the
    * kernel, which another process (the daemon) may be holding already; those ports are returned
    * (held by someone else). A TCP connection to a held port over IPv6 loopback (DNAT cannot take
-   * it) is relayed to `container`'s port; any other, or one without `container`, is reset.
+   * it) is relayed to `container`'s port; any other, or one without `container`, is reset. A UDP
+   * datagram likewise is relayed or dropped.
    */
   async hold(key: string, host: TransportRange, shared: boolean, container?: TransportRange): Promise<number[]> {
     const taken: number[] = []
@@ -171,7 +282,7 @@ export class PortHolds {
     try {
       for (let port = host.port; port <= host.endPort; port++) {
         try {
-          holders.push(await holdOne(host, port, container))
+          holders.push(await holdOne(host, port, container, this.#udpRelay))
         } catch (err) {
           const code = (err as { code?: unknown }).code
           if (code === 'EADDRINUSE' && !shared) throw inUse(host, port, err)
@@ -203,7 +314,7 @@ export class PortHolds {
     const holders: Holder[] = []
     for (const port of ports) {
       try {
-        holders.push(await holdOne(host, port, container))
+        holders.push(await holdOne(host, port, container, this.#udpRelay))
       } catch (err) {
         if ((err as { code?: unknown }).code === 'EADDRINUSE') taken.push(port)
       }
