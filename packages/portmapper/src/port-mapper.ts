@@ -290,8 +290,9 @@ export class PortMapper {
 
   /**
    * The published ports this mapper holds for nobody: adopted from the kernel while another socket
-   * had them bound (a port this process itself holds through another mapper is not one). Asks the
-   * kernel again: a port whose socket was closed since is left out (a restore holds it again).
+   * had them bound, with those sockets (the caller tells this process's own apart, the `[::]` side
+   * of a dual-stack port: `socketHolders`). Asks the kernel again: a port whose socket was closed
+   * since is left out (a restore, or {@link holdTaken}, holds it again).
    */
   async unheld(): Promise<UnheldPort[]> {
     const wanted = [...this.#entries.values()].filter((e) => e.taken.length > 0)

@@ -6,7 +6,8 @@ import type { ServiceContext } from './context.js'
 
 /**
  * `POST /v1/networks/prune` (and `cnm network prune` in process): removes every network without
- * endpoints that passes the filters, but those dockerd made (its `docker network prune` removes them) (Docker's `until`, `label`, `label!`), each in its own
+ * endpoints that passes the filters (Docker's `until`, `label`, `label!`) — but those dockerd made,
+ * which its `docker network prune` removes — each in its own
  * transaction; one that cannot be removed (an endpoint arrived meanwhile) is reported and the rest
  * go on. The filters are checked before anything is removed.
  */
